@@ -1,0 +1,89 @@
+// Files by glob: each regular file becomes an entry under <source>/<its path>,
+// with mode, owner and mtime. A file that changes while it is read is detected
+// (size or mtime moved) and read again by the engine.
+import { ChangedWhileReadingError, SourceError } from "../errors.ts";
+import type { FileInfo, Transport } from "../transport/transport.ts";
+import type { Logger, Source, SourceDump, SourceEntry } from "./source.ts";
+
+export class FilesSource implements Source {
+  readonly kind = "files";
+  readonly name: string;
+  readonly patterns: string[];
+  readonly newerThanMs: number | undefined;
+  constructor(name: string, patterns: string[], newerThanMs?: number) {
+    this.name = name;
+    this.patterns = patterns;
+    this.newerThanMs = newerThanMs;
+  }
+
+  dump(transport: Transport, log: Logger): SourceDump {
+    let files = 0;
+    let bytes = 0;
+    const self = this;
+    async function* entries(): AsyncGenerator<SourceEntry> {
+      const found = new Map<string, FileInfo>();
+      for (const pattern of self.patterns) {
+        const matches = await transport.glob([pattern]);
+        if (matches.length === 0) log.warn(`source ${self.name}: ${pattern} matches nothing on ${transport.description}`);
+        for (const m of matches) {
+          if (m.type === "dir") {
+            for (const inner of await transport.glob([`${m.path.replace(/\/+$/, "")}/**`])) found.set(inner.path, inner);
+          } else found.set(m.path, m);
+        }
+      }
+      const cutoff = self.newerThanMs === undefined ? -Infinity : Date.now() - self.newerThanMs;
+      const list = [...found.values()]
+        .filter((f) => {
+          if (f.type === "symlink" || f.type === "other") {
+            log.warn(`source ${self.name}: skipped ${f.path} (a ${f.type === "symlink" ? "symbolic link" : "special file"})`);
+            return false;
+          }
+          return f.type === "file" && f.mtimeMs >= cutoff;
+        })
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      if (found.size === 0) {
+        throw new SourceError(
+          `source ${self.name}: no file matches ${self.patterns.join(", ")} on ${transport.description}`,
+          "check the paths in cairn.yml",
+        );
+      }
+      for (const f of list) {
+        files++;
+        yield fileEntry(transport, self.name, f, (n) => (bytes += n));
+      }
+    }
+    return { entries: entries(), info: () => ({ files, bytes }) };
+  }
+}
+
+export function fileEntry(transport: Transport, source: string, info: FileInfo, count: (n: number) => void): SourceEntry {
+  const entry: SourceEntry = {
+    path: `${source}/${info.path.replace(/^\/+/, "")}`,
+    mode: info.mode,
+    mtimeMs: info.mtimeMs,
+    uid: info.uid,
+    gid: info.gid,
+    async *open() {
+      const before = await transport.stat(info.path);
+      entry.mode = before.mode;
+      entry.mtimeMs = before.mtimeMs;
+      let n = 0;
+      let stream;
+      try {
+        stream = await transport.read(info.path);
+      } catch (err) {
+        throw new SourceError(`cannot read ${info.path} on ${transport.description}: ${(err as Error).message}`, "give the backup user read access, or leave the file out");
+      }
+      for await (const chunk of stream) {
+        n += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      const after = await transport.stat(info.path);
+      if (n !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+        throw new ChangedWhileReadingError(info.path, `size ${before.size} -> ${after.size}, read ${n} bytes`);
+      }
+      count(n);
+    },
+  };
+  return entry;
+}
