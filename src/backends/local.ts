@@ -1,0 +1,126 @@
+// A repository in a local folder. Writes are atomic: temp file, fsync, rename,
+// fsync of the folder, so a crash leaves the old file or the new one.
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { checkHandle, isValidName, NotExistError, type Backend, type FileEntry, type FileType, type Handle } from "./backend.ts";
+
+const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", pack: "packs", lock: "locks" };
+
+export class LocalBackend implements Backend {
+  readonly properties;
+  readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+    this.properties = { location: `local:${root}`, atomicWrites: true };
+  }
+
+  private dir(h: Handle): string {
+    if (h.type === "pack") return join(this.root, "packs", h.name.slice(0, 2));
+    return join(this.root, DIRS[h.type]);
+  }
+  private path(h: Handle): string {
+    checkHandle(h);
+    return join(this.dir(h), h.name || h.type);
+  }
+
+  async save(h: Handle, data: Buffer): Promise<void> {
+    const final = this.path(h);
+    const dir = this.dir(h);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    const f = await open(tmp, "wx", 0o600);
+    try {
+      await f.writeFile(data);
+      await f.sync();
+    } catch (err) {
+      await f.close();
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    await f.close();
+    await rename(tmp, final);
+    const d = await open(dir, "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+
+  async load(h: Handle, range?: { offset: number; length: number }): Promise<Buffer> {
+    const p = this.path(h);
+    let f;
+    try {
+      f = await open(p, "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotExistError(h);
+      throw err;
+    }
+    try {
+      if (!range) return await f.readFile();
+      const buf = Buffer.alloc(range.length);
+      let got = 0;
+      while (got < range.length) {
+        const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === range.length ? buf : buf.subarray(0, got);
+    } finally {
+      await f.close();
+    }
+  }
+
+  async stat(h: Handle): Promise<FileEntry> {
+    try {
+      return { name: h.name, size: (await stat(this.path(h))).size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotExistError(h);
+      throw err;
+    }
+  }
+
+  async *list(type: FileType): AsyncIterable<FileEntry> {
+    if (type === "config" || type === "keys") {
+      try {
+        yield await this.stat({ type, name: "" });
+      } catch (err) {
+        if (!(err instanceof NotExistError)) throw err;
+      }
+      return;
+    }
+    const base = join(this.root, DIRS[type]);
+    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)).map((d) => join(base, d)) : [base];
+    for (const dir of dirs) {
+      for (const name of await readdirOrEmpty(dir)) {
+        if (!isValidName(type, name)) continue; // temp files, strays
+        try {
+          yield { name, size: (await stat(join(dir, name))).size };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // removed meanwhile
+        }
+      }
+    }
+  }
+
+  async remove(h: Handle): Promise<void> {
+    try {
+      await rm(this.path(h));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotExistError(h);
+      throw err;
+    }
+  }
+
+  async flush(): Promise<void> {}
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}

@@ -1,0 +1,16 @@
+// Repository URL -> backend.
+import { resolve } from "node:path";
+import { UsageError } from "../errors.ts";
+import type { Backend } from "./backend.ts";
+import { LocalBackend } from "./local.ts";
+
+export function openBackend(url: string): Backend {
+  const m = /^([a-z0-9]+):(.*)$/.exec(url);
+  if (!m || !m[2]) throw new UsageError(`invalid repository URL ${JSON.stringify(url)}`, "use local:/path/to/repository");
+  switch (m[1]) {
+    case "local":
+      return new LocalBackend(resolve(m[2]));
+    default:
+      throw new UsageError(`unknown repository kind "${m[1]}:" in ${JSON.stringify(url)}`, "supported: local:PATH");
+  }
+}

@@ -1,0 +1,36 @@
+// cairn verify: structure, and with --read-data the stored bytes.
+import { IntegrityError, UsageError } from "../errors.ts";
+import { verify as runVerify } from "../engine/verify.ts";
+import { printJson, progressBar, showProgress } from "./output.ts";
+import { credentials, readConfig, repositoryUrl, type GlobalOptions } from "./settings.ts";
+import { openBackend } from "../backends/open.ts";
+import { Repository } from "../engine/repository.ts";
+
+export async function verify(opts: GlobalOptions & { readData?: boolean | string }): Promise<void> {
+  const readData = parsePercent(opts.readData);
+  const url = repositoryUrl(opts, await readConfig(opts, false));
+  const repo = await Repository.open(openBackend(url), await credentials(opts, "write"));
+  const bar = showProgress(opts.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : undefined;
+  const r = await runVerify(repo, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
+  bar?.stop();
+  if (opts.json) printJson(r);
+  else {
+    for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+    for (const e of r.errors) process.stdout.write(`error: ${e}\n`);
+    process.stdout.write(
+      `checked ${r.snapshots} snapshot(s), ${r.packs} pack(s)` +
+        (readData > 0 ? `; read ${r.packsRead} pack(s)${r.decrypted ? `, ${r.chunksChecked} chunk(s) decrypted and checked` : " (checksums only)"}` : "") +
+        `: ${r.errors.length === 0 ? "no problems found" : `${r.errors.length} problem(s)`}\n`,
+    );
+  }
+  if (r.errors.length > 0) throw new IntegrityError(`verify found ${r.errors.length} problem(s)`, "restore from another backend or an earlier snapshot; see the errors above");
+}
+
+function parsePercent(v: boolean | string | undefined): number {
+  if (v === undefined || v === false) return 0;
+  if (v === true) return 100;
+  const m = /^(\d+(?:\.\d+)?)%?$/.exec(v);
+  const n = m ? Number(m[1]) : NaN;
+  if (!(n > 0 && n <= 100)) throw new UsageError(`--read-data takes a percentage from 1 to 100, got ${JSON.stringify(v)}`);
+  return n;
+}

@@ -1,0 +1,203 @@
+// Backup: sources -> entries -> chunks -> packs -> index -> snapshot.
+// Chunks the repository already has are skipped (unless --full), so each
+// snapshot is complete but stores only new data. Write order makes every
+// state safe: packs, then the index naming them, then the snapshot last. A
+// failure before the index is written removes this run's packs; a crash
+// leaves only unreferenced files, never a half snapshot.
+import { promisify } from "node:util";
+import { constants, zstdCompress } from "node:zlib";
+import { ChangedWhileReadingError } from "../errors.ts";
+import type { Logger, Source, SourceEntry } from "../sources/source.ts";
+import type { Transport } from "../transport/transport.ts";
+import { chunkerFor, gearTable, type Chunker } from "./chunker.ts";
+import { encodeIndex, Index } from "./index.ts";
+import { chunkId } from "./keys.ts";
+import { withLock } from "./lock.ts";
+import { Packer } from "./packer.ts";
+import { thisHost, type Repository } from "./repository.ts";
+import { encodeSnapshot, type Snapshot, type SnapshotEntry, type SnapshotRef, type SnapshotSource } from "./snapshot.ts";
+
+const compress = promisify(zstdCompress);
+export const ZSTD_LEVEL = 3;
+const READ_ATTEMPTS = 3;
+/** Chunks being compressed at once: keeps both cores busy, bounds memory. */
+const IN_FLIGHT = 6;
+
+export interface BackupProgress {
+  source: string;
+  path: string;
+  /** Bytes read so far, all sources. */
+  bytes: number;
+  newBytes: number;
+}
+
+export interface BackupOptions {
+  sources: Source[];
+  transport: Transport;
+  /** Store every chunk afresh in new packs: the snapshot depends on no earlier pack. */
+  full?: boolean;
+  log: Logger;
+  onProgress?: (p: BackupProgress) => void;
+}
+
+/** Runs async jobs with at most `limit` at once; the first failure is rethrown. */
+class Pipeline {
+  private running = new Set<Promise<void>>();
+  private failure: unknown;
+  private readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  async run(job: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    if (this.failure) throw this.failure;
+    const p: Promise<void> = job()
+      .catch((err) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure) throw this.failure;
+  }
+}
+
+export async function backup(repo: Repository, opts: BackupOptions): Promise<SnapshotRef> {
+  const started = Date.now();
+  return withLock(repo, true, async () => {
+    const full = opts.full ?? false;
+    const index = await Index.load(repo);
+    const gear = gearTable(repo.keys.gearSeed);
+    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize);
+    const pipeline = new Pipeline(IN_FLIGHT);
+    const added = new Set<string>();
+    const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
+    const entries: SnapshotEntry[] = [];
+    const sources: SnapshotSource[] = [];
+    let indexSaved = false;
+
+    async function store(chunk: Buffer): Promise<string> {
+      const id = chunkId(repo.keys, chunk);
+      stats.chunks++;
+      if (added.has(id) || (!full && index.has(id))) return id;
+      added.add(id);
+      stats.newChunks++;
+      stats.newBytes += chunk.length;
+      await pipeline.run(async () => {
+        const frame = await compress(chunk, { params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+        await packer.add(id, frame, chunk.length);
+      });
+      return id;
+    }
+
+    async function readEntry(source: string, e: SourceEntry): Promise<SnapshotEntry> {
+      const ids: string[] = [];
+      let size = 0;
+      let chunker: Chunker | undefined;
+      let kind: "sqlite" | "cdc" = "cdc";
+      let head: Buffer[] = [];
+      let headLength = 0;
+      const feed = async (chunks: Buffer[]) => {
+        for (const c of chunks) ids.push(await store(c));
+      };
+      const start = () => {
+        const h = Buffer.concat(head);
+        head = [];
+        ({ chunker, kind } = chunkerFor(h, gear));
+        return h;
+      };
+      for await (const data of e.open()) {
+        size += data.length;
+        stats.bytes += data.length;
+        if (chunker) await feed(chunker.push(data));
+        else {
+          head.push(data);
+          headLength += data.length;
+          if (headLength >= 100) {
+            const h = start();
+            await feed(chunker!.push(h));
+          }
+        }
+        opts.onProgress?.({ source, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
+      }
+      if (!chunker) {
+        const h = start();
+        await feed(chunker!.push(h));
+      }
+      await feed(chunker!.end());
+      return { source, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: ids };
+    }
+
+    try {
+      for (const source of opts.sources) {
+        const warnings: string[] = [];
+        const log: Logger = {
+          info: (m) => opts.log.info(m),
+          warn: (m) => {
+            warnings.push(m);
+            opts.log.warn(m);
+          },
+        };
+        const dump = source.dump(opts.transport, log);
+        let count = 0;
+        let size = 0;
+        for await (const e of dump.entries) {
+          for (let attempt = 1; ; attempt++) {
+            const bytesBefore = stats.bytes;
+            try {
+              const entry = await readEntry(source.name, e);
+              entries.push(entry);
+              count++;
+              size += entry.size;
+              break;
+            } catch (err) {
+              if (!(err instanceof ChangedWhileReadingError)) throw err;
+              stats.bytes = bytesBefore;
+              if (attempt >= READ_ATTEMPTS) {
+                throw new ChangedWhileReadingError(err.path, `still changing after ${READ_ATTEMPTS} reads; back it up when it is quiet, or leave it out`);
+              }
+              log.warn(`${err.message}; reading it again`);
+            }
+          }
+        }
+        sources.push({ name: source.name, kind: source.kind, entries: count, size, info: dump.info(), warnings });
+      }
+      await pipeline.drain();
+      const packs = await packer.finish();
+      if (packs.length > 0) {
+        await repo.saveMeta("index", null, encodeIndex(packs));
+        indexSaved = true;
+      }
+      stats.storedBytes = packs.reduce((n, p) => n + p.size, 0);
+
+      const fresh = new Map<string, string>();
+      for (const p of packs) for (const [id] of p.chunks) fresh.set(id, p.id);
+      const used = new Set<string>();
+      for (const e of entries) for (const id of e.chunks) used.add(fresh.get(id) ?? index.lookup(id)!.pack);
+
+      stats.durationMs = Date.now() - started;
+      const snapshot: Snapshot = {
+        version: 1,
+        time: new Date(started).toISOString(),
+        host: thisHost,
+        full,
+        sources,
+        stats,
+        packs: [...used].sort(),
+        entries,
+      };
+      const id = await repo.saveMeta("snapshot", snapshot, encodeSnapshot(snapshot));
+      await repo.backend.flush();
+      return { id, snapshot };
+    } catch (err) {
+      await pipeline.drain().catch(() => {});
+      await packer.settle();
+      if (!indexSaved) {
+        for (const p of packer.written) await repo.backend.remove({ type: "pack", name: p.id }).catch(() => {});
+      }
+      throw err;
+    }
+  });
+}

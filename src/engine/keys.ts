@@ -1,0 +1,66 @@
+// The key model. A repository has a random 32-byte write key W. From W come:
+//   - the metadata identity (X25519): index and snapshot files are encrypted
+//     to it (and to the user's recipients),
+//   - the chunk ID key (HMAC-SHA256 of plaintext), the MAC key that
+//     authenticates config and metadata, and the chunker's gear seed.
+// Data packs are encrypted to the user's age recipients only. So W can back
+// up, list, forget and prune but never read backed-up content; an identity
+// reads W from the `keys` file (encrypted to the recipients) and so can do
+// everything W can.
+import { createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { bech32 } from "@scure/base";
+import { UsageError } from "../errors.ts";
+import { identityFromSecret, type Identity } from "./age.ts";
+
+const WRITE_KEY_PREFIX = "cairn-write-key-";
+
+export interface RepoKeys {
+  writeKey: Buffer;
+  meta: Identity;
+  chunkIdKey: Buffer;
+  macKey: Buffer;
+  gearSeed: Buffer;
+  /** The user's identities, when given: needed to read data. */
+  identities: Identity[];
+}
+
+function derive(w: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", w, new Uint8Array(0), info, 32));
+}
+
+export function newWriteKey(): Buffer {
+  return randomBytes(32);
+}
+
+export function deriveKeys(writeKey: Buffer, identities: Identity[] = []): RepoKeys {
+  return {
+    writeKey,
+    meta: identityFromSecret(derive(writeKey, "cairn metadata x25519")),
+    chunkIdKey: derive(writeKey, "cairn chunk id"),
+    macKey: derive(writeKey, "cairn mac"),
+    gearSeed: derive(writeKey, "cairn gear"),
+    identities,
+  };
+}
+
+export function encodeWriteKey(w: Buffer): string {
+  return bech32.encodeFromBytes(WRITE_KEY_PREFIX, w).toUpperCase();
+}
+
+export function parseWriteKey(s: string): Buffer {
+  try {
+    const d = bech32.decodeToBytes(s.trim().toLowerCase());
+    if (d.prefix === WRITE_KEY_PREFIX && d.bytes.length === 32) return Buffer.from(d.bytes);
+  } catch {
+    // fall through
+  }
+  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
+}
+
+export function chunkId(keys: RepoKeys, data: Uint8Array): string {
+  return createHmac("sha256", keys.chunkIdKey).update(data).digest("hex");
+}
+
+export function mac(keys: RepoKeys, label: string, data: Uint8Array): Buffer {
+  return createHmac("sha256", keys.macKey).update(label).update("\n").update(data).digest();
+}

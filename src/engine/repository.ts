@@ -1,0 +1,183 @@
+// A repository: config, keys, and typed access to metadata files (index,
+// snapshot) over a backend. Every file is named by the SHA-256 of its stored
+// bytes; metadata is MAC'd with the write key, compressed and age-encrypted.
+// The layout is documented in FORMAT.md.
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hostname } from "node:os";
+import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { isNotExist, type Backend, type FileType } from "../backends/backend.ts";
+import { CairnError, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../errors.ts";
+import { decrypt, encodeIdentity, encodeRecipient, encrypt, parseRecipient, type Identity } from "./age.ts";
+import { deriveKeys, encodeWriteKey, mac, newWriteKey, parseWriteKey, type RepoKeys } from "./keys.ts";
+
+export const FORMAT_VERSION = 1;
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+
+export interface RepoConfig {
+  version: number;
+  id: string;
+  created: string;
+  /** Target size of a pack file, bytes. */
+  packSize: number;
+  /** age recipient of the metadata identity derived from the write key. */
+  writeRecipient: string;
+  /** The users' age recipients: data is encrypted to these. */
+  recipients: string[];
+  /** HMAC-SHA256 (MAC key) over the config without this field. */
+  mac: string;
+}
+
+export type Credentials = { identities: Identity[] } | { writeKey: Buffer };
+
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function configBody(c: Omit<RepoConfig, "mac">): Buffer {
+  const { version, id, created, packSize, writeRecipient, recipients } = c;
+  return Buffer.from(JSON.stringify({ version, id, created, packSize, writeRecipient, recipients }));
+}
+
+// A zstd skippable frame (magic 0x184D2A50) carries the MAC, so that
+// `age -d | zstd -d` still yields the plain JSON (see RECOVERY.md).
+const SKIPPABLE = 0x184d2a50;
+
+export class Repository {
+  readonly backend: Backend;
+  readonly config: RepoConfig;
+  readonly keys: RepoKeys;
+  /** Raw recipients: data. */
+  readonly dataRecipients: Buffer[];
+  /** Raw recipients: metadata (the write key's, then the users'). */
+  readonly metaRecipients: Buffer[];
+
+  private constructor(backend: Backend, config: RepoConfig, keys: RepoKeys) {
+    this.backend = backend;
+    this.config = config;
+    this.keys = keys;
+    this.dataRecipients = config.recipients.map(parseRecipient);
+    this.metaRecipients = [parseRecipient(config.writeRecipient), ...this.dataRecipients];
+  }
+
+  get canReadData(): boolean {
+    return this.keys.identities.length > 0;
+  }
+
+  /** Create a repository; returns it and the write key text to hand to the user once. */
+  static async init(backend: Backend, recipients: string[], packSize = DEFAULT_PACK_SIZE): Promise<{ repo: Repository; writeKey: string }> {
+    if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
+    recipients.forEach(parseRecipient);
+    try {
+      await backend.stat({ type: "config", name: "" });
+      throw new UsageError(`a repository already exists at ${backend.properties.location}`);
+    } catch (err) {
+      if (!isNotExist(err)) throw err;
+    }
+    const w = newWriteKey();
+    const keys = deriveKeys(w);
+    const body = {
+      version: FORMAT_VERSION,
+      id: randomBytes(16).toString("hex"),
+      created: new Date().toISOString(),
+      packSize,
+      writeRecipient: encodeRecipient(keys.meta.publicKey),
+      recipients,
+    };
+    const config: RepoConfig = { ...body, mac: mac(keys, "config", configBody(body)).toString("hex") };
+    const writeKey = encodeWriteKey(w);
+    // keys first: a config without keys would be a repository nobody can open.
+    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
+    await backend.save({ type: "keys", name: "" }, keysFile);
+    await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config, null, 2) + "\n"));
+    await backend.flush();
+    return { repo: new Repository(backend, config, keys), writeKey };
+  }
+
+  static async open(backend: Backend, creds: Credentials): Promise<Repository> {
+    let raw: Buffer;
+    try {
+      raw = await backend.load({ type: "config", name: "" });
+    } catch (err) {
+      if (isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      throw err;
+    }
+    let config: RepoConfig;
+    try {
+      config = JSON.parse(raw.toString("utf8"));
+    } catch {
+      throw new IntegrityError(`the repository config at ${backend.properties.location} is not valid JSON`);
+    }
+    if (config.version !== FORMAT_VERSION) {
+      throw new CairnError(`repository format version ${config.version} is not supported (this cairn reads ${FORMAT_VERSION})`);
+    }
+    let keys: RepoKeys;
+    if ("writeKey" in creds) {
+      keys = deriveKeys(creds.writeKey);
+    } else {
+      let keysFile: Buffer;
+      try {
+        keysFile = await backend.load({ type: "keys", name: "" });
+      } catch (err) {
+        if (isNotExist(err)) throw new IntegrityError("the repository has no keys file");
+        throw err;
+      }
+      const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
+      keys = deriveKeys(parseWriteKey(JSON.parse(text).writeKey), creds.identities);
+    }
+    const expected = mac(keys, "config", configBody(config));
+    const got = Buffer.from(String(config.mac ?? ""), "hex");
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      throw "writeKey" in creds
+        ? new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` printed for this repository")
+        : new IntegrityError("the repository config fails its MAC check (it was changed outside cairn)");
+    }
+    return new Repository(backend, config, keys);
+  }
+
+  /** Encode, MAC, compress and encrypt a metadata object; save it; return its name. */
+  async saveMeta(type: "index" | "snapshot", value: unknown, text?: string): Promise<string> {
+    const json = Buffer.from(text ?? JSON.stringify(value));
+    const frame = Buffer.alloc(8 + 32);
+    frame.writeUInt32LE(SKIPPABLE, 0);
+    frame.writeUInt32LE(32, 4);
+    mac(this.keys, type, json).copy(frame, 8);
+    const data = encrypt(Buffer.concat([frame, zstdCompressSync(json)]), this.metaRecipients);
+    const name = sha256(data);
+    await this.backend.save({ type, name }, data);
+    return name;
+  }
+
+  async loadMeta<T>(type: "index" | "snapshot", name: string): Promise<T> {
+    const data = await this.backend.load({ type, name });
+    return this.decodeMeta<T>(type, name, data);
+  }
+
+  decodeMeta<T>(type: "index" | "snapshot", name: string, data: Buffer): T {
+    const what = `${type} ${name}`;
+    if (sha256(data) !== name) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
+    const ids = [this.keys.meta, ...this.keys.identities];
+    const plain = decrypt(data, ids, what);
+    if (plain.length < 40 || plain.readUInt32LE(0) !== SKIPPABLE || plain.readUInt32LE(4) !== 32) {
+      throw new IntegrityError(`${what}: missing MAC frame`);
+    }
+    let json: Buffer;
+    try {
+      json = zstdDecompressSync(plain.subarray(40));
+    } catch {
+      throw new IntegrityError(`${what}: does not decompress`);
+    }
+    if (!timingSafeEqual(mac(this.keys, type, json), plain.subarray(8, 40))) {
+      throw new IntegrityError(`${what}: MAC mismatch (not written with this repository's key)`);
+    }
+    return JSON.parse(json.toString("utf8")) as T;
+  }
+
+  async listNames(type: FileType): Promise<string[]> {
+    const names: string[] = [];
+    for await (const f of this.backend.list(type)) names.push(f.name);
+    return names;
+  }
+}
+
+export const thisHost = hostname();
+export { encodeIdentity };

@@ -1,0 +1,255 @@
+// Restore and export: snapshot -> entries -> chunks (from packs) -> files.
+// Every chunk is decrypted, decompressed and checked against its keyed ID
+// before a byte of it is written; a file is written to a temp name and renamed
+// only when complete. Paths come from storage, so they are never trusted: each
+// is checked to be a plain relative path, and no parent folder may be a
+// symbolic link.
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { chmod, lstat, mkdir, open, rename, rm, utimes } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
+import { createZstdCompress, zstdDecompress } from "node:zlib";
+import { Header, Pax } from "tar";
+import { IntegrityError, NoKeyError, UsageError } from "../errors.ts";
+import { decryptPayload, EncryptStream, openHeader, parseHeader, payloadKeys, SEGMENT, segmentRange, type PayloadKeys } from "./age.ts";
+import { Index, type Location } from "./index.ts";
+import { chunkId } from "./keys.ts";
+import { withLock } from "./lock.ts";
+import type { Repository } from "./repository.ts";
+import type { Snapshot, SnapshotEntry } from "./snapshot.ts";
+
+const decompress = promisify(zstdDecompress);
+const SPAN = 8 * 1024 * 1024;
+const GAP = 256 * 1024;
+
+/** Reads chunks out of packs: header cached per pack, contiguous chunks read in one span. */
+export class ChunkReader {
+  private readonly keys = new Map<string, PayloadKeys & { totalSegments: number }>();
+  readonly repo: Repository;
+  readonly index: Index;
+  private readonly prefer: Set<string> | undefined;
+
+  constructor(repo: Repository, index: Index, prefer?: Set<string>) {
+    if (!repo.canReadData) {
+      throw new NoKeyError("reading backed-up data needs the age identity", "pass -i FILE or set CAIRN_IDENTITY");
+    }
+    this.repo = repo;
+    this.index = index;
+    this.prefer = prefer;
+  }
+
+  private async packKeys(pack: string): Promise<PayloadKeys & { totalSegments: number }> {
+    const cached = this.keys.get(pack);
+    if (cached) return cached;
+    const info = this.index.packs.get(pack);
+    const size = info?.size ?? (await this.repo.backend.stat({ type: "pack", name: pack })).size;
+    const what = `pack ${pack}`;
+    let head = await this.repo.backend.load({ type: "pack", name: pack }, { offset: 0, length: Math.min(size, 4096) });
+    let header = parseHeader(head);
+    if (!header && size > head.length) {
+      head = await this.repo.backend.load({ type: "pack", name: pack }, { offset: 0, length: Math.min(size, 65536) });
+      header = parseHeader(head);
+    }
+    if (!header || head.length < header.length + 16) throw new IntegrityError(`${what}: truncated`);
+    const k = payloadKeys(openHeader(header, this.repo.keys.identities, what), head.subarray(header.length, header.length + 16), what);
+    const entry = { ...k, totalSegments: Math.ceil((size - k.dataStart) / (SEGMENT + 16)) };
+    this.keys.set(pack, entry);
+    return entry;
+  }
+
+  locate(id: string): Location {
+    const loc = this.index.lookup(id, this.prefer);
+    if (!loc) throw new IntegrityError(`chunk ${id} is in no index (the repository lost data)`);
+    return loc;
+  }
+
+  /** Plaintext of pack bytes [offset, offset+length). */
+  private async readPlain(pack: string, offset: number, length: number): Promise<Buffer> {
+    const k = await this.packKeys(pack);
+    const r = segmentRange(k, offset, length);
+    const sealed = await this.repo.backend.load({ type: "pack", name: pack }, { offset: r.start, length: r.end - r.start });
+    const plain = decryptPayload(k, sealed, r.first, `pack ${pack}`, k.totalSegments);
+    const at = offset - r.first * SEGMENT;
+    if (plain.length < at + length) throw new IntegrityError(`pack ${pack}: shorter than the index says`);
+    return plain.subarray(at, at + length);
+  }
+
+  /** Decompress and check one stored chunk. */
+  async open(id: string, loc: Location, stored: Buffer): Promise<Buffer> {
+    let plain: Buffer;
+    try {
+      plain = await decompress(stored);
+    } catch {
+      throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not decompress`);
+    }
+    if (plain.length !== loc.rawLength || chunkId(this.repo.keys, plain) !== id) {
+      throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not match its ID`);
+    }
+    return plain;
+  }
+
+  /** The chunks' plaintexts, in order. */
+  async *read(ids: string[]): AsyncGenerator<Buffer> {
+    let i = 0;
+    while (i < ids.length) {
+      // A run of chunks stored close together in one pack is read in one span.
+      const first = this.locate(ids[i]);
+      const run: [string, Location][] = [[ids[i], first]];
+      let end = first.offset + first.length;
+      for (let j = i + 1; j < ids.length; j++) {
+        const loc = this.locate(ids[j]);
+        if (loc.pack !== first.pack || loc.offset < end || loc.offset - end > GAP || loc.offset + loc.length - first.offset > SPAN) break;
+        run.push([ids[j], loc]);
+        end = loc.offset + loc.length;
+      }
+      const span = await this.readPlain(first.pack, first.offset, end - first.offset);
+      const plains = await Promise.all(
+        run.map(([id, loc]) => this.open(id, loc, span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length))),
+      );
+      yield* plains;
+      i += run.length;
+    }
+  }
+}
+
+/** A stored path as parts, or an error: relative, "/"-separated, no empty, "." or ".." part. */
+export function checkPath(path: unknown): string[] {
+  if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
+    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
+  }
+  const parts = path.split("/");
+  if (parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
+  }
+  return parts;
+}
+
+function selectEntries(snapshot: Snapshot, source?: string): SnapshotEntry[] {
+  if (source !== undefined && !snapshot.sources.some((s) => s.name === source)) {
+    throw new UsageError(`the snapshot has no source "${source}"`, `its sources: ${snapshot.sources.map((s) => s.name).join(", ")}`);
+  }
+  const entries = snapshot.entries.filter((e) => source === undefined || e.source === source);
+  const seen = new Set<string>();
+  for (const e of entries) {
+    const key = checkPath(e.path).join("/");
+    if (seen.has(key)) throw new IntegrityError(`the snapshot lists ${JSON.stringify(e.path)} twice`);
+    seen.add(key);
+    if (!Array.isArray(e.chunks) || !e.chunks.every((c) => typeof c === "string" && /^[0-9a-f]{64}$/.test(c))) {
+      throw new IntegrityError(`the snapshot entry ${JSON.stringify(e.path)} has a malformed chunk list`);
+    }
+  }
+  return entries;
+}
+
+/** Create target/parts[0]/... folders, refusing to pass through anything but real folders. */
+async function makeParents(target: string, parts: string[]): Promise<string> {
+  let dir = target;
+  for (const p of parts.slice(0, -1)) {
+    dir = join(dir, p);
+    try {
+      const st = await lstat(dir);
+      if (!st.isDirectory()) throw new IntegrityError(`refusing to restore through ${dir}: it is not a folder (a symbolic link or a file)`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await mkdir(dir, { mode: 0o700 });
+    }
+  }
+  return join(dir, parts[parts.length - 1]);
+}
+
+export interface RestoreOptions {
+  target: string;
+  source?: string;
+  onProgress?: (bytes: number, total: number) => void;
+}
+
+export interface RestoreResult {
+  files: number;
+  bytes: number;
+}
+
+export async function restore(repo: Repository, ref: { id: string; snapshot: Snapshot }, opts: RestoreOptions): Promise<RestoreResult> {
+  return withLock(repo, false, async () => {
+    const entries = selectEntries(ref.snapshot, opts.source);
+    const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
+    for (const e of entries) for (const id of e.chunks) reader.locate(id); // fail before writing anything
+    const target = resolve(opts.target);
+    await mkdir(target, { recursive: true, mode: 0o700 });
+    const total = entries.reduce((n, e) => n + e.size, 0);
+    let bytes = 0;
+    for (const e of entries) {
+      const final = await makeParents(target, checkPath(e.path));
+      const tmp = join(dirname(final), `.cairn-restore-${randomBytes(6).toString("hex")}`);
+      const f = await open(tmp, "wx", 0o600);
+      let written = 0;
+      try {
+        for await (const plain of reader.read(e.chunks)) {
+          await f.write(plain, 0, plain.length, written);
+          written += plain.length;
+          bytes += plain.length;
+          opts.onProgress?.(bytes, total);
+        }
+        if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
+        await f.sync();
+      } catch (err) {
+        await f.close();
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      await f.close();
+      await chmod(tmp, e.mode & 0o1777);
+      await utimes(tmp, new Date(e.mtime), new Date(e.mtime));
+      await rename(tmp, final);
+    }
+    return { files: entries.length, bytes };
+  });
+}
+
+/** The snapshot as one tar stream (entries under their paths), for export. */
+async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[]): AsyncGenerator<Buffer> {
+  for (const e of entries) {
+    const data = {
+      path: checkPath(e.path).join("/"),
+      mode: e.mode & 0o1777,
+      uid: e.uid,
+      gid: e.gid,
+      size: e.size,
+      mtime: new Date(e.mtime),
+      type: "File" as const,
+      uname: "",
+      gname: "",
+    };
+    const header = new Header(data);
+    if (header.encode()) yield new Pax(data).encode();
+    yield header.block!;
+    let n = 0;
+    for await (const plain of reader.read(e.chunks)) {
+      n += plain.length;
+      yield plain;
+    }
+    if (n !== e.size) throw new IntegrityError(`${e.path}: read ${n} bytes, the snapshot says ${e.size}`);
+    if (n % 512) yield Buffer.alloc(512 - (n % 512));
+  }
+  yield Buffer.alloc(1024);
+}
+
+/** Write the snapshot as one .tar.zst.age file, openable with `age -d | zstd -d | tar x`. */
+export async function exportSnapshot(repo: Repository, ref: { id: string; snapshot: Snapshot }, output: string, source?: string): Promise<void> {
+  await withLock(repo, false, async () => {
+    const entries = selectEntries(ref.snapshot, source);
+    const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
+    for (const e of entries) for (const id of e.chunks) reader.locate(id);
+    const out = resolve(output);
+    const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.cairn-export`);
+    try {
+      await pipeline(Readable.from(tarStream(reader, entries)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      await rename(tmp, out);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  });
+}
