@@ -124,5 +124,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `cairn snapshots | head` closes stdout early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

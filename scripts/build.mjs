@@ -1,0 +1,27 @@
+// Bundle the CLI and the Action into dist/ (committed; CI checks it is fresh).
+import { chmodSync } from "node:fs";
+import { build } from "esbuild";
+
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node24",
+  legalComments: "none",
+  logLevel: "warning",
+  // ssh2's optional native speed-ups; it falls back to pure JS without them.
+  external: ["cpu-features", "*.node"],
+  // CommonJS dependencies use require() and __dirname; give them both in the ESM bundle.
+  banner: {
+    js: [
+      "import { createRequire as __cairnRequire } from 'node:module';",
+      "import { fileURLToPath as __cairnPath } from 'node:url';",
+      "const require = __cairnRequire(import.meta.url);",
+      "const __filename = __cairnPath(import.meta.url);",
+      "const __dirname = __cairnPath(new URL('.', import.meta.url));",
+    ].join(" "),
+  },
+};
+await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js" });
+await build({ ...common, entryPoints: ["src/action/main.ts"], outfile: "dist/action.js" });
+chmodSync("dist/cli.js", 0o755);
