@@ -90,7 +90,8 @@ export class FastCdc implements Chunker {
     let pos = 0;
     while (all.length - pos >= this.p.max || (final && pos < all.length)) {
       const len = this.cut(all, pos, all.length);
-      out.push(Buffer.from(all.subarray(pos, pos + len)));
+      // A view, not a copy: `all` is ours or a read buffer nobody reuses.
+      out.push(all.subarray(pos, pos + len));
       pos += len;
     }
     this.pending = pos < all.length ? [all.subarray(pos)] : [];
@@ -115,12 +116,12 @@ export class FixedChunker implements Chunker {
     return this.drain(true);
   }
   private drain(final: boolean): Buffer[] {
-    const all = Buffer.concat(this.pending);
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
     const out: Buffer[] = [];
     let pos = 0;
-    for (; all.length - pos >= this.size; pos += this.size) out.push(Buffer.from(all.subarray(pos, pos + this.size)));
+    for (; all.length - pos >= this.size; pos += this.size) out.push(all.subarray(pos, pos + this.size));
     if (final && pos < all.length) {
-      out.push(Buffer.from(all.subarray(pos)));
+      out.push(all.subarray(pos));
       pos = all.length;
     }
     this.pending = pos < all.length ? [all.subarray(pos)] : [];
