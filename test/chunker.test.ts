@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CDC_DEFAULT, chunkerFor, FastCdc, gearTable, SQLITE_CHUNK, sqlitePageSize, type Chunker } from "../src/engine/chunker.ts";
+import { CDC_DEFAULT, chunkerFor, FastCdc, gearTable, sqlitePageSize, type Chunker } from "../src/engine/chunker.ts";
 
 const gear = gearTable(Buffer.alloc(32, 1));
 
@@ -51,7 +51,7 @@ test("FastCDC: the gear table is keyed, so another repository cuts elsewhere", (
   assert.notDeepEqual(a, b);
 });
 
-test("SQLite files are cut on page boundaries into fixed chunks", () => {
+test("SQLite files are cut into one chunk per page", () => {
   const dir = mkdtempSync(join(tmpdir(), "cairn-chunk-"));
   try {
     const db = join(dir, "t.db");
@@ -62,7 +62,7 @@ test("SQLite files are cut on page boundaries into fixed chunks", () => {
     assert.equal(kind, "sqlite");
     const chunks = chunk(chunker, data, () => 100_000);
     assert.deepEqual(Buffer.concat(chunks), data);
-    for (const c of chunks.slice(0, -1)) assert.equal(c.length, SQLITE_CHUNK);
+    for (const c of chunks) assert.equal(c.length, 8192); // one chunk per page
     assert.equal(sqlitePageSize(Buffer.from("not a database".padEnd(100))), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -64,7 +64,7 @@ test("the repository's bytes follow FORMAT.md", () => {
   }
   const [indexName] = readdirSync(join(f.repo, "index"));
   const indexText = meta("index", indexName);
-  assert.match(indexText, /^\{"version":1,"packs":\[\n\{"id":"[0-9a-f]{64}","size":\d+,"chunks":\[\n\["[0-9a-f]{64}",\d+,\d+,\d+\]/);
+  assert.match(indexText, /^\{"version":1,"packs":\[\n\{"id":"[0-9a-f]{64}","size":\d+,"chunks":\[\n\["[0-9a-f]{64}",\d+,\d+,\d+,\d+\]/);
   const index = JSON.parse(indexText);
   const snapText = meta("snapshot", snapId);
   const snapshot = JSON.parse(snapText);
@@ -82,8 +82,9 @@ test("the repository's bytes follow FORMAT.md", () => {
     const tlen = plain.readUInt32LE(plain.length - 4);
     const trailer = JSON.parse(plain.subarray(plain.length - 4 - tlen, plain.length - 4).toString());
     assert.deepEqual(trailer.chunks, p.chunks);
-    for (const [cid, offset, length, raw] of p.chunks) {
-      const chunk = zstdDecompressSync(plain.subarray(offset, offset + length));
+    for (const [cid, offset, length, raw, inner] of p.chunks) {
+      const frame = zstdDecompressSync(plain.subarray(offset, offset + length));
+      const chunk = frame.subarray(inner, inner + raw);
       assert.equal(chunk.length, raw);
       assert.equal(createHmac("sha256", idKey).update(chunk).digest("hex"), cid);
       chunkPlain.set(cid, chunk);
@@ -92,11 +93,22 @@ test("the repository's bytes follow FORMAT.md", () => {
     assert.throws(() => ageDecrypt(metaKeyFile, file));
   }
 
-  // A file's content is its chunks concatenated; SQLite cut at 64 KiB.
+  // Frames tile the pack's plaintext up to the trailer: consecutive chunks share a frame.
+  for (const p of index.packs) {
+    const frames = [...new Map<number, number>(p.chunks.map((c: number[]) => [c[1], c[2]])).entries()].sort((a, b) => a[0] - b[0]);
+    let at = 0;
+    for (const [offset, length] of frames) {
+      assert.equal(offset, at);
+      at += length;
+    }
+  }
+  assert.ok(index.packs.some((p: { chunks: unknown[][] }) => p.chunks.some((c) => c[4] !== 0)), "small chunks share frames");
+
+  // A file's content is its chunks concatenated; SQLite cut into 4 KiB pages.
   const dbEntry = snapshot.entries.find((e: { path: string }) => e.path === "trading-db.sqlite");
   const content = Buffer.concat(dbEntry.chunks.map((c: string) => chunkPlain.get(c)!));
   assert.equal(content.length, dbEntry.size);
   assert.equal(dbEntry.chunker, "sqlite");
-  for (const c of dbEntry.chunks.slice(0, -1)) assert.equal(chunkPlain.get(c)!.length, 65536);
+  for (const c of dbEntry.chunks) assert.equal(chunkPlain.get(c)!.length, 4096);
   assert.deepEqual(new Set(snapshot.packs), new Set(index.packs.map((p: { id: string }) => p.id)));
 });

@@ -4,8 +4,6 @@
 // state safe: packs, then the index naming them, then the snapshot last. A
 // failure before the index is written removes this run's packs; a crash
 // leaves only unreferenced files, never a half snapshot.
-import { promisify } from "node:util";
-import { constants, zstdCompress } from "node:zlib";
 import { ChangedWhileReadingError } from "../errors.ts";
 import type { Logger, Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -17,11 +15,7 @@ import { Packer } from "./packer.ts";
 import { thisHost, type Repository } from "./repository.ts";
 import { encodeSnapshot, type Snapshot, type SnapshotEntry, type SnapshotRef, type SnapshotSource } from "./snapshot.ts";
 
-const compress = promisify(zstdCompress);
-export const ZSTD_LEVEL = 3;
 const READ_ATTEMPTS = 3;
-/** Chunks being compressed at once: keeps both cores busy, bounds memory. */
-const IN_FLIGHT = 6;
 
 export interface BackupProgress {
   source: string;
@@ -40,30 +34,6 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
 }
 
-/** Runs async jobs with at most `limit` at once; the first failure is rethrown. */
-class Pipeline {
-  private running = new Set<Promise<void>>();
-  private failure: unknown;
-  private readonly limit: number;
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-  async run(job: () => Promise<void>): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    if (this.failure) throw this.failure;
-    const p: Promise<void> = job()
-      .catch((err) => {
-        this.failure ??= err;
-      })
-      .finally(() => this.running.delete(p));
-    this.running.add(p);
-  }
-  async drain(): Promise<void> {
-    await Promise.all(this.running);
-    if (this.failure) throw this.failure;
-  }
-}
-
 export async function backup(repo: Repository, opts: BackupOptions): Promise<SnapshotRef> {
   const started = Date.now();
   return withLock(repo, true, async () => {
@@ -71,7 +41,6 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Sna
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize);
-    const pipeline = new Pipeline(IN_FLIGHT);
     const added = new Set<string>();
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
     const entries: SnapshotEntry[] = [];
@@ -85,10 +54,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Sna
       added.add(id);
       stats.newChunks++;
       stats.newBytes += chunk.length;
-      await pipeline.run(async () => {
-        const frame = await compress(chunk, { params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
-        await packer.add(id, frame, chunk.length);
-      });
+      await packer.add(id, chunk);
       return id;
     }
 
@@ -164,7 +130,6 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Sna
         }
         sources.push({ name: source.name, kind: source.kind, entries: count, size, info: dump.info(), warnings });
       }
-      await pipeline.drain();
       const packs = await packer.finish();
       if (packs.length > 0) {
         await repo.saveMeta("index", null, encodeIndex(packs));
@@ -192,7 +157,6 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Sna
       await repo.backend.flush();
       return { id, snapshot };
     } catch (err) {
-      await pipeline.drain().catch(() => {});
       await packer.settle();
       if (!indexSaved) {
         for (const p of packer.written) await repo.backend.remove({ type: "pack", name: p.id }).catch(() => {});

@@ -6,18 +6,21 @@ import type { Repository } from "./repository.ts";
 
 export interface Location {
   pack: string;
+  /** Where the zstd frame holding the chunk starts in the pack's plaintext. */
   offset: number;
-  /** Stored (compressed) length in the pack's plaintext. */
+  /** Length of that frame. */
   length: number;
   /** Length of the chunk's plaintext. */
   rawLength: number;
+  /** Where the chunk starts in the frame's decompressed bytes. */
+  inner: number;
 }
 
 export interface PackInfo {
   id: string;
   /** Size of the pack file. */
   size: number;
-  chunks: [id: string, offset: number, length: number, rawLength: number][];
+  chunks: [id: string, offset: number, length: number, rawLength: number, inner: number][];
 }
 
 export interface IndexFile {
@@ -43,8 +46,8 @@ export class Index {
   add(p: PackInfo, indexFile = ""): void {
     this.packs.set(p.id, p);
     this.packIndexFile.set(p.id, indexFile);
-    for (const [id, offset, length, rawLength] of p.chunks) {
-      const loc = { pack: p.id, offset, length, rawLength };
+    for (const [id, offset, length, rawLength, inner] of p.chunks) {
+      const loc = { pack: p.id, offset, length, rawLength, inner };
       const prev = this.byId.get(id);
       if (!prev) this.byId.set(id, loc);
       else if (prev.pack !== p.id) this.extra.set(id, [...(this.extra.get(id) ?? []), loc]);

@@ -7,7 +7,7 @@
 // up, list, forget and prune but never read backed-up content; an identity
 // reads W from the `keys` file (encrypted to the recipients) and so can do
 // everything W can.
-import { createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { createHmac, hash, hkdfSync, randomBytes } from "node:crypto";
 import { bech32 } from "@scure/base";
 import { UsageError } from "../errors.ts";
 import { identityFromSecret, type Identity } from "./age.ts";
@@ -57,8 +57,27 @@ export function parseWriteKey(s: string): Buffer {
   throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
 }
 
+const pads = new WeakMap<RepoKeys, [Buffer, Buffer]>();
+
+/**
+ * HMAC-SHA256(chunk ID key, data), computed with two one-shot hashes: the
+ * same result as createHmac at a fraction of its per-call cost, which
+ * matters at one call per 4 KiB SQLite page.
+ */
 export function chunkId(keys: RepoKeys, data: Uint8Array): string {
-  return createHmac("sha256", keys.chunkIdKey).update(data).digest("hex");
+  let p = pads.get(keys);
+  if (!p) {
+    const inner = Buffer.alloc(64, 0x36);
+    const outer = Buffer.alloc(64, 0x5c);
+    for (let i = 0; i < keys.chunkIdKey.length; i++) {
+      inner[i] ^= keys.chunkIdKey[i];
+      outer[i] ^= keys.chunkIdKey[i];
+    }
+    p = [inner, outer];
+    pads.set(keys, p);
+  }
+  const h = hash("sha256", Buffer.concat([p[0], data]), "buffer");
+  return hash("sha256", Buffer.concat([p[1], h]), "hex");
 }
 
 export function mac(keys: RepoKeys, label: string, data: Uint8Array): Buffer {

@@ -77,14 +77,18 @@ export class ChunkReader {
     return plain.subarray(at, at + length);
   }
 
-  /** Decompress and check one stored chunk. */
-  async open(id: string, loc: Location, stored: Buffer): Promise<Buffer> {
-    let plain: Buffer;
+  /** Decompress one zstd frame of a pack. */
+  async frame(pack: string, offset: number, stored: Buffer): Promise<Buffer> {
     try {
-      plain = await decompress(stored);
+      return await decompress(stored);
     } catch {
-      throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not decompress`);
+      throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
     }
+  }
+
+  /** Cut one chunk out of its decompressed frame and check it against its ID. */
+  check(id: string, loc: Location, frame: Buffer): Buffer {
+    const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
     if (plain.length !== loc.rawLength || chunkId(this.repo.keys, plain) !== id) {
       throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not match its ID`);
     }
@@ -95,21 +99,32 @@ export class ChunkReader {
   async *read(ids: string[]): AsyncGenerator<Buffer> {
     let i = 0;
     while (i < ids.length) {
-      // A run of chunks stored close together in one pack is read in one span.
+      // A run of chunks stored close together in one pack is read in one
+      // span, and each frame in it is decompressed once.
       const first = this.locate(ids[i]);
-      const run: [string, Location][] = [[ids[i], first]];
-      let end = first.offset + first.length;
+      const run: Location[] = [first];
+      let last = first;
       for (let j = i + 1; j < ids.length; j++) {
         const loc = this.locate(ids[j]);
-        if (loc.pack !== first.pack || loc.offset < end || loc.offset - end > GAP || loc.offset + loc.length - first.offset > SPAN) break;
-        run.push([ids[j], loc]);
-        end = loc.offset + loc.length;
+        const sameFrame = loc.pack === last.pack && loc.offset === last.offset;
+        const next =
+          loc.pack === first.pack &&
+          loc.offset >= last.offset + last.length &&
+          loc.offset - (last.offset + last.length) <= GAP &&
+          loc.offset + loc.length - first.offset <= SPAN;
+        if (!sameFrame && !next) break;
+        run.push(loc);
+        last = loc;
       }
-      const span = await this.readPlain(first.pack, first.offset, end - first.offset);
-      const plains = await Promise.all(
-        run.map(([id, loc]) => this.open(id, loc, span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length))),
-      );
-      yield* plains;
+      const span = await this.readPlain(first.pack, first.offset, last.offset + last.length - first.offset);
+      const frames = new Map<number, Promise<Buffer>>();
+      for (const loc of run) {
+        if (!frames.has(loc.offset)) {
+          const at = loc.offset - first.offset;
+          frames.set(loc.offset, this.frame(loc.pack, loc.offset, span.subarray(at, at + loc.length)));
+        }
+      }
+      for (let k = 0; k < run.length; k++) yield this.check(ids[i + k], run[k], await frames.get(run[k].offset)!);
       i += run.length;
     }
   }

@@ -98,8 +98,10 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
           const info = index.packs.get(id);
           if (reader && info) {
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
-            for (const [chunk, offset, length, rawLength] of info.chunks) {
-              await reader.open(chunk, { pack: id, offset, length, rawLength }, plain.subarray(offset, offset + length));
+            const frames = new Map<number, Promise<Buffer>>();
+            for (const [chunk, offset, length, rawLength, inner] of info.chunks) {
+              if (!frames.has(offset)) frames.set(offset, reader.frame(id, offset, plain.subarray(offset, offset + length)));
+              reader.check(chunk, { pack: id, offset, length, rawLength, inner }, await frames.get(offset)!);
               chunksChecked++;
             }
           }
