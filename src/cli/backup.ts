@@ -10,7 +10,7 @@ export async function backup(opts: GlobalOptions & { full?: boolean }): Promise<
   const repo = await openRepository(opts, "write", config);
   const sources = createSources(config);
   const transport = await createTransport(config);
-  const bar = progressBar(showProgress(opts.json), "{source} {value} read, {fresh} new", 0);
+  const bar = progressBar(showProgress(opts.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
     const { id, snapshot } = await runBackup(repo, {
       sources,

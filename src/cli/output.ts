@@ -28,12 +28,12 @@ export function showProgress(json: boolean | undefined): boolean {
 }
 
 /** A progress bar on stderr, or a no-op. */
-export function progressBar(enabled: boolean, format: string, total: number) {
+export function progressBar(enabled: boolean, format: string, total: number, payload: object = {}) {
   if (!enabled) return { update: (_v: number, _p?: object) => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5, formatValue: (v, _o, type) => (type === "value" || type === "total" ? formatBytes(v) : String(v)) },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0);
+  bar.start(total, 0, payload);
   return { update: (v: number, p?: object) => bar.update(v, p), stop: () => bar.stop() };
 }
