@@ -2,6 +2,7 @@
 // for the commands. Nothing deeper reads process.env.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { openBackend } from "../backends/open.ts";
 import { loadConfig, type Config } from "../config/config.ts";
 import { NoKeyError, UsageError } from "../errors.ts";
@@ -29,9 +30,12 @@ export async function readConfig(opts: GlobalOptions, required: boolean): Promis
 }
 
 export function repositoryUrl(opts: GlobalOptions, config?: Config, env = process.env): string {
-  const url = opts.repo ?? env.CAIRN_REPOSITORY ?? config?.repository;
-  if (!url) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
-  return url;
+  const url = opts.repo ?? env.CAIRN_REPOSITORY;
+  if (url) return url;
+  if (!config?.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
+  // A relative local path in cairn.yml is relative to cairn.yml, like the sources.
+  const local = /^local:(?!\/)(.+)$/.exec(config.repository);
+  return local ? `local:${resolve(config.baseDir, local[1])}` : config.repository;
 }
 
 /** Identity (reads everything) if given, else the write key; `need` says what the command needs. */
