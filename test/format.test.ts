@@ -34,9 +34,10 @@ test("the repository's bytes follow FORMAT.md", () => {
 
   // config: plaintext JSON, MAC over the listed fields in order.
   const config = JSON.parse(readFileSync(join(f.repo, "config"), "utf8"));
-  const { version, id, created, packSize, writeRecipient, recipients } = config;
-  assert.deepEqual(Object.keys(config), ["version", "id", "created", "packSize", "writeRecipient", "recipients", "mac"]);
-  const body = JSON.stringify({ version, id, created, packSize, writeRecipient, recipients });
+  const { version, id, created, packSize, writeRecipient, recipients, keys } = config;
+  assert.deepEqual(Object.keys(config), ["version", "id", "created", "packSize", "writeRecipient", "recipients", "keys", "mac"]);
+  assert.equal(keys, sha256(readFileSync(join(f.repo, "keys"))));
+  const body = JSON.stringify({ version, id, created, packSize, writeRecipient, recipients, keys });
   assert.equal(config.mac, createHmac("sha256", macKey).update("config\n").update(body).digest("hex"));
   assert.deepEqual(recipients, [f.recipient]);
 

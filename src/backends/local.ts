@@ -29,17 +29,19 @@ export class LocalBackend implements Backend {
     const dir = this.dir(h);
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
-    const f = await open(tmp, "wx", 0o600);
     try {
-      await f.writeFile(data);
-      await f.sync();
+      const f = await open(tmp, "wx", 0o600);
+      try {
+        await f.writeFile(data);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      await rename(tmp, final);
     } catch (err) {
-      await f.close();
       await unlink(tmp).catch(() => {});
       throw err;
     }
-    await f.close();
-    await rename(tmp, final);
     const d = await open(dir, "r");
     try {
       await d.sync();
@@ -91,10 +93,12 @@ export class LocalBackend implements Backend {
       return;
     }
     const base = join(this.root, DIRS[type]);
-    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)).map((d) => join(base, d)) : [base];
-    for (const dir of dirs) {
+    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
+    for (const sub of dirs) {
+      const dir = join(base, sub);
       for (const name of await readdirOrEmpty(dir)) {
-        if (!isValidName(type, name)) continue; // temp files, strays
+        // Temp files and strays; a pack only in its own prefix folder (where load looks).
+        if (!isValidName(type, name) || (sub && !name.startsWith(sub))) continue;
         try {
           yield { name, size: (await stat(join(dir, name))).size };
         } catch (err) {

@@ -69,5 +69,7 @@ export async function credentials(opts: GlobalOptions, need: "identity" | "write
 
 export async function openRepository(opts: GlobalOptions, need: "identity" | "write", config?: Config): Promise<Repository> {
   const backend = openBackend(repositoryUrl(opts, config));
+  // A missing repository is the first thing to say, before any missing key.
+  await Repository.exists(backend);
   return Repository.open(backend, await credentials(opts, need));
 }

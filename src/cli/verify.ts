@@ -9,7 +9,9 @@ import { Repository } from "../engine/repository.ts";
 export async function verify(opts: GlobalOptions & { readData?: boolean | string }): Promise<void> {
   const readData = parsePercent(opts.readData);
   const url = repositoryUrl(opts, await readConfig(opts, false));
-  const repo = await Repository.open(openBackend(url), await credentials(opts, "write"));
+  const backend = openBackend(url);
+  await Repository.exists(backend);
+  const repo = await Repository.open(backend, await credentials(opts, "write"));
   const bar = showProgress(opts.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : undefined;
   const r = await runVerify(repo, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
   bar?.stop();

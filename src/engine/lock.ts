@@ -30,6 +30,17 @@ export function isStale(l: LockInfo, now = Date.now()): boolean {
   return false;
 }
 
+/** A lock file's content, or undefined when it is not a lock (junk, a torn write). */
+export function parseLock(text: string): LockInfo | undefined {
+  try {
+    const l = JSON.parse(text);
+    if (typeof l?.host === "string" && Number.isInteger(l.pid) && typeof l.expires === "string" && typeof l.exclusive === "boolean") return l;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
 export class Lock {
   private name: string;
   private timer: NodeJS.Timeout | undefined;
@@ -55,14 +66,18 @@ export class Lock {
     try {
       for (const name of await repo.listNames("lock")) {
         if (name === lock.name) continue;
-        let other: LockInfo;
+        let other: LockInfo | undefined;
         try {
-          other = JSON.parse((await repo.backend.load({ type: "lock", name })).toString("utf8"));
+          other = parseLock((await repo.backend.load({ type: "lock", name })).toString("utf8"));
         } catch (err) {
           if (isNotExist(err)) continue;
           throw err;
         }
-        if (isStale(other)) continue;
+        // A stale or unreadable lock holds nothing: remove it so it does not pile up.
+        if (!other || isStale(other)) {
+          await repo.backend.remove({ type: "lock", name }).catch(() => {});
+          continue;
+        }
         if (exclusive || other.exclusive) {
           throw new LockedError(
             `the repository is locked by ${other.exclusive ? "a writer" : "a reader"} (pid ${other.pid} on ${other.host}, since ${other.created}, lease until ${other.expires})`,

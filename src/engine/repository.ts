@@ -23,6 +23,8 @@ export interface RepoConfig {
   writeRecipient: string;
   /** The users' age recipients: data is encrypted to these. */
   recipients: string[];
+  /** SHA-256 of the keys file, so the write key alone can check it. */
+  keys: string;
   /** HMAC-SHA256 (MAC key) over the config without this field. */
   mac: string;
 }
@@ -34,8 +36,8 @@ export function sha256(data: Uint8Array): string {
 }
 
 function configBody(c: Omit<RepoConfig, "mac">): Buffer {
-  const { version, id, created, packSize, writeRecipient, recipients } = c;
-  return Buffer.from(JSON.stringify({ version, id, created, packSize, writeRecipient, recipients }));
+  const { version, id, created, packSize, writeRecipient, recipients, keys } = c;
+  return Buffer.from(JSON.stringify({ version, id, created, packSize, writeRecipient, recipients, keys }));
 }
 
 // A zstd skippable frame (magic 0x184D2A50) carries the MAC, so that
@@ -75,6 +77,8 @@ export class Repository {
     }
     const w = newWriteKey();
     const keys = deriveKeys(w);
+    const writeKey = encodeWriteKey(w);
+    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
     const body = {
       version: FORMAT_VERSION,
       id: randomBytes(16).toString("hex"),
@@ -82,15 +86,24 @@ export class Repository {
       packSize,
       writeRecipient: encodeRecipient(keys.meta.publicKey),
       recipients,
+      keys: sha256(keysFile),
     };
     const config: RepoConfig = { ...body, mac: mac(keys, "config", configBody(body)).toString("hex") };
-    const writeKey = encodeWriteKey(w);
     // keys first: a config without keys would be a repository nobody can open.
-    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
     await backend.save({ type: "keys", name: "" }, keysFile);
     await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config, null, 2) + "\n"));
     await backend.flush();
     return { repo: new Repository(backend, config, keys), writeKey };
+  }
+
+  /** Rejects with RepositoryNotFoundError when there is no repository. */
+  static async exists(backend: Backend): Promise<void> {
+    try {
+      await backend.stat({ type: "config", name: "" });
+    } catch (err) {
+      if (isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      throw err;
+    }
   }
 
   static async open(backend: Backend, creds: Credentials): Promise<Repository> {
@@ -121,13 +134,16 @@ export class Repository {
         if (isNotExist(err)) throw new IntegrityError("the repository has no keys file");
         throw err;
       }
+      if (sha256(keysFile) !== config.keys) throw new IntegrityError("the repository keys file does not match its checksum in the config (it is damaged)");
       const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
       keys = deriveKeys(parseWriteKey(JSON.parse(text).writeKey), creds.identities);
     }
     const expected = mac(keys, "config", configBody(config));
     const got = Buffer.from(String(config.mac ?? ""), "hex");
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      throw "writeKey" in creds
+      // The write key's own recipient tells a wrong key from a changed config.
+      const ours = encodeRecipient(keys.meta.publicKey) === config.writeRecipient;
+      throw "writeKey" in creds && !ours
         ? new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` printed for this repository")
         : new IntegrityError("the repository config fails its MAC check (it was changed outside cairn)");
     }

@@ -13,7 +13,7 @@ import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { createZstdCompress, zstdDecompress } from "node:zlib";
 import { Header, Pax } from "tar";
-import { IntegrityError, NoKeyError, UsageError } from "../errors.ts";
+import { CairnError, ExitCode, IntegrityError, NoKeyError, UsageError } from "../errors.ts";
 import { decryptPayload, EncryptStream, openHeader, parseHeader, payloadKeys, SEGMENT, segmentRange, type PayloadKeys } from "./age.ts";
 import { Index, type Location } from "./index.ts";
 import { chunkId } from "./keys.ts";
@@ -201,23 +201,27 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
       const f = await open(tmp, "wx", 0o600);
       let written = 0;
       try {
-        for await (const plain of reader.read(e.chunks)) {
-          await f.write(plain, 0, plain.length, written);
-          written += plain.length;
-          bytes += plain.length;
-          opts.onProgress?.(bytes, total);
+        try {
+          for await (const plain of reader.read(e.chunks)) {
+            await f.write(plain, 0, plain.length, written);
+            written += plain.length;
+            bytes += plain.length;
+            opts.onProgress?.(bytes, total);
+          }
+          if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
+          await f.sync();
+        } finally {
+          await f.close();
         }
-        if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
-        await f.sync();
+        await chmod(tmp, e.mode & 0o1777);
+        await utimes(tmp, new Date(e.mtime), new Date(e.mtime));
+        await rename(tmp, final).catch((err: NodeJS.ErrnoException) => {
+          throw new CairnError(`cannot restore ${final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
+        });
       } catch (err) {
-        await f.close();
         await rm(tmp, { force: true });
         throw err;
       }
-      await f.close();
-      await chmod(tmp, e.mode & 0o1777);
-      await utimes(tmp, new Date(e.mtime), new Date(e.mtime));
-      await rename(tmp, final);
     }
     return { files: entries.length, bytes };
   });

@@ -36,13 +36,22 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     const stored = new Map<string, number>();
     for await (const f of repo.backend.list("pack")) stored.set(f.name, f.size);
 
+    try {
+      const keys = await repo.backend.load({ type: "keys", name: "" });
+      if (sha256(keys) !== repo.config.keys) errors.push("the keys file does not match its checksum in the config (it is damaged)");
+    } catch (err) {
+      errors.push(`the keys file: ${errorMessage(err)}`);
+    }
+
     const index = new Index();
+    let damagedIndex = false;
     for (const name of await repo.listNames("index")) {
       try {
         const file = await repo.loadMeta<IndexFile>("index", name);
         for (const p of file.packs) index.add(p, name);
       } catch (err) {
-        errors.push(`index ${name}: ${errorMessage(err)}`);
+        damagedIndex = true;
+        errors.push(prefixed(`index ${name}`, err));
       }
     }
     for (const [id, p] of index.packs) {
@@ -51,7 +60,13 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
       else if (size !== p.size) errors.push(`pack ${id} has ${size} bytes, the index says ${p.size}`);
     }
     const loose = [...stored.keys()].filter((id) => !index.packs.has(id));
-    if (loose.length) notes.push(`${loose.length} pack(s) are in no index (left by an interrupted backup; harmless)`);
+    if (loose.length) {
+      notes.push(
+        damagedIndex
+          ? `${loose.length} pack(s) are in no readable index (a damaged index file lists them, or an interrupted backup left them)`
+          : `${loose.length} pack(s) are in no index (left by an interrupted backup; harmless)`,
+      );
+    }
 
     let snapshots = 0;
     for (const name of await repo.listNames("snapshot")) {
@@ -74,7 +89,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
         }
         for (const p of packs) if (!stored.has(p)) errors.push(`snapshot ${name} needs pack ${p}, which is missing`);
       } catch (err) {
-        errors.push(`snapshot ${name}: ${errorMessage(err)}`);
+        errors.push(prefixed(`snapshot ${name}`, err));
       }
     }
 
@@ -106,7 +121,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             }
           }
         } catch (err) {
-          errors.push(`pack ${id}: ${errorMessage(err)}`);
+          errors.push(prefixed(`pack ${id}`, err));
         }
         packsRead++;
       }
@@ -114,6 +129,12 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     }
     return { errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts.readData > 0 };
   });
+}
+
+/** "what: message", unless the message already starts with what. */
+function prefixed(what: string, err: unknown): string {
+  const m = errorMessage(err);
+  return m.startsWith(what) ? m : `${what}: ${m}`;
 }
 
 function shuffle<T>(a: T[]): T[] {
