@@ -20,7 +20,7 @@ import { Index } from "../src/engine/index.ts";
 import { backup } from "../src/engine/backup.ts";
 import { parseWriteKey } from "../src/engine/keys.ts";
 import { Repository } from "../src/engine/repository.ts";
-import { encodeSnapshot, loadSnapshots, type Snapshot, type SnapshotEntry } from "../src/engine/snapshot.ts";
+import { encodeSnapshot, findSnapshot, loadSnapshots, type Snapshot, type SnapshotEntry } from "../src/engine/snapshot.ts";
 import { ChangedWhileReadingError } from "../src/errors.ts";
 import { FilesSource } from "../src/sources/files.ts";
 import type { ExecOptions, FileInfo, RunningCommand, Transport } from "../src/transport/transport.ts";
@@ -686,7 +686,7 @@ describe("a file that changes while read (engine, deterministic)", () => {
     const reader = await Repository.open(backend, { identities: [identity] });
     const dir = await mkdtemp(join(tmpdir(), "cairn-growing-"));
     try {
-      await restore(reader, ref, { target: dir });
+      await restore(reader, await findSnapshot(reader, ref.id), { target: dir });
       assert.ok((await readFile(join(dir, "logs", "srv", "bot", "app.log"))).equals(t.content));
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -1,9 +1,10 @@
 // Backup: sources -> entries -> chunks -> packs -> index -> snapshot.
 // Chunks the repository already has are skipped (unless --full), so each
 // snapshot is complete but stores only new data. Write order makes every
-// state safe: packs, then the index naming them, then the snapshot last. A
-// failure before the index is written removes this run's packs; a crash
-// leaves only unreferenced files, never a half snapshot.
+// state safe: packs, then an index file naming them (every INDEX_EVERY packs,
+// so memory stays flat), then the snapshot last. A failure removes this run's
+// packs that no index names yet; a crash leaves only unreferenced files,
+// never a half snapshot.
 import { ChangedWhileReadingError } from "../errors.ts";
 import type { Logger, Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -13,9 +14,12 @@ import { chunkId } from "./keys.ts";
 import { withLock } from "./lock.ts";
 import { Packer } from "./packer.ts";
 import { thisHost, type Repository } from "./repository.ts";
-import { encodeSnapshot, type Snapshot, type SnapshotEntry, type SnapshotRef, type SnapshotSource } from "./snapshot.ts";
+import { IdList, IdTable } from "./idtable.ts";
+import { snapshotText, type NewSnapshot, type SnapshotSource } from "./snapshot.ts";
 
 const READ_ATTEMPTS = 3;
+/** Packs listed per index file (~512 MiB of stored data). */
+const INDEX_EVERY = 32;
 
 export interface BackupProgress {
   source: string;
@@ -34,32 +38,47 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
 }
 
-export async function backup(repo: Repository, opts: BackupOptions): Promise<SnapshotRef> {
+export async function backup(repo: Repository, opts: BackupOptions): Promise<{ id: string; snapshot: NewSnapshot }> {
   const started = Date.now();
   return withLock(repo, true, async () => {
     const full = opts.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize);
-    const added = new Set<string>();
+    const added = new IdTable(0);
+    const used = new Set<string>();
+    const indexed = new Set<string>();
+    async function writeIndex() {
+      const packs = packer.takeSaved();
+      if (packs.length === 0) return;
+      await repo.saveMeta("index", null, encodeIndex(packs));
+      for (const p of packs) indexed.add(p.id);
+    }
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
-    const entries: SnapshotEntry[] = [];
+    const entries: NewSnapshot["entries"] = [];
     const sources: SnapshotSource[] = [];
-    let indexSaved = false;
 
-    async function store(chunk: Buffer): Promise<string> {
+    async function store(chunk: Buffer): Promise<Buffer> {
       const id = chunkId(repo.keys, chunk);
       stats.chunks++;
-      if (added.has(id) || (!full && index.has(id))) return id;
-      added.add(id);
+      if (added.has(id)) return id;
+      if (!full) {
+        const loc = index.lookup(id);
+        if (loc) {
+          used.add(loc.pack);
+          return id;
+        }
+      }
+      added.add(id, []);
       stats.newChunks++;
       stats.newBytes += chunk.length;
       await packer.add(id, chunk);
+      if (packer.savedCount >= INDEX_EVERY) await writeIndex();
       return id;
     }
 
-    async function readEntry(source: string, e: SourceEntry): Promise<SnapshotEntry> {
-      const ids: string[] = [];
+    async function readEntry(source: string, e: SourceEntry): Promise<NewSnapshot["entries"][number]> {
+      const ids = new IdList();
       let size = 0;
       let chunker: Chunker | undefined;
       let kind: "sqlite" | "cdc" = "cdc";
@@ -130,20 +149,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Sna
         }
         sources.push({ name: source.name, kind: source.kind, entries: count, size, info: dump.info(), warnings });
       }
-      const packs = await packer.finish();
-      if (packs.length > 0) {
-        await repo.saveMeta("index", null, encodeIndex(packs));
-        indexSaved = true;
-      }
-      stats.storedBytes = packs.reduce((n, p) => n + p.size, 0);
-
-      const fresh = new Map<string, string>();
-      for (const p of packs) for (const [id] of p.chunks) fresh.set(id, p.id);
-      const used = new Set<string>();
-      for (const e of entries) for (const id of e.chunks) used.add(fresh.get(id) ?? index.lookup(id)!.pack);
+      await packer.finish();
+      await writeIndex();
+      for (const p of packer.written) used.add(p);
+      stats.storedBytes = packer.writtenBytes;
 
       stats.durationMs = Date.now() - started;
-      const snapshot: Snapshot = {
+      const snapshot: NewSnapshot = {
         version: 1,
         time: new Date(started).toISOString(),
         host: thisHost,
@@ -153,13 +165,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Sna
         packs: [...used].sort(),
         entries,
       };
-      const id = await repo.saveMeta("snapshot", snapshot, encodeSnapshot(snapshot));
+      const id = await repo.saveMeta("snapshot", snapshot, snapshotText(snapshot));
       await repo.backend.flush();
       return { id, snapshot };
     } catch (err) {
       await packer.settle();
-      if (!indexSaved) {
-        for (const p of packer.written) await repo.backend.remove({ type: "pack", name: p.id }).catch(() => {});
+      for (const p of packer.written) {
+        if (!indexed.has(p)) await repo.backend.remove({ type: "pack", name: p }).catch(() => {});
       }
       throw err;
     }

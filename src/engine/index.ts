@@ -1,7 +1,9 @@
-// The index: where each chunk is stored (pack, offset, length). Each backup
-// writes one index file listing the packs it added; loading the repository's
-// index reads them all. A chunk stored twice (after a --full backup) has
+// The index: where each chunk is stored (pack, frame, offset in the frame).
+// Backups write index files listing the packs they added; loading reads them
+// all into a compact table. A chunk stored twice (after a --full backup) has
 // several locations; readers prefer the packs their snapshot names.
+import { IntegrityError } from "../errors.ts";
+import { IdTable } from "./idtable.ts";
 import type { Repository } from "./repository.ts";
 
 export interface Location {
@@ -16,19 +18,16 @@ export interface Location {
   inner: number;
 }
 
+export type ChunkRecord = [id: string, offset: number, length: number, rawLength: number, inner: number];
+
 export interface PackInfo {
   id: string;
   /** Size of the pack file. */
   size: number;
-  chunks: [id: string, offset: number, length: number, rawLength: number, inner: number][];
+  chunks: ChunkRecord[];
 }
 
-export interface IndexFile {
-  version: 1;
-  packs: PackInfo[];
-}
-
-/** One pack or chunk per line: greppable after `age -d | zstd -d` (RECOVERY.md). */
+/** One pack or chunk per line: greppable after `age -d | zstd -d` (RECOVERY.md), and parsed line by line. */
 export function encodeIndex(packs: PackInfo[]): string {
   const lines = packs.map(
     (p) => `{"id":"${p.id}","size":${p.size},"chunks":[\n` + p.chunks.map((c) => JSON.stringify(c)).join(",\n") + "]}",
@@ -36,44 +35,86 @@ export function encodeIndex(packs: PackInfo[]): string {
   return `{"version":1,"packs":[\n${lines.join(",\n")}]}\n`;
 }
 
-export class Index {
-  private readonly byId = new Map<string, Location>();
-  private readonly extra = new Map<string, Location[]>();
-  readonly packs = new Map<string, PackInfo>();
-  /** Which index file lists each pack. */
-  readonly packIndexFile = new Map<string, string>();
+const PACK_LINE = /^\{"id":"([0-9a-f]{64})","size":(\d+),"chunks":\[$/;
+const CHUNK_LINE = /^\["([0-9a-f]{64})",(\d+),(\d+),(\d+),(\d+)\](?:\]\})?(?:\]\})?(?:,)?$/;
 
-  add(p: PackInfo, indexFile = ""): void {
-    this.packs.set(p.id, p);
-    this.packIndexFile.set(p.id, indexFile);
-    for (const [id, offset, length, rawLength, inner] of p.chunks) {
-      const loc = { pack: p.id, offset, length, rawLength, inner };
-      const prev = this.byId.get(id);
-      if (!prev) this.byId.set(id, loc);
-      else if (prev.pack !== p.id) this.extra.set(id, [...(this.extra.get(id) ?? []), loc]);
+export class Index {
+  private readonly table = new IdTable(5); // pack number, offset, length, raw length, inner
+  private readonly packIds: string[] = [];
+  private readonly packNumbers = new Map<string, number>();
+  /** Every indexed pack: its size and the index file that lists it. */
+  readonly packs = new Map<string, { size: number; indexFile: string }>();
+
+  addPack(id: string, size: number, indexFile = ""): number {
+    let n = this.packNumbers.get(id);
+    if (n === undefined) {
+      n = this.packIds.length;
+      this.packIds.push(id);
+      this.packNumbers.set(id, n);
+      this.packs.set(id, { size, indexFile });
     }
+    return n;
   }
 
-  has(id: string): boolean {
-    return this.byId.has(id);
+  add(p: PackInfo, indexFile = ""): void {
+    const n = this.addPack(p.id, p.size, indexFile);
+    for (const [id, offset, length, rawLength, inner] of p.chunks) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
   }
 
   get size(): number {
-    return this.byId.size;
+    return this.table.size;
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.table.has(id);
   }
 
   /** The chunk's location, from a preferred pack when it is in several. */
-  lookup(id: string, prefer?: Set<string>): Location | undefined {
-    const first = this.byId.get(id);
-    if (!first || !prefer || prefer.has(first.pack)) return first;
-    return this.extra.get(id)?.find((l) => prefer.has(l.pack)) ?? first;
+  lookup(id: Uint8Array, prefer?: Set<string>): Location | undefined {
+    let first: Uint32Array | undefined;
+    let chosen: Uint32Array | undefined;
+    this.table.find(id, (v) => {
+      first ??= v.slice();
+      if (!prefer || prefer.has(this.packIds[v[0]])) {
+        chosen = v.slice();
+        return true;
+      }
+      return false;
+    });
+    const v = chosen ?? first;
+    return v && { pack: this.packIds[v[0]], offset: v[1], length: v[2], rawLength: v[3], inner: v[4] };
+  }
+
+  /** Add one index file's text (the layout encodeIndex writes). */
+  addText(name: string, text: string): void {
+    let pack = -1;
+    let pos = text.indexOf("\n") + 1;
+    if (!text.startsWith('{"version":1,"packs":[\n')) throw new IntegrityError(`index ${name}: not a version 1 index`);
+    const id = Buffer.alloc(32);
+    while (pos < text.length) {
+      let end = text.indexOf("\n", pos);
+      if (end < 0) end = text.length;
+      const line = text.slice(pos, end);
+      pos = end + 1;
+      if (line === "" ) continue;
+      let m = CHUNK_LINE.exec(line);
+      if (m && pack >= 0) {
+        id.write(m[1], "hex");
+        this.table.add(id, [pack, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])]);
+        continue;
+      }
+      m = PACK_LINE.exec(line);
+      if (m) {
+        pack = this.addPack(m[1], Number(m[2]), name);
+        continue;
+      }
+      throw new IntegrityError(`index ${name}: malformed line ${JSON.stringify(line.slice(0, 80))}`);
+    }
   }
 
   static async load(repo: Repository): Promise<Index> {
     const index = new Index();
-    const names = await repo.listNames("index");
-    const files = await Promise.all(names.map(async (name) => [name, await repo.loadMeta<IndexFile>("index", name)] as const));
-    for (const [name, file] of files) for (const p of file.packs) index.add(p, name);
+    for (const name of await repo.listNames("index")) index.addText(name, await repo.loadMetaText("index", name));
     return index;
   }
 }

@@ -64,7 +64,7 @@ const pads = new WeakMap<RepoKeys, [Buffer, Buffer]>();
  * same result as createHmac at a fraction of its per-call cost, which
  * matters at one call per 4 KiB SQLite page.
  */
-export function chunkId(keys: RepoKeys, data: Uint8Array): string {
+export function chunkId(keys: RepoKeys, data: Uint8Array): Buffer {
   let p = pads.get(keys);
   if (!p) {
     const inner = Buffer.alloc(64, 0x36);
@@ -77,7 +77,7 @@ export function chunkId(keys: RepoKeys, data: Uint8Array): string {
     pads.set(keys, p);
   }
   const h = hash("sha256", Buffer.concat([p[0], data]), "buffer");
-  return hash("sha256", Buffer.concat([p[1], h]), "hex");
+  return hash("sha256", Buffer.concat([p[1], h]), "buffer");
 }
 
 export function mac(keys: RepoKeys, label: string, data: Uint8Array): Buffer {

@@ -21,14 +21,18 @@ const COMPRESSING = 4;
 const SAVING = 2;
 
 export class Packer {
-  private group: { id: string; data: Buffer }[] = [];
+  private group: { id: Buffer; data: Buffer }[] = [];
   private groupLength = 0;
   private parts: Buffer[] = [];
   private size = 0;
   private chunks: PackInfo["chunks"] = [];
   private readonly compressing = new Pipeline(COMPRESSING);
   private saving: Promise<void>[] = [];
-  readonly written: PackInfo[] = [];
+  /** Packs saved and not yet taken by takeSaved(). */
+  private saved: PackInfo[] = [];
+  /** Every pack this packer saved, and their bytes. */
+  readonly written: string[] = [];
+  writtenBytes = 0;
   private readonly backend: Backend;
   private readonly recipients: Buffer[];
   private readonly packSize: number;
@@ -40,7 +44,7 @@ export class Packer {
   }
 
   /** Add one new chunk (plaintext); resolves when there is room for more. */
-  async add(id: string, data: Buffer): Promise<void> {
+  async add(id: Buffer, data: Buffer): Promise<void> {
     this.group.push({ id, data });
     this.groupLength += data.length;
     if (this.groupLength >= FRAME) await this.compressGroup();
@@ -60,7 +64,7 @@ export class Packer {
       const offset = this.size;
       let inner = 0;
       for (const c of group) {
-        this.chunks.push([c.id, offset, frame.length, c.data.length, inner]);
+        this.chunks.push([c.id.toString("hex"), offset, frame.length, c.data.length, inner]);
         inner += c.data.length;
       }
       this.parts.push(frame);
@@ -80,21 +84,33 @@ export class Packer {
     this.size = 0;
     this.chunks = [];
     const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
-      this.written.push(info);
+      this.saved.push(info);
+      this.written.push(info.id);
+      this.writtenBytes += info.size;
     });
     save.catch(() => {}); // observed by finish() or settle(); avoid an unhandled rejection meanwhile
     this.saving.push(save);
     if (this.saving.length >= SAVING) await this.saving.shift();
   }
 
+  /** Packs saved since the last call: ready to be listed in an index file. */
+  takeSaved(): PackInfo[] {
+    const s = this.saved;
+    this.saved = [];
+    return s;
+  }
+
+  get savedCount(): number {
+    return this.saved.length;
+  }
+
   /** Compress what is left, seal the last pack and wait for every save. */
-  async finish(): Promise<PackInfo[]> {
+  async finish(): Promise<void> {
     await this.compressGroup();
     await this.compressing.drain();
     await this.seal();
     await Promise.all(this.saving);
     this.saving = [];
-    return this.written;
   }
 
   /** Wait for work in flight without throwing (cleanup after a failure). */

@@ -2,9 +2,9 @@
 // snapshot) over a backend. Every file is named by the SHA-256 of its stored
 // bytes; metadata is MAC'd with the write key, compressed and age-encrypted.
 // The layout is documented in FORMAT.md.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { hostname } from "node:os";
-import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { createZstdCompress, zstdDecompressSync } from "node:zlib";
 import { isNotExist, type Backend, type FileType } from "../backends/backend.ts";
 import { CairnError, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../errors.ts";
 import { decrypt, encodeIdentity, encodeRecipient, encrypt, parseRecipient, type Identity } from "./age.ts";
@@ -150,25 +150,48 @@ export class Repository {
     return new Repository(backend, config, keys);
   }
 
-  /** Encode, MAC, compress and encrypt a metadata object; save it; return its name. */
-  async saveMeta(type: "index" | "snapshot", value: unknown, text?: string): Promise<string> {
-    const json = Buffer.from(text ?? JSON.stringify(value));
+  /**
+   * Encode, MAC, compress and encrypt a metadata object; save it; return its
+   * name. The text comes in pieces, so a large snapshot is never one string.
+   */
+  async saveMeta(type: "index" | "snapshot", value: unknown, text?: string | Iterable<string>): Promise<string> {
+    const pieces = text === undefined ? [JSON.stringify(value)] : typeof text === "string" ? [text] : text;
+    const hmac = createHmac("sha256", this.keys.macKey).update(type).update("\n");
+    const z = createZstdCompress();
+    const out: Buffer[] = [];
+    z.on("data", (d: Buffer) => out.push(d));
+    const ended = new Promise<void>((resolve, reject) => {
+      z.on("end", resolve);
+      z.on("error", reject);
+    });
+    for (const piece of pieces) {
+      const b = Buffer.from(piece);
+      hmac.update(b);
+      if (!z.write(b)) await new Promise((r) => z.once("drain", r));
+    }
+    z.end();
+    await ended;
     const frame = Buffer.alloc(8 + 32);
     frame.writeUInt32LE(SKIPPABLE, 0);
     frame.writeUInt32LE(32, 4);
-    mac(this.keys, type, json).copy(frame, 8);
-    const data = encrypt(Buffer.concat([frame, zstdCompressSync(json)]), this.metaRecipients);
+    hmac.digest().copy(frame, 8);
+    const data = encrypt(Buffer.concat([frame, ...out]), this.metaRecipients);
     const name = sha256(data);
     await this.backend.save({ type, name }, data);
     return name;
   }
 
   async loadMeta<T>(type: "index" | "snapshot", name: string): Promise<T> {
-    const data = await this.backend.load({ type, name });
-    return this.decodeMeta<T>(type, name, data);
+    return JSON.parse(await this.loadMetaText(type, name)) as T;
   }
 
-  decodeMeta<T>(type: "index" | "snapshot", name: string, data: Buffer): T {
+  async loadMetaText(type: "index" | "snapshot", name: string): Promise<string> {
+    const data = await this.backend.load({ type, name });
+    return this.decodeMeta(type, name, data);
+  }
+
+  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON text. */
+  decodeMeta(type: "index" | "snapshot", name: string, data: Buffer): string {
     const what = `${type} ${name}`;
     if (sha256(data) !== name) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
     const ids = [this.keys.meta, ...this.keys.identities];
@@ -185,7 +208,7 @@ export class Repository {
     if (!timingSafeEqual(mac(this.keys, type, json), plain.subarray(8, 40))) {
       throw new IntegrityError(`${what}: MAC mismatch (not written with this repository's key)`);
     }
-    return JSON.parse(json.toString("utf8")) as T;
+    return json.toString("utf8");
   }
 
   async listNames(type: FileType): Promise<string[]> {

@@ -61,7 +61,7 @@ export class ChunkReader {
   }
 
   locate(id: string): Location {
-    const loc = this.index.lookup(id, this.prefer);
+    const loc = this.index.lookup(Buffer.from(id, "hex"), this.prefer);
     if (!loc) throw new IntegrityError(`chunk ${id} is in no index (the repository lost data)`);
     return loc;
   }
@@ -89,7 +89,7 @@ export class ChunkReader {
   /** Cut one chunk out of its decompressed frame and check it against its ID. */
   check(id: string, loc: Location, frame: Buffer): Buffer {
     const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
-    if (plain.length !== loc.rawLength || chunkId(this.repo.keys, plain) !== id) {
+    if (plain.length !== loc.rawLength || chunkId(this.repo.keys, plain).toString("hex") !== id) {
       throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not match its ID`);
     }
     return plain;

@@ -1,6 +1,7 @@
 // A snapshot: what one backup saw. Every entry lists its chunks in order, so
 // a snapshot is complete on its own however little new data it stored.
 import { IntegrityError, UsageError } from "../errors.ts";
+import type { IdList } from "./idtable.ts";
 import type { Repository } from "./repository.ts";
 
 export interface SnapshotEntry {
@@ -55,11 +56,34 @@ export interface SnapshotRef {
   snapshot: Snapshot;
 }
 
-/** One entry per line: greppable after `age -d | zstd -d` (RECOVERY.md). */
-export function encodeSnapshot(s: Snapshot): string {
+/** A snapshot as written by a backup: chunk lists kept as binary IDs. */
+export type NewSnapshot = Omit<Snapshot, "entries"> & { entries: (Omit<SnapshotEntry, "chunks"> & { chunks: IdList | string[] })[] };
+
+/**
+ * The snapshot's JSON text in pieces, one entry per line (greppable after
+ * `age -d | zstd -d`, see RECOVERY.md). A large database's chunk list is
+ * written a slice at a time, never as one string.
+ */
+export function* snapshotText(s: NewSnapshot): Generator<string> {
   const { entries, ...head } = s;
-  const body = JSON.stringify(head).slice(0, -1);
-  return `${body},"entries":[\n${entries.map((e) => JSON.stringify(e)).join(",\n")}]}\n`;
+  yield `${JSON.stringify(head).slice(0, -1)},"entries":[\n`;
+  for (let i = 0; i < entries.length; i++) {
+    const { chunks, ...rest } = entries[i];
+    yield `${JSON.stringify(rest).slice(0, -1)},"chunks":[`;
+    const ids = Array.isArray(chunks) ? chunks : null;
+    const n = chunks.length;
+    for (let j = 0; j < n; j += 1024) {
+      const part: string[] = [];
+      for (let k = j; k < Math.min(n, j + 1024); k++) part.push(`"${ids ? ids[k] : (chunks as IdList).get(k).toString("hex")}"`);
+      yield (j > 0 ? "," : "") + part.join(",");
+    }
+    yield i < entries.length - 1 ? "]},\n" : "]}";
+  }
+  yield "]}\n";
+}
+
+export function encodeSnapshot(s: NewSnapshot): string {
+  return [...snapshotText(s)].join("");
 }
 
 export async function loadSnapshots(repo: Repository): Promise<SnapshotRef[]> {

@@ -4,9 +4,9 @@
 // names and, with the identity, decrypted and every chunk checked against its
 // keyed ID. Problems are collected, not thrown, so one run names them all.
 import { randomInt } from "node:crypto";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, IntegrityError } from "../errors.ts";
 import { decrypt } from "./age.ts";
-import { Index, type IndexFile } from "./index.ts";
+import { Index, type ChunkRecord } from "./index.ts";
 import { withLock } from "./lock.ts";
 import { sha256, type Repository } from "./repository.ts";
 import { ChunkReader } from "./restore.ts";
@@ -47,8 +47,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     let damagedIndex = false;
     for (const name of await repo.listNames("index")) {
       try {
-        const file = await repo.loadMeta<IndexFile>("index", name);
-        for (const p of file.packs) index.add(p, name);
+        index.addText(name, await repo.loadMetaText("index", name));
       } catch (err) {
         damagedIndex = true;
         errors.push(prefixed(`index ${name}`, err));
@@ -56,7 +55,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     }
     for (const [id, p] of index.packs) {
       const size = stored.get(id);
-      if (size === undefined) errors.push(`pack ${id} (listed in index ${index.packIndexFile.get(id)}) is missing`);
+      if (size === undefined) errors.push(`pack ${id} (listed in index ${p.indexFile}) is missing`);
       else if (size !== p.size) errors.push(`pack ${id} has ${size} bytes, the index says ${p.size}`);
     }
     const loose = [...stored.keys()].filter((id) => !index.packs.has(id));
@@ -76,7 +75,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
         const packs = new Set(s.packs);
         for (const e of s.entries) {
           for (const id of e.chunks) {
-            const loc = index.lookup(id, packs);
+            const loc = index.lookup(Buffer.from(id, "hex"), packs);
             if (!loc) {
               errors.push(`snapshot ${name}: ${e.path} needs chunk ${id}, which is in no index`);
               break;
@@ -110,11 +109,17 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             errors.push(`pack ${id}: checksum mismatch (the file is damaged)`);
             continue;
           }
-          const info = index.packs.get(id);
-          if (reader && info) {
+          if (reader && index.packs.has(id)) {
+            // The pack's own trailer lists its chunks; each must decompress,
+            // match its ID, and be where the index says.
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
             const frames = new Map<number, Promise<Buffer>>();
-            for (const [chunk, offset, length, rawLength, inner] of info.chunks) {
+            const only = new Set([id]);
+            for (const [chunk, offset, length, rawLength, inner] of packTrailer(id, plain)) {
+              const loc = index.lookup(Buffer.from(chunk, "hex"), only);
+              if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
+                throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
+              }
               if (!frames.has(offset)) frames.set(offset, reader.frame(id, offset, plain.subarray(offset, offset + length)));
               reader.check(chunk, { pack: id, offset, length, rawLength, inner }, await frames.get(offset)!);
               chunksChecked++;
@@ -129,6 +134,19 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     }
     return { errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts.readData > 0 };
   });
+}
+
+/** The chunk list at the end of a pack's plaintext. */
+function packTrailer(id: string, plain: Buffer): ChunkRecord[] {
+  const n = plain.length >= 4 ? plain.readUInt32LE(plain.length - 4) : -1;
+  try {
+    if (n < 0 || n > plain.length - 4) throw new Error();
+    const chunks = JSON.parse(plain.subarray(plain.length - 4 - n, plain.length - 4).toString("utf8")).chunks;
+    if (!Array.isArray(chunks)) throw new Error();
+    return chunks;
+  } catch {
+    throw new IntegrityError(`pack ${id}: its trailer is unreadable`);
+  }
 }
 
 /** "what: message", unless the message already starts with what. */

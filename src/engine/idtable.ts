@@ -1,0 +1,103 @@
+// Compact in-memory tables keyed by 32-byte chunk IDs. A 2 GiB SQLite
+// database is half a million 4 KiB chunks; as JS strings and objects their
+// metadata alone would take hundreds of MB. Here an entry is 32 bytes of ID
+// plus a few uint32s, in typed arrays with open addressing.
+
+const ID = 32;
+
+/** A growable list of chunk IDs (an entry's content, in order). */
+export class IdList {
+  private buf = Buffer.alloc(ID * 64);
+  length = 0;
+
+  push(id: Uint8Array): void {
+    if ((this.length + 1) * ID > this.buf.length) {
+      const bigger = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(bigger, 0, 0, this.length * ID);
+      this.buf = bigger;
+    }
+    this.buf.set(id, this.length * ID);
+    this.length++;
+  }
+
+  get(i: number): Buffer {
+    return this.buf.subarray(i * ID, (i + 1) * ID);
+  }
+
+  *[Symbol.iterator](): Iterator<Buffer> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+}
+
+/**
+ * A multimap from chunk ID to `width` uint32 values, with linear probing.
+ * The IDs are keyed hashes, so their first word is already a good hash.
+ */
+export class IdTable {
+  private cap = 1024;
+  private words = new Uint32Array(this.cap * 8);
+  private used = new Uint8Array(this.cap);
+  private vals: Uint32Array;
+  size = 0;
+  readonly width: number;
+
+  constructor(width: number) {
+    this.width = width;
+    this.vals = new Uint32Array(this.cap * width);
+  }
+
+  private readonly key = new Uint32Array(8);
+
+  /** The ID as eight little-endian words, in this.key. */
+  private load(id: Uint8Array): Uint32Array {
+    if (id.length !== ID) throw new Error(`a chunk ID has ${ID} bytes, not ${id.length}`);
+    const k = this.key;
+    for (let i = 0; i < 8; i++) k[i] = (id[i * 4] | (id[i * 4 + 1] << 8) | (id[i * 4 + 2] << 16) | (id[i * 4 + 3] << 24)) >>> 0;
+    return k;
+  }
+
+  /** Add an entry (an ID may be added more than once, with other values). */
+  add(id: Uint8Array, values: ArrayLike<number>): void {
+    if ((this.size + 1) * 2 > this.cap) this.grow();
+    this.place(this.load(id), values);
+    this.size++;
+  }
+
+  private place(k: Uint32Array, values: ArrayLike<number>): void {
+    const mask = this.cap - 1;
+    let slot = k[0] & mask;
+    while (this.used[slot]) slot = (slot + 1) & mask;
+    this.used[slot] = 1;
+    this.words.set(k, slot * 8);
+    for (let i = 0; i < this.width; i++) this.vals[slot * this.width + i] = values[i];
+  }
+
+  private grow(): void {
+    const { cap, words, used, vals } = this;
+    this.cap = cap * 2;
+    this.words = new Uint32Array(this.cap * 8);
+    this.used = new Uint8Array(this.cap);
+    this.vals = new Uint32Array(this.cap * this.width);
+    for (let s = 0; s < cap; s++) {
+      if (used[s]) this.place(words.subarray(s * 8, s * 8 + 8), vals.subarray(s * this.width, (s + 1) * this.width));
+    }
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.find(id, () => true);
+  }
+
+  /** Call visit with each entry's values until it returns true; whether one did. */
+  find(id: Uint8Array, visit: (values: Uint32Array) => boolean): boolean {
+    const k = this.load(id);
+    const w = this.words;
+    const mask = this.cap - 1;
+    for (let slot = k[0] & mask; this.used[slot]; slot = (slot + 1) & mask) {
+      const b = slot * 8;
+      if (w[b] === k[0] && w[b + 1] === k[1] && w[b + 2] === k[2] && w[b + 3] === k[3] && w[b + 4] === k[4] && w[b + 5] === k[5] && w[b + 6] === k[6] && w[b + 7] === k[7]) {
+        if (visit(this.vals.subarray(slot * this.width, (slot + 1) * this.width))) return true;
+      }
+    }
+    return false;
+  }
+}
