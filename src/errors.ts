@@ -74,3 +74,17 @@ export class ChangedWhileReadingError extends CairnError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The server could not be reached or logged into (network, auth, timeout, lost connection). */
+export class ConnectionError extends CairnError {
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, ExitCode.runtime, hint, options);
+  }
+}
+
+/** The server's host key is not pinned, or does not match the pin: we refuse to talk to it. */
+export class HostKeyError extends CairnError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.runtime, hint);
+  }
+}

@@ -8,8 +8,8 @@ import { openRepository, readConfig, type GlobalOptions } from "./settings.ts";
 export async function backup(opts: GlobalOptions & { full?: boolean }): Promise<void> {
   const config = (await readConfig(opts, true))!;
   const repo = await openRepository(opts, "write", config);
-  const sources = createSources(config);
-  const transport = await createTransport(config);
+  const sources = createSources(config, process.env);
+  const transport = await createTransport(config, process.env);
   const bar = progressBar(showProgress(opts.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
     const { id, snapshot } = await runBackup(repo, {

@@ -22,42 +22,71 @@ const duration = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
 
-const common = {
-  name,
-  /** Run the dump inside this Docker container on the source machine (`docker exec`). */
-  docker: z.string().min(1).optional(),
-};
+const common = { name: name.describe("The source's name: its entries are stored under it") };
+/** Run the dump inside this Docker container on the source machine (`docker exec -i`). */
+const docker = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a container name or ID")
+  .optional()
+  .describe("Run the dump inside this Docker container on the server (docker exec -i NAME ...)");
 
-const sqliteSource = z.strictObject({ ...common, sqlite: z.string().min(1) });
+const sqliteSource = z.strictObject({
+  ...common,
+  sqlite: z.string().min(1).describe("Path of the SQLite database on the server; copied with SQLite's backup API, never as a live file"),
+  docker,
+});
 
 const filesSource = z.strictObject({
   ...common,
-  files: z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)]),
+  files: z
+    .union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)])
+    .describe("Paths or globs on the server (*, ?, [..], ** for any depth); a directory is taken whole"),
   /** Only files modified within this duration (logs). */
-  "newer-than": duration.optional(),
+  "newer-than": duration.optional().describe('Only files modified within this long, e.g. "7d" (logs)'),
 });
 
 const dbConnection = {
-  database: z.string().min(1),
-  user: z.string().min(1).optional(),
-  host: z.string().min(1).optional(),
+  database: z.string().min(1).describe("The database to dump"),
+  user: z.string().min(1).optional().describe("Database user (default: the tool's default, usually the login user)"),
+  host: z.string().min(1).optional().describe("Database host as seen from the server (default: local socket)"),
   port: z.number().int().min(1).max(65535).optional(),
   /** Name of the environment variable that holds the password. */
-  "password-env": envName.optional(),
+  "password-env": envName
+    .optional()
+    .describe("Name of the environment variable (on the runner) holding the password; it reaches the dump tool via its environment or stdin, never a command line"),
 };
 
 const postgresSource = z.strictObject({
   ...common,
-  postgres: z.strictObject({ ...dbConnection, globals: z.boolean().optional() }),
+  postgres: z
+    .strictObject({ ...dbConnection, globals: z.boolean().optional().describe("Also dump roles and tablespaces (pg_dumpall --globals-only) as NAME.globals.sql") })
+    .describe("pg_dump of one database, plain SQL"),
+  docker,
 });
 
-const mysqlSource = z.strictObject({ ...common, mysql: z.strictObject(dbConnection) });
+const mysqlSource = z.strictObject({
+  ...common,
+  mysql: z.strictObject(dbConnection).describe("mysqldump --single-transaction of one MySQL/MariaDB database"),
+  docker,
+});
 
 const commandSource = z.strictObject({
   ...common,
-  command: z.string().min(1),
+  command: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .describe("A command whose stdout is the backup: a string runs with sh -c on the server, a list runs as argv"),
   /** The file name the output restores to. */
-  filename: z.string().regex(/^[^/\\]+$/, "a file name without '/'").refine((s) => s !== "." && s !== "..").optional(),
+  filename: z
+    .string()
+    .regex(/^[^/\\]+$/, "a file name without '/'")
+    .refine((s) => s !== "." && s !== "..")
+    .optional()
+    .describe("File name the output is stored and restored as (default NAME.out)"),
+  "secret-env": z
+    .record(envName, envName)
+    .optional()
+    .describe("Secret variables for the command: { VAR_ON_SERVER: VAR_ON_RUNNER }; values travel on stdin, never on a command line"),
+  docker,
 });
 
 const sourceKinds = {
@@ -70,21 +99,32 @@ const sourceKinds = {
 export type SourceKind = keyof typeof sourceKinds;
 export const SOURCE_KINDS = Object.keys(sourceKinds) as SourceKind[];
 
-const sshHost = z.strictObject({
-  address: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().min(1),
-  /** A bastion to connect through; its key and pins come from the same place as the host's. */
-  jump: z
-    .strictObject({
-      address: z.string().min(1),
-      port: z.number().int().min(1).max(65535).default(22),
-      user: z.string().min(1),
-    })
-    .optional(),
-  "keepalive-seconds": z.number().int().min(0).default(15),
-  "connect-timeout-seconds": z.number().int().min(1).default(20),
-});
+const endpoint = {
+  address: z.string().min(1).describe("Host name or IP address"),
+  port: z.number().int().min(1).max(65535).default(22).describe("SSH port"),
+  user: z.string().min(1).describe("Login user on the server"),
+};
+
+const sshHost = z
+  .strictObject({
+    ...endpoint,
+    /** A bastion to connect through; its key and pins come from the same place as the host's. */
+    jump: z
+      .strictObject(endpoint)
+      .optional()
+      .describe("A bastion (jump host) to connect through; pin its host key in CAIRN_KNOWN_HOSTS / CAIRN_HOST_FINGERPRINT too"),
+    "keepalive-seconds": z.number().int().min(0).default(15).describe("SSH keepalive interval; 0 turns it off"),
+    "connect-timeout-seconds": z.number().int().min(1).default(20).describe("Give up connecting after this long"),
+    /** A remote command (a dump) that prints nothing for this long is stopped. */
+    "command-timeout-seconds": z.number().int().min(1).default(600).describe("Stop a dump that prints nothing for this long"),
+    /** SSH cipher preference; the default is the fastest measured. */
+    ciphers: z
+      .array(z.enum(["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"]))
+      .min(1)
+      .optional()
+      .describe("SSH cipher preference, first wins (default: aes128-gcm, the fastest measured)"),
+  })
+  .describe("The server, reached over SSH; without it sources are read on this machine. Key and pins come from CAIRN_SSH_KEY, CAIRN_KNOWN_HOSTS, CAIRN_HOST_FINGERPRINT");
 
 const source = z.custom<unknown>().transform((value, ctx) => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -118,6 +158,18 @@ export const configSchema = z.strictObject({
   host: sshHost.optional(),
   sources: z.array(source).min(1, "at least one source"),
 });
+
+/** cairn.yml as editors see it (schema/cairn.schema.json): the same parts, sources as a plain union. */
+export const configInputSchema = z
+  .strictObject({
+    repository: z.string().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
+    host: sshHost.optional(),
+    sources: z
+      .array(z.union(Object.values(sourceKinds) as unknown as [typeof sqliteSource, typeof filesSource]))
+      .min(1)
+      .describe("What to back up; each source has a name and exactly one kind"),
+  })
+  .describe("cairn.yml: what to back up, from where");
 
 type Dist<K extends SourceKind> = { kind: K } & z.output<(typeof sourceKinds)[K]>;
 export type SourceConfig = { [K in SourceKind]: Dist<K> }[SourceKind];

@@ -1,6 +1,8 @@
-// Files by glob: each regular file becomes an entry under <source>/<its path>,
-// with mode, owner and mtime. A file that changes while it is read is detected
-// (size or mtime moved) and read again by the engine.
+// Files by glob (expanded on the source machine by the transport): each
+// regular file becomes an entry under <source>/<its path>, with mode, owner
+// and mtime. A file that changes while it is read is detected (size or mtime
+// moved) and read again by the engine; one that cannot be read is an error
+// naming it. `newer-than` keeps only recently modified files (logs).
 import { ChangedWhileReadingError, SourceError } from "../errors.ts";
 import type { FileInfo, Transport } from "../transport/transport.ts";
 import type { Logger, Source, SourceDump, SourceEntry } from "./source.ts";
@@ -57,6 +59,7 @@ export class FilesSource implements Source {
 }
 
 export function fileEntry(transport: Transport, source: string, info: FileInfo, count: (n: number) => void): SourceEntry {
+  let opened = 0;
   const entry: SourceEntry = {
     path: `${source}/${info.path.replace(/^\/+/, "")}`,
     mode: info.mode,
@@ -64,21 +67,36 @@ export function fileEntry(transport: Transport, source: string, info: FileInfo, 
     uid: info.uid,
     gid: info.gid,
     async *open() {
-      const before = await transport.stat(info.path);
+      const cannot = (err: unknown) =>
+        new SourceError(
+          `cannot read ${info.path} on ${transport.description}: ${(err as Error).message}`,
+          "give the backup user read access, or leave the file out",
+          { cause: err },
+        );
+      // The listing's stat serves the first read (one round trip less per
+      // file over SSH); a re-read after a change stats afresh.
+      let before = info;
+      if (opened++ > 0) {
+        try {
+          before = await transport.stat(info.path);
+        } catch (err) {
+          throw cannot(err);
+        }
+      }
       entry.mode = before.mode;
       entry.mtimeMs = before.mtimeMs;
       let n = 0;
-      let stream;
       try {
-        stream = await transport.read(info.path);
+        for await (const chunk of await transport.read(info.path)) {
+          n += (chunk as Buffer).length;
+          yield chunk as Buffer;
+        }
       } catch (err) {
-        throw new SourceError(`cannot read ${info.path} on ${transport.description}: ${(err as Error).message}`, "give the backup user read access, or leave the file out");
+        throw err instanceof SourceError ? err : cannot(err);
       }
-      for await (const chunk of stream) {
-        n += (chunk as Buffer).length;
-        yield chunk as Buffer;
-      }
-      const after = await transport.stat(info.path);
+      const after = await transport.stat(info.path).catch((err) => {
+        throw cannot(err);
+      });
       if (n !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         throw new ChangedWhileReadingError(info.path, `size ${before.size} -> ${after.size}, read ${n} bytes`);
       }
