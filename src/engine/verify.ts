@@ -9,7 +9,7 @@ import { decrypt } from "./age.ts";
 import { Index, type ChunkRecord } from "./index.ts";
 import { withLock } from "./lock.ts";
 import { sha256, type Repository } from "./repository.ts";
-import { ChunkReader } from "./restore.ts";
+import { ChunkReader, frameContentSize } from "./restore.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 export interface VerifyOptions {
@@ -113,14 +113,18 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             // The pack's own trailer lists its chunks; each must decompress,
             // match its ID, and be where the index says.
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
+            const trailer = packTrailer(id, plain);
             const frames = new Map<number, Promise<Buffer>>();
             const only = new Set([id]);
-            for (const [chunk, offset, length, rawLength, inner] of packTrailer(id, plain)) {
+            for (const [chunk, offset, length, rawLength, inner] of trailer) {
               const loc = index.lookup(Buffer.from(chunk, "hex"), only);
               if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
                 throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
               }
-              if (!frames.has(offset)) frames.set(offset, reader.frame(id, offset, plain.subarray(offset, offset + length)));
+              if (!frames.has(offset)) {
+                const stored = plain.subarray(offset, offset + length);
+                frames.set(offset, reader.frame(id, offset, stored, frameContentSize(stored)));
+              }
               reader.check(chunk, { pack: id, offset, length, rawLength, inner }, await frames.get(offset)!);
               chunksChecked++;
             }
