@@ -9,7 +9,7 @@ import { ChangedWhileReadingError } from "../errors.ts";
 import type { Logger, Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
 import { chunkerFor, gearTable, type Chunker } from "./chunker.ts";
-import { encodeIndex, Index } from "./index.ts";
+import { Index, indexText } from "./index.ts";
 import { chunkId } from "./keys.ts";
 import { withLock } from "./lock.ts";
 import { Packer } from "./packer.ts";
@@ -51,7 +51,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     async function writeIndex() {
       const packs = packer.takeSaved();
       if (packs.length === 0) return;
-      await repo.saveMeta("index", null, encodeIndex(packs));
+      await repo.saveMeta("index", null, indexText(packs));
       for (const p of packs) indexed.add(p.id);
     }
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };

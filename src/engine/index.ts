@@ -20,19 +20,70 @@ export interface Location {
 
 export type ChunkRecord = [id: string, offset: number, length: number, rawLength: number, inner: number];
 
+/** A pack's chunk records in one buffer (32-byte ID + offset, length, raw length, inner as uint32 LE): no object per chunk. */
+export class ChunkRecords {
+  private buf = Buffer.alloc(48 * 256);
+  length = 0;
+
+  push(id: Uint8Array, offset: number, length: number, rawLength: number, inner: number): void {
+    if ((this.length + 1) * 48 > this.buf.length) {
+      const bigger = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(bigger);
+      this.buf = bigger;
+    }
+    const at = this.length * 48;
+    this.buf.set(id, at);
+    this.buf.writeUInt32LE(offset, at + 32);
+    this.buf.writeUInt32LE(length, at + 36);
+    this.buf.writeUInt32LE(rawLength, at + 40);
+    this.buf.writeUInt32LE(inner, at + 44);
+    this.length++;
+  }
+
+  id(i: number): Buffer {
+    return this.buf.subarray(i * 48, i * 48 + 32);
+  }
+
+  values(i: number): [offset: number, length: number, rawLength: number, inner: number] {
+    const at = i * 48 + 32;
+    return [this.buf.readUInt32LE(at), this.buf.readUInt32LE(at + 4), this.buf.readUInt32LE(at + 8), this.buf.readUInt32LE(at + 12)];
+  }
+
+  /** Record i as the JSON text of a ChunkRecord. */
+  json(i: number): string {
+    return `["${this.id(i).toString("hex")}",${this.values(i).join(",")}]`;
+  }
+}
+
 export interface PackInfo {
   id: string;
   /** Size of the pack file. */
   size: number;
-  chunks: ChunkRecord[];
+  chunks: ChunkRecord[] | ChunkRecords;
+}
+
+function recordLines(chunks: PackInfo["chunks"]): string[] {
+  if (Array.isArray(chunks)) return chunks.map((c) => JSON.stringify(c));
+  return Array.from({ length: chunks.length }, (_, i) => chunks.json(i));
 }
 
 /** One pack or chunk per line: greppable after `age -d | zstd -d` (RECOVERY.md), and parsed line by line. */
+export function* indexText(packs: PackInfo[]): Generator<string> {
+  yield '{"version":1,"packs":[\n';
+  for (let i = 0; i < packs.length; i++) {
+    const p = packs[i];
+    yield `{"id":"${p.id}","size":${p.size},"chunks":[\n${recordLines(p.chunks).join(",\n")}]}${i < packs.length - 1 ? ",\n" : ""}`;
+  }
+  yield "]}\n";
+}
+
 export function encodeIndex(packs: PackInfo[]): string {
-  const lines = packs.map(
-    (p) => `{"id":"${p.id}","size":${p.size},"chunks":[\n` + p.chunks.map((c) => JSON.stringify(c)).join(",\n") + "]}",
-  );
-  return `{"version":1,"packs":[\n${lines.join(",\n")}]}\n`;
+  return [...indexText(packs)].join("");
+}
+
+/** A pack's trailer: its chunk records as JSON. */
+export function trailerText(chunks: PackInfo["chunks"]): string {
+  return `{"chunks":[${recordLines(chunks).join(",")}]}`;
 }
 
 const PACK_LINE = /^\{"id":"([0-9a-f]{64})","size":(\d+),"chunks":\[$/;
@@ -58,7 +109,12 @@ export class Index {
 
   add(p: PackInfo, indexFile = ""): void {
     const n = this.addPack(p.id, p.size, indexFile);
-    for (const [id, offset, length, rawLength, inner] of p.chunks) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
+    const c = p.chunks;
+    if (Array.isArray(c)) {
+      for (const [id, offset, length, rawLength, inner] of c) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
+    } else {
+      for (let i = 0; i < c.length; i++) this.table.add(c.id(i), [n, ...c.values(i)]);
+    }
   }
 
   get size(): number {

@@ -8,7 +8,8 @@ import { promisify } from "node:util";
 import { constants, zstdCompress } from "node:zlib";
 import type { Backend } from "../backends/backend.ts";
 import { encrypt } from "./age.ts";
-import type { PackInfo } from "./index.ts";
+import { ChunkRecords, trailerText, type PackInfo } from "./index.ts";
+import { CDC_DEFAULT } from "./chunker.ts";
 import { Pipeline } from "./pipeline.ts";
 import { sha256 } from "./repository.ts";
 
@@ -22,14 +23,20 @@ export const ZSTD_LEVEL = 3;
 export const FRAME = 512 * 1024;
 /** Frames compressed at once (zstd runs on libuv's thread pool). */
 const COMPRESSING = 4;
+/** The largest chunk a chunker makes (FastCDC's max; SQLite pages are at most 64 KiB). */
+const MAX_CHUNK = CDC_DEFAULT.max;
 const SAVING = 2;
 
 export class Packer {
-  private group: { id: Buffer; data: Buffer }[] = [];
+  // The frame being gathered: chunks are copied in at once, so no object per
+  // 4 KiB page lives long enough to burden the garbage collector.
+  private group = Buffer.allocUnsafe(FRAME + MAX_CHUNK);
+  private groupIds = Buffer.allocUnsafe(32 * 1024);
+  private groupSizes: number[] = [];
   private groupLength = 0;
   private parts: Buffer[] = [];
   private size = 0;
-  private chunks: PackInfo["chunks"] = [];
+  private chunks = new ChunkRecords();
   private readonly compressing = new Pipeline(COMPRESSING);
   private saving: Promise<void>[] = [];
   /** Packs saved and not yet taken by takeSaved(). */
@@ -49,16 +56,26 @@ export class Packer {
 
   /** Add one new chunk (plaintext); resolves when there is room for more. */
   async add(id: Buffer, data: Buffer): Promise<void> {
-    this.group.push({ id, data });
+    if (data.length > MAX_CHUNK) throw new Error(`chunk of ${data.length} bytes exceeds ${MAX_CHUNK}`);
+    const n = this.groupSizes.length;
+    if ((n + 1) * 32 > this.groupIds.length) {
+      const bigger = Buffer.allocUnsafe(this.groupIds.length * 2);
+      this.groupIds.copy(bigger);
+      this.groupIds = bigger;
+    }
+    this.groupIds.set(id, n * 32);
+    this.group.set(data, this.groupLength);
+    this.groupSizes.push(data.length);
     this.groupLength += data.length;
     if (this.groupLength >= FRAME) await this.compressGroup();
   }
 
   private async compressGroup(): Promise<void> {
-    if (this.group.length === 0) return;
-    const group = this.group;
-    const raw = group.length === 1 ? group[0].data : Buffer.concat(group.map((c) => c.data));
-    this.group = [];
+    if (this.groupSizes.length === 0) return;
+    const raw = Buffer.from(this.group.subarray(0, this.groupLength));
+    const ids = Buffer.from(this.groupIds.subarray(0, this.groupSizes.length * 32));
+    const sizes = this.groupSizes;
+    this.groupSizes = [];
     this.groupLength = 0;
     await this.compressing.run(async () => {
       const frame = await compress(raw, {
@@ -67,10 +84,10 @@ export class Packer {
       } as object);
       const offset = this.size;
       let inner = 0;
-      for (const c of group) {
-        this.chunks.push([c.id.toString("hex"), offset, frame.length, c.data.length, inner]);
-        inner += c.data.length;
-      }
+      sizes.forEach((size, k) => {
+        this.chunks.push(ids.subarray(k * 32, k * 32 + 32), offset, frame.length, size, inner);
+        inner += size;
+      });
       this.parts.push(frame);
       this.size += frame.length;
       if (this.size >= this.packSize) await this.seal();
@@ -79,14 +96,14 @@ export class Packer {
 
   private async seal(): Promise<void> {
     if (this.chunks.length === 0) return;
-    const trailer = Buffer.from(JSON.stringify({ chunks: this.chunks }));
+    const trailer = Buffer.from(trailerText(this.chunks));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(trailer.length);
     const data = encrypt(Buffer.concat([...this.parts, trailer, len]), this.recipients);
     const info: PackInfo = { id: sha256(data), size: data.length, chunks: this.chunks };
     this.parts = [];
     this.size = 0;
-    this.chunks = [];
+    this.chunks = new ChunkRecords();
     const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
       this.saved.push(info);
       this.written.push(info.id);
