@@ -32649,14 +32649,50 @@ var IdTable = class {
 };
 
 // src/engine/index.ts
-function encodeIndex(packs) {
-  const lines = packs.map(
-    (p2) => `{"id":"${p2.id}","size":${p2.size},"chunks":[
-` + p2.chunks.map((c) => JSON.stringify(c)).join(",\n") + "]}"
-  );
-  return `{"version":1,"packs":[
-${lines.join(",\n")}]}
-`;
+var ChunkRecords = class {
+  buf = Buffer.alloc(48 * 256);
+  length = 0;
+  push(id, offset, length, rawLength, inner) {
+    if ((this.length + 1) * 48 > this.buf.length) {
+      const bigger = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(bigger);
+      this.buf = bigger;
+    }
+    const at2 = this.length * 48;
+    this.buf.set(id, at2);
+    this.buf.writeUInt32LE(offset, at2 + 32);
+    this.buf.writeUInt32LE(length, at2 + 36);
+    this.buf.writeUInt32LE(rawLength, at2 + 40);
+    this.buf.writeUInt32LE(inner, at2 + 44);
+    this.length++;
+  }
+  id(i) {
+    return this.buf.subarray(i * 48, i * 48 + 32);
+  }
+  values(i) {
+    const at2 = i * 48 + 32;
+    return [this.buf.readUInt32LE(at2), this.buf.readUInt32LE(at2 + 4), this.buf.readUInt32LE(at2 + 8), this.buf.readUInt32LE(at2 + 12)];
+  }
+  /** Record i as the JSON text of a ChunkRecord. */
+  json(i) {
+    return `["${this.id(i).toString("hex")}",${this.values(i).join(",")}]`;
+  }
+};
+function recordLines(chunks) {
+  if (Array.isArray(chunks)) return chunks.map((c) => JSON.stringify(c));
+  return Array.from({ length: chunks.length }, (_2, i) => chunks.json(i));
+}
+function* indexText(packs) {
+  yield '{"version":1,"packs":[\n';
+  for (let i = 0; i < packs.length; i++) {
+    const p2 = packs[i];
+    yield `{"id":"${p2.id}","size":${p2.size},"chunks":[
+${recordLines(p2.chunks).join(",\n")}]}${i < packs.length - 1 ? ",\n" : ""}`;
+  }
+  yield "]}\n";
+}
+function trailerText(chunks) {
+  return `{"chunks":[${recordLines(chunks).join(",")}]}`;
 }
 var PACK_LINE = /^\{"id":"([0-9a-f]{64})","size":(\d+),"chunks":\[$/;
 var CHUNK_LINE = /^\["([0-9a-f]{64})",(\d+),(\d+),(\d+),(\d+)\](?:\]\})?(?:\]\})?(?:,)?$/;
@@ -32679,7 +32715,12 @@ var Index = class _Index {
   }
   add(p2, indexFile = "") {
     const n = this.addPack(p2.id, p2.size, indexFile);
-    for (const [id, offset, length, rawLength, inner] of p2.chunks) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
+    const c = p2.chunks;
+    if (Array.isArray(c)) {
+      for (const [id, offset, length, rawLength, inner] of c) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
+    } else {
+      for (let i = 0; i < c.length; i++) this.table.add(c.id(i), [n, ...c.values(i)]);
+    }
   }
   get size() {
     return this.table.size;
@@ -33711,15 +33752,20 @@ var Pipeline = class {
 // src/engine/packer.ts
 var compress = promisify(zstdCompress);
 var ZSTD_LEVEL = 3;
-var FRAME = 128 * 1024;
+var FRAME = 512 * 1024;
 var COMPRESSING = 4;
+var MAX_CHUNK = CDC_DEFAULT.max;
 var SAVING = 2;
 var Packer = class {
-  group = [];
+  // The frame being gathered: chunks are copied in at once, so no object per
+  // 4 KiB page lives long enough to burden the garbage collector.
+  group = Buffer.allocUnsafe(FRAME + MAX_CHUNK);
+  groupIds = Buffer.allocUnsafe(32 * 1024);
+  groupSizes = [];
   groupLength = 0;
   parts = [];
   size = 0;
-  chunks = [];
+  chunks = new ChunkRecords();
   compressing = new Pipeline(COMPRESSING);
   saving = [];
   /** Packs saved and not yet taken by takeSaved(). */
@@ -33737,27 +33783,38 @@ var Packer = class {
   }
   /** Add one new chunk (plaintext); resolves when there is room for more. */
   async add(id, data) {
-    this.group.push({ id, data });
+    if (data.length > MAX_CHUNK) throw new Error(`chunk of ${data.length} bytes exceeds ${MAX_CHUNK}`);
+    const n = this.groupSizes.length;
+    if ((n + 1) * 32 > this.groupIds.length) {
+      const bigger = Buffer.allocUnsafe(this.groupIds.length * 2);
+      this.groupIds.copy(bigger);
+      this.groupIds = bigger;
+    }
+    this.groupIds.set(id, n * 32);
+    this.group.set(data, this.groupLength);
+    this.groupSizes.push(data.length);
     this.groupLength += data.length;
     if (this.groupLength >= FRAME) await this.compressGroup();
   }
   async compressGroup() {
-    if (this.group.length === 0) return;
-    const group = this.group;
-    const raw = group.length === 1 ? group[0].data : Buffer.concat(group.map((c) => c.data));
-    this.group = [];
+    if (this.groupSizes.length === 0) return;
+    const raw = Buffer.from(this.group.subarray(0, this.groupLength));
+    const ids = Buffer.from(this.groupIds.subarray(0, this.groupSizes.length * 32));
+    const sizes = this.groupSizes;
+    this.groupSizes = [];
     this.groupLength = 0;
     await this.compressing.run(async () => {
       const frame = await compress(raw, {
         params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-        pledgedSrcSize: raw.length
+        pledgedSrcSize: raw.length,
+        chunkSize: raw.length + (raw.length >> 7) + 1024
       });
       const offset = this.size;
       let inner = 0;
-      for (const c of group) {
-        this.chunks.push([c.id.toString("hex"), offset, frame.length, c.data.length, inner]);
-        inner += c.data.length;
-      }
+      sizes.forEach((size, k2) => {
+        this.chunks.push(ids.subarray(k2 * 32, k2 * 32 + 32), offset, frame.length, size, inner);
+        inner += size;
+      });
       this.parts.push(frame);
       this.size += frame.length;
       if (this.size >= this.packSize) await this.seal();
@@ -33765,14 +33822,14 @@ var Packer = class {
   }
   async seal() {
     if (this.chunks.length === 0) return;
-    const trailer = Buffer.from(JSON.stringify({ chunks: this.chunks }));
+    const trailer = Buffer.from(trailerText(this.chunks));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(trailer.length);
     const data = encrypt(Buffer.concat([...this.parts, trailer, len]), this.recipients);
     const info = { id: sha256(data), size: data.length, chunks: this.chunks };
     this.parts = [];
     this.size = 0;
-    this.chunks = [];
+    this.chunks = new ChunkRecords();
     const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
       this.saved.push(info);
       this.written.push(info.id);
@@ -33864,7 +33921,7 @@ async function backup(repo, opts2) {
     async function writeIndex() {
       const packs = packer.takeSaved();
       if (packs.length === 0) return;
-      await repo.saveMeta("index", null, encodeIndex(packs));
+      await repo.saveMeta("index", null, indexText(packs));
       for (const p2 of packs) indexed.add(p2.id);
     }
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
@@ -44125,6 +44182,9 @@ var To = (s3) => {
 init_errors();
 var decompress = promisify2(zstdDecompress);
 var SPAN = 8 * 1024 * 1024;
+var BATCH = 1024 * 1024;
+var CACHED_FRAMES = 32;
+var FRAME_OUT = 2 * FRAME;
 var GAP = 256 * 1024;
 var ChunkReader = class {
   keys = /* @__PURE__ */ new Map();
@@ -44162,6 +44222,22 @@ var ChunkReader = class {
     if (!loc) throw new IntegrityError(`chunk ${id} is in no index (the repository lost data)`);
     return loc;
   }
+  /** Every chunk's location, looked up once, in typed arrays (no object per chunk). */
+  locateAll(ids) {
+    const v2 = new Uint32Array(ids.length * 5);
+    ids.forEach((id, i) => {
+      const loc = this.locate(id);
+      let n = this.packNumbers.get(loc.pack);
+      if (n === void 0) {
+        n = this.packs.push(loc.pack) - 1;
+        this.packNumbers.set(loc.pack, n);
+      }
+      v2.set([n, loc.offset, loc.length, loc.rawLength, loc.inner], i * 5);
+    });
+    return { ids, packs: this.packs, v: v2 };
+  }
+  packs = [];
+  packNumbers = /* @__PURE__ */ new Map();
   /** Plaintext of pack bytes [offset, offset+length). */
   async readPlain(pack, offset, length) {
     const k2 = await this.packKeys(pack);
@@ -44172,10 +44248,10 @@ var ChunkReader = class {
     if (plain.length < at2 + length) throw new IntegrityError(`pack ${pack}: shorter than the index says`);
     return plain.subarray(at2, at2 + length);
   }
-  /** Decompress one zstd frame of a pack. */
-  async frame(pack, offset, stored) {
+  /** Decompress zstd frames of a pack; `size`, when known, sizes the output buffer. */
+  async frame(pack, offset, stored, size) {
     try {
-      return await decompress(stored);
+      return await decompress(stored, { chunkSize: Math.max(size ?? FRAME_OUT, 64) + 1 });
     } catch {
       throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
     }
@@ -44188,34 +44264,93 @@ var ChunkReader = class {
     }
     return plain;
   }
-  /** The chunks' plaintexts, in order. */
-  async *read(ids) {
-    let i = 0;
-    while (i < ids.length) {
-      const first = this.locate(ids[i]);
-      const run = [first];
-      let last = first;
-      for (let j2 = i + 1; j2 < ids.length; j2++) {
-        const loc = this.locate(ids[j2]);
-        const sameFrame = loc.pack === last.pack && loc.offset === last.offset;
-        const next = loc.pack === first.pack && loc.offset >= last.offset + last.length && loc.offset - (last.offset + last.length) <= GAP && loc.offset + loc.length - first.offset <= SPAN;
-        if (!sameFrame && !next) break;
-        run.push(loc);
-        last = loc;
+  /** The chunks' plaintexts, in order, in batches of about 1 MiB (for writev: few writes for 4 KiB pages). */
+  async *read(chunks) {
+    let batch = [];
+    let size = 0;
+    for await (const plain of this.readChunks(chunks)) {
+      batch.push(plain);
+      size += plain.length;
+      if (size >= BATCH) {
+        yield batch;
+        batch = [];
+        size = 0;
       }
-      const span = await this.readPlain(first.pack, first.offset, last.offset + last.length - first.offset);
-      const frames = /* @__PURE__ */ new Map();
-      for (const loc of run) {
-        if (!frames.has(loc.offset)) {
-          const at2 = loc.offset - first.offset;
-          frames.set(loc.offset, this.frame(loc.pack, loc.offset, span.subarray(at2, at2 + loc.length)));
-        }
+    }
+    if (batch.length > 0) yield batch;
+  }
+  loc(c, i) {
+    const v2 = c.v;
+    return { pack: c.packs[v2[i * 5]], offset: v2[i * 5 + 1], length: v2[i * 5 + 2], rawLength: v2[i * 5 + 3], inner: v2[i * 5 + 4] };
+  }
+  /** The chunks' plaintexts, one by one, in order. */
+  async *readChunks(c) {
+    const v2 = c.v;
+    for (let i = 0; i < c.ids.length; i++) {
+      const key = frameKey(v2, i);
+      let frame = this.cached(key);
+      if (!frame) {
+        await this.fetch(c, i);
+        frame = this.cached(key);
       }
-      for (let k2 = 0; k2 < run.length; k2++) yield this.check(ids[i + k2], run[k2], await frames.get(run[k2].offset));
-      i += run.length;
+      yield this.check(c.ids[i], this.loc(c, i), frame);
     }
   }
+  // Decompressed frames by pack and offset, least recently used first. An
+  // incremental snapshot alternates between old frames and the new frames of
+  // changed pages, so each frame is visited many times.
+  frames = /* @__PURE__ */ new Map();
+  cached(key) {
+    const f2 = this.frames.get(key);
+    if (f2) {
+      this.frames.delete(key);
+      this.frames.set(key, f2);
+    }
+    return f2;
+  }
+  /** Read and decompress the frame of chunk i, and the uncached frames stored right after it that the next chunks need. */
+  async fetch(c, i) {
+    const v2 = c.v;
+    const run = [i];
+    let last = i;
+    const pack = v2[i * 5];
+    const start = v2[i * 5 + 1];
+    for (let j2 = i + 1; j2 < c.ids.length && run.length < CACHED_FRAMES / 2; j2++) {
+      const offset = v2[j2 * 5 + 1];
+      const lastEnd = v2[last * 5 + 1] + v2[last * 5 + 2];
+      if (v2[j2 * 5] === v2[last * 5] && offset === v2[last * 5 + 1]) continue;
+      if (this.frames.has(frameKey(v2, j2))) continue;
+      if (v2[j2 * 5] !== pack || offset < lastEnd || offset - lastEnd > GAP || offset + v2[j2 * 5 + 2] - start > SPAN) break;
+      run.push(j2);
+      last = j2;
+    }
+    const packId = c.packs[pack];
+    const span = await this.readPlain(packId, start, v2[last * 5 + 1] + v2[last * 5 + 2] - start);
+    const plains = await Promise.all(
+      run.map((j2) => {
+        const stored = span.subarray(v2[j2 * 5 + 1] - start, v2[j2 * 5 + 1] - start + v2[j2 * 5 + 2]);
+        return this.frame(packId, v2[j2 * 5 + 1], stored, frameContentSize(stored));
+      })
+    );
+    run.forEach((j2, k2) => this.frames.set(frameKey(v2, j2), plains[k2]));
+    while (this.frames.size > CACHED_FRAMES) this.frames.delete(this.frames.keys().next().value);
+  }
 };
+function frameKey(v2, i) {
+  return v2[i * 5] * 4294967296 + v2[i * 5 + 1];
+}
+function frameContentSize(b2) {
+  if (b2.length < 6 || b2.readUInt32LE(0) !== 4247762216) return void 0;
+  const fhd = b2[4];
+  const single = fhd >> 5 & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || b2.length < pos + fcsBytes) return void 0;
+  if (fcsBytes === 1) return b2[pos];
+  if (fcsBytes === 2) return b2.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return b2.readUInt32LE(pos);
+  return Number(b2.readBigUInt64LE(pos));
+}
 function checkPath(path) {
   if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
     throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
@@ -44260,22 +44395,23 @@ async function restore(repo, ref, opts2) {
   return withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts2.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    for (const e of entries) for (const id of e.chunks) reader.locate(id);
+    const located = entries.map((e) => reader.locateAll(e.chunks));
     const target = resolve4(opts2.target);
     await mkdir2(target, { recursive: true, mode: 448 });
     const total = entries.reduce((n, e) => n + e.size, 0);
     let bytes = 0;
-    for (const e of entries) {
+    for (const [k2, e] of entries.entries()) {
       const final = await makeParents(target, checkPath(e.path));
       const tmp = join2(dirname(final), `.cairn-restore-${randomBytes6(6).toString("hex")}`);
       const f2 = await open3(tmp, "wx", 384);
       let written = 0;
       try {
         try {
-          for await (const plain of reader.read(e.chunks)) {
-            await f2.write(plain, 0, plain.length, written);
-            written += plain.length;
-            bytes += plain.length;
+          for await (const batch of reader.read(located[k2])) {
+            const n = batch.reduce((a, b2) => a + b2.length, 0);
+            await f2.writev(batch, written);
+            written += n;
+            bytes += n;
             opts2.onProgress?.(bytes, total);
           }
           if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
@@ -44296,8 +44432,8 @@ async function restore(repo, ref, opts2) {
     return { files: entries.length, bytes };
   });
 }
-async function* tarStream(reader, entries) {
-  for (const e of entries) {
+async function* tarStream(reader, entries, located) {
+  for (const [k2, e] of entries.entries()) {
     const data = {
       path: checkPath(e.path).join("/"),
       mode: e.mode & 1023,
@@ -44313,9 +44449,11 @@ async function* tarStream(reader, entries) {
     if (header.encode()) yield new ft(data).encode();
     yield header.block;
     let n = 0;
-    for await (const plain of reader.read(e.chunks)) {
-      n += plain.length;
-      yield plain;
+    for await (const batch of reader.read(located[k2])) {
+      for (const plain of batch) {
+        n += plain.length;
+        yield plain;
+      }
     }
     if (n !== e.size) throw new IntegrityError(`${e.path}: read ${n} bytes, the snapshot says ${e.size}`);
     if (n % 512) yield Buffer.alloc(512 - n % 512);
@@ -44326,11 +44464,11 @@ async function exportSnapshot(repo, ref, output, source2) {
   await withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, source2);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    for (const e of entries) for (const id of e.chunks) reader.locate(id);
+    const located = entries.map((e) => reader.locateAll(e.chunks));
     const out = resolve4(output);
     const tmp = join2(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
     try {
-      await pipeline(Readable.from(tarStream(reader, entries)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
+      await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
       await rename2(tmp, out);
     } catch (err) {
       await rm2(tmp, { force: true });
@@ -49672,14 +49810,18 @@ async function verify(repo, opts2) {
           }
           if (reader && index.packs.has(id)) {
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
+            const trailer = packTrailer(id, plain);
             const frames = /* @__PURE__ */ new Map();
             const only = /* @__PURE__ */ new Set([id]);
-            for (const [chunk, offset, length, rawLength, inner] of packTrailer(id, plain)) {
+            for (const [chunk, offset, length, rawLength, inner] of trailer) {
               const loc = index.lookup(Buffer.from(chunk, "hex"), only);
               if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
                 throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
               }
-              if (!frames.has(offset)) frames.set(offset, reader.frame(id, offset, plain.subarray(offset, offset + length)));
+              if (!frames.has(offset)) {
+                const stored2 = plain.subarray(offset, offset + length);
+                frames.set(offset, reader.frame(id, offset, stored2, frameContentSize(stored2)));
+              }
               reader.check(chunk, { pack: id, offset, length, rawLength, inner }, await frames.get(offset));
               chunksChecked++;
             }

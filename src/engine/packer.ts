@@ -78,9 +78,11 @@ export class Packer {
     this.groupSizes = [];
     this.groupLength = 0;
     await this.compressing.run(async () => {
+      // One output buffer per frame (zstd's bound for incompressible input), not 16 KiB pieces.
       const frame = await compress(raw, {
         params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
         pledgedSrcSize: raw.length,
+        chunkSize: raw.length + (raw.length >> 7) + 1024,
       } as object);
       const offset = this.size;
       let inner = 0;

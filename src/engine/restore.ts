@@ -72,6 +72,25 @@ export class ChunkReader {
     return loc;
   }
 
+  /** Every chunk's location, looked up once, in typed arrays (no object per chunk). */
+  locateAll(ids: string[]): Located {
+    const v = new Uint32Array(ids.length * 5);
+    ids.forEach((id, i) => {
+      const loc = this.locate(id);
+      // Pack numbers belong to the reader: its frame cache is shared by every entry.
+      let n = this.packNumbers.get(loc.pack);
+      if (n === undefined) {
+        n = this.packs.push(loc.pack) - 1;
+        this.packNumbers.set(loc.pack, n);
+      }
+      v.set([n, loc.offset, loc.length, loc.rawLength, loc.inner], i * 5);
+    });
+    return { ids, packs: this.packs, v };
+  }
+
+  private readonly packs: string[] = [];
+  private readonly packNumbers = new Map<string, number>();
+
   /** Plaintext of pack bytes [offset, offset+length). */
   private async readPlain(pack: string, offset: number, length: number): Promise<Buffer> {
     const k = await this.packKeys(pack);
@@ -101,42 +120,47 @@ export class ChunkReader {
     return plain;
   }
 
-  /** The chunks' plaintexts, in order, gathered into buffers of about 1 MiB (few writes for 4 KiB pages). */
-  async *read(ids: string[]): AsyncGenerator<Buffer> {
+  /** The chunks' plaintexts, in order, in batches of about 1 MiB (for writev: few writes for 4 KiB pages). */
+  async *read(chunks: Located): AsyncGenerator<Buffer[]> {
     let batch: Buffer[] = [];
     let size = 0;
-    for await (const plain of this.readChunks(ids)) {
+    for await (const plain of this.readChunks(chunks)) {
       batch.push(plain);
       size += plain.length;
       if (size >= BATCH) {
-        yield batch.length === 1 ? batch[0] : Buffer.concat(batch, size);
+        yield batch;
         batch = [];
         size = 0;
       }
     }
-    if (size > 0 || batch.length > 0) yield Buffer.concat(batch, size);
+    if (batch.length > 0) yield batch;
+  }
+
+  private loc(c: Located, i: number): Location {
+    const v = c.v;
+    return { pack: c.packs[v[i * 5]], offset: v[i * 5 + 1], length: v[i * 5 + 2], rawLength: v[i * 5 + 3], inner: v[i * 5 + 4] };
   }
 
   /** The chunks' plaintexts, one by one, in order. */
-  private async *readChunks(ids: string[]): AsyncGenerator<Buffer> {
-    for (let i = 0; i < ids.length; i++) {
-      const loc = this.locate(ids[i]);
-      let frame = this.cached(loc);
+  private async *readChunks(c: Located): AsyncGenerator<Buffer> {
+    const v = c.v;
+    for (let i = 0; i < c.ids.length; i++) {
+      const key = frameKey(v, i);
+      let frame = this.cached(key);
       if (!frame) {
-        await this.fetch(ids, i);
-        frame = this.cached(loc)!;
+        await this.fetch(c, i);
+        frame = this.cached(key)!;
       }
-      yield this.check(ids[i], loc, frame);
+      yield this.check(c.ids[i], this.loc(c, i), frame);
     }
   }
 
-  // Decompressed frames, least recently used first. An incremental snapshot
-  // alternates between old frames and the new frames of changed pages, so
-  // each frame is used many times in a row-interleaved order.
-  private readonly frames = new Map<string, Buffer>();
+  // Decompressed frames by pack and offset, least recently used first. An
+  // incremental snapshot alternates between old frames and the new frames of
+  // changed pages, so each frame is visited many times.
+  private readonly frames = new Map<number, Buffer>();
 
-  private cached(loc: Location): Buffer | undefined {
-    const key = `${loc.pack}:${loc.offset}`;
+  private cached(key: number): Buffer | undefined {
     const f = this.frames.get(key);
     if (f) {
       this.frames.delete(key);
@@ -146,33 +170,44 @@ export class ChunkReader {
   }
 
   /** Read and decompress the frame of chunk i, and the uncached frames stored right after it that the next chunks need. */
-  private async fetch(ids: string[], i: number): Promise<void> {
-    const first = this.locate(ids[i]);
-    const run: Location[] = [first];
-    let last = first;
-    for (let j = i + 1; j < ids.length && run.length < CACHED_FRAMES / 2; j++) {
-      const loc = this.locate(ids[j]);
-      if (loc.pack === last.pack && loc.offset === last.offset) continue;
-      if (this.frames.has(`${loc.pack}:${loc.offset}`)) continue;
-      const next =
-        loc.pack === first.pack &&
-        loc.offset >= last.offset + last.length &&
-        loc.offset - (last.offset + last.length) <= GAP &&
-        loc.offset + loc.length - first.offset <= SPAN;
-      if (!next) break;
-      run.push(loc);
-      last = loc;
+  private async fetch(c: Located, i: number): Promise<void> {
+    const v = c.v;
+    const run = [i];
+    let last = i;
+    const pack = v[i * 5];
+    const start = v[i * 5 + 1];
+    for (let j = i + 1; j < c.ids.length && run.length < CACHED_FRAMES / 2; j++) {
+      const offset = v[j * 5 + 1];
+      const lastEnd = v[last * 5 + 1] + v[last * 5 + 2];
+      if (v[j * 5] === v[last * 5] && offset === v[last * 5 + 1]) continue;
+      if (this.frames.has(frameKey(v, j))) continue;
+      if (v[j * 5] !== pack || offset < lastEnd || offset - lastEnd > GAP || offset + v[j * 5 + 2] - start > SPAN) break;
+      run.push(j);
+      last = j;
     }
-    const span = await this.readPlain(first.pack, first.offset, last.offset + last.length - first.offset);
+    const packId = c.packs[pack];
+    const span = await this.readPlain(packId, start, v[last * 5 + 1] + v[last * 5 + 2] - start);
     const plains = await Promise.all(
-      run.map((loc) => {
-        const stored = span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length);
-        return this.frame(loc.pack, loc.offset, stored, frameContentSize(stored));
+      run.map((j) => {
+        const stored = span.subarray(v[j * 5 + 1] - start, v[j * 5 + 1] - start + v[j * 5 + 2]);
+        return this.frame(packId, v[j * 5 + 1], stored, frameContentSize(stored));
       }),
     );
-    run.forEach((loc, k) => this.frames.set(`${loc.pack}:${loc.offset}`, plains[k]));
+    run.forEach((j, k) => this.frames.set(frameKey(v, j), plains[k]));
     while (this.frames.size > CACHED_FRAMES) this.frames.delete(this.frames.keys().next().value!);
   }
+}
+
+/** Chunks located in the index: per chunk, pack number, frame offset, frame length, raw length, inner offset. */
+export interface Located {
+  ids: string[];
+  packs: string[];
+  v: Uint32Array;
+}
+
+/** Pack number and frame offset as one number (exact below 2^53): no string per chunk. */
+function frameKey(v: Uint32Array, i: number): number {
+  return v[i * 5] * 0x1_0000_0000 + v[i * 5 + 1];
 }
 
 /** The content size a zstd frame's header records, if it does. */
@@ -249,22 +284,23 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
   return withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    for (const e of entries) for (const id of e.chunks) reader.locate(id); // fail before writing anything
+    const located = entries.map((e) => reader.locateAll(e.chunks)); // fail before writing anything
     const target = resolve(opts.target);
     await mkdir(target, { recursive: true, mode: 0o700 });
     const total = entries.reduce((n, e) => n + e.size, 0);
     let bytes = 0;
-    for (const e of entries) {
+    for (const [k, e] of entries.entries()) {
       const final = await makeParents(target, checkPath(e.path));
       const tmp = join(dirname(final), `.cairn-restore-${randomBytes(6).toString("hex")}`);
       const f = await open(tmp, "wx", 0o600);
       let written = 0;
       try {
         try {
-          for await (const plain of reader.read(e.chunks)) {
-            await f.write(plain, 0, plain.length, written);
-            written += plain.length;
-            bytes += plain.length;
+          for await (const batch of reader.read(located[k])) {
+            const n = batch.reduce((a, b) => a + b.length, 0);
+            await f.writev(batch, written);
+            written += n;
+            bytes += n;
             opts.onProgress?.(bytes, total);
           }
           if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
@@ -287,8 +323,8 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
 }
 
 /** The snapshot as one tar stream (entries under their paths), for export. */
-async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[]): AsyncGenerator<Buffer> {
-  for (const e of entries) {
+async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[], located: Located[]): AsyncGenerator<Buffer> {
+  for (const [k, e] of entries.entries()) {
     const data = {
       path: checkPath(e.path).join("/"),
       mode: e.mode & 0o1777,
@@ -304,9 +340,11 @@ async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[]): AsyncG
     if (header.encode()) yield new Pax(data).encode();
     yield header.block!;
     let n = 0;
-    for await (const plain of reader.read(e.chunks)) {
-      n += plain.length;
-      yield plain;
+    for await (const batch of reader.read(located[k])) {
+      for (const plain of batch) {
+        n += plain.length;
+        yield plain;
+      }
     }
     if (n !== e.size) throw new IntegrityError(`${e.path}: read ${n} bytes, the snapshot says ${e.size}`);
     if (n % 512) yield Buffer.alloc(512 - (n % 512));
@@ -319,11 +357,11 @@ export async function exportSnapshot(repo: Repository, ref: { id: string; snapsh
   await withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    for (const e of entries) for (const id of e.chunks) reader.locate(id);
+    const located = entries.map((e) => reader.locateAll(e.chunks));
     const out = resolve(output);
     const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.cairn-export`);
     try {
-      await pipeline(Readable.from(tarStream(reader, entries)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
       await rename(tmp, out);
     } catch (err) {
       await rm(tmp, { force: true });
