@@ -34179,6 +34179,11 @@ function inDocker(container, argv, secretNames = []) {
   return ["docker", "exec", "-i", ...secretNames.flatMap((n) => ["-e", n]), container, ...argv];
 }
 
+// src/sources/source.ts
+function dumpEntry(path, open4) {
+  return { path, mode: 384, mtimeMs: Date.now(), uid: 0, gid: 0, open: open4 };
+}
+
 // src/sources/sqlite.ts
 var SQLITE_SCRIPT = String.raw`
 db=$1
@@ -34246,34 +34251,27 @@ var SqliteSource = class {
     const { name: name2, path, container } = this;
     const argv = this.argv();
     const what = `the SQLite backup of ${path}${container ? ` in container ${container}` : ""}`;
-    const entry = {
-      path: `${name2}.sqlite`,
-      mode: 384,
-      mtimeMs: Date.now(),
-      uid: 0,
-      gid: 0,
-      async *open() {
-        bytes = 0;
-        const onResult = (r) => {
-          const tables = {};
-          const fields = {};
-          for (const [k2, a, b2] of infoLines(r.stderr)) {
-            if (k2 === "table") tables[a] = Number(b2);
-            else fields[k2] = a;
-          }
-          info = { engine: "sqlite", file: path, tool: fields.tool, version: fields.version, journalMode: fields.journal_mode, tables };
-          if (fields.tool && fields.tool !== "sqlite3") log.info(`source ${name2}: no sqlite3 command on ${transport.description}; used ${fields.tool}`);
-          if (fields.journal_mode && fields.journal_mode !== "wal") {
-            log.warn(`source ${name2}: ${path} is in ${fields.journal_mode} journal mode, so writers wait while it is copied; WAL mode (PRAGMA journal_mode=WAL) avoids that`);
-          }
-        };
-        for await (const chunk of streamCommand(transport, argv, what, {}, [], onResult)) {
-          bytes += chunk.length;
-          yield chunk;
+    const entry = dumpEntry(`${name2}.sqlite`, async function* () {
+      bytes = 0;
+      const onResult = (r) => {
+        const tables = {};
+        const fields = {};
+        for (const [k2, a, b2] of infoLines(r.stderr)) {
+          if (k2 === "table") tables[a] = Number(b2);
+          else fields[k2] = a;
         }
-        if (bytes === 0) throw new SourceError(`${what} produced no data`);
+        info = { engine: "sqlite", file: path, tool: fields.tool, version: fields.version, journalMode: fields.journal_mode, tables };
+        if (fields.tool && fields.tool !== "sqlite3") log.info(`source ${name2}: no sqlite3 command on ${transport.description}; used ${fields.tool}`);
+        if (fields.journal_mode && fields.journal_mode !== "wal") {
+          log.warn(`source ${name2}: ${path} is in ${fields.journal_mode} journal mode, so writers wait while it is copied; WAL mode (PRAGMA journal_mode=WAL) avoids that`);
+        }
+      };
+      for await (const chunk of streamCommand(transport, argv, what, {}, [], onResult)) {
+        bytes += chunk.length;
+        yield chunk;
       }
-    };
+      if (bytes === 0) throw new SourceError(`${what} produced no data`);
+    });
     return {
       entries: (async function* () {
         yield entry;
@@ -34337,25 +34335,18 @@ var SqlDumpSource = class {
     const where = `${this.connection.database}${this.container ? ` in container ${this.container}` : ""}`;
     const what = `${this.kind === "postgres" ? "pg_dump" : "mysqldump"} of ${where}`;
     const mask = this.connection.password ? [this.connection.password] : [];
-    const entry = {
-      path: `${this.name}.sql`,
-      mode: 384,
-      mtimeMs: Date.now(),
-      uid: 0,
-      gid: 0,
-      async *open() {
-        bytes = 0;
-        info = { engine: self2.engine, database: self2.connection.database };
-        const scan = self2.scanner(info);
-        for await (const chunk of streamCommand(transport, argv, what, { stdin, secretEnv }, mask)) {
-          bytes += chunk.length;
-          scan.push(chunk);
-          yield chunk;
-        }
-        if (bytes === 0) throw new SourceError(`${what} produced no output`);
-        self2.check(info, what);
+    const entry = dumpEntry(`${this.name}.sql`, async function* () {
+      bytes = 0;
+      info = { engine: self2.engine, database: self2.connection.database };
+      const scan = self2.scanner(info);
+      for await (const chunk of streamCommand(transport, argv, what, { stdin, secretEnv }, mask)) {
+        bytes += chunk.length;
+        scan.push(chunk);
+        yield chunk;
       }
-    };
+      if (bytes === 0) throw new SourceError(`${what} produced no output`);
+      self2.check(info, what);
+    });
     return {
       entries: (async function* () {
         yield entry;
@@ -34398,16 +34389,9 @@ var PostgresSource = class extends SqlDumpSource {
     const { argv, secretEnv } = this.globalsCommand();
     const mask = this.connection.password ? [this.connection.password] : [];
     return [
-      {
-        path: `${this.name}.globals.sql`,
-        mode: 384,
-        mtimeMs: Date.now(),
-        uid: 0,
-        gid: 0,
-        async *open() {
-          yield* streamCommand(transport, argv, `pg_dumpall --globals-only (roles, tablespaces)`, { secretEnv }, mask);
-        }
-      }
+      dumpEntry(`${this.name}.globals.sql`, async function* () {
+        yield* streamCommand(transport, argv, `pg_dumpall --globals-only (roles, tablespaces)`, { secretEnv }, mask);
+      })
     ];
   }
   scanner(info) {
@@ -34516,20 +34500,13 @@ var CommandSource = class {
     const what = `the command \`${shown}\` of source ${this.name}${this.container ? ` in container ${this.container}` : ""}`;
     const secretEnv = Object.keys(this.secretEnv).length ? this.secretEnv : void 0;
     const mask = Object.values(this.secretEnv);
-    const entry = {
-      path: `${this.name}/${this.filename}`,
-      mode: 384,
-      mtimeMs: Date.now(),
-      uid: 0,
-      gid: 0,
-      async *open() {
-        bytes = 0;
-        for await (const chunk of streamCommand(transport, argv, what, { secretEnv }, mask)) {
-          bytes += chunk.length;
-          yield chunk;
-        }
+    const entry = dumpEntry(`${this.name}/${this.filename}`, async function* () {
+      bytes = 0;
+      for await (const chunk of streamCommand(transport, argv, what, { secretEnv }, mask)) {
+        bytes += chunk.length;
+        yield chunk;
       }
-    };
+    });
     return {
       entries: (async function* () {
         yield entry;

@@ -24,6 +24,11 @@ export interface SourceEntry {
   open(): AsyncIterable<Buffer>;
 }
 
+/** An entry made by a dump (no file on the server behind it): private, owned by root, dated now. */
+export function dumpEntry(path: string, open: () => AsyncIterable<Buffer>): SourceEntry {
+  return { path, mode: 0o600, mtimeMs: Date.now(), uid: 0, gid: 0, open };
+}
+
 export interface SourceDump {
   entries: AsyncIterable<SourceEntry>;
   /** What was dumped (engine, version, tables), shown by `snapshots`; read after entries end. */

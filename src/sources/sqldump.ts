@@ -8,7 +8,7 @@
 import { SourceError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
 import { inDocker, streamCommand } from "./command.ts";
-import type { Logger, Source, SourceDump, SourceEntry } from "./source.ts";
+import { dumpEntry, type Logger, type Source, type SourceDump, type SourceEntry } from "./source.ts";
 
 export interface DbConnection {
   database: string;
@@ -84,13 +84,7 @@ abstract class SqlDumpSource implements Source {
     const where = `${this.connection.database}${this.container ? ` in container ${this.container}` : ""}`;
     const what = `${this.kind === "postgres" ? "pg_dump" : "mysqldump"} of ${where}`;
     const mask = this.connection.password ? [this.connection.password] : [];
-    const entry: SourceEntry = {
-      path: `${this.name}.sql`,
-      mode: 0o600,
-      mtimeMs: Date.now(),
-      uid: 0,
-      gid: 0,
-      async *open() {
+    const entry = dumpEntry(`${this.name}.sql`, async function* () {
         bytes = 0;
         info = { engine: self.engine, database: self.connection.database };
         const scan = self.scanner(info);
@@ -101,8 +95,7 @@ abstract class SqlDumpSource implements Source {
         }
         if (bytes === 0) throw new SourceError(`${what} produced no output`);
         self.check(info, what);
-      },
-    };
+    });
     return {
       entries: (async function* () {
         yield entry;
@@ -155,16 +148,9 @@ export class PostgresSource extends SqlDumpSource {
     const { argv, secretEnv } = this.globalsCommand();
     const mask = this.connection.password ? [this.connection.password] : [];
     return [
-      {
-        path: `${this.name}.globals.sql`,
-        mode: 0o600,
-        mtimeMs: Date.now(),
-        uid: 0,
-        gid: 0,
-        async *open() {
-          yield* streamCommand(transport, argv, `pg_dumpall --globals-only (roles, tablespaces)`, { secretEnv }, mask);
-        },
-      },
+      dumpEntry(`${this.name}.globals.sql`, async function* () {
+        yield* streamCommand(transport, argv, `pg_dumpall --globals-only (roles, tablespaces)`, { secretEnv }, mask);
+      }),
     ];
   }
 

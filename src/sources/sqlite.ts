@@ -9,7 +9,7 @@
 import { SourceError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
 import { inDocker, infoLines, streamCommand } from "./command.ts";
-import type { Logger, Source, SourceDump, SourceEntry } from "./source.ts";
+import { dumpEntry, type Logger, type Source, type SourceDump } from "./source.ts";
 
 // $1 is the database path, $2 the python fallback: arguments, never pasted
 // into the script. (String.raw, so no "${" anywhere in it.)
@@ -84,13 +84,7 @@ export class SqliteSource implements Source {
     const { name, path, container } = this;
     const argv = this.argv();
     const what = `the SQLite backup of ${path}${container ? ` in container ${container}` : ""}`;
-    const entry: SourceEntry = {
-      path: `${name}.sqlite`,
-      mode: 0o600,
-      mtimeMs: Date.now(),
-      uid: 0,
-      gid: 0,
-      async *open() {
+    const entry = dumpEntry(`${name}.sqlite`, async function* () {
         bytes = 0;
         const onResult = (r: { stderr: string }) => {
           const tables: Record<string, number> = {};
@@ -110,8 +104,7 @@ export class SqliteSource implements Source {
           yield chunk;
         }
         if (bytes === 0) throw new SourceError(`${what} produced no data`);
-      },
-    };
+    });
     return {
       entries: (async function* () {
         yield entry;

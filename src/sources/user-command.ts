@@ -4,7 +4,7 @@
 // when the command exits non-zero, so a half output is never a snapshot.
 import type { Transport } from "../transport/transport.ts";
 import { inDocker, streamCommand } from "./command.ts";
-import type { Logger, Source, SourceDump, SourceEntry } from "./source.ts";
+import { dumpEntry, type Logger, type Source, type SourceDump } from "./source.ts";
 
 export class CommandSource implements Source {
   readonly kind = "command";
@@ -33,20 +33,13 @@ export class CommandSource implements Source {
     const what = `the command \`${shown}\` of source ${this.name}${this.container ? ` in container ${this.container}` : ""}`;
     const secretEnv = Object.keys(this.secretEnv).length ? this.secretEnv : undefined;
     const mask = Object.values(this.secretEnv);
-    const entry: SourceEntry = {
-      path: `${this.name}/${this.filename}`,
-      mode: 0o600,
-      mtimeMs: Date.now(),
-      uid: 0,
-      gid: 0,
-      async *open() {
+    const entry = dumpEntry(`${this.name}/${this.filename}`, async function* () {
         bytes = 0;
         for await (const chunk of streamCommand(transport, argv, what, { secretEnv }, mask)) {
           bytes += chunk.length;
           yield chunk;
         }
-      },
-    };
+    });
     return {
       entries: (async function* () {
         yield entry;
