@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { createZstdCompress, zstdDecompressSync } from "node:zlib";
 import { isNotExist, type Backend, type FileType } from "../backends/backend.ts";
 import { CairnError, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../errors.ts";
-import { decrypt, encodeIdentity, encodeRecipient, encrypt, parseRecipient, type Identity } from "./age.ts";
+import { decrypt, encodeRecipient, encrypt, parseRecipient, type Identity } from "./age.ts";
 import { deriveKeys, encodeWriteKey, mac, newWriteKey, parseWriteKey, type RepoKeys } from "./keys.ts";
 
 export const FORMAT_VERSION = 1;
@@ -219,4 +219,3 @@ export class Repository {
 }
 
 export const thisHost = hostname();
-export { encodeIdentity };
