@@ -83,6 +83,15 @@ export function backendSuite(name: string, make: () => Promise<BackendFixture>):
       }
     }));
 
+    test("a file saved as pieces loads as their concatenation (2000 pieces, some empty)", withBackend(async (b) => {
+      const pieces = Array.from({ length: 2000 }, (_, i) => randomBytes(i % 7 === 0 ? 0 : 1 + (i % 300)));
+      const whole = Buffer.concat(pieces);
+      const h = handle("pack", nameFor(whole));
+      await b.save(h, pieces);
+      assert.ok((await b.load(h)).equals(whole));
+      assert.deepEqual(await b.stat(h), { name: h.name, size: whole.length });
+    }));
+
     test("the stored bytes do not change when the caller reuses its buffer", withBackend(async (b) => {
       const data = randomBytes(1000);
       const copy = Buffer.from(data);

@@ -25,8 +25,8 @@ export interface BackendProperties {
 
 export interface Backend {
   readonly properties: BackendProperties;
-  /** Store data under h. Saving the same name twice with the same bytes is allowed. */
-  save(h: Handle, data: Buffer): Promise<void>;
+  /** Store data (one buffer, or pieces in order) under h. Saving the same name twice with the same bytes is allowed. */
+  save(h: Handle, data: Buffer | readonly Buffer[]): Promise<void>;
   /** The whole file, or length bytes from offset. Rejects with a NotExistError when missing. */
   load(h: Handle, range?: { offset: number; length: number }): Promise<Buffer>;
   stat(h: Handle): Promise<FileEntry>;

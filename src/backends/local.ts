@@ -24,7 +24,7 @@ export class LocalBackend implements Backend {
     return join(this.dir(h), h.name || h.type);
   }
 
-  async save(h: Handle, data: Buffer): Promise<void> {
+  async save(h: Handle, data: Buffer | readonly Buffer[]): Promise<void> {
     const final = this.path(h);
     const dir = this.dir(h);
     await mkdir(dir, { recursive: true });
@@ -32,7 +32,12 @@ export class LocalBackend implements Backend {
     try {
       const f = await open(tmp, "wx", 0o600);
       try {
-        await f.writeFile(data);
+        if (Buffer.isBuffer(data)) await f.writeFile(data);
+        else {
+          const size = data.reduce((n, b) => n + b.length, 0);
+          const { bytesWritten } = await f.writev(data as Buffer[], 0);
+          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
+        }
         await f.sync();
       } finally {
         await f.close();

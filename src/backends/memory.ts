@@ -9,8 +9,8 @@ export class MemoryBackend implements Backend {
     checkHandle(h);
     return `${h.type}/${h.name}`;
   }
-  async save(h: Handle, data: Buffer): Promise<void> {
-    this.files.set(this.key(h), Buffer.from(data));
+  async save(h: Handle, data: Buffer | readonly Buffer[]): Promise<void> {
+    this.files.set(this.key(h), Buffer.concat(Buffer.isBuffer(data) ? [data] : data));
   }
   async load(h: Handle, range?: { offset: number; length: number }): Promise<Buffer> {
     const data = this.files.get(this.key(h));

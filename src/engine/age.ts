@@ -22,7 +22,7 @@ import { bech32 } from "@scure/base";
 import { IntegrityError, NoKeyError, UsageError } from "../errors.ts";
 
 export const SEGMENT = 64 * 1024;
-const TAG = 16;
+export const TAG = 16;
 const NONCE = 16;
 const INTRO = "age-encryption.org/v1\n";
 const PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
@@ -208,12 +208,8 @@ function segmentNonce(counter: number, last: boolean): Buffer {
   return n;
 }
 
-function sealSegment(key: Buffer, counter: number, last: boolean, plain: Uint8Array): Buffer[] {
-  const c = createCipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
-  return [c.update(plain), c.final(), c.getAuthTag()];
-}
 
-function openSegment(key: Buffer, counter: number, last: boolean, sealed: Buffer, what: string): Buffer {
+export function openSegment(key: Buffer, counter: number, last: boolean, sealed: Buffer, what: string): Buffer {
   const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
   d.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
@@ -231,17 +227,62 @@ function newHeader(recipients: Buffer[]): { header: Buffer; fileKey: Buffer } {
   return { header: Buffer.from(`${body} ${b64(mac)}\n`, "latin1"), fileKey };
 }
 
-/** Encrypt a whole buffer to the recipients (raw 32-byte X25519 public keys). */
-export function encrypt(plain: Uint8Array, recipients: Buffer[]): Buffer {
-  const { header, fileKey } = newHeader(recipients);
-  const nonce = randomBytes(NONCE);
-  const key = hkdf(fileKey, nonce, "payload");
-  const parts: Buffer[] = [header, nonce];
-  const segments = Math.max(1, Math.ceil(plain.length / SEGMENT));
-  for (let i = 0; i < segments; i++) {
-    parts.push(...sealSegment(key, i, i === segments - 1, plain.subarray(i * SEGMENT, (i + 1) * SEGMENT)));
+/**
+ * Incremental encryption to the recipients (raw 32-byte X25519 public keys):
+ * `head` is the header and nonce, push() returns the sealed segments so far,
+ * end() seals the last one. Input is sealed in place, never gathered into one
+ * buffer: at least one byte is held back, because the last segment is sealed
+ * with its own flag.
+ */
+export class Sealer {
+  readonly head: Buffer;
+  private readonly key: Buffer;
+  private pending: Uint8Array[] = [];
+  private pendingLength = 0;
+  private counter = 0;
+
+  constructor(recipients: Buffer[]) {
+    const { header, fileKey } = newHeader(recipients);
+    const nonce = randomBytes(NONCE);
+    this.key = hkdf(fileKey, nonce, "payload");
+    this.head = Buffer.concat([header, nonce]);
   }
-  return Buffer.concat(parts);
+
+  push(data: Uint8Array): Buffer[] {
+    if (data.length > 0) {
+      this.pending.push(data);
+      this.pendingLength += data.length;
+    }
+    const out: Buffer[] = [];
+    while (this.pendingLength > SEGMENT) this.seal(SEGMENT, false, out);
+    return out;
+  }
+
+  end(): Buffer[] {
+    const out: Buffer[] = [];
+    this.seal(this.pendingLength, true, out);
+    return out;
+  }
+
+  private seal(n: number, last: boolean, out: Buffer[]): void {
+    const c = createCipheriv("chacha20-poly1305", this.key, segmentNonce(this.counter++, last), { authTagLength: TAG });
+    this.pendingLength -= n;
+    while (n > 0) {
+      const p = this.pending[0];
+      const take = Math.min(n, p.length);
+      out.push(c.update(p.subarray(0, take)));
+      if (take === p.length) this.pending.shift();
+      else this.pending[0] = p.subarray(take);
+      n -= take;
+    }
+    out.push(c.final(), c.getAuthTag());
+  }
+}
+
+/** Encrypt a whole buffer to the recipients. */
+export function encrypt(plain: Uint8Array, recipients: Buffer[]): Buffer {
+  const s = new Sealer(recipients);
+  return Buffer.concat([s.head, ...s.push(plain), ...s.end()]);
 }
 
 /** Decrypt a whole age file. */
@@ -306,35 +347,18 @@ export function segmentRange(keys: PayloadKeys, offset: number, length: number):
 
 /** Streaming encryption (for export): a Transform that emits an age file. */
 export class EncryptStream extends Transform {
-  private key: Buffer;
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
-  private counter = 0;
+  private readonly sealer: Sealer;
   constructor(recipients: Buffer[]) {
     super();
-    const { header, fileKey } = newHeader(recipients);
-    const nonce = randomBytes(NONCE);
-    this.key = hkdf(fileKey, nonce, "payload");
-    this.push(Buffer.concat([header, nonce]));
+    this.sealer = new Sealer(recipients);
+    this.push(this.sealer.head);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    // Keep at least one byte back: the final segment must be sealed as last.
-    if (this.pendingLength > SEGMENT) {
-      const all = Buffer.concat(this.pending);
-      let pos = 0;
-      while (all.length - pos > SEGMENT) {
-        for (const p of sealSegment(this.key, this.counter++, false, all.subarray(pos, pos + SEGMENT))) this.push(p);
-        pos += SEGMENT;
-      }
-      this.pending = [all.subarray(pos)];
-      this.pendingLength = all.length - pos;
-    }
+    for (const p of this.sealer.push(chunk)) this.push(p);
     cb();
   }
   override _flush(cb: TransformCallback): void {
-    for (const p of sealSegment(this.key, this.counter++, true, Buffer.concat(this.pending))) this.push(p);
+    for (const p of this.sealer.end()) this.push(p);
     cb();
   }
 }

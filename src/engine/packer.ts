@@ -3,15 +3,16 @@
 // per frame instead of per chunk, and a better ratio than 4 KiB pieces. A
 // pack's plaintext is its frames back to back, then a JSON trailer listing
 // the chunks and its length (uint32 LE), so an index can be rebuilt from the
-// packs alone. Each pack is one age file encrypted to the data recipients.
+// packs alone. Each pack is one age file encrypted to the data recipients,
+// sealed frame by frame as they are compressed (no plaintext copy of a pack).
+import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { constants, zstdCompress } from "node:zlib";
 import type { Backend } from "../backends/backend.ts";
-import { encrypt } from "./age.ts";
+import { Sealer } from "./age.ts";
 import { ChunkRecords, trailerText, type PackInfo } from "./index.ts";
 import { CDC_DEFAULT } from "./chunker.ts";
 import { Pipeline } from "./pipeline.ts";
-import { sha256 } from "./repository.ts";
 
 const compress = promisify(zstdCompress);
 export const ZSTD_LEVEL = 3;
@@ -34,7 +35,12 @@ export class Packer {
   private groupIds = Buffer.allocUnsafe(32 * 1024);
   private groupSizes: number[] = [];
   private groupLength = 0;
-  private parts: Buffer[] = [];
+  /** The pack being written: sealed as its frames come, hashed for its name. */
+  private sealer: Sealer | null = null;
+  private sealed: Buffer[] = [];
+  private sealedLength = 0;
+  private hash = createHash("sha256");
+  /** Plaintext bytes of the pack so far. */
   private size = 0;
   private chunks = new ChunkRecords();
   private readonly compressing = new Pipeline(COMPRESSING);
@@ -90,20 +96,42 @@ export class Packer {
         this.chunks.push(ids.subarray(k * 32, k * 32 + 32), offset, frame.length, size, inner);
         inner += size;
       });
-      this.parts.push(frame);
+      this.append(frame);
       this.size += frame.length;
       if (this.size >= this.packSize) await this.seal();
     });
   }
 
+  private append(plain: Uint8Array): void {
+    if (!this.sealer) {
+      this.sealer = new Sealer(this.recipients);
+      this.out([this.sealer.head]);
+    }
+    this.out(this.sealer.push(plain));
+  }
+
+  private out(pieces: Buffer[]): void {
+    for (const p of pieces) {
+      this.sealed.push(p);
+      this.hash.update(p);
+      this.sealedLength += p.length;
+    }
+  }
+
   private async seal(): Promise<void> {
-    if (this.chunks.length === 0) return;
+    if (this.chunks.length === 0 || !this.sealer) return;
     const trailer = Buffer.from(trailerText(this.chunks));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(trailer.length);
-    const data = encrypt(Buffer.concat([...this.parts, trailer, len]), this.recipients);
-    const info: PackInfo = { id: sha256(data), size: data.length, chunks: this.chunks };
-    this.parts = [];
+    this.append(trailer);
+    this.append(len);
+    this.out(this.sealer.end());
+    const info: PackInfo = { id: this.hash.digest("hex"), size: this.sealedLength, chunks: this.chunks };
+    const data = this.sealed;
+    this.sealer = null;
+    this.sealed = [];
+    this.sealedLength = 0;
+    this.hash = createHash("sha256");
     this.size = 0;
     this.chunks = new ChunkRecords();
     const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
