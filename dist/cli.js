@@ -10058,7 +10058,7 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv: createDecipheriv2,
       createECDH,
-      createHash: createHash3,
+      createHash: createHash4,
       createHmac: createHmac5,
       createSign,
       createVerify,
@@ -10746,11 +10746,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash3("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash4("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash3("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash4("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -10915,8 +10915,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash3("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash3("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash4("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash4("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -10956,7 +10956,7 @@ ${formatted}-----END ${type} KEY-----`;
           passphrase = EMPTY_PASSPHRASE;
         const calcMAC = createHmac5(
           "sha1",
-          createHash3("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash4("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac3) {
           if (encrypted) {
@@ -13278,7 +13278,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash3,
+      createHash: createHash4,
       createPublicKey: createPublicKey2,
       diffieHellman: diffieHellman2,
       generateKeyPairSync: generateKeyPairSync2,
@@ -13704,7 +13704,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash2 = createHash3(this.hashName);
+          const hash2 = createHash4(this.hashName);
           hashString(hash2, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash2, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash2, isServer ? this._remoteKexinit : this._kexinit);
@@ -14712,9 +14712,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret2, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash3(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash4(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash3(hashName).update(secret2).update(exchangeHash).update(digest).digest();
+          const chunk = createHash4(hashName).update(secret2).update(exchangeHash).update(digest).digest();
           const extended2 = Buffer.allocUnsafe(digest.length + chunk.length);
           extended2.set(digest, 0);
           extended2.set(chunk, digest.length);
@@ -17154,12 +17154,12 @@ var require_SFTP = __commonJS({
                   });
                   return;
                 }
-                writeAll(this, handle, buffer, 0, buffer.length, st2.size, callback);
+                writeAll2(this, handle, buffer, 0, buffer.length, st2.size, callback);
               };
               this.fstat(handle, tryStat);
               return;
             }
-            writeAll(this, handle, buffer, 0, buffer.length, position, callback);
+            writeAll2(this, handle, buffer, 0, buffer.length, position, callback);
           }
         });
       }
@@ -18399,7 +18399,7 @@ var require_SFTP = __commonJS({
         }
       });
     }
-    function writeAll(sftp, handle, buffer, offset, length, position, callback_) {
+    function writeAll2(sftp, handle, buffer, offset, length, position, callback_) {
       const callback = typeof callback_ === "function" ? callback_ : void 0;
       sftp.write(
         handle,
@@ -18419,7 +18419,7 @@ var require_SFTP = __commonJS({
             offset += written;
             length -= written;
             position += written;
-            writeAll(sftp, handle, buffer, offset, length, position, callback);
+            writeAll2(sftp, handle, buffer, offset, length, position, callback);
           }
         }
       );
@@ -20149,7 +20149,7 @@ var require_client = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash3,
+      createHash: createHash4,
       getHashes,
       randomFillSync
     } = __require("crypto");
@@ -20371,7 +20371,7 @@ var require_client = __commonJS({
           }
           hostVerifier = (key, verify3) => {
             if (hashAlgo)
-              key = createHash3(hashAlgo).update(key).digest("hex");
+              key = createHash4(hashAlgo).update(key).digest("hex");
             const ret = hashCb(key, verify3);
             if (ret !== void 0)
               verify3(ret);
@@ -23672,14 +23672,14 @@ var require_lib2 = __commonJS({
 });
 
 // src/transport/hostkeys.ts
-import { createHash as createHash2, createHmac as createHmac4 } from "node:crypto";
+import { createHash as createHash3, createHmac as createHmac4 } from "node:crypto";
 function describeKey(blob) {
   const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
   const type = blob.subarray(4, 4 + len).toString("latin1");
   return { type, base64: blob.toString("base64"), fingerprint: fingerprintOf(blob) };
 }
 function fingerprintOf(blob) {
-  return `SHA256:${createHash2("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+  return `SHA256:${createHash3("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 function knownHostsName(host, port) {
   return port === 22 ? host : `[${host}]:${port}`;
@@ -32568,20 +32568,42 @@ init_errors();
 
 // src/engine/idtable.ts
 var ID = 32;
+var HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
 var IdList = class {
   buf = Buffer.alloc(ID * 64);
   length = 0;
-  push(id) {
+  reserve() {
     if ((this.length + 1) * ID > this.buf.length) {
       const bigger = Buffer.alloc(this.buf.length * 2);
       this.buf.copy(bigger, 0, 0, this.length * ID);
       this.buf = bigger;
     }
+  }
+  push(id) {
+    this.reserve();
     this.buf.set(id, this.length * ID);
     this.length++;
   }
+  /** Append the ID written as 64 lowercase hex digits at text[at]; false if they are not. */
+  pushHex(text, at2) {
+    this.reserve();
+    const o = this.length * ID;
+    for (let k2 = 0; k2 < ID; k2++) {
+      const hi2 = HEX[text[at2 + 2 * k2]];
+      const lo2 = HEX[text[at2 + 2 * k2 + 1]];
+      if (hi2 < 0 || lo2 < 0) return false;
+      this.buf[o + k2] = hi2 << 4 | lo2;
+    }
+    this.length++;
+    return true;
+  }
   get(i) {
     return this.buf.subarray(i * ID, (i + 1) * ID);
+  }
+  /** The IDs as one buffer, 32 bytes each (a view: valid until the next push). */
+  bytes() {
+    return this.buf.subarray(0, this.length * ID);
   }
   *[Symbol.iterator]() {
     for (let i = 0; i < this.length; i++) yield this.get(i);
@@ -32694,8 +32716,15 @@ ${recordLines(p2.chunks).join(",\n")}]}${i < packs.length - 1 ? ",\n" : ""}`;
 function trailerText(chunks) {
   return `{"chunks":[${recordLines(chunks).join(",")}]}`;
 }
-var PACK_LINE = /^\{"id":"([0-9a-f]{64})","size":(\d+),"chunks":\[$/;
-var CHUNK_LINE = /^\["([0-9a-f]{64})",(\d+),(\d+),(\d+),(\d+)\](?:\]\})?(?:\]\})?(?:,)?$/;
+var HEAD = Buffer.from('{"version":1,"packs":[\n');
+var PACK_OPEN = Buffer.from('{"id":"');
+var PACK_SIZE = Buffer.from('","size":');
+var PACK_CHUNKS = Buffer.from(',"chunks":[');
+var PACK_CLOSE = Buffer.from("]}");
+var CHUNK_OPEN = Buffer.from('["');
+var QUOTE_COMMA = Buffer.from('",');
+var COMMA = Buffer.from(",");
+var CLOSE = Buffer.from("]");
 var Index = class _Index {
   table = new IdTable(5);
   // pack number, offset, length, raw length, inner
@@ -32743,35 +32772,69 @@ var Index = class _Index {
     const v2 = chosen ?? first;
     return v2 && { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] };
   }
-  /** Add one index file's text (the layout encodeIndex writes). */
-  addText(name2, text) {
-    let pack = -1;
-    let pos = text.indexOf("\n") + 1;
-    if (!text.startsWith('{"version":1,"packs":[\n')) throw new IntegrityError(`index ${name2}: not a version 1 index`);
+  /**
+   * Add one index file (the layout indexText writes, one pack or chunk per
+   * line), parsed from its bytes: no string or regular expression per chunk.
+   */
+  addBytes(name2, json) {
+    if (!json.subarray(0, HEAD.length).equals(HEAD)) throw new IntegrityError(`index ${name2}: not a version 1 index`);
     const id = Buffer.alloc(32);
-    while (pos < text.length) {
-      let end = text.indexOf("\n", pos);
-      if (end < 0) end = text.length;
-      const line = text.slice(pos, end);
+    const values = [0, 0, 0, 0, 0];
+    let pack = -1;
+    let pos = HEAD.length;
+    let p2 = 0;
+    const lit = (l) => json.compare(l, 0, l.length, p2, p2 + l.length) === 0 && (p2 += l.length, true);
+    const hex = () => {
+      for (let k2 = 0; k2 < 32; k2++) {
+        const hi2 = HEX[json[p2 + 2 * k2]];
+        const lo2 = HEX[json[p2 + 2 * k2 + 1]];
+        if (hi2 < 0 || lo2 < 0) return false;
+        id[k2] = hi2 << 4 | lo2;
+      }
+      p2 += 64;
+      return true;
+    };
+    const num = (k2) => {
+      let n = 0;
+      const start = p2;
+      while (p2 < json.length && json[p2] >= 48 && json[p2] <= 57 && p2 - start < 15) n = n * 10 + json[p2++] - 48;
+      values[k2] = n;
+      return p2 > start;
+    };
+    while (pos < json.length) {
+      let end = json.indexOf(10, pos);
+      if (end < 0) end = json.length;
+      p2 = pos;
+      if (end > pos) {
+        if (pack >= 0 && lit(CHUNK_OPEN) && hex() && lit(QUOTE_COMMA) && num(1) && lit(COMMA) && num(2) && lit(COMMA) && num(3) && lit(COMMA) && num(4) && lit(CLOSE)) {
+          lit(PACK_CLOSE);
+          lit(PACK_CLOSE);
+          lit(COMMA);
+          if (p2 === end) {
+            values[0] = pack;
+            this.table.add(id, values);
+            pos = end + 1;
+            continue;
+          }
+        }
+        p2 = pos;
+        if (lit(PACK_OPEN) && hex() && lit(PACK_SIZE) && num(0) && lit(PACK_CHUNKS) && p2 === end) {
+          pack = this.addPack(id.toString("hex"), values[0], name2);
+          pos = end + 1;
+          continue;
+        }
+        throw new IntegrityError(`index ${name2}: malformed line ${JSON.stringify(json.subarray(pos, Math.min(end, pos + 80)).toString("utf8"))}`);
+      }
       pos = end + 1;
-      if (line === "") continue;
-      let m2 = CHUNK_LINE.exec(line);
-      if (m2 && pack >= 0) {
-        id.write(m2[1], "hex");
-        this.table.add(id, [pack, Number(m2[2]), Number(m2[3]), Number(m2[4]), Number(m2[5])]);
-        continue;
-      }
-      m2 = PACK_LINE.exec(line);
-      if (m2) {
-        pack = this.addPack(m2[1], Number(m2[2]), name2);
-        continue;
-      }
-      throw new IntegrityError(`index ${name2}: malformed line ${JSON.stringify(line.slice(0, 80))}`);
     }
+  }
+  /** Add one index file's text (the layout indexText writes). */
+  addText(name2, text) {
+    this.addBytes(name2, Buffer.from(text));
   }
   static async load(repo) {
     const index = new _Index();
-    for (const name2 of await repo.listNames("index")) index.addText(name2, await repo.loadMetaText("index", name2));
+    for (const name2 of await repo.listNames("index")) index.addBytes(name2, await repo.loadMetaBytes("index", name2));
     return index;
   }
 };
@@ -33275,10 +33338,6 @@ function segmentNonce(counter, last) {
   n[11] = last ? 1 : 0;
   return n;
 }
-function sealSegment(key, counter, last, plain) {
-  const c = createCipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
-  return [c.update(plain), c.final(), c.getAuthTag()];
-}
 function openSegment(key, counter, last, sealed, what) {
   const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
   d.setAuthTag(sealed.subarray(sealed.length - TAG));
@@ -33296,16 +33355,49 @@ function newHeader(recipients) {
   return { header: Buffer.from(`${body} ${b64(mac3)}
 `, "latin1"), fileKey };
 }
-function encrypt(plain, recipients) {
-  const { header, fileKey } = newHeader(recipients);
-  const nonce = randomBytes(NONCE);
-  const key = hkdf(fileKey, nonce, "payload");
-  const parts = [header, nonce];
-  const segments = Math.max(1, Math.ceil(plain.length / SEGMENT));
-  for (let i = 0; i < segments; i++) {
-    parts.push(...sealSegment(key, i, i === segments - 1, plain.subarray(i * SEGMENT, (i + 1) * SEGMENT)));
+var Sealer = class {
+  head;
+  key;
+  pending = [];
+  pendingLength = 0;
+  counter = 0;
+  constructor(recipients) {
+    const { header, fileKey } = newHeader(recipients);
+    const nonce = randomBytes(NONCE);
+    this.key = hkdf(fileKey, nonce, "payload");
+    this.head = Buffer.concat([header, nonce]);
   }
-  return Buffer.concat(parts);
+  push(data) {
+    if (data.length > 0) {
+      this.pending.push(data);
+      this.pendingLength += data.length;
+    }
+    const out = [];
+    while (this.pendingLength > SEGMENT) this.seal(SEGMENT, false, out);
+    return out;
+  }
+  end() {
+    const out = [];
+    this.seal(this.pendingLength, true, out);
+    return out;
+  }
+  seal(n, last, out) {
+    const c = createCipheriv("chacha20-poly1305", this.key, segmentNonce(this.counter++, last), { authTagLength: TAG });
+    this.pendingLength -= n;
+    while (n > 0) {
+      const p2 = this.pending[0];
+      const take = Math.min(n, p2.length);
+      out.push(c.update(p2.subarray(0, take)));
+      if (take === p2.length) this.pending.shift();
+      else this.pending[0] = p2.subarray(take);
+      n -= take;
+    }
+    out.push(c.final(), c.getAuthTag());
+  }
+};
+function encrypt(plain, recipients) {
+  const s3 = new Sealer(recipients);
+  return Buffer.concat([s3.head, ...s3.push(plain), ...s3.end()]);
 }
 function decrypt(data, identities, what) {
   const header = parseHeader(data);
@@ -33343,34 +33435,18 @@ function segmentRange(keys, offset, length) {
   };
 }
 var EncryptStream = class extends Transform {
-  key;
-  pending = [];
-  pendingLength = 0;
-  counter = 0;
+  sealer;
   constructor(recipients) {
     super();
-    const { header, fileKey } = newHeader(recipients);
-    const nonce = randomBytes(NONCE);
-    this.key = hkdf(fileKey, nonce, "payload");
-    this.push(Buffer.concat([header, nonce]));
+    this.sealer = new Sealer(recipients);
+    this.push(this.sealer.head);
   }
   _transform(chunk, _enc, cb) {
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    if (this.pendingLength > SEGMENT) {
-      const all = Buffer.concat(this.pending);
-      let pos = 0;
-      while (all.length - pos > SEGMENT) {
-        for (const p2 of sealSegment(this.key, this.counter++, false, all.subarray(pos, pos + SEGMENT))) this.push(p2);
-        pos += SEGMENT;
-      }
-      this.pending = [all.subarray(pos)];
-      this.pendingLength = all.length - pos;
-    }
+    for (const p2 of this.sealer.push(chunk)) this.push(p2);
     cb();
   }
   _flush(cb) {
-    for (const p2 of sealSegment(this.key, this.counter++, true, Buffer.concat(this.pending))) this.push(p2);
+    for (const p2 of this.sealer.end()) this.push(p2);
     cb();
   }
 };
@@ -33404,21 +33480,23 @@ function parseWriteKey(s3) {
   }
   throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
 }
-var pads = /* @__PURE__ */ new WeakMap();
-function chunkId(keys, data) {
-  let p2 = pads.get(keys);
-  if (!p2) {
-    const inner = Buffer.alloc(64, 54);
-    const outer = Buffer.alloc(64, 92);
-    for (let i = 0; i < keys.chunkIdKey.length; i++) {
-      inner[i] ^= keys.chunkIdKey[i];
-      outer[i] ^= keys.chunkIdKey[i];
-    }
-    p2 = [inner, outer];
-    pads.set(keys, p2);
+var hashers = /* @__PURE__ */ new WeakMap();
+function chunkIdHasher(chunkIdKey) {
+  const inner = Buffer.alloc(64, 54);
+  const outer = Buffer.alloc(64, 92);
+  for (let i = 0; i < chunkIdKey.length; i++) {
+    inner[i] ^= chunkIdKey[i];
+    outer[i] ^= chunkIdKey[i];
   }
-  const h = hash("sha256", Buffer.concat([p2[0], data]), "buffer");
-  return hash("sha256", Buffer.concat([p2[1], h]), "buffer");
+  return (data) => hash("sha256", Buffer.concat([outer, hash("sha256", Buffer.concat([inner, data]), "buffer")]), "buffer");
+}
+function chunkId(keys, data) {
+  let h = hashers.get(keys);
+  if (!h) {
+    h = chunkIdHasher(keys.chunkIdKey);
+    hashers.set(keys, h);
+  }
+  return h(data);
 }
 function mac(keys, label, data) {
   return createHmac2("sha256", keys.macKey).update(label).update("\n").update(data).digest();
@@ -33598,10 +33676,12 @@ var Repository = class _Repository {
     return JSON.parse(await this.loadMetaText(type, name2));
   }
   async loadMetaText(type, name2) {
-    const data = await this.backend.load({ type, name: name2 });
-    return this.decodeMeta(type, name2, data);
+    return (await this.loadMetaBytes(type, name2)).toString("utf8");
   }
-  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON text. */
+  async loadMetaBytes(type, name2) {
+    return this.decodeMeta(type, name2, await this.backend.load({ type, name: name2 }));
+  }
+  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON bytes. */
   decodeMeta(type, name2, data) {
     const what = `${type} ${name2}`;
     if (sha256(data) !== name2) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
@@ -33619,7 +33699,7 @@ var Repository = class _Repository {
     if (!timingSafeEqual2(mac(this.keys, type, json), plain.subarray(8, 40))) {
       throw new IntegrityError(`${what}: MAC mismatch (not written with this repository's key)`);
     }
-    return json.toString("utf8");
+    return json;
   }
   async listNames(type) {
     const names = [];
@@ -33724,6 +33804,7 @@ async function withLock(repo, exclusive, fn) {
 }
 
 // src/engine/packer.ts
+import { createHash as createHash2 } from "node:crypto";
 import { promisify } from "node:util";
 import { constants, zstdCompress } from "node:zlib";
 
@@ -33763,7 +33844,12 @@ var Packer = class {
   groupIds = Buffer.allocUnsafe(32 * 1024);
   groupSizes = [];
   groupLength = 0;
-  parts = [];
+  /** The pack being written: sealed as its frames come, hashed for its name. */
+  sealer = null;
+  sealed = [];
+  sealedLength = 0;
+  hash = createHash2("sha256");
+  /** Plaintext bytes of the pack so far. */
   size = 0;
   chunks = new ChunkRecords();
   compressing = new Pipeline(COMPRESSING);
@@ -33815,19 +33901,39 @@ var Packer = class {
         this.chunks.push(ids.subarray(k2 * 32, k2 * 32 + 32), offset, frame.length, size, inner);
         inner += size;
       });
-      this.parts.push(frame);
+      this.append(frame);
       this.size += frame.length;
       if (this.size >= this.packSize) await this.seal();
     });
   }
+  append(plain) {
+    if (!this.sealer) {
+      this.sealer = new Sealer(this.recipients);
+      this.out([this.sealer.head]);
+    }
+    this.out(this.sealer.push(plain));
+  }
+  out(pieces) {
+    for (const p2 of pieces) {
+      this.sealed.push(p2);
+      this.hash.update(p2);
+      this.sealedLength += p2.length;
+    }
+  }
   async seal() {
-    if (this.chunks.length === 0) return;
+    if (this.chunks.length === 0 || !this.sealer) return;
     const trailer = Buffer.from(trailerText(this.chunks));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(trailer.length);
-    const data = encrypt(Buffer.concat([...this.parts, trailer, len]), this.recipients);
-    const info = { id: sha256(data), size: data.length, chunks: this.chunks };
-    this.parts = [];
+    this.append(trailer);
+    this.append(len);
+    this.out(this.sealer.end());
+    const info = { id: this.hash.digest("hex"), size: this.sealedLength, chunks: this.chunks };
+    const data = this.sealed;
+    this.sealer = null;
+    this.sealed = [];
+    this.sealedLength = 0;
+    this.hash = createHash2("sha256");
     this.size = 0;
     this.chunks = new ChunkRecords();
     const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
@@ -33885,24 +33991,84 @@ function* snapshotText(s3) {
   }
   yield "]}\n";
 }
+var CHUNKS = Buffer.from('"chunks":[');
+function parseSnapshot(json, what) {
+  const bad = (why) => new IntegrityError(`${what}: ${why}`);
+  const lists = [];
+  const parts = [];
+  let copied = 0;
+  for (let i = 0; i < json.length; i++) {
+    if (json[i] !== 34) continue;
+    if (json.compare(CHUNKS, 0, CHUNKS.length, i, i + CHUNKS.length) === 0) {
+      const list = new IdList();
+      let j2 = i + CHUNKS.length;
+      if (json[j2] !== 93) {
+        for (; ; ) {
+          if (json[j2] !== 34 || json[j2 + 65] !== 34) throw bad("malformed chunk list");
+          if (!list.pushHex(json, j2 + 1)) throw bad("malformed chunk list (an ID is not 64 hex digits)");
+          j2 += 66;
+          if (json[j2] === 44) j2++;
+          else if (json[j2] === 93) break;
+          else throw bad("malformed chunk list");
+        }
+      }
+      parts.push(json.subarray(copied, i), Buffer.from(`"chunks":${lists.length}`));
+      lists.push(list);
+      copied = j2 + 1;
+      i = j2;
+      continue;
+    }
+    for (i++; i < json.length && json[i] !== 34; i++) if (json[i] === 92) i++;
+  }
+  parts.push(json.subarray(copied));
+  let s3;
+  try {
+    s3 = JSON.parse(Buffer.concat(parts).toString("utf8"));
+  } catch {
+    throw bad("not valid JSON");
+  }
+  if (s3?.version !== 1 || !Array.isArray(s3.entries) || !Array.isArray(s3.packs) || !Array.isArray(s3.sources)) throw bad("malformed");
+  const used = /* @__PURE__ */ new Set();
+  for (const e of s3.entries) {
+    const n = e?.chunks;
+    if (typeof n !== "number" || !lists[n] || used.has(n)) throw bad("malformed chunk list (an entry has none, or shares one)");
+    used.add(n);
+    e.chunks = lists[n];
+  }
+  if (used.size !== lists.length) throw bad("malformed chunk list (outside the entries)");
+  return s3;
+}
+async function loadSnapshot(repo, id) {
+  return parseSnapshot(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+}
+function parseHead(json, what) {
+  const nl = json.indexOf(10);
+  const line = json.subarray(0, nl < 0 ? json.length : nl).toString("utf8");
+  try {
+    if (line.endsWith(',"entries":[')) return JSON.parse(line.slice(0, -',"entries":['.length) + "}");
+  } catch {
+  }
+  const { entries, ...head } = parseSnapshot(json, what);
+  void entries;
+  return head;
+}
 async function loadSnapshots(repo) {
-  const names = await repo.listNames("snapshot");
-  const refs = await Promise.all(names.map(async (id) => ({ id, snapshot: await repo.loadMeta("snapshot", id) })));
+  const refs = [];
+  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
   return refs.sort((a, b2) => a.snapshot.time.localeCompare(b2.snapshot.time) || a.id.localeCompare(b2.id));
 }
 async function findSnapshot(repo, ref) {
   if (ref === "latest") {
     const all = await loadSnapshots(repo);
     if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
-    return all[all.length - 1];
+    const id = all[all.length - 1].id;
+    return { id, snapshot: await loadSnapshot(repo, id) };
   }
   if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`invalid snapshot ID ${JSON.stringify(ref)}`, "use an ID from `cairn snapshots`, or latest");
   const matches = (await repo.listNames("snapshot")).filter((n) => n.startsWith(ref));
   if (matches.length === 0) throw new UsageError(`no snapshot ${ref}`, "list them with `cairn snapshots`");
   if (matches.length > 1) throw new UsageError(`snapshot ID ${ref} is ambiguous`, "give more digits");
-  const snapshot = await repo.loadMeta("snapshot", matches[0]);
-  if (snapshot.version !== 1 || !Array.isArray(snapshot.entries)) throw new IntegrityError(`snapshot ${matches[0]} is malformed`);
-  return { id: matches[0], snapshot };
+  return { id: matches[0], snapshot: await loadSnapshot(repo, matches[0]) };
 }
 
 // src/engine/backup.ts
@@ -34698,7 +34864,12 @@ var LocalBackend = class {
     try {
       const f2 = await open(tmp, "wx", 384);
       try {
-        await f2.writeFile(data);
+        if (Buffer.isBuffer(data)) await f2.writeFile(data);
+        else {
+          const size = data.reduce((n, b2) => n + b2.length, 0);
+          const { bytesWritten } = await f2.writev(data, 0);
+          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
+        }
         await f2.sync();
       } finally {
         await f2.close();
@@ -44157,8 +44328,226 @@ var To = (s3) => {
 
 // src/engine/restore.ts
 init_errors();
+
+// src/engine/unpack.ts
+init_errors();
+import { availableParallelism } from "node:os";
+import { writevSync } from "node:fs";
+import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
+import { zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
+var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
+var MAX_WRITE = 4 * 1024 * 1024;
+var writeAll = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b2) => n + b2.length, 0);
+  let at2 = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at2);
+    left -= n;
+    at2 += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
+  }
+};
+function dropBytes(buffers, n) {
+  const out = [];
+  for (const b2 of buffers) {
+    if (n >= b2.length) n -= b2.length;
+    else {
+      out.push(b2.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
+}
+function frameContentSize(b2) {
+  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
+  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
+  const fhd = v2[4];
+  const single = fhd >> 5 & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
+  if (fcsBytes === 1) return v2[pos];
+  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return v2.readUInt32LE(pos);
+  return Number(v2.readBigUInt64LE(pos));
+}
+function decompressFrame(pack, offset, stored) {
+  const size = frameContentSize(stored);
+  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync2(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
+}
+var Segments = class _Segments {
+  sealed;
+  key;
+  first;
+  total;
+  what;
+  openNo = -1;
+  open = Buffer.alloc(0);
+  static scratch = Buffer.alloc(0);
+  constructor(job, what) {
+    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
+    this.key = Buffer.from(job.key);
+    this.first = job.first;
+    this.total = job.totalSegments;
+    this.what = what;
+  }
+  segment(counter) {
+    if (counter !== this.openNo) {
+      const at2 = (counter - this.first) * (SEGMENT + TAG);
+      const sealed = this.sealed.subarray(at2, at2 + SEGMENT + TAG);
+      if (at2 < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
+      this.openNo = counter;
+    }
+    return this.open;
+  }
+  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
+  read(offset, length) {
+    if (_Segments.scratch.length < length) _Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
+    const out = _Segments.scratch.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const at2 = offset + done;
+      const seg = this.segment(Math.floor(at2 / SEGMENT));
+      const n = seg.copy(out, done, at2 % SEGMENT, Math.min(seg.length, at2 % SEGMENT + length - done));
+      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      done += n;
+    }
+    return out;
+  }
+};
+function unpack(job, chunkId2, write = writeAll) {
+  const what = `pack ${job.pack}`;
+  const segments = new Segments(job, what);
+  const { frames, chunks, positions, ids } = job;
+  let frameNo = -1;
+  let frame = Buffer.alloc(0);
+  let run = [];
+  let runFd = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  let bytes = 0;
+  let checkedFrame = -1;
+  let checkedInner = -1;
+  let checkedId = -1;
+  const flush = () => {
+    if (run.length > 0) write(runFd, run, runStart);
+    run = [];
+  };
+  const n = positions.length;
+  for (let c = 0; c < n; c++) {
+    const f2 = chunks[c * 4];
+    const inner = chunks[c * 4 + 1];
+    const length = chunks[c * 4 + 2];
+    const fd = chunks[c * 4 + 3];
+    if (f2 !== frameNo) {
+      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
+      frameNo = f2;
+    }
+    const piece = frame.subarray(inner, inner + length);
+    const id = ids.subarray(c * 32, c * 32 + 32);
+    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
+    if (!same) {
+      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
+      }
+      checkedFrame = f2;
+      checkedInner = inner;
+      checkedId = c;
+    }
+    const position = positions[c];
+    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
+      flush();
+      runFd = fd;
+      runStart = position;
+    } else {
+      const last = run[run.length - 1];
+      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+        runEnd = position + length;
+        bytes += length;
+        continue;
+      }
+    }
+    run.push(piece);
+    runEnd = position + length;
+    bytes += length;
+  }
+  flush();
+  return bytes;
+}
+function movable(b2) {
+  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && b2.buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(b2.buffer);
+  return own2 ? b2 : new Uint8Array(b2);
+}
+var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./unpack-worker.ts" : "./unpack-worker.js", import.meta.url);
+var INLINE = "inline";
+var Unpackers = class {
+  idle = [INLINE];
+  waiting = [];
+  pending = /* @__PURE__ */ new Map();
+  workers = [];
+  chunkId;
+  constructor(chunkIdKey, workers = Math.min(availableParallelism() - 1, 3)) {
+    this.chunkId = chunkIdHasher(chunkIdKey);
+    for (let i = 0; i < workers; i++) {
+      const w2 = new Worker(WORKER, { workerData: { chunkIdKey } });
+      w2.on("message", (m2) => {
+        const p2 = this.pending.get(w2);
+        this.pending.delete(w2);
+        this.release(w2);
+        if (!p2) return;
+        if (m2.error === void 0) p2.resolve(m2.bytes);
+        else p2.reject(m2.integrity ? new IntegrityError(m2.error) : new Error(m2.error));
+      });
+      w2.on("error", (err) => {
+        const p2 = this.pending.get(w2);
+        this.pending.delete(w2);
+        p2?.reject(err);
+      });
+      this.workers.push(w2);
+      this.idle.push(w2);
+    }
+  }
+  release(s3) {
+    const next = this.waiting.shift();
+    if (next) next(s3);
+    else this.idle.push(s3);
+  }
+  /** Jobs that can run at once. */
+  get size() {
+    return this.workers.length + 1;
+  }
+  async run(job) {
+    const s3 = this.idle.pop() ?? await new Promise((r) => this.waiting.push(r));
+    if (s3 === INLINE) {
+      try {
+        await new Promise((r) => setImmediate(r));
+        return unpack(job, this.chunkId);
+      } finally {
+        this.release(s3);
+      }
+    }
+    const sealed = movable(job.sealed);
+    return new Promise((resolve5, reject) => {
+      this.pending.set(s3, { resolve: resolve5, reject });
+      s3.postMessage({ ...job, sealed }, [sealed.buffer]);
+    });
+  }
+  async close() {
+    await Promise.all(this.workers.map((w2) => w2.terminate()));
+  }
+};
+
+// src/engine/restore.ts
 var decompress = promisify2(zstdDecompress);
-var SPAN = 8 * 1024 * 1024;
+var SPAN = 4 * 1024 * 1024;
+var FILES_AT_ONCE = 256;
 var BATCH = 1024 * 1024;
 var CACHED_FRAMES = 32;
 var FRAME_OUT = 2 * FRAME;
@@ -44194,23 +44583,50 @@ var ChunkReader = class {
     this.keys.set(pack, entry);
     return entry;
   }
+  /** Read a span of a pack: the job that unpacks its chunks. */
+  async loadSpan(span) {
+    const k2 = await this.packKeys(span.pack);
+    const r = segmentRange(k2, span.start, span.end - span.start);
+    const sealed = await this.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
+    const { v: v2, positions: allPositions, fds, ids: allIds } = span.all;
+    const n = span.chunks.length;
+    const frames = new Uint32Array(span.frames.length * 2);
+    const chunks = new Uint32Array(n * 4);
+    const positions = new Float64Array(n);
+    const ids = new Uint8Array(n * 32);
+    let f2 = -1;
+    span.chunks.forEach((c, i) => {
+      if (f2 < 0 || frames[f2 * 2] !== v2[c * 5 + 1]) {
+        f2++;
+        frames[f2 * 2] = v2[c * 5 + 1];
+        frames[f2 * 2 + 1] = v2[c * 5 + 2];
+      }
+      chunks[i * 4] = f2;
+      chunks[i * 4 + 1] = v2[c * 5 + 4];
+      chunks[i * 4 + 2] = v2[c * 5 + 3];
+      chunks[i * 4 + 3] = fds[c];
+      positions[i] = allPositions[c];
+      ids.set(allIds.subarray(c * 32, c * 32 + 32), i * 32);
+    });
+    return { pack: span.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
+  }
   locate(id) {
-    const loc = this.index.lookup(Buffer.from(id, "hex"), this.prefer);
-    if (!loc) throw new IntegrityError(`chunk ${id} is in no index (the repository lost data)`);
+    const loc = this.index.lookup(id, this.prefer);
+    if (!loc) throw new IntegrityError(`chunk ${id.toString("hex")} is in no index (the repository lost data)`);
     return loc;
   }
   /** Every chunk's location, looked up once, in typed arrays (no object per chunk). */
   locateAll(ids) {
     const v2 = new Uint32Array(ids.length * 5);
-    ids.forEach((id, i) => {
-      const loc = this.locate(id);
+    for (let i = 0; i < ids.length; i++) {
+      const loc = this.locate(ids.get(i));
       let n = this.packNumbers.get(loc.pack);
       if (n === void 0) {
         n = this.packs.push(loc.pack) - 1;
         this.packNumbers.set(loc.pack, n);
       }
       v2.set([n, loc.offset, loc.length, loc.rawLength, loc.inner], i * 5);
-    });
+    }
     return { ids, packs: this.packs, v: v2 };
   }
   packs = [];
@@ -44236,8 +44652,8 @@ var ChunkReader = class {
   /** Cut one chunk out of its decompressed frame and check it against its ID. */
   check(id, loc, frame) {
     const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
-    if (plain.length !== loc.rawLength || chunkId(this.repo.keys, plain).toString("hex") !== id) {
-      throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not match its ID`);
+    if (plain.length !== loc.rawLength || !chunkId(this.repo.keys, plain).equals(id)) {
+      throw new IntegrityError(`chunk ${id.toString("hex")} in pack ${loc.pack} does not match its ID`);
     }
     return plain;
   }
@@ -44270,7 +44686,7 @@ var ChunkReader = class {
         await this.fetch(c, i);
         frame = this.cached(key);
       }
-      yield this.check(c.ids[i], this.loc(c, i), frame);
+      yield this.check(c.ids.get(i), this.loc(c, i), frame);
     }
   }
   // Decompressed frames by pack and offset, least recently used first. An
@@ -44316,18 +44732,6 @@ var ChunkReader = class {
 function frameKey(v2, i) {
   return v2[i * 5] * 4294967296 + v2[i * 5 + 1];
 }
-function frameContentSize(b2) {
-  if (b2.length < 6 || b2.readUInt32LE(0) !== 4247762216) return void 0;
-  const fhd = b2[4];
-  const single = fhd >> 5 & 1;
-  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
-  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
-  if (fcsBytes === 0 || b2.length < pos + fcsBytes) return void 0;
-  if (fcsBytes === 1) return b2[pos];
-  if (fcsBytes === 2) return b2.readUInt16LE(pos) + 256;
-  if (fcsBytes === 4) return b2.readUInt32LE(pos);
-  return Number(b2.readBigUInt64LE(pos));
-}
 function checkPath(path) {
   if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
     throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
@@ -44348,9 +44752,6 @@ function selectEntries(snapshot, source2) {
     const key = checkPath(e.path).join("/");
     if (seen.has(key)) throw new IntegrityError(`the snapshot lists ${JSON.stringify(e.path)} twice`);
     seen.add(key);
-    if (!Array.isArray(e.chunks) || !e.chunks.every((c) => typeof c === "string" && /^[0-9a-f]{64}$/.test(c))) {
-      throw new IntegrityError(`the snapshot entry ${JSON.stringify(e.path)} has a malformed chunk list`);
-    }
   }
   return entries;
 }
@@ -44372,42 +44773,109 @@ async function restore(repo, ref, opts2) {
   return withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts2.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    const located = entries.map((e) => reader.locateAll(e.chunks));
+    const located = entries.map((e) => {
+      const l = reader.locateAll(e.chunks);
+      let size = 0;
+      for (let i = 0; i < e.chunks.length; i++) size += l.v[i * 5 + 3];
+      if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
+      return l;
+    });
     const target = resolve4(opts2.target);
     await mkdir2(target, { recursive: true, mode: 448 });
     const total = entries.reduce((n, e) => n + e.size, 0);
-    let bytes = 0;
-    for (const [k2, e] of entries.entries()) {
+    const progress = { bytes: 0, total, report: opts2.onProgress };
+    const pool = new Unpackers(repo.keys.chunkIdKey);
+    try {
+      for (let at2 = 0; at2 < entries.length; at2 += FILES_AT_ONCE) {
+        await restoreFiles(reader, pool, target, entries.slice(at2, at2 + FILES_AT_ONCE), located.slice(at2, at2 + FILES_AT_ONCE), progress);
+      }
+    } finally {
+      await pool.close();
+    }
+    return { files: entries.length, bytes: progress.bytes };
+  });
+}
+async function restoreFiles(reader, pool, target, entries, located, progress) {
+  const files = [];
+  const inflight = new Pipeline(pool.size + 1);
+  try {
+    for (const e of entries) {
       const final = await makeParents(target, checkPath(e.path));
       const tmp = join2(dirname(final), `.cairn-restore-${randomBytes6(6).toString("hex")}`);
-      const f2 = await open3(tmp, "wx", 384);
-      let written = 0;
-      try {
-        try {
-          for await (const batch of reader.read(located[k2])) {
-            const n = batch.reduce((a, b2) => a + b2.length, 0);
-            await f2.writev(batch, written);
-            written += n;
-            bytes += n;
-            opts2.onProgress?.(bytes, total);
-          }
-          if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
-          await f2.sync();
-        } finally {
-          await f2.close();
-        }
-        await chmod(tmp, e.mode & 1023);
-        await utimes(tmp, new Date(e.mtime), new Date(e.mtime));
-        await rename2(tmp, final).catch((err) => {
-          throw new CairnError(`cannot restore ${final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
-        });
-      } catch (err) {
-        await rm2(tmp, { force: true });
-        throw err;
-      }
+      files.push({ tmp, final, handle: await open3(tmp, "wx", 384) });
     }
-    return { files: entries.length, bytes };
+    for (const span of spans(located, files.map((f2) => f2.handle.fd))) {
+      const job = await reader.loadSpan(span);
+      await inflight.run(async () => {
+        progress.bytes += await pool.run(job);
+        progress.report?.(progress.bytes, progress.total);
+      });
+    }
+    await inflight.drain();
+    for (const [k2, e] of entries.entries()) {
+      const f2 = files[k2];
+      await f2.handle.sync();
+      await f2.handle.close();
+      await chmod(f2.tmp, e.mode & 1023);
+      await utimes(f2.tmp, new Date(e.mtime), new Date(e.mtime));
+      await rename2(f2.tmp, f2.final).catch((err) => {
+        throw new CairnError(`cannot restore ${f2.final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
+      });
+    }
+  } catch (err) {
+    await inflight.drain().catch(() => {
+    });
+    for (const f2 of files) {
+      await f2.handle.close().catch(() => {
+      });
+      await rm2(f2.tmp, { force: true });
+    }
+    throw err;
+  }
+}
+function* spans(located, fds) {
+  const count = located.reduce((n, l) => n + l.ids.length, 0);
+  const v2 = new Uint32Array(count * 5);
+  const positions = new Float64Array(count);
+  const fdOf = new Uint32Array(count);
+  const ids = Buffer.alloc(count * 32);
+  let g2 = 0;
+  located.forEach((l, k2) => {
+    ids.set(l.ids.bytes(), g2 * 32);
+    let position = 0;
+    for (let i = 0; i < l.ids.length; i++, g2++) {
+      v2.set(l.v.subarray(i * 5, i * 5 + 5), g2 * 5);
+      positions[g2] = position;
+      position += l.v[i * 5 + 3];
+      fdOf[g2] = fds[k2];
+    }
   });
+  const packs = located[0]?.packs ?? [];
+  const starts = new Uint32Array(packs.length + 1);
+  for (let i = 0; i < count; i++) starts[v2[i * 5] + 1]++;
+  for (let p2 = 0; p2 < packs.length; p2++) starts[p2 + 1] += starts[p2];
+  const byPack = new Uint32Array(count);
+  const fill = starts.slice(0, packs.length);
+  for (let i = 0; i < count; i++) byPack[fill[v2[i * 5]]++] = i;
+  const all = { v: v2, positions, fds: fdOf, ids };
+  for (let p2 = 0; p2 < packs.length; p2++) {
+    if (starts[p2] === starts[p2 + 1]) continue;
+    const order = Array.from(byPack.subarray(starts[p2], starts[p2 + 1])).sort((a, b2) => v2[a * 5 + 1] - v2[b2 * 5 + 1] || v2[a * 5 + 4] - v2[b2 * 5 + 4]);
+    let span;
+    for (const c of order) {
+      const offset = v2[c * 5 + 1];
+      const end = offset + v2[c * 5 + 2];
+      if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
+        yield span;
+        span = void 0;
+      }
+      span ??= { pack: packs[p2], start: offset, end, frames: [], chunks: [], all };
+      if (span.frames[span.frames.length - 1] !== offset) span.frames.push(offset);
+      span.end = Math.max(span.end, end);
+      span.chunks.push(c);
+    }
+    if (span) yield span;
+  }
 }
 async function* tarStream(reader, entries, located) {
   for (const [k2, e] of entries.entries()) {
@@ -49748,18 +50216,18 @@ async function verify(repo, opts2) {
     let snapshots2 = 0;
     for (const name2 of await repo.listNames("snapshot")) {
       try {
-        const s3 = await repo.loadMeta("snapshot", name2);
+        const s3 = await loadSnapshot(repo, name2);
         snapshots2++;
         const packs = new Set(s3.packs);
         for (const e of s3.entries) {
           for (const id of e.chunks) {
-            const loc = index.lookup(Buffer.from(id, "hex"), packs);
+            const loc = index.lookup(id, packs);
             if (!loc) {
-              errors.push(`snapshot ${name2}: ${e.path} needs chunk ${id}, which is in no index`);
+              errors.push(`snapshot ${name2}: ${e.path} needs chunk ${id.toString("hex")}, which is in no index`);
               break;
             }
             if (!packs.has(loc.pack)) {
-              errors.push(`snapshot ${name2}: chunk ${id} is in pack ${loc.pack}, not in the snapshot's pack list`);
+              errors.push(`snapshot ${name2}: chunk ${id.toString("hex")} is in pack ${loc.pack}, not in the snapshot's pack list`);
               break;
             }
           }
@@ -49799,7 +50267,7 @@ async function verify(repo, opts2) {
                 const stored2 = plain.subarray(offset, offset + length);
                 frames.set(offset, reader.frame(id, offset, stored2, frameContentSize(stored2)));
               }
-              reader.check(chunk, { pack: id, offset, length, rawLength, inner }, await frames.get(offset));
+              reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, await frames.get(offset));
               chunksChecked++;
             }
           }

@@ -24,4 +24,6 @@ const common = {
 };
 await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js" });
 await build({ ...common, entryPoints: ["src/action/main.ts"], outfile: "dist/action.js" });
+// Restore's worker threads load this file from beside the bundle.
+await build({ ...common, entryPoints: ["src/engine/unpack-worker.ts"], outfile: "dist/unpack-worker.js" });
 chmodSync("dist/cli.js", 0o755);

@@ -5,23 +5,50 @@
 
 const ID = 32;
 
+/** Value of each lowercase hex digit by character code; -1 for anything else. */
+export const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+
 /** A growable list of chunk IDs (an entry's content, in order). */
 export class IdList {
   private buf = Buffer.alloc(ID * 64);
   length = 0;
 
-  push(id: Uint8Array): void {
+  private reserve(): void {
     if ((this.length + 1) * ID > this.buf.length) {
       const bigger = Buffer.alloc(this.buf.length * 2);
       this.buf.copy(bigger, 0, 0, this.length * ID);
       this.buf = bigger;
     }
+  }
+
+  push(id: Uint8Array): void {
+    this.reserve();
     this.buf.set(id, this.length * ID);
     this.length++;
   }
 
+  /** Append the ID written as 64 lowercase hex digits at text[at]; false if they are not. */
+  pushHex(text: Uint8Array, at: number): boolean {
+    this.reserve();
+    const o = this.length * ID;
+    for (let k = 0; k < ID; k++) {
+      const hi = HEX[text[at + 2 * k]];
+      const lo = HEX[text[at + 2 * k + 1]];
+      if (hi < 0 || lo < 0) return false;
+      this.buf[o + k] = (hi << 4) | lo;
+    }
+    this.length++;
+    return true;
+  }
+
   get(i: number): Buffer {
     return this.buf.subarray(i * ID, (i + 1) * ID);
+  }
+
+  /** The IDs as one buffer, 32 bytes each (a view: valid until the next push). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length * ID);
   }
 
   *[Symbol.iterator](): Iterator<Buffer> {

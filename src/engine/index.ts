@@ -3,7 +3,7 @@
 // all into a compact table. A chunk stored twice (after a --full backup) has
 // several locations; readers prefer the packs their snapshot names.
 import { IntegrityError } from "../errors.ts";
-import { IdTable } from "./idtable.ts";
+import { HEX, IdTable } from "./idtable.ts";
 import type { Repository } from "./repository.ts";
 
 export interface Location {
@@ -86,8 +86,15 @@ export function trailerText(chunks: PackInfo["chunks"]): string {
   return `{"chunks":[${recordLines(chunks).join(",")}]}`;
 }
 
-const PACK_LINE = /^\{"id":"([0-9a-f]{64})","size":(\d+),"chunks":\[$/;
-const CHUNK_LINE = /^\["([0-9a-f]{64})",(\d+),(\d+),(\d+),(\d+)\](?:\]\})?(?:\]\})?(?:,)?$/;
+const HEAD = Buffer.from('{"version":1,"packs":[\n');
+const PACK_OPEN = Buffer.from('{"id":"');
+const PACK_SIZE = Buffer.from('","size":');
+const PACK_CHUNKS = Buffer.from(',"chunks":[');
+const PACK_CLOSE = Buffer.from("]}");
+const CHUNK_OPEN = Buffer.from('["');
+const QUOTE_COMMA = Buffer.from('",');
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");
 
 export class Index {
   private readonly table = new IdTable(5); // pack number, offset, length, raw length, inner
@@ -141,36 +148,72 @@ export class Index {
     return v && { pack: this.packIds[v[0]], offset: v[1], length: v[2], rawLength: v[3], inner: v[4] };
   }
 
-  /** Add one index file's text (the layout encodeIndex writes). */
-  addText(name: string, text: string): void {
-    let pack = -1;
-    let pos = text.indexOf("\n") + 1;
-    if (!text.startsWith('{"version":1,"packs":[\n')) throw new IntegrityError(`index ${name}: not a version 1 index`);
+  /**
+   * Add one index file (the layout indexText writes, one pack or chunk per
+   * line), parsed from its bytes: no string or regular expression per chunk.
+   */
+  addBytes(name: string, json: Buffer): void {
+    if (!json.subarray(0, HEAD.length).equals(HEAD)) throw new IntegrityError(`index ${name}: not a version 1 index`);
     const id = Buffer.alloc(32);
-    while (pos < text.length) {
-      let end = text.indexOf("\n", pos);
-      if (end < 0) end = text.length;
-      const line = text.slice(pos, end);
+    const values = [0, 0, 0, 0, 0];
+    let pack = -1;
+    let pos = HEAD.length;
+    // A cursor over one line; each step returns false when the line does not fit.
+    let p = 0;
+    const lit = (l: Buffer) => json.compare(l, 0, l.length, p, p + l.length) === 0 && ((p += l.length), true);
+    const hex = () => {
+      for (let k = 0; k < 32; k++) {
+        const hi = HEX[json[p + 2 * k]];
+        const lo = HEX[json[p + 2 * k + 1]];
+        if (hi < 0 || lo < 0) return false;
+        id[k] = (hi << 4) | lo;
+      }
+      p += 64;
+      return true;
+    };
+    const num = (k: number) => {
+      let n = 0;
+      const start = p;
+      while (p < json.length && json[p] >= 0x30 && json[p] <= 0x39 && p - start < 15) n = n * 10 + json[p++] - 0x30;
+      values[k] = n;
+      return p > start;
+    };
+    while (pos < json.length) {
+      let end = json.indexOf(10, pos);
+      if (end < 0) end = json.length;
+      p = pos;
+      if (end > pos) {
+        if (pack >= 0 && lit(CHUNK_OPEN) && hex() && lit(QUOTE_COMMA) && num(1) && lit(COMMA) && num(2) && lit(COMMA) && num(3) && lit(COMMA) && num(4) && lit(CLOSE)) {
+          lit(PACK_CLOSE);
+          lit(PACK_CLOSE);
+          lit(COMMA);
+          if (p === end) {
+            values[0] = pack;
+            this.table.add(id, values);
+            pos = end + 1;
+            continue;
+          }
+        }
+        p = pos;
+        if (lit(PACK_OPEN) && hex() && lit(PACK_SIZE) && num(0) && lit(PACK_CHUNKS) && p === end) {
+          pack = this.addPack(id.toString("hex"), values[0], name);
+          pos = end + 1;
+          continue;
+        }
+        throw new IntegrityError(`index ${name}: malformed line ${JSON.stringify(json.subarray(pos, Math.min(end, pos + 80)).toString("utf8"))}`);
+      }
       pos = end + 1;
-      if (line === "" ) continue;
-      let m = CHUNK_LINE.exec(line);
-      if (m && pack >= 0) {
-        id.write(m[1], "hex");
-        this.table.add(id, [pack, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])]);
-        continue;
-      }
-      m = PACK_LINE.exec(line);
-      if (m) {
-        pack = this.addPack(m[1], Number(m[2]), name);
-        continue;
-      }
-      throw new IntegrityError(`index ${name}: malformed line ${JSON.stringify(line.slice(0, 80))}`);
     }
+  }
+
+  /** Add one index file's text (the layout indexText writes). */
+  addText(name: string, text: string): void {
+    this.addBytes(name, Buffer.from(text));
   }
 
   static async load(repo: Repository): Promise<Index> {
     const index = new Index();
-    for (const name of await repo.listNames("index")) index.addText(name, await repo.loadMetaText("index", name));
+    for (const name of await repo.listNames("index")) index.addBytes(name, await repo.loadMetaBytes("index", name));
     return index;
   }
 }

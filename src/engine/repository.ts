@@ -186,12 +186,15 @@ export class Repository {
   }
 
   async loadMetaText(type: "index" | "snapshot", name: string): Promise<string> {
-    const data = await this.backend.load({ type, name });
-    return this.decodeMeta(type, name, data);
+    return (await this.loadMetaBytes(type, name)).toString("utf8");
   }
 
-  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON text. */
-  decodeMeta(type: "index" | "snapshot", name: string, data: Buffer): string {
+  async loadMetaBytes(type: "index" | "snapshot", name: string): Promise<Buffer> {
+    return this.decodeMeta(type, name, await this.backend.load({ type, name }));
+  }
+
+  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON bytes. */
+  decodeMeta(type: "index" | "snapshot", name: string, data: Buffer): Buffer {
     const what = `${type} ${name}`;
     if (sha256(data) !== name) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
     const ids = [this.keys.meta, ...this.keys.identities];
@@ -208,7 +211,7 @@ export class Repository {
     if (!timingSafeEqual(mac(this.keys, type, json), plain.subarray(8, 40))) {
       throw new IntegrityError(`${what}: MAC mismatch (not written with this repository's key)`);
     }
-    return json.toString("utf8");
+    return json;
   }
 
   async listNames(type: FileType): Promise<string[]> {

@@ -6,7 +6,7 @@
 // symbolic link.
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, lstat, mkdir, open, rename, rm, utimes } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, rename, rm, utimes, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -19,11 +19,17 @@ import { Index, type Location } from "./index.ts";
 import { FRAME } from "./packer.ts";
 import { chunkId } from "./keys.ts";
 import { withLock } from "./lock.ts";
+import { Pipeline } from "./pipeline.ts";
+import { frameContentSize, Unpackers, type UnpackJob } from "./unpack.ts";
 import type { Repository } from "./repository.ts";
+import type { IdList } from "./idtable.ts";
 import type { Snapshot, SnapshotEntry } from "./snapshot.ts";
 
 const decompress = promisify(zstdDecompress);
-const SPAN = 8 * 1024 * 1024;
+/** Most bytes of a pack read at once. */
+const SPAN = 4 * 1024 * 1024;
+/** Files restored at once (each holds an open file). */
+const FILES_AT_ONCE = 256;
 const BATCH = 1024 * 1024;
 /** Decompressed frames kept (each up to FRAME bytes). */
 const CACHED_FRAMES = 32;
@@ -66,17 +72,45 @@ export class ChunkReader {
     return entry;
   }
 
-  locate(id: string): Location {
-    const loc = this.index.lookup(Buffer.from(id, "hex"), this.prefer);
-    if (!loc) throw new IntegrityError(`chunk ${id} is in no index (the repository lost data)`);
+  /** Read a span of a pack: the job that unpacks its chunks. */
+  async loadSpan(span: Span): Promise<UnpackJob> {
+    const k = await this.packKeys(span.pack);
+    const r = segmentRange(k, span.start, span.end - span.start);
+    const sealed = await this.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
+    const { v, positions: allPositions, fds, ids: allIds } = span.all;
+    const n = span.chunks.length;
+    const frames = new Uint32Array(span.frames.length * 2);
+    const chunks = new Uint32Array(n * 4);
+    const positions = new Float64Array(n);
+    const ids = new Uint8Array(n * 32);
+    let f = -1;
+    span.chunks.forEach((c, i) => {
+      if (f < 0 || frames[f * 2] !== v[c * 5 + 1]) {
+        f++;
+        frames[f * 2] = v[c * 5 + 1];
+        frames[f * 2 + 1] = v[c * 5 + 2];
+      }
+      chunks[i * 4] = f;
+      chunks[i * 4 + 1] = v[c * 5 + 4];
+      chunks[i * 4 + 2] = v[c * 5 + 3];
+      chunks[i * 4 + 3] = fds[c];
+      positions[i] = allPositions[c];
+      ids.set(allIds.subarray(c * 32, c * 32 + 32), i * 32);
+    });
+    return { pack: span.pack, sealed, first: r.first, totalSegments: k.totalSegments, key: k.key, frames, chunks, positions, ids };
+  }
+
+  locate(id: Buffer): Location {
+    const loc = this.index.lookup(id, this.prefer);
+    if (!loc) throw new IntegrityError(`chunk ${id.toString("hex")} is in no index (the repository lost data)`);
     return loc;
   }
 
   /** Every chunk's location, looked up once, in typed arrays (no object per chunk). */
-  locateAll(ids: string[]): Located {
+  locateAll(ids: IdList): Located {
     const v = new Uint32Array(ids.length * 5);
-    ids.forEach((id, i) => {
-      const loc = this.locate(id);
+    for (let i = 0; i < ids.length; i++) {
+      const loc = this.locate(ids.get(i));
       // Pack numbers belong to the reader: its frame cache is shared by every entry.
       let n = this.packNumbers.get(loc.pack);
       if (n === undefined) {
@@ -84,7 +118,7 @@ export class ChunkReader {
         this.packNumbers.set(loc.pack, n);
       }
       v.set([n, loc.offset, loc.length, loc.rawLength, loc.inner], i * 5);
-    });
+    }
     return { ids, packs: this.packs, v };
   }
 
@@ -112,10 +146,10 @@ export class ChunkReader {
   }
 
   /** Cut one chunk out of its decompressed frame and check it against its ID. */
-  check(id: string, loc: Location, frame: Buffer): Buffer {
+  check(id: Buffer, loc: Location, frame: Buffer): Buffer {
     const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
-    if (plain.length !== loc.rawLength || chunkId(this.repo.keys, plain).toString("hex") !== id) {
-      throw new IntegrityError(`chunk ${id} in pack ${loc.pack} does not match its ID`);
+    if (plain.length !== loc.rawLength || !chunkId(this.repo.keys, plain).equals(id)) {
+      throw new IntegrityError(`chunk ${id.toString("hex")} in pack ${loc.pack} does not match its ID`);
     }
     return plain;
   }
@@ -151,7 +185,7 @@ export class ChunkReader {
         await this.fetch(c, i);
         frame = this.cached(key)!;
       }
-      yield this.check(c.ids[i], this.loc(c, i), frame);
+      yield this.check(c.ids.get(i), this.loc(c, i), frame);
     }
   }
 
@@ -200,7 +234,7 @@ export class ChunkReader {
 
 /** Chunks located in the index: per chunk, pack number, frame offset, frame length, raw length, inner offset. */
 export interface Located {
-  ids: string[];
+  ids: IdList;
   packs: string[];
   v: Uint32Array;
 }
@@ -208,20 +242,6 @@ export interface Located {
 /** Pack number and frame offset as one number (exact below 2^53): no string per chunk. */
 function frameKey(v: Uint32Array, i: number): number {
   return v[i * 5] * 0x1_0000_0000 + v[i * 5 + 1];
-}
-
-/** The content size a zstd frame's header records, if it does. */
-export function frameContentSize(b: Buffer): number | undefined {
-  if (b.length < 6 || b.readUInt32LE(0) !== 0xfd2fb528) return undefined;
-  const fhd = b[4];
-  const single = (fhd >> 5) & 1;
-  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
-  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
-  if (fcsBytes === 0 || b.length < pos + fcsBytes) return undefined;
-  if (fcsBytes === 1) return b[pos];
-  if (fcsBytes === 2) return b.readUInt16LE(pos) + 256;
-  if (fcsBytes === 4) return b.readUInt32LE(pos);
-  return Number(b.readBigUInt64LE(pos));
 }
 
 /** A stored path as parts, or an error: relative, "/"-separated, no empty, "." or ".." part. */
@@ -246,9 +266,6 @@ function selectEntries(snapshot: Snapshot, source?: string): SnapshotEntry[] {
     const key = checkPath(e.path).join("/");
     if (seen.has(key)) throw new IntegrityError(`the snapshot lists ${JSON.stringify(e.path)} twice`);
     seen.add(key);
-    if (!Array.isArray(e.chunks) || !e.chunks.every((c) => typeof c === "string" && /^[0-9a-f]{64}$/.test(c))) {
-      throw new IntegrityError(`the snapshot entry ${JSON.stringify(e.path)} has a malformed chunk list`);
-    }
   }
   return entries;
 }
@@ -284,42 +301,134 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
   return withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    const located = entries.map((e) => reader.locateAll(e.chunks)); // fail before writing anything
+    // Locate every chunk before writing anything: a missing one fails here.
+    const located = entries.map((e) => {
+      const l = reader.locateAll(e.chunks);
+      let size = 0;
+      for (let i = 0; i < e.chunks.length; i++) size += l.v[i * 5 + 3];
+      if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
+      return l;
+    });
     const target = resolve(opts.target);
     await mkdir(target, { recursive: true, mode: 0o700 });
     const total = entries.reduce((n, e) => n + e.size, 0);
-    let bytes = 0;
-    for (const [k, e] of entries.entries()) {
+    const progress = { bytes: 0, total, report: opts.onProgress };
+    const pool = new Unpackers(repo.keys.chunkIdKey);
+    try {
+      for (let at = 0; at < entries.length; at += FILES_AT_ONCE) {
+        await restoreFiles(reader, pool, target, entries.slice(at, at + FILES_AT_ONCE), located.slice(at, at + FILES_AT_ONCE), progress);
+      }
+    } finally {
+      await pool.close();
+    }
+    return { files: entries.length, bytes: progress.bytes };
+  });
+}
+
+interface Progress {
+  bytes: number;
+  total: number;
+  report?: (bytes: number, total: number) => void;
+}
+
+/** Restore some entries: each to a temp file, filled pack by pack, renamed when complete. */
+async function restoreFiles(reader: ChunkReader, pool: Unpackers, target: string, entries: SnapshotEntry[], located: Located[], progress: Progress): Promise<void> {
+  const files: { tmp: string; final: string; handle: FileHandle }[] = [];
+  const inflight = new Pipeline(pool.size + 1);
+  try {
+    for (const e of entries) {
       const final = await makeParents(target, checkPath(e.path));
       const tmp = join(dirname(final), `.cairn-restore-${randomBytes(6).toString("hex")}`);
-      const f = await open(tmp, "wx", 0o600);
-      let written = 0;
-      try {
-        try {
-          for await (const batch of reader.read(located[k])) {
-            const n = batch.reduce((a, b) => a + b.length, 0);
-            await f.writev(batch, written);
-            written += n;
-            bytes += n;
-            opts.onProgress?.(bytes, total);
-          }
-          if (written !== e.size) throw new IntegrityError(`${e.path}: restored ${written} bytes, the snapshot says ${e.size}`);
-          await f.sync();
-        } finally {
-          await f.close();
-        }
-        await chmod(tmp, e.mode & 0o1777);
-        await utimes(tmp, new Date(e.mtime), new Date(e.mtime));
-        await rename(tmp, final).catch((err: NodeJS.ErrnoException) => {
-          throw new CairnError(`cannot restore ${final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
-        });
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      files.push({ tmp, final, handle: await open(tmp, "wx", 0o600) });
     }
-    return { files: entries.length, bytes };
+    for (const span of spans(located, files.map((f) => f.handle.fd))) {
+      const job = await reader.loadSpan(span);
+      await inflight.run(async () => {
+        progress.bytes += await pool.run(job);
+        progress.report?.(progress.bytes, progress.total);
+      });
+    }
+    // Every job must end before a file is closed: a worker writes by fd number.
+    await inflight.drain();
+    for (const [k, e] of entries.entries()) {
+      const f = files[k];
+      await f.handle.sync();
+      await f.handle.close();
+      await chmod(f.tmp, e.mode & 0o1777);
+      await utimes(f.tmp, new Date(e.mtime), new Date(e.mtime));
+      await rename(f.tmp, f.final).catch((err: NodeJS.ErrnoException) => {
+        throw new CairnError(`cannot restore ${f.final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
+      });
+    }
+  } catch (err) {
+    await inflight.drain().catch(() => {});
+    for (const f of files) {
+      await f.handle.close().catch(() => {});
+      await rm(f.tmp, { force: true });
+    }
+    throw err;
+  }
+}
+
+/** One span of a pack to read, and where each of its chunks goes. */
+export interface Span {
+  pack: string;
+  start: number;
+  end: number;
+  frames: number[];
+  /** Global chunk numbers (see spans()), in frame order. */
+  chunks: number[];
+  all: { v: Uint32Array; positions: Float64Array; fds: Uint32Array; ids: Buffer };
+}
+
+/**
+ * The entries' chunks grouped by pack, then by frame: each pack is read once
+ * (in spans of nearby frames), whatever order the files list its chunks in.
+ */
+function* spans(located: Located[], fds: number[]): Generator<Span> {
+  const count = located.reduce((n, l) => n + l.ids.length, 0);
+  const v = new Uint32Array(count * 5);
+  const positions = new Float64Array(count);
+  const fdOf = new Uint32Array(count);
+  const ids = Buffer.alloc(count * 32);
+  let g = 0;
+  located.forEach((l, k) => {
+    ids.set(l.ids.bytes(), g * 32);
+    let position = 0;
+    for (let i = 0; i < l.ids.length; i++, g++) {
+      v.set(l.v.subarray(i * 5, i * 5 + 5), g * 5);
+      positions[g] = position;
+      position += l.v[i * 5 + 3];
+      fdOf[g] = fds[k];
+    }
   });
+  const packs = located[0]?.packs ?? [];
+  // Counting sort by pack number (stable: file order within a pack).
+  const starts = new Uint32Array(packs.length + 1);
+  for (let i = 0; i < count; i++) starts[v[i * 5] + 1]++;
+  for (let p = 0; p < packs.length; p++) starts[p + 1] += starts[p];
+  const byPack = new Uint32Array(count);
+  const fill = starts.slice(0, packs.length);
+  for (let i = 0; i < count; i++) byPack[fill[v[i * 5]]++] = i;
+  const all = { v, positions, fds: fdOf, ids };
+  for (let p = 0; p < packs.length; p++) {
+    if (starts[p] === starts[p + 1]) continue;
+    const order = Array.from(byPack.subarray(starts[p], starts[p + 1])).sort((a, b) => v[a * 5 + 1] - v[b * 5 + 1] || v[a * 5 + 4] - v[b * 5 + 4]);
+    let span: Span | undefined;
+    for (const c of order) {
+      const offset = v[c * 5 + 1];
+      const end = offset + v[c * 5 + 2];
+      if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
+        yield span;
+        span = undefined;
+      }
+      span ??= { pack: packs[p], start: offset, end, frames: [], chunks: [], all };
+      if (span.frames[span.frames.length - 1] !== offset) span.frames.push(offset);
+      span.end = Math.max(span.end, end);
+      span.chunks.push(c);
+    }
+    if (span) yield span;
+  }
 }
 
 /** The snapshot as one tar stream (entries under their paths), for export. */

@@ -9,8 +9,9 @@ import { decrypt } from "./age.ts";
 import { Index, type ChunkRecord } from "./index.ts";
 import { withLock } from "./lock.ts";
 import { sha256, type Repository } from "./repository.ts";
-import { ChunkReader, frameContentSize } from "./restore.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { ChunkReader } from "./restore.ts";
+import { frameContentSize } from "./unpack.ts";
+import { loadSnapshot } from "./snapshot.ts";
 
 export interface VerifyOptions {
   /** Percentage of packs whose data is read (0: structure only). */
@@ -70,18 +71,18 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     let snapshots = 0;
     for (const name of await repo.listNames("snapshot")) {
       try {
-        const s = await repo.loadMeta<Snapshot>("snapshot", name);
+        const s = await loadSnapshot(repo, name);
         snapshots++;
         const packs = new Set(s.packs);
         for (const e of s.entries) {
           for (const id of e.chunks) {
-            const loc = index.lookup(Buffer.from(id, "hex"), packs);
+            const loc = index.lookup(id, packs);
             if (!loc) {
-              errors.push(`snapshot ${name}: ${e.path} needs chunk ${id}, which is in no index`);
+              errors.push(`snapshot ${name}: ${e.path} needs chunk ${id.toString("hex")}, which is in no index`);
               break;
             }
             if (!packs.has(loc.pack)) {
-              errors.push(`snapshot ${name}: chunk ${id} is in pack ${loc.pack}, not in the snapshot's pack list`);
+              errors.push(`snapshot ${name}: chunk ${id.toString("hex")} is in pack ${loc.pack}, not in the snapshot's pack list`);
               break;
             }
           }
@@ -125,7 +126,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
                 const stored = plain.subarray(offset, offset + length);
                 frames.set(offset, reader.frame(id, offset, stored, frameContentSize(stored)));
               }
-              reader.check(chunk, { pack: id, offset, length, rawLength, inner }, await frames.get(offset)!);
+              reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, await frames.get(offset)!);
               chunksChecked++;
             }
           }

@@ -1,0 +1,268 @@
+import { createRequire as __cairnRequire } from 'node:module'; import { fileURLToPath as __cairnPath } from 'node:url'; const require = __cairnRequire(import.meta.url); const __filename = __cairnPath(import.meta.url); const __dirname = __cairnPath(new URL('.', import.meta.url));
+
+// src/engine/unpack-worker.ts
+import { parentPort, workerData } from "node:worker_threads";
+
+// src/errors.ts
+var ExitCode = {
+  ok: 0,
+  runtime: 1,
+  usage: 2,
+  integrity: 3,
+  repoNotFound: 10,
+  locked: 11,
+  noKey: 12
+};
+var CairnError = class extends Error {
+  exitCode;
+  hint;
+  constructor(message, exitCode = ExitCode.runtime, hint, options) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.hint = hint;
+  }
+};
+var IntegrityError = class extends CairnError {
+  constructor(message, hint = "run `cairn verify --read-data` to see every damaged object") {
+    super(message, ExitCode.integrity, hint);
+  }
+};
+
+// src/engine/keys.ts
+import { createHmac as createHmac2, hash, hkdfSync as hkdfSync2, randomBytes as randomBytes2 } from "node:crypto";
+
+// src/engine/age.ts
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual
+} from "node:crypto";
+var SEGMENT = 64 * 1024;
+var TAG = 16;
+var PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
+var SPKI = Buffer.from("302a300506032b656e032100", "hex");
+function segmentNonce(counter, last) {
+  const n = Buffer.alloc(12);
+  n.writeUIntBE(counter, 5, 6);
+  n[11] = last ? 1 : 0;
+  return n;
+}
+function openSegment(key, counter, last, sealed, what) {
+  const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
+  d.setAuthTag(sealed.subarray(sealed.length - TAG));
+  try {
+    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()]);
+  } catch {
+    throw new IntegrityError(`${what}: payload segment ${counter} fails authentication (damaged or truncated)`);
+  }
+}
+
+// src/engine/keys.ts
+function chunkIdHasher(chunkIdKey) {
+  const inner = Buffer.alloc(64, 54);
+  const outer = Buffer.alloc(64, 92);
+  for (let i = 0; i < chunkIdKey.length; i++) {
+    inner[i] ^= chunkIdKey[i];
+    outer[i] ^= chunkIdKey[i];
+  }
+  return (data) => hash("sha256", Buffer.concat([outer, hash("sha256", Buffer.concat([inner, data]), "buffer")]), "buffer");
+}
+
+// src/engine/unpack.ts
+import { writevSync } from "node:fs";
+import { zstdDecompressSync } from "node:zlib";
+
+// src/engine/chunker.ts
+var CDC_DEFAULT = { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 };
+var SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+
+// src/engine/packer.ts
+import { promisify } from "node:util";
+import { constants, zstdCompress } from "node:zlib";
+
+// src/engine/idtable.ts
+var HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+
+// src/engine/index.ts
+var HEAD = Buffer.from('{"version":1,"packs":[\n');
+var PACK_OPEN = Buffer.from('{"id":"');
+var PACK_SIZE = Buffer.from('","size":');
+var PACK_CHUNKS = Buffer.from(',"chunks":[');
+var PACK_CLOSE = Buffer.from("]}");
+var CHUNK_OPEN = Buffer.from('["');
+var QUOTE_COMMA = Buffer.from('",');
+var COMMA = Buffer.from(",");
+var CLOSE = Buffer.from("]");
+
+// src/engine/packer.ts
+var compress = promisify(zstdCompress);
+var FRAME = 512 * 1024;
+var MAX_CHUNK = CDC_DEFAULT.max;
+
+// src/engine/unpack.ts
+var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
+var MAX_WRITE = 4 * 1024 * 1024;
+var writeAll = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b) => n + b.length, 0);
+  let at = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at);
+    left -= n;
+    at += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
+  }
+};
+function dropBytes(buffers, n) {
+  const out = [];
+  for (const b of buffers) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(b.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
+}
+function frameContentSize(b) {
+  if (b.length < 6 || b[0] !== 40 || b[1] !== 181 || b[2] !== 47 || b[3] !== 253) return void 0;
+  const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const fhd = v[4];
+  const single = fhd >> 5 & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || v.length < pos + fcsBytes) return void 0;
+  if (fcsBytes === 1) return v[pos];
+  if (fcsBytes === 2) return v.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return v.readUInt32LE(pos);
+  return Number(v.readBigUInt64LE(pos));
+}
+function decompressFrame(pack, offset, stored) {
+  const size = frameContentSize(stored);
+  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
+}
+var Segments = class _Segments {
+  sealed;
+  key;
+  first;
+  total;
+  what;
+  openNo = -1;
+  open = Buffer.alloc(0);
+  static scratch = Buffer.alloc(0);
+  constructor(job, what) {
+    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
+    this.key = Buffer.from(job.key);
+    this.first = job.first;
+    this.total = job.totalSegments;
+    this.what = what;
+  }
+  segment(counter) {
+    if (counter !== this.openNo) {
+      const at = (counter - this.first) * (SEGMENT + TAG);
+      const sealed = this.sealed.subarray(at, at + SEGMENT + TAG);
+      if (at < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
+      this.openNo = counter;
+    }
+    return this.open;
+  }
+  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
+  read(offset, length) {
+    if (_Segments.scratch.length < length) _Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
+    const out = _Segments.scratch.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const seg = this.segment(Math.floor(at / SEGMENT));
+      const n = seg.copy(out, done, at % SEGMENT, Math.min(seg.length, at % SEGMENT + length - done));
+      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      done += n;
+    }
+    return out;
+  }
+};
+function unpack(job, chunkId2, write = writeAll) {
+  const what = `pack ${job.pack}`;
+  const segments = new Segments(job, what);
+  const { frames, chunks, positions, ids } = job;
+  let frameNo = -1;
+  let frame = Buffer.alloc(0);
+  let run = [];
+  let runFd = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  let bytes = 0;
+  let checkedFrame = -1;
+  let checkedInner = -1;
+  let checkedId = -1;
+  const flush = () => {
+    if (run.length > 0) write(runFd, run, runStart);
+    run = [];
+  };
+  const n = positions.length;
+  for (let c = 0; c < n; c++) {
+    const f = chunks[c * 4];
+    const inner = chunks[c * 4 + 1];
+    const length = chunks[c * 4 + 2];
+    const fd = chunks[c * 4 + 3];
+    if (f !== frameNo) {
+      frame = decompressFrame(job.pack, frames[f * 2], segments.read(frames[f * 2], frames[f * 2 + 1]));
+      frameNo = f;
+    }
+    const piece = frame.subarray(inner, inner + length);
+    const id = ids.subarray(c * 32, c * 32 + 32);
+    const same = f === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
+    if (!same) {
+      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
+      }
+      checkedFrame = f;
+      checkedInner = inner;
+      checkedId = c;
+    }
+    const position = positions[c];
+    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
+      flush();
+      runFd = fd;
+      runStart = position;
+    } else {
+      const last = run[run.length - 1];
+      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+        runEnd = position + length;
+        bytes += length;
+        continue;
+      }
+    }
+    run.push(piece);
+    runEnd = position + length;
+    bytes += length;
+  }
+  flush();
+  return bytes;
+}
+var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./unpack-worker.ts" : "./unpack-worker.js", import.meta.url);
+
+// src/engine/unpack-worker.ts
+var chunkId = chunkIdHasher(workerData.chunkIdKey);
+parentPort.on("message", (job) => {
+  try {
+    parentPort.postMessage({ bytes: unpack(job, chunkId) });
+  } catch (err) {
+    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), integrity: err instanceof IntegrityError });
+  }
+});

@@ -1,0 +1,291 @@
+// Unpacking: sealed pack bytes -> frames -> checked chunks -> file writes.
+// Restore reads each pack once and hands its needed span to a pool of worker
+// threads, which decrypt, decompress, check every chunk against its keyed ID
+// and write it at its offset in the restored file (pwrite on a shared fd).
+// So decryption, decompression and hashing use every core, and the main
+// thread only reads packs.
+import { availableParallelism } from "node:os";
+import { writevSync } from "node:fs";
+import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
+import { zstdDecompressSync } from "node:zlib";
+import { IntegrityError } from "../errors.ts";
+import { openSegment, SEGMENT, TAG } from "./age.ts";
+import { CDC_DEFAULT } from "./chunker.ts";
+import { chunkIdHasher } from "./keys.ts";
+import { FRAME } from "./packer.ts";
+
+/** The most a frame decompresses to (a frame is cut after FRAME bytes, plus one chunk). */
+const MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
+/** Bytes given to one writev. */
+const MAX_WRITE = 4 * 1024 * 1024;
+
+/** One span of one pack and the chunks to cut out of it. */
+export interface UnpackJob {
+  pack: string;
+  /** Sealed age segments, starting with segment `first`. */
+  sealed: Uint8Array;
+  first: number;
+  totalSegments: number;
+  /** The pack's payload key. */
+  key: Uint8Array;
+  /** Frames as (offset in the pack's plaintext, length) pairs, ascending. */
+  frames: Uint32Array;
+  /** Per chunk: frame number (into frames), offset in the frame, length, fd. Ordered by frame. */
+  chunks: Uint32Array;
+  /** Per chunk: where it goes in its file. */
+  positions: Float64Array;
+  /** Per chunk: its 32-byte ID. */
+  ids: Uint8Array;
+}
+
+export type Write = (fd: number, buffers: Buffer[], position: number) => void;
+
+const writeAll: Write = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b) => n + b.length, 0);
+  let at = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at);
+    left -= n;
+    at += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
+  }
+};
+
+function dropBytes(buffers: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(b.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
+}
+
+/** The content size a zstd frame's header records, if it does. */
+export function frameContentSize(b: Uint8Array): number | undefined {
+  if (b.length < 6 || b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd) return undefined;
+  const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const fhd = v[4];
+  const single = (fhd >> 5) & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || v.length < pos + fcsBytes) return undefined;
+  if (fcsBytes === 1) return v[pos];
+  if (fcsBytes === 2) return v.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return v.readUInt32LE(pos);
+  return Number(v.readBigUInt64LE(pos));
+}
+
+/** Decompress one zstd frame of a pack, refusing anything larger than a frame can be. */
+export function decompressFrame(pack: string, offset: number, stored: Uint8Array): Buffer {
+  const size = frameContentSize(stored);
+  if (size !== undefined && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
+}
+
+/**
+ * A job's sealed segments, opened one at a time as frames need them. A frame's
+ * stored bytes are copied out of its segments into one reused buffer: no
+ * plaintext copy of the whole span, and little garbage per frame.
+ */
+class Segments {
+  private readonly sealed: Buffer;
+  private readonly key: Buffer;
+  private readonly first: number;
+  private readonly total: number;
+  private readonly what: string;
+  private openNo = -1;
+  private open: Buffer = Buffer.alloc(0);
+  private static scratch = Buffer.alloc(0);
+
+  constructor(job: UnpackJob, what: string) {
+    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
+    this.key = Buffer.from(job.key);
+    this.first = job.first;
+    this.total = job.totalSegments;
+    this.what = what;
+  }
+
+  private segment(counter: number): Buffer {
+    if (counter !== this.openNo) {
+      const at = (counter - this.first) * (SEGMENT + TAG);
+      const sealed = this.sealed.subarray(at, at + SEGMENT + TAG);
+      if (at < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
+      this.openNo = counter;
+    }
+    return this.open;
+  }
+
+  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
+  read(offset: number, length: number): Buffer {
+    if (Segments.scratch.length < length) Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
+    const out = Segments.scratch.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const seg = this.segment(Math.floor(at / SEGMENT));
+      const n = seg.copy(out, done, at % SEGMENT, Math.min(seg.length, (at % SEGMENT) + length - done));
+      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      done += n;
+    }
+    return out;
+  }
+}
+
+/** Decrypt, decompress and check a job's chunks, and write them; the bytes written. */
+export function unpack(job: UnpackJob, chunkId: (data: Uint8Array) => Buffer, write: Write = writeAll): number {
+  const what = `pack ${job.pack}`;
+  const segments = new Segments(job, what);
+  const { frames, chunks, positions, ids } = job;
+  let frameNo = -1;
+  let frame: Buffer = Buffer.alloc(0);
+  // The run of bytes waiting to be written: one fd, contiguous in the file.
+  let run: Buffer[] = [];
+  let runFd = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  let bytes = 0;
+  // The last piece checked: a chunk repeated in a file (zero pages) is hashed once.
+  let checkedFrame = -1;
+  let checkedInner = -1;
+  let checkedId = -1;
+  const flush = () => {
+    if (run.length > 0) write(runFd, run, runStart);
+    run = [];
+  };
+  const n = positions.length;
+  for (let c = 0; c < n; c++) {
+    const f = chunks[c * 4];
+    const inner = chunks[c * 4 + 1];
+    const length = chunks[c * 4 + 2];
+    const fd = chunks[c * 4 + 3];
+    if (f !== frameNo) {
+      frame = decompressFrame(job.pack, frames[f * 2], segments.read(frames[f * 2], frames[f * 2 + 1]));
+      frameNo = f;
+    }
+    const piece = frame.subarray(inner, inner + length);
+    const id = ids.subarray(c * 32, c * 32 + 32);
+    const same = f === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
+    if (!same) {
+      if (piece.length !== length || !chunkId(piece).equals(id)) {
+        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
+      }
+      checkedFrame = f;
+      checkedInner = inner;
+      checkedId = c;
+    }
+    const position = positions[c];
+    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
+      flush();
+      runFd = fd;
+      runStart = position;
+    } else {
+      // Pages next to each other in the frame and in the file: one buffer.
+      const last = run[run.length - 1];
+      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+        runEnd = position + length;
+        bytes += length;
+        continue;
+      }
+    }
+    run.push(piece);
+    runEnd = position + length;
+    bytes += length;
+  }
+  flush();
+  return bytes;
+}
+
+/** Bytes whose memory can be moved to a worker: a view of part of a larger buffer is copied first (cloning would copy all of it). */
+function movable(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(b.buffer);
+  return own ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b); // a copy (Buffer.slice would be a view)
+}
+
+// The worker's entry, beside this file: unpack-worker.ts in the source tree,
+// unpack-worker.js beside the bundles in dist/.
+const WORKER = new URL(import.meta.url.endsWith(".ts") ? "./unpack-worker.ts" : "./unpack-worker.js", import.meta.url);
+
+interface Pending {
+  resolve: (bytes: number) => void;
+  reject: (err: Error) => void;
+}
+
+/** The main thread's own turn at unpacking, next to the workers'. */
+const INLINE = "inline";
+type Slot = Worker | typeof INLINE;
+
+/**
+ * Unpacks jobs on the main thread and on cores-1 worker threads; run()
+ * resolves with the bytes a job wrote. Not one worker per core: each thread
+ * holds its own heap and garbage, and the main thread mostly waits on reads.
+ */
+export class Unpackers {
+  private readonly idle: Slot[] = [INLINE];
+  private readonly waiting: ((s: Slot) => void)[] = [];
+  private readonly pending = new Map<Worker, Pending>();
+  private readonly workers: Worker[] = [];
+  private readonly chunkId: (data: Uint8Array) => Buffer;
+
+  constructor(chunkIdKey: Uint8Array, workers = Math.min(availableParallelism() - 1, 3)) {
+    this.chunkId = chunkIdHasher(chunkIdKey);
+    for (let i = 0; i < workers; i++) {
+      const w = new Worker(WORKER, { workerData: { chunkIdKey } });
+      w.on("message", (m: { bytes?: number; error?: string; integrity?: boolean }) => {
+        const p = this.pending.get(w);
+        this.pending.delete(w);
+        this.release(w);
+        if (!p) return;
+        if (m.error === undefined) p.resolve(m.bytes!);
+        else p.reject(m.integrity ? new IntegrityError(m.error) : new Error(m.error));
+      });
+      w.on("error", (err) => {
+        const p = this.pending.get(w);
+        this.pending.delete(w);
+        p?.reject(err);
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  private release(s: Slot): void {
+    const next = this.waiting.shift();
+    if (next) next(s);
+    else this.idle.push(s);
+  }
+
+  /** Jobs that can run at once. */
+  get size(): number {
+    return this.workers.length + 1;
+  }
+
+  async run(job: UnpackJob): Promise<number> {
+    const s = this.idle.pop() ?? (await new Promise<Slot>((r) => this.waiting.push(r)));
+    if (s === INLINE) {
+      try {
+        await new Promise((r) => setImmediate(r)); // let finished reads be handed out first
+        return unpack(job, this.chunkId);
+      } finally {
+        this.release(s);
+      }
+    }
+    const sealed = movable(job.sealed);
+    return new Promise<number>((resolve, reject) => {
+      this.pending.set(s, { resolve, reject });
+      s.postMessage({ ...job, sealed }, [sealed.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
