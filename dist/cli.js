@@ -32570,40 +32570,51 @@ init_errors();
 var ID = 32;
 var HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+var BLOCK_BITS = 15;
+var BLOCK = 1 << BLOCK_BITS;
 var IdList = class {
-  buf = Buffer.alloc(ID * 64);
+  blocks = [Buffer.alloc(ID * 64)];
   length = 0;
+  /** Room for one more ID; the block and byte offset it goes to. */
   reserve() {
-    if ((this.length + 1) * ID > this.buf.length) {
-      const bigger = Buffer.alloc(this.buf.length * 2);
-      this.buf.copy(bigger, 0, 0, this.length * ID);
-      this.buf = bigger;
+    const n = this.length >>> BLOCK_BITS;
+    const at2 = (this.length & BLOCK - 1) * ID;
+    if (n === this.blocks.length) this.blocks.push(Buffer.alloc(ID * BLOCK));
+    let b2 = this.blocks[n];
+    if (at2 + ID > b2.length) {
+      const bigger = Buffer.alloc(Math.min(b2.length * 2, ID * BLOCK));
+      b2.copy(bigger, 0, 0, at2);
+      this.blocks[n] = b2 = bigger;
     }
+    return [b2, at2];
   }
   push(id) {
-    this.reserve();
-    this.buf.set(id, this.length * ID);
+    const [b2, at2] = this.reserve();
+    b2.set(id, at2);
     this.length++;
   }
   /** Append the ID written as 64 lowercase hex digits at text[at]; false if they are not. */
   pushHex(text, at2) {
-    this.reserve();
-    const o = this.length * ID;
+    const [b2, o] = this.reserve();
     for (let k2 = 0; k2 < ID; k2++) {
       const hi2 = HEX[text[at2 + 2 * k2]];
       const lo2 = HEX[text[at2 + 2 * k2 + 1]];
       if (hi2 < 0 || lo2 < 0) return false;
-      this.buf[o + k2] = hi2 << 4 | lo2;
+      b2[o + k2] = hi2 << 4 | lo2;
     }
     this.length++;
     return true;
   }
   get(i) {
-    return this.buf.subarray(i * ID, (i + 1) * ID);
+    const at2 = (i & BLOCK - 1) * ID;
+    return this.blocks[i >>> BLOCK_BITS].subarray(at2, at2 + ID);
   }
-  /** The IDs as one buffer, 32 bytes each (a view: valid until the next push). */
-  bytes() {
-    return this.buf.subarray(0, this.length * ID);
+  /** Copy every ID, 32 bytes each, into target at offset. */
+  copyTo(target, offset) {
+    for (let n = 0; n * BLOCK < this.length; n++) {
+      const count = Math.min(BLOCK, this.length - n * BLOCK);
+      target.set(this.blocks[n].subarray(0, count * ID), offset + n * BLOCK * ID);
+    }
   }
   *[Symbol.iterator]() {
     for (let i = 0; i < this.length; i++) yield this.get(i);
@@ -32839,8 +32850,116 @@ var Index = class _Index {
   }
 };
 
-// src/engine/keys.ts
-import { createHmac as createHmac2, hash, hkdfSync as hkdfSync3, randomBytes as randomBytes2 } from "node:crypto";
+// src/engine/hashing.ts
+var BATCH = 1024 * 1024;
+var BUFFER = BATCH + CDC_DEFAULT.max;
+var BatchHasher = class {
+  batch;
+  queue = [];
+  spare = [];
+  workers;
+  onChunk;
+  /** onChunk gets every chunk with its ID, in the order they were pushed. */
+  constructor(workers, onChunk) {
+    this.workers = workers;
+    this.onChunk = onChunk;
+    this.batch = this.fresh();
+  }
+  fresh() {
+    return { data: this.spare.pop() ?? Buffer.allocUnsafe(BUFFER), sizes: [], length: 0 };
+  }
+  async push(chunk) {
+    if (chunk.length > BUFFER - this.batch.length) await this.send();
+    chunk.copy(this.batch.data, this.batch.length);
+    this.batch.length += chunk.length;
+    this.batch.sizes.push(chunk.length);
+    if (this.batch.length >= BATCH) await this.send();
+  }
+  async send() {
+    const b2 = this.batch;
+    if (b2.sizes.length === 0) return;
+    this.batch = this.fresh();
+    b2.done = this.workers.run({ kind: "hash", data: b2.data, sizes: Uint32Array.from(b2.sizes) });
+    b2.done.catch(() => {
+    });
+    this.queue.push(b2);
+    while (this.queue.length > 2 * this.workers.size) await this.take();
+  }
+  async take() {
+    const b2 = this.queue.shift();
+    const done = await b2.done;
+    if (done.kind !== "hash") throw new Error("a worker answered the wrong task");
+    const data = Buffer.from(done.data.buffer, done.data.byteOffset, done.data.byteLength);
+    const ids = Buffer.from(done.ids.buffer, done.ids.byteOffset, done.ids.byteLength);
+    let at2 = 0;
+    for (let k2 = 0; k2 < b2.sizes.length; k2++) {
+      await this.onChunk(data.subarray(at2, at2 + b2.sizes[k2]), ids.subarray(k2 * 32, k2 * 32 + 32));
+      at2 += b2.sizes[k2];
+    }
+    this.spare.push(data);
+  }
+  /** Hash what is pushed so far and hand every chunk to onChunk. */
+  async flush() {
+    await this.send();
+    while (this.queue.length > 0) await this.take();
+  }
+  /** Wait for batches in flight and drop them (after a failure). */
+  async abandon() {
+    const q2 = this.queue.splice(0);
+    await Promise.allSettled(q2.map((b2) => b2.done));
+    this.batch = this.fresh();
+  }
+};
+
+// src/engine/lock.ts
+import { randomBytes as randomBytes4 } from "node:crypto";
+
+// src/backends/backend.ts
+var FILE_TYPES = ["config", "keys", "index", "snapshot", "pack", "lock"];
+var NotExistError = class extends Error {
+  constructor(h) {
+    super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
+    this.name = "NotExistError";
+  }
+};
+function isNotExist(err) {
+  return err instanceof NotExistError;
+}
+var NAMED = /^[0-9a-f]{64}$/;
+function checkHandle(h) {
+  if (!FILE_TYPES.includes(h.type)) throw new Error(`unknown file type ${String(h.type)}`);
+  const singleton = h.type === "config" || h.type === "keys";
+  if (singleton ? h.name !== "" : !NAMED.test(h.name)) {
+    throw new Error(`invalid ${h.type} name ${JSON.stringify(h.name)}`);
+  }
+}
+function isValidName(type, name2) {
+  return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
+}
+
+// src/engine/lock.ts
+init_errors();
+
+// src/engine/repository.ts
+import { createHash, createHmac as createHmac3, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
+import { hostname } from "node:os";
+import { createZstdCompress, zstdDecompressSync } from "node:zlib";
+init_errors();
+
+// src/engine/age.ts
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync as hkdfSync2,
+  randomBytes,
+  timingSafeEqual
+} from "node:crypto";
+import { Transform } from "node:stream";
 
 // node_modules/@scure/base/index.js
 var freeze = (fn) => Object.freeze(fn());
@@ -33183,23 +33302,7 @@ function genBech32(encoding) {
 }
 var bech32 = /* @__PURE__ */ freeze(() => genBech32("bech32"));
 
-// src/engine/keys.ts
-init_errors();
-
 // src/engine/age.ts
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  hkdfSync as hkdfSync2,
-  randomBytes,
-  timingSafeEqual
-} from "node:crypto";
-import { Transform } from "node:stream";
 init_errors();
 var SEGMENT = 64 * 1024;
 var TAG = 16;
@@ -33452,6 +33555,8 @@ var EncryptStream = class extends Transform {
 };
 
 // src/engine/keys.ts
+import { createHmac as createHmac2, hash, hkdfSync as hkdfSync3, randomBytes as randomBytes2 } from "node:crypto";
+init_errors();
 var WRITE_KEY_PREFIX = "cairn-write-key-";
 function derive(w2, info) {
   return Buffer.from(hkdfSync3("sha256", w2, new Uint8Array(0), info, 32));
@@ -33482,14 +33587,19 @@ function parseWriteKey(s3) {
 }
 var hashers = /* @__PURE__ */ new WeakMap();
 function chunkIdHasher(chunkIdKey) {
-  const inner = Buffer.alloc(64, 54);
-  const outer = Buffer.alloc(64, 92);
+  const inner = Buffer.alloc(64 + SCRATCH, 54);
+  const outer = Buffer.alloc(64 + 32, 92);
   for (let i = 0; i < chunkIdKey.length; i++) {
     inner[i] ^= chunkIdKey[i];
     outer[i] ^= chunkIdKey[i];
   }
-  return (data) => hash("sha256", Buffer.concat([outer, hash("sha256", Buffer.concat([inner, data]), "buffer")]), "buffer");
+  return (data) => {
+    const h = data.length <= SCRATCH ? (inner.set(data, 64), hash("sha256", inner.subarray(0, 64 + data.length), "buffer")) : hash("sha256", Buffer.concat([inner.subarray(0, 64), data]), "buffer");
+    outer.set(h, 64);
+    return hash("sha256", outer, "buffer");
+  };
 }
+var SCRATCH = 64 * 1024;
 function chunkId(keys, data) {
   let h = hashers.get(keys);
   if (!h) {
@@ -33502,40 +33612,7 @@ function mac(keys, label, data) {
   return createHmac2("sha256", keys.macKey).update(label).update("\n").update(data).digest();
 }
 
-// src/engine/lock.ts
-import { randomBytes as randomBytes4 } from "node:crypto";
-
-// src/backends/backend.ts
-var FILE_TYPES = ["config", "keys", "index", "snapshot", "pack", "lock"];
-var NotExistError = class extends Error {
-  constructor(h) {
-    super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
-    this.name = "NotExistError";
-  }
-};
-function isNotExist(err) {
-  return err instanceof NotExistError;
-}
-var NAMED = /^[0-9a-f]{64}$/;
-function checkHandle(h) {
-  if (!FILE_TYPES.includes(h.type)) throw new Error(`unknown file type ${String(h.type)}`);
-  const singleton = h.type === "config" || h.type === "keys";
-  if (singleton ? h.name !== "" : !NAMED.test(h.name)) {
-    throw new Error(`invalid ${h.type} name ${JSON.stringify(h.name)}`);
-  }
-}
-function isValidName(type, name2) {
-  return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
-}
-
-// src/engine/lock.ts
-init_errors();
-
 // src/engine/repository.ts
-import { createHash, createHmac as createHmac3, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
-import { hostname } from "node:os";
-import { createZstdCompress, zstdDecompressSync } from "node:zlib";
-init_errors();
 var FORMAT_VERSION = 1;
 var DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 function sha256(data) {
@@ -33805,8 +33882,7 @@ async function withLock(repo, exclusive, fn) {
 
 // src/engine/packer.ts
 import { createHash as createHash2 } from "node:crypto";
-import { promisify } from "node:util";
-import { constants, zstdCompress } from "node:zlib";
+import { constants, zstdCompressSync } from "node:zlib";
 
 // src/engine/pipeline.ts
 var Pipeline = class {
@@ -33831,16 +33907,24 @@ var Pipeline = class {
 };
 
 // src/engine/packer.ts
-var compress = promisify(zstdCompress);
 var ZSTD_LEVEL = 3;
 var FRAME = 512 * 1024;
-var COMPRESSING = 4;
 var MAX_CHUNK = CDC_DEFAULT.max;
+var GROUP = FRAME + MAX_CHUNK;
 var SAVING = 2;
+function compressFrame(raw) {
+  return zstdCompressSync(raw, {
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+    pledgedSrcSize: raw.length,
+    chunkSize: raw.length + (raw.length >> 7) + 1024
+  });
+}
 var Packer = class {
   // The frame being gathered: chunks are copied in at once, so no object per
   // 4 KiB page lives long enough to burden the garbage collector.
-  group = Buffer.allocUnsafe(FRAME + MAX_CHUNK);
+  group = Buffer.allocUnsafe(GROUP);
+  /** Group buffers back from the workers, for reuse. */
+  spare = [];
   groupIds = Buffer.allocUnsafe(32 * 1024);
   groupSizes = [];
   groupLength = 0;
@@ -33852,7 +33936,8 @@ var Packer = class {
   /** Plaintext bytes of the pack so far. */
   size = 0;
   chunks = new ChunkRecords();
-  compressing = new Pipeline(COMPRESSING);
+  compressing;
+  workers;
   saving = [];
   /** Packs saved and not yet taken by takeSaved(). */
   saved = [];
@@ -33862,7 +33947,9 @@ var Packer = class {
   backend;
   recipients;
   packSize;
-  constructor(backend, recipients, packSize) {
+  constructor(backend, recipients, packSize, workers) {
+    this.workers = workers;
+    this.compressing = new Pipeline(2 * workers.size);
     this.backend = backend;
     this.recipients = recipients;
     this.packSize = packSize;
@@ -33884,17 +33971,18 @@ var Packer = class {
   }
   async compressGroup() {
     if (this.groupSizes.length === 0) return;
-    const raw = Buffer.from(this.group.subarray(0, this.groupLength));
+    const raw = this.group;
+    const length = this.groupLength;
     const ids = Buffer.from(this.groupIds.subarray(0, this.groupSizes.length * 32));
     const sizes = this.groupSizes;
+    this.group = this.spare.pop() ?? Buffer.allocUnsafe(GROUP);
     this.groupSizes = [];
     this.groupLength = 0;
     await this.compressing.run(async () => {
-      const frame = await compress(raw, {
-        params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-        pledgedSrcSize: raw.length,
-        chunkSize: raw.length + (raw.length >> 7) + 1024
-      });
+      const done = await this.workers.run({ kind: "compress", raw, length });
+      if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
+      this.spare.push(Buffer.from(done.raw.buffer, done.raw.byteOffset, done.raw.byteLength));
+      const frame = Buffer.from(done.frame.buffer, done.frame.byteOffset, done.frame.byteLength);
       const offset = this.size;
       let inner = 0;
       sizes.forEach((size, k2) => {
@@ -33968,6 +34056,264 @@ var Packer = class {
     await this.compressing.drain().catch(() => {
     });
     await Promise.allSettled(this.saving);
+  }
+};
+
+// src/engine/workers.ts
+init_errors();
+import { availableParallelism } from "node:os";
+import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
+
+// src/engine/unpack.ts
+init_errors();
+import { writevSync } from "node:fs";
+import { zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
+var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
+var MAX_WRITE = 4 * 1024 * 1024;
+var writeAll = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b2) => n + b2.length, 0);
+  let at2 = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at2);
+    left -= n;
+    at2 += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
+  }
+};
+function dropBytes(buffers, n) {
+  const out = [];
+  for (const b2 of buffers) {
+    if (n >= b2.length) n -= b2.length;
+    else {
+      out.push(b2.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
+}
+function frameContentSize(b2) {
+  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
+  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
+  const fhd = v2[4];
+  const single = fhd >> 5 & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
+  if (fcsBytes === 1) return v2[pos];
+  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return v2.readUInt32LE(pos);
+  return Number(v2.readBigUInt64LE(pos));
+}
+function decompressFrame(pack, offset, stored) {
+  const size = frameContentSize(stored);
+  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync2(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
+}
+var Segments = class _Segments {
+  sealed;
+  key;
+  first;
+  total;
+  what;
+  openNo = -1;
+  open = Buffer.alloc(0);
+  static scratch = Buffer.alloc(0);
+  constructor(job, what) {
+    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
+    this.key = Buffer.from(job.key);
+    this.first = job.first;
+    this.total = job.totalSegments;
+    this.what = what;
+  }
+  segment(counter) {
+    if (counter !== this.openNo) {
+      const at2 = (counter - this.first) * (SEGMENT + TAG);
+      const sealed = this.sealed.subarray(at2, at2 + SEGMENT + TAG);
+      if (at2 < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
+      this.openNo = counter;
+    }
+    return this.open;
+  }
+  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
+  read(offset, length) {
+    if (_Segments.scratch.length < length) _Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
+    const out = _Segments.scratch.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const at2 = offset + done;
+      const seg = this.segment(Math.floor(at2 / SEGMENT));
+      const n = seg.copy(out, done, at2 % SEGMENT, Math.min(seg.length, at2 % SEGMENT + length - done));
+      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      done += n;
+    }
+    return out;
+  }
+};
+function unpack(job, chunkId2, write = writeAll) {
+  const what = `pack ${job.pack}`;
+  const segments = new Segments(job, what);
+  const { frames, chunks, positions, ids } = job;
+  let frameNo = -1;
+  let frame = Buffer.alloc(0);
+  let run = [];
+  let runFd = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  let bytes = 0;
+  let checkedFrame = -1;
+  let checkedInner = -1;
+  let checkedId = -1;
+  const flush = () => {
+    if (run.length > 0) write(runFd, run, runStart);
+    run = [];
+  };
+  const n = positions.length;
+  for (let c = 0; c < n; c++) {
+    const f2 = chunks[c * 4];
+    const inner = chunks[c * 4 + 1];
+    const length = chunks[c * 4 + 2];
+    const fd = chunks[c * 4 + 3];
+    if (f2 !== frameNo) {
+      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
+      frameNo = f2;
+    }
+    const piece = frame.subarray(inner, inner + length);
+    const id = ids.subarray(c * 32, c * 32 + 32);
+    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
+    if (!same) {
+      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
+      }
+      checkedFrame = f2;
+      checkedInner = inner;
+      checkedId = c;
+    }
+    const position = positions[c];
+    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
+      flush();
+      runFd = fd;
+      runStart = position;
+    } else {
+      const last = run[run.length - 1];
+      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+        runEnd = position + length;
+        bytes += length;
+        continue;
+      }
+    }
+    run.push(piece);
+    runEnd = position + length;
+    bytes += length;
+  }
+  flush();
+  return bytes;
+}
+
+// src/engine/workers.ts
+function runTask(task, chunkId2) {
+  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
+  if (task.kind === "hash") {
+    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
+    let at2 = 0;
+    task.sizes.forEach((size, k2) => {
+      ids.set(chunkId2(task.data.subarray(at2, at2 + size)), k2 * 32);
+      at2 += size;
+    });
+    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
+  }
+  const frame = compressFrame(task.raw.subarray(0, task.length));
+  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer, task.raw.buffer].filter(owned) };
+}
+function owned(b2) {
+  return b2 instanceof ArrayBuffer && !isMarkedAsUntransferable(b2);
+}
+function movable(b2) {
+  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && owned(b2.buffer);
+  return own2 ? b2 : new Uint8Array(b2);
+}
+var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+var INLINE = "inline";
+var Workers = class {
+  idle = [];
+  waiting = [];
+  pending = /* @__PURE__ */ new Map();
+  workers = [];
+  chunkId;
+  constructor(chunkIdKey, opts2) {
+    this.chunkId = chunkIdHasher(chunkIdKey);
+    if (opts2.inline) this.idle.push(INLINE);
+    for (let i = 0; i < opts2.workers; i++) {
+      const w2 = new Worker(WORKER, { workerData: { chunkIdKey } });
+      w2.on("message", (m2) => {
+        const p2 = this.pending.get(w2);
+        this.pending.delete(w2);
+        this.release(w2);
+        if (!p2) return;
+        if (m2.error === void 0) p2.resolve(m2.done);
+        else p2.reject(m2.integrity ? new IntegrityError(m2.error) : new Error(m2.error));
+      });
+      w2.on("error", (err) => {
+        const p2 = this.pending.get(w2);
+        this.pending.delete(w2);
+        p2?.reject(err);
+      });
+      this.workers.push(w2);
+      this.idle.push(w2);
+    }
+  }
+  /** Workers for a machine: one per core beside the main thread (at least one), at most 4. */
+  static count(besideMain) {
+    return Math.max(1, Math.min(availableParallelism() - besideMain, 4));
+  }
+  release(s3) {
+    const next = this.waiting.shift();
+    if (next) next(s3);
+    else this.idle.push(s3);
+  }
+  /** Tasks that can run at once. */
+  get size() {
+    return this.workers.length + (this.idle.includes(INLINE) || this.inlineBusy ? 1 : 0);
+  }
+  inlineBusy = false;
+  async run(task) {
+    const s3 = this.idle.pop() ?? await new Promise((r) => this.waiting.push(r));
+    if (s3 === INLINE) {
+      this.inlineBusy = true;
+      try {
+        await new Promise((r) => setImmediate(r));
+        return runTask(task, this.chunkId).done;
+      } finally {
+        this.inlineBusy = false;
+        this.release(s3);
+      }
+    }
+    let transfer;
+    if (task.kind === "unpack") {
+      const sealed = movable(task.job.sealed);
+      task = { kind: "unpack", job: { ...task.job, sealed } };
+      transfer = [sealed.buffer];
+    } else if (task.kind === "compress") {
+      const raw = movable(task.raw);
+      task = { ...task, raw };
+      transfer = [raw.buffer];
+    } else {
+      const data = movable(task.data);
+      task = { ...task, data };
+      transfer = [data.buffer];
+    }
+    return new Promise((resolve5, reject) => {
+      this.pending.set(s3, { resolve: resolve5, reject });
+      s3.postMessage(task, transfer);
+    });
+  }
+  async close() {
+    await Promise.all(this.workers.map((w2) => w2.terminate()));
   }
 };
 
@@ -34080,7 +34426,8 @@ async function backup(repo, opts2) {
     const full = opts2.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
-    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize);
+    const workers = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(0), inline: false });
+    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
     const added = new IdTable(0);
     const used = /* @__PURE__ */ new Set();
     const indexed = /* @__PURE__ */ new Set();
@@ -34093,15 +34440,14 @@ async function backup(repo, opts2) {
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
     const entries = [];
     const sources = [];
-    async function store(chunk) {
-      const id = chunkId(repo.keys, chunk);
+    async function store(chunk, id) {
       stats.chunks++;
-      if (added.has(id)) return id;
+      if (added.has(id)) return;
       if (!full) {
         const loc = index.lookup(id);
         if (loc) {
           used.add(loc.pack);
-          return id;
+          return;
         }
       }
       added.add(id, []);
@@ -34109,43 +34455,49 @@ async function backup(repo, opts2) {
       stats.newBytes += chunk.length;
       await packer.add(id, chunk);
       if (packer.savedCount >= INDEX_EVERY) await writeIndex();
-      return id;
     }
     async function readEntry(source2, e) {
       const ids = new IdList();
+      const hasher = new BatchHasher(workers, async (chunk, id) => {
+        ids.push(id);
+        await store(chunk, id);
+      });
       let size = 0;
       let chunker;
       let kind = "cdc";
       let head = [];
       let headLength = 0;
       const feed = async (chunks) => {
-        for (const c of chunks) ids.push(await store(c));
+        for (const c of chunks) await hasher.push(c);
       };
       const start = () => {
         const h = Buffer.concat(head);
         head = [];
         ({ chunker, kind } = chunkerFor(h, gear));
-        return h;
+        return chunker.push(h);
       };
-      for await (const data of e.open()) {
-        size += data.length;
-        stats.bytes += data.length;
-        if (chunker) await feed(chunker.push(data));
-        else {
-          head.push(data);
-          headLength += data.length;
-          if (headLength >= 100) {
-            const h = start();
-            await feed(chunker.push(h));
+      const read2 = async () => {
+        for await (const data of e.open()) {
+          size += data.length;
+          stats.bytes += data.length;
+          if (chunker) await feed(chunker.push(data));
+          else {
+            head.push(data);
+            headLength += data.length;
+            if (headLength >= 100) await feed(start());
           }
+          opts2.onProgress?.({ source: source2, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
         }
-        opts2.onProgress?.({ source: source2, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
+        if (!chunker) await feed(start());
+        await feed(chunker.end());
+        await hasher.flush();
+      };
+      try {
+        await read2();
+      } catch (err) {
+        await hasher.abandon();
+        throw err;
       }
-      if (!chunker) {
-        const h = start();
-        await feed(chunker.push(h));
-      }
-      await feed(chunker.end());
       return { source: source2, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: ids };
     }
     try {
@@ -34207,6 +34559,8 @@ async function backup(repo, opts2) {
         });
       }
       throw err;
+    } finally {
+      await workers.close();
     }
   });
 }
@@ -41354,7 +41708,7 @@ import { chmod, lstat as lstat2, mkdir as mkdir2, open as open3, rename as renam
 import { dirname, join as join2, resolve as resolve4 } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { promisify as promisify2 } from "node:util";
+import { promisify } from "node:util";
 import { createZstdCompress as createZstdCompress2, zstdDecompress } from "node:zlib";
 
 // node_modules/tar/dist/esm/index.min.js
@@ -44328,227 +44682,10 @@ var To = (s3) => {
 
 // src/engine/restore.ts
 init_errors();
-
-// src/engine/unpack.ts
-init_errors();
-import { availableParallelism } from "node:os";
-import { writevSync } from "node:fs";
-import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
-import { zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
-var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
-var MAX_WRITE = 4 * 1024 * 1024;
-var writeAll = (fd, buffers, position) => {
-  let left = buffers.reduce((n, b2) => n + b2.length, 0);
-  let at2 = position;
-  while (left > 0) {
-    const n = writevSync(fd, buffers, at2);
-    left -= n;
-    at2 += n;
-    if (left > 0) buffers = dropBytes(buffers, n);
-  }
-};
-function dropBytes(buffers, n) {
-  const out = [];
-  for (const b2 of buffers) {
-    if (n >= b2.length) n -= b2.length;
-    else {
-      out.push(b2.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
-}
-function frameContentSize(b2) {
-  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
-  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
-  const fhd = v2[4];
-  const single = fhd >> 5 & 1;
-  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
-  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
-  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
-  if (fcsBytes === 1) return v2[pos];
-  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
-  if (fcsBytes === 4) return v2.readUInt32LE(pos);
-  return Number(v2.readBigUInt64LE(pos));
-}
-function decompressFrame(pack, offset, stored) {
-  const size = frameContentSize(stored);
-  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
-  try {
-    return zstdDecompressSync2(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
-  } catch {
-    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
-  }
-}
-var Segments = class _Segments {
-  sealed;
-  key;
-  first;
-  total;
-  what;
-  openNo = -1;
-  open = Buffer.alloc(0);
-  static scratch = Buffer.alloc(0);
-  constructor(job, what) {
-    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
-    this.key = Buffer.from(job.key);
-    this.first = job.first;
-    this.total = job.totalSegments;
-    this.what = what;
-  }
-  segment(counter) {
-    if (counter !== this.openNo) {
-      const at2 = (counter - this.first) * (SEGMENT + TAG);
-      const sealed = this.sealed.subarray(at2, at2 + SEGMENT + TAG);
-      if (at2 < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
-      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
-      this.openNo = counter;
-    }
-    return this.open;
-  }
-  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
-  read(offset, length) {
-    if (_Segments.scratch.length < length) _Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
-    const out = _Segments.scratch.subarray(0, length);
-    let done = 0;
-    while (done < length) {
-      const at2 = offset + done;
-      const seg = this.segment(Math.floor(at2 / SEGMENT));
-      const n = seg.copy(out, done, at2 % SEGMENT, Math.min(seg.length, at2 % SEGMENT + length - done));
-      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
-      done += n;
-    }
-    return out;
-  }
-};
-function unpack(job, chunkId2, write = writeAll) {
-  const what = `pack ${job.pack}`;
-  const segments = new Segments(job, what);
-  const { frames, chunks, positions, ids } = job;
-  let frameNo = -1;
-  let frame = Buffer.alloc(0);
-  let run = [];
-  let runFd = -1;
-  let runStart = 0;
-  let runEnd = 0;
-  let bytes = 0;
-  let checkedFrame = -1;
-  let checkedInner = -1;
-  let checkedId = -1;
-  const flush = () => {
-    if (run.length > 0) write(runFd, run, runStart);
-    run = [];
-  };
-  const n = positions.length;
-  for (let c = 0; c < n; c++) {
-    const f2 = chunks[c * 4];
-    const inner = chunks[c * 4 + 1];
-    const length = chunks[c * 4 + 2];
-    const fd = chunks[c * 4 + 3];
-    if (f2 !== frameNo) {
-      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
-      frameNo = f2;
-    }
-    const piece = frame.subarray(inner, inner + length);
-    const id = ids.subarray(c * 32, c * 32 + 32);
-    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
-    if (!same) {
-      if (piece.length !== length || !chunkId2(piece).equals(id)) {
-        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
-      }
-      checkedFrame = f2;
-      checkedInner = inner;
-      checkedId = c;
-    }
-    const position = positions[c];
-    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
-      flush();
-      runFd = fd;
-      runStart = position;
-    } else {
-      const last = run[run.length - 1];
-      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
-        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
-        runEnd = position + length;
-        bytes += length;
-        continue;
-      }
-    }
-    run.push(piece);
-    runEnd = position + length;
-    bytes += length;
-  }
-  flush();
-  return bytes;
-}
-function movable(b2) {
-  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && b2.buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(b2.buffer);
-  return own2 ? b2 : new Uint8Array(b2);
-}
-var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./unpack-worker.ts" : "./unpack-worker.js", import.meta.url);
-var INLINE = "inline";
-var Unpackers = class {
-  idle = [INLINE];
-  waiting = [];
-  pending = /* @__PURE__ */ new Map();
-  workers = [];
-  chunkId;
-  constructor(chunkIdKey, workers = Math.min(availableParallelism() - 1, 3)) {
-    this.chunkId = chunkIdHasher(chunkIdKey);
-    for (let i = 0; i < workers; i++) {
-      const w2 = new Worker(WORKER, { workerData: { chunkIdKey } });
-      w2.on("message", (m2) => {
-        const p2 = this.pending.get(w2);
-        this.pending.delete(w2);
-        this.release(w2);
-        if (!p2) return;
-        if (m2.error === void 0) p2.resolve(m2.bytes);
-        else p2.reject(m2.integrity ? new IntegrityError(m2.error) : new Error(m2.error));
-      });
-      w2.on("error", (err) => {
-        const p2 = this.pending.get(w2);
-        this.pending.delete(w2);
-        p2?.reject(err);
-      });
-      this.workers.push(w2);
-      this.idle.push(w2);
-    }
-  }
-  release(s3) {
-    const next = this.waiting.shift();
-    if (next) next(s3);
-    else this.idle.push(s3);
-  }
-  /** Jobs that can run at once. */
-  get size() {
-    return this.workers.length + 1;
-  }
-  async run(job) {
-    const s3 = this.idle.pop() ?? await new Promise((r) => this.waiting.push(r));
-    if (s3 === INLINE) {
-      try {
-        await new Promise((r) => setImmediate(r));
-        return unpack(job, this.chunkId);
-      } finally {
-        this.release(s3);
-      }
-    }
-    const sealed = movable(job.sealed);
-    return new Promise((resolve5, reject) => {
-      this.pending.set(s3, { resolve: resolve5, reject });
-      s3.postMessage({ ...job, sealed }, [sealed.buffer]);
-    });
-  }
-  async close() {
-    await Promise.all(this.workers.map((w2) => w2.terminate()));
-  }
-};
-
-// src/engine/restore.ts
-var decompress = promisify2(zstdDecompress);
+var decompress = promisify(zstdDecompress);
 var SPAN = 4 * 1024 * 1024;
 var FILES_AT_ONCE = 256;
-var BATCH = 1024 * 1024;
+var BATCH2 = 1024 * 1024;
 var CACHED_FRAMES = 32;
 var FRAME_OUT = 2 * FRAME;
 var GAP = 256 * 1024;
@@ -44664,7 +44801,7 @@ var ChunkReader = class {
     for await (const plain of this.readChunks(chunks)) {
       batch.push(plain);
       size += plain.length;
-      if (size >= BATCH) {
+      if (size >= BATCH2) {
         yield batch;
         batch = [];
         size = 0;
@@ -44784,7 +44921,7 @@ async function restore(repo, ref, opts2) {
     await mkdir2(target, { recursive: true, mode: 448 });
     const total = entries.reduce((n, e) => n + e.size, 0);
     const progress = { bytes: 0, total, report: opts2.onProgress };
-    const pool = new Unpackers(repo.keys.chunkIdKey);
+    const pool = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(1), inline: true });
     try {
       for (let at2 = 0; at2 < entries.length; at2 += FILES_AT_ONCE) {
         await restoreFiles(reader, pool, target, entries.slice(at2, at2 + FILES_AT_ONCE), located.slice(at2, at2 + FILES_AT_ONCE), progress);
@@ -44807,7 +44944,8 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
     for (const span of spans(located, files.map((f2) => f2.handle.fd))) {
       const job = await reader.loadSpan(span);
       await inflight.run(async () => {
-        progress.bytes += await pool.run(job);
+        const done = await pool.run({ kind: "unpack", job });
+        if (done.kind === "unpack") progress.bytes += done.bytes;
         progress.report?.(progress.bytes, progress.total);
       });
     }
@@ -44841,7 +44979,7 @@ function* spans(located, fds) {
   const ids = Buffer.alloc(count * 32);
   let g2 = 0;
   located.forEach((l, k2) => {
-    ids.set(l.ids.bytes(), g2 * 32);
+    l.ids.copyTo(ids, g2 * 32);
     let position = 0;
     for (let i = 0; i < l.ids.length; i++, g2++) {
       v2.set(l.v.subarray(i * 5, i * 5 + 5), g2 * 5);
@@ -48128,7 +48266,7 @@ var PARAMS = {
   768: { N: N2, Q: Q2, K: 3, ETA1: 2, ETA2: 2, du: 10, dv: 4, RBGstrength: 192 },
   1024: { N: N2, Q: Q2, K: 4, ETA1: 2, ETA2: 2, du: 11, dv: 5, RBGstrength: 256 }
 };
-var compress2 = (d) => {
+var compress = (d) => {
   if (d >= 12)
     return { encode: (i) => i, decode: (i) => i };
   const a = 2 ** (d - 1);
@@ -48139,7 +48277,7 @@ var compress2 = (d) => {
     decode: (i) => i * Q2 + a >>> d
   };
 };
-var polyCoder = (d) => bitsCoder(d, compress2(d));
+var polyCoder = (d) => bitsCoder(d, compress(d));
 function polyAdd(a, b2) {
   for (let i = 0; i < N2; i++)
     a[i] = mod2(a[i] + b2[i]);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { Index } from "../src/engine/index.ts";
+import { encodeIndex, Index } from "../src/engine/index.ts";
 import { IdList, IdTable } from "../src/engine/idtable.ts";
 
 test("IdTable finds each of 100k IDs with its values, and no stranger", () => {
@@ -37,10 +37,37 @@ test("Index: a chunk in two packs is read from the preferred one", () => {
   assert.equal(index.lookup(randomBytes(32)), undefined);
 });
 
-test("IdList keeps IDs in order across growth", () => {
+test("IdList keeps IDs in order across growth and across its 1 MiB blocks", () => {
   const l = new IdList();
-  const ids = Array.from({ length: 5000 }, () => randomBytes(32));
-  ids.forEach((id) => l.push(id));
-  assert.equal(l.length, 5000);
+  const ids = Array.from({ length: 70_000 }, () => randomBytes(32));
+  ids.forEach((id, i) => (i % 2 ? l.push(id) : assert.ok(l.pushHex(Buffer.from(id.toString("hex")), 0))));
+  assert.equal(l.length, ids.length);
   assert.deepEqual([...l], ids);
+  const all = Buffer.alloc(ids.length * 32 + 5);
+  l.copyTo(all, 5);
+  assert.ok(all.subarray(5).equals(Buffer.concat(ids)));
+  assert.equal(l.pushHex(Buffer.from("g".repeat(64)), 0), false, "not hex");
+  assert.equal(l.pushHex(Buffer.from("A".repeat(64)), 0), false, "upper case is not what cairn writes");
+  assert.equal(l.length, ids.length);
+});
+
+test("Index: an index file's bytes parse to the same locations as its records, and a bad line is refused", () => {
+  const packs = [0, 1, 2].map((p) => ({
+    id: randomBytes(32).toString("hex"),
+    size: 1000 + p,
+    chunks: Array.from({ length: 50 + p }, (_, i): [string, number, number, number, number] => [randomBytes(32).toString("hex"), i * 10, 10, 4096, (i % 3) * 4096]),
+  }));
+  const index = new Index();
+  index.addBytes("x", Buffer.from(encodeIndex(packs)));
+  assert.equal(index.size, 153);
+  for (const p of packs) {
+    assert.deepEqual(index.packs.get(p.id), { size: p.size, indexFile: "x" });
+    for (const [id, offset, length, rawLength, inner] of p.chunks) {
+      assert.deepEqual(index.lookup(Buffer.from(id, "hex")), { pack: p.id, offset, length, rawLength, inner });
+    }
+  }
+  const text = encodeIndex(packs);
+  for (const bad of [text.replace(/,10,4096,/, ",1x,4096,"), text.replace(/\["[0-9a-f]/, '["G'), text.replace('"size":1001', '"size":-1')]) {
+    assert.throws(() => new Index().addBytes("y", Buffer.from(bad)), /index y: malformed line/);
+  }
 });

@@ -10,9 +10,10 @@ import type { Logger, Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
 import { chunkerFor, gearTable, type Chunker } from "./chunker.ts";
 import { Index, indexText } from "./index.ts";
-import { chunkId } from "./keys.ts";
+import { BatchHasher } from "./hashing.ts";
 import { withLock } from "./lock.ts";
 import { Packer } from "./packer.ts";
+import { Workers } from "./workers.ts";
 import { thisHost, type Repository } from "./repository.ts";
 import { IdList, IdTable } from "./idtable.ts";
 import { snapshotText, type NewSnapshot, type SnapshotSource } from "./snapshot.ts";
@@ -44,7 +45,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     const full = opts.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
-    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize);
+    // The main thread reads, chunks, hashes and seals; workers compress.
+    const workers = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(0), inline: false });
+    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
     const added = new IdTable(0);
     const used = new Set<string>();
     const indexed = new Set<string>();
@@ -58,15 +61,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     const entries: NewSnapshot["entries"] = [];
     const sources: SnapshotSource[] = [];
 
-    async function store(chunk: Buffer): Promise<Buffer> {
-      const id = chunkId(repo.keys, chunk);
+    async function store(chunk: Buffer, id: Buffer): Promise<void> {
       stats.chunks++;
-      if (added.has(id)) return id;
+      if (added.has(id)) return;
       if (!full) {
         const loc = index.lookup(id);
         if (loc) {
           used.add(loc.pack);
-          return id;
+          return;
         }
       }
       added.add(id, []);
@@ -74,44 +76,51 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
       stats.newBytes += chunk.length;
       await packer.add(id, chunk);
       if (packer.savedCount >= INDEX_EVERY) await writeIndex();
-      return id;
     }
 
     async function readEntry(source: string, e: SourceEntry): Promise<NewSnapshot["entries"][number]> {
       const ids = new IdList();
+      const hasher = new BatchHasher(workers, async (chunk, id) => {
+        ids.push(id);
+        await store(chunk, id);
+      });
       let size = 0;
       let chunker: Chunker | undefined;
       let kind: "sqlite" | "cdc" = "cdc";
       let head: Buffer[] = [];
       let headLength = 0;
       const feed = async (chunks: Buffer[]) => {
-        for (const c of chunks) ids.push(await store(c));
+        for (const c of chunks) await hasher.push(c);
       };
-      const start = () => {
+      /** Pick the chunker from the first bytes, and chunk them. */
+      const start = (): Buffer[] => {
         const h = Buffer.concat(head);
         head = [];
         ({ chunker, kind } = chunkerFor(h, gear));
-        return h;
+        return chunker.push(h);
       };
-      for await (const data of e.open()) {
-        size += data.length;
-        stats.bytes += data.length;
-        if (chunker) await feed(chunker.push(data));
-        else {
-          head.push(data);
-          headLength += data.length;
-          if (headLength >= 100) {
-            const h = start();
-            await feed(chunker!.push(h));
+      const read = async () => {
+        for await (const data of e.open()) {
+          size += data.length;
+          stats.bytes += data.length;
+          if (chunker) await feed(chunker.push(data));
+          else {
+            head.push(data);
+            headLength += data.length;
+            if (headLength >= 100) await feed(start());
           }
+          opts.onProgress?.({ source, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
         }
-        opts.onProgress?.({ source, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
+        if (!chunker) await feed(start());
+        await feed(chunker!.end());
+        await hasher.flush();
+      };
+      try {
+        await read();
+      } catch (err) {
+        await hasher.abandon();
+        throw err;
       }
-      if (!chunker) {
-        const h = start();
-        await feed(chunker!.push(h));
-      }
-      await feed(chunker!.end());
       return { source, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: ids };
     }
 
@@ -174,6 +183,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         if (!indexed.has(p)) await repo.backend.remove({ type: "pack", name: p }).catch(() => {});
       }
       throw err;
+    } finally {
+      await workers.close();
     }
   });
 }

@@ -9,46 +9,62 @@ const ID = 32;
 export const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
 
-/** A growable list of chunk IDs (an entry's content, in order). */
+/** IDs per block of an IdList (1 MiB). */
+const BLOCK_BITS = 15;
+const BLOCK = 1 << BLOCK_BITS;
+
+/**
+ * A growable list of chunk IDs (an entry's content, in order), in blocks of
+ * 1 MiB: a long list grows without copying itself or holding twice its size.
+ */
 export class IdList {
-  private buf = Buffer.alloc(ID * 64);
+  private blocks: Buffer[] = [Buffer.alloc(ID * 64)];
   length = 0;
 
-  private reserve(): void {
-    if ((this.length + 1) * ID > this.buf.length) {
-      const bigger = Buffer.alloc(this.buf.length * 2);
-      this.buf.copy(bigger, 0, 0, this.length * ID);
-      this.buf = bigger;
+  /** Room for one more ID; the block and byte offset it goes to. */
+  private reserve(): [Buffer, number] {
+    const n = this.length >>> BLOCK_BITS;
+    const at = (this.length & (BLOCK - 1)) * ID;
+    if (n === this.blocks.length) this.blocks.push(Buffer.alloc(ID * BLOCK));
+    let b = this.blocks[n];
+    if (at + ID > b.length) {
+      const bigger = Buffer.alloc(Math.min(b.length * 2, ID * BLOCK));
+      b.copy(bigger, 0, 0, at);
+      this.blocks[n] = b = bigger;
     }
+    return [b, at];
   }
 
   push(id: Uint8Array): void {
-    this.reserve();
-    this.buf.set(id, this.length * ID);
+    const [b, at] = this.reserve();
+    b.set(id, at);
     this.length++;
   }
 
   /** Append the ID written as 64 lowercase hex digits at text[at]; false if they are not. */
   pushHex(text: Uint8Array, at: number): boolean {
-    this.reserve();
-    const o = this.length * ID;
+    const [b, o] = this.reserve();
     for (let k = 0; k < ID; k++) {
       const hi = HEX[text[at + 2 * k]];
       const lo = HEX[text[at + 2 * k + 1]];
       if (hi < 0 || lo < 0) return false;
-      this.buf[o + k] = (hi << 4) | lo;
+      b[o + k] = (hi << 4) | lo;
     }
     this.length++;
     return true;
   }
 
   get(i: number): Buffer {
-    return this.buf.subarray(i * ID, (i + 1) * ID);
+    const at = (i & (BLOCK - 1)) * ID;
+    return this.blocks[i >>> BLOCK_BITS].subarray(at, at + ID);
   }
 
-  /** The IDs as one buffer, 32 bytes each (a view: valid until the next push). */
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.length * ID);
+  /** Copy every ID, 32 bytes each, into target at offset. */
+  copyTo(target: Uint8Array, offset: number): void {
+    for (let n = 0; n * BLOCK < this.length; n++) {
+      const count = Math.min(BLOCK, this.length - n * BLOCK);
+      target.set(this.blocks[n].subarray(0, count * ID), offset + n * BLOCK * ID);
+    }
   }
 
   *[Symbol.iterator](): Iterator<Buffer> {

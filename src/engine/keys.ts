@@ -65,14 +65,22 @@ const hashers = new WeakMap<RepoKeys, (data: Uint8Array) => Buffer>();
  * matters at one call per 4 KiB SQLite page.
  */
 export function chunkIdHasher(chunkIdKey: Uint8Array): (data: Uint8Array) => Buffer {
-  const inner = Buffer.alloc(64, 0x36);
-  const outer = Buffer.alloc(64, 0x5c);
+  // Pad and message side by side in reused buffers: no allocation per page.
+  const inner = Buffer.alloc(64 + SCRATCH, 0x36);
+  const outer = Buffer.alloc(64 + 32, 0x5c);
   for (let i = 0; i < chunkIdKey.length; i++) {
     inner[i] ^= chunkIdKey[i];
     outer[i] ^= chunkIdKey[i];
   }
-  return (data) => hash("sha256", Buffer.concat([outer, hash("sha256", Buffer.concat([inner, data]), "buffer")]), "buffer");
+  return (data) => {
+    const h = data.length <= SCRATCH ? (inner.set(data, 64), hash("sha256", inner.subarray(0, 64 + data.length), "buffer")) : hash("sha256", Buffer.concat([inner.subarray(0, 64), data]), "buffer");
+    outer.set(h, 64);
+    return hash("sha256", outer, "buffer");
+  };
 }
+
+/** Chunks up to this size are hashed without a copy of their own (SQLite pages are at most 64 KiB). */
+const SCRATCH = 64 * 1024;
 
 /** A chunk's ID: HMAC-SHA256 of its plaintext under the chunk ID key. */
 export function chunkId(keys: RepoKeys, data: Uint8Array): Buffer {

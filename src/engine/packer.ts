@@ -6,15 +6,14 @@
 // packs alone. Each pack is one age file encrypted to the data recipients,
 // sealed frame by frame as they are compressed (no plaintext copy of a pack).
 import { createHash } from "node:crypto";
-import { promisify } from "node:util";
-import { constants, zstdCompress } from "node:zlib";
+import { constants, zstdCompressSync } from "node:zlib";
 import type { Backend } from "../backends/backend.ts";
 import { Sealer } from "./age.ts";
 import { ChunkRecords, trailerText, type PackInfo } from "./index.ts";
 import { CDC_DEFAULT } from "./chunker.ts";
 import { Pipeline } from "./pipeline.ts";
+import type { Workers } from "./workers.ts";
 
-const compress = promisify(zstdCompress);
 export const ZSTD_LEVEL = 3;
 /**
  * Raw bytes gathered into one zstd frame. Each zstd call costs ~0.3 ms here
@@ -22,16 +21,27 @@ export const ZSTD_LEVEL = 3;
  * decompressing its frame, which is cheap next to the call.
  */
 export const FRAME = 512 * 1024;
-/** Frames compressed at once (zstd runs on libuv's thread pool). */
-const COMPRESSING = 4;
 /** The largest chunk a chunker makes (FastCDC's max; SQLite pages are at most 64 KiB). */
 const MAX_CHUNK = CDC_DEFAULT.max;
+/** A frame's raw bytes are gathered in a buffer this large (a frame is cut once it holds FRAME bytes). */
+const GROUP = FRAME + MAX_CHUNK;
 const SAVING = 2;
+
+/** One zstd frame of raw bytes (on a worker thread; one output buffer, zstd's bound for incompressible input). */
+export function compressFrame(raw: Uint8Array): Buffer {
+  return zstdCompressSync(raw, {
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+    pledgedSrcSize: raw.length,
+    chunkSize: raw.length + (raw.length >> 7) + 1024,
+  } as object);
+}
 
 export class Packer {
   // The frame being gathered: chunks are copied in at once, so no object per
   // 4 KiB page lives long enough to burden the garbage collector.
-  private group = Buffer.allocUnsafe(FRAME + MAX_CHUNK);
+  private group: Buffer = Buffer.allocUnsafe(GROUP);
+  /** Group buffers back from the workers, for reuse. */
+  private spare: Buffer[] = [];
   private groupIds = Buffer.allocUnsafe(32 * 1024);
   private groupSizes: number[] = [];
   private groupLength = 0;
@@ -43,7 +53,8 @@ export class Packer {
   /** Plaintext bytes of the pack so far. */
   private size = 0;
   private chunks = new ChunkRecords();
-  private readonly compressing = new Pipeline(COMPRESSING);
+  private readonly compressing: Pipeline;
+  private readonly workers: Workers;
   private saving: Promise<void>[] = [];
   /** Packs saved and not yet taken by takeSaved(). */
   private saved: PackInfo[] = [];
@@ -54,7 +65,10 @@ export class Packer {
   private readonly recipients: Buffer[];
   private readonly packSize: number;
 
-  constructor(backend: Backend, recipients: Buffer[], packSize: number) {
+  constructor(backend: Backend, recipients: Buffer[], packSize: number, workers: Workers) {
+    this.workers = workers;
+    // One frame queued per worker beyond those being compressed.
+    this.compressing = new Pipeline(2 * workers.size);
     this.backend = backend;
     this.recipients = recipients;
     this.packSize = packSize;
@@ -78,18 +92,19 @@ export class Packer {
 
   private async compressGroup(): Promise<void> {
     if (this.groupSizes.length === 0) return;
-    const raw = Buffer.from(this.group.subarray(0, this.groupLength));
+    const raw = this.group;
+    const length = this.groupLength;
     const ids = Buffer.from(this.groupIds.subarray(0, this.groupSizes.length * 32));
     const sizes = this.groupSizes;
+    this.group = this.spare.pop() ?? Buffer.allocUnsafe(GROUP);
     this.groupSizes = [];
     this.groupLength = 0;
     await this.compressing.run(async () => {
-      // One output buffer per frame (zstd's bound for incompressible input), not 16 KiB pieces.
-      const frame = await compress(raw, {
-        params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-        pledgedSrcSize: raw.length,
-        chunkSize: raw.length + (raw.length >> 7) + 1024,
-      } as object);
+      const done = await this.workers.run({ kind: "compress", raw, length });
+      if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
+      this.spare.push(Buffer.from(done.raw.buffer, done.raw.byteOffset, done.raw.byteLength));
+      const frame = Buffer.from(done.frame.buffer, done.frame.byteOffset, done.frame.byteLength);
+      // Frames are placed in the order they finish: the index records each one's offset.
       const offset = this.size;
       let inner = 0;
       sizes.forEach((size, k) => {

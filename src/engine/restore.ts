@@ -20,7 +20,8 @@ import { FRAME } from "./packer.ts";
 import { chunkId } from "./keys.ts";
 import { withLock } from "./lock.ts";
 import { Pipeline } from "./pipeline.ts";
-import { frameContentSize, Unpackers, type UnpackJob } from "./unpack.ts";
+import { frameContentSize, type UnpackJob } from "./unpack.ts";
+import { Workers } from "./workers.ts";
 import type { Repository } from "./repository.ts";
 import type { IdList } from "./idtable.ts";
 import type { Snapshot, SnapshotEntry } from "./snapshot.ts";
@@ -313,7 +314,8 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
     await mkdir(target, { recursive: true, mode: 0o700 });
     const total = entries.reduce((n, e) => n + e.size, 0);
     const progress = { bytes: 0, total, report: opts.onProgress };
-    const pool = new Unpackers(repo.keys.chunkIdKey);
+    // The main thread mostly waits on reads here, so it unpacks too.
+    const pool = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(1), inline: true });
     try {
       for (let at = 0; at < entries.length; at += FILES_AT_ONCE) {
         await restoreFiles(reader, pool, target, entries.slice(at, at + FILES_AT_ONCE), located.slice(at, at + FILES_AT_ONCE), progress);
@@ -332,7 +334,7 @@ interface Progress {
 }
 
 /** Restore some entries: each to a temp file, filled pack by pack, renamed when complete. */
-async function restoreFiles(reader: ChunkReader, pool: Unpackers, target: string, entries: SnapshotEntry[], located: Located[], progress: Progress): Promise<void> {
+async function restoreFiles(reader: ChunkReader, pool: Workers, target: string, entries: SnapshotEntry[], located: Located[], progress: Progress): Promise<void> {
   const files: { tmp: string; final: string; handle: FileHandle }[] = [];
   const inflight = new Pipeline(pool.size + 1);
   try {
@@ -344,7 +346,8 @@ async function restoreFiles(reader: ChunkReader, pool: Unpackers, target: string
     for (const span of spans(located, files.map((f) => f.handle.fd))) {
       const job = await reader.loadSpan(span);
       await inflight.run(async () => {
-        progress.bytes += await pool.run(job);
+        const done = await pool.run({ kind: "unpack", job });
+        if (done.kind === "unpack") progress.bytes += done.bytes;
         progress.report?.(progress.bytes, progress.total);
       });
     }
@@ -393,7 +396,7 @@ function* spans(located: Located[], fds: number[]): Generator<Span> {
   const ids = Buffer.alloc(count * 32);
   let g = 0;
   located.forEach((l, k) => {
-    ids.set(l.ids.bytes(), g * 32);
+    l.ids.copyTo(ids, g * 32);
     let position = 0;
     for (let i = 0; i < l.ids.length; i++, g++) {
       v.set(l.v.subarray(i * 5, i * 5 + 5), g * 5);

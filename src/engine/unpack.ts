@@ -1,17 +1,13 @@
 // Unpacking: sealed pack bytes -> frames -> checked chunks -> file writes.
-// Restore reads each pack once and hands its needed span to a pool of worker
-// threads, which decrypt, decompress, check every chunk against its keyed ID
-// and write it at its offset in the restored file (pwrite on a shared fd).
-// So decryption, decompression and hashing use every core, and the main
-// thread only reads packs.
-import { availableParallelism } from "node:os";
+// Restore reads each pack once and hands its needed span to unpack(), on the
+// main thread or a worker thread (workers.ts), which decrypts, decompresses,
+// checks every chunk against its keyed ID and writes it at its offset in the
+// restored file (pwrite on a shared fd).
 import { writevSync } from "node:fs";
-import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 import { zstdDecompressSync } from "node:zlib";
 import { IntegrityError } from "../errors.ts";
 import { openSegment, SEGMENT, TAG } from "./age.ts";
 import { CDC_DEFAULT } from "./chunker.ts";
-import { chunkIdHasher } from "./keys.ts";
 import { FRAME } from "./packer.ts";
 
 /** The most a frame decompresses to (a frame is cut after FRAME bytes, plus one chunk). */
@@ -202,90 +198,4 @@ export function unpack(job: UnpackJob, chunkId: (data: Uint8Array) => Buffer, wr
   }
   flush();
   return bytes;
-}
-
-/** Bytes whose memory can be moved to a worker: a view of part of a larger buffer is copied first (cloning would copy all of it). */
-function movable(b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(b.buffer);
-  return own ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b); // a copy (Buffer.slice would be a view)
-}
-
-// The worker's entry, beside this file: unpack-worker.ts in the source tree,
-// unpack-worker.js beside the bundles in dist/.
-const WORKER = new URL(import.meta.url.endsWith(".ts") ? "./unpack-worker.ts" : "./unpack-worker.js", import.meta.url);
-
-interface Pending {
-  resolve: (bytes: number) => void;
-  reject: (err: Error) => void;
-}
-
-/** The main thread's own turn at unpacking, next to the workers'. */
-const INLINE = "inline";
-type Slot = Worker | typeof INLINE;
-
-/**
- * Unpacks jobs on the main thread and on cores-1 worker threads; run()
- * resolves with the bytes a job wrote. Not one worker per core: each thread
- * holds its own heap and garbage, and the main thread mostly waits on reads.
- */
-export class Unpackers {
-  private readonly idle: Slot[] = [INLINE];
-  private readonly waiting: ((s: Slot) => void)[] = [];
-  private readonly pending = new Map<Worker, Pending>();
-  private readonly workers: Worker[] = [];
-  private readonly chunkId: (data: Uint8Array) => Buffer;
-
-  constructor(chunkIdKey: Uint8Array, workers = Math.min(availableParallelism() - 1, 3)) {
-    this.chunkId = chunkIdHasher(chunkIdKey);
-    for (let i = 0; i < workers; i++) {
-      const w = new Worker(WORKER, { workerData: { chunkIdKey } });
-      w.on("message", (m: { bytes?: number; error?: string; integrity?: boolean }) => {
-        const p = this.pending.get(w);
-        this.pending.delete(w);
-        this.release(w);
-        if (!p) return;
-        if (m.error === undefined) p.resolve(m.bytes!);
-        else p.reject(m.integrity ? new IntegrityError(m.error) : new Error(m.error));
-      });
-      w.on("error", (err) => {
-        const p = this.pending.get(w);
-        this.pending.delete(w);
-        p?.reject(err);
-      });
-      this.workers.push(w);
-      this.idle.push(w);
-    }
-  }
-
-  private release(s: Slot): void {
-    const next = this.waiting.shift();
-    if (next) next(s);
-    else this.idle.push(s);
-  }
-
-  /** Jobs that can run at once. */
-  get size(): number {
-    return this.workers.length + 1;
-  }
-
-  async run(job: UnpackJob): Promise<number> {
-    const s = this.idle.pop() ?? (await new Promise<Slot>((r) => this.waiting.push(r)));
-    if (s === INLINE) {
-      try {
-        await new Promise((r) => setImmediate(r)); // let finished reads be handed out first
-        return unpack(job, this.chunkId);
-      } finally {
-        this.release(s);
-      }
-    }
-    const sealed = movable(job.sealed);
-    return new Promise<number>((resolve, reject) => {
-      this.pending.set(s, { resolve, reject });
-      s.postMessage({ ...job, sealed }, [sealed.buffer]);
-    });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
 }

@@ -1,14 +1,15 @@
-// A worker thread of the restore: runs unpack() on each job it is sent.
+// A worker thread (see workers.ts): runs each task it is sent.
 import { parentPort, workerData } from "node:worker_threads";
 import { IntegrityError } from "../errors.ts";
 import { chunkIdHasher } from "./keys.ts";
-import { unpack, type UnpackJob } from "./unpack.ts";
+import { runTask, type Task } from "./workers.ts";
 
 const chunkId = chunkIdHasher(workerData.chunkIdKey as Uint8Array);
 
-parentPort!.on("message", (job: UnpackJob) => {
+parentPort!.on("message", (task: Task) => {
   try {
-    parentPort!.postMessage({ bytes: unpack(job, chunkId) });
+    const { done, transfer } = runTask(task, chunkId);
+    parentPort!.postMessage({ done }, transfer);
   } catch (err) {
     parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err), integrity: err instanceof IntegrityError });
   }

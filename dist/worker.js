@@ -1,6 +1,6 @@
 import { createRequire as __cairnRequire } from 'node:module'; import { fileURLToPath as __cairnPath } from 'node:url'; const require = __cairnRequire(import.meta.url); const __filename = __cairnPath(import.meta.url); const __dirname = __cairnPath(new URL('.', import.meta.url));
 
-// src/engine/unpack-worker.ts
+// src/engine/worker.ts
 import { parentPort, workerData } from "node:worker_threads";
 
 // src/errors.ts
@@ -67,14 +67,22 @@ function openSegment(key, counter, last, sealed, what) {
 
 // src/engine/keys.ts
 function chunkIdHasher(chunkIdKey) {
-  const inner = Buffer.alloc(64, 54);
-  const outer = Buffer.alloc(64, 92);
+  const inner = Buffer.alloc(64 + SCRATCH, 54);
+  const outer = Buffer.alloc(64 + 32, 92);
   for (let i = 0; i < chunkIdKey.length; i++) {
     inner[i] ^= chunkIdKey[i];
     outer[i] ^= chunkIdKey[i];
   }
-  return (data) => hash("sha256", Buffer.concat([outer, hash("sha256", Buffer.concat([inner, data]), "buffer")]), "buffer");
+  return (data) => {
+    const h = data.length <= SCRATCH ? (inner.set(data, 64), hash("sha256", inner.subarray(0, 64 + data.length), "buffer")) : hash("sha256", Buffer.concat([inner.subarray(0, 64), data]), "buffer");
+    outer.set(h, 64);
+    return hash("sha256", outer, "buffer");
+  };
 }
+var SCRATCH = 64 * 1024;
+
+// src/engine/workers.ts
+import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 
 // src/engine/unpack.ts
 import { writevSync } from "node:fs";
@@ -85,12 +93,13 @@ var CDC_DEFAULT = { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 };
 var SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 
 // src/engine/packer.ts
-import { promisify } from "node:util";
-import { constants, zstdCompress } from "node:zlib";
+import { constants, zstdCompressSync } from "node:zlib";
 
 // src/engine/idtable.ts
 var HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+var BLOCK_BITS = 15;
+var BLOCK = 1 << BLOCK_BITS;
 
 // src/engine/index.ts
 var HEAD = Buffer.from('{"version":1,"packs":[\n');
@@ -104,9 +113,17 @@ var COMMA = Buffer.from(",");
 var CLOSE = Buffer.from("]");
 
 // src/engine/packer.ts
-var compress = promisify(zstdCompress);
+var ZSTD_LEVEL = 3;
 var FRAME = 512 * 1024;
 var MAX_CHUNK = CDC_DEFAULT.max;
+var GROUP = FRAME + MAX_CHUNK;
+function compressFrame(raw) {
+  return zstdCompressSync(raw, {
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+    pledgedSrcSize: raw.length,
+    chunkSize: raw.length + (raw.length >> 7) + 1024
+  });
+}
 
 // src/engine/unpack.ts
 var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
@@ -255,13 +272,33 @@ function unpack(job, chunkId2, write = writeAll) {
   flush();
   return bytes;
 }
-var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./unpack-worker.ts" : "./unpack-worker.js", import.meta.url);
 
-// src/engine/unpack-worker.ts
+// src/engine/workers.ts
+function runTask(task, chunkId2) {
+  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
+  if (task.kind === "hash") {
+    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
+    let at = 0;
+    task.sizes.forEach((size, k) => {
+      ids.set(chunkId2(task.data.subarray(at, at + size)), k * 32);
+      at += size;
+    });
+    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
+  }
+  const frame = compressFrame(task.raw.subarray(0, task.length));
+  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer, task.raw.buffer].filter(owned) };
+}
+function owned(b) {
+  return b instanceof ArrayBuffer && !isMarkedAsUntransferable(b);
+}
+var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+
+// src/engine/worker.ts
 var chunkId = chunkIdHasher(workerData.chunkIdKey);
-parentPort.on("message", (job) => {
+parentPort.on("message", (task) => {
   try {
-    parentPort.postMessage({ bytes: unpack(job, chunkId) });
+    const { done, transfer } = runTask(task, chunkId);
+    parentPort.postMessage({ done }, transfer);
   } catch (err) {
     parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), integrity: err instanceof IntegrityError });
   }

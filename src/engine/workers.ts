@@ -1,0 +1,148 @@
+// Worker threads for the CPU-heavy steps: compressing frames (backup) and
+// unpacking spans of packs (restore). Both cores of a small runner then work,
+// while the main thread reads, chunks, hashes and seals in order.
+import { availableParallelism } from "node:os";
+import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
+import { IntegrityError } from "../errors.ts";
+import { chunkIdHasher } from "./keys.ts";
+import { unpack, type UnpackJob } from "./unpack.ts";
+import { compressFrame } from "./packer.ts";
+
+export type Task =
+  | { kind: "unpack"; job: UnpackJob }
+  | { kind: "compress"; raw: Uint8Array; length: number }
+  | { kind: "hash"; data: Uint8Array; sizes: Uint32Array };
+
+/** What each task gives back: bytes written; a frame; chunk IDs. Input buffers come back for reuse. */
+export type Done =
+  | { kind: "unpack"; bytes: number }
+  | { kind: "compress"; frame: Uint8Array; raw: Uint8Array }
+  | { kind: "hash"; data: Uint8Array; ids: Uint8Array };
+
+/** Run one task on this thread. */
+export function runTask(task: Task, chunkId: (data: Uint8Array) => Buffer): { done: Done; transfer: ArrayBuffer[] } {
+  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId) }, transfer: [] };
+  if (task.kind === "hash") {
+    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
+    let at = 0;
+    task.sizes.forEach((size, k) => {
+      ids.set(chunkId(task.data.subarray(at, at + size)), k * 32);
+      at += size;
+    });
+    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer as ArrayBuffer, ids.buffer as ArrayBuffer].filter(owned) };
+  }
+  const frame = compressFrame(task.raw.subarray(0, task.length));
+  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer as ArrayBuffer, task.raw.buffer as ArrayBuffer].filter(owned) };
+}
+
+function owned(b: ArrayBuffer): boolean {
+  return b instanceof ArrayBuffer && !isMarkedAsUntransferable(b);
+}
+
+/** Bytes whose memory can be moved to a worker: a view of part of a larger buffer is copied first (cloning would copy all of it). */
+export function movable(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && owned(b.buffer as ArrayBuffer);
+  return own ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b); // a copy (Buffer.slice would be a view)
+}
+
+// The worker's entry, beside this file: worker.ts in the source tree,
+// worker.js beside the bundles in dist/.
+const WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+
+interface Pending {
+  resolve: (d: Done) => void;
+  reject: (err: Error) => void;
+}
+
+/** The main thread's own turn, next to the workers'. */
+const INLINE = "inline";
+type Slot = Worker | typeof INLINE;
+
+/**
+ * A pool of worker threads, optionally with the main thread as one more slot
+ * (restore: its main thread mostly waits on reads). Each thread holds its own
+ * heap and garbage, so there are no more of them than cores.
+ */
+export class Workers {
+  private readonly idle: Slot[] = [];
+  private readonly waiting: ((s: Slot) => void)[] = [];
+  private readonly pending = new Map<Worker, Pending>();
+  private readonly workers: Worker[] = [];
+  private readonly chunkId: (data: Uint8Array) => Buffer;
+
+  constructor(chunkIdKey: Uint8Array, opts: { workers: number; inline: boolean }) {
+    this.chunkId = chunkIdHasher(chunkIdKey);
+    if (opts.inline) this.idle.push(INLINE);
+    for (let i = 0; i < opts.workers; i++) {
+      const w = new Worker(WORKER, { workerData: { chunkIdKey } });
+      w.on("message", (m: { done?: Done; error?: string; integrity?: boolean }) => {
+        const p = this.pending.get(w);
+        this.pending.delete(w);
+        this.release(w);
+        if (!p) return;
+        if (m.error === undefined) p.resolve(m.done!);
+        else p.reject(m.integrity ? new IntegrityError(m.error) : new Error(m.error));
+      });
+      w.on("error", (err) => {
+        const p = this.pending.get(w);
+        this.pending.delete(w);
+        p?.reject(err);
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  /** Workers for a machine: one per core beside the main thread (at least one), at most 4. */
+  static count(besideMain: number): number {
+    return Math.max(1, Math.min(availableParallelism() - besideMain, 4));
+  }
+
+  private release(s: Slot): void {
+    const next = this.waiting.shift();
+    if (next) next(s);
+    else this.idle.push(s);
+  }
+
+  /** Tasks that can run at once. */
+  get size(): number {
+    return this.workers.length + (this.idle.includes(INLINE) || this.inlineBusy ? 1 : 0);
+  }
+  private inlineBusy = false;
+
+  async run(task: Task): Promise<Done> {
+    const s = this.idle.pop() ?? (await new Promise<Slot>((r) => this.waiting.push(r)));
+    if (s === INLINE) {
+      this.inlineBusy = true;
+      try {
+        await new Promise((r) => setImmediate(r)); // let finished reads be handed out first
+        return runTask(task, this.chunkId).done;
+      } finally {
+        this.inlineBusy = false;
+        this.release(s);
+      }
+    }
+    let transfer: ArrayBuffer[];
+    if (task.kind === "unpack") {
+      const sealed = movable(task.job.sealed);
+      task = { kind: "unpack", job: { ...task.job, sealed } };
+      transfer = [sealed.buffer];
+    } else if (task.kind === "compress") {
+      const raw = movable(task.raw);
+      task = { ...task, raw };
+      transfer = [raw.buffer];
+    } else {
+      const data = movable(task.data);
+      task = { ...task, data };
+      transfer = [data.buffer];
+    }
+    return new Promise<Done>((resolve, reject) => {
+      this.pending.set(s, { resolve, reject });
+      s.postMessage(task, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
