@@ -100,6 +100,9 @@ function measure(cmd: string, args: string[], o: { cwd?: string; env?: NodeJS.Pr
   } else if (o.cairn) {
     a = [join(ROOT, "bench", "rss.mjs"), ...args];
   }
+  // Flush dirty pages first, so no command pays for the writeback of the one before it
+  // (or of the workload generator): seen making one tool's run twice as long.
+  spawnSync("sync");
   const t0 = performance.now();
   const r: SpawnSyncReturns<string> = spawnSync(file, a, { cwd: o.cwd, env: o.env ?? process.env, encoding: "utf8", maxBuffer: 256 * MiB });
   const ms = performance.now() - t0;
