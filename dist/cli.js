@@ -34108,7 +34108,7 @@ function decompressFrame(pack, offset, stored) {
   const size = frameContentSize(stored);
   if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
   try {
-    return zstdDecompressSync2(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
+    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
   } catch {
     throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
   }

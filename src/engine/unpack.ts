@@ -79,7 +79,8 @@ export function decompressFrame(pack: string, offset: number, stored: Uint8Array
   const size = frameContentSize(stored);
   if (size !== undefined && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
   try {
-    return zstdDecompressSync(stored, { chunkSize: (size ?? 64 * 1024) + 1, maxOutputLength: MAX_FRAME_RAW });
+    // zlib refuses a chunkSize under 64: a frame of a few bytes still gets 64.
+    return zstdDecompressSync(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
   } catch {
     throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
   }
