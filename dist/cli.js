@@ -33720,33 +33720,39 @@ var Repository = class _Repository {
     return new _Repository(backend, config2, keys);
   }
   /**
-   * Encode, MAC, compress and encrypt a metadata object; save it; return its
-   * name. The text comes in pieces, so a large snapshot is never one string.
+   * MAC, compress and encrypt a metadata file's JSON text; save it; return its
+   * name. The text comes as a function giving it in pieces, called twice: the
+   * MAC (which goes first in the file) is computed on a first pass, so the
+   * second can compress and seal as it goes and a large snapshot is never
+   * one string or one buffer.
    */
-  async saveMeta(type, value, text) {
-    const pieces = text === void 0 ? [JSON.stringify(value)] : typeof text === "string" ? [text] : text;
+  async saveMeta(type, text) {
     const hmac2 = createHmac3("sha256", this.keys.macKey).update(type).update("\n");
-    const z2 = createZstdCompress();
-    const out = [];
-    z2.on("data", (d) => out.push(d));
-    const ended = new Promise((resolve5, reject) => {
-      z2.on("end", resolve5);
-      z2.on("error", reject);
-    });
-    for (const piece of pieces) {
-      const b2 = Buffer.from(piece);
-      hmac2.update(b2);
-      if (!z2.write(b2)) await new Promise((r) => z2.once("drain", r));
-    }
-    z2.end();
-    await ended;
+    for (const piece of text()) hmac2.update(piece);
     const frame = Buffer.alloc(8 + 32);
     frame.writeUInt32LE(SKIPPABLE, 0);
     frame.writeUInt32LE(32, 4);
     hmac2.digest().copy(frame, 8);
-    const data = encrypt(Buffer.concat([frame, ...out]), this.metaRecipients);
-    const name2 = sha256(data);
-    await this.backend.save({ type, name: name2 }, data);
+    const sealer = new Sealer(this.metaRecipients);
+    const pieces = [sealer.head];
+    const seal = (p2) => pieces.push(...p2);
+    seal(sealer.push(frame));
+    const z2 = createZstdCompress();
+    z2.on("data", (d) => seal(sealer.push(d)));
+    const ended = new Promise((resolve5, reject) => {
+      z2.on("end", resolve5);
+      z2.on("error", reject);
+    });
+    for (const piece of text()) {
+      if (!z2.write(piece)) await new Promise((r) => z2.once("drain", r));
+    }
+    z2.end();
+    await ended;
+    seal(sealer.end());
+    const hash2 = createHash("sha256");
+    for (const p2 of pieces) hash2.update(p2);
+    const name2 = hash2.digest("hex");
+    await this.backend.save({ type, name: name2 }, pieces);
     return name2;
   }
   async loadMeta(type, name2) {
@@ -34434,7 +34440,7 @@ async function backup(repo, opts2) {
     async function writeIndex() {
       const packs = packer.takeSaved();
       if (packs.length === 0) return;
-      await repo.saveMeta("index", null, indexText(packs));
+      await repo.saveMeta("index", () => indexText(packs));
       for (const p2 of packs) indexed.add(p2.id);
     }
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
@@ -34549,7 +34555,7 @@ async function backup(repo, opts2) {
         packs: [...used].sort(),
         entries
       };
-      const id = await repo.saveMeta("snapshot", snapshot, snapshotText(snapshot));
+      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
       await repo.backend.flush();
       return { id, snapshot };
     } catch (err) {
@@ -44725,7 +44731,7 @@ var ChunkReader = class {
     const k2 = await this.packKeys(span.pack);
     const r = segmentRange(k2, span.start, span.end - span.start);
     const sealed = await this.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
-    const { v: v2, positions: allPositions, fds, ids: allIds } = span.all;
+    const { located, fileOf, base, positions: allPositions, fds } = span.all;
     const n = span.chunks.length;
     const frames = new Uint32Array(span.frames.length * 2);
     const chunks = new Uint32Array(n * 4);
@@ -44733,17 +44739,20 @@ var ChunkReader = class {
     const ids = new Uint8Array(n * 32);
     let f2 = -1;
     span.chunks.forEach((c, i) => {
-      if (f2 < 0 || frames[f2 * 2] !== v2[c * 5 + 1]) {
+      const k3 = fileOf[c];
+      const l = located[k3];
+      const at2 = (c - base[k3]) * 5;
+      if (f2 < 0 || frames[f2 * 2] !== l.v[at2 + 1]) {
         f2++;
-        frames[f2 * 2] = v2[c * 5 + 1];
-        frames[f2 * 2 + 1] = v2[c * 5 + 2];
+        frames[f2 * 2] = l.v[at2 + 1];
+        frames[f2 * 2 + 1] = l.v[at2 + 2];
       }
       chunks[i * 4] = f2;
-      chunks[i * 4 + 1] = v2[c * 5 + 4];
-      chunks[i * 4 + 2] = v2[c * 5 + 3];
-      chunks[i * 4 + 3] = fds[c];
+      chunks[i * 4 + 1] = l.v[at2 + 4];
+      chunks[i * 4 + 2] = l.v[at2 + 3];
+      chunks[i * 4 + 3] = fds[k3];
       positions[i] = allPositions[c];
-      ids.set(allIds.subarray(c * 32, c * 32 + 32), i * 32);
+      ids.set(l.ids.get(c - base[k3]), i * 32);
     });
     return { pack: span.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
   }
@@ -44973,36 +44982,35 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
 }
 function* spans(located, fds) {
   const count = located.reduce((n, l) => n + l.ids.length, 0);
-  const v2 = new Uint32Array(count * 5);
   const positions = new Float64Array(count);
-  const fdOf = new Uint32Array(count);
-  const ids = Buffer.alloc(count * 32);
+  const fileOf = new Uint16Array(count);
+  const base = [];
   let g2 = 0;
   located.forEach((l, k2) => {
-    l.ids.copyTo(ids, g2 * 32);
+    base.push(g2);
     let position = 0;
     for (let i = 0; i < l.ids.length; i++, g2++) {
-      v2.set(l.v.subarray(i * 5, i * 5 + 5), g2 * 5);
       positions[g2] = position;
       position += l.v[i * 5 + 3];
-      fdOf[g2] = fds[k2];
+      fileOf[g2] = k2;
     }
   });
+  const all = { located, fileOf, base, positions, fds };
+  const field = (c, f2) => located[fileOf[c]].v[(c - base[fileOf[c]]) * 5 + f2];
   const packs = located[0]?.packs ?? [];
   const starts = new Uint32Array(packs.length + 1);
-  for (let i = 0; i < count; i++) starts[v2[i * 5] + 1]++;
+  for (let c = 0; c < count; c++) starts[field(c, 0) + 1]++;
   for (let p2 = 0; p2 < packs.length; p2++) starts[p2 + 1] += starts[p2];
   const byPack = new Uint32Array(count);
   const fill = starts.slice(0, packs.length);
-  for (let i = 0; i < count; i++) byPack[fill[v2[i * 5]]++] = i;
-  const all = { v: v2, positions, fds: fdOf, ids };
+  for (let c = 0; c < count; c++) byPack[fill[field(c, 0)]++] = c;
   for (let p2 = 0; p2 < packs.length; p2++) {
     if (starts[p2] === starts[p2 + 1]) continue;
-    const order = Array.from(byPack.subarray(starts[p2], starts[p2 + 1])).sort((a, b2) => v2[a * 5 + 1] - v2[b2 * 5 + 1] || v2[a * 5 + 4] - v2[b2 * 5 + 4]);
+    const order = Array.from(byPack.subarray(starts[p2], starts[p2 + 1])).sort((a, b2) => field(a, 1) - field(b2, 1) || field(a, 4) - field(b2, 4));
     let span;
     for (const c of order) {
-      const offset = v2[c * 5 + 1];
-      const end = offset + v2[c * 5 + 2];
+      const offset = field(c, 1);
+      const end = offset + field(c, 2);
       if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
         yield span;
         span = void 0;

@@ -368,7 +368,7 @@ describe("a crafted snapshot", { concurrency: true }, () => {
   async function craft(entries: (e: NewSnapshot["entries"]) => NewSnapshot["entries"]): Promise<string> {
     const repo = await writeKeyRepo(fx);
     const s: NewSnapshot = { ...real, time: new Date().toISOString(), entries: entries(real.entries.map((e) => ({ ...e }))) };
-    return repo.saveMeta("snapshot", s, encodeSnapshot(s));
+    return repo.saveMeta("snapshot", () => [encodeSnapshot(s)]);
   }
 
   test("paths that escape the target are refused (exit 3) and nothing is written", async () => {

@@ -54,7 +54,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     async function writeIndex() {
       const packs = packer.takeSaved();
       if (packs.length === 0) return;
-      await repo.saveMeta("index", null, indexText(packs));
+      await repo.saveMeta("index", () => indexText(packs));
       for (const p of packs) indexed.add(p.id);
     }
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
@@ -174,7 +174,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         packs: [...used].sort(),
         entries,
       };
-      const id = await repo.saveMeta("snapshot", snapshot, snapshotText(snapshot));
+      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
       await repo.backend.flush();
       return { id, snapshot };
     } catch (err) {

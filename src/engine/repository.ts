@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { createZstdCompress, zstdDecompressSync } from "node:zlib";
 import { isNotExist, type Backend, type FileType } from "../backends/backend.ts";
 import { CairnError, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../errors.ts";
-import { decrypt, encodeRecipient, encrypt, parseRecipient, type Identity } from "./age.ts";
+import { decrypt, encodeRecipient, encrypt, parseRecipient, Sealer, type Identity } from "./age.ts";
 import { deriveKeys, encodeWriteKey, mac, newWriteKey, parseWriteKey, type RepoKeys } from "./keys.ts";
 
 export const FORMAT_VERSION = 1;
@@ -151,33 +151,40 @@ export class Repository {
   }
 
   /**
-   * Encode, MAC, compress and encrypt a metadata object; save it; return its
-   * name. The text comes in pieces, so a large snapshot is never one string.
+   * MAC, compress and encrypt a metadata file's JSON text; save it; return its
+   * name. The text comes as a function giving it in pieces, called twice: the
+   * MAC (which goes first in the file) is computed on a first pass, so the
+   * second can compress and seal as it goes and a large snapshot is never
+   * one string or one buffer.
    */
-  async saveMeta(type: "index" | "snapshot", value: unknown, text?: string | Iterable<string>): Promise<string> {
-    const pieces = text === undefined ? [JSON.stringify(value)] : typeof text === "string" ? [text] : text;
+  async saveMeta(type: "index" | "snapshot", text: () => Iterable<string>): Promise<string> {
     const hmac = createHmac("sha256", this.keys.macKey).update(type).update("\n");
-    const z = createZstdCompress();
-    const out: Buffer[] = [];
-    z.on("data", (d: Buffer) => out.push(d));
-    const ended = new Promise<void>((resolve, reject) => {
-      z.on("end", resolve);
-      z.on("error", reject);
-    });
-    for (const piece of pieces) {
-      const b = Buffer.from(piece);
-      hmac.update(b);
-      if (!z.write(b)) await new Promise((r) => z.once("drain", r));
-    }
-    z.end();
-    await ended;
+    for (const piece of text()) hmac.update(piece);
     const frame = Buffer.alloc(8 + 32);
     frame.writeUInt32LE(SKIPPABLE, 0);
     frame.writeUInt32LE(32, 4);
     hmac.digest().copy(frame, 8);
-    const data = encrypt(Buffer.concat([frame, ...out]), this.metaRecipients);
-    const name = sha256(data);
-    await this.backend.save({ type, name }, data);
+
+    const sealer = new Sealer(this.metaRecipients);
+    const pieces: Buffer[] = [sealer.head];
+    const seal = (p: Buffer[]) => pieces.push(...p);
+    seal(sealer.push(frame));
+    const z = createZstdCompress();
+    z.on("data", (d: Buffer) => seal(sealer.push(d)));
+    const ended = new Promise<void>((resolve, reject) => {
+      z.on("end", resolve);
+      z.on("error", reject);
+    });
+    for (const piece of text()) {
+      if (!z.write(piece)) await new Promise((r) => z.once("drain", r));
+    }
+    z.end();
+    await ended;
+    seal(sealer.end());
+    const hash = createHash("sha256");
+    for (const p of pieces) hash.update(p);
+    const name = hash.digest("hex");
+    await this.backend.save({ type, name }, pieces);
     return name;
   }
 

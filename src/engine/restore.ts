@@ -78,7 +78,7 @@ export class ChunkReader {
     const k = await this.packKeys(span.pack);
     const r = segmentRange(k, span.start, span.end - span.start);
     const sealed = await this.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
-    const { v, positions: allPositions, fds, ids: allIds } = span.all;
+    const { located, fileOf, base, positions: allPositions, fds } = span.all;
     const n = span.chunks.length;
     const frames = new Uint32Array(span.frames.length * 2);
     const chunks = new Uint32Array(n * 4);
@@ -86,17 +86,20 @@ export class ChunkReader {
     const ids = new Uint8Array(n * 32);
     let f = -1;
     span.chunks.forEach((c, i) => {
-      if (f < 0 || frames[f * 2] !== v[c * 5 + 1]) {
+      const k = fileOf[c];
+      const l = located[k];
+      const at = (c - base[k]) * 5;
+      if (f < 0 || frames[f * 2] !== l.v[at + 1]) {
         f++;
-        frames[f * 2] = v[c * 5 + 1];
-        frames[f * 2 + 1] = v[c * 5 + 2];
+        frames[f * 2] = l.v[at + 1];
+        frames[f * 2 + 1] = l.v[at + 2];
       }
       chunks[i * 4] = f;
-      chunks[i * 4 + 1] = v[c * 5 + 4];
-      chunks[i * 4 + 2] = v[c * 5 + 3];
-      chunks[i * 4 + 3] = fds[c];
+      chunks[i * 4 + 1] = l.v[at + 4];
+      chunks[i * 4 + 2] = l.v[at + 3];
+      chunks[i * 4 + 3] = fds[k];
       positions[i] = allPositions[c];
-      ids.set(allIds.subarray(c * 32, c * 32 + 32), i * 32);
+      ids.set(l.ids.get(c - base[k]), i * 32);
     });
     return { pack: span.pack, sealed, first: r.first, totalSegments: k.totalSegments, key: k.key, frames, chunks, positions, ids };
   }
@@ -381,7 +384,7 @@ export interface Span {
   frames: number[];
   /** Global chunk numbers (see spans()), in frame order. */
   chunks: number[];
-  all: { v: Uint32Array; positions: Float64Array; fds: Uint32Array; ids: Buffer };
+  all: { located: Located[]; fileOf: Uint16Array; base: number[]; positions: Float64Array; fds: number[] };
 }
 
 /**
@@ -389,38 +392,39 @@ export interface Span {
  * (in spans of nearby frames), whatever order the files list its chunks in.
  */
 function* spans(located: Located[], fds: number[]): Generator<Span> {
+  // Chunks are numbered across the files; each number maps back to its file's
+  // own arrays (no copy of their locations or IDs).
   const count = located.reduce((n, l) => n + l.ids.length, 0);
-  const v = new Uint32Array(count * 5);
   const positions = new Float64Array(count);
-  const fdOf = new Uint32Array(count);
-  const ids = Buffer.alloc(count * 32);
+  const fileOf = new Uint16Array(count);
+  const base: number[] = [];
   let g = 0;
   located.forEach((l, k) => {
-    l.ids.copyTo(ids, g * 32);
+    base.push(g);
     let position = 0;
     for (let i = 0; i < l.ids.length; i++, g++) {
-      v.set(l.v.subarray(i * 5, i * 5 + 5), g * 5);
       positions[g] = position;
       position += l.v[i * 5 + 3];
-      fdOf[g] = fds[k];
+      fileOf[g] = k;
     }
   });
+  const all = { located, fileOf, base, positions, fds };
+  const field = (c: number, f: number) => located[fileOf[c]].v[(c - base[fileOf[c]]) * 5 + f];
   const packs = located[0]?.packs ?? [];
   // Counting sort by pack number (stable: file order within a pack).
   const starts = new Uint32Array(packs.length + 1);
-  for (let i = 0; i < count; i++) starts[v[i * 5] + 1]++;
+  for (let c = 0; c < count; c++) starts[field(c, 0) + 1]++;
   for (let p = 0; p < packs.length; p++) starts[p + 1] += starts[p];
   const byPack = new Uint32Array(count);
   const fill = starts.slice(0, packs.length);
-  for (let i = 0; i < count; i++) byPack[fill[v[i * 5]]++] = i;
-  const all = { v, positions, fds: fdOf, ids };
+  for (let c = 0; c < count; c++) byPack[fill[field(c, 0)]++] = c;
   for (let p = 0; p < packs.length; p++) {
     if (starts[p] === starts[p + 1]) continue;
-    const order = Array.from(byPack.subarray(starts[p], starts[p + 1])).sort((a, b) => v[a * 5 + 1] - v[b * 5 + 1] || v[a * 5 + 4] - v[b * 5 + 4]);
+    const order = Array.from(byPack.subarray(starts[p], starts[p + 1])).sort((a, b) => field(a, 1) - field(b, 1) || field(a, 4) - field(b, 4));
     let span: Span | undefined;
     for (const c of order) {
-      const offset = v[c * 5 + 1];
-      const end = offset + v[c * 5 + 2];
+      const offset = field(c, 1);
+      const end = offset + field(c, 2);
       if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
         yield span;
         span = undefined;
