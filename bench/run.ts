@@ -19,8 +19,8 @@ import { buildDatabase, growDatabase, simulateDay, writeConfig, type Layout } fr
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DIST_CLI = join(ROOT, "dist", "cli.js");
-// The run uses a copy of dist/cli.js taken at its start (a self-contained bundle), so a
-// rebuild of dist/ by someone else mid-run cannot mix two builds in one repository.
+// The run uses a copy of dist/ (cli.js and the worker.js it starts) taken at its start, so
+// a rebuild of dist/ by someone else mid-run cannot mix two builds in one repository.
 let CLI = DIST_CLI;
 let CLI_BUILT = "";
 const GNU_TIME = "/usr/bin/time";
@@ -634,8 +634,11 @@ async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   WORK = base;
   CLI_BUILT = statSync(DIST_CLI).mtime.toISOString();
-  CLI = join(base, "cairn-cli.mjs");
-  copyFileSync(DIST_CLI, CLI);
+  // The bundle and the worker threads' file beside it (dist/worker.js).
+  mkdirSync(join(base, "dist"), { recursive: true });
+  CLI = join(base, "dist", "cli.js");
+  for (const f of ["cli.js", "worker.js"]) copyFileSync(join(ROOT, "dist", f), join(base, "dist", f));
+  writeFileSync(join(base, "dist", "package.json"), '{"type":"module"}\n');
   log(`work dir ${base}; ${cpus().length} cores; load ${load0.map((l) => l.toFixed(1)).join(" ")}; ${SIZE_MIB} MiB, ${DAYS} days, repeat ${REPEAT}, tools ${TOOLS.join(",")}`);
   let success = false;
   try {

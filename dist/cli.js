@@ -32641,7 +32641,7 @@ var IdTable = class {
   }
   /** Add an entry (an ID may be added more than once, with other values). */
   add(id, values) {
-    if ((this.size + 1) * 2 > this.cap) this.grow();
+    if ((this.size + 1) * 4 > this.cap * 3) this.grow();
     this.place(this.load(id), values);
     this.size++;
   }
@@ -34251,8 +34251,13 @@ var Workers = class {
   pending = /* @__PURE__ */ new Map();
   workers = [];
   chunkId;
+  /** Set when a worker failed to start or died: every task then fails with it (none waits forever). */
+  broken;
+  closing = false;
+  inline;
   constructor(chunkIdKey, opts2) {
     this.chunkId = chunkIdHasher(chunkIdKey);
+    this.inline = opts2.inline;
     if (opts2.inline) this.idle.push(INLINE);
     for (let i = 0; i < opts2.workers; i++) {
       const w2 = new Worker(WORKER, { workerData: { chunkIdKey } });
@@ -34264,10 +34269,9 @@ var Workers = class {
         if (m2.error === void 0) p2.resolve(m2.done);
         else p2.reject(m2.integrity ? new IntegrityError(m2.error) : new Error(m2.error));
       });
-      w2.on("error", (err) => {
-        const p2 = this.pending.get(w2);
-        this.pending.delete(w2);
-        p2?.reject(err);
+      w2.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing")));
+      w2.on("exit", (code2) => {
+        if (!this.closing) this.fail(new CairnError(`a worker thread stopped (exit code ${code2})`, ExitCode.runtime));
       });
       this.workers.push(w2);
       this.idle.push(w2);
@@ -34277,25 +34281,30 @@ var Workers = class {
   static count(besideMain) {
     return Math.max(1, Math.min(availableParallelism() - besideMain, 4));
   }
+  fail(err) {
+    this.broken ??= err;
+    for (const p2 of this.pending.values()) p2.reject(this.broken);
+    this.pending.clear();
+    for (const w2 of this.waiting.splice(0)) w2.reject(this.broken);
+  }
   release(s3) {
     const next = this.waiting.shift();
-    if (next) next(s3);
+    if (next) next.resolve(s3);
     else this.idle.push(s3);
   }
   /** Tasks that can run at once. */
   get size() {
-    return this.workers.length + (this.idle.includes(INLINE) || this.inlineBusy ? 1 : 0);
+    return this.workers.length + (this.inline ? 1 : 0);
   }
-  inlineBusy = false;
   async run(task) {
-    const s3 = this.idle.pop() ?? await new Promise((r) => this.waiting.push(r));
+    if (this.broken) throw this.broken;
+    const s3 = this.idle.pop() ?? await new Promise((resolve5, reject) => this.waiting.push({ resolve: resolve5, reject }));
+    if (this.broken) throw this.broken;
     if (s3 === INLINE) {
-      this.inlineBusy = true;
       try {
         await new Promise((r) => setImmediate(r));
         return runTask(task, this.chunkId).done;
       } finally {
-        this.inlineBusy = false;
         this.release(s3);
       }
     }
@@ -34319,6 +34328,7 @@ var Workers = class {
     });
   }
   async close() {
+    this.closing = true;
     await Promise.all(this.workers.map((w2) => w2.terminate()));
   }
 };

@@ -2,7 +2,7 @@
 // keygen, init, backup twice (the second stores only changes), snapshots,
 // verify, restore, export, --full, and what the write key may and may not do.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,4 +150,19 @@ test("usage errors exit 2 and --help documents the exit codes", () => {
   assert.equal(cairn(["restore", "latest"]).code, 2);
   assert.equal(cairn(["frobnicate"]).code, 2);
   assert.equal(cairn(["snapshots"], { env }).code, 2); // no repository given
+});
+
+test("the bundle runs from any folder with worker.js beside it, and without it fails clearly instead of hanging", () => {
+  const bin = join(dir, "bundle");
+  mkdirSync(bin, { recursive: true });
+  for (const f of ["cli.js", "worker.js"]) writeFileSync(join(bin, f), readFileSync(new URL(`../dist/${f}`, import.meta.url)));
+  writeFileSync(join(bin, "package.json"), '{"type":"module"}\n');
+  const run = () => spawnSync(process.execPath, [join(bin, "cli.js"), "backup", "-c", join(dir, "cairn.yml")], { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 });
+  const ok = run();
+  assert.equal(ok.status, 0, ok.stderr);
+  rmSync(join(bin, "worker.js"));
+  const broken = run();
+  assert.equal(broken.signal, null, "it ends by itself (no hang until the timeout)");
+  assert.equal(broken.status, 1, broken.stderr);
+  assert.match(broken.stderr, /worker thread failed.*\n.*worker\.js must sit beside/);
 });

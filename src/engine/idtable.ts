@@ -101,7 +101,9 @@ export class IdTable {
 
   /** Add an entry (an ID may be added more than once, with other values). */
   add(id: Uint8Array, values: ArrayLike<number>): void {
-    if ((this.size + 1) * 2 > this.cap) this.grow();
+    // Grow past 3/4 full: random IDs keep linear probes short there, and a
+    // 2 GiB database (just over 2^19 pages) fits 2^20 slots, not 2^21.
+    if ((this.size + 1) * 4 > this.cap * 3) this.grow();
     this.place(this.load(id), values);
     this.size++;
   }

@@ -3,7 +3,7 @@
 // while the main thread reads, chunks, hashes and seals in order.
 import { availableParallelism } from "node:os";
 import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
-import { IntegrityError } from "../errors.ts";
+import { CairnError, ExitCode, IntegrityError } from "../errors.ts";
 import { chunkIdHasher } from "./keys.ts";
 import { unpack, type UnpackJob } from "./unpack.ts";
 import { compressFrame } from "./packer.ts";
@@ -65,13 +65,18 @@ type Slot = Worker | typeof INLINE;
  */
 export class Workers {
   private readonly idle: Slot[] = [];
-  private readonly waiting: ((s: Slot) => void)[] = [];
+  private readonly waiting: { resolve: (s: Slot) => void; reject: (err: Error) => void }[] = [];
   private readonly pending = new Map<Worker, Pending>();
   private readonly workers: Worker[] = [];
   private readonly chunkId: (data: Uint8Array) => Buffer;
+  /** Set when a worker failed to start or died: every task then fails with it (none waits forever). */
+  private broken: Error | undefined;
+  private closing = false;
+  private readonly inline: boolean;
 
   constructor(chunkIdKey: Uint8Array, opts: { workers: number; inline: boolean }) {
     this.chunkId = chunkIdHasher(chunkIdKey);
+    this.inline = opts.inline;
     if (opts.inline) this.idle.push(INLINE);
     for (let i = 0; i < opts.workers; i++) {
       const w = new Worker(WORKER, { workerData: { chunkIdKey } });
@@ -83,10 +88,9 @@ export class Workers {
         if (m.error === undefined) p.resolve(m.done!);
         else p.reject(m.integrity ? new IntegrityError(m.error) : new Error(m.error));
       });
-      w.on("error", (err) => {
-        const p = this.pending.get(w);
-        this.pending.delete(w);
-        p?.reject(err);
+      w.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing")));
+      w.on("exit", (code) => {
+        if (!this.closing) this.fail(new CairnError(`a worker thread stopped (exit code ${code})`, ExitCode.runtime));
       });
       this.workers.push(w);
       this.idle.push(w);
@@ -98,27 +102,33 @@ export class Workers {
     return Math.max(1, Math.min(availableParallelism() - besideMain, 4));
   }
 
+  private fail(err: Error): void {
+    this.broken ??= err;
+    for (const p of this.pending.values()) p.reject(this.broken);
+    this.pending.clear();
+    for (const w of this.waiting.splice(0)) w.reject(this.broken);
+  }
+
   private release(s: Slot): void {
     const next = this.waiting.shift();
-    if (next) next(s);
+    if (next) next.resolve(s);
     else this.idle.push(s);
   }
 
   /** Tasks that can run at once. */
   get size(): number {
-    return this.workers.length + (this.idle.includes(INLINE) || this.inlineBusy ? 1 : 0);
+    return this.workers.length + (this.inline ? 1 : 0);
   }
-  private inlineBusy = false;
 
   async run(task: Task): Promise<Done> {
-    const s = this.idle.pop() ?? (await new Promise<Slot>((r) => this.waiting.push(r)));
+    if (this.broken) throw this.broken;
+    const s = this.idle.pop() ?? (await new Promise<Slot>((resolve, reject) => this.waiting.push({ resolve, reject })));
+    if (this.broken) throw this.broken;
     if (s === INLINE) {
-      this.inlineBusy = true;
       try {
         await new Promise((r) => setImmediate(r)); // let finished reads be handed out first
         return runTask(task, this.chunkId).done;
       } finally {
-        this.inlineBusy = false;
         this.release(s);
       }
     }
@@ -143,6 +153,7 @@ export class Workers {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
