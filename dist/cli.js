@@ -16580,7 +16580,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter = __require("events");
     var fs2 = __require("fs");
-    var { constants: constants2 } = fs2;
+    var { constants } = fs2;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -17154,12 +17154,12 @@ var require_SFTP = __commonJS({
                   });
                   return;
                 }
-                writeAll2(this, handle, buffer, 0, buffer.length, st2.size, callback);
+                writeAll(this, handle, buffer, 0, buffer.length, st2.size, callback);
               };
               this.fstat(handle, tryStat);
               return;
             }
-            writeAll2(this, handle, buffer, 0, buffer.length, position, callback);
+            writeAll(this, handle, buffer, 0, buffer.length, position, callback);
           }
         });
       }
@@ -18399,7 +18399,7 @@ var require_SFTP = __commonJS({
         }
       });
     }
-    function writeAll2(sftp, handle, buffer, offset, length, position, callback_) {
+    function writeAll(sftp, handle, buffer, offset, length, position, callback_) {
       const callback = typeof callback_ === "function" ? callback_ : void 0;
       sftp.write(
         handle,
@@ -18419,7 +18419,7 @@ var require_SFTP = __commonJS({
             offset += written;
             length -= written;
             position += written;
-            writeAll2(sftp, handle, buffer, offset, length, position, callback);
+            writeAll(sftp, handle, buffer, offset, length, position, callback);
           }
         }
       );
@@ -18435,25 +18435,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFDIR;
+        return (this.mode & constants.S_IFMT) === constants.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFREG;
+        return (this.mode & constants.S_IFMT) === constants.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFBLK;
+        return (this.mode & constants.S_IFMT) === constants.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFCHR;
+        return (this.mode & constants.S_IFMT) === constants.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFLNK;
+        return (this.mode & constants.S_IFMT) === constants.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFIFO;
+        return (this.mode & constants.S_IFMT) === constants.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants2.S_IFMT) === constants2.S_IFSOCK;
+        return (this.mode & constants.S_IFMT) === constants.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -32568,6 +32568,11 @@ init_errors();
 
 // src/engine/idtable.ts
 var ID = 32;
+function startsAt(text, lit, at2) {
+  if (at2 + lit.length > text.length) return false;
+  for (let k2 = 0; k2 < lit.length; k2++) if (text[at2 + k2] !== lit[k2]) return false;
+  return true;
+}
 var HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
 var BLOCK_BITS = 15;
@@ -32739,6 +32744,7 @@ var CLOSE = Buffer.from("]");
 var Index = class _Index {
   table = new IdTable(5);
   // pack number, offset, length, raw length, inner
+  /** Pack IDs by the index's pack number (the first value of each location). */
   packIds = [];
   packNumbers = /* @__PURE__ */ new Map();
   /** Every indexed pack: its size and the index file that lists it. */
@@ -32784,6 +32790,27 @@ var Index = class _Index {
     return v2 && { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] };
   }
   /**
+   * Write the chunk's location (pack number, offset, length, raw length,
+   * inner) to out[at..at+5], from a preferred pack when it is in several;
+   * false when no index lists it. No object per call: restore locates every
+   * chunk of a snapshot.
+   */
+  locateInto(id, preferred, out, at2) {
+    let found = false;
+    this.table.find(id, (v2) => {
+      if (!found || !preferred || preferred[v2[0]]) out.set(v2, at2);
+      found = true;
+      return !preferred || preferred[v2[0]] === 1;
+    });
+    return found;
+  }
+  /** A flag per pack number: 1 for the packs in the set. */
+  packFlags(packs) {
+    const flags = new Uint8Array(this.packIds.length);
+    this.packIds.forEach((id, n) => flags[n] = packs.has(id) ? 1 : 0);
+    return flags;
+  }
+  /**
    * Add one index file (the layout indexText writes, one pack or chunk per
    * line), parsed from its bytes: no string or regular expression per chunk.
    */
@@ -32794,7 +32821,7 @@ var Index = class _Index {
     let pack = -1;
     let pos = HEAD.length;
     let p2 = 0;
-    const lit = (l) => json.compare(l, 0, l.length, p2, p2 + l.length) === 0 && (p2 += l.length, true);
+    const lit = (l) => startsAt(json, l, p2) && (p2 += l.length, true);
     const hex = () => {
       for (let k2 = 0; k2 < 32; k2++) {
         const hi2 = HEX[json[p2 + 2 * k2]];
@@ -32953,6 +32980,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync as hkdfSync2,
@@ -33467,7 +33495,7 @@ var Sealer = class {
   constructor(recipients) {
     const { header, fileKey } = newHeader(recipients);
     const nonce = randomBytes(NONCE);
-    this.key = hkdf(fileKey, nonce, "payload");
+    this.key = createSecretKey(hkdf(fileKey, nonce, "payload"));
     this.head = Buffer.concat([header, nonce]);
   }
   push(data) {
@@ -33888,7 +33916,6 @@ async function withLock(repo, exclusive, fn) {
 
 // src/engine/packer.ts
 import { createHash as createHash2 } from "node:crypto";
-import { constants, zstdCompressSync } from "node:zlib";
 
 // src/engine/pipeline.ts
 var Pipeline = class {
@@ -33913,18 +33940,10 @@ var Pipeline = class {
 };
 
 // src/engine/packer.ts
-var ZSTD_LEVEL = 3;
 var FRAME = 512 * 1024;
 var MAX_CHUNK = CDC_DEFAULT.max;
 var GROUP = FRAME + MAX_CHUNK;
 var SAVING = 2;
-function compressFrame(raw) {
-  return zstdCompressSync(raw, {
-    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-    pledgedSrcSize: raw.length,
-    chunkSize: raw.length + (raw.length >> 7) + 1024
-  });
-}
 var Packer = class {
   // The frame being gathered: chunks are copied in at once, so no object per
   // 4 KiB page lives long enough to burden the garbage collector.
@@ -34071,32 +34090,10 @@ import { availableParallelism } from "node:os";
 import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 
 // src/engine/unpack.ts
+import { createSecretKey as createSecretKey2 } from "node:crypto";
 init_errors();
-import { writevSync } from "node:fs";
-import { zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
 var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
 var MAX_WRITE = 4 * 1024 * 1024;
-var writeAll = (fd, buffers, position) => {
-  let left = buffers.reduce((n, b2) => n + b2.length, 0);
-  let at2 = position;
-  while (left > 0) {
-    const n = writevSync(fd, buffers, at2);
-    left -= n;
-    at2 += n;
-    if (left > 0) buffers = dropBytes(buffers, n);
-  }
-};
-function dropBytes(buffers, n) {
-  const out = [];
-  for (const b2 of buffers) {
-    if (n >= b2.length) n -= b2.length;
-    else {
-      out.push(b2.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
-}
 function frameContentSize(b2) {
   if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
   const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
@@ -34110,15 +34107,6 @@ function frameContentSize(b2) {
   if (fcsBytes === 4) return v2.readUInt32LE(pos);
   return Number(v2.readBigUInt64LE(pos));
 }
-function decompressFrame(pack, offset, stored) {
-  const size = frameContentSize(stored);
-  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
-  try {
-    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
-  } catch {
-    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
-  }
-}
 var Segments = class _Segments {
   sealed;
   key;
@@ -34130,7 +34118,7 @@ var Segments = class _Segments {
   static scratch = Buffer.alloc(0);
   constructor(job, what) {
     this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
-    this.key = Buffer.from(job.key);
+    this.key = createSecretKey2(job.key);
     this.first = job.first;
     this.total = job.totalSegments;
     this.what = what;
@@ -34160,82 +34148,8 @@ var Segments = class _Segments {
     return out;
   }
 };
-function unpack(job, chunkId2, write = writeAll) {
-  const what = `pack ${job.pack}`;
-  const segments = new Segments(job, what);
-  const { frames, chunks, positions, ids } = job;
-  let frameNo = -1;
-  let frame = Buffer.alloc(0);
-  let run = [];
-  let runFd = -1;
-  let runStart = 0;
-  let runEnd = 0;
-  let bytes = 0;
-  let checkedFrame = -1;
-  let checkedInner = -1;
-  let checkedId = -1;
-  const flush = () => {
-    if (run.length > 0) write(runFd, run, runStart);
-    run = [];
-  };
-  const n = positions.length;
-  for (let c = 0; c < n; c++) {
-    const f2 = chunks[c * 4];
-    const inner = chunks[c * 4 + 1];
-    const length = chunks[c * 4 + 2];
-    const fd = chunks[c * 4 + 3];
-    if (f2 !== frameNo) {
-      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
-      frameNo = f2;
-    }
-    const piece = frame.subarray(inner, inner + length);
-    const id = ids.subarray(c * 32, c * 32 + 32);
-    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
-    if (!same) {
-      if (piece.length !== length || !chunkId2(piece).equals(id)) {
-        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
-      }
-      checkedFrame = f2;
-      checkedInner = inner;
-      checkedId = c;
-    }
-    const position = positions[c];
-    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
-      flush();
-      runFd = fd;
-      runStart = position;
-    } else {
-      const last = run[run.length - 1];
-      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
-        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
-        runEnd = position + length;
-        bytes += length;
-        continue;
-      }
-    }
-    run.push(piece);
-    runEnd = position + length;
-    bytes += length;
-  }
-  flush();
-  return bytes;
-}
 
 // src/engine/workers.ts
-function runTask(task, chunkId2) {
-  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
-  if (task.kind === "hash") {
-    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
-    let at2 = 0;
-    task.sizes.forEach((size, k2) => {
-      ids.set(chunkId2(task.data.subarray(at2, at2 + size)), k2 * 32);
-      at2 += size;
-    });
-    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
-  }
-  const frame = compressFrame(task.raw.subarray(0, task.length));
-  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer, task.raw.buffer].filter(owned) };
-}
 function owned(b2) {
   return b2 instanceof ArrayBuffer && !isMarkedAsUntransferable(b2);
 }
@@ -34244,22 +34158,16 @@ function movable(b2) {
   return own2 ? b2 : new Uint8Array(b2);
 }
 var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
-var INLINE = "inline";
-var Workers = class {
+var Workers = class _Workers {
   idle = [];
   waiting = [];
   pending = /* @__PURE__ */ new Map();
   workers = [];
-  chunkId;
   /** Set when a worker failed to start or died: every task then fails with it (none waits forever). */
   broken;
   closing = false;
-  inline;
-  constructor(chunkIdKey, opts2) {
-    this.chunkId = chunkIdHasher(chunkIdKey);
-    this.inline = opts2.inline;
-    if (opts2.inline) this.idle.push(INLINE);
-    for (let i = 0; i < opts2.workers; i++) {
+  constructor(chunkIdKey, workers = _Workers.count()) {
+    for (let i = 0; i < workers; i++) {
       const w2 = new Worker(WORKER, { workerData: { chunkIdKey } });
       w2.on("message", (m2) => {
         const p2 = this.pending.get(w2);
@@ -34277,9 +34185,9 @@ var Workers = class {
       this.idle.push(w2);
     }
   }
-  /** Workers for a machine: one per core beside the main thread (at least one), at most 4. */
-  static count(besideMain) {
-    return Math.max(1, Math.min(availableParallelism() - besideMain, 4));
+  /** Workers for this machine: one per core, at most 4. */
+  static count() {
+    return Math.max(1, Math.min(availableParallelism(), 4));
   }
   fail(err) {
     this.broken ??= err;
@@ -34287,27 +34195,19 @@ var Workers = class {
     this.pending.clear();
     for (const w2 of this.waiting.splice(0)) w2.reject(this.broken);
   }
-  release(s3) {
+  release(w2) {
     const next = this.waiting.shift();
-    if (next) next.resolve(s3);
-    else this.idle.push(s3);
+    if (next) next.resolve(w2);
+    else this.idle.push(w2);
   }
   /** Tasks that can run at once. */
   get size() {
-    return this.workers.length + (this.inline ? 1 : 0);
+    return this.workers.length;
   }
   async run(task) {
     if (this.broken) throw this.broken;
-    const s3 = this.idle.pop() ?? await new Promise((resolve5, reject) => this.waiting.push({ resolve: resolve5, reject }));
+    const w2 = this.idle.pop() ?? await new Promise((resolve5, reject) => this.waiting.push({ resolve: resolve5, reject }));
     if (this.broken) throw this.broken;
-    if (s3 === INLINE) {
-      try {
-        await new Promise((r) => setImmediate(r));
-        return runTask(task, this.chunkId).done;
-      } finally {
-        this.release(s3);
-      }
-    }
     let transfer;
     if (task.kind === "unpack") {
       const sealed = movable(task.job.sealed);
@@ -34323,8 +34223,8 @@ var Workers = class {
       transfer = [data.buffer];
     }
     return new Promise((resolve5, reject) => {
-      this.pending.set(s3, { resolve: resolve5, reject });
-      s3.postMessage(task, transfer);
+      this.pending.set(w2, { resolve: resolve5, reject });
+      w2.postMessage(task, transfer);
     });
   }
   async close() {
@@ -34361,7 +34261,7 @@ function parseSnapshot(json, what) {
   let copied = 0;
   for (let i = 0; i < json.length; i++) {
     if (json[i] !== 34) continue;
-    if (json.compare(CHUNKS, 0, CHUNKS.length, i, i + CHUNKS.length) === 0) {
+    if (startsAt(json, CHUNKS, i)) {
       const list = new IdList();
       let j2 = i + CHUNKS.length;
       if (json[j2] !== 93) {
@@ -34442,7 +34342,7 @@ async function backup(repo, opts2) {
     const full = opts2.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
-    const workers = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(0), inline: false });
+    const workers = new Workers(repo.keys.chunkIdKey);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
     const added = new IdTable(0);
     const used = /* @__PURE__ */ new Set();
@@ -44700,6 +44600,7 @@ var To = (s3) => {
 init_errors();
 var decompress = promisify(zstdDecompress);
 var SPAN = 4 * 1024 * 1024;
+var SYNC_EVERY = 64 * 1024 * 1024;
 var FILES_AT_ONCE = 256;
 var BATCH2 = 1024 * 1024;
 var CACHED_FRAMES = 32;
@@ -44766,27 +44667,18 @@ var ChunkReader = class {
     });
     return { pack: span.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
   }
-  locate(id) {
-    const loc = this.index.lookup(id, this.prefer);
-    if (!loc) throw new IntegrityError(`chunk ${id.toString("hex")} is in no index (the repository lost data)`);
-    return loc;
-  }
-  /** Every chunk's location, looked up once, in typed arrays (no object per chunk). */
+  /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
   locateAll(ids) {
+    this.preferred ??= this.prefer && this.index.packFlags(this.prefer);
     const v2 = new Uint32Array(ids.length * 5);
     for (let i = 0; i < ids.length; i++) {
-      const loc = this.locate(ids.get(i));
-      let n = this.packNumbers.get(loc.pack);
-      if (n === void 0) {
-        n = this.packs.push(loc.pack) - 1;
-        this.packNumbers.set(loc.pack, n);
+      if (!this.index.locateInto(ids.get(i), this.preferred, v2, i * 5)) {
+        throw new IntegrityError(`chunk ${ids.get(i).toString("hex")} is in no index (the repository lost data)`);
       }
-      v2.set([n, loc.offset, loc.length, loc.rawLength, loc.inner], i * 5);
     }
-    return { ids, packs: this.packs, v: v2 };
+    return { ids, packs: this.index.packIds, v: v2 };
   }
-  packs = [];
-  packNumbers = /* @__PURE__ */ new Map();
+  preferred;
   /** Plaintext of pack bytes [offset, offset+length). */
   async readPlain(pack, offset, length) {
     const k2 = await this.packKeys(pack);
@@ -44940,7 +44832,7 @@ async function restore(repo, ref, opts2) {
     await mkdir2(target, { recursive: true, mode: 448 });
     const total = entries.reduce((n, e) => n + e.size, 0);
     const progress = { bytes: 0, total, report: opts2.onProgress };
-    const pool = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(1), inline: true });
+    const pool = new Workers(repo.keys.chunkIdKey);
     try {
       for (let at2 = 0; at2 < entries.length; at2 += FILES_AT_ONCE) {
         await restoreFiles(reader, pool, target, entries.slice(at2, at2 + FILES_AT_ONCE), located.slice(at2, at2 + FILES_AT_ONCE), progress);
@@ -44960,15 +44852,24 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
       const tmp = join2(dirname(final), `.cairn-restore-${randomBytes6(6).toString("hex")}`);
       files.push({ tmp, final, handle: await open3(tmp, "wx", 384) });
     }
+    const large = files.filter((_2, k2) => entries[k2].size >= SYNC_EVERY);
+    let unsynced = 0;
+    let syncing;
     for (const span of spans(located, files.map((f2) => f2.handle.fd))) {
       const job = await reader.loadSpan(span);
       await inflight.run(async () => {
         const done = await pool.run({ kind: "unpack", job });
         if (done.kind === "unpack") progress.bytes += done.bytes;
         progress.report?.(progress.bytes, progress.total);
+        unsynced += done.kind === "unpack" ? done.bytes : 0;
+        if (unsynced >= SYNC_EVERY && !syncing && large.length > 0) {
+          unsynced = 0;
+          syncing = Promise.allSettled(large.map((f2) => f2.handle.datasync())).then(() => syncing = void 0);
+        }
       });
     }
     await inflight.drain();
+    await syncing;
     for (const [k2, e] of entries.entries()) {
       const f2 = files[k2];
       await f2.handle.sync();

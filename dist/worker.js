@@ -39,6 +39,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync,
@@ -85,6 +86,7 @@ var SCRATCH = 64 * 1024;
 import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 
 // src/engine/unpack.ts
+import { createSecretKey as createSecretKey2 } from "node:crypto";
 import { writevSync } from "node:fs";
 import { zstdDecompressSync } from "node:zlib";
 
@@ -182,7 +184,7 @@ var Segments = class _Segments {
   static scratch = Buffer.alloc(0);
   constructor(job, what) {
     this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
-    this.key = Buffer.from(job.key);
+    this.key = createSecretKey2(job.key);
     this.first = job.first;
     this.total = job.totalSegments;
     this.what = what;

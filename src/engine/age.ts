@@ -10,6 +10,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync,
@@ -209,7 +210,8 @@ function segmentNonce(counter: number, last: boolean): Buffer {
 }
 
 
-export function openSegment(key: Buffer, counter: number, last: boolean, sealed: Buffer, what: string): Buffer {
+/** Open one sealed payload segment. Pass the key as a KeyObject when opening many: it is imported once. */
+export function openSegment(key: Buffer | KeyObject, counter: number, last: boolean, sealed: Buffer, what: string): Buffer {
   const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
   d.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
@@ -236,7 +238,7 @@ function newHeader(recipients: Buffer[]): { header: Buffer; fileKey: Buffer } {
  */
 export class Sealer {
   readonly head: Buffer;
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private pending: Uint8Array[] = [];
   private pendingLength = 0;
   private counter = 0;
@@ -244,7 +246,7 @@ export class Sealer {
   constructor(recipients: Buffer[]) {
     const { header, fileKey } = newHeader(recipients);
     const nonce = randomBytes(NONCE);
-    this.key = hkdf(fileKey, nonce, "payload");
+    this.key = createSecretKey(hkdf(fileKey, nonce, "payload"));
     this.head = Buffer.concat([header, nonce]);
   }
 

@@ -46,7 +46,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
     // The main thread reads, chunks, hashes and seals; workers compress.
-    const workers = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(0), inline: false });
+    const workers = new Workers(repo.keys.chunkIdKey);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
     const added = new IdTable(0);
     const used = new Set<string>();

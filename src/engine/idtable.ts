@@ -5,6 +5,13 @@
 
 const ID = 32;
 
+/** Whether text holds lit at offset at (a loop: a native compare costs more for a few bytes). */
+export function startsAt(text: Uint8Array, lit: Uint8Array, at: number): boolean {
+  if (at + lit.length > text.length) return false;
+  for (let k = 0; k < lit.length; k++) if (text[at + k] !== lit[k]) return false;
+  return true;
+}
+
 /** Value of each lowercase hex digit by character code; -1 for anything else. */
 export const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;

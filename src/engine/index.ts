@@ -3,7 +3,7 @@
 // all into a compact table. A chunk stored twice (after a --full backup) has
 // several locations; readers prefer the packs their snapshot names.
 import { IntegrityError } from "../errors.ts";
-import { HEX, IdTable } from "./idtable.ts";
+import { HEX, IdTable, startsAt } from "./idtable.ts";
 import type { Repository } from "./repository.ts";
 
 export interface Location {
@@ -98,7 +98,8 @@ const CLOSE = Buffer.from("]");
 
 export class Index {
   private readonly table = new IdTable(5); // pack number, offset, length, raw length, inner
-  private readonly packIds: string[] = [];
+  /** Pack IDs by the index's pack number (the first value of each location). */
+  readonly packIds: string[] = [];
   private readonly packNumbers = new Map<string, number>();
   /** Every indexed pack: its size and the index file that lists it. */
   readonly packs = new Map<string, { size: number; indexFile: string }>();
@@ -149,6 +150,29 @@ export class Index {
   }
 
   /**
+   * Write the chunk's location (pack number, offset, length, raw length,
+   * inner) to out[at..at+5], from a preferred pack when it is in several;
+   * false when no index lists it. No object per call: restore locates every
+   * chunk of a snapshot.
+   */
+  locateInto(id: Uint8Array, preferred: Uint8Array | undefined, out: Uint32Array, at: number): boolean {
+    let found = false;
+    this.table.find(id, (v) => {
+      if (!found || !preferred || preferred[v[0]]) out.set(v, at);
+      found = true;
+      return !preferred || preferred[v[0]] === 1;
+    });
+    return found;
+  }
+
+  /** A flag per pack number: 1 for the packs in the set. */
+  packFlags(packs: Set<string>): Uint8Array {
+    const flags = new Uint8Array(this.packIds.length);
+    this.packIds.forEach((id, n) => (flags[n] = packs.has(id) ? 1 : 0));
+    return flags;
+  }
+
+  /**
    * Add one index file (the layout indexText writes, one pack or chunk per
    * line), parsed from its bytes: no string or regular expression per chunk.
    */
@@ -160,7 +184,7 @@ export class Index {
     let pos = HEAD.length;
     // A cursor over one line; each step returns false when the line does not fit.
     let p = 0;
-    const lit = (l: Buffer) => json.compare(l, 0, l.length, p, p + l.length) === 0 && ((p += l.length), true);
+    const lit = (l: Buffer) => startsAt(json, l, p) && ((p += l.length), true);
     const hex = () => {
       for (let k = 0; k < 32; k++) {
         const hi = HEX[json[p + 2 * k]];

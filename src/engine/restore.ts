@@ -29,6 +29,8 @@ import type { Snapshot, SnapshotEntry } from "./snapshot.ts";
 const decompress = promisify(zstdDecompress);
 /** Most bytes of a pack read at once. */
 const SPAN = 4 * 1024 * 1024;
+/** Bytes written between background flushes of a large restored file. */
+const SYNC_EVERY = 64 * 1024 * 1024;
 /** Files restored at once (each holds an open file). */
 const FILES_AT_ONCE = 256;
 const BATCH = 1024 * 1024;
@@ -104,30 +106,19 @@ export class ChunkReader {
     return { pack: span.pack, sealed, first: r.first, totalSegments: k.totalSegments, key: k.key, frames, chunks, positions, ids };
   }
 
-  locate(id: Buffer): Location {
-    const loc = this.index.lookup(id, this.prefer);
-    if (!loc) throw new IntegrityError(`chunk ${id.toString("hex")} is in no index (the repository lost data)`);
-    return loc;
-  }
-
-  /** Every chunk's location, looked up once, in typed arrays (no object per chunk). */
+  /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
   locateAll(ids: IdList): Located {
+    this.preferred ??= this.prefer && this.index.packFlags(this.prefer);
     const v = new Uint32Array(ids.length * 5);
     for (let i = 0; i < ids.length; i++) {
-      const loc = this.locate(ids.get(i));
-      // Pack numbers belong to the reader: its frame cache is shared by every entry.
-      let n = this.packNumbers.get(loc.pack);
-      if (n === undefined) {
-        n = this.packs.push(loc.pack) - 1;
-        this.packNumbers.set(loc.pack, n);
+      if (!this.index.locateInto(ids.get(i), this.preferred, v, i * 5)) {
+        throw new IntegrityError(`chunk ${ids.get(i).toString("hex")} is in no index (the repository lost data)`);
       }
-      v.set([n, loc.offset, loc.length, loc.rawLength, loc.inner], i * 5);
     }
-    return { ids, packs: this.packs, v };
+    return { ids, packs: this.index.packIds, v };
   }
 
-  private readonly packs: string[] = [];
-  private readonly packNumbers = new Map<string, number>();
+  private preferred: Uint8Array | undefined;
 
   /** Plaintext of pack bytes [offset, offset+length). */
   private async readPlain(pack: string, offset: number, length: number): Promise<Buffer> {
@@ -317,8 +308,7 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
     await mkdir(target, { recursive: true, mode: 0o700 });
     const total = entries.reduce((n, e) => n + e.size, 0);
     const progress = { bytes: 0, total, report: opts.onProgress };
-    // The main thread mostly waits on reads here, so it unpacks too.
-    const pool = new Workers(repo.keys.chunkIdKey, { workers: Workers.count(1), inline: true });
+    const pool = new Workers(repo.keys.chunkIdKey);
     try {
       for (let at = 0; at < entries.length; at += FILES_AT_ONCE) {
         await restoreFiles(reader, pool, target, entries.slice(at, at + FILES_AT_ONCE), located.slice(at, at + FILES_AT_ONCE), progress);
@@ -346,16 +336,27 @@ async function restoreFiles(reader: ChunkReader, pool: Workers, target: string, 
       const tmp = join(dirname(final), `.cairn-restore-${randomBytes(6).toString("hex")}`);
       files.push({ tmp, final, handle: await open(tmp, "wx", 0o600) });
     }
+    // Large files are flushed to disk as they fill (every SYNC_EVERY bytes, in
+    // the background), so the fsync at the end waits for little.
+    const large = files.filter((_, k) => entries[k].size >= SYNC_EVERY);
+    let unsynced = 0;
+    let syncing: Promise<unknown> | undefined;
     for (const span of spans(located, files.map((f) => f.handle.fd))) {
       const job = await reader.loadSpan(span);
       await inflight.run(async () => {
         const done = await pool.run({ kind: "unpack", job });
         if (done.kind === "unpack") progress.bytes += done.bytes;
         progress.report?.(progress.bytes, progress.total);
+        unsynced += done.kind === "unpack" ? done.bytes : 0;
+        if (unsynced >= SYNC_EVERY && !syncing && large.length > 0) {
+          unsynced = 0;
+          syncing = Promise.allSettled(large.map((f) => f.handle.datasync())).then(() => (syncing = undefined));
+        }
       });
     }
     // Every job must end before a file is closed: a worker writes by fd number.
     await inflight.drain();
+    await syncing;
     for (const [k, e] of entries.entries()) {
       const f = files[k];
       await f.handle.sync();

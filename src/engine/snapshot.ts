@@ -1,7 +1,7 @@
 // A snapshot: what one backup saw. Every entry lists its chunks in order, so
 // a snapshot is complete on its own however little new data it stored.
 import { IntegrityError, UsageError } from "../errors.ts";
-import { IdList } from "./idtable.ts";
+import { IdList, startsAt } from "./idtable.ts";
 import type { Repository } from "./repository.ts";
 
 export interface SnapshotEntry {
@@ -110,7 +110,7 @@ export function parseSnapshot(json: Buffer, what: string): Snapshot {
   let copied = 0;
   for (let i = 0; i < json.length; i++) {
     if (json[i] !== 0x22) continue;
-    if (json.compare(CHUNKS, 0, CHUNKS.length, i, i + CHUNKS.length) === 0) {
+    if (startsAt(json, CHUNKS, i)) {
       const list = new IdList();
       let j = i + CHUNKS.length;
       if (json[j] !== 0x5d) {

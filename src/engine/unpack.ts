@@ -3,6 +3,7 @@
 // main thread or a worker thread (workers.ts), which decrypts, decompresses,
 // checks every chunk against its keyed ID and writes it at its offset in the
 // restored file (pwrite on a shared fd).
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { writevSync } from "node:fs";
 import { zstdDecompressSync } from "node:zlib";
 import { IntegrityError } from "../errors.ts";
@@ -93,7 +94,7 @@ export function decompressFrame(pack: string, offset: number, stored: Uint8Array
  */
 class Segments {
   private readonly sealed: Buffer;
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly first: number;
   private readonly total: number;
   private readonly what: string;
@@ -103,7 +104,7 @@ class Segments {
 
   constructor(job: UnpackJob, what: string) {
     this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
-    this.key = Buffer.from(job.key);
+    this.key = createSecretKey(job.key);
     this.first = job.first;
     this.total = job.totalSegments;
     this.what = what;
