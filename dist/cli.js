@@ -33473,7 +33473,9 @@ function openSegment(key, counter, last, sealed, what) {
   const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
   d.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
-    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()]);
+    const plain = d.update(sealed.subarray(0, sealed.length - TAG));
+    const rest = d.final();
+    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
   } catch {
     throw new IntegrityError(`${what}: payload segment ${counter} fails authentication (damaged or truncated)`);
   }
@@ -33523,7 +33525,9 @@ var Sealer = class {
       else this.pending[0] = p2.subarray(take);
       n -= take;
     }
-    out.push(c.final(), c.getAuthTag());
+    const rest = c.final();
+    if (rest.length > 0) out.push(rest);
+    out.push(c.getAuthTag());
   }
 };
 function encrypt(plain, recipients) {

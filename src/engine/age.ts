@@ -215,7 +215,10 @@ export function openSegment(key: Buffer | KeyObject, counter: number, last: bool
   const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
   d.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
-    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()]);
+    // A stream cipher: update() gives every byte and final() only checks the tag (no copy to join them).
+    const plain = d.update(sealed.subarray(0, sealed.length - TAG));
+    const rest = d.final();
+    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
   } catch {
     throw new IntegrityError(`${what}: payload segment ${counter} fails authentication (damaged or truncated)`);
   }
@@ -277,7 +280,9 @@ export class Sealer {
       else this.pending[0] = p.subarray(take);
       n -= take;
     }
-    out.push(c.final(), c.getAuthTag());
+    const rest = c.final();
+    if (rest.length > 0) out.push(rest);
+    out.push(c.getAuthTag());
   }
 }
 
