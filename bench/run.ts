@@ -726,6 +726,7 @@ async function main(): Promise<void> {
         "restic, borg and borg-sqlite back up a folder holding a `sqlite3 DB \".backup COPY\"` copy of the live database (made fresh each day, not timed as part of their backup) plus the config files; cairn points its `sqlite:` source at the live database and takes its own .backup (timed inside its backup); naive runs `sqlite3 .backup` + `zstd | age` on the live database (database only, a full copy each day).",
         "bytes added = apparent size of everything under the tool's repository folder after minus before (recursive lstat), the same measure for every tool; restic's and borg's caches are outside their repositories.",
         `peak RSS = ${HAVE_TIME ? "GNU time %M: the largest single process of the command's tree" : "bench/rss.mjs (cairn only)"}.`,
+        "cairn fsyncs every restored file before it reports success; restic, borg and naive leave the restored data in the page cache, so their restore times do not include writing it to disk.",
         `the latest snapshot is restored ${RESTORES} times per tool in rotating order (median time, largest RSS); the first restore is checked: sha256 of the restored database vs the .backup copy (restic, borg), sqlite3 .sha3sum (cairn, naive: their own .backup), and sha256 of every config file.`,
       ],
       workload,
