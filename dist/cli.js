@@ -32942,7 +32942,7 @@ var BatchHasher = class {
 import { randomBytes as randomBytes4 } from "node:crypto";
 
 // src/backends/backend.ts
-var FILE_TYPES = ["config", "keys", "index", "snapshot", "pack", "lock"];
+var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock"];
 var NotExistError = class extends Error {
   constructor(h) {
     super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
@@ -34239,26 +34239,103 @@ var Workers = class _Workers {
 
 // src/engine/snapshot.ts
 init_errors();
+var LIST_MIN = 512;
 function* snapshotText(s3) {
   const { entries, ...head } = s3;
   yield `${JSON.stringify(head).slice(0, -1)},"entries":[
 `;
   for (let i = 0; i < entries.length; i++) {
     const { chunks, ...rest } = entries[i];
-    yield `${JSON.stringify(rest).slice(0, -1)},"chunks":[`;
-    const ids = Array.isArray(chunks) ? chunks : null;
-    const n = chunks.length;
-    for (let j2 = 0; j2 < n; j2 += 1024) {
-      const part = [];
-      for (let k2 = j2; k2 < Math.min(n, j2 + 1024); k2++) part.push(`"${ids ? ids[k2] : chunks.get(k2).toString("hex")}"`);
-      yield (j2 > 0 ? "," : "") + part.join(",");
+    const end = i < entries.length - 1 ? "},\n" : "}";
+    if (!Array.isArray(chunks) && !(chunks instanceof IdList)) {
+      yield `${JSON.stringify(rest).slice(0, -1)},"chunks":${JSON.stringify(chunks)}${end}`;
+      continue;
     }
-    yield i < entries.length - 1 ? "]},\n" : "]}";
+    yield `${JSON.stringify(rest).slice(0, -1)},"chunks":[`;
+    yield* idsText(chunks);
+    yield "]" + end;
   }
   yield "]}\n";
 }
+function* idsText(chunks) {
+  const ids = Array.isArray(chunks) ? chunks : null;
+  const n = chunks.length;
+  for (let j2 = 0; j2 < n; j2 += 1024) {
+    const part = [];
+    for (let k2 = j2; k2 < Math.min(n, j2 + 1024); k2++) part.push(`"${ids ? ids[k2] : chunks.get(k2).toString("hex")}"`);
+    yield (j2 > 0 ? "," : "") + part.join(",");
+  }
+}
+function* listText(ids) {
+  yield '{"version":1,"chunks":[';
+  yield* idsText(ids);
+  yield "]}\n";
+}
+function parseList(json, what) {
+  const bad = (why) => new IntegrityError(`${what}: ${why}`);
+  const head = Buffer.from('{"version":1,"chunks":[');
+  if (!startsAt(json, head, 0)) throw bad("not a version 1 chunk list");
+  const list = new IdList();
+  const end = readIds(json, head.length - 1, list, bad);
+  if (json.subarray(end + 1).toString("latin1").trim() !== "}") throw bad("malformed chunk list");
+  return list;
+}
+function readIds(json, at2, list, bad) {
+  let j2 = at2 + 1;
+  if (json[j2] === 93) return j2;
+  for (; ; ) {
+    if (json[j2] !== 34 || json[j2 + 65] !== 34) throw bad("malformed chunk list");
+    if (!list.pushHex(json, j2 + 1)) throw bad("malformed chunk list (an ID is not 64 hex digits)");
+    j2 += 66;
+    if (json[j2] === 44) j2++;
+    else if (json[j2] === 93) return j2;
+    else throw bad("malformed chunk list");
+  }
+}
+function applyChanges(base, ref, what) {
+  const bad = (why) => new IntegrityError(`${what}: ${why}`);
+  if (!Number.isSafeInteger(ref.count) || ref.count < 0 || !Array.isArray(ref.changes)) throw bad("malformed chunk list reference");
+  const out = new IdList();
+  const id = Buffer.alloc(32);
+  let next = 0;
+  const copyBase = (until) => {
+    if (until > next && until > base.length) throw bad(`its chunk list has a gap at ${Math.max(next, base.length)} (the base list is shorter)`);
+    for (; next < until; next++) out.push(base.get(next));
+  };
+  for (const run of ref.changes) {
+    const start = run?.[0];
+    if (!Array.isArray(run) || typeof start !== "number" || !Number.isSafeInteger(start) || start < next || run.length < 2) throw bad("malformed chunk list changes");
+    copyBase(start);
+    for (let k2 = 1; k2 < run.length; k2++) {
+      const hex = run[k2];
+      if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) throw bad("malformed chunk list changes (an ID is not 64 hex digits)");
+      id.write(hex, "hex");
+      out.push(id);
+      next++;
+    }
+  }
+  if (next > ref.count) throw bad("malformed chunk list changes (past its count)");
+  copyBase(ref.count);
+  return out;
+}
+function diffIds(base, ids) {
+  const changes = [];
+  let changed = 0;
+  let run = null;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids.get(i);
+    if (i < base.length && base.get(i).equals(id)) {
+      run = null;
+      continue;
+    }
+    if (!run) changes.push(run = [i]);
+    run.push(id.toString("hex"));
+    changed++;
+  }
+  return { changes, changed };
+}
 var CHUNKS = Buffer.from('"chunks":[');
-function parseSnapshot(json, what) {
+function parseSnapshotRefs(json, what) {
   const bad = (why) => new IntegrityError(`${what}: ${why}`);
   const lists = [];
   const parts = [];
@@ -34267,17 +34344,7 @@ function parseSnapshot(json, what) {
     if (json[i] !== 34) continue;
     if (startsAt(json, CHUNKS, i)) {
       const list = new IdList();
-      let j2 = i + CHUNKS.length;
-      if (json[j2] !== 93) {
-        for (; ; ) {
-          if (json[j2] !== 34 || json[j2 + 65] !== 34) throw bad("malformed chunk list");
-          if (!list.pushHex(json, j2 + 1)) throw bad("malformed chunk list (an ID is not 64 hex digits)");
-          j2 += 66;
-          if (json[j2] === 44) j2++;
-          else if (json[j2] === 93) break;
-          else throw bad("malformed chunk list");
-        }
-      }
+      const j2 = readIds(json, i + CHUNKS.length - 1, list, bad);
       parts.push(json.subarray(copied, i), Buffer.from(`"chunks":${lists.length}`));
       lists.push(list);
       copied = j2 + 1;
@@ -34295,17 +34362,35 @@ function parseSnapshot(json, what) {
   }
   if (s3?.version !== 1 || !Array.isArray(s3.entries) || !Array.isArray(s3.packs) || !Array.isArray(s3.sources)) throw bad("malformed");
   const used = /* @__PURE__ */ new Set();
+  const refs = [];
   for (const e of s3.entries) {
     const n = e?.chunks;
+    if (n && typeof n === "object" && !Array.isArray(n)) {
+      const ref = n;
+      if (typeof ref.base !== "string" || !/^[0-9a-f]{64}$/.test(ref.base)) throw bad("malformed chunk list reference");
+      refs.push({ entry: e, ref });
+      continue;
+    }
     if (typeof n !== "number" || !lists[n] || used.has(n)) throw bad("malformed chunk list (an entry has none, or shares one)");
     used.add(n);
     e.chunks = lists[n];
   }
   if (used.size !== lists.length) throw bad("malformed chunk list (outside the entries)");
-  return s3;
+  return { snapshot: s3, refs };
+}
+async function loadList(repo, id) {
+  return parseList(await repo.loadMetaBytes("list", id), `list ${id}`);
 }
 async function loadSnapshot(repo, id) {
-  return parseSnapshot(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  const what = `snapshot ${id}`;
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), what);
+  const lists = /* @__PURE__ */ new Map();
+  for (const { entry, ref } of refs) {
+    let base = lists.get(ref.base);
+    if (!base) lists.set(ref.base, base = await loadList(repo, ref.base));
+    entry.chunks = applyChanges(base, ref, `${what}: ${entry.path}`);
+  }
+  return snapshot;
 }
 function parseHead(json, what) {
   const nl = json.indexOf(10);
@@ -34314,7 +34399,7 @@ function parseHead(json, what) {
     if (line.endsWith(',"entries":[')) return JSON.parse(line.slice(0, -',"entries":['.length) + "}");
   } catch {
   }
-  const { entries, ...head } = parseSnapshot(json, what);
+  const { entries, ...head } = parseSnapshotRefs(json, what).snapshot;
   void entries;
   return head;
 }
@@ -34418,7 +34503,21 @@ async function backup(repo, opts2) {
         await hasher.abandon();
         throw err;
       }
-      return { source: source2, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: ids };
+      return { source: source2, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source2, e.path, ids) };
+    }
+    const parents = await parentLists(repo);
+    const bases = /* @__PURE__ */ new Map();
+    async function listFor(source2, path, ids) {
+      if (ids.length < LIST_MIN) return ids;
+      const parent = parents.get(`${source2}\0${path}`);
+      if (parent) {
+        let base2 = bases.get(parent.base);
+        if (!base2) bases.set(parent.base, base2 = await loadList(repo, parent.base));
+        const { changes, changed } = diffIds(base2, ids);
+        if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+      }
+      const base = await repo.saveMeta("list", () => listText(ids));
+      return { base, count: ids.length, changes: [] };
     }
     try {
       for (const source2 of opts2.sources) {
@@ -34483,6 +34582,15 @@ async function backup(repo, opts2) {
       await workers.close();
     }
   });
+}
+async function parentLists(repo) {
+  const all = await loadSnapshots(repo);
+  const out = /* @__PURE__ */ new Map();
+  if (all.length === 0) return out;
+  const id = all[all.length - 1].id;
+  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
+  return out;
 }
 
 // src/sources/index.ts
@@ -35114,7 +35222,7 @@ import { resolve as resolve2 } from "node:path";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", pack: "packs", lock: "locks" };
+var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
 var LocalBackend = class {
   properties;
   root;

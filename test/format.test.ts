@@ -20,7 +20,7 @@ const derive = (w: Uint8Array, info: string) => Buffer.from(hkdfSync("sha256", w
 const ageDecrypt = (key: string, file: string) => execFileSync("age", ["-d", "-i", key, file], { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] });
 
 test("the repository's bytes follow FORMAT.md", () => {
-  const f = makeFixture(dir, 5000);
+  const f = makeFixture(dir, 30000); // ~1000 pages: its chunk list goes to a list file
   const b = cairn(["backup", "-c", f.config, "--json"], { env: f.env });
   assert.equal(b.code, 0, b.stderr);
   const snapId = JSON.parse(b.stdout).id;
@@ -52,8 +52,8 @@ test("the repository's bytes follow FORMAT.md", () => {
   assert.equal(execFileSync("age-keygen", ["-y", metaKeyFile]).toString().trim(), writeRecipient);
 
   // Metadata objects: named by SHA-256; skippable MAC frame + zstd JSON; readable by both keys.
-  function meta(type: "index" | "snapshot", name: string): string {
-    const file = join(f.repo, type === "index" ? "index" : "snapshots", name);
+  function meta(type: "index" | "snapshot" | "list", name: string): string {
+    const file = join(f.repo, { index: "index", snapshot: "snapshots", list: "lists" }[type], name);
     assert.equal(sha256(readFileSync(file)), name);
     const plain = ageDecrypt(f.key, file);
     assert.deepEqual(ageDecrypt(metaKeyFile, file), plain);
@@ -69,7 +69,13 @@ test("the repository's bytes follow FORMAT.md", () => {
   const index = JSON.parse(indexText);
   const snapText = meta("snapshot", snapId);
   const snapshot = JSON.parse(snapText);
-  assert.match(snapText.split("\n")[1], /^\{"source":"trading-db","path":"trading-db\.sqlite",.*"chunks":\[/);
+  // A large entry's chunk list is a list file (the first snapshot: no changes against it).
+  assert.match(snapText.split("\n")[1], /^\{"source":"trading-db","path":"trading-db\.sqlite",.*"chunks":\{"base":"[0-9a-f]{64}","count":\d+,"changes":\[\]\}\},$/);
+  const dbRef = snapshot.entries[0].chunks;
+  const listText = meta("list", dbRef.base);
+  assert.match(listText, /^\{"version":1,"chunks":\["[0-9a-f]{64}"(,"[0-9a-f]{64}")*\]\}\n$/);
+  assert.equal(JSON.parse(listText).chunks.length, dbRef.count);
+  snapshot.entries[0].chunks = JSON.parse(listText).chunks;
   assert.equal(snapText.split("\n").length - 1, snapshot.entries.length + 1);
 
   // Packs: named by SHA-256 under packs/<2 hex>/; plaintext = zstd frames, trailer, uint32 LE length.

@@ -20,10 +20,14 @@ test("RECOVERY.md restores the latest snapshot with only age, zstd and POSIX too
   assert.ok(script, "RECOVERY.md has a marked recovery script");
   const f = makeFixture(dir);
   assert.equal(cairn(["backup", "-c", f.config], { env: f.env }).code, 0);
-  execFileSync("sqlite3", [f.db, "UPDATE deals SET price = price * 2 WHERE id % 50 = 0"]);
+  // A few pages change and new ones are added: the second snapshot stores the
+  // database's chunk list as its first list file plus changed and appended runs.
+  execFileSync("sqlite3", [f.db, "UPDATE deals SET price = price * 2 WHERE id % 3000 = 0; INSERT INTO deals SELECT id + 100000, price, note FROM deals WHERE id <= 2000"]);
   const second = cairn(["backup", "-c", f.config, "--json"], { env: f.env });
   assert.equal(second.code, 0, second.stderr);
   const latest = JSON.parse(second.stdout).id;
+  const snapshotText = execFileSync("sh", ["-c", `age -d -i "$KEY" "$REPO/snapshots/${latest}" | zstd -dq`], { env: { ...process.env, REPO: f.repo, KEY: f.key } }).toString();
+  assert.match(snapshotText, /"chunks":\{"base":"[0-9a-f]{64}","count":\d+,"changes":\[\[\d+,"[0-9a-f]{64}"/, "the database entry refers to a list file with changes");
 
   // Step 1 lists snapshots with their times; the newest sorts last.
   const listed = execFileSync("sh", ["-c", blocks[0]], { env: { ...process.env, REPO: f.repo, KEY: f.key } }).toString().trim().split("\n");

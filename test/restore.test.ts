@@ -1,13 +1,14 @@
 // Restore reads each pack once and writes chunks at their offsets from worker
 // threads, in batches of open files: many files (more than one batch), empty
 // files, files sharing chunks, and a file whose chunks sit in several packs
-// all come back byte for byte, each with its mode.
+// all come back byte for byte, each with its mode. A large database's chunk
+// list lives in a list file, and later snapshots store only its changes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { makeRepo, runCli, treeHashes, writeConfig, type TempRepo } from "./helpers/repo.ts";
+import { makeRepo, runCli, sqlite, sqliteContentHash, treeHashes, writeConfig, type TempRepo } from "./helpers/repo.ts";
 
 let r: TempRepo;
 before(async () => {
@@ -37,4 +38,38 @@ test("300 files (over one batch of open files), empty and repeated ones, and a 3
   assert.deepEqual(got, want);
   assert.equal((await stat(join(target, "files", src.slice(1), "many", "f001.txt"))).mode & 0o777, 0o640);
   assert.equal((await stat(join(target, "files", src.slice(1), "many", "f002.txt"))).mode & 0o777, 0o600);
+});
+
+test("a large database's chunk list is a list file once, then only its changes; a new base once a quarter changed; every snapshot restores", async () => {
+  const db = join(r.dir, "lists.db");
+  await sqlite(db, "PRAGMA page_size=4096; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<3000) INSERT INTO t SELECT x, randomblob(1000) FROM c;");
+  const config = await writeConfig(r.dir, r.repoUrl, `  - name: db\n    sqlite: ${db}\n`, "lists.yml");
+  const env = { CAIRN_WRITE_KEY: r.writeKey };
+  const steps = [
+    "", // first backup: a new list file
+    "UPDATE t SET v = randomblob(1000) WHERE id IN (5, 1500); INSERT INTO t(v) SELECT randomblob(1000) FROM t LIMIT 20;", // a few pages changed, some added
+    "UPDATE t SET v = randomblob(1000) WHERE id % 2 = 0;", // half the pages: a new base
+  ];
+  const runs: { id: string; hash: string; lists: number; snapshotBytes: number }[] = [];
+  for (const sql of steps) {
+    if (sql) await sqlite(db, sql);
+    const b = await runCli(["backup", "-c", config, "--json"], { env });
+    assert.equal(b.code, 0, b.stderr);
+    const id = JSON.parse(b.stdout).id;
+    runs.push({ id, hash: await sqliteContentHash(db), lists: (await readdir(join(r.repoPath, "lists"))).length, snapshotBytes: (await stat(join(r.repoPath, "snapshots", id))).size });
+  }
+  const baseLists = runs[0].lists;
+  assert.equal(runs[1].lists, baseLists, "a few changed pages: no new list file");
+  const [listName] = await readdir(join(r.repoPath, "lists"));
+  const listBytes = (await stat(join(r.repoPath, "lists", listName))).size;
+  assert.ok(runs[1].snapshotBytes * 10 < listBytes, `the second snapshot holds only changes (${runs[1].snapshotBytes} bytes; the whole list is ${listBytes})`);
+  assert.equal(runs[2].lists, baseLists + 1, "half the pages changed: a new base list");
+  for (const run of runs) {
+    const target = join(r.dir, "lists-out", run.id);
+    const res = await runCli(["restore", "-r", r.repoUrl, "-i", r.identityFile, run.id, "--target", target, "--source", "db"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await sqliteContentHash(join(target, "db.sqlite")), run.hash, `snapshot ${run.id} restores its own state`);
+  }
+  const v = await runCli(["verify", "-r", r.repoUrl, "-i", r.identityFile, "--read-data"]);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
 });

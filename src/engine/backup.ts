@@ -16,7 +16,7 @@ import { Packer } from "./packer.ts";
 import { Workers } from "./workers.ts";
 import { thisHost, type Repository } from "./repository.ts";
 import { IdList, IdTable } from "./idtable.ts";
-import { snapshotText, type NewSnapshot, type SnapshotSource } from "./snapshot.ts";
+import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource } from "./snapshot.ts";
 
 const READ_ATTEMPTS = 3;
 /** Packs listed per index file (~512 MiB of stored data). */
@@ -121,7 +121,24 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         await hasher.abandon();
         throw err;
       }
-      return { source, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: ids };
+      return { source, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source, e.path, ids) };
+    }
+
+    // A large entry's chunk list goes to a list file once; later snapshots
+    // store only what changed against it (until that is a quarter of it).
+    const parents = await parentLists(repo);
+    const bases = new Map<string, IdList>();
+    async function listFor(source: string, path: string, ids: IdList): Promise<IdList | ListRef> {
+      if (ids.length < LIST_MIN) return ids;
+      const parent = parents.get(`${source}\0${path}`);
+      if (parent) {
+        let base = bases.get(parent.base);
+        if (!base) bases.set(parent.base, (base = await loadList(repo, parent.base)));
+        const { changes, changed } = diffIds(base, ids);
+        if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+      }
+      const base = await repo.saveMeta("list", () => listText(ids));
+      return { base, count: ids.length, changes: [] };
     }
 
     try {
@@ -187,4 +204,15 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
       await workers.close();
     }
   });
+}
+
+/** The list references of the latest snapshot's entries, by source and path: the bases a new snapshot diffs against. */
+async function parentLists(repo: Repository): Promise<Map<string, ListRef>> {
+  const all = await loadSnapshots(repo);
+  const out = new Map<string, ListRef>();
+  if (all.length === 0) return out;
+  const id = all[all.length - 1].id;
+  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
+  return out;
 }

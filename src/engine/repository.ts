@@ -29,6 +29,9 @@ export interface RepoConfig {
   mac: string;
 }
 
+/** The metadata files: MAC'd, compressed, encrypted to the write key's recipient and the users'. */
+export type MetaType = "index" | "snapshot" | "list";
+
 export type Credentials = { identities: Identity[] } | { writeKey: Buffer };
 
 export function sha256(data: Uint8Array): string {
@@ -157,7 +160,7 @@ export class Repository {
    * second can compress and seal as it goes and a large snapshot is never
    * one string or one buffer.
    */
-  async saveMeta(type: "index" | "snapshot", text: () => Iterable<string>): Promise<string> {
+  async saveMeta(type: MetaType, text: () => Iterable<string>): Promise<string> {
     const hmac = createHmac("sha256", this.keys.macKey).update(type).update("\n");
     for (const piece of text()) hmac.update(piece);
     const frame = Buffer.alloc(8 + 32);
@@ -188,20 +191,20 @@ export class Repository {
     return name;
   }
 
-  async loadMeta<T>(type: "index" | "snapshot", name: string): Promise<T> {
+  async loadMeta<T>(type: MetaType, name: string): Promise<T> {
     return JSON.parse(await this.loadMetaText(type, name)) as T;
   }
 
-  async loadMetaText(type: "index" | "snapshot", name: string): Promise<string> {
+  async loadMetaText(type: MetaType, name: string): Promise<string> {
     return (await this.loadMetaBytes(type, name)).toString("utf8");
   }
 
-  async loadMetaBytes(type: "index" | "snapshot", name: string): Promise<Buffer> {
+  async loadMetaBytes(type: MetaType, name: string): Promise<Buffer> {
     return this.decodeMeta(type, name, await this.backend.load({ type, name }));
   }
 
   /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON bytes. */
-  decodeMeta(type: "index" | "snapshot", name: string, data: Buffer): Buffer {
+  decodeMeta(type: MetaType, name: string, data: Buffer): Buffer {
     const what = `${type} ${name}`;
     if (sha256(data) !== name) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
     const ids = [this.keys.meta, ...this.keys.identities];
