@@ -34505,16 +34505,29 @@ async function backup(repo, opts2) {
       }
       return { source: source2, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source2, e.path, ids) };
     }
-    const parents = await parentLists(repo);
+    const parents = await parentLists(repo).catch((err) => {
+      opts2.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
+      return /* @__PURE__ */ new Map();
+    });
     const bases = /* @__PURE__ */ new Map();
     async function listFor(source2, path, ids) {
       if (ids.length < LIST_MIN) return ids;
       const parent = parents.get(`${source2}\0${path}`);
       if (parent) {
-        let base2 = bases.get(parent.base);
-        if (!base2) bases.set(parent.base, base2 = await loadList(repo, parent.base));
-        const { changes, changed } = diffIds(base2, ids);
-        if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+        if (!bases.has(parent.base)) {
+          bases.set(
+            parent.base,
+            await loadList(repo, parent.base).catch((err) => {
+              opts2.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path}'s chunk list is written in full; run \`cairn verify\``);
+              return null;
+            })
+          );
+        }
+        const base2 = bases.get(parent.base);
+        if (base2) {
+          const { changes, changed } = diffIds(base2, ids);
+          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+        }
       }
       const base = await repo.saveMeta("list", () => listText(ids));
       return { base, count: ids.length, changes: [] };

@@ -4,11 +4,12 @@
 // all come back byte for byte, each with its mode. A large database's chunk
 // list lives in a list file, and later snapshots store only its changes.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { makeRepo, runCli, sqlite, sqliteContentHash, treeHashes, writeConfig, type TempRepo } from "./helpers/repo.ts";
+import { flipByte, makeRepo, runCli, sqlite, sqliteContentHash, treeHashes, writeConfig, type TempRepo } from "./helpers/repo.ts";
 
 let r: TempRepo;
 before(async () => {
@@ -72,4 +73,26 @@ test("a large database's chunk list is a list file once, then only its changes; 
   }
   const v = await runCli(["verify", "-r", r.repoUrl, "-i", r.identityFile, "--read-data"]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
+
+  // A damaged base list does not stop the next backup: a warning, and a new base.
+  const latest = await loadRepoSnapshotRef(runs[2].id);
+  await flipByte(join(r.repoPath, "lists", latest), (n) => n - 20);
+  await sqlite(db, "UPDATE t SET v = randomblob(1000) WHERE id = 7;");
+  const b = await runCli(["backup", "-c", config, "--json"], { env });
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /list [0-9a-f]{64} is unreadable .*written in full; run `cairn verify`/);
+  assert.equal((await readdir(join(r.repoPath, "lists"))).length, baseLists + 2);
+  const target = join(r.dir, "lists-out", "after-damage");
+  const res = await runCli(["restore", "-r", r.repoUrl, "-i", r.identityFile, JSON.parse(b.stdout).id, "--target", target, "--source", "db"]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(await sqliteContentHash(join(target, "db.sqlite")), await sqliteContentHash(db));
+  const broken = await runCli(["verify", "-r", r.repoUrl], { env });
+  assert.equal(broken.code, 3, "verify names the damaged list");
+  assert.match(broken.stdout + broken.stderr, new RegExp(`list ${latest}`));
 });
+
+/** The base list a snapshot's database entry refers to (read with age and zstd, as RECOVERY.md does). */
+async function loadRepoSnapshotRef(id: string): Promise<string> {
+  const text = execFileSync("sh", ["-c", `age -d -i "$KEY" "$REPO/snapshots/${id}" | zstd -dq`], { env: { ...process.env, KEY: r.identityFile, REPO: r.repoPath } }).toString();
+  return /"base":"([0-9a-f]{64})"/.exec(text)![1];
+}

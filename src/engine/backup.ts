@@ -5,7 +5,7 @@
 // so memory stays flat), then the snapshot last. A failure removes this run's
 // packs that no index names yet; a crash leaves only unreferenced files,
 // never a half snapshot.
-import { ChangedWhileReadingError } from "../errors.ts";
+import { ChangedWhileReadingError, errorMessage } from "../errors.ts";
 import type { Logger, Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
 import { chunkerFor, gearTable, type Chunker } from "./chunker.ts";
@@ -126,16 +126,30 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
 
     // A large entry's chunk list goes to a list file once; later snapshots
     // store only what changed against it (until that is a quarter of it).
-    const parents = await parentLists(repo);
-    const bases = new Map<string, IdList>();
+    // A damaged earlier snapshot or list must not stop new backups: warn and write a new base.
+    const parents = await parentLists(repo).catch((err: unknown) => {
+      opts.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
+      return new Map<string, ListRef>();
+    });
+    const bases = new Map<string, IdList | null>();
     async function listFor(source: string, path: string, ids: IdList): Promise<IdList | ListRef> {
       if (ids.length < LIST_MIN) return ids;
       const parent = parents.get(`${source}\0${path}`);
       if (parent) {
-        let base = bases.get(parent.base);
-        if (!base) bases.set(parent.base, (base = await loadList(repo, parent.base)));
-        const { changes, changed } = diffIds(base, ids);
-        if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+        if (!bases.has(parent.base)) {
+          bases.set(
+            parent.base,
+            await loadList(repo, parent.base).catch((err: unknown) => {
+              opts.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path}'s chunk list is written in full; run \`cairn verify\``);
+              return null;
+            }),
+          );
+        }
+        const base = bases.get(parent.base);
+        if (base) {
+          const { changes, changed } = diffIds(base, ids);
+          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+        }
       }
       const base = await repo.saveMeta("list", () => listText(ids));
       return { base, count: ids.length, changes: [] };
