@@ -2,7 +2,7 @@
 // Chunks the repository already has are skipped (unless --full), so each
 // snapshot is complete but stores only new data. Write order makes every
 // state safe: packs, then an index file naming them (every INDEX_EVERY packs,
-// so memory stays flat), then the snapshot last. A failure removes this run's
+// so memory stays flat), then list files for large entries, the snapshot last. A failure removes this run's
 // packs that no index names yet; a crash leaves only unreferenced files,
 // never a half snapshot.
 import { ChangedWhileReadingError, errorMessage } from "../errors.ts";

@@ -1,6 +1,7 @@
-// Worker threads for the CPU-heavy steps: compressing frames (backup) and
-// unpacking spans of packs (restore). Both cores of a small runner then work,
-// while the main thread reads, chunks, hashes and seals in order.
+// Worker threads for the CPU-heavy steps: hashing chunks and compressing
+// frames (backup), unpacking spans of packs (restore). Both cores of a small
+// runner then work, while the main thread reads, chunks, deduplicates, seals
+// and writes in order.
 import { availableParallelism } from "node:os";
 import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 import { CairnError, ExitCode, IntegrityError } from "../errors.ts";
