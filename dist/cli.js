@@ -32776,18 +32776,17 @@ var Index = class _Index {
   }
   /** The chunk's location, from a preferred pack when it is in several. */
   lookup(id, prefer) {
-    let first;
-    let chosen;
-    this.table.find(id, (v3) => {
-      first ??= v3.slice();
-      if (!prefer || prefer.has(this.packIds[v3[0]])) {
-        chosen = v3.slice();
-        return true;
-      }
-      return false;
-    });
-    const v2 = chosen ?? first;
-    return v2 && { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] };
+    const v2 = this.found;
+    if (!this.locateInto(id, prefer && this.flagsFor(prefer), v2, 0)) return void 0;
+    return { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] };
+  }
+  found = new Uint32Array(5);
+  flags = /* @__PURE__ */ new WeakMap();
+  /** packFlags for a set, kept while no pack is added. */
+  flagsFor(prefer) {
+    let f2 = this.flags.get(prefer);
+    if (!f2 || f2.length !== this.packIds.length) this.flags.set(prefer, f2 = this.packFlags(prefer));
+    return f2;
   }
   /**
    * Write the chunk's location (pack number, offset, length, raw length,
@@ -32865,10 +32864,6 @@ var Index = class _Index {
       }
       pos = end + 1;
     }
-  }
-  /** Add one index file's text (the layout indexText writes). */
-  addText(name2, text) {
-    this.addBytes(name2, Buffer.from(text));
   }
   static async load(repo) {
     const index = new _Index();
@@ -33787,12 +33782,6 @@ var Repository = class _Repository {
     await this.backend.save({ type, name: name2 }, pieces);
     return name2;
   }
-  async loadMeta(type, name2) {
-    return JSON.parse(await this.loadMetaText(type, name2));
-  }
-  async loadMetaText(type, name2) {
-    return (await this.loadMetaBytes(type, name2)).toString("utf8");
-  }
   async loadMetaBytes(type, name2) {
     return this.decodeMeta(type, name2, await this.backend.load({ type, name: name2 }));
   }
@@ -34096,6 +34085,7 @@ import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
 // src/engine/unpack.ts
 import { createSecretKey as createSecretKey2 } from "node:crypto";
 init_errors();
+import { zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
 var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
 var MAX_WRITE = 4 * 1024 * 1024;
 function frameContentSize(b2) {
@@ -34110,6 +34100,15 @@ function frameContentSize(b2) {
   if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
   if (fcsBytes === 4) return v2.readUInt32LE(pos);
   return Number(v2.readBigUInt64LE(pos));
+}
+function decompressFrame(pack, offset, stored) {
+  const size = frameContentSize(stored);
+  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
 }
 var Segments = class _Segments {
   sealed;
@@ -41749,8 +41748,7 @@ import { chmod, lstat as lstat2, mkdir as mkdir2, open as open3, rename as renam
 import { dirname, join as join2, resolve as resolve4 } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
-import { createZstdCompress as createZstdCompress2, zstdDecompress } from "node:zlib";
+import { createZstdCompress as createZstdCompress2 } from "node:zlib";
 
 // node_modules/tar/dist/esm/index.min.js
 import Qr from "events";
@@ -44723,13 +44721,11 @@ var To = (s3) => {
 
 // src/engine/restore.ts
 init_errors();
-var decompress = promisify(zstdDecompress);
 var SPAN = 4 * 1024 * 1024;
 var SYNC_EVERY = 64 * 1024 * 1024;
 var FILES_AT_ONCE = 256;
 var BATCH2 = 1024 * 1024;
 var CACHED_FRAMES = 32;
-var FRAME_OUT = 2 * FRAME;
 var GAP = 256 * 1024;
 var ChunkReader = class {
   keys = /* @__PURE__ */ new Map();
@@ -44814,14 +44810,6 @@ var ChunkReader = class {
     if (plain.length < at2 + length) throw new IntegrityError(`pack ${pack}: shorter than the index says`);
     return plain.subarray(at2, at2 + length);
   }
-  /** Decompress zstd frames of a pack; `size`, when known, sizes the output buffer. */
-  async frame(pack, offset, stored, size) {
-    try {
-      return await decompress(stored, { chunkSize: Math.max(size ?? FRAME_OUT, 64) + 1 });
-    } catch {
-      throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
-    }
-  }
   /** Cut one chunk out of its decompressed frame and check it against its ID. */
   check(id, loc, frame) {
     const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
@@ -44892,13 +44880,10 @@ var ChunkReader = class {
     }
     const packId = c.packs[pack];
     const span = await this.readPlain(packId, start, v2[last * 5 + 1] + v2[last * 5 + 2] - start);
-    const plains = await Promise.all(
-      run.map((j2) => {
-        const stored = span.subarray(v2[j2 * 5 + 1] - start, v2[j2 * 5 + 1] - start + v2[j2 * 5 + 2]);
-        return this.frame(packId, v2[j2 * 5 + 1], stored, frameContentSize(stored));
-      })
-    );
-    run.forEach((j2, k2) => this.frames.set(frameKey(v2, j2), plains[k2]));
+    for (const j2 of run) {
+      const stored = span.subarray(v2[j2 * 5 + 1] - start, v2[j2 * 5 + 1] - start + v2[j2 * 5 + 2]);
+      this.frames.set(frameKey(v2, j2), decompressFrame(packId, v2[j2 * 5 + 1], stored));
+    }
     while (this.frames.size > CACHED_FRAMES) this.frames.delete(this.frames.keys().next().value);
   }
 };
@@ -50378,7 +50363,7 @@ async function verify(repo, opts2) {
     let damagedIndex = false;
     for (const name2 of await repo.listNames("index")) {
       try {
-        index.addText(name2, await repo.loadMetaText("index", name2));
+        index.addBytes(name2, await repo.loadMetaBytes("index", name2));
       } catch (err) {
         damagedIndex = true;
         errors.push(prefixed(`index ${name2}`, err));
@@ -50445,11 +50430,8 @@ async function verify(repo, opts2) {
               if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
                 throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
               }
-              if (!frames.has(offset)) {
-                const stored2 = plain.subarray(offset, offset + length);
-                frames.set(offset, reader.frame(id, offset, stored2, frameContentSize(stored2)));
-              }
-              reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, await frames.get(offset));
+              if (!frames.has(offset)) frames.set(offset, decompressFrame(id, offset, plain.subarray(offset, offset + length)));
+              reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, frames.get(offset));
               chunksChecked++;
             }
           }

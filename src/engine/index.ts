@@ -135,19 +135,21 @@ export class Index {
 
   /** The chunk's location, from a preferred pack when it is in several. */
   lookup(id: Uint8Array, prefer?: Set<string>): Location | undefined {
-    let first: Uint32Array | undefined;
-    let chosen: Uint32Array | undefined;
-    this.table.find(id, (v) => {
-      first ??= v.slice();
-      if (!prefer || prefer.has(this.packIds[v[0]])) {
-        chosen = v.slice();
-        return true;
-      }
-      return false;
-    });
-    const v = chosen ?? first;
-    return v && { pack: this.packIds[v[0]], offset: v[1], length: v[2], rawLength: v[3], inner: v[4] };
+    const v = this.found;
+    if (!this.locateInto(id, prefer && this.flagsFor(prefer), v, 0)) return undefined;
+    return { pack: this.packIds[v[0]], offset: v[1], length: v[2], rawLength: v[3], inner: v[4] };
   }
+
+  private readonly found = new Uint32Array(5);
+  private readonly flags = new WeakMap<Set<string>, Uint8Array>();
+
+  /** packFlags for a set, kept while no pack is added. */
+  private flagsFor(prefer: Set<string>): Uint8Array {
+    let f = this.flags.get(prefer);
+    if (!f || f.length !== this.packIds.length) this.flags.set(prefer, (f = this.packFlags(prefer)));
+    return f;
+  }
+
 
   /**
    * Write the chunk's location (pack number, offset, length, raw length,
@@ -228,11 +230,6 @@ export class Index {
       }
       pos = end + 1;
     }
-  }
-
-  /** Add one index file's text (the layout indexText writes). */
-  addText(name: string, text: string): void {
-    this.addBytes(name, Buffer.from(text));
   }
 
   static async load(repo: Repository): Promise<Index> {

@@ -191,14 +191,6 @@ export class Repository {
     return name;
   }
 
-  async loadMeta<T>(type: MetaType, name: string): Promise<T> {
-    return JSON.parse(await this.loadMetaText(type, name)) as T;
-  }
-
-  async loadMetaText(type: MetaType, name: string): Promise<string> {
-    return (await this.loadMetaBytes(type, name)).toString("utf8");
-  }
-
   async loadMetaBytes(type: MetaType, name: string): Promise<Buffer> {
     return this.decodeMeta(type, name, await this.backend.load({ type, name }));
   }

@@ -10,23 +10,20 @@ import { chmod, lstat, mkdir, open, rename, rm, utimes, type FileHandle } from "
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
-import { createZstdCompress, zstdDecompress } from "node:zlib";
+import { createZstdCompress } from "node:zlib";
 import { Header, Pax } from "tar";
 import { CairnError, ExitCode, IntegrityError, NoKeyError, UsageError } from "../errors.ts";
 import { decryptPayload, EncryptStream, openHeader, parseHeader, payloadKeys, SEGMENT, segmentRange, type PayloadKeys } from "./age.ts";
 import { Index, type Location } from "./index.ts";
-import { FRAME } from "./packer.ts";
 import { chunkId } from "./keys.ts";
 import { withLock } from "./lock.ts";
 import { Pipeline } from "./pipeline.ts";
-import { frameContentSize, type UnpackJob } from "./unpack.ts";
+import { decompressFrame, type UnpackJob } from "./unpack.ts";
 import { Workers } from "./workers.ts";
 import type { Repository } from "./repository.ts";
 import type { IdList } from "./idtable.ts";
 import type { Snapshot, SnapshotEntry } from "./snapshot.ts";
 
-const decompress = promisify(zstdDecompress);
 /** Most bytes of a pack read at once. */
 const SPAN = 4 * 1024 * 1024;
 /** Bytes written between background flushes of a large restored file. */
@@ -34,10 +31,8 @@ const SYNC_EVERY = 64 * 1024 * 1024;
 /** Files restored at once (each holds an open file). */
 const FILES_AT_ONCE = 256;
 const BATCH = 1024 * 1024;
-/** Decompressed frames kept (each up to FRAME bytes). */
+/** Decompressed frames kept (each about 512 KiB). */
 const CACHED_FRAMES = 32;
-/** Output buffer for one frame: larger than FRAME, so a frame decompresses into one buffer. */
-const FRAME_OUT = 2 * FRAME;
 const GAP = 256 * 1024;
 
 /** Reads chunks out of packs: header cached per pack, contiguous chunks read in one span. */
@@ -131,15 +126,6 @@ export class ChunkReader {
     return plain.subarray(at, at + length);
   }
 
-  /** Decompress zstd frames of a pack; `size`, when known, sizes the output buffer. */
-  async frame(pack: string, offset: number, stored: Buffer, size?: number): Promise<Buffer> {
-    try {
-      return await decompress(stored, { chunkSize: Math.max(size ?? FRAME_OUT, 64) + 1 });
-    } catch {
-      throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
-    }
-  }
-
   /** Cut one chunk out of its decompressed frame and check it against its ID. */
   check(id: Buffer, loc: Location, frame: Buffer): Buffer {
     const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
@@ -216,13 +202,10 @@ export class ChunkReader {
     }
     const packId = c.packs[pack];
     const span = await this.readPlain(packId, start, v[last * 5 + 1] + v[last * 5 + 2] - start);
-    const plains = await Promise.all(
-      run.map((j) => {
-        const stored = span.subarray(v[j * 5 + 1] - start, v[j * 5 + 1] - start + v[j * 5 + 2]);
-        return this.frame(packId, v[j * 5 + 1], stored, frameContentSize(stored));
-      }),
-    );
-    run.forEach((j, k) => this.frames.set(frameKey(v, j), plains[k]));
+    for (const j of run) {
+      const stored = span.subarray(v[j * 5 + 1] - start, v[j * 5 + 1] - start + v[j * 5 + 2]);
+      this.frames.set(frameKey(v, j), decompressFrame(packId, v[j * 5 + 1], stored));
+    }
     while (this.frames.size > CACHED_FRAMES) this.frames.delete(this.frames.keys().next().value!);
   }
 }

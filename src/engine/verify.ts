@@ -10,7 +10,7 @@ import { Index, type ChunkRecord } from "./index.ts";
 import { withLock } from "./lock.ts";
 import { sha256, type Repository } from "./repository.ts";
 import { ChunkReader } from "./restore.ts";
-import { frameContentSize } from "./unpack.ts";
+import { decompressFrame } from "./unpack.ts";
 import { loadSnapshot } from "./snapshot.ts";
 
 export interface VerifyOptions {
@@ -48,7 +48,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     let damagedIndex = false;
     for (const name of await repo.listNames("index")) {
       try {
-        index.addText(name, await repo.loadMetaText("index", name));
+        index.addBytes(name, await repo.loadMetaBytes("index", name));
       } catch (err) {
         damagedIndex = true;
         errors.push(prefixed(`index ${name}`, err));
@@ -115,18 +115,15 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             // match its ID, and be where the index says.
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
             const trailer = packTrailer(id, plain);
-            const frames = new Map<number, Promise<Buffer>>();
+            const frames = new Map<number, Buffer>();
             const only = new Set([id]);
             for (const [chunk, offset, length, rawLength, inner] of trailer) {
               const loc = index.lookup(Buffer.from(chunk, "hex"), only);
               if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
                 throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
               }
-              if (!frames.has(offset)) {
-                const stored = plain.subarray(offset, offset + length);
-                frames.set(offset, reader.frame(id, offset, stored, frameContentSize(stored)));
-              }
-              reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, await frames.get(offset)!);
+              if (!frames.has(offset)) frames.set(offset, decompressFrame(id, offset, plain.subarray(offset, offset + length)));
+              reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, frames.get(offset)!);
               chunksChecked++;
             }
           }
