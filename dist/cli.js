@@ -10028,7 +10028,7 @@ var require_crypto = __commonJS({
       MAC_INFO,
       bindingAvailable: !!binding,
       init: (() => {
-        return new Promise(async (resolve5, reject) => {
+        return new Promise(async (resolve6, reject) => {
           try {
             POLY1305_WASM_MODULE = await require_poly1305()();
             POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
@@ -10040,7 +10040,7 @@ var require_crypto = __commonJS({
           } catch (ex) {
             return reject(ex);
           }
-          resolve5();
+          resolve6();
         });
       })(),
       NullCipher,
@@ -11298,7 +11298,7 @@ var require_agent = __commonJS({
     "use strict";
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
-    var { resolve: resolve5 } = __require("path");
+    var { resolve: resolve6 } = __require("path");
     var { readFile: readFile3 } = __require("fs");
     var { execFile, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
@@ -11434,7 +11434,7 @@ var require_agent = __commonJS({
       const RET_ERR_BINSTDIN = 13;
       const RET_ERR_BINSTDOUT = 14;
       const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve5(__dirname, "..", "util/pagent.exe");
+      const EXEPATH = resolve6(__dirname, "..", "util/pagent.exe");
       const ERROR = {
         [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
         [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
@@ -16580,7 +16580,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter = __require("events");
     var fs2 = __require("fs");
-    var { constants } = fs2;
+    var { constants: constants2 } = fs2;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -17154,12 +17154,12 @@ var require_SFTP = __commonJS({
                   });
                   return;
                 }
-                writeAll(this, handle, buffer, 0, buffer.length, st2.size, callback);
+                writeAll2(this, handle, buffer, 0, buffer.length, st2.size, callback);
               };
               this.fstat(handle, tryStat);
               return;
             }
-            writeAll(this, handle, buffer, 0, buffer.length, position, callback);
+            writeAll2(this, handle, buffer, 0, buffer.length, position, callback);
           }
         });
       }
@@ -18399,7 +18399,7 @@ var require_SFTP = __commonJS({
         }
       });
     }
-    function writeAll(sftp, handle, buffer, offset, length, position, callback_) {
+    function writeAll2(sftp, handle, buffer, offset, length, position, callback_) {
       const callback = typeof callback_ === "function" ? callback_ : void 0;
       sftp.write(
         handle,
@@ -18419,7 +18419,7 @@ var require_SFTP = __commonJS({
             offset += written;
             length -= written;
             position += written;
-            writeAll(sftp, handle, buffer, offset, length, position, callback);
+            writeAll2(sftp, handle, buffer, offset, length, position, callback);
           }
         }
       );
@@ -18435,25 +18435,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFDIR;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFREG;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFBLK;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFCHR;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFLNK;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFIFO;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants.S_IFMT) === constants.S_IFSOCK;
+        return (this.mode & constants2.S_IFMT) === constants2.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -23210,7 +23210,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes: randomBytes11
+      randomBytes: randomBytes12
     } = __require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -23474,7 +23474,7 @@ var require_keygen = __commonJS({
                 rounds = opts2.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes11(SALT_LEN);
+            const salt = randomBytes12(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -23513,7 +23513,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes11(4);
+          const checkInt = randomBytes12(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -23803,11 +23803,11 @@ function sendSignal(ch, name2) {
   }
 }
 async function endClient(c) {
-  await new Promise((resolve5) => {
-    const t = setTimeout(resolve5, 2e3);
+  await new Promise((resolve6) => {
+    const t = setTimeout(resolve6, 2e3);
     c.once("close", () => {
       clearTimeout(t);
-      resolve5();
+      resolve6();
     });
     c.end();
   });
@@ -23833,7 +23833,7 @@ function openClient(settings, ep, privateKey, sock) {
       return verdict.ok;
     }
   };
-  return new Promise((resolve5, reject) => {
+  return new Promise((resolve6, reject) => {
     const onError = (err) => {
       client.removeListener("ready", onReady);
       client.on("error", () => {
@@ -23859,7 +23859,7 @@ function openClient(settings, ep, privateKey, sock) {
       client.removeListener("error", onError);
       client.on("error", () => {
       });
-      resolve5(client);
+      resolve6(client);
     };
     client.once("error", onError);
     client.once("ready", onReady);
@@ -23937,10 +23937,10 @@ shift $n
         let sock;
         if (settings.jump) {
           jumpClient = await openClient(settings, settings.jump, privateKey);
-          sock = await new Promise((resolve5, reject) => {
+          sock = await new Promise((resolve6, reject) => {
             jumpClient.forwardOut("127.0.0.1", 0, settings.address, settings.port, (err, stream2) => {
               if (err) reject(new ConnectionError(`the jump host ${settings.jump.address} could not reach ${settings.address}:${settings.port}: ${err.message}`, "check AllowTcpForwarding on the jump host and the host's address as the jump host sees it"));
-              else resolve5(stream2);
+              else resolve6(stream2);
             });
           }).catch((err) => {
             jumpClient.end();
@@ -23982,7 +23982,7 @@ shift $n
             void p2.finally(() => this.pendingKills.delete(p2));
           } else channel.close();
         };
-        const done = new Promise((resolve5, reject) => {
+        const done = new Promise((resolve6, reject) => {
           let command;
           let input;
           try {
@@ -24048,7 +24048,7 @@ shift $n
             ch.on("close", () => {
               clearTimeout(idle);
               if (exited || killed) {
-                resolve5({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
+                resolve6({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
                 return;
               }
               const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.description} was lost while running ${argv[0]}`, "check the network and the server; the backup can simply be run again");
@@ -24097,7 +24097,7 @@ shift $n
         const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path]);
         const out = new PassThrough({ highWaterMark: 1 << 20 });
         let started = false;
-        return await new Promise((resolve5, reject) => {
+        return await new Promise((resolve6, reject) => {
           const fail = (err) => {
             if (!started) reject(err);
             else out.destroy(err);
@@ -24110,7 +24110,7 @@ shift $n
                 cmd.kill();
                 return;
               }
-              resolve5(out);
+              resolve6(out);
               chunk = chunk.subarray(1);
               if (chunk.length === 0) return;
             }
@@ -32450,7 +32450,7 @@ init_errors();
 // src/engine/backup.ts
 init_errors();
 
-// src/engine/chunker.ts
+// src/engine/chunk/chunker.ts
 import { hkdfSync } from "node:crypto";
 var CDC_DEFAULT = { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 };
 var SQLITE_MIN_CHUNK = 4096;
@@ -32563,10 +32563,10 @@ function chunkerFor(head, gear) {
   return { chunker: new FastCdc(gear), kind: "cdc" };
 }
 
-// src/engine/index.ts
+// src/engine/repository/chunk-index.ts
 init_errors();
 
-// src/engine/idtable.ts
+// src/engine/chunk/idtable.ts
 var ID = 32;
 function startsAt(text, lit, at2) {
   if (at2 + lit.length > text.length) return false;
@@ -32686,7 +32686,8 @@ var IdTable = class {
   }
 };
 
-// src/engine/index.ts
+// src/engine/pack/trailer.ts
+init_errors();
 var ChunkRecords = class {
   buf = Buffer.alloc(48 * 256);
   length = 0;
@@ -32720,6 +32721,22 @@ function recordLines(chunks) {
   if (Array.isArray(chunks)) return chunks.map((c) => JSON.stringify(c));
   return Array.from({ length: chunks.length }, (_2, i) => chunks.json(i));
 }
+function trailerText(chunks) {
+  return `{"chunks":[${recordLines(chunks).join(",")}]}`;
+}
+function parseTrailer(pack, plain) {
+  const n = plain.length >= 4 ? plain.readUInt32LE(plain.length - 4) : -1;
+  try {
+    if (n < 0 || n > plain.length - 4) throw new Error();
+    const chunks = JSON.parse(plain.subarray(plain.length - 4 - n, plain.length - 4).toString("utf8")).chunks;
+    if (!Array.isArray(chunks)) throw new Error();
+    return chunks;
+  } catch {
+    throw new IntegrityError(`pack ${pack}: its trailer is unreadable`);
+  }
+}
+
+// src/engine/repository/chunk-index.ts
 function* indexText(packs) {
   yield '{"version":1,"packs":[\n';
   for (let i = 0; i < packs.length; i++) {
@@ -32728,9 +32745,6 @@ function* indexText(packs) {
 ${recordLines(p2.chunks).join(",\n")}]}${i < packs.length - 1 ? ",\n" : ""}`;
   }
   yield "]}\n";
-}
-function trailerText(chunks) {
-  return `{"chunks":[${recordLines(chunks).join(",")}]}`;
 }
 var HEAD = Buffer.from('{"version":1,"packs":[\n');
 var PACK_OPEN = Buffer.from('{"id":"');
@@ -32872,7 +32886,7 @@ var Index = class _Index {
   }
 };
 
-// src/engine/hashing.ts
+// src/engine/chunk/hasher.ts
 var BATCH = 1024 * 1024;
 var BUFFER = BATCH + CDC_DEFAULT.max;
 var BatchHasher = class {
@@ -32901,7 +32915,7 @@ var BatchHasher = class {
     const b2 = this.batch;
     if (b2.sizes.length === 0) return;
     this.batch = this.fresh();
-    b2.done = this.workers.run({ kind: "hash", data: b2.data, sizes: Uint32Array.from(b2.sizes) });
+    b2.done = this.workers.hash(b2.data, Uint32Array.from(b2.sizes));
     b2.done.catch(() => {
     });
     this.queue.push(b2);
@@ -32909,10 +32923,7 @@ var BatchHasher = class {
   }
   async take() {
     const b2 = this.queue.shift();
-    const done = await b2.done;
-    if (done.kind !== "hash") throw new Error("a worker answered the wrong task");
-    const data = Buffer.from(done.data.buffer, done.data.byteOffset, done.data.byteLength);
-    const ids = Buffer.from(done.ids.buffer, done.ids.byteOffset, done.ids.byteLength);
+    const { data, ids } = await b2.done;
     let at2 = 0;
     for (let k2 = 0; k2 < b2.sizes.length; k2++) {
       await this.onChunk(data.subarray(at2, at2 + b2.sizes[k2]), ids.subarray(k2 * 32, k2 * 32 + 32));
@@ -32933,7 +32944,7 @@ var BatchHasher = class {
   }
 };
 
-// src/engine/lock.ts
+// src/engine/repository/lock.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
 
 // src/backends/backend.ts
@@ -32959,16 +32970,16 @@ function isValidName(type, name2) {
   return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
 }
 
-// src/engine/lock.ts
+// src/engine/repository/lock.ts
 init_errors();
 
-// src/engine/repository.ts
+// src/engine/repository/repository.ts
 import { createHash, createHmac as createHmac3, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 import { hostname } from "node:os";
 import { createZstdCompress, zstdDecompressSync } from "node:zlib";
 init_errors();
 
-// src/engine/age.ts
+// src/engine/crypto/age.ts
 import {
   createCipheriv,
   createDecipheriv,
@@ -33325,7 +33336,7 @@ function genBech32(encoding) {
 }
 var bech32 = /* @__PURE__ */ freeze(() => genBech32("bech32"));
 
-// src/engine/age.ts
+// src/engine/crypto/age.ts
 init_errors();
 var SEGMENT = 64 * 1024;
 var TAG = 16;
@@ -33581,7 +33592,7 @@ var EncryptStream = class extends Transform {
   }
 };
 
-// src/engine/keys.ts
+// src/engine/crypto/keys.ts
 import { createHmac as createHmac2, hash, hkdfSync as hkdfSync3, randomBytes as randomBytes2 } from "node:crypto";
 init_errors();
 var WRITE_KEY_PREFIX = "cairn-write-key-";
@@ -33639,7 +33650,7 @@ function mac(keys, label, data) {
   return createHmac2("sha256", keys.macKey).update(label).update("\n").update(data).digest();
 }
 
-// src/engine/repository.ts
+// src/engine/repository/repository.ts
 var FORMAT_VERSION = 1;
 var DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 function sha256(data) {
@@ -33766,8 +33777,8 @@ var Repository = class _Repository {
     seal(sealer.push(frame));
     const z2 = createZstdCompress();
     z2.on("data", (d) => seal(sealer.push(d)));
-    const ended = new Promise((resolve5, reject) => {
-      z2.on("end", resolve5);
+    const ended = new Promise((resolve6, reject) => {
+      z2.on("end", resolve6);
       z2.on("error", reject);
     });
     for (const piece of text()) {
@@ -33813,7 +33824,7 @@ var Repository = class _Repository {
 };
 var thisHost = hostname();
 
-// src/engine/lock.ts
+// src/engine/repository/lock.ts
 var LEASE_MS = 5 * 6e4;
 var RENEW_MS = 6e4;
 function isStale(l, now = Date.now()) {
@@ -33907,10 +33918,10 @@ async function withLock(repo, exclusive, fn) {
   }
 }
 
-// src/engine/packer.ts
+// src/engine/pack/packer.ts
 import { createHash as createHash2 } from "node:crypto";
 
-// src/engine/pipeline.ts
+// src/engine/workers/pipeline.ts
 var Pipeline = class {
   running = /* @__PURE__ */ new Set();
   failure;
@@ -33932,9 +33943,44 @@ var Pipeline = class {
   }
 };
 
-// src/engine/packer.ts
+// src/engine/pack/frame.ts
+init_errors();
+import { constants, zstdCompressSync, zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
+var ZSTD_LEVEL = 3;
 var FRAME = 512 * 1024;
 var MAX_CHUNK = CDC_DEFAULT.max;
+var MAX_FRAME_RAW = FRAME + MAX_CHUNK;
+function compressFrame(raw) {
+  return zstdCompressSync(raw, {
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+    pledgedSrcSize: raw.length,
+    chunkSize: raw.length + (raw.length >> 7) + 1024
+  });
+}
+function frameContentSize(b2) {
+  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
+  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
+  const fhd = v2[4];
+  const single = fhd >> 5 & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
+  if (fcsBytes === 1) return v2[pos];
+  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return v2.readUInt32LE(pos);
+  return Number(v2.readBigUInt64LE(pos));
+}
+function decompressFrame(pack, offset, stored) {
+  const size = frameContentSize(stored);
+  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
+}
+
+// src/engine/pack/packer.ts
 var GROUP = FRAME + MAX_CHUNK;
 var SAVING = 2;
 var Packer = class {
@@ -33955,7 +34001,7 @@ var Packer = class {
   size = 0;
   chunks = new ChunkRecords();
   compressing;
-  workers;
+  compressor;
   saving = [];
   /** Packs saved and not yet taken by takeSaved(). */
   saved = [];
@@ -33965,9 +34011,9 @@ var Packer = class {
   backend;
   recipients;
   packSize;
-  constructor(backend, recipients, packSize, workers) {
-    this.workers = workers;
-    this.compressing = new Pipeline(2 * workers.size);
+  constructor(backend, recipients, packSize, compressor) {
+    this.compressor = compressor;
+    this.compressing = new Pipeline(2 * compressor.size);
     this.backend = backend;
     this.recipients = recipients;
     this.packSize = packSize;
@@ -33997,10 +34043,9 @@ var Packer = class {
     this.groupSizes = [];
     this.groupLength = 0;
     await this.compressing.run(async () => {
-      const done = await this.workers.run({ kind: "compress", raw, length });
-      if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
-      this.spare.push(Buffer.from(done.raw.buffer, done.raw.byteOffset, done.raw.byteLength));
-      const frame = Buffer.from(done.frame.buffer, done.frame.byteOffset, done.frame.byteLength);
+      const done = await this.compressor.compress(raw, length);
+      this.spare.push(done.raw);
+      const frame = done.frame;
       const offset = this.size;
       let inner = 0;
       sizes.forEach((size, k2) => {
@@ -34077,38 +34122,35 @@ var Packer = class {
   }
 };
 
-// src/engine/workers.ts
+// src/engine/tasks.ts
 init_errors();
-import { availableParallelism } from "node:os";
-import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
+import { isMainThread, isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
 
-// src/engine/unpack.ts
-import { createSecretKey as createSecretKey2 } from "node:crypto";
+// src/engine/pack/unpack.ts
 init_errors();
-import { zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
-var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
+import { createSecretKey as createSecretKey2 } from "node:crypto";
+import { writevSync } from "node:fs";
 var MAX_WRITE = 4 * 1024 * 1024;
-function frameContentSize(b2) {
-  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
-  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
-  const fhd = v2[4];
-  const single = fhd >> 5 & 1;
-  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
-  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
-  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
-  if (fcsBytes === 1) return v2[pos];
-  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
-  if (fcsBytes === 4) return v2.readUInt32LE(pos);
-  return Number(v2.readBigUInt64LE(pos));
-}
-function decompressFrame(pack, offset, stored) {
-  const size = frameContentSize(stored);
-  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
-  try {
-    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
-  } catch {
-    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+var writeAll = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b2) => n + b2.length, 0);
+  let at2 = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at2);
+    left -= n;
+    at2 += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
   }
+};
+function dropBytes(buffers, n) {
+  const out = [];
+  for (const b2 of buffers) {
+    if (n >= b2.length) n -= b2.length;
+    else {
+      out.push(b2.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
 }
 var Segments = class _Segments {
   sealed;
@@ -34151,36 +34193,92 @@ var Segments = class _Segments {
     return out;
   }
 };
+function unpack(job, chunkId2, write = writeAll) {
+  const what = `pack ${job.pack}`;
+  const segments = new Segments(job, what);
+  const { frames, chunks, positions, ids } = job;
+  let frameNo = -1;
+  let frame = Buffer.alloc(0);
+  let run = [];
+  let runFd = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  let bytes = 0;
+  let checkedFrame = -1;
+  let checkedInner = -1;
+  let checkedId = -1;
+  const flush = () => {
+    if (run.length > 0) write(runFd, run, runStart);
+    run = [];
+  };
+  const n = positions.length;
+  for (let c = 0; c < n; c++) {
+    const f2 = chunks[c * 4];
+    const inner = chunks[c * 4 + 1];
+    const length = chunks[c * 4 + 2];
+    const fd = chunks[c * 4 + 3];
+    if (f2 !== frameNo) {
+      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
+      frameNo = f2;
+    }
+    const piece = frame.subarray(inner, inner + length);
+    const id = ids.subarray(c * 32, c * 32 + 32);
+    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
+    if (!same) {
+      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
+      }
+      checkedFrame = f2;
+      checkedInner = inner;
+      checkedId = c;
+    }
+    const position = positions[c];
+    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
+      flush();
+      runFd = fd;
+      runStart = position;
+    } else {
+      const last = run[run.length - 1];
+      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+        runEnd = position + length;
+        bytes += length;
+        continue;
+      }
+    }
+    run.push(piece);
+    runEnd = position + length;
+    bytes += length;
+  }
+  flush();
+  return bytes;
+}
 
-// src/engine/workers.ts
-function owned(b2) {
-  return b2 instanceof ArrayBuffer && !isMarkedAsUntransferable(b2);
-}
-function movable(b2) {
-  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && owned(b2.buffer);
-  return own2 ? b2 : new Uint8Array(b2);
-}
-var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
-var Workers = class _Workers {
+// src/engine/workers/pool.ts
+init_errors();
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+var WorkerPool = class _WorkerPool {
   idle = [];
   waiting = [];
   pending = /* @__PURE__ */ new Map();
   workers = [];
-  /** Set when a worker failed to start or died: every task then fails with it (none waits forever). */
   broken;
   closing = false;
-  constructor(chunkIdKey, workers = _Workers.count()) {
-    for (let i = 0; i < workers; i++) {
-      const w2 = new Worker(WORKER, { workerData: { chunkIdKey } });
+  constructor(script, options) {
+    const revive = options.revive ?? ((e) => new Error(e.message));
+    const size = options.size ?? _WorkerPool.defaultSize();
+    for (let i = 0; i < size; i++) {
+      const w2 = new Worker(script, { workerData: options.workerData });
       w2.on("message", (m2) => {
         const p2 = this.pending.get(w2);
         this.pending.delete(w2);
         this.release(w2);
         if (!p2) return;
-        if (m2.error === void 0) p2.resolve(m2.done);
-        else p2.reject(m2.integrity ? new IntegrityError(m2.error) : new Error(m2.error));
+        if ("result" in m2) p2.resolve(m2.result);
+        else p2.reject(revive(m2.error));
       });
-      w2.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing")));
+      w2.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, options.startHint)));
       w2.on("exit", (code2) => {
         if (!this.closing) this.fail(new CairnError(`a worker thread stopped (exit code ${code2})`, ExitCode.runtime));
       });
@@ -34188,9 +34286,25 @@ var Workers = class _Workers {
       this.idle.push(w2);
     }
   }
-  /** Workers for this machine: one per core, at most 4. */
-  static count() {
+  static defaultSize() {
     return Math.max(1, Math.min(availableParallelism(), 4));
+  }
+  /** Messages that can run at once. */
+  get size() {
+    return this.workers.length;
+  }
+  async run(message, transfer = []) {
+    if (this.broken) throw this.broken;
+    const w2 = this.idle.pop() ?? await new Promise((resolve6, reject) => this.waiting.push({ resolve: resolve6, reject }));
+    if (this.broken) throw this.broken;
+    return new Promise((resolve6, reject) => {
+      this.pending.set(w2, { resolve: resolve6, reject });
+      w2.postMessage(message, transfer);
+    });
+  }
+  async close() {
+    this.closing = true;
+    await Promise.all(this.workers.map((w2) => w2.terminate()));
   }
   fail(err) {
     this.broken ??= err;
@@ -34203,40 +34317,85 @@ var Workers = class _Workers {
     if (next) next.resolve(w2);
     else this.idle.push(w2);
   }
-  /** Tasks that can run at once. */
-  get size() {
-    return this.workers.length;
-  }
-  async run(task) {
-    if (this.broken) throw this.broken;
-    const w2 = this.idle.pop() ?? await new Promise((resolve5, reject) => this.waiting.push({ resolve: resolve5, reject }));
-    if (this.broken) throw this.broken;
-    let transfer;
-    if (task.kind === "unpack") {
-      const sealed = movable(task.job.sealed);
-      task = { kind: "unpack", job: { ...task.job, sealed } };
-      transfer = [sealed.buffer];
-    } else if (task.kind === "compress") {
-      const raw = movable(task.raw);
-      task = { ...task, raw };
-      transfer = [raw.buffer];
-    } else {
-      const data = movable(task.data);
-      task = { ...task, data };
-      transfer = [data.buffer];
-    }
-    return new Promise((resolve5, reject) => {
-      this.pending.set(w2, { resolve: resolve5, reject });
-      w2.postMessage(task, transfer);
-    });
-  }
-  async close() {
-    this.closing = true;
-    await Promise.all(this.workers.map((w2) => w2.terminate()));
-  }
 };
 
-// src/engine/snapshot.ts
+// src/engine/tasks.ts
+function runTask(task, chunkId2) {
+  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
+  if (task.kind === "hash") {
+    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
+    let at2 = 0;
+    task.sizes.forEach((size, k2) => {
+      ids.set(chunkId2(task.data.subarray(at2, at2 + size)), k2 * 32);
+      at2 += size;
+    });
+    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
+  }
+  const frame = compressFrame(task.raw.subarray(0, task.length));
+  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer, task.raw.buffer].filter(owned) };
+}
+function owned(b2) {
+  return b2 instanceof ArrayBuffer && !isMarkedAsUntransferable(b2);
+}
+function movable(b2) {
+  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && owned(b2.buffer);
+  return own2 ? b2 : new Uint8Array(b2);
+}
+var asBuffer = (u2) => Buffer.from(u2.buffer, u2.byteOffset, u2.byteLength);
+var SCRIPT = new URL(import.meta.url.endsWith(".ts") ? "./tasks.ts" : "./worker.js", import.meta.url);
+var Workers = class {
+  pool;
+  constructor(chunkIdKey, size) {
+    this.pool = new WorkerPool(SCRIPT, {
+      workerData: { cairnTasks: true, chunkIdKey },
+      size,
+      revive: (e) => e.kind === "integrity" ? new IntegrityError(e.message) : new Error(e.message),
+      startHint: "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing"
+    });
+  }
+  /** Tasks that can run at once. */
+  get size() {
+    return this.pool.size;
+  }
+  /** One zstd frame of raw[0..length); raw comes back for reuse. */
+  async compress(raw, length) {
+    const moved = movable(raw);
+    const done = await this.pool.run({ kind: "compress", raw: moved, length }, [moved.buffer]);
+    if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
+    return { frame: asBuffer(done.frame), raw: asBuffer(done.raw) };
+  }
+  /** The chunk IDs of the chunks laid out back to back in data (sizes in order); data comes back for reuse. */
+  async hash(data, sizes) {
+    const moved = movable(data);
+    const done = await this.pool.run({ kind: "hash", data: moved, sizes }, [moved.buffer]);
+    if (done.kind !== "hash") throw new Error("a worker answered the wrong task");
+    return { data: asBuffer(done.data), ids: asBuffer(done.ids) };
+  }
+  /** Decrypt, decompress, check and write one span's chunks; the bytes written. */
+  async unpack(job) {
+    const sealed = movable(job.sealed);
+    const done = await this.pool.run({ kind: "unpack", job: { ...job, sealed } }, [sealed.buffer]);
+    if (done.kind !== "unpack") throw new Error("a worker answered the wrong task");
+    return done.bytes;
+  }
+  close() {
+    return this.pool.close();
+  }
+};
+if (!isMainThread && workerData?.cairnTasks) {
+  const chunkId2 = chunkIdHasher(workerData.chunkIdKey);
+  parentPort.on("message", (task) => {
+    try {
+      const { done, transfer } = runTask(task, chunkId2);
+      parentPort.postMessage({ result: done }, transfer);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      parentPort.postMessage({ error: { message, kind: err instanceof IntegrityError ? "integrity" : void 0 } });
+    }
+  });
+}
+
+// src/engine/snapshot/snapshot.ts
 init_errors();
 var LIST_MIN = 512;
 function* snapshotText(s3) {
@@ -34605,7 +34764,7 @@ async function parentLists(repo) {
   return out;
 }
 
-// src/sources/index.ts
+// src/sources/open.ts
 init_errors();
 import { resolve } from "node:path";
 
@@ -34706,7 +34865,7 @@ function fileEntry(transport, source2, info, count) {
 // src/sources/sqlite.ts
 init_errors();
 
-// src/sources/command.ts
+// src/sources/stream.ts
 init_errors();
 var INFO_PREFIX = "cairn-info	";
 async function* streamCommand(transport, argv, what, options = {}, mask = [], onResult) {
@@ -35034,7 +35193,7 @@ var MysqlSource = class extends SqlDumpSource {
   }
 };
 
-// src/sources/user-command.ts
+// src/sources/command.ts
 var CommandSource = class {
   kind = "command";
   name;
@@ -35076,7 +35235,7 @@ var CommandSource = class {
   }
 };
 
-// src/sources/index.ts
+// src/sources/open.ts
 function secret(env, source2, variable) {
   if (variable === void 0) return void 0;
   const value = env[variable];
@@ -35140,14 +35299,14 @@ var LocalTransport = class {
     };
     arm();
     child.stdout.on("data", arm);
-    const done = new Promise((resolve5, reject) => {
+    const done = new Promise((resolve6, reject) => {
       child.on("error", (err) => {
         clearTimeout(idle);
         reject(err);
       });
       child.on("close", (code2, signal) => {
         clearTimeout(idle);
-        resolve5({ code: code2, signal, stderr });
+        resolve6({ code: code2, signal, stderr });
       });
     });
     return { stdout: child.stdout, done, kill: () => child.kill("SIGTERM") };
@@ -35168,8 +35327,8 @@ var LocalTransport = class {
   }
   async read(path) {
     const stream2 = createReadStream(path, { highWaterMark: 1 << 20 });
-    await new Promise((resolve5, reject) => {
-      stream2.once("open", () => resolve5());
+    await new Promise((resolve6, reject) => {
+      stream2.once("open", () => resolve6());
       stream2.once("error", reject);
     });
     return stream2;
@@ -35178,7 +35337,7 @@ var LocalTransport = class {
   }
 };
 
-// src/transport/index.ts
+// src/transport/open.ts
 async function createTransport(config2, env) {
   if (!config2.host) return new LocalTransport();
   const { connectFromConfig: connectFromConfig2 } = await Promise.resolve().then(() => (init_ssh_connect(), ssh_connect_exports));
@@ -38598,7 +38757,7 @@ var recursive = /* @__PURE__ */ new WeakMap();
 var NONE = 0;
 var ASSUMED = 1;
 var PROVEN = 2;
-function isRecursive(inst, stack, resolve5) {
+function isRecursive(inst, stack, resolve6) {
   const cached2 = recursive.get(inst);
   if (cached2 !== void 0)
     return cached2 ? PROVEN : NONE;
@@ -38608,7 +38767,7 @@ function isRecursive(inst, stack, resolve5) {
   let result = NONE;
   const check = (child) => {
     if (result !== PROVEN && child?._zod) {
-      const answer = isRecursive(child, stack, resolve5);
+      const answer = isRecursive(child, stack, resolve6);
       if (answer > result)
         result = answer;
     }
@@ -38619,7 +38778,7 @@ function isRecursive(inst, stack, resolve5) {
       const desc = Object.getOwnPropertyDescriptor(sh, key);
       if (spread && !desc.enumerable)
         continue;
-      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve5) : NONE;
+      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve6) : NONE;
       if (child > answer)
         answer = child;
     }
@@ -38683,7 +38842,7 @@ function isRecursive(inst, stack, resolve5) {
       break;
     // `$ZodLazy` caches its inner on the def, so a resolved edge is followed exactly
     case "lazy": {
-      const inner = def._cachedInner ?? (resolve5 ? inst._zod.innerType : void 0);
+      const inner = def._cachedInner ?? (resolve6 ? inst._zod.innerType : void 0);
       merge2(inner ? isRecursive(inner, stack, false) : ASSUMED);
       break;
     }
@@ -41620,8 +41779,8 @@ async function loadConfig(path) {
   } catch (err) {
     throw new UsageError(`cannot read config ${path}: ${err.message}`, "pass the config file with -c FILE");
   }
-  const { resolve: resolve5, dirname: dirname2 } = await import("node:path");
-  return parseConfig(text, path, dirname2(resolve5(path)));
+  const { resolve: resolve6, dirname: dirname3 } = await import("node:path");
+  return parseConfig(text, path, dirname3(resolve6(path)));
 }
 function parseConfig(text, file, baseDir) {
   const lines = new import_yaml.LineCounter();
@@ -41741,11 +41900,11 @@ async function backup2(opts2) {
   }
 }
 
-// src/engine/restore.ts
+// src/engine/export.ts
 import { randomBytes as randomBytes6 } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, lstat as lstat2, mkdir as mkdir2, open as open3, rename as rename2, rm as rm2, utimes } from "node:fs/promises";
-import { dirname, join as join2, resolve as resolve4 } from "node:path";
+import { rename as rename2, rm as rm2 } from "node:fs/promises";
+import { dirname, join as join3, resolve as resolve4 } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress as createZstdCompress2 } from "node:zlib";
@@ -44719,14 +44878,15 @@ var To = (s3) => {
   s3.mtimeCache || (s3.mtimeCache = /* @__PURE__ */ new Map()), s3.filter = t ? (e, i) => t(e, i) && !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0)) : (e, i) => !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0));
 };
 
-// src/engine/restore.ts
+// src/engine/export.ts
+init_errors();
+
+// src/engine/repository/reader.ts
 init_errors();
 var SPAN = 4 * 1024 * 1024;
-var SYNC_EVERY = 64 * 1024 * 1024;
-var FILES_AT_ONCE = 256;
+var GAP = 256 * 1024;
 var BATCH2 = 1024 * 1024;
 var CACHED_FRAMES = 32;
-var GAP = 256 * 1024;
 var ChunkReader = class {
   keys = /* @__PURE__ */ new Map();
   repo;
@@ -44740,6 +44900,7 @@ var ChunkReader = class {
     this.index = index;
     this.prefer = prefer;
   }
+  /** The payload key of a pack (its header read and opened once). */
   async packKeys(pack) {
     const cached2 = this.keys.get(pack);
     if (cached2) return cached2;
@@ -44757,36 +44918,6 @@ var ChunkReader = class {
     const entry = { ...k2, totalSegments: Math.ceil((size - k2.dataStart) / (SEGMENT + 16)) };
     this.keys.set(pack, entry);
     return entry;
-  }
-  /** Read a span of a pack: the job that unpacks its chunks. */
-  async loadSpan(span) {
-    const k2 = await this.packKeys(span.pack);
-    const r = segmentRange(k2, span.start, span.end - span.start);
-    const sealed = await this.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
-    const { located, fileOf, base, positions: allPositions, fds } = span.all;
-    const n = span.chunks.length;
-    const frames = new Uint32Array(span.frames.length * 2);
-    const chunks = new Uint32Array(n * 4);
-    const positions = new Float64Array(n);
-    const ids = new Uint8Array(n * 32);
-    let f2 = -1;
-    span.chunks.forEach((c, i) => {
-      const k3 = fileOf[c];
-      const l = located[k3];
-      const at2 = (c - base[k3]) * 5;
-      if (f2 < 0 || frames[f2 * 2] !== l.v[at2 + 1]) {
-        f2++;
-        frames[f2 * 2] = l.v[at2 + 1];
-        frames[f2 * 2 + 1] = l.v[at2 + 2];
-      }
-      chunks[i * 4] = f2;
-      chunks[i * 4 + 1] = l.v[at2 + 4];
-      chunks[i * 4 + 2] = l.v[at2 + 3];
-      chunks[i * 4 + 3] = fds[k3];
-      positions[i] = allPositions[c];
-      ids.set(l.ids.get(c - base[k3]), i * 32);
-    });
-    return { pack: span.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
   }
   /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
   locateAll(ids) {
@@ -44890,6 +45021,11 @@ var ChunkReader = class {
 function frameKey(v2, i) {
   return v2[i * 5] * 4294967296 + v2[i * 5 + 1];
 }
+
+// src/engine/restore/paths.ts
+init_errors();
+import { lstat as lstat2, mkdir as mkdir2 } from "node:fs/promises";
+import { join as join2 } from "node:path";
 function checkPath(path) {
   if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
     throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
@@ -44927,123 +45063,8 @@ async function makeParents(target, parts) {
   }
   return join2(dir, parts[parts.length - 1]);
 }
-async function restore(repo, ref, opts2) {
-  return withLock(repo, false, async () => {
-    const entries = selectEntries(ref.snapshot, opts2.source);
-    const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    const located = entries.map((e) => {
-      const l = reader.locateAll(e.chunks);
-      let size = 0;
-      for (let i = 0; i < e.chunks.length; i++) size += l.v[i * 5 + 3];
-      if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
-      return l;
-    });
-    const target = resolve4(opts2.target);
-    await mkdir2(target, { recursive: true, mode: 448 });
-    const total = entries.reduce((n, e) => n + e.size, 0);
-    const progress = { bytes: 0, total, report: opts2.onProgress };
-    const pool = new Workers(repo.keys.chunkIdKey);
-    try {
-      for (let at2 = 0; at2 < entries.length; at2 += FILES_AT_ONCE) {
-        await restoreFiles(reader, pool, target, entries.slice(at2, at2 + FILES_AT_ONCE), located.slice(at2, at2 + FILES_AT_ONCE), progress);
-      }
-    } finally {
-      await pool.close();
-    }
-    return { files: entries.length, bytes: progress.bytes };
-  });
-}
-async function restoreFiles(reader, pool, target, entries, located, progress) {
-  const files = [];
-  const inflight = new Pipeline(pool.size + 1);
-  try {
-    for (const e of entries) {
-      const final = await makeParents(target, checkPath(e.path));
-      const tmp = join2(dirname(final), `.cairn-restore-${randomBytes6(6).toString("hex")}`);
-      files.push({ tmp, final, handle: await open3(tmp, "wx", 384) });
-    }
-    const large = files.filter((_2, k2) => entries[k2].size >= SYNC_EVERY);
-    let unsynced = 0;
-    let syncing;
-    for (const span of spans(located, files.map((f2) => f2.handle.fd))) {
-      const job = await reader.loadSpan(span);
-      await inflight.run(async () => {
-        const done = await pool.run({ kind: "unpack", job });
-        if (done.kind === "unpack") progress.bytes += done.bytes;
-        progress.report?.(progress.bytes, progress.total);
-        unsynced += done.kind === "unpack" ? done.bytes : 0;
-        if (unsynced >= SYNC_EVERY && !syncing && large.length > 0) {
-          unsynced = 0;
-          syncing = Promise.allSettled(large.map((f2) => f2.handle.datasync())).then(() => syncing = void 0);
-        }
-      });
-    }
-    await inflight.drain();
-    await syncing;
-    for (const [k2, e] of entries.entries()) {
-      const f2 = files[k2];
-      await f2.handle.sync();
-      await f2.handle.close();
-      await chmod(f2.tmp, e.mode & 1023);
-      await utimes(f2.tmp, new Date(e.mtime), new Date(e.mtime));
-      await rename2(f2.tmp, f2.final).catch((err) => {
-        throw new CairnError(`cannot restore ${f2.final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
-      });
-    }
-  } catch (err) {
-    await inflight.drain().catch(() => {
-    });
-    for (const f2 of files) {
-      await f2.handle.close().catch(() => {
-      });
-      await rm2(f2.tmp, { force: true });
-    }
-    throw err;
-  }
-}
-function* spans(located, fds) {
-  const count = located.reduce((n, l) => n + l.ids.length, 0);
-  const positions = new Float64Array(count);
-  const fileOf = new Uint16Array(count);
-  const base = [];
-  let g2 = 0;
-  located.forEach((l, k2) => {
-    base.push(g2);
-    let position = 0;
-    for (let i = 0; i < l.ids.length; i++, g2++) {
-      positions[g2] = position;
-      position += l.v[i * 5 + 3];
-      fileOf[g2] = k2;
-    }
-  });
-  const all = { located, fileOf, base, positions, fds };
-  const field = (c, f2) => located[fileOf[c]].v[(c - base[fileOf[c]]) * 5 + f2];
-  const packs = located[0]?.packs ?? [];
-  const starts = new Uint32Array(packs.length + 1);
-  for (let c = 0; c < count; c++) starts[field(c, 0) + 1]++;
-  for (let p2 = 0; p2 < packs.length; p2++) starts[p2 + 1] += starts[p2];
-  const byPack = new Uint32Array(count);
-  const fill = starts.slice(0, packs.length);
-  for (let c = 0; c < count; c++) byPack[fill[field(c, 0)]++] = c;
-  for (let p2 = 0; p2 < packs.length; p2++) {
-    if (starts[p2] === starts[p2 + 1]) continue;
-    const order = Array.from(byPack.subarray(starts[p2], starts[p2 + 1])).sort((a, b2) => field(a, 1) - field(b2, 1) || field(a, 4) - field(b2, 4));
-    let span;
-    for (const c of order) {
-      const offset = field(c, 1);
-      const end = offset + field(c, 2);
-      if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
-        yield span;
-        span = void 0;
-      }
-      span ??= { pack: packs[p2], start: offset, end, frames: [], chunks: [], all };
-      if (span.frames[span.frames.length - 1] !== offset) span.frames.push(offset);
-      span.end = Math.max(span.end, end);
-      span.chunks.push(c);
-    }
-    if (span) yield span;
-  }
-}
+
+// src/engine/export.ts
 async function* tarStream(reader, entries, located) {
   for (const [k2, e] of entries.entries()) {
     const data = {
@@ -45078,7 +45099,7 @@ async function exportSnapshot(repo, ref, output, source2) {
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     const located = entries.map((e) => reader.locateAll(e.chunks));
     const out = resolve4(output);
-    const tmp = join2(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
+    const tmp = join3(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
     try {
       await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
       await rename2(tmp, out);
@@ -46951,7 +46972,7 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     bits2int_modN: "function"
   });
   ecdsaOpts = Object.assign({}, ecdsaOpts);
-  const randomBytes11 = ecdsaOpts.randomBytes || randomBytes8;
+  const randomBytes12 = ecdsaOpts.randomBytes || randomBytes8;
   const hmac2 = ecdsaOpts.hmac || ((key, msg) => hmac(hash2, key, msg));
   const { Fp, Fn: Fn2 } = Point;
   const { ORDER: CURVE_ORDER, BITS: fnBits } = Fn2;
@@ -47093,7 +47114,7 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
       throw new Error("invalid private key");
     const seedArgs = [int2octets(d), int2octets(h1int)];
     if (extraEntropy != null && extraEntropy !== false) {
-      const e = extraEntropy === true ? randomBytes11(lengths.secretKey) : extraEntropy;
+      const e = extraEntropy === true ? randomBytes12(lengths.secretKey) : extraEntropy;
       seedArgs.push(abytes3(e, void 0, "extraEntropy"));
     }
     const seed = concatBytes(...seedArgs);
@@ -49281,18 +49302,18 @@ function validateTableBytes(numPoints, fpBytes) {
   if (bytes > TABLE_BYTES_MAX)
     throw new Error("invalid window size: table would need ~" + Math.ceil(bytes / 2 ** 20) + " MiB, max " + TABLE_BYTES_MAX / 2 ** 20 + " MiB");
 }
-function probeRandomBytes(randomBytes11, length) {
-  if (randomBytes11 === void 0)
+function probeRandomBytes(randomBytes12, length) {
+  if (randomBytes12 === void 0)
     return void 0;
-  afunction(randomBytes11, "randomBytes");
+  afunction(randomBytes12, "randomBytes");
   try {
-    const probe = randomBytes11(length);
+    const probe = randomBytes12(length);
     if (!isBytes4(probe) || probe.length !== length)
       return void 0;
   } catch {
     return void 0;
   }
-  return randomBytes11;
+  return randomBytes12;
 }
 function validateMSMPoints(points, c) {
   aarray(points, "points");
@@ -49385,9 +49406,9 @@ var ScalarMultiplier = class {
   baseCanBeBlinded;
   bits;
   // Parametrized with a given Point class (not individual point)
-  constructor(Point, randomBytes11) {
+  constructor(Point, randomBytes12) {
     validatePointCons(Point);
-    this.randomBytes = probeRandomBytes(randomBytes11, BLIND_BYTES);
+    this.randomBytes = probeRandomBytes(randomBytes12, BLIND_BYTES);
     this.Point = Point;
     this.BASE = Point.BASE;
     this.ZERO = Point.ZERO;
@@ -49658,7 +49679,7 @@ function edwards(params, extraOpts = {}) {
   if (FpLegendre2(Fp, CURVE.d) !== -1)
     throw new Error("edwards: CURVE.d must be a non-square in Fp for complete addition formulas");
   validateObject2(opts2, {}, { uvRatio: "function", randomBytes: "function" });
-  const randomBytes11 = opts2.randomBytes === void 0 ? randomBytes10 : opts2.randomBytes;
+  const randomBytes12 = opts2.randomBytes === void 0 ? randomBytes10 : opts2.randomBytes;
   const MASK = _2n7 << BigInt(Fp.BYTES * 8) - _1n11;
   function isOdd(n) {
     if (!Fp.isOdd)
@@ -49919,7 +49940,7 @@ function edwards(params, extraOpts = {}) {
     }
   }
   const normalize = (points) => normalizeZ2(Point, points);
-  const wnaf = new ScalarMultiplier(Point, randomBytes11);
+  const wnaf = new ScalarMultiplier(Point, randomBytes12);
   if (wnaf.bits >= 6)
     Point.BASE.precompute(6);
   Object.freeze(Point.prototype);
@@ -50290,6 +50311,164 @@ ${identity}
   }
 }
 
+// src/engine/restore/restore.ts
+init_errors();
+import { randomBytes as randomBytes11 } from "node:crypto";
+import { chmod, mkdir as mkdir3, open as open3, rename as rename3, rm as rm3, utimes } from "node:fs/promises";
+import { dirname as dirname2, join as join4, resolve as resolve5 } from "node:path";
+
+// src/engine/restore/plan.ts
+function* spans(located, fds) {
+  const count = located.reduce((n, l) => n + l.ids.length, 0);
+  const positions = new Float64Array(count);
+  const fileOf = new Uint16Array(count);
+  const base = [];
+  let g2 = 0;
+  located.forEach((l, k2) => {
+    base.push(g2);
+    let position = 0;
+    for (let i = 0; i < l.ids.length; i++, g2++) {
+      positions[g2] = position;
+      position += l.v[i * 5 + 3];
+      fileOf[g2] = k2;
+    }
+  });
+  const all = { located, fileOf, base, positions, fds };
+  const field = (c, f2) => located[fileOf[c]].v[(c - base[fileOf[c]]) * 5 + f2];
+  const packs = located[0]?.packs ?? [];
+  const starts = new Uint32Array(packs.length + 1);
+  for (let c = 0; c < count; c++) starts[field(c, 0) + 1]++;
+  for (let p2 = 0; p2 < packs.length; p2++) starts[p2 + 1] += starts[p2];
+  const byPack = new Uint32Array(count);
+  const fill = starts.slice(0, packs.length);
+  for (let c = 0; c < count; c++) byPack[fill[field(c, 0)]++] = c;
+  for (let p2 = 0; p2 < packs.length; p2++) {
+    if (starts[p2] === starts[p2 + 1]) continue;
+    const order = Array.from(byPack.subarray(starts[p2], starts[p2 + 1])).sort((a, b2) => field(a, 1) - field(b2, 1) || field(a, 4) - field(b2, 4));
+    let span;
+    for (const c of order) {
+      const offset = field(c, 1);
+      const end = offset + field(c, 2);
+      if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
+        yield span;
+        span = void 0;
+      }
+      span ??= { pack: packs[p2], start: offset, end, frames: [], chunks: [], all };
+      if (span.frames[span.frames.length - 1] !== offset) span.frames.push(offset);
+      span.end = Math.max(span.end, end);
+      span.chunks.push(c);
+    }
+    if (span) yield span;
+  }
+}
+async function loadSpan(reader, span) {
+  const k2 = await reader.packKeys(span.pack);
+  const r = segmentRange(k2, span.start, span.end - span.start);
+  const sealed = await reader.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
+  const { located, fileOf, base, positions: allPositions, fds } = span.all;
+  const n = span.chunks.length;
+  const frames = new Uint32Array(span.frames.length * 2);
+  const chunks = new Uint32Array(n * 4);
+  const positions = new Float64Array(n);
+  const ids = new Uint8Array(n * 32);
+  let f2 = -1;
+  span.chunks.forEach((c, i) => {
+    const k3 = fileOf[c];
+    const l = located[k3];
+    const at2 = (c - base[k3]) * 5;
+    if (f2 < 0 || frames[f2 * 2] !== l.v[at2 + 1]) {
+      f2++;
+      frames[f2 * 2] = l.v[at2 + 1];
+      frames[f2 * 2 + 1] = l.v[at2 + 2];
+    }
+    chunks[i * 4] = f2;
+    chunks[i * 4 + 1] = l.v[at2 + 4];
+    chunks[i * 4 + 2] = l.v[at2 + 3];
+    chunks[i * 4 + 3] = fds[k3];
+    positions[i] = allPositions[c];
+    ids.set(l.ids.get(c - base[k3]), i * 32);
+  });
+  return { pack: span.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
+}
+
+// src/engine/restore/restore.ts
+var SYNC_EVERY = 64 * 1024 * 1024;
+var FILES_AT_ONCE = 256;
+async function restore(repo, ref, opts2) {
+  return withLock(repo, false, async () => {
+    const entries = selectEntries(ref.snapshot, opts2.source);
+    const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
+    const located = entries.map((e) => {
+      const l = reader.locateAll(e.chunks);
+      let size = 0;
+      for (let i = 0; i < e.chunks.length; i++) size += l.v[i * 5 + 3];
+      if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
+      return l;
+    });
+    const target = resolve5(opts2.target);
+    await mkdir3(target, { recursive: true, mode: 448 });
+    const total = entries.reduce((n, e) => n + e.size, 0);
+    const progress = { bytes: 0, total, report: opts2.onProgress };
+    const pool = new Workers(repo.keys.chunkIdKey);
+    try {
+      for (let at2 = 0; at2 < entries.length; at2 += FILES_AT_ONCE) {
+        await restoreFiles(reader, pool, target, entries.slice(at2, at2 + FILES_AT_ONCE), located.slice(at2, at2 + FILES_AT_ONCE), progress);
+      }
+    } finally {
+      await pool.close();
+    }
+    return { files: entries.length, bytes: progress.bytes };
+  });
+}
+async function restoreFiles(reader, pool, target, entries, located, progress) {
+  const files = [];
+  const inflight = new Pipeline(pool.size + 1);
+  try {
+    for (const e of entries) {
+      const final = await makeParents(target, checkPath(e.path));
+      const tmp = join4(dirname2(final), `.cairn-restore-${randomBytes11(6).toString("hex")}`);
+      files.push({ tmp, final, handle: await open3(tmp, "wx", 384) });
+    }
+    const large = files.filter((_2, k2) => entries[k2].size >= SYNC_EVERY);
+    let unsynced = 0;
+    let syncing;
+    for (const span of spans(located, files.map((f2) => f2.handle.fd))) {
+      const job = await loadSpan(reader, span);
+      await inflight.run(async () => {
+        const bytes = await pool.unpack(job);
+        progress.bytes += bytes;
+        progress.report?.(progress.bytes, progress.total);
+        unsynced += bytes;
+        if (unsynced >= SYNC_EVERY && !syncing && large.length > 0) {
+          unsynced = 0;
+          syncing = Promise.allSettled(large.map((f2) => f2.handle.datasync())).then(() => syncing = void 0);
+        }
+      });
+    }
+    await inflight.drain();
+    await syncing;
+    for (const [k2, e] of entries.entries()) {
+      const f2 = files[k2];
+      await f2.handle.sync();
+      await f2.handle.close();
+      await chmod(f2.tmp, e.mode & 1023);
+      await utimes(f2.tmp, new Date(e.mtime), new Date(e.mtime));
+      await rename3(f2.tmp, f2.final).catch((err) => {
+        throw new CairnError(`cannot restore ${f2.final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
+      });
+    }
+  } catch (err) {
+    await inflight.drain().catch(() => {
+    });
+    for (const f2 of files) {
+      await f2.handle.close().catch(() => {
+      });
+      await rm3(f2.tmp, { force: true });
+    }
+    throw err;
+  }
+}
+
 // src/cli/restore.ts
 async function restore2(snapshot, opts2) {
   const repo = await openRepository(opts2, "identity", await readConfig(opts2, false));
@@ -50422,7 +50601,7 @@ async function verify(repo, opts2) {
           }
           if (reader && index.packs.has(id)) {
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
-            const trailer = packTrailer(id, plain);
+            const trailer = parseTrailer(id, plain);
             const frames = /* @__PURE__ */ new Map();
             const only = /* @__PURE__ */ new Set([id]);
             for (const [chunk, offset, length, rawLength, inner] of trailer) {
@@ -50444,17 +50623,6 @@ async function verify(repo, opts2) {
     }
     return { errors, notes, snapshots: snapshots2, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts2.readData > 0 };
   });
-}
-function packTrailer(id, plain) {
-  const n = plain.length >= 4 ? plain.readUInt32LE(plain.length - 4) : -1;
-  try {
-    if (n < 0 || n > plain.length - 4) throw new Error();
-    const chunks = JSON.parse(plain.subarray(plain.length - 4 - n, plain.length - 4).toString("utf8")).chunks;
-    if (!Array.isArray(chunks)) throw new Error();
-    return chunks;
-  } catch {
-    throw new IntegrityError(`pack ${id}: its trailer is unreadable`);
-  }
 }
 function prefixed(what, err) {
   const m2 = errorMessage(err);

@@ -1,7 +1,7 @@
 import { createRequire as __cairnRequire } from 'node:module'; import { fileURLToPath as __cairnPath } from 'node:url'; const require = __cairnRequire(import.meta.url); const __filename = __cairnPath(import.meta.url); const __dirname = __cairnPath(new URL('.', import.meta.url));
 
-// src/engine/worker.ts
-import { parentPort, workerData } from "node:worker_threads";
+// src/engine/tasks.ts
+import { isMainThread, isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
 
 // src/errors.ts
 var ExitCode = {
@@ -29,10 +29,10 @@ var IntegrityError = class extends CairnError {
   }
 };
 
-// src/engine/keys.ts
+// src/engine/crypto/keys.ts
 import { createHmac as createHmac2, hash, hkdfSync as hkdfSync2, randomBytes as randomBytes2 } from "node:crypto";
 
-// src/engine/age.ts
+// src/engine/crypto/age.ts
 import {
   createCipheriv,
   createDecipheriv,
@@ -68,7 +68,7 @@ function openSegment(key, counter, last, sealed, what) {
   }
 }
 
-// src/engine/keys.ts
+// src/engine/crypto/keys.ts
 function chunkIdHasher(chunkIdKey) {
   const inner = Buffer.alloc(64 + SCRATCH, 54);
   const outer = Buffer.alloc(64 + 32, 92);
@@ -84,74 +84,24 @@ function chunkIdHasher(chunkIdKey) {
 }
 var SCRATCH = 64 * 1024;
 
-// src/engine/workers.ts
-import { isMarkedAsUntransferable, Worker } from "node:worker_threads";
+// src/engine/pack/frame.ts
+import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 
-// src/engine/unpack.ts
-import { createSecretKey as createSecretKey2 } from "node:crypto";
-import { writevSync } from "node:fs";
-import { zstdDecompressSync } from "node:zlib";
-
-// src/engine/chunker.ts
+// src/engine/chunk/chunker.ts
 var CDC_DEFAULT = { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 };
 var SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 
-// src/engine/packer.ts
-import { constants, zstdCompressSync } from "node:zlib";
-
-// src/engine/idtable.ts
-var HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
-var BLOCK_BITS = 15;
-var BLOCK = 1 << BLOCK_BITS;
-
-// src/engine/index.ts
-var HEAD = Buffer.from('{"version":1,"packs":[\n');
-var PACK_OPEN = Buffer.from('{"id":"');
-var PACK_SIZE = Buffer.from('","size":');
-var PACK_CHUNKS = Buffer.from(',"chunks":[');
-var PACK_CLOSE = Buffer.from("]}");
-var CHUNK_OPEN = Buffer.from('["');
-var QUOTE_COMMA = Buffer.from('",');
-var COMMA = Buffer.from(",");
-var CLOSE = Buffer.from("]");
-
-// src/engine/packer.ts
+// src/engine/pack/frame.ts
 var ZSTD_LEVEL = 3;
 var FRAME = 512 * 1024;
 var MAX_CHUNK = CDC_DEFAULT.max;
-var GROUP = FRAME + MAX_CHUNK;
+var MAX_FRAME_RAW = FRAME + MAX_CHUNK;
 function compressFrame(raw) {
   return zstdCompressSync(raw, {
     params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
     pledgedSrcSize: raw.length,
     chunkSize: raw.length + (raw.length >> 7) + 1024
   });
-}
-
-// src/engine/unpack.ts
-var MAX_FRAME_RAW = FRAME + CDC_DEFAULT.max;
-var MAX_WRITE = 4 * 1024 * 1024;
-var writeAll = (fd, buffers, position) => {
-  let left = buffers.reduce((n, b) => n + b.length, 0);
-  let at = position;
-  while (left > 0) {
-    const n = writevSync(fd, buffers, at);
-    left -= n;
-    at += n;
-    if (left > 0) buffers = dropBytes(buffers, n);
-  }
-};
-function dropBytes(buffers, n) {
-  const out = [];
-  for (const b of buffers) {
-    if (n >= b.length) n -= b.length;
-    else {
-      out.push(b.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
 }
 function frameContentSize(b) {
   if (b.length < 6 || b[0] !== 40 || b[1] !== 181 || b[2] !== 47 || b[3] !== 253) return void 0;
@@ -174,6 +124,32 @@ function decompressFrame(pack, offset, stored) {
   } catch {
     throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
   }
+}
+
+// src/engine/pack/unpack.ts
+import { createSecretKey as createSecretKey2 } from "node:crypto";
+import { writevSync } from "node:fs";
+var MAX_WRITE = 4 * 1024 * 1024;
+var writeAll = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b) => n + b.length, 0);
+  let at = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at);
+    left -= n;
+    at += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
+  }
+};
+function dropBytes(buffers, n) {
+  const out = [];
+  for (const b of buffers) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(b.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
 }
 var Segments = class _Segments {
   sealed;
@@ -216,7 +192,7 @@ var Segments = class _Segments {
     return out;
   }
 };
-function unpack(job, chunkId2, write = writeAll) {
+function unpack(job, chunkId, write = writeAll) {
   const what = `pack ${job.pack}`;
   const segments = new Segments(job, what);
   const { frames, chunks, positions, ids } = job;
@@ -248,7 +224,7 @@ function unpack(job, chunkId2, write = writeAll) {
     const id = ids.subarray(c * 32, c * 32 + 32);
     const same = f === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
     if (!same) {
-      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+      if (piece.length !== length || !chunkId(piece).equals(id)) {
         throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
       }
       checkedFrame = f;
@@ -277,14 +253,78 @@ function unpack(job, chunkId2, write = writeAll) {
   return bytes;
 }
 
-// src/engine/workers.ts
-function runTask(task, chunkId2) {
-  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
+// src/engine/workers/pool.ts
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+var WorkerPool = class _WorkerPool {
+  idle = [];
+  waiting = [];
+  pending = /* @__PURE__ */ new Map();
+  workers = [];
+  broken;
+  closing = false;
+  constructor(script, options) {
+    const revive = options.revive ?? ((e) => new Error(e.message));
+    const size = options.size ?? _WorkerPool.defaultSize();
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(script, { workerData: options.workerData });
+      w.on("message", (m) => {
+        const p = this.pending.get(w);
+        this.pending.delete(w);
+        this.release(w);
+        if (!p) return;
+        if ("result" in m) p.resolve(m.result);
+        else p.reject(revive(m.error));
+      });
+      w.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, options.startHint)));
+      w.on("exit", (code) => {
+        if (!this.closing) this.fail(new CairnError(`a worker thread stopped (exit code ${code})`, ExitCode.runtime));
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+  static defaultSize() {
+    return Math.max(1, Math.min(availableParallelism(), 4));
+  }
+  /** Messages that can run at once. */
+  get size() {
+    return this.workers.length;
+  }
+  async run(message, transfer = []) {
+    if (this.broken) throw this.broken;
+    const w = this.idle.pop() ?? await new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (this.broken) throw this.broken;
+    return new Promise((resolve, reject) => {
+      this.pending.set(w, { resolve, reject });
+      w.postMessage(message, transfer);
+    });
+  }
+  async close() {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+  fail(err) {
+    this.broken ??= err;
+    for (const p of this.pending.values()) p.reject(this.broken);
+    this.pending.clear();
+    for (const w of this.waiting.splice(0)) w.reject(this.broken);
+  }
+  release(w) {
+    const next = this.waiting.shift();
+    if (next) next.resolve(w);
+    else this.idle.push(w);
+  }
+};
+
+// src/engine/tasks.ts
+function runTask(task, chunkId) {
+  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId) }, transfer: [] };
   if (task.kind === "hash") {
     const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
     let at = 0;
     task.sizes.forEach((size, k) => {
-      ids.set(chunkId2(task.data.subarray(at, at + size)), k * 32);
+      ids.set(chunkId(task.data.subarray(at, at + size)), k * 32);
       at += size;
     });
     return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
@@ -295,15 +335,63 @@ function runTask(task, chunkId2) {
 function owned(b) {
   return b instanceof ArrayBuffer && !isMarkedAsUntransferable(b);
 }
-var WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
-
-// src/engine/worker.ts
-var chunkId = chunkIdHasher(workerData.chunkIdKey);
-parentPort.on("message", (task) => {
-  try {
-    const { done, transfer } = runTask(task, chunkId);
-    parentPort.postMessage({ done }, transfer);
-  } catch (err) {
-    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), integrity: err instanceof IntegrityError });
+function movable(b) {
+  const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && owned(b.buffer);
+  return own ? b : new Uint8Array(b);
+}
+var asBuffer = (u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+var SCRIPT = new URL(import.meta.url.endsWith(".ts") ? "./tasks.ts" : "./worker.js", import.meta.url);
+var Workers = class {
+  pool;
+  constructor(chunkIdKey, size) {
+    this.pool = new WorkerPool(SCRIPT, {
+      workerData: { cairnTasks: true, chunkIdKey },
+      size,
+      revive: (e) => e.kind === "integrity" ? new IntegrityError(e.message) : new Error(e.message),
+      startHint: "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing"
+    });
   }
-});
+  /** Tasks that can run at once. */
+  get size() {
+    return this.pool.size;
+  }
+  /** One zstd frame of raw[0..length); raw comes back for reuse. */
+  async compress(raw, length) {
+    const moved = movable(raw);
+    const done = await this.pool.run({ kind: "compress", raw: moved, length }, [moved.buffer]);
+    if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
+    return { frame: asBuffer(done.frame), raw: asBuffer(done.raw) };
+  }
+  /** The chunk IDs of the chunks laid out back to back in data (sizes in order); data comes back for reuse. */
+  async hash(data, sizes) {
+    const moved = movable(data);
+    const done = await this.pool.run({ kind: "hash", data: moved, sizes }, [moved.buffer]);
+    if (done.kind !== "hash") throw new Error("a worker answered the wrong task");
+    return { data: asBuffer(done.data), ids: asBuffer(done.ids) };
+  }
+  /** Decrypt, decompress, check and write one span's chunks; the bytes written. */
+  async unpack(job) {
+    const sealed = movable(job.sealed);
+    const done = await this.pool.run({ kind: "unpack", job: { ...job, sealed } }, [sealed.buffer]);
+    if (done.kind !== "unpack") throw new Error("a worker answered the wrong task");
+    return done.bytes;
+  }
+  close() {
+    return this.pool.close();
+  }
+};
+if (!isMainThread && workerData?.cairnTasks) {
+  const chunkId = chunkIdHasher(workerData.chunkIdKey);
+  parentPort.on("message", (task) => {
+    try {
+      const { done, transfer } = runTask(task, chunkId);
+      parentPort.postMessage({ result: done }, transfer);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      parentPort.postMessage({ error: { message, kind: err instanceof IntegrityError ? "integrity" : void 0 } });
+    }
+  });
+}
+export {
+  Workers
+};

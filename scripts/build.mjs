@@ -24,6 +24,6 @@ const common = {
 };
 await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js" });
 await build({ ...common, entryPoints: ["src/action/main.ts"], outfile: "dist/action.js" });
-// The worker threads (src/engine/workers.ts) load this file from beside the bundle.
-await build({ ...common, entryPoints: ["src/engine/worker.ts"], outfile: "dist/worker.js" });
+// The worker threads (src/engine/tasks.ts) load this file from beside the bundle.
+await build({ ...common, entryPoints: ["src/engine/tasks.ts"], outfile: "dist/worker.js" });
 chmodSync("dist/cli.js", 0o755);

@@ -1,7 +1,7 @@
 // cairn backup: read the config's sources and store a snapshot.
 import { backup as runBackup } from "../engine/backup.ts";
-import { createSources } from "../sources/index.ts";
-import { createTransport } from "../transport/index.ts";
+import { createSources } from "../sources/open.ts";
+import { createTransport } from "../transport/open.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { openRepository, readConfig, type GlobalOptions } from "./settings.ts";
 

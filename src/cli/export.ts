@@ -1,6 +1,6 @@
 // cairn export: a snapshot as one .tar.zst.age file.
-import { exportSnapshot } from "../engine/restore.ts";
-import { findSnapshot } from "../engine/snapshot.ts";
+import { exportSnapshot } from "../engine/export.ts";
+import { findSnapshot } from "../engine/snapshot/snapshot.ts";
 import { printJson } from "./output.ts";
 import { openRepository, readConfig, type GlobalOptions } from "./settings.ts";
 

@@ -1,6 +1,6 @@
 // cairn init: create a repository for the recipients; print the write key once.
 import { openBackend } from "../backends/open.ts";
-import { Repository } from "../engine/repository.ts";
+import { Repository } from "../engine/repository/repository.ts";
 import { printJson } from "./output.ts";
 import { readConfig, repositoryUrl, type GlobalOptions } from "./settings.ts";
 

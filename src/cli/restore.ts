@@ -1,6 +1,6 @@
 // cairn restore: a snapshot (or one source of it) into a folder.
-import { restore as runRestore } from "../engine/restore.ts";
-import { findSnapshot } from "../engine/snapshot.ts";
+import { restore as runRestore } from "../engine/restore/restore.ts";
+import { findSnapshot } from "../engine/snapshot/snapshot.ts";
 import { formatBytes, printJson, progressBar, showProgress } from "./output.ts";
 import { openRepository, readConfig, type GlobalOptions } from "./settings.ts";
 

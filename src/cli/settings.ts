@@ -6,9 +6,9 @@ import { resolve } from "node:path";
 import { openBackend } from "../backends/open.ts";
 import { loadConfig, type Config } from "../config/config.ts";
 import { NoKeyError, UsageError } from "../errors.ts";
-import { parseIdentityFile } from "../engine/age.ts";
-import { parseWriteKey } from "../engine/keys.ts";
-import { Repository, type Credentials } from "../engine/repository.ts";
+import { parseIdentityFile } from "../engine/crypto/age.ts";
+import { parseWriteKey } from "../engine/crypto/keys.ts";
+import { Repository, type Credentials } from "../engine/repository/repository.ts";
 
 export interface GlobalOptions {
   repo?: string;

@@ -1,6 +1,6 @@
 // cairn snapshots: list them.
-import { loadSnapshots } from "../engine/snapshot.ts";
-import { withLock } from "../engine/lock.ts";
+import { loadSnapshots } from "../engine/snapshot/snapshot.ts";
+import { withLock } from "../engine/repository/lock.ts";
 import { formatBytes, printJson } from "./output.ts";
 import { openRepository, readConfig, type GlobalOptions } from "./settings.ts";
 

@@ -4,7 +4,7 @@ import { verify as runVerify } from "../engine/verify.ts";
 import { printJson, progressBar, showProgress } from "./output.ts";
 import { credentials, readConfig, repositoryUrl, type GlobalOptions } from "./settings.ts";
 import { openBackend } from "../backends/open.ts";
-import { Repository } from "../engine/repository.ts";
+import { Repository } from "../engine/repository/repository.ts";
 
 export async function verify(opts: GlobalOptions & { readData?: boolean | string }): Promise<void> {
   const readData = parsePercent(opts.readData);

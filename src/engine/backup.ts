@@ -8,15 +8,15 @@
 import { ChangedWhileReadingError, errorMessage } from "../errors.ts";
 import type { Logger, Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
-import { chunkerFor, gearTable, type Chunker } from "./chunker.ts";
-import { Index, indexText } from "./index.ts";
-import { BatchHasher } from "./hashing.ts";
-import { withLock } from "./lock.ts";
-import { Packer } from "./packer.ts";
-import { Workers } from "./workers.ts";
-import { thisHost, type Repository } from "./repository.ts";
-import { IdList, IdTable } from "./idtable.ts";
-import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource } from "./snapshot.ts";
+import { chunkerFor, gearTable, type Chunker } from "./chunk/chunker.ts";
+import { Index, indexText } from "./repository/chunk-index.ts";
+import { BatchHasher } from "./chunk/hasher.ts";
+import { withLock } from "./repository/lock.ts";
+import { Packer } from "./pack/packer.ts";
+import { Workers } from "./tasks.ts";
+import { thisHost, type Repository } from "./repository/repository.ts";
+import { IdList, IdTable } from "./chunk/idtable.ts";
+import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource } from "./snapshot/snapshot.ts";
 
 const READ_ATTEMPTS = 3;
 /** Packs listed per index file (~512 MiB of stored data). */
@@ -45,7 +45,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     const full = opts.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
-    // The main thread reads, chunks, hashes and seals; workers compress.
+    // The main thread reads, chunks, deduplicates and seals; the workers hash and compress.
     const workers = new Workers(repo.keys.chunkIdKey);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
     const added = new IdTable(0);

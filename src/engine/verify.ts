@@ -5,13 +5,14 @@
 // keyed ID. Problems are collected, not thrown, so one run names them all.
 import { randomInt } from "node:crypto";
 import { errorMessage, IntegrityError } from "../errors.ts";
-import { decrypt } from "./age.ts";
-import { Index, type ChunkRecord } from "./index.ts";
-import { withLock } from "./lock.ts";
-import { sha256, type Repository } from "./repository.ts";
-import { ChunkReader } from "./restore.ts";
-import { decompressFrame } from "./unpack.ts";
-import { loadSnapshot } from "./snapshot.ts";
+import { decrypt } from "./crypto/age.ts";
+import { Index } from "./repository/chunk-index.ts";
+import { withLock } from "./repository/lock.ts";
+import { sha256, type Repository } from "./repository/repository.ts";
+import { ChunkReader } from "./repository/reader.ts";
+import { decompressFrame } from "./pack/frame.ts";
+import { parseTrailer } from "./pack/trailer.ts";
+import { loadSnapshot } from "./snapshot/snapshot.ts";
 
 export interface VerifyOptions {
   /** Percentage of packs whose data is read (0: structure only). */
@@ -114,7 +115,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             // The pack's own trailer lists its chunks; each must decompress,
             // match its ID, and be where the index says.
             const plain = decrypt(data, repo.keys.identities, `pack ${id}`);
-            const trailer = packTrailer(id, plain);
+            const trailer = parseTrailer(id, plain);
             const frames = new Map<number, Buffer>();
             const only = new Set([id]);
             for (const [chunk, offset, length, rawLength, inner] of trailer) {
@@ -136,19 +137,6 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     }
     return { errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts.readData > 0 };
   });
-}
-
-/** The chunk list at the end of a pack's plaintext. */
-function packTrailer(id: string, plain: Buffer): ChunkRecord[] {
-  const n = plain.length >= 4 ? plain.readUInt32LE(plain.length - 4) : -1;
-  try {
-    if (n < 0 || n > plain.length - 4) throw new Error();
-    const chunks = JSON.parse(plain.subarray(plain.length - 4 - n, plain.length - 4).toString("utf8")).chunks;
-    if (!Array.isArray(chunks)) throw new Error();
-    return chunks;
-  } catch {
-    throw new IntegrityError(`pack ${id}: its trailer is unreadable`);
-  }
 }
 
 /** "what: message", unless the message already starts with what. */

@@ -1,61 +1,50 @@
-// Shared by every source that streams a command's stdout (sqlite, pg_dump,
-// mysqldump, a user's command): stream it, and fail if the command fails, so a
-// cut-off dump never becomes a complete-looking snapshot.
-import { SourceError } from "../errors.ts";
-import type { ExecOptions, ExecResult, Transport } from "../transport/transport.ts";
+// The command source: any command whose stdout is the backup (redis-cli
+// --rdb -, a custom exporter). A string runs through `sh -c` on the source
+// machine (the user wrote a shell command); a list runs as argv. It fails
+// when the command exits non-zero, so a half output is never a snapshot.
+import type { Transport } from "../transport/transport.ts";
+import { inDocker, streamCommand } from "./stream.ts";
+import { dumpEntry, type Logger, type Source, type SourceDump } from "./source.ts";
 
-/** Lines a dump script writes to stderr to report what it did; kept out of error messages. */
-export const INFO_PREFIX = "cairn-info\t";
-
-export async function* streamCommand(
-  transport: Transport,
-  argv: string[],
-  what: string,
-  options: ExecOptions = {},
-  mask: string[] = [],
-  onResult?: (result: ExecResult) => void,
-): AsyncGenerator<Buffer> {
-  const cmd = transport.exec(argv, options);
-  let finished = false;
-  try {
-    for await (const chunk of cmd.stdout) yield chunk as Buffer;
-    const result = await cmd.done;
-    finished = true;
-    if (result.code !== 0) {
-      let stderr = result.stderr
-        .split("\n")
-        .filter((l) => !l.startsWith(INFO_PREFIX))
-        .join("\n")
-        .trim();
-      for (const secret of mask) if (secret) stderr = stderr.split(secret).join("***");
-      const status = result.code === null ? `was killed (${result.signal})` : `exited with code ${result.code}`;
-      throw new SourceError(`${what} on ${transport.description} ${status}${stderr ? `:\n${stderr}` : ""}`);
-    }
-    onResult?.(result);
-  } catch (err) {
-    // A lost connection or a killed command: say which dump it cut off.
-    if (err instanceof SourceError) throw err;
-    throw new SourceError(`${what} on ${transport.description} was cut off: ${(err as Error).message}`, "nothing was stored; run the backup again", { cause: err });
-  } finally {
-    if (!finished) cmd.kill();
+export class CommandSource implements Source {
+  readonly kind = "command";
+  readonly name: string;
+  readonly command: string | string[];
+  readonly filename: string;
+  readonly container: string | undefined;
+  readonly secretEnv: Record<string, string>;
+  constructor(name: string, command: string | string[], options: { filename?: string; container?: string; secretEnv?: Record<string, string> } = {}) {
+    this.name = name;
+    this.command = command;
+    this.filename = options.filename ?? `${name}.out`;
+    this.container = options.container;
+    this.secretEnv = options.secretEnv ?? {};
   }
-}
 
-/** The INFO_PREFIX lines of a command's stderr, as [key, ...values]. */
-export function infoLines(stderr: string): string[][] {
-  return stderr
-    .split("\n")
-    .filter((l) => l.startsWith(INFO_PREFIX))
-    .map((l) => l.slice(INFO_PREFIX.length).split("\t"));
-}
+  argv(): string[] {
+    const argv = typeof this.command === "string" ? ["sh", "-c", this.command] : this.command;
+    return inDocker(this.container, argv, Object.keys(this.secretEnv));
+  }
 
-/** `docker exec -i CONTAINER argv`, passing the named secret variables through from the docker client's environment. */
-export function inDocker(container: string | undefined, argv: string[], secretNames: string[] = []): string[] {
-  if (!container) return argv;
-  return ["docker", "exec", "-i", ...secretNames.flatMap((n) => ["-e", n]), container, ...argv];
-}
-
-/** POSIX sh single-quoting, for the rare value that must sit inside a script. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+  dump(transport: Transport, _log: Logger): SourceDump {
+    let bytes = 0;
+    const argv = this.argv();
+    const shown = typeof this.command === "string" ? this.command : this.command.join(" ");
+    const what = `the command \`${shown}\` of source ${this.name}${this.container ? ` in container ${this.container}` : ""}`;
+    const secretEnv = Object.keys(this.secretEnv).length ? this.secretEnv : undefined;
+    const mask = Object.values(this.secretEnv);
+    const entry = dumpEntry(`${this.name}/${this.filename}`, async function* () {
+        bytes = 0;
+        for await (const chunk of streamCommand(transport, argv, what, { secretEnv }, mask)) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+    });
+    return {
+      entries: (async function* () {
+        yield entry;
+      })(),
+      info: () => ({ command: shown, ...(this.container ? { container: this.container } : {}), bytes }),
+    };
+  }
 }

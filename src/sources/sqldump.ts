@@ -7,7 +7,7 @@
 // counts for PostgreSQL) is read off the dump as it streams past.
 import { SourceError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
-import { inDocker, streamCommand } from "./command.ts";
+import { inDocker, streamCommand } from "./stream.ts";
 import { dumpEntry, type Logger, type Source, type SourceDump, type SourceEntry } from "./source.ts";
 
 export interface DbConnection {

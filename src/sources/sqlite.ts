@@ -8,7 +8,7 @@
 // the sqlite3 CLI, else python3's sqlite3 module; a live file is never copied.
 import { SourceError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
-import { inDocker, infoLines, streamCommand } from "./command.ts";
+import { inDocker, infoLines, streamCommand } from "./stream.ts";
 import { dumpEntry, type Logger, type Source, type SourceDump } from "./source.ts";
 
 // $1 is the database path, $2 the python fallback: arguments, never pasted

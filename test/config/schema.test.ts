@@ -1,0 +1,50 @@
+// schema/cairn.schema.json is generated from the zod schema (scripts/gen-schema.ts)
+// and must not go stale; the source kinds the issue names parse with errors
+// that point at the line.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { generateSchema, SCHEMA_PATH } from "../../scripts/gen-schema.ts";
+import { parseConfig } from "../../src/config/config.ts";
+import { UsageError } from "../../src/errors.ts";
+
+test("the committed JSON Schema equals the generated one (run node scripts/gen-schema.ts)", () => {
+  assert.equal(readFileSync(SCHEMA_PATH, "utf8"), generateSchema());
+});
+
+test("the JSON Schema offers every source kind and the host settings", () => {
+  const s = JSON.parse(generateSchema());
+  const kinds = s.properties.sources.items.anyOf.map((o: { required: string[] }) => o.required.find((k) => k !== "name"));
+  assert.deepEqual(kinds.sort(), ["command", "files", "mysql", "postgres", "sqlite"]);
+  assert.ok(s.properties.host.properties.jump);
+  assert.ok(s.properties.host.properties["command-timeout-seconds"]);
+});
+
+test("the issue's example cairn.yml parses", () => {
+  const c = parseConfig(
+    `host: { address: bot.example.com, port: 2222, user: backup, jump: { address: bastion.example.com, user: jump } }
+sources:
+  - { name: trading-db, sqlite: /srv/bot/data/trading_bot.db }
+  - { name: orders, postgres: { database: bot, user: bot, password-env: PG_PW, globals: true }, docker: pg }
+  - { name: shop, mysql: { database: shop, user: backup } }
+  - { name: settings, files: [/srv/bot/config/*.json, /srv/bot/.env, /srv/bot/security/salt.key] }
+  - { name: keys, files: [/srv/bot/binance_keys/*] }
+  - { name: logs, files: [/srv/bot/*.log, /srv/bot/security/audit.log], newer-than: 7d }
+  - { name: redis, command: "redis-cli --rdb -", filename: dump.rdb, secret-env: { REDISCLI_AUTH: REDIS_PW } }
+  - { name: argv, command: [pg_dumpall, --schema-only] }
+`,
+    "cairn.yml",
+    "/",
+  );
+  assert.equal(c.host!.port, 2222);
+  assert.equal(c.host!.jump!.port, 22);
+  assert.equal(c.host!["command-timeout-seconds"], 600);
+  assert.equal(c.sources.length, 8);
+});
+
+test("docker on a files source is refused, naming the line", () => {
+  assert.throws(
+    () => parseConfig("sources:\n  - name: s\n    files: /etc/x\n    docker: c\n", "cairn.yml", "/"),
+    (e: UsageError) => e instanceof UsageError && /cairn\.yml:2/.test(e.message) && /docker/.test(e.message),
+  );
+});

@@ -1,0 +1,713 @@
+// Bad input and faults (issue 2), mostly through the CLI as a child process:
+// wrong keys, missing repository, broken config, flipped bytes in every kind
+// of stored object, crafted snapshots whose paths escape the target, backups
+// killed with SIGKILL at random moments, files that change while read, globs
+// that match nothing, and what the write key alone may and may not do.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { LocalBackend } from "../../src/backends/local.ts";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import { encodeRecipient, identityFromSecret, parseIdentityFile } from "../../src/engine/crypto/age.ts";
+import { ChunkReader } from "../../src/engine/repository/reader.ts";
+import { restore } from "../../src/engine/restore/restore.ts";
+import { Index } from "../../src/engine/repository/chunk-index.ts";
+import { backup } from "../../src/engine/backup.ts";
+import { parseWriteKey } from "../../src/engine/crypto/keys.ts";
+import { Repository } from "../../src/engine/repository/repository.ts";
+import { encodeSnapshot, findSnapshot, loadSnapshot, type NewSnapshot, type Snapshot } from "../../src/engine/snapshot/snapshot.ts";
+import { ChangedWhileReadingError } from "../../src/errors.ts";
+import { FilesSource } from "../../src/sources/files.ts";
+import type { ExecOptions, FileInfo, RunningCommand, Transport } from "../../src/transport/transport.ts";
+import {
+  flipByte,
+  makeRepo,
+  makeSqlite,
+  runCli,
+  runCliKilledAfter,
+  sha256,
+  sqlite,
+  sqliteContentHash,
+  treeHashes,
+  writeConfig,
+  type TempRepo,
+} from "../helpers/repo.ts";
+
+/** A repository with one snapshot of a small database and a few settings files. */
+interface Fixture extends TempRepo {
+  config: string;
+  db: string;
+  etc: string;
+  snapshotId: string;
+  wk: Record<string, string>;
+}
+
+async function fixture(): Promise<Fixture> {
+  const r = await makeRepo();
+  const db = join(r.dir, "data", "bot.db");
+  const etc = join(r.dir, "etc");
+  await mkdir(join(r.dir, "data"));
+  await mkdir(join(etc, "keys"), { recursive: true });
+  await makeSqlite(db, 600, 1000);
+  await writeFile(join(etc, "config.json"), JSON.stringify({ exchange: "binance", pairs: ["BTC/USDT"] }));
+  await writeFile(join(etc, ".env"), "API_KEY=secret\n");
+  await writeFile(join(etc, "keys", "salt.key"), randomBytes(32));
+  await writeFile(join(etc, "big.bin"), randomBytes(300_000));
+  const config = await writeConfig(r.dir, r.repoUrl, `  - name: db\n    sqlite: ${db}\n  - name: settings\n    files: ["${etc}/*", "${etc}/keys/*"]\n`);
+  const wk = { CAIRN_WRITE_KEY: r.writeKey };
+  const b = await runCli(["backup", "-c", config, "--json"], { env: wk });
+  assert.equal(b.code, 0, b.stderr);
+  return { ...r, config, db, etc, wk, snapshotId: JSON.parse(b.stdout).id };
+}
+
+async function writeKeyRepo(r: TempRepo): Promise<Repository> {
+  return Repository.open(new LocalBackend(r.repoPath), { writeKey: parseWriteKey(r.writeKey) });
+}
+
+async function onlyFile(dir: string): Promise<string> {
+  const names = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.equal(names.length, 1, `one file in ${dir}`);
+  return join(names[0].parentPath, names[0].name);
+}
+
+// One repository for the tests below that only add snapshots to it (the
+// damage tests work on copies of their own).
+let fx: Fixture;
+before(async () => {
+  fx = await fixture();
+});
+after(async () => {
+  await fx?.cleanup();
+});
+
+describe("keys and repository", () => {
+  let other: TempRepo;
+  before(async () => {
+    other = await makeRepo();
+  });
+  after(async () => {
+    await other?.cleanup();
+  });
+
+  test("a wrong identity: exit 12 for every command, and nothing is written", async () => {
+    const repoBefore = await treeHashes(fx.repoPath);
+    const target = join(fx.dir, "restore-wrong-id");
+    const out = join(fx.dir, "export-wrong-id.tar.zst.age");
+    const id = ["-i", other.identityFile];
+    const runs = {
+      restore: await runCli(["restore", "-r", fx.repoUrl, ...id, "latest", "--target", target]),
+      export: await runCli(["export", "-r", fx.repoUrl, ...id, "latest", "-o", out]),
+      verify: await runCli(["verify", "-r", fx.repoUrl, ...id, "--read-data"]),
+      backup: await runCli(["backup", "-c", fx.config], { env: { CAIRN_IDENTITY: await readFile(other.identityFile, "utf8") } }),
+    };
+    for (const [what, r] of Object.entries(runs)) {
+      assert.equal(r.code, 12, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, /no identity matches/, what);
+      assert.match(r.stderr, /^hint: /m, what);
+    }
+    assert.deepEqual(await treeHashes(fx.repoPath), repoBefore, "the repository is unchanged byte for byte");
+    assert.equal(existsSync(target), false, "no restore target was made");
+    assert.equal(existsSync(out), false, "no export file was made");
+  });
+
+  test("a wrong write key (valid, from another repository): exit 12, nothing written", async () => {
+    const repoBefore = await treeHashes(fx.repoPath);
+    const env = { CAIRN_WRITE_KEY: other.writeKey };
+    const keyFile = join(fx.dir, "other-write-key.txt");
+    await writeFile(keyFile, `CAIRN_WRITE_KEY=${other.writeKey}\n`);
+    const runs = {
+      backup: await runCli(["backup", "-c", fx.config], { env }),
+      snapshots: await runCli(["snapshots", "-r", fx.repoUrl], { env }),
+      keyFile: await runCli(["backup", "-c", fx.config, "--write-key-file", keyFile]),
+    };
+    for (const [what, r] of Object.entries(runs)) {
+      assert.equal(r.code, 12, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, /write key does not match/, what);
+      assert.match(r.stderr, /^hint: .*CAIRN_WRITE_KEY/m, what);
+    }
+    assert.deepEqual(await treeHashes(fx.repoPath), repoBefore, "the repository is unchanged byte for byte");
+  });
+
+  test("no key at all, or a malformed write key", async () => {
+    const none = await runCli(["backup", "-c", fx.config]);
+    assert.equal(none.code, 12, none.stderr);
+    assert.match(none.stderr, /no key given/);
+    const bad = await runCli(["backup", "-c", fx.config], { env: { CAIRN_WRITE_KEY: "CAIRN-WRITE-KEY-1NOTAKEY" } });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /not a cairn write key/);
+    assert.doesNotMatch(bad.stderr, /NOTAKEY/, "the bad key is not echoed");
+  });
+
+  test("a missing repository: exit 10 naming the location, and nothing is created", async () => {
+    const missing = join(fx.dir, "no-such-repo");
+    const url = `local:${missing}`;
+    const config = await writeConfig(fx.dir, url, `  - name: settings\n    files: ["${fx.etc}/*"]\n`, "missing.yml");
+    const runs = {
+      snapshots: await runCli(["snapshots", "-r", url], { env: fx.wk }),
+      backup: await runCli(["backup", "-c", config], { env: fx.wk }),
+      restore: await runCli(["restore", "-i", fx.identityFile, "latest", "--target", join(fx.dir, "t-missing")], { env: { CAIRN_REPOSITORY: url } }),
+    };
+    for (const [what, r] of Object.entries(runs)) {
+      assert.equal(r.code, 10, `${what}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`no cairn repository at local:${missing}`), `${what}: ${r.stderr}`);
+      assert.match(r.stderr, /cairn init/, what);
+    }
+    assert.equal(existsSync(missing), false, "no repository folder was created");
+    assert.equal(existsSync(join(fx.dir, "t-missing")), false);
+  });
+
+  test("a broken config: exit 2 naming file:line", async () => {
+    const cases: [string, string, number, RegExp][] = [
+      // [name, text, line of the problem, what the message says]
+      ["duplicate-key.yml", `repository: ${fx.repoUrl}\nsources:\n  - name: db\n    sqlite: x.db\n    sqlite: y.db\n`, 5, /invalid YAML.*unique/],
+      ["tab-indent.yml", `repository: ${fx.repoUrl}\nsources:\n\t- name: db\n`, 3, /invalid YAML.*[Tt]ab/],
+      ["unknown-key.yml", `repository: ${fx.repoUrl}\nsources:\n  - name: db\n    sqlite: x.db\n    compresion: 19\n`, 3, /compresion/],
+      ["wrong-type.yml", `repository: ${fx.repoUrl}\nsources:\n  - name: db\n    sqlite: 42\n`, 4, /sqlite/],
+      ["wrong-type-port.yml", `repository: ${fx.repoUrl}\nhost:\n  address: example.org\n  user: backup\n  port: "twenty-two"\nsources:\n  - name: s\n    files: /etc/hosts\n`, 5, /port/],
+      ["bad-duration.yml", `repository: ${fx.repoUrl}\nsources:\n  - name: logs\n    files: /var/log/*.log\n    newer-than: soon\n`, 5, /newer-than.*duration|duration/],
+    ];
+    for (const [name, text, line, message] of cases) {
+      const path = join(fx.dir, name);
+      await writeFile(path, text);
+      const r = await runCli(["backup", "-c", path], { env: fx.wk });
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`${path}:${line}:`), `${name}: expected ${path}:${line}: in ${r.stderr}`);
+      assert.match(r.stderr, message, name);
+    }
+  });
+
+  test("the write key alone backs up and lists snapshots, but cannot restore or export (exit 12 with a hint)", async () => {
+    const b = await runCli(["backup", "-c", fx.config, "--json"], { env: fx.wk });
+    assert.equal(b.code, 0, b.stderr);
+    const id = JSON.parse(b.stdout).id as string;
+    const list = await runCli(["snapshots", "-r", fx.repoUrl, "--json"], { env: fx.wk });
+    assert.equal(list.code, 0, list.stderr);
+    assert.ok((JSON.parse(list.stdout) as { id: string }[]).some((s) => s.id === id), "the new snapshot is listed");
+    const target = join(fx.dir, "restore-wk");
+    const out = join(fx.dir, "export-wk.tar.zst.age");
+    const restore = await runCli(["restore", "-r", fx.repoUrl, id, "--target", target], { env: fx.wk });
+    const exp = await runCli(["export", "-r", fx.repoUrl, id, "-o", out], { env: fx.wk });
+    for (const [what, r] of [["restore", restore], ["export", exp]] as const) {
+      assert.equal(r.code, 12, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, /needs the age identity/, what);
+      assert.match(r.stderr, /^hint: pass -i FILE or set CAIRN_IDENTITY/m, what);
+    }
+    assert.equal(existsSync(target), false);
+    assert.equal(existsSync(out), false);
+    // And the write key cannot read data through the engine either.
+    const repo = await writeKeyRepo(fx);
+    assert.equal(repo.canReadData, false);
+    assert.throws(() => new ChunkReader(repo, new Index()), (err: Error) => err.name === "NoKeyError");
+    // verify with the write key checks checksums only, and says so.
+    const v = await runCli(["verify", "-r", fx.repoUrl, "--read-data"], { env: fx.wk });
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /checksums only/);
+  });
+});
+
+describe("a flipped byte in a stored object", { concurrency: true }, () => {
+  let base: Fixture;
+  before(async () => {
+    base = await fixture();
+  });
+  after(async () => {
+    await base?.cleanup();
+  });
+
+  /** A copy of the base repository, for one kind of damage. */
+  async function copyRepo(tag: string): Promise<{ repoPath: string; repoUrl: string }> {
+    const repoPath = join(base.dir, `repo-${tag}`);
+    await cp(base.repoPath, repoPath, { recursive: true });
+    return { repoPath, repoUrl: `local:${repoPath}` };
+  }
+
+  test("a pack: verify --read-data exits 3 naming the pack", async () => {
+    const { repoPath, repoUrl } = await copyRepo("pack");
+    const pack = await onlyFile(join(repoPath, "packs"));
+    const name = pack.split("/").pop()!;
+    await flipByte(pack, (n) => Math.floor(n / 2));
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`error: pack ${name}: checksum mismatch`));
+    // The write key alone sees it too (checksums).
+    const w = await runCli(["verify", "-r", repoUrl, "--read-data"], { env: base.wk });
+    assert.equal(w.code, 3, w.stdout + w.stderr);
+    assert.match(w.stdout, new RegExp(`pack ${name}`));
+  });
+
+  test("a pack: restore exits 3 and leaves no partly written file under its final name", async () => {
+    const { repoPath, repoUrl } = await copyRepo("pack-restore");
+    // Damage the first payload segment: the database's first chunk is there.
+    const pack = await onlyFile(join(repoPath, "packs"));
+    const data = await readFile(pack);
+    const headerEnd = data.indexOf("\n---") + 1;
+    const payloadStart = data.indexOf("\n", headerEnd) + 1 + 16;
+    await flipByte(pack, payloadStart + 100);
+    const target = join(base.dir, "restore-damaged");
+    const r = await runCli(["restore", "-r", repoUrl, "-i", base.identityFile, "latest", "--target", target]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /pack [0-9a-f]{64}/);
+    const restored = await treeHashes(target);
+    assert.equal(restored.has("db.sqlite"), false, "no db.sqlite with damaged content");
+    for (const p of restored.keys()) assert.doesNotMatch(p, /\.cairn-restore-/, `temp file left: ${p}`);
+    // Whatever was restored is whole and right.
+    for (const [p, hash] of restored) {
+      assert.match(p, /^settings\//);
+      assert.equal(hash, sha256(await readFile(join("/", relative("settings", p)))), `${p} is intact`);
+    }
+  });
+
+  test("an index file: verify --read-data exits 3 naming it", async () => {
+    const { repoPath, repoUrl } = await copyRepo("index");
+    const file = await onlyFile(join(repoPath, "index"));
+    const name = file.split("/").pop()!;
+    await flipByte(file, (n) => n - 30);
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`error: index ${name}: .*checksum mismatch`));
+    const restore = await runCli(["restore", "-r", repoUrl, "-i", base.identityFile, "latest", "--target", join(base.dir, "t-index")]);
+    assert.equal(restore.code, 3, restore.stderr);
+    assert.match(restore.stderr, new RegExp(`index ${name}`));
+  });
+
+  test("a snapshot file: verify --read-data exits 3 naming it", async () => {
+    const { repoPath, repoUrl } = await copyRepo("snapshot");
+    const file = join(repoPath, "snapshots", base.snapshotId);
+    await flipByte(file, 200);
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`error: snapshot ${base.snapshotId}: .*checksum mismatch`));
+    const restore = await runCli(["restore", "-r", repoUrl, "-i", base.identityFile, base.snapshotId, "--target", join(base.dir, "t-snap")]);
+    assert.equal(restore.code, 3, restore.stderr);
+    assert.equal(existsSync(join(base.dir, "t-snap")), false);
+  });
+
+  test("a snapshot file that is damaged but renamed to its new checksum still fails (MAC/decryption)", async () => {
+    const { repoPath, repoUrl } = await copyRepo("snapshot-renamed");
+    const file = join(repoPath, "snapshots", base.snapshotId);
+    await flipByte(file, (n) => n - 5);
+    const newName = createHash("sha256").update(await readFile(file)).digest("hex");
+    await cp(file, join(repoPath, "snapshots", newName));
+    await rm(file);
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`error: snapshot ${newName}: .*(fails authentication|MAC)`));
+  });
+
+  test("the config (a changed value): opening fails with an integrity error, exit 3", async () => {
+    const { repoPath, repoUrl } = await copyRepo("config");
+    const file = join(repoPath, "config");
+    const text = await readFile(file, "utf8");
+    const at = text.indexOf('"id": "') + 8;
+    await writeFile(file, text.slice(0, at) + (text[at] === "0" ? "1" : "0") + text.slice(at + 1));
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /config fails its MAC check/);
+  });
+
+  test("the config (a changed value), opened with the right write key: an integrity error (3), not 'wrong write key' (12)", async () => {
+    // The config names the write key's metadata recipient, so cairn can tell a
+    // right key on a damaged config from a wrong key.
+    const { repoPath, repoUrl } = await copyRepo("config-wk");
+    const file = join(repoPath, "config");
+    const text = await readFile(file, "utf8");
+    const at = text.indexOf('"id": "') + 8;
+    await writeFile(file, text.slice(0, at) + (text[at] === "0" ? "1" : "0") + text.slice(at + 1));
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data"], { env: base.wk });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /config/);
+  });
+
+  test("the config (broken JSON): exit 3 with either key", async () => {
+    const { repoPath, repoUrl } = await copyRepo("config-json");
+    await flipByte(join(repoPath, "config"), 0, 0x40); // "{" -> ";"
+    const id = await runCli(["verify", "-r", repoUrl, "-i", base.identityFile]);
+    const wk = await runCli(["verify", "-r", repoUrl], { env: base.wk });
+    for (const r of [id, wk]) {
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /config .*is not valid JSON/);
+    }
+  });
+
+  test("the keys file: opening with the identity fails with an integrity error naming it, exit 3", async () => {
+    const { repoPath, repoUrl } = await copyRepo("keys");
+    await flipByte(join(repoPath, "keys"), (n) => n - 1);
+    const verify = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);
+    const restore = await runCli(["restore", "-r", repoUrl, "-i", base.identityFile, "latest", "--target", join(base.dir, "t-keys")]);
+    for (const r of [verify, restore]) {
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /keys file/);
+    }
+    assert.equal(existsSync(join(base.dir, "t-keys")), false);
+  });
+
+  test("the keys file, checked by verify with the write key alone", async () => {
+    // Without a readable keys file the identity can restore nothing, so a
+    // verify that says "no problems found" here is wrong.
+    const { repoPath, repoUrl } = await copyRepo("keys-wk");
+    await flipByte(join(repoPath, "keys"), (n) => n - 1);
+    const r = await runCli(["verify", "-r", repoUrl, "--read-data"], { env: base.wk });
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /keys/);
+  });
+});
+
+describe("a crafted snapshot", { concurrency: true }, () => {
+  let real: Snapshot;
+  before(async () => {
+    const repo = await writeKeyRepo(fx);
+    real = await loadSnapshot(repo, fx.snapshotId);
+  });
+
+  /** Save a snapshot like the real one with entries changed; its MAC is valid (the real write key). */
+  async function craft(entries: (e: NewSnapshot["entries"]) => NewSnapshot["entries"]): Promise<string> {
+    const repo = await writeKeyRepo(fx);
+    const s: NewSnapshot = { ...real, time: new Date().toISOString(), entries: entries(real.entries.map((e) => ({ ...e }))) };
+    return repo.saveMeta("snapshot", () => [encodeSnapshot(s)]);
+  }
+
+  test("paths that escape the target are refused (exit 3) and nothing is written", async () => {
+    const outside = join(fx.dir, "outside");
+    await mkdir(outside);
+    const db = real.entries.find((e) => e.source === "db")!;
+    // A good entry first: nothing at all may be written before the refusal.
+    for (const path of ["../escape", "/abs/path", "a/../../b", `../${relative(fx.dir, outside)}/x`]) {
+      const id = await craft((es) => [...es, { ...db, path }]);
+      const target = join(fx.dir, "t", "target");
+      const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, id, "--target", target]);
+      assert.equal(r.code, 3, `${JSON.stringify(path)}: ${r.stderr}`);
+      assert.match(r.stderr, /refusing unsafe path/, JSON.stringify(path));
+      assert.deepEqual([...(await treeHashes(join(fx.dir, "t"))).keys()], [], `${JSON.stringify(path)}: nothing restored`);
+      assert.deepEqual(await readdir(outside), [], `${JSON.stringify(path)}: nothing written outside`);
+      if (path === "../escape") {
+        const e = await runCli(["export", "-r", fx.repoUrl, "-i", fx.identityFile, id, "-o", join(fx.dir, "t", "x.tar.zst.age")]);
+        assert.equal(e.code, 3, `export: ${e.stderr}`);
+        assert.match(e.stderr, /refusing unsafe path/);
+      }
+      await rm(join(fx.dir, "t"), { recursive: true, force: true });
+    }
+    assert.equal(existsSync(join(fx.dir, "escape")), false);
+    assert.equal(existsSync("/abs/path"), false);
+    assert.equal(existsSync(join(fx.dir, "b")), false);
+  });
+
+  test("more unsafe paths, through the engine: refused with an integrity error before anything is written", async () => {
+    const repo = await Repository.open(new LocalBackend(fx.repoPath), { identities: parseIdentityFile(await readFile(fx.identityFile, "utf8")) });
+    const db = real.entries.find((e) => e.source === "db")!;
+    for (const path of ["..", ".", "", "a//b", "a/./b", "a/", "a\\..\\..\\b", "ok/../../../tmp/x", "a\0b", "//etc/passwd", 42 as unknown as string]) {
+      const snapshot: Snapshot = { ...real, entries: [...real.entries, { ...db, path }] };
+      const target = join(fx.dir, "t-engine");
+      await assert.rejects(restore(repo, { id: "crafted", snapshot }, { target }), (err: Error) => err.name === "IntegrityError" && /refusing unsafe path/.test(err.message), JSON.stringify(path));
+      assert.equal(existsSync(target), false, `${JSON.stringify(path)}: the target was not even made`);
+    }
+  });
+
+  test("the same path twice is refused", async () => {
+    const id = await craft((es) => [...es, { ...es[0] }]);
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, id, "--target", join(fx.dir, "t-twice")]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /twice/);
+  });
+
+  test("a parent folder in the target that is a symlink pointing outside is refused; nothing lands outside", async () => {
+    const outside = join(fx.dir, "outside-link");
+    await mkdir(outside);
+    const target = join(fx.dir, "t-link");
+    await mkdir(target);
+    await symlink(outside, join(target, "settings")); // every settings file goes through target/settings
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /refusing to restore through .*settings/);
+    assert.deepEqual(await readdir(outside), [], "nothing written through the link");
+  });
+
+  test("a deeper parent that is a symlink (created by an earlier entry's folder) is refused too", async () => {
+    const outside = join(fx.dir, "outside-deep");
+    await mkdir(outside);
+    const target = join(fx.dir, "t-deep");
+    const settings = real.entries.find((e) => e.source === "settings")!;
+    const parts = settings.path.split("/");
+    // Pre-create the real folders down to the file's parent's parent, then a link.
+    const parentParent = join(target, ...parts.slice(0, -2));
+    await mkdir(parentParent, { recursive: true });
+    await symlink(outside, join(target, ...parts.slice(0, -1)));
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual(await readdir(outside), [], "nothing written through the link");
+  });
+
+  test("a file in the target that is a symlink to outside is replaced, never written through", async () => {
+    const outside = join(fx.dir, "outside-file");
+    await mkdir(outside);
+    const victim = join(outside, "victim");
+    await writeFile(victim, "do not touch");
+    const target = join(fx.dir, "t-filelink");
+    await mkdir(target);
+    await symlink(victim, join(target, "db.sqlite"));
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target, "--source", "db"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(victim, "utf8"), "do not touch");
+    assert.ok((await stat(join(target, "db.sqlite"))).isFile());
+    assert.equal(await sqliteContentHash(join(target, "db.sqlite")), await sqliteContentHash(fx.db));
+  });
+
+  test("a folder in the way of a restored file: a clear error, and no temp file left behind", async () => {
+    const target = join(fx.dir, "t-dir-in-way");
+    await mkdir(join(target, "db.sqlite", "inner"), { recursive: true });
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target, "--source", "db"]);
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /db\.sqlite/);
+    const left = [...(await treeHashes(target)).keys()].filter((p) => p.includes(".cairn-restore-"));
+    assert.deepEqual(left, [], "no .cairn-restore-* temp file is left in the target");
+  });
+
+  test("a malformed chunk list is refused", async () => {
+    const id = await craft((es) => es.map((e, i) => (i === 0 ? { ...e, chunks: ["../../etc/passwd"] } : e)));
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, id, "--target", join(fx.dir, "t-chunks")]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /malformed chunk list/);
+    assert.equal(existsSync(join(fx.dir, "t-chunks")), false);
+  });
+});
+
+describe("a backup killed with SIGKILL at random moments", () => {
+  let r: TempRepo;
+  after(async () => {
+    await r?.cleanup();
+  });
+
+  test("afterwards verify passes and every completed snapshot restores identical", async () => {
+    r = await makeRepo({ packSize: "4MiB" });
+    const db = join(r.dir, "src", "trading_bot.db");
+    const files = join(r.dir, "src", "config");
+    await mkdir(files, { recursive: true });
+    await makeSqlite(db, 20_000, 1000); // ~20 MB
+    for (let i = 0; i < 10; i++) await writeFile(join(files, `f${i}.json`), JSON.stringify({ i, v: randomBytes(20).toString("hex") }));
+    await writeFile(join(files, "blob.bin"), randomBytes(1 << 20));
+    const config = await writeConfig(r.dir, r.repoUrl, `  - name: db\n    sqlite: ${db}\n  - name: settings\n    files: ["${files}/*"]\n`);
+    const env = { CAIRN_WRITE_KEY: r.writeKey, TMPDIR: join(r.dir, "tmp") };
+    await mkdir(env.TMPDIR);
+
+    interface State {
+      id: string;
+      db: string;
+      files: Map<string, string>;
+    }
+    const completed: State[] = [];
+    const sourceState = async () => ({ db: await sqliteContentHash(db), files: await treeHashes(files) });
+    let kills = 0;
+
+    const mutate = async (i: number) => {
+      const lo = randomInt(1, 19_000);
+      await sqlite(db, `UPDATE t SET v = randomblob(1000) WHERE id BETWEEN ${lo} AND ${lo + 300}; INSERT INTO t(v) SELECT randomblob(1000) FROM t LIMIT 50;`);
+      await writeFile(join(files, `f${i % 10}.json`), JSON.stringify({ i, v: randomBytes(20).toString("hex") }));
+      await appendFile(join(files, "blob.bin"), randomBytes(1000));
+    };
+    // The sources change only between runs, so a run's source state can be taken after it.
+    const complete = async (what: string) => {
+      const b = await runCli(["backup", "-c", config, "--json"], { env });
+      assert.equal(b.code, 0, `${what}: a stale lock or leftovers must not block the next run: ${b.stderr}`);
+      completed.push({ id: JSON.parse(b.stdout).id, ...(await sourceState()) });
+    };
+
+    const started = Date.now();
+    await complete("first backup");
+    // Kill within the time a whole backup takes here, so most runs die part way whatever the machine's speed.
+    const span = Math.max(300, Date.now() - started);
+    for (let i = 1; i <= 15; i++) {
+      await mutate(i);
+      const run = await runCliKilledAfter(["backup", "-c", config, "--json"], randomInt(0, span), { env });
+      if (run.killed) kills++;
+      else {
+        assert.equal(run.code, 0, `run ${i} ended by itself, so it must have succeeded: ${run.stderr}`);
+        completed.push({ id: JSON.parse(run.stdout).id, ...(await sourceState()) });
+      }
+      if (i === 8) await complete(`backup after kill ${i}`);
+    }
+    await complete("backup after the last kill");
+    assert.ok(kills >= 3, `at least a few runs were really killed (got ${kills})`);
+
+    const list = await runCli(["snapshots", "-r", r.repoUrl, "--json"], { env });
+    assert.equal(list.code, 0, list.stderr);
+    const ids = new Set((JSON.parse(list.stdout) as { id: string }[]).map((s) => s.id));
+    for (const c of completed) assert.ok(ids.has(c.id), `snapshot ${c.id} is listed`);
+
+    // verify and the restores take shared locks: run them two at a time.
+    const checks: (() => Promise<void>)[] = [
+      async () => {
+        const v = await runCli(["verify", "-r", r.repoUrl, "--read-data", "-i", r.identityFile]);
+        assert.equal(v.code, 0, v.stdout + v.stderr);
+        assert.match(v.stdout, /no problems found/);
+      },
+      ...completed.map((c) => async () => {
+        const target = join(r.dir, "restore", c.id);
+        const res = await runCli(["restore", "-r", r.repoUrl, "-i", r.identityFile, c.id, "--target", target]);
+        assert.equal(res.code, 0, `restore ${c.id}: ${res.stderr}`);
+        assert.equal(await sqliteContentHash(join(target, "db.sqlite")), c.db, `snapshot ${c.id}: database content`);
+        assert.deepEqual(await treeHashes(join(target, "settings", files)), c.files, `snapshot ${c.id}: settings files byte for byte`);
+        await rm(target, { recursive: true });
+      }),
+    ];
+    const worker = async () => {
+      for (let job = checks.shift(); job; job = checks.shift()) await job();
+    };
+    await Promise.all([worker(), worker()]);
+  });
+});
+
+describe("files that change while read, globs that match nothing", () => {
+
+  test("a file a writer keeps appending to: success after re-reading, or an error naming it; never a state that never existed", async () => {
+    for (let round = 0; round < 2; round++) {
+      const log = join(fx.dir, `growing-${round}.log`);
+      const line = (i: number) => `line ${String(i).padStart(8, "0")} ${"x".repeat(70)}\n`;
+      let initial = "";
+      for (let i = 0; i < 20_000; i++) initial += line(i); // ~1.6 MB: reading it takes a while
+      await writeFile(log, initial);
+      const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: logs\n    files: ["${log}"]\n`, `growing-${round}.yml`);
+      const writer = spawn(
+        process.execPath,
+        ["-e", `const fs=require("fs");let i=20000;const line=(i)=>"line "+String(i).padStart(8,"0")+" "+"x".repeat(70)+"\\n";setInterval(()=>{for(let k=0;k<${round === 0 ? 50 : 1};k++)fs.appendFileSync(process.argv[1],line(i++))},1);`, log],
+        { stdio: "ignore" },
+      );
+      const exited = new Promise((res) => writer.on("exit", res));
+      try {
+        // Wait until the writer has really started.
+        while ((await stat(log)).size === initial.length) await new Promise((res) => setTimeout(res, 5));
+        const b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
+        writer.kill("SIGTERM");
+        await exited;
+        const final = await readFile(log, "utf8");
+        if (b.code === 0) {
+          const id = JSON.parse(b.stdout).id as string;
+          const target = join(fx.dir, `t-growing-${round}`);
+          const res = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, id, "--target", target]);
+          assert.equal(res.code, 0, res.stderr);
+          const got = await readFile(join(target, "logs", log), "utf8");
+          assert.ok(got.length >= initial.length, "at least what was there at the start");
+          assert.ok(final.startsWith(got), "the restored file is a state the file really had");
+          assert.ok(got.endsWith("\n"), "it ends at a write boundary");
+          if (/changed while it was read/.test(b.stderr)) assert.ok(b.stderr.includes(log), "the warning names the file");
+        } else {
+          assert.equal(b.code, 1, b.stderr);
+          assert.ok(b.stderr.includes(log), `the error names the file: ${b.stderr}`);
+          assert.match(b.stderr, /changed while it was read/);
+        }
+      } finally {
+        writer.kill("SIGKILL");
+      }
+    }
+  });
+
+  test("a glob that matches nothing: a warning naming the pattern; the rest is backed up", async () => {
+    const pattern = join(fx.dir, "nowhere", "*.ini");
+    const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: settings\n    files: ["${fx.etc}/*.json", "${pattern}"]\n`, "partial-glob.yml");
+    const b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
+    assert.equal(b.code, 0, b.stderr);
+    assert.ok(b.stderr.includes(`warning: source settings: ${pattern} matches nothing`), b.stderr);
+    const out = JSON.parse(b.stdout);
+    assert.equal(out.sources[0].entries, 1);
+    assert.ok(out.sources[0].warnings.some((w: string) => w.includes(pattern)), "the warning is kept in the snapshot");
+  });
+
+  test("a source whose globs all match nothing: an error naming them, and no snapshot", async () => {
+    const before = (await readdir(join(fx.repoPath, "snapshots"))).sort();
+    const p1 = join(fx.dir, "nowhere", "*.conf");
+    const p2 = join(fx.dir, "neither", "*.env");
+    const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: db\n    sqlite: ${fx.db}\n  - name: settings\n    files: ["${p1}", "${p2}"]\n`, "no-glob.yml");
+    const b = await runCli(["backup", "-c", config], { env: fx.wk });
+    assert.equal(b.code, 1, b.stderr);
+    assert.match(b.stderr, /no file matches/);
+    assert.ok(b.stderr.includes(p1) && b.stderr.includes(p2), b.stderr);
+    assert.deepEqual((await readdir(join(fx.repoPath, "snapshots"))).sort(), before, "no snapshot was made");
+    assert.deepEqual(await readdir(join(fx.repoPath, "locks")), [], "the lock was released");
+  });
+});
+
+/** A transport with one file whose content grows during the first `changes` reads. */
+class GrowingFile implements Transport {
+  readonly description = "stub";
+  content: Buffer;
+  mtimeMs = 1_000_000;
+  reads = 0;
+  readonly path: string;
+  readonly changes: number;
+  constructor(path: string, content: Buffer, changes: number) {
+    this.path = path;
+    this.content = content;
+    this.changes = changes;
+  }
+  info(): FileInfo {
+    return { path: this.path, type: "file", size: this.content.length, mode: 0o600, mtimeMs: this.mtimeMs, uid: 0, gid: 0 };
+  }
+  exec(_argv: string[], _o?: ExecOptions): RunningCommand {
+    throw new Error("not used");
+  }
+  async glob(): Promise<FileInfo[]> {
+    return [this.info()];
+  }
+  async stat(): Promise<FileInfo> {
+    return this.info();
+  }
+  async read(): Promise<Readable> {
+    const snapshot = this.content;
+    if (this.reads++ < this.changes) {
+      // Appended after the stat, while the read is under way.
+      this.content = Buffer.concat([this.content, Buffer.from(`appended ${this.reads}\n`)]);
+      this.mtimeMs += 1;
+    }
+    return Readable.from([snapshot.subarray(0, 1000), snapshot.subarray(1000)]);
+  }
+  async close(): Promise<void> {}
+}
+
+describe("a file that changes while read (engine, deterministic)", () => {
+  async function memoryRepo() {
+    const id = identityFromSecret(randomBytes(32));
+    const backend = new MemoryBackend();
+    const { writeKey } = await Repository.init(backend, [encodeRecipient(id.publicKey)], 1 << 20);
+    return { backend, writeKey, identity: id };
+  }
+
+  test("changed once: read again with a warning naming the file; the snapshot holds the settled content", async () => {
+    const { backend, writeKey, identity } = await memoryRepo();
+    const repo = await Repository.open(backend, { writeKey: parseWriteKey(writeKey) });
+    const t = new GrowingFile("/srv/bot/app.log", Buffer.from("first line\n".repeat(500)), 1);
+    const warnings: string[] = [];
+    const ref = await backup(repo, { sources: [new FilesSource("logs", ["/srv/bot/*.log"])], transport: t, log: { info: () => {}, warn: (m) => warnings.push(m) } });
+    assert.equal(t.reads, 2);
+    assert.ok(warnings.some((w) => w.includes("/srv/bot/app.log") && /changed while it was read/.test(w)), warnings.join("\n"));
+    assert.ok(ref.snapshot.sources[0].warnings.some((w) => w.includes("/srv/bot/app.log")));
+    assert.equal(ref.snapshot.entries[0].size, t.content.length);
+    assert.equal(ref.snapshot.stats.bytes, t.content.length, "bytes of the discarded read are not counted");
+    // Read it back with the identity: exactly the settled content.
+    const reader = await Repository.open(backend, { identities: [identity] });
+    const dir = await mkdtemp(join(tmpdir(), "cairn-growing-"));
+    try {
+      await restore(reader, await findSnapshot(reader, ref.id), { target: dir });
+      assert.ok((await readFile(join(dir, "logs", "srv", "bot", "app.log"))).equals(t.content));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("still changing after every attempt: an error naming the file, and no snapshot", async () => {
+    const { backend, writeKey } = await memoryRepo();
+    const repo = await Repository.open(backend, { writeKey: parseWriteKey(writeKey) });
+    const t = new GrowingFile("/srv/bot/trading.log", Buffer.from("x\n".repeat(3000)), 100);
+    await assert.rejects(
+      backup(repo, { sources: [new FilesSource("logs", ["/srv/bot/*.log"])], transport: t, log: { info: () => {}, warn: () => {} } }),
+      (err: unknown) => err instanceof ChangedWhileReadingError && err.message.includes("/srv/bot/trading.log") && /still changing/.test(err.message),
+    );
+    assert.deepEqual(await repo.listNames("snapshot"), []);
+    assert.deepEqual(await repo.listNames("index"), []);
+    assert.deepEqual(await repo.listNames("pack"), [], "packs of a failed backup are removed");
+    assert.deepEqual(await repo.listNames("lock"), []);
+  });
+});

@@ -1,0 +1,285 @@
+// The SSH transport against a real OpenSSH sshd on loopback: every key kind,
+// host key pinning (mismatch, rotation, hashed known_hosts, fingerprints),
+// quoting, secrets on stdin, glob/stat/read equal to the local transport, a
+// jump host, timeouts and a connection dropped mid-stream.
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ConnectionError, HostKeyError, UsageError } from "../../src/errors.ts";
+import { hostsMatch, verifyHostKey } from "../../src/transport/hostkeys.ts";
+import { LocalTransport } from "../../src/transport/local.ts";
+import { remoteCommand, SshTransport } from "../../src/transport/ssh.ts";
+import { sshSettingsFromEnv } from "../../src/transport/ssh-settings.ts";
+import { settingsFor } from "../helpers/ssh-settings.ts";
+import { haveSshd, SshFixture, type Sshd } from "../helpers/sshd.ts";
+
+const skip = !haveSshd() && !process.env.CI ? "sshd is not installed (apt-get install openssh-server)" : false;
+
+async function run(t: SshTransport, argv: string[], opts = {}): Promise<{ out: string; code: number | null }> {
+  const c = t.exec(argv, opts);
+  let out = "";
+  for await (const d of c.stdout) out += d;
+  return { out, code: (await c.done).code };
+}
+
+describe("ssh transport", { skip }, () => {
+  let fx: SshFixture;
+  let sshd: Sshd;
+  before(async () => {
+    fx = new SshFixture();
+    sshd = await fx.start();
+  });
+  after(async () => {
+    await sshd?.stop();
+    fx?.cleanup();
+  });
+
+  for (const type of ["ed25519", "rsa", "ecdsa", "ed25519-passphrase"] as const) {
+    test(`logs in with an ${type} key`, async () => {
+      const t = await SshTransport.connect(settingsFor(sshd, fx.clientKeys[type]));
+      try {
+        assert.deepEqual(await run(t, ["echo", "ok"]), { out: "ok\n", code: 0 });
+      } finally {
+        await t.close();
+      }
+    });
+  }
+
+  test("an encrypted key without its passphrase is a usage error that says so", async () => {
+    const k = fx.clientKeys["ed25519-passphrase"];
+    await assert.rejects(SshTransport.connect(settingsFor(sshd, k, { passphrase: undefined })), (e: Error) => e instanceof UsageError && /CAIRN_SSH_PASSPHRASE/.test((e as UsageError).hint ?? ""));
+    await assert.rejects(SshTransport.connect(settingsFor(sshd, k, { passphrase: "wrong" })), UsageError);
+  });
+
+  test("a key the server does not know is refused with a hint", async () => {
+    const other = new SshFixture();
+    try {
+      await assert.rejects(SshTransport.connect(settingsFor(sshd, other.clientKeys.ed25519)), (e: Error) => e instanceof ConnectionError && /refused the SSH key/.test(e.message));
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  test("arguments are data: quotes, spaces, $, ;, newlines", async () => {
+    const t = await SshTransport.connect(settingsFor(sshd));
+    try {
+      const nasty = ["a'; rm -rf ~ #.json", "$HOME", "`id`", "two words", "line\nbreak", "", "-n", "*"];
+      const r = await run(t, ["printf", "%s\\0", ...nasty]);
+      assert.deepEqual(r.out.split("\0").slice(0, -1), nasty);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("secret environment arrives via stdin, not the command line; stdin still reaches the command", async () => {
+    const secretValue = "p@ss w'rd $x `y` \\z";
+    assert.ok(!remoteCommand(["env"], true).includes(secretValue));
+    const t = await SshTransport.connect(settingsFor(sshd));
+    try {
+      const r = await run(t, ["sh", "-c", 'printf "%s\\001" "$CAIRN_T_SECRET"; tr -d "\\000" < /proc/$$/cmdline; printf "\\001"; cat'], {
+        secretEnv: { CAIRN_T_SECRET: secretValue },
+        stdin: "rest of stdin",
+      });
+      const [value, cmdline, rest] = r.out.split("\x01");
+      assert.equal(value, secretValue);
+      assert.ok(!cmdline.includes("p@ss"));
+      assert.equal(rest, "rest of stdin");
+      await assert.rejects(run(t, ["true"], { secretEnv: { "BAD NAME": "x" } }), UsageError);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("glob, stat and read match the local transport (same machine)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-glob-"));
+    try {
+      mkdirSync(join(dir, "sub/deep"), { recursive: true });
+      const names = ["a.json", "b.json", "a'; rm -rf ~ #.json", "space name.json", "x.txt", "sub/c.json", "sub/deep/d.json"];
+      for (const [i, n] of names.entries()) writeFileSync(join(dir, n), `content ${i} ${n}\n`.repeat(i + 1), { mode: 0o640 });
+      utimesSync(join(dir, "x.txt"), new Date(1_600_000_000_123), new Date(1_600_000_000_123));
+      symlinkSync("a.json", join(dir, "link.json"));
+      const t = await SshTransport.connect(settingsFor(sshd));
+      const local = new LocalTransport();
+      try {
+        for (const patterns of [[`${dir}/*.json`], [`${dir}/x.txt`, `${dir}/nothing*`], [`${dir}/sub/**`], [`${dir}/[ab].json`, `${dir}/a.json`]]) {
+          const [a, b] = [await t.glob(patterns), await local.glob(patterns)];
+          const norm = (l: typeof a) => l.map((f) => ({ ...f, mtimeMs: Math.floor(f.mtimeMs) }));
+          assert.deepEqual(norm(a.filter((f) => f.type !== "dir")), norm(b.filter((f) => f.type !== "dir")), patterns.join(" "));
+        }
+        const st = await t.stat(`${dir}/x.txt`);
+        assert.equal(st.mtimeMs, 1_600_000_000_123);
+        assert.equal(st.mode, 0o640);
+        for (const n of names) {
+          const chunks: Buffer[] = [];
+          for await (const c of await t.read(join(dir, n))) chunks.push(c as Buffer);
+          assert.equal(Buffer.concat(chunks).toString(), names.indexOf(n) >= 0 ? `content ${names.indexOf(n)} ${n}\n`.repeat(names.indexOf(n) + 1) : "");
+        }
+        writeFileSync(join(dir, "empty"), "");
+        const empty: Buffer[] = [];
+        for await (const c of await t.read(join(dir, "empty"))) empty.push(c as Buffer);
+        assert.equal(Buffer.concat(empty).length, 0);
+        await assert.rejects(t.read(join(dir, "missing")), (e: NodeJS.ErrnoException) => e.code === "ENOENT" && e.message.includes("missing"));
+        await assert.rejects(t.stat(join(dir, "missing")), (e: NodeJS.ErrnoException) => e.code === "ENOENT");
+      } finally {
+        await t.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("kill stops a remote command", async () => {
+    const t = await SshTransport.connect(settingsFor(sshd));
+    try {
+      const c = t.exec(["sleep", "30"]);
+      setTimeout(() => c.kill(), 200);
+      const t0 = Date.now();
+      for await (const _ of c.stdout);
+      const r = await c.done;
+      assert.notEqual(r.code, 0);
+      assert.ok(Date.now() - t0 < 10_000);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("a command silent for longer than the idle timeout is stopped", async () => {
+    const t = await SshTransport.connect(settingsFor(sshd));
+    try {
+      const c = t.exec(["sleep", "30"], { idleTimeoutMs: 300 });
+      for await (const _ of c.stdout);
+      const r = await c.done;
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no output/);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("a connection dropped mid-stream makes the stream fail, not end short", async () => {
+    const t = await SshTransport.connect(settingsFor(sshd));
+    try {
+      const c = t.exec(["cat", "/dev/zero"]); // dies of SIGPIPE once the connection is gone
+      let n = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const d of c.stdout) {
+            n += (d as Buffer).length;
+            if (n > 1 << 20 && n < (1 << 20) + 70000) sshd.dropConnections();
+          }
+          await c.done;
+        })(),
+        (e: Error) => e instanceof ConnectionError && /lost/.test(e.message),
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("connect timeout: a port that never speaks SSH", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const t0 = Date.now();
+      await assert.rejects(SshTransport.connect(settingsFor(sshd, undefined, { port, connectTimeoutSeconds: 1 })), ConnectionError);
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  test("jump host: the connection is forwarded through a bastion", async () => {
+    const bastion = await fx.start();
+    try {
+      const s = settingsFor(sshd, undefined, {
+        jump: { address: "127.0.0.1", port: bastion.port, user: fx.user },
+        knownHosts: `${sshd.knownHosts()}\n${bastion.knownHosts()}\n`,
+      });
+      const t = await SshTransport.connect(s);
+      try {
+        assert.equal((await run(t, ["echo", "via bastion"])).out, "via bastion\n");
+      } finally {
+        await t.close();
+      }
+      // The bastion's key is pinned too.
+      await assert.rejects(SshTransport.connect({ ...s, knownHosts: sshd.knownHosts() }), HostKeyError);
+    } finally {
+      await bastion.stop();
+    }
+  });
+
+  describe("host keys", () => {
+    test("no pin: refused, and the error shows the key ready to pin", async () => {
+      const err = await SshTransport.connect(settingsFor(sshd, undefined, { knownHosts: "" })).then(
+        () => assert.fail("connected without a pin"),
+        (e: HostKeyError) => e,
+      );
+      assert.ok(err instanceof HostKeyError);
+      assert.match(err.message, /not pinned/);
+      assert.ok(err.message.includes(sshd.hostKey.fingerprint));
+      assert.ok(err.hint!.includes(`CAIRN_HOST_FINGERPRINT=${sshd.hostKey.fingerprint}`));
+      assert.ok(err.hint!.includes(`[127.0.0.1]:${sshd.port} ${sshd.hostKey.publicLine}`));
+    });
+
+    test("mismatch: refused", async () => {
+      const wrong = fx.knownHostsLine(sshd.port, fx.hostKeys.b);
+      await assert.rejects(SshTransport.connect(settingsFor(sshd, undefined, { knownHosts: wrong })), (e: Error) => e instanceof HostKeyError && /does not match/.test(e.message));
+      await assert.rejects(SshTransport.connect(settingsFor(sshd, undefined, { knownHosts: "", fingerprints: [fx.hostKeys.b.fingerprint] })), HostKeyError);
+      // A key pinned for another port does not count.
+      await assert.rejects(SshTransport.connect(settingsFor(sshd, undefined, { knownHosts: fx.knownHostsLine(sshd.port + 1, fx.hostKeys.a) })), HostKeyError);
+    });
+
+    test("fingerprint and hashed known_hosts pins are accepted", async () => {
+      for (const s of [
+        { knownHosts: "", fingerprints: [sshd.hostKey.fingerprint] },
+        { knownHosts: `# comment\n${sshd.knownHosts(true)}\n` },
+      ]) {
+        const t = await SshTransport.connect(settingsFor(sshd, undefined, s));
+        await t.close();
+      }
+    });
+
+    test("rotation: with both keys pinned, the server's new key is accepted", async () => {
+      const port = sshd.port;
+      const both = `${fx.knownHostsLine(port, fx.hostKeys.a)}\n${fx.knownHostsLine(port, fx.hostKeys.b, true)}\n`;
+      const rotated = await (async () => {
+        await sshd.stop();
+        return await fx.start({ port, hostKey: "b" });
+      })();
+      try {
+        const t = await SshTransport.connect(settingsFor(rotated, undefined, { knownHosts: both }));
+        await t.close();
+        await assert.rejects(SshTransport.connect(settingsFor(rotated, undefined, { knownHosts: fx.knownHostsLine(port, fx.hostKeys.a) })), HostKeyError);
+      } finally {
+        await rotated.stop();
+        sshd = await fx.start({ port });
+      }
+    });
+
+    test("known_hosts matching rules", () => {
+      assert.ok(hostsMatch("example.com,10.0.0.1", "example.com", 22));
+      assert.ok(!hostsMatch("example.com", "example.com", 2222));
+      assert.ok(hostsMatch("[example.com]:2222", "example.com", 2222));
+      assert.ok(hostsMatch("*.example.com", "bot.example.com", 22));
+      assert.ok(!hostsMatch("*.example.com,!bot.example.com", "bot.example.com", 22));
+      const blob = Buffer.from(fx.hostKeys.a.publicLine.split(" ")[1], "base64");
+      const revoked = verifyHostKey(blob, "h", 22, { knownHosts: `h ${fx.hostKeys.a.publicLine}\n@revoked * ${fx.hostKeys.a.publicLine}`, fingerprints: [] });
+      assert.equal(revoked.ok, false);
+    });
+  });
+
+  test("settings from the environment", () => {
+    const host = { address: "h", port: 22, user: "u", "keepalive-seconds": 15, "connect-timeout-seconds": 20, "command-timeout-seconds": 600 };
+    assert.throws(() => sshSettingsFromEnv({}, host), (e: UsageError) => /CAIRN_SSH_KEY/.test(e.hint!));
+    assert.throws(() => sshSettingsFromEnv({ CAIRN_SSH_KEY: "k" }, host), (e: UsageError) => /not pinned/.test(e.message));
+    assert.throws(() => sshSettingsFromEnv({ CAIRN_SSH_KEY: "k", CAIRN_HOST_FINGERPRINT: "MD5:aa" }, host), UsageError);
+    const s = sshSettingsFromEnv({ CAIRN_SSH_KEY: "a\\nb", CAIRN_HOST_FINGERPRINT: `${fx.hostKeys.a.fingerprint}=, ${fx.hostKeys.b.fingerprint}`, SSH_AUTH_SOCK: "/s" }, host);
+    assert.equal(s.privateKey, "a\nb");
+    assert.deepEqual(s.fingerprints, [fx.hostKeys.a.fingerprint, fx.hostKeys.b.fingerprint]);
+    assert.equal(s.agent, "/s");
+  });
+});
