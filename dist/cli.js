@@ -3474,6 +3474,7336 @@ var require_commander = __commonJS({
   }
 });
 
+// node_modules/yaml/dist/nodes/identity.js
+var require_identity = __commonJS({
+  "node_modules/yaml/dist/nodes/identity.js"(exports) {
+    "use strict";
+    var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");
+    var DOC = /* @__PURE__ */ Symbol.for("yaml.document");
+    var MAP = /* @__PURE__ */ Symbol.for("yaml.map");
+    var PAIR = /* @__PURE__ */ Symbol.for("yaml.pair");
+    var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
+    var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
+    var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
+    var isAlias = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === ALIAS;
+    var isDocument = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === DOC;
+    var isMap = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === MAP;
+    var isPair = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === PAIR;
+    var isScalar = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SCALAR;
+    var isSeq = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SEQ;
+    function isCollection(node2) {
+      if (node2 && typeof node2 === "object")
+        switch (node2[NODE_TYPE]) {
+          case MAP:
+          case SEQ:
+            return true;
+        }
+      return false;
+    }
+    function isNode2(node2) {
+      if (node2 && typeof node2 === "object")
+        switch (node2[NODE_TYPE]) {
+          case ALIAS:
+          case MAP:
+          case SCALAR:
+          case SEQ:
+            return true;
+        }
+      return false;
+    }
+    var hasAnchor = (node2) => (isScalar(node2) || isCollection(node2)) && !!node2.anchor;
+    exports.ALIAS = ALIAS;
+    exports.DOC = DOC;
+    exports.MAP = MAP;
+    exports.NODE_TYPE = NODE_TYPE;
+    exports.PAIR = PAIR;
+    exports.SCALAR = SCALAR;
+    exports.SEQ = SEQ;
+    exports.hasAnchor = hasAnchor;
+    exports.isAlias = isAlias;
+    exports.isCollection = isCollection;
+    exports.isDocument = isDocument;
+    exports.isMap = isMap;
+    exports.isNode = isNode2;
+    exports.isPair = isPair;
+    exports.isScalar = isScalar;
+    exports.isSeq = isSeq;
+  }
+});
+
+// node_modules/yaml/dist/visit.js
+var require_visit = __commonJS({
+  "node_modules/yaml/dist/visit.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var BREAK = /* @__PURE__ */ Symbol("break visit");
+    var SKIP = /* @__PURE__ */ Symbol("skip children");
+    var REMOVE = /* @__PURE__ */ Symbol("remove node");
+    function visit(node2, visitor) {
+      const visitor_ = initVisitor(visitor);
+      if (identity.isDocument(node2)) {
+        const cd = visit_(null, node2.contents, visitor_, Object.freeze([node2]));
+        if (cd === REMOVE)
+          node2.contents = null;
+      } else
+        visit_(null, node2, visitor_, Object.freeze([]));
+    }
+    visit.BREAK = BREAK;
+    visit.SKIP = SKIP;
+    visit.REMOVE = REMOVE;
+    function visit_(key, node2, visitor, path) {
+      const ctrl = callVisitor(key, node2, visitor, path);
+      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
+        replaceNode(key, path, ctrl);
+        return visit_(key, ctrl, visitor, path);
+      }
+      if (typeof ctrl !== "symbol") {
+        if (identity.isCollection(node2)) {
+          path = Object.freeze(path.concat(node2));
+          for (let i = 0; i < node2.items.length; ++i) {
+            const ci2 = visit_(i, node2.items[i], visitor, path);
+            if (typeof ci2 === "number")
+              i = ci2 - 1;
+            else if (ci2 === BREAK)
+              return BREAK;
+            else if (ci2 === REMOVE) {
+              node2.items.splice(i, 1);
+              i -= 1;
+            }
+          }
+        } else if (identity.isPair(node2)) {
+          path = Object.freeze(path.concat(node2));
+          const ck = visit_("key", node2.key, visitor, path);
+          if (ck === BREAK)
+            return BREAK;
+          else if (ck === REMOVE)
+            node2.key = null;
+          const cv = visit_("value", node2.value, visitor, path);
+          if (cv === BREAK)
+            return BREAK;
+          else if (cv === REMOVE)
+            node2.value = null;
+        }
+      }
+      return ctrl;
+    }
+    async function visitAsync(node2, visitor) {
+      const visitor_ = initVisitor(visitor);
+      if (identity.isDocument(node2)) {
+        const cd = await visitAsync_(null, node2.contents, visitor_, Object.freeze([node2]));
+        if (cd === REMOVE)
+          node2.contents = null;
+      } else
+        await visitAsync_(null, node2, visitor_, Object.freeze([]));
+    }
+    visitAsync.BREAK = BREAK;
+    visitAsync.SKIP = SKIP;
+    visitAsync.REMOVE = REMOVE;
+    async function visitAsync_(key, node2, visitor, path) {
+      const ctrl = await callVisitor(key, node2, visitor, path);
+      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
+        replaceNode(key, path, ctrl);
+        return visitAsync_(key, ctrl, visitor, path);
+      }
+      if (typeof ctrl !== "symbol") {
+        if (identity.isCollection(node2)) {
+          path = Object.freeze(path.concat(node2));
+          for (let i = 0; i < node2.items.length; ++i) {
+            const ci2 = await visitAsync_(i, node2.items[i], visitor, path);
+            if (typeof ci2 === "number")
+              i = ci2 - 1;
+            else if (ci2 === BREAK)
+              return BREAK;
+            else if (ci2 === REMOVE) {
+              node2.items.splice(i, 1);
+              i -= 1;
+            }
+          }
+        } else if (identity.isPair(node2)) {
+          path = Object.freeze(path.concat(node2));
+          const ck = await visitAsync_("key", node2.key, visitor, path);
+          if (ck === BREAK)
+            return BREAK;
+          else if (ck === REMOVE)
+            node2.key = null;
+          const cv = await visitAsync_("value", node2.value, visitor, path);
+          if (cv === BREAK)
+            return BREAK;
+          else if (cv === REMOVE)
+            node2.value = null;
+        }
+      }
+      return ctrl;
+    }
+    function initVisitor(visitor) {
+      if (typeof visitor === "object" && (visitor.Collection || visitor.Node || visitor.Value)) {
+        return Object.assign({
+          Alias: visitor.Node,
+          Map: visitor.Node,
+          Scalar: visitor.Node,
+          Seq: visitor.Node
+        }, visitor.Value && {
+          Map: visitor.Value,
+          Scalar: visitor.Value,
+          Seq: visitor.Value
+        }, visitor.Collection && {
+          Map: visitor.Collection,
+          Seq: visitor.Collection
+        }, visitor);
+      }
+      return visitor;
+    }
+    function callVisitor(key, node2, visitor, path) {
+      if (typeof visitor === "function")
+        return visitor(key, node2, path);
+      if (identity.isMap(node2))
+        return visitor.Map?.(key, node2, path);
+      if (identity.isSeq(node2))
+        return visitor.Seq?.(key, node2, path);
+      if (identity.isPair(node2))
+        return visitor.Pair?.(key, node2, path);
+      if (identity.isScalar(node2))
+        return visitor.Scalar?.(key, node2, path);
+      if (identity.isAlias(node2))
+        return visitor.Alias?.(key, node2, path);
+      return void 0;
+    }
+    function replaceNode(key, path, node2) {
+      const parent = path[path.length - 1];
+      if (identity.isCollection(parent)) {
+        parent.items[key] = node2;
+      } else if (identity.isPair(parent)) {
+        if (key === "key")
+          parent.key = node2;
+        else
+          parent.value = node2;
+      } else if (identity.isDocument(parent)) {
+        parent.contents = node2;
+      } else {
+        const pt2 = identity.isAlias(parent) ? "alias" : "scalar";
+        throw new Error(`Cannot replace node with ${pt2} parent`);
+      }
+    }
+    exports.visit = visit;
+    exports.visitAsync = visitAsync;
+  }
+});
+
+// node_modules/yaml/dist/doc/directives.js
+var require_directives = __commonJS({
+  "node_modules/yaml/dist/doc/directives.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var visit = require_visit();
+    var escapeChars = {
+      "!": "%21",
+      ",": "%2C",
+      "[": "%5B",
+      "]": "%5D",
+      "{": "%7B",
+      "}": "%7D"
+    };
+    var escapeTagName = (tn2) => tn2.replace(/[!,[\]{}]/g, (ch) => escapeChars[ch]);
+    var Directives = class _Directives {
+      constructor(yaml, tags) {
+        this.docStart = null;
+        this.docEnd = false;
+        this.yaml = Object.assign({}, _Directives.defaultYaml, yaml);
+        this.tags = Object.assign({}, _Directives.defaultTags, tags);
+      }
+      clone() {
+        const copy = new _Directives(this.yaml, this.tags);
+        copy.docStart = this.docStart;
+        return copy;
+      }
+      /**
+       * During parsing, get a Directives instance for the current document and
+       * update the stream state according to the current version's spec.
+       */
+      atDocument() {
+        const res = new _Directives(this.yaml, this.tags);
+        switch (this.yaml.version) {
+          case "1.1":
+            this.atNextDocument = true;
+            break;
+          case "1.2":
+            this.atNextDocument = false;
+            this.yaml = {
+              explicit: _Directives.defaultYaml.explicit,
+              version: "1.2"
+            };
+            this.tags = Object.assign({}, _Directives.defaultTags);
+            break;
+        }
+        return res;
+      }
+      /**
+       * @param onError - May be called even if the action was successful
+       * @returns `true` on success
+       */
+      add(line, onError) {
+        if (this.atNextDocument) {
+          this.yaml = { explicit: _Directives.defaultYaml.explicit, version: "1.1" };
+          this.tags = Object.assign({}, _Directives.defaultTags);
+          this.atNextDocument = false;
+        }
+        const parts = line.trim().split(/[ \t]+/);
+        const name2 = parts.shift();
+        switch (name2) {
+          case "%TAG": {
+            if (parts.length !== 2) {
+              onError(0, "%TAG directive should contain exactly two parts");
+              if (parts.length < 2)
+                return false;
+            }
+            const [handle, prefix] = parts;
+            this.tags[handle] = prefix;
+            return true;
+          }
+          case "%YAML": {
+            this.yaml.explicit = true;
+            if (parts.length !== 1) {
+              onError(0, "%YAML directive should contain exactly one part");
+              return false;
+            }
+            const [version2] = parts;
+            if (version2 === "1.1" || version2 === "1.2") {
+              this.yaml.version = version2;
+              return true;
+            } else {
+              const isValid = /^\d+\.\d+$/.test(version2);
+              onError(6, `Unsupported YAML version ${version2}`, isValid);
+              return false;
+            }
+          }
+          default:
+            onError(0, `Unknown directive ${name2}`, true);
+            return false;
+        }
+      }
+      /**
+       * Resolves a tag, matching handles to those defined in %TAG directives.
+       *
+       * @returns Resolved tag, which may also be the non-specific tag `'!'` or a
+       *   `'!local'` tag, or `null` if unresolvable.
+       */
+      tagName(source2, onError) {
+        if (source2 === "!")
+          return "!";
+        if (source2[0] !== "!") {
+          onError(`Not a valid tag: ${source2}`);
+          return null;
+        }
+        if (source2[1] === "<") {
+          const verbatim = source2.slice(2, -1);
+          if (verbatim === "!" || verbatim === "!!") {
+            onError(`Verbatim tags aren't resolved, so ${source2} is invalid.`);
+            return null;
+          }
+          if (source2[source2.length - 1] !== ">")
+            onError("Verbatim tags must end with a >");
+          return verbatim;
+        }
+        const [, handle, suffix] = source2.match(/^(.*!)([^!]*)$/s);
+        if (!suffix)
+          onError(`The ${source2} tag has no suffix`);
+        const prefix = this.tags[handle];
+        if (prefix) {
+          try {
+            return prefix + decodeURIComponent(suffix);
+          } catch (error2) {
+            onError(String(error2));
+            return null;
+          }
+        }
+        if (handle === "!")
+          return source2;
+        onError(`Could not resolve tag: ${source2}`);
+        return null;
+      }
+      /**
+       * Given a fully resolved tag, returns its printable string form,
+       * taking into account current tag prefixes and defaults.
+       */
+      tagString(tag) {
+        for (const [handle, prefix] of Object.entries(this.tags)) {
+          if (tag.startsWith(prefix))
+            return handle + escapeTagName(tag.substring(prefix.length));
+        }
+        return tag[0] === "!" ? tag : `!<${tag}>`;
+      }
+      toString(doc) {
+        const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
+        const tagEntries = Object.entries(this.tags);
+        let tagNames;
+        if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
+          const tags = {};
+          visit.visit(doc.contents, (_key, node2) => {
+            if (identity.isNode(node2) && node2.tag)
+              tags[node2.tag] = true;
+          });
+          tagNames = Object.keys(tags);
+        } else
+          tagNames = [];
+        for (const [handle, prefix] of tagEntries) {
+          if (handle === "!!" && prefix === "tag:yaml.org,2002:")
+            continue;
+          if (!doc || tagNames.some((tn2) => tn2.startsWith(prefix)))
+            lines.push(`%TAG ${handle} ${prefix}`);
+        }
+        return lines.join("\n");
+      }
+    };
+    Directives.defaultYaml = { explicit: false, version: "1.2" };
+    Directives.defaultTags = { "!!": "tag:yaml.org,2002:" };
+    exports.Directives = Directives;
+  }
+});
+
+// node_modules/yaml/dist/doc/anchors.js
+var require_anchors = __commonJS({
+  "node_modules/yaml/dist/doc/anchors.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var visit = require_visit();
+    function anchorIsValid(anchor2) {
+      if (/[\x00-\x19\s,[\]{}]/.test(anchor2)) {
+        const sa = JSON.stringify(anchor2);
+        const msg = `Anchor must not contain whitespace or control characters: ${sa}`;
+        throw new Error(msg);
+      }
+      return true;
+    }
+    function anchorNames(root) {
+      const anchors = /* @__PURE__ */ new Set();
+      visit.visit(root, {
+        Value(_key, node2) {
+          if (node2.anchor)
+            anchors.add(node2.anchor);
+        }
+      });
+      return anchors;
+    }
+    function findNewAnchor(prefix, exclude) {
+      for (let i = 1; true; ++i) {
+        const name2 = `${prefix}${i}`;
+        if (!exclude.has(name2))
+          return name2;
+      }
+    }
+    function createNodeAnchors(doc, prefix) {
+      const aliasObjects = [];
+      const sourceObjects = /* @__PURE__ */ new Map();
+      let prevAnchors = null;
+      return {
+        onAnchor: (source2) => {
+          aliasObjects.push(source2);
+          prevAnchors ?? (prevAnchors = anchorNames(doc));
+          const anchor2 = findNewAnchor(prefix, prevAnchors);
+          prevAnchors.add(anchor2);
+          return anchor2;
+        },
+        /**
+         * With circular references, the source node is only resolved after all
+         * of its child nodes are. This is why anchors are set only after all of
+         * the nodes have been created.
+         */
+        setAnchors: () => {
+          for (const source2 of aliasObjects) {
+            const ref = sourceObjects.get(source2);
+            if (typeof ref === "object" && ref.anchor && (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
+              ref.node.anchor = ref.anchor;
+            } else {
+              const error2 = new Error("Failed to resolve repeated object (this should not happen)");
+              error2.source = source2;
+              throw error2;
+            }
+          }
+        },
+        sourceObjects
+      };
+    }
+    exports.anchorIsValid = anchorIsValid;
+    exports.anchorNames = anchorNames;
+    exports.createNodeAnchors = createNodeAnchors;
+    exports.findNewAnchor = findNewAnchor;
+  }
+});
+
+// node_modules/yaml/dist/doc/applyReviver.js
+var require_applyReviver = __commonJS({
+  "node_modules/yaml/dist/doc/applyReviver.js"(exports) {
+    "use strict";
+    function applyReviver(reviver, obj, key, val) {
+      if (val && typeof val === "object") {
+        if (Array.isArray(val)) {
+          for (let i = 0, len = val.length; i < len; ++i) {
+            const v0 = val[i];
+            const v1 = applyReviver(reviver, val, String(i), v0);
+            if (v1 === void 0)
+              delete val[i];
+            else if (v1 !== v0)
+              val[i] = v1;
+          }
+        } else if (val instanceof Map) {
+          for (const k2 of Array.from(val.keys())) {
+            const v0 = val.get(k2);
+            const v1 = applyReviver(reviver, val, k2, v0);
+            if (v1 === void 0)
+              val.delete(k2);
+            else if (v1 !== v0)
+              val.set(k2, v1);
+          }
+        } else if (val instanceof Set) {
+          for (const v0 of Array.from(val)) {
+            const v1 = applyReviver(reviver, val, v0, v0);
+            if (v1 === void 0)
+              val.delete(v0);
+            else if (v1 !== v0) {
+              val.delete(v0);
+              val.add(v1);
+            }
+          }
+        } else {
+          for (const [k2, v0] of Object.entries(val)) {
+            const v1 = applyReviver(reviver, val, k2, v0);
+            if (v1 === void 0)
+              delete val[k2];
+            else if (v1 !== v0)
+              val[k2] = v1;
+          }
+        }
+      }
+      return reviver.call(obj, key, val);
+    }
+    exports.applyReviver = applyReviver;
+  }
+});
+
+// node_modules/yaml/dist/nodes/toJS.js
+var require_toJS = __commonJS({
+  "node_modules/yaml/dist/nodes/toJS.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    function toJS(value, arg, ctx) {
+      if (Array.isArray(value))
+        return value.map((v2, i) => toJS(v2, String(i), ctx));
+      if (value && typeof value.toJSON === "function") {
+        if (!ctx || !identity.hasAnchor(value))
+          return value.toJSON(arg, ctx);
+        const data = { aliasCount: 0, count: 1, res: void 0 };
+        ctx.anchors.set(value, data);
+        ctx.onCreate = (res2) => {
+          data.res = res2;
+          delete ctx.onCreate;
+        };
+        const res = value.toJSON(arg, ctx);
+        if (ctx.onCreate)
+          ctx.onCreate(res);
+        return res;
+      }
+      if (typeof value === "bigint" && !ctx?.keep)
+        return Number(value);
+      return value;
+    }
+    exports.toJS = toJS;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Node.js
+var require_Node = __commonJS({
+  "node_modules/yaml/dist/nodes/Node.js"(exports) {
+    "use strict";
+    var applyReviver = require_applyReviver();
+    var identity = require_identity();
+    var toJS = require_toJS();
+    var NodeBase = class {
+      constructor(type) {
+        Object.defineProperty(this, identity.NODE_TYPE, { value: type });
+      }
+      /** Create a copy of this node.  */
+      clone() {
+        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
+        if (this.range)
+          copy.range = this.range.slice();
+        return copy;
+      }
+      /** A plain JavaScript representation of this node. */
+      toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
+        if (!identity.isDocument(doc))
+          throw new TypeError("A document argument is required");
+        const ctx = {
+          anchors: /* @__PURE__ */ new Map(),
+          doc,
+          keep: true,
+          mapAsMap: mapAsMap === true,
+          mapKeyWarned: false,
+          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
+        };
+        const res = toJS.toJS(this, "", ctx);
+        if (typeof onAnchor === "function")
+          for (const { count, res: res2 } of ctx.anchors.values())
+            onAnchor(res2, count);
+        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
+      }
+    };
+    exports.NodeBase = NodeBase;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Alias.js
+var require_Alias = __commonJS({
+  "node_modules/yaml/dist/nodes/Alias.js"(exports) {
+    "use strict";
+    var anchors = require_anchors();
+    var visit = require_visit();
+    var identity = require_identity();
+    var Node = require_Node();
+    var toJS = require_toJS();
+    var Alias = class extends Node.NodeBase {
+      constructor(source2) {
+        super(identity.ALIAS);
+        this.source = source2;
+        Object.defineProperty(this, "tag", {
+          set() {
+            throw new Error("Alias nodes cannot have tags");
+          }
+        });
+      }
+      /**
+       * Resolve the value of this alias within `doc`, finding the last
+       * instance of the `source` anchor before this node.
+       */
+      resolve(doc, ctx) {
+        if (ctx?.maxAliasCount === 0)
+          throw new ReferenceError("Alias resolution is disabled");
+        let nodes;
+        if (ctx?.aliasResolveCache) {
+          nodes = ctx.aliasResolveCache;
+        } else {
+          nodes = [];
+          visit.visit(doc, {
+            Node: (_key, node2) => {
+              if (identity.isAlias(node2) || identity.hasAnchor(node2))
+                nodes.push(node2);
+            }
+          });
+          if (ctx)
+            ctx.aliasResolveCache = nodes;
+        }
+        let found = void 0;
+        for (const node2 of nodes) {
+          if (node2 === this)
+            break;
+          if (node2.anchor === this.source)
+            found = node2;
+        }
+        if (found && ctx) {
+          const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;
+          let data = anchors2.get(found);
+          if (!data) {
+            toJS.toJS(found, null, ctx);
+            data = anchors2.get(found);
+          }
+          if (data?.res === void 0) {
+            const msg = "This should not happen: Alias anchor was not resolved?";
+            throw new ReferenceError(msg);
+          }
+          if (maxAliasCount >= 0) {
+            data.count += 1;
+            if (data.aliasCount === 0)
+              data.aliasCount = getAliasCount(doc2, found, anchors2);
+            if (data.count * data.aliasCount > maxAliasCount) {
+              const msg = "Excessive alias count indicates a resource exhaustion attack";
+              throw new ReferenceError(msg);
+            }
+          }
+        }
+        return found;
+      }
+      toJSON(_arg, ctx) {
+        if (!ctx)
+          return { source: this.source };
+        const source2 = this.resolve(ctx.doc, ctx);
+        if (!source2) {
+          const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
+          throw new ReferenceError(msg);
+        }
+        return ctx.anchors.get(source2).res;
+      }
+      toString(ctx, _onComment, _onChompKeep) {
+        const src = `*${this.source}`;
+        if (ctx) {
+          anchors.anchorIsValid(this.source);
+          if (ctx.options.verifyAliasOrder && !ctx.anchors.has(this.source)) {
+            const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
+            throw new Error(msg);
+          }
+          if (ctx.implicitKey)
+            return `${src} `;
+        }
+        return src;
+      }
+    };
+    function getAliasCount(doc, node2, anchors2) {
+      if (identity.isAlias(node2)) {
+        const source2 = node2.resolve(doc);
+        const anchor2 = anchors2 && source2 && anchors2.get(source2);
+        return anchor2 ? anchor2.count * anchor2.aliasCount : 0;
+      } else if (identity.isCollection(node2)) {
+        let count = 0;
+        for (const item of node2.items) {
+          const c = getAliasCount(doc, item, anchors2);
+          if (c > count)
+            count = c;
+        }
+        return count;
+      } else if (identity.isPair(node2)) {
+        const kc = getAliasCount(doc, node2.key, anchors2);
+        const vc = getAliasCount(doc, node2.value, anchors2);
+        return Math.max(kc, vc);
+      }
+      return 1;
+    }
+    exports.Alias = Alias;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Scalar.js
+var require_Scalar = __commonJS({
+  "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Node = require_Node();
+    var toJS = require_toJS();
+    var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
+    var Scalar = class extends Node.NodeBase {
+      constructor(value) {
+        super(identity.SCALAR);
+        this.value = value;
+      }
+      toJSON(arg, ctx) {
+        return ctx?.keep ? this.value : toJS.toJS(this.value, arg, ctx);
+      }
+      toString() {
+        return String(this.value);
+      }
+    };
+    Scalar.BLOCK_FOLDED = "BLOCK_FOLDED";
+    Scalar.BLOCK_LITERAL = "BLOCK_LITERAL";
+    Scalar.PLAIN = "PLAIN";
+    Scalar.QUOTE_DOUBLE = "QUOTE_DOUBLE";
+    Scalar.QUOTE_SINGLE = "QUOTE_SINGLE";
+    exports.Scalar = Scalar;
+    exports.isScalarValue = isScalarValue;
+  }
+});
+
+// node_modules/yaml/dist/doc/createNode.js
+var require_createNode = __commonJS({
+  "node_modules/yaml/dist/doc/createNode.js"(exports) {
+    "use strict";
+    var Alias = require_Alias();
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var defaultTagPrefix = "tag:yaml.org,2002:";
+    function findTagObject(value, tagName, tags) {
+      if (tagName) {
+        const match = tags.filter((t) => t.tag === tagName);
+        const tagObj = match.find((t) => !t.format) ?? match[0];
+        if (!tagObj)
+          throw new Error(`Tag ${tagName} not found`);
+        return tagObj;
+      }
+      return tags.find((t) => t.identify?.(value) && !t.format);
+    }
+    function createNode(value, tagName, ctx) {
+      if (identity.isDocument(value))
+        value = value.contents;
+      if (identity.isNode(value))
+        return value;
+      if (identity.isPair(value)) {
+        const map = ctx.schema[identity.MAP].createNode?.(ctx.schema, null, ctx);
+        map.items.push(value);
+        return map;
+      }
+      if (value instanceof String || value instanceof Number || value instanceof Boolean || typeof BigInt !== "undefined" && value instanceof BigInt) {
+        value = value.valueOf();
+      }
+      const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
+      let ref = void 0;
+      if (aliasDuplicateObjects && value && typeof value === "object") {
+        ref = sourceObjects.get(value);
+        if (ref) {
+          ref.anchor ?? (ref.anchor = onAnchor(value));
+          return new Alias.Alias(ref.anchor);
+        } else {
+          ref = { anchor: null, node: null };
+          sourceObjects.set(value, ref);
+        }
+      }
+      if (tagName?.startsWith("!!"))
+        tagName = defaultTagPrefix + tagName.slice(2);
+      let tagObj = findTagObject(value, tagName, schema.tags);
+      if (!tagObj) {
+        if (value && typeof value.toJSON === "function") {
+          value = value.toJSON();
+        }
+        if (!value || typeof value !== "object") {
+          const node3 = new Scalar.Scalar(value);
+          if (ref)
+            ref.node = node3;
+          return node3;
+        }
+        tagObj = value instanceof Map ? schema[identity.MAP] : Symbol.iterator in Object(value) ? schema[identity.SEQ] : schema[identity.MAP];
+      }
+      if (onTagObj) {
+        onTagObj(tagObj);
+        delete ctx.onTagObj;
+      }
+      const node2 = tagObj?.createNode ? tagObj.createNode(ctx.schema, value, ctx) : typeof tagObj?.nodeClass?.from === "function" ? tagObj.nodeClass.from(ctx.schema, value, ctx) : new Scalar.Scalar(value);
+      if (tagName)
+        node2.tag = tagName;
+      else if (!tagObj.default)
+        node2.tag = tagObj.tag;
+      if (ref)
+        ref.node = node2;
+      return node2;
+    }
+    exports.createNode = createNode;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Collection.js
+var require_Collection = __commonJS({
+  "node_modules/yaml/dist/nodes/Collection.js"(exports) {
+    "use strict";
+    var createNode = require_createNode();
+    var identity = require_identity();
+    var Node = require_Node();
+    function collectionFromPath(schema, path, value) {
+      let v2 = value;
+      for (let i = path.length - 1; i >= 0; --i) {
+        const k2 = path[i];
+        if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
+          const a = [];
+          a[k2] = v2;
+          v2 = a;
+        } else {
+          v2 = /* @__PURE__ */ new Map([[k2, v2]]);
+        }
+      }
+      return createNode.createNode(v2, void 0, {
+        aliasDuplicateObjects: false,
+        keepUndefined: false,
+        onAnchor: () => {
+          throw new Error("This should not happen, please report a bug.");
+        },
+        schema,
+        sourceObjects: /* @__PURE__ */ new Map()
+      });
+    }
+    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;
+    var Collection = class extends Node.NodeBase {
+      constructor(type, schema) {
+        super(type);
+        Object.defineProperty(this, "schema", {
+          value: schema,
+          configurable: true,
+          enumerable: false,
+          writable: true
+        });
+      }
+      /**
+       * Create a copy of this collection.
+       *
+       * @param schema - If defined, overwrites the original's schema
+       */
+      clone(schema) {
+        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
+        if (schema)
+          copy.schema = schema;
+        copy.items = copy.items.map((it2) => identity.isNode(it2) || identity.isPair(it2) ? it2.clone(schema) : it2);
+        if (this.range)
+          copy.range = this.range.slice();
+        return copy;
+      }
+      /**
+       * Adds a value to the collection. For `!!map` and `!!omap` the value must
+       * be a Pair instance or a `{ key, value }` object, which may not have a key
+       * that already exists in the map.
+       */
+      addIn(path, value) {
+        if (isEmptyPath(path))
+          this.add(value);
+        else {
+          const [key, ...rest] = path;
+          const node2 = this.get(key, true);
+          if (identity.isCollection(node2))
+            node2.addIn(rest, value);
+          else if (node2 === void 0 && this.schema)
+            this.set(key, collectionFromPath(this.schema, rest, value));
+          else
+            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+        }
+      }
+      /**
+       * Removes a value from the collection.
+       * @returns `true` if the item was found and removed.
+       */
+      deleteIn(path) {
+        const [key, ...rest] = path;
+        if (rest.length === 0)
+          return this.delete(key);
+        const node2 = this.get(key, true);
+        if (identity.isCollection(node2))
+          return node2.deleteIn(rest);
+        else
+          throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+      }
+      /**
+       * Returns item at `key`, or `undefined` if not found. By default unwraps
+       * scalar values from their surrounding node; to disable set `keepScalar` to
+       * `true` (collections are always returned intact).
+       */
+      getIn(path, keepScalar) {
+        const [key, ...rest] = path;
+        const node2 = this.get(key, true);
+        if (rest.length === 0)
+          return !keepScalar && identity.isScalar(node2) ? node2.value : node2;
+        else
+          return identity.isCollection(node2) ? node2.getIn(rest, keepScalar) : void 0;
+      }
+      hasAllNullValues(allowScalar) {
+        return this.items.every((node2) => {
+          if (!identity.isPair(node2))
+            return false;
+          const n = node2.value;
+          return n == null || allowScalar && identity.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
+        });
+      }
+      /**
+       * Checks if the collection includes a value with the key `key`.
+       */
+      hasIn(path) {
+        const [key, ...rest] = path;
+        if (rest.length === 0)
+          return this.has(key);
+        const node2 = this.get(key, true);
+        return identity.isCollection(node2) ? node2.hasIn(rest) : false;
+      }
+      /**
+       * Sets a value in this collection. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       */
+      setIn(path, value) {
+        const [key, ...rest] = path;
+        if (rest.length === 0) {
+          this.set(key, value);
+        } else {
+          const node2 = this.get(key, true);
+          if (identity.isCollection(node2))
+            node2.setIn(rest, value);
+          else if (node2 === void 0 && this.schema)
+            this.set(key, collectionFromPath(this.schema, rest, value));
+          else
+            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+        }
+      }
+    };
+    exports.Collection = Collection;
+    exports.collectionFromPath = collectionFromPath;
+    exports.isEmptyPath = isEmptyPath;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyComment.js
+var require_stringifyComment = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
+    "use strict";
+    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");
+    function indentComment(comment, indent) {
+      if (/^\n+$/.test(comment))
+        return comment.substring(1);
+      return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
+    }
+    var lineComment = (str, indent, comment) => str.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;
+    exports.indentComment = indentComment;
+    exports.lineComment = lineComment;
+    exports.stringifyComment = stringifyComment;
+  }
+});
+
+// node_modules/yaml/dist/stringify/foldFlowLines.js
+var require_foldFlowLines = __commonJS({
+  "node_modules/yaml/dist/stringify/foldFlowLines.js"(exports) {
+    "use strict";
+    var FOLD_FLOW = "flow";
+    var FOLD_BLOCK = "block";
+    var FOLD_QUOTED = "quoted";
+    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+      if (!lineWidth || lineWidth < 0)
+        return text;
+      if (lineWidth < minContentWidth)
+        minContentWidth = 0;
+      const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
+      if (text.length <= endStep)
+        return text;
+      const folds = [];
+      const escapedFolds = {};
+      let end = lineWidth - indent.length;
+      if (typeof indentAtStart === "number") {
+        if (indentAtStart > lineWidth - Math.max(2, minContentWidth))
+          folds.push(0);
+        else
+          end = lineWidth - indentAtStart;
+      }
+      let split2 = void 0;
+      let prev = void 0;
+      let overflow = false;
+      let i = -1;
+      let escStart = -1;
+      let escEnd = -1;
+      if (mode === FOLD_BLOCK) {
+        i = consumeMoreIndentedLines(text, i, indent.length);
+        if (i !== -1)
+          end = i + endStep;
+      }
+      for (let ch; ch = text[i += 1]; ) {
+        if (mode === FOLD_QUOTED && ch === "\\") {
+          escStart = i;
+          switch (text[i + 1]) {
+            case "x":
+              i += 3;
+              break;
+            case "u":
+              i += 5;
+              break;
+            case "U":
+              i += 9;
+              break;
+            default:
+              i += 1;
+          }
+          escEnd = i;
+        }
+        if (ch === "\n") {
+          if (mode === FOLD_BLOCK)
+            i = consumeMoreIndentedLines(text, i, indent.length);
+          end = i + indent.length + endStep;
+          split2 = void 0;
+        } else {
+          if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
+            const next = text[i + 1];
+            if (next && next !== " " && next !== "\n" && next !== "	")
+              split2 = i;
+          }
+          if (i >= end) {
+            if (split2) {
+              folds.push(split2);
+              end = split2 + endStep;
+              split2 = void 0;
+            } else if (mode === FOLD_QUOTED) {
+              while (prev === " " || prev === "	") {
+                prev = ch;
+                ch = text[i += 1];
+                overflow = true;
+              }
+              const j2 = i > escEnd + 1 ? i - 2 : escStart - 1;
+              if (escapedFolds[j2])
+                return text;
+              folds.push(j2);
+              escapedFolds[j2] = true;
+              end = j2 + endStep;
+              split2 = void 0;
+            } else {
+              overflow = true;
+            }
+          }
+        }
+        prev = ch;
+      }
+      if (overflow && onOverflow)
+        onOverflow();
+      if (folds.length === 0)
+        return text;
+      if (onFold)
+        onFold();
+      let res = text.slice(0, folds[0]);
+      for (let i2 = 0; i2 < folds.length; ++i2) {
+        const fold = folds[i2];
+        const end2 = folds[i2 + 1] || text.length;
+        if (fold === 0)
+          res = `
+${indent}${text.slice(0, end2)}`;
+        else {
+          if (mode === FOLD_QUOTED && escapedFolds[fold])
+            res += `${text[fold]}\\`;
+          res += `
+${indent}${text.slice(fold + 1, end2)}`;
+        }
+      }
+      return res;
+    }
+    function consumeMoreIndentedLines(text, i, indent) {
+      let end = i;
+      let start = i + 1;
+      let ch = text[start];
+      while (ch === " " || ch === "	") {
+        if (i < start + indent) {
+          ch = text[++i];
+        } else {
+          do {
+            ch = text[++i];
+          } while (ch && ch !== "\n");
+          end = i;
+          start = i + 1;
+          ch = text[start];
+        }
+      }
+      return end;
+    }
+    exports.FOLD_BLOCK = FOLD_BLOCK;
+    exports.FOLD_FLOW = FOLD_FLOW;
+    exports.FOLD_QUOTED = FOLD_QUOTED;
+    exports.foldFlowLines = foldFlowLines;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyString.js
+var require_stringifyString = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyString.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var foldFlowLines = require_foldFlowLines();
+    var getFoldOptions = (ctx, isBlock) => ({
+      indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
+      lineWidth: ctx.options.lineWidth,
+      minContentWidth: ctx.options.minContentWidth
+    });
+    var containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
+    function lineLengthOverLimit(str, lineWidth, indentLength) {
+      if (!lineWidth || lineWidth < 0)
+        return false;
+      const limit = lineWidth - indentLength;
+      const strLen = str.length;
+      if (strLen <= limit)
+        return false;
+      for (let i = 0, start = 0; i < strLen; ++i) {
+        if (str[i] === "\n") {
+          if (i - start > limit)
+            return true;
+          start = i + 1;
+          if (strLen - start <= limit)
+            return false;
+        }
+      }
+      return true;
+    }
+    function doubleQuotedString(value, ctx) {
+      const json = JSON.stringify(value);
+      if (ctx.options.doubleQuotedAsJSON)
+        return json;
+      const { implicitKey } = ctx;
+      const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
+      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
+      let str = "";
+      let start = 0;
+      for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
+        if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
+          str += json.slice(start, i) + "\\ ";
+          i += 1;
+          start = i;
+          ch = "\\";
+        }
+        if (ch === "\\")
+          switch (json[i + 1]) {
+            case "u":
+              {
+                str += json.slice(start, i);
+                const code2 = json.substr(i + 2, 4);
+                switch (code2) {
+                  case "0000":
+                    str += "\\0";
+                    break;
+                  case "0007":
+                    str += "\\a";
+                    break;
+                  case "000b":
+                    str += "\\v";
+                    break;
+                  case "001b":
+                    str += "\\e";
+                    break;
+                  case "0085":
+                    str += "\\N";
+                    break;
+                  case "00a0":
+                    str += "\\_";
+                    break;
+                  case "2028":
+                    str += "\\L";
+                    break;
+                  case "2029":
+                    str += "\\P";
+                    break;
+                  default:
+                    if (code2.substr(0, 2) === "00")
+                      str += "\\x" + code2.substr(2);
+                    else
+                      str += json.substr(i, 6);
+                }
+                i += 5;
+                start = i + 1;
+              }
+              break;
+            case "n":
+              if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
+                i += 1;
+              } else {
+                str += json.slice(start, i) + "\n\n";
+                while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
+                  str += "\n";
+                  i += 2;
+                }
+                str += indent;
+                if (json[i + 2] === " ")
+                  str += "\\";
+                i += 1;
+                start = i + 1;
+              }
+              break;
+            default:
+              i += 1;
+          }
+      }
+      str = start ? str + json.slice(start) : json;
+      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+    }
+    function singleQuotedString(value, ctx) {
+      if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
+        return doubleQuotedString(value, ctx);
+      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
+      const res = "'" + value.replace(/'/g, "''").replace(/\n+/g, `$&
+${indent}`) + "'";
+      return ctx.implicitKey ? res : foldFlowLines.foldFlowLines(res, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+    }
+    function quotedString(value, ctx) {
+      const { singleQuote } = ctx.options;
+      let qs2;
+      if (singleQuote === false)
+        qs2 = doubleQuotedString;
+      else {
+        const hasDouble = value.includes('"');
+        const hasSingle = value.includes("'");
+        if (hasDouble && !hasSingle)
+          qs2 = singleQuotedString;
+        else if (hasSingle && !hasDouble)
+          qs2 = doubleQuotedString;
+        else
+          qs2 = singleQuote ? singleQuotedString : doubleQuotedString;
+      }
+      return qs2(value, ctx);
+    }
+    var blockEndNewlines;
+    try {
+      blockEndNewlines = new RegExp("(^|(?<!\n))\n+(?!\n|$)", "g");
+    } catch {
+      blockEndNewlines = /\n+(?!\n|$)/g;
+    }
+    function blockString({ comment, type, value }, ctx, onComment, onChompKeep) {
+      const { blockQuote, commentString, lineWidth } = ctx.options;
+      if (!blockQuote || /\n[\t ]+$/.test(value)) {
+        return quotedString(value, ctx);
+      }
+      const indent = ctx.indent || (ctx.forceBlockIndent || containsDocumentMarker(value) ? "  " : "");
+      const literal = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar.Scalar.BLOCK_FOLDED ? false : type === Scalar.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);
+      if (!value)
+        return literal ? "|\n" : ">\n";
+      let chomp;
+      let endStart;
+      for (endStart = value.length; endStart > 0; --endStart) {
+        const ch = value[endStart - 1];
+        if (ch !== "\n" && ch !== "	" && ch !== " ")
+          break;
+      }
+      let end = value.substring(endStart);
+      const endNlPos = end.indexOf("\n");
+      if (endNlPos === -1) {
+        chomp = "-";
+      } else if (value === end || endNlPos !== end.length - 1) {
+        chomp = "+";
+        if (onChompKeep)
+          onChompKeep();
+      } else {
+        chomp = "";
+      }
+      if (end) {
+        value = value.slice(0, -end.length);
+        if (end[end.length - 1] === "\n")
+          end = end.slice(0, -1);
+        end = end.replace(blockEndNewlines, `$&${indent}`);
+      }
+      let startWithSpace = false;
+      let startEnd;
+      let startNlPos = -1;
+      for (startEnd = 0; startEnd < value.length; ++startEnd) {
+        const ch = value[startEnd];
+        if (ch === " ")
+          startWithSpace = true;
+        else if (ch === "\n")
+          startNlPos = startEnd;
+        else
+          break;
+      }
+      let start = value.substring(0, startNlPos < startEnd ? startNlPos + 1 : startEnd);
+      if (start) {
+        value = value.substring(start.length);
+        start = start.replace(/\n+/g, `$&${indent}`);
+      }
+      const indentSize = indent ? "2" : "1";
+      let header = (startWithSpace ? indentSize : "") + chomp;
+      if (comment) {
+        header += " " + commentString(comment.replace(/ ?[\r\n]+/g, " "));
+        if (onComment)
+          onComment();
+      }
+      if (!literal) {
+        const foldedValue = value.replace(/\n+/g, "\n$&").replace(/(?:^|\n)([\t ].*)(?:([\n\t ]*)\n(?![\n\t ]))?/g, "$1$2").replace(/\n+/g, `$&${indent}`);
+        let literalFallback = false;
+        const foldOptions = getFoldOptions(ctx, true);
+        if (blockQuote !== "folded" && type !== Scalar.Scalar.BLOCK_FOLDED) {
+          foldOptions.onOverflow = () => {
+            literalFallback = true;
+          };
+        }
+        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
+        if (!literalFallback)
+          return `>${header}
+${indent}${body}`;
+      }
+      value = value.replace(/\n+/g, `$&${indent}`);
+      return `|${header}
+${indent}${start}${value}${end}`;
+    }
+    function plainString(item, ctx, onComment, onChompKeep) {
+      const { type, value } = item;
+      const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;
+      if (implicitKey && value.includes("\n") || inFlow && /[[\]{},]/.test(value)) {
+        return quotedString(value, ctx);
+      }
+      if (/^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/.test(value)) {
+        return implicitKey || inFlow || !value.includes("\n") ? quotedString(value, ctx) : blockString(item, ctx, onComment, onChompKeep);
+      }
+      if (!implicitKey && !inFlow && type !== Scalar.Scalar.PLAIN && value.includes("\n")) {
+        return blockString(item, ctx, onComment, onChompKeep);
+      }
+      if (containsDocumentMarker(value)) {
+        if (indent === "") {
+          ctx.forceBlockIndent = true;
+          return blockString(item, ctx, onComment, onChompKeep);
+        } else if (implicitKey && indent === indentStep) {
+          return quotedString(value, ctx);
+        }
+      }
+      const str = value.replace(/\n+/g, `$&
+${indent}`);
+      if (actualString) {
+        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str);
+        const { compat, tags } = ctx.doc.schema;
+        if (tags.some(test) || compat?.some(test))
+          return quotedString(value, ctx);
+      }
+      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+    }
+    function stringifyString(item, ctx, onComment, onChompKeep) {
+      const { implicitKey, inFlow } = ctx;
+      const ss2 = typeof item.value === "string" ? item : Object.assign({}, item, { value: String(item.value) });
+      let { type } = item;
+      if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
+        if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u.test(ss2.value))
+          type = Scalar.Scalar.QUOTE_DOUBLE;
+      }
+      const _stringify = (_type) => {
+        switch (_type) {
+          case Scalar.Scalar.BLOCK_FOLDED:
+          case Scalar.Scalar.BLOCK_LITERAL:
+            return implicitKey || inFlow ? quotedString(ss2.value, ctx) : blockString(ss2, ctx, onComment, onChompKeep);
+          case Scalar.Scalar.QUOTE_DOUBLE:
+            return doubleQuotedString(ss2.value, ctx);
+          case Scalar.Scalar.QUOTE_SINGLE:
+            return singleQuotedString(ss2.value, ctx);
+          case Scalar.Scalar.PLAIN:
+            return plainString(ss2, ctx, onComment, onChompKeep);
+          default:
+            return null;
+        }
+      };
+      let res = _stringify(type);
+      if (res === null) {
+        const { defaultKeyType, defaultStringType } = ctx.options;
+        const t = implicitKey && defaultKeyType || defaultStringType;
+        res = _stringify(t);
+        if (res === null)
+          throw new Error(`Unsupported default string type ${t}`);
+      }
+      return res;
+    }
+    exports.stringifyString = stringifyString;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringify.js
+var require_stringify = __commonJS({
+  "node_modules/yaml/dist/stringify/stringify.js"(exports) {
+    "use strict";
+    var anchors = require_anchors();
+    var identity = require_identity();
+    var stringifyComment = require_stringifyComment();
+    var stringifyString = require_stringifyString();
+    function createStringifyContext(doc, options) {
+      const opt = Object.assign({
+        blockQuote: true,
+        commentString: stringifyComment.stringifyComment,
+        defaultKeyType: null,
+        defaultStringType: "PLAIN",
+        directives: null,
+        doubleQuotedAsJSON: false,
+        doubleQuotedMinMultiLineLength: 40,
+        falseStr: "false",
+        flowCollectionPadding: true,
+        indentSeq: true,
+        lineWidth: 80,
+        minContentWidth: 20,
+        nullStr: "null",
+        simpleKeys: false,
+        singleQuote: null,
+        trailingComma: false,
+        trueStr: "true",
+        verifyAliasOrder: true
+      }, doc.schema.toStringOptions, options);
+      let inFlow;
+      switch (opt.collectionStyle) {
+        case "block":
+          inFlow = false;
+          break;
+        case "flow":
+          inFlow = true;
+          break;
+        default:
+          inFlow = null;
+      }
+      return {
+        anchors: /* @__PURE__ */ new Set(),
+        doc,
+        flowCollectionPadding: opt.flowCollectionPadding ? " " : "",
+        indent: "",
+        indentStep: typeof opt.indent === "number" ? " ".repeat(opt.indent) : "  ",
+        inFlow,
+        options: opt
+      };
+    }
+    function getTagObject(tags, item) {
+      if (item.tag) {
+        const match = tags.filter((t) => t.tag === item.tag);
+        if (match.length > 0)
+          return match.find((t) => t.format === item.format) ?? match[0];
+      }
+      let tagObj = void 0;
+      let obj;
+      if (identity.isScalar(item)) {
+        obj = item.value;
+        let match = tags.filter((t) => t.identify?.(obj));
+        if (match.length > 1) {
+          const testMatch = match.filter((t) => t.test);
+          if (testMatch.length > 0)
+            match = testMatch;
+        }
+        tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
+      } else {
+        obj = item;
+        tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);
+      }
+      if (!tagObj) {
+        const name2 = obj?.constructor?.name ?? (obj === null ? "null" : typeof obj);
+        throw new Error(`Tag not resolved for ${name2} value`);
+      }
+      return tagObj;
+    }
+    function stringifyProps(node2, tagObj, { anchors: anchors$1, doc }) {
+      if (!doc.directives)
+        return "";
+      const props = [];
+      const anchor2 = (identity.isScalar(node2) || identity.isCollection(node2)) && node2.anchor;
+      if (anchor2 && anchors.anchorIsValid(anchor2)) {
+        anchors$1.add(anchor2);
+        props.push(`&${anchor2}`);
+      }
+      const tag = node2.tag ?? (tagObj.default ? null : tagObj.tag);
+      if (tag)
+        props.push(doc.directives.tagString(tag));
+      return props.join(" ");
+    }
+    function stringify(item, ctx, onComment, onChompKeep) {
+      if (identity.isPair(item))
+        return item.toString(ctx, onComment, onChompKeep);
+      if (identity.isAlias(item)) {
+        if (ctx.doc.directives)
+          return item.toString(ctx);
+        if (ctx.resolvedAliases?.has(item)) {
+          throw new TypeError(`Cannot stringify circular structure without alias nodes`);
+        } else {
+          if (ctx.resolvedAliases)
+            ctx.resolvedAliases.add(item);
+          else
+            ctx.resolvedAliases = /* @__PURE__ */ new Set([item]);
+          item = item.resolve(ctx.doc);
+        }
+      }
+      let tagObj = void 0;
+      const node2 = identity.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
+      tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node2));
+      const props = stringifyProps(node2, tagObj, ctx);
+      if (props.length > 0)
+        ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
+      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node2, ctx, onComment, onChompKeep) : identity.isScalar(node2) ? stringifyString.stringifyString(node2, ctx, onComment, onChompKeep) : node2.toString(ctx, onComment, onChompKeep);
+      if (!props)
+        return str;
+      return identity.isScalar(node2) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
+${ctx.indent}${str}`;
+    }
+    exports.createStringifyContext = createStringifyContext;
+    exports.stringify = stringify;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyPair.js
+var require_stringifyPair = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var stringify = require_stringify();
+    var stringifyComment = require_stringifyComment();
+    function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
+      const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
+      let keyComment = identity.isNode(key) && key.comment || null;
+      if (simpleKeys) {
+        if (keyComment) {
+          throw new Error("With simple keys, key nodes cannot have comments");
+        }
+        if (identity.isCollection(key) || !identity.isNode(key) && typeof key === "object") {
+          const msg = "With simple keys, collection cannot be used as a key value";
+          throw new Error(msg);
+        }
+      }
+      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity.isCollection(key) || (identity.isScalar(key) ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL : typeof key === "object"));
+      ctx = Object.assign({}, ctx, {
+        allNullValues: false,
+        implicitKey: !explicitKey && (simpleKeys || !allNullValues),
+        indent: indent + indentStep
+      });
+      let keyCommentDone = false;
+      let chompKeep = false;
+      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str.length > 1024) {
+        if (simpleKeys)
+          throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
+        explicitKey = true;
+      }
+      if (ctx.inFlow) {
+        if (allNullValues || value == null) {
+          if (keyCommentDone && onComment)
+            onComment();
+          return str === "" ? "?" : explicitKey ? `? ${str}` : str;
+        }
+      } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
+        str = `? ${str}`;
+        if (keyComment && !keyCommentDone) {
+          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+        } else if (chompKeep && onChompKeep)
+          onChompKeep();
+        return str;
+      }
+      if (keyCommentDone)
+        keyComment = null;
+      if (explicitKey) {
+        if (keyComment)
+          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+        str = `? ${str}
+${indent}:`;
+      } else {
+        str = `${str}:`;
+        if (keyComment)
+          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+      }
+      let vsb, vcb, valueComment;
+      if (identity.isNode(value)) {
+        vsb = !!value.spaceBefore;
+        vcb = value.commentBefore;
+        valueComment = value.comment;
+      } else {
+        vsb = false;
+        vcb = null;
+        valueComment = null;
+        if (value && typeof value === "object")
+          value = doc.createNode(value);
+      }
+      ctx.implicitKey = false;
+      if (!explicitKey && !keyComment && identity.isScalar(value))
+        ctx.indentAtStart = str.length + 1;
+      chompKeep = false;
+      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
+        ctx.indent = ctx.indent.substring(2);
+      }
+      let valueCommentDone = false;
+      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      let ws2 = " ";
+      if (keyComment || vsb || vcb) {
+        ws2 = vsb ? "\n" : "";
+        if (vcb) {
+          const cs2 = commentString(vcb);
+          ws2 += `
+${stringifyComment.indentComment(cs2, ctx.indent)}`;
+        }
+        if (valueStr === "" && !ctx.inFlow) {
+          if (ws2 === "\n" && valueComment)
+            ws2 = "\n\n";
+        } else {
+          ws2 += `
+${ctx.indent}`;
+        }
+      } else if (!explicitKey && identity.isCollection(value)) {
+        const vs0 = valueStr[0];
+        const nl0 = valueStr.indexOf("\n");
+        const hasNewline = nl0 !== -1;
+        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
+        if (hasNewline || !flow) {
+          let hasPropsLine = false;
+          if (hasNewline && (vs0 === "&" || vs0 === "!")) {
+            let sp0 = valueStr.indexOf(" ");
+            if (vs0 === "&" && sp0 !== -1 && sp0 < nl0 && valueStr[sp0 + 1] === "!") {
+              sp0 = valueStr.indexOf(" ", sp0 + 1);
+            }
+            if (sp0 === -1 || nl0 < sp0)
+              hasPropsLine = true;
+          }
+          if (!hasPropsLine)
+            ws2 = `
+${ctx.indent}`;
+        }
+      } else if (valueStr === "" || valueStr[0] === "\n") {
+        ws2 = "";
+      }
+      str += ws2 + valueStr;
+      if (ctx.inFlow) {
+        if (valueCommentDone && onComment)
+          onComment();
+      } else if (valueComment && !valueCommentDone) {
+        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
+      } else if (chompKeep && onChompKeep) {
+        onChompKeep();
+      }
+      return str;
+    }
+    exports.stringifyPair = stringifyPair;
+  }
+});
+
+// node_modules/yaml/dist/log.js
+var require_log = __commonJS({
+  "node_modules/yaml/dist/log.js"(exports) {
+    "use strict";
+    var node_process = __require("process");
+    function debug(logLevel, ...messages) {
+      if (logLevel === "debug")
+        console.log(...messages);
+    }
+    function warn(logLevel, warning) {
+      if (logLevel === "debug" || logLevel === "warn") {
+        if (typeof node_process.emitWarning === "function")
+          node_process.emitWarning(warning);
+        else
+          console.warn(warning);
+      }
+    }
+    exports.debug = debug;
+    exports.warn = warn;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/merge.js
+var require_merge = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var MERGE_KEY = "<<";
+    var merge2 = {
+      identify: (value) => value === MERGE_KEY || typeof value === "symbol" && value.description === MERGE_KEY,
+      default: "key",
+      tag: "tag:yaml.org,2002:merge",
+      test: /^<<$/,
+      resolve: () => Object.assign(new Scalar.Scalar(Symbol(MERGE_KEY)), {
+        addToJSMap: addMergeToJSMap
+      }),
+      stringify: () => MERGE_KEY
+    };
+    var isMergeKey = (ctx, key) => (merge2.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge2.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
+    function addMergeToJSMap(ctx, map, value) {
+      const source2 = resolveAliasValue(ctx, value);
+      if (identity.isSeq(source2))
+        for (const it2 of source2.items)
+          mergeValue(ctx, map, it2);
+      else if (Array.isArray(source2))
+        for (const it2 of source2)
+          mergeValue(ctx, map, it2);
+      else
+        mergeValue(ctx, map, source2);
+    }
+    function mergeValue(ctx, map, value) {
+      const source2 = resolveAliasValue(ctx, value);
+      if (!identity.isMap(source2))
+        throw new Error("Merge sources must be maps or map aliases");
+      const srcMap = source2.toJSON(null, ctx, Map);
+      for (const [key, value2] of srcMap) {
+        if (map instanceof Map) {
+          if (!map.has(key))
+            map.set(key, value2);
+        } else if (map instanceof Set) {
+          map.add(key);
+        } else if (!Object.prototype.hasOwnProperty.call(map, key)) {
+          Object.defineProperty(map, key, {
+            value: value2,
+            writable: true,
+            enumerable: true,
+            configurable: true
+          });
+        }
+      }
+      return map;
+    }
+    function resolveAliasValue(ctx, value) {
+      return ctx && identity.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
+    }
+    exports.addMergeToJSMap = addMergeToJSMap;
+    exports.isMergeKey = isMergeKey;
+    exports.merge = merge2;
+  }
+});
+
+// node_modules/yaml/dist/nodes/addPairToJSMap.js
+var require_addPairToJSMap = __commonJS({
+  "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
+    "use strict";
+    var log = require_log();
+    var merge2 = require_merge();
+    var stringify = require_stringify();
+    var identity = require_identity();
+    var toJS = require_toJS();
+    function addPairToJSMap(ctx, map, { key, value }) {
+      if (identity.isNode(key) && key.addToJSMap)
+        key.addToJSMap(ctx, map, value);
+      else if (merge2.isMergeKey(ctx, key))
+        merge2.addMergeToJSMap(ctx, map, value);
+      else {
+        const jsKey = toJS.toJS(key, "", ctx);
+        if (map instanceof Map) {
+          map.set(jsKey, toJS.toJS(value, jsKey, ctx));
+        } else if (map instanceof Set) {
+          map.add(jsKey);
+        } else {
+          const stringKey = stringifyKey(key, jsKey, ctx);
+          const jsValue = toJS.toJS(value, stringKey, ctx);
+          if (stringKey in map)
+            Object.defineProperty(map, stringKey, {
+              value: jsValue,
+              writable: true,
+              enumerable: true,
+              configurable: true
+            });
+          else
+            map[stringKey] = jsValue;
+        }
+      }
+      return map;
+    }
+    function stringifyKey(key, jsKey, ctx) {
+      if (jsKey === null)
+        return "";
+      if (typeof jsKey !== "object")
+        return String(jsKey);
+      if (identity.isNode(key) && ctx?.doc) {
+        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        strCtx.anchors = /* @__PURE__ */ new Set();
+        for (const node2 of ctx.anchors.keys())
+          strCtx.anchors.add(node2.anchor);
+        strCtx.inFlow = true;
+        strCtx.inStringifyKey = true;
+        const strKey = key.toString(strCtx);
+        if (!ctx.mapKeyWarned) {
+          let jsonStr = JSON.stringify(strKey);
+          if (jsonStr.length > 40)
+            jsonStr = jsonStr.substring(0, 36) + '..."';
+          log.warn(ctx.doc.options.logLevel, `Keys with collection values will be stringified due to JS Object restrictions: ${jsonStr}. Set mapAsMap: true to use object keys.`);
+          ctx.mapKeyWarned = true;
+        }
+        return strKey;
+      }
+      return JSON.stringify(jsKey);
+    }
+    exports.addPairToJSMap = addPairToJSMap;
+  }
+});
+
+// node_modules/yaml/dist/nodes/Pair.js
+var require_Pair = __commonJS({
+  "node_modules/yaml/dist/nodes/Pair.js"(exports) {
+    "use strict";
+    var createNode = require_createNode();
+    var stringifyPair = require_stringifyPair();
+    var addPairToJSMap = require_addPairToJSMap();
+    var identity = require_identity();
+    function createPair(key, value, ctx) {
+      const k2 = createNode.createNode(key, void 0, ctx);
+      const v2 = createNode.createNode(value, void 0, ctx);
+      return new Pair(k2, v2);
+    }
+    var Pair = class _Pair {
+      constructor(key, value = null) {
+        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.PAIR });
+        this.key = key;
+        this.value = value;
+      }
+      clone(schema) {
+        let { key, value } = this;
+        if (identity.isNode(key))
+          key = key.clone(schema);
+        if (identity.isNode(value))
+          value = value.clone(schema);
+        return new _Pair(key, value);
+      }
+      toJSON(_2, ctx) {
+        const pair = ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
+        return addPairToJSMap.addPairToJSMap(ctx, pair, this);
+      }
+      toString(ctx, onComment, onChompKeep) {
+        return ctx?.doc ? stringifyPair.stringifyPair(this, ctx, onComment, onChompKeep) : JSON.stringify(this);
+      }
+    };
+    exports.Pair = Pair;
+    exports.createPair = createPair;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyCollection.js
+var require_stringifyCollection = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var stringify = require_stringify();
+    var stringifyComment = require_stringifyComment();
+    function stringifyCollection(collection, ctx, options) {
+      const flow = ctx.inFlow ?? collection.flow;
+      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify2(collection, ctx, options);
+    }
+    function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
+      const { indent, options: { commentString } } = ctx;
+      const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
+      let chompKeep = false;
+      const lines = [];
+      for (let i = 0; i < items.length; ++i) {
+        const item = items[i];
+        let comment2 = null;
+        if (identity.isNode(item)) {
+          if (!chompKeep && item.spaceBefore)
+            lines.push("");
+          addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
+          if (item.comment)
+            comment2 = item.comment;
+        } else if (identity.isPair(item)) {
+          const ik = identity.isNode(item.key) ? item.key : null;
+          if (ik) {
+            if (!chompKeep && ik.spaceBefore)
+              lines.push("");
+            addCommentBefore(ctx, lines, ik.commentBefore, chompKeep);
+          }
+        }
+        chompKeep = false;
+        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        if (comment2)
+          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
+        if (chompKeep && comment2)
+          chompKeep = false;
+        lines.push(blockItemPrefix + str2);
+      }
+      let str;
+      if (lines.length === 0) {
+        str = flowChars.start + flowChars.end;
+      } else {
+        str = lines[0];
+        for (let i = 1; i < lines.length; ++i) {
+          const line = lines[i];
+          str += line ? `
+${indent}${line}` : "\n";
+        }
+      }
+      if (comment) {
+        str += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        if (onComment)
+          onComment();
+      } else if (chompKeep && onChompKeep)
+        onChompKeep();
+      return str;
+    }
+    function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
+      const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
+      itemIndent += indentStep;
+      const itemCtx = Object.assign({}, ctx, {
+        indent: itemIndent,
+        inFlow: true,
+        type: null
+      });
+      let reqNewline = false;
+      let linesAtValue = 0;
+      const lines = [];
+      for (let i = 0; i < items.length; ++i) {
+        const item = items[i];
+        let comment = null;
+        if (identity.isNode(item)) {
+          if (item.spaceBefore)
+            lines.push("");
+          addCommentBefore(ctx, lines, item.commentBefore, false);
+          if (item.comment)
+            comment = item.comment;
+        } else if (identity.isPair(item)) {
+          const ik = identity.isNode(item.key) ? item.key : null;
+          if (ik) {
+            if (ik.spaceBefore)
+              lines.push("");
+            addCommentBefore(ctx, lines, ik.commentBefore, false);
+            if (ik.comment)
+              reqNewline = true;
+          }
+          const iv = identity.isNode(item.value) ? item.value : null;
+          if (iv) {
+            if (iv.comment)
+              comment = iv.comment;
+            if (iv.commentBefore)
+              reqNewline = true;
+          } else if (item.value == null && ik?.comment) {
+            comment = ik.comment;
+          }
+        }
+        if (comment)
+          reqNewline = true;
+        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
+        if (i < items.length - 1) {
+          str += ",";
+        } else if (ctx.options.trailingComma) {
+          if (ctx.options.lineWidth > 0) {
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+          }
+          if (reqNewline) {
+            str += ",";
+          }
+        }
+        if (comment)
+          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
+        lines.push(str);
+        linesAtValue = lines.length;
+      }
+      const { start, end } = flowChars;
+      if (lines.length === 0) {
+        return start + end;
+      } else {
+        if (!reqNewline) {
+          const len = lines.reduce((sum, line) => sum + line.length + 2, 2);
+          reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
+        }
+        if (reqNewline) {
+          let str = start;
+          for (const line of lines)
+            str += line ? `
+${indentStep}${indent}${line}` : "\n";
+          return `${str}
+${indent}${end}`;
+        } else {
+          return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
+        }
+      }
+    }
+    function addCommentBefore({ indent, options: { commentString } }, lines, comment, chompKeep) {
+      if (comment && chompKeep)
+        comment = comment.replace(/^\n+/, "");
+      if (comment) {
+        const ic = stringifyComment.indentComment(commentString(comment), indent);
+        lines.push(ic.trimStart());
+      }
+    }
+    exports.stringifyCollection = stringifyCollection;
+  }
+});
+
+// node_modules/yaml/dist/nodes/YAMLMap.js
+var require_YAMLMap = __commonJS({
+  "node_modules/yaml/dist/nodes/YAMLMap.js"(exports) {
+    "use strict";
+    var stringifyCollection = require_stringifyCollection();
+    var addPairToJSMap = require_addPairToJSMap();
+    var Collection = require_Collection();
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var Scalar = require_Scalar();
+    function findPair(items, key) {
+      const k2 = identity.isScalar(key) ? key.value : key;
+      for (const it2 of items) {
+        if (identity.isPair(it2)) {
+          if (it2.key === key || it2.key === k2)
+            return it2;
+          if (identity.isScalar(it2.key) && it2.key.value === k2)
+            return it2;
+        }
+      }
+      return void 0;
+    }
+    var YAMLMap = class extends Collection.Collection {
+      static get tagName() {
+        return "tag:yaml.org,2002:map";
+      }
+      constructor(schema) {
+        super(identity.MAP, schema);
+        this.items = [];
+      }
+      /**
+       * A generic collection parsing method that can be extended
+       * to other node classes that inherit from YAMLMap
+       */
+      static from(schema, obj, ctx) {
+        const { keepUndefined, replacer } = ctx;
+        const map = new this(schema);
+        const add2 = (key, value) => {
+          if (typeof replacer === "function")
+            value = replacer.call(obj, key, value);
+          else if (Array.isArray(replacer) && !replacer.includes(key))
+            return;
+          if (value !== void 0 || keepUndefined)
+            map.items.push(Pair.createPair(key, value, ctx));
+        };
+        if (obj instanceof Map) {
+          for (const [key, value] of obj)
+            add2(key, value);
+        } else if (obj && typeof obj === "object") {
+          for (const key of Object.keys(obj))
+            add2(key, obj[key]);
+        }
+        if (typeof schema.sortMapEntries === "function") {
+          map.items.sort(schema.sortMapEntries);
+        }
+        return map;
+      }
+      /**
+       * Adds a value to the collection.
+       *
+       * @param overwrite - If not set `true`, using a key that is already in the
+       *   collection will throw. Otherwise, overwrites the previous value.
+       */
+      add(pair, overwrite) {
+        let _pair;
+        if (identity.isPair(pair))
+          _pair = pair;
+        else if (!pair || typeof pair !== "object" || !("key" in pair)) {
+          _pair = new Pair.Pair(pair, pair?.value);
+        } else
+          _pair = new Pair.Pair(pair.key, pair.value);
+        const prev = findPair(this.items, _pair.key);
+        const sortEntries = this.schema?.sortMapEntries;
+        if (prev) {
+          if (!overwrite)
+            throw new Error(`Key ${_pair.key} already set`);
+          if (identity.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
+            prev.value.value = _pair.value;
+          else
+            prev.value = _pair.value;
+        } else if (sortEntries) {
+          const i = this.items.findIndex((item) => sortEntries(_pair, item) < 0);
+          if (i === -1)
+            this.items.push(_pair);
+          else
+            this.items.splice(i, 0, _pair);
+        } else {
+          this.items.push(_pair);
+        }
+      }
+      delete(key) {
+        const it2 = findPair(this.items, key);
+        if (!it2)
+          return false;
+        const del = this.items.splice(this.items.indexOf(it2), 1);
+        return del.length > 0;
+      }
+      get(key, keepScalar) {
+        const it2 = findPair(this.items, key);
+        const node2 = it2?.value;
+        return (!keepScalar && identity.isScalar(node2) ? node2.value : node2) ?? void 0;
+      }
+      has(key) {
+        return !!findPair(this.items, key);
+      }
+      set(key, value) {
+        this.add(new Pair.Pair(key, value), true);
+      }
+      /**
+       * @param ctx - Conversion context, originally set in Document#toJS()
+       * @param {Class} Type - If set, forces the returned collection type
+       * @returns Instance of Type, Map, or Object
+       */
+      toJSON(_2, ctx, Type) {
+        const map = Type ? new Type() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
+        if (ctx?.onCreate)
+          ctx.onCreate(map);
+        for (const item of this.items)
+          addPairToJSMap.addPairToJSMap(ctx, map, item);
+        return map;
+      }
+      toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+          return JSON.stringify(this);
+        for (const item of this.items) {
+          if (!identity.isPair(item))
+            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
+        }
+        if (!ctx.allNullValues && this.hasAllNullValues(false))
+          ctx = Object.assign({}, ctx, { allNullValues: true });
+        return stringifyCollection.stringifyCollection(this, ctx, {
+          blockItemPrefix: "",
+          flowChars: { start: "{", end: "}" },
+          itemIndent: ctx.indent || "",
+          onChompKeep,
+          onComment
+        });
+      }
+    };
+    exports.YAMLMap = YAMLMap;
+    exports.findPair = findPair;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/map.js
+var require_map = __commonJS({
+  "node_modules/yaml/dist/schema/common/map.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var YAMLMap = require_YAMLMap();
+    var map = {
+      collection: "map",
+      default: true,
+      nodeClass: YAMLMap.YAMLMap,
+      tag: "tag:yaml.org,2002:map",
+      resolve(map2, onError) {
+        if (!identity.isMap(map2))
+          onError("Expected a mapping for this tag");
+        return map2;
+      },
+      createNode: (schema, obj, ctx) => YAMLMap.YAMLMap.from(schema, obj, ctx)
+    };
+    exports.map = map;
+  }
+});
+
+// node_modules/yaml/dist/nodes/YAMLSeq.js
+var require_YAMLSeq = __commonJS({
+  "node_modules/yaml/dist/nodes/YAMLSeq.js"(exports) {
+    "use strict";
+    var createNode = require_createNode();
+    var stringifyCollection = require_stringifyCollection();
+    var Collection = require_Collection();
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var toJS = require_toJS();
+    var YAMLSeq = class extends Collection.Collection {
+      static get tagName() {
+        return "tag:yaml.org,2002:seq";
+      }
+      constructor(schema) {
+        super(identity.SEQ, schema);
+        this.items = [];
+      }
+      add(value) {
+        this.items.push(value);
+      }
+      /**
+       * Removes a value from the collection.
+       *
+       * `key` must contain a representation of an integer for this to succeed.
+       * It may be wrapped in a `Scalar`.
+       *
+       * @returns `true` if the item was found and removed.
+       */
+      delete(key) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== "number")
+          return false;
+        const del = this.items.splice(idx, 1);
+        return del.length > 0;
+      }
+      get(key, keepScalar) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== "number")
+          return void 0;
+        const it2 = this.items[idx];
+        return !keepScalar && identity.isScalar(it2) ? it2.value : it2;
+      }
+      /**
+       * Checks if the collection includes a value with the key `key`.
+       *
+       * `key` must contain a representation of an integer for this to succeed.
+       * It may be wrapped in a `Scalar`.
+       */
+      has(key) {
+        const idx = asItemIndex(key);
+        return typeof idx === "number" && idx < this.items.length;
+      }
+      /**
+       * Sets a value in this collection. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       *
+       * If `key` does not contain a representation of an integer, this will throw.
+       * It may be wrapped in a `Scalar`.
+       */
+      set(key, value) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== "number")
+          throw new Error(`Expected a valid index, not ${key}.`);
+        const prev = this.items[idx];
+        if (identity.isScalar(prev) && Scalar.isScalarValue(value))
+          prev.value = value;
+        else
+          this.items[idx] = value;
+      }
+      toJSON(_2, ctx) {
+        const seq = [];
+        if (ctx?.onCreate)
+          ctx.onCreate(seq);
+        let i = 0;
+        for (const item of this.items)
+          seq.push(toJS.toJS(item, String(i++), ctx));
+        return seq;
+      }
+      toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+          return JSON.stringify(this);
+        return stringifyCollection.stringifyCollection(this, ctx, {
+          blockItemPrefix: "- ",
+          flowChars: { start: "[", end: "]" },
+          itemIndent: (ctx.indent || "") + "  ",
+          onChompKeep,
+          onComment
+        });
+      }
+      static from(schema, obj, ctx) {
+        const { replacer } = ctx;
+        const seq = new this(schema);
+        if (obj && Symbol.iterator in Object(obj)) {
+          let i = 0;
+          for (let it2 of obj) {
+            if (typeof replacer === "function") {
+              const key = obj instanceof Set ? it2 : String(i++);
+              it2 = replacer.call(obj, key, it2);
+            }
+            seq.items.push(createNode.createNode(it2, void 0, ctx));
+          }
+        }
+        return seq;
+      }
+    };
+    function asItemIndex(key) {
+      let idx = identity.isScalar(key) ? key.value : key;
+      if (idx && typeof idx === "string")
+        idx = Number(idx);
+      return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
+    }
+    exports.YAMLSeq = YAMLSeq;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/seq.js
+var require_seq = __commonJS({
+  "node_modules/yaml/dist/schema/common/seq.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var YAMLSeq = require_YAMLSeq();
+    var seq = {
+      collection: "seq",
+      default: true,
+      nodeClass: YAMLSeq.YAMLSeq,
+      tag: "tag:yaml.org,2002:seq",
+      resolve(seq2, onError) {
+        if (!identity.isSeq(seq2))
+          onError("Expected a sequence for this tag");
+        return seq2;
+      },
+      createNode: (schema, obj, ctx) => YAMLSeq.YAMLSeq.from(schema, obj, ctx)
+    };
+    exports.seq = seq;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/string.js
+var require_string = __commonJS({
+  "node_modules/yaml/dist/schema/common/string.js"(exports) {
+    "use strict";
+    var stringifyString = require_stringifyString();
+    var string3 = {
+      identify: (value) => typeof value === "string",
+      default: true,
+      tag: "tag:yaml.org,2002:str",
+      resolve: (str) => str,
+      stringify(item, ctx, onComment, onChompKeep) {
+        ctx = Object.assign({ actualString: true }, ctx);
+        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
+      }
+    };
+    exports.string = string3;
+  }
+});
+
+// node_modules/yaml/dist/schema/common/null.js
+var require_null = __commonJS({
+  "node_modules/yaml/dist/schema/common/null.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var nullTag = {
+      identify: (value) => value == null,
+      createNode: () => new Scalar.Scalar(null),
+      default: true,
+      tag: "tag:yaml.org,2002:null",
+      test: /^(?:~|[Nn]ull|NULL)?$/,
+      resolve: () => new Scalar.Scalar(null),
+      stringify: ({ source: source2 }, ctx) => typeof source2 === "string" && nullTag.test.test(source2) ? source2 : ctx.options.nullStr
+    };
+    exports.nullTag = nullTag;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/bool.js
+var require_bool = __commonJS({
+  "node_modules/yaml/dist/schema/core/bool.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var boolTag = {
+      identify: (value) => typeof value === "boolean",
+      default: true,
+      tag: "tag:yaml.org,2002:bool",
+      test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
+      resolve: (str) => new Scalar.Scalar(str[0] === "t" || str[0] === "T"),
+      stringify({ source: source2, value }, ctx) {
+        if (source2 && boolTag.test.test(source2)) {
+          const sv = source2[0] === "t" || source2[0] === "T";
+          if (value === sv)
+            return source2;
+        }
+        return value ? ctx.options.trueStr : ctx.options.falseStr;
+      }
+    };
+    exports.boolTag = boolTag;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyNumber.js
+var require_stringifyNumber = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
+    "use strict";
+    function stringifyNumber({ format, minFractionDigits, tag, value }) {
+      if (typeof value === "bigint")
+        return String(value);
+      const num = typeof value === "number" ? value : Number(value);
+      if (!isFinite(num))
+        return isNaN(num) ? ".nan" : num < 0 ? "-.inf" : ".inf";
+      let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);
+      if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
+        let i = n.indexOf(".");
+        if (i < 0) {
+          i = n.length;
+          n += ".";
+        }
+        let d = minFractionDigits - (n.length - i - 1);
+        while (d-- > 0)
+          n += "0";
+      }
+      return n;
+    }
+    exports.stringifyNumber = stringifyNumber;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/float.js
+var require_float = __commonJS({
+  "node_modules/yaml/dist/schema/core/float.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var stringifyNumber = require_stringifyNumber();
+    var floatNaN = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var floatExp = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      format: "EXP",
+      test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
+      resolve: (str) => parseFloat(str),
+      stringify(node2) {
+        const num = Number(node2.value);
+        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node2);
+      }
+    };
+    var float = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
+      resolve(str) {
+        const node2 = new Scalar.Scalar(parseFloat(str));
+        const dot = str.indexOf(".");
+        if (dot !== -1 && str[str.length - 1] === "0")
+          node2.minFractionDigits = str.length - dot - 1;
+        return node2;
+      },
+      stringify: stringifyNumber.stringifyNumber
+    };
+    exports.float = float;
+    exports.floatExp = floatExp;
+    exports.floatNaN = floatNaN;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/int.js
+var require_int = __commonJS({
+  "node_modules/yaml/dist/schema/core/int.js"(exports) {
+    "use strict";
+    var stringifyNumber = require_stringifyNumber();
+    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
+    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);
+    function intStringify(node2, radix, prefix) {
+      const { value } = node2;
+      if (intIdentify(value) && value >= 0)
+        return prefix + value.toString(radix);
+      return stringifyNumber.stringifyNumber(node2);
+    }
+    var intOct = {
+      identify: (value) => intIdentify(value) && value >= 0,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "OCT",
+      test: /^0o[0-7]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
+      stringify: (node2) => intStringify(node2, 8, "0o")
+    };
+    var int2 = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      test: /^[-+]?[0-9]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var intHex = {
+      identify: (value) => intIdentify(value) && value >= 0,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "HEX",
+      test: /^0x[0-9a-fA-F]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      stringify: (node2) => intStringify(node2, 16, "0x")
+    };
+    exports.int = int2;
+    exports.intHex = intHex;
+    exports.intOct = intOct;
+  }
+});
+
+// node_modules/yaml/dist/schema/core/schema.js
+var require_schema = __commonJS({
+  "node_modules/yaml/dist/schema/core/schema.js"(exports) {
+    "use strict";
+    var map = require_map();
+    var _null3 = require_null();
+    var seq = require_seq();
+    var string3 = require_string();
+    var bool = require_bool();
+    var float = require_float();
+    var int2 = require_int();
+    var schema = [
+      map.map,
+      seq.seq,
+      string3.string,
+      _null3.nullTag,
+      bool.boolTag,
+      int2.intOct,
+      int2.int,
+      int2.intHex,
+      float.floatNaN,
+      float.floatExp,
+      float.float
+    ];
+    exports.schema = schema;
+  }
+});
+
+// node_modules/yaml/dist/schema/json/schema.js
+var require_schema2 = __commonJS({
+  "node_modules/yaml/dist/schema/json/schema.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var map = require_map();
+    var seq = require_seq();
+    function intIdentify(value) {
+      return typeof value === "bigint" || Number.isInteger(value);
+    }
+    var stringifyJSON = ({ value }) => JSON.stringify(value);
+    var jsonScalars = [
+      {
+        identify: (value) => typeof value === "string",
+        default: true,
+        tag: "tag:yaml.org,2002:str",
+        resolve: (str) => str,
+        stringify: stringifyJSON
+      },
+      {
+        identify: (value) => value == null,
+        createNode: () => new Scalar.Scalar(null),
+        default: true,
+        tag: "tag:yaml.org,2002:null",
+        test: /^null$/,
+        resolve: () => null,
+        stringify: stringifyJSON
+      },
+      {
+        identify: (value) => typeof value === "boolean",
+        default: true,
+        tag: "tag:yaml.org,2002:bool",
+        test: /^true$|^false$/,
+        resolve: (str) => str === "true",
+        stringify: stringifyJSON
+      },
+      {
+        identify: intIdentify,
+        default: true,
+        tag: "tag:yaml.org,2002:int",
+        test: /^-?(?:0|[1-9][0-9]*)$/,
+        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
+        stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
+      },
+      {
+        identify: (value) => typeof value === "number",
+        default: true,
+        tag: "tag:yaml.org,2002:float",
+        test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
+        resolve: (str) => parseFloat(str),
+        stringify: stringifyJSON
+      }
+    ];
+    var jsonError = {
+      default: true,
+      tag: "",
+      test: /^/,
+      resolve(str, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
+        return str;
+      }
+    };
+    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
+    exports.schema = schema;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/binary.js
+var require_binary = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports) {
+    "use strict";
+    var node_buffer = __require("buffer");
+    var Scalar = require_Scalar();
+    var stringifyString = require_stringifyString();
+    var binary = {
+      identify: (value) => value instanceof Uint8Array,
+      // Buffer inherits from Uint8Array
+      default: false,
+      tag: "tag:yaml.org,2002:binary",
+      /**
+       * Returns a Buffer in node and an Uint8Array in browsers
+       *
+       * To use the resulting buffer as an image, you'll want to do something like:
+       *
+       *   const blob = new Blob([buffer], { type: 'image/jpeg' })
+       *   document.querySelector('#photo').src = URL.createObjectURL(blob)
+       */
+      resolve(src, onError) {
+        if (typeof node_buffer.Buffer === "function") {
+          return node_buffer.Buffer.from(src, "base64");
+        } else if (typeof atob === "function") {
+          const str = atob(src.replace(/[\n\r]/g, ""));
+          const buffer = new Uint8Array(str.length);
+          for (let i = 0; i < str.length; ++i)
+            buffer[i] = str.charCodeAt(i);
+          return buffer;
+        } else {
+          onError("This environment does not support reading binary tags; either Buffer or atob is required");
+          return src;
+        }
+      },
+      stringify({ comment, type, value }, ctx, onComment, onChompKeep) {
+        if (!value)
+          return "";
+        const buf = value;
+        let str;
+        if (typeof node_buffer.Buffer === "function") {
+          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+        } else if (typeof btoa === "function") {
+          let s3 = "";
+          for (let i = 0; i < buf.length; ++i)
+            s3 += String.fromCharCode(buf[i]);
+          str = btoa(s3);
+        } else {
+          throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
+        }
+        type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
+        if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
+          const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
+          const n = Math.ceil(str.length / lineWidth);
+          const lines = new Array(n);
+          for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
+            lines[i] = str.substr(o, lineWidth);
+          }
+          str = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+        }
+        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
+      }
+    };
+    exports.binary = binary;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/pairs.js
+var require_pairs = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var Scalar = require_Scalar();
+    var YAMLSeq = require_YAMLSeq();
+    function resolvePairs(seq, onError) {
+      if (identity.isSeq(seq)) {
+        for (let i = 0; i < seq.items.length; ++i) {
+          let item = seq.items[i];
+          if (identity.isPair(item))
+            continue;
+          else if (identity.isMap(item)) {
+            if (item.items.length > 1)
+              onError("Each pair must have its own sequence indicator");
+            const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
+            if (item.commentBefore)
+              pair.key.commentBefore = pair.key.commentBefore ? `${item.commentBefore}
+${pair.key.commentBefore}` : item.commentBefore;
+            if (item.comment) {
+              const cn2 = pair.value ?? pair.key;
+              cn2.comment = cn2.comment ? `${item.comment}
+${cn2.comment}` : item.comment;
+            }
+            item = pair;
+          }
+          seq.items[i] = identity.isPair(item) ? item : new Pair.Pair(item);
+        }
+      } else
+        onError("Expected a sequence for this tag");
+      return seq;
+    }
+    function createPairs(schema, iterable, ctx) {
+      const { replacer } = ctx;
+      const pairs2 = new YAMLSeq.YAMLSeq(schema);
+      pairs2.tag = "tag:yaml.org,2002:pairs";
+      let i = 0;
+      if (iterable && Symbol.iterator in Object(iterable))
+        for (let it2 of iterable) {
+          if (typeof replacer === "function")
+            it2 = replacer.call(iterable, String(i++), it2);
+          let key, value;
+          if (Array.isArray(it2)) {
+            if (it2.length === 2) {
+              key = it2[0];
+              value = it2[1];
+            } else
+              throw new TypeError(`Expected [key, value] tuple: ${it2}`);
+          } else if (it2 && it2 instanceof Object) {
+            const keys = Object.keys(it2);
+            if (keys.length === 1) {
+              key = keys[0];
+              value = it2[key];
+            } else {
+              throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);
+            }
+          } else {
+            key = it2;
+          }
+          pairs2.items.push(Pair.createPair(key, value, ctx));
+        }
+      return pairs2;
+    }
+    var pairs = {
+      collection: "seq",
+      default: false,
+      tag: "tag:yaml.org,2002:pairs",
+      resolve: resolvePairs,
+      createNode: createPairs
+    };
+    exports.createPairs = createPairs;
+    exports.pairs = pairs;
+    exports.resolvePairs = resolvePairs;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/omap.js
+var require_omap = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var toJS = require_toJS();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var pairs = require_pairs();
+    var YAMLOMap = class _YAMLOMap extends YAMLSeq.YAMLSeq {
+      constructor() {
+        super();
+        this.add = YAMLMap.YAMLMap.prototype.add.bind(this);
+        this.delete = YAMLMap.YAMLMap.prototype.delete.bind(this);
+        this.get = YAMLMap.YAMLMap.prototype.get.bind(this);
+        this.has = YAMLMap.YAMLMap.prototype.has.bind(this);
+        this.set = YAMLMap.YAMLMap.prototype.set.bind(this);
+        this.tag = _YAMLOMap.tag;
+      }
+      /**
+       * If `ctx` is given, the return type is actually `Map<unknown, unknown>`,
+       * but TypeScript won't allow widening the signature of a child method.
+       */
+      toJSON(_2, ctx) {
+        if (!ctx)
+          return super.toJSON(_2);
+        const map = /* @__PURE__ */ new Map();
+        if (ctx?.onCreate)
+          ctx.onCreate(map);
+        for (const pair of this.items) {
+          let key, value;
+          if (identity.isPair(pair)) {
+            key = toJS.toJS(pair.key, "", ctx);
+            value = toJS.toJS(pair.value, key, ctx);
+          } else {
+            key = toJS.toJS(pair, "", ctx);
+          }
+          if (map.has(key))
+            throw new Error("Ordered maps must not include duplicate keys");
+          map.set(key, value);
+        }
+        return map;
+      }
+      static from(schema, iterable, ctx) {
+        const pairs$1 = pairs.createPairs(schema, iterable, ctx);
+        const omap2 = new this();
+        omap2.items = pairs$1.items;
+        return omap2;
+      }
+    };
+    YAMLOMap.tag = "tag:yaml.org,2002:omap";
+    var omap = {
+      collection: "seq",
+      identify: (value) => value instanceof Map,
+      nodeClass: YAMLOMap,
+      default: false,
+      tag: "tag:yaml.org,2002:omap",
+      resolve(seq, onError) {
+        const pairs$1 = pairs.resolvePairs(seq, onError);
+        const seenKeys = [];
+        for (const { key } of pairs$1.items) {
+          if (identity.isScalar(key)) {
+            if (seenKeys.includes(key.value)) {
+              onError(`Ordered maps must not include duplicate keys: ${key.value}`);
+            } else {
+              seenKeys.push(key.value);
+            }
+          }
+        }
+        return Object.assign(new YAMLOMap(), pairs$1);
+      },
+      createNode: (schema, iterable, ctx) => YAMLOMap.from(schema, iterable, ctx)
+    };
+    exports.YAMLOMap = YAMLOMap;
+    exports.omap = omap;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/bool.js
+var require_bool2 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    function boolStringify({ value, source: source2 }, ctx) {
+      const boolObj = value ? trueTag : falseTag;
+      if (source2 && boolObj.test.test(source2))
+        return source2;
+      return value ? ctx.options.trueStr : ctx.options.falseStr;
+    }
+    var trueTag = {
+      identify: (value) => value === true,
+      default: true,
+      tag: "tag:yaml.org,2002:bool",
+      test: /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/,
+      resolve: () => new Scalar.Scalar(true),
+      stringify: boolStringify
+    };
+    var falseTag = {
+      identify: (value) => value === false,
+      default: true,
+      tag: "tag:yaml.org,2002:bool",
+      test: /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
+      resolve: () => new Scalar.Scalar(false),
+      stringify: boolStringify
+    };
+    exports.falseTag = falseTag;
+    exports.trueTag = trueTag;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/float.js
+var require_float2 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var stringifyNumber = require_stringifyNumber();
+    var floatNaN = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var floatExp = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      format: "EXP",
+      test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
+      resolve: (str) => parseFloat(str.replace(/_/g, "")),
+      stringify(node2) {
+        const num = Number(node2.value);
+        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node2);
+      }
+    };
+    var float = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
+      resolve(str) {
+        const node2 = new Scalar.Scalar(parseFloat(str.replace(/_/g, "")));
+        const dot = str.indexOf(".");
+        if (dot !== -1) {
+          const f2 = str.substring(dot + 1).replace(/_/g, "");
+          if (f2[f2.length - 1] === "0")
+            node2.minFractionDigits = f2.length;
+        }
+        return node2;
+      },
+      stringify: stringifyNumber.stringifyNumber
+    };
+    exports.float = float;
+    exports.floatExp = floatExp;
+    exports.floatNaN = floatNaN;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/int.js
+var require_int2 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports) {
+    "use strict";
+    var stringifyNumber = require_stringifyNumber();
+    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
+    function intResolve(str, offset, radix, { intAsBigInt }) {
+      const sign = str[0];
+      if (sign === "-" || sign === "+")
+        offset += 1;
+      str = str.substring(offset).replace(/_/g, "");
+      if (intAsBigInt) {
+        switch (radix) {
+          case 2:
+            str = `0b${str}`;
+            break;
+          case 8:
+            str = `0o${str}`;
+            break;
+          case 16:
+            str = `0x${str}`;
+            break;
+        }
+        const n2 = BigInt(str);
+        return sign === "-" ? BigInt(-1) * n2 : n2;
+      }
+      const n = parseInt(str, radix);
+      return sign === "-" ? -1 * n : n;
+    }
+    function intStringify(node2, radix, prefix) {
+      const { value } = node2;
+      if (intIdentify(value)) {
+        const str = value.toString(radix);
+        return value < 0 ? "-" + prefix + str.substr(1) : prefix + str;
+      }
+      return stringifyNumber.stringifyNumber(node2);
+    }
+    var intBin = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "BIN",
+      test: /^[-+]?0b[0-1_]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
+      stringify: (node2) => intStringify(node2, 2, "0b")
+    };
+    var intOct = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "OCT",
+      test: /^[-+]?0[0-7_]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
+      stringify: (node2) => intStringify(node2, 8, "0")
+    };
+    var int2 = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      test: /^[-+]?[0-9][0-9_]*$/,
+      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      stringify: stringifyNumber.stringifyNumber
+    };
+    var intHex = {
+      identify: intIdentify,
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "HEX",
+      test: /^[-+]?0x[0-9a-fA-F_]+$/,
+      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      stringify: (node2) => intStringify(node2, 16, "0x")
+    };
+    exports.int = int2;
+    exports.intBin = intBin;
+    exports.intHex = intHex;
+    exports.intOct = intOct;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/set.js
+var require_set = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
+      constructor(schema) {
+        super(schema);
+        this.tag = _YAMLSet.tag;
+      }
+      add(key) {
+        let pair;
+        if (identity.isPair(key))
+          pair = key;
+        else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)
+          pair = new Pair.Pair(key.key, null);
+        else
+          pair = new Pair.Pair(key, null);
+        const prev = YAMLMap.findPair(this.items, pair.key);
+        if (!prev)
+          this.items.push(pair);
+      }
+      /**
+       * If `keepPair` is `true`, returns the Pair matching `key`.
+       * Otherwise, returns the value of that Pair's key.
+       */
+      get(key, keepPair) {
+        const pair = YAMLMap.findPair(this.items, key);
+        return !keepPair && identity.isPair(pair) ? identity.isScalar(pair.key) ? pair.key.value : pair.key : pair;
+      }
+      set(key, value) {
+        if (typeof value !== "boolean")
+          throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);
+        const prev = YAMLMap.findPair(this.items, key);
+        if (prev && !value) {
+          this.items.splice(this.items.indexOf(prev), 1);
+        } else if (!prev && value) {
+          this.items.push(new Pair.Pair(key));
+        }
+      }
+      toJSON(_2, ctx) {
+        return super.toJSON(_2, ctx, Set);
+      }
+      toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+          return JSON.stringify(this);
+        if (this.hasAllNullValues(true))
+          return super.toString(Object.assign({}, ctx, { allNullValues: true }), onComment, onChompKeep);
+        else
+          throw new Error("Set items must all have null values");
+      }
+      static from(schema, iterable, ctx) {
+        const { replacer } = ctx;
+        const set2 = new this(schema);
+        if (iterable && Symbol.iterator in Object(iterable))
+          for (let value of iterable) {
+            if (typeof replacer === "function")
+              value = replacer.call(iterable, value, value);
+            set2.items.push(Pair.createPair(value, null, ctx));
+          }
+        return set2;
+      }
+    };
+    YAMLSet.tag = "tag:yaml.org,2002:set";
+    var set = {
+      collection: "map",
+      identify: (value) => value instanceof Set,
+      nodeClass: YAMLSet,
+      default: false,
+      tag: "tag:yaml.org,2002:set",
+      createNode: (schema, iterable, ctx) => YAMLSet.from(schema, iterable, ctx),
+      resolve(map, onError) {
+        if (identity.isMap(map)) {
+          if (map.hasAllNullValues(true))
+            return Object.assign(new YAMLSet(), map);
+          else
+            onError("Set items must all have null values");
+        } else
+          onError("Expected a mapping for this tag");
+        return map;
+      }
+    };
+    exports.YAMLSet = YAMLSet;
+    exports.set = set;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/timestamp.js
+var require_timestamp = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
+    "use strict";
+    var stringifyNumber = require_stringifyNumber();
+    function parseSexagesimal(str, asBigInt) {
+      const sign = str[0];
+      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
+      const num = (n) => asBigInt ? BigInt(n) : Number(n);
+      const res = parts.replace(/_/g, "").split(":").reduce((res2, p2) => res2 * num(60) + num(p2), num(0));
+      return sign === "-" ? num(-1) * res : res;
+    }
+    function stringifySexagesimal(node2) {
+      let { value } = node2;
+      let num = (n) => n;
+      if (typeof value === "bigint")
+        num = (n) => BigInt(n);
+      else if (isNaN(value) || !isFinite(value))
+        return stringifyNumber.stringifyNumber(node2);
+      let sign = "";
+      if (value < 0) {
+        sign = "-";
+        value *= num(-1);
+      }
+      const _60 = num(60);
+      const parts = [value % _60];
+      if (value < 60) {
+        parts.unshift(0);
+      } else {
+        value = (value - parts[0]) / _60;
+        parts.unshift(value % _60);
+        if (value >= 60) {
+          value = (value - parts[0]) / _60;
+          parts.unshift(value);
+        }
+      }
+      return sign + parts.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
+    }
+    var intTime = {
+      identify: (value) => typeof value === "bigint" || Number.isInteger(value),
+      default: true,
+      tag: "tag:yaml.org,2002:int",
+      format: "TIME",
+      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
+      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
+      stringify: stringifySexagesimal
+    };
+    var floatTime = {
+      identify: (value) => typeof value === "number",
+      default: true,
+      tag: "tag:yaml.org,2002:float",
+      format: "TIME",
+      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
+      resolve: (str) => parseSexagesimal(str, false),
+      stringify: stringifySexagesimal
+    };
+    var timestamp = {
+      identify: (value) => value instanceof Date,
+      default: true,
+      tag: "tag:yaml.org,2002:timestamp",
+      // If the time zone is omitted, the timestamp is assumed to be specified in UTC. The time part
+      // may be omitted altogether, resulting in a date format. In such a case, the time part is
+      // assumed to be 00:00:00Z (start of day, UTC).
+      test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
+      resolve(str) {
+        const match = str.match(timestamp.test);
+        if (!match)
+          throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
+        const [, year, month, day, hour, minute, second] = match.map(Number);
+        const millisec = match[7] ? Number((match[7] + "00").substr(1, 3)) : 0;
+        let date2 = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);
+        const tz = match[8];
+        if (tz && tz !== "Z") {
+          let d = parseSexagesimal(tz, false);
+          if (Math.abs(d) < 30)
+            d *= 60;
+          date2 -= 6e4 * d;
+        }
+        return new Date(date2);
+      },
+      stringify: ({ value }) => value?.toISOString().replace(/(T00:00:00)?\.000Z$/, "") ?? ""
+    };
+    exports.floatTime = floatTime;
+    exports.intTime = intTime;
+    exports.timestamp = timestamp;
+  }
+});
+
+// node_modules/yaml/dist/schema/yaml-1.1/schema.js
+var require_schema3 = __commonJS({
+  "node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports) {
+    "use strict";
+    var map = require_map();
+    var _null3 = require_null();
+    var seq = require_seq();
+    var string3 = require_string();
+    var binary = require_binary();
+    var bool = require_bool2();
+    var float = require_float2();
+    var int2 = require_int2();
+    var merge2 = require_merge();
+    var omap = require_omap();
+    var pairs = require_pairs();
+    var set = require_set();
+    var timestamp = require_timestamp();
+    var schema = [
+      map.map,
+      seq.seq,
+      string3.string,
+      _null3.nullTag,
+      bool.trueTag,
+      bool.falseTag,
+      int2.intBin,
+      int2.intOct,
+      int2.int,
+      int2.intHex,
+      float.floatNaN,
+      float.floatExp,
+      float.float,
+      binary.binary,
+      merge2.merge,
+      omap.omap,
+      pairs.pairs,
+      set.set,
+      timestamp.intTime,
+      timestamp.floatTime,
+      timestamp.timestamp
+    ];
+    exports.schema = schema;
+  }
+});
+
+// node_modules/yaml/dist/schema/tags.js
+var require_tags = __commonJS({
+  "node_modules/yaml/dist/schema/tags.js"(exports) {
+    "use strict";
+    var map = require_map();
+    var _null3 = require_null();
+    var seq = require_seq();
+    var string3 = require_string();
+    var bool = require_bool();
+    var float = require_float();
+    var int2 = require_int();
+    var schema = require_schema();
+    var schema$1 = require_schema2();
+    var binary = require_binary();
+    var merge2 = require_merge();
+    var omap = require_omap();
+    var pairs = require_pairs();
+    var schema$2 = require_schema3();
+    var set = require_set();
+    var timestamp = require_timestamp();
+    var schemas = /* @__PURE__ */ new Map([
+      ["core", schema.schema],
+      ["failsafe", [map.map, seq.seq, string3.string]],
+      ["json", schema$1.schema],
+      ["yaml11", schema$2.schema],
+      ["yaml-1.1", schema$2.schema]
+    ]);
+    var tagsByName = {
+      binary: binary.binary,
+      bool: bool.boolTag,
+      float: float.float,
+      floatExp: float.floatExp,
+      floatNaN: float.floatNaN,
+      floatTime: timestamp.floatTime,
+      int: int2.int,
+      intHex: int2.intHex,
+      intOct: int2.intOct,
+      intTime: timestamp.intTime,
+      map: map.map,
+      merge: merge2.merge,
+      null: _null3.nullTag,
+      omap: omap.omap,
+      pairs: pairs.pairs,
+      seq: seq.seq,
+      set: set.set,
+      timestamp: timestamp.timestamp
+    };
+    var coreKnownTags = {
+      "tag:yaml.org,2002:binary": binary.binary,
+      "tag:yaml.org,2002:merge": merge2.merge,
+      "tag:yaml.org,2002:omap": omap.omap,
+      "tag:yaml.org,2002:pairs": pairs.pairs,
+      "tag:yaml.org,2002:set": set.set,
+      "tag:yaml.org,2002:timestamp": timestamp.timestamp
+    };
+    function getTags(customTags, schemaName, addMergeTag) {
+      const schemaTags = schemas.get(schemaName);
+      if (schemaTags && !customTags) {
+        return addMergeTag && !schemaTags.includes(merge2.merge) ? schemaTags.concat(merge2.merge) : schemaTags.slice();
+      }
+      let tags = schemaTags;
+      if (!tags) {
+        if (Array.isArray(customTags))
+          tags = [];
+        else {
+          const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");
+          throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
+        }
+      }
+      if (Array.isArray(customTags)) {
+        for (const tag of customTags)
+          tags = tags.concat(tag);
+      } else if (typeof customTags === "function") {
+        tags = customTags(tags.slice());
+      }
+      if (addMergeTag)
+        tags = tags.concat(merge2.merge);
+      return tags.reduce((tags2, tag) => {
+        const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;
+        if (!tagObj) {
+          const tagName = JSON.stringify(tag);
+          const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");
+          throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
+        }
+        if (!tags2.includes(tagObj))
+          tags2.push(tagObj);
+        return tags2;
+      }, []);
+    }
+    exports.coreKnownTags = coreKnownTags;
+    exports.getTags = getTags;
+  }
+});
+
+// node_modules/yaml/dist/schema/Schema.js
+var require_Schema = __commonJS({
+  "node_modules/yaml/dist/schema/Schema.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var map = require_map();
+    var seq = require_seq();
+    var string3 = require_string();
+    var tags = require_tags();
+    var sortMapEntriesByKey = (a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0;
+    var Schema = class _Schema {
+      constructor({ compat, customTags, merge: merge2, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
+        this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
+        this.name = typeof schema === "string" && schema || "core";
+        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
+        this.tags = tags.getTags(customTags, this.name, merge2);
+        this.toStringOptions = toStringDefaults ?? null;
+        Object.defineProperty(this, identity.MAP, { value: map.map });
+        Object.defineProperty(this, identity.SCALAR, { value: string3.string });
+        Object.defineProperty(this, identity.SEQ, { value: seq.seq });
+        this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
+      }
+      clone() {
+        const copy = Object.create(_Schema.prototype, Object.getOwnPropertyDescriptors(this));
+        copy.tags = this.tags.slice();
+        return copy;
+      }
+    };
+    exports.Schema = Schema;
+  }
+});
+
+// node_modules/yaml/dist/stringify/stringifyDocument.js
+var require_stringifyDocument = __commonJS({
+  "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var stringify = require_stringify();
+    var stringifyComment = require_stringifyComment();
+    function stringifyDocument(doc, options) {
+      const lines = [];
+      let hasDirectives = options.directives === true;
+      if (options.directives !== false && doc.directives) {
+        const dir = doc.directives.toString(doc);
+        if (dir) {
+          lines.push(dir);
+          hasDirectives = true;
+        } else if (doc.directives.docStart)
+          hasDirectives = true;
+      }
+      if (hasDirectives)
+        lines.push("---");
+      const ctx = stringify.createStringifyContext(doc, options);
+      const { commentString } = ctx.options;
+      if (doc.commentBefore) {
+        if (lines.length !== 1)
+          lines.unshift("");
+        const cs2 = commentString(doc.commentBefore);
+        lines.unshift(stringifyComment.indentComment(cs2, ""));
+      }
+      let chompKeep = false;
+      let contentComment = null;
+      if (doc.contents) {
+        if (identity.isNode(doc.contents)) {
+          if (doc.contents.spaceBefore && hasDirectives)
+            lines.push("");
+          if (doc.contents.commentBefore) {
+            const cs2 = commentString(doc.contents.commentBefore);
+            lines.push(stringifyComment.indentComment(cs2, ""));
+          }
+          ctx.forceBlockIndent = !!doc.comment;
+          contentComment = doc.contents.comment;
+        }
+        const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
+        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        if (contentComment)
+          body += stringifyComment.lineComment(body, "", commentString(contentComment));
+        if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
+          lines[lines.length - 1] = `--- ${body}`;
+        } else
+          lines.push(body);
+      } else {
+        lines.push(stringify.stringify(doc.contents, ctx));
+      }
+      if (doc.directives?.docEnd) {
+        if (doc.comment) {
+          const cs2 = commentString(doc.comment);
+          if (cs2.includes("\n")) {
+            lines.push("...");
+            lines.push(stringifyComment.indentComment(cs2, ""));
+          } else {
+            lines.push(`... ${cs2}`);
+          }
+        } else {
+          lines.push("...");
+        }
+      } else {
+        let dc = doc.comment;
+        if (dc && chompKeep)
+          dc = dc.replace(/^\n+/, "");
+        if (dc) {
+          if ((!chompKeep || contentComment) && lines[lines.length - 1] !== "")
+            lines.push("");
+          lines.push(stringifyComment.indentComment(commentString(dc), ""));
+        }
+      }
+      return lines.join("\n") + "\n";
+    }
+    exports.stringifyDocument = stringifyDocument;
+  }
+});
+
+// node_modules/yaml/dist/doc/Document.js
+var require_Document = __commonJS({
+  "node_modules/yaml/dist/doc/Document.js"(exports) {
+    "use strict";
+    var Alias = require_Alias();
+    var Collection = require_Collection();
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var toJS = require_toJS();
+    var Schema = require_Schema();
+    var stringifyDocument = require_stringifyDocument();
+    var anchors = require_anchors();
+    var applyReviver = require_applyReviver();
+    var createNode = require_createNode();
+    var directives = require_directives();
+    var Document = class _Document {
+      constructor(value, replacer, options) {
+        this.commentBefore = null;
+        this.comment = null;
+        this.errors = [];
+        this.warnings = [];
+        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.DOC });
+        let _replacer = null;
+        if (typeof replacer === "function" || Array.isArray(replacer)) {
+          _replacer = replacer;
+        } else if (options === void 0 && replacer) {
+          options = replacer;
+          replacer = void 0;
+        }
+        const opt = Object.assign({
+          intAsBigInt: false,
+          keepSourceTokens: false,
+          logLevel: "warn",
+          prettyErrors: true,
+          strict: true,
+          stringKeys: false,
+          uniqueKeys: true,
+          version: "1.2"
+        }, options);
+        this.options = opt;
+        let { version: version2 } = opt;
+        if (options?._directives) {
+          this.directives = options._directives.atDocument();
+          if (this.directives.yaml.explicit)
+            version2 = this.directives.yaml.version;
+        } else
+          this.directives = new directives.Directives({ version: version2 });
+        this.setSchema(version2, options);
+        this.contents = value === void 0 ? null : this.createNode(value, _replacer, options);
+      }
+      /**
+       * Create a deep copy of this Document and its contents.
+       *
+       * Custom Node values that inherit from `Object` still refer to their original instances.
+       */
+      clone() {
+        const copy = Object.create(_Document.prototype, {
+          [identity.NODE_TYPE]: { value: identity.DOC }
+        });
+        copy.commentBefore = this.commentBefore;
+        copy.comment = this.comment;
+        copy.errors = this.errors.slice();
+        copy.warnings = this.warnings.slice();
+        copy.options = Object.assign({}, this.options);
+        if (this.directives)
+          copy.directives = this.directives.clone();
+        copy.schema = this.schema.clone();
+        copy.contents = identity.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
+        if (this.range)
+          copy.range = this.range.slice();
+        return copy;
+      }
+      /** Adds a value to the document. */
+      add(value) {
+        if (assertCollection(this.contents))
+          this.contents.add(value);
+      }
+      /** Adds a value to the document. */
+      addIn(path, value) {
+        if (assertCollection(this.contents))
+          this.contents.addIn(path, value);
+      }
+      /**
+       * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
+       *
+       * If `node` already has an anchor, `name` is ignored.
+       * Otherwise, the `node.anchor` value will be set to `name`,
+       * or if an anchor with that name is already present in the document,
+       * `name` will be used as a prefix for a new unique anchor.
+       * If `name` is undefined, the generated anchor will use 'a' as a prefix.
+       */
+      createAlias(node2, name2) {
+        if (!node2.anchor) {
+          const prev = anchors.anchorNames(this);
+          node2.anchor = // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+          !name2 || prev.has(name2) ? anchors.findNewAnchor(name2 || "a", prev) : name2;
+        }
+        return new Alias.Alias(node2.anchor);
+      }
+      createNode(value, replacer, options) {
+        let _replacer = void 0;
+        if (typeof replacer === "function") {
+          value = replacer.call({ "": value }, "", value);
+          _replacer = replacer;
+        } else if (Array.isArray(replacer)) {
+          const keyToStr = (v2) => typeof v2 === "number" || v2 instanceof String || v2 instanceof Number;
+          const asStr = replacer.filter(keyToStr).map(String);
+          if (asStr.length > 0)
+            replacer = replacer.concat(asStr);
+          _replacer = replacer;
+        } else if (options === void 0 && replacer) {
+          options = replacer;
+          replacer = void 0;
+        }
+        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
+        const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(
+          this,
+          // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+          anchorPrefix || "a"
+        );
+        const ctx = {
+          aliasDuplicateObjects: aliasDuplicateObjects ?? true,
+          keepUndefined: keepUndefined ?? false,
+          onAnchor,
+          onTagObj,
+          replacer: _replacer,
+          schema: this.schema,
+          sourceObjects
+        };
+        const node2 = createNode.createNode(value, tag, ctx);
+        if (flow && identity.isCollection(node2))
+          node2.flow = true;
+        setAnchors();
+        return node2;
+      }
+      /**
+       * Convert a key and a value into a `Pair` using the current schema,
+       * recursively wrapping all values as `Scalar` or `Collection` nodes.
+       */
+      createPair(key, value, options = {}) {
+        const k2 = this.createNode(key, null, options);
+        const v2 = this.createNode(value, null, options);
+        return new Pair.Pair(k2, v2);
+      }
+      /**
+       * Removes a value from the document.
+       * @returns `true` if the item was found and removed.
+       */
+      delete(key) {
+        return assertCollection(this.contents) ? this.contents.delete(key) : false;
+      }
+      /**
+       * Removes a value from the document.
+       * @returns `true` if the item was found and removed.
+       */
+      deleteIn(path) {
+        if (Collection.isEmptyPath(path)) {
+          if (this.contents == null)
+            return false;
+          this.contents = null;
+          return true;
+        }
+        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;
+      }
+      /**
+       * Returns item at `key`, or `undefined` if not found. By default unwraps
+       * scalar values from their surrounding node; to disable set `keepScalar` to
+       * `true` (collections are always returned intact).
+       */
+      get(key, keepScalar) {
+        return identity.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
+      }
+      /**
+       * Returns item at `path`, or `undefined` if not found. By default unwraps
+       * scalar values from their surrounding node; to disable set `keepScalar` to
+       * `true` (collections are always returned intact).
+       */
+      getIn(path, keepScalar) {
+        if (Collection.isEmptyPath(path))
+          return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;
+      }
+      /**
+       * Checks if the document includes a value with the key `key`.
+       */
+      has(key) {
+        return identity.isCollection(this.contents) ? this.contents.has(key) : false;
+      }
+      /**
+       * Checks if the document includes a value at `path`.
+       */
+      hasIn(path) {
+        if (Collection.isEmptyPath(path))
+          return this.contents !== void 0;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
+      }
+      /**
+       * Sets a value in this document. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       */
+      set(key, value) {
+        if (this.contents == null) {
+          this.contents = Collection.collectionFromPath(this.schema, [key], value);
+        } else if (assertCollection(this.contents)) {
+          this.contents.set(key, value);
+        }
+      }
+      /**
+       * Sets a value in this document. For `!!set`, `value` needs to be a
+       * boolean to add/remove the item from the set.
+       */
+      setIn(path, value) {
+        if (Collection.isEmptyPath(path)) {
+          this.contents = value;
+        } else if (this.contents == null) {
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);
+        } else if (assertCollection(this.contents)) {
+          this.contents.setIn(path, value);
+        }
+      }
+      /**
+       * Change the YAML version and schema used by the document.
+       * A `null` version disables support for directives, explicit tags, anchors, and aliases.
+       * It also requires the `schema` option to be given as a `Schema` instance value.
+       *
+       * Overrides all previously set schema options.
+       */
+      setSchema(version2, options = {}) {
+        if (typeof version2 === "number")
+          version2 = String(version2);
+        let opt;
+        switch (version2) {
+          case "1.1":
+            if (this.directives)
+              this.directives.yaml.version = "1.1";
+            else
+              this.directives = new directives.Directives({ version: "1.1" });
+            opt = { resolveKnownTags: false, schema: "yaml-1.1" };
+            break;
+          case "1.2":
+          case "next":
+            if (this.directives)
+              this.directives.yaml.version = version2;
+            else
+              this.directives = new directives.Directives({ version: version2 });
+            opt = { resolveKnownTags: true, schema: "core" };
+            break;
+          case null:
+            if (this.directives)
+              delete this.directives;
+            opt = null;
+            break;
+          default: {
+            const sv = JSON.stringify(version2);
+            throw new Error(`Expected '1.1', '1.2' or null as first argument, but found: ${sv}`);
+          }
+        }
+        if (options.schema instanceof Object)
+          this.schema = options.schema;
+        else if (opt)
+          this.schema = new Schema.Schema(Object.assign(opt, options));
+        else
+          throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
+      }
+      // json & jsonArg are only used from toJSON()
+      toJS({ json, jsonArg, mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
+        const ctx = {
+          anchors: /* @__PURE__ */ new Map(),
+          doc: this,
+          keep: !json,
+          mapAsMap: mapAsMap === true,
+          mapKeyWarned: false,
+          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
+        };
+        const res = toJS.toJS(this.contents, jsonArg ?? "", ctx);
+        if (typeof onAnchor === "function")
+          for (const { count, res: res2 } of ctx.anchors.values())
+            onAnchor(res2, count);
+        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
+      }
+      /**
+       * A JSON representation of the document `contents`.
+       *
+       * @param jsonArg Used by `JSON.stringify` to indicate the array index or
+       *   property name.
+       */
+      toJSON(jsonArg, onAnchor) {
+        return this.toJS({ json: true, jsonArg, mapAsMap: false, onAnchor });
+      }
+      /** A YAML representation of the document. */
+      toString(options = {}) {
+        if (this.errors.length > 0)
+          throw new Error("Document with errors cannot be stringified");
+        if ("indent" in options && (!Number.isInteger(options.indent) || Number(options.indent) <= 0)) {
+          const s3 = JSON.stringify(options.indent);
+          throw new Error(`"indent" option must be a positive integer, not ${s3}`);
+        }
+        return stringifyDocument.stringifyDocument(this, options);
+      }
+    };
+    function assertCollection(contents) {
+      if (identity.isCollection(contents))
+        return true;
+      throw new Error("Expected a YAML collection as document contents");
+    }
+    exports.Document = Document;
+  }
+});
+
+// node_modules/yaml/dist/errors.js
+var require_errors = __commonJS({
+  "node_modules/yaml/dist/errors.js"(exports) {
+    "use strict";
+    var YAMLError = class extends Error {
+      constructor(name2, pos, code2, message) {
+        super();
+        this.name = name2;
+        this.code = code2;
+        this.message = message;
+        this.pos = pos;
+      }
+    };
+    var YAMLParseError = class extends YAMLError {
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
+      }
+    };
+    var YAMLWarning = class extends YAMLError {
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
+      }
+    };
+    var prettifyError2 = (src, lc) => (error2) => {
+      if (error2.pos[0] === -1)
+        return;
+      error2.linePos = error2.pos.map((pos) => lc.linePos(pos));
+      const { line, col } = error2.linePos[0];
+      error2.message += ` at line ${line}, column ${col}`;
+      let ci2 = col - 1;
+      let lineStr = src.substring(lc.lineStarts[line - 1], lc.lineStarts[line]).replace(/[\n\r]+$/, "");
+      if (ci2 >= 60 && lineStr.length > 80) {
+        const trimStart = Math.min(ci2 - 39, lineStr.length - 79);
+        lineStr = "\u2026" + lineStr.substring(trimStart);
+        ci2 -= trimStart - 1;
+      }
+      if (lineStr.length > 80)
+        lineStr = lineStr.substring(0, 79) + "\u2026";
+      if (line > 1 && /^ *$/.test(lineStr.substring(0, ci2))) {
+        let prev = src.substring(lc.lineStarts[line - 2], lc.lineStarts[line - 1]);
+        if (prev.length > 80)
+          prev = prev.substring(0, 79) + "\u2026\n";
+        lineStr = prev + lineStr;
+      }
+      if (/[^ ]/.test(lineStr)) {
+        let count = 1;
+        const end = error2.linePos[1];
+        if (end?.line === line && end.col > col) {
+          count = Math.max(1, Math.min(end.col - col, 80 - ci2));
+        }
+        const pointer = " ".repeat(ci2) + "^".repeat(count);
+        error2.message += `:
+
+${lineStr}
+${pointer}
+`;
+      }
+    };
+    exports.YAMLError = YAMLError;
+    exports.YAMLParseError = YAMLParseError;
+    exports.YAMLWarning = YAMLWarning;
+    exports.prettifyError = prettifyError2;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-props.js
+var require_resolve_props = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
+    "use strict";
+    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
+      let spaceBefore = false;
+      let atNewline = startOnNewline;
+      let hasSpace = startOnNewline;
+      let comment = "";
+      let commentSep = "";
+      let hasNewline = false;
+      let reqSpace = false;
+      let tab = null;
+      let anchor2 = null;
+      let tag = null;
+      let newlineAfterProp = null;
+      let comma = null;
+      let found = null;
+      let start = null;
+      for (const token of tokens) {
+        if (reqSpace) {
+          if (token.type !== "space" && token.type !== "newline" && token.type !== "comma")
+            onError(token.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
+          reqSpace = false;
+        }
+        if (tab) {
+          if (atNewline && token.type !== "comment" && token.type !== "newline") {
+            onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
+          }
+          tab = null;
+        }
+        switch (token.type) {
+          case "space":
+            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
+              tab = token;
+            }
+            hasSpace = true;
+            break;
+          case "comment": {
+            if (!hasSpace)
+              onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
+            const cb = token.source.substring(1) || " ";
+            if (!comment)
+              comment = cb;
+            else
+              comment += commentSep + cb;
+            commentSep = "";
+            atNewline = false;
+            break;
+          }
+          case "newline":
+            if (atNewline) {
+              if (comment)
+                comment += token.source;
+              else if (!found || indicator !== "seq-item-ind")
+                spaceBefore = true;
+            } else
+              commentSep += token.source;
+            atNewline = true;
+            hasNewline = true;
+            if (anchor2 || tag)
+              newlineAfterProp = token;
+            hasSpace = true;
+            break;
+          case "anchor":
+            if (anchor2)
+              onError(token, "MULTIPLE_ANCHORS", "A node can have at most one anchor");
+            if (token.source.endsWith(":"))
+              onError(token.offset + token.source.length - 1, "BAD_ALIAS", "Anchor ending in : is ambiguous", true);
+            anchor2 = token;
+            start ?? (start = token.offset);
+            atNewline = false;
+            hasSpace = false;
+            reqSpace = true;
+            break;
+          case "tag": {
+            if (tag)
+              onError(token, "MULTIPLE_TAGS", "A node can have at most one tag");
+            tag = token;
+            start ?? (start = token.offset);
+            atNewline = false;
+            hasSpace = false;
+            reqSpace = true;
+            break;
+          }
+          case indicator:
+            if (anchor2 || tag)
+              onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
+            if (found)
+              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
+            found = token;
+            atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
+            hasSpace = false;
+            break;
+          case "comma":
+            if (flow) {
+              if (comma)
+                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);
+              comma = token;
+              atNewline = false;
+              hasSpace = false;
+              break;
+            }
+          // else fallthrough
+          default:
+            onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.type} token`);
+            atNewline = false;
+            hasSpace = false;
+        }
+      }
+      const last = tokens[tokens.length - 1];
+      const end = last ? last.offset + last.source.length : offset;
+      if (reqSpace && next && next.type !== "space" && next.type !== "newline" && next.type !== "comma" && (next.type !== "scalar" || next.source !== "")) {
+        onError(next.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
+      }
+      if (tab && (atNewline && tab.indent <= parentIndent || next?.type === "block-map" || next?.type === "block-seq"))
+        onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
+      return {
+        comma,
+        found,
+        spaceBefore,
+        comment,
+        hasNewline,
+        anchor: anchor2,
+        tag,
+        newlineAfterProp,
+        end,
+        start: start ?? end
+      };
+    }
+    exports.resolveProps = resolveProps;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-contains-newline.js
+var require_util_contains_newline = __commonJS({
+  "node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
+    "use strict";
+    function containsNewline(key) {
+      if (!key)
+        return null;
+      switch (key.type) {
+        case "alias":
+        case "scalar":
+        case "double-quoted-scalar":
+        case "single-quoted-scalar":
+          if (key.source.includes("\n"))
+            return true;
+          if (key.end) {
+            for (const st2 of key.end)
+              if (st2.type === "newline")
+                return true;
+          }
+          return false;
+        case "flow-collection":
+          for (const it2 of key.items) {
+            for (const st2 of it2.start)
+              if (st2.type === "newline")
+                return true;
+            if (it2.sep) {
+              for (const st2 of it2.sep)
+                if (st2.type === "newline")
+                  return true;
+            }
+            if (containsNewline(it2.key) || containsNewline(it2.value))
+              return true;
+          }
+          return false;
+        default:
+          return true;
+      }
+    }
+    exports.containsNewline = containsNewline;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-flow-indent-check.js
+var require_util_flow_indent_check = __commonJS({
+  "node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports) {
+    "use strict";
+    var utilContainsNewline = require_util_contains_newline();
+    function flowIndentCheck(indent, fc, onError) {
+      if (fc?.type === "flow-collection") {
+        const end = fc.end[0];
+        if (end.indent === indent && (end.source === "]" || end.source === "}") && utilContainsNewline.containsNewline(fc)) {
+          const msg = "Flow end indicator should be more indented than parent";
+          onError(end, "BAD_INDENT", msg, true);
+        }
+      }
+    }
+    exports.flowIndentCheck = flowIndentCheck;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-map-includes.js
+var require_util_map_includes = __commonJS({
+  "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    function mapIncludes(ctx, items, search) {
+      const { uniqueKeys } = ctx.options;
+      if (uniqueKeys === false)
+        return false;
+      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b2) => a === b2 || identity.isScalar(a) && identity.isScalar(b2) && a.value === b2.value;
+      return items.some((pair) => isEqual(pair.key, search));
+    }
+    exports.mapIncludes = mapIncludes;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-block-map.js
+var require_resolve_block_map = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-block-map.js"(exports) {
+    "use strict";
+    var Pair = require_Pair();
+    var YAMLMap = require_YAMLMap();
+    var resolveProps = require_resolve_props();
+    var utilContainsNewline = require_util_contains_newline();
+    var utilFlowIndentCheck = require_util_flow_indent_check();
+    var utilMapIncludes = require_util_map_includes();
+    var startColMsg = "All mapping items must start at the same column";
+    function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
+      const NodeClass = tag?.nodeClass ?? YAMLMap.YAMLMap;
+      const map = new NodeClass(ctx.schema);
+      if (ctx.atRoot)
+        ctx.atRoot = false;
+      let offset = bm.offset;
+      let commentEnd = null;
+      for (const collItem of bm.items) {
+        const { start, key, sep, value } = collItem;
+        const keyProps = resolveProps.resolveProps(start, {
+          indicator: "explicit-key-ind",
+          next: key ?? sep?.[0],
+          offset,
+          onError,
+          parentIndent: bm.indent,
+          startOnNewline: true
+        });
+        const implicitKey = !keyProps.found;
+        if (implicitKey) {
+          if (key) {
+            if (key.type === "block-seq")
+              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "A block sequence may not be used as an implicit map key");
+            else if ("indent" in key && key.indent !== bm.indent)
+              onError(offset, "BAD_INDENT", startColMsg);
+          }
+          if (!keyProps.anchor && !keyProps.tag && !sep) {
+            commentEnd = keyProps.end;
+            if (keyProps.comment) {
+              if (map.comment)
+                map.comment += "\n" + keyProps.comment;
+              else
+                map.comment = keyProps.comment;
+            }
+            continue;
+          }
+          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {
+            onError(key ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");
+          }
+        } else if (keyProps.found?.indent !== bm.indent) {
+          onError(offset, "BAD_INDENT", startColMsg);
+        }
+        ctx.atKey = true;
+        const keyStart = keyProps.end;
+        const keyNode = key ? composeNode(ctx, key, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
+        if (ctx.schema.compat)
+          utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);
+        ctx.atKey = false;
+        if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
+          onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
+        const valueProps = resolveProps.resolveProps(sep ?? [], {
+          indicator: "map-value-ind",
+          next: value,
+          offset: keyNode.range[2],
+          onError,
+          parentIndent: bm.indent,
+          startOnNewline: !key || key.type === "block-scalar"
+        });
+        offset = valueProps.end;
+        if (valueProps.found) {
+          if (implicitKey) {
+            if (value?.type === "block-map" && !valueProps.hasNewline)
+              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "Nested mappings are not allowed in compact mappings");
+            if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
+              onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
+          }
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep, null, valueProps, onError);
+          if (ctx.schema.compat)
+            utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
+          offset = valueNode.range[2];
+          const pair = new Pair.Pair(keyNode, valueNode);
+          if (ctx.options.keepSourceTokens)
+            pair.srcToken = collItem;
+          map.items.push(pair);
+        } else {
+          if (implicitKey)
+            onError(keyNode.range, "MISSING_CHAR", "Implicit map keys need to be followed by map values");
+          if (valueProps.comment) {
+            if (keyNode.comment)
+              keyNode.comment += "\n" + valueProps.comment;
+            else
+              keyNode.comment = valueProps.comment;
+          }
+          const pair = new Pair.Pair(keyNode);
+          if (ctx.options.keepSourceTokens)
+            pair.srcToken = collItem;
+          map.items.push(pair);
+        }
+      }
+      if (commentEnd && commentEnd < offset)
+        onError(commentEnd, "IMPOSSIBLE", "Map comment with trailing content");
+      map.range = [bm.offset, offset, commentEnd ?? offset];
+      return map;
+    }
+    exports.resolveBlockMap = resolveBlockMap;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-block-seq.js
+var require_resolve_block_seq = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-block-seq.js"(exports) {
+    "use strict";
+    var YAMLSeq = require_YAMLSeq();
+    var resolveProps = require_resolve_props();
+    var utilFlowIndentCheck = require_util_flow_indent_check();
+    function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs2, onError, tag) {
+      const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
+      const seq = new NodeClass(ctx.schema);
+      if (ctx.atRoot)
+        ctx.atRoot = false;
+      if (ctx.atKey)
+        ctx.atKey = false;
+      let offset = bs2.offset;
+      let commentEnd = null;
+      for (const { start, value } of bs2.items) {
+        const props = resolveProps.resolveProps(start, {
+          indicator: "seq-item-ind",
+          next: value,
+          offset,
+          onError,
+          parentIndent: bs2.indent,
+          startOnNewline: true
+        });
+        if (!props.found) {
+          if (props.anchor || props.tag || value) {
+            if (value?.type === "block-seq")
+              onError(props.end, "BAD_INDENT", "All sequence items must start at the same column");
+            else
+              onError(offset, "MISSING_CHAR", "Sequence item without - indicator");
+          } else {
+            commentEnd = props.end;
+            if (props.comment)
+              seq.comment = props.comment;
+            continue;
+          }
+        }
+        const node2 = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, start, null, props, onError);
+        if (ctx.schema.compat)
+          utilFlowIndentCheck.flowIndentCheck(bs2.indent, value, onError);
+        offset = node2.range[2];
+        seq.items.push(node2);
+      }
+      seq.range = [bs2.offset, offset, commentEnd ?? offset];
+      return seq;
+    }
+    exports.resolveBlockSeq = resolveBlockSeq;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-end.js
+var require_resolve_end = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-end.js"(exports) {
+    "use strict";
+    function resolveEnd(end, offset, reqSpace, onError) {
+      let comment = "";
+      if (end) {
+        let hasSpace = false;
+        let sep = "";
+        for (const token of end) {
+          const { source: source2, type } = token;
+          switch (type) {
+            case "space":
+              hasSpace = true;
+              break;
+            case "comment": {
+              if (reqSpace && !hasSpace)
+                onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
+              const cb = source2.substring(1) || " ";
+              if (!comment)
+                comment = cb;
+              else
+                comment += sep + cb;
+              sep = "";
+              break;
+            }
+            case "newline":
+              if (comment)
+                sep += source2;
+              hasSpace = true;
+              break;
+            default:
+              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${type} at node end`);
+          }
+          offset += source2.length;
+        }
+      }
+      return { comment, offset };
+    }
+    exports.resolveEnd = resolveEnd;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-flow-collection.js
+var require_resolve_flow_collection = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var resolveEnd = require_resolve_end();
+    var resolveProps = require_resolve_props();
+    var utilContainsNewline = require_util_contains_newline();
+    var utilMapIncludes = require_util_map_includes();
+    var blockMsg = "Block collections are not allowed within flow collections";
+    var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
+    function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
+      const isMap = fc.start.source === "{";
+      const fcName = isMap ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const coll = new NodeClass(ctx.schema);
+      coll.flow = true;
+      const atRoot = ctx.atRoot;
+      if (atRoot)
+        ctx.atRoot = false;
+      if (ctx.atKey)
+        ctx.atKey = false;
+      let offset = fc.offset + fc.start.source.length;
+      for (let i = 0; i < fc.items.length; ++i) {
+        const collItem = fc.items[i];
+        const { start, key, sep, value } = collItem;
+        const props = resolveProps.resolveProps(start, {
+          flow: fcName,
+          indicator: "explicit-key-ind",
+          next: key ?? sep?.[0],
+          offset,
+          onError,
+          parentIndent: fc.indent,
+          startOnNewline: false
+        });
+        if (!props.found) {
+          if (!props.anchor && !props.tag && !sep && !value) {
+            if (i === 0 && props.comma)
+              onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
+            else if (i < fc.items.length - 1)
+              onError(props.start, "UNEXPECTED_TOKEN", `Unexpected empty item in ${fcName}`);
+            if (props.comment) {
+              if (coll.comment)
+                coll.comment += "\n" + props.comment;
+              else
+                coll.comment = props.comment;
+            }
+            offset = props.end;
+            continue;
+          }
+          if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key))
+            onError(
+              key,
+              // checked by containsNewline()
+              "MULTILINE_IMPLICIT_KEY",
+              "Implicit keys of flow sequence pairs need to be on a single line"
+            );
+        }
+        if (i === 0) {
+          if (props.comma)
+            onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
+        } else {
+          if (!props.comma)
+            onError(props.start, "MISSING_CHAR", `Missing , between ${fcName} items`);
+          if (props.comment) {
+            let prevItemComment = "";
+            loop: for (const st2 of start) {
+              switch (st2.type) {
+                case "comma":
+                case "space":
+                  break;
+                case "comment":
+                  prevItemComment = st2.source.substring(1);
+                  break loop;
+                default:
+                  break loop;
+              }
+            }
+            if (prevItemComment) {
+              let prev = coll.items[coll.items.length - 1];
+              if (identity.isPair(prev))
+                prev = prev.value ?? prev.key;
+              if (prev.comment)
+                prev.comment += "\n" + prevItemComment;
+              else
+                prev.comment = prevItemComment;
+              props.comment = props.comment.substring(prevItemComment.length + 1);
+            }
+          }
+        }
+        if (!isMap && !sep && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep, null, props, onError);
+          coll.items.push(valueNode);
+          offset = valueNode.range[2];
+          if (isBlock(value))
+            onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
+        } else {
+          ctx.atKey = true;
+          const keyStart = props.end;
+          const keyNode = key ? composeNode(ctx, key, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);
+          if (isBlock(key))
+            onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
+          ctx.atKey = false;
+          const valueProps = resolveProps.resolveProps(sep ?? [], {
+            flow: fcName,
+            indicator: "map-value-ind",
+            next: value,
+            offset: keyNode.range[2],
+            onError,
+            parentIndent: fc.indent,
+            startOnNewline: false
+          });
+          if (valueProps.found) {
+            if (!isMap && !props.found && ctx.options.strict) {
+              if (sep)
+                for (const st2 of sep) {
+                  if (st2 === valueProps.found)
+                    break;
+                  if (st2.type === "newline") {
+                    onError(st2, "MULTILINE_IMPLICIT_KEY", "Implicit keys of flow sequence pairs need to be on a single line");
+                    break;
+                  }
+                }
+              if (props.start < valueProps.found.offset - 1024)
+                onError(valueProps.found, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit flow sequence key");
+            }
+          } else if (value) {
+            if ("source" in value && value.source?.[0] === ":")
+              onError(value, "MISSING_CHAR", `Missing space after : in ${fcName}`);
+            else
+              onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
+          }
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep, null, valueProps, onError) : null;
+          if (valueNode) {
+            if (isBlock(value))
+              onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
+          } else if (valueProps.comment) {
+            if (keyNode.comment)
+              keyNode.comment += "\n" + valueProps.comment;
+            else
+              keyNode.comment = valueProps.comment;
+          }
+          const pair = new Pair.Pair(keyNode, valueNode);
+          if (ctx.options.keepSourceTokens)
+            pair.srcToken = collItem;
+          if (isMap) {
+            const map = coll;
+            if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
+              onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
+            map.items.push(pair);
+          } else {
+            const map = new YAMLMap.YAMLMap(ctx.schema);
+            map.flow = true;
+            map.items.push(pair);
+            const endRange = (valueNode ?? keyNode).range;
+            map.range = [keyNode.range[0], endRange[1], endRange[2]];
+            coll.items.push(map);
+          }
+          offset = valueNode ? valueNode.range[2] : valueProps.end;
+        }
+      }
+      const expectedEnd = isMap ? "}" : "]";
+      const [ce2, ...ee2] = fc.end;
+      let cePos = offset;
+      if (ce2?.source === expectedEnd)
+        cePos = ce2.offset + ce2.source.length;
+      else {
+        const name2 = fcName[0].toUpperCase() + fcName.substring(1);
+        const msg = atRoot ? `${name2} must end with a ${expectedEnd}` : `${name2} in block collection must be sufficiently indented and end with a ${expectedEnd}`;
+        onError(offset, atRoot ? "MISSING_CHAR" : "BAD_INDENT", msg);
+        if (ce2 && ce2.source.length !== 1)
+          ee2.unshift(ce2);
+      }
+      if (ee2.length > 0) {
+        const end = resolveEnd.resolveEnd(ee2, cePos, ctx.options.strict, onError);
+        if (end.comment) {
+          if (coll.comment)
+            coll.comment += "\n" + end.comment;
+          else
+            coll.comment = end.comment;
+        }
+        coll.range = [fc.offset, cePos, end.offset];
+      } else {
+        coll.range = [fc.offset, cePos, cePos];
+      }
+      return coll;
+    }
+    exports.resolveFlowCollection = resolveFlowCollection;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-collection.js
+var require_compose_collection = __commonJS({
+  "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var resolveBlockMap = require_resolve_block_map();
+    var resolveBlockSeq = require_resolve_block_seq();
+    var resolveFlowCollection = require_resolve_flow_collection();
+    function resolveCollection(CN, ctx, token, onError, tagName, tag) {
+      const coll = token.type === "block-map" ? resolveBlockMap.resolveBlockMap(CN, ctx, token, onError, tag) : token.type === "block-seq" ? resolveBlockSeq.resolveBlockSeq(CN, ctx, token, onError, tag) : resolveFlowCollection.resolveFlowCollection(CN, ctx, token, onError, tag);
+      const Coll = coll.constructor;
+      if (tagName === "!" || tagName === Coll.tagName) {
+        coll.tag = Coll.tagName;
+        return coll;
+      }
+      if (tagName)
+        coll.tag = tagName;
+      return coll;
+    }
+    function composeCollection(CN, ctx, token, props, onError) {
+      const tagToken = props.tag;
+      const tagName = !tagToken ? null : ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg));
+      if (token.type === "block-seq") {
+        const { anchor: anchor2, newlineAfterProp: nl } = props;
+        const lastProp = anchor2 && tagToken ? anchor2.offset > tagToken.offset ? anchor2 : tagToken : anchor2 ?? tagToken;
+        if (lastProp && (!nl || nl.offset < lastProp.offset)) {
+          const message = "Missing newline after block sequence props";
+          onError(lastProp, "MISSING_CHAR", message);
+        }
+      }
+      const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
+      if (!tagToken || !tagName || tagName === "!" || tagName === YAMLMap.YAMLMap.tagName && expType === "map" || tagName === YAMLSeq.YAMLSeq.tagName && expType === "seq") {
+        return resolveCollection(CN, ctx, token, onError, tagName);
+      }
+      let tag = ctx.schema.tags.find((t) => t.tag === tagName && t.collection === expType);
+      if (!tag) {
+        const kt2 = ctx.schema.knownTags[tagName];
+        if (kt2?.collection === expType) {
+          ctx.schema.tags.push(Object.assign({}, kt2, { default: false }));
+          tag = kt2;
+        } else {
+          if (kt2) {
+            onError(tagToken, "BAD_COLLECTION_TYPE", `${kt2.tag} used for ${expType} collection, but expects ${kt2.collection ?? "scalar"}`, true);
+          } else {
+            onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, true);
+          }
+          return resolveCollection(CN, ctx, token, onError, tagName);
+        }
+      }
+      const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
+      const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
+      const node2 = identity.isNode(res) ? res : new Scalar.Scalar(res);
+      node2.range = coll.range;
+      node2.tag = tagName;
+      if (tag?.format)
+        node2.format = tag.format;
+      return node2;
+    }
+    exports.composeCollection = composeCollection;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-block-scalar.js
+var require_resolve_block_scalar = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    function resolveBlockScalar(ctx, scalar, onError) {
+      const start = scalar.offset;
+      const header = parseBlockScalarHeader(scalar, ctx.options.strict, onError);
+      if (!header)
+        return { value: "", type: null, comment: "", range: [start, start, start] };
+      const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
+      const lines = scalar.source ? splitLines(scalar.source) : [];
+      let chompStart = lines.length;
+      for (let i = lines.length - 1; i >= 0; --i) {
+        const content = lines[i][1];
+        if (content === "" || content === "\r")
+          chompStart = i;
+        else
+          break;
+      }
+      if (chompStart === 0) {
+        const value2 = header.chomp === "+" && lines.length > 0 ? "\n".repeat(Math.max(1, lines.length - 1)) : "";
+        let end2 = start + header.length;
+        if (scalar.source)
+          end2 += scalar.source.length;
+        return { value: value2, type, comment: header.comment, range: [start, end2, end2] };
+      }
+      let trimIndent = scalar.indent + header.indent;
+      let offset = scalar.offset + header.length;
+      let contentStart = 0;
+      for (let i = 0; i < chompStart; ++i) {
+        const [indent, content] = lines[i];
+        if (content === "" || content === "\r") {
+          if (header.indent === 0 && indent.length > trimIndent)
+            trimIndent = indent.length;
+        } else {
+          if (indent.length < trimIndent) {
+            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
+            onError(offset + indent.length, "MISSING_CHAR", message);
+          }
+          if (header.indent === 0)
+            trimIndent = indent.length;
+          contentStart = i;
+          if (trimIndent === 0 && !ctx.atRoot) {
+            const message = "Block scalar values in collections must be indented";
+            onError(offset, "BAD_INDENT", message);
+          }
+          break;
+        }
+        offset += indent.length + content.length + 1;
+      }
+      for (let i = lines.length - 1; i >= chompStart; --i) {
+        if (lines[i][0].length > trimIndent)
+          chompStart = i + 1;
+      }
+      let value = "";
+      let sep = "";
+      let prevMoreIndented = false;
+      for (let i = 0; i < contentStart; ++i)
+        value += lines[i][0].slice(trimIndent) + "\n";
+      for (let i = contentStart; i < chompStart; ++i) {
+        let [indent, content] = lines[i];
+        offset += indent.length + content.length + 1;
+        const crlf = content[content.length - 1] === "\r";
+        if (crlf)
+          content = content.slice(0, -1);
+        if (content && indent.length < trimIndent) {
+          const src = header.indent ? "explicit indentation indicator" : "first line";
+          const message = `Block scalar lines must not be less indented than their ${src}`;
+          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
+          indent = "";
+        }
+        if (type === Scalar.Scalar.BLOCK_LITERAL) {
+          value += sep + indent.slice(trimIndent) + content;
+          sep = "\n";
+        } else if (indent.length > trimIndent || content[0] === "	") {
+          if (sep === " ")
+            sep = "\n";
+          else if (!prevMoreIndented && sep === "\n")
+            sep = "\n\n";
+          value += sep + indent.slice(trimIndent) + content;
+          sep = "\n";
+          prevMoreIndented = true;
+        } else if (content === "") {
+          if (sep === "\n")
+            value += "\n";
+          else
+            sep = "\n";
+        } else {
+          value += sep + content;
+          sep = " ";
+          prevMoreIndented = false;
+        }
+      }
+      switch (header.chomp) {
+        case "-":
+          break;
+        case "+":
+          for (let i = chompStart; i < lines.length; ++i)
+            value += "\n" + lines[i][0].slice(trimIndent);
+          if (value[value.length - 1] !== "\n")
+            value += "\n";
+          break;
+        default:
+          value += "\n";
+      }
+      const end = start + header.length + scalar.source.length;
+      return { value, type, comment: header.comment, range: [start, end, end] };
+    }
+    function parseBlockScalarHeader({ offset, props }, strict, onError) {
+      if (props[0].type !== "block-scalar-header") {
+        onError(props[0], "IMPOSSIBLE", "Block scalar header not found");
+        return null;
+      }
+      const { source: source2 } = props[0];
+      const mode = source2[0];
+      let indent = 0;
+      let chomp = "";
+      let error2 = -1;
+      for (let i = 1; i < source2.length; ++i) {
+        const ch = source2[i];
+        if (!chomp && (ch === "-" || ch === "+"))
+          chomp = ch;
+        else {
+          const n = Number(ch);
+          if (!indent && n)
+            indent = n;
+          else if (error2 === -1)
+            error2 = offset + i;
+        }
+      }
+      if (error2 !== -1)
+        onError(error2, "UNEXPECTED_TOKEN", `Block scalar header includes extra characters: ${source2}`);
+      let hasSpace = false;
+      let comment = "";
+      let length = source2.length;
+      for (let i = 1; i < props.length; ++i) {
+        const token = props[i];
+        switch (token.type) {
+          case "space":
+            hasSpace = true;
+          // fallthrough
+          case "newline":
+            length += token.source.length;
+            break;
+          case "comment":
+            if (strict && !hasSpace) {
+              const message = "Comments must be separated from other tokens by white space characters";
+              onError(token, "MISSING_CHAR", message);
+            }
+            length += token.source.length;
+            comment = token.source.substring(1);
+            break;
+          case "error":
+            onError(token, "UNEXPECTED_TOKEN", token.message);
+            length += token.source.length;
+            break;
+          /* istanbul ignore next should not happen */
+          default: {
+            const message = `Unexpected token in block scalar header: ${token.type}`;
+            onError(token, "UNEXPECTED_TOKEN", message);
+            const ts2 = token.source;
+            if (ts2 && typeof ts2 === "string")
+              length += ts2.length;
+          }
+        }
+      }
+      return { mode, indent, chomp, comment, length };
+    }
+    function splitLines(source2) {
+      const split2 = source2.split(/\n( *)/);
+      const first = split2[0];
+      const m2 = first.match(/^( *)/);
+      const line0 = m2?.[1] ? [m2[1], first.slice(m2[1].length)] : ["", first];
+      const lines = [line0];
+      for (let i = 1; i < split2.length; i += 2)
+        lines.push([split2[i], split2[i + 1]]);
+      return lines;
+    }
+    exports.resolveBlockScalar = resolveBlockScalar;
+  }
+});
+
+// node_modules/yaml/dist/compose/resolve-flow-scalar.js
+var require_resolve_flow_scalar = __commonJS({
+  "node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports) {
+    "use strict";
+    var Scalar = require_Scalar();
+    var resolveEnd = require_resolve_end();
+    function resolveFlowScalar(scalar, strict, onError) {
+      const { offset, type, source: source2, end } = scalar;
+      let _type;
+      let value;
+      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
+      switch (type) {
+        case "scalar":
+          _type = Scalar.Scalar.PLAIN;
+          value = plainValue(source2, _onError);
+          break;
+        case "single-quoted-scalar":
+          _type = Scalar.Scalar.QUOTE_SINGLE;
+          value = singleQuotedValue(source2, _onError);
+          break;
+        case "double-quoted-scalar":
+          _type = Scalar.Scalar.QUOTE_DOUBLE;
+          value = doubleQuotedValue(source2, _onError);
+          break;
+        /* istanbul ignore next should not happen */
+        default:
+          onError(scalar, "UNEXPECTED_TOKEN", `Expected a flow scalar value, but found: ${type}`);
+          return {
+            value: "",
+            type: null,
+            comment: "",
+            range: [offset, offset + source2.length, offset + source2.length]
+          };
+      }
+      const valueEnd = offset + source2.length;
+      const re2 = resolveEnd.resolveEnd(end, valueEnd, strict, onError);
+      return {
+        value,
+        type: _type,
+        comment: re2.comment,
+        range: [offset, valueEnd, re2.offset]
+      };
+    }
+    function plainValue(source2, onError) {
+      let badChar = "";
+      switch (source2[0]) {
+        /* istanbul ignore next should not happen */
+        case "	":
+          badChar = "a tab character";
+          break;
+        case ",":
+          badChar = "flow indicator character ,";
+          break;
+        case "%":
+          badChar = "directive indicator character %";
+          break;
+        case "|":
+        case ">": {
+          badChar = `block scalar indicator ${source2[0]}`;
+          break;
+        }
+        case "@":
+        case "`": {
+          badChar = `reserved character ${source2[0]}`;
+          break;
+        }
+      }
+      if (badChar)
+        onError(0, "BAD_SCALAR_START", `Plain value cannot start with ${badChar}`);
+      return unfoldLines(source2);
+    }
+    function singleQuotedValue(source2, onError) {
+      if (source2[source2.length - 1] !== "'" || source2.length === 1)
+        onError(source2.length, "MISSING_CHAR", "Missing closing 'quote");
+      return unfoldLines(source2.slice(1, -1)).replace(/''/g, "'");
+    }
+    function unfoldLines(source2) {
+      const line = /(.*?)\r?\n/sy;
+      let match = line.exec(source2);
+      if (!match)
+        return source2;
+      let trimEnd, trimBoth;
+      try {
+        trimEnd = new RegExp("(?<![ 	])[ 	]+$");
+        trimBoth = new RegExp("^[ 	]+|(?<![ 	])[ 	]+$", "g");
+      } catch {
+        trimEnd = /[ \t]+$/;
+        trimBoth = /^[ \t]+|[ \t]+$/g;
+      }
+      let res = match[1].replace(trimEnd, "");
+      let sep = " ";
+      let pos = line.lastIndex;
+      while (match = line.exec(source2)) {
+        const lm = match[1].replace(trimBoth, "");
+        if (lm === "") {
+          if (sep === "\n")
+            res += sep;
+          else
+            sep = "\n";
+        } else {
+          res += sep + lm;
+          sep = " ";
+        }
+        pos = line.lastIndex;
+      }
+      const last = /[ \t]*(.*)/sy;
+      last.lastIndex = pos;
+      match = last.exec(source2);
+      return res + sep + (match?.[1] ?? "");
+    }
+    function doubleQuotedValue(source2, onError) {
+      let res = "";
+      for (let i = 1; i < source2.length - 1; ++i) {
+        const ch = source2[i];
+        if (ch === "\r" && source2[i + 1] === "\n")
+          continue;
+        if (ch === "\n") {
+          const { fold, offset } = foldNewline(source2, i);
+          res += fold;
+          i = offset;
+        } else if (ch === "\\") {
+          let next = source2[++i];
+          const cc = escapeCodes[next];
+          if (cc)
+            res += cc;
+          else if (next === "\n") {
+            next = source2[i + 1];
+            while (next === " " || next === "	")
+              next = source2[++i + 1];
+          } else if (next === "\r" && source2[i + 1] === "\n") {
+            next = source2[++i + 1];
+            while (next === " " || next === "	")
+              next = source2[++i + 1];
+          } else if (next === "x" || next === "u" || next === "U") {
+            const length = next === "x" ? 2 : next === "u" ? 4 : 8;
+            res += parseCharCode(source2, i + 1, length, onError);
+            i += length;
+          } else {
+            const raw = source2.substr(i - 1, 2);
+            onError(i - 1, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
+            res += raw;
+          }
+        } else if (ch === " " || ch === "	") {
+          const wsStart = i;
+          let next = source2[i + 1];
+          while (next === " " || next === "	")
+            next = source2[++i + 1];
+          if (next !== "\n" && !(next === "\r" && source2[i + 2] === "\n"))
+            res += i > wsStart ? source2.slice(wsStart, i + 1) : ch;
+        } else {
+          res += ch;
+        }
+      }
+      if (source2[source2.length - 1] !== '"' || source2.length === 1)
+        onError(source2.length, "MISSING_CHAR", 'Missing closing "quote');
+      return res;
+    }
+    function foldNewline(source2, offset) {
+      let fold = "";
+      let ch = source2[offset + 1];
+      while (ch === " " || ch === "	" || ch === "\n" || ch === "\r") {
+        if (ch === "\r" && source2[offset + 2] !== "\n")
+          break;
+        if (ch === "\n")
+          fold += "\n";
+        offset += 1;
+        ch = source2[offset + 1];
+      }
+      if (!fold)
+        fold = " ";
+      return { fold, offset };
+    }
+    var escapeCodes = {
+      "0": "\0",
+      // null character
+      a: "\x07",
+      // bell character
+      b: "\b",
+      // backspace
+      e: "\x1B",
+      // escape character
+      f: "\f",
+      // form feed
+      n: "\n",
+      // line feed
+      r: "\r",
+      // carriage return
+      t: "	",
+      // horizontal tab
+      v: "\v",
+      // vertical tab
+      N: "\x85",
+      // Unicode next line
+      _: "\xA0",
+      // Unicode non-breaking space
+      L: "\u2028",
+      // Unicode line separator
+      P: "\u2029",
+      // Unicode paragraph separator
+      " ": " ",
+      '"': '"',
+      "/": "/",
+      "\\": "\\",
+      "	": "	"
+    };
+    function parseCharCode(source2, offset, length, onError) {
+      const cc = source2.substr(offset, length);
+      const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
+      const code2 = ok ? parseInt(cc, 16) : NaN;
+      try {
+        return String.fromCodePoint(code2);
+      } catch {
+        const raw = source2.substr(offset - 2, length + 2);
+        onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
+        return raw;
+      }
+    }
+    exports.resolveFlowScalar = resolveFlowScalar;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-scalar.js
+var require_compose_scalar = __commonJS({
+  "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
+    "use strict";
+    var identity = require_identity();
+    var Scalar = require_Scalar();
+    var resolveBlockScalar = require_resolve_block_scalar();
+    var resolveFlowScalar = require_resolve_flow_scalar();
+    function composeScalar(ctx, token, tagToken, onError) {
+      const { value, type, comment, range } = token.type === "block-scalar" ? resolveBlockScalar.resolveBlockScalar(ctx, token, onError) : resolveFlowScalar.resolveFlowScalar(token, ctx.options.strict, onError);
+      const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
+      let tag;
+      if (ctx.options.stringKeys && ctx.atKey) {
+        tag = ctx.schema[identity.SCALAR];
+      } else if (tagName)
+        tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
+      else if (token.type === "scalar")
+        tag = findScalarTagByTest(ctx, value, token, onError);
+      else
+        tag = ctx.schema[identity.SCALAR];
+      let scalar;
+      try {
+        const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
+        scalar = identity.isScalar(res) ? res : new Scalar.Scalar(res);
+      } catch (error2) {
+        const msg = error2 instanceof Error ? error2.message : String(error2);
+        onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
+        scalar = new Scalar.Scalar(value);
+      }
+      scalar.range = range;
+      scalar.source = value;
+      if (type)
+        scalar.type = type;
+      if (tagName)
+        scalar.tag = tagName;
+      if (tag.format)
+        scalar.format = tag.format;
+      if (comment)
+        scalar.comment = comment;
+      return scalar;
+    }
+    function findScalarTagByName(schema, value, tagName, tagToken, onError) {
+      if (tagName === "!")
+        return schema[identity.SCALAR];
+      const matchWithTest = [];
+      for (const tag of schema.tags) {
+        if (!tag.collection && tag.tag === tagName) {
+          if (tag.default && tag.test)
+            matchWithTest.push(tag);
+          else
+            return tag;
+        }
+      }
+      for (const tag of matchWithTest)
+        if (tag.test?.test(value))
+          return tag;
+      const kt2 = schema.knownTags[tagName];
+      if (kt2 && !kt2.collection) {
+        schema.tags.push(Object.assign({}, kt2, { default: false, test: void 0 }));
+        return kt2;
+      }
+      onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
+      return schema[identity.SCALAR];
+    }
+    function findScalarTagByTest({ atKey, directives, schema }, value, token, onError) {
+      const tag = schema.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema[identity.SCALAR];
+      if (schema.compat) {
+        const compat = schema.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema[identity.SCALAR];
+        if (tag.tag !== compat.tag) {
+          const ts2 = directives.tagString(tag.tag);
+          const cs2 = directives.tagString(compat.tag);
+          const msg = `Value may be parsed as either ${ts2} or ${cs2}`;
+          onError(token, "TAG_RESOLVE_FAILED", msg, true);
+        }
+      }
+      return tag;
+    }
+    exports.composeScalar = composeScalar;
+  }
+});
+
+// node_modules/yaml/dist/compose/util-empty-scalar-position.js
+var require_util_empty_scalar_position = __commonJS({
+  "node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports) {
+    "use strict";
+    function emptyScalarPosition(offset, before, pos) {
+      if (before) {
+        pos ?? (pos = before.length);
+        for (let i = pos - 1; i >= 0; --i) {
+          let st2 = before[i];
+          switch (st2.type) {
+            case "space":
+            case "comment":
+            case "newline":
+              offset -= st2.source.length;
+              continue;
+          }
+          st2 = before[++i];
+          while (st2?.type === "space") {
+            offset += st2.source.length;
+            st2 = before[++i];
+          }
+          break;
+        }
+      }
+      return offset;
+    }
+    exports.emptyScalarPosition = emptyScalarPosition;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-node.js
+var require_compose_node = __commonJS({
+  "node_modules/yaml/dist/compose/compose-node.js"(exports) {
+    "use strict";
+    var Alias = require_Alias();
+    var identity = require_identity();
+    var composeCollection = require_compose_collection();
+    var composeScalar = require_compose_scalar();
+    var resolveEnd = require_resolve_end();
+    var utilEmptyScalarPosition = require_util_empty_scalar_position();
+    var CN = { composeNode, composeEmptyNode };
+    function composeNode(ctx, token, props, onError) {
+      const atKey = ctx.atKey;
+      const { spaceBefore, comment, anchor: anchor2, tag } = props;
+      let node2;
+      let isSrcToken = true;
+      switch (token.type) {
+        case "alias":
+          node2 = composeAlias(ctx, token, onError);
+          if (anchor2 || tag)
+            onError(token, "ALIAS_PROPS", "An alias node must not specify any properties");
+          break;
+        case "scalar":
+        case "single-quoted-scalar":
+        case "double-quoted-scalar":
+        case "block-scalar":
+          node2 = composeScalar.composeScalar(ctx, token, tag, onError);
+          if (anchor2)
+            node2.anchor = anchor2.source.substring(1);
+          break;
+        case "block-map":
+        case "block-seq":
+        case "flow-collection":
+          try {
+            node2 = composeCollection.composeCollection(CN, ctx, token, props, onError);
+            if (anchor2)
+              node2.anchor = anchor2.source.substring(1);
+          } catch (error2) {
+            const message = error2 instanceof Error ? error2.message : String(error2);
+            onError(token, "RESOURCE_EXHAUSTION", message);
+          }
+          break;
+        default: {
+          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
+          onError(token, "UNEXPECTED_TOKEN", message);
+          isSrcToken = false;
+        }
+      }
+      node2 ?? (node2 = composeEmptyNode(ctx, token.offset, void 0, null, props, onError));
+      if (anchor2 && node2.anchor === "")
+        onError(anchor2, "BAD_ALIAS", "Anchor cannot be an empty string");
+      if (atKey && ctx.options.stringKeys && (!identity.isScalar(node2) || typeof node2.value !== "string" || node2.tag && node2.tag !== "tag:yaml.org,2002:str")) {
+        const msg = "With stringKeys, all keys must be strings";
+        onError(tag ?? token, "NON_STRING_KEY", msg);
+      }
+      if (spaceBefore)
+        node2.spaceBefore = true;
+      if (comment) {
+        if (token.type === "scalar" && token.source === "")
+          node2.comment = comment;
+        else
+          node2.commentBefore = comment;
+      }
+      if (ctx.options.keepSourceTokens && isSrcToken)
+        node2.srcToken = token;
+      return node2;
+    }
+    function composeEmptyNode(ctx, offset, before, pos, { spaceBefore, comment, anchor: anchor2, tag, end }, onError) {
+      const token = {
+        type: "scalar",
+        offset: utilEmptyScalarPosition.emptyScalarPosition(offset, before, pos),
+        indent: -1,
+        source: ""
+      };
+      const node2 = composeScalar.composeScalar(ctx, token, tag, onError);
+      if (anchor2) {
+        node2.anchor = anchor2.source.substring(1);
+        if (node2.anchor === "")
+          onError(anchor2, "BAD_ALIAS", "Anchor cannot be an empty string");
+      }
+      if (spaceBefore)
+        node2.spaceBefore = true;
+      if (comment) {
+        node2.comment = comment;
+        node2.range[2] = end;
+      }
+      return node2;
+    }
+    function composeAlias({ options }, { offset, source: source2, end }, onError) {
+      const alias = new Alias.Alias(source2.substring(1));
+      if (alias.source === "")
+        onError(offset, "BAD_ALIAS", "Alias cannot be an empty string");
+      if (alias.source.endsWith(":"))
+        onError(offset + source2.length - 1, "BAD_ALIAS", "Alias ending in : is ambiguous", true);
+      const valueEnd = offset + source2.length;
+      const re2 = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);
+      alias.range = [offset, valueEnd, re2.offset];
+      if (re2.comment)
+        alias.comment = re2.comment;
+      return alias;
+    }
+    exports.composeEmptyNode = composeEmptyNode;
+    exports.composeNode = composeNode;
+  }
+});
+
+// node_modules/yaml/dist/compose/compose-doc.js
+var require_compose_doc = __commonJS({
+  "node_modules/yaml/dist/compose/compose-doc.js"(exports) {
+    "use strict";
+    var Document = require_Document();
+    var composeNode = require_compose_node();
+    var resolveEnd = require_resolve_end();
+    var resolveProps = require_resolve_props();
+    function composeDoc(options, directives, { offset, start, value, end }, onError) {
+      const opts2 = Object.assign({ _directives: directives }, options);
+      const doc = new Document.Document(void 0, opts2);
+      const ctx = {
+        atKey: false,
+        atRoot: true,
+        directives: doc.directives,
+        options: doc.options,
+        schema: doc.schema
+      };
+      const props = resolveProps.resolveProps(start, {
+        indicator: "doc-start",
+        next: value ?? end?.[0],
+        offset,
+        onError,
+        parentIndent: 0,
+        startOnNewline: true
+      });
+      if (props.found) {
+        doc.directives.docStart = true;
+        if (value && (value.type === "block-map" || value.type === "block-seq") && !props.hasNewline)
+          onError(props.end, "MISSING_CHAR", "Block collection cannot start on same line with directives-end marker");
+      }
+      doc.contents = value ? composeNode.composeNode(ctx, value, props, onError) : composeNode.composeEmptyNode(ctx, props.end, start, null, props, onError);
+      const contentEnd = doc.contents.range[2];
+      const re2 = resolveEnd.resolveEnd(end, contentEnd, false, onError);
+      if (re2.comment)
+        doc.comment = re2.comment;
+      doc.range = [offset, contentEnd, re2.offset];
+      return doc;
+    }
+    exports.composeDoc = composeDoc;
+  }
+});
+
+// node_modules/yaml/dist/compose/composer.js
+var require_composer = __commonJS({
+  "node_modules/yaml/dist/compose/composer.js"(exports) {
+    "use strict";
+    var node_process = __require("process");
+    var directives = require_directives();
+    var Document = require_Document();
+    var errors = require_errors();
+    var identity = require_identity();
+    var composeDoc = require_compose_doc();
+    var resolveEnd = require_resolve_end();
+    function getErrorPos(src) {
+      if (typeof src === "number")
+        return [src, src + 1];
+      if (Array.isArray(src))
+        return src.length === 2 ? src : [src[0], src[1]];
+      const { offset, source: source2 } = src;
+      return [offset, offset + (typeof source2 === "string" ? source2.length : 1)];
+    }
+    function parsePrelude(prelude) {
+      let comment = "";
+      let atComment = false;
+      let afterEmptyLine = false;
+      for (let i = 0; i < prelude.length; ++i) {
+        const source2 = prelude[i];
+        switch (source2[0]) {
+          case "#":
+            comment += (comment === "" ? "" : afterEmptyLine ? "\n\n" : "\n") + (source2.substring(1) || " ");
+            atComment = true;
+            afterEmptyLine = false;
+            break;
+          case "%":
+            if (prelude[i + 1]?.[0] !== "#")
+              i += 1;
+            atComment = false;
+            break;
+          default:
+            if (!atComment)
+              afterEmptyLine = true;
+            atComment = false;
+        }
+      }
+      return { comment, afterEmptyLine };
+    }
+    var Composer = class {
+      constructor(options = {}) {
+        this.doc = null;
+        this.atDirectives = false;
+        this.prelude = [];
+        this.errors = [];
+        this.warnings = [];
+        this.onError = (source2, code2, message, warning) => {
+          const pos = getErrorPos(source2);
+          if (warning)
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
+          else
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
+        };
+        this.directives = new directives.Directives({ version: options.version || "1.2" });
+        this.options = options;
+      }
+      decorate(doc, afterDoc) {
+        const { comment, afterEmptyLine } = parsePrelude(this.prelude);
+        if (comment) {
+          const dc = doc.contents;
+          if (afterDoc) {
+            doc.comment = doc.comment ? `${doc.comment}
+${comment}` : comment;
+          } else if (afterEmptyLine || doc.directives.docStart || !dc) {
+            doc.commentBefore = comment;
+          } else if (identity.isCollection(dc) && !dc.flow && dc.items.length > 0) {
+            let it2 = dc.items[0];
+            if (identity.isPair(it2))
+              it2 = it2.key;
+            const cb = it2.commentBefore;
+            it2.commentBefore = cb ? `${comment}
+${cb}` : comment;
+          } else {
+            const cb = dc.commentBefore;
+            dc.commentBefore = cb ? `${comment}
+${cb}` : comment;
+          }
+        }
+        if (afterDoc) {
+          for (let i = 0; i < this.errors.length; ++i)
+            doc.errors.push(this.errors[i]);
+          for (let i = 0; i < this.warnings.length; ++i)
+            doc.warnings.push(this.warnings[i]);
+        } else {
+          doc.errors = this.errors;
+          doc.warnings = this.warnings;
+        }
+        this.prelude = [];
+        this.errors = [];
+        this.warnings = [];
+      }
+      /**
+       * Current stream status information.
+       *
+       * Mostly useful at the end of input for an empty stream.
+       */
+      streamInfo() {
+        return {
+          comment: parsePrelude(this.prelude).comment,
+          directives: this.directives,
+          errors: this.errors,
+          warnings: this.warnings
+        };
+      }
+      /**
+       * Compose tokens into documents.
+       *
+       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
+       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
+       */
+      *compose(tokens, forceDoc = false, endOffset = -1) {
+        for (const token of tokens)
+          yield* this.next(token);
+        yield* this.end(forceDoc, endOffset);
+      }
+      /** Advance the composer by one CST token. */
+      *next(token) {
+        if (node_process.env.LOG_STREAM)
+          console.dir(token, { depth: null });
+        switch (token.type) {
+          case "directive":
+            this.directives.add(token.source, (offset, message, warning) => {
+              const pos = getErrorPos(token);
+              pos[0] += offset;
+              this.onError(pos, "BAD_DIRECTIVE", message, warning);
+            });
+            this.prelude.push(token.source);
+            this.atDirectives = true;
+            break;
+          case "document": {
+            const doc = composeDoc.composeDoc(this.options, this.directives, token, this.onError);
+            if (this.atDirectives && !doc.directives.docStart)
+              this.onError(token, "MISSING_CHAR", "Missing directives-end/doc-start indicator line");
+            this.decorate(doc, false);
+            if (this.doc)
+              yield this.doc;
+            this.doc = doc;
+            this.atDirectives = false;
+            break;
+          }
+          case "byte-order-mark":
+          case "space":
+            break;
+          case "comment":
+          case "newline":
+            this.prelude.push(token.source);
+            break;
+          case "error": {
+            const msg = token.source ? `${token.message}: ${JSON.stringify(token.source)}` : token.message;
+            const error2 = new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg);
+            if (this.atDirectives || !this.doc)
+              this.errors.push(error2);
+            else
+              this.doc.errors.push(error2);
+            break;
+          }
+          case "doc-end": {
+            if (!this.doc) {
+              const msg = "Unexpected doc-end without preceding document";
+              this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg));
+              break;
+            }
+            this.doc.directives.docEnd = true;
+            const end = resolveEnd.resolveEnd(token.end, token.offset + token.source.length, this.doc.options.strict, this.onError);
+            this.decorate(this.doc, true);
+            if (end.comment) {
+              const dc = this.doc.comment;
+              this.doc.comment = dc ? `${dc}
+${end.comment}` : end.comment;
+            }
+            this.doc.range[2] = end.offset;
+            break;
+          }
+          default:
+            this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", `Unsupported token ${token.type}`));
+        }
+      }
+      /**
+       * Call at end of input to yield any remaining document.
+       *
+       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
+       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
+       */
+      *end(forceDoc = false, endOffset = -1) {
+        if (this.doc) {
+          this.decorate(this.doc, true);
+          yield this.doc;
+          this.doc = null;
+        } else if (forceDoc) {
+          const opts2 = Object.assign({ _directives: this.directives }, this.options);
+          const doc = new Document.Document(void 0, opts2);
+          if (this.atDirectives)
+            this.onError(endOffset, "MISSING_CHAR", "Missing directives-end indicator line");
+          doc.range = [0, endOffset, endOffset];
+          this.decorate(doc, false);
+          yield doc;
+        }
+      }
+    };
+    exports.Composer = Composer;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst-scalar.js
+var require_cst_scalar = __commonJS({
+  "node_modules/yaml/dist/parse/cst-scalar.js"(exports) {
+    "use strict";
+    var resolveBlockScalar = require_resolve_block_scalar();
+    var resolveFlowScalar = require_resolve_flow_scalar();
+    var errors = require_errors();
+    var stringifyString = require_stringifyString();
+    function resolveAsScalar(token, strict = true, onError) {
+      if (token) {
+        const _onError = (pos, code2, message) => {
+          const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
+          if (onError)
+            onError(offset, code2, message);
+          else
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
+        };
+        switch (token.type) {
+          case "scalar":
+          case "single-quoted-scalar":
+          case "double-quoted-scalar":
+            return resolveFlowScalar.resolveFlowScalar(token, strict, _onError);
+          case "block-scalar":
+            return resolveBlockScalar.resolveBlockScalar({ options: { strict } }, token, _onError);
+        }
+      }
+      return null;
+    }
+    function createScalarToken(value, context) {
+      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;
+      const source2 = stringifyString.stringifyString({ type, value }, {
+        implicitKey,
+        indent: indent > 0 ? " ".repeat(indent) : "",
+        inFlow,
+        options: { blockQuote: true, lineWidth: -1 }
+      });
+      const end = context.end ?? [
+        { type: "newline", offset: -1, indent, source: "\n" }
+      ];
+      switch (source2[0]) {
+        case "|":
+        case ">": {
+          const he2 = source2.indexOf("\n");
+          const head = source2.substring(0, he2);
+          const body = source2.substring(he2 + 1) + "\n";
+          const props = [
+            { type: "block-scalar-header", offset, indent, source: head }
+          ];
+          if (!addEndtoBlockProps(props, end))
+            props.push({ type: "newline", offset: -1, indent, source: "\n" });
+          return { type: "block-scalar", offset, indent, props, source: body };
+        }
+        case '"':
+          return { type: "double-quoted-scalar", offset, indent, source: source2, end };
+        case "'":
+          return { type: "single-quoted-scalar", offset, indent, source: source2, end };
+        default:
+          return { type: "scalar", offset, indent, source: source2, end };
+      }
+    }
+    function setScalarValue(token, value, context = {}) {
+      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
+      let indent = "indent" in token ? token.indent : null;
+      if (afterKey && typeof indent === "number")
+        indent += 2;
+      if (!type)
+        switch (token.type) {
+          case "single-quoted-scalar":
+            type = "QUOTE_SINGLE";
+            break;
+          case "double-quoted-scalar":
+            type = "QUOTE_DOUBLE";
+            break;
+          case "block-scalar": {
+            const header = token.props[0];
+            if (header.type !== "block-scalar-header")
+              throw new Error("Invalid block scalar header");
+            type = header.source[0] === ">" ? "BLOCK_FOLDED" : "BLOCK_LITERAL";
+            break;
+          }
+          default:
+            type = "PLAIN";
+        }
+      const source2 = stringifyString.stringifyString({ type, value }, {
+        implicitKey: implicitKey || indent === null,
+        indent: indent !== null && indent > 0 ? " ".repeat(indent) : "",
+        inFlow,
+        options: { blockQuote: true, lineWidth: -1 }
+      });
+      switch (source2[0]) {
+        case "|":
+        case ">":
+          setBlockScalarValue(token, source2);
+          break;
+        case '"':
+          setFlowScalarValue(token, source2, "double-quoted-scalar");
+          break;
+        case "'":
+          setFlowScalarValue(token, source2, "single-quoted-scalar");
+          break;
+        default:
+          setFlowScalarValue(token, source2, "scalar");
+      }
+    }
+    function setBlockScalarValue(token, source2) {
+      const he2 = source2.indexOf("\n");
+      const head = source2.substring(0, he2);
+      const body = source2.substring(he2 + 1) + "\n";
+      if (token.type === "block-scalar") {
+        const header = token.props[0];
+        if (header.type !== "block-scalar-header")
+          throw new Error("Invalid block scalar header");
+        header.source = head;
+        token.source = body;
+      } else {
+        const { offset } = token;
+        const indent = "indent" in token ? token.indent : -1;
+        const props = [
+          { type: "block-scalar-header", offset, indent, source: head }
+        ];
+        if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
+          props.push({ type: "newline", offset: -1, indent, source: "\n" });
+        for (const key of Object.keys(token))
+          if (key !== "type" && key !== "offset")
+            delete token[key];
+        Object.assign(token, { type: "block-scalar", indent, props, source: body });
+      }
+    }
+    function addEndtoBlockProps(props, end) {
+      if (end)
+        for (const st2 of end)
+          switch (st2.type) {
+            case "space":
+            case "comment":
+              props.push(st2);
+              break;
+            case "newline":
+              props.push(st2);
+              return true;
+          }
+      return false;
+    }
+    function setFlowScalarValue(token, source2, type) {
+      switch (token.type) {
+        case "scalar":
+        case "double-quoted-scalar":
+        case "single-quoted-scalar":
+          token.type = type;
+          token.source = source2;
+          break;
+        case "block-scalar": {
+          const end = token.props.slice(1);
+          let oa = source2.length;
+          if (token.props[0].type === "block-scalar-header")
+            oa -= token.props[0].source.length;
+          for (const tok of end)
+            tok.offset += oa;
+          delete token.props;
+          Object.assign(token, { type, source: source2, end });
+          break;
+        }
+        case "block-map":
+        case "block-seq": {
+          const offset = token.offset + source2.length;
+          const nl = { type: "newline", offset, indent: token.indent, source: "\n" };
+          delete token.items;
+          Object.assign(token, { type, source: source2, end: [nl] });
+          break;
+        }
+        default: {
+          const indent = "indent" in token ? token.indent : -1;
+          const end = "end" in token && Array.isArray(token.end) ? token.end.filter((st2) => st2.type === "space" || st2.type === "comment" || st2.type === "newline") : [];
+          for (const key of Object.keys(token))
+            if (key !== "type" && key !== "offset")
+              delete token[key];
+          Object.assign(token, { type, indent, source: source2, end });
+        }
+      }
+    }
+    exports.createScalarToken = createScalarToken;
+    exports.resolveAsScalar = resolveAsScalar;
+    exports.setScalarValue = setScalarValue;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst-stringify.js
+var require_cst_stringify = __commonJS({
+  "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
+    "use strict";
+    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    function stringifyToken(token) {
+      switch (token.type) {
+        case "block-scalar": {
+          let res = "";
+          for (const tok of token.props)
+            res += stringifyToken(tok);
+          return res + token.source;
+        }
+        case "block-map":
+        case "block-seq": {
+          let res = "";
+          for (const item of token.items)
+            res += stringifyItem(item);
+          return res;
+        }
+        case "flow-collection": {
+          let res = token.start.source;
+          for (const item of token.items)
+            res += stringifyItem(item);
+          for (const st2 of token.end)
+            res += st2.source;
+          return res;
+        }
+        case "document": {
+          let res = stringifyItem(token);
+          if (token.end)
+            for (const st2 of token.end)
+              res += st2.source;
+          return res;
+        }
+        default: {
+          let res = token.source;
+          if ("end" in token && token.end)
+            for (const st2 of token.end)
+              res += st2.source;
+          return res;
+        }
+      }
+    }
+    function stringifyItem({ start, key, sep, value }) {
+      let res = "";
+      for (const st2 of start)
+        res += st2.source;
+      if (key)
+        res += stringifyToken(key);
+      if (sep)
+        for (const st2 of sep)
+          res += st2.source;
+      if (value)
+        res += stringifyToken(value);
+      return res;
+    }
+    exports.stringify = stringify;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst-visit.js
+var require_cst_visit = __commonJS({
+  "node_modules/yaml/dist/parse/cst-visit.js"(exports) {
+    "use strict";
+    var BREAK = /* @__PURE__ */ Symbol("break visit");
+    var SKIP = /* @__PURE__ */ Symbol("skip children");
+    var REMOVE = /* @__PURE__ */ Symbol("remove item");
+    function visit(cst, visitor) {
+      if ("type" in cst && cst.type === "document")
+        cst = { start: cst.start, value: cst.value };
+      _visit(Object.freeze([]), cst, visitor);
+    }
+    visit.BREAK = BREAK;
+    visit.SKIP = SKIP;
+    visit.REMOVE = REMOVE;
+    visit.itemAtPath = (cst, path) => {
+      let item = cst;
+      for (const [field, index] of path) {
+        const tok = item?.[field];
+        if (tok && "items" in tok) {
+          item = tok.items[index];
+        } else
+          return void 0;
+      }
+      return item;
+    };
+    visit.parentCollection = (cst, path) => {
+      const parent = visit.itemAtPath(cst, path.slice(0, -1));
+      const field = path[path.length - 1][0];
+      const coll = parent?.[field];
+      if (coll && "items" in coll)
+        return coll;
+      throw new Error("Parent collection not found");
+    };
+    function _visit(path, item, visitor) {
+      let ctrl = visitor(item, path);
+      if (typeof ctrl === "symbol")
+        return ctrl;
+      for (const field of ["key", "value"]) {
+        const token = item[field];
+        if (token && "items" in token) {
+          for (let i = 0; i < token.items.length; ++i) {
+            const ci2 = _visit(Object.freeze(path.concat([[field, i]])), token.items[i], visitor);
+            if (typeof ci2 === "number")
+              i = ci2 - 1;
+            else if (ci2 === BREAK)
+              return BREAK;
+            else if (ci2 === REMOVE) {
+              token.items.splice(i, 1);
+              i -= 1;
+            }
+          }
+          if (typeof ctrl === "function" && field === "key")
+            ctrl = ctrl(item, path);
+        }
+      }
+      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;
+    }
+    exports.visit = visit;
+  }
+});
+
+// node_modules/yaml/dist/parse/cst.js
+var require_cst = __commonJS({
+  "node_modules/yaml/dist/parse/cst.js"(exports) {
+    "use strict";
+    var cstScalar = require_cst_scalar();
+    var cstStringify = require_cst_stringify();
+    var cstVisit = require_cst_visit();
+    var BOM = "\uFEFF";
+    var DOCUMENT = "";
+    var FLOW_END = "";
+    var SCALAR = "";
+    var isCollection = (token) => !!token && "items" in token;
+    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    function prettyToken(token) {
+      switch (token) {
+        case BOM:
+          return "<BOM>";
+        case DOCUMENT:
+          return "<DOC>";
+        case FLOW_END:
+          return "<FLOW_END>";
+        case SCALAR:
+          return "<SCALAR>";
+        default:
+          return JSON.stringify(token);
+      }
+    }
+    function tokenType(source2) {
+      switch (source2) {
+        case BOM:
+          return "byte-order-mark";
+        case DOCUMENT:
+          return "doc-mode";
+        case FLOW_END:
+          return "flow-error-end";
+        case SCALAR:
+          return "scalar";
+        case "---":
+          return "doc-start";
+        case "...":
+          return "doc-end";
+        case "":
+        case "\n":
+        case "\r\n":
+          return "newline";
+        case "-":
+          return "seq-item-ind";
+        case "?":
+          return "explicit-key-ind";
+        case ":":
+          return "map-value-ind";
+        case "{":
+          return "flow-map-start";
+        case "}":
+          return "flow-map-end";
+        case "[":
+          return "flow-seq-start";
+        case "]":
+          return "flow-seq-end";
+        case ",":
+          return "comma";
+      }
+      switch (source2[0]) {
+        case " ":
+        case "	":
+          return "space";
+        case "#":
+          return "comment";
+        case "%":
+          return "directive-line";
+        case "*":
+          return "alias";
+        case "&":
+          return "anchor";
+        case "!":
+          return "tag";
+        case "'":
+          return "single-quoted-scalar";
+        case '"':
+          return "double-quoted-scalar";
+        case "|":
+        case ">":
+          return "block-scalar-header";
+      }
+      return null;
+    }
+    exports.createScalarToken = cstScalar.createScalarToken;
+    exports.resolveAsScalar = cstScalar.resolveAsScalar;
+    exports.setScalarValue = cstScalar.setScalarValue;
+    exports.stringify = cstStringify.stringify;
+    exports.visit = cstVisit.visit;
+    exports.BOM = BOM;
+    exports.DOCUMENT = DOCUMENT;
+    exports.FLOW_END = FLOW_END;
+    exports.SCALAR = SCALAR;
+    exports.isCollection = isCollection;
+    exports.isScalar = isScalar;
+    exports.prettyToken = prettyToken;
+    exports.tokenType = tokenType;
+  }
+});
+
+// node_modules/yaml/dist/parse/lexer.js
+var require_lexer = __commonJS({
+  "node_modules/yaml/dist/parse/lexer.js"(exports) {
+    "use strict";
+    var cst = require_cst();
+    function isEmpty(ch) {
+      switch (ch) {
+        case void 0:
+        case " ":
+        case "\n":
+        case "\r":
+        case "	":
+          return true;
+        default:
+          return false;
+      }
+    }
+    var hexDigits = new Set("0123456789ABCDEFabcdef");
+    var tagChars = new Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-#;/?:@&=+$_.!~*'()");
+    var flowIndicatorChars = new Set(",[]{}");
+    var invalidAnchorChars = new Set(" ,[]{}\n\r	");
+    var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
+    var Lexer = class {
+      constructor() {
+        this.atEnd = false;
+        this.blockScalarIndent = -1;
+        this.blockScalarKeep = false;
+        this.buffer = "";
+        this.flowKey = false;
+        this.flowLevel = 0;
+        this.indentNext = 0;
+        this.indentValue = 0;
+        this.lineEndPos = null;
+        this.next = null;
+        this.pos = 0;
+      }
+      /**
+       * Generate YAML tokens from the `source` string. If `incomplete`,
+       * a part of the last line may be left as a buffer for the next call.
+       *
+       * @returns A generator of lexical tokens
+       */
+      *lex(source2, incomplete = false) {
+        if (source2) {
+          if (typeof source2 !== "string")
+            throw TypeError("source is not a string");
+          this.buffer = this.buffer ? this.buffer + source2 : source2;
+          this.lineEndPos = null;
+        }
+        this.atEnd = !incomplete;
+        let next = this.next ?? "stream";
+        while (next && (incomplete || this.hasChars(1)))
+          next = yield* this.parseNext(next);
+      }
+      atLineEnd() {
+        let i = this.pos;
+        let ch = this.buffer[i];
+        while (ch === " " || ch === "	")
+          ch = this.buffer[++i];
+        if (!ch || ch === "#" || ch === "\n")
+          return true;
+        if (ch === "\r")
+          return this.buffer[i + 1] === "\n";
+        return false;
+      }
+      charAt(n) {
+        return this.buffer[this.pos + n];
+      }
+      continueScalar(offset) {
+        let ch = this.buffer[offset];
+        if (this.indentNext > 0) {
+          let indent = 0;
+          while (ch === " ")
+            ch = this.buffer[++indent + offset];
+          if (ch === "\r") {
+            const next = this.buffer[indent + offset + 1];
+            if (next === "\n" || !next && !this.atEnd)
+              return offset + indent + 1;
+          }
+          return ch === "\n" || indent >= this.indentNext || !ch && !this.atEnd ? offset + indent : -1;
+        }
+        if (ch === "-" || ch === ".") {
+          const dt2 = this.buffer.substr(offset, 3);
+          if ((dt2 === "---" || dt2 === "...") && isEmpty(this.buffer[offset + 3]))
+            return -1;
+        }
+        return offset;
+      }
+      getLine() {
+        let end = this.lineEndPos;
+        if (typeof end !== "number" || end !== -1 && end < this.pos) {
+          end = this.buffer.indexOf("\n", this.pos);
+          this.lineEndPos = end;
+        }
+        if (end === -1)
+          return this.atEnd ? this.buffer.substring(this.pos) : null;
+        if (this.buffer[end - 1] === "\r")
+          end -= 1;
+        return this.buffer.substring(this.pos, end);
+      }
+      hasChars(n) {
+        return this.pos + n <= this.buffer.length;
+      }
+      setNext(state) {
+        this.buffer = this.buffer.substring(this.pos);
+        this.pos = 0;
+        this.lineEndPos = null;
+        this.next = state;
+        return null;
+      }
+      peek(n) {
+        return this.buffer.substr(this.pos, n);
+      }
+      *parseNext(next) {
+        switch (next) {
+          case "stream":
+            return yield* this.parseStream();
+          case "line-start":
+            return yield* this.parseLineStart();
+          case "block-start":
+            return yield* this.parseBlockStart();
+          case "doc":
+            return yield* this.parseDocument();
+          case "flow":
+            return yield* this.parseFlowCollection();
+          case "quoted-scalar":
+            return yield* this.parseQuotedScalar();
+          case "block-scalar":
+            return yield* this.parseBlockScalar();
+          case "plain-scalar":
+            return yield* this.parsePlainScalar();
+        }
+      }
+      *parseStream() {
+        let line = this.getLine();
+        if (line === null)
+          return this.setNext("stream");
+        if (line[0] === cst.BOM) {
+          yield* this.pushCount(1);
+          line = line.substring(1);
+        }
+        if (line[0] === "%") {
+          let dirEnd = line.length;
+          let cs2 = line.indexOf("#");
+          while (cs2 !== -1) {
+            const ch = line[cs2 - 1];
+            if (ch === " " || ch === "	") {
+              dirEnd = cs2 - 1;
+              break;
+            } else {
+              cs2 = line.indexOf("#", cs2 + 1);
+            }
+          }
+          while (true) {
+            const ch = line[dirEnd - 1];
+            if (ch === " " || ch === "	")
+              dirEnd -= 1;
+            else
+              break;
+          }
+          const n = (yield* this.pushCount(dirEnd)) + (yield* this.pushSpaces(true));
+          yield* this.pushCount(line.length - n);
+          this.pushNewline();
+          return "stream";
+        }
+        if (this.atLineEnd()) {
+          const sp = yield* this.pushSpaces(true);
+          yield* this.pushCount(line.length - sp);
+          yield* this.pushNewline();
+          return "stream";
+        }
+        yield cst.DOCUMENT;
+        return yield* this.parseLineStart();
+      }
+      *parseLineStart() {
+        const ch = this.charAt(0);
+        if (!ch && !this.atEnd)
+          return this.setNext("line-start");
+        if (ch === "-" || ch === ".") {
+          if (!this.atEnd && !this.hasChars(4))
+            return this.setNext("line-start");
+          const s3 = this.peek(3);
+          if ((s3 === "---" || s3 === "...") && isEmpty(this.charAt(3))) {
+            yield* this.pushCount(3);
+            this.indentValue = 0;
+            this.indentNext = 0;
+            return s3 === "---" ? "doc" : "stream";
+          }
+        }
+        this.indentValue = yield* this.pushSpaces(false);
+        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))
+          this.indentNext = this.indentValue;
+        return yield* this.parseBlockStart();
+      }
+      *parseBlockStart() {
+        const [ch0, ch1] = this.peek(2);
+        if (!ch1 && !this.atEnd)
+          return this.setNext("block-start");
+        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty(ch1)) {
+          const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
+          this.indentNext = this.indentValue + 1;
+          this.indentValue += n;
+          return "block-start";
+        }
+        return "doc";
+      }
+      *parseDocument() {
+        yield* this.pushSpaces(true);
+        const line = this.getLine();
+        if (line === null)
+          return this.setNext("doc");
+        let n = yield* this.pushIndicators();
+        switch (line[n]) {
+          case "#":
+            yield* this.pushCount(line.length - n);
+          // fallthrough
+          case void 0:
+            yield* this.pushNewline();
+            return yield* this.parseLineStart();
+          case "{":
+          case "[":
+            yield* this.pushCount(1);
+            this.flowKey = false;
+            this.flowLevel = 1;
+            return "flow";
+          case "}":
+          case "]":
+            yield* this.pushCount(1);
+            return "doc";
+          case "*":
+            yield* this.pushUntil(isNotAnchorChar);
+            return "doc";
+          case '"':
+          case "'":
+            return yield* this.parseQuotedScalar();
+          case "|":
+          case ">":
+            n += yield* this.parseBlockScalarHeader();
+            n += yield* this.pushSpaces(true);
+            yield* this.pushCount(line.length - n);
+            yield* this.pushNewline();
+            return yield* this.parseBlockScalar();
+          default:
+            return yield* this.parsePlainScalar();
+        }
+      }
+      *parseFlowCollection() {
+        let nl, sp;
+        let indent = -1;
+        do {
+          nl = yield* this.pushNewline();
+          if (nl > 0) {
+            sp = yield* this.pushSpaces(false);
+            this.indentValue = indent = sp;
+          } else {
+            sp = 0;
+          }
+          sp += yield* this.pushSpaces(true);
+        } while (nl + sp > 0);
+        const line = this.getLine();
+        if (line === null)
+          return this.setNext("flow");
+        if (indent !== -1 && indent < this.indentNext && line[0] !== "#" || indent === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty(line[3])) {
+          const atFlowEndMarker = indent === this.indentNext - 1 && this.flowLevel === 1 && (line[0] === "]" || line[0] === "}");
+          if (!atFlowEndMarker) {
+            this.flowLevel = 0;
+            yield cst.FLOW_END;
+            return yield* this.parseLineStart();
+          }
+        }
+        let n = 0;
+        while (line[n] === ",") {
+          n += yield* this.pushCount(1);
+          n += yield* this.pushSpaces(true);
+          this.flowKey = false;
+        }
+        n += yield* this.pushIndicators();
+        switch (line[n]) {
+          case void 0:
+            return "flow";
+          case "#":
+            yield* this.pushCount(line.length - n);
+            return "flow";
+          case "{":
+          case "[":
+            yield* this.pushCount(1);
+            this.flowKey = false;
+            this.flowLevel += 1;
+            return "flow";
+          case "}":
+          case "]":
+            yield* this.pushCount(1);
+            this.flowKey = true;
+            this.flowLevel -= 1;
+            return this.flowLevel ? "flow" : "doc";
+          case "*":
+            yield* this.pushUntil(isNotAnchorChar);
+            return "flow";
+          case '"':
+          case "'":
+            this.flowKey = true;
+            return yield* this.parseQuotedScalar();
+          case ":": {
+            const next = this.charAt(1);
+            if (this.flowKey || isEmpty(next) || next === ",") {
+              this.flowKey = false;
+              yield* this.pushCount(1);
+              yield* this.pushSpaces(true);
+              return "flow";
+            }
+          }
+          // fallthrough
+          default:
+            this.flowKey = false;
+            return yield* this.parsePlainScalar();
+        }
+      }
+      *parseQuotedScalar() {
+        const quote = this.charAt(0);
+        let end = this.buffer.indexOf(quote, this.pos + 1);
+        if (quote === "'") {
+          while (end !== -1 && this.buffer[end + 1] === "'")
+            end = this.buffer.indexOf("'", end + 2);
+        } else {
+          while (end !== -1) {
+            let n = 0;
+            while (this.buffer[end - 1 - n] === "\\")
+              n += 1;
+            if (n % 2 === 0)
+              break;
+            end = this.buffer.indexOf('"', end + 1);
+          }
+        }
+        const qb = this.buffer.substring(0, end);
+        let nl = qb.indexOf("\n", this.pos);
+        if (nl !== -1) {
+          while (nl !== -1) {
+            const cs2 = this.continueScalar(nl + 1);
+            if (cs2 === -1)
+              break;
+            nl = qb.indexOf("\n", cs2);
+          }
+          if (nl !== -1) {
+            end = nl - (qb[nl - 1] === "\r" ? 2 : 1);
+          }
+        }
+        if (end === -1) {
+          if (!this.atEnd)
+            return this.setNext("quoted-scalar");
+          end = this.buffer.length;
+        }
+        yield* this.pushToIndex(end + 1, false);
+        return this.flowLevel ? "flow" : "doc";
+      }
+      *parseBlockScalarHeader() {
+        this.blockScalarIndent = -1;
+        this.blockScalarKeep = false;
+        let i = this.pos;
+        while (true) {
+          const ch = this.buffer[++i];
+          if (ch === "+")
+            this.blockScalarKeep = true;
+          else if (ch > "0" && ch <= "9")
+            this.blockScalarIndent = Number(ch) - 1;
+          else if (ch !== "-")
+            break;
+        }
+        return yield* this.pushUntil((ch) => isEmpty(ch) || ch === "#");
+      }
+      *parseBlockScalar() {
+        let nl = this.pos - 1;
+        let indent = 0;
+        let ch;
+        loop: for (let i2 = this.pos; ch = this.buffer[i2]; ++i2) {
+          switch (ch) {
+            case " ":
+              indent += 1;
+              break;
+            case "\n":
+              nl = i2;
+              indent = 0;
+              break;
+            case "\r": {
+              const next = this.buffer[i2 + 1];
+              if (!next && !this.atEnd)
+                return this.setNext("block-scalar");
+              if (next === "\n")
+                break;
+            }
+            // fallthrough
+            default:
+              break loop;
+          }
+        }
+        if (!ch && !this.atEnd)
+          return this.setNext("block-scalar");
+        if (indent >= this.indentNext) {
+          if (this.blockScalarIndent === -1)
+            this.indentNext = indent;
+          else {
+            this.indentNext = this.blockScalarIndent + (this.indentNext === 0 ? 1 : this.indentNext);
+          }
+          do {
+            const cs2 = this.continueScalar(nl + 1);
+            if (cs2 === -1)
+              break;
+            nl = this.buffer.indexOf("\n", cs2);
+          } while (nl !== -1);
+          if (nl === -1) {
+            if (!this.atEnd)
+              return this.setNext("block-scalar");
+            nl = this.buffer.length;
+          }
+        }
+        let i = nl + 1;
+        ch = this.buffer[i];
+        while (ch === " ")
+          ch = this.buffer[++i];
+        if (ch === "	") {
+          while (ch === "	" || ch === " " || ch === "\r" || ch === "\n")
+            ch = this.buffer[++i];
+          nl = i - 1;
+        } else if (!this.blockScalarKeep) {
+          do {
+            let i2 = nl - 1;
+            let ch2 = this.buffer[i2];
+            if (ch2 === "\r")
+              ch2 = this.buffer[--i2];
+            const lastChar = i2;
+            while (ch2 === " ")
+              ch2 = this.buffer[--i2];
+            if (ch2 === "\n" && i2 >= this.pos && i2 + 1 + indent > lastChar)
+              nl = i2;
+            else
+              break;
+          } while (true);
+        }
+        yield cst.SCALAR;
+        yield* this.pushToIndex(nl + 1, true);
+        return yield* this.parseLineStart();
+      }
+      *parsePlainScalar() {
+        const inFlow = this.flowLevel > 0;
+        let end = this.pos - 1;
+        let i = this.pos - 1;
+        let ch;
+        while (ch = this.buffer[++i]) {
+          if (ch === ":") {
+            const next = this.buffer[i + 1];
+            if (isEmpty(next) || inFlow && flowIndicatorChars.has(next))
+              break;
+            end = i;
+          } else if (isEmpty(ch)) {
+            let next = this.buffer[i + 1];
+            if (ch === "\r") {
+              if (next === "\n") {
+                i += 1;
+                ch = "\n";
+                next = this.buffer[i + 1];
+              } else
+                end = i;
+            }
+            if (next === "#" || inFlow && flowIndicatorChars.has(next))
+              break;
+            if (ch === "\n") {
+              const cs2 = this.continueScalar(i + 1);
+              if (cs2 === -1)
+                break;
+              i = Math.max(i, cs2 - 2);
+            }
+          } else {
+            if (inFlow && flowIndicatorChars.has(ch))
+              break;
+            end = i;
+          }
+        }
+        if (!ch && !this.atEnd)
+          return this.setNext("plain-scalar");
+        yield cst.SCALAR;
+        yield* this.pushToIndex(end + 1, true);
+        return inFlow ? "flow" : "doc";
+      }
+      *pushCount(n) {
+        if (n > 0) {
+          yield this.buffer.substr(this.pos, n);
+          this.pos += n;
+          return n;
+        }
+        return 0;
+      }
+      *pushToIndex(i, allowEmpty) {
+        const s3 = this.buffer.slice(this.pos, i);
+        if (s3) {
+          yield s3;
+          this.pos += s3.length;
+          return s3.length;
+        } else if (allowEmpty)
+          yield "";
+        return 0;
+      }
+      *pushIndicators() {
+        let n = 0;
+        loop: while (true) {
+          switch (this.charAt(0)) {
+            case "!":
+              n += yield* this.pushTag();
+              n += yield* this.pushSpaces(true);
+              continue loop;
+            case "&":
+              n += yield* this.pushUntil(isNotAnchorChar);
+              n += yield* this.pushSpaces(true);
+              continue loop;
+            case "-":
+            // this is an error
+            case "?":
+            // this is an error outside flow collections
+            case ":": {
+              const inFlow = this.flowLevel > 0;
+              const ch1 = this.charAt(1);
+              if (isEmpty(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
+                if (!inFlow)
+                  this.indentNext = this.indentValue + 1;
+                else if (this.flowKey)
+                  this.flowKey = false;
+                n += yield* this.pushCount(1);
+                n += yield* this.pushSpaces(true);
+                continue loop;
+              }
+            }
+          }
+          break loop;
+        }
+        return n;
+      }
+      *pushTag() {
+        if (this.charAt(1) === "<") {
+          let i = this.pos + 2;
+          let ch = this.buffer[i];
+          while (!isEmpty(ch) && ch !== ">")
+            ch = this.buffer[++i];
+          return yield* this.pushToIndex(ch === ">" ? i + 1 : i, false);
+        } else {
+          let i = this.pos + 1;
+          let ch = this.buffer[i];
+          while (ch) {
+            if (tagChars.has(ch))
+              ch = this.buffer[++i];
+            else if (ch === "%" && hexDigits.has(this.buffer[i + 1]) && hexDigits.has(this.buffer[i + 2])) {
+              ch = this.buffer[i += 3];
+            } else
+              break;
+          }
+          return yield* this.pushToIndex(i, false);
+        }
+      }
+      *pushNewline() {
+        const ch = this.buffer[this.pos];
+        if (ch === "\n")
+          return yield* this.pushCount(1);
+        else if (ch === "\r" && this.charAt(1) === "\n")
+          return yield* this.pushCount(2);
+        else
+          return 0;
+      }
+      *pushSpaces(allowTabs) {
+        let i = this.pos - 1;
+        let ch;
+        do {
+          ch = this.buffer[++i];
+        } while (ch === " " || allowTabs && ch === "	");
+        const n = i - this.pos;
+        if (n > 0) {
+          yield this.buffer.substr(this.pos, n);
+          this.pos = i;
+        }
+        return n;
+      }
+      *pushUntil(test) {
+        let i = this.pos;
+        let ch = this.buffer[i];
+        while (!test(ch))
+          ch = this.buffer[++i];
+        return yield* this.pushToIndex(i, false);
+      }
+    };
+    exports.Lexer = Lexer;
+  }
+});
+
+// node_modules/yaml/dist/parse/line-counter.js
+var require_line_counter = __commonJS({
+  "node_modules/yaml/dist/parse/line-counter.js"(exports) {
+    "use strict";
+    var LineCounter2 = class {
+      constructor() {
+        this.lineStarts = [];
+        this.addNewLine = (offset) => this.lineStarts.push(offset);
+        this.linePos = (offset) => {
+          let low = 0;
+          let high = this.lineStarts.length;
+          while (low < high) {
+            const mid = low + high >> 1;
+            if (this.lineStarts[mid] < offset)
+              low = mid + 1;
+            else
+              high = mid;
+          }
+          if (this.lineStarts[low] === offset)
+            return { line: low + 1, col: 1 };
+          if (low === 0)
+            return { line: 0, col: offset };
+          const start = this.lineStarts[low - 1];
+          return { line: low, col: offset - start + 1 };
+        };
+      }
+    };
+    exports.LineCounter = LineCounter2;
+  }
+});
+
+// node_modules/yaml/dist/parse/parser.js
+var require_parser = __commonJS({
+  "node_modules/yaml/dist/parse/parser.js"(exports) {
+    "use strict";
+    var node_process = __require("process");
+    var cst = require_cst();
+    var lexer = require_lexer();
+    function includesToken(list, type) {
+      for (let i = 0; i < list.length; ++i)
+        if (list[i].type === type)
+          return true;
+      return false;
+    }
+    function findNonEmptyIndex(list) {
+      for (let i = 0; i < list.length; ++i) {
+        switch (list[i].type) {
+          case "space":
+          case "comment":
+          case "newline":
+            break;
+          default:
+            return i;
+        }
+      }
+      return -1;
+    }
+    function isFlowToken(token) {
+      switch (token?.type) {
+        case "alias":
+        case "scalar":
+        case "single-quoted-scalar":
+        case "double-quoted-scalar":
+        case "flow-collection":
+          return true;
+        default:
+          return false;
+      }
+    }
+    function getPrevProps(parent) {
+      switch (parent.type) {
+        case "document":
+          return parent.start;
+        case "block-map": {
+          const it2 = parent.items[parent.items.length - 1];
+          return it2.sep ?? it2.start;
+        }
+        case "block-seq":
+          return parent.items[parent.items.length - 1].start;
+        /* istanbul ignore next should not happen */
+        default:
+          return [];
+      }
+    }
+    function getFirstKeyStartProps(prev) {
+      if (prev.length === 0)
+        return [];
+      let i = prev.length;
+      loop: while (--i >= 0) {
+        switch (prev[i].type) {
+          case "doc-start":
+          case "explicit-key-ind":
+          case "map-value-ind":
+          case "seq-item-ind":
+          case "newline":
+            break loop;
+        }
+      }
+      while (prev[++i]?.type === "space") {
+      }
+      return prev.splice(i, prev.length);
+    }
+    function arrayPushArray(target, source2) {
+      if (source2.length < 1e5)
+        Array.prototype.push.apply(target, source2);
+      else
+        for (let i = 0; i < source2.length; ++i)
+          target.push(source2[i]);
+    }
+    function fixFlowSeqItems(fc) {
+      if (fc.start.type === "flow-seq-start") {
+        for (const it2 of fc.items) {
+          if (it2.sep && !it2.value && !includesToken(it2.start, "explicit-key-ind") && !includesToken(it2.sep, "map-value-ind")) {
+            if (it2.key)
+              it2.value = it2.key;
+            delete it2.key;
+            if (isFlowToken(it2.value)) {
+              if (it2.value.end)
+                arrayPushArray(it2.value.end, it2.sep);
+              else
+                it2.value.end = it2.sep;
+            } else
+              arrayPushArray(it2.start, it2.sep);
+            delete it2.sep;
+          }
+        }
+      }
+    }
+    var Parser = class {
+      /**
+       * @param onNewLine - If defined, called separately with the start position of
+       *   each new line (in `parse()`, including the start of input).
+       */
+      constructor(onNewLine) {
+        this.atNewLine = true;
+        this.atScalar = false;
+        this.indent = 0;
+        this.offset = 0;
+        this.onKeyLine = false;
+        this.stack = [];
+        this.source = "";
+        this.type = "";
+        this.lexer = new lexer.Lexer();
+        this.onNewLine = onNewLine;
+      }
+      /**
+       * Parse `source` as a YAML stream.
+       * If `incomplete`, a part of the last line may be left as a buffer for the next call.
+       *
+       * Errors are not thrown, but yielded as `{ type: 'error', message }` tokens.
+       *
+       * @returns A generator of tokens representing each directive, document, and other structure.
+       */
+      *parse(source2, incomplete = false) {
+        if (this.onNewLine && this.offset === 0)
+          this.onNewLine(0);
+        for (const lexeme of this.lexer.lex(source2, incomplete))
+          yield* this.next(lexeme);
+        if (!incomplete)
+          yield* this.end();
+      }
+      /**
+       * Advance the parser by the `source` of one lexical token.
+       */
+      *next(source2) {
+        this.source = source2;
+        if (node_process.env.LOG_TOKENS)
+          console.log("|", cst.prettyToken(source2));
+        if (this.atScalar) {
+          this.atScalar = false;
+          yield* this.step();
+          this.offset += source2.length;
+          return;
+        }
+        const type = cst.tokenType(source2);
+        if (!type) {
+          const message = `Not a YAML token: ${source2}`;
+          yield* this.pop({ type: "error", offset: this.offset, message, source: source2 });
+          this.offset += source2.length;
+        } else if (type === "scalar") {
+          this.atNewLine = false;
+          this.atScalar = true;
+          this.type = "scalar";
+        } else {
+          this.type = type;
+          yield* this.step();
+          switch (type) {
+            case "newline":
+              this.atNewLine = true;
+              this.indent = 0;
+              if (this.onNewLine)
+                this.onNewLine(this.offset + source2.length);
+              break;
+            case "space":
+              if (this.atNewLine && source2[0] === " ")
+                this.indent += source2.length;
+              break;
+            case "explicit-key-ind":
+            case "map-value-ind":
+            case "seq-item-ind":
+              if (this.atNewLine)
+                this.indent += source2.length;
+              break;
+            case "doc-mode":
+            case "flow-error-end":
+              return;
+            default:
+              this.atNewLine = false;
+          }
+          this.offset += source2.length;
+        }
+      }
+      /** Call at end of input to push out any remaining constructions */
+      *end() {
+        while (this.stack.length > 0)
+          yield* this.pop();
+      }
+      get sourceToken() {
+        const st2 = {
+          type: this.type,
+          offset: this.offset,
+          indent: this.indent,
+          source: this.source
+        };
+        return st2;
+      }
+      *step() {
+        const top = this.peek(1);
+        if (this.type === "doc-end" && top?.type !== "doc-end") {
+          while (this.stack.length > 0)
+            yield* this.pop();
+          this.stack.push({
+            type: "doc-end",
+            offset: this.offset,
+            source: this.source
+          });
+          return;
+        }
+        if (!top)
+          return yield* this.stream();
+        switch (top.type) {
+          case "document":
+            return yield* this.document(top);
+          case "alias":
+          case "scalar":
+          case "single-quoted-scalar":
+          case "double-quoted-scalar":
+            return yield* this.scalar(top);
+          case "block-scalar":
+            return yield* this.blockScalar(top);
+          case "block-map":
+            return yield* this.blockMap(top);
+          case "block-seq":
+            return yield* this.blockSequence(top);
+          case "flow-collection":
+            return yield* this.flowCollection(top);
+          case "doc-end":
+            return yield* this.documentEnd(top);
+        }
+        yield* this.pop();
+      }
+      peek(n) {
+        return this.stack[this.stack.length - n];
+      }
+      *pop(error2) {
+        const token = error2 ?? this.stack.pop();
+        if (!token) {
+          const message = "Tried to pop an empty stack";
+          yield { type: "error", offset: this.offset, source: "", message };
+        } else if (this.stack.length === 0) {
+          yield token;
+        } else {
+          const top = this.peek(1);
+          if (token.type === "block-scalar") {
+            token.indent = "indent" in top ? top.indent : 0;
+          } else if (token.type === "flow-collection" && top.type === "document") {
+            token.indent = 0;
+          }
+          if (token.type === "flow-collection")
+            fixFlowSeqItems(token);
+          switch (top.type) {
+            case "document":
+              top.value = token;
+              break;
+            case "block-scalar":
+              top.props.push(token);
+              break;
+            case "block-map": {
+              const it2 = top.items[top.items.length - 1];
+              if (it2.value) {
+                top.items.push({ start: [], key: token, sep: [] });
+                this.onKeyLine = true;
+                return;
+              } else if (it2.sep) {
+                it2.value = token;
+              } else {
+                Object.assign(it2, { key: token, sep: [] });
+                this.onKeyLine = !it2.explicitKey;
+                return;
+              }
+              break;
+            }
+            case "block-seq": {
+              const it2 = top.items[top.items.length - 1];
+              if (it2.value)
+                top.items.push({ start: [], value: token });
+              else
+                it2.value = token;
+              break;
+            }
+            case "flow-collection": {
+              const it2 = top.items[top.items.length - 1];
+              if (!it2 || it2.value)
+                top.items.push({ start: [], key: token, sep: [] });
+              else if (it2.sep)
+                it2.value = token;
+              else
+                Object.assign(it2, { key: token, sep: [] });
+              return;
+            }
+            /* istanbul ignore next should not happen */
+            default:
+              yield* this.pop();
+              yield* this.pop(token);
+          }
+          if ((top.type === "document" || top.type === "block-map" || top.type === "block-seq") && (token.type === "block-map" || token.type === "block-seq")) {
+            const last = token.items[token.items.length - 1];
+            if (last && !last.sep && !last.value && last.start.length > 0 && findNonEmptyIndex(last.start) === -1 && (token.indent === 0 || last.start.every((st2) => st2.type !== "comment" || st2.indent < token.indent))) {
+              if (top.type === "document")
+                top.end = last.start;
+              else
+                top.items.push({ start: last.start });
+              token.items.splice(-1, 1);
+            }
+          }
+        }
+      }
+      *stream() {
+        switch (this.type) {
+          case "directive-line":
+            yield { type: "directive", offset: this.offset, source: this.source };
+            return;
+          case "byte-order-mark":
+          case "space":
+          case "comment":
+          case "newline":
+            yield this.sourceToken;
+            return;
+          case "doc-mode":
+          case "doc-start": {
+            const doc = {
+              type: "document",
+              offset: this.offset,
+              start: []
+            };
+            if (this.type === "doc-start")
+              doc.start.push(this.sourceToken);
+            this.stack.push(doc);
+            return;
+          }
+        }
+        yield {
+          type: "error",
+          offset: this.offset,
+          message: `Unexpected ${this.type} token in YAML stream`,
+          source: this.source
+        };
+      }
+      *document(doc) {
+        if (doc.value)
+          return yield* this.lineEnd(doc);
+        switch (this.type) {
+          case "doc-start": {
+            if (findNonEmptyIndex(doc.start) !== -1) {
+              yield* this.pop();
+              yield* this.step();
+            } else
+              doc.start.push(this.sourceToken);
+            return;
+          }
+          case "anchor":
+          case "tag":
+          case "space":
+          case "comment":
+          case "newline":
+            doc.start.push(this.sourceToken);
+            return;
+        }
+        const bv = this.startBlockValue(doc);
+        if (bv)
+          this.stack.push(bv);
+        else {
+          yield {
+            type: "error",
+            offset: this.offset,
+            message: `Unexpected ${this.type} token in YAML document`,
+            source: this.source
+          };
+        }
+      }
+      *scalar(scalar) {
+        if (this.type === "map-value-ind") {
+          const prev = getPrevProps(this.peek(2));
+          const start = getFirstKeyStartProps(prev);
+          let sep;
+          if (scalar.end) {
+            sep = scalar.end;
+            sep.push(this.sourceToken);
+            delete scalar.end;
+          } else
+            sep = [this.sourceToken];
+          const map = {
+            type: "block-map",
+            offset: scalar.offset,
+            indent: scalar.indent,
+            items: [{ start, key: scalar, sep }]
+          };
+          this.onKeyLine = true;
+          this.stack[this.stack.length - 1] = map;
+        } else
+          yield* this.lineEnd(scalar);
+      }
+      *blockScalar(scalar) {
+        switch (this.type) {
+          case "space":
+          case "comment":
+          case "newline":
+            scalar.props.push(this.sourceToken);
+            return;
+          case "scalar":
+            scalar.source = this.source;
+            this.atNewLine = true;
+            this.indent = 0;
+            if (this.onNewLine) {
+              let nl = this.source.indexOf("\n") + 1;
+              while (nl !== 0) {
+                this.onNewLine(this.offset + nl);
+                nl = this.source.indexOf("\n", nl) + 1;
+              }
+            }
+            yield* this.pop();
+            break;
+          /* istanbul ignore next should not happen */
+          default:
+            yield* this.pop();
+            yield* this.step();
+        }
+      }
+      *blockMap(map) {
+        const it2 = map.items[map.items.length - 1];
+        switch (this.type) {
+          case "newline":
+            this.onKeyLine = false;
+            if (it2.value) {
+              const end = "end" in it2.value ? it2.value.end : void 0;
+              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
+              if (last?.type === "comment")
+                end?.push(this.sourceToken);
+              else
+                map.items.push({ start: [this.sourceToken] });
+            } else if (it2.sep) {
+              it2.sep.push(this.sourceToken);
+            } else {
+              it2.start.push(this.sourceToken);
+            }
+            return;
+          case "space":
+          case "comment":
+            if (it2.value) {
+              map.items.push({ start: [this.sourceToken] });
+            } else if (it2.sep) {
+              it2.sep.push(this.sourceToken);
+            } else {
+              if (this.atIndentedComment(it2.start, map.indent)) {
+                const prev = map.items[map.items.length - 2];
+                const end = prev?.value?.end;
+                if (Array.isArray(end)) {
+                  arrayPushArray(end, it2.start);
+                  end.push(this.sourceToken);
+                  map.items.pop();
+                  return;
+                }
+              }
+              it2.start.push(this.sourceToken);
+            }
+            return;
+        }
+        if (this.indent >= map.indent) {
+          const atMapIndent = !this.onKeyLine && this.indent === map.indent;
+          const atNextItem = atMapIndent && (it2.sep || it2.explicitKey) && this.type !== "seq-item-ind";
+          let start = [];
+          if (atNextItem && it2.sep && !it2.value) {
+            const nl = [];
+            for (let i = 0; i < it2.sep.length; ++i) {
+              const st2 = it2.sep[i];
+              switch (st2.type) {
+                case "newline":
+                  nl.push(i);
+                  break;
+                case "space":
+                  break;
+                case "comment":
+                  if (st2.indent > map.indent)
+                    nl.length = 0;
+                  break;
+                default:
+                  nl.length = 0;
+              }
+            }
+            if (nl.length >= 2)
+              start = it2.sep.splice(nl[1]);
+          }
+          switch (this.type) {
+            case "anchor":
+            case "tag":
+              if (atNextItem || it2.value) {
+                start.push(this.sourceToken);
+                map.items.push({ start });
+                this.onKeyLine = true;
+              } else if (it2.sep) {
+                it2.sep.push(this.sourceToken);
+              } else {
+                it2.start.push(this.sourceToken);
+              }
+              return;
+            case "explicit-key-ind":
+              if (!it2.sep && !it2.explicitKey) {
+                it2.start.push(this.sourceToken);
+                it2.explicitKey = true;
+              } else if (atNextItem || it2.value) {
+                start.push(this.sourceToken);
+                map.items.push({ start, explicitKey: true });
+              } else {
+                this.stack.push({
+                  type: "block-map",
+                  offset: this.offset,
+                  indent: this.indent,
+                  items: [{ start: [this.sourceToken], explicitKey: true }]
+                });
+              }
+              this.onKeyLine = true;
+              return;
+            case "map-value-ind":
+              if (it2.explicitKey) {
+                if (!it2.sep) {
+                  if (includesToken(it2.start, "newline")) {
+                    Object.assign(it2, { key: null, sep: [this.sourceToken] });
+                  } else {
+                    const start2 = getFirstKeyStartProps(it2.start);
+                    this.stack.push({
+                      type: "block-map",
+                      offset: this.offset,
+                      indent: this.indent,
+                      items: [{ start: start2, key: null, sep: [this.sourceToken] }]
+                    });
+                  }
+                } else if (it2.value) {
+                  map.items.push({ start: [], key: null, sep: [this.sourceToken] });
+                } else if (includesToken(it2.sep, "map-value-ind")) {
+                  this.stack.push({
+                    type: "block-map",
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start, key: null, sep: [this.sourceToken] }]
+                  });
+                } else if (isFlowToken(it2.key) && !includesToken(it2.sep, "newline")) {
+                  const start2 = getFirstKeyStartProps(it2.start);
+                  const key = it2.key;
+                  const sep = it2.sep;
+                  sep.push(this.sourceToken);
+                  delete it2.key;
+                  delete it2.sep;
+                  this.stack.push({
+                    type: "block-map",
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start: start2, key, sep }]
+                  });
+                } else if (start.length > 0) {
+                  it2.sep = it2.sep.concat(start, this.sourceToken);
+                } else {
+                  it2.sep.push(this.sourceToken);
+                }
+              } else {
+                if (!it2.sep) {
+                  Object.assign(it2, { key: null, sep: [this.sourceToken] });
+                } else if (it2.value || atNextItem) {
+                  map.items.push({ start, key: null, sep: [this.sourceToken] });
+                } else if (includesToken(it2.sep, "map-value-ind")) {
+                  this.stack.push({
+                    type: "block-map",
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start: [], key: null, sep: [this.sourceToken] }]
+                  });
+                } else {
+                  it2.sep.push(this.sourceToken);
+                }
+              }
+              this.onKeyLine = true;
+              return;
+            case "alias":
+            case "scalar":
+            case "single-quoted-scalar":
+            case "double-quoted-scalar": {
+              const fs2 = this.flowScalar(this.type);
+              if (atNextItem || it2.value) {
+                map.items.push({ start, key: fs2, sep: [] });
+                this.onKeyLine = true;
+              } else if (it2.sep) {
+                this.stack.push(fs2);
+              } else {
+                Object.assign(it2, { key: fs2, sep: [] });
+                this.onKeyLine = true;
+              }
+              return;
+            }
+            default: {
+              const bv = this.startBlockValue(map);
+              if (bv) {
+                if (bv.type === "block-seq") {
+                  if (!it2.explicitKey && it2.sep && !includesToken(it2.sep, "newline")) {
+                    yield* this.pop({
+                      type: "error",
+                      offset: this.offset,
+                      message: "Unexpected block-seq-ind on same line with key",
+                      source: this.source
+                    });
+                    return;
+                  }
+                } else if (atMapIndent) {
+                  map.items.push({ start });
+                }
+                this.stack.push(bv);
+                return;
+              }
+            }
+          }
+        }
+        yield* this.pop();
+        yield* this.step();
+      }
+      *blockSequence(seq) {
+        const it2 = seq.items[seq.items.length - 1];
+        switch (this.type) {
+          case "newline":
+            if (it2.value) {
+              const end = "end" in it2.value ? it2.value.end : void 0;
+              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
+              if (last?.type === "comment")
+                end?.push(this.sourceToken);
+              else
+                seq.items.push({ start: [this.sourceToken] });
+            } else
+              it2.start.push(this.sourceToken);
+            return;
+          case "space":
+          case "comment":
+            if (it2.value)
+              seq.items.push({ start: [this.sourceToken] });
+            else {
+              if (this.atIndentedComment(it2.start, seq.indent)) {
+                const prev = seq.items[seq.items.length - 2];
+                const end = prev?.value?.end;
+                if (Array.isArray(end)) {
+                  arrayPushArray(end, it2.start);
+                  end.push(this.sourceToken);
+                  seq.items.pop();
+                  return;
+                }
+              }
+              it2.start.push(this.sourceToken);
+            }
+            return;
+          case "anchor":
+          case "tag":
+            if (it2.value || this.indent <= seq.indent)
+              break;
+            it2.start.push(this.sourceToken);
+            return;
+          case "seq-item-ind":
+            if (this.indent !== seq.indent)
+              break;
+            if (it2.value || includesToken(it2.start, "seq-item-ind"))
+              seq.items.push({ start: [this.sourceToken] });
+            else
+              it2.start.push(this.sourceToken);
+            return;
+        }
+        if (this.indent > seq.indent) {
+          const bv = this.startBlockValue(seq);
+          if (bv) {
+            this.stack.push(bv);
+            return;
+          }
+        }
+        yield* this.pop();
+        yield* this.step();
+      }
+      *flowCollection(fc) {
+        const it2 = fc.items[fc.items.length - 1];
+        if (this.type === "flow-error-end") {
+          let top;
+          do {
+            yield* this.pop();
+            top = this.peek(1);
+          } while (top?.type === "flow-collection");
+        } else if (fc.end.length === 0) {
+          switch (this.type) {
+            case "comma":
+            case "explicit-key-ind":
+              if (!it2 || it2.sep)
+                fc.items.push({ start: [this.sourceToken] });
+              else
+                it2.start.push(this.sourceToken);
+              return;
+            case "map-value-ind":
+              if (!it2 || it2.value)
+                fc.items.push({ start: [], key: null, sep: [this.sourceToken] });
+              else if (it2.sep)
+                it2.sep.push(this.sourceToken);
+              else
+                Object.assign(it2, { key: null, sep: [this.sourceToken] });
+              return;
+            case "space":
+            case "comment":
+            case "newline":
+            case "anchor":
+            case "tag":
+              if (!it2 || it2.value)
+                fc.items.push({ start: [this.sourceToken] });
+              else if (it2.sep)
+                it2.sep.push(this.sourceToken);
+              else
+                it2.start.push(this.sourceToken);
+              return;
+            case "alias":
+            case "scalar":
+            case "single-quoted-scalar":
+            case "double-quoted-scalar": {
+              const fs2 = this.flowScalar(this.type);
+              if (!it2 || it2.value)
+                fc.items.push({ start: [], key: fs2, sep: [] });
+              else if (it2.sep)
+                this.stack.push(fs2);
+              else
+                Object.assign(it2, { key: fs2, sep: [] });
+              return;
+            }
+            case "flow-map-end":
+            case "flow-seq-end":
+              fc.end.push(this.sourceToken);
+              return;
+          }
+          const bv = this.startBlockValue(fc);
+          if (bv)
+            this.stack.push(bv);
+          else {
+            yield* this.pop();
+            yield* this.step();
+          }
+        } else {
+          const parent = this.peek(2);
+          if (parent.type === "block-map" && (this.type === "map-value-ind" && parent.indent === fc.indent || this.type === "newline" && !parent.items[parent.items.length - 1].sep)) {
+            yield* this.pop();
+            yield* this.step();
+          } else if (this.type === "map-value-ind" && parent.type !== "flow-collection") {
+            const prev = getPrevProps(parent);
+            const start = getFirstKeyStartProps(prev);
+            fixFlowSeqItems(fc);
+            const sep = fc.end.splice(1, fc.end.length);
+            sep.push(this.sourceToken);
+            const map = {
+              type: "block-map",
+              offset: fc.offset,
+              indent: fc.indent,
+              items: [{ start, key: fc, sep }]
+            };
+            this.onKeyLine = true;
+            this.stack[this.stack.length - 1] = map;
+          } else {
+            yield* this.lineEnd(fc);
+          }
+        }
+      }
+      flowScalar(type) {
+        if (this.onNewLine) {
+          let nl = this.source.indexOf("\n") + 1;
+          while (nl !== 0) {
+            this.onNewLine(this.offset + nl);
+            nl = this.source.indexOf("\n", nl) + 1;
+          }
+        }
+        return {
+          type,
+          offset: this.offset,
+          indent: this.indent,
+          source: this.source
+        };
+      }
+      startBlockValue(parent) {
+        switch (this.type) {
+          case "alias":
+          case "scalar":
+          case "single-quoted-scalar":
+          case "double-quoted-scalar":
+            return this.flowScalar(this.type);
+          case "block-scalar-header":
+            return {
+              type: "block-scalar",
+              offset: this.offset,
+              indent: this.indent,
+              props: [this.sourceToken],
+              source: ""
+            };
+          case "flow-map-start":
+          case "flow-seq-start":
+            return {
+              type: "flow-collection",
+              offset: this.offset,
+              indent: this.indent,
+              start: this.sourceToken,
+              items: [],
+              end: []
+            };
+          case "seq-item-ind":
+            return {
+              type: "block-seq",
+              offset: this.offset,
+              indent: this.indent,
+              items: [{ start: [this.sourceToken] }]
+            };
+          case "explicit-key-ind": {
+            this.onKeyLine = true;
+            const prev = getPrevProps(parent);
+            const start = getFirstKeyStartProps(prev);
+            start.push(this.sourceToken);
+            return {
+              type: "block-map",
+              offset: this.offset,
+              indent: this.indent,
+              items: [{ start, explicitKey: true }]
+            };
+          }
+          case "map-value-ind": {
+            this.onKeyLine = true;
+            const prev = getPrevProps(parent);
+            const start = getFirstKeyStartProps(prev);
+            return {
+              type: "block-map",
+              offset: this.offset,
+              indent: this.indent,
+              items: [{ start, key: null, sep: [this.sourceToken] }]
+            };
+          }
+        }
+        return null;
+      }
+      atIndentedComment(start, indent) {
+        if (this.type !== "comment")
+          return false;
+        if (this.indent <= indent)
+          return false;
+        return start.every((st2) => st2.type === "newline" || st2.type === "space");
+      }
+      *documentEnd(docEnd) {
+        if (this.type !== "doc-mode") {
+          if (docEnd.end)
+            docEnd.end.push(this.sourceToken);
+          else
+            docEnd.end = [this.sourceToken];
+          if (this.type === "newline")
+            yield* this.pop();
+        }
+      }
+      *lineEnd(token) {
+        switch (this.type) {
+          case "comma":
+          case "doc-start":
+          case "doc-end":
+          case "flow-seq-end":
+          case "flow-map-end":
+          case "map-value-ind":
+            yield* this.pop();
+            yield* this.step();
+            break;
+          case "newline":
+            this.onKeyLine = false;
+          // fallthrough
+          case "space":
+          case "comment":
+          default:
+            if (token.end)
+              token.end.push(this.sourceToken);
+            else
+              token.end = [this.sourceToken];
+            if (this.type === "newline")
+              yield* this.pop();
+        }
+      }
+    };
+    exports.Parser = Parser;
+  }
+});
+
+// node_modules/yaml/dist/public-api.js
+var require_public_api = __commonJS({
+  "node_modules/yaml/dist/public-api.js"(exports) {
+    "use strict";
+    var composer = require_composer();
+    var Document = require_Document();
+    var errors = require_errors();
+    var log = require_log();
+    var identity = require_identity();
+    var lineCounter = require_line_counter();
+    var parser = require_parser();
+    function parseOptions(options) {
+      const prettyErrors = options.prettyErrors !== false;
+      const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
+      return { lineCounter: lineCounter$1, prettyErrors };
+    }
+    function parseAllDocuments(source2, options = {}) {
+      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
+      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
+      const composer$1 = new composer.Composer(options);
+      const docs = Array.from(composer$1.compose(parser$1.parse(source2)));
+      if (prettyErrors && lineCounter2)
+        for (const doc of docs) {
+          doc.errors.forEach(errors.prettifyError(source2, lineCounter2));
+          doc.warnings.forEach(errors.prettifyError(source2, lineCounter2));
+        }
+      if (docs.length > 0)
+        return docs;
+      return Object.assign([], { empty: true }, composer$1.streamInfo());
+    }
+    function parseDocument2(source2, options = {}) {
+      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
+      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
+      const composer$1 = new composer.Composer(options);
+      let doc = null;
+      for (const _doc of composer$1.compose(parser$1.parse(source2), true, source2.length)) {
+        if (!doc)
+          doc = _doc;
+        else if (doc.options.logLevel !== "silent") {
+          doc.errors.push(new errors.YAMLParseError(_doc.range.slice(0, 2), "MULTIPLE_DOCS", "Source contains multiple documents; please use YAML.parseAllDocuments()"));
+          break;
+        }
+      }
+      if (prettyErrors && lineCounter2) {
+        doc.errors.forEach(errors.prettifyError(source2, lineCounter2));
+        doc.warnings.forEach(errors.prettifyError(source2, lineCounter2));
+      }
+      return doc;
+    }
+    function parse2(src, reviver, options) {
+      let _reviver = void 0;
+      if (typeof reviver === "function") {
+        _reviver = reviver;
+      } else if (options === void 0 && reviver && typeof reviver === "object") {
+        options = reviver;
+      }
+      const doc = parseDocument2(src, options);
+      if (!doc)
+        return null;
+      doc.warnings.forEach((warning) => log.warn(doc.options.logLevel, warning));
+      if (doc.errors.length > 0) {
+        if (doc.options.logLevel !== "silent")
+          throw doc.errors[0];
+        else
+          doc.errors = [];
+      }
+      return doc.toJS(Object.assign({ reviver: _reviver }, options));
+    }
+    function stringify(value, replacer, options) {
+      let _replacer = null;
+      if (typeof replacer === "function" || Array.isArray(replacer)) {
+        _replacer = replacer;
+      } else if (options === void 0 && replacer) {
+        options = replacer;
+      }
+      if (typeof options === "string")
+        options = options.length;
+      if (typeof options === "number") {
+        const indent = Math.round(options);
+        options = indent < 1 ? void 0 : indent > 8 ? { indent: 8 } : { indent };
+      }
+      if (value === void 0) {
+        const { keepUndefined } = options ?? replacer ?? {};
+        if (!keepUndefined)
+          return void 0;
+      }
+      if (identity.isDocument(value) && !_replacer)
+        return value.toString(options);
+      return new Document.Document(value, _replacer, options).toString(options);
+    }
+    exports.parse = parse2;
+    exports.parseAllDocuments = parseAllDocuments;
+    exports.parseDocument = parseDocument2;
+    exports.stringify = stringify;
+  }
+});
+
+// node_modules/yaml/dist/index.js
+var require_dist = __commonJS({
+  "node_modules/yaml/dist/index.js"(exports) {
+    "use strict";
+    var composer = require_composer();
+    var Document = require_Document();
+    var Schema = require_Schema();
+    var errors = require_errors();
+    var Alias = require_Alias();
+    var identity = require_identity();
+    var Pair = require_Pair();
+    var Scalar = require_Scalar();
+    var YAMLMap = require_YAMLMap();
+    var YAMLSeq = require_YAMLSeq();
+    var cst = require_cst();
+    var lexer = require_lexer();
+    var lineCounter = require_line_counter();
+    var parser = require_parser();
+    var publicApi = require_public_api();
+    var visit = require_visit();
+    exports.Composer = composer.Composer;
+    exports.Document = Document.Document;
+    exports.Schema = Schema.Schema;
+    exports.YAMLError = errors.YAMLError;
+    exports.YAMLParseError = errors.YAMLParseError;
+    exports.YAMLWarning = errors.YAMLWarning;
+    exports.Alias = Alias.Alias;
+    exports.isAlias = identity.isAlias;
+    exports.isCollection = identity.isCollection;
+    exports.isDocument = identity.isDocument;
+    exports.isMap = identity.isMap;
+    exports.isNode = identity.isNode;
+    exports.isPair = identity.isPair;
+    exports.isScalar = identity.isScalar;
+    exports.isSeq = identity.isSeq;
+    exports.Pair = Pair.Pair;
+    exports.Scalar = Scalar.Scalar;
+    exports.YAMLMap = YAMLMap.YAMLMap;
+    exports.YAMLSeq = YAMLSeq.YAMLSeq;
+    exports.CST = cst;
+    exports.Lexer = lexer.Lexer;
+    exports.LineCounter = lineCounter.LineCounter;
+    exports.Parser = parser.Parser;
+    exports.parse = publicApi.parse;
+    exports.parseAllDocuments = publicApi.parseAllDocuments;
+    exports.parseDocument = publicApi.parseDocument;
+    exports.stringify = publicApi.stringify;
+    exports.visit = visit.visit;
+    exports.visitAsync = visit.visitAsync;
+  }
+});
+
 // src/errors.ts
 function errorMessage(err) {
   return err instanceof Error ? err.message : String(err);
@@ -3551,8 +10881,89 @@ var init_errors = __esm({
   }
 });
 
+// src/transport/hostkeys.ts
+import { createHash, createHmac } from "node:crypto";
+function describeKey(blob) {
+  const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+  const type = blob.subarray(4, 4 + len).toString("latin1");
+  return { type, base64: blob.toString("base64"), fingerprint: fingerprintOf(blob) };
+}
+function fingerprintOf(blob) {
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+function knownHostsName(host, port) {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+function normalizeFingerprint(s3) {
+  const m2 = /^SHA256:([A-Za-z0-9+/]{43})=?$/i.exec(s3.trim());
+  return m2 ? `SHA256:${m2[1]}` : null;
+}
+function parseKnownHosts(text) {
+  const out = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const f2 = line.split(/\s+/);
+    const marker = f2[0] === "@revoked" || f2[0] === "@cert-authority" ? f2.shift() : "";
+    if (f2.length < 3) continue;
+    out.push({ marker, hosts: f2[0], type: f2[1], base64: f2[2] });
+  }
+  return out;
+}
+function wildcard(pattern, name2) {
+  const re2 = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  return re2.test(name2);
+}
+function hashedMatch(entry, name2) {
+  const parts = entry.split("|");
+  if (parts.length !== 4 || parts[1] !== "1") return false;
+  const salt = Buffer.from(parts[2], "base64");
+  const want = Buffer.from(parts[3], "base64");
+  const got = createHmac("sha1", salt).update(name2).digest();
+  return got.length === want.length && got.equals(want);
+}
+function hostsMatch(field, host, port) {
+  const name2 = knownHostsName(host, port);
+  if (field.startsWith("|")) return hashedMatch(field, name2);
+  let matched = false;
+  for (const p2 of field.split(",")) {
+    const negated = p2.startsWith("!");
+    const pat = negated ? p2.slice(1) : p2;
+    const hit = pat.startsWith("[") ? wildcard(pat, name2) : port === 22 && wildcard(pat, host);
+    if (hit && negated) return false;
+    if (hit) matched = true;
+  }
+  return matched;
+}
+function verifyHostKey(blob, host, port, pins) {
+  const presented = describeKey(blob);
+  const lines = parseKnownHosts(pins.knownHosts).filter((l) => hostsMatch(l.hosts, host, port));
+  const same = (l) => l.type === presented.type && l.base64 === presented.base64;
+  if (lines.some((l) => l.marker === "@revoked" && same(l))) return { ok: false, reason: "revoked", presented };
+  if (lines.some((l) => l.marker === "" && same(l))) return { ok: true, by: "known_hosts" };
+  const fps = pins.fingerprints.map(normalizeFingerprint).filter((f2) => f2 !== null);
+  if (fps.includes(presented.fingerprint)) return { ok: true, by: "fingerprint" };
+  const pinnedForHost = lines.some((l) => l.marker === "");
+  return { ok: false, reason: pinnedForHost || fps.length > 0 ? "mismatch" : "unpinned", presented };
+}
+function refusalMessage(v2, host, port) {
+  const p2 = v2.presented;
+  const where = `${host}:${port}`;
+  const message = v2.reason === "revoked" ? `the host key of ${where} (${p2.type} ${p2.fingerprint}) is marked @revoked in CAIRN_KNOWN_HOSTS; refusing to connect` : v2.reason === "mismatch" ? `the host key of ${where} does not match any pinned key: the server presented ${p2.type} ${p2.fingerprint}. Either the server's key was changed, or someone is intercepting the connection; refusing to connect` : `the host key of ${where} is not pinned: the server presented ${p2.type} ${p2.fingerprint}; refusing to connect (no trust on first use)`;
+  const hint = `check the key on the server (ssh-keygen -lf /etc/ssh/ssh_host_${p2.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub); if it matches, pin it with
+  CAIRN_HOST_FINGERPRINT=${p2.fingerprint}
+or add this line to CAIRN_KNOWN_HOSTS:
+  ${knownHostsName(host, port)} ${p2.type} ${p2.base64}`;
+  return { message, hint };
+}
+var init_hostkeys = __esm({
+  "src/transport/hostkeys.ts"() {
+    "use strict";
+  }
+});
+
 // node_modules/asn1/lib/ber/errors.js
-var require_errors = __commonJS({
+var require_errors2 = __commonJS({
   "node_modules/asn1/lib/ber/errors.js"(exports, module) {
     module.exports = {
       newInvalidAsn1Error: function(msg) {
@@ -3679,7 +11090,7 @@ var require_reader = __commonJS({
     var assert2 = __require("assert");
     var Buffer2 = require_safer().Buffer;
     var ASN1 = require_types();
-    var errors = require_errors();
+    var errors = require_errors2();
     var newInvalidAsn1Error = errors.newInvalidAsn1Error;
     function Reader(data) {
       if (!data || !Buffer2.isBuffer(data))
@@ -3844,7 +11255,7 @@ var require_writer = __commonJS({
     var assert2 = __require("assert");
     var Buffer2 = require_safer().Buffer;
     var ASN1 = require_types();
-    var errors = require_errors();
+    var errors = require_errors2();
     var newInvalidAsn1Error = errors.newInvalidAsn1Error;
     var DEFAULT_OPTS = {
       size: 1024,
@@ -4084,7 +11495,7 @@ var require_writer = __commonJS({
 // node_modules/asn1/lib/ber/index.js
 var require_ber = __commonJS({
   "node_modules/asn1/lib/ber/index.js"(exports, module) {
-    var errors = require_errors();
+    var errors = require_errors2();
     var types = require_types();
     var Reader = require_reader();
     var Writer = require_writer();
@@ -4122,9 +11533,9 @@ var require_nacl_fast = __commonJS({
   "node_modules/tweetnacl/nacl-fast.js"(exports, module) {
     (function(nacl) {
       "use strict";
-      var gf = function(init2) {
+      var gf = function(init3) {
         var i, r = new Float64Array(16);
-        if (init2) for (i = 0; i < init2.length; i++) r[i] = init2[i];
+        if (init3) for (i = 0; i < init3.length; i++) r[i] = init3[i];
         return r;
       };
       var randombytes = function() {
@@ -10372,7 +17783,7 @@ ${formatted}-----END ${type} KEY-----`;
       })(),
       verify: (() => {
         if (typeof verify_ === "function") {
-          return function verify3(data, signature, algo) {
+          return function verify4(data, signature, algo) {
             const pem = this[SYM_PUB_PEM];
             if (pem === null)
               return new Error("No public key available");
@@ -10385,7 +17796,7 @@ ${formatted}-----END ${type} KEY-----`;
             }
           };
         }
-        return function verify3(data, signature, algo) {
+        return function verify4(data, signature, algo) {
           const pem = this[SYM_PUB_PEM];
           if (pem === null)
             return new Error("No public key available");
@@ -11299,7 +18710,7 @@ var require_agent = __commonJS({
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
     var { resolve: resolve6 } = __require("path");
-    var { readFile: readFile3 } = __require("fs");
+    var { readFile: readFile2 } = __require("fs");
     var { execFile, spawn: spawn2 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -11517,7 +18928,7 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile3(socketPath, function readCygsocket(err, data) {
+          readFile2(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -11526,7 +18937,7 @@ var require_agent = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile3(socketPath, readCygsocket);
+                readFile2(socketPath, readCygsocket);
               });
               return;
             }
@@ -13371,7 +20782,7 @@ var require_kex = __commonJS({
       }
     }
     function handleKexInit(self2, payload) {
-      const init2 = {
+      const init3 = {
         kex: void 0,
         serverHostKey: void 0,
         cs: {
@@ -13388,7 +20799,7 @@ var require_kex = __commonJS({
         }
       };
       bufferParser.init(payload, 17);
-      if ((init2.kex = bufferParser.readList()) === void 0 || (init2.serverHostKey = bufferParser.readList()) === void 0 || (init2.cs.cipher = bufferParser.readList()) === void 0 || (init2.sc.cipher = bufferParser.readList()) === void 0 || (init2.cs.mac = bufferParser.readList()) === void 0 || (init2.sc.mac = bufferParser.readList()) === void 0 || (init2.cs.compress = bufferParser.readList()) === void 0 || (init2.sc.compress = bufferParser.readList()) === void 0 || (init2.cs.lang = bufferParser.readList()) === void 0 || (init2.sc.lang = bufferParser.readList()) === void 0) {
+      if ((init3.kex = bufferParser.readList()) === void 0 || (init3.serverHostKey = bufferParser.readList()) === void 0 || (init3.cs.cipher = bufferParser.readList()) === void 0 || (init3.sc.cipher = bufferParser.readList()) === void 0 || (init3.cs.mac = bufferParser.readList()) === void 0 || (init3.sc.mac = bufferParser.readList()) === void 0 || (init3.cs.compress = bufferParser.readList()) === void 0 || (init3.sc.compress = bufferParser.readList()) === void 0 || (init3.cs.lang = bufferParser.readList()) === void 0 || (init3.sc.lang = bufferParser.readList()) === void 0) {
         bufferParser.clear();
         return doFatalError(
           self2,
@@ -13401,7 +20812,7 @@ var require_kex = __commonJS({
       const firstFollows = pos < payload.length && payload[pos] === 1;
       bufferParser.clear();
       const local = self2._offer;
-      const remote = init2;
+      const remote = init3;
       let localKex = local.lists.kex.array;
       if (self2._compatFlags & COMPAT.BAD_DHGEX) {
         let found = false;
@@ -13462,7 +20873,7 @@ var require_kex = __commonJS({
           DISCONNECT_REASON.KEY_EXCHANGE_FAILED
         );
       }
-      init2.kex = clientList[i];
+      init3.kex = clientList[i];
       debug && debug(`Handshake: KEX algorithm: ${clientList[i]}`);
       if (firstFollows && (!remote.kex.length || clientList[i] !== remote.kex[0])) {
         self2._skipNextInboundPacket = true;
@@ -13489,7 +20900,7 @@ var require_kex = __commonJS({
           DISCONNECT_REASON.KEY_EXCHANGE_FAILED
         );
       }
-      init2.serverHostKey = clientList[i];
+      init3.serverHostKey = clientList[i];
       debug && debug(`Handshake: Host key format: ${clientList[i]}`);
       const localCSCipher = local.lists.cs.cipher.array;
       debug && debug(`Handshake: (local) C->S cipher: ${localCSCipher}`);
@@ -13511,7 +20922,7 @@ var require_kex = __commonJS({
           DISCONNECT_REASON.KEY_EXCHANGE_FAILED
         );
       }
-      init2.cs.cipher = clientList[i];
+      init3.cs.cipher = clientList[i];
       debug && debug(`Handshake: C->S Cipher: ${clientList[i]}`);
       const localSCCipher = local.lists.sc.cipher.array;
       debug && debug(`Handshake: (local) S->C cipher: ${localSCCipher}`);
@@ -13533,13 +20944,13 @@ var require_kex = __commonJS({
           DISCONNECT_REASON.KEY_EXCHANGE_FAILED
         );
       }
-      init2.sc.cipher = clientList[i];
+      init3.sc.cipher = clientList[i];
       debug && debug(`Handshake: S->C cipher: ${clientList[i]}`);
       const localCSMAC = local.lists.cs.mac.array;
       debug && debug(`Handshake: (local) C->S MAC: ${localCSMAC}`);
       debug && debug(`Handshake: (remote) C->S MAC: ${remote.cs.mac}`);
-      if (CIPHER_INFO[init2.cs.cipher].authLen > 0) {
-        init2.cs.mac = "";
+      if (CIPHER_INFO[init3.cs.cipher].authLen > 0) {
+        init3.cs.mac = "";
         debug && debug("Handshake: C->S MAC: <implicit>");
       } else {
         if (self2._server) {
@@ -13559,14 +20970,14 @@ var require_kex = __commonJS({
             DISCONNECT_REASON.KEY_EXCHANGE_FAILED
           );
         }
-        init2.cs.mac = clientList[i];
+        init3.cs.mac = clientList[i];
         debug && debug(`Handshake: C->S MAC: ${clientList[i]}`);
       }
       const localSCMAC = local.lists.sc.mac.array;
       debug && debug(`Handshake: (local) S->C MAC: ${localSCMAC}`);
       debug && debug(`Handshake: (remote) S->C MAC: ${remote.sc.mac}`);
-      if (CIPHER_INFO[init2.sc.cipher].authLen > 0) {
-        init2.sc.mac = "";
+      if (CIPHER_INFO[init3.sc.cipher].authLen > 0) {
+        init3.sc.mac = "";
         debug && debug("Handshake: S->C MAC: <implicit>");
       } else {
         if (self2._server) {
@@ -13586,7 +20997,7 @@ var require_kex = __commonJS({
             DISCONNECT_REASON.KEY_EXCHANGE_FAILED
           );
         }
-        init2.sc.mac = clientList[i];
+        init3.sc.mac = clientList[i];
         debug && debug(`Handshake: S->C MAC: ${clientList[i]}`);
       }
       const localCSCompress = local.lists.cs.compress.array;
@@ -13609,7 +21020,7 @@ var require_kex = __commonJS({
           DISCONNECT_REASON.KEY_EXCHANGE_FAILED
         );
       }
-      init2.cs.compress = clientList[i];
+      init3.cs.compress = clientList[i];
       debug && debug(`Handshake: C->S compression: ${clientList[i]}`);
       const localSCCompress = local.lists.sc.compress.array;
       debug && debug(`Handshake: (local) S->C compression: ${localSCCompress}`);
@@ -13631,17 +21042,17 @@ var require_kex = __commonJS({
           DISCONNECT_REASON.KEY_EXCHANGE_FAILED
         );
       }
-      init2.sc.compress = clientList[i];
+      init3.sc.compress = clientList[i];
       debug && debug(`Handshake: S->C compression: ${clientList[i]}`);
-      init2.cs.lang = "";
-      init2.sc.lang = "";
+      init3.cs.lang = "";
+      init3.sc.lang = "";
       if (self2._kex) {
         if (!self2._kexinit) {
           kexinit(self2);
         }
         self2._decipher._onPayload = onKEXPayload.bind(self2, { firstPacket: false });
       }
-      self2._kex = createKeyExchange(init2, self2, payload);
+      self2._kex = createKeyExchange(init3, self2, payload);
       self2._kex.remoteExtInfoEnabled = remoteExtInfoEnabled;
       self2._kex.start();
     }
@@ -20369,12 +27780,12 @@ var require_client = __commonJS({
           if (HASHES.indexOf(cfg.hostHash) !== -1) {
             hashAlgo = cfg.hostHash;
           }
-          hostVerifier = (key, verify3) => {
+          hostVerifier = (key, verify4) => {
             if (hashAlgo)
               key = createHash4(hashAlgo).update(key).digest("hex");
-            const ret = hashCb(key, verify3);
+            const ret = hashCb(key, verify4);
             if (ret !== void 0)
-              verify3(ret);
+              verify4(ret);
           };
         }
         const sock = this._sock = cfg.sock || new Socket();
@@ -23671,88 +31082,16 @@ var require_lib2 = __commonJS({
   }
 });
 
-// src/transport/hostkeys.ts
-import { createHash as createHash3, createHmac as createHmac4 } from "node:crypto";
-function describeKey(blob) {
-  const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
-  const type = blob.subarray(4, 4 + len).toString("latin1");
-  return { type, base64: blob.toString("base64"), fingerprint: fingerprintOf(blob) };
-}
-function fingerprintOf(blob) {
-  return `SHA256:${createHash3("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
-}
-function knownHostsName(host, port) {
-  return port === 22 ? host : `[${host}]:${port}`;
-}
-function normalizeFingerprint(s3) {
-  const m2 = /^SHA256:([A-Za-z0-9+/]{43})=?$/i.exec(s3.trim());
-  return m2 ? `SHA256:${m2[1]}` : null;
-}
-function parseKnownHosts(text) {
-  const out = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const f2 = line.split(/\s+/);
-    const marker = f2[0] === "@revoked" || f2[0] === "@cert-authority" ? f2.shift() : "";
-    if (f2.length < 3) continue;
-    out.push({ marker, hosts: f2[0], type: f2[1], base64: f2[2] });
-  }
-  return out;
-}
-function wildcard(pattern, name2) {
-  const re2 = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
-  return re2.test(name2);
-}
-function hashedMatch(entry, name2) {
-  const parts = entry.split("|");
-  if (parts.length !== 4 || parts[1] !== "1") return false;
-  const salt = Buffer.from(parts[2], "base64");
-  const want = Buffer.from(parts[3], "base64");
-  const got = createHmac4("sha1", salt).update(name2).digest();
-  return got.length === want.length && got.equals(want);
-}
-function hostsMatch(field, host, port) {
-  const name2 = knownHostsName(host, port);
-  if (field.startsWith("|")) return hashedMatch(field, name2);
-  let matched = false;
-  for (const p2 of field.split(",")) {
-    const negated = p2.startsWith("!");
-    const pat = negated ? p2.slice(1) : p2;
-    const hit = pat.startsWith("[") ? wildcard(pat, name2) : port === 22 && wildcard(pat, host);
-    if (hit && negated) return false;
-    if (hit) matched = true;
-  }
-  return matched;
-}
-function verifyHostKey(blob, host, port, pins) {
-  const presented = describeKey(blob);
-  const lines = parseKnownHosts(pins.knownHosts).filter((l) => hostsMatch(l.hosts, host, port));
-  const same = (l) => l.type === presented.type && l.base64 === presented.base64;
-  if (lines.some((l) => l.marker === "@revoked" && same(l))) return { ok: false, reason: "revoked", presented };
-  if (lines.some((l) => l.marker === "" && same(l))) return { ok: true, by: "known_hosts" };
-  const fps = pins.fingerprints.map(normalizeFingerprint).filter((f2) => f2 !== null);
-  if (fps.includes(presented.fingerprint)) return { ok: true, by: "fingerprint" };
-  const pinnedForHost = lines.some((l) => l.marker === "");
-  return { ok: false, reason: pinnedForHost || fps.length > 0 ? "mismatch" : "unpinned", presented };
-}
-function refusalMessage(v2, host, port) {
-  const p2 = v2.presented;
-  const where = `${host}:${port}`;
-  const message = v2.reason === "revoked" ? `the host key of ${where} (${p2.type} ${p2.fingerprint}) is marked @revoked in CAIRN_KNOWN_HOSTS; refusing to connect` : v2.reason === "mismatch" ? `the host key of ${where} does not match any pinned key: the server presented ${p2.type} ${p2.fingerprint}. Either the server's key was changed, or someone is intercepting the connection; refusing to connect` : `the host key of ${where} is not pinned: the server presented ${p2.type} ${p2.fingerprint}; refusing to connect (no trust on first use)`;
-  const hint = `check the key on the server (ssh-keygen -lf /etc/ssh/ssh_host_${p2.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub); if it matches, pin it with
-  CAIRN_HOST_FINGERPRINT=${p2.fingerprint}
-or add this line to CAIRN_KNOWN_HOSTS:
-  ${knownHostsName(host, port)} ${p2.type} ${p2.base64}`;
-  return { message, hint };
-}
-var init_hostkeys = __esm({
-  "src/transport/hostkeys.ts"() {
-    "use strict";
-  }
-});
-
 // src/transport/ssh.ts
+var ssh_exports = {};
+__export(ssh_exports, {
+  DEFAULT_CIPHERS: () => DEFAULT_CIPHERS,
+  SshTransport: () => SshTransport,
+  parseFindRecords: () => parseFindRecords,
+  quoteArg: () => quoteArg,
+  remoteCommand: () => remoteCommand,
+  secretEnvBlock: () => secretEnvBlock
+});
 import { PassThrough } from "node:stream";
 function quoteArg(s3) {
   if (/^[A-Za-z0-9_\/.,:=+@%^-]+$/.test(s3)) return s3;
@@ -23785,7 +31124,7 @@ function parseFindRecords(out) {
       type: t === "f" ? "file" : t === "d" ? "dir" : t === "l" ? "symlink" : "other",
       size: Number(f2[1]),
       mode: parseInt(f2[2], 8),
-      mtimeMs: Math.round(Number(f2[3]) * 1e6) / 1e3,
+      mtime: Math.round(Number(f2[3]) * 1e6) / 1e3,
       uid: Number(f2[4]),
       gid: Number(f2[5])
     });
@@ -23927,7 +31266,7 @@ shift $n
           if (parsed instanceof Error) {
             const encrypted = /passphrase|encrypted|decrypt/i.test(parsed.message);
             throw new UsageError(
-              `cannot use the SSH key in CAIRN_SSH_KEY: ${parsed.message}`,
+              `cannot use the SSH key in ${settings.privateKeyFrom ?? "CAIRN_SSH_KEY"}: ${parsed.message}`,
               encrypted ? "set CAIRN_SSH_PASSPHRASE to the key's passphrase" : "CAIRN_SSH_KEY must hold the whole private key file (-----BEGIN ... -----END ...)"
             );
           }
@@ -24150,36 +31489,18 @@ shift $n
 });
 
 // src/transport/ssh-settings.ts
-import { readFileSync } from "node:fs";
-function fromEnvOrFile(env, name2) {
-  const file = env[`${name2}_FILE`];
-  if (file) {
-    try {
-      return readFileSync(file, "utf8");
-    } catch (err) {
-      throw new UsageError(`cannot read ${name2}_FILE=${file}: ${err.message}`);
-    }
-  }
-  const v2 = env[name2];
-  return v2 === void 0 || v2 === "" ? void 0 : v2;
-}
-function sshSettingsFromEnv(env, host) {
-  let privateKey = fromEnvOrFile(env, "CAIRN_SSH_KEY");
-  if (privateKey && !privateKey.includes("\n") && privateKey.includes("\\n")) privateKey = privateKey.replace(/\\n/g, "\n");
-  const agent = env.SSH_AUTH_SOCK || void 0;
+var ssh_settings_exports = {};
+__export(ssh_settings_exports, {
+  sshSettings: () => sshSettings
+});
+function sshSettings(host, secrets) {
+  const { privateKey, agent, knownHosts, fingerprints } = secrets;
   if (!privateKey && !agent) {
     throw new UsageError(
       `no SSH key for ${host.user}@${host.address}`,
       "put the private key text in CAIRN_SSH_KEY (or its path in CAIRN_SSH_KEY_FILE), or run an ssh-agent (SSH_AUTH_SOCK)"
     );
   }
-  const fingerprints = [];
-  for (const f2 of (env.CAIRN_HOST_FINGERPRINT ?? "").split(/[\s,]+/).filter(Boolean)) {
-    const n = normalizeFingerprint(f2);
-    if (!n) throw new UsageError(`CAIRN_HOST_FINGERPRINT: ${JSON.stringify(f2)} is not a SHA256 fingerprint`, "expected the form SHA256:<43 base64 characters>, as `ssh-keygen -lf KEY.pub` prints it");
-    fingerprints.push(n);
-  }
-  const knownHosts = fromEnvOrFile(env, "CAIRN_KNOWN_HOSTS") ?? "";
   if (!knownHosts.trim() && fingerprints.length === 0) {
     throw new UsageError(
       `the host key of ${host.address} is not pinned`,
@@ -24192,7 +31513,8 @@ function sshSettingsFromEnv(env, host) {
     user: host.user,
     jump: host.jump,
     privateKey,
-    passphrase: env.CAIRN_SSH_PASSPHRASE || void 0,
+    privateKeyFrom: secrets.privateKeyFrom,
+    passphrase: secrets.passphrase,
     agent,
     knownHosts,
     fingerprints,
@@ -24206,23 +31528,6 @@ var init_ssh_settings = __esm({
   "src/transport/ssh-settings.ts"() {
     "use strict";
     init_errors();
-    init_hostkeys();
-  }
-});
-
-// src/transport/ssh-connect.ts
-var ssh_connect_exports = {};
-__export(ssh_connect_exports, {
-  connectFromConfig: () => connectFromConfig
-});
-async function connectFromConfig(host, env = process.env) {
-  return await SshTransport.connect(sshSettingsFromEnv(env, host));
-}
-var init_ssh_connect = __esm({
-  "src/transport/ssh-connect.ts"() {
-    "use strict";
-    init_ssh();
-    init_ssh_settings();
   }
 });
 
@@ -25097,7336 +32402,6 @@ var require_cli_progress = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/identity.js
-var require_identity = __commonJS({
-  "node_modules/yaml/dist/nodes/identity.js"(exports) {
-    "use strict";
-    var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");
-    var DOC = /* @__PURE__ */ Symbol.for("yaml.document");
-    var MAP = /* @__PURE__ */ Symbol.for("yaml.map");
-    var PAIR = /* @__PURE__ */ Symbol.for("yaml.pair");
-    var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
-    var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
-    var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === ALIAS;
-    var isDocument = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === DOC;
-    var isMap = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === MAP;
-    var isPair = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === PAIR;
-    var isScalar = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SCALAR;
-    var isSeq = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SEQ;
-    function isCollection(node2) {
-      if (node2 && typeof node2 === "object")
-        switch (node2[NODE_TYPE]) {
-          case MAP:
-          case SEQ:
-            return true;
-        }
-      return false;
-    }
-    function isNode2(node2) {
-      if (node2 && typeof node2 === "object")
-        switch (node2[NODE_TYPE]) {
-          case ALIAS:
-          case MAP:
-          case SCALAR:
-          case SEQ:
-            return true;
-        }
-      return false;
-    }
-    var hasAnchor = (node2) => (isScalar(node2) || isCollection(node2)) && !!node2.anchor;
-    exports.ALIAS = ALIAS;
-    exports.DOC = DOC;
-    exports.MAP = MAP;
-    exports.NODE_TYPE = NODE_TYPE;
-    exports.PAIR = PAIR;
-    exports.SCALAR = SCALAR;
-    exports.SEQ = SEQ;
-    exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias;
-    exports.isCollection = isCollection;
-    exports.isDocument = isDocument;
-    exports.isMap = isMap;
-    exports.isNode = isNode2;
-    exports.isPair = isPair;
-    exports.isScalar = isScalar;
-    exports.isSeq = isSeq;
-  }
-});
-
-// node_modules/yaml/dist/visit.js
-var require_visit = __commonJS({
-  "node_modules/yaml/dist/visit.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var BREAK = /* @__PURE__ */ Symbol("break visit");
-    var SKIP = /* @__PURE__ */ Symbol("skip children");
-    var REMOVE = /* @__PURE__ */ Symbol("remove node");
-    function visit(node2, visitor) {
-      const visitor_ = initVisitor(visitor);
-      if (identity.isDocument(node2)) {
-        const cd = visit_(null, node2.contents, visitor_, Object.freeze([node2]));
-        if (cd === REMOVE)
-          node2.contents = null;
-      } else
-        visit_(null, node2, visitor_, Object.freeze([]));
-    }
-    visit.BREAK = BREAK;
-    visit.SKIP = SKIP;
-    visit.REMOVE = REMOVE;
-    function visit_(key, node2, visitor, path) {
-      const ctrl = callVisitor(key, node2, visitor, path);
-      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visit_(key, ctrl, visitor, path);
-      }
-      if (typeof ctrl !== "symbol") {
-        if (identity.isCollection(node2)) {
-          path = Object.freeze(path.concat(node2));
-          for (let i = 0; i < node2.items.length; ++i) {
-            const ci2 = visit_(i, node2.items[i], visitor, path);
-            if (typeof ci2 === "number")
-              i = ci2 - 1;
-            else if (ci2 === BREAK)
-              return BREAK;
-            else if (ci2 === REMOVE) {
-              node2.items.splice(i, 1);
-              i -= 1;
-            }
-          }
-        } else if (identity.isPair(node2)) {
-          path = Object.freeze(path.concat(node2));
-          const ck = visit_("key", node2.key, visitor, path);
-          if (ck === BREAK)
-            return BREAK;
-          else if (ck === REMOVE)
-            node2.key = null;
-          const cv = visit_("value", node2.value, visitor, path);
-          if (cv === BREAK)
-            return BREAK;
-          else if (cv === REMOVE)
-            node2.value = null;
-        }
-      }
-      return ctrl;
-    }
-    async function visitAsync(node2, visitor) {
-      const visitor_ = initVisitor(visitor);
-      if (identity.isDocument(node2)) {
-        const cd = await visitAsync_(null, node2.contents, visitor_, Object.freeze([node2]));
-        if (cd === REMOVE)
-          node2.contents = null;
-      } else
-        await visitAsync_(null, node2, visitor_, Object.freeze([]));
-    }
-    visitAsync.BREAK = BREAK;
-    visitAsync.SKIP = SKIP;
-    visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node2, visitor, path) {
-      const ctrl = await callVisitor(key, node2, visitor, path);
-      if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visitAsync_(key, ctrl, visitor, path);
-      }
-      if (typeof ctrl !== "symbol") {
-        if (identity.isCollection(node2)) {
-          path = Object.freeze(path.concat(node2));
-          for (let i = 0; i < node2.items.length; ++i) {
-            const ci2 = await visitAsync_(i, node2.items[i], visitor, path);
-            if (typeof ci2 === "number")
-              i = ci2 - 1;
-            else if (ci2 === BREAK)
-              return BREAK;
-            else if (ci2 === REMOVE) {
-              node2.items.splice(i, 1);
-              i -= 1;
-            }
-          }
-        } else if (identity.isPair(node2)) {
-          path = Object.freeze(path.concat(node2));
-          const ck = await visitAsync_("key", node2.key, visitor, path);
-          if (ck === BREAK)
-            return BREAK;
-          else if (ck === REMOVE)
-            node2.key = null;
-          const cv = await visitAsync_("value", node2.value, visitor, path);
-          if (cv === BREAK)
-            return BREAK;
-          else if (cv === REMOVE)
-            node2.value = null;
-        }
-      }
-      return ctrl;
-    }
-    function initVisitor(visitor) {
-      if (typeof visitor === "object" && (visitor.Collection || visitor.Node || visitor.Value)) {
-        return Object.assign({
-          Alias: visitor.Node,
-          Map: visitor.Node,
-          Scalar: visitor.Node,
-          Seq: visitor.Node
-        }, visitor.Value && {
-          Map: visitor.Value,
-          Scalar: visitor.Value,
-          Seq: visitor.Value
-        }, visitor.Collection && {
-          Map: visitor.Collection,
-          Seq: visitor.Collection
-        }, visitor);
-      }
-      return visitor;
-    }
-    function callVisitor(key, node2, visitor, path) {
-      if (typeof visitor === "function")
-        return visitor(key, node2, path);
-      if (identity.isMap(node2))
-        return visitor.Map?.(key, node2, path);
-      if (identity.isSeq(node2))
-        return visitor.Seq?.(key, node2, path);
-      if (identity.isPair(node2))
-        return visitor.Pair?.(key, node2, path);
-      if (identity.isScalar(node2))
-        return visitor.Scalar?.(key, node2, path);
-      if (identity.isAlias(node2))
-        return visitor.Alias?.(key, node2, path);
-      return void 0;
-    }
-    function replaceNode(key, path, node2) {
-      const parent = path[path.length - 1];
-      if (identity.isCollection(parent)) {
-        parent.items[key] = node2;
-      } else if (identity.isPair(parent)) {
-        if (key === "key")
-          parent.key = node2;
-        else
-          parent.value = node2;
-      } else if (identity.isDocument(parent)) {
-        parent.contents = node2;
-      } else {
-        const pt2 = identity.isAlias(parent) ? "alias" : "scalar";
-        throw new Error(`Cannot replace node with ${pt2} parent`);
-      }
-    }
-    exports.visit = visit;
-    exports.visitAsync = visitAsync;
-  }
-});
-
-// node_modules/yaml/dist/doc/directives.js
-var require_directives = __commonJS({
-  "node_modules/yaml/dist/doc/directives.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var visit = require_visit();
-    var escapeChars = {
-      "!": "%21",
-      ",": "%2C",
-      "[": "%5B",
-      "]": "%5D",
-      "{": "%7B",
-      "}": "%7D"
-    };
-    var escapeTagName = (tn2) => tn2.replace(/[!,[\]{}]/g, (ch) => escapeChars[ch]);
-    var Directives = class _Directives {
-      constructor(yaml, tags) {
-        this.docStart = null;
-        this.docEnd = false;
-        this.yaml = Object.assign({}, _Directives.defaultYaml, yaml);
-        this.tags = Object.assign({}, _Directives.defaultTags, tags);
-      }
-      clone() {
-        const copy = new _Directives(this.yaml, this.tags);
-        copy.docStart = this.docStart;
-        return copy;
-      }
-      /**
-       * During parsing, get a Directives instance for the current document and
-       * update the stream state according to the current version's spec.
-       */
-      atDocument() {
-        const res = new _Directives(this.yaml, this.tags);
-        switch (this.yaml.version) {
-          case "1.1":
-            this.atNextDocument = true;
-            break;
-          case "1.2":
-            this.atNextDocument = false;
-            this.yaml = {
-              explicit: _Directives.defaultYaml.explicit,
-              version: "1.2"
-            };
-            this.tags = Object.assign({}, _Directives.defaultTags);
-            break;
-        }
-        return res;
-      }
-      /**
-       * @param onError - May be called even if the action was successful
-       * @returns `true` on success
-       */
-      add(line, onError) {
-        if (this.atNextDocument) {
-          this.yaml = { explicit: _Directives.defaultYaml.explicit, version: "1.1" };
-          this.tags = Object.assign({}, _Directives.defaultTags);
-          this.atNextDocument = false;
-        }
-        const parts = line.trim().split(/[ \t]+/);
-        const name2 = parts.shift();
-        switch (name2) {
-          case "%TAG": {
-            if (parts.length !== 2) {
-              onError(0, "%TAG directive should contain exactly two parts");
-              if (parts.length < 2)
-                return false;
-            }
-            const [handle, prefix] = parts;
-            this.tags[handle] = prefix;
-            return true;
-          }
-          case "%YAML": {
-            this.yaml.explicit = true;
-            if (parts.length !== 1) {
-              onError(0, "%YAML directive should contain exactly one part");
-              return false;
-            }
-            const [version2] = parts;
-            if (version2 === "1.1" || version2 === "1.2") {
-              this.yaml.version = version2;
-              return true;
-            } else {
-              const isValid = /^\d+\.\d+$/.test(version2);
-              onError(6, `Unsupported YAML version ${version2}`, isValid);
-              return false;
-            }
-          }
-          default:
-            onError(0, `Unknown directive ${name2}`, true);
-            return false;
-        }
-      }
-      /**
-       * Resolves a tag, matching handles to those defined in %TAG directives.
-       *
-       * @returns Resolved tag, which may also be the non-specific tag `'!'` or a
-       *   `'!local'` tag, or `null` if unresolvable.
-       */
-      tagName(source2, onError) {
-        if (source2 === "!")
-          return "!";
-        if (source2[0] !== "!") {
-          onError(`Not a valid tag: ${source2}`);
-          return null;
-        }
-        if (source2[1] === "<") {
-          const verbatim = source2.slice(2, -1);
-          if (verbatim === "!" || verbatim === "!!") {
-            onError(`Verbatim tags aren't resolved, so ${source2} is invalid.`);
-            return null;
-          }
-          if (source2[source2.length - 1] !== ">")
-            onError("Verbatim tags must end with a >");
-          return verbatim;
-        }
-        const [, handle, suffix] = source2.match(/^(.*!)([^!]*)$/s);
-        if (!suffix)
-          onError(`The ${source2} tag has no suffix`);
-        const prefix = this.tags[handle];
-        if (prefix) {
-          try {
-            return prefix + decodeURIComponent(suffix);
-          } catch (error2) {
-            onError(String(error2));
-            return null;
-          }
-        }
-        if (handle === "!")
-          return source2;
-        onError(`Could not resolve tag: ${source2}`);
-        return null;
-      }
-      /**
-       * Given a fully resolved tag, returns its printable string form,
-       * taking into account current tag prefixes and defaults.
-       */
-      tagString(tag) {
-        for (const [handle, prefix] of Object.entries(this.tags)) {
-          if (tag.startsWith(prefix))
-            return handle + escapeTagName(tag.substring(prefix.length));
-        }
-        return tag[0] === "!" ? tag : `!<${tag}>`;
-      }
-      toString(doc) {
-        const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
-        const tagEntries = Object.entries(this.tags);
-        let tagNames;
-        if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
-          const tags = {};
-          visit.visit(doc.contents, (_key, node2) => {
-            if (identity.isNode(node2) && node2.tag)
-              tags[node2.tag] = true;
-          });
-          tagNames = Object.keys(tags);
-        } else
-          tagNames = [];
-        for (const [handle, prefix] of tagEntries) {
-          if (handle === "!!" && prefix === "tag:yaml.org,2002:")
-            continue;
-          if (!doc || tagNames.some((tn2) => tn2.startsWith(prefix)))
-            lines.push(`%TAG ${handle} ${prefix}`);
-        }
-        return lines.join("\n");
-      }
-    };
-    Directives.defaultYaml = { explicit: false, version: "1.2" };
-    Directives.defaultTags = { "!!": "tag:yaml.org,2002:" };
-    exports.Directives = Directives;
-  }
-});
-
-// node_modules/yaml/dist/doc/anchors.js
-var require_anchors = __commonJS({
-  "node_modules/yaml/dist/doc/anchors.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var visit = require_visit();
-    function anchorIsValid(anchor2) {
-      if (/[\x00-\x19\s,[\]{}]/.test(anchor2)) {
-        const sa = JSON.stringify(anchor2);
-        const msg = `Anchor must not contain whitespace or control characters: ${sa}`;
-        throw new Error(msg);
-      }
-      return true;
-    }
-    function anchorNames(root) {
-      const anchors = /* @__PURE__ */ new Set();
-      visit.visit(root, {
-        Value(_key, node2) {
-          if (node2.anchor)
-            anchors.add(node2.anchor);
-        }
-      });
-      return anchors;
-    }
-    function findNewAnchor(prefix, exclude) {
-      for (let i = 1; true; ++i) {
-        const name2 = `${prefix}${i}`;
-        if (!exclude.has(name2))
-          return name2;
-      }
-    }
-    function createNodeAnchors(doc, prefix) {
-      const aliasObjects = [];
-      const sourceObjects = /* @__PURE__ */ new Map();
-      let prevAnchors = null;
-      return {
-        onAnchor: (source2) => {
-          aliasObjects.push(source2);
-          prevAnchors ?? (prevAnchors = anchorNames(doc));
-          const anchor2 = findNewAnchor(prefix, prevAnchors);
-          prevAnchors.add(anchor2);
-          return anchor2;
-        },
-        /**
-         * With circular references, the source node is only resolved after all
-         * of its child nodes are. This is why anchors are set only after all of
-         * the nodes have been created.
-         */
-        setAnchors: () => {
-          for (const source2 of aliasObjects) {
-            const ref = sourceObjects.get(source2);
-            if (typeof ref === "object" && ref.anchor && (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
-              ref.node.anchor = ref.anchor;
-            } else {
-              const error2 = new Error("Failed to resolve repeated object (this should not happen)");
-              error2.source = source2;
-              throw error2;
-            }
-          }
-        },
-        sourceObjects
-      };
-    }
-    exports.anchorIsValid = anchorIsValid;
-    exports.anchorNames = anchorNames;
-    exports.createNodeAnchors = createNodeAnchors;
-    exports.findNewAnchor = findNewAnchor;
-  }
-});
-
-// node_modules/yaml/dist/doc/applyReviver.js
-var require_applyReviver = __commonJS({
-  "node_modules/yaml/dist/doc/applyReviver.js"(exports) {
-    "use strict";
-    function applyReviver(reviver, obj, key, val) {
-      if (val && typeof val === "object") {
-        if (Array.isArray(val)) {
-          for (let i = 0, len = val.length; i < len; ++i) {
-            const v0 = val[i];
-            const v1 = applyReviver(reviver, val, String(i), v0);
-            if (v1 === void 0)
-              delete val[i];
-            else if (v1 !== v0)
-              val[i] = v1;
-          }
-        } else if (val instanceof Map) {
-          for (const k2 of Array.from(val.keys())) {
-            const v0 = val.get(k2);
-            const v1 = applyReviver(reviver, val, k2, v0);
-            if (v1 === void 0)
-              val.delete(k2);
-            else if (v1 !== v0)
-              val.set(k2, v1);
-          }
-        } else if (val instanceof Set) {
-          for (const v0 of Array.from(val)) {
-            const v1 = applyReviver(reviver, val, v0, v0);
-            if (v1 === void 0)
-              val.delete(v0);
-            else if (v1 !== v0) {
-              val.delete(v0);
-              val.add(v1);
-            }
-          }
-        } else {
-          for (const [k2, v0] of Object.entries(val)) {
-            const v1 = applyReviver(reviver, val, k2, v0);
-            if (v1 === void 0)
-              delete val[k2];
-            else if (v1 !== v0)
-              val[k2] = v1;
-          }
-        }
-      }
-      return reviver.call(obj, key, val);
-    }
-    exports.applyReviver = applyReviver;
-  }
-});
-
-// node_modules/yaml/dist/nodes/toJS.js
-var require_toJS = __commonJS({
-  "node_modules/yaml/dist/nodes/toJS.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    function toJS(value, arg, ctx) {
-      if (Array.isArray(value))
-        return value.map((v2, i) => toJS(v2, String(i), ctx));
-      if (value && typeof value.toJSON === "function") {
-        if (!ctx || !identity.hasAnchor(value))
-          return value.toJSON(arg, ctx);
-        const data = { aliasCount: 0, count: 1, res: void 0 };
-        ctx.anchors.set(value, data);
-        ctx.onCreate = (res2) => {
-          data.res = res2;
-          delete ctx.onCreate;
-        };
-        const res = value.toJSON(arg, ctx);
-        if (ctx.onCreate)
-          ctx.onCreate(res);
-        return res;
-      }
-      if (typeof value === "bigint" && !ctx?.keep)
-        return Number(value);
-      return value;
-    }
-    exports.toJS = toJS;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Node.js
-var require_Node = __commonJS({
-  "node_modules/yaml/dist/nodes/Node.js"(exports) {
-    "use strict";
-    var applyReviver = require_applyReviver();
-    var identity = require_identity();
-    var toJS = require_toJS();
-    var NodeBase = class {
-      constructor(type) {
-        Object.defineProperty(this, identity.NODE_TYPE, { value: type });
-      }
-      /** Create a copy of this node.  */
-      clone() {
-        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
-        if (this.range)
-          copy.range = this.range.slice();
-        return copy;
-      }
-      /** A plain JavaScript representation of this node. */
-      toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        if (!identity.isDocument(doc))
-          throw new TypeError("A document argument is required");
-        const ctx = {
-          anchors: /* @__PURE__ */ new Map(),
-          doc,
-          keep: true,
-          mapAsMap: mapAsMap === true,
-          mapKeyWarned: false,
-          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
-        };
-        const res = toJS.toJS(this, "", ctx);
-        if (typeof onAnchor === "function")
-          for (const { count, res: res2 } of ctx.anchors.values())
-            onAnchor(res2, count);
-        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
-      }
-    };
-    exports.NodeBase = NodeBase;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Alias.js
-var require_Alias = __commonJS({
-  "node_modules/yaml/dist/nodes/Alias.js"(exports) {
-    "use strict";
-    var anchors = require_anchors();
-    var visit = require_visit();
-    var identity = require_identity();
-    var Node = require_Node();
-    var toJS = require_toJS();
-    var Alias = class extends Node.NodeBase {
-      constructor(source2) {
-        super(identity.ALIAS);
-        this.source = source2;
-        Object.defineProperty(this, "tag", {
-          set() {
-            throw new Error("Alias nodes cannot have tags");
-          }
-        });
-      }
-      /**
-       * Resolve the value of this alias within `doc`, finding the last
-       * instance of the `source` anchor before this node.
-       */
-      resolve(doc, ctx) {
-        if (ctx?.maxAliasCount === 0)
-          throw new ReferenceError("Alias resolution is disabled");
-        let nodes;
-        if (ctx?.aliasResolveCache) {
-          nodes = ctx.aliasResolveCache;
-        } else {
-          nodes = [];
-          visit.visit(doc, {
-            Node: (_key, node2) => {
-              if (identity.isAlias(node2) || identity.hasAnchor(node2))
-                nodes.push(node2);
-            }
-          });
-          if (ctx)
-            ctx.aliasResolveCache = nodes;
-        }
-        let found = void 0;
-        for (const node2 of nodes) {
-          if (node2 === this)
-            break;
-          if (node2.anchor === this.source)
-            found = node2;
-        }
-        if (found && ctx) {
-          const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;
-          let data = anchors2.get(found);
-          if (!data) {
-            toJS.toJS(found, null, ctx);
-            data = anchors2.get(found);
-          }
-          if (data?.res === void 0) {
-            const msg = "This should not happen: Alias anchor was not resolved?";
-            throw new ReferenceError(msg);
-          }
-          if (maxAliasCount >= 0) {
-            data.count += 1;
-            if (data.aliasCount === 0)
-              data.aliasCount = getAliasCount(doc2, found, anchors2);
-            if (data.count * data.aliasCount > maxAliasCount) {
-              const msg = "Excessive alias count indicates a resource exhaustion attack";
-              throw new ReferenceError(msg);
-            }
-          }
-        }
-        return found;
-      }
-      toJSON(_arg, ctx) {
-        if (!ctx)
-          return { source: this.source };
-        const source2 = this.resolve(ctx.doc, ctx);
-        if (!source2) {
-          const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
-          throw new ReferenceError(msg);
-        }
-        return ctx.anchors.get(source2).res;
-      }
-      toString(ctx, _onComment, _onChompKeep) {
-        const src = `*${this.source}`;
-        if (ctx) {
-          anchors.anchorIsValid(this.source);
-          if (ctx.options.verifyAliasOrder && !ctx.anchors.has(this.source)) {
-            const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
-            throw new Error(msg);
-          }
-          if (ctx.implicitKey)
-            return `${src} `;
-        }
-        return src;
-      }
-    };
-    function getAliasCount(doc, node2, anchors2) {
-      if (identity.isAlias(node2)) {
-        const source2 = node2.resolve(doc);
-        const anchor2 = anchors2 && source2 && anchors2.get(source2);
-        return anchor2 ? anchor2.count * anchor2.aliasCount : 0;
-      } else if (identity.isCollection(node2)) {
-        let count = 0;
-        for (const item of node2.items) {
-          const c = getAliasCount(doc, item, anchors2);
-          if (c > count)
-            count = c;
-        }
-        return count;
-      } else if (identity.isPair(node2)) {
-        const kc = getAliasCount(doc, node2.key, anchors2);
-        const vc = getAliasCount(doc, node2.value, anchors2);
-        return Math.max(kc, vc);
-      }
-      return 1;
-    }
-    exports.Alias = Alias;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Scalar.js
-var require_Scalar = __commonJS({
-  "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Node = require_Node();
-    var toJS = require_toJS();
-    var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
-    var Scalar = class extends Node.NodeBase {
-      constructor(value) {
-        super(identity.SCALAR);
-        this.value = value;
-      }
-      toJSON(arg, ctx) {
-        return ctx?.keep ? this.value : toJS.toJS(this.value, arg, ctx);
-      }
-      toString() {
-        return String(this.value);
-      }
-    };
-    Scalar.BLOCK_FOLDED = "BLOCK_FOLDED";
-    Scalar.BLOCK_LITERAL = "BLOCK_LITERAL";
-    Scalar.PLAIN = "PLAIN";
-    Scalar.QUOTE_DOUBLE = "QUOTE_DOUBLE";
-    Scalar.QUOTE_SINGLE = "QUOTE_SINGLE";
-    exports.Scalar = Scalar;
-    exports.isScalarValue = isScalarValue;
-  }
-});
-
-// node_modules/yaml/dist/doc/createNode.js
-var require_createNode = __commonJS({
-  "node_modules/yaml/dist/doc/createNode.js"(exports) {
-    "use strict";
-    var Alias = require_Alias();
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var defaultTagPrefix = "tag:yaml.org,2002:";
-    function findTagObject(value, tagName, tags) {
-      if (tagName) {
-        const match = tags.filter((t) => t.tag === tagName);
-        const tagObj = match.find((t) => !t.format) ?? match[0];
-        if (!tagObj)
-          throw new Error(`Tag ${tagName} not found`);
-        return tagObj;
-      }
-      return tags.find((t) => t.identify?.(value) && !t.format);
-    }
-    function createNode(value, tagName, ctx) {
-      if (identity.isDocument(value))
-        value = value.contents;
-      if (identity.isNode(value))
-        return value;
-      if (identity.isPair(value)) {
-        const map = ctx.schema[identity.MAP].createNode?.(ctx.schema, null, ctx);
-        map.items.push(value);
-        return map;
-      }
-      if (value instanceof String || value instanceof Number || value instanceof Boolean || typeof BigInt !== "undefined" && value instanceof BigInt) {
-        value = value.valueOf();
-      }
-      const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
-      let ref = void 0;
-      if (aliasDuplicateObjects && value && typeof value === "object") {
-        ref = sourceObjects.get(value);
-        if (ref) {
-          ref.anchor ?? (ref.anchor = onAnchor(value));
-          return new Alias.Alias(ref.anchor);
-        } else {
-          ref = { anchor: null, node: null };
-          sourceObjects.set(value, ref);
-        }
-      }
-      if (tagName?.startsWith("!!"))
-        tagName = defaultTagPrefix + tagName.slice(2);
-      let tagObj = findTagObject(value, tagName, schema.tags);
-      if (!tagObj) {
-        if (value && typeof value.toJSON === "function") {
-          value = value.toJSON();
-        }
-        if (!value || typeof value !== "object") {
-          const node3 = new Scalar.Scalar(value);
-          if (ref)
-            ref.node = node3;
-          return node3;
-        }
-        tagObj = value instanceof Map ? schema[identity.MAP] : Symbol.iterator in Object(value) ? schema[identity.SEQ] : schema[identity.MAP];
-      }
-      if (onTagObj) {
-        onTagObj(tagObj);
-        delete ctx.onTagObj;
-      }
-      const node2 = tagObj?.createNode ? tagObj.createNode(ctx.schema, value, ctx) : typeof tagObj?.nodeClass?.from === "function" ? tagObj.nodeClass.from(ctx.schema, value, ctx) : new Scalar.Scalar(value);
-      if (tagName)
-        node2.tag = tagName;
-      else if (!tagObj.default)
-        node2.tag = tagObj.tag;
-      if (ref)
-        ref.node = node2;
-      return node2;
-    }
-    exports.createNode = createNode;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Collection.js
-var require_Collection = __commonJS({
-  "node_modules/yaml/dist/nodes/Collection.js"(exports) {
-    "use strict";
-    var createNode = require_createNode();
-    var identity = require_identity();
-    var Node = require_Node();
-    function collectionFromPath(schema, path, value) {
-      let v2 = value;
-      for (let i = path.length - 1; i >= 0; --i) {
-        const k2 = path[i];
-        if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
-          const a = [];
-          a[k2] = v2;
-          v2 = a;
-        } else {
-          v2 = /* @__PURE__ */ new Map([[k2, v2]]);
-        }
-      }
-      return createNode.createNode(v2, void 0, {
-        aliasDuplicateObjects: false,
-        keepUndefined: false,
-        onAnchor: () => {
-          throw new Error("This should not happen, please report a bug.");
-        },
-        schema,
-        sourceObjects: /* @__PURE__ */ new Map()
-      });
-    }
-    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;
-    var Collection = class extends Node.NodeBase {
-      constructor(type, schema) {
-        super(type);
-        Object.defineProperty(this, "schema", {
-          value: schema,
-          configurable: true,
-          enumerable: false,
-          writable: true
-        });
-      }
-      /**
-       * Create a copy of this collection.
-       *
-       * @param schema - If defined, overwrites the original's schema
-       */
-      clone(schema) {
-        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
-        if (schema)
-          copy.schema = schema;
-        copy.items = copy.items.map((it2) => identity.isNode(it2) || identity.isPair(it2) ? it2.clone(schema) : it2);
-        if (this.range)
-          copy.range = this.range.slice();
-        return copy;
-      }
-      /**
-       * Adds a value to the collection. For `!!map` and `!!omap` the value must
-       * be a Pair instance or a `{ key, value }` object, which may not have a key
-       * that already exists in the map.
-       */
-      addIn(path, value) {
-        if (isEmptyPath(path))
-          this.add(value);
-        else {
-          const [key, ...rest] = path;
-          const node2 = this.get(key, true);
-          if (identity.isCollection(node2))
-            node2.addIn(rest, value);
-          else if (node2 === void 0 && this.schema)
-            this.set(key, collectionFromPath(this.schema, rest, value));
-          else
-            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
-        }
-      }
-      /**
-       * Removes a value from the collection.
-       * @returns `true` if the item was found and removed.
-       */
-      deleteIn(path) {
-        const [key, ...rest] = path;
-        if (rest.length === 0)
-          return this.delete(key);
-        const node2 = this.get(key, true);
-        if (identity.isCollection(node2))
-          return node2.deleteIn(rest);
-        else
-          throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
-      }
-      /**
-       * Returns item at `key`, or `undefined` if not found. By default unwraps
-       * scalar values from their surrounding node; to disable set `keepScalar` to
-       * `true` (collections are always returned intact).
-       */
-      getIn(path, keepScalar) {
-        const [key, ...rest] = path;
-        const node2 = this.get(key, true);
-        if (rest.length === 0)
-          return !keepScalar && identity.isScalar(node2) ? node2.value : node2;
-        else
-          return identity.isCollection(node2) ? node2.getIn(rest, keepScalar) : void 0;
-      }
-      hasAllNullValues(allowScalar) {
-        return this.items.every((node2) => {
-          if (!identity.isPair(node2))
-            return false;
-          const n = node2.value;
-          return n == null || allowScalar && identity.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
-        });
-      }
-      /**
-       * Checks if the collection includes a value with the key `key`.
-       */
-      hasIn(path) {
-        const [key, ...rest] = path;
-        if (rest.length === 0)
-          return this.has(key);
-        const node2 = this.get(key, true);
-        return identity.isCollection(node2) ? node2.hasIn(rest) : false;
-      }
-      /**
-       * Sets a value in this collection. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       */
-      setIn(path, value) {
-        const [key, ...rest] = path;
-        if (rest.length === 0) {
-          this.set(key, value);
-        } else {
-          const node2 = this.get(key, true);
-          if (identity.isCollection(node2))
-            node2.setIn(rest, value);
-          else if (node2 === void 0 && this.schema)
-            this.set(key, collectionFromPath(this.schema, rest, value));
-          else
-            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
-        }
-      }
-    };
-    exports.Collection = Collection;
-    exports.collectionFromPath = collectionFromPath;
-    exports.isEmptyPath = isEmptyPath;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyComment.js
-var require_stringifyComment = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
-    "use strict";
-    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");
-    function indentComment(comment, indent) {
-      if (/^\n+$/.test(comment))
-        return comment.substring(1);
-      return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
-    }
-    var lineComment = (str, indent, comment) => str.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;
-    exports.indentComment = indentComment;
-    exports.lineComment = lineComment;
-    exports.stringifyComment = stringifyComment;
-  }
-});
-
-// node_modules/yaml/dist/stringify/foldFlowLines.js
-var require_foldFlowLines = __commonJS({
-  "node_modules/yaml/dist/stringify/foldFlowLines.js"(exports) {
-    "use strict";
-    var FOLD_FLOW = "flow";
-    var FOLD_BLOCK = "block";
-    var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
-      if (!lineWidth || lineWidth < 0)
-        return text;
-      if (lineWidth < minContentWidth)
-        minContentWidth = 0;
-      const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
-      const folds = [];
-      const escapedFolds = {};
-      let end = lineWidth - indent.length;
-      if (typeof indentAtStart === "number") {
-        if (indentAtStart > lineWidth - Math.max(2, minContentWidth))
-          folds.push(0);
-        else
-          end = lineWidth - indentAtStart;
-      }
-      let split2 = void 0;
-      let prev = void 0;
-      let overflow = false;
-      let i = -1;
-      let escStart = -1;
-      let escEnd = -1;
-      if (mode === FOLD_BLOCK) {
-        i = consumeMoreIndentedLines(text, i, indent.length);
-        if (i !== -1)
-          end = i + endStep;
-      }
-      for (let ch; ch = text[i += 1]; ) {
-        if (mode === FOLD_QUOTED && ch === "\\") {
-          escStart = i;
-          switch (text[i + 1]) {
-            case "x":
-              i += 3;
-              break;
-            case "u":
-              i += 5;
-              break;
-            case "U":
-              i += 9;
-              break;
-            default:
-              i += 1;
-          }
-          escEnd = i;
-        }
-        if (ch === "\n") {
-          if (mode === FOLD_BLOCK)
-            i = consumeMoreIndentedLines(text, i, indent.length);
-          end = i + indent.length + endStep;
-          split2 = void 0;
-        } else {
-          if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i + 1];
-            if (next && next !== " " && next !== "\n" && next !== "	")
-              split2 = i;
-          }
-          if (i >= end) {
-            if (split2) {
-              folds.push(split2);
-              end = split2 + endStep;
-              split2 = void 0;
-            } else if (mode === FOLD_QUOTED) {
-              while (prev === " " || prev === "	") {
-                prev = ch;
-                ch = text[i += 1];
-                overflow = true;
-              }
-              const j2 = i > escEnd + 1 ? i - 2 : escStart - 1;
-              if (escapedFolds[j2])
-                return text;
-              folds.push(j2);
-              escapedFolds[j2] = true;
-              end = j2 + endStep;
-              split2 = void 0;
-            } else {
-              overflow = true;
-            }
-          }
-        }
-        prev = ch;
-      }
-      if (overflow && onOverflow)
-        onOverflow();
-      if (folds.length === 0)
-        return text;
-      if (onFold)
-        onFold();
-      let res = text.slice(0, folds[0]);
-      for (let i2 = 0; i2 < folds.length; ++i2) {
-        const fold = folds[i2];
-        const end2 = folds[i2 + 1] || text.length;
-        if (fold === 0)
-          res = `
-${indent}${text.slice(0, end2)}`;
-        else {
-          if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
-          res += `
-${indent}${text.slice(fold + 1, end2)}`;
-        }
-      }
-      return res;
-    }
-    function consumeMoreIndentedLines(text, i, indent) {
-      let end = i;
-      let start = i + 1;
-      let ch = text[start];
-      while (ch === " " || ch === "	") {
-        if (i < start + indent) {
-          ch = text[++i];
-        } else {
-          do {
-            ch = text[++i];
-          } while (ch && ch !== "\n");
-          end = i;
-          start = i + 1;
-          ch = text[start];
-        }
-      }
-      return end;
-    }
-    exports.FOLD_BLOCK = FOLD_BLOCK;
-    exports.FOLD_FLOW = FOLD_FLOW;
-    exports.FOLD_QUOTED = FOLD_QUOTED;
-    exports.foldFlowLines = foldFlowLines;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyString.js
-var require_stringifyString = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyString.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var foldFlowLines = require_foldFlowLines();
-    var getFoldOptions = (ctx, isBlock) => ({
-      indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
-      lineWidth: ctx.options.lineWidth,
-      minContentWidth: ctx.options.minContentWidth
-    });
-    var containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
-    function lineLengthOverLimit(str, lineWidth, indentLength) {
-      if (!lineWidth || lineWidth < 0)
-        return false;
-      const limit = lineWidth - indentLength;
-      const strLen = str.length;
-      if (strLen <= limit)
-        return false;
-      for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str[i] === "\n") {
-          if (i - start > limit)
-            return true;
-          start = i + 1;
-          if (strLen - start <= limit)
-            return false;
-        }
-      }
-      return true;
-    }
-    function doubleQuotedString(value, ctx) {
-      const json = JSON.stringify(value);
-      if (ctx.options.doubleQuotedAsJSON)
-        return json;
-      const { implicitKey } = ctx;
-      const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
-      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str = "";
-      let start = 0;
-      for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
-        if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str += json.slice(start, i) + "\\ ";
-          i += 1;
-          start = i;
-          ch = "\\";
-        }
-        if (ch === "\\")
-          switch (json[i + 1]) {
-            case "u":
-              {
-                str += json.slice(start, i);
-                const code2 = json.substr(i + 2, 4);
-                switch (code2) {
-                  case "0000":
-                    str += "\\0";
-                    break;
-                  case "0007":
-                    str += "\\a";
-                    break;
-                  case "000b":
-                    str += "\\v";
-                    break;
-                  case "001b":
-                    str += "\\e";
-                    break;
-                  case "0085":
-                    str += "\\N";
-                    break;
-                  case "00a0":
-                    str += "\\_";
-                    break;
-                  case "2028":
-                    str += "\\L";
-                    break;
-                  case "2029":
-                    str += "\\P";
-                    break;
-                  default:
-                    if (code2.substr(0, 2) === "00")
-                      str += "\\x" + code2.substr(2);
-                    else
-                      str += json.substr(i, 6);
-                }
-                i += 5;
-                start = i + 1;
-              }
-              break;
-            case "n":
-              if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
-                i += 1;
-              } else {
-                str += json.slice(start, i) + "\n\n";
-                while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str += "\n";
-                  i += 2;
-                }
-                str += indent;
-                if (json[i + 2] === " ")
-                  str += "\\";
-                i += 1;
-                start = i + 1;
-              }
-              break;
-            default:
-              i += 1;
-          }
-      }
-      str = start ? str + json.slice(start) : json;
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
-    }
-    function singleQuotedString(value, ctx) {
-      if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
-        return doubleQuotedString(value, ctx);
-      const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      const res = "'" + value.replace(/'/g, "''").replace(/\n+/g, `$&
-${indent}`) + "'";
-      return ctx.implicitKey ? res : foldFlowLines.foldFlowLines(res, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
-    }
-    function quotedString(value, ctx) {
-      const { singleQuote } = ctx.options;
-      let qs2;
-      if (singleQuote === false)
-        qs2 = doubleQuotedString;
-      else {
-        const hasDouble = value.includes('"');
-        const hasSingle = value.includes("'");
-        if (hasDouble && !hasSingle)
-          qs2 = singleQuotedString;
-        else if (hasSingle && !hasDouble)
-          qs2 = doubleQuotedString;
-        else
-          qs2 = singleQuote ? singleQuotedString : doubleQuotedString;
-      }
-      return qs2(value, ctx);
-    }
-    var blockEndNewlines;
-    try {
-      blockEndNewlines = new RegExp("(^|(?<!\n))\n+(?!\n|$)", "g");
-    } catch {
-      blockEndNewlines = /\n+(?!\n|$)/g;
-    }
-    function blockString({ comment, type, value }, ctx, onComment, onChompKeep) {
-      const { blockQuote, commentString, lineWidth } = ctx.options;
-      if (!blockQuote || /\n[\t ]+$/.test(value)) {
-        return quotedString(value, ctx);
-      }
-      const indent = ctx.indent || (ctx.forceBlockIndent || containsDocumentMarker(value) ? "  " : "");
-      const literal = blockQuote === "literal" ? true : blockQuote === "folded" || type === Scalar.Scalar.BLOCK_FOLDED ? false : type === Scalar.Scalar.BLOCK_LITERAL ? true : !lineLengthOverLimit(value, lineWidth, indent.length);
-      if (!value)
-        return literal ? "|\n" : ">\n";
-      let chomp;
-      let endStart;
-      for (endStart = value.length; endStart > 0; --endStart) {
-        const ch = value[endStart - 1];
-        if (ch !== "\n" && ch !== "	" && ch !== " ")
-          break;
-      }
-      let end = value.substring(endStart);
-      const endNlPos = end.indexOf("\n");
-      if (endNlPos === -1) {
-        chomp = "-";
-      } else if (value === end || endNlPos !== end.length - 1) {
-        chomp = "+";
-        if (onChompKeep)
-          onChompKeep();
-      } else {
-        chomp = "";
-      }
-      if (end) {
-        value = value.slice(0, -end.length);
-        if (end[end.length - 1] === "\n")
-          end = end.slice(0, -1);
-        end = end.replace(blockEndNewlines, `$&${indent}`);
-      }
-      let startWithSpace = false;
-      let startEnd;
-      let startNlPos = -1;
-      for (startEnd = 0; startEnd < value.length; ++startEnd) {
-        const ch = value[startEnd];
-        if (ch === " ")
-          startWithSpace = true;
-        else if (ch === "\n")
-          startNlPos = startEnd;
-        else
-          break;
-      }
-      let start = value.substring(0, startNlPos < startEnd ? startNlPos + 1 : startEnd);
-      if (start) {
-        value = value.substring(start.length);
-        start = start.replace(/\n+/g, `$&${indent}`);
-      }
-      const indentSize = indent ? "2" : "1";
-      let header = (startWithSpace ? indentSize : "") + chomp;
-      if (comment) {
-        header += " " + commentString(comment.replace(/ ?[\r\n]+/g, " "));
-        if (onComment)
-          onComment();
-      }
-      if (!literal) {
-        const foldedValue = value.replace(/\n+/g, "\n$&").replace(/(?:^|\n)([\t ].*)(?:([\n\t ]*)\n(?![\n\t ]))?/g, "$1$2").replace(/\n+/g, `$&${indent}`);
-        let literalFallback = false;
-        const foldOptions = getFoldOptions(ctx, true);
-        if (blockQuote !== "folded" && type !== Scalar.Scalar.BLOCK_FOLDED) {
-          foldOptions.onOverflow = () => {
-            literalFallback = true;
-          };
-        }
-        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
-        if (!literalFallback)
-          return `>${header}
-${indent}${body}`;
-      }
-      value = value.replace(/\n+/g, `$&${indent}`);
-      return `|${header}
-${indent}${start}${value}${end}`;
-    }
-    function plainString(item, ctx, onComment, onChompKeep) {
-      const { type, value } = item;
-      const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;
-      if (implicitKey && value.includes("\n") || inFlow && /[[\]{},]/.test(value)) {
-        return quotedString(value, ctx);
-      }
-      if (/^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/.test(value)) {
-        return implicitKey || inFlow || !value.includes("\n") ? quotedString(value, ctx) : blockString(item, ctx, onComment, onChompKeep);
-      }
-      if (!implicitKey && !inFlow && type !== Scalar.Scalar.PLAIN && value.includes("\n")) {
-        return blockString(item, ctx, onComment, onChompKeep);
-      }
-      if (containsDocumentMarker(value)) {
-        if (indent === "") {
-          ctx.forceBlockIndent = true;
-          return blockString(item, ctx, onComment, onChompKeep);
-        } else if (implicitKey && indent === indentStep) {
-          return quotedString(value, ctx);
-        }
-      }
-      const str = value.replace(/\n+/g, `$&
-${indent}`);
-      if (actualString) {
-        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str);
-        const { compat, tags } = ctx.doc.schema;
-        if (tags.some(test) || compat?.some(test))
-          return quotedString(value, ctx);
-      }
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
-    }
-    function stringifyString(item, ctx, onComment, onChompKeep) {
-      const { implicitKey, inFlow } = ctx;
-      const ss2 = typeof item.value === "string" ? item : Object.assign({}, item, { value: String(item.value) });
-      let { type } = item;
-      if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
-        if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u.test(ss2.value))
-          type = Scalar.Scalar.QUOTE_DOUBLE;
-      }
-      const _stringify = (_type) => {
-        switch (_type) {
-          case Scalar.Scalar.BLOCK_FOLDED:
-          case Scalar.Scalar.BLOCK_LITERAL:
-            return implicitKey || inFlow ? quotedString(ss2.value, ctx) : blockString(ss2, ctx, onComment, onChompKeep);
-          case Scalar.Scalar.QUOTE_DOUBLE:
-            return doubleQuotedString(ss2.value, ctx);
-          case Scalar.Scalar.QUOTE_SINGLE:
-            return singleQuotedString(ss2.value, ctx);
-          case Scalar.Scalar.PLAIN:
-            return plainString(ss2, ctx, onComment, onChompKeep);
-          default:
-            return null;
-        }
-      };
-      let res = _stringify(type);
-      if (res === null) {
-        const { defaultKeyType, defaultStringType } = ctx.options;
-        const t = implicitKey && defaultKeyType || defaultStringType;
-        res = _stringify(t);
-        if (res === null)
-          throw new Error(`Unsupported default string type ${t}`);
-      }
-      return res;
-    }
-    exports.stringifyString = stringifyString;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringify.js
-var require_stringify = __commonJS({
-  "node_modules/yaml/dist/stringify/stringify.js"(exports) {
-    "use strict";
-    var anchors = require_anchors();
-    var identity = require_identity();
-    var stringifyComment = require_stringifyComment();
-    var stringifyString = require_stringifyString();
-    function createStringifyContext(doc, options) {
-      const opt = Object.assign({
-        blockQuote: true,
-        commentString: stringifyComment.stringifyComment,
-        defaultKeyType: null,
-        defaultStringType: "PLAIN",
-        directives: null,
-        doubleQuotedAsJSON: false,
-        doubleQuotedMinMultiLineLength: 40,
-        falseStr: "false",
-        flowCollectionPadding: true,
-        indentSeq: true,
-        lineWidth: 80,
-        minContentWidth: 20,
-        nullStr: "null",
-        simpleKeys: false,
-        singleQuote: null,
-        trailingComma: false,
-        trueStr: "true",
-        verifyAliasOrder: true
-      }, doc.schema.toStringOptions, options);
-      let inFlow;
-      switch (opt.collectionStyle) {
-        case "block":
-          inFlow = false;
-          break;
-        case "flow":
-          inFlow = true;
-          break;
-        default:
-          inFlow = null;
-      }
-      return {
-        anchors: /* @__PURE__ */ new Set(),
-        doc,
-        flowCollectionPadding: opt.flowCollectionPadding ? " " : "",
-        indent: "",
-        indentStep: typeof opt.indent === "number" ? " ".repeat(opt.indent) : "  ",
-        inFlow,
-        options: opt
-      };
-    }
-    function getTagObject(tags, item) {
-      if (item.tag) {
-        const match = tags.filter((t) => t.tag === item.tag);
-        if (match.length > 0)
-          return match.find((t) => t.format === item.format) ?? match[0];
-      }
-      let tagObj = void 0;
-      let obj;
-      if (identity.isScalar(item)) {
-        obj = item.value;
-        let match = tags.filter((t) => t.identify?.(obj));
-        if (match.length > 1) {
-          const testMatch = match.filter((t) => t.test);
-          if (testMatch.length > 0)
-            match = testMatch;
-        }
-        tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
-      } else {
-        obj = item;
-        tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);
-      }
-      if (!tagObj) {
-        const name2 = obj?.constructor?.name ?? (obj === null ? "null" : typeof obj);
-        throw new Error(`Tag not resolved for ${name2} value`);
-      }
-      return tagObj;
-    }
-    function stringifyProps(node2, tagObj, { anchors: anchors$1, doc }) {
-      if (!doc.directives)
-        return "";
-      const props = [];
-      const anchor2 = (identity.isScalar(node2) || identity.isCollection(node2)) && node2.anchor;
-      if (anchor2 && anchors.anchorIsValid(anchor2)) {
-        anchors$1.add(anchor2);
-        props.push(`&${anchor2}`);
-      }
-      const tag = node2.tag ?? (tagObj.default ? null : tagObj.tag);
-      if (tag)
-        props.push(doc.directives.tagString(tag));
-      return props.join(" ");
-    }
-    function stringify(item, ctx, onComment, onChompKeep) {
-      if (identity.isPair(item))
-        return item.toString(ctx, onComment, onChompKeep);
-      if (identity.isAlias(item)) {
-        if (ctx.doc.directives)
-          return item.toString(ctx);
-        if (ctx.resolvedAliases?.has(item)) {
-          throw new TypeError(`Cannot stringify circular structure without alias nodes`);
-        } else {
-          if (ctx.resolvedAliases)
-            ctx.resolvedAliases.add(item);
-          else
-            ctx.resolvedAliases = /* @__PURE__ */ new Set([item]);
-          item = item.resolve(ctx.doc);
-        }
-      }
-      let tagObj = void 0;
-      const node2 = identity.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
-      tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node2));
-      const props = stringifyProps(node2, tagObj, ctx);
-      if (props.length > 0)
-        ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node2, ctx, onComment, onChompKeep) : identity.isScalar(node2) ? stringifyString.stringifyString(node2, ctx, onComment, onChompKeep) : node2.toString(ctx, onComment, onChompKeep);
-      if (!props)
-        return str;
-      return identity.isScalar(node2) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
-${ctx.indent}${str}`;
-    }
-    exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyPair.js
-var require_stringifyPair = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var stringify = require_stringify();
-    var stringifyComment = require_stringifyComment();
-    function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
-      const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
-      let keyComment = identity.isNode(key) && key.comment || null;
-      if (simpleKeys) {
-        if (keyComment) {
-          throw new Error("With simple keys, key nodes cannot have comments");
-        }
-        if (identity.isCollection(key) || !identity.isNode(key) && typeof key === "object") {
-          const msg = "With simple keys, collection cannot be used as a key value";
-          throw new Error(msg);
-        }
-      }
-      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity.isCollection(key) || (identity.isScalar(key) ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL : typeof key === "object"));
-      ctx = Object.assign({}, ctx, {
-        allNullValues: false,
-        implicitKey: !explicitKey && (simpleKeys || !allNullValues),
-        indent: indent + indentStep
-      });
-      let keyCommentDone = false;
-      let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str.length > 1024) {
-        if (simpleKeys)
-          throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
-        explicitKey = true;
-      }
-      if (ctx.inFlow) {
-        if (allNullValues || value == null) {
-          if (keyCommentDone && onComment)
-            onComment();
-          return str === "" ? "?" : explicitKey ? `? ${str}` : str;
-        }
-      } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str = `? ${str}`;
-        if (keyComment && !keyCommentDone) {
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-        } else if (chompKeep && onChompKeep)
-          onChompKeep();
-        return str;
-      }
-      if (keyCommentDone)
-        keyComment = null;
-      if (explicitKey) {
-        if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-        str = `? ${str}
-${indent}:`;
-      } else {
-        str = `${str}:`;
-        if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-      }
-      let vsb, vcb, valueComment;
-      if (identity.isNode(value)) {
-        vsb = !!value.spaceBefore;
-        vcb = value.commentBefore;
-        valueComment = value.comment;
-      } else {
-        vsb = false;
-        vcb = null;
-        valueComment = null;
-        if (value && typeof value === "object")
-          value = doc.createNode(value);
-      }
-      ctx.implicitKey = false;
-      if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str.length + 1;
-      chompKeep = false;
-      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
-        ctx.indent = ctx.indent.substring(2);
-      }
-      let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
-      let ws2 = " ";
-      if (keyComment || vsb || vcb) {
-        ws2 = vsb ? "\n" : "";
-        if (vcb) {
-          const cs2 = commentString(vcb);
-          ws2 += `
-${stringifyComment.indentComment(cs2, ctx.indent)}`;
-        }
-        if (valueStr === "" && !ctx.inFlow) {
-          if (ws2 === "\n" && valueComment)
-            ws2 = "\n\n";
-        } else {
-          ws2 += `
-${ctx.indent}`;
-        }
-      } else if (!explicitKey && identity.isCollection(value)) {
-        const vs0 = valueStr[0];
-        const nl0 = valueStr.indexOf("\n");
-        const hasNewline = nl0 !== -1;
-        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
-        if (hasNewline || !flow) {
-          let hasPropsLine = false;
-          if (hasNewline && (vs0 === "&" || vs0 === "!")) {
-            let sp0 = valueStr.indexOf(" ");
-            if (vs0 === "&" && sp0 !== -1 && sp0 < nl0 && valueStr[sp0 + 1] === "!") {
-              sp0 = valueStr.indexOf(" ", sp0 + 1);
-            }
-            if (sp0 === -1 || nl0 < sp0)
-              hasPropsLine = true;
-          }
-          if (!hasPropsLine)
-            ws2 = `
-${ctx.indent}`;
-        }
-      } else if (valueStr === "" || valueStr[0] === "\n") {
-        ws2 = "";
-      }
-      str += ws2 + valueStr;
-      if (ctx.inFlow) {
-        if (valueCommentDone && onComment)
-          onComment();
-      } else if (valueComment && !valueCommentDone) {
-        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
-      } else if (chompKeep && onChompKeep) {
-        onChompKeep();
-      }
-      return str;
-    }
-    exports.stringifyPair = stringifyPair;
-  }
-});
-
-// node_modules/yaml/dist/log.js
-var require_log = __commonJS({
-  "node_modules/yaml/dist/log.js"(exports) {
-    "use strict";
-    var node_process = __require("process");
-    function debug(logLevel, ...messages) {
-      if (logLevel === "debug")
-        console.log(...messages);
-    }
-    function warn(logLevel, warning) {
-      if (logLevel === "debug" || logLevel === "warn") {
-        if (typeof node_process.emitWarning === "function")
-          node_process.emitWarning(warning);
-        else
-          console.warn(warning);
-      }
-    }
-    exports.debug = debug;
-    exports.warn = warn;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/merge.js
-var require_merge = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var MERGE_KEY = "<<";
-    var merge2 = {
-      identify: (value) => value === MERGE_KEY || typeof value === "symbol" && value.description === MERGE_KEY,
-      default: "key",
-      tag: "tag:yaml.org,2002:merge",
-      test: /^<<$/,
-      resolve: () => Object.assign(new Scalar.Scalar(Symbol(MERGE_KEY)), {
-        addToJSMap: addMergeToJSMap
-      }),
-      stringify: () => MERGE_KEY
-    };
-    var isMergeKey = (ctx, key) => (merge2.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge2.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
-    function addMergeToJSMap(ctx, map, value) {
-      const source2 = resolveAliasValue(ctx, value);
-      if (identity.isSeq(source2))
-        for (const it2 of source2.items)
-          mergeValue(ctx, map, it2);
-      else if (Array.isArray(source2))
-        for (const it2 of source2)
-          mergeValue(ctx, map, it2);
-      else
-        mergeValue(ctx, map, source2);
-    }
-    function mergeValue(ctx, map, value) {
-      const source2 = resolveAliasValue(ctx, value);
-      if (!identity.isMap(source2))
-        throw new Error("Merge sources must be maps or map aliases");
-      const srcMap = source2.toJSON(null, ctx, Map);
-      for (const [key, value2] of srcMap) {
-        if (map instanceof Map) {
-          if (!map.has(key))
-            map.set(key, value2);
-        } else if (map instanceof Set) {
-          map.add(key);
-        } else if (!Object.prototype.hasOwnProperty.call(map, key)) {
-          Object.defineProperty(map, key, {
-            value: value2,
-            writable: true,
-            enumerable: true,
-            configurable: true
-          });
-        }
-      }
-      return map;
-    }
-    function resolveAliasValue(ctx, value) {
-      return ctx && identity.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
-    }
-    exports.addMergeToJSMap = addMergeToJSMap;
-    exports.isMergeKey = isMergeKey;
-    exports.merge = merge2;
-  }
-});
-
-// node_modules/yaml/dist/nodes/addPairToJSMap.js
-var require_addPairToJSMap = __commonJS({
-  "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
-    "use strict";
-    var log = require_log();
-    var merge2 = require_merge();
-    var stringify = require_stringify();
-    var identity = require_identity();
-    var toJS = require_toJS();
-    function addPairToJSMap(ctx, map, { key, value }) {
-      if (identity.isNode(key) && key.addToJSMap)
-        key.addToJSMap(ctx, map, value);
-      else if (merge2.isMergeKey(ctx, key))
-        merge2.addMergeToJSMap(ctx, map, value);
-      else {
-        const jsKey = toJS.toJS(key, "", ctx);
-        if (map instanceof Map) {
-          map.set(jsKey, toJS.toJS(value, jsKey, ctx));
-        } else if (map instanceof Set) {
-          map.add(jsKey);
-        } else {
-          const stringKey = stringifyKey(key, jsKey, ctx);
-          const jsValue = toJS.toJS(value, stringKey, ctx);
-          if (stringKey in map)
-            Object.defineProperty(map, stringKey, {
-              value: jsValue,
-              writable: true,
-              enumerable: true,
-              configurable: true
-            });
-          else
-            map[stringKey] = jsValue;
-        }
-      }
-      return map;
-    }
-    function stringifyKey(key, jsKey, ctx) {
-      if (jsKey === null)
-        return "";
-      if (typeof jsKey !== "object")
-        return String(jsKey);
-      if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
-        strCtx.anchors = /* @__PURE__ */ new Set();
-        for (const node2 of ctx.anchors.keys())
-          strCtx.anchors.add(node2.anchor);
-        strCtx.inFlow = true;
-        strCtx.inStringifyKey = true;
-        const strKey = key.toString(strCtx);
-        if (!ctx.mapKeyWarned) {
-          let jsonStr = JSON.stringify(strKey);
-          if (jsonStr.length > 40)
-            jsonStr = jsonStr.substring(0, 36) + '..."';
-          log.warn(ctx.doc.options.logLevel, `Keys with collection values will be stringified due to JS Object restrictions: ${jsonStr}. Set mapAsMap: true to use object keys.`);
-          ctx.mapKeyWarned = true;
-        }
-        return strKey;
-      }
-      return JSON.stringify(jsKey);
-    }
-    exports.addPairToJSMap = addPairToJSMap;
-  }
-});
-
-// node_modules/yaml/dist/nodes/Pair.js
-var require_Pair = __commonJS({
-  "node_modules/yaml/dist/nodes/Pair.js"(exports) {
-    "use strict";
-    var createNode = require_createNode();
-    var stringifyPair = require_stringifyPair();
-    var addPairToJSMap = require_addPairToJSMap();
-    var identity = require_identity();
-    function createPair(key, value, ctx) {
-      const k2 = createNode.createNode(key, void 0, ctx);
-      const v2 = createNode.createNode(value, void 0, ctx);
-      return new Pair(k2, v2);
-    }
-    var Pair = class _Pair {
-      constructor(key, value = null) {
-        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.PAIR });
-        this.key = key;
-        this.value = value;
-      }
-      clone(schema) {
-        let { key, value } = this;
-        if (identity.isNode(key))
-          key = key.clone(schema);
-        if (identity.isNode(value))
-          value = value.clone(schema);
-        return new _Pair(key, value);
-      }
-      toJSON(_2, ctx) {
-        const pair = ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
-        return addPairToJSMap.addPairToJSMap(ctx, pair, this);
-      }
-      toString(ctx, onComment, onChompKeep) {
-        return ctx?.doc ? stringifyPair.stringifyPair(this, ctx, onComment, onChompKeep) : JSON.stringify(this);
-      }
-    };
-    exports.Pair = Pair;
-    exports.createPair = createPair;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyCollection.js
-var require_stringifyCollection = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var stringify = require_stringify();
-    var stringifyComment = require_stringifyComment();
-    function stringifyCollection(collection, ctx, options) {
-      const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
-    }
-    function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
-      const { indent, options: { commentString } } = ctx;
-      const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
-      let chompKeep = false;
-      const lines = [];
-      for (let i = 0; i < items.length; ++i) {
-        const item = items[i];
-        let comment2 = null;
-        if (identity.isNode(item)) {
-          if (!chompKeep && item.spaceBefore)
-            lines.push("");
-          addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
-          if (item.comment)
-            comment2 = item.comment;
-        } else if (identity.isPair(item)) {
-          const ik = identity.isNode(item.key) ? item.key : null;
-          if (ik) {
-            if (!chompKeep && ik.spaceBefore)
-              lines.push("");
-            addCommentBefore(ctx, lines, ik.commentBefore, chompKeep);
-          }
-        }
-        chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
-        if (comment2)
-          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
-        if (chompKeep && comment2)
-          chompKeep = false;
-        lines.push(blockItemPrefix + str2);
-      }
-      let str;
-      if (lines.length === 0) {
-        str = flowChars.start + flowChars.end;
-      } else {
-        str = lines[0];
-        for (let i = 1; i < lines.length; ++i) {
-          const line = lines[i];
-          str += line ? `
-${indent}${line}` : "\n";
-        }
-      }
-      if (comment) {
-        str += "\n" + stringifyComment.indentComment(commentString(comment), indent);
-        if (onComment)
-          onComment();
-      } else if (chompKeep && onChompKeep)
-        onChompKeep();
-      return str;
-    }
-    function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
-      const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
-      itemIndent += indentStep;
-      const itemCtx = Object.assign({}, ctx, {
-        indent: itemIndent,
-        inFlow: true,
-        type: null
-      });
-      let reqNewline = false;
-      let linesAtValue = 0;
-      const lines = [];
-      for (let i = 0; i < items.length; ++i) {
-        const item = items[i];
-        let comment = null;
-        if (identity.isNode(item)) {
-          if (item.spaceBefore)
-            lines.push("");
-          addCommentBefore(ctx, lines, item.commentBefore, false);
-          if (item.comment)
-            comment = item.comment;
-        } else if (identity.isPair(item)) {
-          const ik = identity.isNode(item.key) ? item.key : null;
-          if (ik) {
-            if (ik.spaceBefore)
-              lines.push("");
-            addCommentBefore(ctx, lines, ik.commentBefore, false);
-            if (ik.comment)
-              reqNewline = true;
-          }
-          const iv = identity.isNode(item.value) ? item.value : null;
-          if (iv) {
-            if (iv.comment)
-              comment = iv.comment;
-            if (iv.commentBefore)
-              reqNewline = true;
-          } else if (item.value == null && ik?.comment) {
-            comment = ik.comment;
-          }
-        }
-        if (comment)
-          reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
-        if (i < items.length - 1) {
-          str += ",";
-        } else if (ctx.options.trailingComma) {
-          if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
-          }
-          if (reqNewline) {
-            str += ",";
-          }
-        }
-        if (comment)
-          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines.push(str);
-        linesAtValue = lines.length;
-      }
-      const { start, end } = flowChars;
-      if (lines.length === 0) {
-        return start + end;
-      } else {
-        if (!reqNewline) {
-          const len = lines.reduce((sum, line) => sum + line.length + 2, 2);
-          reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
-        }
-        if (reqNewline) {
-          let str = start;
-          for (const line of lines)
-            str += line ? `
-${indentStep}${indent}${line}` : "\n";
-          return `${str}
-${indent}${end}`;
-        } else {
-          return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
-        }
-      }
-    }
-    function addCommentBefore({ indent, options: { commentString } }, lines, comment, chompKeep) {
-      if (comment && chompKeep)
-        comment = comment.replace(/^\n+/, "");
-      if (comment) {
-        const ic = stringifyComment.indentComment(commentString(comment), indent);
-        lines.push(ic.trimStart());
-      }
-    }
-    exports.stringifyCollection = stringifyCollection;
-  }
-});
-
-// node_modules/yaml/dist/nodes/YAMLMap.js
-var require_YAMLMap = __commonJS({
-  "node_modules/yaml/dist/nodes/YAMLMap.js"(exports) {
-    "use strict";
-    var stringifyCollection = require_stringifyCollection();
-    var addPairToJSMap = require_addPairToJSMap();
-    var Collection = require_Collection();
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var Scalar = require_Scalar();
-    function findPair(items, key) {
-      const k2 = identity.isScalar(key) ? key.value : key;
-      for (const it2 of items) {
-        if (identity.isPair(it2)) {
-          if (it2.key === key || it2.key === k2)
-            return it2;
-          if (identity.isScalar(it2.key) && it2.key.value === k2)
-            return it2;
-        }
-      }
-      return void 0;
-    }
-    var YAMLMap = class extends Collection.Collection {
-      static get tagName() {
-        return "tag:yaml.org,2002:map";
-      }
-      constructor(schema) {
-        super(identity.MAP, schema);
-        this.items = [];
-      }
-      /**
-       * A generic collection parsing method that can be extended
-       * to other node classes that inherit from YAMLMap
-       */
-      static from(schema, obj, ctx) {
-        const { keepUndefined, replacer } = ctx;
-        const map = new this(schema);
-        const add2 = (key, value) => {
-          if (typeof replacer === "function")
-            value = replacer.call(obj, key, value);
-          else if (Array.isArray(replacer) && !replacer.includes(key))
-            return;
-          if (value !== void 0 || keepUndefined)
-            map.items.push(Pair.createPair(key, value, ctx));
-        };
-        if (obj instanceof Map) {
-          for (const [key, value] of obj)
-            add2(key, value);
-        } else if (obj && typeof obj === "object") {
-          for (const key of Object.keys(obj))
-            add2(key, obj[key]);
-        }
-        if (typeof schema.sortMapEntries === "function") {
-          map.items.sort(schema.sortMapEntries);
-        }
-        return map;
-      }
-      /**
-       * Adds a value to the collection.
-       *
-       * @param overwrite - If not set `true`, using a key that is already in the
-       *   collection will throw. Otherwise, overwrites the previous value.
-       */
-      add(pair, overwrite) {
-        let _pair;
-        if (identity.isPair(pair))
-          _pair = pair;
-        else if (!pair || typeof pair !== "object" || !("key" in pair)) {
-          _pair = new Pair.Pair(pair, pair?.value);
-        } else
-          _pair = new Pair.Pair(pair.key, pair.value);
-        const prev = findPair(this.items, _pair.key);
-        const sortEntries = this.schema?.sortMapEntries;
-        if (prev) {
-          if (!overwrite)
-            throw new Error(`Key ${_pair.key} already set`);
-          if (identity.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
-            prev.value.value = _pair.value;
-          else
-            prev.value = _pair.value;
-        } else if (sortEntries) {
-          const i = this.items.findIndex((item) => sortEntries(_pair, item) < 0);
-          if (i === -1)
-            this.items.push(_pair);
-          else
-            this.items.splice(i, 0, _pair);
-        } else {
-          this.items.push(_pair);
-        }
-      }
-      delete(key) {
-        const it2 = findPair(this.items, key);
-        if (!it2)
-          return false;
-        const del = this.items.splice(this.items.indexOf(it2), 1);
-        return del.length > 0;
-      }
-      get(key, keepScalar) {
-        const it2 = findPair(this.items, key);
-        const node2 = it2?.value;
-        return (!keepScalar && identity.isScalar(node2) ? node2.value : node2) ?? void 0;
-      }
-      has(key) {
-        return !!findPair(this.items, key);
-      }
-      set(key, value) {
-        this.add(new Pair.Pair(key, value), true);
-      }
-      /**
-       * @param ctx - Conversion context, originally set in Document#toJS()
-       * @param {Class} Type - If set, forces the returned collection type
-       * @returns Instance of Type, Map, or Object
-       */
-      toJSON(_2, ctx, Type) {
-        const map = Type ? new Type() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
-        if (ctx?.onCreate)
-          ctx.onCreate(map);
-        for (const item of this.items)
-          addPairToJSMap.addPairToJSMap(ctx, map, item);
-        return map;
-      }
-      toString(ctx, onComment, onChompKeep) {
-        if (!ctx)
-          return JSON.stringify(this);
-        for (const item of this.items) {
-          if (!identity.isPair(item))
-            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
-        }
-        if (!ctx.allNullValues && this.hasAllNullValues(false))
-          ctx = Object.assign({}, ctx, { allNullValues: true });
-        return stringifyCollection.stringifyCollection(this, ctx, {
-          blockItemPrefix: "",
-          flowChars: { start: "{", end: "}" },
-          itemIndent: ctx.indent || "",
-          onChompKeep,
-          onComment
-        });
-      }
-    };
-    exports.YAMLMap = YAMLMap;
-    exports.findPair = findPair;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/map.js
-var require_map = __commonJS({
-  "node_modules/yaml/dist/schema/common/map.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var YAMLMap = require_YAMLMap();
-    var map = {
-      collection: "map",
-      default: true,
-      nodeClass: YAMLMap.YAMLMap,
-      tag: "tag:yaml.org,2002:map",
-      resolve(map2, onError) {
-        if (!identity.isMap(map2))
-          onError("Expected a mapping for this tag");
-        return map2;
-      },
-      createNode: (schema, obj, ctx) => YAMLMap.YAMLMap.from(schema, obj, ctx)
-    };
-    exports.map = map;
-  }
-});
-
-// node_modules/yaml/dist/nodes/YAMLSeq.js
-var require_YAMLSeq = __commonJS({
-  "node_modules/yaml/dist/nodes/YAMLSeq.js"(exports) {
-    "use strict";
-    var createNode = require_createNode();
-    var stringifyCollection = require_stringifyCollection();
-    var Collection = require_Collection();
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var toJS = require_toJS();
-    var YAMLSeq = class extends Collection.Collection {
-      static get tagName() {
-        return "tag:yaml.org,2002:seq";
-      }
-      constructor(schema) {
-        super(identity.SEQ, schema);
-        this.items = [];
-      }
-      add(value) {
-        this.items.push(value);
-      }
-      /**
-       * Removes a value from the collection.
-       *
-       * `key` must contain a representation of an integer for this to succeed.
-       * It may be wrapped in a `Scalar`.
-       *
-       * @returns `true` if the item was found and removed.
-       */
-      delete(key) {
-        const idx = asItemIndex(key);
-        if (typeof idx !== "number")
-          return false;
-        const del = this.items.splice(idx, 1);
-        return del.length > 0;
-      }
-      get(key, keepScalar) {
-        const idx = asItemIndex(key);
-        if (typeof idx !== "number")
-          return void 0;
-        const it2 = this.items[idx];
-        return !keepScalar && identity.isScalar(it2) ? it2.value : it2;
-      }
-      /**
-       * Checks if the collection includes a value with the key `key`.
-       *
-       * `key` must contain a representation of an integer for this to succeed.
-       * It may be wrapped in a `Scalar`.
-       */
-      has(key) {
-        const idx = asItemIndex(key);
-        return typeof idx === "number" && idx < this.items.length;
-      }
-      /**
-       * Sets a value in this collection. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       *
-       * If `key` does not contain a representation of an integer, this will throw.
-       * It may be wrapped in a `Scalar`.
-       */
-      set(key, value) {
-        const idx = asItemIndex(key);
-        if (typeof idx !== "number")
-          throw new Error(`Expected a valid index, not ${key}.`);
-        const prev = this.items[idx];
-        if (identity.isScalar(prev) && Scalar.isScalarValue(value))
-          prev.value = value;
-        else
-          this.items[idx] = value;
-      }
-      toJSON(_2, ctx) {
-        const seq = [];
-        if (ctx?.onCreate)
-          ctx.onCreate(seq);
-        let i = 0;
-        for (const item of this.items)
-          seq.push(toJS.toJS(item, String(i++), ctx));
-        return seq;
-      }
-      toString(ctx, onComment, onChompKeep) {
-        if (!ctx)
-          return JSON.stringify(this);
-        return stringifyCollection.stringifyCollection(this, ctx, {
-          blockItemPrefix: "- ",
-          flowChars: { start: "[", end: "]" },
-          itemIndent: (ctx.indent || "") + "  ",
-          onChompKeep,
-          onComment
-        });
-      }
-      static from(schema, obj, ctx) {
-        const { replacer } = ctx;
-        const seq = new this(schema);
-        if (obj && Symbol.iterator in Object(obj)) {
-          let i = 0;
-          for (let it2 of obj) {
-            if (typeof replacer === "function") {
-              const key = obj instanceof Set ? it2 : String(i++);
-              it2 = replacer.call(obj, key, it2);
-            }
-            seq.items.push(createNode.createNode(it2, void 0, ctx));
-          }
-        }
-        return seq;
-      }
-    };
-    function asItemIndex(key) {
-      let idx = identity.isScalar(key) ? key.value : key;
-      if (idx && typeof idx === "string")
-        idx = Number(idx);
-      return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
-    }
-    exports.YAMLSeq = YAMLSeq;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/seq.js
-var require_seq = __commonJS({
-  "node_modules/yaml/dist/schema/common/seq.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var YAMLSeq = require_YAMLSeq();
-    var seq = {
-      collection: "seq",
-      default: true,
-      nodeClass: YAMLSeq.YAMLSeq,
-      tag: "tag:yaml.org,2002:seq",
-      resolve(seq2, onError) {
-        if (!identity.isSeq(seq2))
-          onError("Expected a sequence for this tag");
-        return seq2;
-      },
-      createNode: (schema, obj, ctx) => YAMLSeq.YAMLSeq.from(schema, obj, ctx)
-    };
-    exports.seq = seq;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/string.js
-var require_string = __commonJS({
-  "node_modules/yaml/dist/schema/common/string.js"(exports) {
-    "use strict";
-    var stringifyString = require_stringifyString();
-    var string3 = {
-      identify: (value) => typeof value === "string",
-      default: true,
-      tag: "tag:yaml.org,2002:str",
-      resolve: (str) => str,
-      stringify(item, ctx, onComment, onChompKeep) {
-        ctx = Object.assign({ actualString: true }, ctx);
-        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
-      }
-    };
-    exports.string = string3;
-  }
-});
-
-// node_modules/yaml/dist/schema/common/null.js
-var require_null = __commonJS({
-  "node_modules/yaml/dist/schema/common/null.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var nullTag = {
-      identify: (value) => value == null,
-      createNode: () => new Scalar.Scalar(null),
-      default: true,
-      tag: "tag:yaml.org,2002:null",
-      test: /^(?:~|[Nn]ull|NULL)?$/,
-      resolve: () => new Scalar.Scalar(null),
-      stringify: ({ source: source2 }, ctx) => typeof source2 === "string" && nullTag.test.test(source2) ? source2 : ctx.options.nullStr
-    };
-    exports.nullTag = nullTag;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/bool.js
-var require_bool = __commonJS({
-  "node_modules/yaml/dist/schema/core/bool.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var boolTag = {
-      identify: (value) => typeof value === "boolean",
-      default: true,
-      tag: "tag:yaml.org,2002:bool",
-      test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str) => new Scalar.Scalar(str[0] === "t" || str[0] === "T"),
-      stringify({ source: source2, value }, ctx) {
-        if (source2 && boolTag.test.test(source2)) {
-          const sv = source2[0] === "t" || source2[0] === "T";
-          if (value === sv)
-            return source2;
-        }
-        return value ? ctx.options.trueStr : ctx.options.falseStr;
-      }
-    };
-    exports.boolTag = boolTag;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyNumber.js
-var require_stringifyNumber = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
-    "use strict";
-    function stringifyNumber({ format, minFractionDigits, tag, value }) {
-      if (typeof value === "bigint")
-        return String(value);
-      const num = typeof value === "number" ? value : Number(value);
-      if (!isFinite(num))
-        return isNaN(num) ? ".nan" : num < 0 ? "-.inf" : ".inf";
-      let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);
-      if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
-        let i = n.indexOf(".");
-        if (i < 0) {
-          i = n.length;
-          n += ".";
-        }
-        let d = minFractionDigits - (n.length - i - 1);
-        while (d-- > 0)
-          n += "0";
-      }
-      return n;
-    }
-    exports.stringifyNumber = stringifyNumber;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/float.js
-var require_float = __commonJS({
-  "node_modules/yaml/dist/schema/core/float.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var stringifyNumber = require_stringifyNumber();
-    var floatNaN = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var floatExp = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      format: "EXP",
-      test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str),
-      stringify(node2) {
-        const num = Number(node2.value);
-        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node2);
-      }
-    };
-    var float = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str) {
-        const node2 = new Scalar.Scalar(parseFloat(str));
-        const dot = str.indexOf(".");
-        if (dot !== -1 && str[str.length - 1] === "0")
-          node2.minFractionDigits = str.length - dot - 1;
-        return node2;
-      },
-      stringify: stringifyNumber.stringifyNumber
-    };
-    exports.float = float;
-    exports.floatExp = floatExp;
-    exports.floatNaN = floatNaN;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/int.js
-var require_int = __commonJS({
-  "node_modules/yaml/dist/schema/core/int.js"(exports) {
-    "use strict";
-    var stringifyNumber = require_stringifyNumber();
-    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);
-    function intStringify(node2, radix, prefix) {
-      const { value } = node2;
-      if (intIdentify(value) && value >= 0)
-        return prefix + value.toString(radix);
-      return stringifyNumber.stringifyNumber(node2);
-    }
-    var intOct = {
-      identify: (value) => intIdentify(value) && value >= 0,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "OCT",
-      test: /^0o[0-7]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
-      stringify: (node2) => intStringify(node2, 8, "0o")
-    };
-    var int2 = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      test: /^[-+]?[0-9]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var intHex = {
-      identify: (value) => intIdentify(value) && value >= 0,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "HEX",
-      test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
-      stringify: (node2) => intStringify(node2, 16, "0x")
-    };
-    exports.int = int2;
-    exports.intHex = intHex;
-    exports.intOct = intOct;
-  }
-});
-
-// node_modules/yaml/dist/schema/core/schema.js
-var require_schema = __commonJS({
-  "node_modules/yaml/dist/schema/core/schema.js"(exports) {
-    "use strict";
-    var map = require_map();
-    var _null3 = require_null();
-    var seq = require_seq();
-    var string3 = require_string();
-    var bool = require_bool();
-    var float = require_float();
-    var int2 = require_int();
-    var schema = [
-      map.map,
-      seq.seq,
-      string3.string,
-      _null3.nullTag,
-      bool.boolTag,
-      int2.intOct,
-      int2.int,
-      int2.intHex,
-      float.floatNaN,
-      float.floatExp,
-      float.float
-    ];
-    exports.schema = schema;
-  }
-});
-
-// node_modules/yaml/dist/schema/json/schema.js
-var require_schema2 = __commonJS({
-  "node_modules/yaml/dist/schema/json/schema.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var map = require_map();
-    var seq = require_seq();
-    function intIdentify(value) {
-      return typeof value === "bigint" || Number.isInteger(value);
-    }
-    var stringifyJSON = ({ value }) => JSON.stringify(value);
-    var jsonScalars = [
-      {
-        identify: (value) => typeof value === "string",
-        default: true,
-        tag: "tag:yaml.org,2002:str",
-        resolve: (str) => str,
-        stringify: stringifyJSON
-      },
-      {
-        identify: (value) => value == null,
-        createNode: () => new Scalar.Scalar(null),
-        default: true,
-        tag: "tag:yaml.org,2002:null",
-        test: /^null$/,
-        resolve: () => null,
-        stringify: stringifyJSON
-      },
-      {
-        identify: (value) => typeof value === "boolean",
-        default: true,
-        tag: "tag:yaml.org,2002:bool",
-        test: /^true$|^false$/,
-        resolve: (str) => str === "true",
-        stringify: stringifyJSON
-      },
-      {
-        identify: intIdentify,
-        default: true,
-        tag: "tag:yaml.org,2002:int",
-        test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
-        stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
-      },
-      {
-        identify: (value) => typeof value === "number",
-        default: true,
-        tag: "tag:yaml.org,2002:float",
-        test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str) => parseFloat(str),
-        stringify: stringifyJSON
-      }
-    ];
-    var jsonError = {
-      default: true,
-      tag: "",
-      test: /^/,
-      resolve(str, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
-        return str;
-      }
-    };
-    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
-    exports.schema = schema;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/binary.js
-var require_binary = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports) {
-    "use strict";
-    var node_buffer = __require("buffer");
-    var Scalar = require_Scalar();
-    var stringifyString = require_stringifyString();
-    var binary = {
-      identify: (value) => value instanceof Uint8Array,
-      // Buffer inherits from Uint8Array
-      default: false,
-      tag: "tag:yaml.org,2002:binary",
-      /**
-       * Returns a Buffer in node and an Uint8Array in browsers
-       *
-       * To use the resulting buffer as an image, you'll want to do something like:
-       *
-       *   const blob = new Blob([buffer], { type: 'image/jpeg' })
-       *   document.querySelector('#photo').src = URL.createObjectURL(blob)
-       */
-      resolve(src, onError) {
-        if (typeof node_buffer.Buffer === "function") {
-          return node_buffer.Buffer.from(src, "base64");
-        } else if (typeof atob === "function") {
-          const str = atob(src.replace(/[\n\r]/g, ""));
-          const buffer = new Uint8Array(str.length);
-          for (let i = 0; i < str.length; ++i)
-            buffer[i] = str.charCodeAt(i);
-          return buffer;
-        } else {
-          onError("This environment does not support reading binary tags; either Buffer or atob is required");
-          return src;
-        }
-      },
-      stringify({ comment, type, value }, ctx, onComment, onChompKeep) {
-        if (!value)
-          return "";
-        const buf = value;
-        let str;
-        if (typeof node_buffer.Buffer === "function") {
-          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
-        } else if (typeof btoa === "function") {
-          let s3 = "";
-          for (let i = 0; i < buf.length; ++i)
-            s3 += String.fromCharCode(buf[i]);
-          str = btoa(s3);
-        } else {
-          throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
-        }
-        type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
-        if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
-          const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str.length / lineWidth);
-          const lines = new Array(n);
-          for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str.substr(o, lineWidth);
-          }
-          str = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
-        }
-        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
-      }
-    };
-    exports.binary = binary;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/pairs.js
-var require_pairs = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var Scalar = require_Scalar();
-    var YAMLSeq = require_YAMLSeq();
-    function resolvePairs(seq, onError) {
-      if (identity.isSeq(seq)) {
-        for (let i = 0; i < seq.items.length; ++i) {
-          let item = seq.items[i];
-          if (identity.isPair(item))
-            continue;
-          else if (identity.isMap(item)) {
-            if (item.items.length > 1)
-              onError("Each pair must have its own sequence indicator");
-            const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
-            if (item.commentBefore)
-              pair.key.commentBefore = pair.key.commentBefore ? `${item.commentBefore}
-${pair.key.commentBefore}` : item.commentBefore;
-            if (item.comment) {
-              const cn2 = pair.value ?? pair.key;
-              cn2.comment = cn2.comment ? `${item.comment}
-${cn2.comment}` : item.comment;
-            }
-            item = pair;
-          }
-          seq.items[i] = identity.isPair(item) ? item : new Pair.Pair(item);
-        }
-      } else
-        onError("Expected a sequence for this tag");
-      return seq;
-    }
-    function createPairs(schema, iterable, ctx) {
-      const { replacer } = ctx;
-      const pairs2 = new YAMLSeq.YAMLSeq(schema);
-      pairs2.tag = "tag:yaml.org,2002:pairs";
-      let i = 0;
-      if (iterable && Symbol.iterator in Object(iterable))
-        for (let it2 of iterable) {
-          if (typeof replacer === "function")
-            it2 = replacer.call(iterable, String(i++), it2);
-          let key, value;
-          if (Array.isArray(it2)) {
-            if (it2.length === 2) {
-              key = it2[0];
-              value = it2[1];
-            } else
-              throw new TypeError(`Expected [key, value] tuple: ${it2}`);
-          } else if (it2 && it2 instanceof Object) {
-            const keys = Object.keys(it2);
-            if (keys.length === 1) {
-              key = keys[0];
-              value = it2[key];
-            } else {
-              throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);
-            }
-          } else {
-            key = it2;
-          }
-          pairs2.items.push(Pair.createPair(key, value, ctx));
-        }
-      return pairs2;
-    }
-    var pairs = {
-      collection: "seq",
-      default: false,
-      tag: "tag:yaml.org,2002:pairs",
-      resolve: resolvePairs,
-      createNode: createPairs
-    };
-    exports.createPairs = createPairs;
-    exports.pairs = pairs;
-    exports.resolvePairs = resolvePairs;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/omap.js
-var require_omap = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var toJS = require_toJS();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var pairs = require_pairs();
-    var YAMLOMap = class _YAMLOMap extends YAMLSeq.YAMLSeq {
-      constructor() {
-        super();
-        this.add = YAMLMap.YAMLMap.prototype.add.bind(this);
-        this.delete = YAMLMap.YAMLMap.prototype.delete.bind(this);
-        this.get = YAMLMap.YAMLMap.prototype.get.bind(this);
-        this.has = YAMLMap.YAMLMap.prototype.has.bind(this);
-        this.set = YAMLMap.YAMLMap.prototype.set.bind(this);
-        this.tag = _YAMLOMap.tag;
-      }
-      /**
-       * If `ctx` is given, the return type is actually `Map<unknown, unknown>`,
-       * but TypeScript won't allow widening the signature of a child method.
-       */
-      toJSON(_2, ctx) {
-        if (!ctx)
-          return super.toJSON(_2);
-        const map = /* @__PURE__ */ new Map();
-        if (ctx?.onCreate)
-          ctx.onCreate(map);
-        for (const pair of this.items) {
-          let key, value;
-          if (identity.isPair(pair)) {
-            key = toJS.toJS(pair.key, "", ctx);
-            value = toJS.toJS(pair.value, key, ctx);
-          } else {
-            key = toJS.toJS(pair, "", ctx);
-          }
-          if (map.has(key))
-            throw new Error("Ordered maps must not include duplicate keys");
-          map.set(key, value);
-        }
-        return map;
-      }
-      static from(schema, iterable, ctx) {
-        const pairs$1 = pairs.createPairs(schema, iterable, ctx);
-        const omap2 = new this();
-        omap2.items = pairs$1.items;
-        return omap2;
-      }
-    };
-    YAMLOMap.tag = "tag:yaml.org,2002:omap";
-    var omap = {
-      collection: "seq",
-      identify: (value) => value instanceof Map,
-      nodeClass: YAMLOMap,
-      default: false,
-      tag: "tag:yaml.org,2002:omap",
-      resolve(seq, onError) {
-        const pairs$1 = pairs.resolvePairs(seq, onError);
-        const seenKeys = [];
-        for (const { key } of pairs$1.items) {
-          if (identity.isScalar(key)) {
-            if (seenKeys.includes(key.value)) {
-              onError(`Ordered maps must not include duplicate keys: ${key.value}`);
-            } else {
-              seenKeys.push(key.value);
-            }
-          }
-        }
-        return Object.assign(new YAMLOMap(), pairs$1);
-      },
-      createNode: (schema, iterable, ctx) => YAMLOMap.from(schema, iterable, ctx)
-    };
-    exports.YAMLOMap = YAMLOMap;
-    exports.omap = omap;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/bool.js
-var require_bool2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    function boolStringify({ value, source: source2 }, ctx) {
-      const boolObj = value ? trueTag : falseTag;
-      if (source2 && boolObj.test.test(source2))
-        return source2;
-      return value ? ctx.options.trueStr : ctx.options.falseStr;
-    }
-    var trueTag = {
-      identify: (value) => value === true,
-      default: true,
-      tag: "tag:yaml.org,2002:bool",
-      test: /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/,
-      resolve: () => new Scalar.Scalar(true),
-      stringify: boolStringify
-    };
-    var falseTag = {
-      identify: (value) => value === false,
-      default: true,
-      tag: "tag:yaml.org,2002:bool",
-      test: /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
-      resolve: () => new Scalar.Scalar(false),
-      stringify: boolStringify
-    };
-    exports.falseTag = falseTag;
-    exports.trueTag = trueTag;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/float.js
-var require_float2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var stringifyNumber = require_stringifyNumber();
-    var floatNaN = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var floatExp = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      format: "EXP",
-      test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str.replace(/_/g, "")),
-      stringify(node2) {
-        const num = Number(node2.value);
-        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node2);
-      }
-    };
-    var float = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str) {
-        const node2 = new Scalar.Scalar(parseFloat(str.replace(/_/g, "")));
-        const dot = str.indexOf(".");
-        if (dot !== -1) {
-          const f2 = str.substring(dot + 1).replace(/_/g, "");
-          if (f2[f2.length - 1] === "0")
-            node2.minFractionDigits = f2.length;
-        }
-        return node2;
-      },
-      stringify: stringifyNumber.stringifyNumber
-    };
-    exports.float = float;
-    exports.floatExp = floatExp;
-    exports.floatNaN = floatNaN;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/int.js
-var require_int2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports) {
-    "use strict";
-    var stringifyNumber = require_stringifyNumber();
-    var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str, offset, radix, { intAsBigInt }) {
-      const sign = str[0];
-      if (sign === "-" || sign === "+")
-        offset += 1;
-      str = str.substring(offset).replace(/_/g, "");
-      if (intAsBigInt) {
-        switch (radix) {
-          case 2:
-            str = `0b${str}`;
-            break;
-          case 8:
-            str = `0o${str}`;
-            break;
-          case 16:
-            str = `0x${str}`;
-            break;
-        }
-        const n2 = BigInt(str);
-        return sign === "-" ? BigInt(-1) * n2 : n2;
-      }
-      const n = parseInt(str, radix);
-      return sign === "-" ? -1 * n : n;
-    }
-    function intStringify(node2, radix, prefix) {
-      const { value } = node2;
-      if (intIdentify(value)) {
-        const str = value.toString(radix);
-        return value < 0 ? "-" + prefix + str.substr(1) : prefix + str;
-      }
-      return stringifyNumber.stringifyNumber(node2);
-    }
-    var intBin = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "BIN",
-      test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
-      stringify: (node2) => intStringify(node2, 2, "0b")
-    };
-    var intOct = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "OCT",
-      test: /^[-+]?0[0-7_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
-      stringify: (node2) => intStringify(node2, 8, "0")
-    };
-    var int2 = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
-      stringify: stringifyNumber.stringifyNumber
-    };
-    var intHex = {
-      identify: intIdentify,
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "HEX",
-      test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
-      stringify: (node2) => intStringify(node2, 16, "0x")
-    };
-    exports.int = int2;
-    exports.intBin = intBin;
-    exports.intHex = intHex;
-    exports.intOct = intOct;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/set.js
-var require_set = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
-      constructor(schema) {
-        super(schema);
-        this.tag = _YAMLSet.tag;
-      }
-      add(key) {
-        let pair;
-        if (identity.isPair(key))
-          pair = key;
-        else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)
-          pair = new Pair.Pair(key.key, null);
-        else
-          pair = new Pair.Pair(key, null);
-        const prev = YAMLMap.findPair(this.items, pair.key);
-        if (!prev)
-          this.items.push(pair);
-      }
-      /**
-       * If `keepPair` is `true`, returns the Pair matching `key`.
-       * Otherwise, returns the value of that Pair's key.
-       */
-      get(key, keepPair) {
-        const pair = YAMLMap.findPair(this.items, key);
-        return !keepPair && identity.isPair(pair) ? identity.isScalar(pair.key) ? pair.key.value : pair.key : pair;
-      }
-      set(key, value) {
-        if (typeof value !== "boolean")
-          throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);
-        const prev = YAMLMap.findPair(this.items, key);
-        if (prev && !value) {
-          this.items.splice(this.items.indexOf(prev), 1);
-        } else if (!prev && value) {
-          this.items.push(new Pair.Pair(key));
-        }
-      }
-      toJSON(_2, ctx) {
-        return super.toJSON(_2, ctx, Set);
-      }
-      toString(ctx, onComment, onChompKeep) {
-        if (!ctx)
-          return JSON.stringify(this);
-        if (this.hasAllNullValues(true))
-          return super.toString(Object.assign({}, ctx, { allNullValues: true }), onComment, onChompKeep);
-        else
-          throw new Error("Set items must all have null values");
-      }
-      static from(schema, iterable, ctx) {
-        const { replacer } = ctx;
-        const set2 = new this(schema);
-        if (iterable && Symbol.iterator in Object(iterable))
-          for (let value of iterable) {
-            if (typeof replacer === "function")
-              value = replacer.call(iterable, value, value);
-            set2.items.push(Pair.createPair(value, null, ctx));
-          }
-        return set2;
-      }
-    };
-    YAMLSet.tag = "tag:yaml.org,2002:set";
-    var set = {
-      collection: "map",
-      identify: (value) => value instanceof Set,
-      nodeClass: YAMLSet,
-      default: false,
-      tag: "tag:yaml.org,2002:set",
-      createNode: (schema, iterable, ctx) => YAMLSet.from(schema, iterable, ctx),
-      resolve(map, onError) {
-        if (identity.isMap(map)) {
-          if (map.hasAllNullValues(true))
-            return Object.assign(new YAMLSet(), map);
-          else
-            onError("Set items must all have null values");
-        } else
-          onError("Expected a mapping for this tag");
-        return map;
-      }
-    };
-    exports.YAMLSet = YAMLSet;
-    exports.set = set;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/timestamp.js
-var require_timestamp = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
-    "use strict";
-    var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str, asBigInt) {
-      const sign = str[0];
-      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
-      const num = (n) => asBigInt ? BigInt(n) : Number(n);
-      const res = parts.replace(/_/g, "").split(":").reduce((res2, p2) => res2 * num(60) + num(p2), num(0));
-      return sign === "-" ? num(-1) * res : res;
-    }
-    function stringifySexagesimal(node2) {
-      let { value } = node2;
-      let num = (n) => n;
-      if (typeof value === "bigint")
-        num = (n) => BigInt(n);
-      else if (isNaN(value) || !isFinite(value))
-        return stringifyNumber.stringifyNumber(node2);
-      let sign = "";
-      if (value < 0) {
-        sign = "-";
-        value *= num(-1);
-      }
-      const _60 = num(60);
-      const parts = [value % _60];
-      if (value < 60) {
-        parts.unshift(0);
-      } else {
-        value = (value - parts[0]) / _60;
-        parts.unshift(value % _60);
-        if (value >= 60) {
-          value = (value - parts[0]) / _60;
-          parts.unshift(value);
-        }
-      }
-      return sign + parts.map((n) => String(n).padStart(2, "0")).join(":").replace(/000000\d*$/, "");
-    }
-    var intTime = {
-      identify: (value) => typeof value === "bigint" || Number.isInteger(value),
-      default: true,
-      tag: "tag:yaml.org,2002:int",
-      format: "TIME",
-      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
-      stringify: stringifySexagesimal
-    };
-    var floatTime = {
-      identify: (value) => typeof value === "number",
-      default: true,
-      tag: "tag:yaml.org,2002:float",
-      format: "TIME",
-      test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str) => parseSexagesimal(str, false),
-      stringify: stringifySexagesimal
-    };
-    var timestamp = {
-      identify: (value) => value instanceof Date,
-      default: true,
-      tag: "tag:yaml.org,2002:timestamp",
-      // If the time zone is omitted, the timestamp is assumed to be specified in UTC. The time part
-      // may be omitted altogether, resulting in a date format. In such a case, the time part is
-      // assumed to be 00:00:00Z (start of day, UTC).
-      test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str) {
-        const match = str.match(timestamp.test);
-        if (!match)
-          throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
-        const [, year, month, day, hour, minute, second] = match.map(Number);
-        const millisec = match[7] ? Number((match[7] + "00").substr(1, 3)) : 0;
-        let date2 = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);
-        const tz = match[8];
-        if (tz && tz !== "Z") {
-          let d = parseSexagesimal(tz, false);
-          if (Math.abs(d) < 30)
-            d *= 60;
-          date2 -= 6e4 * d;
-        }
-        return new Date(date2);
-      },
-      stringify: ({ value }) => value?.toISOString().replace(/(T00:00:00)?\.000Z$/, "") ?? ""
-    };
-    exports.floatTime = floatTime;
-    exports.intTime = intTime;
-    exports.timestamp = timestamp;
-  }
-});
-
-// node_modules/yaml/dist/schema/yaml-1.1/schema.js
-var require_schema3 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports) {
-    "use strict";
-    var map = require_map();
-    var _null3 = require_null();
-    var seq = require_seq();
-    var string3 = require_string();
-    var binary = require_binary();
-    var bool = require_bool2();
-    var float = require_float2();
-    var int2 = require_int2();
-    var merge2 = require_merge();
-    var omap = require_omap();
-    var pairs = require_pairs();
-    var set = require_set();
-    var timestamp = require_timestamp();
-    var schema = [
-      map.map,
-      seq.seq,
-      string3.string,
-      _null3.nullTag,
-      bool.trueTag,
-      bool.falseTag,
-      int2.intBin,
-      int2.intOct,
-      int2.int,
-      int2.intHex,
-      float.floatNaN,
-      float.floatExp,
-      float.float,
-      binary.binary,
-      merge2.merge,
-      omap.omap,
-      pairs.pairs,
-      set.set,
-      timestamp.intTime,
-      timestamp.floatTime,
-      timestamp.timestamp
-    ];
-    exports.schema = schema;
-  }
-});
-
-// node_modules/yaml/dist/schema/tags.js
-var require_tags = __commonJS({
-  "node_modules/yaml/dist/schema/tags.js"(exports) {
-    "use strict";
-    var map = require_map();
-    var _null3 = require_null();
-    var seq = require_seq();
-    var string3 = require_string();
-    var bool = require_bool();
-    var float = require_float();
-    var int2 = require_int();
-    var schema = require_schema();
-    var schema$1 = require_schema2();
-    var binary = require_binary();
-    var merge2 = require_merge();
-    var omap = require_omap();
-    var pairs = require_pairs();
-    var schema$2 = require_schema3();
-    var set = require_set();
-    var timestamp = require_timestamp();
-    var schemas = /* @__PURE__ */ new Map([
-      ["core", schema.schema],
-      ["failsafe", [map.map, seq.seq, string3.string]],
-      ["json", schema$1.schema],
-      ["yaml11", schema$2.schema],
-      ["yaml-1.1", schema$2.schema]
-    ]);
-    var tagsByName = {
-      binary: binary.binary,
-      bool: bool.boolTag,
-      float: float.float,
-      floatExp: float.floatExp,
-      floatNaN: float.floatNaN,
-      floatTime: timestamp.floatTime,
-      int: int2.int,
-      intHex: int2.intHex,
-      intOct: int2.intOct,
-      intTime: timestamp.intTime,
-      map: map.map,
-      merge: merge2.merge,
-      null: _null3.nullTag,
-      omap: omap.omap,
-      pairs: pairs.pairs,
-      seq: seq.seq,
-      set: set.set,
-      timestamp: timestamp.timestamp
-    };
-    var coreKnownTags = {
-      "tag:yaml.org,2002:binary": binary.binary,
-      "tag:yaml.org,2002:merge": merge2.merge,
-      "tag:yaml.org,2002:omap": omap.omap,
-      "tag:yaml.org,2002:pairs": pairs.pairs,
-      "tag:yaml.org,2002:set": set.set,
-      "tag:yaml.org,2002:timestamp": timestamp.timestamp
-    };
-    function getTags(customTags, schemaName, addMergeTag) {
-      const schemaTags = schemas.get(schemaName);
-      if (schemaTags && !customTags) {
-        return addMergeTag && !schemaTags.includes(merge2.merge) ? schemaTags.concat(merge2.merge) : schemaTags.slice();
-      }
-      let tags = schemaTags;
-      if (!tags) {
-        if (Array.isArray(customTags))
-          tags = [];
-        else {
-          const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");
-          throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
-        }
-      }
-      if (Array.isArray(customTags)) {
-        for (const tag of customTags)
-          tags = tags.concat(tag);
-      } else if (typeof customTags === "function") {
-        tags = customTags(tags.slice());
-      }
-      if (addMergeTag)
-        tags = tags.concat(merge2.merge);
-      return tags.reduce((tags2, tag) => {
-        const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;
-        if (!tagObj) {
-          const tagName = JSON.stringify(tag);
-          const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");
-          throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
-        }
-        if (!tags2.includes(tagObj))
-          tags2.push(tagObj);
-        return tags2;
-      }, []);
-    }
-    exports.coreKnownTags = coreKnownTags;
-    exports.getTags = getTags;
-  }
-});
-
-// node_modules/yaml/dist/schema/Schema.js
-var require_Schema = __commonJS({
-  "node_modules/yaml/dist/schema/Schema.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var map = require_map();
-    var seq = require_seq();
-    var string3 = require_string();
-    var tags = require_tags();
-    var sortMapEntriesByKey = (a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0;
-    var Schema = class _Schema {
-      constructor({ compat, customTags, merge: merge2, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
-        this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
-        this.name = typeof schema === "string" && schema || "core";
-        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
-        this.tags = tags.getTags(customTags, this.name, merge2);
-        this.toStringOptions = toStringDefaults ?? null;
-        Object.defineProperty(this, identity.MAP, { value: map.map });
-        Object.defineProperty(this, identity.SCALAR, { value: string3.string });
-        Object.defineProperty(this, identity.SEQ, { value: seq.seq });
-        this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
-      }
-      clone() {
-        const copy = Object.create(_Schema.prototype, Object.getOwnPropertyDescriptors(this));
-        copy.tags = this.tags.slice();
-        return copy;
-      }
-    };
-    exports.Schema = Schema;
-  }
-});
-
-// node_modules/yaml/dist/stringify/stringifyDocument.js
-var require_stringifyDocument = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var stringify = require_stringify();
-    var stringifyComment = require_stringifyComment();
-    function stringifyDocument(doc, options) {
-      const lines = [];
-      let hasDirectives = options.directives === true;
-      if (options.directives !== false && doc.directives) {
-        const dir = doc.directives.toString(doc);
-        if (dir) {
-          lines.push(dir);
-          hasDirectives = true;
-        } else if (doc.directives.docStart)
-          hasDirectives = true;
-      }
-      if (hasDirectives)
-        lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
-      const { commentString } = ctx.options;
-      if (doc.commentBefore) {
-        if (lines.length !== 1)
-          lines.unshift("");
-        const cs2 = commentString(doc.commentBefore);
-        lines.unshift(stringifyComment.indentComment(cs2, ""));
-      }
-      let chompKeep = false;
-      let contentComment = null;
-      if (doc.contents) {
-        if (identity.isNode(doc.contents)) {
-          if (doc.contents.spaceBefore && hasDirectives)
-            lines.push("");
-          if (doc.contents.commentBefore) {
-            const cs2 = commentString(doc.contents.commentBefore);
-            lines.push(stringifyComment.indentComment(cs2, ""));
-          }
-          ctx.forceBlockIndent = !!doc.comment;
-          contentComment = doc.contents.comment;
-        }
-        const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
-        if (contentComment)
-          body += stringifyComment.lineComment(body, "", commentString(contentComment));
-        if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
-          lines[lines.length - 1] = `--- ${body}`;
-        } else
-          lines.push(body);
-      } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
-      }
-      if (doc.directives?.docEnd) {
-        if (doc.comment) {
-          const cs2 = commentString(doc.comment);
-          if (cs2.includes("\n")) {
-            lines.push("...");
-            lines.push(stringifyComment.indentComment(cs2, ""));
-          } else {
-            lines.push(`... ${cs2}`);
-          }
-        } else {
-          lines.push("...");
-        }
-      } else {
-        let dc = doc.comment;
-        if (dc && chompKeep)
-          dc = dc.replace(/^\n+/, "");
-        if (dc) {
-          if ((!chompKeep || contentComment) && lines[lines.length - 1] !== "")
-            lines.push("");
-          lines.push(stringifyComment.indentComment(commentString(dc), ""));
-        }
-      }
-      return lines.join("\n") + "\n";
-    }
-    exports.stringifyDocument = stringifyDocument;
-  }
-});
-
-// node_modules/yaml/dist/doc/Document.js
-var require_Document = __commonJS({
-  "node_modules/yaml/dist/doc/Document.js"(exports) {
-    "use strict";
-    var Alias = require_Alias();
-    var Collection = require_Collection();
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var toJS = require_toJS();
-    var Schema = require_Schema();
-    var stringifyDocument = require_stringifyDocument();
-    var anchors = require_anchors();
-    var applyReviver = require_applyReviver();
-    var createNode = require_createNode();
-    var directives = require_directives();
-    var Document = class _Document {
-      constructor(value, replacer, options) {
-        this.commentBefore = null;
-        this.comment = null;
-        this.errors = [];
-        this.warnings = [];
-        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.DOC });
-        let _replacer = null;
-        if (typeof replacer === "function" || Array.isArray(replacer)) {
-          _replacer = replacer;
-        } else if (options === void 0 && replacer) {
-          options = replacer;
-          replacer = void 0;
-        }
-        const opt = Object.assign({
-          intAsBigInt: false,
-          keepSourceTokens: false,
-          logLevel: "warn",
-          prettyErrors: true,
-          strict: true,
-          stringKeys: false,
-          uniqueKeys: true,
-          version: "1.2"
-        }, options);
-        this.options = opt;
-        let { version: version2 } = opt;
-        if (options?._directives) {
-          this.directives = options._directives.atDocument();
-          if (this.directives.yaml.explicit)
-            version2 = this.directives.yaml.version;
-        } else
-          this.directives = new directives.Directives({ version: version2 });
-        this.setSchema(version2, options);
-        this.contents = value === void 0 ? null : this.createNode(value, _replacer, options);
-      }
-      /**
-       * Create a deep copy of this Document and its contents.
-       *
-       * Custom Node values that inherit from `Object` still refer to their original instances.
-       */
-      clone() {
-        const copy = Object.create(_Document.prototype, {
-          [identity.NODE_TYPE]: { value: identity.DOC }
-        });
-        copy.commentBefore = this.commentBefore;
-        copy.comment = this.comment;
-        copy.errors = this.errors.slice();
-        copy.warnings = this.warnings.slice();
-        copy.options = Object.assign({}, this.options);
-        if (this.directives)
-          copy.directives = this.directives.clone();
-        copy.schema = this.schema.clone();
-        copy.contents = identity.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
-        if (this.range)
-          copy.range = this.range.slice();
-        return copy;
-      }
-      /** Adds a value to the document. */
-      add(value) {
-        if (assertCollection(this.contents))
-          this.contents.add(value);
-      }
-      /** Adds a value to the document. */
-      addIn(path, value) {
-        if (assertCollection(this.contents))
-          this.contents.addIn(path, value);
-      }
-      /**
-       * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
-       *
-       * If `node` already has an anchor, `name` is ignored.
-       * Otherwise, the `node.anchor` value will be set to `name`,
-       * or if an anchor with that name is already present in the document,
-       * `name` will be used as a prefix for a new unique anchor.
-       * If `name` is undefined, the generated anchor will use 'a' as a prefix.
-       */
-      createAlias(node2, name2) {
-        if (!node2.anchor) {
-          const prev = anchors.anchorNames(this);
-          node2.anchor = // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
-          !name2 || prev.has(name2) ? anchors.findNewAnchor(name2 || "a", prev) : name2;
-        }
-        return new Alias.Alias(node2.anchor);
-      }
-      createNode(value, replacer, options) {
-        let _replacer = void 0;
-        if (typeof replacer === "function") {
-          value = replacer.call({ "": value }, "", value);
-          _replacer = replacer;
-        } else if (Array.isArray(replacer)) {
-          const keyToStr = (v2) => typeof v2 === "number" || v2 instanceof String || v2 instanceof Number;
-          const asStr = replacer.filter(keyToStr).map(String);
-          if (asStr.length > 0)
-            replacer = replacer.concat(asStr);
-          _replacer = replacer;
-        } else if (options === void 0 && replacer) {
-          options = replacer;
-          replacer = void 0;
-        }
-        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
-        const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(
-          this,
-          // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
-          anchorPrefix || "a"
-        );
-        const ctx = {
-          aliasDuplicateObjects: aliasDuplicateObjects ?? true,
-          keepUndefined: keepUndefined ?? false,
-          onAnchor,
-          onTagObj,
-          replacer: _replacer,
-          schema: this.schema,
-          sourceObjects
-        };
-        const node2 = createNode.createNode(value, tag, ctx);
-        if (flow && identity.isCollection(node2))
-          node2.flow = true;
-        setAnchors();
-        return node2;
-      }
-      /**
-       * Convert a key and a value into a `Pair` using the current schema,
-       * recursively wrapping all values as `Scalar` or `Collection` nodes.
-       */
-      createPair(key, value, options = {}) {
-        const k2 = this.createNode(key, null, options);
-        const v2 = this.createNode(value, null, options);
-        return new Pair.Pair(k2, v2);
-      }
-      /**
-       * Removes a value from the document.
-       * @returns `true` if the item was found and removed.
-       */
-      delete(key) {
-        return assertCollection(this.contents) ? this.contents.delete(key) : false;
-      }
-      /**
-       * Removes a value from the document.
-       * @returns `true` if the item was found and removed.
-       */
-      deleteIn(path) {
-        if (Collection.isEmptyPath(path)) {
-          if (this.contents == null)
-            return false;
-          this.contents = null;
-          return true;
-        }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;
-      }
-      /**
-       * Returns item at `key`, or `undefined` if not found. By default unwraps
-       * scalar values from their surrounding node; to disable set `keepScalar` to
-       * `true` (collections are always returned intact).
-       */
-      get(key, keepScalar) {
-        return identity.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
-      }
-      /**
-       * Returns item at `path`, or `undefined` if not found. By default unwraps
-       * scalar values from their surrounding node; to disable set `keepScalar` to
-       * `true` (collections are always returned intact).
-       */
-      getIn(path, keepScalar) {
-        if (Collection.isEmptyPath(path))
-          return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;
-      }
-      /**
-       * Checks if the document includes a value with the key `key`.
-       */
-      has(key) {
-        return identity.isCollection(this.contents) ? this.contents.has(key) : false;
-      }
-      /**
-       * Checks if the document includes a value at `path`.
-       */
-      hasIn(path) {
-        if (Collection.isEmptyPath(path))
-          return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
-      }
-      /**
-       * Sets a value in this document. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       */
-      set(key, value) {
-        if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, [key], value);
-        } else if (assertCollection(this.contents)) {
-          this.contents.set(key, value);
-        }
-      }
-      /**
-       * Sets a value in this document. For `!!set`, `value` needs to be a
-       * boolean to add/remove the item from the set.
-       */
-      setIn(path, value) {
-        if (Collection.isEmptyPath(path)) {
-          this.contents = value;
-        } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);
-        } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path, value);
-        }
-      }
-      /**
-       * Change the YAML version and schema used by the document.
-       * A `null` version disables support for directives, explicit tags, anchors, and aliases.
-       * It also requires the `schema` option to be given as a `Schema` instance value.
-       *
-       * Overrides all previously set schema options.
-       */
-      setSchema(version2, options = {}) {
-        if (typeof version2 === "number")
-          version2 = String(version2);
-        let opt;
-        switch (version2) {
-          case "1.1":
-            if (this.directives)
-              this.directives.yaml.version = "1.1";
-            else
-              this.directives = new directives.Directives({ version: "1.1" });
-            opt = { resolveKnownTags: false, schema: "yaml-1.1" };
-            break;
-          case "1.2":
-          case "next":
-            if (this.directives)
-              this.directives.yaml.version = version2;
-            else
-              this.directives = new directives.Directives({ version: version2 });
-            opt = { resolveKnownTags: true, schema: "core" };
-            break;
-          case null:
-            if (this.directives)
-              delete this.directives;
-            opt = null;
-            break;
-          default: {
-            const sv = JSON.stringify(version2);
-            throw new Error(`Expected '1.1', '1.2' or null as first argument, but found: ${sv}`);
-          }
-        }
-        if (options.schema instanceof Object)
-          this.schema = options.schema;
-        else if (opt)
-          this.schema = new Schema.Schema(Object.assign(opt, options));
-        else
-          throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
-      }
-      // json & jsonArg are only used from toJSON()
-      toJS({ json, jsonArg, mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        const ctx = {
-          anchors: /* @__PURE__ */ new Map(),
-          doc: this,
-          keep: !json,
-          mapAsMap: mapAsMap === true,
-          mapKeyWarned: false,
-          maxAliasCount: typeof maxAliasCount === "number" ? maxAliasCount : 100
-        };
-        const res = toJS.toJS(this.contents, jsonArg ?? "", ctx);
-        if (typeof onAnchor === "function")
-          for (const { count, res: res2 } of ctx.anchors.values())
-            onAnchor(res2, count);
-        return typeof reviver === "function" ? applyReviver.applyReviver(reviver, { "": res }, "", res) : res;
-      }
-      /**
-       * A JSON representation of the document `contents`.
-       *
-       * @param jsonArg Used by `JSON.stringify` to indicate the array index or
-       *   property name.
-       */
-      toJSON(jsonArg, onAnchor) {
-        return this.toJS({ json: true, jsonArg, mapAsMap: false, onAnchor });
-      }
-      /** A YAML representation of the document. */
-      toString(options = {}) {
-        if (this.errors.length > 0)
-          throw new Error("Document with errors cannot be stringified");
-        if ("indent" in options && (!Number.isInteger(options.indent) || Number(options.indent) <= 0)) {
-          const s3 = JSON.stringify(options.indent);
-          throw new Error(`"indent" option must be a positive integer, not ${s3}`);
-        }
-        return stringifyDocument.stringifyDocument(this, options);
-      }
-    };
-    function assertCollection(contents) {
-      if (identity.isCollection(contents))
-        return true;
-      throw new Error("Expected a YAML collection as document contents");
-    }
-    exports.Document = Document;
-  }
-});
-
-// node_modules/yaml/dist/errors.js
-var require_errors2 = __commonJS({
-  "node_modules/yaml/dist/errors.js"(exports) {
-    "use strict";
-    var YAMLError = class extends Error {
-      constructor(name2, pos, code2, message) {
-        super();
-        this.name = name2;
-        this.code = code2;
-        this.message = message;
-        this.pos = pos;
-      }
-    };
-    var YAMLParseError = class extends YAMLError {
-      constructor(pos, code2, message) {
-        super("YAMLParseError", pos, code2, message);
-      }
-    };
-    var YAMLWarning = class extends YAMLError {
-      constructor(pos, code2, message) {
-        super("YAMLWarning", pos, code2, message);
-      }
-    };
-    var prettifyError2 = (src, lc) => (error2) => {
-      if (error2.pos[0] === -1)
-        return;
-      error2.linePos = error2.pos.map((pos) => lc.linePos(pos));
-      const { line, col } = error2.linePos[0];
-      error2.message += ` at line ${line}, column ${col}`;
-      let ci2 = col - 1;
-      let lineStr = src.substring(lc.lineStarts[line - 1], lc.lineStarts[line]).replace(/[\n\r]+$/, "");
-      if (ci2 >= 60 && lineStr.length > 80) {
-        const trimStart = Math.min(ci2 - 39, lineStr.length - 79);
-        lineStr = "\u2026" + lineStr.substring(trimStart);
-        ci2 -= trimStart - 1;
-      }
-      if (lineStr.length > 80)
-        lineStr = lineStr.substring(0, 79) + "\u2026";
-      if (line > 1 && /^ *$/.test(lineStr.substring(0, ci2))) {
-        let prev = src.substring(lc.lineStarts[line - 2], lc.lineStarts[line - 1]);
-        if (prev.length > 80)
-          prev = prev.substring(0, 79) + "\u2026\n";
-        lineStr = prev + lineStr;
-      }
-      if (/[^ ]/.test(lineStr)) {
-        let count = 1;
-        const end = error2.linePos[1];
-        if (end?.line === line && end.col > col) {
-          count = Math.max(1, Math.min(end.col - col, 80 - ci2));
-        }
-        const pointer = " ".repeat(ci2) + "^".repeat(count);
-        error2.message += `:
-
-${lineStr}
-${pointer}
-`;
-      }
-    };
-    exports.YAMLError = YAMLError;
-    exports.YAMLParseError = YAMLParseError;
-    exports.YAMLWarning = YAMLWarning;
-    exports.prettifyError = prettifyError2;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-props.js
-var require_resolve_props = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
-    "use strict";
-    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
-      let spaceBefore = false;
-      let atNewline = startOnNewline;
-      let hasSpace = startOnNewline;
-      let comment = "";
-      let commentSep = "";
-      let hasNewline = false;
-      let reqSpace = false;
-      let tab = null;
-      let anchor2 = null;
-      let tag = null;
-      let newlineAfterProp = null;
-      let comma = null;
-      let found = null;
-      let start = null;
-      for (const token of tokens) {
-        if (reqSpace) {
-          if (token.type !== "space" && token.type !== "newline" && token.type !== "comma")
-            onError(token.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
-          reqSpace = false;
-        }
-        if (tab) {
-          if (atNewline && token.type !== "comment" && token.type !== "newline") {
-            onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
-          }
-          tab = null;
-        }
-        switch (token.type) {
-          case "space":
-            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
-              tab = token;
-            }
-            hasSpace = true;
-            break;
-          case "comment": {
-            if (!hasSpace)
-              onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
-            const cb = token.source.substring(1) || " ";
-            if (!comment)
-              comment = cb;
-            else
-              comment += commentSep + cb;
-            commentSep = "";
-            atNewline = false;
-            break;
-          }
-          case "newline":
-            if (atNewline) {
-              if (comment)
-                comment += token.source;
-              else if (!found || indicator !== "seq-item-ind")
-                spaceBefore = true;
-            } else
-              commentSep += token.source;
-            atNewline = true;
-            hasNewline = true;
-            if (anchor2 || tag)
-              newlineAfterProp = token;
-            hasSpace = true;
-            break;
-          case "anchor":
-            if (anchor2)
-              onError(token, "MULTIPLE_ANCHORS", "A node can have at most one anchor");
-            if (token.source.endsWith(":"))
-              onError(token.offset + token.source.length - 1, "BAD_ALIAS", "Anchor ending in : is ambiguous", true);
-            anchor2 = token;
-            start ?? (start = token.offset);
-            atNewline = false;
-            hasSpace = false;
-            reqSpace = true;
-            break;
-          case "tag": {
-            if (tag)
-              onError(token, "MULTIPLE_TAGS", "A node can have at most one tag");
-            tag = token;
-            start ?? (start = token.offset);
-            atNewline = false;
-            hasSpace = false;
-            reqSpace = true;
-            break;
-          }
-          case indicator:
-            if (anchor2 || tag)
-              onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
-            if (found)
-              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
-            found = token;
-            atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
-            hasSpace = false;
-            break;
-          case "comma":
-            if (flow) {
-              if (comma)
-                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);
-              comma = token;
-              atNewline = false;
-              hasSpace = false;
-              break;
-            }
-          // else fallthrough
-          default:
-            onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.type} token`);
-            atNewline = false;
-            hasSpace = false;
-        }
-      }
-      const last = tokens[tokens.length - 1];
-      const end = last ? last.offset + last.source.length : offset;
-      if (reqSpace && next && next.type !== "space" && next.type !== "newline" && next.type !== "comma" && (next.type !== "scalar" || next.source !== "")) {
-        onError(next.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
-      }
-      if (tab && (atNewline && tab.indent <= parentIndent || next?.type === "block-map" || next?.type === "block-seq"))
-        onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
-      return {
-        comma,
-        found,
-        spaceBefore,
-        comment,
-        hasNewline,
-        anchor: anchor2,
-        tag,
-        newlineAfterProp,
-        end,
-        start: start ?? end
-      };
-    }
-    exports.resolveProps = resolveProps;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-contains-newline.js
-var require_util_contains_newline = __commonJS({
-  "node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
-    "use strict";
-    function containsNewline(key) {
-      if (!key)
-        return null;
-      switch (key.type) {
-        case "alias":
-        case "scalar":
-        case "double-quoted-scalar":
-        case "single-quoted-scalar":
-          if (key.source.includes("\n"))
-            return true;
-          if (key.end) {
-            for (const st2 of key.end)
-              if (st2.type === "newline")
-                return true;
-          }
-          return false;
-        case "flow-collection":
-          for (const it2 of key.items) {
-            for (const st2 of it2.start)
-              if (st2.type === "newline")
-                return true;
-            if (it2.sep) {
-              for (const st2 of it2.sep)
-                if (st2.type === "newline")
-                  return true;
-            }
-            if (containsNewline(it2.key) || containsNewline(it2.value))
-              return true;
-          }
-          return false;
-        default:
-          return true;
-      }
-    }
-    exports.containsNewline = containsNewline;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-flow-indent-check.js
-var require_util_flow_indent_check = __commonJS({
-  "node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports) {
-    "use strict";
-    var utilContainsNewline = require_util_contains_newline();
-    function flowIndentCheck(indent, fc, onError) {
-      if (fc?.type === "flow-collection") {
-        const end = fc.end[0];
-        if (end.indent === indent && (end.source === "]" || end.source === "}") && utilContainsNewline.containsNewline(fc)) {
-          const msg = "Flow end indicator should be more indented than parent";
-          onError(end, "BAD_INDENT", msg, true);
-        }
-      }
-    }
-    exports.flowIndentCheck = flowIndentCheck;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-map-includes.js
-var require_util_map_includes = __commonJS({
-  "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    function mapIncludes(ctx, items, search) {
-      const { uniqueKeys } = ctx.options;
-      if (uniqueKeys === false)
-        return false;
-      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b2) => a === b2 || identity.isScalar(a) && identity.isScalar(b2) && a.value === b2.value;
-      return items.some((pair) => isEqual(pair.key, search));
-    }
-    exports.mapIncludes = mapIncludes;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-block-map.js
-var require_resolve_block_map = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-map.js"(exports) {
-    "use strict";
-    var Pair = require_Pair();
-    var YAMLMap = require_YAMLMap();
-    var resolveProps = require_resolve_props();
-    var utilContainsNewline = require_util_contains_newline();
-    var utilFlowIndentCheck = require_util_flow_indent_check();
-    var utilMapIncludes = require_util_map_includes();
-    var startColMsg = "All mapping items must start at the same column";
-    function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
-      const NodeClass = tag?.nodeClass ?? YAMLMap.YAMLMap;
-      const map = new NodeClass(ctx.schema);
-      if (ctx.atRoot)
-        ctx.atRoot = false;
-      let offset = bm.offset;
-      let commentEnd = null;
-      for (const collItem of bm.items) {
-        const { start, key, sep, value } = collItem;
-        const keyProps = resolveProps.resolveProps(start, {
-          indicator: "explicit-key-ind",
-          next: key ?? sep?.[0],
-          offset,
-          onError,
-          parentIndent: bm.indent,
-          startOnNewline: true
-        });
-        const implicitKey = !keyProps.found;
-        if (implicitKey) {
-          if (key) {
-            if (key.type === "block-seq")
-              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "A block sequence may not be used as an implicit map key");
-            else if ("indent" in key && key.indent !== bm.indent)
-              onError(offset, "BAD_INDENT", startColMsg);
-          }
-          if (!keyProps.anchor && !keyProps.tag && !sep) {
-            commentEnd = keyProps.end;
-            if (keyProps.comment) {
-              if (map.comment)
-                map.comment += "\n" + keyProps.comment;
-              else
-                map.comment = keyProps.comment;
-            }
-            continue;
-          }
-          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {
-            onError(key ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");
-          }
-        } else if (keyProps.found?.indent !== bm.indent) {
-          onError(offset, "BAD_INDENT", startColMsg);
-        }
-        ctx.atKey = true;
-        const keyStart = keyProps.end;
-        const keyNode = key ? composeNode(ctx, key, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
-        if (ctx.schema.compat)
-          utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);
-        ctx.atKey = false;
-        if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
-          onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep ?? [], {
-          indicator: "map-value-ind",
-          next: value,
-          offset: keyNode.range[2],
-          onError,
-          parentIndent: bm.indent,
-          startOnNewline: !key || key.type === "block-scalar"
-        });
-        offset = valueProps.end;
-        if (valueProps.found) {
-          if (implicitKey) {
-            if (value?.type === "block-map" && !valueProps.hasNewline)
-              onError(offset, "BLOCK_AS_IMPLICIT_KEY", "Nested mappings are not allowed in compact mappings");
-            if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
-              onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
-          }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep, null, valueProps, onError);
-          if (ctx.schema.compat)
-            utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
-          offset = valueNode.range[2];
-          const pair = new Pair.Pair(keyNode, valueNode);
-          if (ctx.options.keepSourceTokens)
-            pair.srcToken = collItem;
-          map.items.push(pair);
-        } else {
-          if (implicitKey)
-            onError(keyNode.range, "MISSING_CHAR", "Implicit map keys need to be followed by map values");
-          if (valueProps.comment) {
-            if (keyNode.comment)
-              keyNode.comment += "\n" + valueProps.comment;
-            else
-              keyNode.comment = valueProps.comment;
-          }
-          const pair = new Pair.Pair(keyNode);
-          if (ctx.options.keepSourceTokens)
-            pair.srcToken = collItem;
-          map.items.push(pair);
-        }
-      }
-      if (commentEnd && commentEnd < offset)
-        onError(commentEnd, "IMPOSSIBLE", "Map comment with trailing content");
-      map.range = [bm.offset, offset, commentEnd ?? offset];
-      return map;
-    }
-    exports.resolveBlockMap = resolveBlockMap;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-block-seq.js
-var require_resolve_block_seq = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-seq.js"(exports) {
-    "use strict";
-    var YAMLSeq = require_YAMLSeq();
-    var resolveProps = require_resolve_props();
-    var utilFlowIndentCheck = require_util_flow_indent_check();
-    function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs2, onError, tag) {
-      const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
-      const seq = new NodeClass(ctx.schema);
-      if (ctx.atRoot)
-        ctx.atRoot = false;
-      if (ctx.atKey)
-        ctx.atKey = false;
-      let offset = bs2.offset;
-      let commentEnd = null;
-      for (const { start, value } of bs2.items) {
-        const props = resolveProps.resolveProps(start, {
-          indicator: "seq-item-ind",
-          next: value,
-          offset,
-          onError,
-          parentIndent: bs2.indent,
-          startOnNewline: true
-        });
-        if (!props.found) {
-          if (props.anchor || props.tag || value) {
-            if (value?.type === "block-seq")
-              onError(props.end, "BAD_INDENT", "All sequence items must start at the same column");
-            else
-              onError(offset, "MISSING_CHAR", "Sequence item without - indicator");
-          } else {
-            commentEnd = props.end;
-            if (props.comment)
-              seq.comment = props.comment;
-            continue;
-          }
-        }
-        const node2 = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, start, null, props, onError);
-        if (ctx.schema.compat)
-          utilFlowIndentCheck.flowIndentCheck(bs2.indent, value, onError);
-        offset = node2.range[2];
-        seq.items.push(node2);
-      }
-      seq.range = [bs2.offset, offset, commentEnd ?? offset];
-      return seq;
-    }
-    exports.resolveBlockSeq = resolveBlockSeq;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-end.js
-var require_resolve_end = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-end.js"(exports) {
-    "use strict";
-    function resolveEnd(end, offset, reqSpace, onError) {
-      let comment = "";
-      if (end) {
-        let hasSpace = false;
-        let sep = "";
-        for (const token of end) {
-          const { source: source2, type } = token;
-          switch (type) {
-            case "space":
-              hasSpace = true;
-              break;
-            case "comment": {
-              if (reqSpace && !hasSpace)
-                onError(token, "MISSING_CHAR", "Comments must be separated from other tokens by white space characters");
-              const cb = source2.substring(1) || " ";
-              if (!comment)
-                comment = cb;
-              else
-                comment += sep + cb;
-              sep = "";
-              break;
-            }
-            case "newline":
-              if (comment)
-                sep += source2;
-              hasSpace = true;
-              break;
-            default:
-              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${type} at node end`);
-          }
-          offset += source2.length;
-        }
-      }
-      return { comment, offset };
-    }
-    exports.resolveEnd = resolveEnd;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-flow-collection.js
-var require_resolve_flow_collection = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var resolveEnd = require_resolve_end();
-    var resolveProps = require_resolve_props();
-    var utilContainsNewline = require_util_contains_newline();
-    var utilMapIncludes = require_util_map_includes();
-    var blockMsg = "Block collections are not allowed within flow collections";
-    var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
-    function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap = fc.start.source === "{";
-      const fcName = isMap ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
-      const coll = new NodeClass(ctx.schema);
-      coll.flow = true;
-      const atRoot = ctx.atRoot;
-      if (atRoot)
-        ctx.atRoot = false;
-      if (ctx.atKey)
-        ctx.atKey = false;
-      let offset = fc.offset + fc.start.source.length;
-      for (let i = 0; i < fc.items.length; ++i) {
-        const collItem = fc.items[i];
-        const { start, key, sep, value } = collItem;
-        const props = resolveProps.resolveProps(start, {
-          flow: fcName,
-          indicator: "explicit-key-ind",
-          next: key ?? sep?.[0],
-          offset,
-          onError,
-          parentIndent: fc.indent,
-          startOnNewline: false
-        });
-        if (!props.found) {
-          if (!props.anchor && !props.tag && !sep && !value) {
-            if (i === 0 && props.comma)
-              onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
-            else if (i < fc.items.length - 1)
-              onError(props.start, "UNEXPECTED_TOKEN", `Unexpected empty item in ${fcName}`);
-            if (props.comment) {
-              if (coll.comment)
-                coll.comment += "\n" + props.comment;
-              else
-                coll.comment = props.comment;
-            }
-            offset = props.end;
-            continue;
-          }
-          if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key))
-            onError(
-              key,
-              // checked by containsNewline()
-              "MULTILINE_IMPLICIT_KEY",
-              "Implicit keys of flow sequence pairs need to be on a single line"
-            );
-        }
-        if (i === 0) {
-          if (props.comma)
-            onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
-        } else {
-          if (!props.comma)
-            onError(props.start, "MISSING_CHAR", `Missing , between ${fcName} items`);
-          if (props.comment) {
-            let prevItemComment = "";
-            loop: for (const st2 of start) {
-              switch (st2.type) {
-                case "comma":
-                case "space":
-                  break;
-                case "comment":
-                  prevItemComment = st2.source.substring(1);
-                  break loop;
-                default:
-                  break loop;
-              }
-            }
-            if (prevItemComment) {
-              let prev = coll.items[coll.items.length - 1];
-              if (identity.isPair(prev))
-                prev = prev.value ?? prev.key;
-              if (prev.comment)
-                prev.comment += "\n" + prevItemComment;
-              else
-                prev.comment = prevItemComment;
-              props.comment = props.comment.substring(prevItemComment.length + 1);
-            }
-          }
-        }
-        if (!isMap && !sep && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep, null, props, onError);
-          coll.items.push(valueNode);
-          offset = valueNode.range[2];
-          if (isBlock(value))
-            onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
-        } else {
-          ctx.atKey = true;
-          const keyStart = props.end;
-          const keyNode = key ? composeNode(ctx, key, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);
-          if (isBlock(key))
-            onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
-          ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep ?? [], {
-            flow: fcName,
-            indicator: "map-value-ind",
-            next: value,
-            offset: keyNode.range[2],
-            onError,
-            parentIndent: fc.indent,
-            startOnNewline: false
-          });
-          if (valueProps.found) {
-            if (!isMap && !props.found && ctx.options.strict) {
-              if (sep)
-                for (const st2 of sep) {
-                  if (st2 === valueProps.found)
-                    break;
-                  if (st2.type === "newline") {
-                    onError(st2, "MULTILINE_IMPLICIT_KEY", "Implicit keys of flow sequence pairs need to be on a single line");
-                    break;
-                  }
-                }
-              if (props.start < valueProps.found.offset - 1024)
-                onError(valueProps.found, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit flow sequence key");
-            }
-          } else if (value) {
-            if ("source" in value && value.source?.[0] === ":")
-              onError(value, "MISSING_CHAR", `Missing space after : in ${fcName}`);
-            else
-              onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
-          }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep, null, valueProps, onError) : null;
-          if (valueNode) {
-            if (isBlock(value))
-              onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
-          } else if (valueProps.comment) {
-            if (keyNode.comment)
-              keyNode.comment += "\n" + valueProps.comment;
-            else
-              keyNode.comment = valueProps.comment;
-          }
-          const pair = new Pair.Pair(keyNode, valueNode);
-          if (ctx.options.keepSourceTokens)
-            pair.srcToken = collItem;
-          if (isMap) {
-            const map = coll;
-            if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
-              onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-            map.items.push(pair);
-          } else {
-            const map = new YAMLMap.YAMLMap(ctx.schema);
-            map.flow = true;
-            map.items.push(pair);
-            const endRange = (valueNode ?? keyNode).range;
-            map.range = [keyNode.range[0], endRange[1], endRange[2]];
-            coll.items.push(map);
-          }
-          offset = valueNode ? valueNode.range[2] : valueProps.end;
-        }
-      }
-      const expectedEnd = isMap ? "}" : "]";
-      const [ce2, ...ee2] = fc.end;
-      let cePos = offset;
-      if (ce2?.source === expectedEnd)
-        cePos = ce2.offset + ce2.source.length;
-      else {
-        const name2 = fcName[0].toUpperCase() + fcName.substring(1);
-        const msg = atRoot ? `${name2} must end with a ${expectedEnd}` : `${name2} in block collection must be sufficiently indented and end with a ${expectedEnd}`;
-        onError(offset, atRoot ? "MISSING_CHAR" : "BAD_INDENT", msg);
-        if (ce2 && ce2.source.length !== 1)
-          ee2.unshift(ce2);
-      }
-      if (ee2.length > 0) {
-        const end = resolveEnd.resolveEnd(ee2, cePos, ctx.options.strict, onError);
-        if (end.comment) {
-          if (coll.comment)
-            coll.comment += "\n" + end.comment;
-          else
-            coll.comment = end.comment;
-        }
-        coll.range = [fc.offset, cePos, end.offset];
-      } else {
-        coll.range = [fc.offset, cePos, cePos];
-      }
-      return coll;
-    }
-    exports.resolveFlowCollection = resolveFlowCollection;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-collection.js
-var require_compose_collection = __commonJS({
-  "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var resolveBlockMap = require_resolve_block_map();
-    var resolveBlockSeq = require_resolve_block_seq();
-    var resolveFlowCollection = require_resolve_flow_collection();
-    function resolveCollection(CN, ctx, token, onError, tagName, tag) {
-      const coll = token.type === "block-map" ? resolveBlockMap.resolveBlockMap(CN, ctx, token, onError, tag) : token.type === "block-seq" ? resolveBlockSeq.resolveBlockSeq(CN, ctx, token, onError, tag) : resolveFlowCollection.resolveFlowCollection(CN, ctx, token, onError, tag);
-      const Coll = coll.constructor;
-      if (tagName === "!" || tagName === Coll.tagName) {
-        coll.tag = Coll.tagName;
-        return coll;
-      }
-      if (tagName)
-        coll.tag = tagName;
-      return coll;
-    }
-    function composeCollection(CN, ctx, token, props, onError) {
-      const tagToken = props.tag;
-      const tagName = !tagToken ? null : ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg));
-      if (token.type === "block-seq") {
-        const { anchor: anchor2, newlineAfterProp: nl } = props;
-        const lastProp = anchor2 && tagToken ? anchor2.offset > tagToken.offset ? anchor2 : tagToken : anchor2 ?? tagToken;
-        if (lastProp && (!nl || nl.offset < lastProp.offset)) {
-          const message = "Missing newline after block sequence props";
-          onError(lastProp, "MISSING_CHAR", message);
-        }
-      }
-      const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
-      if (!tagToken || !tagName || tagName === "!" || tagName === YAMLMap.YAMLMap.tagName && expType === "map" || tagName === YAMLSeq.YAMLSeq.tagName && expType === "seq") {
-        return resolveCollection(CN, ctx, token, onError, tagName);
-      }
-      let tag = ctx.schema.tags.find((t) => t.tag === tagName && t.collection === expType);
-      if (!tag) {
-        const kt2 = ctx.schema.knownTags[tagName];
-        if (kt2?.collection === expType) {
-          ctx.schema.tags.push(Object.assign({}, kt2, { default: false }));
-          tag = kt2;
-        } else {
-          if (kt2) {
-            onError(tagToken, "BAD_COLLECTION_TYPE", `${kt2.tag} used for ${expType} collection, but expects ${kt2.collection ?? "scalar"}`, true);
-          } else {
-            onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, true);
-          }
-          return resolveCollection(CN, ctx, token, onError, tagName);
-        }
-      }
-      const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
-      const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
-      const node2 = identity.isNode(res) ? res : new Scalar.Scalar(res);
-      node2.range = coll.range;
-      node2.tag = tagName;
-      if (tag?.format)
-        node2.format = tag.format;
-      return node2;
-    }
-    exports.composeCollection = composeCollection;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-block-scalar.js
-var require_resolve_block_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    function resolveBlockScalar(ctx, scalar, onError) {
-      const start = scalar.offset;
-      const header = parseBlockScalarHeader(scalar, ctx.options.strict, onError);
-      if (!header)
-        return { value: "", type: null, comment: "", range: [start, start, start] };
-      const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
-      const lines = scalar.source ? splitLines(scalar.source) : [];
-      let chompStart = lines.length;
-      for (let i = lines.length - 1; i >= 0; --i) {
-        const content = lines[i][1];
-        if (content === "" || content === "\r")
-          chompStart = i;
-        else
-          break;
-      }
-      if (chompStart === 0) {
-        const value2 = header.chomp === "+" && lines.length > 0 ? "\n".repeat(Math.max(1, lines.length - 1)) : "";
-        let end2 = start + header.length;
-        if (scalar.source)
-          end2 += scalar.source.length;
-        return { value: value2, type, comment: header.comment, range: [start, end2, end2] };
-      }
-      let trimIndent = scalar.indent + header.indent;
-      let offset = scalar.offset + header.length;
-      let contentStart = 0;
-      for (let i = 0; i < chompStart; ++i) {
-        const [indent, content] = lines[i];
-        if (content === "" || content === "\r") {
-          if (header.indent === 0 && indent.length > trimIndent)
-            trimIndent = indent.length;
-        } else {
-          if (indent.length < trimIndent) {
-            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
-            onError(offset + indent.length, "MISSING_CHAR", message);
-          }
-          if (header.indent === 0)
-            trimIndent = indent.length;
-          contentStart = i;
-          if (trimIndent === 0 && !ctx.atRoot) {
-            const message = "Block scalar values in collections must be indented";
-            onError(offset, "BAD_INDENT", message);
-          }
-          break;
-        }
-        offset += indent.length + content.length + 1;
-      }
-      for (let i = lines.length - 1; i >= chompStart; --i) {
-        if (lines[i][0].length > trimIndent)
-          chompStart = i + 1;
-      }
-      let value = "";
-      let sep = "";
-      let prevMoreIndented = false;
-      for (let i = 0; i < contentStart; ++i)
-        value += lines[i][0].slice(trimIndent) + "\n";
-      for (let i = contentStart; i < chompStart; ++i) {
-        let [indent, content] = lines[i];
-        offset += indent.length + content.length + 1;
-        const crlf = content[content.length - 1] === "\r";
-        if (crlf)
-          content = content.slice(0, -1);
-        if (content && indent.length < trimIndent) {
-          const src = header.indent ? "explicit indentation indicator" : "first line";
-          const message = `Block scalar lines must not be less indented than their ${src}`;
-          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
-          indent = "";
-        }
-        if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep + indent.slice(trimIndent) + content;
-          sep = "\n";
-        } else if (indent.length > trimIndent || content[0] === "	") {
-          if (sep === " ")
-            sep = "\n";
-          else if (!prevMoreIndented && sep === "\n")
-            sep = "\n\n";
-          value += sep + indent.slice(trimIndent) + content;
-          sep = "\n";
-          prevMoreIndented = true;
-        } else if (content === "") {
-          if (sep === "\n")
-            value += "\n";
-          else
-            sep = "\n";
-        } else {
-          value += sep + content;
-          sep = " ";
-          prevMoreIndented = false;
-        }
-      }
-      switch (header.chomp) {
-        case "-":
-          break;
-        case "+":
-          for (let i = chompStart; i < lines.length; ++i)
-            value += "\n" + lines[i][0].slice(trimIndent);
-          if (value[value.length - 1] !== "\n")
-            value += "\n";
-          break;
-        default:
-          value += "\n";
-      }
-      const end = start + header.length + scalar.source.length;
-      return { value, type, comment: header.comment, range: [start, end, end] };
-    }
-    function parseBlockScalarHeader({ offset, props }, strict, onError) {
-      if (props[0].type !== "block-scalar-header") {
-        onError(props[0], "IMPOSSIBLE", "Block scalar header not found");
-        return null;
-      }
-      const { source: source2 } = props[0];
-      const mode = source2[0];
-      let indent = 0;
-      let chomp = "";
-      let error2 = -1;
-      for (let i = 1; i < source2.length; ++i) {
-        const ch = source2[i];
-        if (!chomp && (ch === "-" || ch === "+"))
-          chomp = ch;
-        else {
-          const n = Number(ch);
-          if (!indent && n)
-            indent = n;
-          else if (error2 === -1)
-            error2 = offset + i;
-        }
-      }
-      if (error2 !== -1)
-        onError(error2, "UNEXPECTED_TOKEN", `Block scalar header includes extra characters: ${source2}`);
-      let hasSpace = false;
-      let comment = "";
-      let length = source2.length;
-      for (let i = 1; i < props.length; ++i) {
-        const token = props[i];
-        switch (token.type) {
-          case "space":
-            hasSpace = true;
-          // fallthrough
-          case "newline":
-            length += token.source.length;
-            break;
-          case "comment":
-            if (strict && !hasSpace) {
-              const message = "Comments must be separated from other tokens by white space characters";
-              onError(token, "MISSING_CHAR", message);
-            }
-            length += token.source.length;
-            comment = token.source.substring(1);
-            break;
-          case "error":
-            onError(token, "UNEXPECTED_TOKEN", token.message);
-            length += token.source.length;
-            break;
-          /* istanbul ignore next should not happen */
-          default: {
-            const message = `Unexpected token in block scalar header: ${token.type}`;
-            onError(token, "UNEXPECTED_TOKEN", message);
-            const ts2 = token.source;
-            if (ts2 && typeof ts2 === "string")
-              length += ts2.length;
-          }
-        }
-      }
-      return { mode, indent, chomp, comment, length };
-    }
-    function splitLines(source2) {
-      const split2 = source2.split(/\n( *)/);
-      const first = split2[0];
-      const m2 = first.match(/^( *)/);
-      const line0 = m2?.[1] ? [m2[1], first.slice(m2[1].length)] : ["", first];
-      const lines = [line0];
-      for (let i = 1; i < split2.length; i += 2)
-        lines.push([split2[i], split2[i + 1]]);
-      return lines;
-    }
-    exports.resolveBlockScalar = resolveBlockScalar;
-  }
-});
-
-// node_modules/yaml/dist/compose/resolve-flow-scalar.js
-var require_resolve_flow_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports) {
-    "use strict";
-    var Scalar = require_Scalar();
-    var resolveEnd = require_resolve_end();
-    function resolveFlowScalar(scalar, strict, onError) {
-      const { offset, type, source: source2, end } = scalar;
-      let _type;
-      let value;
-      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
-      switch (type) {
-        case "scalar":
-          _type = Scalar.Scalar.PLAIN;
-          value = plainValue(source2, _onError);
-          break;
-        case "single-quoted-scalar":
-          _type = Scalar.Scalar.QUOTE_SINGLE;
-          value = singleQuotedValue(source2, _onError);
-          break;
-        case "double-quoted-scalar":
-          _type = Scalar.Scalar.QUOTE_DOUBLE;
-          value = doubleQuotedValue(source2, _onError);
-          break;
-        /* istanbul ignore next should not happen */
-        default:
-          onError(scalar, "UNEXPECTED_TOKEN", `Expected a flow scalar value, but found: ${type}`);
-          return {
-            value: "",
-            type: null,
-            comment: "",
-            range: [offset, offset + source2.length, offset + source2.length]
-          };
-      }
-      const valueEnd = offset + source2.length;
-      const re2 = resolveEnd.resolveEnd(end, valueEnd, strict, onError);
-      return {
-        value,
-        type: _type,
-        comment: re2.comment,
-        range: [offset, valueEnd, re2.offset]
-      };
-    }
-    function plainValue(source2, onError) {
-      let badChar = "";
-      switch (source2[0]) {
-        /* istanbul ignore next should not happen */
-        case "	":
-          badChar = "a tab character";
-          break;
-        case ",":
-          badChar = "flow indicator character ,";
-          break;
-        case "%":
-          badChar = "directive indicator character %";
-          break;
-        case "|":
-        case ">": {
-          badChar = `block scalar indicator ${source2[0]}`;
-          break;
-        }
-        case "@":
-        case "`": {
-          badChar = `reserved character ${source2[0]}`;
-          break;
-        }
-      }
-      if (badChar)
-        onError(0, "BAD_SCALAR_START", `Plain value cannot start with ${badChar}`);
-      return unfoldLines(source2);
-    }
-    function singleQuotedValue(source2, onError) {
-      if (source2[source2.length - 1] !== "'" || source2.length === 1)
-        onError(source2.length, "MISSING_CHAR", "Missing closing 'quote");
-      return unfoldLines(source2.slice(1, -1)).replace(/''/g, "'");
-    }
-    function unfoldLines(source2) {
-      const line = /(.*?)\r?\n/sy;
-      let match = line.exec(source2);
-      if (!match)
-        return source2;
-      let trimEnd, trimBoth;
-      try {
-        trimEnd = new RegExp("(?<![ 	])[ 	]+$");
-        trimBoth = new RegExp("^[ 	]+|(?<![ 	])[ 	]+$", "g");
-      } catch {
-        trimEnd = /[ \t]+$/;
-        trimBoth = /^[ \t]+|[ \t]+$/g;
-      }
-      let res = match[1].replace(trimEnd, "");
-      let sep = " ";
-      let pos = line.lastIndex;
-      while (match = line.exec(source2)) {
-        const lm = match[1].replace(trimBoth, "");
-        if (lm === "") {
-          if (sep === "\n")
-            res += sep;
-          else
-            sep = "\n";
-        } else {
-          res += sep + lm;
-          sep = " ";
-        }
-        pos = line.lastIndex;
-      }
-      const last = /[ \t]*(.*)/sy;
-      last.lastIndex = pos;
-      match = last.exec(source2);
-      return res + sep + (match?.[1] ?? "");
-    }
-    function doubleQuotedValue(source2, onError) {
-      let res = "";
-      for (let i = 1; i < source2.length - 1; ++i) {
-        const ch = source2[i];
-        if (ch === "\r" && source2[i + 1] === "\n")
-          continue;
-        if (ch === "\n") {
-          const { fold, offset } = foldNewline(source2, i);
-          res += fold;
-          i = offset;
-        } else if (ch === "\\") {
-          let next = source2[++i];
-          const cc = escapeCodes[next];
-          if (cc)
-            res += cc;
-          else if (next === "\n") {
-            next = source2[i + 1];
-            while (next === " " || next === "	")
-              next = source2[++i + 1];
-          } else if (next === "\r" && source2[i + 1] === "\n") {
-            next = source2[++i + 1];
-            while (next === " " || next === "	")
-              next = source2[++i + 1];
-          } else if (next === "x" || next === "u" || next === "U") {
-            const length = next === "x" ? 2 : next === "u" ? 4 : 8;
-            res += parseCharCode(source2, i + 1, length, onError);
-            i += length;
-          } else {
-            const raw = source2.substr(i - 1, 2);
-            onError(i - 1, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
-            res += raw;
-          }
-        } else if (ch === " " || ch === "	") {
-          const wsStart = i;
-          let next = source2[i + 1];
-          while (next === " " || next === "	")
-            next = source2[++i + 1];
-          if (next !== "\n" && !(next === "\r" && source2[i + 2] === "\n"))
-            res += i > wsStart ? source2.slice(wsStart, i + 1) : ch;
-        } else {
-          res += ch;
-        }
-      }
-      if (source2[source2.length - 1] !== '"' || source2.length === 1)
-        onError(source2.length, "MISSING_CHAR", 'Missing closing "quote');
-      return res;
-    }
-    function foldNewline(source2, offset) {
-      let fold = "";
-      let ch = source2[offset + 1];
-      while (ch === " " || ch === "	" || ch === "\n" || ch === "\r") {
-        if (ch === "\r" && source2[offset + 2] !== "\n")
-          break;
-        if (ch === "\n")
-          fold += "\n";
-        offset += 1;
-        ch = source2[offset + 1];
-      }
-      if (!fold)
-        fold = " ";
-      return { fold, offset };
-    }
-    var escapeCodes = {
-      "0": "\0",
-      // null character
-      a: "\x07",
-      // bell character
-      b: "\b",
-      // backspace
-      e: "\x1B",
-      // escape character
-      f: "\f",
-      // form feed
-      n: "\n",
-      // line feed
-      r: "\r",
-      // carriage return
-      t: "	",
-      // horizontal tab
-      v: "\v",
-      // vertical tab
-      N: "\x85",
-      // Unicode next line
-      _: "\xA0",
-      // Unicode non-breaking space
-      L: "\u2028",
-      // Unicode line separator
-      P: "\u2029",
-      // Unicode paragraph separator
-      " ": " ",
-      '"': '"',
-      "/": "/",
-      "\\": "\\",
-      "	": "	"
-    };
-    function parseCharCode(source2, offset, length, onError) {
-      const cc = source2.substr(offset, length);
-      const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code2 = ok ? parseInt(cc, 16) : NaN;
-      try {
-        return String.fromCodePoint(code2);
-      } catch {
-        const raw = source2.substr(offset - 2, length + 2);
-        onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
-        return raw;
-      }
-    }
-    exports.resolveFlowScalar = resolveFlowScalar;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-scalar.js
-var require_compose_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
-    "use strict";
-    var identity = require_identity();
-    var Scalar = require_Scalar();
-    var resolveBlockScalar = require_resolve_block_scalar();
-    var resolveFlowScalar = require_resolve_flow_scalar();
-    function composeScalar(ctx, token, tagToken, onError) {
-      const { value, type, comment, range } = token.type === "block-scalar" ? resolveBlockScalar.resolveBlockScalar(ctx, token, onError) : resolveFlowScalar.resolveFlowScalar(token, ctx.options.strict, onError);
-      const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
-      let tag;
-      if (ctx.options.stringKeys && ctx.atKey) {
-        tag = ctx.schema[identity.SCALAR];
-      } else if (tagName)
-        tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
-      else if (token.type === "scalar")
-        tag = findScalarTagByTest(ctx, value, token, onError);
-      else
-        tag = ctx.schema[identity.SCALAR];
-      let scalar;
-      try {
-        const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
-        scalar = identity.isScalar(res) ? res : new Scalar.Scalar(res);
-      } catch (error2) {
-        const msg = error2 instanceof Error ? error2.message : String(error2);
-        onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
-        scalar = new Scalar.Scalar(value);
-      }
-      scalar.range = range;
-      scalar.source = value;
-      if (type)
-        scalar.type = type;
-      if (tagName)
-        scalar.tag = tagName;
-      if (tag.format)
-        scalar.format = tag.format;
-      if (comment)
-        scalar.comment = comment;
-      return scalar;
-    }
-    function findScalarTagByName(schema, value, tagName, tagToken, onError) {
-      if (tagName === "!")
-        return schema[identity.SCALAR];
-      const matchWithTest = [];
-      for (const tag of schema.tags) {
-        if (!tag.collection && tag.tag === tagName) {
-          if (tag.default && tag.test)
-            matchWithTest.push(tag);
-          else
-            return tag;
-        }
-      }
-      for (const tag of matchWithTest)
-        if (tag.test?.test(value))
-          return tag;
-      const kt2 = schema.knownTags[tagName];
-      if (kt2 && !kt2.collection) {
-        schema.tags.push(Object.assign({}, kt2, { default: false, test: void 0 }));
-        return kt2;
-      }
-      onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
-      return schema[identity.SCALAR];
-    }
-    function findScalarTagByTest({ atKey, directives, schema }, value, token, onError) {
-      const tag = schema.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema[identity.SCALAR];
-      if (schema.compat) {
-        const compat = schema.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema[identity.SCALAR];
-        if (tag.tag !== compat.tag) {
-          const ts2 = directives.tagString(tag.tag);
-          const cs2 = directives.tagString(compat.tag);
-          const msg = `Value may be parsed as either ${ts2} or ${cs2}`;
-          onError(token, "TAG_RESOLVE_FAILED", msg, true);
-        }
-      }
-      return tag;
-    }
-    exports.composeScalar = composeScalar;
-  }
-});
-
-// node_modules/yaml/dist/compose/util-empty-scalar-position.js
-var require_util_empty_scalar_position = __commonJS({
-  "node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports) {
-    "use strict";
-    function emptyScalarPosition(offset, before, pos) {
-      if (before) {
-        pos ?? (pos = before.length);
-        for (let i = pos - 1; i >= 0; --i) {
-          let st2 = before[i];
-          switch (st2.type) {
-            case "space":
-            case "comment":
-            case "newline":
-              offset -= st2.source.length;
-              continue;
-          }
-          st2 = before[++i];
-          while (st2?.type === "space") {
-            offset += st2.source.length;
-            st2 = before[++i];
-          }
-          break;
-        }
-      }
-      return offset;
-    }
-    exports.emptyScalarPosition = emptyScalarPosition;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-node.js
-var require_compose_node = __commonJS({
-  "node_modules/yaml/dist/compose/compose-node.js"(exports) {
-    "use strict";
-    var Alias = require_Alias();
-    var identity = require_identity();
-    var composeCollection = require_compose_collection();
-    var composeScalar = require_compose_scalar();
-    var resolveEnd = require_resolve_end();
-    var utilEmptyScalarPosition = require_util_empty_scalar_position();
-    var CN = { composeNode, composeEmptyNode };
-    function composeNode(ctx, token, props, onError) {
-      const atKey = ctx.atKey;
-      const { spaceBefore, comment, anchor: anchor2, tag } = props;
-      let node2;
-      let isSrcToken = true;
-      switch (token.type) {
-        case "alias":
-          node2 = composeAlias(ctx, token, onError);
-          if (anchor2 || tag)
-            onError(token, "ALIAS_PROPS", "An alias node must not specify any properties");
-          break;
-        case "scalar":
-        case "single-quoted-scalar":
-        case "double-quoted-scalar":
-        case "block-scalar":
-          node2 = composeScalar.composeScalar(ctx, token, tag, onError);
-          if (anchor2)
-            node2.anchor = anchor2.source.substring(1);
-          break;
-        case "block-map":
-        case "block-seq":
-        case "flow-collection":
-          try {
-            node2 = composeCollection.composeCollection(CN, ctx, token, props, onError);
-            if (anchor2)
-              node2.anchor = anchor2.source.substring(1);
-          } catch (error2) {
-            const message = error2 instanceof Error ? error2.message : String(error2);
-            onError(token, "RESOURCE_EXHAUSTION", message);
-          }
-          break;
-        default: {
-          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
-          onError(token, "UNEXPECTED_TOKEN", message);
-          isSrcToken = false;
-        }
-      }
-      node2 ?? (node2 = composeEmptyNode(ctx, token.offset, void 0, null, props, onError));
-      if (anchor2 && node2.anchor === "")
-        onError(anchor2, "BAD_ALIAS", "Anchor cannot be an empty string");
-      if (atKey && ctx.options.stringKeys && (!identity.isScalar(node2) || typeof node2.value !== "string" || node2.tag && node2.tag !== "tag:yaml.org,2002:str")) {
-        const msg = "With stringKeys, all keys must be strings";
-        onError(tag ?? token, "NON_STRING_KEY", msg);
-      }
-      if (spaceBefore)
-        node2.spaceBefore = true;
-      if (comment) {
-        if (token.type === "scalar" && token.source === "")
-          node2.comment = comment;
-        else
-          node2.commentBefore = comment;
-      }
-      if (ctx.options.keepSourceTokens && isSrcToken)
-        node2.srcToken = token;
-      return node2;
-    }
-    function composeEmptyNode(ctx, offset, before, pos, { spaceBefore, comment, anchor: anchor2, tag, end }, onError) {
-      const token = {
-        type: "scalar",
-        offset: utilEmptyScalarPosition.emptyScalarPosition(offset, before, pos),
-        indent: -1,
-        source: ""
-      };
-      const node2 = composeScalar.composeScalar(ctx, token, tag, onError);
-      if (anchor2) {
-        node2.anchor = anchor2.source.substring(1);
-        if (node2.anchor === "")
-          onError(anchor2, "BAD_ALIAS", "Anchor cannot be an empty string");
-      }
-      if (spaceBefore)
-        node2.spaceBefore = true;
-      if (comment) {
-        node2.comment = comment;
-        node2.range[2] = end;
-      }
-      return node2;
-    }
-    function composeAlias({ options }, { offset, source: source2, end }, onError) {
-      const alias = new Alias.Alias(source2.substring(1));
-      if (alias.source === "")
-        onError(offset, "BAD_ALIAS", "Alias cannot be an empty string");
-      if (alias.source.endsWith(":"))
-        onError(offset + source2.length - 1, "BAD_ALIAS", "Alias ending in : is ambiguous", true);
-      const valueEnd = offset + source2.length;
-      const re2 = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);
-      alias.range = [offset, valueEnd, re2.offset];
-      if (re2.comment)
-        alias.comment = re2.comment;
-      return alias;
-    }
-    exports.composeEmptyNode = composeEmptyNode;
-    exports.composeNode = composeNode;
-  }
-});
-
-// node_modules/yaml/dist/compose/compose-doc.js
-var require_compose_doc = __commonJS({
-  "node_modules/yaml/dist/compose/compose-doc.js"(exports) {
-    "use strict";
-    var Document = require_Document();
-    var composeNode = require_compose_node();
-    var resolveEnd = require_resolve_end();
-    var resolveProps = require_resolve_props();
-    function composeDoc(options, directives, { offset, start, value, end }, onError) {
-      const opts2 = Object.assign({ _directives: directives }, options);
-      const doc = new Document.Document(void 0, opts2);
-      const ctx = {
-        atKey: false,
-        atRoot: true,
-        directives: doc.directives,
-        options: doc.options,
-        schema: doc.schema
-      };
-      const props = resolveProps.resolveProps(start, {
-        indicator: "doc-start",
-        next: value ?? end?.[0],
-        offset,
-        onError,
-        parentIndent: 0,
-        startOnNewline: true
-      });
-      if (props.found) {
-        doc.directives.docStart = true;
-        if (value && (value.type === "block-map" || value.type === "block-seq") && !props.hasNewline)
-          onError(props.end, "MISSING_CHAR", "Block collection cannot start on same line with directives-end marker");
-      }
-      doc.contents = value ? composeNode.composeNode(ctx, value, props, onError) : composeNode.composeEmptyNode(ctx, props.end, start, null, props, onError);
-      const contentEnd = doc.contents.range[2];
-      const re2 = resolveEnd.resolveEnd(end, contentEnd, false, onError);
-      if (re2.comment)
-        doc.comment = re2.comment;
-      doc.range = [offset, contentEnd, re2.offset];
-      return doc;
-    }
-    exports.composeDoc = composeDoc;
-  }
-});
-
-// node_modules/yaml/dist/compose/composer.js
-var require_composer = __commonJS({
-  "node_modules/yaml/dist/compose/composer.js"(exports) {
-    "use strict";
-    var node_process = __require("process");
-    var directives = require_directives();
-    var Document = require_Document();
-    var errors = require_errors2();
-    var identity = require_identity();
-    var composeDoc = require_compose_doc();
-    var resolveEnd = require_resolve_end();
-    function getErrorPos(src) {
-      if (typeof src === "number")
-        return [src, src + 1];
-      if (Array.isArray(src))
-        return src.length === 2 ? src : [src[0], src[1]];
-      const { offset, source: source2 } = src;
-      return [offset, offset + (typeof source2 === "string" ? source2.length : 1)];
-    }
-    function parsePrelude(prelude) {
-      let comment = "";
-      let atComment = false;
-      let afterEmptyLine = false;
-      for (let i = 0; i < prelude.length; ++i) {
-        const source2 = prelude[i];
-        switch (source2[0]) {
-          case "#":
-            comment += (comment === "" ? "" : afterEmptyLine ? "\n\n" : "\n") + (source2.substring(1) || " ");
-            atComment = true;
-            afterEmptyLine = false;
-            break;
-          case "%":
-            if (prelude[i + 1]?.[0] !== "#")
-              i += 1;
-            atComment = false;
-            break;
-          default:
-            if (!atComment)
-              afterEmptyLine = true;
-            atComment = false;
-        }
-      }
-      return { comment, afterEmptyLine };
-    }
-    var Composer = class {
-      constructor(options = {}) {
-        this.doc = null;
-        this.atDirectives = false;
-        this.prelude = [];
-        this.errors = [];
-        this.warnings = [];
-        this.onError = (source2, code2, message, warning) => {
-          const pos = getErrorPos(source2);
-          if (warning)
-            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
-          else
-            this.errors.push(new errors.YAMLParseError(pos, code2, message));
-        };
-        this.directives = new directives.Directives({ version: options.version || "1.2" });
-        this.options = options;
-      }
-      decorate(doc, afterDoc) {
-        const { comment, afterEmptyLine } = parsePrelude(this.prelude);
-        if (comment) {
-          const dc = doc.contents;
-          if (afterDoc) {
-            doc.comment = doc.comment ? `${doc.comment}
-${comment}` : comment;
-          } else if (afterEmptyLine || doc.directives.docStart || !dc) {
-            doc.commentBefore = comment;
-          } else if (identity.isCollection(dc) && !dc.flow && dc.items.length > 0) {
-            let it2 = dc.items[0];
-            if (identity.isPair(it2))
-              it2 = it2.key;
-            const cb = it2.commentBefore;
-            it2.commentBefore = cb ? `${comment}
-${cb}` : comment;
-          } else {
-            const cb = dc.commentBefore;
-            dc.commentBefore = cb ? `${comment}
-${cb}` : comment;
-          }
-        }
-        if (afterDoc) {
-          for (let i = 0; i < this.errors.length; ++i)
-            doc.errors.push(this.errors[i]);
-          for (let i = 0; i < this.warnings.length; ++i)
-            doc.warnings.push(this.warnings[i]);
-        } else {
-          doc.errors = this.errors;
-          doc.warnings = this.warnings;
-        }
-        this.prelude = [];
-        this.errors = [];
-        this.warnings = [];
-      }
-      /**
-       * Current stream status information.
-       *
-       * Mostly useful at the end of input for an empty stream.
-       */
-      streamInfo() {
-        return {
-          comment: parsePrelude(this.prelude).comment,
-          directives: this.directives,
-          errors: this.errors,
-          warnings: this.warnings
-        };
-      }
-      /**
-       * Compose tokens into documents.
-       *
-       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
-       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
-       */
-      *compose(tokens, forceDoc = false, endOffset = -1) {
-        for (const token of tokens)
-          yield* this.next(token);
-        yield* this.end(forceDoc, endOffset);
-      }
-      /** Advance the composer by one CST token. */
-      *next(token) {
-        if (node_process.env.LOG_STREAM)
-          console.dir(token, { depth: null });
-        switch (token.type) {
-          case "directive":
-            this.directives.add(token.source, (offset, message, warning) => {
-              const pos = getErrorPos(token);
-              pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning);
-            });
-            this.prelude.push(token.source);
-            this.atDirectives = true;
-            break;
-          case "document": {
-            const doc = composeDoc.composeDoc(this.options, this.directives, token, this.onError);
-            if (this.atDirectives && !doc.directives.docStart)
-              this.onError(token, "MISSING_CHAR", "Missing directives-end/doc-start indicator line");
-            this.decorate(doc, false);
-            if (this.doc)
-              yield this.doc;
-            this.doc = doc;
-            this.atDirectives = false;
-            break;
-          }
-          case "byte-order-mark":
-          case "space":
-            break;
-          case "comment":
-          case "newline":
-            this.prelude.push(token.source);
-            break;
-          case "error": {
-            const msg = token.source ? `${token.message}: ${JSON.stringify(token.source)}` : token.message;
-            const error2 = new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg);
-            if (this.atDirectives || !this.doc)
-              this.errors.push(error2);
-            else
-              this.doc.errors.push(error2);
-            break;
-          }
-          case "doc-end": {
-            if (!this.doc) {
-              const msg = "Unexpected doc-end without preceding document";
-              this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", msg));
-              break;
-            }
-            this.doc.directives.docEnd = true;
-            const end = resolveEnd.resolveEnd(token.end, token.offset + token.source.length, this.doc.options.strict, this.onError);
-            this.decorate(this.doc, true);
-            if (end.comment) {
-              const dc = this.doc.comment;
-              this.doc.comment = dc ? `${dc}
-${end.comment}` : end.comment;
-            }
-            this.doc.range[2] = end.offset;
-            break;
-          }
-          default:
-            this.errors.push(new errors.YAMLParseError(getErrorPos(token), "UNEXPECTED_TOKEN", `Unsupported token ${token.type}`));
-        }
-      }
-      /**
-       * Call at end of input to yield any remaining document.
-       *
-       * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
-       * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
-       */
-      *end(forceDoc = false, endOffset = -1) {
-        if (this.doc) {
-          this.decorate(this.doc, true);
-          yield this.doc;
-          this.doc = null;
-        } else if (forceDoc) {
-          const opts2 = Object.assign({ _directives: this.directives }, this.options);
-          const doc = new Document.Document(void 0, opts2);
-          if (this.atDirectives)
-            this.onError(endOffset, "MISSING_CHAR", "Missing directives-end indicator line");
-          doc.range = [0, endOffset, endOffset];
-          this.decorate(doc, false);
-          yield doc;
-        }
-      }
-    };
-    exports.Composer = Composer;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst-scalar.js
-var require_cst_scalar = __commonJS({
-  "node_modules/yaml/dist/parse/cst-scalar.js"(exports) {
-    "use strict";
-    var resolveBlockScalar = require_resolve_block_scalar();
-    var resolveFlowScalar = require_resolve_flow_scalar();
-    var errors = require_errors2();
-    var stringifyString = require_stringifyString();
-    function resolveAsScalar(token, strict = true, onError) {
-      if (token) {
-        const _onError = (pos, code2, message) => {
-          const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
-          if (onError)
-            onError(offset, code2, message);
-          else
-            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
-        };
-        switch (token.type) {
-          case "scalar":
-          case "single-quoted-scalar":
-          case "double-quoted-scalar":
-            return resolveFlowScalar.resolveFlowScalar(token, strict, _onError);
-          case "block-scalar":
-            return resolveBlockScalar.resolveBlockScalar({ options: { strict } }, token, _onError);
-        }
-      }
-      return null;
-    }
-    function createScalarToken(value, context) {
-      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;
-      const source2 = stringifyString.stringifyString({ type, value }, {
-        implicitKey,
-        indent: indent > 0 ? " ".repeat(indent) : "",
-        inFlow,
-        options: { blockQuote: true, lineWidth: -1 }
-      });
-      const end = context.end ?? [
-        { type: "newline", offset: -1, indent, source: "\n" }
-      ];
-      switch (source2[0]) {
-        case "|":
-        case ">": {
-          const he2 = source2.indexOf("\n");
-          const head = source2.substring(0, he2);
-          const body = source2.substring(he2 + 1) + "\n";
-          const props = [
-            { type: "block-scalar-header", offset, indent, source: head }
-          ];
-          if (!addEndtoBlockProps(props, end))
-            props.push({ type: "newline", offset: -1, indent, source: "\n" });
-          return { type: "block-scalar", offset, indent, props, source: body };
-        }
-        case '"':
-          return { type: "double-quoted-scalar", offset, indent, source: source2, end };
-        case "'":
-          return { type: "single-quoted-scalar", offset, indent, source: source2, end };
-        default:
-          return { type: "scalar", offset, indent, source: source2, end };
-      }
-    }
-    function setScalarValue(token, value, context = {}) {
-      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
-      let indent = "indent" in token ? token.indent : null;
-      if (afterKey && typeof indent === "number")
-        indent += 2;
-      if (!type)
-        switch (token.type) {
-          case "single-quoted-scalar":
-            type = "QUOTE_SINGLE";
-            break;
-          case "double-quoted-scalar":
-            type = "QUOTE_DOUBLE";
-            break;
-          case "block-scalar": {
-            const header = token.props[0];
-            if (header.type !== "block-scalar-header")
-              throw new Error("Invalid block scalar header");
-            type = header.source[0] === ">" ? "BLOCK_FOLDED" : "BLOCK_LITERAL";
-            break;
-          }
-          default:
-            type = "PLAIN";
-        }
-      const source2 = stringifyString.stringifyString({ type, value }, {
-        implicitKey: implicitKey || indent === null,
-        indent: indent !== null && indent > 0 ? " ".repeat(indent) : "",
-        inFlow,
-        options: { blockQuote: true, lineWidth: -1 }
-      });
-      switch (source2[0]) {
-        case "|":
-        case ">":
-          setBlockScalarValue(token, source2);
-          break;
-        case '"':
-          setFlowScalarValue(token, source2, "double-quoted-scalar");
-          break;
-        case "'":
-          setFlowScalarValue(token, source2, "single-quoted-scalar");
-          break;
-        default:
-          setFlowScalarValue(token, source2, "scalar");
-      }
-    }
-    function setBlockScalarValue(token, source2) {
-      const he2 = source2.indexOf("\n");
-      const head = source2.substring(0, he2);
-      const body = source2.substring(he2 + 1) + "\n";
-      if (token.type === "block-scalar") {
-        const header = token.props[0];
-        if (header.type !== "block-scalar-header")
-          throw new Error("Invalid block scalar header");
-        header.source = head;
-        token.source = body;
-      } else {
-        const { offset } = token;
-        const indent = "indent" in token ? token.indent : -1;
-        const props = [
-          { type: "block-scalar-header", offset, indent, source: head }
-        ];
-        if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
-          props.push({ type: "newline", offset: -1, indent, source: "\n" });
-        for (const key of Object.keys(token))
-          if (key !== "type" && key !== "offset")
-            delete token[key];
-        Object.assign(token, { type: "block-scalar", indent, props, source: body });
-      }
-    }
-    function addEndtoBlockProps(props, end) {
-      if (end)
-        for (const st2 of end)
-          switch (st2.type) {
-            case "space":
-            case "comment":
-              props.push(st2);
-              break;
-            case "newline":
-              props.push(st2);
-              return true;
-          }
-      return false;
-    }
-    function setFlowScalarValue(token, source2, type) {
-      switch (token.type) {
-        case "scalar":
-        case "double-quoted-scalar":
-        case "single-quoted-scalar":
-          token.type = type;
-          token.source = source2;
-          break;
-        case "block-scalar": {
-          const end = token.props.slice(1);
-          let oa = source2.length;
-          if (token.props[0].type === "block-scalar-header")
-            oa -= token.props[0].source.length;
-          for (const tok of end)
-            tok.offset += oa;
-          delete token.props;
-          Object.assign(token, { type, source: source2, end });
-          break;
-        }
-        case "block-map":
-        case "block-seq": {
-          const offset = token.offset + source2.length;
-          const nl = { type: "newline", offset, indent: token.indent, source: "\n" };
-          delete token.items;
-          Object.assign(token, { type, source: source2, end: [nl] });
-          break;
-        }
-        default: {
-          const indent = "indent" in token ? token.indent : -1;
-          const end = "end" in token && Array.isArray(token.end) ? token.end.filter((st2) => st2.type === "space" || st2.type === "comment" || st2.type === "newline") : [];
-          for (const key of Object.keys(token))
-            if (key !== "type" && key !== "offset")
-              delete token[key];
-          Object.assign(token, { type, indent, source: source2, end });
-        }
-      }
-    }
-    exports.createScalarToken = createScalarToken;
-    exports.resolveAsScalar = resolveAsScalar;
-    exports.setScalarValue = setScalarValue;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst-stringify.js
-var require_cst_stringify = __commonJS({
-  "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
-    "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
-    function stringifyToken(token) {
-      switch (token.type) {
-        case "block-scalar": {
-          let res = "";
-          for (const tok of token.props)
-            res += stringifyToken(tok);
-          return res + token.source;
-        }
-        case "block-map":
-        case "block-seq": {
-          let res = "";
-          for (const item of token.items)
-            res += stringifyItem(item);
-          return res;
-        }
-        case "flow-collection": {
-          let res = token.start.source;
-          for (const item of token.items)
-            res += stringifyItem(item);
-          for (const st2 of token.end)
-            res += st2.source;
-          return res;
-        }
-        case "document": {
-          let res = stringifyItem(token);
-          if (token.end)
-            for (const st2 of token.end)
-              res += st2.source;
-          return res;
-        }
-        default: {
-          let res = token.source;
-          if ("end" in token && token.end)
-            for (const st2 of token.end)
-              res += st2.source;
-          return res;
-        }
-      }
-    }
-    function stringifyItem({ start, key, sep, value }) {
-      let res = "";
-      for (const st2 of start)
-        res += st2.source;
-      if (key)
-        res += stringifyToken(key);
-      if (sep)
-        for (const st2 of sep)
-          res += st2.source;
-      if (value)
-        res += stringifyToken(value);
-      return res;
-    }
-    exports.stringify = stringify;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst-visit.js
-var require_cst_visit = __commonJS({
-  "node_modules/yaml/dist/parse/cst-visit.js"(exports) {
-    "use strict";
-    var BREAK = /* @__PURE__ */ Symbol("break visit");
-    var SKIP = /* @__PURE__ */ Symbol("skip children");
-    var REMOVE = /* @__PURE__ */ Symbol("remove item");
-    function visit(cst, visitor) {
-      if ("type" in cst && cst.type === "document")
-        cst = { start: cst.start, value: cst.value };
-      _visit(Object.freeze([]), cst, visitor);
-    }
-    visit.BREAK = BREAK;
-    visit.SKIP = SKIP;
-    visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path) => {
-      let item = cst;
-      for (const [field, index] of path) {
-        const tok = item?.[field];
-        if (tok && "items" in tok) {
-          item = tok.items[index];
-        } else
-          return void 0;
-      }
-      return item;
-    };
-    visit.parentCollection = (cst, path) => {
-      const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field = path[path.length - 1][0];
-      const coll = parent?.[field];
-      if (coll && "items" in coll)
-        return coll;
-      throw new Error("Parent collection not found");
-    };
-    function _visit(path, item, visitor) {
-      let ctrl = visitor(item, path);
-      if (typeof ctrl === "symbol")
-        return ctrl;
-      for (const field of ["key", "value"]) {
-        const token = item[field];
-        if (token && "items" in token) {
-          for (let i = 0; i < token.items.length; ++i) {
-            const ci2 = _visit(Object.freeze(path.concat([[field, i]])), token.items[i], visitor);
-            if (typeof ci2 === "number")
-              i = ci2 - 1;
-            else if (ci2 === BREAK)
-              return BREAK;
-            else if (ci2 === REMOVE) {
-              token.items.splice(i, 1);
-              i -= 1;
-            }
-          }
-          if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path);
-        }
-      }
-      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;
-    }
-    exports.visit = visit;
-  }
-});
-
-// node_modules/yaml/dist/parse/cst.js
-var require_cst = __commonJS({
-  "node_modules/yaml/dist/parse/cst.js"(exports) {
-    "use strict";
-    var cstScalar = require_cst_scalar();
-    var cstStringify = require_cst_stringify();
-    var cstVisit = require_cst_visit();
-    var BOM = "\uFEFF";
-    var DOCUMENT = "";
-    var FLOW_END = "";
-    var SCALAR = "";
-    var isCollection = (token) => !!token && "items" in token;
-    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
-    function prettyToken(token) {
-      switch (token) {
-        case BOM:
-          return "<BOM>";
-        case DOCUMENT:
-          return "<DOC>";
-        case FLOW_END:
-          return "<FLOW_END>";
-        case SCALAR:
-          return "<SCALAR>";
-        default:
-          return JSON.stringify(token);
-      }
-    }
-    function tokenType(source2) {
-      switch (source2) {
-        case BOM:
-          return "byte-order-mark";
-        case DOCUMENT:
-          return "doc-mode";
-        case FLOW_END:
-          return "flow-error-end";
-        case SCALAR:
-          return "scalar";
-        case "---":
-          return "doc-start";
-        case "...":
-          return "doc-end";
-        case "":
-        case "\n":
-        case "\r\n":
-          return "newline";
-        case "-":
-          return "seq-item-ind";
-        case "?":
-          return "explicit-key-ind";
-        case ":":
-          return "map-value-ind";
-        case "{":
-          return "flow-map-start";
-        case "}":
-          return "flow-map-end";
-        case "[":
-          return "flow-seq-start";
-        case "]":
-          return "flow-seq-end";
-        case ",":
-          return "comma";
-      }
-      switch (source2[0]) {
-        case " ":
-        case "	":
-          return "space";
-        case "#":
-          return "comment";
-        case "%":
-          return "directive-line";
-        case "*":
-          return "alias";
-        case "&":
-          return "anchor";
-        case "!":
-          return "tag";
-        case "'":
-          return "single-quoted-scalar";
-        case '"':
-          return "double-quoted-scalar";
-        case "|":
-        case ">":
-          return "block-scalar-header";
-      }
-      return null;
-    }
-    exports.createScalarToken = cstScalar.createScalarToken;
-    exports.resolveAsScalar = cstScalar.resolveAsScalar;
-    exports.setScalarValue = cstScalar.setScalarValue;
-    exports.stringify = cstStringify.stringify;
-    exports.visit = cstVisit.visit;
-    exports.BOM = BOM;
-    exports.DOCUMENT = DOCUMENT;
-    exports.FLOW_END = FLOW_END;
-    exports.SCALAR = SCALAR;
-    exports.isCollection = isCollection;
-    exports.isScalar = isScalar;
-    exports.prettyToken = prettyToken;
-    exports.tokenType = tokenType;
-  }
-});
-
-// node_modules/yaml/dist/parse/lexer.js
-var require_lexer = __commonJS({
-  "node_modules/yaml/dist/parse/lexer.js"(exports) {
-    "use strict";
-    var cst = require_cst();
-    function isEmpty(ch) {
-      switch (ch) {
-        case void 0:
-        case " ":
-        case "\n":
-        case "\r":
-        case "	":
-          return true;
-        default:
-          return false;
-      }
-    }
-    var hexDigits = new Set("0123456789ABCDEFabcdef");
-    var tagChars = new Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-#;/?:@&=+$_.!~*'()");
-    var flowIndicatorChars = new Set(",[]{}");
-    var invalidAnchorChars = new Set(" ,[]{}\n\r	");
-    var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
-    var Lexer = class {
-      constructor() {
-        this.atEnd = false;
-        this.blockScalarIndent = -1;
-        this.blockScalarKeep = false;
-        this.buffer = "";
-        this.flowKey = false;
-        this.flowLevel = 0;
-        this.indentNext = 0;
-        this.indentValue = 0;
-        this.lineEndPos = null;
-        this.next = null;
-        this.pos = 0;
-      }
-      /**
-       * Generate YAML tokens from the `source` string. If `incomplete`,
-       * a part of the last line may be left as a buffer for the next call.
-       *
-       * @returns A generator of lexical tokens
-       */
-      *lex(source2, incomplete = false) {
-        if (source2) {
-          if (typeof source2 !== "string")
-            throw TypeError("source is not a string");
-          this.buffer = this.buffer ? this.buffer + source2 : source2;
-          this.lineEndPos = null;
-        }
-        this.atEnd = !incomplete;
-        let next = this.next ?? "stream";
-        while (next && (incomplete || this.hasChars(1)))
-          next = yield* this.parseNext(next);
-      }
-      atLineEnd() {
-        let i = this.pos;
-        let ch = this.buffer[i];
-        while (ch === " " || ch === "	")
-          ch = this.buffer[++i];
-        if (!ch || ch === "#" || ch === "\n")
-          return true;
-        if (ch === "\r")
-          return this.buffer[i + 1] === "\n";
-        return false;
-      }
-      charAt(n) {
-        return this.buffer[this.pos + n];
-      }
-      continueScalar(offset) {
-        let ch = this.buffer[offset];
-        if (this.indentNext > 0) {
-          let indent = 0;
-          while (ch === " ")
-            ch = this.buffer[++indent + offset];
-          if (ch === "\r") {
-            const next = this.buffer[indent + offset + 1];
-            if (next === "\n" || !next && !this.atEnd)
-              return offset + indent + 1;
-          }
-          return ch === "\n" || indent >= this.indentNext || !ch && !this.atEnd ? offset + indent : -1;
-        }
-        if (ch === "-" || ch === ".") {
-          const dt2 = this.buffer.substr(offset, 3);
-          if ((dt2 === "---" || dt2 === "...") && isEmpty(this.buffer[offset + 3]))
-            return -1;
-        }
-        return offset;
-      }
-      getLine() {
-        let end = this.lineEndPos;
-        if (typeof end !== "number" || end !== -1 && end < this.pos) {
-          end = this.buffer.indexOf("\n", this.pos);
-          this.lineEndPos = end;
-        }
-        if (end === -1)
-          return this.atEnd ? this.buffer.substring(this.pos) : null;
-        if (this.buffer[end - 1] === "\r")
-          end -= 1;
-        return this.buffer.substring(this.pos, end);
-      }
-      hasChars(n) {
-        return this.pos + n <= this.buffer.length;
-      }
-      setNext(state) {
-        this.buffer = this.buffer.substring(this.pos);
-        this.pos = 0;
-        this.lineEndPos = null;
-        this.next = state;
-        return null;
-      }
-      peek(n) {
-        return this.buffer.substr(this.pos, n);
-      }
-      *parseNext(next) {
-        switch (next) {
-          case "stream":
-            return yield* this.parseStream();
-          case "line-start":
-            return yield* this.parseLineStart();
-          case "block-start":
-            return yield* this.parseBlockStart();
-          case "doc":
-            return yield* this.parseDocument();
-          case "flow":
-            return yield* this.parseFlowCollection();
-          case "quoted-scalar":
-            return yield* this.parseQuotedScalar();
-          case "block-scalar":
-            return yield* this.parseBlockScalar();
-          case "plain-scalar":
-            return yield* this.parsePlainScalar();
-        }
-      }
-      *parseStream() {
-        let line = this.getLine();
-        if (line === null)
-          return this.setNext("stream");
-        if (line[0] === cst.BOM) {
-          yield* this.pushCount(1);
-          line = line.substring(1);
-        }
-        if (line[0] === "%") {
-          let dirEnd = line.length;
-          let cs2 = line.indexOf("#");
-          while (cs2 !== -1) {
-            const ch = line[cs2 - 1];
-            if (ch === " " || ch === "	") {
-              dirEnd = cs2 - 1;
-              break;
-            } else {
-              cs2 = line.indexOf("#", cs2 + 1);
-            }
-          }
-          while (true) {
-            const ch = line[dirEnd - 1];
-            if (ch === " " || ch === "	")
-              dirEnd -= 1;
-            else
-              break;
-          }
-          const n = (yield* this.pushCount(dirEnd)) + (yield* this.pushSpaces(true));
-          yield* this.pushCount(line.length - n);
-          this.pushNewline();
-          return "stream";
-        }
-        if (this.atLineEnd()) {
-          const sp = yield* this.pushSpaces(true);
-          yield* this.pushCount(line.length - sp);
-          yield* this.pushNewline();
-          return "stream";
-        }
-        yield cst.DOCUMENT;
-        return yield* this.parseLineStart();
-      }
-      *parseLineStart() {
-        const ch = this.charAt(0);
-        if (!ch && !this.atEnd)
-          return this.setNext("line-start");
-        if (ch === "-" || ch === ".") {
-          if (!this.atEnd && !this.hasChars(4))
-            return this.setNext("line-start");
-          const s3 = this.peek(3);
-          if ((s3 === "---" || s3 === "...") && isEmpty(this.charAt(3))) {
-            yield* this.pushCount(3);
-            this.indentValue = 0;
-            this.indentNext = 0;
-            return s3 === "---" ? "doc" : "stream";
-          }
-        }
-        this.indentValue = yield* this.pushSpaces(false);
-        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))
-          this.indentNext = this.indentValue;
-        return yield* this.parseBlockStart();
-      }
-      *parseBlockStart() {
-        const [ch0, ch1] = this.peek(2);
-        if (!ch1 && !this.atEnd)
-          return this.setNext("block-start");
-        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty(ch1)) {
-          const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
-          this.indentNext = this.indentValue + 1;
-          this.indentValue += n;
-          return "block-start";
-        }
-        return "doc";
-      }
-      *parseDocument() {
-        yield* this.pushSpaces(true);
-        const line = this.getLine();
-        if (line === null)
-          return this.setNext("doc");
-        let n = yield* this.pushIndicators();
-        switch (line[n]) {
-          case "#":
-            yield* this.pushCount(line.length - n);
-          // fallthrough
-          case void 0:
-            yield* this.pushNewline();
-            return yield* this.parseLineStart();
-          case "{":
-          case "[":
-            yield* this.pushCount(1);
-            this.flowKey = false;
-            this.flowLevel = 1;
-            return "flow";
-          case "}":
-          case "]":
-            yield* this.pushCount(1);
-            return "doc";
-          case "*":
-            yield* this.pushUntil(isNotAnchorChar);
-            return "doc";
-          case '"':
-          case "'":
-            return yield* this.parseQuotedScalar();
-          case "|":
-          case ">":
-            n += yield* this.parseBlockScalarHeader();
-            n += yield* this.pushSpaces(true);
-            yield* this.pushCount(line.length - n);
-            yield* this.pushNewline();
-            return yield* this.parseBlockScalar();
-          default:
-            return yield* this.parsePlainScalar();
-        }
-      }
-      *parseFlowCollection() {
-        let nl, sp;
-        let indent = -1;
-        do {
-          nl = yield* this.pushNewline();
-          if (nl > 0) {
-            sp = yield* this.pushSpaces(false);
-            this.indentValue = indent = sp;
-          } else {
-            sp = 0;
-          }
-          sp += yield* this.pushSpaces(true);
-        } while (nl + sp > 0);
-        const line = this.getLine();
-        if (line === null)
-          return this.setNext("flow");
-        if (indent !== -1 && indent < this.indentNext && line[0] !== "#" || indent === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty(line[3])) {
-          const atFlowEndMarker = indent === this.indentNext - 1 && this.flowLevel === 1 && (line[0] === "]" || line[0] === "}");
-          if (!atFlowEndMarker) {
-            this.flowLevel = 0;
-            yield cst.FLOW_END;
-            return yield* this.parseLineStart();
-          }
-        }
-        let n = 0;
-        while (line[n] === ",") {
-          n += yield* this.pushCount(1);
-          n += yield* this.pushSpaces(true);
-          this.flowKey = false;
-        }
-        n += yield* this.pushIndicators();
-        switch (line[n]) {
-          case void 0:
-            return "flow";
-          case "#":
-            yield* this.pushCount(line.length - n);
-            return "flow";
-          case "{":
-          case "[":
-            yield* this.pushCount(1);
-            this.flowKey = false;
-            this.flowLevel += 1;
-            return "flow";
-          case "}":
-          case "]":
-            yield* this.pushCount(1);
-            this.flowKey = true;
-            this.flowLevel -= 1;
-            return this.flowLevel ? "flow" : "doc";
-          case "*":
-            yield* this.pushUntil(isNotAnchorChar);
-            return "flow";
-          case '"':
-          case "'":
-            this.flowKey = true;
-            return yield* this.parseQuotedScalar();
-          case ":": {
-            const next = this.charAt(1);
-            if (this.flowKey || isEmpty(next) || next === ",") {
-              this.flowKey = false;
-              yield* this.pushCount(1);
-              yield* this.pushSpaces(true);
-              return "flow";
-            }
-          }
-          // fallthrough
-          default:
-            this.flowKey = false;
-            return yield* this.parsePlainScalar();
-        }
-      }
-      *parseQuotedScalar() {
-        const quote = this.charAt(0);
-        let end = this.buffer.indexOf(quote, this.pos + 1);
-        if (quote === "'") {
-          while (end !== -1 && this.buffer[end + 1] === "'")
-            end = this.buffer.indexOf("'", end + 2);
-        } else {
-          while (end !== -1) {
-            let n = 0;
-            while (this.buffer[end - 1 - n] === "\\")
-              n += 1;
-            if (n % 2 === 0)
-              break;
-            end = this.buffer.indexOf('"', end + 1);
-          }
-        }
-        const qb = this.buffer.substring(0, end);
-        let nl = qb.indexOf("\n", this.pos);
-        if (nl !== -1) {
-          while (nl !== -1) {
-            const cs2 = this.continueScalar(nl + 1);
-            if (cs2 === -1)
-              break;
-            nl = qb.indexOf("\n", cs2);
-          }
-          if (nl !== -1) {
-            end = nl - (qb[nl - 1] === "\r" ? 2 : 1);
-          }
-        }
-        if (end === -1) {
-          if (!this.atEnd)
-            return this.setNext("quoted-scalar");
-          end = this.buffer.length;
-        }
-        yield* this.pushToIndex(end + 1, false);
-        return this.flowLevel ? "flow" : "doc";
-      }
-      *parseBlockScalarHeader() {
-        this.blockScalarIndent = -1;
-        this.blockScalarKeep = false;
-        let i = this.pos;
-        while (true) {
-          const ch = this.buffer[++i];
-          if (ch === "+")
-            this.blockScalarKeep = true;
-          else if (ch > "0" && ch <= "9")
-            this.blockScalarIndent = Number(ch) - 1;
-          else if (ch !== "-")
-            break;
-        }
-        return yield* this.pushUntil((ch) => isEmpty(ch) || ch === "#");
-      }
-      *parseBlockScalar() {
-        let nl = this.pos - 1;
-        let indent = 0;
-        let ch;
-        loop: for (let i2 = this.pos; ch = this.buffer[i2]; ++i2) {
-          switch (ch) {
-            case " ":
-              indent += 1;
-              break;
-            case "\n":
-              nl = i2;
-              indent = 0;
-              break;
-            case "\r": {
-              const next = this.buffer[i2 + 1];
-              if (!next && !this.atEnd)
-                return this.setNext("block-scalar");
-              if (next === "\n")
-                break;
-            }
-            // fallthrough
-            default:
-              break loop;
-          }
-        }
-        if (!ch && !this.atEnd)
-          return this.setNext("block-scalar");
-        if (indent >= this.indentNext) {
-          if (this.blockScalarIndent === -1)
-            this.indentNext = indent;
-          else {
-            this.indentNext = this.blockScalarIndent + (this.indentNext === 0 ? 1 : this.indentNext);
-          }
-          do {
-            const cs2 = this.continueScalar(nl + 1);
-            if (cs2 === -1)
-              break;
-            nl = this.buffer.indexOf("\n", cs2);
-          } while (nl !== -1);
-          if (nl === -1) {
-            if (!this.atEnd)
-              return this.setNext("block-scalar");
-            nl = this.buffer.length;
-          }
-        }
-        let i = nl + 1;
-        ch = this.buffer[i];
-        while (ch === " ")
-          ch = this.buffer[++i];
-        if (ch === "	") {
-          while (ch === "	" || ch === " " || ch === "\r" || ch === "\n")
-            ch = this.buffer[++i];
-          nl = i - 1;
-        } else if (!this.blockScalarKeep) {
-          do {
-            let i2 = nl - 1;
-            let ch2 = this.buffer[i2];
-            if (ch2 === "\r")
-              ch2 = this.buffer[--i2];
-            const lastChar = i2;
-            while (ch2 === " ")
-              ch2 = this.buffer[--i2];
-            if (ch2 === "\n" && i2 >= this.pos && i2 + 1 + indent > lastChar)
-              nl = i2;
-            else
-              break;
-          } while (true);
-        }
-        yield cst.SCALAR;
-        yield* this.pushToIndex(nl + 1, true);
-        return yield* this.parseLineStart();
-      }
-      *parsePlainScalar() {
-        const inFlow = this.flowLevel > 0;
-        let end = this.pos - 1;
-        let i = this.pos - 1;
-        let ch;
-        while (ch = this.buffer[++i]) {
-          if (ch === ":") {
-            const next = this.buffer[i + 1];
-            if (isEmpty(next) || inFlow && flowIndicatorChars.has(next))
-              break;
-            end = i;
-          } else if (isEmpty(ch)) {
-            let next = this.buffer[i + 1];
-            if (ch === "\r") {
-              if (next === "\n") {
-                i += 1;
-                ch = "\n";
-                next = this.buffer[i + 1];
-              } else
-                end = i;
-            }
-            if (next === "#" || inFlow && flowIndicatorChars.has(next))
-              break;
-            if (ch === "\n") {
-              const cs2 = this.continueScalar(i + 1);
-              if (cs2 === -1)
-                break;
-              i = Math.max(i, cs2 - 2);
-            }
-          } else {
-            if (inFlow && flowIndicatorChars.has(ch))
-              break;
-            end = i;
-          }
-        }
-        if (!ch && !this.atEnd)
-          return this.setNext("plain-scalar");
-        yield cst.SCALAR;
-        yield* this.pushToIndex(end + 1, true);
-        return inFlow ? "flow" : "doc";
-      }
-      *pushCount(n) {
-        if (n > 0) {
-          yield this.buffer.substr(this.pos, n);
-          this.pos += n;
-          return n;
-        }
-        return 0;
-      }
-      *pushToIndex(i, allowEmpty) {
-        const s3 = this.buffer.slice(this.pos, i);
-        if (s3) {
-          yield s3;
-          this.pos += s3.length;
-          return s3.length;
-        } else if (allowEmpty)
-          yield "";
-        return 0;
-      }
-      *pushIndicators() {
-        let n = 0;
-        loop: while (true) {
-          switch (this.charAt(0)) {
-            case "!":
-              n += yield* this.pushTag();
-              n += yield* this.pushSpaces(true);
-              continue loop;
-            case "&":
-              n += yield* this.pushUntil(isNotAnchorChar);
-              n += yield* this.pushSpaces(true);
-              continue loop;
-            case "-":
-            // this is an error
-            case "?":
-            // this is an error outside flow collections
-            case ":": {
-              const inFlow = this.flowLevel > 0;
-              const ch1 = this.charAt(1);
-              if (isEmpty(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
-                if (!inFlow)
-                  this.indentNext = this.indentValue + 1;
-                else if (this.flowKey)
-                  this.flowKey = false;
-                n += yield* this.pushCount(1);
-                n += yield* this.pushSpaces(true);
-                continue loop;
-              }
-            }
-          }
-          break loop;
-        }
-        return n;
-      }
-      *pushTag() {
-        if (this.charAt(1) === "<") {
-          let i = this.pos + 2;
-          let ch = this.buffer[i];
-          while (!isEmpty(ch) && ch !== ">")
-            ch = this.buffer[++i];
-          return yield* this.pushToIndex(ch === ">" ? i + 1 : i, false);
-        } else {
-          let i = this.pos + 1;
-          let ch = this.buffer[i];
-          while (ch) {
-            if (tagChars.has(ch))
-              ch = this.buffer[++i];
-            else if (ch === "%" && hexDigits.has(this.buffer[i + 1]) && hexDigits.has(this.buffer[i + 2])) {
-              ch = this.buffer[i += 3];
-            } else
-              break;
-          }
-          return yield* this.pushToIndex(i, false);
-        }
-      }
-      *pushNewline() {
-        const ch = this.buffer[this.pos];
-        if (ch === "\n")
-          return yield* this.pushCount(1);
-        else if (ch === "\r" && this.charAt(1) === "\n")
-          return yield* this.pushCount(2);
-        else
-          return 0;
-      }
-      *pushSpaces(allowTabs) {
-        let i = this.pos - 1;
-        let ch;
-        do {
-          ch = this.buffer[++i];
-        } while (ch === " " || allowTabs && ch === "	");
-        const n = i - this.pos;
-        if (n > 0) {
-          yield this.buffer.substr(this.pos, n);
-          this.pos = i;
-        }
-        return n;
-      }
-      *pushUntil(test) {
-        let i = this.pos;
-        let ch = this.buffer[i];
-        while (!test(ch))
-          ch = this.buffer[++i];
-        return yield* this.pushToIndex(i, false);
-      }
-    };
-    exports.Lexer = Lexer;
-  }
-});
-
-// node_modules/yaml/dist/parse/line-counter.js
-var require_line_counter = __commonJS({
-  "node_modules/yaml/dist/parse/line-counter.js"(exports) {
-    "use strict";
-    var LineCounter2 = class {
-      constructor() {
-        this.lineStarts = [];
-        this.addNewLine = (offset) => this.lineStarts.push(offset);
-        this.linePos = (offset) => {
-          let low = 0;
-          let high = this.lineStarts.length;
-          while (low < high) {
-            const mid = low + high >> 1;
-            if (this.lineStarts[mid] < offset)
-              low = mid + 1;
-            else
-              high = mid;
-          }
-          if (this.lineStarts[low] === offset)
-            return { line: low + 1, col: 1 };
-          if (low === 0)
-            return { line: 0, col: offset };
-          const start = this.lineStarts[low - 1];
-          return { line: low, col: offset - start + 1 };
-        };
-      }
-    };
-    exports.LineCounter = LineCounter2;
-  }
-});
-
-// node_modules/yaml/dist/parse/parser.js
-var require_parser = __commonJS({
-  "node_modules/yaml/dist/parse/parser.js"(exports) {
-    "use strict";
-    var node_process = __require("process");
-    var cst = require_cst();
-    var lexer = require_lexer();
-    function includesToken(list, type) {
-      for (let i = 0; i < list.length; ++i)
-        if (list[i].type === type)
-          return true;
-      return false;
-    }
-    function findNonEmptyIndex(list) {
-      for (let i = 0; i < list.length; ++i) {
-        switch (list[i].type) {
-          case "space":
-          case "comment":
-          case "newline":
-            break;
-          default:
-            return i;
-        }
-      }
-      return -1;
-    }
-    function isFlowToken(token) {
-      switch (token?.type) {
-        case "alias":
-        case "scalar":
-        case "single-quoted-scalar":
-        case "double-quoted-scalar":
-        case "flow-collection":
-          return true;
-        default:
-          return false;
-      }
-    }
-    function getPrevProps(parent) {
-      switch (parent.type) {
-        case "document":
-          return parent.start;
-        case "block-map": {
-          const it2 = parent.items[parent.items.length - 1];
-          return it2.sep ?? it2.start;
-        }
-        case "block-seq":
-          return parent.items[parent.items.length - 1].start;
-        /* istanbul ignore next should not happen */
-        default:
-          return [];
-      }
-    }
-    function getFirstKeyStartProps(prev) {
-      if (prev.length === 0)
-        return [];
-      let i = prev.length;
-      loop: while (--i >= 0) {
-        switch (prev[i].type) {
-          case "doc-start":
-          case "explicit-key-ind":
-          case "map-value-ind":
-          case "seq-item-ind":
-          case "newline":
-            break loop;
-        }
-      }
-      while (prev[++i]?.type === "space") {
-      }
-      return prev.splice(i, prev.length);
-    }
-    function arrayPushArray(target, source2) {
-      if (source2.length < 1e5)
-        Array.prototype.push.apply(target, source2);
-      else
-        for (let i = 0; i < source2.length; ++i)
-          target.push(source2[i]);
-    }
-    function fixFlowSeqItems(fc) {
-      if (fc.start.type === "flow-seq-start") {
-        for (const it2 of fc.items) {
-          if (it2.sep && !it2.value && !includesToken(it2.start, "explicit-key-ind") && !includesToken(it2.sep, "map-value-ind")) {
-            if (it2.key)
-              it2.value = it2.key;
-            delete it2.key;
-            if (isFlowToken(it2.value)) {
-              if (it2.value.end)
-                arrayPushArray(it2.value.end, it2.sep);
-              else
-                it2.value.end = it2.sep;
-            } else
-              arrayPushArray(it2.start, it2.sep);
-            delete it2.sep;
-          }
-        }
-      }
-    }
-    var Parser = class {
-      /**
-       * @param onNewLine - If defined, called separately with the start position of
-       *   each new line (in `parse()`, including the start of input).
-       */
-      constructor(onNewLine) {
-        this.atNewLine = true;
-        this.atScalar = false;
-        this.indent = 0;
-        this.offset = 0;
-        this.onKeyLine = false;
-        this.stack = [];
-        this.source = "";
-        this.type = "";
-        this.lexer = new lexer.Lexer();
-        this.onNewLine = onNewLine;
-      }
-      /**
-       * Parse `source` as a YAML stream.
-       * If `incomplete`, a part of the last line may be left as a buffer for the next call.
-       *
-       * Errors are not thrown, but yielded as `{ type: 'error', message }` tokens.
-       *
-       * @returns A generator of tokens representing each directive, document, and other structure.
-       */
-      *parse(source2, incomplete = false) {
-        if (this.onNewLine && this.offset === 0)
-          this.onNewLine(0);
-        for (const lexeme of this.lexer.lex(source2, incomplete))
-          yield* this.next(lexeme);
-        if (!incomplete)
-          yield* this.end();
-      }
-      /**
-       * Advance the parser by the `source` of one lexical token.
-       */
-      *next(source2) {
-        this.source = source2;
-        if (node_process.env.LOG_TOKENS)
-          console.log("|", cst.prettyToken(source2));
-        if (this.atScalar) {
-          this.atScalar = false;
-          yield* this.step();
-          this.offset += source2.length;
-          return;
-        }
-        const type = cst.tokenType(source2);
-        if (!type) {
-          const message = `Not a YAML token: ${source2}`;
-          yield* this.pop({ type: "error", offset: this.offset, message, source: source2 });
-          this.offset += source2.length;
-        } else if (type === "scalar") {
-          this.atNewLine = false;
-          this.atScalar = true;
-          this.type = "scalar";
-        } else {
-          this.type = type;
-          yield* this.step();
-          switch (type) {
-            case "newline":
-              this.atNewLine = true;
-              this.indent = 0;
-              if (this.onNewLine)
-                this.onNewLine(this.offset + source2.length);
-              break;
-            case "space":
-              if (this.atNewLine && source2[0] === " ")
-                this.indent += source2.length;
-              break;
-            case "explicit-key-ind":
-            case "map-value-ind":
-            case "seq-item-ind":
-              if (this.atNewLine)
-                this.indent += source2.length;
-              break;
-            case "doc-mode":
-            case "flow-error-end":
-              return;
-            default:
-              this.atNewLine = false;
-          }
-          this.offset += source2.length;
-        }
-      }
-      /** Call at end of input to push out any remaining constructions */
-      *end() {
-        while (this.stack.length > 0)
-          yield* this.pop();
-      }
-      get sourceToken() {
-        const st2 = {
-          type: this.type,
-          offset: this.offset,
-          indent: this.indent,
-          source: this.source
-        };
-        return st2;
-      }
-      *step() {
-        const top = this.peek(1);
-        if (this.type === "doc-end" && top?.type !== "doc-end") {
-          while (this.stack.length > 0)
-            yield* this.pop();
-          this.stack.push({
-            type: "doc-end",
-            offset: this.offset,
-            source: this.source
-          });
-          return;
-        }
-        if (!top)
-          return yield* this.stream();
-        switch (top.type) {
-          case "document":
-            return yield* this.document(top);
-          case "alias":
-          case "scalar":
-          case "single-quoted-scalar":
-          case "double-quoted-scalar":
-            return yield* this.scalar(top);
-          case "block-scalar":
-            return yield* this.blockScalar(top);
-          case "block-map":
-            return yield* this.blockMap(top);
-          case "block-seq":
-            return yield* this.blockSequence(top);
-          case "flow-collection":
-            return yield* this.flowCollection(top);
-          case "doc-end":
-            return yield* this.documentEnd(top);
-        }
-        yield* this.pop();
-      }
-      peek(n) {
-        return this.stack[this.stack.length - n];
-      }
-      *pop(error2) {
-        const token = error2 ?? this.stack.pop();
-        if (!token) {
-          const message = "Tried to pop an empty stack";
-          yield { type: "error", offset: this.offset, source: "", message };
-        } else if (this.stack.length === 0) {
-          yield token;
-        } else {
-          const top = this.peek(1);
-          if (token.type === "block-scalar") {
-            token.indent = "indent" in top ? top.indent : 0;
-          } else if (token.type === "flow-collection" && top.type === "document") {
-            token.indent = 0;
-          }
-          if (token.type === "flow-collection")
-            fixFlowSeqItems(token);
-          switch (top.type) {
-            case "document":
-              top.value = token;
-              break;
-            case "block-scalar":
-              top.props.push(token);
-              break;
-            case "block-map": {
-              const it2 = top.items[top.items.length - 1];
-              if (it2.value) {
-                top.items.push({ start: [], key: token, sep: [] });
-                this.onKeyLine = true;
-                return;
-              } else if (it2.sep) {
-                it2.value = token;
-              } else {
-                Object.assign(it2, { key: token, sep: [] });
-                this.onKeyLine = !it2.explicitKey;
-                return;
-              }
-              break;
-            }
-            case "block-seq": {
-              const it2 = top.items[top.items.length - 1];
-              if (it2.value)
-                top.items.push({ start: [], value: token });
-              else
-                it2.value = token;
-              break;
-            }
-            case "flow-collection": {
-              const it2 = top.items[top.items.length - 1];
-              if (!it2 || it2.value)
-                top.items.push({ start: [], key: token, sep: [] });
-              else if (it2.sep)
-                it2.value = token;
-              else
-                Object.assign(it2, { key: token, sep: [] });
-              return;
-            }
-            /* istanbul ignore next should not happen */
-            default:
-              yield* this.pop();
-              yield* this.pop(token);
-          }
-          if ((top.type === "document" || top.type === "block-map" || top.type === "block-seq") && (token.type === "block-map" || token.type === "block-seq")) {
-            const last = token.items[token.items.length - 1];
-            if (last && !last.sep && !last.value && last.start.length > 0 && findNonEmptyIndex(last.start) === -1 && (token.indent === 0 || last.start.every((st2) => st2.type !== "comment" || st2.indent < token.indent))) {
-              if (top.type === "document")
-                top.end = last.start;
-              else
-                top.items.push({ start: last.start });
-              token.items.splice(-1, 1);
-            }
-          }
-        }
-      }
-      *stream() {
-        switch (this.type) {
-          case "directive-line":
-            yield { type: "directive", offset: this.offset, source: this.source };
-            return;
-          case "byte-order-mark":
-          case "space":
-          case "comment":
-          case "newline":
-            yield this.sourceToken;
-            return;
-          case "doc-mode":
-          case "doc-start": {
-            const doc = {
-              type: "document",
-              offset: this.offset,
-              start: []
-            };
-            if (this.type === "doc-start")
-              doc.start.push(this.sourceToken);
-            this.stack.push(doc);
-            return;
-          }
-        }
-        yield {
-          type: "error",
-          offset: this.offset,
-          message: `Unexpected ${this.type} token in YAML stream`,
-          source: this.source
-        };
-      }
-      *document(doc) {
-        if (doc.value)
-          return yield* this.lineEnd(doc);
-        switch (this.type) {
-          case "doc-start": {
-            if (findNonEmptyIndex(doc.start) !== -1) {
-              yield* this.pop();
-              yield* this.step();
-            } else
-              doc.start.push(this.sourceToken);
-            return;
-          }
-          case "anchor":
-          case "tag":
-          case "space":
-          case "comment":
-          case "newline":
-            doc.start.push(this.sourceToken);
-            return;
-        }
-        const bv = this.startBlockValue(doc);
-        if (bv)
-          this.stack.push(bv);
-        else {
-          yield {
-            type: "error",
-            offset: this.offset,
-            message: `Unexpected ${this.type} token in YAML document`,
-            source: this.source
-          };
-        }
-      }
-      *scalar(scalar) {
-        if (this.type === "map-value-ind") {
-          const prev = getPrevProps(this.peek(2));
-          const start = getFirstKeyStartProps(prev);
-          let sep;
-          if (scalar.end) {
-            sep = scalar.end;
-            sep.push(this.sourceToken);
-            delete scalar.end;
-          } else
-            sep = [this.sourceToken];
-          const map = {
-            type: "block-map",
-            offset: scalar.offset,
-            indent: scalar.indent,
-            items: [{ start, key: scalar, sep }]
-          };
-          this.onKeyLine = true;
-          this.stack[this.stack.length - 1] = map;
-        } else
-          yield* this.lineEnd(scalar);
-      }
-      *blockScalar(scalar) {
-        switch (this.type) {
-          case "space":
-          case "comment":
-          case "newline":
-            scalar.props.push(this.sourceToken);
-            return;
-          case "scalar":
-            scalar.source = this.source;
-            this.atNewLine = true;
-            this.indent = 0;
-            if (this.onNewLine) {
-              let nl = this.source.indexOf("\n") + 1;
-              while (nl !== 0) {
-                this.onNewLine(this.offset + nl);
-                nl = this.source.indexOf("\n", nl) + 1;
-              }
-            }
-            yield* this.pop();
-            break;
-          /* istanbul ignore next should not happen */
-          default:
-            yield* this.pop();
-            yield* this.step();
-        }
-      }
-      *blockMap(map) {
-        const it2 = map.items[map.items.length - 1];
-        switch (this.type) {
-          case "newline":
-            this.onKeyLine = false;
-            if (it2.value) {
-              const end = "end" in it2.value ? it2.value.end : void 0;
-              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
-              if (last?.type === "comment")
-                end?.push(this.sourceToken);
-              else
-                map.items.push({ start: [this.sourceToken] });
-            } else if (it2.sep) {
-              it2.sep.push(this.sourceToken);
-            } else {
-              it2.start.push(this.sourceToken);
-            }
-            return;
-          case "space":
-          case "comment":
-            if (it2.value) {
-              map.items.push({ start: [this.sourceToken] });
-            } else if (it2.sep) {
-              it2.sep.push(this.sourceToken);
-            } else {
-              if (this.atIndentedComment(it2.start, map.indent)) {
-                const prev = map.items[map.items.length - 2];
-                const end = prev?.value?.end;
-                if (Array.isArray(end)) {
-                  arrayPushArray(end, it2.start);
-                  end.push(this.sourceToken);
-                  map.items.pop();
-                  return;
-                }
-              }
-              it2.start.push(this.sourceToken);
-            }
-            return;
-        }
-        if (this.indent >= map.indent) {
-          const atMapIndent = !this.onKeyLine && this.indent === map.indent;
-          const atNextItem = atMapIndent && (it2.sep || it2.explicitKey) && this.type !== "seq-item-ind";
-          let start = [];
-          if (atNextItem && it2.sep && !it2.value) {
-            const nl = [];
-            for (let i = 0; i < it2.sep.length; ++i) {
-              const st2 = it2.sep[i];
-              switch (st2.type) {
-                case "newline":
-                  nl.push(i);
-                  break;
-                case "space":
-                  break;
-                case "comment":
-                  if (st2.indent > map.indent)
-                    nl.length = 0;
-                  break;
-                default:
-                  nl.length = 0;
-              }
-            }
-            if (nl.length >= 2)
-              start = it2.sep.splice(nl[1]);
-          }
-          switch (this.type) {
-            case "anchor":
-            case "tag":
-              if (atNextItem || it2.value) {
-                start.push(this.sourceToken);
-                map.items.push({ start });
-                this.onKeyLine = true;
-              } else if (it2.sep) {
-                it2.sep.push(this.sourceToken);
-              } else {
-                it2.start.push(this.sourceToken);
-              }
-              return;
-            case "explicit-key-ind":
-              if (!it2.sep && !it2.explicitKey) {
-                it2.start.push(this.sourceToken);
-                it2.explicitKey = true;
-              } else if (atNextItem || it2.value) {
-                start.push(this.sourceToken);
-                map.items.push({ start, explicitKey: true });
-              } else {
-                this.stack.push({
-                  type: "block-map",
-                  offset: this.offset,
-                  indent: this.indent,
-                  items: [{ start: [this.sourceToken], explicitKey: true }]
-                });
-              }
-              this.onKeyLine = true;
-              return;
-            case "map-value-ind":
-              if (it2.explicitKey) {
-                if (!it2.sep) {
-                  if (includesToken(it2.start, "newline")) {
-                    Object.assign(it2, { key: null, sep: [this.sourceToken] });
-                  } else {
-                    const start2 = getFirstKeyStartProps(it2.start);
-                    this.stack.push({
-                      type: "block-map",
-                      offset: this.offset,
-                      indent: this.indent,
-                      items: [{ start: start2, key: null, sep: [this.sourceToken] }]
-                    });
-                  }
-                } else if (it2.value) {
-                  map.items.push({ start: [], key: null, sep: [this.sourceToken] });
-                } else if (includesToken(it2.sep, "map-value-ind")) {
-                  this.stack.push({
-                    type: "block-map",
-                    offset: this.offset,
-                    indent: this.indent,
-                    items: [{ start, key: null, sep: [this.sourceToken] }]
-                  });
-                } else if (isFlowToken(it2.key) && !includesToken(it2.sep, "newline")) {
-                  const start2 = getFirstKeyStartProps(it2.start);
-                  const key = it2.key;
-                  const sep = it2.sep;
-                  sep.push(this.sourceToken);
-                  delete it2.key;
-                  delete it2.sep;
-                  this.stack.push({
-                    type: "block-map",
-                    offset: this.offset,
-                    indent: this.indent,
-                    items: [{ start: start2, key, sep }]
-                  });
-                } else if (start.length > 0) {
-                  it2.sep = it2.sep.concat(start, this.sourceToken);
-                } else {
-                  it2.sep.push(this.sourceToken);
-                }
-              } else {
-                if (!it2.sep) {
-                  Object.assign(it2, { key: null, sep: [this.sourceToken] });
-                } else if (it2.value || atNextItem) {
-                  map.items.push({ start, key: null, sep: [this.sourceToken] });
-                } else if (includesToken(it2.sep, "map-value-ind")) {
-                  this.stack.push({
-                    type: "block-map",
-                    offset: this.offset,
-                    indent: this.indent,
-                    items: [{ start: [], key: null, sep: [this.sourceToken] }]
-                  });
-                } else {
-                  it2.sep.push(this.sourceToken);
-                }
-              }
-              this.onKeyLine = true;
-              return;
-            case "alias":
-            case "scalar":
-            case "single-quoted-scalar":
-            case "double-quoted-scalar": {
-              const fs2 = this.flowScalar(this.type);
-              if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs2, sep: [] });
-                this.onKeyLine = true;
-              } else if (it2.sep) {
-                this.stack.push(fs2);
-              } else {
-                Object.assign(it2, { key: fs2, sep: [] });
-                this.onKeyLine = true;
-              }
-              return;
-            }
-            default: {
-              const bv = this.startBlockValue(map);
-              if (bv) {
-                if (bv.type === "block-seq") {
-                  if (!it2.explicitKey && it2.sep && !includesToken(it2.sep, "newline")) {
-                    yield* this.pop({
-                      type: "error",
-                      offset: this.offset,
-                      message: "Unexpected block-seq-ind on same line with key",
-                      source: this.source
-                    });
-                    return;
-                  }
-                } else if (atMapIndent) {
-                  map.items.push({ start });
-                }
-                this.stack.push(bv);
-                return;
-              }
-            }
-          }
-        }
-        yield* this.pop();
-        yield* this.step();
-      }
-      *blockSequence(seq) {
-        const it2 = seq.items[seq.items.length - 1];
-        switch (this.type) {
-          case "newline":
-            if (it2.value) {
-              const end = "end" in it2.value ? it2.value.end : void 0;
-              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
-              if (last?.type === "comment")
-                end?.push(this.sourceToken);
-              else
-                seq.items.push({ start: [this.sourceToken] });
-            } else
-              it2.start.push(this.sourceToken);
-            return;
-          case "space":
-          case "comment":
-            if (it2.value)
-              seq.items.push({ start: [this.sourceToken] });
-            else {
-              if (this.atIndentedComment(it2.start, seq.indent)) {
-                const prev = seq.items[seq.items.length - 2];
-                const end = prev?.value?.end;
-                if (Array.isArray(end)) {
-                  arrayPushArray(end, it2.start);
-                  end.push(this.sourceToken);
-                  seq.items.pop();
-                  return;
-                }
-              }
-              it2.start.push(this.sourceToken);
-            }
-            return;
-          case "anchor":
-          case "tag":
-            if (it2.value || this.indent <= seq.indent)
-              break;
-            it2.start.push(this.sourceToken);
-            return;
-          case "seq-item-ind":
-            if (this.indent !== seq.indent)
-              break;
-            if (it2.value || includesToken(it2.start, "seq-item-ind"))
-              seq.items.push({ start: [this.sourceToken] });
-            else
-              it2.start.push(this.sourceToken);
-            return;
-        }
-        if (this.indent > seq.indent) {
-          const bv = this.startBlockValue(seq);
-          if (bv) {
-            this.stack.push(bv);
-            return;
-          }
-        }
-        yield* this.pop();
-        yield* this.step();
-      }
-      *flowCollection(fc) {
-        const it2 = fc.items[fc.items.length - 1];
-        if (this.type === "flow-error-end") {
-          let top;
-          do {
-            yield* this.pop();
-            top = this.peek(1);
-          } while (top?.type === "flow-collection");
-        } else if (fc.end.length === 0) {
-          switch (this.type) {
-            case "comma":
-            case "explicit-key-ind":
-              if (!it2 || it2.sep)
-                fc.items.push({ start: [this.sourceToken] });
-              else
-                it2.start.push(this.sourceToken);
-              return;
-            case "map-value-ind":
-              if (!it2 || it2.value)
-                fc.items.push({ start: [], key: null, sep: [this.sourceToken] });
-              else if (it2.sep)
-                it2.sep.push(this.sourceToken);
-              else
-                Object.assign(it2, { key: null, sep: [this.sourceToken] });
-              return;
-            case "space":
-            case "comment":
-            case "newline":
-            case "anchor":
-            case "tag":
-              if (!it2 || it2.value)
-                fc.items.push({ start: [this.sourceToken] });
-              else if (it2.sep)
-                it2.sep.push(this.sourceToken);
-              else
-                it2.start.push(this.sourceToken);
-              return;
-            case "alias":
-            case "scalar":
-            case "single-quoted-scalar":
-            case "double-quoted-scalar": {
-              const fs2 = this.flowScalar(this.type);
-              if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs2, sep: [] });
-              else if (it2.sep)
-                this.stack.push(fs2);
-              else
-                Object.assign(it2, { key: fs2, sep: [] });
-              return;
-            }
-            case "flow-map-end":
-            case "flow-seq-end":
-              fc.end.push(this.sourceToken);
-              return;
-          }
-          const bv = this.startBlockValue(fc);
-          if (bv)
-            this.stack.push(bv);
-          else {
-            yield* this.pop();
-            yield* this.step();
-          }
-        } else {
-          const parent = this.peek(2);
-          if (parent.type === "block-map" && (this.type === "map-value-ind" && parent.indent === fc.indent || this.type === "newline" && !parent.items[parent.items.length - 1].sep)) {
-            yield* this.pop();
-            yield* this.step();
-          } else if (this.type === "map-value-ind" && parent.type !== "flow-collection") {
-            const prev = getPrevProps(parent);
-            const start = getFirstKeyStartProps(prev);
-            fixFlowSeqItems(fc);
-            const sep = fc.end.splice(1, fc.end.length);
-            sep.push(this.sourceToken);
-            const map = {
-              type: "block-map",
-              offset: fc.offset,
-              indent: fc.indent,
-              items: [{ start, key: fc, sep }]
-            };
-            this.onKeyLine = true;
-            this.stack[this.stack.length - 1] = map;
-          } else {
-            yield* this.lineEnd(fc);
-          }
-        }
-      }
-      flowScalar(type) {
-        if (this.onNewLine) {
-          let nl = this.source.indexOf("\n") + 1;
-          while (nl !== 0) {
-            this.onNewLine(this.offset + nl);
-            nl = this.source.indexOf("\n", nl) + 1;
-          }
-        }
-        return {
-          type,
-          offset: this.offset,
-          indent: this.indent,
-          source: this.source
-        };
-      }
-      startBlockValue(parent) {
-        switch (this.type) {
-          case "alias":
-          case "scalar":
-          case "single-quoted-scalar":
-          case "double-quoted-scalar":
-            return this.flowScalar(this.type);
-          case "block-scalar-header":
-            return {
-              type: "block-scalar",
-              offset: this.offset,
-              indent: this.indent,
-              props: [this.sourceToken],
-              source: ""
-            };
-          case "flow-map-start":
-          case "flow-seq-start":
-            return {
-              type: "flow-collection",
-              offset: this.offset,
-              indent: this.indent,
-              start: this.sourceToken,
-              items: [],
-              end: []
-            };
-          case "seq-item-ind":
-            return {
-              type: "block-seq",
-              offset: this.offset,
-              indent: this.indent,
-              items: [{ start: [this.sourceToken] }]
-            };
-          case "explicit-key-ind": {
-            this.onKeyLine = true;
-            const prev = getPrevProps(parent);
-            const start = getFirstKeyStartProps(prev);
-            start.push(this.sourceToken);
-            return {
-              type: "block-map",
-              offset: this.offset,
-              indent: this.indent,
-              items: [{ start, explicitKey: true }]
-            };
-          }
-          case "map-value-ind": {
-            this.onKeyLine = true;
-            const prev = getPrevProps(parent);
-            const start = getFirstKeyStartProps(prev);
-            return {
-              type: "block-map",
-              offset: this.offset,
-              indent: this.indent,
-              items: [{ start, key: null, sep: [this.sourceToken] }]
-            };
-          }
-        }
-        return null;
-      }
-      atIndentedComment(start, indent) {
-        if (this.type !== "comment")
-          return false;
-        if (this.indent <= indent)
-          return false;
-        return start.every((st2) => st2.type === "newline" || st2.type === "space");
-      }
-      *documentEnd(docEnd) {
-        if (this.type !== "doc-mode") {
-          if (docEnd.end)
-            docEnd.end.push(this.sourceToken);
-          else
-            docEnd.end = [this.sourceToken];
-          if (this.type === "newline")
-            yield* this.pop();
-        }
-      }
-      *lineEnd(token) {
-        switch (this.type) {
-          case "comma":
-          case "doc-start":
-          case "doc-end":
-          case "flow-seq-end":
-          case "flow-map-end":
-          case "map-value-ind":
-            yield* this.pop();
-            yield* this.step();
-            break;
-          case "newline":
-            this.onKeyLine = false;
-          // fallthrough
-          case "space":
-          case "comment":
-          default:
-            if (token.end)
-              token.end.push(this.sourceToken);
-            else
-              token.end = [this.sourceToken];
-            if (this.type === "newline")
-              yield* this.pop();
-        }
-      }
-    };
-    exports.Parser = Parser;
-  }
-});
-
-// node_modules/yaml/dist/public-api.js
-var require_public_api = __commonJS({
-  "node_modules/yaml/dist/public-api.js"(exports) {
-    "use strict";
-    var composer = require_composer();
-    var Document = require_Document();
-    var errors = require_errors2();
-    var log = require_log();
-    var identity = require_identity();
-    var lineCounter = require_line_counter();
-    var parser = require_parser();
-    function parseOptions(options) {
-      const prettyErrors = options.prettyErrors !== false;
-      const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
-      return { lineCounter: lineCounter$1, prettyErrors };
-    }
-    function parseAllDocuments(source2, options = {}) {
-      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
-      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
-      const composer$1 = new composer.Composer(options);
-      const docs = Array.from(composer$1.compose(parser$1.parse(source2)));
-      if (prettyErrors && lineCounter2)
-        for (const doc of docs) {
-          doc.errors.forEach(errors.prettifyError(source2, lineCounter2));
-          doc.warnings.forEach(errors.prettifyError(source2, lineCounter2));
-        }
-      if (docs.length > 0)
-        return docs;
-      return Object.assign([], { empty: true }, composer$1.streamInfo());
-    }
-    function parseDocument2(source2, options = {}) {
-      const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
-      const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
-      const composer$1 = new composer.Composer(options);
-      let doc = null;
-      for (const _doc of composer$1.compose(parser$1.parse(source2), true, source2.length)) {
-        if (!doc)
-          doc = _doc;
-        else if (doc.options.logLevel !== "silent") {
-          doc.errors.push(new errors.YAMLParseError(_doc.range.slice(0, 2), "MULTIPLE_DOCS", "Source contains multiple documents; please use YAML.parseAllDocuments()"));
-          break;
-        }
-      }
-      if (prettyErrors && lineCounter2) {
-        doc.errors.forEach(errors.prettifyError(source2, lineCounter2));
-        doc.warnings.forEach(errors.prettifyError(source2, lineCounter2));
-      }
-      return doc;
-    }
-    function parse2(src, reviver, options) {
-      let _reviver = void 0;
-      if (typeof reviver === "function") {
-        _reviver = reviver;
-      } else if (options === void 0 && reviver && typeof reviver === "object") {
-        options = reviver;
-      }
-      const doc = parseDocument2(src, options);
-      if (!doc)
-        return null;
-      doc.warnings.forEach((warning) => log.warn(doc.options.logLevel, warning));
-      if (doc.errors.length > 0) {
-        if (doc.options.logLevel !== "silent")
-          throw doc.errors[0];
-        else
-          doc.errors = [];
-      }
-      return doc.toJS(Object.assign({ reviver: _reviver }, options));
-    }
-    function stringify(value, replacer, options) {
-      let _replacer = null;
-      if (typeof replacer === "function" || Array.isArray(replacer)) {
-        _replacer = replacer;
-      } else if (options === void 0 && replacer) {
-        options = replacer;
-      }
-      if (typeof options === "string")
-        options = options.length;
-      if (typeof options === "number") {
-        const indent = Math.round(options);
-        options = indent < 1 ? void 0 : indent > 8 ? { indent: 8 } : { indent };
-      }
-      if (value === void 0) {
-        const { keepUndefined } = options ?? replacer ?? {};
-        if (!keepUndefined)
-          return void 0;
-      }
-      if (identity.isDocument(value) && !_replacer)
-        return value.toString(options);
-      return new Document.Document(value, _replacer, options).toString(options);
-    }
-    exports.parse = parse2;
-    exports.parseAllDocuments = parseAllDocuments;
-    exports.parseDocument = parseDocument2;
-    exports.stringify = stringify;
-  }
-});
-
-// node_modules/yaml/dist/index.js
-var require_dist = __commonJS({
-  "node_modules/yaml/dist/index.js"(exports) {
-    "use strict";
-    var composer = require_composer();
-    var Document = require_Document();
-    var Schema = require_Schema();
-    var errors = require_errors2();
-    var Alias = require_Alias();
-    var identity = require_identity();
-    var Pair = require_Pair();
-    var Scalar = require_Scalar();
-    var YAMLMap = require_YAMLMap();
-    var YAMLSeq = require_YAMLSeq();
-    var cst = require_cst();
-    var lexer = require_lexer();
-    var lineCounter = require_line_counter();
-    var parser = require_parser();
-    var publicApi = require_public_api();
-    var visit = require_visit();
-    exports.Composer = composer.Composer;
-    exports.Document = Document.Document;
-    exports.Schema = Schema.Schema;
-    exports.YAMLError = errors.YAMLError;
-    exports.YAMLParseError = errors.YAMLParseError;
-    exports.YAMLWarning = errors.YAMLWarning;
-    exports.Alias = Alias.Alias;
-    exports.isAlias = identity.isAlias;
-    exports.isCollection = identity.isCollection;
-    exports.isDocument = identity.isDocument;
-    exports.isMap = identity.isMap;
-    exports.isNode = identity.isNode;
-    exports.isPair = identity.isPair;
-    exports.isScalar = identity.isScalar;
-    exports.isSeq = identity.isSeq;
-    exports.Pair = Pair.Pair;
-    exports.Scalar = Scalar.Scalar;
-    exports.YAMLMap = YAMLMap.YAMLMap;
-    exports.YAMLSeq = YAMLSeq.YAMLSeq;
-    exports.CST = cst;
-    exports.Lexer = lexer.Lexer;
-    exports.LineCounter = lineCounter.LineCounter;
-    exports.Parser = parser.Parser;
-    exports.parse = publicApi.parse;
-    exports.parseAllDocuments = publicApi.parseAllDocuments;
-    exports.parseDocument = publicApi.parseDocument;
-    exports.stringify = publicApi.stringify;
-    exports.visit = visit.visit;
-    exports.visitAsync = visit.visitAsync;
-  }
-});
-
 // node_modules/commander/esm.mjs
 var import_index = __toESM(require_commander(), 1);
 var {
@@ -32444,3087 +32419,9 @@ var {
   Help
 } = import_index.default;
 
-// src/cli/main.ts
-init_errors();
-
-// src/engine/backup.ts
-init_errors();
-
-// src/engine/chunk/chunker.ts
-import { hkdfSync } from "node:crypto";
-var CDC_DEFAULT = { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 };
-var SQLITE_MIN_CHUNK = 4096;
-function gearTable(seed) {
-  return new Int32Array(hkdfSync("sha256", seed, new Uint8Array(0), "cairn gear table", 1024));
-}
-function topBits(n) {
-  return n === 0 ? 0 : 4294967295 << 32 - n | 0;
-}
-var FastCdc = class {
-  pending = [];
-  pendingLength = 0;
-  gear;
-  p;
-  maskS;
-  maskL;
-  constructor(gear, params = CDC_DEFAULT) {
-    this.gear = gear;
-    this.p = params;
-    const bits = Math.round(Math.log2(params.avg));
-    this.maskS = topBits(bits + 2);
-    this.maskL = topBits(bits - 2);
-  }
-  /** The length of the first chunk in data[start..end), end - start if no cut is found. */
-  cut(data, start, end) {
-    const { min, avg, max } = this.p;
-    const n = end - start;
-    if (n <= min) return n;
-    const limit = Math.min(n, max);
-    const normal = Math.min(limit, avg);
-    const g2 = this.gear;
-    const maskS = this.maskS;
-    const maskL = this.maskL;
-    let fp = 0;
-    let i = start + min;
-    const stopS = start + normal;
-    for (; i < stopS; i++) {
-      fp = (fp << 1) + g2[data[i]] | 0;
-      if ((fp & maskS) === 0) return i + 1 - start;
-    }
-    const stopL = start + limit;
-    for (; i < stopL; i++) {
-      fp = (fp << 1) + g2[data[i]] | 0;
-      if ((fp & maskL) === 0) return i + 1 - start;
-    }
-    return limit;
-  }
-  push(data) {
-    this.pending.push(data);
-    this.pendingLength += data.length;
-    if (this.pendingLength < 2 * this.p.max) return [];
-    return this.drain(false);
-  }
-  end() {
-    return this.drain(true);
-  }
-  drain(final) {
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-    const out = [];
-    let pos = 0;
-    while (all.length - pos >= this.p.max || final && pos < all.length) {
-      const len = this.cut(all, pos, all.length);
-      out.push(all.subarray(pos, pos + len));
-      pos += len;
-    }
-    this.pending = pos < all.length ? [all.subarray(pos)] : [];
-    this.pendingLength = all.length - pos;
-    return out;
-  }
-};
-var FixedChunker = class {
-  pending = [];
-  pendingLength = 0;
-  size;
-  constructor(size) {
-    this.size = size;
-  }
-  push(data) {
-    this.pending.push(data);
-    this.pendingLength += data.length;
-    return this.pendingLength >= this.size ? this.drain(false) : [];
-  }
-  end() {
-    return this.drain(true);
-  }
-  drain(final) {
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-    const out = [];
-    let pos = 0;
-    for (; all.length - pos >= this.size; pos += this.size) out.push(all.subarray(pos, pos + this.size));
-    if (final && pos < all.length) {
-      out.push(all.subarray(pos));
-      pos = all.length;
-    }
-    this.pending = pos < all.length ? [all.subarray(pos)] : [];
-    this.pendingLength = all.length - pos;
-    return out;
-  }
-};
-var SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
-function sqlitePageSize(head) {
-  if (head.length < 100 || !head.subarray(0, 16).equals(SQLITE_MAGIC)) return 0;
-  const raw = head.readUInt16BE(16);
-  const size = raw === 1 ? 65536 : raw;
-  return size >= 512 && (size & size - 1) === 0 ? size : 0;
-}
-function chunkerFor(head, gear) {
-  const page = sqlitePageSize(head);
-  if (page > 0) return { chunker: new FixedChunker(Math.max(page, SQLITE_MIN_CHUNK)), kind: "sqlite" };
-  return { chunker: new FastCdc(gear), kind: "cdc" };
-}
-
-// src/engine/repository/chunk-index.ts
-init_errors();
-
-// src/engine/chunk/idtable.ts
-var ID = 32;
-function startsAt(text, lit, at2) {
-  if (at2 + lit.length > text.length) return false;
-  for (let k2 = 0; k2 < lit.length; k2++) if (text[at2 + k2] !== lit[k2]) return false;
-  return true;
-}
-var HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
-var BLOCK_BITS = 15;
-var BLOCK = 1 << BLOCK_BITS;
-var IdList = class {
-  blocks = [Buffer.alloc(ID * 64)];
-  length = 0;
-  /** Room for one more ID; the block and byte offset it goes to. */
-  reserve() {
-    const n = this.length >>> BLOCK_BITS;
-    const at2 = (this.length & BLOCK - 1) * ID;
-    if (n === this.blocks.length) this.blocks.push(Buffer.alloc(ID * BLOCK));
-    let b2 = this.blocks[n];
-    if (at2 + ID > b2.length) {
-      const bigger = Buffer.alloc(Math.min(b2.length * 2, ID * BLOCK));
-      b2.copy(bigger, 0, 0, at2);
-      this.blocks[n] = b2 = bigger;
-    }
-    return [b2, at2];
-  }
-  push(id) {
-    const [b2, at2] = this.reserve();
-    b2.set(id, at2);
-    this.length++;
-  }
-  /** Append the ID written as 64 lowercase hex digits at text[at]; false if they are not. */
-  pushHex(text, at2) {
-    const [b2, o] = this.reserve();
-    for (let k2 = 0; k2 < ID; k2++) {
-      const hi2 = HEX[text[at2 + 2 * k2]];
-      const lo2 = HEX[text[at2 + 2 * k2 + 1]];
-      if (hi2 < 0 || lo2 < 0) return false;
-      b2[o + k2] = hi2 << 4 | lo2;
-    }
-    this.length++;
-    return true;
-  }
-  get(i) {
-    const at2 = (i & BLOCK - 1) * ID;
-    return this.blocks[i >>> BLOCK_BITS].subarray(at2, at2 + ID);
-  }
-  /** Copy every ID, 32 bytes each, into target at offset. */
-  copyTo(target, offset) {
-    for (let n = 0; n * BLOCK < this.length; n++) {
-      const count = Math.min(BLOCK, this.length - n * BLOCK);
-      target.set(this.blocks[n].subarray(0, count * ID), offset + n * BLOCK * ID);
-    }
-  }
-  *[Symbol.iterator]() {
-    for (let i = 0; i < this.length; i++) yield this.get(i);
-  }
-};
-var IdTable = class {
-  cap = 1024;
-  words = new Uint32Array(this.cap * 8);
-  used = new Uint8Array(this.cap);
-  vals;
-  size = 0;
-  width;
-  constructor(width) {
-    this.width = width;
-    this.vals = new Uint32Array(this.cap * width);
-  }
-  key = new Uint32Array(8);
-  /** The ID as eight little-endian words, in this.key. */
-  load(id) {
-    if (id.length !== ID) throw new Error(`a chunk ID has ${ID} bytes, not ${id.length}`);
-    const k2 = this.key;
-    for (let i = 0; i < 8; i++) k2[i] = (id[i * 4] | id[i * 4 + 1] << 8 | id[i * 4 + 2] << 16 | id[i * 4 + 3] << 24) >>> 0;
-    return k2;
-  }
-  /** Add an entry (an ID may be added more than once, with other values). */
-  add(id, values) {
-    if ((this.size + 1) * 4 > this.cap * 3) this.grow();
-    this.place(this.load(id), values);
-    this.size++;
-  }
-  place(k2, values) {
-    const mask = this.cap - 1;
-    let slot = k2[0] & mask;
-    while (this.used[slot]) slot = slot + 1 & mask;
-    this.used[slot] = 1;
-    this.words.set(k2, slot * 8);
-    for (let i = 0; i < this.width; i++) this.vals[slot * this.width + i] = values[i];
-  }
-  grow() {
-    const { cap, words, used, vals } = this;
-    this.cap = cap * 2;
-    this.words = new Uint32Array(this.cap * 8);
-    this.used = new Uint8Array(this.cap);
-    this.vals = new Uint32Array(this.cap * this.width);
-    for (let s3 = 0; s3 < cap; s3++) {
-      if (used[s3]) this.place(words.subarray(s3 * 8, s3 * 8 + 8), vals.subarray(s3 * this.width, (s3 + 1) * this.width));
-    }
-  }
-  has(id) {
-    return this.find(id, () => true);
-  }
-  /** Call visit with each entry's values until it returns true; whether one did. */
-  find(id, visit) {
-    const k2 = this.load(id);
-    const w2 = this.words;
-    const mask = this.cap - 1;
-    for (let slot = k2[0] & mask; this.used[slot]; slot = slot + 1 & mask) {
-      const b2 = slot * 8;
-      if (w2[b2] === k2[0] && w2[b2 + 1] === k2[1] && w2[b2 + 2] === k2[2] && w2[b2 + 3] === k2[3] && w2[b2 + 4] === k2[4] && w2[b2 + 5] === k2[5] && w2[b2 + 6] === k2[6] && w2[b2 + 7] === k2[7]) {
-        if (visit(this.vals.subarray(slot * this.width, (slot + 1) * this.width))) return true;
-      }
-    }
-    return false;
-  }
-};
-
-// src/engine/pack/trailer.ts
-init_errors();
-var ChunkRecords = class {
-  buf = Buffer.alloc(48 * 256);
-  length = 0;
-  push(id, offset, length, rawLength, inner) {
-    if ((this.length + 1) * 48 > this.buf.length) {
-      const bigger = Buffer.alloc(this.buf.length * 2);
-      this.buf.copy(bigger);
-      this.buf = bigger;
-    }
-    const at2 = this.length * 48;
-    this.buf.set(id, at2);
-    this.buf.writeUInt32LE(offset, at2 + 32);
-    this.buf.writeUInt32LE(length, at2 + 36);
-    this.buf.writeUInt32LE(rawLength, at2 + 40);
-    this.buf.writeUInt32LE(inner, at2 + 44);
-    this.length++;
-  }
-  id(i) {
-    return this.buf.subarray(i * 48, i * 48 + 32);
-  }
-  values(i) {
-    const at2 = i * 48 + 32;
-    return [this.buf.readUInt32LE(at2), this.buf.readUInt32LE(at2 + 4), this.buf.readUInt32LE(at2 + 8), this.buf.readUInt32LE(at2 + 12)];
-  }
-  /** Record i as the JSON text of a ChunkRecord. */
-  json(i) {
-    return `["${this.id(i).toString("hex")}",${this.values(i).join(",")}]`;
-  }
-};
-function recordLines(chunks) {
-  if (Array.isArray(chunks)) return chunks.map((c) => JSON.stringify(c));
-  return Array.from({ length: chunks.length }, (_2, i) => chunks.json(i));
-}
-function trailerText(chunks) {
-  return `{"chunks":[${recordLines(chunks).join(",")}]}`;
-}
-function parseTrailer(pack, plain) {
-  const n = plain.length >= 4 ? plain.readUInt32LE(plain.length - 4) : -1;
-  try {
-    if (n < 0 || n > plain.length - 4) throw new Error();
-    const chunks = JSON.parse(plain.subarray(plain.length - 4 - n, plain.length - 4).toString("utf8")).chunks;
-    if (!Array.isArray(chunks)) throw new Error();
-    return chunks;
-  } catch {
-    throw new IntegrityError(`pack ${pack}: its trailer is unreadable`);
-  }
-}
-
-// src/engine/repository/chunk-index.ts
-function* indexText(packs) {
-  yield '{"version":1,"packs":[\n';
-  for (let i = 0; i < packs.length; i++) {
-    const p2 = packs[i];
-    yield `{"id":"${p2.id}","size":${p2.size},"chunks":[
-${recordLines(p2.chunks).join(",\n")}]}${i < packs.length - 1 ? ",\n" : ""}`;
-  }
-  yield "]}\n";
-}
-var HEAD = Buffer.from('{"version":1,"packs":[\n');
-var PACK_OPEN = Buffer.from('{"id":"');
-var PACK_SIZE = Buffer.from('","size":');
-var PACK_CHUNKS = Buffer.from(',"chunks":[');
-var PACK_CLOSE = Buffer.from("]}");
-var CHUNK_OPEN = Buffer.from('["');
-var QUOTE_COMMA = Buffer.from('",');
-var COMMA = Buffer.from(",");
-var CLOSE = Buffer.from("]");
-var Index = class _Index {
-  table = new IdTable(5);
-  // pack number, offset, length, raw length, inner
-  /** Pack IDs by the index's pack number (the first value of each location). */
-  packIds = [];
-  packNumbers = /* @__PURE__ */ new Map();
-  /** Every indexed pack: its size and the index file that lists it. */
-  packs = /* @__PURE__ */ new Map();
-  addPack(id, size, indexFile = "") {
-    let n = this.packNumbers.get(id);
-    if (n === void 0) {
-      n = this.packIds.length;
-      this.packIds.push(id);
-      this.packNumbers.set(id, n);
-      this.packs.set(id, { size, indexFile });
-    }
-    return n;
-  }
-  add(p2, indexFile = "") {
-    const n = this.addPack(p2.id, p2.size, indexFile);
-    const c = p2.chunks;
-    if (Array.isArray(c)) {
-      for (const [id, offset, length, rawLength, inner] of c) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
-    } else {
-      for (let i = 0; i < c.length; i++) this.table.add(c.id(i), [n, ...c.values(i)]);
-    }
-  }
-  get size() {
-    return this.table.size;
-  }
-  has(id) {
-    return this.table.has(id);
-  }
-  /** The chunk's location, from a preferred pack when it is in several. */
-  lookup(id, prefer) {
-    const v2 = this.found;
-    if (!this.locateInto(id, prefer && this.flagsFor(prefer), v2, 0)) return void 0;
-    return { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] };
-  }
-  found = new Uint32Array(5);
-  flags = /* @__PURE__ */ new WeakMap();
-  /** packFlags for a set, kept while no pack is added. */
-  flagsFor(prefer) {
-    let f2 = this.flags.get(prefer);
-    if (!f2 || f2.length !== this.packIds.length) this.flags.set(prefer, f2 = this.packFlags(prefer));
-    return f2;
-  }
-  /**
-   * Write the chunk's location (pack number, offset, length, raw length,
-   * inner) to out[at..at+5], from a preferred pack when it is in several;
-   * false when no index lists it. No object per call: restore locates every
-   * chunk of a snapshot.
-   */
-  locateInto(id, preferred, out, at2) {
-    let found = false;
-    this.table.find(id, (v2) => {
-      if (!found || !preferred || preferred[v2[0]]) out.set(v2, at2);
-      found = true;
-      return !preferred || preferred[v2[0]] === 1;
-    });
-    return found;
-  }
-  /** A flag per pack number: 1 for the packs in the set. */
-  packFlags(packs) {
-    const flags = new Uint8Array(this.packIds.length);
-    this.packIds.forEach((id, n) => flags[n] = packs.has(id) ? 1 : 0);
-    return flags;
-  }
-  /**
-   * Add one index file (the layout indexText writes, one pack or chunk per
-   * line), parsed from its bytes: no string or regular expression per chunk.
-   */
-  addBytes(name2, json) {
-    if (!json.subarray(0, HEAD.length).equals(HEAD)) throw new IntegrityError(`index ${name2}: not a version 1 index`);
-    const id = Buffer.alloc(32);
-    const values = [0, 0, 0, 0, 0];
-    let pack = -1;
-    let pos = HEAD.length;
-    let p2 = 0;
-    const lit = (l) => startsAt(json, l, p2) && (p2 += l.length, true);
-    const hex = () => {
-      for (let k2 = 0; k2 < 32; k2++) {
-        const hi2 = HEX[json[p2 + 2 * k2]];
-        const lo2 = HEX[json[p2 + 2 * k2 + 1]];
-        if (hi2 < 0 || lo2 < 0) return false;
-        id[k2] = hi2 << 4 | lo2;
-      }
-      p2 += 64;
-      return true;
-    };
-    const num = (k2) => {
-      let n = 0;
-      const start = p2;
-      while (p2 < json.length && json[p2] >= 48 && json[p2] <= 57 && p2 - start < 15) n = n * 10 + json[p2++] - 48;
-      values[k2] = n;
-      return p2 > start;
-    };
-    while (pos < json.length) {
-      let end = json.indexOf(10, pos);
-      if (end < 0) end = json.length;
-      p2 = pos;
-      if (end > pos) {
-        if (pack >= 0 && lit(CHUNK_OPEN) && hex() && lit(QUOTE_COMMA) && num(1) && lit(COMMA) && num(2) && lit(COMMA) && num(3) && lit(COMMA) && num(4) && lit(CLOSE)) {
-          lit(PACK_CLOSE);
-          lit(PACK_CLOSE);
-          lit(COMMA);
-          if (p2 === end) {
-            values[0] = pack;
-            this.table.add(id, values);
-            pos = end + 1;
-            continue;
-          }
-        }
-        p2 = pos;
-        if (lit(PACK_OPEN) && hex() && lit(PACK_SIZE) && num(0) && lit(PACK_CHUNKS) && p2 === end) {
-          pack = this.addPack(id.toString("hex"), values[0], name2);
-          pos = end + 1;
-          continue;
-        }
-        throw new IntegrityError(`index ${name2}: malformed line ${JSON.stringify(json.subarray(pos, Math.min(end, pos + 80)).toString("utf8"))}`);
-      }
-      pos = end + 1;
-    }
-  }
-  static async load(repo) {
-    const index = new _Index();
-    for (const name2 of await repo.listNames("index")) index.addBytes(name2, await repo.loadMetaBytes("index", name2));
-    return index;
-  }
-};
-
-// src/engine/chunk/hasher.ts
-var BATCH = 1024 * 1024;
-var BUFFER = BATCH + CDC_DEFAULT.max;
-var BatchHasher = class {
-  batch;
-  queue = [];
-  spare = [];
-  workers;
-  onChunk;
-  /** onChunk gets every chunk with its ID, in the order they were pushed. */
-  constructor(workers, onChunk) {
-    this.workers = workers;
-    this.onChunk = onChunk;
-    this.batch = this.fresh();
-  }
-  fresh() {
-    return { data: this.spare.pop() ?? Buffer.allocUnsafe(BUFFER), sizes: [], length: 0 };
-  }
-  async push(chunk) {
-    if (chunk.length > BUFFER - this.batch.length) await this.send();
-    chunk.copy(this.batch.data, this.batch.length);
-    this.batch.length += chunk.length;
-    this.batch.sizes.push(chunk.length);
-    if (this.batch.length >= BATCH) await this.send();
-  }
-  async send() {
-    const b2 = this.batch;
-    if (b2.sizes.length === 0) return;
-    this.batch = this.fresh();
-    b2.done = this.workers.hash(b2.data, Uint32Array.from(b2.sizes));
-    b2.done.catch(() => {
-    });
-    this.queue.push(b2);
-    while (this.queue.length > 2 * this.workers.size) await this.take();
-  }
-  async take() {
-    const b2 = this.queue.shift();
-    const { data, ids } = await b2.done;
-    let at2 = 0;
-    for (let k2 = 0; k2 < b2.sizes.length; k2++) {
-      await this.onChunk(data.subarray(at2, at2 + b2.sizes[k2]), ids.subarray(k2 * 32, k2 * 32 + 32));
-      at2 += b2.sizes[k2];
-    }
-    this.spare.push(data);
-  }
-  /** Hash what is pushed so far and hand every chunk to onChunk. */
-  async flush() {
-    await this.send();
-    while (this.queue.length > 0) await this.take();
-  }
-  /** Wait for batches in flight and drop them (after a failure). */
-  async abandon() {
-    const q2 = this.queue.splice(0);
-    await Promise.allSettled(q2.map((b2) => b2.done));
-    this.batch = this.fresh();
-  }
-};
-
-// src/engine/repository/lock.ts
-import { randomBytes as randomBytes4 } from "node:crypto";
-
-// src/backends/backend.ts
-var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock"];
-var NotExistError = class extends Error {
-  constructor(h) {
-    super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
-    this.name = "NotExistError";
-  }
-};
-function isNotExist(err) {
-  return err instanceof NotExistError;
-}
-var NAMED = /^[0-9a-f]{64}$/;
-function checkHandle(h) {
-  if (!FILE_TYPES.includes(h.type)) throw new Error(`unknown file type ${String(h.type)}`);
-  const singleton = h.type === "config" || h.type === "keys";
-  if (singleton ? h.name !== "" : !NAMED.test(h.name)) {
-    throw new Error(`invalid ${h.type} name ${JSON.stringify(h.name)}`);
-  }
-}
-function isValidName(type, name2) {
-  return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
-}
-
-// src/engine/repository/lock.ts
-init_errors();
-
-// src/engine/repository/repository.ts
-import { createHash, createHmac as createHmac3, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
-import { hostname } from "node:os";
-import { createZstdCompress, zstdDecompressSync } from "node:zlib";
-init_errors();
-
-// src/engine/crypto/age.ts
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  createSecretKey,
-  diffieHellman,
-  generateKeyPairSync,
-  hkdfSync as hkdfSync2,
-  randomBytes,
-  timingSafeEqual
-} from "node:crypto";
-import { Transform } from "node:stream";
-
-// node_modules/@scure/base/index.js
-var freeze = (fn) => Object.freeze(fn());
-function isBytes(a) {
-  return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
-}
-function abytes(b2) {
-  if (!isBytes(b2))
-    throw new TypeError("Uint8Array expected");
-}
-function isArrayOf(isString, arr) {
-  if (!Array.isArray(arr))
-    return false;
-  if (arr.length === 0)
-    return true;
-  if (isString) {
-    return arr.every((item) => typeof item === "string");
-  } else {
-    return arr.every((item) => Number.isSafeInteger(item));
-  }
-}
-function afn(input) {
-  if (typeof input !== "function")
-    throw new TypeError("function expected");
-  return true;
-}
-function astr(label, input) {
-  if (typeof input !== "string")
-    throw new TypeError(`${label}: string expected`);
-  return true;
-}
-function anumber(n, title = "number") {
-  if (typeof n !== "number")
-    throw new TypeError(`${title}: expected number, got ${typeof n}`);
-  if (!Number.isSafeInteger(n))
-    throw new RangeError(`${title}: expected safe integer, got ${n}`);
-}
-function anumArr(label, input) {
-  if (!isArrayOf(false, input))
-    throw new TypeError(`${label}: array of numbers expected`);
-}
-var powers = /* @__PURE__ */ (() => {
-  let res = [];
-  for (let i = 0; i < 40; i++)
-    res.push(2 ** i);
-  return res;
-})();
-function u8ToNumArr(u8, len = u8.length) {
-  const res = new Array(len);
-  for (let i = 0; i < len; i++)
-    res[i] = u8[i];
-  return res;
-}
-var asciiDecoder = /* @__PURE__ */ (() => {
-  try {
-    const decoder = new TextDecoder();
-    return decoder.decode(Uint8Array.of(65, 48, 43, 127)) === "A0+\x7F" ? decoder : void 0;
-  } catch (e) {
-    return void 0;
-  }
-})();
-var B2S_CHUNK = 8192;
-function charcodesToString(codes) {
-  const len = codes.length;
-  if (asciiDecoder !== void 0 && len >= 12)
-    return asciiDecoder.decode(codes);
-  if (len <= B2S_CHUNK)
-    return String.fromCharCode.apply(null, codes);
-  let res = "";
-  for (let i = 0; i < len; i += B2S_CHUNK)
-    res += String.fromCharCode.apply(null, codes.subarray(i, i + B2S_CHUNK));
-  return res;
-}
-function radix2(bits) {
-  anumber(bits);
-  if (bits <= 0 || bits > 8)
-    throw new RangeError("radix2: bits should be in (0..8]");
-  const mask = powers[bits] - 1;
-  return {
-    encode: (bytes) => {
-      abytes(bytes);
-      const len = bytes.length;
-      const res = new Uint8Array(Math.ceil(len * 8 / bits));
-      let carry = 0;
-      let pos = 0;
-      let j2 = 0;
-      for (let i = 0; i < len; ) {
-        if (i + 2 < len) {
-          carry = carry << 24 | bytes[i] << 16 | bytes[i + 1] << 8 | bytes[i + 2];
-          pos += 24;
-          i += 3;
-        } else {
-          carry = (carry << 8 | bytes[i]) & 65535;
-          pos += 8;
-          i++;
-        }
-        for (; ; ) {
-          pos -= bits;
-          res[j2++] = carry >> pos & mask;
-          if (pos < bits)
-            break;
-        }
-      }
-      if (pos > 0)
-        res[j2] = carry << bits - pos & mask;
-      return res;
-    },
-    decode: (digits) => {
-      const len = digits.length;
-      const res = new Uint8Array(Math.floor(len * bits / 8));
-      let carry = 0;
-      let pos = 0;
-      let j2 = 0;
-      for (let i = 0; i < len; i++) {
-        carry = (carry << bits | digits[i]) & 65535;
-        pos += bits;
-        for (; pos >= 8; pos -= 8)
-          res[j2++] = carry >> pos - 8 & 255;
-      }
-      carry = carry << 8 - pos & 255;
-      if (pos >= bits)
-        throw new Error("Excess padding");
-      if (carry > 0)
-        throw new Error(`Non-zero padding: ${carry}`);
-      return res;
-    }
-  };
-}
-function alphabet(letters, aliases) {
-  const len = letters.length;
-  if (len > 128)
-    throw new Error("alphabet: max 128 letters");
-  const encTable = new Uint8Array(len);
-  const decTable = new Int8Array(128).fill(-1);
-  for (let i = 0; i < len; i++) {
-    const code2 = letters.charCodeAt(i);
-    if (letters.codePointAt(i) !== code2 || code2 > 127)
-      throw new Error("alphabet: single-char ASCII letters only");
-    encTable[i] = code2;
-    decTable[code2] = i;
-  }
-  if (aliases !== void 0) {
-    for (const alias of Object.keys(aliases)) {
-      const code2 = alias.charCodeAt(0);
-      const target = decTable[aliases[alias].charCodeAt(0)];
-      if (alias.length !== 1 || code2 > 127 || target === void 0 || target === -1)
-        throw new Error(`alphabet: invalid alias ${alias}`);
-      decTable[code2] = target;
-    }
-  }
-  return {
-    encode: (digits) => {
-      const codes = new Uint8Array(digits.length);
-      for (let i = 0; i < digits.length; i++) {
-        const d = digits[i];
-        const code2 = encTable[d];
-        if (code2 === void 0)
-          throw new Error(`alphabet.encode: invalid digit ${d}`);
-        codes[i] = code2;
-      }
-      return charcodesToString(codes);
-    },
-    decode: (input) => {
-      astr("decode", input);
-      const slen = input.length;
-      const digits = new Uint8Array(slen);
-      for (let i = 0; i < slen; i++) {
-        const code2 = input.charCodeAt(i);
-        const digit = code2 < 128 ? decTable[code2] : -1;
-        if (digit === -1)
-          throw new Error(`Unknown letter "${input[i]}". Allowed: ${letters}`);
-        digits[i] = digit;
-      }
-      return digits;
-    }
-  };
-}
-function unsafeWrapper(fn) {
-  afn(fn);
-  return function(...args) {
-    try {
-      return fn.apply(null, args);
-    } catch (e) {
-    }
-  };
-}
-var BECH_ALPHABET = /* @__PURE__ */ alphabet("qpzry9x8gf2tvdw0s3jn54khce6mua7l");
-var BECH_UPPERCASE_PRINTABLE = /^[\x21-\x60\x7b-\x7e]+$/;
-function assertBech32Printable(label, value) {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 33 || c > 126)
-      throw new Error(`${label}: printable ASCII expected`);
-  }
-}
-function wordsToU8(words) {
-  const len = words.length;
-  const res = new Uint8Array(len);
-  for (let i = 0; i < len; i++) {
-    const w2 = words[i];
-    if (w2 < 0 || w2 >= 32)
-      throw new Error(`alphabet.encode: invalid digit ${w2}`);
-    res[i] = w2;
-  }
-  return res;
-}
-var POLYMOD_GENERATORS = [996825010, 642813549, 513874426, 1027748829, 705979059];
-function bech32Polymod(pre) {
-  const b2 = pre >> 25;
-  let chk = (pre & 33554431) << 5;
-  for (let i = 0; i < POLYMOD_GENERATORS.length; i++) {
-    if ((b2 >> i & 1) === 1)
-      chk ^= POLYMOD_GENERATORS[i];
-  }
-  return chk;
-}
-function bechChecksum(prefix, words, encodingConst = 1) {
-  const len = prefix.length;
-  let chk = 1;
-  for (let i = 0; i < len; i++) {
-    const c = prefix.charCodeAt(i);
-    if (c < 33 || c > 126)
-      throw new Error(`Invalid prefix (${prefix})`);
-    chk = bech32Polymod(chk) ^ c >> 5;
-  }
-  chk = bech32Polymod(chk);
-  for (let i = 0; i < len; i++)
-    chk = bech32Polymod(chk) ^ prefix.charCodeAt(i) & 31;
-  for (let v2 of words)
-    chk = bech32Polymod(chk) ^ v2;
-  for (let i = 0; i < 6; i++)
-    chk = bech32Polymod(chk);
-  chk ^= encodingConst;
-  const sum = new Uint8Array(6);
-  for (let i = 0; i < 6; i++)
-    sum[i] = chk >>> 5 * (5 - i) & 31;
-  return BECH_ALPHABET.encode(sum);
-}
-function genBech32(encoding) {
-  const ENCODING_CONST = encoding === "bech32" ? 1 : 734539939;
-  const _words = radix2(5);
-  const toWords = (from) => {
-    abytes(from);
-    const len = from.length;
-    const res = new Array(Math.ceil(len * 8 / 5));
-    let carry = 0;
-    let pos = 0;
-    let j2 = 0;
-    for (let i = 0; i < len; i++) {
-      carry = carry << 8 | from[i];
-      pos += 8;
-      for (; pos >= 5; pos -= 5)
-        res[j2++] = carry >> pos - 5 & 31;
-    }
-    if (pos > 0)
-      res[j2] = carry << 5 - pos & 31;
-    return res;
-  };
-  const fromWords = (to2) => {
-    anumArr("radix2.decode", to2);
-    const len = to2.length;
-    const digits = new Uint8Array(len);
-    for (let i = 0; i < len; i++) {
-      const w2 = to2[i];
-      if (w2 < 0 || w2 >= 32)
-        throw new Error(`convertRadix2: invalid word=${w2}`);
-      digits[i] = w2;
-    }
-    return _words.decode(digits);
-  };
-  const fromWordsUnsafe = unsafeWrapper(fromWords);
-  function encode2(prefix, words, limit = 90) {
-    astr("bech32.encode prefix", prefix);
-    if (limit !== false)
-      anumber(limit, "limit");
-    if (isBytes(words))
-      words = u8ToNumArr(words);
-    anumArr("bech32.encode", words);
-    const plen = prefix.length;
-    if (plen === 0)
-      throw new TypeError(`Invalid prefix length ${plen}`);
-    const actualLength = plen + 7 + words.length;
-    if (limit !== false && actualLength > limit)
-      throw new TypeError(`Length ${actualLength} exceeds limit ${limit}`);
-    assertBech32Printable("bech32.encode prefix", prefix);
-    const lowered = prefix.toLowerCase();
-    const sum = bechChecksum(lowered, words, ENCODING_CONST);
-    return `${lowered}1${BECH_ALPHABET.encode(wordsToU8(words))}${sum}`;
-  }
-  function decode2(str, limit = 90) {
-    astr("bech32.decode input", str);
-    if (limit !== false)
-      anumber(limit, "limit");
-    const slen = str.length;
-    if (slen < 8 || limit !== false && slen > limit)
-      throw new TypeError(`invalid string length ${slen}, expected (8..${limit})`);
-    const lowered = str.toLowerCase();
-    if (str !== lowered) {
-      if (!BECH_UPPERCASE_PRINTABLE.test(str)) {
-        assertBech32Printable("bech32.decode input", str);
-        throw new Error(`mixed-case string not allowed`);
-      }
-    }
-    const sepIndex = lowered.lastIndexOf("1");
-    if (sepIndex === 0 || sepIndex === -1)
-      throw new Error(`invalid separator "1"`);
-    const prefix = lowered.slice(0, sepIndex);
-    const data = lowered.slice(sepIndex + 1);
-    if (data.length < 6)
-      throw new Error("invalid data length");
-    const digits = BECH_ALPHABET.decode(data);
-    const words = u8ToNumArr(digits, digits.length - 6);
-    const sum = bechChecksum(prefix, words, ENCODING_CONST);
-    if (!data.endsWith(sum))
-      throw new Error(`Invalid checksum in ${str}`);
-    return { prefix, words };
-  }
-  const decodeUnsafe = unsafeWrapper(decode2);
-  function decodeToBytes(str, limit = 90) {
-    const { prefix, words } = decode2(str, limit);
-    return {
-      prefix,
-      words,
-      bytes: fromWords(words)
-    };
-  }
-  function encodeFromBytes(prefix, bytes) {
-    return encode2(prefix, toWords(bytes));
-  }
-  return {
-    encode: encode2,
-    decode: decode2,
-    encodeFromBytes,
-    decodeToBytes,
-    decodeUnsafe,
-    fromWords,
-    fromWordsUnsafe,
-    toWords
-  };
-}
-var bech32 = /* @__PURE__ */ freeze(() => genBech32("bech32"));
-
-// src/engine/crypto/age.ts
-init_errors();
-var SEGMENT = 64 * 1024;
-var TAG = 16;
-var NONCE = 16;
-var INTRO = "age-encryption.org/v1\n";
-var PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
-var SPKI = Buffer.from("302a300506032b656e032100", "hex");
-function hkdf(ikm, salt, info) {
-  return Buffer.from(hkdfSync2("sha256", ikm, salt, info, 32));
-}
-function b64(buf) {
-  return Buffer.from(buf).toString("base64").replace(/=+$/, "");
-}
-function unb64(s3) {
-  if (!/^[A-Za-z0-9+/]*$/.test(s3)) throw new IntegrityError("age header: invalid base64");
-  const buf = Buffer.from(s3, "base64");
-  if (b64(buf) !== s3) throw new IntegrityError("age header: non-canonical base64");
-  return buf;
-}
-function identityFromSecret(secret2) {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8, secret2]), format: "der", type: "pkcs8" });
-  const publicKey = Buffer.from(createPublicKey(key).export({ format: "der", type: "spki" })).subarray(SPKI.length);
-  return { secret: key, publicKey };
-}
-function parseIdentity(s3) {
-  let decoded;
-  try {
-    decoded = bech32.decodeToBytes(s3.trim().toLowerCase());
-  } catch {
-    throw new UsageError("not an age identity (expected AGE-SECRET-KEY-1...)");
-  }
-  if (decoded.prefix !== "age-secret-key-" || decoded.bytes.length !== 32) {
-    throw new UsageError("not an X25519 age identity (expected AGE-SECRET-KEY-1...)");
-  }
-  return identityFromSecret(decoded.bytes);
-}
-function parseIdentityFile(text) {
-  const ids = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).map(parseIdentity);
-  if (ids.length === 0) throw new UsageError("the identity file holds no AGE-SECRET-KEY-1 line");
-  return ids;
-}
-function parseRecipient(s3) {
-  try {
-    const decoded = bech32.decodeToBytes(s3.trim());
-    if (decoded.prefix === "age" && decoded.bytes.length === 32) return Buffer.from(decoded.bytes);
-  } catch {
-  }
-  throw new UsageError(`not an X25519 age recipient: ${JSON.stringify(s3)} (expected age1...)`);
-}
-function encodeRecipient(publicKey) {
-  return bech32.encodeFromBytes("age", publicKey);
-}
-function wrapFileKey(fileKey, recipient) {
-  const eph = generateKeyPairSync("x25519");
-  const share = Buffer.from(eph.publicKey.export({ format: "der", type: "spki" })).subarray(SPKI.length);
-  const theirs = createPublicKey({ key: Buffer.concat([SPKI, recipient]), format: "der", type: "spki" });
-  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: theirs });
-  const key = hkdf(shared, Buffer.concat([share, recipient]), "age-encryption.org/v1/X25519");
-  const c = createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
-  const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
-  return `-> X25519 ${b64(share)}
-${b64(body)}
-`;
-}
-function parseHeader(buf) {
-  if (buf.length < INTRO.length) return null;
-  if (buf.subarray(0, INTRO.length).toString("latin1") !== INTRO) throw new IntegrityError("not an age file (bad intro line)");
-  let pos = INTRO.length;
-  const line = () => {
-    const nl = buf.indexOf(10, pos);
-    if (nl < 0) return null;
-    const s3 = buf.subarray(pos, nl).toString("latin1");
-    pos = nl + 1;
-    return s3;
-  };
-  const stanzas = [];
-  for (; ; ) {
-    const start = pos;
-    const l = line();
-    if (l === null) return null;
-    if (l.startsWith("--- ")) {
-      const mac3 = unb64(l.slice(4));
-      if (mac3.length !== 32) throw new IntegrityError("age header: bad MAC length");
-      return { stanzas, length: pos, macInput: buf.subarray(0, start + 3), mac: mac3 };
-    }
-    if (!l.startsWith("-> ")) throw new IntegrityError("age header: malformed stanza");
-    const args = l.slice(3).split(" ");
-    const parts = [];
-    for (; ; ) {
-      const b2 = line();
-      if (b2 === null) return null;
-      if (b2.length > 64) throw new IntegrityError("age header: stanza line too long");
-      parts.push(unb64(b2));
-      if (b2.length < 64) break;
-    }
-    stanzas.push({ args, body: Buffer.concat(parts) });
-  }
-}
-function unwrap(stanzas, identities) {
-  for (const s3 of stanzas) {
-    if (s3.args[0] !== "X25519") continue;
-    if (s3.args.length !== 2 || s3.body.length !== 32) throw new IntegrityError("age header: malformed X25519 stanza");
-    const share = unb64(s3.args[1]);
-    if (share.length !== 32) throw new IntegrityError("age header: malformed X25519 share");
-    const theirs = createPublicKey({ key: Buffer.concat([SPKI, share]), format: "der", type: "spki" });
-    for (const id of identities) {
-      let shared;
-      try {
-        shared = diffieHellman({ privateKey: id.secret, publicKey: theirs });
-      } catch {
-        continue;
-      }
-      if (shared.every((b2) => b2 === 0)) continue;
-      const key = hkdf(shared, Buffer.concat([share, id.publicKey]), "age-encryption.org/v1/X25519");
-      const d = createDecipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
-      d.setAuthTag(s3.body.subarray(16));
-      try {
-        return Buffer.concat([d.update(s3.body.subarray(0, 16)), d.final()]);
-      } catch {
-      }
-    }
-  }
-  return null;
-}
-function openHeader(header, identities, what) {
-  const fileKey = unwrap(header.stanzas, identities);
-  if (!fileKey) throw new NoKeyError(`no identity matches ${what}`, "use the age identity whose recipient the repository was created for");
-  const macKey = hkdf(fileKey, Buffer.alloc(0), "header");
-  const mac3 = createHmac("sha256", macKey).update(header.macInput).digest();
-  if (!timingSafeEqual(mac3, header.mac)) throw new IntegrityError(`${what}: age header MAC mismatch`);
-  return { headerLength: header.length, payloadKey: fileKey };
-}
-function segmentNonce(counter, last) {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6);
-  n[11] = last ? 1 : 0;
-  return n;
-}
-function openSegment(key, counter, last, sealed, what) {
-  const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
-  d.setAuthTag(sealed.subarray(sealed.length - TAG));
-  try {
-    const plain = d.update(sealed.subarray(0, sealed.length - TAG));
-    const rest = d.final();
-    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
-  } catch {
-    throw new IntegrityError(`${what}: payload segment ${counter} fails authentication (damaged or truncated)`);
-  }
-}
-function newHeader(recipients) {
-  if (recipients.length === 0) throw new UsageError("no recipients to encrypt to");
-  const fileKey = randomBytes(16);
-  const body = INTRO + recipients.map((r) => wrapFileKey(fileKey, r)).join("") + "---";
-  const mac3 = createHmac("sha256", hkdf(fileKey, Buffer.alloc(0), "header")).update(body, "latin1").digest();
-  return { header: Buffer.from(`${body} ${b64(mac3)}
-`, "latin1"), fileKey };
-}
-var Sealer = class {
-  head;
-  key;
-  pending = [];
-  pendingLength = 0;
-  counter = 0;
-  constructor(recipients) {
-    const { header, fileKey } = newHeader(recipients);
-    const nonce = randomBytes(NONCE);
-    this.key = createSecretKey(hkdf(fileKey, nonce, "payload"));
-    this.head = Buffer.concat([header, nonce]);
-  }
-  push(data) {
-    if (data.length > 0) {
-      this.pending.push(data);
-      this.pendingLength += data.length;
-    }
-    const out = [];
-    while (this.pendingLength > SEGMENT) this.seal(SEGMENT, false, out);
-    return out;
-  }
-  end() {
-    const out = [];
-    this.seal(this.pendingLength, true, out);
-    return out;
-  }
-  seal(n, last, out) {
-    const c = createCipheriv("chacha20-poly1305", this.key, segmentNonce(this.counter++, last), { authTagLength: TAG });
-    this.pendingLength -= n;
-    while (n > 0) {
-      const p2 = this.pending[0];
-      const take = Math.min(n, p2.length);
-      out.push(c.update(p2.subarray(0, take)));
-      if (take === p2.length) this.pending.shift();
-      else this.pending[0] = p2.subarray(take);
-      n -= take;
-    }
-    const rest = c.final();
-    if (rest.length > 0) out.push(rest);
-    out.push(c.getAuthTag());
-  }
-};
-function encrypt(plain, recipients) {
-  const s3 = new Sealer(recipients);
-  return Buffer.concat([s3.head, ...s3.push(plain), ...s3.end()]);
-}
-function decrypt(data, identities, what) {
-  const header = parseHeader(data);
-  if (!header) throw new IntegrityError(`${what}: truncated age header`);
-  const keys = payloadKeys(openHeader(header, identities, what), data.subarray(header.length, header.length + NONCE), what);
-  return decryptPayload(keys, data.subarray(header.length + NONCE), 0, what);
-}
-function payloadKeys(file, nonce, what) {
-  if (nonce.length !== NONCE) throw new IntegrityError(`${what}: truncated age payload`);
-  return { dataStart: file.headerLength + NONCE, key: hkdf(file.payloadKey, nonce, "payload") };
-}
-function decryptPayload(keys, sealed, first, what, totalSegments) {
-  const n = Math.ceil(sealed.length / (SEGMENT + TAG));
-  const total = totalSegments ?? first + n;
-  if (n === 0) throw new IntegrityError(`${what}: empty age payload`);
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const seg = sealed.subarray(i * (SEGMENT + TAG), (i + 1) * (SEGMENT + TAG));
-    if (seg.length < TAG) throw new IntegrityError(`${what}: truncated age payload`);
-    const counter = first + i;
-    const last = counter === total - 1;
-    const plain = openSegment(keys.key, counter, last, seg, what);
-    if (last && plain.length === 0 && counter > 0) throw new IntegrityError(`${what}: age payload ends with an empty segment`);
-    out.push(plain);
-  }
-  return Buffer.concat(out);
-}
-function segmentRange(keys, offset, length) {
-  const first = Math.floor(offset / SEGMENT);
-  const last = Math.floor((offset + Math.max(length, 1) - 1) / SEGMENT);
-  return {
-    first,
-    start: keys.dataStart + first * (SEGMENT + TAG),
-    end: keys.dataStart + (last + 1) * (SEGMENT + TAG)
-  };
-}
-var EncryptStream = class extends Transform {
-  sealer;
-  constructor(recipients) {
-    super();
-    this.sealer = new Sealer(recipients);
-    this.push(this.sealer.head);
-  }
-  _transform(chunk, _enc, cb) {
-    for (const p2 of this.sealer.push(chunk)) this.push(p2);
-    cb();
-  }
-  _flush(cb) {
-    for (const p2 of this.sealer.end()) this.push(p2);
-    cb();
-  }
-};
-
-// src/engine/crypto/keys.ts
-import { createHmac as createHmac2, hash, hkdfSync as hkdfSync3, randomBytes as randomBytes2 } from "node:crypto";
-init_errors();
-var WRITE_KEY_PREFIX = "cairn-write-key-";
-function derive(w2, info) {
-  return Buffer.from(hkdfSync3("sha256", w2, new Uint8Array(0), info, 32));
-}
-function newWriteKey() {
-  return randomBytes2(32);
-}
-function deriveKeys(writeKey, identities = []) {
-  return {
-    writeKey,
-    meta: identityFromSecret(derive(writeKey, "cairn metadata x25519")),
-    chunkIdKey: derive(writeKey, "cairn chunk id"),
-    macKey: derive(writeKey, "cairn mac"),
-    gearSeed: derive(writeKey, "cairn gear"),
-    identities
-  };
-}
-function encodeWriteKey(w2) {
-  return bech32.encodeFromBytes(WRITE_KEY_PREFIX, w2).toUpperCase();
-}
-function parseWriteKey(s3) {
-  try {
-    const d = bech32.decodeToBytes(s3.trim().toLowerCase());
-    if (d.prefix === WRITE_KEY_PREFIX && d.bytes.length === 32) return Buffer.from(d.bytes);
-  } catch {
-  }
-  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
-}
-var hashers = /* @__PURE__ */ new WeakMap();
-function chunkIdHasher(chunkIdKey) {
-  const inner = Buffer.alloc(64 + SCRATCH, 54);
-  const outer = Buffer.alloc(64 + 32, 92);
-  for (let i = 0; i < chunkIdKey.length; i++) {
-    inner[i] ^= chunkIdKey[i];
-    outer[i] ^= chunkIdKey[i];
-  }
-  return (data) => {
-    const h = data.length <= SCRATCH ? (inner.set(data, 64), hash("sha256", inner.subarray(0, 64 + data.length), "buffer")) : hash("sha256", Buffer.concat([inner.subarray(0, 64), data]), "buffer");
-    outer.set(h, 64);
-    return hash("sha256", outer, "buffer");
-  };
-}
-var SCRATCH = 64 * 1024;
-function chunkId(keys, data) {
-  let h = hashers.get(keys);
-  if (!h) {
-    h = chunkIdHasher(keys.chunkIdKey);
-    hashers.set(keys, h);
-  }
-  return h(data);
-}
-function mac(keys, label, data) {
-  return createHmac2("sha256", keys.macKey).update(label).update("\n").update(data).digest();
-}
-
-// src/engine/repository/repository.ts
-var FORMAT_VERSION = 1;
-var DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
-function sha256(data) {
-  return createHash("sha256").update(data).digest("hex");
-}
-function configBody(c) {
-  const { version: version2, id, created, packSize, writeRecipient, recipients, keys } = c;
-  return Buffer.from(JSON.stringify({ version: version2, id, created, packSize, writeRecipient, recipients, keys }));
-}
-var SKIPPABLE = 407710288;
-var Repository = class _Repository {
-  backend;
-  config;
-  keys;
-  /** Raw recipients: data. */
-  dataRecipients;
-  /** Raw recipients: metadata (the write key's, then the users'). */
-  metaRecipients;
-  constructor(backend, config2, keys) {
-    this.backend = backend;
-    this.config = config2;
-    this.keys = keys;
-    this.dataRecipients = config2.recipients.map(parseRecipient);
-    this.metaRecipients = [parseRecipient(config2.writeRecipient), ...this.dataRecipients];
-  }
-  get canReadData() {
-    return this.keys.identities.length > 0;
-  }
-  /** Create a repository; returns it and the write key text to hand to the user once. */
-  static async init(backend, recipients, packSize = DEFAULT_PACK_SIZE) {
-    if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
-    recipients.forEach(parseRecipient);
-    try {
-      await backend.stat({ type: "config", name: "" });
-      throw new UsageError(`a repository already exists at ${backend.properties.location}`);
-    } catch (err) {
-      if (!isNotExist(err)) throw err;
-    }
-    const w2 = newWriteKey();
-    const keys = deriveKeys(w2);
-    const writeKey = encodeWriteKey(w2);
-    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
-    const body = {
-      version: FORMAT_VERSION,
-      id: randomBytes3(16).toString("hex"),
-      created: (/* @__PURE__ */ new Date()).toISOString(),
-      packSize,
-      writeRecipient: encodeRecipient(keys.meta.publicKey),
-      recipients,
-      keys: sha256(keysFile)
-    };
-    const config2 = { ...body, mac: mac(keys, "config", configBody(body)).toString("hex") };
-    await backend.save({ type: "keys", name: "" }, keysFile);
-    await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config2, null, 2) + "\n"));
-    await backend.flush();
-    return { repo: new _Repository(backend, config2, keys), writeKey };
-  }
-  /** Rejects with RepositoryNotFoundError when there is no repository. */
-  static async exists(backend) {
-    try {
-      await backend.stat({ type: "config", name: "" });
-    } catch (err) {
-      if (isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
-      throw err;
-    }
-  }
-  static async open(backend, creds) {
-    let raw;
-    try {
-      raw = await backend.load({ type: "config", name: "" });
-    } catch (err) {
-      if (isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
-      throw err;
-    }
-    let config2;
-    try {
-      config2 = JSON.parse(raw.toString("utf8"));
-    } catch {
-      throw new IntegrityError(`the repository config at ${backend.properties.location} is not valid JSON`);
-    }
-    if (config2.version !== FORMAT_VERSION) {
-      throw new CairnError(`repository format version ${config2.version} is not supported (this cairn reads ${FORMAT_VERSION})`);
-    }
-    let keys;
-    if ("writeKey" in creds) {
-      keys = deriveKeys(creds.writeKey);
-    } else {
-      let keysFile;
-      try {
-        keysFile = await backend.load({ type: "keys", name: "" });
-      } catch (err) {
-        if (isNotExist(err)) throw new IntegrityError("the repository has no keys file");
-        throw err;
-      }
-      if (sha256(keysFile) !== config2.keys) throw new IntegrityError("the repository keys file does not match its checksum in the config (it is damaged)");
-      const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
-      keys = deriveKeys(parseWriteKey(JSON.parse(text).writeKey), creds.identities);
-    }
-    const expected = mac(keys, "config", configBody(config2));
-    const got = Buffer.from(String(config2.mac ?? ""), "hex");
-    if (got.length !== expected.length || !timingSafeEqual2(got, expected)) {
-      const ours = encodeRecipient(keys.meta.publicKey) === config2.writeRecipient;
-      throw "writeKey" in creds && !ours ? new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` printed for this repository") : new IntegrityError("the repository config fails its MAC check (it was changed outside cairn)");
-    }
-    return new _Repository(backend, config2, keys);
-  }
-  /**
-   * MAC, compress and encrypt a metadata file's JSON text; save it; return its
-   * name. The text comes as a function giving it in pieces, called twice: the
-   * MAC (which goes first in the file) is computed on a first pass, so the
-   * second can compress and seal as it goes and a large snapshot is never
-   * one string or one buffer.
-   */
-  async saveMeta(type, text) {
-    const hmac2 = createHmac3("sha256", this.keys.macKey).update(type).update("\n");
-    for (const piece of text()) hmac2.update(piece);
-    const frame = Buffer.alloc(8 + 32);
-    frame.writeUInt32LE(SKIPPABLE, 0);
-    frame.writeUInt32LE(32, 4);
-    hmac2.digest().copy(frame, 8);
-    const sealer = new Sealer(this.metaRecipients);
-    const pieces = [sealer.head];
-    const seal = (p2) => pieces.push(...p2);
-    seal(sealer.push(frame));
-    const z2 = createZstdCompress();
-    z2.on("data", (d) => seal(sealer.push(d)));
-    const ended = new Promise((resolve6, reject) => {
-      z2.on("end", resolve6);
-      z2.on("error", reject);
-    });
-    for (const piece of text()) {
-      if (!z2.write(piece)) await new Promise((r) => z2.once("drain", r));
-    }
-    z2.end();
-    await ended;
-    seal(sealer.end());
-    const hash2 = createHash("sha256");
-    for (const p2 of pieces) hash2.update(p2);
-    const name2 = hash2.digest("hex");
-    await this.backend.save({ type, name: name2 }, pieces);
-    return name2;
-  }
-  async loadMetaBytes(type, name2) {
-    return this.decodeMeta(type, name2, await this.backend.load({ type, name: name2 }));
-  }
-  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON bytes. */
-  decodeMeta(type, name2, data) {
-    const what = `${type} ${name2}`;
-    if (sha256(data) !== name2) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
-    const ids = [this.keys.meta, ...this.keys.identities];
-    const plain = decrypt(data, ids, what);
-    if (plain.length < 40 || plain.readUInt32LE(0) !== SKIPPABLE || plain.readUInt32LE(4) !== 32) {
-      throw new IntegrityError(`${what}: missing MAC frame`);
-    }
-    let json;
-    try {
-      json = zstdDecompressSync(plain.subarray(40));
-    } catch {
-      throw new IntegrityError(`${what}: does not decompress`);
-    }
-    if (!timingSafeEqual2(mac(this.keys, type, json), plain.subarray(8, 40))) {
-      throw new IntegrityError(`${what}: MAC mismatch (not written with this repository's key)`);
-    }
-    return json;
-  }
-  async listNames(type) {
-    const names = [];
-    for await (const f2 of this.backend.list(type)) names.push(f2.name);
-    return names;
-  }
-};
-var thisHost = hostname();
-
-// src/engine/repository/lock.ts
-var LEASE_MS = 5 * 6e4;
-var RENEW_MS = 6e4;
-function isStale(l, now = Date.now()) {
-  if (Date.parse(l.expires) < now || Number.isNaN(Date.parse(l.expires))) return true;
-  if (l.host === thisHost) {
-    try {
-      process.kill(l.pid, 0);
-    } catch (err) {
-      return err.code === "ESRCH";
-    }
-  }
-  return false;
-}
-function parseLock(text) {
-  try {
-    const l = JSON.parse(text);
-    if (typeof l?.host === "string" && Number.isInteger(l.pid) && typeof l.expires === "string" && typeof l.exclusive === "boolean") return l;
-  } catch {
-  }
-  return void 0;
-}
-var Lock = class _Lock {
-  name;
-  timer;
-  repo;
-  info;
-  constructor(repo, info) {
-    this.repo = repo;
-    this.info = info;
-    this.name = randomBytes4(32).toString("hex");
-  }
-  static async acquire(repo, exclusive) {
-    const now = Date.now();
-    const lock = new _Lock(repo, {
-      host: thisHost,
-      pid: process.pid,
-      exclusive,
-      created: new Date(now).toISOString(),
-      expires: new Date(now + LEASE_MS).toISOString()
-    });
-    await lock.write();
-    try {
-      for (const name2 of await repo.listNames("lock")) {
-        if (name2 === lock.name) continue;
-        let other;
-        try {
-          other = parseLock((await repo.backend.load({ type: "lock", name: name2 })).toString("utf8"));
-        } catch (err) {
-          if (isNotExist(err)) continue;
-          throw err;
-        }
-        if (!other || isStale(other)) {
-          await repo.backend.remove({ type: "lock", name: name2 }).catch(() => {
-          });
-          continue;
-        }
-        if (exclusive || other.exclusive) {
-          throw new LockedError(
-            `the repository is locked by ${other.exclusive ? "a writer" : "a reader"} (pid ${other.pid} on ${other.host}, since ${other.created}, lease until ${other.expires})`
-          );
-        }
-      }
-    } catch (err) {
-      await lock.release();
-      throw err;
-    }
-    lock.timer = setInterval(() => {
-      lock.info.expires = new Date(Date.now() + LEASE_MS).toISOString();
-      lock.write().catch(() => {
-      });
-    }, RENEW_MS);
-    lock.timer.unref();
-    return lock;
-  }
-  async write() {
-    await this.repo.backend.save({ type: "lock", name: this.name }, Buffer.from(JSON.stringify(this.info)));
-  }
-  async release() {
-    clearInterval(this.timer);
-    await this.repo.backend.remove({ type: "lock", name: this.name }).catch((err) => {
-      if (!isNotExist(err)) throw err;
-    });
-  }
-};
-async function withLock(repo, exclusive, fn) {
-  const lock = await Lock.acquire(repo, exclusive);
-  try {
-    return await fn();
-  } finally {
-    await lock.release();
-  }
-}
-
-// src/engine/pack/packer.ts
-import { createHash as createHash2 } from "node:crypto";
-
-// src/engine/workers/pipeline.ts
-var Pipeline = class {
-  running = /* @__PURE__ */ new Set();
-  failure;
-  limit;
-  constructor(limit) {
-    this.limit = limit;
-  }
-  async run(job) {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    if (this.failure) throw this.failure;
-    const p2 = job().catch((err) => {
-      this.failure ??= err;
-    }).finally(() => this.running.delete(p2));
-    this.running.add(p2);
-  }
-  async drain() {
-    await Promise.all(this.running);
-    if (this.failure) throw this.failure;
-  }
-};
-
-// src/engine/pack/frame.ts
-init_errors();
-import { constants, zstdCompressSync, zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
-var ZSTD_LEVEL = 3;
-var FRAME = 512 * 1024;
-var MAX_CHUNK = CDC_DEFAULT.max;
-var MAX_FRAME_RAW = FRAME + MAX_CHUNK;
-function compressFrame(raw) {
-  return zstdCompressSync(raw, {
-    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-    pledgedSrcSize: raw.length,
-    chunkSize: raw.length + (raw.length >> 7) + 1024
-  });
-}
-function frameContentSize(b2) {
-  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
-  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
-  const fhd = v2[4];
-  const single = fhd >> 5 & 1;
-  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
-  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
-  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
-  if (fcsBytes === 1) return v2[pos];
-  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
-  if (fcsBytes === 4) return v2.readUInt32LE(pos);
-  return Number(v2.readBigUInt64LE(pos));
-}
-function decompressFrame(pack, offset, stored) {
-  const size = frameContentSize(stored);
-  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
-  try {
-    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
-  } catch {
-    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
-  }
-}
-
-// src/engine/pack/packer.ts
-var GROUP = FRAME + MAX_CHUNK;
-var SAVING = 2;
-var Packer = class {
-  // The frame being gathered: chunks are copied in at once, so no object per
-  // 4 KiB page lives long enough to burden the garbage collector.
-  group = Buffer.allocUnsafe(GROUP);
-  /** Group buffers back from the workers, for reuse. */
-  spare = [];
-  groupIds = Buffer.allocUnsafe(32 * 1024);
-  groupSizes = [];
-  groupLength = 0;
-  /** The pack being written: sealed as its frames come, hashed for its name. */
-  sealer = null;
-  sealed = [];
-  sealedLength = 0;
-  hash = createHash2("sha256");
-  /** Plaintext bytes of the pack so far. */
-  size = 0;
-  chunks = new ChunkRecords();
-  compressing;
-  compressor;
-  saving = [];
-  /** Packs saved and not yet taken by takeSaved(). */
-  saved = [];
-  /** Every pack this packer saved, and their bytes. */
-  written = [];
-  writtenBytes = 0;
-  backend;
-  recipients;
-  packSize;
-  constructor(backend, recipients, packSize, compressor) {
-    this.compressor = compressor;
-    this.compressing = new Pipeline(2 * compressor.size);
-    this.backend = backend;
-    this.recipients = recipients;
-    this.packSize = packSize;
-  }
-  /** Add one new chunk (plaintext); resolves when there is room for more. */
-  async add(id, data) {
-    if (data.length > MAX_CHUNK) throw new Error(`chunk of ${data.length} bytes exceeds ${MAX_CHUNK}`);
-    const n = this.groupSizes.length;
-    if ((n + 1) * 32 > this.groupIds.length) {
-      const bigger = Buffer.allocUnsafe(this.groupIds.length * 2);
-      this.groupIds.copy(bigger);
-      this.groupIds = bigger;
-    }
-    this.groupIds.set(id, n * 32);
-    this.group.set(data, this.groupLength);
-    this.groupSizes.push(data.length);
-    this.groupLength += data.length;
-    if (this.groupLength >= FRAME) await this.compressGroup();
-  }
-  async compressGroup() {
-    if (this.groupSizes.length === 0) return;
-    const raw = this.group;
-    const length = this.groupLength;
-    const ids = Buffer.from(this.groupIds.subarray(0, this.groupSizes.length * 32));
-    const sizes = this.groupSizes;
-    this.group = this.spare.pop() ?? Buffer.allocUnsafe(GROUP);
-    this.groupSizes = [];
-    this.groupLength = 0;
-    await this.compressing.run(async () => {
-      const done = await this.compressor.compress(raw, length);
-      this.spare.push(done.raw);
-      const frame = done.frame;
-      const offset = this.size;
-      let inner = 0;
-      sizes.forEach((size, k2) => {
-        this.chunks.push(ids.subarray(k2 * 32, k2 * 32 + 32), offset, frame.length, size, inner);
-        inner += size;
-      });
-      this.append(frame);
-      this.size += frame.length;
-      if (this.size >= this.packSize) await this.seal();
-    });
-  }
-  append(plain) {
-    if (!this.sealer) {
-      this.sealer = new Sealer(this.recipients);
-      this.out([this.sealer.head]);
-    }
-    this.out(this.sealer.push(plain));
-  }
-  out(pieces) {
-    for (const p2 of pieces) {
-      this.sealed.push(p2);
-      this.hash.update(p2);
-      this.sealedLength += p2.length;
-    }
-  }
-  async seal() {
-    if (this.chunks.length === 0 || !this.sealer) return;
-    const trailer = Buffer.from(trailerText(this.chunks));
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(trailer.length);
-    this.append(trailer);
-    this.append(len);
-    this.out(this.sealer.end());
-    const info = { id: this.hash.digest("hex"), size: this.sealedLength, chunks: this.chunks };
-    const data = this.sealed;
-    this.sealer = null;
-    this.sealed = [];
-    this.sealedLength = 0;
-    this.hash = createHash2("sha256");
-    this.size = 0;
-    this.chunks = new ChunkRecords();
-    const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
-      this.saved.push(info);
-      this.written.push(info.id);
-      this.writtenBytes += info.size;
-    });
-    save.catch(() => {
-    });
-    this.saving.push(save);
-    if (this.saving.length >= SAVING) await this.saving.shift();
-  }
-  /** Packs saved since the last call: ready to be listed in an index file. */
-  takeSaved() {
-    const s3 = this.saved;
-    this.saved = [];
-    return s3;
-  }
-  get savedCount() {
-    return this.saved.length;
-  }
-  /** Compress what is left, seal the last pack and wait for every save. */
-  async finish() {
-    await this.compressGroup();
-    await this.compressing.drain();
-    await this.seal();
-    await Promise.all(this.saving);
-    this.saving = [];
-  }
-  /** Wait for work in flight without throwing (cleanup after a failure). */
-  async settle() {
-    await this.compressing.drain().catch(() => {
-    });
-    await Promise.allSettled(this.saving);
-  }
-};
-
-// src/engine/tasks.ts
-init_errors();
-import { isMainThread, isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
-
-// src/engine/pack/unpack.ts
-init_errors();
-import { createSecretKey as createSecretKey2 } from "node:crypto";
-import { writevSync } from "node:fs";
-var MAX_WRITE = 4 * 1024 * 1024;
-var writeAll = (fd, buffers, position) => {
-  let left = buffers.reduce((n, b2) => n + b2.length, 0);
-  let at2 = position;
-  while (left > 0) {
-    const n = writevSync(fd, buffers, at2);
-    left -= n;
-    at2 += n;
-    if (left > 0) buffers = dropBytes(buffers, n);
-  }
-};
-function dropBytes(buffers, n) {
-  const out = [];
-  for (const b2 of buffers) {
-    if (n >= b2.length) n -= b2.length;
-    else {
-      out.push(b2.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
-}
-var Segments = class _Segments {
-  sealed;
-  key;
-  first;
-  total;
-  what;
-  openNo = -1;
-  open = Buffer.alloc(0);
-  static scratch = Buffer.alloc(0);
-  constructor(job, what) {
-    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
-    this.key = createSecretKey2(job.key);
-    this.first = job.first;
-    this.total = job.totalSegments;
-    this.what = what;
-  }
-  segment(counter) {
-    if (counter !== this.openNo) {
-      const at2 = (counter - this.first) * (SEGMENT + TAG);
-      const sealed = this.sealed.subarray(at2, at2 + SEGMENT + TAG);
-      if (at2 < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
-      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
-      this.openNo = counter;
-    }
-    return this.open;
-  }
-  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
-  read(offset, length) {
-    if (_Segments.scratch.length < length) _Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
-    const out = _Segments.scratch.subarray(0, length);
-    let done = 0;
-    while (done < length) {
-      const at2 = offset + done;
-      const seg = this.segment(Math.floor(at2 / SEGMENT));
-      const n = seg.copy(out, done, at2 % SEGMENT, Math.min(seg.length, at2 % SEGMENT + length - done));
-      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
-      done += n;
-    }
-    return out;
-  }
-};
-function unpack(job, chunkId2, write = writeAll) {
-  const what = `pack ${job.pack}`;
-  const segments = new Segments(job, what);
-  const { frames, chunks, positions, ids } = job;
-  let frameNo = -1;
-  let frame = Buffer.alloc(0);
-  let run = [];
-  let runFd = -1;
-  let runStart = 0;
-  let runEnd = 0;
-  let bytes = 0;
-  let checkedFrame = -1;
-  let checkedInner = -1;
-  let checkedId = -1;
-  const flush = () => {
-    if (run.length > 0) write(runFd, run, runStart);
-    run = [];
-  };
-  const n = positions.length;
-  for (let c = 0; c < n; c++) {
-    const f2 = chunks[c * 4];
-    const inner = chunks[c * 4 + 1];
-    const length = chunks[c * 4 + 2];
-    const fd = chunks[c * 4 + 3];
-    if (f2 !== frameNo) {
-      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
-      frameNo = f2;
-    }
-    const piece = frame.subarray(inner, inner + length);
-    const id = ids.subarray(c * 32, c * 32 + 32);
-    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
-    if (!same) {
-      if (piece.length !== length || !chunkId2(piece).equals(id)) {
-        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
-      }
-      checkedFrame = f2;
-      checkedInner = inner;
-      checkedId = c;
-    }
-    const position = positions[c];
-    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
-      flush();
-      runFd = fd;
-      runStart = position;
-    } else {
-      const last = run[run.length - 1];
-      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
-        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
-        runEnd = position + length;
-        bytes += length;
-        continue;
-      }
-    }
-    run.push(piece);
-    runEnd = position + length;
-    bytes += length;
-  }
-  flush();
-  return bytes;
-}
-
-// src/engine/workers/pool.ts
-init_errors();
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
-var WorkerPool = class _WorkerPool {
-  idle = [];
-  waiting = [];
-  pending = /* @__PURE__ */ new Map();
-  workers = [];
-  broken;
-  closing = false;
-  constructor(script, options) {
-    const revive = options.revive ?? ((e) => new Error(e.message));
-    const size = options.size ?? _WorkerPool.defaultSize();
-    for (let i = 0; i < size; i++) {
-      const w2 = new Worker(script, { workerData: options.workerData });
-      w2.on("message", (m2) => {
-        const p2 = this.pending.get(w2);
-        this.pending.delete(w2);
-        this.release(w2);
-        if (!p2) return;
-        if ("result" in m2) p2.resolve(m2.result);
-        else p2.reject(revive(m2.error));
-      });
-      w2.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, options.startHint)));
-      w2.on("exit", (code2) => {
-        if (!this.closing) this.fail(new CairnError(`a worker thread stopped (exit code ${code2})`, ExitCode.runtime));
-      });
-      this.workers.push(w2);
-      this.idle.push(w2);
-    }
-  }
-  static defaultSize() {
-    return Math.max(1, Math.min(availableParallelism(), 4));
-  }
-  /** Messages that can run at once. */
-  get size() {
-    return this.workers.length;
-  }
-  async run(message, transfer = []) {
-    if (this.broken) throw this.broken;
-    const w2 = this.idle.pop() ?? await new Promise((resolve6, reject) => this.waiting.push({ resolve: resolve6, reject }));
-    if (this.broken) throw this.broken;
-    return new Promise((resolve6, reject) => {
-      this.pending.set(w2, { resolve: resolve6, reject });
-      w2.postMessage(message, transfer);
-    });
-  }
-  async close() {
-    this.closing = true;
-    await Promise.all(this.workers.map((w2) => w2.terminate()));
-  }
-  fail(err) {
-    this.broken ??= err;
-    for (const p2 of this.pending.values()) p2.reject(this.broken);
-    this.pending.clear();
-    for (const w2 of this.waiting.splice(0)) w2.reject(this.broken);
-  }
-  release(w2) {
-    const next = this.waiting.shift();
-    if (next) next.resolve(w2);
-    else this.idle.push(w2);
-  }
-};
-
-// src/engine/tasks.ts
-function runTask(task, chunkId2) {
-  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
-  if (task.kind === "hash") {
-    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
-    let at2 = 0;
-    task.sizes.forEach((size, k2) => {
-      ids.set(chunkId2(task.data.subarray(at2, at2 + size)), k2 * 32);
-      at2 += size;
-    });
-    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
-  }
-  const frame = compressFrame(task.raw.subarray(0, task.length));
-  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer, task.raw.buffer].filter(owned) };
-}
-function owned(b2) {
-  return b2 instanceof ArrayBuffer && !isMarkedAsUntransferable(b2);
-}
-function movable(b2) {
-  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && owned(b2.buffer);
-  return own2 ? b2 : new Uint8Array(b2);
-}
-var asBuffer = (u2) => Buffer.from(u2.buffer, u2.byteOffset, u2.byteLength);
-var SCRIPT = new URL(import.meta.url.endsWith(".ts") ? "./tasks.ts" : "./worker.js", import.meta.url);
-var Workers = class {
-  pool;
-  constructor(chunkIdKey, size) {
-    this.pool = new WorkerPool(SCRIPT, {
-      workerData: { cairnTasks: true, chunkIdKey },
-      size,
-      revive: (e) => e.kind === "integrity" ? new IntegrityError(e.message) : new Error(e.message),
-      startHint: "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing"
-    });
-  }
-  /** Tasks that can run at once. */
-  get size() {
-    return this.pool.size;
-  }
-  /** One zstd frame of raw[0..length); raw comes back for reuse. */
-  async compress(raw, length) {
-    const moved = movable(raw);
-    const done = await this.pool.run({ kind: "compress", raw: moved, length }, [moved.buffer]);
-    if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
-    return { frame: asBuffer(done.frame), raw: asBuffer(done.raw) };
-  }
-  /** The chunk IDs of the chunks laid out back to back in data (sizes in order); data comes back for reuse. */
-  async hash(data, sizes) {
-    const moved = movable(data);
-    const done = await this.pool.run({ kind: "hash", data: moved, sizes }, [moved.buffer]);
-    if (done.kind !== "hash") throw new Error("a worker answered the wrong task");
-    return { data: asBuffer(done.data), ids: asBuffer(done.ids) };
-  }
-  /** Decrypt, decompress, check and write one span's chunks; the bytes written. */
-  async unpack(job) {
-    const sealed = movable(job.sealed);
-    const done = await this.pool.run({ kind: "unpack", job: { ...job, sealed } }, [sealed.buffer]);
-    if (done.kind !== "unpack") throw new Error("a worker answered the wrong task");
-    return done.bytes;
-  }
-  close() {
-    return this.pool.close();
-  }
-};
-if (!isMainThread && workerData?.cairnTasks) {
-  const chunkId2 = chunkIdHasher(workerData.chunkIdKey);
-  parentPort.on("message", (task) => {
-    try {
-      const { done, transfer } = runTask(task, chunkId2);
-      parentPort.postMessage({ result: done }, transfer);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      parentPort.postMessage({ error: { message, kind: err instanceof IntegrityError ? "integrity" : void 0 } });
-    }
-  });
-}
-
-// src/engine/snapshot/snapshot.ts
-init_errors();
-var LIST_MIN = 512;
-function* snapshotText(s3) {
-  const { entries, ...head } = s3;
-  yield `${JSON.stringify(head).slice(0, -1)},"entries":[
-`;
-  for (let i = 0; i < entries.length; i++) {
-    const { chunks, ...rest } = entries[i];
-    const end = i < entries.length - 1 ? "},\n" : "}";
-    if (!Array.isArray(chunks) && !(chunks instanceof IdList)) {
-      yield `${JSON.stringify(rest).slice(0, -1)},"chunks":${JSON.stringify(chunks)}${end}`;
-      continue;
-    }
-    yield `${JSON.stringify(rest).slice(0, -1)},"chunks":[`;
-    yield* idsText(chunks);
-    yield "]" + end;
-  }
-  yield "]}\n";
-}
-function* idsText(chunks) {
-  const ids = Array.isArray(chunks) ? chunks : null;
-  const n = chunks.length;
-  for (let j2 = 0; j2 < n; j2 += 1024) {
-    const part = [];
-    for (let k2 = j2; k2 < Math.min(n, j2 + 1024); k2++) part.push(`"${ids ? ids[k2] : chunks.get(k2).toString("hex")}"`);
-    yield (j2 > 0 ? "," : "") + part.join(",");
-  }
-}
-function* listText(ids) {
-  yield '{"version":1,"chunks":[';
-  yield* idsText(ids);
-  yield "]}\n";
-}
-function parseList(json, what) {
-  const bad = (why) => new IntegrityError(`${what}: ${why}`);
-  const head = Buffer.from('{"version":1,"chunks":[');
-  if (!startsAt(json, head, 0)) throw bad("not a version 1 chunk list");
-  const list = new IdList();
-  const end = readIds(json, head.length - 1, list, bad);
-  if (json.subarray(end + 1).toString("latin1").trim() !== "}") throw bad("malformed chunk list");
-  return list;
-}
-function readIds(json, at2, list, bad) {
-  let j2 = at2 + 1;
-  if (json[j2] === 93) return j2;
-  for (; ; ) {
-    if (json[j2] !== 34 || json[j2 + 65] !== 34) throw bad("malformed chunk list");
-    if (!list.pushHex(json, j2 + 1)) throw bad("malformed chunk list (an ID is not 64 hex digits)");
-    j2 += 66;
-    if (json[j2] === 44) j2++;
-    else if (json[j2] === 93) return j2;
-    else throw bad("malformed chunk list");
-  }
-}
-function applyChanges(base, ref, what) {
-  const bad = (why) => new IntegrityError(`${what}: ${why}`);
-  if (!Number.isSafeInteger(ref.count) || ref.count < 0 || !Array.isArray(ref.changes)) throw bad("malformed chunk list reference");
-  const out = new IdList();
-  const id = Buffer.alloc(32);
-  let next = 0;
-  const copyBase = (until) => {
-    if (until > next && until > base.length) throw bad(`its chunk list has a gap at ${Math.max(next, base.length)} (the base list is shorter)`);
-    for (; next < until; next++) out.push(base.get(next));
-  };
-  for (const run of ref.changes) {
-    const start = run?.[0];
-    if (!Array.isArray(run) || typeof start !== "number" || !Number.isSafeInteger(start) || start < next || run.length < 2) throw bad("malformed chunk list changes");
-    copyBase(start);
-    for (let k2 = 1; k2 < run.length; k2++) {
-      const hex = run[k2];
-      if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) throw bad("malformed chunk list changes (an ID is not 64 hex digits)");
-      id.write(hex, "hex");
-      out.push(id);
-      next++;
-    }
-  }
-  if (next > ref.count) throw bad("malformed chunk list changes (past its count)");
-  copyBase(ref.count);
-  return out;
-}
-function diffIds(base, ids) {
-  const changes = [];
-  let changed = 0;
-  let run = null;
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids.get(i);
-    if (i < base.length && base.get(i).equals(id)) {
-      run = null;
-      continue;
-    }
-    if (!run) changes.push(run = [i]);
-    run.push(id.toString("hex"));
-    changed++;
-  }
-  return { changes, changed };
-}
-var CHUNKS = Buffer.from('"chunks":[');
-function parseSnapshotRefs(json, what) {
-  const bad = (why) => new IntegrityError(`${what}: ${why}`);
-  const lists = [];
-  const parts = [];
-  let copied = 0;
-  for (let i = 0; i < json.length; i++) {
-    if (json[i] !== 34) continue;
-    if (startsAt(json, CHUNKS, i)) {
-      const list = new IdList();
-      const j2 = readIds(json, i + CHUNKS.length - 1, list, bad);
-      parts.push(json.subarray(copied, i), Buffer.from(`"chunks":${lists.length}`));
-      lists.push(list);
-      copied = j2 + 1;
-      i = j2;
-      continue;
-    }
-    for (i++; i < json.length && json[i] !== 34; i++) if (json[i] === 92) i++;
-  }
-  parts.push(json.subarray(copied));
-  let s3;
-  try {
-    s3 = JSON.parse(Buffer.concat(parts).toString("utf8"));
-  } catch {
-    throw bad("not valid JSON");
-  }
-  if (s3?.version !== 1 || !Array.isArray(s3.entries) || !Array.isArray(s3.packs) || !Array.isArray(s3.sources)) throw bad("malformed");
-  const used = /* @__PURE__ */ new Set();
-  const refs = [];
-  for (const e of s3.entries) {
-    const n = e?.chunks;
-    if (n && typeof n === "object" && !Array.isArray(n)) {
-      const ref = n;
-      if (typeof ref.base !== "string" || !/^[0-9a-f]{64}$/.test(ref.base)) throw bad("malformed chunk list reference");
-      refs.push({ entry: e, ref });
-      continue;
-    }
-    if (typeof n !== "number" || !lists[n] || used.has(n)) throw bad("malformed chunk list (an entry has none, or shares one)");
-    used.add(n);
-    e.chunks = lists[n];
-  }
-  if (used.size !== lists.length) throw bad("malformed chunk list (outside the entries)");
-  return { snapshot: s3, refs };
-}
-async function loadList(repo, id) {
-  return parseList(await repo.loadMetaBytes("list", id), `list ${id}`);
-}
-async function loadSnapshot(repo, id) {
-  const what = `snapshot ${id}`;
-  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), what);
-  const lists = /* @__PURE__ */ new Map();
-  for (const { entry, ref } of refs) {
-    let base = lists.get(ref.base);
-    if (!base) lists.set(ref.base, base = await loadList(repo, ref.base));
-    entry.chunks = applyChanges(base, ref, `${what}: ${entry.path}`);
-  }
-  return snapshot;
-}
-function parseHead(json, what) {
-  const nl = json.indexOf(10);
-  const line = json.subarray(0, nl < 0 ? json.length : nl).toString("utf8");
-  try {
-    if (line.endsWith(',"entries":[')) return JSON.parse(line.slice(0, -',"entries":['.length) + "}");
-  } catch {
-  }
-  const { entries, ...head } = parseSnapshotRefs(json, what).snapshot;
-  void entries;
-  return head;
-}
-async function loadSnapshots(repo) {
-  const refs = [];
-  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
-  return refs.sort((a, b2) => a.snapshot.time.localeCompare(b2.snapshot.time) || a.id.localeCompare(b2.id));
-}
-async function findSnapshot(repo, ref) {
-  if (ref === "latest") {
-    const all = await loadSnapshots(repo);
-    if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
-    const id = all[all.length - 1].id;
-    return { id, snapshot: await loadSnapshot(repo, id) };
-  }
-  if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`invalid snapshot ID ${JSON.stringify(ref)}`, "use an ID from `cairn snapshots`, or latest");
-  const matches = (await repo.listNames("snapshot")).filter((n) => n.startsWith(ref));
-  if (matches.length === 0) throw new UsageError(`no snapshot ${ref}`, "list them with `cairn snapshots`");
-  if (matches.length > 1) throw new UsageError(`snapshot ID ${ref} is ambiguous`, "give more digits");
-  return { id: matches[0], snapshot: await loadSnapshot(repo, matches[0]) };
-}
-
-// src/engine/backup.ts
-var READ_ATTEMPTS = 3;
-var INDEX_EVERY = 32;
-async function backup(repo, opts2) {
-  const started = Date.now();
-  return withLock(repo, true, async () => {
-    const full = opts2.full ?? false;
-    const index = await Index.load(repo);
-    const gear = gearTable(repo.keys.gearSeed);
-    const workers = new Workers(repo.keys.chunkIdKey);
-    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
-    const added = new IdTable(0);
-    const used = /* @__PURE__ */ new Set();
-    const indexed = /* @__PURE__ */ new Set();
-    async function writeIndex() {
-      const packs = packer.takeSaved();
-      if (packs.length === 0) return;
-      await repo.saveMeta("index", () => indexText(packs));
-      for (const p2 of packs) indexed.add(p2.id);
-    }
-    const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
-    const entries = [];
-    const sources = [];
-    async function store(chunk, id) {
-      stats.chunks++;
-      if (added.has(id)) return;
-      if (!full) {
-        const loc = index.lookup(id);
-        if (loc) {
-          used.add(loc.pack);
-          return;
-        }
-      }
-      added.add(id, []);
-      stats.newChunks++;
-      stats.newBytes += chunk.length;
-      await packer.add(id, chunk);
-      if (packer.savedCount >= INDEX_EVERY) await writeIndex();
-    }
-    async function readEntry(source2, e) {
-      const ids = new IdList();
-      const hasher = new BatchHasher(workers, async (chunk, id) => {
-        ids.push(id);
-        await store(chunk, id);
-      });
-      let size = 0;
-      let chunker;
-      let kind = "cdc";
-      let head = [];
-      let headLength = 0;
-      const feed = async (chunks) => {
-        for (const c of chunks) await hasher.push(c);
-      };
-      const start = () => {
-        const h = Buffer.concat(head);
-        head = [];
-        ({ chunker, kind } = chunkerFor(h, gear));
-        return chunker.push(h);
-      };
-      const read2 = async () => {
-        for await (const data of e.open()) {
-          size += data.length;
-          stats.bytes += data.length;
-          if (chunker) await feed(chunker.push(data));
-          else {
-            head.push(data);
-            headLength += data.length;
-            if (headLength >= 100) await feed(start());
-          }
-          opts2.onProgress?.({ source: source2, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
-        }
-        if (!chunker) await feed(start());
-        await feed(chunker.end());
-        await hasher.flush();
-      };
-      try {
-        await read2();
-      } catch (err) {
-        await hasher.abandon();
-        throw err;
-      }
-      return { source: source2, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source2, e.path, ids) };
-    }
-    const parents = await parentLists(repo).catch((err) => {
-      opts2.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
-      return /* @__PURE__ */ new Map();
-    });
-    const bases = /* @__PURE__ */ new Map();
-    async function listFor(source2, path, ids) {
-      if (ids.length < LIST_MIN) return ids;
-      const parent = parents.get(`${source2}\0${path}`);
-      if (parent) {
-        if (!bases.has(parent.base)) {
-          bases.set(
-            parent.base,
-            await loadList(repo, parent.base).catch((err) => {
-              opts2.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path}'s chunk list is written in full; run \`cairn verify\``);
-              return null;
-            })
-          );
-        }
-        const base2 = bases.get(parent.base);
-        if (base2) {
-          const { changes, changed } = diffIds(base2, ids);
-          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
-        }
-      }
-      const base = await repo.saveMeta("list", () => listText(ids));
-      return { base, count: ids.length, changes: [] };
-    }
-    try {
-      for (const source2 of opts2.sources) {
-        const warnings = [];
-        const log = {
-          info: (m2) => opts2.log.info(m2),
-          warn: (m2) => {
-            warnings.push(m2);
-            opts2.log.warn(m2);
-          }
-        };
-        const dump = source2.dump(opts2.transport, log);
-        let count = 0;
-        let size = 0;
-        for await (const e of dump.entries) {
-          for (let attempt = 1; ; attempt++) {
-            const bytesBefore = stats.bytes;
-            try {
-              const entry = await readEntry(source2.name, e);
-              entries.push(entry);
-              count++;
-              size += entry.size;
-              break;
-            } catch (err) {
-              if (!(err instanceof ChangedWhileReadingError)) throw err;
-              stats.bytes = bytesBefore;
-              if (attempt >= READ_ATTEMPTS) {
-                throw new ChangedWhileReadingError(err.path, `still changing after ${READ_ATTEMPTS} reads; back it up when it is quiet, or leave it out`);
-              }
-              log.warn(`${err.message}; reading it again`);
-            }
-          }
-        }
-        sources.push({ name: source2.name, kind: source2.kind, entries: count, size, info: dump.info(), warnings });
-      }
-      await packer.finish();
-      await writeIndex();
-      for (const p2 of packer.written) used.add(p2);
-      stats.storedBytes = packer.writtenBytes;
-      stats.durationMs = Date.now() - started;
-      const snapshot = {
-        version: 1,
-        time: new Date(started).toISOString(),
-        host: thisHost,
-        full,
-        sources,
-        stats,
-        packs: [...used].sort(),
-        entries
-      };
-      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
-      await repo.backend.flush();
-      return { id, snapshot };
-    } catch (err) {
-      await packer.settle();
-      for (const p2 of packer.written) {
-        if (!indexed.has(p2)) await repo.backend.remove({ type: "pack", name: p2 }).catch(() => {
-        });
-      }
-      throw err;
-    } finally {
-      await workers.close();
-    }
-  });
-}
-async function parentLists(repo) {
-  const all = await loadSnapshots(repo);
-  const out = /* @__PURE__ */ new Map();
-  if (all.length === 0) return out;
-  const id = all[all.length - 1].id;
-  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
-  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
-  return out;
-}
-
-// src/sources/open.ts
-init_errors();
+// src/app/settings.ts
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-
-// src/sources/files.ts
-init_errors();
-var FilesSource = class {
-  kind = "files";
-  name;
-  patterns;
-  newerThanMs;
-  constructor(name2, patterns, newerThanMs) {
-    this.name = name2;
-    this.patterns = patterns;
-    this.newerThanMs = newerThanMs;
-  }
-  dump(transport, log) {
-    let files = 0;
-    let bytes = 0;
-    const self2 = this;
-    async function* entries() {
-      const found = /* @__PURE__ */ new Map();
-      for (const pattern of self2.patterns) {
-        const matches = await transport.glob([pattern]);
-        if (matches.length === 0) log.warn(`source ${self2.name}: ${pattern} matches nothing on ${transport.description}`);
-        for (const m2 of matches) {
-          if (m2.type === "dir") {
-            for (const inner of await transport.glob([`${m2.path.replace(/\/+$/, "")}/**`])) found.set(inner.path, inner);
-          } else found.set(m2.path, m2);
-        }
-      }
-      const cutoff = self2.newerThanMs === void 0 ? -Infinity : Date.now() - self2.newerThanMs;
-      const list = [...found.values()].filter((f2) => {
-        if (f2.type === "symlink" || f2.type === "other") {
-          log.warn(`source ${self2.name}: skipped ${f2.path} (a ${f2.type === "symlink" ? "symbolic link" : "special file"})`);
-          return false;
-        }
-        return f2.type === "file" && f2.mtimeMs >= cutoff;
-      }).sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
-      if (found.size === 0) {
-        throw new SourceError(
-          `source ${self2.name}: no file matches ${self2.patterns.join(", ")} on ${transport.description}`,
-          "check the paths in cairn.yml"
-        );
-      }
-      for (const f2 of list) {
-        files++;
-        yield fileEntry(transport, self2.name, f2, (n) => bytes += n);
-      }
-    }
-    return { entries: entries(), info: () => ({ files, bytes }) };
-  }
-};
-function fileEntry(transport, source2, info, count) {
-  let opened = 0;
-  const entry = {
-    path: `${source2}/${info.path.replace(/^\/+/, "")}`,
-    mode: info.mode,
-    mtimeMs: info.mtimeMs,
-    uid: info.uid,
-    gid: info.gid,
-    async *open() {
-      const cannot = (err) => new SourceError(
-        `cannot read ${info.path} on ${transport.description}: ${err.message}`,
-        "give the backup user read access, or leave the file out",
-        { cause: err }
-      );
-      let before = info;
-      if (opened++ > 0) {
-        try {
-          before = await transport.stat(info.path);
-        } catch (err) {
-          throw cannot(err);
-        }
-      }
-      entry.mode = before.mode;
-      entry.mtimeMs = before.mtimeMs;
-      let n = 0;
-      try {
-        for await (const chunk of await transport.read(info.path)) {
-          n += chunk.length;
-          yield chunk;
-        }
-      } catch (err) {
-        throw err instanceof SourceError ? err : cannot(err);
-      }
-      const after = await transport.stat(info.path).catch((err) => {
-        throw cannot(err);
-      });
-      if (n !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-        throw new ChangedWhileReadingError(info.path, `size ${before.size} -> ${after.size}, read ${n} bytes`);
-      }
-      count(n);
-    }
-  };
-  return entry;
-}
-
-// src/sources/sqlite.ts
-init_errors();
-
-// src/sources/stream.ts
-init_errors();
-var INFO_PREFIX = "cairn-info	";
-async function* streamCommand(transport, argv, what, options = {}, mask = [], onResult) {
-  const cmd = transport.exec(argv, options);
-  let finished = false;
-  try {
-    for await (const chunk of cmd.stdout) yield chunk;
-    const result = await cmd.done;
-    finished = true;
-    if (result.code !== 0) {
-      let stderr = result.stderr.split("\n").filter((l) => !l.startsWith(INFO_PREFIX)).join("\n").trim();
-      for (const secret2 of mask) if (secret2) stderr = stderr.split(secret2).join("***");
-      const status = result.code === null ? `was killed (${result.signal})` : `exited with code ${result.code}`;
-      throw new SourceError(`${what} on ${transport.description} ${status}${stderr ? `:
-${stderr}` : ""}`);
-    }
-    onResult?.(result);
-  } catch (err) {
-    if (err instanceof SourceError) throw err;
-    throw new SourceError(`${what} on ${transport.description} was cut off: ${err.message}`, "nothing was stored; run the backup again", { cause: err });
-  } finally {
-    if (!finished) cmd.kill();
-  }
-}
-function infoLines(stderr) {
-  return stderr.split("\n").filter((l) => l.startsWith(INFO_PREFIX)).map((l) => l.slice(INFO_PREFIX.length).split("	"));
-}
-function inDocker(container, argv, secretNames = []) {
-  if (!container) return argv;
-  return ["docker", "exec", "-i", ...secretNames.flatMap((n) => ["-e", n]), container, ...argv];
-}
-
-// src/sources/source.ts
-function dumpEntry(path, open4) {
-  return { path, mode: 384, mtimeMs: Date.now(), uid: 0, gid: 0, open: open4 };
-}
-
-// src/sources/sqlite.ts
-var SQLITE_SCRIPT = String.raw`
-db=$1
-case $db in -*) db=./$db ;; esac
-[ -f "$db" ] || { echo "cairn: no database file at $1" >&2; exit 66; }
-[ -r "$db" ] || { echo "cairn: cannot read $1 (permission denied)" >&2; exit 77; }
-if command -v sqlite3 >/dev/null 2>&1; then tool=sqlite3
-elif command -v python3 >/dev/null 2>&1 && python3 -c 'import sqlite3' 2>/dev/null; then tool=python3
-else
-  echo "cairn: this machine has neither the sqlite3 command nor python3 with its sqlite3 module (PATH=$PATH), so no consistent copy of $1 can be made; install sqlite3 there (Debian/Ubuntu: apt-get install sqlite3). cairn never copies a live database file." >&2
-  exit 127
-fi
-tmp=$TMPDIR; [ -n "$tmp" ] || tmp=/tmp
-d=$(mktemp -d "$tmp/cairn-sqlite.XXXXXX") || exit 1
-trap 'rm -rf "$d"' EXIT
-trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
-t=$d/copy.db
-tab=$(printf '\t')
-if [ $tool = sqlite3 ]; then
-  printf 'cairn-info\ttool\tsqlite3\ncairn-info\tversion\t%s\n' "$(sqlite3 -version | cut -d' ' -f1)" >&2
-  printf '%s\n' '.timeout 30000' 'PRAGMA journal_mode;' 'BEGIN;' 'SELECT count(*) FROM sqlite_master;' ".backup '$t'" 'COMMIT;' |
-    sqlite3 -bail -batch "$db" > "$d/out" || exit 1
-  printf 'cairn-info\tjournal_mode\t%s\n' "$(head -n 1 "$d/out")" >&2
-  sqlite3 -batch "$t" "SELECT 'SELECT ' || quote(name) || ', count(*) FROM \"' || replace(name, '\"', '\"\"') || '\";' FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\';" |
-    sqlite3 -batch -separator "$tab" "$t" | sed 's/^/cairn-info\ttable\t/' >&2
-else
-  python3 -c "$2" "$db" "$t" || exit 1
-fi
-cat "$t"
-`;
-var SQLITE_PYTHON = String.raw`
-import sqlite3, sys
-db, out = sys.argv[1], sys.argv[2]
-info = lambda *f: print("cairn-info\t" + "\t".join(str(x) for x in f), file=sys.stderr)
-info("tool", "python3-sqlite3")
-info("version", sqlite3.sqlite_version)
-src = sqlite3.connect(db, timeout=30, isolation_level=None)
-info("journal_mode", src.execute("PRAGMA journal_mode").fetchone()[0])
-src.execute("BEGIN")
-src.execute("SELECT count(*) FROM sqlite_master").fetchone()
-dst = sqlite3.connect(out)
-src.backup(dst)
-src.execute("COMMIT")
-src.close()
-for (name,) in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall():
-    info("table", name, dst.execute('SELECT count(*) FROM "%s"' % name.replace('"', '""')).fetchone()[0])
-dst.close()
-`;
-var SqliteSource = class {
-  kind = "sqlite";
-  name;
-  path;
-  container;
-  constructor(name2, path, container) {
-    this.name = name2;
-    this.path = path;
-    this.container = container;
-  }
-  argv() {
-    return inDocker(this.container, ["sh", "-c", SQLITE_SCRIPT, "cairn-sqlite", this.path, SQLITE_PYTHON]);
-  }
-  dump(transport, log) {
-    let bytes = 0;
-    let info = { engine: "sqlite", file: this.path };
-    const { name: name2, path, container } = this;
-    const argv = this.argv();
-    const what = `the SQLite backup of ${path}${container ? ` in container ${container}` : ""}`;
-    const entry = dumpEntry(`${name2}.sqlite`, async function* () {
-      bytes = 0;
-      const onResult = (r) => {
-        const tables = {};
-        const fields = {};
-        for (const [k2, a, b2] of infoLines(r.stderr)) {
-          if (k2 === "table") tables[a] = Number(b2);
-          else fields[k2] = a;
-        }
-        info = { engine: "sqlite", file: path, tool: fields.tool, version: fields.version, journalMode: fields.journal_mode, tables };
-        if (fields.tool && fields.tool !== "sqlite3") log.info(`source ${name2}: no sqlite3 command on ${transport.description}; used ${fields.tool}`);
-        if (fields.journal_mode && fields.journal_mode !== "wal") {
-          log.warn(`source ${name2}: ${path} is in ${fields.journal_mode} journal mode, so writers wait while it is copied; WAL mode (PRAGMA journal_mode=WAL) avoids that`);
-        }
-      };
-      for await (const chunk of streamCommand(transport, argv, what, {}, [], onResult)) {
-        bytes += chunk.length;
-        yield chunk;
-      }
-      if (bytes === 0) throw new SourceError(`${what} produced no data`);
-    });
-    return {
-      entries: (async function* () {
-        yield entry;
-      })(),
-      info: () => ({ ...info, bytes })
-    };
-  }
-};
-
-// src/sources/sqldump.ts
-init_errors();
-var LineScanner = class {
-  carry;
-  want;
-  onLine;
-  constructor(want, onLine) {
-    this.want = want;
-    this.onLine = onLine;
-  }
-  push(chunk) {
-    let start = 0;
-    if (this.carry) {
-      const nl = chunk.indexOf(10);
-      if (nl < 0) {
-        if (this.carry.length < 512) this.carry = Buffer.concat([this.carry, chunk.subarray(0, 512)]);
-        return;
-      }
-      const line = Buffer.concat([this.carry, chunk.subarray(0, Math.min(nl, 512))]);
-      this.carry = void 0;
-      if (line.length > 0 && this.want(line[0])) this.onLine(line.subarray(0, 512).toString("utf8"));
-      start = nl + 1;
-    }
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) {
-        this.carry = Buffer.from(chunk.subarray(start, Math.min(chunk.length, start + 512)));
-        return;
-      }
-      if (nl > start && this.want(chunk[start])) this.onLine(chunk.subarray(start, Math.min(nl, start + 512)).toString("utf8"));
-      start = nl + 1;
-    }
-  }
-};
-var SqlDumpSource = class {
-  name;
-  connection;
-  container;
-  constructor(name2, connection, container) {
-    this.name = name2;
-    this.connection = connection;
-    this.container = container;
-  }
-  extraEntries(_transport) {
-    return [];
-  }
-  dump(transport, _log) {
-    let info = {};
-    let bytes = 0;
-    const self2 = this;
-    const { argv, stdin, secretEnv } = this.command();
-    const where = `${this.connection.database}${this.container ? ` in container ${this.container}` : ""}`;
-    const what = `${this.kind === "postgres" ? "pg_dump" : "mysqldump"} of ${where}`;
-    const mask = this.connection.password ? [this.connection.password] : [];
-    const entry = dumpEntry(`${this.name}.sql`, async function* () {
-      bytes = 0;
-      info = { engine: self2.engine, database: self2.connection.database };
-      const scan = self2.scanner(info);
-      for await (const chunk of streamCommand(transport, argv, what, { stdin, secretEnv }, mask)) {
-        bytes += chunk.length;
-        scan.push(chunk);
-        yield chunk;
-      }
-      if (bytes === 0) throw new SourceError(`${what} produced no output`);
-      self2.check(info, what);
-    });
-    return {
-      entries: (async function* () {
-        yield entry;
-        yield* self2.extraEntries(transport);
-      })(),
-      info: () => ({ ...info, bytes })
-    };
-  }
-};
-function conninfoValue(s3) {
-  return `'${s3.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
-var PostgresSource = class extends SqlDumpSource {
-  kind = "postgres";
-  engine = "postgresql";
-  globals;
-  constructor(name2, connection, container) {
-    super(name2, connection, container);
-    this.globals = connection.globals ?? false;
-  }
-  connArgs() {
-    const c = this.connection;
-    return [...c.host ? ["--host", c.host] : [], ...c.port ? ["--port", String(c.port)] : [], ...c.user ? ["--username", c.user] : [], "--no-password"];
-  }
-  secret() {
-    return this.connection.password ? { PGPASSWORD: this.connection.password } : void 0;
-  }
-  command() {
-    const secretEnv = this.secret();
-    const argv = ["pg_dump", "--format=plain", ...this.connArgs(), `--dbname=dbname=${conninfoValue(this.connection.database)}`];
-    return { argv: inDocker(this.container, argv, Object.keys(secretEnv ?? {})), secretEnv };
-  }
-  globalsCommand() {
-    const secretEnv = this.secret();
-    const argv = ["pg_dumpall", "--globals-only", ...this.connArgs(), `--dbname=dbname=${conninfoValue(this.connection.database)}`];
-    return { argv: inDocker(this.container, argv, Object.keys(secretEnv ?? {})), secretEnv };
-  }
-  extraEntries(transport) {
-    if (!this.globals) return [];
-    const { argv, secretEnv } = this.globalsCommand();
-    const mask = this.connection.password ? [this.connection.password] : [];
-    return [
-      dumpEntry(`${this.name}.globals.sql`, async function* () {
-        yield* streamCommand(transport, argv, `pg_dumpall --globals-only (roles, tablespaces)`, { secretEnv }, mask);
-      })
-    ];
-  }
-  scanner(info) {
-    const tables = {};
-    info.tables = tables;
-    let copying;
-    return new LineScanner(
-      (b2) => copying !== void 0 || b2 === 45 || b2 === 67,
-      (head) => {
-        if (copying !== void 0) {
-          if (head === "\\.") copying = void 0;
-          else tables[copying]++;
-          return;
-        }
-        let m2;
-        if (m2 = /^COPY (.+?) (?:\(.*\) )?FROM stdin;$/.exec(head)) {
-          copying = m2[1];
-          tables[copying] = 0;
-        } else if (m2 = /^-- Dumped from database version (.+)$/.exec(head)) info.version = m2[1];
-        else if (m2 = /^-- Dumped by pg_dump version (.+)$/.exec(head)) info.tool = `pg_dump ${m2[1]}`;
-        else if (head === "-- PostgreSQL database dump complete") info.complete = true;
-      }
-    );
-  }
-  check(info, what) {
-    if (!info.complete) throw new SourceError(`${what} ended without pg_dump's "dump complete" line: the dump is cut off`);
-    delete info.complete;
-  }
-};
-function optionFileValue(s3) {
-  return `"${s3.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
-var MYSQL_WITH_PASSWORD = `IFS= read -r p; printf '[client]\\n%s\\n' "$p" | exec mysqldump --defaults-extra-file=/dev/stdin "$@"`;
-var MysqlSource = class extends SqlDumpSource {
-  kind = "mysql";
-  engine = "mysql";
-  command() {
-    const c = this.connection;
-    if (c.password && /[\n\r]/.test(c.password)) throw new SourceError(`source ${this.name}: the MySQL password contains a line break`);
-    const argv = [
-      "--single-transaction",
-      "--routines",
-      "--triggers",
-      "--events",
-      "--quick",
-      "--hex-blob",
-      "--no-tablespaces",
-      ...c.host ? [`--host=${c.host}`] : [],
-      ...c.port ? [`--port=${c.port}`] : [],
-      ...c.user ? [`--user=${c.user}`] : [],
-      "--",
-      c.database
-    ];
-    if (!c.password) return { argv: inDocker(this.container, ["mysqldump", ...argv]) };
-    return {
-      argv: inDocker(this.container, ["sh", "-c", MYSQL_WITH_PASSWORD, "cairn-mysqldump", ...argv]),
-      stdin: `password=${optionFileValue(c.password)}
-`
-    };
-  }
-  scanner(info) {
-    const tables = [];
-    info.tables = tables;
-    return new LineScanner(
-      (b2) => b2 === 45 || b2 === 67,
-      (head) => {
-        let m2;
-        if (m2 = /^CREATE TABLE `((?:[^`]|``)+)`/.exec(head)) tables.push(m2[1].replace(/``/g, "`"));
-        else if (m2 = /^-- Server version\s+(.+)$/.exec(head)) {
-          info.version = m2[1].trim();
-          if (/mariadb/i.test(info.version)) info.engine = "mariadb";
-        } else if (m2 = /^-- (?:MySQL|MariaDB) dump (.+)$/.exec(head)) info.tool = `mysqldump ${m2[1].trim()}`;
-        else if (/^-- Dump completed/.test(head)) info.complete = true;
-      }
-    );
-  }
-  check(info, what) {
-    if (!info.complete) throw new SourceError(`${what} ended without mysqldump's "Dump completed" line: the dump is cut off`);
-    delete info.complete;
-  }
-};
-
-// src/sources/command.ts
-var CommandSource = class {
-  kind = "command";
-  name;
-  command;
-  filename;
-  container;
-  secretEnv;
-  constructor(name2, command, options = {}) {
-    this.name = name2;
-    this.command = command;
-    this.filename = options.filename ?? `${name2}.out`;
-    this.container = options.container;
-    this.secretEnv = options.secretEnv ?? {};
-  }
-  argv() {
-    const argv = typeof this.command === "string" ? ["sh", "-c", this.command] : this.command;
-    return inDocker(this.container, argv, Object.keys(this.secretEnv));
-  }
-  dump(transport, _log) {
-    let bytes = 0;
-    const argv = this.argv();
-    const shown = typeof this.command === "string" ? this.command : this.command.join(" ");
-    const what = `the command \`${shown}\` of source ${this.name}${this.container ? ` in container ${this.container}` : ""}`;
-    const secretEnv = Object.keys(this.secretEnv).length ? this.secretEnv : void 0;
-    const mask = Object.values(this.secretEnv);
-    const entry = dumpEntry(`${this.name}/${this.filename}`, async function* () {
-      bytes = 0;
-      for await (const chunk of streamCommand(transport, argv, what, { secretEnv }, mask)) {
-        bytes += chunk.length;
-        yield chunk;
-      }
-    });
-    return {
-      entries: (async function* () {
-        yield entry;
-      })(),
-      info: () => ({ command: shown, ...this.container ? { container: this.container } : {}, bytes })
-    };
-  }
-};
-
-// src/sources/open.ts
-function secret(env, source2, variable) {
-  if (variable === void 0) return void 0;
-  const value = env[variable];
-  if (value === void 0 || value === "") {
-    throw new UsageError(`source ${source2}: the environment variable ${variable} (named in cairn.yml) is not set`, `set ${variable} to the password, e.g. from a GitHub secret`);
-  }
-  return value;
-}
-function createSources(config2, env = process.env) {
-  const abs = (p2) => config2.host ? p2 : resolve(config2.baseDir, p2);
-  return config2.sources.map((s3) => {
-    switch (s3.kind) {
-      case "sqlite":
-        return new SqliteSource(s3.name, s3.docker ? s3.sqlite : abs(s3.sqlite), s3.docker);
-      case "files":
-        return new FilesSource(s3.name, s3.files.map(abs), s3["newer-than"]);
-      case "postgres":
-        return new PostgresSource(s3.name, { ...s3.postgres, password: secret(env, s3.name, s3.postgres["password-env"]) }, s3.docker);
-      case "mysql":
-        return new MysqlSource(s3.name, { ...s3.mysql, password: secret(env, s3.name, s3.mysql["password-env"]) }, s3.docker);
-      case "command": {
-        const secretEnv = {};
-        for (const [k2, v2] of Object.entries(s3["secret-env"] ?? {})) secretEnv[k2] = secret(env, s3.name, v2);
-        return new CommandSource(s3.name, s3.command, { filename: s3.filename, container: s3.docker, secretEnv });
-      }
-      default:
-        throw new UsageError(`source ${s3.name}: unknown kind`);
-    }
-  });
-}
-
-// src/transport/local.ts
-import { spawn } from "node:child_process";
-import { createReadStream } from "node:fs";
-import { glob, lstat } from "node:fs/promises";
-var STDERR_TAIL = 8192;
-var LocalTransport = class {
-  description = "local";
-  exec(argv, options = {}) {
-    const child = spawn(argv[0], argv.slice(1), {
-      env: { ...process.env, ...options.secretEnv },
-      stdio: ["pipe", "pipe", "pipe"]
-    });
-    let stderr = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d) => {
-      stderr = (stderr + d).slice(-STDERR_TAIL);
-    });
-    child.stdin.on("error", () => {
-    });
-    child.stdin.end(options.stdin ?? "");
-    let idle;
-    const arm = () => {
-      if (!options.idleTimeoutMs) return;
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        stderr += `
-(no output for ${options.idleTimeoutMs} ms; stopped)`;
-        child.kill("SIGTERM");
-      }, options.idleTimeoutMs);
-    };
-    arm();
-    child.stdout.on("data", arm);
-    const done = new Promise((resolve6, reject) => {
-      child.on("error", (err) => {
-        clearTimeout(idle);
-        reject(err);
-      });
-      child.on("close", (code2, signal) => {
-        clearTimeout(idle);
-        resolve6({ code: code2, signal, stderr });
-      });
-    });
-    return { stdout: child.stdout, done, kill: () => child.kill("SIGTERM") };
-  }
-  async glob(patterns) {
-    const seen = /* @__PURE__ */ new Map();
-    for (const pattern of patterns) {
-      for await (const path of glob(pattern)) {
-        if (!seen.has(path)) seen.set(path, await this.stat(path));
-      }
-    }
-    return [...seen.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
-  }
-  async stat(path) {
-    const st2 = await lstat(path);
-    const type = st2.isFile() ? "file" : st2.isDirectory() ? "dir" : st2.isSymbolicLink() ? "symlink" : "other";
-    return { path, type, size: st2.size, mode: st2.mode & 4095, mtimeMs: st2.mtimeMs, uid: st2.uid, gid: st2.gid };
-  }
-  async read(path) {
-    const stream2 = createReadStream(path, { highWaterMark: 1 << 20 });
-    await new Promise((resolve6, reject) => {
-      stream2.once("open", () => resolve6());
-      stream2.once("error", reject);
-    });
-    return stream2;
-  }
-  async close() {
-  }
-};
-
-// src/transport/open.ts
-async function createTransport(config2, env) {
-  if (!config2.host) return new LocalTransport();
-  const { connectFromConfig: connectFromConfig2 } = await Promise.resolve().then(() => (init_ssh_connect(), ssh_connect_exports));
-  return connectFromConfig2(config2.host, env);
-}
-
-// src/cli/output.ts
-var import_cli_progress = __toESM(require_cli_progress(), 1);
-function formatBytes(n) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v2 = n;
-  while (v2 >= 1024 && i < units.length - 1) {
-    v2 /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v2 : v2.toFixed(1)} ${units[i]}`;
-}
-function printJson(value) {
-  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
-}
-var stderrLogger = {
-  info: (m2) => process.stderr.write(`${m2}
-`),
-  warn: (m2) => process.stderr.write(`warning: ${m2}
-`)
-};
-function showProgress(json) {
-  return !json && !!process.stderr.isTTY && !process.env.CI;
-}
-function progressBar(enabled, format, total, payload = {}) {
-  if (!enabled) return { update: (_v, _p) => {
-  }, stop: () => {
-  } };
-  const bar = new import_cli_progress.default.SingleBar(
-    { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5, formatValue: (v2, _o2, type) => type === "value" || type === "total" ? formatBytes(v2) : String(v2) },
-    import_cli_progress.default.Presets.shades_classic
-  );
-  bar.start(total, 0, payload);
-  return { update: (v2, p2) => bar.update(v2, p2), stop: () => bar.stop() };
-}
-
-// src/cli/settings.ts
-import { existsSync } from "node:fs";
-import { readFile as readFile2 } from "node:fs/promises";
-import { resolve as resolve3 } from "node:path";
-
-// src/backends/open.ts
-init_errors();
-import { resolve as resolve2 } from "node:path";
-
-// src/backends/local.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
-import { join } from "node:path";
-var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
-var LocalBackend = class {
-  properties;
-  root;
-  constructor(root) {
-    this.root = root;
-    this.properties = { location: `local:${root}`, atomicWrites: true };
-  }
-  dir(h) {
-    if (h.type === "pack") return join(this.root, "packs", h.name.slice(0, 2));
-    return join(this.root, DIRS[h.type]);
-  }
-  path(h) {
-    checkHandle(h);
-    return join(this.dir(h), h.name || h.type);
-  }
-  async save(h, data) {
-    const final = this.path(h);
-    const dir = this.dir(h);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
-    try {
-      const f2 = await open(tmp, "wx", 384);
-      try {
-        if (Buffer.isBuffer(data)) await f2.writeFile(data);
-        else {
-          const size = data.reduce((n, b2) => n + b2.length, 0);
-          const { bytesWritten } = await f2.writev(data, 0);
-          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
-        }
-        await f2.sync();
-      } finally {
-        await f2.close();
-      }
-      await rename(tmp, final);
-    } catch (err) {
-      await unlink(tmp).catch(() => {
-      });
-      throw err;
-    }
-    const d = await open(dir, "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
-  async load(h, range) {
-    const p2 = this.path(h);
-    let f2;
-    try {
-      f2 = await open(p2, "r");
-    } catch (err) {
-      if (err.code === "ENOENT") throw new NotExistError(h);
-      throw err;
-    }
-    try {
-      if (!range) return await f2.readFile();
-      const buf = Buffer.alloc(range.length);
-      let got = 0;
-      while (got < range.length) {
-        const { bytesRead } = await f2.read(buf, got, range.length - got, range.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === range.length ? buf : buf.subarray(0, got);
-    } finally {
-      await f2.close();
-    }
-  }
-  async stat(h) {
-    try {
-      return { name: h.name, size: (await stat(this.path(h))).size };
-    } catch (err) {
-      if (err.code === "ENOENT") throw new NotExistError(h);
-      throw err;
-    }
-  }
-  async *list(type) {
-    if (type === "config" || type === "keys") {
-      try {
-        yield await this.stat({ type, name: "" });
-      } catch (err) {
-        if (!(err instanceof NotExistError)) throw err;
-      }
-      return;
-    }
-    const base = join(this.root, DIRS[type]);
-    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
-    for (const sub of dirs) {
-      const dir = join(base, sub);
-      for (const name2 of await readdirOrEmpty(dir)) {
-        if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
-        try {
-          yield { name: name2, size: (await stat(join(dir, name2))).size };
-        } catch (err) {
-          if (err.code !== "ENOENT") throw err;
-        }
-      }
-    }
-  }
-  async remove(h) {
-    try {
-      await rm(this.path(h));
-    } catch (err) {
-      if (err.code === "ENOENT") throw new NotExistError(h);
-      throw err;
-    }
-  }
-  async flush() {
-  }
-};
-async function readdirOrEmpty(dir) {
-  try {
-    return (await readdir(dir)).sort();
-  } catch (err) {
-    if (err.code === "ENOENT") return [];
-    throw err;
-  }
-}
-
-// src/backends/open.ts
-function openBackend(url) {
-  const m2 = /^([a-z0-9]+):(.*)$/.exec(url);
-  if (!m2 || !m2[2]) throw new UsageError(`invalid repository URL ${JSON.stringify(url)}`, "use local:/path/to/repository");
-  switch (m2[1]) {
-    case "local":
-      return new LocalBackend(resolve2(m2[2]));
-    default:
-      throw new UsageError(`unknown repository kind "${m2[1]}:" in ${JSON.stringify(url)}`, "supported: local:PATH");
-  }
-}
 
 // src/config/config.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -36424,7 +33321,7 @@ function $constructor(name2, initializer3, proto, params) {
   Internals.prototype = zodProto;
   const protoMembers = proto;
   const initialized = protoMembers && /* @__PURE__ */ new WeakSet();
-  function init2(inst, def) {
+  function init3(inst, def) {
     if (!inst._zod) {
       _zodDesc.value = new Internals(def);
       try {
@@ -36464,7 +33361,7 @@ function $constructor(name2, initializer3, proto, params) {
   Object.defineProperty(Definition, "name", { value: name2 });
   function _2(def) {
     const inst = params?.Parent ? newError(Definition) : this;
-    init2(inst, def);
+    init3(inst, def);
     const deferred = inst._zod.deferred;
     if (deferred) {
       for (const fn of deferred) {
@@ -36477,7 +33374,7 @@ function $constructor(name2, initializer3, proto, params) {
       pp(inst);
     return inst;
   }
-  Object.defineProperty(_2, "init", { value: init2 });
+  Object.defineProperty(_2, "init", { value: init3 });
   Object.defineProperty(_2, Symbol.hasInstance, {
     value: (inst) => {
       if (params?.Parent && inst instanceof params.Parent)
@@ -38903,7 +35800,7 @@ function bucketFor(state, inst) {
   return bucket;
 }
 var handoff;
-var open2 = [];
+var open = [];
 var memo = {
   alloc(_inst, payload, empty) {
     const bucket = handoff;
@@ -38912,7 +35809,7 @@ var memo = {
     handoff = void 0;
     const entry = { value: empty, issues: null };
     bucket.set(payload.value, entry);
-    open2.push(entry);
+    open.push(entry);
     return empty;
   },
   guard(inst) {
@@ -38983,10 +35880,10 @@ var memo = {
           return payload;
         }
         handoff = bucket;
-        const depth = open2.length;
+        const depth = open.length;
         const result = base(payload, ctx);
         handoff = void 0;
-        const entry = open2.length > depth ? open2.pop() : void 0;
+        const entry = open.length > depth ? open.pop() : void 0;
         if (result instanceof Promise) {
           return result.then((r) => {
             if (entry)
@@ -41815,88 +38712,3326 @@ function parseConfig(text, file, baseDir) {
   return { ...parsed.data, baseDir };
 }
 
-// src/cli/settings.ts
+// src/app/settings.ts
 init_errors();
+init_hostkeys();
+var ENVIRONMENT = [
+  ["CAIRN_REPOSITORY", "repository URL (local:PATH)"],
+  ["CAIRN_IDENTITY", "age identity text (reads backups)"],
+  ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
+  ["CAIRN_SSH_KEY", "SSH private key text (or CAIRN_SSH_KEY_FILE, its path)"],
+  ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
+  ["CAIRN_KNOWN_HOSTS", "known_hosts lines pinning the server (or CAIRN_KNOWN_HOSTS_FILE, their path)"],
+  ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
+  ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"]
+];
 var DEFAULT_CONFIG = "cairn.yml";
-async function readConfig(opts2, required2) {
-  const path = opts2.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : void 0);
-  if (!path) {
-    if (required2) throw new UsageError(`no config file: pass -c FILE or create ${DEFAULT_CONFIG}`, "see the README's cairn.yml section");
+function readText(path, what) {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${path}: ${err.message}`);
+  }
+}
+function fromEnv(env, name2) {
+  const file = env[`${name2}_FILE`];
+  if (file) return { text: readText(file, `${name2}_FILE=`), from: `${name2}_FILE=${file}` };
+  const v2 = env[name2];
+  return v2 ? { text: v2, from: name2 } : void 0;
+}
+async function resolveSettings(input, env) {
+  const configPath = input.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : void 0);
+  const config2 = configPath ? await loadConfig(configPath) : void 0;
+  const identity = input.identity ? { text: input.identity, from: "the identity input" } : input.identityFile ? { text: readText(input.identityFile, "identity file"), from: input.identityFile } : env.CAIRN_IDENTITY ? { text: env.CAIRN_IDENTITY, from: "CAIRN_IDENTITY" } : void 0;
+  const writeKey = input.writeKey ? { text: input.writeKey, from: "the write-key input" } : input.writeKeyFile ? { text: readText(input.writeKeyFile, "write key file").replace(/^\s*CAIRN_WRITE_KEY=/, ""), from: input.writeKeyFile } : env.CAIRN_WRITE_KEY ? { text: env.CAIRN_WRITE_KEY, from: "CAIRN_WRITE_KEY" } : void 0;
+  const secrets = {};
+  for (const s3 of config2?.sources ?? []) {
+    const names = s3.kind === "postgres" ? [s3.postgres["password-env"]] : s3.kind === "mysql" ? [s3.mysql["password-env"]] : s3.kind === "command" ? Object.values(s3["secret-env"] ?? {}) : [];
+    for (const n of names) if (n) secrets[n] = env[n];
+  }
+  return {
+    config: config2,
+    repository: repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config2),
+    identity,
+    writeKey,
+    ssh: sshSecrets(input, env),
+    secrets,
+    json: input.json ?? false
+  };
+}
+function repositoryUrl(given, config2) {
+  if (given) return given;
+  if (!config2?.repository) return void 0;
+  const local = /^local:(?!\/)(.+)$/.exec(config2.repository);
+  return local ? `local:${resolve(config2.baseDir, local[1])}` : config2.repository;
+}
+function sshSecrets(input, env) {
+  const key = input.sshKey ? { text: input.sshKey, from: "the ssh-key input" } : fromEnv(env, "CAIRN_SSH_KEY");
+  let privateKey = key?.text;
+  if (privateKey && !privateKey.includes("\n") && privateKey.includes("\\n")) privateKey = privateKey.replace(/\\n/g, "\n");
+  const fingerprints = [];
+  for (const f2 of (input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "").split(/[\s,]+/).filter(Boolean)) {
+    const n = normalizeFingerprint(f2);
+    if (!n) throw new UsageError(`CAIRN_HOST_FINGERPRINT: ${JSON.stringify(f2)} is not a SHA256 fingerprint`, "expected the form SHA256:<43 base64 characters>, as `ssh-keygen -lf KEY.pub` prints it");
+    fingerprints.push(n);
+  }
+  return {
+    privateKey,
+    privateKeyFrom: key?.from,
+    passphrase: input.sshPassphrase || env.CAIRN_SSH_PASSPHRASE || void 0,
+    agent: env.SSH_AUTH_SOCK || void 0,
+    knownHosts: input.knownHosts ?? fromEnv(env, "CAIRN_KNOWN_HOSTS")?.text ?? "",
+    fingerprints
+  };
+}
+function requireConfig(settings) {
+  if (!settings.config) throw new UsageError(`no config file: pass -c FILE or create ${DEFAULT_CONFIG}`, "see the README's cairn.yml section");
+  return settings.config;
+}
+function requireRepository(settings) {
+  if (!settings.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
+  return settings.repository;
+}
+
+// src/cli/main.ts
+init_errors();
+
+// src/engine/backup.ts
+init_errors();
+
+// src/engine/chunk/chunker.ts
+import { hkdfSync } from "node:crypto";
+var CDC_DEFAULT = { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 };
+var SQLITE_MIN_CHUNK = 4096;
+function gearTable(seed) {
+  return new Int32Array(hkdfSync("sha256", seed, new Uint8Array(0), "cairn gear table", 1024));
+}
+function topBits(n) {
+  return n === 0 ? 0 : 4294967295 << 32 - n | 0;
+}
+var FastCdc = class {
+  pending = [];
+  pendingLength = 0;
+  gear;
+  p;
+  maskS;
+  maskL;
+  constructor(gear, params = CDC_DEFAULT) {
+    this.gear = gear;
+    this.p = params;
+    const bits = Math.round(Math.log2(params.avg));
+    this.maskS = topBits(bits + 2);
+    this.maskL = topBits(bits - 2);
+  }
+  /** The length of the first chunk in data[start..end), end - start if no cut is found. */
+  cut(data, start, end) {
+    const { min, avg, max } = this.p;
+    const n = end - start;
+    if (n <= min) return n;
+    const limit = Math.min(n, max);
+    const normal = Math.min(limit, avg);
+    const g2 = this.gear;
+    const maskS = this.maskS;
+    const maskL = this.maskL;
+    let fp = 0;
+    let i = start + min;
+    const stopS = start + normal;
+    for (; i < stopS; i++) {
+      fp = (fp << 1) + g2[data[i]] | 0;
+      if ((fp & maskS) === 0) return i + 1 - start;
+    }
+    const stopL = start + limit;
+    for (; i < stopL; i++) {
+      fp = (fp << 1) + g2[data[i]] | 0;
+      if ((fp & maskL) === 0) return i + 1 - start;
+    }
+    return limit;
+  }
+  push(data) {
+    this.pending.push(data);
+    this.pendingLength += data.length;
+    if (this.pendingLength < 2 * this.p.max) return [];
+    return this.drain(false);
+  }
+  end() {
+    return this.drain(true);
+  }
+  drain(final) {
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    const out = [];
+    let pos = 0;
+    while (all.length - pos >= this.p.max || final && pos < all.length) {
+      const len = this.cut(all, pos, all.length);
+      out.push(all.subarray(pos, pos + len));
+      pos += len;
+    }
+    this.pending = pos < all.length ? [all.subarray(pos)] : [];
+    this.pendingLength = all.length - pos;
+    return out;
+  }
+};
+var FixedChunker = class {
+  pending = [];
+  pendingLength = 0;
+  size;
+  constructor(size) {
+    this.size = size;
+  }
+  push(data) {
+    this.pending.push(data);
+    this.pendingLength += data.length;
+    return this.pendingLength >= this.size ? this.drain(false) : [];
+  }
+  end() {
+    return this.drain(true);
+  }
+  drain(final) {
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    const out = [];
+    let pos = 0;
+    for (; all.length - pos >= this.size; pos += this.size) out.push(all.subarray(pos, pos + this.size));
+    if (final && pos < all.length) {
+      out.push(all.subarray(pos));
+      pos = all.length;
+    }
+    this.pending = pos < all.length ? [all.subarray(pos)] : [];
+    this.pendingLength = all.length - pos;
+    return out;
+  }
+};
+var SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+function sqlitePageSize(head) {
+  if (head.length < 100 || !head.subarray(0, 16).equals(SQLITE_MAGIC)) return 0;
+  const raw = head.readUInt16BE(16);
+  const size = raw === 1 ? 65536 : raw;
+  return size >= 512 && (size & size - 1) === 0 ? size : 0;
+}
+function chunkerFor(head, gear) {
+  const page = sqlitePageSize(head);
+  if (page > 0) return { chunker: new FixedChunker(Math.max(page, SQLITE_MIN_CHUNK)), kind: "sqlite" };
+  return { chunker: new FastCdc(gear), kind: "cdc" };
+}
+
+// src/engine/repository/chunk-index.ts
+init_errors();
+
+// src/engine/chunk/idtable.ts
+var ID = 32;
+function startsAt(text, lit, at2) {
+  if (at2 + lit.length > text.length) return false;
+  for (let k2 = 0; k2 < lit.length; k2++) if (text[at2 + k2] !== lit[k2]) return false;
+  return true;
+}
+var HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = i;
+var BLOCK_BITS = 15;
+var BLOCK = 1 << BLOCK_BITS;
+var IdList = class {
+  blocks = [Buffer.alloc(ID * 64)];
+  length = 0;
+  /** Room for one more ID; the block and byte offset it goes to. */
+  reserve() {
+    const n = this.length >>> BLOCK_BITS;
+    const at2 = (this.length & BLOCK - 1) * ID;
+    if (n === this.blocks.length) this.blocks.push(Buffer.alloc(ID * BLOCK));
+    let b2 = this.blocks[n];
+    if (at2 + ID > b2.length) {
+      const bigger = Buffer.alloc(Math.min(b2.length * 2, ID * BLOCK));
+      b2.copy(bigger, 0, 0, at2);
+      this.blocks[n] = b2 = bigger;
+    }
+    return [b2, at2];
+  }
+  push(id) {
+    const [b2, at2] = this.reserve();
+    b2.set(id, at2);
+    this.length++;
+  }
+  /** Append the ID written as 64 lowercase hex digits at text[at]; false if they are not. */
+  pushHex(text, at2) {
+    const [b2, o] = this.reserve();
+    for (let k2 = 0; k2 < ID; k2++) {
+      const hi2 = HEX[text[at2 + 2 * k2]];
+      const lo2 = HEX[text[at2 + 2 * k2 + 1]];
+      if (hi2 < 0 || lo2 < 0) return false;
+      b2[o + k2] = hi2 << 4 | lo2;
+    }
+    this.length++;
+    return true;
+  }
+  get(i) {
+    const at2 = (i & BLOCK - 1) * ID;
+    return this.blocks[i >>> BLOCK_BITS].subarray(at2, at2 + ID);
+  }
+  /** Copy every ID, 32 bytes each, into target at offset. */
+  copyTo(target, offset) {
+    for (let n = 0; n * BLOCK < this.length; n++) {
+      const count = Math.min(BLOCK, this.length - n * BLOCK);
+      target.set(this.blocks[n].subarray(0, count * ID), offset + n * BLOCK * ID);
+    }
+  }
+  *[Symbol.iterator]() {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+};
+var IdTable = class {
+  cap = 1024;
+  words = new Uint32Array(this.cap * 8);
+  used = new Uint8Array(this.cap);
+  vals;
+  size = 0;
+  width;
+  constructor(width) {
+    this.width = width;
+    this.vals = new Uint32Array(this.cap * width);
+  }
+  key = new Uint32Array(8);
+  /** The ID as eight little-endian words, in this.key. */
+  load(id) {
+    if (id.length !== ID) throw new Error(`a chunk ID has ${ID} bytes, not ${id.length}`);
+    const k2 = this.key;
+    for (let i = 0; i < 8; i++) k2[i] = (id[i * 4] | id[i * 4 + 1] << 8 | id[i * 4 + 2] << 16 | id[i * 4 + 3] << 24) >>> 0;
+    return k2;
+  }
+  /** Add an entry (an ID may be added more than once, with other values). */
+  add(id, values) {
+    if ((this.size + 1) * 4 > this.cap * 3) this.grow();
+    this.place(this.load(id), values);
+    this.size++;
+  }
+  place(k2, values) {
+    const mask = this.cap - 1;
+    let slot = k2[0] & mask;
+    while (this.used[slot]) slot = slot + 1 & mask;
+    this.used[slot] = 1;
+    this.words.set(k2, slot * 8);
+    for (let i = 0; i < this.width; i++) this.vals[slot * this.width + i] = values[i];
+  }
+  grow() {
+    const { cap, words, used, vals } = this;
+    this.cap = cap * 2;
+    this.words = new Uint32Array(this.cap * 8);
+    this.used = new Uint8Array(this.cap);
+    this.vals = new Uint32Array(this.cap * this.width);
+    for (let s3 = 0; s3 < cap; s3++) {
+      if (used[s3]) this.place(words.subarray(s3 * 8, s3 * 8 + 8), vals.subarray(s3 * this.width, (s3 + 1) * this.width));
+    }
+  }
+  has(id) {
+    return this.find(id, () => true);
+  }
+  /** Call visit with each entry's values until it returns true; whether one did. */
+  find(id, visit) {
+    const k2 = this.load(id);
+    const w2 = this.words;
+    const mask = this.cap - 1;
+    for (let slot = k2[0] & mask; this.used[slot]; slot = slot + 1 & mask) {
+      const b2 = slot * 8;
+      if (w2[b2] === k2[0] && w2[b2 + 1] === k2[1] && w2[b2 + 2] === k2[2] && w2[b2 + 3] === k2[3] && w2[b2 + 4] === k2[4] && w2[b2 + 5] === k2[5] && w2[b2 + 6] === k2[6] && w2[b2 + 7] === k2[7]) {
+        if (visit(this.vals.subarray(slot * this.width, (slot + 1) * this.width))) return true;
+      }
+    }
+    return false;
+  }
+};
+
+// src/engine/pack/trailer.ts
+init_errors();
+var ChunkRecords = class {
+  buf = Buffer.alloc(48 * 256);
+  length = 0;
+  push(id, offset, length, rawLength, inner) {
+    if ((this.length + 1) * 48 > this.buf.length) {
+      const bigger = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(bigger);
+      this.buf = bigger;
+    }
+    const at2 = this.length * 48;
+    this.buf.set(id, at2);
+    this.buf.writeUInt32LE(offset, at2 + 32);
+    this.buf.writeUInt32LE(length, at2 + 36);
+    this.buf.writeUInt32LE(rawLength, at2 + 40);
+    this.buf.writeUInt32LE(inner, at2 + 44);
+    this.length++;
+  }
+  id(i) {
+    return this.buf.subarray(i * 48, i * 48 + 32);
+  }
+  values(i) {
+    const at2 = i * 48 + 32;
+    return [this.buf.readUInt32LE(at2), this.buf.readUInt32LE(at2 + 4), this.buf.readUInt32LE(at2 + 8), this.buf.readUInt32LE(at2 + 12)];
+  }
+  /** Record i as the JSON text of a ChunkRecord. */
+  json(i) {
+    return `["${this.id(i).toString("hex")}",${this.values(i).join(",")}]`;
+  }
+};
+function recordLines(chunks) {
+  if (Array.isArray(chunks)) return chunks.map((c) => JSON.stringify(c));
+  return Array.from({ length: chunks.length }, (_2, i) => chunks.json(i));
+}
+function trailerText(chunks) {
+  return `{"chunks":[${recordLines(chunks).join(",")}]}`;
+}
+function parseTrailer(pack, plain) {
+  const n = plain.length >= 4 ? plain.readUInt32LE(plain.length - 4) : -1;
+  try {
+    if (n < 0 || n > plain.length - 4) throw new Error();
+    const chunks = JSON.parse(plain.subarray(plain.length - 4 - n, plain.length - 4).toString("utf8")).chunks;
+    if (!Array.isArray(chunks)) throw new Error();
+    return chunks;
+  } catch {
+    throw new IntegrityError(`pack ${pack}: its trailer is unreadable`);
+  }
+}
+
+// src/engine/repository/chunk-index.ts
+function* indexText(packs) {
+  yield '{"version":1,"packs":[\n';
+  for (let i = 0; i < packs.length; i++) {
+    const p2 = packs[i];
+    yield `{"id":"${p2.id}","size":${p2.size},"chunks":[
+${recordLines(p2.chunks).join(",\n")}]}${i < packs.length - 1 ? ",\n" : ""}`;
+  }
+  yield "]}\n";
+}
+var HEAD = Buffer.from('{"version":1,"packs":[\n');
+var PACK_OPEN = Buffer.from('{"id":"');
+var PACK_SIZE = Buffer.from('","size":');
+var PACK_CHUNKS = Buffer.from(',"chunks":[');
+var PACK_CLOSE = Buffer.from("]}");
+var CHUNK_OPEN = Buffer.from('["');
+var QUOTE_COMMA = Buffer.from('",');
+var COMMA = Buffer.from(",");
+var CLOSE = Buffer.from("]");
+var Index = class _Index {
+  table = new IdTable(5);
+  // pack number, offset, length, raw length, inner
+  /** Pack IDs by the index's pack number (the first value of each location). */
+  packIds = [];
+  packNumbers = /* @__PURE__ */ new Map();
+  /** Every indexed pack: its size and the index file that lists it. */
+  packs = /* @__PURE__ */ new Map();
+  addPack(id, size, indexFile = "") {
+    let n = this.packNumbers.get(id);
+    if (n === void 0) {
+      n = this.packIds.length;
+      this.packIds.push(id);
+      this.packNumbers.set(id, n);
+      this.packs.set(id, { size, indexFile });
+    }
+    return n;
+  }
+  add(p2, indexFile = "") {
+    const n = this.addPack(p2.id, p2.size, indexFile);
+    const c = p2.chunks;
+    if (Array.isArray(c)) {
+      for (const [id, offset, length, rawLength, inner] of c) this.table.add(Buffer.from(id, "hex"), [n, offset, length, rawLength, inner]);
+    } else {
+      for (let i = 0; i < c.length; i++) this.table.add(c.id(i), [n, ...c.values(i)]);
+    }
+  }
+  get size() {
+    return this.table.size;
+  }
+  has(id) {
+    return this.table.has(id);
+  }
+  /** The chunk's location, from a preferred pack when it is in several. */
+  lookup(id, prefer) {
+    const v2 = this.found;
+    if (!this.locateInto(id, prefer && this.flagsFor(prefer), v2, 0)) return void 0;
+    return { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] };
+  }
+  found = new Uint32Array(5);
+  flags = /* @__PURE__ */ new WeakMap();
+  /** packFlags for a set, kept while no pack is added. */
+  flagsFor(prefer) {
+    let f2 = this.flags.get(prefer);
+    if (!f2 || f2.length !== this.packIds.length) this.flags.set(prefer, f2 = this.packFlags(prefer));
+    return f2;
+  }
+  /**
+   * Write the chunk's location (pack number, offset, length, raw length,
+   * inner) to out[at..at+5], from a preferred pack when it is in several;
+   * false when no index lists it. No object per call: restore locates every
+   * chunk of a snapshot.
+   */
+  locateInto(id, preferred, out, at2) {
+    let found = false;
+    this.table.find(id, (v2) => {
+      if (!found || !preferred || preferred[v2[0]]) out.set(v2, at2);
+      found = true;
+      return !preferred || preferred[v2[0]] === 1;
+    });
+    return found;
+  }
+  /** A flag per pack number: 1 for the packs in the set. */
+  packFlags(packs) {
+    const flags = new Uint8Array(this.packIds.length);
+    this.packIds.forEach((id, n) => flags[n] = packs.has(id) ? 1 : 0);
+    return flags;
+  }
+  /**
+   * Add one index file (the layout indexText writes, one pack or chunk per
+   * line), parsed from its bytes: no string or regular expression per chunk.
+   */
+  addBytes(name2, json) {
+    if (!json.subarray(0, HEAD.length).equals(HEAD)) throw new IntegrityError(`index ${name2}: not a version 1 index`);
+    const id = Buffer.alloc(32);
+    const values = [0, 0, 0, 0, 0];
+    let pack = -1;
+    let pos = HEAD.length;
+    let p2 = 0;
+    const lit = (l) => startsAt(json, l, p2) && (p2 += l.length, true);
+    const hex = () => {
+      for (let k2 = 0; k2 < 32; k2++) {
+        const hi2 = HEX[json[p2 + 2 * k2]];
+        const lo2 = HEX[json[p2 + 2 * k2 + 1]];
+        if (hi2 < 0 || lo2 < 0) return false;
+        id[k2] = hi2 << 4 | lo2;
+      }
+      p2 += 64;
+      return true;
+    };
+    const num = (k2) => {
+      let n = 0;
+      const start = p2;
+      while (p2 < json.length && json[p2] >= 48 && json[p2] <= 57 && p2 - start < 15) n = n * 10 + json[p2++] - 48;
+      values[k2] = n;
+      return p2 > start;
+    };
+    while (pos < json.length) {
+      let end = json.indexOf(10, pos);
+      if (end < 0) end = json.length;
+      p2 = pos;
+      if (end > pos) {
+        if (pack >= 0 && lit(CHUNK_OPEN) && hex() && lit(QUOTE_COMMA) && num(1) && lit(COMMA) && num(2) && lit(COMMA) && num(3) && lit(COMMA) && num(4) && lit(CLOSE)) {
+          lit(PACK_CLOSE);
+          lit(PACK_CLOSE);
+          lit(COMMA);
+          if (p2 === end) {
+            values[0] = pack;
+            this.table.add(id, values);
+            pos = end + 1;
+            continue;
+          }
+        }
+        p2 = pos;
+        if (lit(PACK_OPEN) && hex() && lit(PACK_SIZE) && num(0) && lit(PACK_CHUNKS) && p2 === end) {
+          pack = this.addPack(id.toString("hex"), values[0], name2);
+          pos = end + 1;
+          continue;
+        }
+        throw new IntegrityError(`index ${name2}: malformed line ${JSON.stringify(json.subarray(pos, Math.min(end, pos + 80)).toString("utf8"))}`);
+      }
+      pos = end + 1;
+    }
+  }
+  static async load(repo) {
+    const index = new _Index();
+    for (const name2 of await repo.listNames("index")) index.addBytes(name2, await repo.loadMetaBytes("index", name2));
+    return index;
+  }
+};
+
+// src/engine/chunk/hasher.ts
+var BATCH = 1024 * 1024;
+var BUFFER = BATCH + CDC_DEFAULT.max;
+var BatchHasher = class {
+  batch;
+  queue = [];
+  spare = [];
+  workers;
+  onChunk;
+  /** onChunk gets every chunk with its ID, in the order they were pushed. */
+  constructor(workers, onChunk) {
+    this.workers = workers;
+    this.onChunk = onChunk;
+    this.batch = this.fresh();
+  }
+  fresh() {
+    return { data: this.spare.pop() ?? Buffer.allocUnsafe(BUFFER), sizes: [], length: 0 };
+  }
+  async push(chunk) {
+    if (chunk.length > BUFFER - this.batch.length) await this.send();
+    chunk.copy(this.batch.data, this.batch.length);
+    this.batch.length += chunk.length;
+    this.batch.sizes.push(chunk.length);
+    if (this.batch.length >= BATCH) await this.send();
+  }
+  async send() {
+    const b2 = this.batch;
+    if (b2.sizes.length === 0) return;
+    this.batch = this.fresh();
+    b2.done = this.workers.hash(b2.data, Uint32Array.from(b2.sizes));
+    b2.done.catch(() => {
+    });
+    this.queue.push(b2);
+    while (this.queue.length > 2 * this.workers.size) await this.take();
+  }
+  async take() {
+    const b2 = this.queue.shift();
+    const { data, ids } = await b2.done;
+    let at2 = 0;
+    for (let k2 = 0; k2 < b2.sizes.length; k2++) {
+      await this.onChunk(data.subarray(at2, at2 + b2.sizes[k2]), ids.subarray(k2 * 32, k2 * 32 + 32));
+      at2 += b2.sizes[k2];
+    }
+    this.spare.push(data);
+  }
+  /** Hash what is pushed so far and hand every chunk to onChunk. */
+  async flush() {
+    await this.send();
+    while (this.queue.length > 0) await this.take();
+  }
+  /** Wait for batches in flight and drop them (after a failure). */
+  async abandon() {
+    const q2 = this.queue.splice(0);
+    await Promise.allSettled(q2.map((b2) => b2.done));
+    this.batch = this.fresh();
+  }
+};
+
+// src/engine/repository/lock.ts
+init_errors();
+import { randomBytes as randomBytes4 } from "node:crypto";
+
+// src/engine/repository/repository.ts
+init_errors();
+import { createHash as createHash2, createHmac as createHmac4, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
+import { hostname } from "node:os";
+import { createZstdCompress, zstdDecompressSync } from "node:zlib";
+
+// src/engine/crypto/age.ts
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac as createHmac2,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync as hkdfSync2,
+  randomBytes,
+  timingSafeEqual
+} from "node:crypto";
+import { Transform } from "node:stream";
+
+// node_modules/@scure/base/index.js
+var freeze = (fn) => Object.freeze(fn());
+function isBytes(a) {
+  return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
+}
+function abytes(b2) {
+  if (!isBytes(b2))
+    throw new TypeError("Uint8Array expected");
+}
+function isArrayOf(isString, arr) {
+  if (!Array.isArray(arr))
+    return false;
+  if (arr.length === 0)
+    return true;
+  if (isString) {
+    return arr.every((item) => typeof item === "string");
+  } else {
+    return arr.every((item) => Number.isSafeInteger(item));
+  }
+}
+function afn(input) {
+  if (typeof input !== "function")
+    throw new TypeError("function expected");
+  return true;
+}
+function astr(label, input) {
+  if (typeof input !== "string")
+    throw new TypeError(`${label}: string expected`);
+  return true;
+}
+function anumber(n, title = "number") {
+  if (typeof n !== "number")
+    throw new TypeError(`${title}: expected number, got ${typeof n}`);
+  if (!Number.isSafeInteger(n))
+    throw new RangeError(`${title}: expected safe integer, got ${n}`);
+}
+function anumArr(label, input) {
+  if (!isArrayOf(false, input))
+    throw new TypeError(`${label}: array of numbers expected`);
+}
+var powers = /* @__PURE__ */ (() => {
+  let res = [];
+  for (let i = 0; i < 40; i++)
+    res.push(2 ** i);
+  return res;
+})();
+function u8ToNumArr(u8, len = u8.length) {
+  const res = new Array(len);
+  for (let i = 0; i < len; i++)
+    res[i] = u8[i];
+  return res;
+}
+var asciiDecoder = /* @__PURE__ */ (() => {
+  try {
+    const decoder = new TextDecoder();
+    return decoder.decode(Uint8Array.of(65, 48, 43, 127)) === "A0+\x7F" ? decoder : void 0;
+  } catch (e) {
     return void 0;
   }
-  return loadConfig(path);
+})();
+var B2S_CHUNK = 8192;
+function charcodesToString(codes) {
+  const len = codes.length;
+  if (asciiDecoder !== void 0 && len >= 12)
+    return asciiDecoder.decode(codes);
+  if (len <= B2S_CHUNK)
+    return String.fromCharCode.apply(null, codes);
+  let res = "";
+  for (let i = 0; i < len; i += B2S_CHUNK)
+    res += String.fromCharCode.apply(null, codes.subarray(i, i + B2S_CHUNK));
+  return res;
 }
-function repositoryUrl(opts2, config2, env = process.env) {
-  const url = opts2.repo ?? env.CAIRN_REPOSITORY;
-  if (url) return url;
-  if (!config2?.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
-  const local = /^local:(?!\/)(.+)$/.exec(config2.repository);
-  return local ? `local:${resolve3(config2.baseDir, local[1])}` : config2.repository;
-}
-async function credentials(opts2, need, env = process.env) {
-  let identityText;
-  if (opts2.identity) {
-    try {
-      identityText = await readFile2(opts2.identity, "utf8");
-    } catch (err) {
-      throw new UsageError(`cannot read identity file ${opts2.identity}: ${err.message}`);
+function radix2(bits) {
+  anumber(bits);
+  if (bits <= 0 || bits > 8)
+    throw new RangeError("radix2: bits should be in (0..8]");
+  const mask = powers[bits] - 1;
+  return {
+    encode: (bytes) => {
+      abytes(bytes);
+      const len = bytes.length;
+      const res = new Uint8Array(Math.ceil(len * 8 / bits));
+      let carry = 0;
+      let pos = 0;
+      let j2 = 0;
+      for (let i = 0; i < len; ) {
+        if (i + 2 < len) {
+          carry = carry << 24 | bytes[i] << 16 | bytes[i + 1] << 8 | bytes[i + 2];
+          pos += 24;
+          i += 3;
+        } else {
+          carry = (carry << 8 | bytes[i]) & 65535;
+          pos += 8;
+          i++;
+        }
+        for (; ; ) {
+          pos -= bits;
+          res[j2++] = carry >> pos & mask;
+          if (pos < bits)
+            break;
+        }
+      }
+      if (pos > 0)
+        res[j2] = carry << bits - pos & mask;
+      return res;
+    },
+    decode: (digits) => {
+      const len = digits.length;
+      const res = new Uint8Array(Math.floor(len * bits / 8));
+      let carry = 0;
+      let pos = 0;
+      let j2 = 0;
+      for (let i = 0; i < len; i++) {
+        carry = (carry << bits | digits[i]) & 65535;
+        pos += bits;
+        for (; pos >= 8; pos -= 8)
+          res[j2++] = carry >> pos - 8 & 255;
+      }
+      carry = carry << 8 - pos & 255;
+      if (pos >= bits)
+        throw new Error("Excess padding");
+      if (carry > 0)
+        throw new Error(`Non-zero padding: ${carry}`);
+      return res;
     }
-  } else if (env.CAIRN_IDENTITY) identityText = env.CAIRN_IDENTITY;
-  if (identityText !== void 0) return { identities: parseIdentityFile(identityText) };
+  };
+}
+function alphabet(letters, aliases) {
+  const len = letters.length;
+  if (len > 128)
+    throw new Error("alphabet: max 128 letters");
+  const encTable = new Uint8Array(len);
+  const decTable = new Int8Array(128).fill(-1);
+  for (let i = 0; i < len; i++) {
+    const code2 = letters.charCodeAt(i);
+    if (letters.codePointAt(i) !== code2 || code2 > 127)
+      throw new Error("alphabet: single-char ASCII letters only");
+    encTable[i] = code2;
+    decTable[code2] = i;
+  }
+  if (aliases !== void 0) {
+    for (const alias of Object.keys(aliases)) {
+      const code2 = alias.charCodeAt(0);
+      const target = decTable[aliases[alias].charCodeAt(0)];
+      if (alias.length !== 1 || code2 > 127 || target === void 0 || target === -1)
+        throw new Error(`alphabet: invalid alias ${alias}`);
+      decTable[code2] = target;
+    }
+  }
+  return {
+    encode: (digits) => {
+      const codes = new Uint8Array(digits.length);
+      for (let i = 0; i < digits.length; i++) {
+        const d = digits[i];
+        const code2 = encTable[d];
+        if (code2 === void 0)
+          throw new Error(`alphabet.encode: invalid digit ${d}`);
+        codes[i] = code2;
+      }
+      return charcodesToString(codes);
+    },
+    decode: (input) => {
+      astr("decode", input);
+      const slen = input.length;
+      const digits = new Uint8Array(slen);
+      for (let i = 0; i < slen; i++) {
+        const code2 = input.charCodeAt(i);
+        const digit = code2 < 128 ? decTable[code2] : -1;
+        if (digit === -1)
+          throw new Error(`Unknown letter "${input[i]}". Allowed: ${letters}`);
+        digits[i] = digit;
+      }
+      return digits;
+    }
+  };
+}
+function unsafeWrapper(fn) {
+  afn(fn);
+  return function(...args) {
+    try {
+      return fn.apply(null, args);
+    } catch (e) {
+    }
+  };
+}
+var BECH_ALPHABET = /* @__PURE__ */ alphabet("qpzry9x8gf2tvdw0s3jn54khce6mua7l");
+var BECH_UPPERCASE_PRINTABLE = /^[\x21-\x60\x7b-\x7e]+$/;
+function assertBech32Printable(label, value) {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 33 || c > 126)
+      throw new Error(`${label}: printable ASCII expected`);
+  }
+}
+function wordsToU8(words) {
+  const len = words.length;
+  const res = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    const w2 = words[i];
+    if (w2 < 0 || w2 >= 32)
+      throw new Error(`alphabet.encode: invalid digit ${w2}`);
+    res[i] = w2;
+  }
+  return res;
+}
+var POLYMOD_GENERATORS = [996825010, 642813549, 513874426, 1027748829, 705979059];
+function bech32Polymod(pre) {
+  const b2 = pre >> 25;
+  let chk = (pre & 33554431) << 5;
+  for (let i = 0; i < POLYMOD_GENERATORS.length; i++) {
+    if ((b2 >> i & 1) === 1)
+      chk ^= POLYMOD_GENERATORS[i];
+  }
+  return chk;
+}
+function bechChecksum(prefix, words, encodingConst = 1) {
+  const len = prefix.length;
+  let chk = 1;
+  for (let i = 0; i < len; i++) {
+    const c = prefix.charCodeAt(i);
+    if (c < 33 || c > 126)
+      throw new Error(`Invalid prefix (${prefix})`);
+    chk = bech32Polymod(chk) ^ c >> 5;
+  }
+  chk = bech32Polymod(chk);
+  for (let i = 0; i < len; i++)
+    chk = bech32Polymod(chk) ^ prefix.charCodeAt(i) & 31;
+  for (let v2 of words)
+    chk = bech32Polymod(chk) ^ v2;
+  for (let i = 0; i < 6; i++)
+    chk = bech32Polymod(chk);
+  chk ^= encodingConst;
+  const sum = new Uint8Array(6);
+  for (let i = 0; i < 6; i++)
+    sum[i] = chk >>> 5 * (5 - i) & 31;
+  return BECH_ALPHABET.encode(sum);
+}
+function genBech32(encoding) {
+  const ENCODING_CONST = encoding === "bech32" ? 1 : 734539939;
+  const _words = radix2(5);
+  const toWords = (from) => {
+    abytes(from);
+    const len = from.length;
+    const res = new Array(Math.ceil(len * 8 / 5));
+    let carry = 0;
+    let pos = 0;
+    let j2 = 0;
+    for (let i = 0; i < len; i++) {
+      carry = carry << 8 | from[i];
+      pos += 8;
+      for (; pos >= 5; pos -= 5)
+        res[j2++] = carry >> pos - 5 & 31;
+    }
+    if (pos > 0)
+      res[j2] = carry << 5 - pos & 31;
+    return res;
+  };
+  const fromWords = (to2) => {
+    anumArr("radix2.decode", to2);
+    const len = to2.length;
+    const digits = new Uint8Array(len);
+    for (let i = 0; i < len; i++) {
+      const w2 = to2[i];
+      if (w2 < 0 || w2 >= 32)
+        throw new Error(`convertRadix2: invalid word=${w2}`);
+      digits[i] = w2;
+    }
+    return _words.decode(digits);
+  };
+  const fromWordsUnsafe = unsafeWrapper(fromWords);
+  function encode2(prefix, words, limit = 90) {
+    astr("bech32.encode prefix", prefix);
+    if (limit !== false)
+      anumber(limit, "limit");
+    if (isBytes(words))
+      words = u8ToNumArr(words);
+    anumArr("bech32.encode", words);
+    const plen = prefix.length;
+    if (plen === 0)
+      throw new TypeError(`Invalid prefix length ${plen}`);
+    const actualLength = plen + 7 + words.length;
+    if (limit !== false && actualLength > limit)
+      throw new TypeError(`Length ${actualLength} exceeds limit ${limit}`);
+    assertBech32Printable("bech32.encode prefix", prefix);
+    const lowered = prefix.toLowerCase();
+    const sum = bechChecksum(lowered, words, ENCODING_CONST);
+    return `${lowered}1${BECH_ALPHABET.encode(wordsToU8(words))}${sum}`;
+  }
+  function decode2(str, limit = 90) {
+    astr("bech32.decode input", str);
+    if (limit !== false)
+      anumber(limit, "limit");
+    const slen = str.length;
+    if (slen < 8 || limit !== false && slen > limit)
+      throw new TypeError(`invalid string length ${slen}, expected (8..${limit})`);
+    const lowered = str.toLowerCase();
+    if (str !== lowered) {
+      if (!BECH_UPPERCASE_PRINTABLE.test(str)) {
+        assertBech32Printable("bech32.decode input", str);
+        throw new Error(`mixed-case string not allowed`);
+      }
+    }
+    const sepIndex = lowered.lastIndexOf("1");
+    if (sepIndex === 0 || sepIndex === -1)
+      throw new Error(`invalid separator "1"`);
+    const prefix = lowered.slice(0, sepIndex);
+    const data = lowered.slice(sepIndex + 1);
+    if (data.length < 6)
+      throw new Error("invalid data length");
+    const digits = BECH_ALPHABET.decode(data);
+    const words = u8ToNumArr(digits, digits.length - 6);
+    const sum = bechChecksum(prefix, words, ENCODING_CONST);
+    if (!data.endsWith(sum))
+      throw new Error(`Invalid checksum in ${str}`);
+    return { prefix, words };
+  }
+  const decodeUnsafe = unsafeWrapper(decode2);
+  function decodeToBytes(str, limit = 90) {
+    const { prefix, words } = decode2(str, limit);
+    return {
+      prefix,
+      words,
+      bytes: fromWords(words)
+    };
+  }
+  function encodeFromBytes(prefix, bytes) {
+    return encode2(prefix, toWords(bytes));
+  }
+  return {
+    encode: encode2,
+    decode: decode2,
+    encodeFromBytes,
+    decodeToBytes,
+    decodeUnsafe,
+    fromWords,
+    fromWordsUnsafe,
+    toWords
+  };
+}
+var bech32 = /* @__PURE__ */ freeze(() => genBech32("bech32"));
+
+// src/engine/crypto/age.ts
+init_errors();
+var SEGMENT = 64 * 1024;
+var TAG = 16;
+var NONCE = 16;
+var INTRO = "age-encryption.org/v1\n";
+var PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
+var SPKI = Buffer.from("302a300506032b656e032100", "hex");
+function hkdf(ikm, salt, info) {
+  return Buffer.from(hkdfSync2("sha256", ikm, salt, info, 32));
+}
+function b64(buf) {
+  return Buffer.from(buf).toString("base64").replace(/=+$/, "");
+}
+function unb64(s3) {
+  if (!/^[A-Za-z0-9+/]*$/.test(s3)) throw new IntegrityError("age header: invalid base64");
+  const buf = Buffer.from(s3, "base64");
+  if (b64(buf) !== s3) throw new IntegrityError("age header: non-canonical base64");
+  return buf;
+}
+function identityFromSecret(secret2) {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8, secret2]), format: "der", type: "pkcs8" });
+  const publicKey = Buffer.from(createPublicKey(key).export({ format: "der", type: "spki" })).subarray(SPKI.length);
+  return { secret: key, publicKey };
+}
+function parseIdentity(s3) {
+  let decoded;
+  try {
+    decoded = bech32.decodeToBytes(s3.trim().toLowerCase());
+  } catch {
+    throw new UsageError("not an age identity (expected AGE-SECRET-KEY-1...)");
+  }
+  if (decoded.prefix !== "age-secret-key-" || decoded.bytes.length !== 32) {
+    throw new UsageError("not an X25519 age identity (expected AGE-SECRET-KEY-1...)");
+  }
+  return identityFromSecret(decoded.bytes);
+}
+function parseIdentityFile(text) {
+  const ids = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).map(parseIdentity);
+  if (ids.length === 0) throw new UsageError("the identity file holds no AGE-SECRET-KEY-1 line");
+  return ids;
+}
+function parseRecipient(s3) {
+  try {
+    const decoded = bech32.decodeToBytes(s3.trim());
+    if (decoded.prefix === "age" && decoded.bytes.length === 32) return Buffer.from(decoded.bytes);
+  } catch {
+  }
+  throw new UsageError(`not an X25519 age recipient: ${JSON.stringify(s3)} (expected age1...)`);
+}
+function encodeRecipient(publicKey) {
+  return bech32.encodeFromBytes("age", publicKey);
+}
+function wrapFileKey(fileKey, recipient) {
+  const eph = generateKeyPairSync("x25519");
+  const share = Buffer.from(eph.publicKey.export({ format: "der", type: "spki" })).subarray(SPKI.length);
+  const theirs = createPublicKey({ key: Buffer.concat([SPKI, recipient]), format: "der", type: "spki" });
+  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: theirs });
+  const key = hkdf(shared, Buffer.concat([share, recipient]), "age-encryption.org/v1/X25519");
+  const c = createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
+  const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
+  return `-> X25519 ${b64(share)}
+${b64(body)}
+`;
+}
+function parseHeader(buf) {
+  if (buf.length < INTRO.length) return null;
+  if (buf.subarray(0, INTRO.length).toString("latin1") !== INTRO) throw new IntegrityError("not an age file (bad intro line)");
+  let pos = INTRO.length;
+  const line = () => {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0) return null;
+    const s3 = buf.subarray(pos, nl).toString("latin1");
+    pos = nl + 1;
+    return s3;
+  };
+  const stanzas = [];
+  for (; ; ) {
+    const start = pos;
+    const l = line();
+    if (l === null) return null;
+    if (l.startsWith("--- ")) {
+      const mac3 = unb64(l.slice(4));
+      if (mac3.length !== 32) throw new IntegrityError("age header: bad MAC length");
+      return { stanzas, length: pos, macInput: buf.subarray(0, start + 3), mac: mac3 };
+    }
+    if (!l.startsWith("-> ")) throw new IntegrityError("age header: malformed stanza");
+    const args = l.slice(3).split(" ");
+    const parts = [];
+    for (; ; ) {
+      const b2 = line();
+      if (b2 === null) return null;
+      if (b2.length > 64) throw new IntegrityError("age header: stanza line too long");
+      parts.push(unb64(b2));
+      if (b2.length < 64) break;
+    }
+    stanzas.push({ args, body: Buffer.concat(parts) });
+  }
+}
+function unwrap(stanzas, identities) {
+  for (const s3 of stanzas) {
+    if (s3.args[0] !== "X25519") continue;
+    if (s3.args.length !== 2 || s3.body.length !== 32) throw new IntegrityError("age header: malformed X25519 stanza");
+    const share = unb64(s3.args[1]);
+    if (share.length !== 32) throw new IntegrityError("age header: malformed X25519 share");
+    const theirs = createPublicKey({ key: Buffer.concat([SPKI, share]), format: "der", type: "spki" });
+    for (const id of identities) {
+      let shared;
+      try {
+        shared = diffieHellman({ privateKey: id.secret, publicKey: theirs });
+      } catch {
+        continue;
+      }
+      if (shared.every((b2) => b2 === 0)) continue;
+      const key = hkdf(shared, Buffer.concat([share, id.publicKey]), "age-encryption.org/v1/X25519");
+      const d = createDecipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
+      d.setAuthTag(s3.body.subarray(16));
+      try {
+        return Buffer.concat([d.update(s3.body.subarray(0, 16)), d.final()]);
+      } catch {
+      }
+    }
+  }
+  return null;
+}
+function openHeader(header, identities, what) {
+  const fileKey = unwrap(header.stanzas, identities);
+  if (!fileKey) throw new NoKeyError(`no identity matches ${what}`, "use the age identity whose recipient the repository was created for");
+  const macKey = hkdf(fileKey, Buffer.alloc(0), "header");
+  const mac3 = createHmac2("sha256", macKey).update(header.macInput).digest();
+  if (!timingSafeEqual(mac3, header.mac)) throw new IntegrityError(`${what}: age header MAC mismatch`);
+  return { headerLength: header.length, payloadKey: fileKey };
+}
+function segmentNonce(counter, last) {
+  const n = Buffer.alloc(12);
+  n.writeUIntBE(counter, 5, 6);
+  n[11] = last ? 1 : 0;
+  return n;
+}
+function openSegment(key, counter, last, sealed, what) {
+  const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
+  d.setAuthTag(sealed.subarray(sealed.length - TAG));
+  try {
+    const plain = d.update(sealed.subarray(0, sealed.length - TAG));
+    const rest = d.final();
+    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
+  } catch {
+    throw new IntegrityError(`${what}: payload segment ${counter} fails authentication (damaged or truncated)`);
+  }
+}
+function newHeader(recipients) {
+  if (recipients.length === 0) throw new UsageError("no recipients to encrypt to");
+  const fileKey = randomBytes(16);
+  const body = INTRO + recipients.map((r) => wrapFileKey(fileKey, r)).join("") + "---";
+  const mac3 = createHmac2("sha256", hkdf(fileKey, Buffer.alloc(0), "header")).update(body, "latin1").digest();
+  return { header: Buffer.from(`${body} ${b64(mac3)}
+`, "latin1"), fileKey };
+}
+var Sealer = class {
+  head;
+  key;
+  pending = [];
+  pendingLength = 0;
+  counter = 0;
+  constructor(recipients) {
+    const { header, fileKey } = newHeader(recipients);
+    const nonce = randomBytes(NONCE);
+    this.key = createSecretKey(hkdf(fileKey, nonce, "payload"));
+    this.head = Buffer.concat([header, nonce]);
+  }
+  push(data) {
+    if (data.length > 0) {
+      this.pending.push(data);
+      this.pendingLength += data.length;
+    }
+    const out = [];
+    while (this.pendingLength > SEGMENT) this.seal(SEGMENT, false, out);
+    return out;
+  }
+  end() {
+    const out = [];
+    this.seal(this.pendingLength, true, out);
+    return out;
+  }
+  seal(n, last, out) {
+    const c = createCipheriv("chacha20-poly1305", this.key, segmentNonce(this.counter++, last), { authTagLength: TAG });
+    this.pendingLength -= n;
+    while (n > 0) {
+      const p2 = this.pending[0];
+      const take = Math.min(n, p2.length);
+      out.push(c.update(p2.subarray(0, take)));
+      if (take === p2.length) this.pending.shift();
+      else this.pending[0] = p2.subarray(take);
+      n -= take;
+    }
+    const rest = c.final();
+    if (rest.length > 0) out.push(rest);
+    out.push(c.getAuthTag());
+  }
+};
+function encrypt(plain, recipients) {
+  const s3 = new Sealer(recipients);
+  return Buffer.concat([s3.head, ...s3.push(plain), ...s3.end()]);
+}
+function decrypt(data, identities, what) {
+  const header = parseHeader(data);
+  if (!header) throw new IntegrityError(`${what}: truncated age header`);
+  const keys = payloadKeys(openHeader(header, identities, what), data.subarray(header.length, header.length + NONCE), what);
+  return decryptPayload(keys, data.subarray(header.length + NONCE), 0, what);
+}
+function payloadKeys(file, nonce, what) {
+  if (nonce.length !== NONCE) throw new IntegrityError(`${what}: truncated age payload`);
+  return { dataStart: file.headerLength + NONCE, key: hkdf(file.payloadKey, nonce, "payload") };
+}
+function decryptPayload(keys, sealed, first, what, totalSegments) {
+  const n = Math.ceil(sealed.length / (SEGMENT + TAG));
+  const total = totalSegments ?? first + n;
+  if (n === 0) throw new IntegrityError(`${what}: empty age payload`);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const seg = sealed.subarray(i * (SEGMENT + TAG), (i + 1) * (SEGMENT + TAG));
+    if (seg.length < TAG) throw new IntegrityError(`${what}: truncated age payload`);
+    const counter = first + i;
+    const last = counter === total - 1;
+    const plain = openSegment(keys.key, counter, last, seg, what);
+    if (last && plain.length === 0 && counter > 0) throw new IntegrityError(`${what}: age payload ends with an empty segment`);
+    out.push(plain);
+  }
+  return Buffer.concat(out);
+}
+function segmentRange(keys, offset, length) {
+  const first = Math.floor(offset / SEGMENT);
+  const last = Math.floor((offset + Math.max(length, 1) - 1) / SEGMENT);
+  return {
+    first,
+    start: keys.dataStart + first * (SEGMENT + TAG),
+    end: keys.dataStart + (last + 1) * (SEGMENT + TAG)
+  };
+}
+var EncryptStream = class extends Transform {
+  sealer;
+  constructor(recipients) {
+    super();
+    this.sealer = new Sealer(recipients);
+    this.push(this.sealer.head);
+  }
+  _transform(chunk, _enc, cb) {
+    for (const p2 of this.sealer.push(chunk)) this.push(p2);
+    cb();
+  }
+  _flush(cb) {
+    for (const p2 of this.sealer.end()) this.push(p2);
+    cb();
+  }
+};
+
+// src/engine/crypto/keys.ts
+import { createHmac as createHmac3, hash, hkdfSync as hkdfSync3, randomBytes as randomBytes2 } from "node:crypto";
+init_errors();
+var WRITE_KEY_PREFIX = "cairn-write-key-";
+function derive(w2, info) {
+  return Buffer.from(hkdfSync3("sha256", w2, new Uint8Array(0), info, 32));
+}
+function newWriteKey() {
+  return randomBytes2(32);
+}
+function deriveKeys(writeKey, identities = []) {
+  return {
+    writeKey,
+    meta: identityFromSecret(derive(writeKey, "cairn metadata x25519")),
+    chunkIdKey: derive(writeKey, "cairn chunk id"),
+    macKey: derive(writeKey, "cairn mac"),
+    gearSeed: derive(writeKey, "cairn gear"),
+    identities
+  };
+}
+function encodeWriteKey(w2) {
+  return bech32.encodeFromBytes(WRITE_KEY_PREFIX, w2).toUpperCase();
+}
+function parseWriteKey(s3) {
+  try {
+    const d = bech32.decodeToBytes(s3.trim().toLowerCase());
+    if (d.prefix === WRITE_KEY_PREFIX && d.bytes.length === 32) return Buffer.from(d.bytes);
+  } catch {
+  }
+  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
+}
+var hashers = /* @__PURE__ */ new WeakMap();
+function chunkIdHasher(chunkIdKey) {
+  const inner = Buffer.alloc(64 + SCRATCH, 54);
+  const outer = Buffer.alloc(64 + 32, 92);
+  for (let i = 0; i < chunkIdKey.length; i++) {
+    inner[i] ^= chunkIdKey[i];
+    outer[i] ^= chunkIdKey[i];
+  }
+  return (data) => {
+    const h = data.length <= SCRATCH ? (inner.set(data, 64), hash("sha256", inner.subarray(0, 64 + data.length), "buffer")) : hash("sha256", Buffer.concat([inner.subarray(0, 64), data]), "buffer");
+    outer.set(h, 64);
+    return hash("sha256", outer, "buffer");
+  };
+}
+var SCRATCH = 64 * 1024;
+function chunkId(keys, data) {
+  let h = hashers.get(keys);
+  if (!h) {
+    h = chunkIdHasher(keys.chunkIdKey);
+    hashers.set(keys, h);
+  }
+  return h(data);
+}
+function mac2(keys, label, data) {
+  return createHmac3("sha256", keys.macKey).update(label).update("\n").update(data).digest();
+}
+
+// src/engine/repository/repository.ts
+var FORMAT_VERSION = 1;
+var DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+function sha256(data) {
+  return createHash2("sha256").update(data).digest("hex");
+}
+function configBody(c) {
+  const { version: version2, id, created, packSize, writeRecipient, recipients, keys } = c;
+  return Buffer.from(JSON.stringify({ version: version2, id, created, packSize, writeRecipient, recipients, keys }));
+}
+var SKIPPABLE = 407710288;
+var Repository = class _Repository {
+  backend;
+  config;
+  keys;
+  /** Raw recipients: data. */
+  dataRecipients;
+  /** Raw recipients: metadata (the write key's, then the users'). */
+  metaRecipients;
+  constructor(backend, config2, keys) {
+    this.backend = backend;
+    this.config = config2;
+    this.keys = keys;
+    this.dataRecipients = config2.recipients.map(parseRecipient);
+    this.metaRecipients = [parseRecipient(config2.writeRecipient), ...this.dataRecipients];
+  }
+  get canReadData() {
+    return this.keys.identities.length > 0;
+  }
+  /** Create a repository; returns it and the write key text to hand to the user once. */
+  static async init(backend, recipients, packSize = DEFAULT_PACK_SIZE) {
+    if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
+    recipients.forEach(parseRecipient);
+    try {
+      await backend.stat({ type: "config", name: "" });
+      throw new UsageError(`a repository already exists at ${backend.properties.location}`);
+    } catch (err) {
+      if (!backend.isNotExist(err)) throw err;
+    }
+    const w2 = newWriteKey();
+    const keys = deriveKeys(w2);
+    const writeKey = encodeWriteKey(w2);
+    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
+    const body = {
+      version: FORMAT_VERSION,
+      id: randomBytes3(16).toString("hex"),
+      created: (/* @__PURE__ */ new Date()).toISOString(),
+      packSize,
+      writeRecipient: encodeRecipient(keys.meta.publicKey),
+      recipients,
+      keys: sha256(keysFile)
+    };
+    const config2 = { ...body, mac: mac2(keys, "config", configBody(body)).toString("hex") };
+    await backend.save({ type: "keys", name: "" }, keysFile);
+    await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config2, null, 2) + "\n"));
+    await backend.flush();
+    return { repo: new _Repository(backend, config2, keys), writeKey };
+  }
+  /** Rejects with RepositoryNotFoundError when there is no repository. */
+  static async exists(backend) {
+    try {
+      await backend.stat({ type: "config", name: "" });
+    } catch (err) {
+      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      throw err;
+    }
+  }
+  static async open(backend, creds) {
+    let raw;
+    try {
+      raw = await backend.load({ type: "config", name: "" });
+    } catch (err) {
+      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      throw err;
+    }
+    let config2;
+    try {
+      config2 = JSON.parse(raw.toString("utf8"));
+    } catch {
+      throw new IntegrityError(`the repository config at ${backend.properties.location} is not valid JSON`);
+    }
+    if (config2.version !== FORMAT_VERSION) {
+      throw new CairnError(`repository format version ${config2.version} is not supported (this cairn reads ${FORMAT_VERSION})`);
+    }
+    let keys;
+    if ("writeKey" in creds) {
+      keys = deriveKeys(creds.writeKey);
+    } else {
+      let keysFile;
+      try {
+        keysFile = await backend.load({ type: "keys", name: "" });
+      } catch (err) {
+        if (backend.isNotExist(err)) throw new IntegrityError("the repository has no keys file");
+        throw err;
+      }
+      if (sha256(keysFile) !== config2.keys) throw new IntegrityError("the repository keys file does not match its checksum in the config (it is damaged)");
+      const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
+      keys = deriveKeys(parseWriteKey(JSON.parse(text).writeKey), creds.identities);
+    }
+    const expected = mac2(keys, "config", configBody(config2));
+    const got = Buffer.from(String(config2.mac ?? ""), "hex");
+    if (got.length !== expected.length || !timingSafeEqual2(got, expected)) {
+      const ours = encodeRecipient(keys.meta.publicKey) === config2.writeRecipient;
+      throw "writeKey" in creds && !ours ? new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` printed for this repository") : new IntegrityError("the repository config fails its MAC check (it was changed outside cairn)");
+    }
+    return new _Repository(backend, config2, keys);
+  }
+  /**
+   * MAC, compress and encrypt a metadata file's JSON text; save it; return its
+   * name. The text comes as a function giving it in pieces, called twice: the
+   * MAC (which goes first in the file) is computed on a first pass, so the
+   * second can compress and seal as it goes and a large snapshot is never
+   * one string or one buffer.
+   */
+  async saveMeta(type, text) {
+    const hmac2 = createHmac4("sha256", this.keys.macKey).update(type).update("\n");
+    for (const piece of text()) hmac2.update(piece);
+    const frame = Buffer.alloc(8 + 32);
+    frame.writeUInt32LE(SKIPPABLE, 0);
+    frame.writeUInt32LE(32, 4);
+    hmac2.digest().copy(frame, 8);
+    const sealer = new Sealer(this.metaRecipients);
+    const pieces = [sealer.head];
+    const seal = (p2) => pieces.push(...p2);
+    seal(sealer.push(frame));
+    const z2 = createZstdCompress();
+    z2.on("data", (d) => seal(sealer.push(d)));
+    const ended = new Promise((resolve6, reject) => {
+      z2.on("end", resolve6);
+      z2.on("error", reject);
+    });
+    for (const piece of text()) {
+      if (!z2.write(piece)) await new Promise((r) => z2.once("drain", r));
+    }
+    z2.end();
+    await ended;
+    seal(sealer.end());
+    const hash2 = createHash2("sha256");
+    for (const p2 of pieces) hash2.update(p2);
+    const name2 = hash2.digest("hex");
+    await this.backend.save({ type, name: name2 }, pieces);
+    return name2;
+  }
+  async loadMetaBytes(type, name2) {
+    return this.decodeMeta(type, name2, await this.backend.load({ type, name: name2 }));
+  }
+  /** Check a metadata file's checksum, decrypt it, check its MAC; its JSON bytes. */
+  decodeMeta(type, name2, data) {
+    const what = `${type} ${name2}`;
+    if (sha256(data) !== name2) throw new IntegrityError(`${what}: checksum mismatch (the file is damaged)`);
+    const ids = [this.keys.meta, ...this.keys.identities];
+    const plain = decrypt(data, ids, what);
+    if (plain.length < 40 || plain.readUInt32LE(0) !== SKIPPABLE || plain.readUInt32LE(4) !== 32) {
+      throw new IntegrityError(`${what}: missing MAC frame`);
+    }
+    let json;
+    try {
+      json = zstdDecompressSync(plain.subarray(40));
+    } catch {
+      throw new IntegrityError(`${what}: does not decompress`);
+    }
+    if (!timingSafeEqual2(mac2(this.keys, type, json), plain.subarray(8, 40))) {
+      throw new IntegrityError(`${what}: MAC mismatch (not written with this repository's key)`);
+    }
+    return json;
+  }
+  async listNames(type) {
+    const names = [];
+    for await (const f2 of this.backend.list(type)) names.push(f2.name);
+    return names;
+  }
+};
+var thisHost = hostname();
+
+// src/engine/repository/lock.ts
+var LEASE_MS = 5 * 6e4;
+var RENEW_MS = 6e4;
+function isStale(l, now = Date.now()) {
+  if (Date.parse(l.expires) < now || Number.isNaN(Date.parse(l.expires))) return true;
+  if (l.host === thisHost) {
+    try {
+      process.kill(l.pid, 0);
+    } catch (err) {
+      return err.code === "ESRCH";
+    }
+  }
+  return false;
+}
+function parseLock(text) {
+  try {
+    const l = JSON.parse(text);
+    if (typeof l?.host === "string" && Number.isInteger(l.pid) && typeof l.expires === "string" && typeof l.exclusive === "boolean") return l;
+  } catch {
+  }
+  return void 0;
+}
+var Lock = class _Lock {
+  name;
+  timer;
+  repo;
+  info;
+  constructor(repo, info) {
+    this.repo = repo;
+    this.info = info;
+    this.name = randomBytes4(32).toString("hex");
+  }
+  static async acquire(repo, exclusive) {
+    const now = Date.now();
+    const lock = new _Lock(repo, {
+      host: thisHost,
+      pid: process.pid,
+      exclusive,
+      created: new Date(now).toISOString(),
+      expires: new Date(now + LEASE_MS).toISOString()
+    });
+    await lock.write();
+    try {
+      for (const name2 of await repo.listNames("lock")) {
+        if (name2 === lock.name) continue;
+        let other;
+        try {
+          other = parseLock((await repo.backend.load({ type: "lock", name: name2 })).toString("utf8"));
+        } catch (err) {
+          if (repo.backend.isNotExist(err)) continue;
+          throw err;
+        }
+        if (!other || isStale(other)) {
+          await repo.backend.remove({ type: "lock", name: name2 }).catch(() => {
+          });
+          continue;
+        }
+        if (exclusive || other.exclusive) {
+          throw new LockedError(
+            `the repository is locked by ${other.exclusive ? "a writer" : "a reader"} (pid ${other.pid} on ${other.host}, since ${other.created}, lease until ${other.expires})`
+          );
+        }
+      }
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    lock.timer = setInterval(() => {
+      lock.info.expires = new Date(Date.now() + LEASE_MS).toISOString();
+      lock.write().catch(() => {
+      });
+    }, RENEW_MS);
+    lock.timer.unref();
+    return lock;
+  }
+  async write() {
+    await this.repo.backend.save({ type: "lock", name: this.name }, Buffer.from(JSON.stringify(this.info)));
+  }
+  async release() {
+    clearInterval(this.timer);
+    await this.repo.backend.remove({ type: "lock", name: this.name }).catch((err) => {
+      if (!this.repo.backend.isNotExist(err)) throw err;
+    });
+  }
+};
+async function withLock(repo, exclusive, fn) {
+  const lock = await Lock.acquire(repo, exclusive);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+// src/engine/pack/packer.ts
+import { createHash as createHash3 } from "node:crypto";
+
+// src/engine/workers/pipeline.ts
+var Pipeline = class {
+  running = /* @__PURE__ */ new Set();
+  failure;
+  limit;
+  constructor(limit) {
+    this.limit = limit;
+  }
+  async run(job) {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    if (this.failure) throw this.failure;
+    const p2 = job().catch((err) => {
+      this.failure ??= err;
+    }).finally(() => this.running.delete(p2));
+    this.running.add(p2);
+  }
+  async drain() {
+    await Promise.all(this.running);
+    if (this.failure) throw this.failure;
+  }
+};
+
+// src/engine/pack/frame.ts
+init_errors();
+import { constants, zstdCompressSync, zstdDecompressSync as zstdDecompressSync2 } from "node:zlib";
+var ZSTD_LEVEL = 3;
+var FRAME = 512 * 1024;
+var MAX_CHUNK = CDC_DEFAULT.max;
+var MAX_FRAME_RAW = FRAME + MAX_CHUNK;
+function compressFrame(raw) {
+  return zstdCompressSync(raw, {
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+    pledgedSrcSize: raw.length,
+    chunkSize: raw.length + (raw.length >> 7) + 1024
+  });
+}
+function frameContentSize(b2) {
+  if (b2.length < 6 || b2[0] !== 40 || b2[1] !== 181 || b2[2] !== 47 || b2[3] !== 253) return void 0;
+  const v2 = Buffer.from(b2.buffer, b2.byteOffset, b2.byteLength);
+  const fhd = v2[4];
+  const single = fhd >> 5 & 1;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (fcsBytes === 0 || v2.length < pos + fcsBytes) return void 0;
+  if (fcsBytes === 1) return v2[pos];
+  if (fcsBytes === 2) return v2.readUInt16LE(pos) + 256;
+  if (fcsBytes === 4) return v2.readUInt32LE(pos);
+  return Number(v2.readBigUInt64LE(pos));
+}
+function decompressFrame(pack, offset, stored) {
+  const size = frameContentSize(stored);
+  if (size !== void 0 && size > MAX_FRAME_RAW) throw new IntegrityError(`pack ${pack}: the frame at ${offset} claims ${size} bytes`);
+  try {
+    return zstdDecompressSync2(stored, { chunkSize: Math.max(size ?? 64 * 1024, 64) + 1, maxOutputLength: MAX_FRAME_RAW });
+  } catch {
+    throw new IntegrityError(`pack ${pack}: the frame at ${offset} does not decompress`);
+  }
+}
+
+// src/engine/pack/packer.ts
+var GROUP = FRAME + MAX_CHUNK;
+var SAVING = 2;
+var Packer = class {
+  // The frame being gathered: chunks are copied in at once, so no object per
+  // 4 KiB page lives long enough to burden the garbage collector.
+  group = Buffer.allocUnsafe(GROUP);
+  /** Group buffers back from the workers, for reuse. */
+  spare = [];
+  groupIds = Buffer.allocUnsafe(32 * 1024);
+  groupSizes = [];
+  groupLength = 0;
+  /** The pack being written: sealed as its frames come, hashed for its name. */
+  sealer = null;
+  sealed = [];
+  sealedLength = 0;
+  hash = createHash3("sha256");
+  /** Plaintext bytes of the pack so far. */
+  size = 0;
+  chunks = new ChunkRecords();
+  compressing;
+  compressor;
+  saving = [];
+  /** Packs saved and not yet taken by takeSaved(). */
+  saved = [];
+  /** Every pack this packer saved, and their bytes. */
+  written = [];
+  writtenBytes = 0;
+  backend;
+  recipients;
+  packSize;
+  constructor(backend, recipients, packSize, compressor) {
+    this.compressor = compressor;
+    this.compressing = new Pipeline(2 * compressor.size);
+    this.backend = backend;
+    this.recipients = recipients;
+    this.packSize = packSize;
+  }
+  /** Add one new chunk (plaintext); resolves when there is room for more. */
+  async add(id, data) {
+    if (data.length > MAX_CHUNK) throw new Error(`chunk of ${data.length} bytes exceeds ${MAX_CHUNK}`);
+    const n = this.groupSizes.length;
+    if ((n + 1) * 32 > this.groupIds.length) {
+      const bigger = Buffer.allocUnsafe(this.groupIds.length * 2);
+      this.groupIds.copy(bigger);
+      this.groupIds = bigger;
+    }
+    this.groupIds.set(id, n * 32);
+    this.group.set(data, this.groupLength);
+    this.groupSizes.push(data.length);
+    this.groupLength += data.length;
+    if (this.groupLength >= FRAME) await this.compressGroup();
+  }
+  async compressGroup() {
+    if (this.groupSizes.length === 0) return;
+    const raw = this.group;
+    const length = this.groupLength;
+    const ids = Buffer.from(this.groupIds.subarray(0, this.groupSizes.length * 32));
+    const sizes = this.groupSizes;
+    this.group = this.spare.pop() ?? Buffer.allocUnsafe(GROUP);
+    this.groupSizes = [];
+    this.groupLength = 0;
+    await this.compressing.run(async () => {
+      const done = await this.compressor.compress(raw, length);
+      this.spare.push(done.raw);
+      const frame = done.frame;
+      const offset = this.size;
+      let inner = 0;
+      sizes.forEach((size, k2) => {
+        this.chunks.push(ids.subarray(k2 * 32, k2 * 32 + 32), offset, frame.length, size, inner);
+        inner += size;
+      });
+      this.append(frame);
+      this.size += frame.length;
+      if (this.size >= this.packSize) await this.seal();
+    });
+  }
+  append(plain) {
+    if (!this.sealer) {
+      this.sealer = new Sealer(this.recipients);
+      this.out([this.sealer.head]);
+    }
+    this.out(this.sealer.push(plain));
+  }
+  out(pieces) {
+    for (const p2 of pieces) {
+      this.sealed.push(p2);
+      this.hash.update(p2);
+      this.sealedLength += p2.length;
+    }
+  }
+  async seal() {
+    if (this.chunks.length === 0 || !this.sealer) return;
+    const trailer = Buffer.from(trailerText(this.chunks));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(trailer.length);
+    this.append(trailer);
+    this.append(len);
+    this.out(this.sealer.end());
+    const info = { id: this.hash.digest("hex"), size: this.sealedLength, chunks: this.chunks };
+    const data = this.sealed;
+    this.sealer = null;
+    this.sealed = [];
+    this.sealedLength = 0;
+    this.hash = createHash3("sha256");
+    this.size = 0;
+    this.chunks = new ChunkRecords();
+    const save = this.backend.save({ type: "pack", name: info.id }, data).then(() => {
+      this.saved.push(info);
+      this.written.push(info.id);
+      this.writtenBytes += info.size;
+    });
+    save.catch(() => {
+    });
+    this.saving.push(save);
+    if (this.saving.length >= SAVING) await this.saving.shift();
+  }
+  /** Packs saved since the last call: ready to be listed in an index file. */
+  takeSaved() {
+    const s3 = this.saved;
+    this.saved = [];
+    return s3;
+  }
+  get savedCount() {
+    return this.saved.length;
+  }
+  /** Compress what is left, seal the last pack and wait for every save. */
+  async finish() {
+    await this.compressGroup();
+    await this.compressing.drain();
+    await this.seal();
+    await Promise.all(this.saving);
+    this.saving = [];
+  }
+  /** Wait for work in flight without throwing (cleanup after a failure). */
+  async settle() {
+    await this.compressing.drain().catch(() => {
+    });
+    await Promise.allSettled(this.saving);
+  }
+};
+
+// src/engine/tasks.ts
+init_errors();
+import { isMainThread, isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
+
+// src/engine/pack/unpack.ts
+init_errors();
+import { createSecretKey as createSecretKey2 } from "node:crypto";
+import { writevSync } from "node:fs";
+var MAX_WRITE = 4 * 1024 * 1024;
+var writeAll = (fd, buffers, position) => {
+  let left = buffers.reduce((n, b2) => n + b2.length, 0);
+  let at2 = position;
+  while (left > 0) {
+    const n = writevSync(fd, buffers, at2);
+    left -= n;
+    at2 += n;
+    if (left > 0) buffers = dropBytes(buffers, n);
+  }
+};
+function dropBytes(buffers, n) {
+  const out = [];
+  for (const b2 of buffers) {
+    if (n >= b2.length) n -= b2.length;
+    else {
+      out.push(b2.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
+}
+var Segments = class _Segments {
+  sealed;
+  key;
+  first;
+  total;
+  what;
+  openNo = -1;
+  open = Buffer.alloc(0);
+  static scratch = Buffer.alloc(0);
+  constructor(job, what) {
+    this.sealed = Buffer.from(job.sealed.buffer, job.sealed.byteOffset, job.sealed.byteLength);
+    this.key = createSecretKey2(job.key);
+    this.first = job.first;
+    this.total = job.totalSegments;
+    this.what = what;
+  }
+  segment(counter) {
+    if (counter !== this.openNo) {
+      const at2 = (counter - this.first) * (SEGMENT + TAG);
+      const sealed = this.sealed.subarray(at2, at2 + SEGMENT + TAG);
+      if (at2 < 0 || sealed.length <= TAG) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      this.open = openSegment(this.key, counter, counter === this.total - 1, sealed, this.what);
+      this.openNo = counter;
+    }
+    return this.open;
+  }
+  /** Plaintext bytes [offset, offset+length) of the pack, valid until the next call. */
+  read(offset, length) {
+    if (_Segments.scratch.length < length) _Segments.scratch = Buffer.allocUnsafe(Math.max(length, 2 * 1024 * 1024));
+    const out = _Segments.scratch.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const at2 = offset + done;
+      const seg = this.segment(Math.floor(at2 / SEGMENT));
+      const n = seg.copy(out, done, at2 % SEGMENT, Math.min(seg.length, at2 % SEGMENT + length - done));
+      if (n === 0) throw new IntegrityError(`${this.what}: shorter than the index says`);
+      done += n;
+    }
+    return out;
+  }
+};
+function unpack(job, chunkId2, write = writeAll) {
+  const what = `pack ${job.pack}`;
+  const segments = new Segments(job, what);
+  const { frames, chunks, positions, ids } = job;
+  let frameNo = -1;
+  let frame = Buffer.alloc(0);
+  let run = [];
+  let runFd = -1;
+  let runStart = 0;
+  let runEnd = 0;
+  let bytes = 0;
+  let checkedFrame = -1;
+  let checkedInner = -1;
+  let checkedId = -1;
+  const flush = () => {
+    if (run.length > 0) write(runFd, run, runStart);
+    run = [];
+  };
+  const n = positions.length;
+  for (let c = 0; c < n; c++) {
+    const f2 = chunks[c * 4];
+    const inner = chunks[c * 4 + 1];
+    const length = chunks[c * 4 + 2];
+    const fd = chunks[c * 4 + 3];
+    if (f2 !== frameNo) {
+      frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
+      frameNo = f2;
+    }
+    const piece = frame.subarray(inner, inner + length);
+    const id = ids.subarray(c * 32, c * 32 + 32);
+    const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
+    if (!same) {
+      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+        throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
+      }
+      checkedFrame = f2;
+      checkedInner = inner;
+      checkedId = c;
+    }
+    const position = positions[c];
+    if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
+      flush();
+      runFd = fd;
+      runStart = position;
+    } else {
+      const last = run[run.length - 1];
+      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+        runEnd = position + length;
+        bytes += length;
+        continue;
+      }
+    }
+    run.push(piece);
+    runEnd = position + length;
+    bytes += length;
+  }
+  flush();
+  return bytes;
+}
+
+// src/engine/workers/pool.ts
+init_errors();
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+var WorkerPool = class _WorkerPool {
+  idle = [];
+  waiting = [];
+  pending = /* @__PURE__ */ new Map();
+  workers = [];
+  broken;
+  closing = false;
+  constructor(script, options) {
+    const revive = options.revive ?? ((e) => new Error(e.message));
+    const size = options.size ?? _WorkerPool.defaultSize();
+    for (let i = 0; i < size; i++) {
+      const w2 = new Worker(script, { workerData: options.workerData });
+      w2.on("message", (m2) => {
+        const p2 = this.pending.get(w2);
+        this.pending.delete(w2);
+        this.release(w2);
+        if (!p2) return;
+        if ("result" in m2) p2.resolve(m2.result);
+        else p2.reject(revive(m2.error));
+      });
+      w2.on("error", (err) => this.fail(new CairnError(`a worker thread failed: ${err.message}`, ExitCode.runtime, options.startHint)));
+      w2.on("exit", (code2) => {
+        if (!this.closing) this.fail(new CairnError(`a worker thread stopped (exit code ${code2})`, ExitCode.runtime));
+      });
+      this.workers.push(w2);
+      this.idle.push(w2);
+    }
+  }
+  static defaultSize() {
+    return Math.max(1, Math.min(availableParallelism(), 4));
+  }
+  /** Messages that can run at once. */
+  get size() {
+    return this.workers.length;
+  }
+  async run(message, transfer = []) {
+    if (this.broken) throw this.broken;
+    const w2 = this.idle.pop() ?? await new Promise((resolve6, reject) => this.waiting.push({ resolve: resolve6, reject }));
+    if (this.broken) throw this.broken;
+    return new Promise((resolve6, reject) => {
+      this.pending.set(w2, { resolve: resolve6, reject });
+      w2.postMessage(message, transfer);
+    });
+  }
+  async close() {
+    this.closing = true;
+    await Promise.all(this.workers.map((w2) => w2.terminate()));
+  }
+  fail(err) {
+    this.broken ??= err;
+    for (const p2 of this.pending.values()) p2.reject(this.broken);
+    this.pending.clear();
+    for (const w2 of this.waiting.splice(0)) w2.reject(this.broken);
+  }
+  release(w2) {
+    const next = this.waiting.shift();
+    if (next) next.resolve(w2);
+    else this.idle.push(w2);
+  }
+};
+
+// src/engine/tasks.ts
+function runTask(task, chunkId2) {
+  if (task.kind === "unpack") return { done: { kind: "unpack", bytes: unpack(task.job, chunkId2) }, transfer: [] };
+  if (task.kind === "hash") {
+    const ids = Buffer.allocUnsafeSlow(task.sizes.length * 32);
+    let at2 = 0;
+    task.sizes.forEach((size, k2) => {
+      ids.set(chunkId2(task.data.subarray(at2, at2 + size)), k2 * 32);
+      at2 += size;
+    });
+    return { done: { kind: "hash", data: task.data, ids }, transfer: [task.data.buffer, ids.buffer].filter(owned) };
+  }
+  const frame = compressFrame(task.raw.subarray(0, task.length));
+  return { done: { kind: "compress", frame, raw: task.raw }, transfer: [frame.buffer, task.raw.buffer].filter(owned) };
+}
+function owned(b2) {
+  return b2 instanceof ArrayBuffer && !isMarkedAsUntransferable(b2);
+}
+function movable(b2) {
+  const own2 = b2.byteOffset === 0 && b2.byteLength === b2.buffer.byteLength && owned(b2.buffer);
+  return own2 ? b2 : new Uint8Array(b2);
+}
+var asBuffer = (u2) => Buffer.from(u2.buffer, u2.byteOffset, u2.byteLength);
+var SCRIPT = new URL(import.meta.url.endsWith(".ts") ? "./tasks.ts" : "./worker.js", import.meta.url);
+var Workers = class {
+  pool;
+  constructor(chunkIdKey, size) {
+    this.pool = new WorkerPool(SCRIPT, {
+      workerData: { cairnTasks: true, chunkIdKey },
+      size,
+      revive: (e) => e.kind === "integrity" ? new IntegrityError(e.message) : new Error(e.message),
+      startHint: "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing"
+    });
+  }
+  /** Tasks that can run at once. */
+  get size() {
+    return this.pool.size;
+  }
+  /** One zstd frame of raw[0..length); raw comes back for reuse. */
+  async compress(raw, length) {
+    const moved = movable(raw);
+    const done = await this.pool.run({ kind: "compress", raw: moved, length }, [moved.buffer]);
+    if (done.kind !== "compress") throw new Error("a worker answered the wrong task");
+    return { frame: asBuffer(done.frame), raw: asBuffer(done.raw) };
+  }
+  /** The chunk IDs of the chunks laid out back to back in data (sizes in order); data comes back for reuse. */
+  async hash(data, sizes) {
+    const moved = movable(data);
+    const done = await this.pool.run({ kind: "hash", data: moved, sizes }, [moved.buffer]);
+    if (done.kind !== "hash") throw new Error("a worker answered the wrong task");
+    return { data: asBuffer(done.data), ids: asBuffer(done.ids) };
+  }
+  /** Decrypt, decompress, check and write one span's chunks; the bytes written. */
+  async unpack(job) {
+    const sealed = movable(job.sealed);
+    const done = await this.pool.run({ kind: "unpack", job: { ...job, sealed } }, [sealed.buffer]);
+    if (done.kind !== "unpack") throw new Error("a worker answered the wrong task");
+    return done.bytes;
+  }
+  close() {
+    return this.pool.close();
+  }
+};
+if (!isMainThread && workerData?.cairnTasks) {
+  const chunkId2 = chunkIdHasher(workerData.chunkIdKey);
+  parentPort.on("message", (task) => {
+    try {
+      const { done, transfer } = runTask(task, chunkId2);
+      parentPort.postMessage({ result: done }, transfer);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      parentPort.postMessage({ error: { message, kind: err instanceof IntegrityError ? "integrity" : void 0 } });
+    }
+  });
+}
+
+// src/engine/snapshot/snapshot.ts
+init_errors();
+var LIST_MIN = 512;
+function* snapshotText(s3) {
+  const { entries, ...head } = s3;
+  yield `${JSON.stringify(head).slice(0, -1)},"entries":[
+`;
+  for (let i = 0; i < entries.length; i++) {
+    const { chunks, ...rest } = entries[i];
+    const end = i < entries.length - 1 ? "},\n" : "}";
+    if (!Array.isArray(chunks) && !(chunks instanceof IdList)) {
+      yield `${JSON.stringify(rest).slice(0, -1)},"chunks":${JSON.stringify(chunks)}${end}`;
+      continue;
+    }
+    yield `${JSON.stringify(rest).slice(0, -1)},"chunks":[`;
+    yield* idsText(chunks);
+    yield "]" + end;
+  }
+  yield "]}\n";
+}
+function* idsText(chunks) {
+  const ids = Array.isArray(chunks) ? chunks : null;
+  const n = chunks.length;
+  for (let j2 = 0; j2 < n; j2 += 1024) {
+    const part = [];
+    for (let k2 = j2; k2 < Math.min(n, j2 + 1024); k2++) part.push(`"${ids ? ids[k2] : chunks.get(k2).toString("hex")}"`);
+    yield (j2 > 0 ? "," : "") + part.join(",");
+  }
+}
+function* listText(ids) {
+  yield '{"version":1,"chunks":[';
+  yield* idsText(ids);
+  yield "]}\n";
+}
+function parseList(json, what) {
+  const bad = (why) => new IntegrityError(`${what}: ${why}`);
+  const head = Buffer.from('{"version":1,"chunks":[');
+  if (!startsAt(json, head, 0)) throw bad("not a version 1 chunk list");
+  const list = new IdList();
+  const end = readIds(json, head.length - 1, list, bad);
+  if (json.subarray(end + 1).toString("latin1").trim() !== "}") throw bad("malformed chunk list");
+  return list;
+}
+function readIds(json, at2, list, bad) {
+  let j2 = at2 + 1;
+  if (json[j2] === 93) return j2;
+  for (; ; ) {
+    if (json[j2] !== 34 || json[j2 + 65] !== 34) throw bad("malformed chunk list");
+    if (!list.pushHex(json, j2 + 1)) throw bad("malformed chunk list (an ID is not 64 hex digits)");
+    j2 += 66;
+    if (json[j2] === 44) j2++;
+    else if (json[j2] === 93) return j2;
+    else throw bad("malformed chunk list");
+  }
+}
+function applyChanges(base, ref, what) {
+  const bad = (why) => new IntegrityError(`${what}: ${why}`);
+  if (!Number.isSafeInteger(ref.count) || ref.count < 0 || !Array.isArray(ref.changes)) throw bad("malformed chunk list reference");
+  const out = new IdList();
+  const id = Buffer.alloc(32);
+  let next = 0;
+  const copyBase = (until) => {
+    if (until > next && until > base.length) throw bad(`its chunk list has a gap at ${Math.max(next, base.length)} (the base list is shorter)`);
+    for (; next < until; next++) out.push(base.get(next));
+  };
+  for (const run of ref.changes) {
+    const start = run?.[0];
+    if (!Array.isArray(run) || typeof start !== "number" || !Number.isSafeInteger(start) || start < next || run.length < 2) throw bad("malformed chunk list changes");
+    copyBase(start);
+    for (let k2 = 1; k2 < run.length; k2++) {
+      const hex = run[k2];
+      if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) throw bad("malformed chunk list changes (an ID is not 64 hex digits)");
+      id.write(hex, "hex");
+      out.push(id);
+      next++;
+    }
+  }
+  if (next > ref.count) throw bad("malformed chunk list changes (past its count)");
+  copyBase(ref.count);
+  return out;
+}
+function diffIds(base, ids) {
+  const changes = [];
+  let changed = 0;
+  let run = null;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids.get(i);
+    if (i < base.length && base.get(i).equals(id)) {
+      run = null;
+      continue;
+    }
+    if (!run) changes.push(run = [i]);
+    run.push(id.toString("hex"));
+    changed++;
+  }
+  return { changes, changed };
+}
+var CHUNKS = Buffer.from('"chunks":[');
+function parseSnapshotRefs(json, what) {
+  const bad = (why) => new IntegrityError(`${what}: ${why}`);
+  const lists = [];
+  const parts = [];
+  let copied = 0;
+  for (let i = 0; i < json.length; i++) {
+    if (json[i] !== 34) continue;
+    if (startsAt(json, CHUNKS, i)) {
+      const list = new IdList();
+      const j2 = readIds(json, i + CHUNKS.length - 1, list, bad);
+      parts.push(json.subarray(copied, i), Buffer.from(`"chunks":${lists.length}`));
+      lists.push(list);
+      copied = j2 + 1;
+      i = j2;
+      continue;
+    }
+    for (i++; i < json.length && json[i] !== 34; i++) if (json[i] === 92) i++;
+  }
+  parts.push(json.subarray(copied));
+  let s3;
+  try {
+    s3 = JSON.parse(Buffer.concat(parts).toString("utf8"));
+  } catch {
+    throw bad("not valid JSON");
+  }
+  if (s3?.version !== 1 || !Array.isArray(s3.entries) || !Array.isArray(s3.packs) || !Array.isArray(s3.sources)) throw bad("malformed");
+  const used = /* @__PURE__ */ new Set();
+  const refs = [];
+  for (const e of s3.entries) {
+    const n = e?.chunks;
+    if (n && typeof n === "object" && !Array.isArray(n)) {
+      const ref = n;
+      if (typeof ref.base !== "string" || !/^[0-9a-f]{64}$/.test(ref.base)) throw bad("malformed chunk list reference");
+      refs.push({ entry: e, ref });
+      continue;
+    }
+    if (typeof n !== "number" || !lists[n] || used.has(n)) throw bad("malformed chunk list (an entry has none, or shares one)");
+    used.add(n);
+    e.chunks = lists[n];
+  }
+  if (used.size !== lists.length) throw bad("malformed chunk list (outside the entries)");
+  return { snapshot: s3, refs };
+}
+async function loadList(repo, id) {
+  return parseList(await repo.loadMetaBytes("list", id), `list ${id}`);
+}
+async function loadSnapshot(repo, id) {
+  const what = `snapshot ${id}`;
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), what);
+  const lists = /* @__PURE__ */ new Map();
+  for (const { entry, ref } of refs) {
+    let base = lists.get(ref.base);
+    if (!base) lists.set(ref.base, base = await loadList(repo, ref.base));
+    entry.chunks = applyChanges(base, ref, `${what}: ${entry.path}`);
+  }
+  return snapshot;
+}
+function parseHead(json, what) {
+  const nl = json.indexOf(10);
+  const line = json.subarray(0, nl < 0 ? json.length : nl).toString("utf8");
+  try {
+    if (line.endsWith(',"entries":[')) return JSON.parse(line.slice(0, -',"entries":['.length) + "}");
+  } catch {
+  }
+  const { entries, ...head } = parseSnapshotRefs(json, what).snapshot;
+  void entries;
+  return head;
+}
+async function loadSnapshots(repo) {
+  const refs = [];
+  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
+  return refs.sort((a, b2) => a.snapshot.time.localeCompare(b2.snapshot.time) || a.id.localeCompare(b2.id));
+}
+async function findSnapshot(repo, ref) {
+  if (ref === "latest") {
+    const all = await loadSnapshots(repo);
+    if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const id = all[all.length - 1].id;
+    return { id, snapshot: await loadSnapshot(repo, id) };
+  }
+  if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`invalid snapshot ID ${JSON.stringify(ref)}`, "use an ID from `cairn snapshots`, or latest");
+  const matches = (await repo.listNames("snapshot")).filter((n) => n.startsWith(ref));
+  if (matches.length === 0) throw new UsageError(`no snapshot ${ref}`, "list them with `cairn snapshots`");
+  if (matches.length > 1) throw new UsageError(`snapshot ID ${ref} is ambiguous`, "give more digits");
+  return { id: matches[0], snapshot: await loadSnapshot(repo, matches[0]) };
+}
+
+// src/engine/backup.ts
+var READ_ATTEMPTS = 3;
+var INDEX_EVERY = 32;
+async function backup(repo, opts2) {
+  const started = Date.now();
+  return withLock(repo, true, async () => {
+    const full = opts2.full ?? false;
+    const index = await Index.load(repo);
+    const gear = gearTable(repo.keys.gearSeed);
+    const workers = new Workers(repo.keys.chunkIdKey);
+    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
+    const added = new IdTable(0);
+    const used = /* @__PURE__ */ new Set();
+    const indexed = /* @__PURE__ */ new Set();
+    async function writeIndex() {
+      const packs = packer.takeSaved();
+      if (packs.length === 0) return;
+      await repo.saveMeta("index", () => indexText(packs));
+      for (const p2 of packs) indexed.add(p2.id);
+    }
+    const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
+    const entries = [];
+    const sources = [];
+    async function store(chunk, id) {
+      stats.chunks++;
+      if (added.has(id)) return;
+      if (!full) {
+        const loc = index.lookup(id);
+        if (loc) {
+          used.add(loc.pack);
+          return;
+        }
+      }
+      added.add(id, []);
+      stats.newChunks++;
+      stats.newBytes += chunk.length;
+      await packer.add(id, chunk);
+      if (packer.savedCount >= INDEX_EVERY) await writeIndex();
+    }
+    async function readEntry(source2, e) {
+      const ids = new IdList();
+      const hasher = new BatchHasher(workers, async (chunk, id) => {
+        ids.push(id);
+        await store(chunk, id);
+      });
+      let size = 0;
+      let chunker;
+      let kind = "cdc";
+      let head = [];
+      let headLength = 0;
+      const feed = async (chunks) => {
+        for (const c of chunks) await hasher.push(c);
+      };
+      const start = () => {
+        const h = Buffer.concat(head);
+        head = [];
+        ({ chunker, kind } = chunkerFor(h, gear));
+        return chunker.push(h);
+      };
+      const read2 = async () => {
+        for await (const data of e.open()) {
+          size += data.length;
+          stats.bytes += data.length;
+          if (chunker) await feed(chunker.push(data));
+          else {
+            head.push(data);
+            headLength += data.length;
+            if (headLength >= 100) await feed(start());
+          }
+          opts2.onProgress?.({ source: source2, path: e.path, bytes: stats.bytes, newBytes: stats.newBytes });
+        }
+        if (!chunker) await feed(start());
+        await feed(chunker.end());
+        await hasher.flush();
+      };
+      try {
+        await read2();
+      } catch (err) {
+        await hasher.abandon();
+        throw err;
+      }
+      return { source: source2, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source2, e.path, ids) };
+    }
+    const parents = await parentLists(repo).catch((err) => {
+      opts2.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
+      return /* @__PURE__ */ new Map();
+    });
+    const bases = /* @__PURE__ */ new Map();
+    async function listFor(source2, path, ids) {
+      if (ids.length < LIST_MIN) return ids;
+      const parent = parents.get(`${source2}\0${path}`);
+      if (parent) {
+        if (!bases.has(parent.base)) {
+          bases.set(
+            parent.base,
+            await loadList(repo, parent.base).catch((err) => {
+              opts2.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path}'s chunk list is written in full; run \`cairn verify\``);
+              return null;
+            })
+          );
+        }
+        const base2 = bases.get(parent.base);
+        if (base2) {
+          const { changes, changed } = diffIds(base2, ids);
+          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+        }
+      }
+      const base = await repo.saveMeta("list", () => listText(ids));
+      return { base, count: ids.length, changes: [] };
+    }
+    try {
+      for (const source2 of opts2.sources) {
+        const warnings = [];
+        const log = {
+          info: (m2) => opts2.log.info(m2),
+          warn: (m2) => {
+            warnings.push(m2);
+            opts2.log.warn(m2);
+          }
+        };
+        const dump = source2.dump(opts2.transport, log);
+        let count = 0;
+        let size = 0;
+        for await (const e of dump.entries) {
+          for (let attempt = 1; ; attempt++) {
+            const bytesBefore = stats.bytes;
+            try {
+              const entry = await readEntry(source2.name, e);
+              entries.push(entry);
+              count++;
+              size += entry.size;
+              break;
+            } catch (err) {
+              if (!(err instanceof ChangedWhileReadingError)) throw err;
+              stats.bytes = bytesBefore;
+              if (attempt >= READ_ATTEMPTS) {
+                throw new ChangedWhileReadingError(err.path, `still changing after ${READ_ATTEMPTS} reads; back it up when it is quiet, or leave it out`);
+              }
+              log.warn(`${err.message}; reading it again`);
+            }
+          }
+        }
+        sources.push({ name: source2.name, kind: source2.kind, files: count, size, info: dump.info(), warnings });
+      }
+      await packer.finish();
+      await writeIndex();
+      for (const p2 of packer.written) used.add(p2);
+      stats.storedBytes = packer.writtenBytes;
+      stats.durationMs = Date.now() - started;
+      const snapshot = {
+        version: 1,
+        time: new Date(started).toISOString(),
+        host: thisHost,
+        full,
+        sources,
+        stats,
+        packs: [...used].sort(),
+        entries
+      };
+      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
+      await repo.backend.flush();
+      return { id, snapshot };
+    } catch (err) {
+      await packer.settle();
+      for (const p2 of packer.written) {
+        if (!indexed.has(p2)) await repo.backend.remove({ type: "pack", name: p2 }).catch(() => {
+        });
+      }
+      throw err;
+    } finally {
+      await workers.close();
+    }
+  });
+}
+async function parentLists(repo) {
+  const all = await loadSnapshots(repo);
+  const out = /* @__PURE__ */ new Map();
+  if (all.length === 0) return out;
+  const id = all[all.length - 1].id;
+  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
+  return out;
+}
+
+// src/sources/open.ts
+init_errors();
+import { resolve as resolve2 } from "node:path";
+
+// src/sources/files.ts
+init_errors();
+var FilesSource = class {
+  kind = "files";
+  name;
+  patterns;
+  newerThanMs;
+  constructor(name2, patterns, newerThanMs) {
+    this.name = name2;
+    this.patterns = patterns;
+    this.newerThanMs = newerThanMs;
+  }
+  dump(transport, log) {
+    let files = 0;
+    let bytes = 0;
+    const self2 = this;
+    async function* entries() {
+      const found = /* @__PURE__ */ new Map();
+      for (const pattern of self2.patterns) {
+        const matches = await transport.glob([pattern]);
+        if (matches.length === 0) log.warn(`source ${self2.name}: ${pattern} matches nothing on ${transport.description}`);
+        for (const m2 of matches) {
+          if (m2.type === "dir") {
+            for (const inner of await transport.glob([`${m2.path.replace(/\/+$/, "")}/**`])) found.set(inner.path, inner);
+          } else found.set(m2.path, m2);
+        }
+      }
+      const cutoff = self2.newerThanMs === void 0 ? -Infinity : Date.now() - self2.newerThanMs;
+      const list = [...found.values()].filter((f2) => {
+        if (f2.type === "symlink" || f2.type === "other") {
+          log.warn(`source ${self2.name}: skipped ${f2.path} (a ${f2.type === "symlink" ? "symbolic link" : "special file"})`);
+          return false;
+        }
+        return f2.type === "file" && f2.mtime >= cutoff;
+      }).sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
+      if (found.size === 0) {
+        throw new SourceError(
+          `source ${self2.name}: no file matches ${self2.patterns.join(", ")} on ${transport.description}`,
+          "check the paths in cairn.yml"
+        );
+      }
+      for (const f2 of list) {
+        files++;
+        yield fileEntry(transport, self2.name, f2, (n) => bytes += n);
+      }
+    }
+    return { entries: entries(), info: () => ({ files, bytes }) };
+  }
+};
+function fileEntry(transport, source2, info, count) {
+  let opened = 0;
+  const entry = {
+    path: `${source2}/${info.path.replace(/^\/+/, "")}`,
+    mode: info.mode,
+    mtime: info.mtime,
+    uid: info.uid,
+    gid: info.gid,
+    async *open() {
+      const cannot = (err) => new SourceError(
+        `cannot read ${info.path} on ${transport.description}: ${err.message}`,
+        "give the backup user read access, or leave the file out",
+        { cause: err }
+      );
+      let before = info;
+      if (opened++ > 0) {
+        try {
+          before = await transport.stat(info.path);
+        } catch (err) {
+          throw cannot(err);
+        }
+      }
+      entry.mode = before.mode;
+      entry.mtime = before.mtime;
+      let n = 0;
+      try {
+        for await (const chunk of await transport.read(info.path)) {
+          n += chunk.length;
+          yield chunk;
+        }
+      } catch (err) {
+        throw err instanceof SourceError ? err : cannot(err);
+      }
+      const after = await transport.stat(info.path).catch((err) => {
+        throw cannot(err);
+      });
+      if (n !== before.size || after.size !== before.size || after.mtime !== before.mtime) {
+        throw new ChangedWhileReadingError(info.path, `size ${before.size} -> ${after.size}, read ${n} bytes`);
+      }
+      count(n);
+    }
+  };
+  return entry;
+}
+
+// src/sources/sqlite.ts
+init_errors();
+
+// src/sources/stream.ts
+init_errors();
+var INFO_PREFIX = "cairn-info	";
+async function* streamCommand(transport, argv, what, options = {}, mask = [], onResult) {
+  const cmd = transport.exec(argv, options);
+  let finished = false;
+  try {
+    for await (const chunk of cmd.stdout) yield chunk;
+    const result = await cmd.done;
+    finished = true;
+    if (result.code !== 0) {
+      let stderr = result.stderr.split("\n").filter((l) => !l.startsWith(INFO_PREFIX)).join("\n").trim();
+      for (const secret2 of mask) if (secret2) stderr = stderr.split(secret2).join("***");
+      const status = result.code === null ? `was killed (${result.signal})` : `exited with code ${result.code}`;
+      throw new SourceError(`${what} on ${transport.description} ${status}${stderr ? `:
+${stderr}` : ""}`);
+    }
+    onResult?.(result);
+  } catch (err) {
+    if (err instanceof SourceError) throw err;
+    throw new SourceError(`${what} on ${transport.description} was cut off: ${err.message}`, "nothing was stored; run the backup again", { cause: err });
+  } finally {
+    if (!finished) cmd.kill();
+  }
+}
+function infoLines(stderr) {
+  return stderr.split("\n").filter((l) => l.startsWith(INFO_PREFIX)).map((l) => l.slice(INFO_PREFIX.length).split("	"));
+}
+function inDocker(container, argv, secretNames = []) {
+  if (!container) return argv;
+  return ["docker", "exec", "-i", ...secretNames.flatMap((n) => ["-e", n]), container, ...argv];
+}
+
+// src/sources/source.ts
+function dumpEntry(path, open4) {
+  return { path, mode: 384, mtime: Date.now(), uid: 0, gid: 0, open: open4 };
+}
+
+// src/sources/sqlite.ts
+var SQLITE_SCRIPT = String.raw`
+db=$1
+case $db in -*) db=./$db ;; esac
+[ -f "$db" ] || { echo "cairn: no database file at $1" >&2; exit 66; }
+[ -r "$db" ] || { echo "cairn: cannot read $1 (permission denied)" >&2; exit 77; }
+if command -v sqlite3 >/dev/null 2>&1; then tool=sqlite3
+elif command -v python3 >/dev/null 2>&1 && python3 -c 'import sqlite3' 2>/dev/null; then tool=python3
+else
+  echo "cairn: this machine has neither the sqlite3 command nor python3 with its sqlite3 module (PATH=$PATH), so no consistent copy of $1 can be made; install sqlite3 there (Debian/Ubuntu: apt-get install sqlite3). cairn never copies a live database file." >&2
+  exit 127
+fi
+tmp=$TMPDIR; [ -n "$tmp" ] || tmp=/tmp
+d=$(mktemp -d "$tmp/cairn-sqlite.XXXXXX") || exit 1
+trap 'rm -rf "$d"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+t=$d/copy.db
+tab=$(printf '\t')
+if [ $tool = sqlite3 ]; then
+  printf 'cairn-info\ttool\tsqlite3\ncairn-info\tversion\t%s\n' "$(sqlite3 -version | cut -d' ' -f1)" >&2
+  printf '%s\n' '.timeout 30000' 'PRAGMA journal_mode;' 'BEGIN;' 'SELECT count(*) FROM sqlite_master;' ".backup '$t'" 'COMMIT;' |
+    sqlite3 -bail -batch "$db" > "$d/out" || exit 1
+  printf 'cairn-info\tjournal_mode\t%s\n' "$(head -n 1 "$d/out")" >&2
+  sqlite3 -batch "$t" "SELECT 'SELECT ' || quote(name) || ', count(*) FROM \"' || replace(name, '\"', '\"\"') || '\";' FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\';" |
+    sqlite3 -batch -separator "$tab" "$t" | sed 's/^/cairn-info\ttable\t/' >&2
+else
+  python3 -c "$2" "$db" "$t" || exit 1
+fi
+cat "$t"
+`;
+var SQLITE_PYTHON = String.raw`
+import sqlite3, sys
+db, out = sys.argv[1], sys.argv[2]
+info = lambda *f: print("cairn-info\t" + "\t".join(str(x) for x in f), file=sys.stderr)
+info("tool", "python3-sqlite3")
+info("version", sqlite3.sqlite_version)
+src = sqlite3.connect(db, timeout=30, isolation_level=None)
+info("journal_mode", src.execute("PRAGMA journal_mode").fetchone()[0])
+src.execute("BEGIN")
+src.execute("SELECT count(*) FROM sqlite_master").fetchone()
+dst = sqlite3.connect(out)
+src.backup(dst)
+src.execute("COMMIT")
+src.close()
+for (name,) in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall():
+    info("table", name, dst.execute('SELECT count(*) FROM "%s"' % name.replace('"', '""')).fetchone()[0])
+dst.close()
+`;
+var SqliteSource = class {
+  kind = "sqlite";
+  name;
+  path;
+  container;
+  constructor(name2, path, container) {
+    this.name = name2;
+    this.path = path;
+    this.container = container;
+  }
+  argv() {
+    return inDocker(this.container, ["sh", "-c", SQLITE_SCRIPT, "cairn-sqlite", this.path, SQLITE_PYTHON]);
+  }
+  dump(transport, log) {
+    let bytes = 0;
+    let info = { engine: "sqlite", file: this.path };
+    const { name: name2, path, container } = this;
+    const argv = this.argv();
+    const what = `the SQLite backup of ${path}${container ? ` in container ${container}` : ""}`;
+    const entry = dumpEntry(`${name2}.sqlite`, async function* () {
+      bytes = 0;
+      const onResult = (r) => {
+        const tables = {};
+        const fields = {};
+        for (const [k2, a, b2] of infoLines(r.stderr)) {
+          if (k2 === "table") tables[a] = Number(b2);
+          else fields[k2] = a;
+        }
+        info = { engine: "sqlite", file: path, tool: fields.tool, version: fields.version, journalMode: fields.journal_mode, tables };
+        if (fields.tool && fields.tool !== "sqlite3") log.info(`source ${name2}: no sqlite3 command on ${transport.description}; used ${fields.tool}`);
+        if (fields.journal_mode && fields.journal_mode !== "wal") {
+          log.warn(`source ${name2}: ${path} is in ${fields.journal_mode} journal mode, so writers wait while it is copied; WAL mode (PRAGMA journal_mode=WAL) avoids that`);
+        }
+      };
+      for await (const chunk of streamCommand(transport, argv, what, {}, [], onResult)) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+      if (bytes === 0) throw new SourceError(`${what} produced no data`);
+    });
+    return {
+      entries: (async function* () {
+        yield entry;
+      })(),
+      info: () => ({ ...info, bytes })
+    };
+  }
+};
+
+// src/sources/sqldump.ts
+init_errors();
+var LineScanner = class {
+  carry;
+  want;
+  onLine;
+  constructor(want, onLine) {
+    this.want = want;
+    this.onLine = onLine;
+  }
+  push(chunk) {
+    let start = 0;
+    if (this.carry) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        if (this.carry.length < 512) this.carry = Buffer.concat([this.carry, chunk.subarray(0, 512)]);
+        return;
+      }
+      const line = Buffer.concat([this.carry, chunk.subarray(0, Math.min(nl, 512))]);
+      this.carry = void 0;
+      if (line.length > 0 && this.want(line[0])) this.onLine(line.subarray(0, 512).toString("utf8"));
+      start = nl + 1;
+    }
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) {
+        this.carry = Buffer.from(chunk.subarray(start, Math.min(chunk.length, start + 512)));
+        return;
+      }
+      if (nl > start && this.want(chunk[start])) this.onLine(chunk.subarray(start, Math.min(nl, start + 512)).toString("utf8"));
+      start = nl + 1;
+    }
+  }
+};
+var SqlDumpSource = class {
+  name;
+  connection;
+  container;
+  constructor(name2, connection, container) {
+    this.name = name2;
+    this.connection = connection;
+    this.container = container;
+  }
+  extraEntries(_transport) {
+    return [];
+  }
+  dump(transport, _log) {
+    let info = {};
+    let bytes = 0;
+    const self2 = this;
+    const { argv, stdin, secretEnv } = this.command();
+    const where = `${this.connection.database}${this.container ? ` in container ${this.container}` : ""}`;
+    const what = `${this.kind === "postgres" ? "pg_dump" : "mysqldump"} of ${where}`;
+    const mask = this.connection.password ? [this.connection.password] : [];
+    const entry = dumpEntry(`${this.name}.sql`, async function* () {
+      bytes = 0;
+      info = { engine: self2.engine, database: self2.connection.database };
+      const scan = self2.scanner(info);
+      for await (const chunk of streamCommand(transport, argv, what, { stdin, secretEnv }, mask)) {
+        bytes += chunk.length;
+        scan.push(chunk);
+        yield chunk;
+      }
+      if (bytes === 0) throw new SourceError(`${what} produced no output`);
+      self2.check(info, what);
+    });
+    return {
+      entries: (async function* () {
+        yield entry;
+        yield* self2.extraEntries(transport);
+      })(),
+      info: () => ({ ...info, bytes })
+    };
+  }
+};
+function conninfoValue(s3) {
+  return `'${s3.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+var PostgresSource = class extends SqlDumpSource {
+  kind = "postgres";
+  engine = "postgresql";
+  globals;
+  constructor(name2, connection, container) {
+    super(name2, connection, container);
+    this.globals = connection.globals ?? false;
+  }
+  connArgs() {
+    const c = this.connection;
+    return [...c.host ? ["--host", c.host] : [], ...c.port ? ["--port", String(c.port)] : [], ...c.user ? ["--username", c.user] : [], "--no-password"];
+  }
+  secret() {
+    return this.connection.password ? { PGPASSWORD: this.connection.password } : void 0;
+  }
+  command() {
+    const secretEnv = this.secret();
+    const argv = ["pg_dump", "--format=plain", ...this.connArgs(), `--dbname=dbname=${conninfoValue(this.connection.database)}`];
+    return { argv: inDocker(this.container, argv, Object.keys(secretEnv ?? {})), secretEnv };
+  }
+  globalsCommand() {
+    const secretEnv = this.secret();
+    const argv = ["pg_dumpall", "--globals-only", ...this.connArgs(), `--dbname=dbname=${conninfoValue(this.connection.database)}`];
+    return { argv: inDocker(this.container, argv, Object.keys(secretEnv ?? {})), secretEnv };
+  }
+  extraEntries(transport) {
+    if (!this.globals) return [];
+    const { argv, secretEnv } = this.globalsCommand();
+    const mask = this.connection.password ? [this.connection.password] : [];
+    return [
+      dumpEntry(`${this.name}.globals.sql`, async function* () {
+        yield* streamCommand(transport, argv, `pg_dumpall --globals-only (roles, tablespaces)`, { secretEnv }, mask);
+      })
+    ];
+  }
+  scanner(info) {
+    const tables = {};
+    info.tables = tables;
+    let copying;
+    return new LineScanner(
+      (b2) => copying !== void 0 || b2 === 45 || b2 === 67,
+      (head) => {
+        if (copying !== void 0) {
+          if (head === "\\.") copying = void 0;
+          else tables[copying]++;
+          return;
+        }
+        let m2;
+        if (m2 = /^COPY (.+?) (?:\(.*\) )?FROM stdin;$/.exec(head)) {
+          copying = m2[1];
+          tables[copying] = 0;
+        } else if (m2 = /^-- Dumped from database version (.+)$/.exec(head)) info.version = m2[1];
+        else if (m2 = /^-- Dumped by pg_dump version (.+)$/.exec(head)) info.tool = `pg_dump ${m2[1]}`;
+        else if (head === "-- PostgreSQL database dump complete") info.complete = true;
+      }
+    );
+  }
+  check(info, what) {
+    if (!info.complete) throw new SourceError(`${what} ended without pg_dump's "dump complete" line: the dump is cut off`);
+    delete info.complete;
+  }
+};
+function optionFileValue(s3) {
+  return `"${s3.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+var MYSQL_WITH_PASSWORD = `IFS= read -r p; printf '[client]\\n%s\\n' "$p" | exec mysqldump --defaults-extra-file=/dev/stdin "$@"`;
+var MysqlSource = class extends SqlDumpSource {
+  kind = "mysql";
+  engine = "mysql";
+  command() {
+    const c = this.connection;
+    if (c.password && /[\n\r]/.test(c.password)) throw new SourceError(`source ${this.name}: the MySQL password contains a line break`);
+    const argv = [
+      "--single-transaction",
+      "--routines",
+      "--triggers",
+      "--events",
+      "--quick",
+      "--hex-blob",
+      "--no-tablespaces",
+      ...c.host ? [`--host=${c.host}`] : [],
+      ...c.port ? [`--port=${c.port}`] : [],
+      ...c.user ? [`--user=${c.user}`] : [],
+      "--",
+      c.database
+    ];
+    if (!c.password) return { argv: inDocker(this.container, ["mysqldump", ...argv]) };
+    return {
+      argv: inDocker(this.container, ["sh", "-c", MYSQL_WITH_PASSWORD, "cairn-mysqldump", ...argv]),
+      stdin: `password=${optionFileValue(c.password)}
+`
+    };
+  }
+  scanner(info) {
+    const tables = [];
+    info.tables = tables;
+    return new LineScanner(
+      (b2) => b2 === 45 || b2 === 67,
+      (head) => {
+        let m2;
+        if (m2 = /^CREATE TABLE `((?:[^`]|``)+)`/.exec(head)) tables.push(m2[1].replace(/``/g, "`"));
+        else if (m2 = /^-- Server version\s+(.+)$/.exec(head)) {
+          info.version = m2[1].trim();
+          if (/mariadb/i.test(info.version)) info.engine = "mariadb";
+        } else if (m2 = /^-- (?:MySQL|MariaDB) dump (.+)$/.exec(head)) info.tool = `mysqldump ${m2[1].trim()}`;
+        else if (/^-- Dump completed/.test(head)) info.complete = true;
+      }
+    );
+  }
+  check(info, what) {
+    if (!info.complete) throw new SourceError(`${what} ended without mysqldump's "Dump completed" line: the dump is cut off`);
+    delete info.complete;
+  }
+};
+
+// src/sources/command.ts
+var CommandSource = class {
+  kind = "command";
+  name;
+  command;
+  filename;
+  container;
+  secretEnv;
+  constructor(name2, command, options = {}) {
+    this.name = name2;
+    this.command = command;
+    this.filename = options.filename ?? `${name2}.out`;
+    this.container = options.container;
+    this.secretEnv = options.secretEnv ?? {};
+  }
+  argv() {
+    const argv = typeof this.command === "string" ? ["sh", "-c", this.command] : this.command;
+    return inDocker(this.container, argv, Object.keys(this.secretEnv));
+  }
+  dump(transport, _log) {
+    let bytes = 0;
+    const argv = this.argv();
+    const shown = typeof this.command === "string" ? this.command : this.command.join(" ");
+    const what = `the command \`${shown}\` of source ${this.name}${this.container ? ` in container ${this.container}` : ""}`;
+    const secretEnv = Object.keys(this.secretEnv).length ? this.secretEnv : void 0;
+    const mask = Object.values(this.secretEnv);
+    const entry = dumpEntry(`${this.name}/${this.filename}`, async function* () {
+      bytes = 0;
+      for await (const chunk of streamCommand(transport, argv, what, { secretEnv }, mask)) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+    });
+    return {
+      entries: (async function* () {
+        yield entry;
+      })(),
+      info: () => ({ command: shown, ...this.container ? { container: this.container } : {}, bytes })
+    };
+  }
+};
+
+// src/sources/open.ts
+function secret(secrets, source2, variable) {
+  if (variable === void 0) return void 0;
+  const value = secrets[variable];
+  if (value === void 0 || value === "") {
+    throw new UsageError(`source ${source2}: the environment variable ${variable} (named in cairn.yml) is not set`, `set ${variable} to the password, e.g. from a GitHub secret`);
+  }
+  return value;
+}
+function createSources(config2, secrets) {
+  const abs = (p2) => config2.host ? p2 : resolve2(config2.baseDir, p2);
+  return config2.sources.map((s3) => {
+    switch (s3.kind) {
+      case "sqlite":
+        return new SqliteSource(s3.name, s3.docker ? s3.sqlite : abs(s3.sqlite), s3.docker);
+      case "files":
+        return new FilesSource(s3.name, s3.files.map(abs), s3["newer-than"]);
+      case "postgres":
+        return new PostgresSource(s3.name, { ...s3.postgres, password: secret(secrets, s3.name, s3.postgres["password-env"]) }, s3.docker);
+      case "mysql":
+        return new MysqlSource(s3.name, { ...s3.mysql, password: secret(secrets, s3.name, s3.mysql["password-env"]) }, s3.docker);
+      case "command": {
+        const secretEnv = {};
+        for (const [k2, v2] of Object.entries(s3["secret-env"] ?? {})) secretEnv[k2] = secret(secrets, s3.name, v2);
+        return new CommandSource(s3.name, s3.command, { filename: s3.filename, container: s3.docker, secretEnv });
+      }
+      default:
+        throw new UsageError(`source ${s3.name}: unknown kind`);
+    }
+  });
+}
+
+// src/transport/local.ts
+import { spawn } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { glob, lstat } from "node:fs/promises";
+var STDERR_TAIL = 8192;
+var LocalTransport = class {
+  description = "local";
+  exec(argv, options = {}) {
+    const child = spawn(argv[0], argv.slice(1), {
+      // The child inherits this process's environment (PATH, HOME, PG*) like any
+      // command would; cairn's own settings never come from here.
+      env: { ...process.env, ...options.secretEnv },
+      stdio: ["pipe", "pipe", "pipe"]
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d) => {
+      stderr = (stderr + d).slice(-STDERR_TAIL);
+    });
+    child.stdin.on("error", () => {
+    });
+    child.stdin.end(options.stdin ?? "");
+    let idle;
+    const arm = () => {
+      if (!options.idleTimeoutMs) return;
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        stderr += `
+(no output for ${options.idleTimeoutMs} ms; stopped)`;
+        child.kill("SIGTERM");
+      }, options.idleTimeoutMs);
+    };
+    arm();
+    child.stdout.on("data", arm);
+    const done = new Promise((resolve6, reject) => {
+      child.on("error", (err) => {
+        clearTimeout(idle);
+        reject(err);
+      });
+      child.on("close", (code2, signal) => {
+        clearTimeout(idle);
+        resolve6({ code: code2, signal, stderr });
+      });
+    });
+    return { stdout: child.stdout, done, kill: () => child.kill("SIGTERM") };
+  }
+  async glob(patterns) {
+    const seen = /* @__PURE__ */ new Map();
+    for (const pattern of patterns) {
+      for await (const path of glob(pattern)) {
+        if (!seen.has(path)) seen.set(path, await this.stat(path));
+      }
+    }
+    return [...seen.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
+  }
+  async stat(path) {
+    const st2 = await lstat(path);
+    const type = st2.isFile() ? "file" : st2.isDirectory() ? "dir" : st2.isSymbolicLink() ? "symlink" : "other";
+    return { path, type, size: st2.size, mode: st2.mode & 4095, mtime: st2.mtimeMs, uid: st2.uid, gid: st2.gid };
+  }
+  async read(path) {
+    const stream2 = createReadStream(path, { highWaterMark: 1 << 20 });
+    await new Promise((resolve6, reject) => {
+      stream2.once("open", () => resolve6());
+      stream2.once("error", reject);
+    });
+    return stream2;
+  }
+  async close() {
+  }
+};
+
+// src/transport/open.ts
+async function createTransport(config2, secrets) {
+  if (!config2.host) return new LocalTransport();
+  const [{ SshTransport: SshTransport2 }, { sshSettings: sshSettings2 }] = await Promise.all([Promise.resolve().then(() => (init_ssh(), ssh_exports)), Promise.resolve().then(() => (init_ssh_settings(), ssh_settings_exports))]);
+  return SshTransport2.connect(sshSettings2(config2.host, secrets));
+}
+
+// src/backends/open.ts
+init_errors();
+import { resolve as resolve3 } from "node:path";
+
+// src/backends/local.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+import { mkdir, open as open2, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+
+// src/backends/backend.ts
+var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock"];
+var NotExistError = class extends Error {
+  constructor(h) {
+    super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
+    this.name = "NotExistError";
+  }
+};
+var NAMED = /^[0-9a-f]{64}$/;
+function checkHandle(h) {
+  if (!FILE_TYPES.includes(h.type)) throw new Error(`unknown file type ${String(h.type)}`);
+  const singleton = h.type === "config" || h.type === "keys";
+  if (singleton ? h.name !== "" : !NAMED.test(h.name)) {
+    throw new Error(`invalid ${h.type} name ${JSON.stringify(h.name)}`);
+  }
+}
+function isValidName(type, name2) {
+  return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
+}
+
+// src/backends/local.ts
+var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+var LocalBackend = class {
+  properties;
+  root;
+  constructor(root) {
+    this.root = root;
+    this.properties = { location: `local:${root}`, atomicWrites: true };
+  }
+  dir(h) {
+    if (h.type === "pack") return join(this.root, "packs", h.name.slice(0, 2));
+    return join(this.root, DIRS[h.type]);
+  }
+  path(h) {
+    checkHandle(h);
+    return join(this.dir(h), h.name || h.type);
+  }
+  async save(h, data, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const final = this.path(h);
+    const dir = this.dir(h);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
+    try {
+      const f2 = await open2(tmp, "wx", 384);
+      try {
+        if (Buffer.isBuffer(data)) await f2.writeFile(data);
+        else {
+          const size = data.reduce((n, b2) => n + b2.length, 0);
+          const { bytesWritten } = await f2.writev(data, 0);
+          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
+        }
+        await f2.sync();
+      } finally {
+        await f2.close();
+      }
+      await rename(tmp, final);
+    } catch (err) {
+      await unlink(tmp).catch(() => {
+      });
+      throw err;
+    }
+    const d = await open2(dir, "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+  async load(h, range, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const p2 = this.path(h);
+    let f2;
+    try {
+      f2 = await open2(p2, "r");
+    } catch (err) {
+      if (err.code === "ENOENT") throw new NotExistError(h);
+      throw err;
+    }
+    try {
+      if (!range) return await f2.readFile();
+      const buf = Buffer.alloc(range.length);
+      let got = 0;
+      while (got < range.length) {
+        const { bytesRead } = await f2.read(buf, got, range.length - got, range.offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === range.length ? buf : buf.subarray(0, got);
+    } finally {
+      await f2.close();
+    }
+  }
+  async stat(h, opts2) {
+    opts2?.signal?.throwIfAborted();
+    try {
+      return { name: h.name, size: (await stat(this.path(h))).size };
+    } catch (err) {
+      if (err.code === "ENOENT") throw new NotExistError(h);
+      throw err;
+    }
+  }
+  async *list(type, opts2) {
+    opts2?.signal?.throwIfAborted();
+    if (type === "config" || type === "keys") {
+      try {
+        yield await this.stat({ type, name: "" });
+      } catch (err) {
+        if (!(err instanceof NotExistError)) throw err;
+      }
+      return;
+    }
+    const base = join(this.root, DIRS[type]);
+    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
+    for (const sub of dirs) {
+      const dir = join(base, sub);
+      for (const name2 of await readdirOrEmpty(dir)) {
+        opts2?.signal?.throwIfAborted();
+        if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
+        try {
+          yield { name: name2, size: (await stat(join(dir, name2))).size };
+        } catch (err) {
+          if (err.code !== "ENOENT") throw err;
+        }
+      }
+    }
+  }
+  async remove(h, opts2) {
+    opts2?.signal?.throwIfAborted();
+    try {
+      await rm(this.path(h));
+    } catch (err) {
+      if (err.code === "ENOENT") throw new NotExistError(h);
+      throw err;
+    }
+  }
+  async flush() {
+  }
+  isNotExist(err) {
+    return err instanceof NotExistError;
+  }
+  /** A local disk either works or does not: nothing is worth trying again. */
+  isRetryable() {
+    return false;
+  }
+};
+async function readdirOrEmpty(dir) {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+// src/backends/retry.ts
+var RetryBackend = class {
+  inner;
+  attempts;
+  delayMs;
+  log;
+  constructor(inner, opts2 = {}) {
+    this.inner = inner;
+    this.attempts = opts2.attempts ?? 5;
+    this.delayMs = opts2.delayMs ?? 500;
+    this.log = opts2.log;
+  }
+  get properties() {
+    return this.inner.properties;
+  }
+  async retry(what, opts2, call) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (attempt >= this.attempts || opts2?.signal?.aborted || !this.inner.isRetryable(err)) throw err;
+        const pause = this.delayMs * 2 ** (attempt - 1) * (0.5 + Math.random());
+        this.log?.warn(`${what} failed (${err instanceof Error ? err.message : String(err)}); trying again in ${(pause / 1e3).toFixed(1)} s`);
+        await sleep(pause, opts2?.signal);
+      }
+    }
+  }
+  save(h, data, opts2) {
+    return this.retry(`saving ${h.type} ${h.name}`, opts2, () => this.inner.save(h, data, opts2));
+  }
+  load(h, range, opts2) {
+    return this.retry(`loading ${h.type} ${h.name}`, opts2, () => this.inner.load(h, range, opts2));
+  }
+  stat(h, opts2) {
+    return this.retry(`stat of ${h.type} ${h.name}`, opts2, () => this.inner.stat(h, opts2));
+  }
+  /** A listing that fails part way is started again from the top; names already yielded are not yielded twice. */
+  async *list(type, opts2) {
+    const seen = /* @__PURE__ */ new Set();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const f2 of this.inner.list(type, opts2)) {
+          if (seen.has(f2.name)) continue;
+          seen.add(f2.name);
+          yield f2;
+        }
+        return;
+      } catch (err) {
+        if (attempt >= this.attempts || opts2?.signal?.aborted || !this.inner.isRetryable(err)) throw err;
+        await sleep(this.delayMs * 2 ** (attempt - 1) * (0.5 + Math.random()), opts2?.signal);
+      }
+    }
+  }
+  remove(h, opts2) {
+    return this.retry(`removing ${h.type} ${h.name}`, opts2, () => this.inner.remove(h, opts2));
+  }
+  flush(opts2) {
+    return this.retry("flushing", opts2, () => this.inner.flush(opts2));
+  }
+  isNotExist(err) {
+    return this.inner.isNotExist(err);
+  }
+  isRetryable(err) {
+    return this.inner.isRetryable(err);
+  }
+};
+function sleep(ms2, signal) {
+  return new Promise((resolve6, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(done, ms2);
+    function done() {
+      signal?.removeEventListener("abort", abort);
+      resolve6();
+    }
+    function abort() {
+      clearTimeout(t);
+      reject(signal.reason);
+    }
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}
+
+// src/backends/open.ts
+function openBackend(url, log) {
+  return new RetryBackend(backendFor(url), { log });
+}
+function backendFor(url) {
+  const m2 = /^([a-z0-9]+):(.*)$/.exec(url);
+  if (!m2 || !m2[2]) throw new UsageError(`invalid repository URL ${JSON.stringify(url)}`, "use local:/path/to/repository");
+  switch (m2[1]) {
+    case "local":
+      return new LocalBackend(resolve3(m2[2]));
+    default:
+      throw new UsageError(`unknown repository kind "${m2[1]}:" in ${JSON.stringify(url)}`, "supported: local:PATH");
+  }
+}
+
+// src/app/repository.ts
+init_errors();
+function credentials(settings, need) {
+  if (settings.identity) return { identities: parseIdentityFile(settings.identity.text) };
   if (need === "identity") {
     throw new NoKeyError("this command reads backed-up data and needs the age identity", "pass -i FILE or set CAIRN_IDENTITY (the key text)");
   }
-  let writeKey;
-  if (opts2.writeKeyFile) {
-    try {
-      writeKey = await readFile2(opts2.writeKeyFile, "utf8");
-    } catch (err) {
-      throw new UsageError(`cannot read write key file ${opts2.writeKeyFile}: ${err.message}`);
-    }
-    writeKey = writeKey.replace(/^\s*CAIRN_WRITE_KEY=/, "");
-  } else writeKey = env.CAIRN_WRITE_KEY;
-  if (!writeKey) {
+  if (!settings.writeKey) {
     throw new NoKeyError("no key given", "set CAIRN_WRITE_KEY (printed by `cairn init`), pass --write-key-file FILE, or give the identity with -i FILE");
   }
-  return { writeKey: parseWriteKey(writeKey) };
+  return { writeKey: parseWriteKey(settings.writeKey.text) };
 }
-async function openRepository(opts2, need, config2) {
-  const backend = openBackend(repositoryUrl(opts2, config2));
+async function openRepository(settings, need) {
+  const backend = openBackend(requireRepository(settings));
   await Repository.exists(backend);
-  return Repository.open(backend, await credentials(opts2, need));
+  return Repository.open(backend, credentials(settings, need));
+}
+
+// src/app/backup.ts
+async function backup2(settings, req) {
+  const config2 = requireConfig(settings);
+  const repo = await openRepository(settings, "write");
+  const sources = createSources(config2, settings.secrets);
+  const transport = await createTransport(config2, settings.ssh);
+  try {
+    const { id, snapshot } = await backup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress });
+    return { repository: repo.backend.properties.location, id, snapshot };
+  } finally {
+    await transport.close();
+  }
+}
+
+// src/cli/flags.ts
+function settingsFrom(flags) {
+  return resolveSettings(
+    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, json: flags.json },
+    process.env
+  );
+}
+
+// src/cli/output.ts
+var import_cli_progress = __toESM(require_cli_progress(), 1);
+function formatBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v2 = n;
+  while (v2 >= 1024 && i < units.length - 1) {
+    v2 /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v2 : v2.toFixed(1)} ${units[i]}`;
+}
+function printJson(value) {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}
+var stderrLogger = {
+  info: (m2) => process.stderr.write(`${m2}
+`),
+  warn: (m2) => process.stderr.write(`warning: ${m2}
+`)
+};
+function showProgress(json) {
+  return !json && !!process.stderr.isTTY && !process.env.CI;
+}
+function progressBar(enabled, format, total, payload = {}) {
+  if (!enabled) return { update: (_v, _p) => {
+  }, stop: () => {
+  } };
+  const bar = new import_cli_progress.default.SingleBar(
+    { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5, formatValue: (v2, _o2, type) => type === "value" || type === "total" ? formatBytes(v2) : String(v2) },
+    import_cli_progress.default.Presets.shades_classic
+  );
+  bar.start(total, 0, payload);
+  return { update: (v2, p2) => bar.update(v2, p2), stop: () => bar.stop() };
 }
 
 // src/cli/backup.ts
-async function backup2(opts2) {
-  const config2 = await readConfig(opts2, true);
-  const repo = await openRepository(opts2, "write", config2);
-  const sources = createSources(config2, process.env);
-  const transport = await createTransport(config2, process.env);
-  const bar = progressBar(showProgress(opts2.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
+async function backup3(flags) {
+  const settings = await settingsFrom(flags);
+  const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
-    const { id, snapshot } = await backup(repo, {
-      sources,
-      transport,
-      full: opts2.full,
+    const { id, snapshot } = await backup2(settings, {
+      full: flags.full,
       log: stderrLogger,
       onProgress: (p2) => bar.update(p2.bytes, { source: p2.source, fresh: formatBytes(p2.newBytes) })
     });
     bar.stop();
     const s3 = snapshot.stats;
-    if (opts2.json) {
+    if (flags.json) {
       printJson({ id, time: snapshot.time, full: snapshot.full, sources: snapshot.sources, stats: s3 });
       return;
     }
     const ratio = s3.storedBytes > 0 ? (s3.bytes / s3.storedBytes).toFixed(1) : "\u221E";
     process.stdout.write(
       `snapshot ${id.slice(0, 8)} saved${snapshot.full ? " (full)" : ""}
-` + snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.entries} file(s), ${formatBytes(src.size)}
+` + snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}
 `).join("") + `  read ${formatBytes(s3.bytes)}, new ${formatBytes(s3.newBytes)} in ${s3.newChunks} of ${s3.chunks} chunks, stored ${formatBytes(s3.storedBytes)} (${ratio}x smaller), ${(s3.durationMs / 1e3).toFixed(1)} s
 `
     );
   } finally {
     bar.stop();
-    await transport.close();
   }
 }
 
@@ -45110,36 +45245,48 @@ async function exportSnapshot(repo, ref, output, source2) {
   });
 }
 
+// src/app/export.ts
+async function exportSnapshot2(settings, req) {
+  const repo = await openRepository(settings, "identity");
+  const ref = await findSnapshot(repo, req.snapshot);
+  await exportSnapshot(repo, ref, req.output, req.source);
+  return { snapshot: ref.id, output: req.output };
+}
+
 // src/cli/export.ts
-async function exportCmd(snapshot, opts2) {
-  const repo = await openRepository(opts2, "identity", await readConfig(opts2, false));
-  const ref = await findSnapshot(repo, snapshot);
-  await exportSnapshot(repo, ref, opts2.output, opts2.source);
-  if (opts2.json) printJson({ snapshot: ref.id, output: opts2.output });
-  else process.stdout.write(`exported snapshot ${ref.id.slice(0, 8)} to ${opts2.output} (open it with: age -d -i KEY ${opts2.output} | zstd -d | tar x)
+async function exportCmd(snapshot, flags) {
+  const r = await exportSnapshot2(await settingsFrom(flags), { snapshot, output: flags.output, source: flags.source });
+  if (flags.json) printJson(r);
+  else process.stdout.write(`exported snapshot ${r.snapshot.slice(0, 8)} to ${r.output} (open it with: age -d -i KEY ${r.output} | zstd -d | tar x)
 `);
 }
 
+// src/app/init.ts
+async function init(settings, req) {
+  const url = requireRepository(settings);
+  const { repo, writeKey } = await Repository.init(openBackend(url), req.recipients, req.packSize);
+  return { repository: url, id: repo.config.id, recipients: repo.config.recipients, writeKey };
+}
+
 // src/cli/init.ts
-async function init(opts2) {
-  const url = repositoryUrl(opts2, await readConfig(opts2, false));
-  const { repo, writeKey } = await Repository.init(openBackend(url), opts2.recipient, opts2.packSize);
-  if (opts2.json) {
-    printJson({ repository: url, id: repo.config.id, recipients: repo.config.recipients, writeKey });
+async function init2(flags) {
+  const r = await init(await settingsFrom(flags), { recipients: flags.recipient, packSize: flags.packSize });
+  if (flags.json) {
+    printJson({ repository: r.repository, id: r.id, recipients: r.recipients, writeKey: r.writeKey });
     return;
   }
   process.stderr.write(
-    `Created repository ${repo.config.id} at ${url} for ${opts2.recipient.length} recipient(s).
-The write key below backs up, lists and prunes but cannot read backups. It is shown once:
+    `Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s).
+The write key below backs up, lists and verifies but cannot read backups. It is shown once:
 store it as a secret (e.g. the GitHub secret CAIRN_WRITE_KEY). Keep the age identity offline.
 
 `
   );
-  process.stdout.write(`CAIRN_WRITE_KEY=${writeKey}
+  process.stdout.write(`CAIRN_WRITE_KEY=${r.writeKey}
 `);
 }
 
-// src/cli/keygen.ts
+// src/app/keygen.ts
 import { writeFile } from "node:fs/promises";
 
 // node_modules/@noble/hashes/utils.js
@@ -46131,7 +46278,7 @@ function createCurveFields(type, CURVE, curveOpts = {}, FpFnLE) {
   return { CURVE, Fp, Fn: Fn2 };
 }
 function createKeygen(randomSecretKey, getPublicKey) {
-  return function keygen2(seed) {
+  return function keygen3(seed) {
     const secretKey = randomSecretKey(seed);
     return { secretKey, publicKey: getPublicKey(secretKey) };
   };
@@ -46959,8 +47106,8 @@ function ecdh(Point, ecdhOpts = {}) {
     isValidPublicKey,
     randomSecretKey
   };
-  const keygen2 = createKeygen(randomSecretKey, getPublicKey);
-  return Object.freeze({ getPublicKey, getSharedSecret, keygen: keygen2, Point, utils: utils2, lengths });
+  const keygen3 = createKeygen(randomSecretKey, getPublicKey);
+  return Object.freeze({ getPublicKey, getSharedSecret, keygen: keygen3, Point, utils: utils2, lengths });
 }
 function ecdsa(Point, hash2, ecdsaOpts = {}) {
   ahash(hash2);
@@ -46976,7 +47123,7 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
   const hmac2 = ecdsaOpts.hmac || ((key, msg) => hmac(hash2, key, msg));
   const { Fp, Fn: Fn2 } = Point;
   const { ORDER: CURVE_ORDER, BITS: fnBits } = Fn2;
-  const { keygen: keygen2, getPublicKey, getSharedSecret, utils: utils2, lengths } = ecdh(Point, ecdsaOpts);
+  const { keygen: keygen3, getPublicKey, getSharedSecret, utils: utils2, lengths } = ecdh(Point, ecdsaOpts);
   const defaultSigOpts = {
     prehash: true,
     lowS: typeof ecdsaOpts.lowS === "boolean" ? ecdsaOpts.lowS : true,
@@ -47147,7 +47294,7 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     const sig = drbg(seed, k2sig);
     return sig.toBytes(opts2.format);
   }
-  function verify3(signature, message, publicKey, opts2 = {}) {
+  function verify4(signature, message, publicKey, opts2 = {}) {
     const { lowS, prehash, format } = validateSigOpts(opts2, defaultSigOpts);
     publicKey = abytes3(publicKey, void 0, "publicKey");
     message = validateMsgAndHash(message, prehash);
@@ -47181,14 +47328,14 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     return Signature.fromBytes(signature, "recovered").recoverPublicKey(message).toBytes();
   }
   return Object.freeze({
-    keygen: keygen2,
+    keygen: keygen3,
     getPublicKey,
     getSharedSecret,
     utils: utils2,
     lengths,
     Point,
     sign,
-    verify: verify3,
+    verify: verify4,
     recoverPublicKey,
     Signature,
     hash: hash2
@@ -48567,13 +48714,13 @@ var ml_kem1024 = /* @__PURE__ */ createKyber({
 // node_modules/@noble/post-quantum/hybrid.js
 function ecKeygen(curve, allowZeroKey = false) {
   const lengths = curve.lengths;
-  let keygen2 = curve.keygen;
+  let keygen3 = curve.keygen;
   if (allowZeroKey) {
     const wCurve = curve;
     const Fn2 = wCurve.Point.Fn;
     if (!Fn2)
       throw new Error("No Point.Fn");
-    keygen2 = (seed = randomBytes9(lengths.seed)) => {
+    keygen3 = (seed = randomBytes9(lengths.seed)) => {
       abytes3(seed, lengths.seed, "seed");
       const seedScalar = Fn2.isLE ? bytesToNumberLE(seed) : bytesToNumberBE(seed);
       const secretKey = Fn2.toBytes(Fn2.create(seedScalar));
@@ -48582,7 +48729,7 @@ function ecKeygen(curve, allowZeroKey = false) {
   }
   return {
     lengths: { secretKey: lengths.secretKey, publicKey: lengths.publicKey, seed: lengths.seed },
-    keygen: keygen2,
+    keygen: keygen3,
     getPublicKey: (secretKey) => curve.getPublicKey(secretKey)
   };
 }
@@ -49648,7 +49795,7 @@ function createCurveFields2(type, CURVE, curveOpts = {}, FpFnLE) {
   return { CURVE, Fp, Fn: Fn2 };
 }
 function createKeygen2(randomSecretKey, getPublicKey) {
-  return function keygen2(seed) {
+  return function keygen3(seed) {
     const secretKey = randomSecretKey(seed);
     return { secretKey, publicKey: getPublicKey(secretKey) };
   };
@@ -50283,31 +50430,39 @@ function isCryptoKey2(key) {
   return typeof CryptoKey !== "undefined" && key instanceof CryptoKey;
 }
 
-// src/cli/keygen.ts
+// src/app/keygen.ts
 init_errors();
-async function keygen(opts2) {
+async function keygen() {
   const identity = await generateX25519Identity();
   const recipient = await identityToRecipient(identity);
   const created = (/* @__PURE__ */ new Date()).toISOString().replace(/\.\d+Z$/, "Z");
-  const text = `# created: ${created}
+  return { recipient, identity, text: `# created: ${created}
 # public key: ${recipient}
 ${identity}
-`;
-  if (opts2.output) {
-    try {
-      await writeFile(opts2.output, text, { mode: 384, flag: "wx" });
-    } catch (err) {
-      if (err.code === "EEXIST") throw new UsageError(`${opts2.output} exists; not overwriting an identity`);
-      throw err;
-    }
-    if (opts2.json) printJson({ recipient, file: opts2.output });
-    else process.stderr.write(`Public key: ${recipient}
+` };
+}
+async function writeIdentity(path, id) {
+  try {
+    await writeFile(path, id.text, { mode: 384, flag: "wx" });
+  } catch (err) {
+    if (err.code === "EEXIST") throw new UsageError(`${path} exists; not overwriting an identity`);
+    throw err;
+  }
+}
+
+// src/cli/keygen.ts
+async function keygen2(flags) {
+  const id = await keygen();
+  if (flags.output) {
+    await writeIdentity(flags.output, id);
+    if (flags.json) printJson({ recipient: id.recipient, file: flags.output });
+    else process.stderr.write(`Public key: ${id.recipient}
 `);
-  } else if (opts2.json) printJson({ recipient, identity });
+  } else if (flags.json) printJson({ recipient: id.recipient, identity: id.identity });
   else {
-    process.stderr.write(`Public key: ${recipient}
+    process.stderr.write(`Public key: ${id.recipient}
 `);
-    process.stdout.write(text);
+    process.stdout.write(id.text);
   }
 }
 
@@ -50469,34 +50624,39 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
   }
 }
 
+// src/app/restore.ts
+async function restore2(settings, req) {
+  const repo = await openRepository(settings, "identity");
+  const ref = await findSnapshot(repo, req.snapshot);
+  const r = await restore(repo, ref, { target: req.target, source: req.source, onProgress: req.onProgress });
+  return { snapshot: ref.id, target: req.target, ...r };
+}
+
 // src/cli/restore.ts
-async function restore2(snapshot, opts2) {
-  const repo = await openRepository(opts2, "identity", await readConfig(opts2, false));
-  const ref = await findSnapshot(repo, snapshot);
-  const bar = progressBar(showProgress(opts2.json), "restoring [{bar}] {value}/{total}", 0);
+async function restore3(snapshot, flags) {
+  const settings = await settingsFrom(flags);
+  const bar = progressBar(showProgress(flags.json), "restoring [{bar}] {value}/{total}", 0);
   try {
-    const r = await restore(repo, ref, {
-      target: opts2.target,
-      source: opts2.source,
-      onProgress: (bytes, total) => {
-        bar.update(bytes, {});
-        void total;
-      }
-    });
+    const r = await restore2(settings, { snapshot, target: flags.target, source: flags.source, onProgress: (bytes) => bar.update(bytes, {}) });
     bar.stop();
-    if (opts2.json) printJson({ snapshot: ref.id, target: opts2.target, ...r });
-    else process.stdout.write(`restored snapshot ${ref.id.slice(0, 8)}: ${r.files} file(s), ${formatBytes(r.bytes)} to ${opts2.target}
+    if (flags.json) printJson(r);
+    else process.stdout.write(`restored snapshot ${r.snapshot.slice(0, 8)}: ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}
 `);
   } finally {
     bar.stop();
   }
 }
 
+// src/app/snapshots.ts
+async function snapshots(settings) {
+  const repo = await openRepository(settings, "write");
+  return withLock(repo, false, () => loadSnapshots(repo));
+}
+
 // src/cli/snapshots.ts
-async function snapshots(opts2) {
-  const repo = await openRepository(opts2, "write", await readConfig(opts2, false));
-  const all = await withLock(repo, false, () => loadSnapshots(repo));
-  if (opts2.json) {
+async function snapshots2(flags) {
+  const all = await snapshots(await settingsFrom(flags));
+  if (flags.json) {
     printJson(all.map(({ id, snapshot: s3 }) => ({ id, time: s3.time, host: s3.host, full: s3.full, sources: s3.sources, stats: s3.stats })));
     return;
   }
@@ -50519,9 +50679,6 @@ async function snapshots(opts2) {
   const widths = rows[0].map((_2, i) => Math.max(...rows.map((r) => r[i].length)));
   process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n");
 }
-
-// src/cli/verify.ts
-init_errors();
 
 // src/engine/verify.ts
 init_errors();
@@ -50559,11 +50716,11 @@ async function verify(repo, opts2) {
         damagedIndex ? `${loose.length} pack(s) are in no readable index (a damaged index file lists them, or an interrupted backup left them)` : `${loose.length} pack(s) are in no index (left by an interrupted backup; harmless)`
       );
     }
-    let snapshots2 = 0;
+    let snapshots3 = 0;
     for (const name2 of await repo.listNames("snapshot")) {
       try {
         const s3 = await loadSnapshot(repo, name2);
-        snapshots2++;
+        snapshots3++;
         const packs = new Set(s3.packs);
         for (const e of s3.entries) {
           for (const id of e.chunks) {
@@ -50621,7 +50778,7 @@ async function verify(repo, opts2) {
       }
       opts2.onProgress?.(packsRead, chosen.length);
     }
-    return { errors, notes, snapshots: snapshots2, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts2.readData > 0 };
+    return { errors, notes, snapshots: snapshots3, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts2.readData > 0 };
   });
 }
 function prefixed(what, err) {
@@ -50637,17 +50794,21 @@ function shuffle(a) {
   return b2;
 }
 
+// src/app/verify.ts
+async function verify2(settings, req) {
+  const repo = await openRepository(settings, "write");
+  return verify(repo, { readData: req.readData, onProgress: req.onProgress });
+}
+
 // src/cli/verify.ts
-async function verify2(opts2) {
-  const readData = parsePercent(opts2.readData);
-  const url = repositoryUrl(opts2, await readConfig(opts2, false));
-  const backend = openBackend(url);
-  await Repository.exists(backend);
-  const repo = await Repository.open(backend, await credentials(opts2, "write"));
-  const bar = showProgress(opts2.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : void 0;
-  const r = await verify(repo, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
+init_errors();
+async function verify3(flags) {
+  const readData = parsePercent(flags.readData);
+  const settings = await settingsFrom(flags);
+  const bar = showProgress(flags.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : void 0;
+  const r = await verify2(settings, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
   bar?.stop();
-  if (opts2.json) printJson(r);
+  if (flags.json) printJson(r);
   else {
     for (const n of r.notes) process.stdout.write(`note: ${n}
 `);
@@ -50681,9 +50842,7 @@ Exit codes:
   12  no key matches (wrong identity or write key)
 
 Environment:
-  CAIRN_REPOSITORY  repository URL (local:PATH)
-  CAIRN_IDENTITY    age identity text (reads backups)
-  CAIRN_WRITE_KEY   write key from \`cairn init\` (backs up, cannot read)
+${ENVIRONMENT.map(([name2, meaning]) => `  ${name2.padEnd(24)}${meaning}`).join("\n")}
 `;
 function program2() {
   const p2 = new Command("cairn").description("Encrypted, deduplicated backups of a server's databases and settings.").addHelpText("after", EXIT_CODES).showHelpAfterError().exitOverride();
@@ -50692,12 +50851,12 @@ function program2() {
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");
   const jsonOpt = () => new Option("--json", "machine-readable output");
-  p2.command("keygen").description("make an age identity (same format as age-keygen)").option("-o, --output <file>", "write it to FILE (mode 0600) instead of stdout").addOption(jsonOpt()).action((o) => keygen(o));
-  p2.command("init").description("create a repository and print its write key").addOption(repoOpt()).addOption(cfgOpt()).requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v2, acc) => [...acc, v2], []).addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v2) => parseSize(v2))).addOption(jsonOpt()).action((o) => init(o));
-  p2.command("backup").description("back up the config's sources into a new snapshot").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--full", "store every chunk afresh in new packs (a self-contained snapshot)").addOption(jsonOpt()).action((o) => backup2(o));
-  p2.command("snapshots").description("list snapshots").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).addOption(jsonOpt()).action((o) => snapshots(o));
-  p2.command("restore").description("restore a snapshot into a folder").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("--target <dir>", "folder to restore into").option("--source <name>", "only this source").addOption(jsonOpt()).action((s3, o) => restore2(s3, o));
-  p2.command("verify").description("check the repository's structure, and with --read-data its stored data").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--read-data [percent]", "also read all packs, or a random PERCENT of them").addOption(jsonOpt()).action((o) => verify2(o));
+  p2.command("keygen").description("make an age identity (same format as age-keygen)").option("-o, --output <file>", "write it to FILE (mode 0600) instead of stdout").addOption(jsonOpt()).action((o) => keygen2(o));
+  p2.command("init").description("create a repository and print its write key").addOption(repoOpt()).addOption(cfgOpt()).requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v2, acc) => [...acc, v2], []).addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v2) => parseSize(v2))).addOption(jsonOpt()).action((o) => init2(o));
+  p2.command("backup").description("back up the config's sources into a new snapshot").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--full", "store every chunk afresh in new packs (a self-contained snapshot)").addOption(jsonOpt()).action((o) => backup3(o));
+  p2.command("snapshots").description("list snapshots").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).addOption(jsonOpt()).action((o) => snapshots2(o));
+  p2.command("restore").description("restore a snapshot into a folder").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("--target <dir>", "folder to restore into").option("--source <name>", "only this source").addOption(jsonOpt()).action((s3, o) => restore3(s3, o));
+  p2.command("verify").description("check the repository's structure, and with --read-data its stored data").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--read-data [percent]", "also read all packs, or a random PERCENT of them").addOption(jsonOpt()).action((o) => verify3(o));
   p2.command("export").description("write a snapshot as one .tar.zst.age file").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("-o, --output <file>", "output file").option("--source <name>", "only this source").addOption(jsonOpt()).action((s3, o) => exportCmd(s3, o));
   return p2;
 }

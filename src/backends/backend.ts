@@ -23,17 +23,31 @@ export interface BackendProperties {
   atomicWrites: boolean;
 }
 
+export interface Range {
+  offset: number;
+  length: number;
+}
+
+/** Every call can be cancelled: an aborted signal makes it reject as soon as it can. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
 export interface Backend {
   readonly properties: BackendProperties;
   /** Store data (one buffer, or pieces in order) under h. Saving the same name twice with the same bytes is allowed. */
-  save(h: Handle, data: Buffer | readonly Buffer[]): Promise<void>;
-  /** The whole file, or length bytes from offset. Rejects with a NotExistError when missing. */
-  load(h: Handle, range?: { offset: number; length: number }): Promise<Buffer>;
-  stat(h: Handle): Promise<FileEntry>;
-  list(type: FileType): AsyncIterable<FileEntry>;
-  remove(h: Handle): Promise<void>;
+  save(h: Handle, data: Buffer | readonly Buffer[], opts?: CallOptions): Promise<void>;
+  /** The whole file, or length bytes from offset. Rejects with an error isNotExist() knows when missing. */
+  load(h: Handle, range?: Range, opts?: CallOptions): Promise<Buffer>;
+  stat(h: Handle, opts?: CallOptions): Promise<FileEntry>;
+  list(type: FileType, opts?: CallOptions): AsyncIterable<FileEntry>;
+  remove(h: Handle, opts?: CallOptions): Promise<void>;
   /** Make everything saved so far durable remotely (git push, artifact upload). Local: nothing. */
-  flush(): Promise<void>;
+  flush(opts?: CallOptions): Promise<void>;
+  /** Whether err says the file does not exist (each backend knows its own errors). */
+  isNotExist(err: unknown): boolean;
+  /** Whether the call that failed with err may succeed if tried again (a dropped connection, a 503). */
+  isRetryable(err: unknown): boolean;
 }
 
 export class NotExistError extends Error {
@@ -41,10 +55,6 @@ export class NotExistError extends Error {
     super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
     this.name = "NotExistError";
   }
-}
-
-export function isNotExist(err: unknown): boolean {
-  return err instanceof NotExistError;
 }
 
 const NAMED = /^[0-9a-f]{64}$/;

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { checkHandle, isValidName, NotExistError, type Backend, type FileEntry, type FileType, type Handle } from "./backend.ts";
+import { checkHandle, isValidName, NotExistError, type Backend, type CallOptions, type FileEntry, type FileType, type Handle, type Range } from "./backend.ts";
 
 const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
 
@@ -24,7 +24,8 @@ export class LocalBackend implements Backend {
     return join(this.dir(h), h.name || h.type);
   }
 
-  async save(h: Handle, data: Buffer | readonly Buffer[]): Promise<void> {
+  async save(h: Handle, data: Buffer | readonly Buffer[], opts?: CallOptions): Promise<void> {
+    opts?.signal?.throwIfAborted();
     const final = this.path(h);
     const dir = this.dir(h);
     await mkdir(dir, { recursive: true });
@@ -55,7 +56,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async load(h: Handle, range?: { offset: number; length: number }): Promise<Buffer> {
+  async load(h: Handle, range?: Range, opts?: CallOptions): Promise<Buffer> {
+    opts?.signal?.throwIfAborted();
     const p = this.path(h);
     let f;
     try {
@@ -79,7 +81,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async stat(h: Handle): Promise<FileEntry> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileEntry> {
+    opts?.signal?.throwIfAborted();
     try {
       return { name: h.name, size: (await stat(this.path(h))).size };
     } catch (err) {
@@ -88,7 +91,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async *list(type: FileType): AsyncIterable<FileEntry> {
+  async *list(type: FileType, opts?: CallOptions): AsyncIterable<FileEntry> {
+    opts?.signal?.throwIfAborted();
     if (type === "config" || type === "keys") {
       try {
         yield await this.stat({ type, name: "" });
@@ -102,6 +106,7 @@ export class LocalBackend implements Backend {
     for (const sub of dirs) {
       const dir = join(base, sub);
       for (const name of await readdirOrEmpty(dir)) {
+        opts?.signal?.throwIfAborted();
         // Temp files and strays; a pack only in its own prefix folder (where load looks).
         if (!isValidName(type, name) || (sub && !name.startsWith(sub))) continue;
         try {
@@ -113,7 +118,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    opts?.signal?.throwIfAborted();
     try {
       await rm(this.path(h));
     } catch (err) {
@@ -123,6 +129,15 @@ export class LocalBackend implements Backend {
   }
 
   async flush(): Promise<void> {}
+
+  isNotExist(err: unknown): boolean {
+    return err instanceof NotExistError;
+  }
+
+  /** A local disk either works or does not: nothing is worth trying again. */
+  isRetryable(): boolean {
+    return false;
+  }
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

@@ -1,10 +1,16 @@
-// Repository URL -> backend.
+// Repository URL -> backend, wrapped so that retryable failures are retried.
 import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local.ts";
+import { RetryBackend } from "./retry.ts";
 
-export function openBackend(url: string): Backend {
+export function openBackend(url: string, log?: Logger): Backend {
+  return new RetryBackend(backendFor(url), { log });
+}
+
+function backendFor(url: string): Backend {
   const m = /^([a-z0-9]+):(.*)$/.exec(url);
   if (!m || !m[2]) throw new UsageError(`invalid repository URL ${JSON.stringify(url)}`, "use local:/path/to/repository");
   switch (m[1]) {

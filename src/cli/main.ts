@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The cairn CLI: parse flags, call the engine, print. Errors become exit codes here only.
+// The cairn CLI: parse flags, call the app layer, print. Errors become exit codes here only.
 import { Command, CommanderError, Option } from "commander";
+import { ENVIRONMENT } from "../app/settings.ts";
 import { CairnError, ExitCode } from "../errors.ts";
 import { backup } from "./backup.ts";
 import { exportCmd } from "./export.ts";
@@ -21,9 +22,7 @@ Exit codes:
   12  no key matches (wrong identity or write key)
 
 Environment:
-  CAIRN_REPOSITORY  repository URL (local:PATH)
-  CAIRN_IDENTITY    age identity text (reads backups)
-  CAIRN_WRITE_KEY   write key from \`cairn init\` (backs up, cannot read)
+${ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(24)}${meaning}`).join("\n")}
 `;
 
 function program(): Command {

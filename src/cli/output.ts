@@ -1,7 +1,7 @@
 // Printing: results to stdout (text or --json), warnings and progress to
 // stderr. Progress bars only on a terminal, never in CI logs or with --json.
 import cliProgress from "cli-progress";
-import type { Logger } from "../sources/source.ts";
+import type { Logger } from "../log.ts";
 
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

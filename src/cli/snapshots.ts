@@ -1,13 +1,11 @@
 // cairn snapshots: list them.
-import { loadSnapshots } from "../engine/snapshot/snapshot.ts";
-import { withLock } from "../engine/repository/lock.ts";
+import { snapshots as listSnapshots } from "../app/snapshots.ts";
+import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson } from "./output.ts";
-import { openRepository, readConfig, type GlobalOptions } from "./settings.ts";
 
-export async function snapshots(opts: GlobalOptions): Promise<void> {
-  const repo = await openRepository(opts, "write", await readConfig(opts, false));
-  const all = await withLock(repo, false, () => loadSnapshots(repo));
-  if (opts.json) {
+export async function snapshots(flags: GlobalFlags): Promise<void> {
+  const all = await listSnapshots(await settingsFrom(flags));
+  if (flags.json) {
     printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, sources: s.sources, stats: s.stats })));
     return;
   }

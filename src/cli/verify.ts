@@ -1,21 +1,16 @@
 // cairn verify: structure, and with --read-data the stored bytes.
+import { verify as runVerify } from "../app/verify.ts";
 import { IntegrityError, UsageError } from "../errors.ts";
-import { verify as runVerify } from "../engine/verify.ts";
+import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { printJson, progressBar, showProgress } from "./output.ts";
-import { credentials, readConfig, repositoryUrl, type GlobalOptions } from "./settings.ts";
-import { openBackend } from "../backends/open.ts";
-import { Repository } from "../engine/repository/repository.ts";
 
-export async function verify(opts: GlobalOptions & { readData?: boolean | string }): Promise<void> {
-  const readData = parsePercent(opts.readData);
-  const url = repositoryUrl(opts, await readConfig(opts, false));
-  const backend = openBackend(url);
-  await Repository.exists(backend);
-  const repo = await Repository.open(backend, await credentials(opts, "write"));
-  const bar = showProgress(opts.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : undefined;
-  const r = await runVerify(repo, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
+export async function verify(flags: GlobalFlags & { readData?: boolean | string }): Promise<void> {
+  const readData = parsePercent(flags.readData);
+  const settings = await settingsFrom(flags);
+  const bar = showProgress(flags.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : undefined;
+  const r = await runVerify(settings, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
   bar?.stop();
-  if (opts.json) printJson(r);
+  if (flags.json) printJson(r);
   else {
     for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
     for (const e of r.errors) process.stdout.write(`error: ${e}\n`);

@@ -6,7 +6,8 @@
 // packs that no index names yet; a crash leaves only unreferenced files,
 // never a half snapshot.
 import { ChangedWhileReadingError, errorMessage } from "../errors.ts";
-import type { Logger, Source, SourceEntry } from "../sources/source.ts";
+import type { Logger } from "../log.ts";
+import type { Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
 import { chunkerFor, gearTable, type Chunker } from "./chunk/chunker.ts";
 import { Index, indexText } from "./repository/chunk-index.ts";
@@ -121,7 +122,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         await hasher.abandon();
         throw err;
       }
-      return { source, path: e.path, mode: e.mode, mtime: e.mtimeMs, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source, e.path, ids) };
+      return { source, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source, e.path, ids) };
     }
 
     // A large entry's chunk list goes to a list file once; later snapshots
@@ -187,7 +188,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
             }
           }
         }
-        sources.push({ name: source.name, kind: source.kind, entries: count, size, info: dump.info(), warnings });
+        sources.push({ name: source.name, kind: source.kind, files: count, size, info: dump.info(), warnings });
       }
       await packer.finish();
       await writeIndex();

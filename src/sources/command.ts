@@ -4,7 +4,8 @@
 // when the command exits non-zero, so a half output is never a snapshot.
 import type { Transport } from "../transport/transport.ts";
 import { inDocker, streamCommand } from "./stream.ts";
-import { dumpEntry, type Logger, type Source, type SourceDump } from "./source.ts";
+import type { Logger } from "../log.ts";
+import { dumpEntry, type Source, type SourceDump } from "./source.ts";
 
 export class CommandSource implements Source {
   readonly kind = "command";

@@ -5,7 +5,8 @@
 // naming it. `newer-than` keeps only recently modified files (logs).
 import { ChangedWhileReadingError, SourceError } from "../errors.ts";
 import type { FileInfo, Transport } from "../transport/transport.ts";
-import type { Logger, Source, SourceDump, SourceEntry } from "./source.ts";
+import type { Logger } from "../log.ts";
+import type { Source, SourceDump, SourceEntry } from "./source.ts";
 
 export class FilesSource implements Source {
   readonly kind = "files";
@@ -40,7 +41,7 @@ export class FilesSource implements Source {
             log.warn(`source ${self.name}: skipped ${f.path} (a ${f.type === "symlink" ? "symbolic link" : "special file"})`);
             return false;
           }
-          return f.type === "file" && f.mtimeMs >= cutoff;
+          return f.type === "file" && f.mtime >= cutoff;
         })
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       if (found.size === 0) {
@@ -63,7 +64,7 @@ export function fileEntry(transport: Transport, source: string, info: FileInfo, 
   const entry: SourceEntry = {
     path: `${source}/${info.path.replace(/^\/+/, "")}`,
     mode: info.mode,
-    mtimeMs: info.mtimeMs,
+    mtime: info.mtime,
     uid: info.uid,
     gid: info.gid,
     async *open() {
@@ -84,7 +85,7 @@ export function fileEntry(transport: Transport, source: string, info: FileInfo, 
         }
       }
       entry.mode = before.mode;
-      entry.mtimeMs = before.mtimeMs;
+      entry.mtime = before.mtime;
       let n = 0;
       try {
         for await (const chunk of await transport.read(info.path)) {
@@ -97,7 +98,7 @@ export function fileEntry(transport: Transport, source: string, info: FileInfo, 
       const after = await transport.stat(info.path).catch((err) => {
         throw cannot(err);
       });
-      if (n !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+      if (n !== before.size || after.size !== before.size || after.mtime !== before.mtime) {
         throw new ChangedWhileReadingError(info.path, `size ${before.size} -> ${after.size}, read ${n} bytes`);
       }
       count(n);

@@ -2,6 +2,7 @@
 // dump yields entries: files with metadata and a content stream. The engine
 // chunks each entry's content; it never needs to know where the bytes came
 // from or how big they are in advance (a pg_dump has no size until it ends).
+import type { Logger } from "../log.ts";
 import type { Transport } from "../transport/transport.ts";
 
 export interface SourceEntry {
@@ -12,7 +13,7 @@ export interface SourceEntry {
    */
   path: string;
   mode: number;
-  mtimeMs: number;
+  mtime: number;
   uid: number;
   gid: number;
   /**
@@ -26,7 +27,7 @@ export interface SourceEntry {
 
 /** An entry made by a dump (no file on the server behind it): private, owned by root, dated now. */
 export function dumpEntry(path: string, open: () => AsyncIterable<Buffer>): SourceEntry {
-  return { path, mode: 0o600, mtimeMs: Date.now(), uid: 0, gid: 0, open };
+  return { path, mode: 0o600, mtime: Date.now(), uid: 0, gid: 0, open };
 }
 
 export interface SourceDump {
@@ -40,9 +41,4 @@ export interface Source {
   /** "sqlite", "files", "postgres", ... */
   readonly kind: string;
   dump(transport: Transport, log: Logger): SourceDump;
-}
-
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
 }

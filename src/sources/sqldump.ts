@@ -8,7 +8,8 @@
 import { SourceError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
 import { inDocker, streamCommand } from "./stream.ts";
-import { dumpEntry, type Logger, type Source, type SourceDump, type SourceEntry } from "./source.ts";
+import type { Logger } from "../log.ts";
+import { dumpEntry, type Source, type SourceDump, type SourceEntry } from "./source.ts";
 
 export interface DbConnection {
   database: string;

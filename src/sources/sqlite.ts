@@ -4,12 +4,13 @@
 // pipe). The copy is SQLite's backup API run inside one read transaction, so
 // it is one consistent snapshot that never restarts; in WAL mode writers are
 // not blocked at all, in rollback-journal mode a writer waits while the local
-// copy is made (measured in test/sqlite-load.test.ts; use WAL). The tool is
+// copy is made (measured in test/sources/consistency.test.ts; use WAL). The tool is
 // the sqlite3 CLI, else python3's sqlite3 module; a live file is never copied.
 import { SourceError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
 import { inDocker, infoLines, streamCommand } from "./stream.ts";
-import { dumpEntry, type Logger, type Source, type SourceDump } from "./source.ts";
+import type { Logger } from "../log.ts";
+import { dumpEntry, type Source, type SourceDump } from "./source.ts";
 
 // $1 is the database path, $2 the python fallback: arguments, never pasted
 // into the script. (String.raw, so no "${" anywhere in it.)

@@ -54,8 +54,3 @@ export function inDocker(container: string | undefined, argv: string[], secretNa
   if (!container) return argv;
   return ["docker", "exec", "-i", ...secretNames.flatMap((n) => ["-e", n]), container, ...argv];
 }
-
-/** POSIX sh single-quoting, for the rare value that must sit inside a script. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}

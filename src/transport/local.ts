@@ -13,6 +13,8 @@ export class LocalTransport implements Transport {
 
   exec(argv: string[], options: ExecOptions = {}): RunningCommand {
     const child = spawn(argv[0], argv.slice(1), {
+      // The child inherits this process's environment (PATH, HOME, PG*) like any
+      // command would; cairn's own settings never come from here.
       env: { ...process.env, ...options.secretEnv },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -60,7 +62,7 @@ export class LocalTransport implements Transport {
   async stat(path: string): Promise<FileInfo> {
     const st = await lstat(path);
     const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
-    return { path, type, size: st.size, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid };
+    return { path, type, size: st.size, mode: st.mode & 0o7777, mtime: st.mtimeMs, uid: st.uid, gid: st.gid };
   }
 
   async read(path: string): Promise<Readable> {

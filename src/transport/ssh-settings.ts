@@ -1,10 +1,7 @@
 // Everything the SSH transport needs, in one typed object: the host from
-// cairn.yml plus the secrets from the environment. sshSettingsFromEnv is the
-// only place that reads CAIRN_SSH_* variables; nothing deeper touches process.env.
-import { readFileSync } from "node:fs";
+// cairn.yml plus the secrets the front end gathered.
 import type { HostConfig } from "../config/config.ts";
 import { UsageError } from "../errors.ts";
-import { normalizeFingerprint } from "./hostkeys.ts";
 
 export interface SshEndpoint {
   address: string;
@@ -17,6 +14,8 @@ export interface SshSettings extends SshEndpoint {
   jump?: SshEndpoint;
   /** OpenSSH private key text (ed25519, RSA, ECDSA; OpenSSH or PEM format). */
   privateKey?: string;
+  /** Where the key came from, for messages. */
+  privateKeyFrom?: string;
   passphrase?: string;
   /** ssh-agent socket, tried after the key. */
   agent?: string;
@@ -32,38 +31,32 @@ export interface SshSettings extends SshEndpoint {
   ciphers?: string[];
 }
 
-/** Values that are a file name rather than the text: CAIRN_SSH_KEY_FILE, CAIRN_KNOWN_HOSTS_FILE. */
-function fromEnvOrFile(env: Record<string, string | undefined>, name: string): string | undefined {
-  const file = env[`${name}_FILE`];
-  if (file) {
-    try {
-      return readFileSync(file, "utf8");
-    } catch (err) {
-      throw new UsageError(`cannot read ${name}_FILE=${file}: ${(err as Error).message}`);
-    }
-  }
-  const v = env[name];
-  return v === undefined || v === "" ? undefined : v;
+/**
+ * The SSH secrets, as the front end gathered them (src/app/settings.ts reads
+ * them from CAIRN_SSH_* variables or the Action's inputs).
+ */
+export interface SshSecrets {
+  /** OpenSSH private key text. */
+  privateKey?: string;
+  /** Where the key came from, for messages ("CAIRN_SSH_KEY_FILE=/path", "the ssh-key input"). */
+  privateKeyFrom?: string;
+  passphrase?: string;
+  /** ssh-agent socket (SSH_AUTH_SOCK). */
+  agent?: string;
+  knownHosts: string;
+  /** Normalised "SHA256:..." fingerprints. */
+  fingerprints: string[];
 }
 
-export function sshSettingsFromEnv(env: Record<string, string | undefined>, host: HostConfig): SshSettings {
-  // GitHub secrets pasted with literal "\n" still make a usable key.
-  let privateKey = fromEnvOrFile(env, "CAIRN_SSH_KEY");
-  if (privateKey && !privateKey.includes("\n") && privateKey.includes("\\n")) privateKey = privateKey.replace(/\\n/g, "\n");
-  const agent = env.SSH_AUTH_SOCK || undefined;
+/** The settings for cairn.yml's host with these secrets; refuses a host with no key or no pin. */
+export function sshSettings(host: HostConfig, secrets: SshSecrets): SshSettings {
+  const { privateKey, agent, knownHosts, fingerprints } = secrets;
   if (!privateKey && !agent) {
     throw new UsageError(
       `no SSH key for ${host.user}@${host.address}`,
       "put the private key text in CAIRN_SSH_KEY (or its path in CAIRN_SSH_KEY_FILE), or run an ssh-agent (SSH_AUTH_SOCK)",
     );
   }
-  const fingerprints: string[] = [];
-  for (const f of (env.CAIRN_HOST_FINGERPRINT ?? "").split(/[\s,]+/).filter(Boolean)) {
-    const n = normalizeFingerprint(f);
-    if (!n) throw new UsageError(`CAIRN_HOST_FINGERPRINT: ${JSON.stringify(f)} is not a SHA256 fingerprint`, "expected the form SHA256:<43 base64 characters>, as `ssh-keygen -lf KEY.pub` prints it");
-    fingerprints.push(n);
-  }
-  const knownHosts = fromEnvOrFile(env, "CAIRN_KNOWN_HOSTS") ?? "";
   if (!knownHosts.trim() && fingerprints.length === 0) {
     throw new UsageError(
       `the host key of ${host.address} is not pinned`,
@@ -76,7 +69,8 @@ export function sshSettingsFromEnv(env: Record<string, string | undefined>, host
     user: host.user,
     jump: host.jump,
     privateKey,
-    passphrase: env.CAIRN_SSH_PASSPHRASE || undefined,
+    privateKeyFrom: secrets.privateKeyFrom,
+    passphrase: secrets.passphrase,
     agent,
     knownHosts,
     fingerprints,

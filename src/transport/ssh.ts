@@ -48,7 +48,7 @@ const PID_MARK = "cairn-pid\t";
 const WRAPPER = `printf 'cairn-pid\\t%s\\n' "$$" >&2; exec "$@"`;
 const WRAPPER_ENV = `printf 'cairn-pid\\t%s\\n' "$$" >&2; while IFS= read -r cairn_l && [ -n "$cairn_l" ]; do export "$cairn_l" || exit 125; done; unset cairn_l; exec "$@"`;
 
-/** The stdin block that carries secretEnv to ENV_PRELUDE. */
+/** The stdin block that carries secretEnv to WRAPPER_ENV. */
 export function secretEnvBlock(env: Record<string, string>): string {
   let out = "";
   for (const [k, v] of Object.entries(env)) {
@@ -99,7 +99,7 @@ export function parseFindRecords(out: string): FileInfo[] {
       type: t === "f" ? "file" : t === "d" ? "dir" : t === "l" ? "symlink" : "other",
       size: Number(f[1]),
       mode: parseInt(f[2], 8),
-      mtimeMs: Math.round(Number(f[3]) * 1e6) / 1e3,
+      mtime: Math.round(Number(f[3]) * 1e6) / 1e3,
       uid: Number(f[4]),
       gid: Number(f[5]),
     });
@@ -141,7 +141,7 @@ export class SshTransport implements Transport {
       if (parsed instanceof Error) {
         const encrypted = /passphrase|encrypted|decrypt/i.test(parsed.message);
         throw new UsageError(
-          `cannot use the SSH key in CAIRN_SSH_KEY: ${parsed.message}`,
+          `cannot use the SSH key in ${settings.privateKeyFrom ?? "CAIRN_SSH_KEY"}: ${parsed.message}`,
           encrypted ? "set CAIRN_SSH_PASSPHRASE to the key's passphrase" : "CAIRN_SSH_KEY must hold the whole private key file (-----BEGIN ... -----END ...)",
         );
       }

@@ -12,7 +12,7 @@ export interface FileInfo {
   /** Permission bits (e.g. 0o640). */
   mode: number;
   /** Modification time, milliseconds since the epoch. */
-  mtimeMs: number;
+  mtime: number;
   uid: number;
   gid: number;
 }

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { FILE_TYPES, isNotExist, type FileEntry, type FileType } from "../../src/backends/backend.ts";
+import { FILE_TYPES, type FileEntry, type FileType } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { openBackend } from "../../src/backends/open.ts";
@@ -104,7 +104,7 @@ describe("local backend", () => {
 
   test("a folder that is not there yet lists nothing (a fresh repository)", withLocal(async (b) => {
     for (const t of FILE_TYPES) assert.deepEqual(await listAll(b, t), [], t);
-    await assert.rejects(b.load({ type: "config", name: "" }), (err: unknown) => isNotExist(err));
+    await assert.rejects(b.load({ type: "config", name: "" }), (err: unknown) => b.isNotExist(err));
   }));
 
   test("files are written readable by the owner only", withLocal(async (b, root) => {

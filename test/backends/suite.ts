@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { FILE_TYPES, isNotExist, type Backend, type FileEntry, type FileType, type Handle } from "../../src/backends/backend.ts";
+import { FILE_TYPES, type Backend, type FileEntry, type FileType, type Handle } from "../../src/backends/backend.ts";
 
 export interface BackendFixture {
   backend: Backend;
@@ -34,9 +34,9 @@ async function everything(b: Backend): Promise<Record<string, FileEntry[]>> {
   return all;
 }
 
-async function rejectsNotExist(p: Promise<unknown>, what: string): Promise<void> {
+async function rejectsNotExist(b: Backend, p: Promise<unknown>, what: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
-    assert.ok(isNotExist(err), `${what}: expected a NotExistError, got ${String(err)}`);
+    assert.ok(b.isNotExist(err), `${what}: expected a NotExistError, got ${String(err)}`);
     return true;
   });
 }
@@ -165,23 +165,42 @@ export function backendSuite(name: string, make: () => Promise<BackendFixture>):
       assert.equal((await b.load({ type: "snapshot", name: shared })).toString(), "a snapshot");
     }));
 
+    test("an aborted signal stops every call before it changes anything", withBackend(async (b) => {
+      const ac = new AbortController();
+      ac.abort();
+      const signal = ac.signal;
+      const h = handle("pack");
+      const aborted = (err: unknown) => (err as Error).name === "AbortError";
+      await assert.rejects(b.save(h, Buffer.from("x"), { signal }), aborted, "save");
+      await rejectsNotExist(b, b.stat(h), "the aborted save stored nothing");
+      await b.save(h, Buffer.from("x"));
+      await assert.rejects(b.load(h, undefined, { signal }), aborted, "load");
+      await assert.rejects(b.load(h, { offset: 0, length: 1 }, { signal }), aborted, "ranged load");
+      await assert.rejects(b.stat(h, { signal }), aborted, "stat");
+      await assert.rejects(b.remove(h, { signal }), aborted, "remove");
+      await assert.rejects((async () => {
+        for await (const _ of b.list("pack", { signal }));
+      })(), aborted, "list");
+      assert.ok((await b.load(h)).equals(Buffer.from("x")), "the aborted remove removed nothing");
+    }));
+
     test("remove, then load, stat and remove reject with a not-exist error", withBackend(async (b) => {
       for (const t of FILE_TYPES) {
         const h = handle(t);
         await b.save(h, Buffer.from("x"));
         await b.remove(h);
-        await rejectsNotExist(b.load(h), `load ${t}`);
-        await rejectsNotExist(b.load(h, { offset: 0, length: 1 }), `ranged load ${t}`);
-        await rejectsNotExist(b.stat(h), `stat ${t}`);
-        await rejectsNotExist(b.remove(h), `remove ${t}`);
+        await rejectsNotExist(b, b.load(h), `load ${t}`);
+        await rejectsNotExist(b, b.load(h, { offset: 0, length: 1 }), `ranged load ${t}`);
+        await rejectsNotExist(b, b.stat(h), `stat ${t}`);
+        await rejectsNotExist(b, b.remove(h), `remove ${t}`);
         assert.deepEqual(await listAll(b, t), [], `list ${t} after remove`);
       }
     }));
 
     test("a file never saved: load and stat reject with a not-exist error", withBackend(async (b) => {
       for (const t of FILE_TYPES) {
-        await rejectsNotExist(b.load(handle(t)), `load ${t}`);
-        await rejectsNotExist(b.stat(handle(t)), `stat ${t}`);
+        await rejectsNotExist(b, b.load(handle(t)), `load ${t}`);
+        await rejectsNotExist(b, b.stat(handle(t)), `stat ${t}`);
       }
     }));
 
@@ -232,11 +251,11 @@ export function backendSuite(name: string, make: () => Promise<BackendFixture>):
       ];
       for (const h of bad) {
         const what = JSON.stringify(h);
-        await assert.rejects(b.save(h, Buffer.from("junk")), (err: unknown) => !isNotExist(err), `save ${what}`);
-        await assert.rejects(b.load(h), (err: unknown) => !isNotExist(err), `load ${what}`);
-        await assert.rejects(b.load(h, { offset: 0, length: 1 }), (err: unknown) => !isNotExist(err), `ranged load ${what}`);
-        await assert.rejects(b.stat(h), (err: unknown) => !isNotExist(err), `stat ${what}`);
-        await assert.rejects(b.remove(h), (err: unknown) => !isNotExist(err), `remove ${what}`);
+        await assert.rejects(b.save(h, Buffer.from("junk")), (err: unknown) => !b.isNotExist(err), `save ${what}`);
+        await assert.rejects(b.load(h), (err: unknown) => !b.isNotExist(err), `load ${what}`);
+        await assert.rejects(b.load(h, { offset: 0, length: 1 }), (err: unknown) => !b.isNotExist(err), `ranged load ${what}`);
+        await assert.rejects(b.stat(h), (err: unknown) => !b.isNotExist(err), `stat ${what}`);
+        await assert.rejects(b.remove(h), (err: unknown) => !b.isNotExist(err), `remove ${what}`);
       }
       for (const t of FILE_TYPES) assert.deepEqual(await listAll(b, t), [], `nothing stored under ${t}`);
     }));

@@ -1,5 +1,5 @@
 // schema/cairn.schema.json is generated from the zod schema (scripts/gen-schema.ts)
-// and must not go stale; the source kinds the issue names parse with errors
+// and must not go stale; the README's source kinds parse with errors
 // that point at the line.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -20,7 +20,7 @@ test("the JSON Schema offers every source kind and the host settings", () => {
   assert.ok(s.properties.host.properties["command-timeout-seconds"]);
 });
 
-test("the issue's example cairn.yml parses", () => {
+test("an example cairn.yml with every source kind parses", () => {
   const c = parseConfig(
     `host: { address: bot.example.com, port: 2222, user: backup, jump: { address: bastion.example.com, user: jump } }
 sources:

@@ -1,4 +1,4 @@
-// Bad input and faults (issue 2), mostly through the CLI as a child process:
+// Bad input and faults, mostly through the CLI as a child process:
 // wrong keys, missing repository, broken config, flipped bytes in every kind
 // of stored object, crafted snapshots whose paths escape the target, backups
 // killed with SIGKILL at random moments, files that change while read, globs
@@ -612,7 +612,7 @@ describe("files that change while read, globs that match nothing", () => {
     assert.equal(b.code, 0, b.stderr);
     assert.ok(b.stderr.includes(`warning: source settings: ${pattern} matches nothing`), b.stderr);
     const out = JSON.parse(b.stdout);
-    assert.equal(out.sources[0].entries, 1);
+    assert.equal(out.sources[0].files, 1);
     assert.ok(out.sources[0].warnings.some((w: string) => w.includes(pattern)), "the warning is kept in the snapshot");
   });
 
@@ -634,7 +634,7 @@ describe("files that change while read, globs that match nothing", () => {
 class GrowingFile implements Transport {
   readonly description = "stub";
   content: Buffer;
-  mtimeMs = 1_000_000;
+  mtime = 1_000_000;
   reads = 0;
   readonly path: string;
   readonly changes: number;
@@ -644,7 +644,7 @@ class GrowingFile implements Transport {
     this.changes = changes;
   }
   info(): FileInfo {
-    return { path: this.path, type: "file", size: this.content.length, mode: 0o600, mtimeMs: this.mtimeMs, uid: 0, gid: 0 };
+    return { path: this.path, type: "file", size: this.content.length, mode: 0o600, mtime: this.mtime, uid: 0, gid: 0 };
   }
   exec(_argv: string[], _o?: ExecOptions): RunningCommand {
     throw new Error("not used");
@@ -660,7 +660,7 @@ class GrowingFile implements Transport {
     if (this.reads++ < this.changes) {
       // Appended after the stat, while the read is under way.
       this.content = Buffer.concat([this.content, Buffer.from(`appended ${this.reads}\n`)]);
-      this.mtimeMs += 1;
+      this.mtime += 1;
     }
     return Readable.from([snapshot.subarray(0, 1000), snapshot.subarray(1000)]);
   }

@@ -4,7 +4,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { Logger, Source } from "../../src/sources/source.ts";
+import type { Logger } from "../../src/log.ts";
+import type { Source } from "../../src/sources/source.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 
 export const quietLog = (): Logger & { lines: string[] } => {

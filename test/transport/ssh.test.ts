@@ -12,7 +12,8 @@ import { ConnectionError, HostKeyError, UsageError } from "../../src/errors.ts";
 import { hostsMatch, verifyHostKey } from "../../src/transport/hostkeys.ts";
 import { LocalTransport } from "../../src/transport/local.ts";
 import { remoteCommand, SshTransport } from "../../src/transport/ssh.ts";
-import { sshSettingsFromEnv } from "../../src/transport/ssh-settings.ts";
+import { resolveSettings } from "../../src/app/settings.ts";
+import { sshSettings } from "../../src/transport/ssh-settings.ts";
 import { settingsFor } from "../helpers/ssh-settings.ts";
 import { haveSshd, SshFixture, type Sshd } from "../helpers/sshd.ts";
 
@@ -106,11 +107,11 @@ describe("ssh transport", { skip }, () => {
       try {
         for (const patterns of [[`${dir}/*.json`], [`${dir}/x.txt`, `${dir}/nothing*`], [`${dir}/sub/**`], [`${dir}/[ab].json`, `${dir}/a.json`]]) {
           const [a, b] = [await t.glob(patterns), await local.glob(patterns)];
-          const norm = (l: typeof a) => l.map((f) => ({ ...f, mtimeMs: Math.floor(f.mtimeMs) }));
+          const norm = (l: typeof a) => l.map((f) => ({ ...f, mtime: Math.floor(f.mtime) }));
           assert.deepEqual(norm(a.filter((f) => f.type !== "dir")), norm(b.filter((f) => f.type !== "dir")), patterns.join(" "));
         }
         const st = await t.stat(`${dir}/x.txt`);
-        assert.equal(st.mtimeMs, 1_600_000_000_123);
+        assert.equal(st.mtime, 1_600_000_000_123);
         assert.equal(st.mode, 0o640);
         for (const n of names) {
           const chunks: Buffer[] = [];
@@ -272,12 +273,13 @@ describe("ssh transport", { skip }, () => {
     });
   });
 
-  test("settings from the environment", () => {
+  test("settings from the environment", async () => {
     const host = { address: "h", port: 22, user: "u", "keepalive-seconds": 15, "connect-timeout-seconds": 20, "command-timeout-seconds": 600 };
-    assert.throws(() => sshSettingsFromEnv({}, host), (e: UsageError) => /CAIRN_SSH_KEY/.test(e.hint!));
-    assert.throws(() => sshSettingsFromEnv({ CAIRN_SSH_KEY: "k" }, host), (e: UsageError) => /not pinned/.test(e.message));
-    assert.throws(() => sshSettingsFromEnv({ CAIRN_SSH_KEY: "k", CAIRN_HOST_FINGERPRINT: "MD5:aa" }, host), UsageError);
-    const s = sshSettingsFromEnv({ CAIRN_SSH_KEY: "a\\nb", CAIRN_HOST_FINGERPRINT: `${fx.hostKeys.a.fingerprint}=, ${fx.hostKeys.b.fingerprint}`, SSH_AUTH_SOCK: "/s" }, host);
+    const fromEnv = async (env: Record<string, string>) => sshSettings(host, (await resolveSettings({ config: undefined }, env)).ssh);
+    await assert.rejects(fromEnv({}), (e: UsageError) => /CAIRN_SSH_KEY/.test(e.hint!));
+    await assert.rejects(fromEnv({ CAIRN_SSH_KEY: "k" }), (e: UsageError) => /not pinned/.test(e.message));
+    await assert.rejects(fromEnv({ CAIRN_SSH_KEY: "k", CAIRN_HOST_FINGERPRINT: "MD5:aa" }), UsageError);
+    const s = await fromEnv({ CAIRN_SSH_KEY: "a\\nb", CAIRN_HOST_FINGERPRINT: `${fx.hostKeys.a.fingerprint}=, ${fx.hostKeys.b.fingerprint}`, SSH_AUTH_SOCK: "/s" });
     assert.equal(s.privateKey, "a\nb");
     assert.deepEqual(s.fingerprints, [fx.hostKeys.a.fingerprint, fx.hostKeys.b.fingerprint]);
     assert.equal(s.agent, "/s");

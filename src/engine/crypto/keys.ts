@@ -4,7 +4,7 @@
 //   - the chunk ID key (HMAC-SHA256 of plaintext), the MAC key that
 //     authenticates config and metadata, and the chunker's gear seed.
 // Data packs are encrypted to the user's age recipients only. So W can back
-// up, list, forget and prune but never read backed-up content; an identity
+// up, list snapshots and verify structure, but never read backed-up content; an identity
 // reads W from the `keys` file (encrypted to the recipients) and so can do
 // everything W can.
 import { createHmac, hash, hkdfSync, randomBytes } from "node:crypto";

@@ -3,7 +3,6 @@
 // runs, so a lock from a runner that died expires by itself; a lock from a
 // dead process on this host is stale at once.
 import { randomBytes } from "node:crypto";
-import { isNotExist } from "../../backends/backend.ts";
 import { LockedError } from "../../errors.ts";
 import { thisHost, type Repository } from "./repository.ts";
 
@@ -70,7 +69,7 @@ export class Lock {
         try {
           other = parseLock((await repo.backend.load({ type: "lock", name })).toString("utf8"));
         } catch (err) {
-          if (isNotExist(err)) continue;
+          if (repo.backend.isNotExist(err)) continue;
           throw err;
         }
         // A stale or unreadable lock holds nothing: remove it so it does not pile up.
@@ -103,7 +102,7 @@ export class Lock {
   async release(): Promise<void> {
     clearInterval(this.timer);
     await this.repo.backend.remove({ type: "lock", name: this.name }).catch((err) => {
-      if (!isNotExist(err)) throw err;
+      if (!this.repo.backend.isNotExist(err)) throw err;
     });
   }
 }

@@ -5,7 +5,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { hostname } from "node:os";
 import { createZstdCompress, zstdDecompressSync } from "node:zlib";
-import { isNotExist, type Backend, type FileType } from "../../backends/backend.ts";
+import type { Backend, FileType } from "../../backends/backend.ts";
 import { CairnError, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../../errors.ts";
 import { decrypt, encodeRecipient, encrypt, parseRecipient, Sealer, type Identity } from "../crypto/age.ts";
 import { deriveKeys, encodeWriteKey, mac, newWriteKey, parseWriteKey, type RepoKeys } from "../crypto/keys.ts";
@@ -76,7 +76,7 @@ export class Repository {
       await backend.stat({ type: "config", name: "" });
       throw new UsageError(`a repository already exists at ${backend.properties.location}`);
     } catch (err) {
-      if (!isNotExist(err)) throw err;
+      if (!backend.isNotExist(err)) throw err;
     }
     const w = newWriteKey();
     const keys = deriveKeys(w);
@@ -104,7 +104,7 @@ export class Repository {
     try {
       await backend.stat({ type: "config", name: "" });
     } catch (err) {
-      if (isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
       throw err;
     }
   }
@@ -114,7 +114,7 @@ export class Repository {
     try {
       raw = await backend.load({ type: "config", name: "" });
     } catch (err) {
-      if (isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
       throw err;
     }
     let config: RepoConfig;
@@ -134,7 +134,7 @@ export class Repository {
       try {
         keysFile = await backend.load({ type: "keys", name: "" });
       } catch (err) {
-        if (isNotExist(err)) throw new IntegrityError("the repository has no keys file");
+        if (backend.isNotExist(err)) throw new IntegrityError("the repository has no keys file");
         throw err;
       }
       if (sha256(keysFile) !== config.keys) throw new IntegrityError("the repository keys file does not match its checksum in the config (it is damaged)");

@@ -22,7 +22,8 @@ export interface SnapshotEntry {
 export interface SnapshotSource {
   name: string;
   kind: string;
-  entries: number;
+  /** How many entries (files) the source gave. */
+  files: number;
   size: number;
   info: Record<string, unknown>;
   warnings: string[];

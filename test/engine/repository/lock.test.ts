@@ -8,7 +8,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { isNotExist } from "../../../src/backends/backend.ts";
 import { LocalBackend } from "../../../src/backends/local.ts";
 import { MemoryBackend } from "../../../src/backends/memory.ts";
 import { encodeRecipient, identityFromSecret } from "../../../src/engine/crypto/age.ts";
@@ -189,6 +188,6 @@ describe("locks (CLI)", () => {
     const b = await runCli(["backup", "-c", config], { env: { CAIRN_WRITE_KEY: r.writeKey } });
     assert.equal(b.code, 0, b.stderr);
     // The stale lock was cleared, so locks/ does not fill up with dead runs.
-    await assert.rejects(repo.backend.stat({ type: "lock", name }), (err) => isNotExist(err));
+    await assert.rejects(repo.backend.stat({ type: "lock", name }), (err) => repo.backend.isNotExist(err));
   });
 });

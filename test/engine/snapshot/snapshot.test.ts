@@ -12,7 +12,7 @@ function snapshot(entries: NewSnapshot["entries"]): NewSnapshot {
     time: "2026-11-22T00:00:00.000Z",
     host: "h",
     full: false,
-    sources: [{ name: "s", kind: "files", entries: entries.length, size: 0, info: {}, warnings: [] }],
+    sources: [{ name: "s", kind: "files", files: entries.length, size: 0, info: {}, warnings: [] }],
     stats: { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 },
     packs: [],
     entries,

@@ -1,0 +1,158 @@
+// One typed settings object for every operation, made once from what a front
+// end was given (CLI flags, Action inputs) and the environment. This is the
+// only place that knows the CAIRN_* variable names; nothing below src/app
+// reads process.env: sources get their passwords and the transport its SSH
+// secrets from here.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { loadConfig, type Config } from "../config/config.ts";
+import { UsageError } from "../errors.ts";
+import { normalizeFingerprint } from "../transport/hostkeys.ts";
+import type { SshSecrets } from "../transport/ssh-settings.ts";
+
+export type Env = Record<string, string | undefined>;
+
+/** What a front end gathered, as given: every field optional; the environment fills the rest. */
+export interface SettingsInput {
+  /** Path of cairn.yml (default ./cairn.yml when it exists). */
+  config?: string;
+  /** Repository URL; overrides CAIRN_REPOSITORY and cairn.yml. */
+  repository?: string;
+  /** Path of an age identity file. */
+  identityFile?: string;
+  /** An age identity's text. */
+  identity?: string;
+  writeKeyFile?: string;
+  writeKey?: string;
+  sshKey?: string;
+  sshPassphrase?: string;
+  knownHosts?: string;
+  hostFingerprint?: string;
+  json?: boolean;
+}
+
+/** Where a key's text came from, for messages. */
+export interface KeyText {
+  text: string;
+  from: string;
+}
+
+export interface Settings {
+  /** cairn.yml, when one was given or ./cairn.yml exists. */
+  config: Config | undefined;
+  /** The repository URL, when one was given (flag, CAIRN_REPOSITORY or cairn.yml); relative local paths made absolute. */
+  repository: string | undefined;
+  identity: KeyText | undefined;
+  writeKey: KeyText | undefined;
+  ssh: SshSecrets;
+  /** Values of the variables cairn.yml names (password-env, secret-env), by name. */
+  secrets: Record<string, string | undefined>;
+  json: boolean;
+}
+
+/** Every environment variable cairn reads, for --help and the README. */
+export const ENVIRONMENT: [name: string, meaning: string][] = [
+  ["CAIRN_REPOSITORY", "repository URL (local:PATH)"],
+  ["CAIRN_IDENTITY", "age identity text (reads backups)"],
+  ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
+  ["CAIRN_SSH_KEY", "SSH private key text (or CAIRN_SSH_KEY_FILE, its path)"],
+  ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
+  ["CAIRN_KNOWN_HOSTS", "known_hosts lines pinning the server (or CAIRN_KNOWN_HOSTS_FILE, their path)"],
+  ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
+  ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"],
+];
+
+export const DEFAULT_CONFIG = "cairn.yml";
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** A value given directly, else its variable, else the file its _FILE variable names. */
+function fromEnv(env: Env, name: string): KeyText | undefined {
+  const file = env[`${name}_FILE`];
+  if (file) return { text: readText(file, `${name}_FILE=`), from: `${name}_FILE=${file}` };
+  const v = env[name];
+  return v ? { text: v, from: name } : undefined;
+}
+
+export async function resolveSettings(input: SettingsInput, env: Env): Promise<Settings> {
+  const configPath = input.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  const config = configPath ? await loadConfig(configPath) : undefined;
+
+  const identity = input.identity
+    ? { text: input.identity, from: "the identity input" }
+    : input.identityFile
+      ? { text: readText(input.identityFile, "identity file"), from: input.identityFile }
+      : env.CAIRN_IDENTITY
+        ? { text: env.CAIRN_IDENTITY, from: "CAIRN_IDENTITY" }
+        : undefined;
+  const writeKey = input.writeKey
+    ? { text: input.writeKey, from: "the write-key input" }
+    : input.writeKeyFile
+      ? { text: readText(input.writeKeyFile, "write key file").replace(/^\s*CAIRN_WRITE_KEY=/, ""), from: input.writeKeyFile }
+      : env.CAIRN_WRITE_KEY
+        ? { text: env.CAIRN_WRITE_KEY, from: "CAIRN_WRITE_KEY" }
+        : undefined;
+
+  const secrets: Record<string, string | undefined> = {};
+  for (const s of config?.sources ?? []) {
+    const names = s.kind === "postgres" ? [s.postgres["password-env"]] : s.kind === "mysql" ? [s.mysql["password-env"]] : s.kind === "command" ? Object.values(s["secret-env"] ?? {}) : [];
+    for (const n of names) if (n) secrets[n] = env[n];
+  }
+
+  return {
+    config,
+    repository: repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config),
+    identity,
+    writeKey,
+    ssh: sshSecrets(input, env),
+    secrets,
+    json: input.json ?? false,
+  };
+}
+
+function repositoryUrl(given: string | undefined, config: Config | undefined): string | undefined {
+  if (given) return given;
+  if (!config?.repository) return undefined;
+  // A relative local path in cairn.yml is relative to cairn.yml, like the sources.
+  const local = /^local:(?!\/)(.+)$/.exec(config.repository);
+  return local ? `local:${resolve(config.baseDir, local[1])}` : config.repository;
+}
+
+function sshSecrets(input: SettingsInput, env: Env): SshSecrets {
+  const key = input.sshKey ? { text: input.sshKey, from: "the ssh-key input" } : fromEnv(env, "CAIRN_SSH_KEY");
+  // GitHub secrets pasted with literal "\n" still make a usable key.
+  let privateKey = key?.text;
+  if (privateKey && !privateKey.includes("\n") && privateKey.includes("\\n")) privateKey = privateKey.replace(/\\n/g, "\n");
+  const fingerprints: string[] = [];
+  for (const f of (input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "").split(/[\s,]+/).filter(Boolean)) {
+    const n = normalizeFingerprint(f);
+    if (!n) throw new UsageError(`CAIRN_HOST_FINGERPRINT: ${JSON.stringify(f)} is not a SHA256 fingerprint`, "expected the form SHA256:<43 base64 characters>, as `ssh-keygen -lf KEY.pub` prints it");
+    fingerprints.push(n);
+  }
+  return {
+    privateKey,
+    privateKeyFrom: key?.from,
+    passphrase: input.sshPassphrase || env.CAIRN_SSH_PASSPHRASE || undefined,
+    agent: env.SSH_AUTH_SOCK || undefined,
+    knownHosts: input.knownHosts ?? fromEnv(env, "CAIRN_KNOWN_HOSTS")?.text ?? "",
+    fingerprints,
+  };
+}
+
+/** The config, or a usage error saying how to give one. */
+export function requireConfig(settings: Settings): Config {
+  if (!settings.config) throw new UsageError(`no config file: pass -c FILE or create ${DEFAULT_CONFIG}`, "see the README's cairn.yml section");
+  return settings.config;
+}
+
+/** The repository URL, or a usage error saying how to give one. */
+export function requireRepository(settings: Settings): string {
+  if (!settings.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
+  return settings.repository;
+}

@@ -1,0 +1,17 @@
+// The flags every command shares, turned into the app layer's settings.
+import { resolveSettings, type Settings } from "../app/settings.ts";
+
+export interface GlobalFlags {
+  repo?: string;
+  config?: string;
+  identity?: string;
+  writeKeyFile?: string;
+  json?: boolean;
+}
+
+export function settingsFrom(flags: GlobalFlags): Promise<Settings> {
+  return resolveSettings(
+    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, json: flags.json },
+    process.env,
+  );
+}
