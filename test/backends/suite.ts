@@ -2,8 +2,9 @@
 // internal/backend/test/suite.go). A backend's own test file only says how to
 // make one: backendSuite("local", async () => ({ backend, cleanup })).
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { sha256 } from "../helpers/repo.ts";
 import { FILE_TYPES, type Backend, type FileEntry, type FileType, type Handle } from "../../src/backends/backend.ts";
 
 export interface BackendFixture {
@@ -14,9 +15,7 @@ export interface BackendFixture {
 const NAMED_TYPES = FILE_TYPES.filter((t) => t !== "config" && t !== "keys");
 
 /** A valid name for a named type: 64 hex digits (here the SHA-256 of the data, as the engine does). */
-export function nameFor(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
+export const nameFor = sha256;
 
 function handle(type: FileType, name?: string): Handle {
   return { type, name: type === "config" || type === "keys" ? "" : (name ?? nameFor(randomBytes(16))) };

@@ -5,7 +5,7 @@
 // that match nothing, and what the write key alone may and may not do.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
 import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,8 +29,6 @@ import {
   flipByte,
   makeRepo,
   makeSqlite,
-  runCli,
-  runCliKilledAfter,
   sha256,
   sqlite,
   sqliteContentHash,
@@ -38,6 +36,7 @@ import {
   writeConfig,
   type TempRepo,
 } from "../helpers/repo.ts";
+import { runCli, runCliKilledAfter } from "../helpers/cli.ts";
 
 /** A repository with one snapshot of a small database and a few settings files. */
 interface Fixture extends TempRepo {
@@ -292,7 +291,7 @@ describe("a flipped byte in a stored object", { concurrency: true }, () => {
     const { repoPath, repoUrl } = await copyRepo("snapshot-renamed");
     const file = join(repoPath, "snapshots", base.snapshotId);
     await flipByte(file, (n) => n - 5);
-    const newName = createHash("sha256").update(await readFile(file)).digest("hex");
+    const newName = sha256(await readFile(file));
     await cp(file, join(repoPath, "snapshots", newName));
     await rm(file);
     const r = await runCli(["verify", "-r", repoUrl, "--read-data", "-i", base.identityFile]);

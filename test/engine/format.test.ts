@@ -2,7 +2,7 @@
 // here from the documented HKDF labels, independently of src/engine/keys.ts.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHash, createHmac, hkdfSync } from "node:crypto";
+import { createHmac, hkdfSync } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,11 +11,11 @@ import { zstdDecompressSync } from "node:zlib";
 import { bech32 } from "@scure/base";
 import { cairn } from "../helpers/cli.ts";
 import { makeFixture } from "../helpers/fixture.ts";
+import { sha256 } from "../helpers/repo.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cairn-format-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const derive = (w: Uint8Array, info: string) => Buffer.from(hkdfSync("sha256", w, new Uint8Array(0), info, 32));
 const ageDecrypt = (key: string, file: string) => execFileSync("age", ["-d", "-i", key, file], { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] });
 

@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { flipByte, makeRepo, runCli, sqlite, sqliteContentHash, treeHashes, writeConfig, type TempRepo } from "../helpers/repo.ts";
+import { runCli } from "../helpers/cli.ts";
+import { flipByte, makeRepo, sqlite, sqliteContentHash, treeHashes, writeConfig, type TempRepo } from "../helpers/repo.ts";
 
 let r: TempRepo;
 before(async () => {

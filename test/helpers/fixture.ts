@@ -1,9 +1,8 @@
 // A small trading-bot-like source tree and a repository, made with the real CLI.
-import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cairn } from "./cli.ts";
+import { initRepo } from "./repo.ts";
 
 export interface Fixture {
   dir: string;
@@ -24,13 +23,8 @@ export function makeFixture(dir: string, rows = 30000): Fixture {
   writeFileSync(join(dir, "srv", "config", "config.json"), '{"pair":"ETHUSDT"}\n');
   writeFileSync(join(dir, "srv", "config", "it's here; rm -rf x #.json"), "odd name\n");
   const config = join(dir, "cairn.yml");
-  const repo = join(dir, "repo");
+  const repo = join(dir, "repo"); // where initRepo puts it
   writeFileSync(config, `repository: local:${repo}\nsources:\n  - { name: trading-db, sqlite: srv/data/bot.db }\n  - { name: settings, files: ["srv/config/*"] }\n`);
-  const key = join(dir, "key.txt");
-  assert.equal(cairn(["keygen", "-o", key]).code, 0);
-  const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
-  const init = cairn(["init", "-r", `local:${repo}`, "--recipient", recipient]);
-  assert.equal(init.code, 0, init.stderr);
-  const writeKey = /CAIRN_WRITE_KEY=(\S+)/.exec(init.stdout)![1];
+  const { identityFile: key, recipient, writeKey } = initRepo(dir);
   return { dir, repo, key, recipient, db, config, env: { CAIRN_WRITE_KEY: writeKey } };
 }

@@ -1,66 +1,14 @@
-// Test helpers for fault and lock tests: a temp repository made through the
-// CLI (keygen + init), the CLI run as a child process, a generated SQLite
-// database, and a byte-for-byte picture of a folder.
-import { execFile, spawn } from "node:child_process";
+// A repository made through the CLI (keygen + init), generated SQLite
+// databases, cairn.yml files, and byte-for-byte pictures of folders: the one
+// place tests make repositories and hash files.
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-
-export const CLI_PATH = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment for a child CLI: no CAIRN_* from the caller, no progress bars. */
-export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: "1" };
-  for (const k of Object.keys(env)) if (k.startsWith("CAIRN_")) delete env[k];
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
-}
-
-/** Run `cairn ARGS` as a child process; resolves when it exits (never rejects on a non-zero exit). */
-export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: cliEnv(opts.env), cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-/** Start `cairn ARGS` and SIGKILL it after delayMs (unless it ended first). */
-export function runCliKilledAfter(args: string[], delayMs: number, opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult & { killed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: cliEnv(opts.env), cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let killed = false;
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      killed = child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
-    }, delayMs);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, killed: killed && signal === "SIGKILL" });
-    });
-  });
-}
+import { cairn } from "./cli.ts";
 
 export interface TempRepo {
   /** The temp folder holding everything (identity, repository, sources). */
@@ -74,19 +22,33 @@ export interface TempRepo {
   cleanup(): Promise<void>;
 }
 
-/** A fresh repository made with `cairn keygen -o` and `cairn init`, in a new temp folder. */
-export async function makeRepo(opts: { packSize?: string } = {}): Promise<TempRepo> {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-test-"));
+export interface NewRepo {
+  repoPath: string;
+  repoUrl: string;
+  identityFile: string;
+  recipient: string;
+  /** "CAIRN-WRITE-KEY-1..." */
+  writeKey: string;
+}
+
+/** An identity (dir/identity.txt) and a repository (dir/repo) made with `cairn keygen -o` and `cairn init`. */
+export function initRepo(dir: string, opts: { packSize?: string } = {}): NewRepo {
   const identityFile = join(dir, "identity.txt");
-  const kg = await runCli(["keygen", "-o", identityFile]);
+  const kg = cairn(["keygen", "-o", identityFile]);
   if (kg.code !== 0) throw new Error(`keygen failed: ${kg.stderr}`);
-  const recipient = /# public key: (age1\S+)/.exec(await readFile(identityFile, "utf8"))![1];
+  const recipient = /# public key: (age1\S+)/.exec(readFileSync(identityFile, "utf8"))![1];
   const repoPath = join(dir, "repo");
   const repoUrl = `local:${repoPath}`;
-  const init = await runCli(["init", "-r", repoUrl, "--recipient", recipient, ...(opts.packSize ? ["--pack-size", opts.packSize] : [])]);
+  const init = cairn(["init", "-r", repoUrl, "--recipient", recipient, ...(opts.packSize ? ["--pack-size", opts.packSize] : [])]);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   const writeKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1];
-  return { dir, repoPath, repoUrl, identityFile, recipient, writeKey, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { repoPath, repoUrl, identityFile, recipient, writeKey };
+}
+
+/** A fresh repository in a new temp folder. */
+export async function makeRepo(opts: { packSize?: string } = {}): Promise<TempRepo> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-test-"));
+  return { dir, ...initRepo(dir, opts), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 export async function tempDir(prefix = "cairn-test-"): Promise<{ dir: string; cleanup(): Promise<void> }> {
@@ -116,7 +78,8 @@ export async function sqliteContentHash(db: string): Promise<string> {
   return (await sqlite(db, ".sha3sum")).trim();
 }
 
-export function sha256(data: Uint8Array): string {
+/** Hex SHA-256, as repository file names are. */
+export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 

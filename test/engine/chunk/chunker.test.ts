@@ -2,11 +2,12 @@
 // local effect of an insertion, keyed boundaries, SQLite page alignment.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { sha256 } from "../../helpers/repo.ts";
 import { CDC_DEFAULT, chunkerFor, FastCdc, gearTable, sqlitePageSize, type Chunker } from "../../../src/engine/chunk/chunker.ts";
 
 const gear = gearTable(Buffer.alloc(32, 1));
@@ -20,7 +21,7 @@ function chunk(c: Chunker, data: Buffer, split: () => number): Buffer[] {
   }
   return [...out, ...c.end()];
 }
-const hash = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const hash = sha256;
 
 test("FastCDC: same boundaries whatever the read sizes; sizes within bounds; bytes preserved", () => {
   const data = randomBytes(12 * 1024 * 1024);

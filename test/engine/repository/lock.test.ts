@@ -15,7 +15,8 @@ import { parseWriteKey } from "../../../src/engine/crypto/keys.ts";
 import { isStale, LEASE_MS, Lock, withLock, type LockInfo } from "../../../src/engine/repository/lock.ts";
 import { Repository } from "../../../src/engine/repository/repository.ts";
 import { CairnError, LockedError } from "../../../src/errors.ts";
-import { makeRepo, runCli, writeConfig, type TempRepo } from "../../helpers/repo.ts";
+import { runCli } from "../../helpers/cli.ts";
+import { makeRepo, writeConfig, type TempRepo } from "../../helpers/repo.ts";
 
 async function memoryRepo(): Promise<Repository> {
   const backend = new MemoryBackend();
