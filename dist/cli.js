@@ -38723,7 +38723,11 @@ var ENVIRONMENT = [
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
   ["CAIRN_KNOWN_HOSTS", "known_hosts lines pinning the server (or CAIRN_KNOWN_HOSTS_FILE, their path)"],
   ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
-  ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"]
+  ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"],
+  ["GITHUB_TOKEN", "token for GitHub repositories and artifacts (set in workflow runs)"],
+  ["GITHUB_REPOSITORY", "OWNER/REPO for artifacts: repositories (set in workflow runs)"],
+  ["GITHUB_API_URL", "GitHub's REST API (default https://api.github.com)"],
+  ["GITHUB_SERVER_URL", "GitHub's web and git server (default https://github.com)"]
 ];
 var DEFAULT_CONFIG = "cairn.yml";
 function readText(path, what) {
@@ -38756,7 +38760,19 @@ async function resolveSettings(input, env) {
     writeKey,
     ssh: sshSecrets(input, env),
     secrets,
+    github: githubContext(input, env),
     json: input.json ?? false
+  };
+}
+function githubContext(input, env) {
+  const runId = Number(env.GITHUB_RUN_ID);
+  return {
+    token: input.githubToken || env.GITHUB_TOKEN || void 0,
+    apiUrl: env.GITHUB_API_URL || "https://api.github.com",
+    serverUrl: env.GITHUB_SERVER_URL || "https://github.com",
+    repository: env.GITHUB_REPOSITORY || void 0,
+    runId: Number.isSafeInteger(runId) && runId > 0 ? runId : void 0,
+    runtime: env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL ? { token: env.ACTIONS_RUNTIME_TOKEN, resultsUrl: env.ACTIONS_RESULTS_URL } : void 0
   };
 }
 function repositoryUrl(given, config2) {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadConfig, type Config } from "../config/config.ts";
 import { UsageError } from "../errors.ts";
+import type { GitHubContext } from "../github/context.ts";
 import { normalizeFingerprint } from "../transport/hostkeys.ts";
 import type { SshSecrets } from "../transport/ssh-settings.ts";
 
@@ -28,6 +29,8 @@ export interface SettingsInput {
   sshPassphrase?: string;
   knownHosts?: string;
   hostFingerprint?: string;
+  /** A GitHub token; overrides GITHUB_TOKEN. */
+  githubToken?: string;
   json?: boolean;
 }
 
@@ -47,6 +50,8 @@ export interface Settings {
   ssh: SshSecrets;
   /** Values of the variables cairn.yml names (password-env, secret-env), by name. */
   secrets: Record<string, string | undefined>;
+  /** GitHub: the REST API, this repository and run, the Actions runtime (inside a workflow run). */
+  github: GitHubContext;
   json: boolean;
 }
 
@@ -60,6 +65,10 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["CAIRN_KNOWN_HOSTS", "known_hosts lines pinning the server (or CAIRN_KNOWN_HOSTS_FILE, their path)"],
   ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
   ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"],
+  ["GITHUB_TOKEN", "token for GitHub repositories and artifacts (set in workflow runs)"],
+  ["GITHUB_REPOSITORY", "OWNER/REPO for artifacts: repositories (set in workflow runs)"],
+  ["GITHUB_API_URL", "GitHub's REST API (default https://api.github.com)"],
+  ["GITHUB_SERVER_URL", "GitHub's web and git server (default https://github.com)"],
 ];
 
 export const DEFAULT_CONFIG = "cairn.yml";
@@ -112,7 +121,20 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
     writeKey,
     ssh: sshSecrets(input, env),
     secrets,
+    github: githubContext(input, env),
     json: input.json ?? false,
+  };
+}
+
+function githubContext(input: SettingsInput, env: Env): GitHubContext {
+  const runId = Number(env.GITHUB_RUN_ID);
+  return {
+    token: input.githubToken || env.GITHUB_TOKEN || undefined,
+    apiUrl: env.GITHUB_API_URL || "https://api.github.com",
+    serverUrl: env.GITHUB_SERVER_URL || "https://github.com",
+    repository: env.GITHUB_REPOSITORY || undefined,
+    runId: Number.isSafeInteger(runId) && runId > 0 ? runId : undefined,
+    runtime: env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL ? { token: env.ACTIONS_RUNTIME_TOKEN, resultsUrl: env.ACTIONS_RESULTS_URL } : undefined,
   };
 }
 

@@ -1,0 +1,40 @@
+// Where cairn talks to GitHub: the REST API (artifacts across runs, pull
+// requests) and, inside a workflow run, the Actions runtime (artifact
+// uploads). The app layer fills this from the runner's variables or flags;
+// nothing here reads the environment.
+import { Octokit } from "@octokit/rest";
+import { UsageError } from "../errors.ts";
+
+export interface GitHubContext {
+  /** A token for the REST API and git over HTTPS (GITHUB_TOKEN or the github-token input). */
+  token?: string;
+  /** REST API base (GITHUB_API_URL; https://api.github.com on github.com). */
+  apiUrl: string;
+  /** Web and git base (GITHUB_SERVER_URL; https://github.com on github.com). */
+  serverUrl: string;
+  /** This repository, OWNER/REPO (GITHUB_REPOSITORY). */
+  repository?: string;
+  /** This workflow run (GITHUB_RUN_ID), when cairn runs inside one. */
+  runId?: number;
+  /** The Actions runtime, given only to JavaScript actions: what artifact uploads need. */
+  runtime?: { token: string; resultsUrl: string };
+  /** The fetch the REST client uses (tests inject a local fake here). */
+  fetch?: typeof fetch;
+}
+
+/** OWNER/REPO split, or a usage error naming where it should come from. */
+export function ownerRepo(ctx: GitHubContext, what: string): { owner: string; repo: string } {
+  const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(ctx.repository ?? "");
+  if (!m) throw new UsageError(`${what} needs the GitHub repository (OWNER/REPO)`, "set GITHUB_REPOSITORY, as a workflow run does");
+  return { owner: m[1], repo: m[2] };
+}
+
+/** A REST client for the context (its token, base URL and fetch). */
+export function restClient(ctx: GitHubContext): Octokit {
+  return new Octokit({
+    auth: ctx.token,
+    baseUrl: ctx.apiUrl.replace(/\/+$/, ""),
+    userAgent: "cairn",
+    request: ctx.fetch ? { fetch: ctx.fetch } : undefined,
+  });
+}
