@@ -1,0 +1,277 @@
+// The history commit: the redacted files of one backup, written as one commit
+// on the history branch when (and only when) they differ from what the
+// branch holds. Plumbing only (hash-object, mktree, commit-tree), in a bare
+// repository of its own: no working tree, no checkout. The tree holds
+// <host>/<source>/<path on the server>; a commit replaces only the folders of
+// the sources it records, so several servers can share one branch. The push
+// is fast-forward only: when another run pushed first, fetch and build again
+// on top of it, never force.
+import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CairnError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { git, gitText, type GitRemote } from "./git.ts";
+
+export interface HistoryFile {
+  /** Path on the server, e.g. /srv/bot/config/config.json. */
+  path: string;
+  /** The text to commit (already redacted). */
+  text: string;
+}
+
+export interface HistorySource {
+  name: string;
+  files: HistoryFile[];
+}
+
+export interface CommitRequest {
+  remote: GitRemote;
+  branch: string;
+  /** The branch pull requests go to; undefined: the remote's default branch. */
+  base?: string;
+  /** A folder for the local bare repository (kept between runs to fetch less). */
+  workDir: string;
+  /** The server's name: the tree's top folder and the message's subject. */
+  host: string;
+  time: Date;
+  /** The snapshot that holds the unredacted files. */
+  snapshot: string;
+  sources: HistorySource[];
+  author?: { name: string; email: string };
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface FileChange {
+  /** Path in the history tree: <host>/<source>/<path on the server>. */
+  path: string;
+  status: "added" | "modified" | "deleted";
+  added: number;
+  removed: number;
+}
+
+export interface CommitResult {
+  /** False when the files equal what the branch holds: nothing was committed. */
+  changed: boolean;
+  commit?: string;
+  branch: string;
+  /** The base branch (given or the remote's default), when it exists. */
+  base?: string;
+  /** What this commit changed. */
+  files: FileChange[];
+  /** The local bare repository (for the pull request's summary). */
+  gitDir: string;
+}
+
+const AUTHOR = { name: "cairn", email: "cairn@users.noreply.github.com" };
+const ATTEMPTS = 5;
+const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+export async function commitHistory(req: CommitRequest): Promise<CommitResult> {
+  const gitDir = join(req.workDir, "history.git");
+  if (!existsSync(join(gitDir, "HEAD"))) {
+    await mkdir(gitDir, { recursive: true });
+    await git(gitDir, ["init", "--bare", "-q"]);
+  }
+  const host = pathPart(req.host, "host");
+  const base = req.base ?? (await defaultBranch(gitDir, req));
+  for (let attempt = 1; ; attempt++) {
+    const tips = await fetchTips(gitDir, req, base);
+    // Build on the base branch when it already holds the history branch (its
+    // pull request was merged): the next pull request then shows only new changes.
+    let parent = tips.history;
+    if (tips.base && (!parent || (await isAncestor(gitDir, parent, tips.base)))) parent = tips.base;
+    const parentTree = parent ? await gitText(gitDir, ["rev-parse", `${parent}^{tree}`]) : EMPTY_TREE;
+    let tree = parentTree;
+    for (const source of req.sources) {
+      const sub = await writeTree(gitDir, source.files, req.log, source.name);
+      tree = await splice(gitDir, tree, [host, pathPart(source.name, "source name")], sub);
+    }
+    if (tree === parentTree) return { changed: false, branch: req.branch, base: tips.base ? base : undefined, files: [], gitDir };
+    const files = await changes(gitDir, parentTree, tree);
+    const commit = await gitText(gitDir, ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-F", "-"], {
+      input: message(req, files),
+      env: identityEnv(req.author ?? AUTHOR, req.time),
+    });
+    const push = await git(gitDir, ["push", "--porcelain", "--no-verify", req.remote.url, `${commit}:refs/heads/${req.branch}`], {
+      env: req.remote.env,
+      allowFail: true,
+      signal: req.signal,
+    });
+    if (push.code === 0) {
+      await git(gitDir, ["update-ref", `refs/heads/${req.branch}`, commit]);
+      return { changed: true, commit, branch: req.branch, base: tips.base ? base : undefined, files, gitDir };
+    }
+    const raced = /\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref/.test(push.stderr + push.stdout.toString());
+    if (!raced) throw pushError(req, push.stderr);
+    if (attempt >= ATTEMPTS) {
+      throw new CairnError(`settings history: ${req.branch} kept moving while cairn pushed (${ATTEMPTS} tries)`, undefined, "run the backup again; another run is writing the same branch");
+    }
+    req.log.info(`settings history: ${req.branch} moved on the remote; building on top of it (try ${attempt + 1})`);
+  }
+}
+
+/** The remote's default branch (its HEAD), or undefined for an empty repository. */
+async function defaultBranch(gitDir: string, req: CommitRequest): Promise<string | undefined> {
+  const out = await remoteCall(gitDir, req, ["ls-remote", "--symref", req.remote.url, "HEAD"]);
+  return /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(out)?.[1];
+}
+
+async function fetchTips(gitDir: string, req: CommitRequest, base: string | undefined): Promise<{ history?: string; base?: string }> {
+  const refs = [`refs/heads/${req.branch}`, ...(base && base !== req.branch ? [`refs/heads/${base}`] : [])];
+  const out = await remoteCall(gitDir, req, ["ls-remote", req.remote.url, ...refs]);
+  const found = new Map(out.split("\n").filter(Boolean).map((l) => l.split("\t").reverse() as [string, string]));
+  const specs = refs.filter((r) => found.has(r)).map((r) => `+${r}:refs/cairn/${r.slice("refs/heads/".length)}`);
+  if (specs.length > 0) await remoteCall(gitDir, req, ["fetch", "--no-tags", "--quiet", req.remote.url, ...specs]);
+  return { history: found.get(refs[0]), base: base ? found.get(`refs/heads/${base}`) : undefined };
+}
+
+async function remoteCall(gitDir: string, req: CommitRequest, args: string[]): Promise<string> {
+  const r = await git(gitDir, args, { env: req.remote.env, allowFail: true, signal: req.signal });
+  if (r.code !== 0) throw pushError(req, r.stderr);
+  return r.stdout.toString("utf8");
+}
+
+/** What a failed fetch or push means for the user. */
+function pushError(req: CommitRequest, stderr: string): CairnError {
+  const where = req.remote.github ? `${req.remote.github.owner}/${req.remote.github.repo}` : req.remote.url;
+  if (/403|denied|not allowed|permission/i.test(stderr)) {
+    return new CairnError(
+      `settings history: ${where} refused the push to ${req.branch} (${lastLine(stderr)})`,
+      undefined,
+      req.remote.github
+        ? "give the workflow `permissions: contents: write` (or a token that can push to that repository)"
+        : "check that this machine's git credentials can push to that repository",
+    );
+  }
+  if (/401|Authentication failed|could not read Username/i.test(stderr)) {
+    return new CairnError(`settings history: ${where} needs a token to push (${lastLine(stderr)})`, undefined, "set GITHUB_TOKEN (or the Action's github-token input)");
+  }
+  return new CairnError(`settings history: git could not reach ${where} (${lastLine(stderr)})`, undefined, "check history.repository in cairn.yml");
+}
+
+function lastLine(s: string): string {
+  return s.trim().split("\n").filter(Boolean).at(-1) ?? "no message";
+}
+
+async function isAncestor(gitDir: string, a: string, b: string): Promise<boolean> {
+  return (await git(gitDir, ["merge-base", "--is-ancestor", a, b], { allowFail: true })).code === 0;
+}
+
+/** A file or folder name git and every checkout accept. */
+function pathPart(name: string, what: string): string {
+  if (name === "" || name === "." || name === ".." || name.toLowerCase() === ".git" || /[/\0\n]/.test(name)) {
+    throw new CairnError(`settings history: the ${what} ${JSON.stringify(name)} cannot be a folder name`);
+  }
+  return name;
+}
+
+/** Writes the files as a tree (nested folders), returning its ID, or undefined when there are none. */
+async function writeTree(gitDir: string, files: HistoryFile[], log: Logger, source: string): Promise<string | undefined> {
+  interface Dir {
+    files: Map<string, string>;
+    dirs: Map<string, Dir>;
+  }
+  const root: Dir = { files: new Map(), dirs: new Map() };
+  for (const f of files) {
+    const parts = f.path.split("/").filter(Boolean);
+    if (parts.length === 0 || parts.some((p) => p === "." || p === ".." || p.toLowerCase() === ".git" || /[\0\n]/.test(p))) {
+      log.warn(`settings history: ${source}: left out ${JSON.stringify(f.path)} (a name git cannot store)`);
+      continue;
+    }
+    let dir = root;
+    for (const p of parts.slice(0, -1)) {
+      if (!dir.dirs.has(p)) dir.dirs.set(p, { files: new Map(), dirs: new Map() });
+      dir = dir.dirs.get(p)!;
+    }
+    dir.files.set(parts.at(-1)!, await gitText(gitDir, ["hash-object", "-w", "--stdin"], { input: f.text }));
+  }
+  const write = async (dir: Dir): Promise<string | undefined> => {
+    const entries: string[] = [];
+    for (const [name, blob] of dir.files) if (!dir.dirs.has(name)) entries.push(`100644 blob ${blob}\t${name}`);
+    for (const [name, sub] of dir.dirs) {
+      const id = await write(sub);
+      if (id) entries.push(`040000 tree ${id}\t${name}`);
+    }
+    if (entries.length === 0) return undefined;
+    return await gitText(gitDir, ["mktree", "-z"], { input: entries.map((e) => `${e}\0`).join("") });
+  };
+  return await write(root);
+}
+
+/** `tree` with the entry at `path` replaced by `sub` (removed when undefined). */
+async function splice(gitDir: string, tree: string, path: string[], sub: string | undefined): Promise<string> {
+  const listing = (await git(gitDir, ["ls-tree", "-z", tree])).stdout.toString("utf8");
+  const entries = new Map<string, string>();
+  for (const e of listing.split("\0").filter(Boolean)) entries.set(e.slice(e.indexOf("\t") + 1), e);
+  const [name, ...rest] = path;
+  let child: string | undefined = sub;
+  if (rest.length > 0) {
+    const existing = entries.get(name);
+    const inner = existing && existing.split(" ")[1] === "tree" ? existing.split(" ")[2].split("\t")[0] : EMPTY_TREE;
+    child = await splice(gitDir, inner, rest, sub);
+    if (child === EMPTY_TREE) child = undefined;
+  }
+  if (child) entries.set(name, `040000 tree ${child}\t${name}`);
+  else entries.delete(name);
+  return await gitText(gitDir, ["mktree", "-z"], { input: [...entries.values()].map((e) => `${e}\0`).join("") });
+}
+
+/** Files changed between two trees, with lines added and removed. */
+export async function changes(gitDir: string, from: string, to: string): Promise<FileChange[]> {
+  const status = (await git(gitDir, ["diff-tree", "-r", "-z", "--no-renames", "--name-status", from, to])).stdout.toString("utf8").split("\0");
+  const numstat = (await git(gitDir, ["diff-tree", "-r", "-z", "--no-renames", "--numstat", from, to])).stdout.toString("utf8").split("\0");
+  const lines = new Map<string, [number, number]>();
+  for (let i = 0; i + 1 < numstat.length; i += 1) {
+    const m = /^(\d+|-)\t(\d+|-)\t(.*)$/.exec(numstat[i]);
+    if (m) lines.set(m[3], [Number(m[1]) || 0, Number(m[2]) || 0]);
+  }
+  const out: FileChange[] = [];
+  for (let i = 0; i + 1 < status.length; i += 2) {
+    const path = status[i + 1];
+    const [added, removed] = lines.get(path) ?? [0, 0];
+    out.push({ path, status: status[i] === "A" ? "added" : status[i] === "D" ? "deleted" : "modified", added, removed });
+  }
+  return out;
+}
+
+function identityEnv(who: { name: string; email: string }, time: Date): Record<string, string> {
+  const date = `${Math.floor(time.getTime() / 1000)} +0000`;
+  return {
+    GIT_AUTHOR_NAME: who.name,
+    GIT_AUTHOR_EMAIL: who.email,
+    GIT_AUTHOR_DATE: date,
+    GIT_COMMITTER_NAME: who.name,
+    GIT_COMMITTER_EMAIL: who.email,
+    GIT_COMMITTER_DATE: date,
+  };
+}
+
+/** Trailers in every history commit, read back by `cairn history` and the pull request's summary. */
+export const TRAILERS = { host: "Cairn-Host", snapshot: "Cairn-Snapshot", time: "Cairn-Time" } as const;
+
+function message(req: CommitRequest, files: FileChange[]): string {
+  const names = files.map((f) => f.path.split("/").at(-1)!);
+  const shown = names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+  const letter = { added: "A", modified: "M", deleted: "D" } as const;
+  return [
+    `Settings changed on ${req.host}: ${shown}`,
+    "",
+    `Recorded from snapshot ${req.snapshot} at ${iso(req.time)}. Secrets are`,
+    "replaced by keyed fingerprints; the snapshot holds the unredacted files:",
+    ...req.sources.map((s) => `  cairn restore ${req.snapshot} --source ${s.name} --target ./restored`),
+    "",
+    ...files.map((f) => `${letter[f.status]} ${f.path} (+${f.added} -${f.removed})`),
+    "",
+    `${TRAILERS.host}: ${req.host}`,
+    `${TRAILERS.snapshot}: ${req.snapshot}`,
+    `${TRAILERS.time}: ${iso(req.time)}`,
+    "",
+  ].join("\n");
+}
+
+export function iso(t: Date): string {
+  return t.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
