@@ -63,7 +63,7 @@ export function highEntropyStrings(text: string): Span[] {
     let secret: boolean;
     if (/^[0-9a-fA-F]+$/.test(t)) secret = t.length >= 32 && entropy(t) >= 3.0;
     else {
-      const pathLike = t.includes("/") && t.split("/").every((seg) => /^[A-Za-z]?[a-z0-9._-]*$/.test(seg));
+      const pathLike = t.includes("/") && t.split("/").every((seg) => /^([A-Z]?[a-z0-9._-]*|[A-Z0-9._-]*)$/.test(seg));
       secret = !pathLike && /[a-z]/.test(t) && /[A-Z]/.test(t) && /[0-9]/.test(t) && entropy(t) >= 3.5;
     }
     if (secret) out.push(span(m.index, m.index + t.length));

@@ -118,7 +118,7 @@ async function redactText(text: string, format: Format, rules: RedactRules, key:
     ...connectionStringPasswords(text),
     ...highEntropyStrings(text),
     ...(await knownTokens(text)),
-    ...patternSpans(text, rules.redact, "redact"),
+    ...toValues(patternSpans(text, rules.redact, "redact"), parsed.leaves, parsed.comments),
   );
   // A secret written twice (a password and the URL that repeats it) is
   // redacted everywhere it appears.
@@ -127,7 +127,7 @@ async function redactText(text: string, format: Format, rules: RedactRules, key:
     if (value.length < 6) continue;
     for (let i = text.indexOf(value); i !== -1; i = text.indexOf(value, i + 1)) spans.push({ start: i, end: i + value.length, kind: "redact" });
   }
-  spans.push(...patternSpans(text, rules.mask, "mask"));
+  spans.push(...toValues(patternSpans(text, rules.mask, "mask"), parsed.leaves, parsed.comments));
 
   const groups = merge(spans);
   let out = "";
@@ -146,6 +146,23 @@ async function redactText(text: string, format: Format, rules: RedactRules, key:
   out += text.slice(at);
   verify(format, text, out, parsed.leaves, groups);
   return { text: out, redacted, masked };
+}
+
+/**
+ * The user's patterns replace values, not structure: a match that spans a
+ * key, a quote or a comment marker (a whole-line pattern such as
+ * `^# generated at .*$` or `^LAST_RUN=.*$`) is narrowed to the values and
+ * comment text inside it. A match inside one value or comment stays as it is.
+ */
+function toValues(spans: Span[], leaves: Leaf[], comments: Array<[number, number]>): Span[] {
+  const ranges: Array<[number, number]> = [...leaves.filter((l) => l.end > l.start).map((l) => [l.start, l.end] as [number, number]), ...comments];
+  return spans.flatMap((s) => {
+    if (ranges.some(([a, b]) => a <= s.start && s.end <= b)) return [s];
+    const pieces = ranges
+      .filter(([a, b]) => a < s.end && b > s.start)
+      .map(([a, b]) => ({ start: Math.max(a, s.start), end: Math.min(b, s.end), kind: s.kind }));
+    return pieces.length > 0 ? pieces : [s];
+  });
 }
 
 /** Overlapping spans become one; a group with any mask in it is masked. */
