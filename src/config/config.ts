@@ -36,6 +36,18 @@ const sqliteSource = z.strictObject({
   docker,
 });
 
+/** A JavaScript regular expression, compiled as settings history will use it (per line: ^ and $ match at line ends). */
+const regex = z
+  .string()
+  .min(1)
+  .superRefine((s, ctx) => {
+    try {
+      new RegExp(s, "gmd");
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, "")}` });
+    }
+  });
+
 const filesSource = z.strictObject({
   ...common,
   files: z
@@ -43,6 +55,19 @@ const filesSource = z.strictObject({
     .describe("Paths or globs on the server (*, ?, [..], ** for any depth); a directory is taken whole"),
   /** Only files modified within this duration (logs). */
   "newer-than": duration.optional().describe('Only files modified within this long, e.g. "7d" (logs)'),
+  history: z.boolean().optional().describe("Also record these files, secrets redacted, in the settings history (the top-level history: setting)"),
+  "secret-files": z
+    .array(z.string().min(1))
+    .optional()
+    .describe("Globs (paths on the server) of files whose content the settings history never shows: only whether they changed"),
+  redact: z
+    .array(regex)
+    .optional()
+    .describe("More values to redact in the settings history: regular expressions; a match, or its capture groups, becomes a fingerprint"),
+  mask: z
+    .array(regex)
+    .optional()
+    .describe("Volatile values (timestamps, counters) the settings history ignores: regular expressions; a match, or its capture groups, becomes <masked>"),
 });
 
 const dbConnection = {
@@ -126,6 +151,23 @@ const sshHost = z
   })
   .describe("The server, reached over SSH; without it sources are read on this machine. Key and pins come from CAIRN_SSH_KEY, CAIRN_KNOWN_HOSTS, CAIRN_HOST_FINGERPRINT");
 
+/** A branch name git accepts (git check-ref-format, simplified). */
+const branch = z
+  .string()
+  .regex(/^(?!-|\/)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$|\.$))[A-Za-z0-9._\/-]+$/, "a git branch name (letters, digits, '.', '_', '-', '/')");
+
+const history = z
+  .strictObject({
+    repository: z
+      .string()
+      .regex(/^(github:[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+|git:.+)$/, "github:OWNER/REPO or git:URL")
+      .describe("Where the settings history is kept: github:OWNER/REPO or git:URL (https://, ssh://, git@host:path, file://, a path)"),
+    branch: branch.default("settings-history").describe("The history branch (default settings-history)"),
+    base: branch.optional().describe("The branch pull requests go to (default: the repository's default branch)"),
+    "pull-request": z.boolean().default(true).describe("Open or update a pull request for each change (GitHub repositories; default true)"),
+  })
+  .describe("Settings history: the files of sources with history: true, secrets redacted, one commit per change, reviewed in a pull request");
+
 const source = z.custom<unknown>().transform((value, ctx) => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     ctx.addIssue({ code: "custom", message: `expected a source such as { name: db, sqlite: /path/to.db }` });
@@ -156,6 +198,7 @@ export const configSchema = z.strictObject({
   repository: z.string().min(1).optional(),
   /** The server; without it, sources are read on this machine. */
   host: sshHost.optional(),
+  history: history.optional(),
   sources: z.array(source).min(1, "at least one source"),
 });
 
@@ -164,6 +207,7 @@ export const configInputSchema = z
   .strictObject({
     repository: z.string().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
     host: sshHost.optional(),
+    history: history.optional(),
     sources: z
       .array(z.union(Object.values(sourceKinds) as unknown as [typeof sqliteSource, typeof filesSource]))
       .min(1)
@@ -174,9 +218,12 @@ export const configInputSchema = z
 type Dist<K extends SourceKind> = { kind: K } & z.output<(typeof sourceKinds)[K]>;
 export type SourceConfig = { [K in SourceKind]: Dist<K> }[SourceKind];
 export type HostConfig = z.output<typeof sshHost>;
+export type HistoryConfig = z.output<typeof history>;
 export interface Config {
   repository?: string;
   host?: HostConfig;
+  /** Settings history (sources with history: true). */
+  history?: HistoryConfig;
   sources: SourceConfig[];
   /** Folder of the config file: relative source paths resolve against it. */
   baseDir: string;
@@ -220,9 +267,23 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     throw new UsageError(`${where(offset)}: ${at}: ${issue.message}${got}`, "see the README's cairn.yml reference");
   }
   const names = new Set<string>();
-  for (const s of parsed.data.sources as SourceConfig[]) {
+  const sources = parsed.data.sources as SourceConfig[];
+  sources.forEach((s, i) => {
     if (names.has(s.name)) throw new UsageError(`${file}: two sources are named "${s.name}"`, "give each source its own name");
     names.add(s.name);
+    const at = () => where((doc.getIn(["sources", i], true) as { range?: [number] } | undefined)?.range?.[0]);
+    if (s.kind !== "files") return;
+    const extras = (["secret-files", "redact", "mask"] as const).filter((k) => s[k] !== undefined);
+    if (!s.history && extras.length > 0) {
+      throw new UsageError(`${at()}: source ${s.name}: ${extras.join(", ")} only apply with history: true`, "add history: true to the source, or remove them");
+    }
+    if (s.history && !parsed.data.history) {
+      throw new UsageError(`${at()}: source ${s.name} has history: true, but cairn.yml has no history: { repository: ... }`, "add a top-level history: { repository: github:OWNER/REPO }");
+    }
+  });
+  if (parsed.data.history && !sources.some((s) => s.kind === "files" && s.history)) {
+    const node = doc.get("history", true) as { range?: [number] } | undefined;
+    throw new UsageError(`${where(node?.range?.[0])}: history is set, but no files source has history: true`, "mark the settings sources with history: true");
   }
   return { ...(parsed.data as Omit<Config, "baseDir">), baseDir };
 }

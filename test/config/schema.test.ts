@@ -48,3 +48,40 @@ test("docker on a files source is refused, naming the line", () => {
     (e: UsageError) => e instanceof UsageError && /cairn\.yml:2/.test(e.message) && /docker/.test(e.message),
   );
 });
+
+test("settings history: top-level history with defaults, and history, secret-files, redact, mask on a files source", () => {
+  const c = parseConfig(
+    `history: { repository: github:me/bot-settings }
+sources:
+  - name: settings
+    files: [/srv/bot/config/*.json, /srv/bot/.env]
+    history: true
+    secret-files: ["/srv/bot/binance_keys/*"]
+    redact: ['license: (\\S+)']
+    mask: ['^# generated at .*$']
+`,
+    "cairn.yml",
+    "/",
+  );
+  assert.deepEqual(c.history, { repository: "github:me/bot-settings", branch: "settings-history", "pull-request": true });
+  const s = c.sources[0];
+  assert.ok(s.kind === "files" && s.history && s.mask![0] === "^# generated at .*$");
+  const schema = JSON.parse(generateSchema());
+  assert.ok(schema.properties.history.properties["pull-request"]);
+  const files = schema.properties.sources.items.anyOf.find((o: { required: string[] }) => o.required.includes("files"));
+  for (const k of ["history", "secret-files", "redact", "mask"]) assert.ok(files.properties[k], k);
+});
+
+test("settings history: a bad regular expression, a history source without history:, and stray options name the line", () => {
+  const cases: Array<[string, RegExp]> = [
+    [`history: { repository: git:/srv/h.git }\nsources:\n  - name: s\n    files: /etc/x\n    history: true\n    redact:\n      - ok\n      - "(unclosed"\n`, /cairn\.yml:8:\d+: sources\.0\.redact\.1: not a valid regular expression/],
+    [`sources:\n  - { name: a, sqlite: /x.db }\n  - name: s\n    files: /etc/x\n    history: true\n`, /cairn\.yml:3:\d+: source s has history: true, but cairn.yml has no history/],
+    [`sources:\n  - name: s\n    files: /etc/x\n    mask: [x]\n`, /cairn\.yml:2:\d+: source s: mask only apply with history: true/],
+    [`history: { repository: github:a/b }\nsources:\n  - name: s\n    files: /etc/x\n`, /cairn\.yml:1:\d+: history is set, but no files source has history: true/],
+    [`history: { repository: https://github.com/a/b }\nsources:\n  - { name: s, files: /etc/x, history: true }\n`, /cairn\.yml:1:\d+: history\.repository: github:OWNER\/REPO or git:URL/],
+    [`history: { repository: github:a/b, branch: "a..b" }\nsources:\n  - { name: s, files: /etc/x, history: true }\n`, /history\.branch: a git branch name/],
+  ];
+  for (const [text, re] of cases) {
+    assert.throws(() => parseConfig(text, "cairn.yml", "/"), (e: UsageError) => e instanceof UsageError && re.test(e.message), text);
+  }
+});
