@@ -6,7 +6,7 @@
 // the sources it records, so several servers can share one branch. The push
 // is fast-forward only: when another run pushed first, fetch and build again
 // on top of it, never force.
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError } from "../errors.ts";
@@ -83,11 +83,7 @@ export async function commitHistory(req: CommitRequest): Promise<CommitResult> {
     let parent = tips.history;
     if (tips.base && (!parent || (await isAncestor(gitDir, parent, tips.base)))) parent = tips.base;
     const parentTree = parent ? await gitText(gitDir, ["rev-parse", `${parent}^{tree}`]) : EMPTY_TREE;
-    let tree = parentTree;
-    for (const source of req.sources) {
-      const sub = await writeTree(gitDir, source.files, req.log, source.name);
-      tree = await splice(gitDir, tree, [host, pathPart(source.name, "source name")], sub);
-    }
+    const tree = await buildTree(gitDir, req.workDir, parentTree, host, req.sources, req.log);
     if (tree === parentTree) return { changed: false, branch: req.branch, base: tips.base ? base : undefined, files: [], gitDir };
     const files = await changes(gitDir, parentTree, tree);
     const commit = await gitText(gitDir, ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-F", "-"], {
@@ -167,55 +163,38 @@ function pathPart(name: string, what: string): string {
   return name;
 }
 
-/** Writes the files as a tree (nested folders), returning its ID, or undefined when there are none. */
-async function writeTree(gitDir: string, files: HistoryFile[], log: Logger, source: string): Promise<string | undefined> {
-  interface Dir {
-    files: Map<string, string>;
-    dirs: Map<string, Dir>;
-  }
-  const root: Dir = { files: new Map(), dirs: new Map() };
-  for (const f of files) {
-    const parts = f.path.split("/").filter(Boolean);
-    if (parts.length === 0 || parts.some((p) => p === "." || p === ".." || p.toLowerCase() === ".git" || /[\0\n]/.test(p))) {
-      log.warn(`settings history: ${source}: left out ${JSON.stringify(f.path)} (a name git cannot store)`);
-      continue;
+/**
+ * `parentTree` with each source's folder (<host>/<source>/) replaced by its
+ * files, through a temporary index: a few git processes whatever the number
+ * of files (one per file was minutes for a thousand).
+ */
+async function buildTree(gitDir: string, workDir: string, parentTree: string, host: string, sources: HistorySource[], log: Logger): Promise<string> {
+  const scratch = await mkdtemp(join(workDir, "tree-"));
+  try {
+    const env = { GIT_INDEX_FILE: join(scratch, "index") };
+    await git(gitDir, ["read-tree", parentTree], { env });
+    const folders = sources.map((s) => `${host}/${pathPart(s.name, "source name")}`);
+    const old = (await git(gitDir, ["ls-files", "-z", "--", ...folders], { env })).stdout.toString("utf8").split("\0").filter(Boolean);
+    const add: Array<{ path: string; file: string }> = [];
+    for (const source of sources) {
+      for (const f of source.files) {
+        const parts = f.path.split("/").filter(Boolean);
+        if (parts.length === 0 || parts.some((p) => p === "." || p === ".." || p.toLowerCase() === ".git" || /[\0\n]/.test(p))) {
+          log.warn(`settings history: ${source.name}: left out ${JSON.stringify(f.path)} (a name git cannot store)`);
+          continue;
+        }
+        const file = join(scratch, String(add.length));
+        await writeFile(file, f.text);
+        add.push({ path: `${host}/${source.name}/${parts.join("/")}`, file });
+      }
     }
-    let dir = root;
-    for (const p of parts.slice(0, -1)) {
-      if (!dir.dirs.has(p)) dir.dirs.set(p, { files: new Map(), dirs: new Map() });
-      dir = dir.dirs.get(p)!;
-    }
-    dir.files.set(parts.at(-1)!, await gitText(gitDir, ["hash-object", "-w", "--stdin"], { input: f.text }));
+    const blobs = add.length ? (await gitText(gitDir, ["hash-object", "-w", "--stdin-paths"], { input: add.map((a) => a.file).join("\n") + "\n" })).split("\n") : [];
+    const entries = [...old.map((p) => `0 ${"0".repeat(40)}\t${p}\0`), ...add.map((a, i) => `100644 ${blobs[i]}\t${a.path}\0`)];
+    if (entries.length) await git(gitDir, ["update-index", "-z", "--index-info"], { env, input: entries.join("") });
+    return await gitText(gitDir, ["write-tree"], { env });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
-  const write = async (dir: Dir): Promise<string | undefined> => {
-    const entries: string[] = [];
-    for (const [name, blob] of dir.files) if (!dir.dirs.has(name)) entries.push(`100644 blob ${blob}\t${name}`);
-    for (const [name, sub] of dir.dirs) {
-      const id = await write(sub);
-      if (id) entries.push(`040000 tree ${id}\t${name}`);
-    }
-    if (entries.length === 0) return undefined;
-    return await gitText(gitDir, ["mktree", "-z"], { input: entries.map((e) => `${e}\0`).join("") });
-  };
-  return await write(root);
-}
-
-/** `tree` with the entry at `path` replaced by `sub` (removed when undefined). */
-async function splice(gitDir: string, tree: string, path: string[], sub: string | undefined): Promise<string> {
-  const listing = (await git(gitDir, ["ls-tree", "-z", tree])).stdout.toString("utf8");
-  const entries = new Map<string, string>();
-  for (const e of listing.split("\0").filter(Boolean)) entries.set(e.slice(e.indexOf("\t") + 1), e);
-  const [name, ...rest] = path;
-  let child: string | undefined = sub;
-  if (rest.length > 0) {
-    const existing = entries.get(name);
-    const inner = existing && existing.split(" ")[1] === "tree" ? existing.split(" ")[2].split("\t")[0] : EMPTY_TREE;
-    child = await splice(gitDir, inner, rest, sub);
-    if (child === EMPTY_TREE) child = undefined;
-  }
-  if (child) entries.set(name, `040000 tree ${child}\t${name}`);
-  else entries.delete(name);
-  return await gitText(gitDir, ["mktree", "-z"], { input: [...entries.values()].map((e) => `${e}\0`).join("") });
 }
 
 /** Files changed between two trees, with lines added and removed. */
