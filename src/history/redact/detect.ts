@@ -36,6 +36,12 @@ export function urlPasswords(text: string): Span[] {
   return [...text.matchAll(re)].map((m) => span(m.indices![1][0], m.indices![1][1]));
 }
 
+/** ?token=... and &api_key=... in URLs: query parameters with a secret name. */
+export function urlQuerySecrets(text: string): Span[] {
+  const re = /[?&;]([\w.[\]-]+)=([^&#\s"'<>]+)/gd;
+  return [...text.matchAll(re)].filter((m) => isSecretKey(m[1])).map((m) => span(m.indices![2][0], m.indices![2][1]));
+}
+
 /** Password=...; in connection strings (ADO.NET, JDBC properties, libpq keyword=value). */
 export function connectionStringPasswords(text: string): Span[] {
   const re = /(?:^|[;\s'"?&])(?:password|passwd|pwd)\s*=\s*([^;'"\s&]+)/gid;
@@ -71,20 +77,28 @@ export function highEntropyStrings(text: string): Span[] {
   return out;
 }
 
-/** In the given ranges (comments, lines of a plain text file): `key: value`, `key = value`, `key value` lines whose key is secret. */
+/**
+ * In the given ranges (comments, lines of a plain text file): a line that is
+ * `key: value`, `key = value` or `key value` with a secret key (its whole
+ * value), and anywhere in a line `key: value` or `key=value` with a secret
+ * key ("# old password: hunter2", "login with pwd=hunter2").
+ */
 export function secretKeyLines(text: string, ranges: Array<[number, number]>): Span[] {
   const out: Span[] = [];
-  const re = /^[ \t]*(?:export[ \t]+)?["']?([\p{L}\p{N}_.-]+)["']?[ \t]*(?:[:=][ \t]*|[ \t]+)(\S(?:.*\S)?)[ \t]*$/du;
+  const whole = /^[ \t]*(?:export[ \t]+)?["']?([\p{L}\p{N}_.-]+)["']?[ \t]*(?:[:=][ \t]*|[ \t]+)(\S(?:.*\S)?)[ \t]*$/du;
+  const inline = /(?<![\p{L}\p{N}_.-])([\p{L}\p{N}_.-]+)["']?[ \t]*[:=][ \t]*["']?([^\s"',;&]+)/dgu;
   for (const [s, e] of ranges) {
     let at = s;
     for (const line of text.slice(s, e).split("\n")) {
-      const m = re.exec(line.replace(/\r$/, ""));
+      const l = line.replace(/\r$/, "");
+      const m = whole.exec(l);
       if (m && isSecretKey(m[1])) {
         let [a, b] = m.indices![2];
         const v = m[2];
         if (v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0]) [a, b] = [a + 1, b - 1];
         if (b > a) out.push(span(at + a, at + b));
       }
+      for (const n of l.matchAll(inline)) if (isSecretKey(n[1])) out.push(span(at + n.indices![2][0], at + n.indices![2][1]));
       at += line.length + 1;
     }
   }

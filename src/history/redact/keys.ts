@@ -12,7 +12,7 @@ const SECRET_WORDS = new Set([
   "auth", "authorization", "credential", "credentials", "creds", "salt", "pepper",
   "apikey", "apikeys", "privatekey", "privkey", "secretkey", "accesskey", "signingkey", "masterkey",
   "dsn", "cookie", "jwt", "otp", "totp", "mnemonic", "contraseña", "contrasena", "passcode", "pin",
-  "requirepass", "masterauth", "htpasswd",
+  "requirepass", "masterauth", "htpasswd", "signature", "sig",
 ]);
 
 /** Words that make "<word> key" (or "<word>_key") secret. */

@@ -7,7 +7,7 @@
 // fingerprint, never by its text; so are secret files, private keys, binary
 // and very large files.
 import { basename, matchesGlob } from "node:path";
-import { connectionStringPasswords, highEntropyStrings, isPrivateKeyFile, knownTokens, patternSpans, privateKeyBlocks, secretKeyLines, urlPasswords, type Span } from "./detect.ts";
+import { connectionStringPasswords, highEntropyStrings, isPrivateKeyFile, knownTokens, patternSpans, privateKeyBlocks, secretKeyLines, urlPasswords, urlQuerySecrets, type Span } from "./detect.ts";
 import { checkFingerprintKey, MASKED, placeholder, PLACEHOLDER_RE, type FingerprintKey } from "./fingerprint.ts";
 import { FormatError, type Format, type FormatName, type Leaf } from "./formats/format.ts";
 import { jsonFormat } from "./formats/json.ts";
@@ -115,6 +115,7 @@ async function redactText(text: string, format: Format, rules: RedactRules, key:
     ...secretKeyLines(text, parsed.comments),
     ...privateKeyBlocks(text),
     ...urlPasswords(text),
+    ...urlQuerySecrets(text),
     ...connectionStringPasswords(text),
     ...highEntropyStrings(text),
     ...(await knownTokens(text)),
