@@ -122,7 +122,7 @@ export class FakeGitHub {
   merge(owner: string, repo: string, number: number, opts: { deleteBranch?: boolean } = {}): void {
     const r = this.repo(owner, repo)!;
     const p = r.pulls.find((x) => x.number === number)!;
-    const g = (...args: string[]) => execFileSync("git", [`--git-dir=${r.gitDir}`, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "reviewer", GIT_AUTHOR_EMAIL: "r@example.com", GIT_COMMITTER_NAME: "GitHub", GIT_COMMITTER_EMAIL: "noreply@github.com" } }).trim();
+    const g = (...args: string[]) => execFileSync("git", [`--git-dir=${r.gitDir}`, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "reviewer", GIT_AUTHOR_EMAIL: "r@example.com", GIT_COMMITTER_NAME: "GitHub", GIT_COMMITTER_EMAIL: "noreply@github.com", GIT_AUTHOR_DATE: "1764547200 +0000", GIT_COMMITTER_DATE: "1764547200 +0000" } }).trim();
     const tree = g("merge-tree", "--write-tree", `refs/heads/${p.base}`, `refs/heads/${p.head}`);
     const commit = g("commit-tree", tree, "-p", `refs/heads/${p.base}`, "-p", `refs/heads/${p.head}`, "-m", `Merge pull request #${number}`);
     g("update-ref", `refs/heads/${p.base}`, commit);

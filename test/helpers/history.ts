@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { GitHubContext } from "../../src/github/context.ts";
 import { NO_RULES, type RedactRules } from "../../src/history/redact/redact.ts";
-import type { RecordRequest, SettingsSource } from "../../src/history/record.ts";
+import { recordSettings, type RecordRequest, type SettingsSource } from "../../src/history/record.ts";
 import type { Logger } from "../../src/log.ts";
 import { FakeGitHub } from "./github.ts";
 
@@ -23,7 +23,9 @@ export function bareRepo(gitDir: string): string {
   execFileSync("git", ["init", "--bare", "-q", "-b", "main", gitDir]);
   const blob = execFileSync("git", [`--git-dir=${gitDir}`, "hash-object", "-w", "--stdin"], { input: "# bot\n", encoding: "utf8" }).trim();
   const tree = execFileSync("git", [`--git-dir=${gitDir}`, "mktree"], { input: `100644 blob ${blob}\tREADME.md\n`, encoding: "utf8" }).trim();
-  const env = { ...process.env, GIT_AUTHOR_NAME: "me", GIT_AUTHOR_EMAIL: "me@example.com", GIT_COMMITTER_NAME: "me", GIT_COMMITTER_EMAIL: "me@example.com" };
+  // Fixed names and dates: the same commit every time (the README's example pull request body is compared byte for byte).
+  const date = "1764460800 +0000";
+  const env = { ...process.env, GIT_AUTHOR_NAME: "me", GIT_AUTHOR_EMAIL: "me@example.com", GIT_COMMITTER_NAME: "me", GIT_COMMITTER_EMAIL: "me@example.com", GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
   const commit = execFileSync("git", [`--git-dir=${gitDir}`, "commit-tree", tree, "-m", "first"], { encoding: "utf8", env }).trim();
   gitIn(gitDir, "update-ref", "refs/heads/main", commit);
   return gitDir;
@@ -64,6 +66,31 @@ export function request(over: Partial<RecordRequest> & Pick<RecordRequest, "sour
     github: { apiUrl: "https://api.github.test", serverUrl: "https://github.test" },
     ...over,
   };
+}
+
+/**
+ * The README's example: the trading bot's settings recorded by a backup, its
+ * pull request merged, then another backup after max_position was raised and
+ * the exchange secret rotated; returns the second pull request's title and
+ * body as GitHub received them.
+ */
+export async function examplePullRequest(dir: string): Promise<{ title: string; body: string; diff: string }> {
+  const { fake, github, gitDir } = gitHubWorld(dir);
+  const { silentLogger } = await import("../../src/log.ts");
+  const v1 = {
+    "/srv/bot/config/config.json": '{\n  "pair": "ETHUSDT",\n  "max_position": 0.5,\n  "exchange": { "api_key": "k7Hq2", "api_secret": "s9Xw4" }\n}\n',
+    "/srv/bot/.env": "API_URL=https://api.binance.com\nDATABASE_URL=postgres://bot:db-pass@db:5432/bot\nLOG_LEVEL=info\n",
+    "/srv/bot/security/salt.key": "0c1d2e3f\n",
+  };
+  const v2 = { ...v1, "/srv/bot/config/config.json": v1["/srv/bot/config/config.json"].replace("0.5", "5").replace("s9Xw4", "s0Yv5") };
+  const at = (minute: number, snapshot: string): Partial<RecordRequest> => ({ snapshot, time: new Date(Date.UTC(2026, 10, 30, 2, minute)) });
+  const rules = { secretFiles: [] as string[] };
+  const first = await recordSettings(request({ sources: [files(v1, rules)], workDir: join(dir, "work"), log: silentLogger, github, ...at(0, "3f9a1c2e7b10d4a5f6e7c8b9a0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9") }));
+  fake.merge("me", "bot-settings", first.pullRequest!.number);
+  await recordSettings(request({ sources: [files(v2, rules)], workDir: join(dir, "work"), log: silentLogger, github, ...at(5, "8e1b7c4d2a9f0e3b6c5d8a7f1e4b2c9d0a3f6e5b8c7d1a4e2f9b0c3d6a5e8f7b") }));
+  const pr = fake.pulls("me", "bot-settings").find((p) => p.state === "open")!;
+  const diff = gitIn(gitDir, "diff", "main", "settings-history");
+  return { title: pr.title, body: pr.body!, diff };
 }
 
 export type { Logger };
