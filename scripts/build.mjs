@@ -11,6 +11,8 @@ const common = {
   logLevel: "warning",
   // ssh2's optional native speed-ups; it falls back to pure JS without them.
   external: ["cpu-features", "*.node"],
+  // jsonc-parser's main build is UMD with require() calls esbuild cannot follow; bundle its ES module build.
+  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   // CommonJS dependencies use require() and __dirname; give them both in the ESM bundle.
   banner: {
     js: [
