@@ -4,6 +4,7 @@
 // nothing here reads the environment.
 import { Octokit } from "@octokit/rest";
 import { UsageError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 
 export interface GitHubContext {
   /** A token for the REST API and git over HTTPS (GITHUB_TOKEN or the github-token input). */
@@ -29,12 +30,18 @@ export function ownerRepo(ctx: GitHubContext, what: string): { owner: string; re
   return { owner: m[1], repo: m[2] };
 }
 
-/** A REST client for the context (its token, base URL and fetch). */
-export function restClient(ctx: GitHubContext): Octokit {
+/**
+ * A REST client for the context (its token, base URL and fetch). Octokit's
+ * own log lines (one per failed request, on stderr) are dropped: callers turn
+ * failures into errors that say what to do; its warnings (deprecations) go
+ * to `log` when one is given.
+ */
+export function restClient(ctx: GitHubContext, log?: Logger): Octokit {
   return new Octokit({
     auth: ctx.token,
     baseUrl: ctx.apiUrl.replace(/\/+$/, ""),
     userAgent: "cairn",
     request: ctx.fetch ? { fetch: ctx.fetch } : undefined,
+    log: { debug: () => {}, info: () => {}, warn: (m: string) => log?.warn(m), error: () => {} },
   });
 }

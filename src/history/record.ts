@@ -107,7 +107,7 @@ export async function recordSettings(req: RecordRequest): Promise<HistoryReport>
   const r = await review(c.gitDir, c.base, c.commit!);
   try {
     report.pullRequest = await upsertPullRequest(
-      restClient(req.github),
+      restClient(req.github, req.log),
       { ...remote.github, branch: c.branch, base: c.base },
       { title: title(r), body: body(r, { base: c.base, branch: c.branch }) },
     );

@@ -90,9 +90,21 @@ test("with Actions not permitted to create pull requests, the commit lands and t
   assert.match(r.pullRequestError!.hint!, /commit is already on its branch/);
 });
 
-test("missing permissions and a missing token are named", async (t) => {
+test("missing permissions and a missing token are named (and Octokit prints nothing of its own)", async (t) => {
   const tmp = await tempDir();
   t.after(tmp.cleanup);
+  const printed: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  const original = console.error;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    printed.push(String(chunk));
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  console.error = (...args: unknown[]) => printed.push(args.join(" "));
+  t.after(() => {
+    process.stderr.write = write;
+    console.error = original;
+  });
   const read = gitHubWorld(join(tmp.dir, "a"), { kind: "actions", pullRequests: "read", actionsMayCreatePullRequests: true });
   const r1 = await recordSettings(request({ sources: [files(V1)], workDir: join(tmp.dir, "w1"), log: quietLog(), github: read.github }));
   assert.match(r1.pullRequestError!.message, /refused to open a pull request in me\/bot-settings \(403: Resource not accessible by integration\)/);
@@ -103,6 +115,7 @@ test("missing permissions and a missing token are named", async (t) => {
   const r2 = await recordSettings(request({ sources: [files(V1)], workDir: join(tmp.dir, "w2"), log: quietLog(), github: { ...none.github, token: undefined } }));
   assert.match(r2.pullRequestError!.message, /did not accept the token .* \(401: Requires authentication\)/);
   assert.match(r2.pullRequestError!.hint!, /GITHUB_TOKEN/);
+  assert.deepEqual(printed.filter((l) => /repos\/me/.test(l)), [], "no request lines on stderr");
 });
 
 test("a pull request body stays under GitHub's 65,536 characters, and says when GitHub will not show a diff", async (t) => {
