@@ -1837,9 +1837,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
         if (typeof fn === "function") {
           option.default(defaultValue).argParser(fn);
         } else if (fn instanceof RegExp) {
-          const regex = fn;
+          const regex2 = fn;
           fn = (val, def) => {
-            const m2 = regex.exec(val);
+            const m2 = regex2.exec(val);
             return m2 ? m2[0] : def;
           };
           option.default(defaultValue).argParser(fn);
@@ -10817,9 +10817,13 @@ var init_errors = __esm({
       runtime: 1,
       usage: 2,
       integrity: 3,
+      /** The snapshot was saved, but some files could not be read (named in the snapshot and the output). */
+      incomplete: 4,
       repoNotFound: 10,
       locked: 11,
-      noKey: 12
+      noKey: 12,
+      /** Stopped by SIGINT or SIGTERM (a cancelled or timed-out workflow run). */
+      cancelled: 130
     };
     CairnError = class extends Error {
       exitCode;
@@ -33704,8 +33708,8 @@ function anchor(source2) {
 var date = /* @__PURE__ */ anchor(dateSource);
 function timeSource(args) {
   const hhmm = `(?:[01]\\d|2[0-3]):[0-5]\\d`;
-  const regex = typeof args.precision === "number" ? args.precision === -1 ? `${hhmm}` : args.precision === 0 ? `${hhmm}:[0-5]\\d` : `${hhmm}:[0-5]\\d\\.\\d{${args.precision}}` : args.seconds ? `${hhmm}:[0-5]\\d(?:\\.\\d+)?` : `${hhmm}(?::[0-5]\\d(?:\\.\\d+)?)?`;
-  return regex;
+  const regex2 = typeof args.precision === "number" ? args.precision === -1 ? `${hhmm}` : args.precision === 0 ? `${hhmm}:[0-5]\\d` : `${hhmm}:[0-5]\\d\\.\\d{${args.precision}}` : args.seconds ? `${hhmm}:[0-5]\\d(?:\\.\\d+)?` : `${hhmm}(?::[0-5]\\d(?:\\.\\d+)?)?`;
+  return regex2;
 }
 function time(args) {
   return new RegExp(`^${timeSource(args)}$`);
@@ -36897,7 +36901,7 @@ function foldIntersection(json) {
     if (Object.keys(union2).length !== 1)
       return;
     const rest = allOf.filter((m2) => m2 !== union2);
-    const branches = union2[keyword].map((branch) => foldObjects([...rest, branch]));
+    const branches = union2[keyword].map((branch2) => foldObjects([...rest, branch2]));
     if (branches.some((b2) => !b2))
       return;
     folded = { [keyword]: branches };
@@ -37258,9 +37262,9 @@ var stringProcessor = (schema, ctx, _json, _params) => {
       json.pattern = patternList[0].source;
     else if (patternList.length > 1) {
       json.allOf = [
-        ...patternList.map((regex) => ({
+        ...patternList.map((regex2) => ({
           ...ctx.target === "draft-07" || ctx.target === "draft-04" || ctx.target === "openapi-3.0" ? { type: "string" } : {},
-          pattern: regex.source
+          pattern: regex2.source
         }))
       ];
     }
@@ -37443,8 +37447,8 @@ function stringifyKeyNames(bySchema, json, visited) {
     const branches = json[keyword];
     if (!Array.isArray(branches))
       continue;
-    const mapped = branches.map((branch) => stringifyKeyNames(bySchema, branch, visited));
-    if (mapped.some((branch, i) => branch !== branches[i]))
+    const mapped = branches.map((branch2) => stringifyKeyNames(bySchema, branch2, visited));
+    if (mapped.some((branch2, i) => branch2 !== branches[i]))
       json = { ...json, [keyword]: mapped };
   }
   const types = Array.isArray(json.type) ? json.type : [json.type];
@@ -38580,11 +38584,22 @@ var sqliteSource = strictObject({
   sqlite: string2().min(1).describe("Path of the SQLite database on the server; copied with SQLite's backup API, never as a live file"),
   docker
 });
+var regex = string2().min(1).superRefine((s3, ctx) => {
+  try {
+    new RegExp(s3, "gmd");
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `not a valid regular expression: ${err.message.replace(/^Invalid regular expression: /, "")}` });
+  }
+});
 var filesSource = strictObject({
   ...common,
   files: union([string2().min(1).transform((s3) => [s3]), array(string2().min(1)).min(1)]).describe("Paths or globs on the server (*, ?, [..], ** for any depth); a directory is taken whole"),
   /** Only files modified within this duration (logs). */
-  "newer-than": duration2.optional().describe('Only files modified within this long, e.g. "7d" (logs)')
+  "newer-than": duration2.optional().describe('Only files modified within this long, e.g. "7d" (logs)'),
+  history: boolean2().optional().describe("Also record these files, secrets redacted, in the settings history (the top-level history: setting)"),
+  "secret-files": array(string2().min(1)).optional().describe("Globs (paths on the server) of files whose content the settings history never shows: only whether they changed"),
+  redact: array(regex).optional().describe("More values to redact in the settings history: regular expressions; a match, or its capture groups, becomes a fingerprint"),
+  mask: array(regex).optional().describe("Volatile values (timestamps, counters) the settings history ignores: regular expressions; a match, or its capture groups, becomes <masked>")
 });
 var dbConnection = {
   database: string2().min(1).describe("The database to dump"),
@@ -38636,6 +38651,13 @@ var sshHost = strictObject({
   /** SSH cipher preference; the default is the fastest measured. */
   ciphers: array(_enum(["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"])).min(1).optional().describe("SSH cipher preference, first wins (default: aes128-gcm, the fastest measured)")
 }).describe("The server, reached over SSH; without it sources are read on this machine. Key and pins come from CAIRN_SSH_KEY, CAIRN_KNOWN_HOSTS, CAIRN_HOST_FINGERPRINT");
+var branch = string2().regex(/^(?!-|\/)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$|\.$))[A-Za-z0-9._\/-]+$/, "a git branch name (letters, digits, '.', '_', '-', '/')");
+var history = strictObject({
+  repository: string2().regex(/^(github:[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+|git:.+)$/, "github:OWNER/REPO or git:URL").describe("Where the settings history is kept: github:OWNER/REPO or git:URL (https://, ssh://, git@host:path, file://, a path)"),
+  branch: branch.default("settings-history").describe("The history branch (default settings-history)"),
+  base: branch.optional().describe("The branch pull requests go to (default: the repository's default branch)"),
+  "pull-request": boolean2().default(true).describe("Open or update a pull request for each change (GitHub repositories; default true)")
+}).describe("Settings history: the files of sources with history: true, secrets redacted, one commit per change, reviewed in a pull request");
 var source = custom().transform((value, ctx) => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     ctx.addIssue({ code: "custom", message: `expected a source such as { name: db, sqlite: /path/to.db }` });
@@ -38662,11 +38684,13 @@ var configSchema = strictObject({
   repository: string2().min(1).optional(),
   /** The server; without it, sources are read on this machine. */
   host: sshHost.optional(),
+  history: history.optional(),
   sources: array(source).min(1, "at least one source")
 });
 var configInputSchema = strictObject({
   repository: string2().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
   host: sshHost.optional(),
+  history: history.optional(),
   sources: array(union(Object.values(sourceKinds))).min(1).describe("What to back up; each source has a name and exactly one kind")
 }).describe("cairn.yml: what to back up, from where");
 async function loadConfig(path) {
@@ -38705,9 +38729,23 @@ function parseConfig(text, file, baseDir) {
     throw new UsageError(`${where(offset)}: ${at2}: ${issue2.message}${got}`, "see the README's cairn.yml reference");
   }
   const names = /* @__PURE__ */ new Set();
-  for (const s3 of parsed.data.sources) {
+  const sources = parsed.data.sources;
+  sources.forEach((s3, i) => {
     if (names.has(s3.name)) throw new UsageError(`${file}: two sources are named "${s3.name}"`, "give each source its own name");
     names.add(s3.name);
+    const at2 = () => where(doc.getIn(["sources", i], true)?.range?.[0]);
+    if (s3.kind !== "files") return;
+    const extras = ["secret-files", "redact", "mask"].filter((k2) => s3[k2] !== void 0);
+    if (!s3.history && extras.length > 0) {
+      throw new UsageError(`${at2()}: source ${s3.name}: ${extras.join(", ")} only apply with history: true`, "add history: true to the source, or remove them");
+    }
+    if (s3.history && !parsed.data.history) {
+      throw new UsageError(`${at2()}: source ${s3.name} has history: true, but cairn.yml has no history: { repository: ... }`, "add a top-level history: { repository: github:OWNER/REPO }");
+    }
+  });
+  if (parsed.data.history && !sources.some((s3) => s3.kind === "files" && s3.history)) {
+    const node2 = doc.get("history", true);
+    throw new UsageError(`${where(node2?.range?.[0])}: history is set, but no files source has history: true`, "mark the settings sources with history: true");
   }
   return { ...parsed.data, baseDir };
 }

@@ -9,9 +9,13 @@ var ExitCode = {
   runtime: 1,
   usage: 2,
   integrity: 3,
+  /** The snapshot was saved, but some files could not be read (named in the snapshot and the output). */
+  incomplete: 4,
   repoNotFound: 10,
   locked: 11,
-  noKey: 12
+  noKey: 12,
+  /** Stopped by SIGINT or SIGTERM (a cancelled or timed-out workflow run). */
+  cancelled: 130
 };
 var CairnError = class extends Error {
   exitCode;
