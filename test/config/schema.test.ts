@@ -48,3 +48,13 @@ test("docker on a files source is refused, naming the line", () => {
     (e: UsageError) => e instanceof UsageError && /cairn\.yml:2/.test(e.message) && /docker/.test(e.message),
   );
 });
+
+test("the JSON Schema's name rule is the parser's: both cases allowed", () => {
+  const s = JSON.parse(generateSchema());
+  const pattern = new RegExp(s.properties.sources.items.anyOf[0].properties.name.pattern);
+  for (const name of ["trading-db", "Trading-DB", "DB_2.bak"]) {
+    assert.match(name, pattern);
+    assert.equal(parseConfig(`sources:\n  - { name: ${name}, sqlite: a.db }\n`, "cairn.yml", "/").sources[0].name, name);
+  }
+  assert.doesNotMatch("-db", pattern);
+});
