@@ -18,11 +18,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
-let jsonStderr = false;
+let jsonErrors = false;
 
 /** With --json, a failure is one JSON object on stderr's last line: {"error": {code, message, hint}}. */
 export function useJsonErrors(on: boolean): void {
-  jsonStderr = on;
+  jsonErrors = on;
 }
 
 /** A message to the user on stderr (warnings stay plain lines with --json; stdout holds the JSON). */
@@ -35,9 +35,9 @@ export const stderrLogger: Logger = {
   warn: (m) => say("warning", m),
 };
 
-/** How a failure is shown: `cairn: MESSAGE` and `hint: HINT`, or with --json one object {"error": {code, message, hint}}. */
+/** How a failure is shown: `cairn: MESSAGE` and `hint: HINT`, or with --json one object {"error": {code, message, hint}} (and `debug`, the trace, with --debug). */
 export function printError(e: { code: number; message: string; hint: string | undefined }, detail?: string): void {
-  if (jsonStderr) {
+  if (jsonErrors) {
     process.stderr.write(JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null, ...(detail ? { debug: detail } : {}) } }) + "\n");
     return;
   }
@@ -57,15 +57,14 @@ export interface Progress {
 /**
  * A progress bar on stderr, or a no-op. A bar whose total is not known yet
  * (0) is not drawn until it is, so it never starts full (cli-progress draws
- * 0 of 0 as complete). Values are bytes, or
- * plain counts.
+ * 0 of 0 as complete). Values are bytes, or plain counts.
  */
-export function progressBar(enabled: boolean, format: string, total: number, payload: object = {}, unit: "bytes" | "count" = "bytes", stream: NodeJS.WritableStream = process.stderr): Progress {
+export function progressBar(enabled: boolean, format: string, total: number, payload: object = {}, unit: "bytes" | "count" = "bytes"): Progress {
   if (!enabled) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
       format,
-      stream,
+      stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
       fps: 5,
