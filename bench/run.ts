@@ -19,7 +19,7 @@ import { buildDatabase, growDatabase, simulateDay, writeConfig, type Layout } fr
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DIST_CLI = join(ROOT, "dist", "cli.js");
-// The run uses a copy of dist/ (cli.js and the worker.js it starts) taken at its start, so
+// The run uses a copy of dist/ (cli.js, the cairn.js it loads, worker.js) taken at its start, so
 // a rebuild of dist/ by someone else mid-run cannot mix two builds in one repository.
 let CLI = DIST_CLI;
 let CLI_BUILT = "";
@@ -648,10 +648,10 @@ async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   WORK = base;
   CLI_BUILT = statSync(DIST_CLI).mtime.toISOString();
-  // The bundle and the worker threads' file beside it (dist/worker.js).
+  // The entry, the bundle it loads and the worker threads' file beside them.
   mkdirSync(join(base, "dist"), { recursive: true });
   CLI = join(base, "dist", "cli.js");
-  for (const f of ["cli.js", "worker.js"]) copyFileSync(join(ROOT, "dist", f), join(base, "dist", f));
+  for (const f of ["cli.js", "cairn.js", "worker.js"]) copyFileSync(join(ROOT, "dist", f), join(base, "dist", f));
   writeFileSync(join(base, "dist", "package.json"), '{"type":"module"}\n');
   log(`work dir ${base}; ${cpus().length} cores; load ${load0.map((l) => l.toFixed(1)).join(" ")}; ${SIZE_MIB} MiB, ${DAYS} days, repeat ${REPEAT}, tools ${TOOLS.join(",")}`);
   let success = false;

@@ -4,19 +4,18 @@ import { createRequire as __cairnRequire } from 'node:module'; import { fileURLT
 import { isMainThread, isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
 
 // src/errors.ts
-var ExitCode = {
-  ok: 0,
-  runtime: 1,
-  usage: 2,
-  integrity: 3,
-  /** The snapshot was saved, but some files could not be read (named in the snapshot and the output). */
-  incomplete: 4,
-  repoNotFound: 10,
-  locked: 11,
-  noKey: 12,
-  /** Stopped by SIGINT or SIGTERM (a cancelled or timed-out workflow run). */
-  cancelled: 130
-};
+var EXIT_CODES = [
+  { code: 0, name: "ok", meaning: "ok" },
+  { code: 1, name: "runtime", meaning: "runtime error: a source, the network, a disk or a backend failed" },
+  { code: 2, name: "usage", meaning: "usage, config or setup error: the command cannot run as given (fix it and run again)" },
+  { code: 3, name: "integrity", meaning: "integrity problem: stored data is damaged or missing (verify, restore)" },
+  { code: 4, name: "incomplete", meaning: "incomplete snapshot: saved, but some files could not be read (they are named)" },
+  { code: 10, name: "repoNotFound", meaning: "repository not found" },
+  { code: 11, name: "locked", meaning: "repository locked by another run" },
+  { code: 12, name: "noKey", meaning: "no key matches (wrong identity or write key)" },
+  { code: 130, name: "cancelled", meaning: "cancelled (SIGINT or SIGTERM): the lock and temporary files were removed" }
+];
+var ExitCode = Object.fromEntries(EXIT_CODES.map((r) => [r.name, r.code]));
 var CairnError = class extends Error {
   exitCode;
   hint;
@@ -352,7 +351,7 @@ var Workers = class {
       workerData: { cairnTasks: true, chunkIdKey },
       size,
       revive: (e) => e.kind === "integrity" ? new IntegrityError(e.message) : new Error(e.message),
-      startHint: "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing"
+      startHint: "dist/worker.js must sit beside cairn's bundle (cairn.js); reinstall cairn if it is missing"
     });
   }
   /** Tasks that can run at once. */

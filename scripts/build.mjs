@@ -24,7 +24,19 @@ const common = {
     ].join(" "),
   },
 };
-await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js" });
+// dist/cli.js (the `cairn` command) is a small entry built for old Node: it
+// checks the version, then loads the CLI's bundle, dist/cairn.js.
+await build({
+  entryPoints: ["src/cli/bin.ts"],
+  outfile: "dist/cli.js",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node14",
+  logLevel: "warning",
+  plugins: [{ name: "cli-bundle", setup: (b) => b.onResolve({ filter: /^\.\/main\.ts$/ }, () => ({ path: "./cairn.js", external: true })) }],
+});
+await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cairn.js" });
 await build({ ...common, entryPoints: ["src/action/main.ts"], outfile: "dist/action.js" });
 // The worker threads (src/engine/tasks.ts) load this file from beside the bundle.
 await build({ ...common, entryPoints: ["src/engine/tasks.ts"], outfile: "dist/worker.js" });

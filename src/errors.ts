@@ -1,20 +1,25 @@
 // Typed errors. Each carries the exit code the CLI returns and a hint saying
 // what to do; src/cli/main.ts is the one place that turns them into output.
 
-export const ExitCode = {
-  ok: 0,
-  runtime: 1,
-  usage: 2,
-  integrity: 3,
-  /** The snapshot was saved, but some files could not be read (named in the snapshot and the output). */
-  incomplete: 4,
-  repoNotFound: 10,
-  locked: 11,
-  noKey: 12,
-  /** Stopped by SIGINT or SIGTERM (a cancelled or timed-out workflow run). */
-  cancelled: 130,
-} as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+/**
+ * The exit codes, each with its meaning: the one table `cairn --help` prints
+ * and the README's table is checked against (test/cli/exit-codes.test.ts).
+ */
+export const EXIT_CODES = [
+  { code: 0, name: "ok", meaning: "ok" },
+  { code: 1, name: "runtime", meaning: "runtime error: a source, the network, a disk or a backend failed" },
+  { code: 2, name: "usage", meaning: "usage, config or setup error: the command cannot run as given (fix it and run again)" },
+  { code: 3, name: "integrity", meaning: "integrity problem: stored data is damaged or missing (verify, restore)" },
+  { code: 4, name: "incomplete", meaning: "incomplete snapshot: saved, but some files could not be read (they are named)" },
+  { code: 10, name: "repoNotFound", meaning: "repository not found" },
+  { code: 11, name: "locked", meaning: "repository locked by another run" },
+  { code: 12, name: "noKey", meaning: "no key matches (wrong identity or write key)" },
+  { code: 130, name: "cancelled", meaning: "cancelled (SIGINT or SIGTERM): the lock and temporary files were removed" },
+] as const;
+
+type ExitCodeRow = (typeof EXIT_CODES)[number];
+export const ExitCode = Object.fromEntries(EXIT_CODES.map((r) => [r.name, r.code])) as { readonly [R in ExitCodeRow as R["name"]]: R["code"] };
+export type ExitCode = ExitCodeRow["code"];
 
 export class CairnError extends Error {
   readonly exitCode: ExitCode;
@@ -91,4 +96,83 @@ export class HostKeyError extends CairnError {
   constructor(message: string, hint?: string) {
     super(message, ExitCode.runtime, hint);
   }
+}
+
+/** The run was cancelled (SIGINT, SIGTERM): the abort reason every cancellable call rejects with. */
+export class CancelledError extends CairnError {
+  constructor(signal: string) {
+    super(`cancelled by ${signal}`, ExitCode.cancelled, "the lock and temporary files were removed; run the command again when ready");
+  }
+}
+
+/** An error from the operating system (fs, spawn): it carries an errno code such as ENOENT. */
+export function isSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string } {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string" && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
+}
+
+/** What an errno code means, in words, and what to do about it. */
+const SYSTEM_ERRORS: Record<string, { reason: string; hint: string }> = {
+  ENOENT: { reason: "it does not exist", hint: "check the path" },
+  ENOTDIR: { reason: "a part of the path is a file, not a folder", hint: "check the path" },
+  EISDIR: { reason: "it is a folder, not a file", hint: "give the path of a file" },
+  EEXIST: { reason: "it already exists", hint: "choose another path, or remove it first" },
+  EACCES: { reason: "permission denied", hint: "check the owner and mode of the path and its folders, and which user runs cairn" },
+  EPERM: { reason: "operation not permitted", hint: "check the owner and mode of the path and its folders, and which user runs cairn" },
+  ENOSPC: { reason: "no space left on the device", hint: "free some space and run again (nothing half-written is kept)" },
+  EDQUOT: { reason: "disk quota exceeded", hint: "free some space or raise the quota, and run again" },
+  EROFS: { reason: "the file system is read-only", hint: "use a writable location" },
+  EIO: { reason: "an input/output error (the disk or the network file system failed)", hint: "check the disk (dmesg) and run again" },
+  ENAMETOOLONG: { reason: "the path is too long", hint: "use a shorter path" },
+  ELOOP: { reason: "too many symbolic links in the path", hint: "check the path for a symbolic link loop" },
+  EMFILE: { reason: "too many open files", hint: "raise the open-file limit (ulimit -n) and run again" },
+  ENFILE: { reason: "too many open files on this system", hint: "run again when the system is less busy" },
+  EBUSY: { reason: "it is busy", hint: "run again when nothing else uses it" },
+  ENOTEMPTY: { reason: "the folder is not empty", hint: "choose an empty folder" },
+  EXDEV: { reason: "it is on another file system", hint: "keep the file on the same file system" },
+};
+
+/** An errno code in words ("permission denied"), or the code itself when it has none. */
+export function systemReason(err: NodeJS.ErrnoException): string {
+  return SYSTEM_ERRORS[err.code ?? ""]?.reason ?? err.code ?? err.message;
+}
+
+/**
+ * A system error as a CairnError: "cannot WHAT PATH: REASON" and a hint. The
+ * exit code is `code` for a path the user named, but a full disk or an I/O
+ * error is always a runtime error (the command was right; the machine failed).
+ */
+export function fromSystemError(err: NodeJS.ErrnoException, what = systemAction(err), code: ExitCode = ExitCode.runtime, hint?: string): CairnError {
+  const known = SYSTEM_ERRORS[err.code ?? ""];
+  const machine = ["ENOSPC", "EDQUOT", "EIO", "EMFILE", "ENFILE"].includes(err.code ?? "");
+  return new CairnError(`cannot ${what}: ${systemReason(err)}`, machine ? ExitCode.runtime : code, (machine ? undefined : hint) ?? known?.hint, { cause: err });
+}
+
+/** "create the folder /srv/x", from a system error's syscall and path. */
+function systemAction(err: NodeJS.ErrnoException): string {
+  const verbs: Record<string, string> = {
+    open: "open",
+    mkdir: "create the folder",
+    rename: "rename",
+    unlink: "remove",
+    rmdir: "remove the folder",
+    rm: "remove",
+    stat: "read",
+    lstat: "read",
+    scandir: "list the folder",
+    opendir: "list the folder",
+    read: "read",
+    write: "write",
+    fsync: "write",
+    copyfile: "copy",
+    link: "link",
+    symlink: "link",
+    chmod: "set the mode of",
+    chown: "set the owner of",
+    utime: "set the time of",
+    futime: "set the time of",
+    access: "use",
+    spawn: "run",
+  };
+  const verb = verbs[err.syscall?.replace(/^spawn .*/, "spawn") ?? ""] ?? (err.syscall ? `${err.syscall}` : "use");
+  return err.path ? `${verb} ${err.path}` : verb;
 }

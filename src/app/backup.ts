@@ -12,6 +12,8 @@ export interface BackupRequest {
   full?: boolean;
   log: Logger;
   onProgress?: (p: BackupProgress) => void;
+  /** Cancels the backup: it stops, removes its packs and lock, and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface BackupReport {
@@ -22,13 +24,18 @@ export interface BackupReport {
 
 export async function backup(settings: Settings, req: BackupRequest): Promise<BackupReport> {
   const config = requireConfig(settings);
-  const repo = await openRepository(settings, "write");
+  const repo = await openRepository(settings, "write", req.signal);
   const sources = createSources(config, settings.secrets);
+  req.signal?.throwIfAborted();
   const transport = await createTransport(config, settings.ssh);
+  // Closing the transport stops a dump that is waiting on the server.
+  const stop = () => void transport.close().catch(() => {});
+  req.signal?.addEventListener("abort", stop, { once: true });
   try {
-    const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress });
+    const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
     return { repository: repo.backend.properties.location, id, snapshot };
   } finally {
+    req.signal?.removeEventListener("abort", stop);
     await transport.close();
   }
 }

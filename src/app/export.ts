@@ -8,11 +8,15 @@ export interface ExportRequest {
   snapshot: string;
   output: string;
   source?: string;
+  /** Replace an existing output file (otherwise it is refused). */
+  force?: boolean;
+  /** Cancels the export: it stops, removes its temp file and lock. */
+  signal?: AbortSignal;
 }
 
 export async function exportSnapshot(settings: Settings, req: ExportRequest): Promise<{ snapshot: string; output: string }> {
-  const repo = await openRepository(settings, "identity");
+  const repo = await openRepository(settings, "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot);
-  await runExport(repo, ref, req.output, req.source);
+  await runExport(repo, ref, { output: req.output, source: req.source, force: req.force });
   return { snapshot: ref.id, output: req.output };
 }

@@ -1,11 +1,13 @@
 // Init: a new repository for the recipients, and its write key (shown once).
 import { openBackend } from "../backends/open.ts";
 import { Repository } from "../engine/repository/repository.ts";
+import { ExitCode, fromSystemError, isSystemError } from "../errors.ts";
 import { requireRepository, type Settings } from "./settings.ts";
 
 export interface InitRequest {
   recipients: string[];
   packSize?: number;
+  signal?: AbortSignal;
 }
 
 export interface InitReport {
@@ -18,6 +20,14 @@ export interface InitReport {
 
 export async function init(settings: Settings, req: InitRequest): Promise<InitReport> {
   const url = requireRepository(settings);
-  const { repo, writeKey } = await Repository.init(openBackend(url), req.recipients, req.packSize);
+  let made;
+  try {
+    made = await Repository.init(openBackend(url, { signal: req.signal }), req.recipients, req.packSize);
+  } catch (err) {
+    // The path the user named is wrong (a file in the way, no permission): say so, as a usage error.
+    if (isSystemError(err)) throw fromSystemError(err, `create a repository at ${url}${err.path && !url.endsWith(err.path) ? ` (${err.path})` : ""}`, ExitCode.usage);
+    throw err;
+  }
+  const { repo, writeKey } = made;
   return { repository: url, id: repo.config.id, recipients: repo.config.recipients, writeKey };
 }

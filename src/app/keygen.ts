@@ -1,7 +1,7 @@
 // Keygen: a standard age identity, in age-keygen's file format.
 import { writeFile } from "node:fs/promises";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
-import { UsageError } from "../errors.ts";
+import { ExitCode, fromSystemError, isSystemError, UsageError } from "../errors.ts";
 
 export interface NewIdentity {
   recipient: string;
@@ -22,7 +22,8 @@ export async function writeIdentity(path: string, id: NewIdentity): Promise<void
   try {
     await writeFile(path, id.text, { mode: 0o600, flag: "wx" });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new UsageError(`${path} exists; not overwriting an identity`);
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new UsageError(`${path} exists; not overwriting an identity`, "choose another file name");
+    if (isSystemError(err)) throw fromSystemError(err, `write the identity to ${path}`, ExitCode.usage);
     throw err;
   }
 }

@@ -9,7 +9,11 @@ export interface RestoreRequest {
   snapshot: string;
   target: string;
   source?: string;
+  /** Replace files that exist in the target (otherwise the restore is refused, naming them). */
+  overwrite?: boolean;
   onProgress?: (bytes: number, total: number) => void;
+  /** Cancels the restore: it stops, removes its temp files and lock. */
+  signal?: AbortSignal;
 }
 
 export interface RestoreReport extends RestoreResult {
@@ -18,8 +22,8 @@ export interface RestoreReport extends RestoreResult {
 }
 
 export async function restore(settings: Settings, req: RestoreRequest): Promise<RestoreReport> {
-  const repo = await openRepository(settings, "identity");
+  const repo = await openRepository(settings, "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot);
-  const r = await runRestore(repo, ref, { target: req.target, source: req.source, onProgress: req.onProgress });
+  const r = await runRestore(repo, ref, { target: req.target, source: req.source, overwrite: req.overwrite, onProgress: req.onProgress });
   return { snapshot: ref.id, target: req.target, ...r };
 }

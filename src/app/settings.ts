@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadConfig, type Config } from "../config/config.ts";
-import { UsageError } from "../errors.ts";
+import { ExitCode, fromSystemError, isSystemError, UsageError } from "../errors.ts";
 import type { GitHubContext } from "../github/context.ts";
 import { normalizeFingerprint } from "../transport/hostkeys.ts";
 import type { SshSecrets } from "../transport/ssh-settings.ts";
@@ -55,20 +55,30 @@ export interface Settings {
   json: boolean;
 }
 
-/** Every environment variable cairn reads, for --help and the README. */
+/**
+ * Every environment variable cairn reads, for --help and the README
+ * (test/cli/help.test.ts checks it against what the code reads). Besides
+ * these, the variables cairn.yml names in password-env and secret-env.
+ */
 export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["CAIRN_REPOSITORY", "repository URL (local:PATH)"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
-  ["CAIRN_SSH_KEY", "SSH private key text (or CAIRN_SSH_KEY_FILE, its path)"],
+  ["CAIRN_SSH_KEY", "SSH private key text"],
+  ["CAIRN_SSH_KEY_FILE", "path of the SSH private key file (instead of CAIRN_SSH_KEY)"],
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
-  ["CAIRN_KNOWN_HOSTS", "known_hosts lines pinning the server (or CAIRN_KNOWN_HOSTS_FILE, their path)"],
+  ["CAIRN_KNOWN_HOSTS", "known_hosts lines pinning the server"],
+  ["CAIRN_KNOWN_HOSTS_FILE", "path of a known_hosts file (instead of CAIRN_KNOWN_HOSTS)"],
   ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
   ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"],
+  ["CI", "set (as CI systems do): no progress bars"],
   ["GITHUB_TOKEN", "token for GitHub repositories and artifacts (set in workflow runs)"],
   ["GITHUB_REPOSITORY", "OWNER/REPO for artifacts: repositories (set in workflow runs)"],
   ["GITHUB_API_URL", "GitHub's REST API (default https://api.github.com)"],
   ["GITHUB_SERVER_URL", "GitHub's web and git server (default https://github.com)"],
+  ["GITHUB_RUN_ID", "the workflow run (set in workflow runs)"],
+  ["ACTIONS_RUNTIME_TOKEN", "the Actions runtime's token, for artifacts (set in workflow runs)"],
+  ["ACTIONS_RESULTS_URL", "the Actions results service, for artifacts (set in workflow runs)"],
 ];
 
 export const DEFAULT_CONFIG = "cairn.yml";
@@ -77,7 +87,8 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+    if (isSystemError(err)) throw fromSystemError(err, `read ${what} ${path}`, ExitCode.usage);
+    throw err;
   }
 }
 

@@ -63,7 +63,7 @@ export class LocalBackend implements Backend {
     try {
       f = await open(p, "r");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotExistError(h);
+      if (missing(err)) throw new NotExistError(h);
       throw err;
     }
     try {
@@ -86,7 +86,7 @@ export class LocalBackend implements Backend {
     try {
       return { name: h.name, size: (await stat(this.path(h))).size };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotExistError(h);
+      if (missing(err)) throw new NotExistError(h);
       throw err;
     }
   }
@@ -123,7 +123,7 @@ export class LocalBackend implements Backend {
     try {
       await rm(this.path(h));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotExistError(h);
+      if (missing(err)) throw new NotExistError(h);
       throw err;
     }
   }
@@ -147,4 +147,10 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
+}
+
+/** ENOENT, or ENOTDIR: a part of the path is a file, so the file cannot exist either. */
+function missing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
 }

@@ -1,4 +1,5 @@
-// Repository URL -> backend, wrapped so that retryable failures are retried.
+// Repository URL -> backend, wrapped so that retryable failures are retried
+// and every call is cancelled with the run (the signal).
 import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -6,8 +7,14 @@ import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local.ts";
 import { RetryBackend } from "./retry.ts";
 
-export function openBackend(url: string, log?: Logger): Backend {
-  return new RetryBackend(backendFor(url), { log });
+export interface OpenOptions {
+  log?: Logger;
+  /** The run's cancellation: passed to every call that gives no signal of its own (see RetryBackend). */
+  signal?: AbortSignal;
+}
+
+export function openBackend(url: string, opts: OpenOptions = {}): Backend {
+  return new RetryBackend(backendFor(url), opts);
 }
 
 function backendFor(url: string): Backend {

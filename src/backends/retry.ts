@@ -2,6 +2,10 @@
 // error the backend calls retryable is tried again after a growing, jittered
 // pause; anything else (a missing file, a refused token, a cancelled run)
 // fails at once. Saves are safe to repeat: files are named by their content.
+// It also gives every call the run's cancellation signal when the caller gave
+// none, so a cancelled run stops at its next backend call without the engine
+// passing signals around; remove() is the exception: it is how a cancelled
+// run cleans up (its lock, its unindexed packs), so it is never cancelled.
 import type { Logger } from "../log.ts";
 import type { Backend, CallOptions, FileEntry, FileType, Handle, Range } from "./backend.ts";
 
@@ -11,6 +15,8 @@ export interface RetryOptions {
   /** Pause before the first retry; doubled each time, with jitter. */
   delayMs?: number;
   log?: Logger;
+  /** The run's cancellation, for calls (other than remove) that give no signal of their own. */
+  signal?: AbortSignal;
 }
 
 export class RetryBackend implements Backend {
@@ -18,12 +24,19 @@ export class RetryBackend implements Backend {
   private readonly attempts: number;
   private readonly delayMs: number;
   private readonly log: Logger | undefined;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(inner: Backend, opts: RetryOptions = {}) {
     this.inner = inner;
     this.attempts = opts.attempts ?? 5;
     this.delayMs = opts.delayMs ?? 500;
     this.log = opts.log;
+    this.signal = opts.signal;
+  }
+
+  /** The caller's options, with the run's signal when the caller gave none. */
+  private withSignal(opts: CallOptions | undefined): CallOptions | undefined {
+    return opts?.signal || !this.signal ? opts : { ...opts, signal: this.signal };
   }
 
   get properties() {
@@ -32,6 +45,7 @@ export class RetryBackend implements Backend {
 
   private async retry<T>(what: string, opts: CallOptions | undefined, call: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      opts?.signal?.throwIfAborted();
       try {
         return await call();
       } catch (err) {
@@ -43,19 +57,24 @@ export class RetryBackend implements Backend {
     }
   }
 
-  save(h: Handle, data: Buffer | readonly Buffer[], opts?: CallOptions): Promise<void> {
+  save(h: Handle, data: Buffer | readonly Buffer[], given?: CallOptions): Promise<void> {
+    const opts = this.withSignal(given);
     return this.retry(`saving ${h.type} ${h.name}`, opts, () => this.inner.save(h, data, opts));
   }
-  load(h: Handle, range?: Range, opts?: CallOptions): Promise<Buffer> {
+  load(h: Handle, range?: Range, given?: CallOptions): Promise<Buffer> {
+    const opts = this.withSignal(given);
     return this.retry(`loading ${h.type} ${h.name}`, opts, () => this.inner.load(h, range, opts));
   }
-  stat(h: Handle, opts?: CallOptions): Promise<FileEntry> {
+  stat(h: Handle, given?: CallOptions): Promise<FileEntry> {
+    const opts = this.withSignal(given);
     return this.retry(`stat of ${h.type} ${h.name}`, opts, () => this.inner.stat(h, opts));
   }
   /** A listing that fails part way is started again from the top; names already yielded are not yielded twice. */
-  async *list(type: FileType, opts?: CallOptions): AsyncIterable<FileEntry> {
+  async *list(type: FileType, given?: CallOptions): AsyncIterable<FileEntry> {
+    const opts = this.withSignal(given);
     const seen = new Set<string>();
     for (let attempt = 1; ; attempt++) {
+      opts?.signal?.throwIfAborted();
       try {
         for await (const f of this.inner.list(type, opts)) {
           if (seen.has(f.name)) continue;
@@ -69,10 +88,12 @@ export class RetryBackend implements Backend {
       }
     }
   }
+  /** Never given the run's signal: a cancelled run removes its lock and unindexed packs with it. */
   remove(h: Handle, opts?: CallOptions): Promise<void> {
     return this.retry(`removing ${h.type} ${h.name}`, opts, () => this.inner.remove(h, opts));
   }
-  flush(opts?: CallOptions): Promise<void> {
+  flush(given?: CallOptions): Promise<void> {
+    const opts = this.withSignal(given);
     return this.retry("flushing", opts, () => this.inner.flush(opts));
   }
   isNotExist(err: unknown): boolean {

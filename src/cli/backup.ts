@@ -2,6 +2,7 @@
 import { backup as runBackup } from "../app/backup.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
+import { cancelSignal } from "./signals.ts";
 
 export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<void> {
   const settings = await settingsFrom(flags);
@@ -11,6 +12,7 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
       full: flags.full,
       log: stderrLogger,
       onProgress: (p) => bar.update(p.bytes, { source: p.source, fresh: formatBytes(p.newBytes) }),
+      signal: cancelSignal,
     });
     bar.stop();
     const s = snapshot.stats;
@@ -18,14 +20,21 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
       printJson({ id, time: snapshot.time, full: snapshot.full, sources: snapshot.sources, stats: s });
       return;
     }
-    const ratio = s.storedBytes > 0 ? (s.bytes / s.storedBytes).toFixed(1) : "∞";
     process.stdout.write(
       `snapshot ${id.slice(0, 8)} saved${snapshot.full ? " (full)" : ""}\n` +
         snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
         `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
-        `stored ${formatBytes(s.storedBytes)} (${ratio}x smaller), ${(s.durationMs / 1000).toFixed(1)} s\n`,
+        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n`,
     );
   } finally {
     bar.stop();
   }
+}
+
+/** "stored 1.2 MiB (4.1% of the data read)"; "stored nothing new" when every chunk was there already. */
+export function storedText(read: number, stored: number): string {
+  if (stored === 0) return "stored nothing new";
+  if (read === 0) return `stored ${formatBytes(stored)}`;
+  const pct = (100 * stored) / read;
+  return `stored ${formatBytes(stored)} (${pct < 10 ? pct.toFixed(1) : pct.toFixed(0)}% of the data read)`;
 }

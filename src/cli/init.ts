@@ -2,9 +2,10 @@
 import { init as runInit } from "../app/init.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { printJson } from "./output.ts";
+import { cancelSignal } from "./signals.ts";
 
 export async function init(flags: GlobalFlags & { recipient: string[]; packSize?: number }): Promise<void> {
-  const r = await runInit(await settingsFrom(flags), { recipients: flags.recipient, packSize: flags.packSize });
+  const r = await runInit(await settingsFrom(flags), { recipients: flags.recipient, packSize: flags.packSize, signal: cancelSignal });
   if (flags.json) {
     printJson({ repository: r.repository, id: r.id, recipients: r.recipients, writeKey: r.writeKey });
     return;

@@ -2,35 +2,40 @@
 // The cairn CLI: parse flags, call the app layer, print. Errors become exit codes here only.
 import { Command, CommanderError, Option } from "commander";
 import { ENVIRONMENT } from "../app/settings.ts";
-import { CairnError, ExitCode } from "../errors.ts";
+import { CairnError, EXIT_CODES, ExitCode } from "../errors.ts";
 import { backup } from "./backup.ts";
 import { exportCmd } from "./export.ts";
+import { failure, stacks } from "./failure.ts";
 import { init } from "./init.ts";
 import { keygen } from "./keygen.ts";
+import { printError, say, useJsonErrors } from "./output.ts";
 import { restore } from "./restore.ts";
+import { cancelSignal, handleSignals } from "./signals.ts";
 import { snapshots } from "./snapshots.ts";
 import { verify } from "./verify.ts";
 
-const EXIT_CODES = `
-Exit codes:
-  0   ok
-  1   runtime error (a source failed, a backend failed)
-  2   usage or config error
-  3   integrity problem found (verify, restore)
-  10  repository not found
-  11  repository locked
-  12  no key matches (wrong identity or write key)
+/** The end of `cairn --help`: the exit-code table and every environment variable, from the tables in code. */
+export function helpFooter(): string {
+  return [
+    "",
+    "Exit codes:",
+    ...EXIT_CODES.map((r) => `  ${String(r.code).padEnd(4)}${r.meaning}`),
+    "",
+    "Environment:",
+    ...ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(24)}${meaning}`),
+    "",
+  ].join("\n");
+}
 
-Environment:
-${ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(24)}${meaning}`).join("\n")}
-`;
-
-function program(): Command {
+function program(json: boolean): Command {
   const p = new Command("cairn")
     .description("Encrypted, deduplicated backups of a server's databases and settings.")
-    .addHelpText("after", EXIT_CODES)
-    .showHelpAfterError()
+    .option("--debug", "on an unexpected error, print its stack trace")
+    .addHelpText("after", helpFooter())
     .exitOverride();
+  // With --json a failure is one JSON object on stderr (printed by main), not commander's text.
+  if (json) p.configureOutput({ writeErr: () => {} });
+  else p.showHelpAfterError();
   const repoOpt = () => new Option("-r, --repo <url>", "repository URL, e.g. local:/srv/backups/cairn");
   const cfgOpt = () => new Option("-c, --config <file>", "config file (default: ./cairn.yml)");
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
@@ -75,6 +80,7 @@ function program(): Command {
     .addOption(idOpt())
     .requiredOption("--target <dir>", "folder to restore into")
     .option("--source <name>", "only this source")
+    .option("--overwrite", "replace files that already exist in the target (otherwise refused, naming them)")
     .addOption(jsonOpt())
     .action((s, o) => restore(s, o));
   p.command("verify")
@@ -94,6 +100,7 @@ function program(): Command {
     .addOption(idOpt())
     .requiredOption("-o, --output <file>", "output file")
     .option("--source <name>", "only this source")
+    .option("--force", "replace the output file if it exists (otherwise refused)")
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));
   return p;
@@ -106,22 +113,44 @@ function parseSize(v: string): number {
   return Number(m[1]) * mult;
 }
 
+/** A flag given before any "--". */
+function given(argv: string[], flag: string): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes(flag);
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const json = given(argv, "--json");
+  const debug = given(argv, "--debug");
+  useJsonErrors(json);
   try {
-    await program().parseAsync(argv, { from: "user" });
+    await program(json).parseAsync(argv, { from: "user" });
     return ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (err.exitCode === 0) return ExitCode.ok; // --help, --version
+      // commander has printed its message (and the help) as text already.
+      if (json) printError({ code: ExitCode.usage, message: err.message.replace(/^error: /, ""), hint: "see cairn --help" });
+      return ExitCode.usage;
     }
-    if (err instanceof CairnError) {
-      process.stderr.write(`cairn: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);
-      return err.exitCode;
-    }
-    process.stderr.write(`cairn: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return ExitCode.runtime;
+    const e = failure(err, cancelSignal);
+    printError({ code: e.exitCode, message: e.message, hint: e.hint }, debug ? stacks(err) : undefined);
+    return e.exitCode;
   }
 }
+
+/** A failure nothing awaited (a bug): said as one, never as a bare stack trace. */
+function crash(err: unknown): void {
+  const e = failure(err);
+  printError({ code: e.exitCode, message: e.message, hint: e.hint }, given(process.argv, "--debug") ? stacks(err) : undefined);
+  process.exit(e.exitCode);
+}
+process.on("uncaughtException", crash);
+// While a cancelled run cleans up, a stray rejection from what it stopped is expected: let the cleanup finish.
+process.on("unhandledRejection", (err) => {
+  if (!cancelSignal.aborted) crash(err);
+});
+handleSignals((m) => say("info", m));
 
 // `cairn snapshots | head` closes stdout early: that is not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
@@ -129,4 +158,6 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 const code = await main(process.argv.slice(2));
+// A cancelled run has cleaned up; nothing left running (a stalled dump) may keep it from exiting.
+if (code === ExitCode.cancelled) process.exit(code);
 process.exitCode = code;

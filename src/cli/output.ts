@@ -18,22 +18,80 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
+let jsonErrors = false;
+
+/** With --json, a failure is one JSON object on stderr's last line: {"error": {code, message, hint}}. */
+export function useJsonErrors(on: boolean): void {
+  jsonErrors = on;
+}
+
+/** A message to the user on stderr (warnings stay plain lines with --json; stdout holds the JSON). */
+export function say(kind: "info" | "warning", message: string): void {
+  process.stderr.write(kind === "warning" ? `warning: ${message}\n` : `${message}\n`);
+}
+
 export const stderrLogger: Logger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  info: (m) => say("info", m),
+  warn: (m) => say("warning", m),
 };
+
+/** How a failure is shown: `cairn: MESSAGE` and `hint: HINT`, or with --json one object {"error": {code, message, hint}} (and `debug`, the trace, with --debug). */
+export function printError(e: { code: number; message: string; hint: string | undefined }, detail?: string): void {
+  if (jsonErrors) {
+    process.stderr.write(JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null, ...(detail ? { debug: detail } : {}) } }) + "\n");
+    return;
+  }
+  process.stderr.write(`cairn: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ""}${detail ? `${detail}\n` : ""}`);
+}
 
 export function showProgress(json: boolean | undefined): boolean {
   return !json && !!process.stderr.isTTY && !process.env.CI;
 }
 
-/** A progress bar on stderr, or a no-op. */
-export function progressBar(enabled: boolean, format: string, total: number, payload: object = {}) {
-  if (!enabled) return { update: (_v: number, _p?: object) => {}, stop: () => {} };
+export interface Progress {
+  /** The value so far; the payload's fields; the total when it is known only now. */
+  update(value: number, payload?: object, total?: number): void;
+  stop(): void;
+}
+
+/**
+ * A progress bar on stderr, or a no-op. A bar whose total is not known yet
+ * (0) is not drawn until it is, so it never starts full (cli-progress draws
+ * 0 of 0 as complete). Values are bytes, or plain counts.
+ */
+export function progressBar(enabled: boolean, format: string, total: number, payload: object = {}, unit: "bytes" | "count" = "bytes"): Progress {
+  if (!enabled) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5, formatValue: (v, _o, type) => (type === "value" || type === "total" ? formatBytes(v) : String(v)) },
+    {
+      format,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      fps: 5,
+      formatValue: (v, _o, type) => (unit === "bytes" && (type === "value" || type === "total") ? formatBytes(v) : String(v)),
+    },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0, payload);
-  return { update: (v: number, p?: object) => bar.update(v, p), stop: () => bar.stop() };
+  let started = false;
+  let last = { total, payload };
+  const start = () => {
+    started = true;
+    bar.start(last.total, 0, last.payload);
+  };
+  // A bar with no total to show (a backup's running count) starts at once.
+  if (total > 0 || !/\{(bar|total|percentage|eta)\}/.test(format)) start();
+  return {
+    update(value, p, newTotal) {
+      if (newTotal !== undefined && newTotal !== last.total) {
+        last = { ...last, total: newTotal };
+        if (started) bar.setTotal(newTotal);
+      }
+      if (p) last = { ...last, payload: { ...last.payload, ...p } };
+      if (!started && last.total > 0) start();
+      if (started) bar.update(value, p);
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
 }

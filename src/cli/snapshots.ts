@@ -2,9 +2,10 @@
 import { snapshots as listSnapshots } from "../app/snapshots.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson } from "./output.ts";
+import { cancelSignal } from "./signals.ts";
 
 export async function snapshots(flags: GlobalFlags): Promise<void> {
-  const all = await listSnapshots(await settingsFrom(flags));
+  const all = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
   if (flags.json) {
     printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, sources: s.sources, stats: s.stats })));
     return;

@@ -3,13 +3,20 @@ import { verify as runVerify } from "../app/verify.ts";
 import { IntegrityError, UsageError } from "../errors.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { printJson, progressBar, showProgress } from "./output.ts";
+import { cancelSignal } from "./signals.ts";
 
 export async function verify(flags: GlobalFlags & { readData?: boolean | string }): Promise<void> {
   const readData = parsePercent(flags.readData);
   const settings = await settingsFrom(flags);
-  const bar = showProgress(flags.json) ? progressBar(true, "reading packs [{bar}] {percentage}%", 1) : undefined;
-  const r = await runVerify(settings, { readData, onProgress: (done, total) => bar?.update(done, { total }) });
-  bar?.stop();
+  const bar = progressBar(showProgress(flags.json) && readData > 0, "reading packs [{bar}] {value}/{total}", 0, {}, "count");
+  let r;
+  try {
+    r = await runVerify(settings, { readData, onProgress: (done, total) => bar.update(done, {}, total), signal: cancelSignal });
+  } finally {
+    bar.stop();
+  }
+  // A cancelled verify's unread packs are not problems: say cancelled, not damaged.
+  cancelSignal.throwIfAborted();
   if (flags.json) printJson(r);
   else {
     for (const n of r.notes) process.stdout.write(`note: ${n}\n`);

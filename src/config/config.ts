@@ -4,11 +4,14 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import * as z from "zod";
-import { UsageError } from "../errors.ts";
+import { ExitCode, fromSystemError, isSystemError, UsageError } from "../errors.ts";
 
+// Upper and lower case are both allowed, spelled out (not /i) so that the JSON
+// Schema editors use allows the same; names equal but for case are refused as
+// duplicates (they restore to one path on a case-insensitive file system).
 const name = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, "a name of letters, digits, '.', '_' or '-' (at most 63)");
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "a name of letters (either case), digits, '.', '_' or '-', starting with a letter or digit (at most 63)");
 
 /** "7d", "12h", "30m": a duration, parsed to milliseconds. */
 const duration = z
@@ -51,7 +54,7 @@ const regex = z
 const filesSource = z.strictObject({
   ...common,
   files: z
-    .union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)])
+    .union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)], { error: "a path or glob, or a list of them" })
     .describe("Paths or globs on the server (*, ?, [..], ** for any depth); a directory is taken whole"),
   /** Only files modified within this duration (logs). */
   "newer-than": duration.optional().describe('Only files modified within this long, e.g. "7d" (logs)'),
@@ -98,7 +101,7 @@ const mysqlSource = z.strictObject({
 const commandSource = z.strictObject({
   ...common,
   command: z
-    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .union([z.string().min(1), z.array(z.string()).min(1)], { error: "a command line (text) or a list of arguments" })
     .describe("A command whose stdout is the backup: a string runs with sh -c on the server, a list runs as argv"),
   /** The file name the output restores to. */
   filename: z
@@ -175,23 +178,31 @@ const source = z.custom<unknown>().transform((value, ctx) => {
   }
   const kinds = SOURCE_KINDS.filter((k) => k in value);
   if (kinds.length !== 1) {
+    // A misspelt kind ("sqlit:") is an unknown key: name it, and the kind it is closest to.
+    const unknown = Object.keys(value).filter((k) => !SOURCE_KEYS.has(k));
+    const guess = unknown.map((k) => ({ k, near: closest(k, SOURCE_KINDS) })).find((g) => g.near);
     ctx.addIssue({
       code: "custom",
       message:
-        kinds.length === 0
-          ? `a source needs exactly one of: ${SOURCE_KINDS.join(", ")}`
-          : `a source has one kind, found ${kinds.join(" and ")}`,
+        kinds.length > 0
+          ? `a source has one kind, found ${kinds.join(" and ")}`
+          : guess
+            ? `unknown key "${guess.k}" (did you mean "${guess.near}"?); a source needs exactly one of: ${SOURCE_KINDS.join(", ")}`
+            : `a source needs exactly one of: ${SOURCE_KINDS.join(", ")}${unknown.length ? ` (unknown key${unknown.length > 1 ? "s" : ""}: ${unknown.map((k) => `"${k}"`).join(", ")})` : ""}`,
     });
     return z.NEVER;
   }
   const kind = kinds[0];
-  const parsed = sourceKinds[kind].safeParse(value);
+  const parsed = sourceKinds[kind].safeParse(value, { error: issueText });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path } as never);
     return z.NEVER;
   }
   return { kind, ...parsed.data } as SourceConfig;
 });
+
+/** Every key a source of any kind may have. */
+const SOURCE_KEYS = new Set(Object.values(sourceKinds).flatMap((s) => Object.keys(s.shape)));
 
 export const configSchema = z.strictObject({
   /** Repository URL, e.g. local:/var/backups/cairn. CAIRN_REPOSITORY and -r override it. */
@@ -234,7 +245,8 @@ export async function loadConfig(path: string): Promise<Config> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new UsageError(`cannot read config ${path}: ${(err as Error).message}`, "pass the config file with -c FILE");
+    if (isSystemError(err)) throw fromSystemError(err, `read the config file ${path}`, ExitCode.usage, err.code === "ENOENT" ? "pass the config file with -c FILE" : undefined);
+    throw err;
   }
   const { resolve, dirname } = await import("node:path");
   return parseConfig(text, path, dirname(resolve(path)));
@@ -252,9 +264,10 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     const e = doc.errors[0];
     throw new UsageError(`${where(e.pos[0])}: invalid YAML: ${e.message.split("\n")[0]}`);
   }
-  const parsed = configSchema.safeParse(doc.toJS());
+  const parsed = configSchema.safeParse(doc.toJS(), { error: issueText });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    // A misspelt key is the cause of whatever else is missing: say it first.
+    const issue = parsed.error.issues.find((i) => i.code === "unrecognized_keys") ?? parsed.error.issues[0];
     // Point at the deepest node that exists for the issue's path.
     let node: unknown;
     for (let n = issue.path.length; n >= 0 && node === undefined; n--) {
@@ -263,14 +276,22 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     }
     const offset = isNode(node) ? node.range?.[0] : undefined;
     const at = issue.path.length ? issue.path.join(".") : "(top level)";
-    const got = isNode(node) && "value" in node ? ` (got ${JSON.stringify((node as { value: unknown }).value)})` : "";
-    throw new UsageError(`${where(offset)}: ${at}: ${issue.message}${got}`, "see the README's cairn.yml reference");
+    const said = issue.message.includes(", got ") || issue.message.startsWith("is missing");
+    const got = !said && isNode(node) && "value" in node ? ` (got ${JSON.stringify((node as { value: unknown }).value)})` : "";
+    const sep = issue.message.startsWith("is missing") ? " " : ": ";
+    throw new UsageError(`${where(offset)}: ${at}${sep}${issue.message}${got}`, "see the README's cairn.yml reference");
   }
-  const names = new Set<string>();
+  const names = new Map<string, string>();
   const sources = parsed.data.sources as SourceConfig[];
   sources.forEach((s, i) => {
-    if (names.has(s.name)) throw new UsageError(`${file}: two sources are named "${s.name}"`, "give each source its own name");
-    names.add(s.name);
+    const other = names.get(s.name.toLowerCase());
+    if (other !== undefined) {
+      throw new UsageError(
+        other === s.name ? `${file}: two sources are named "${s.name}"` : `${file}: sources "${other}" and "${s.name}" differ only in case`,
+        "give each source its own name (names equal but for case would restore to one path on some file systems)",
+      );
+    }
+    names.set(s.name.toLowerCase(), s.name);
     const at = () => where((doc.getIn(["sources", i], true) as { range?: [number] } | undefined)?.range?.[0]);
     if (s.kind !== "files") return;
     const extras = (["secret-files", "redact", "mask"] as const).filter((k) => s[k] !== undefined);
@@ -286,4 +307,73 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     throw new UsageError(`${where(node?.range?.[0])}: history is set, but no files source has history: true`, "mark the settings sources with history: true");
   }
   return { ...(parsed.data as Omit<Config, "baseDir">), baseDir };
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: "text",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  object: "a mapping (key: value)",
+  array: "a list",
+  record: "a mapping (key: value)",
+};
+
+function describeValue(v: unknown): string {
+  if (v === null) return "nothing (null)";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return JSON.stringify(v);
+}
+
+/** zod's issues in the words of a cairn.yml reader ("is missing", "expected a list, got 3"), where the schema has no message of its own. */
+function issueText(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === "invalid_type") {
+    const want = TYPE_WORDS[issue.expected] ?? issue.expected;
+    return issue.input === undefined ? `is missing (expected ${want})` : `expected ${want}, got ${describeValue(issue.input)}`;
+  }
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys as string[];
+    const near = keys.length === 1 ? closest(keys[0], ALL_KEYS) : undefined;
+    return `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"`).join(", ")}${near ? ` (did you mean "${near}"?)` : ""}`;
+  }
+  return undefined;
+}
+
+/** Every key cairn.yml knows, anywhere: what a misspelt key is compared with. */
+const ALL_KEYS = [
+  ...new Set([
+    ...Object.keys(configSchema.shape),
+    ...Object.keys(sshHost.shape),
+    ...SOURCE_KEYS,
+    ...Object.keys(dbConnection),
+    "globals",
+  ]),
+];
+
+/** The candidate closest to word (edit distance at most 2, and less than half its length), if any. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(2, Math.floor((word.length - 1) / 2));
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c);
+    if (d <= bestDistance && (best === undefined || d < editDistance(word.toLowerCase(), best))) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }

@@ -38,6 +38,12 @@ export interface BackupOptions {
   full?: boolean;
   log: Logger;
   onProgress?: (p: BackupProgress) => void;
+  /**
+   * Cancels the backup between pieces of data (backend calls are cancelled by
+   * the backend's own signal): this run's unindexed packs are removed and the
+   * lock released, as after any failure.
+   */
+  signal?: AbortSignal;
 }
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<{ id: string; snapshot: NewSnapshot }> {
@@ -101,7 +107,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         return chunker.push(h);
       };
       const read = async () => {
-        for await (const data of e.open()) {
+        for await (const data of untilAborted(e.open(), opts.signal)) {
           size += data.length;
           stats.bytes += data.length;
           if (chunker) await feed(chunker.push(data));
@@ -190,8 +196,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         }
         sources.push({ name: source.name, kind: source.kind, files: count, size, info: dump.info(), warnings });
       }
+      opts.signal?.throwIfAborted();
       await packer.finish();
       await writeIndex();
+      // Full: it uses no pack an earlier run wrote (--full, or the first snapshot).
+      const selfContained = used.size === 0;
       for (const p of packer.written) used.add(p);
       stats.storedBytes = packer.writtenBytes;
 
@@ -200,7 +209,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         version: 1,
         time: new Date(started).toISOString(),
         host: thisHost,
-        full,
+        full: full || selfContained,
         sources,
         stats,
         packs: [...used].sort(),
@@ -230,4 +239,32 @@ async function parentLists(repo: Repository): Promise<Map<string, ListRef>> {
   const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
   for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
   return out;
+}
+
+/**
+ * The items of `source`, but a cancelled run stops waiting for the next one
+ * at once: a dump stalled on the server must not hold up the cleanup. The
+ * stalled source is told to stop without waiting for it.
+ */
+async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  if (!signal) return yield* source;
+  const it = source[Symbol.asyncIterator]();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) void it.return?.()?.catch(() => {});
+    else await it.return?.();
+  }
 }

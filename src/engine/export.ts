@@ -2,13 +2,13 @@
 // `age -d | zstd -d | tar x` opens without cairn.
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress } from "node:zlib";
 import { Header, Pax } from "tar";
-import { IntegrityError } from "../errors.ts";
+import { ExitCode, fromSystemError, IntegrityError, isSystemError, UsageError } from "../errors.ts";
 import { EncryptStream } from "./crypto/age.ts";
 import { Index } from "./repository/chunk-index.ts";
 import { withLock } from "./repository/lock.ts";
@@ -47,20 +47,57 @@ async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[], located
   yield Buffer.alloc(1024);
 }
 
-/** Write the snapshot as one .tar.zst.age file, openable with `age -d | zstd -d | tar x`. */
-export async function exportSnapshot(repo: Repository, ref: { id: string; snapshot: Snapshot }, output: string, source?: string): Promise<void> {
+export interface ExportOptions {
+  /** The .tar.zst.age file to write. */
+  output: string;
+  /** Only this source. */
+  source?: string;
+  /** Replace an existing output file; without it an existing file is refused. */
+  force?: boolean;
+}
+
+/**
+ * Write the snapshot as one .tar.zst.age file, openable with `age -d | zstd -d
+ * | tar x`. It is written to a temp file beside the output and renamed when
+ * complete; an existing output is refused unless `force`, before any work and
+ * again at the rename.
+ */
+export async function exportSnapshot(repo: Repository, ref: { id: string; snapshot: Snapshot }, opts: ExportOptions): Promise<void> {
+  const out = resolve(opts.output);
+  await checkOutput(out, opts.force ?? false);
   await withLock(repo, false, async () => {
-    const entries = selectEntries(ref.snapshot, source);
+    const entries = selectEntries(ref.snapshot, opts.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     const located = entries.map((e) => reader.locateAll(e.chunks));
-    const out = resolve(output);
     const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.cairn-export`);
     try {
       await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      // Made while we wrote it? Still refused (without --force).
+      await checkOutput(out, opts.force ?? false);
       await rename(tmp, out);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
   });
+}
+
+/** The output must be a file in an existing folder, and new unless force. */
+async function checkOutput(out: string, force: boolean): Promise<void> {
+  let st;
+  try {
+    st = await stat(out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw fromSystemError(err as NodeJS.ErrnoException, `write ${out}`, ExitCode.usage);
+    try {
+      if (!(await stat(dirname(out))).isDirectory()) throw new UsageError(`cannot write ${out}: ${dirname(out)} is not a folder`);
+    } catch (e) {
+      if (isSystemError(e)) throw fromSystemError(e, `write ${out}`, ExitCode.usage, `create the folder ${dirname(out)} first, or choose another output`);
+      throw e;
+    }
+    return;
+  }
+  if (st.isDirectory()) throw new UsageError(`cannot write ${out}: it is a folder`, "give the path of the file to write, e.g. -o backup.tar.zst.age");
+  if (!force) throw new UsageError(`${out} exists; not overwriting it`, "pass --force to replace it, or choose another output file");
 }

@@ -2,7 +2,7 @@
 // compressing frames (backup), unpacking spans of packs (restore). Both cores
 // of a small runner then work, while the main thread reads, deduplicates,
 // seals and writes in order. This file is also the worker's entry: bundled as
-// dist/worker.js beside cli.js and action.js.
+// dist/worker.js beside cairn.js (the CLI's bundle) and action.js.
 import { isMainThread, isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
 import { IntegrityError } from "../errors.ts";
 import { chunkIdHasher } from "./crypto/keys.ts";
@@ -65,7 +65,7 @@ export class Workers {
       workerData: { cairnTasks: true, chunkIdKey },
       size,
       revive: (e) => (e.kind === "integrity" ? new IntegrityError(e.message) : new Error(e.message)),
-      startHint: "dist/worker.js must sit beside cairn's bundle (cli.js); reinstall cairn if it is missing",
+      startHint: "dist/worker.js must sit beside cairn's bundle (cairn.js); reinstall cairn if it is missing",
     });
   }
 

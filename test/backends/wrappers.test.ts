@@ -51,6 +51,30 @@ describe("retry wrapper", () => {
     assert.equal(faulty.calls.length, 1);
   });
 
+  test("the run's signal reaches every call that gives none; remove is never cancelled, so a cancelled run can clean up", async () => {
+    const mem = new MemoryBackend();
+    const ac = new AbortController();
+    const b = new RetryBackend(mem, { delayMs: 1, signal: ac.signal });
+    await b.save(pack("a"), Buffer.from("a"));
+    await b.save(pack("lock"), Buffer.from("lock"));
+    ac.abort(new Error("cancelled by SIGTERM"));
+    const cancelled = /cancelled by SIGTERM/;
+    await assert.rejects(b.save(pack("b"), Buffer.from("b")), cancelled);
+    await assert.rejects(b.load(pack("a")), cancelled);
+    await assert.rejects(b.stat(pack("a")), cancelled);
+    await assert.rejects(b.flush(), cancelled);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of b.list("pack"));
+      })(),
+      cancelled,
+    );
+    // A call with its own signal uses that one.
+    assert.equal((await b.load(pack("a"), undefined, { signal: new AbortController().signal })).toString(), "a");
+    await b.remove(pack("lock"));
+    assert.ok(!(await mem.stat(pack("lock")).catch(() => false)), "removed");
+  });
+
   test("a listing that fails part way starts again and yields each name once", async () => {
     const mem = new MemoryBackend();
     for (const s of ["a", "b", "c"]) await mem.save(pack(s), Buffer.from(s));

@@ -155,7 +155,7 @@ test("usage errors exit 2 and --help documents the exit codes", () => {
 test("the bundle runs from any folder with worker.js beside it, and without it fails clearly instead of hanging", () => {
   const bin = join(dir, "bundle");
   mkdirSync(bin, { recursive: true });
-  for (const f of ["cli.js", "worker.js"]) writeFileSync(join(bin, f), readFileSync(new URL(`../../dist/${f}`, import.meta.url)));
+  for (const f of ["cli.js", "cairn.js", "worker.js"]) writeFileSync(join(bin, f), readFileSync(new URL(`../../dist/${f}`, import.meta.url)));
   writeFileSync(join(bin, "package.json"), '{"type":"module"}\n');
   const run = () => spawnSync(process.execPath, [join(bin, "cli.js"), "backup", "-c", join(dir, "cairn.yml")], { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 });
   const ok = run();

@@ -85,3 +85,13 @@ test("settings history: a bad regular expression, a history source without histo
     assert.throws(() => parseConfig(text, "cairn.yml", "/"), (e: UsageError) => e instanceof UsageError && re.test(e.message), text);
   }
 });
+
+test("the JSON Schema's name rule is the parser's: both cases allowed", () => {
+  const s = JSON.parse(generateSchema());
+  const pattern = new RegExp(s.properties.sources.items.anyOf[0].properties.name.pattern);
+  for (const name of ["trading-db", "Trading-DB", "DB_2.bak"]) {
+    assert.match(name, pattern);
+    assert.equal(parseConfig(`sources:\n  - { name: ${name}, sqlite: a.db }\n`, "cairn.yml", "/").sources[0].name, name);
+  }
+  assert.doesNotMatch("-db", pattern);
+});

@@ -135,7 +135,7 @@ describe("keys and repository", () => {
 
   test("no key at all, or a malformed write key", async () => {
     const none = await runCli(["backup", "-c", fx.config]);
-    assert.equal(none.code, 12, none.stderr);
+    assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /no key given/);
     const bad = await runCli(["backup", "-c", fx.config], { env: { CAIRN_WRITE_KEY: "CAIRN-WRITE-KEY-1NOTAKEY" } });
     assert.equal(bad.code, 2, bad.stderr);
@@ -385,9 +385,10 @@ describe("a crafted snapshot", { concurrency: true }, () => {
       assert.deepEqual([...(await treeHashes(join(fx.dir, "t"))).keys()], [], `${JSON.stringify(path)}: nothing restored`);
       assert.deepEqual(await readdir(outside), [], `${JSON.stringify(path)}: nothing written outside`);
       if (path === "../escape") {
-        const e = await runCli(["export", "-r", fx.repoUrl, "-i", fx.identityFile, id, "-o", join(fx.dir, "t", "x.tar.zst.age")]);
+        const e = await runCli(["export", "-r", fx.repoUrl, "-i", fx.identityFile, id, "-o", join(fx.dir, "escape.tar.zst.age")]);
         assert.equal(e.code, 3, `export: ${e.stderr}`);
         assert.match(e.stderr, /refusing unsafe path/);
+        assert.equal(existsSync(join(fx.dir, "escape.tar.zst.age")), false);
       }
       await rm(join(fx.dir, "t"), { recursive: true, force: true });
     }
@@ -449,7 +450,11 @@ describe("a crafted snapshot", { concurrency: true }, () => {
     const target = join(fx.dir, "t-filelink");
     await mkdir(target);
     await symlink(victim, join(target, "db.sqlite"));
-    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target, "--source", "db"]);
+    const refused = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target, "--source", "db"]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /would overwrite 1 existing file\(s\): .*db\.sqlite/);
+    assert.equal(await readFile(victim, "utf8"), "do not touch");
+    const r = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, fx.snapshotId, "--target", target, "--source", "db", "--overwrite"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await readFile(victim, "utf8"), "do not touch");
     assert.ok((await stat(join(target, "db.sqlite"))).isFile());

@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { IntegrityError, UsageError } from "../../errors.ts";
 import type { Snapshot, SnapshotEntry } from "../snapshot/snapshot.ts";
 
+/** Folders restore creates: rwxr-xr-x less the umask, as mkdir(1) makes them (a snapshot keeps no folder modes). */
+export const FOLDER_MODE = 0o755;
+
 /** A stored path as parts, or an error: relative, "/"-separated, no empty, "." or ".." part. */
 export function checkPath(path: unknown): string[] {
   if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
@@ -43,7 +46,7 @@ export async function makeParents(target: string, parts: string[]): Promise<stri
       if (!st.isDirectory()) throw new IntegrityError(`refusing to restore through ${dir}: it is not a folder (a symbolic link or a file)`);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      await mkdir(dir, { mode: 0o700 });
+      await mkdir(dir, { mode: FOLDER_MODE });
     }
   }
   return join(dir, parts[parts.length - 1]);

@@ -3,9 +3,9 @@
 // it is written; a file is written to a temp name and renamed only when
 // complete. Paths come from storage and are checked first (paths.ts).
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, rename, rm, utimes, type FileHandle } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, rename, rm, utimes, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { CairnError, ExitCode, IntegrityError } from "../../errors.ts";
+import { CairnError, ExitCode, fromSystemError, IntegrityError, UsageError } from "../../errors.ts";
 import { Index } from "../repository/chunk-index.ts";
 import { withLock } from "../repository/lock.ts";
 import { ChunkReader, type Located } from "../repository/reader.ts";
@@ -13,7 +13,7 @@ import type { Repository } from "../repository/repository.ts";
 import type { Snapshot, SnapshotEntry } from "../snapshot/snapshot.ts";
 import { Workers } from "../tasks.ts";
 import { Pipeline } from "../workers/pipeline.ts";
-import { checkPath, makeParents, selectEntries } from "./paths.ts";
+import { checkPath, FOLDER_MODE, makeParents, selectEntries } from "./paths.ts";
 import { loadSpan, spans } from "./plan.ts";
 
 /** Bytes written between background flushes of a large restored file. */
@@ -24,6 +24,8 @@ const FILES_AT_ONCE = 256;
 export interface RestoreOptions {
   target: string;
   source?: string;
+  /** Replace files that already exist in the target; without it the restore is refused before anything is written, naming them. */
+  overwrite?: boolean;
   onProgress?: (bytes: number, total: number) => void;
 }
 
@@ -45,9 +47,10 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
       return l;
     });
     const target = resolve(opts.target);
-    await mkdir(target, { recursive: true, mode: 0o700 });
+    await prepareTarget(target, entries, opts.overwrite ?? false);
     const total = entries.reduce((n, e) => n + e.size, 0);
     const progress = { bytes: 0, total, report: opts.onProgress };
+    opts.onProgress?.(0, total);
     const pool = new Workers(repo.keys.chunkIdKey);
     try {
       for (let at = 0; at < entries.length; at += FILES_AT_ONCE) {
@@ -58,6 +61,44 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
     }
     return { files: entries.length, bytes: progress.bytes };
   });
+}
+
+/** How many of the files in the way a refusal names. */
+const NAMED_AT_MOST = 10;
+
+/**
+ * The target must be a folder (it is created if missing), and no file to be
+ * restored may exist there unless `overwrite`: the refusal names them, before
+ * anything is written. A folder in the way is refused even with `overwrite`.
+ */
+async function prepareTarget(target: string, entries: SnapshotEntry[], overwrite: boolean): Promise<void> {
+  try {
+    await mkdir(target, { recursive: true, mode: FOLDER_MODE });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw fromSystemError(e, `restore into ${target}`, ExitCode.usage, e.code === "EEXIST" || e.code === "ENOTDIR" ? "--target must be a folder (it is created if missing)" : undefined);
+  }
+  const files: string[] = [];
+  const folders: string[] = [];
+  for (const e of entries) {
+    const path = join(target, ...checkPath(e.path));
+    try {
+      ((await lstat(path)).isDirectory() ? folders : files).push(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+    }
+  }
+  const list = (paths: string[]) => paths.slice(0, NAMED_AT_MOST).join(", ") + (paths.length > NAMED_AT_MOST ? `, and ${paths.length - NAMED_AT_MOST} more` : "");
+  if (folders.length > 0) {
+    throw new UsageError(`cannot restore into ${target}: ${folders.length} folder(s) are where files go: ${list(folders)}`, "restore into an empty folder");
+  }
+  if (files.length > 0 && !overwrite) {
+    throw new UsageError(
+      `restoring into ${target} would overwrite ${files.length} existing file(s): ${list(files)}`,
+      "pass --overwrite to replace them, or restore into an empty folder",
+    );
+  }
 }
 
 interface Progress {
@@ -104,7 +145,8 @@ async function restoreFiles(reader: ChunkReader, pool: Workers, target: string, 
       await chmod(f.tmp, e.mode & 0o1777);
       await utimes(f.tmp, new Date(e.mtime), new Date(e.mtime));
       await rename(f.tmp, f.final).catch((err: NodeJS.ErrnoException) => {
-        throw new CairnError(`cannot restore ${f.final}: ${err.code === "EISDIR" ? "a folder is in the way" : err.message}`, ExitCode.runtime, "restore into an empty folder");
+        if (err.code === "EISDIR") throw new CairnError(`cannot restore ${f.final}: a folder is in the way`, ExitCode.usage, "restore into an empty folder");
+        throw err;
       });
     }
   } catch (err) {
