@@ -86,9 +86,9 @@ export class ConnectionError extends CairnError {
   }
 }
 
-/** The server's host key is not pinned, or does not match the pin: we refuse to talk to it. */
+/** The server's host key is not pinned, or does not match the pin: we refuse to talk to it (a setting to fix, so exit 2). */
 export class HostKeyError extends CairnError {
   constructor(message: string, hint?: string) {
-    super(message, ExitCode.runtime, hint);
+    super(message, ExitCode.usage, hint);
   }
 }
