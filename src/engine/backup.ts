@@ -4,7 +4,8 @@
 // state safe: packs, then an index file naming them (every INDEX_EVERY packs,
 // so memory stays flat), then list files for large entries, the snapshot last. A failure removes this run's
 // packs that no index names yet; a crash leaves only unreferenced files,
-// never a half snapshot.
+// never a half snapshot. A file that cannot be read is not a failure: it is
+// left out and named in the snapshot's `incomplete`.
 import { ChangedWhileReadingError, errorMessage, UnreadableFileError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Source, SourceEntry } from "../sources/source.ts";

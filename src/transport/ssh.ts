@@ -3,9 +3,11 @@
 // single-quoted (a file name is always data). Secret environment variables
 // travel on the command's stdin and are exported by a tiny sh prelude, so they
 // never appear on a command line (`ps`) or in the server's logs. Globs are
-// expanded on the server by sh + GNU find; files are streamed with cat.
-// Everything streams with ssh2's channel window as backpressure, so memory
-// does not grow with what is pulled.
+// expanded on the server by sh + GNU find (no name is ever taken as one of
+// find's options); files are streamed with head/cat, each read reporting the
+// file's state right after it in the same command. Everything streams with
+// ssh2's channel window as backpressure, so memory does not grow with what is
+// pulled.
 import { PassThrough, type Readable } from "node:stream";
 import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
 
@@ -333,9 +335,7 @@ export class SshTransport implements Transport {
             resolve({ code, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
             return;
           }
-          const e =
-            this.lost ??
-            new ConnectionError(`the SSH connection to ${this.description} was lost while running ${argv[0]}`, LOST_HINT);
+          const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.settings.address}:${this.settings.port} was lost`, LOST_HINT);
           if (!stdout.destroyed && !stdout.writableEnded) stdout.destroy(e);
           reject(e);
         });

@@ -627,9 +627,9 @@ describe("files that change while read, files that cannot be read, globs that ma
     const dir = join(fx.dir, "fast");
     await mkdir(dir);
     const log = join(dir, "fast.log");
-    await writeFile(log, Array.from({ length: 20_000 }, (_, i) => logLine(i)).join(""));
+    await writeFile(log, Array.from({ length: 100_000 }, (_, i) => logLine(i)).join(""));
     const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: logs\n    files: ["${log}"]\n`, "fast.yml");
-    const writer = await logWriter(log, 20_000, 50, 1);
+    const writer = await logWriter(log, 100_000, 50, 1);
     let b;
     try {
       b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
@@ -646,7 +646,7 @@ describe("files that change while read, files that cannot be read, globs that ma
     assert.equal(res.code, 0, res.stderr);
     const got = await readFile(join(target, "logs", log), "utf8");
     const final = await readFile(log, "utf8");
-    assert.ok(got.length >= 20_000 * logLine(0).length && got.length < final.length);
+    assert.ok(got.length >= 100_000 * logLine(0).length && got.length < final.length);
     assert.ok(final.startsWith(got) && got.endsWith("\n"), "a state the file really had, at a write boundary");
     assert.equal(got.length, out.sources[0].size, "what was read is what was stored");
   });
