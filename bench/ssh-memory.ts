@@ -18,7 +18,7 @@ try {
   let n = 0;
   let i = 0;
   const t0 = performance.now();
-  for await (const c of await t.read(file)) {
+  for await (const c of (await t.read(file)).stream) {
     n += (c as Buffer).length;
     // A consumer slower than the network now and then (like a busy chunker).
     if (++i % 200 === 0) await new Promise((r) => setTimeout(r, 5));

@@ -27,7 +27,7 @@ try {
     const t = await SshTransport.connect(settingsFor(sshd, undefined, { ciphers: [cipher] }));
     const t0 = performance.now();
     let n = 0;
-    for await (const c of await t.read(file)) n += (c as Buffer).length;
+    for await (const c of (await t.read(file)).stream) n += (c as Buffer).length;
     const ms = performance.now() - t0;
     rows.push(`ssh2 read (cat)  ${cipher.padEnd(30)} ${mbps(n, ms)} MB/s`);
     await t.close();

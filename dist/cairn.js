@@ -10847,7 +10847,7 @@ function systemAction(err) {
   const verb = verbs[err.syscall?.replace(/^spawn .*/, "spawn") ?? ""] ?? (err.syscall ? `${err.syscall}` : "use");
   return err.path ? `${verb} ${err.path}` : verb;
 }
-var EXIT_CODES, ExitCode, CairnError, UsageError, IntegrityError, RepositoryNotFoundError, LockedError, NoKeyError, SourceError, ChangedWhileReadingError, ConnectionError, HostKeyError, CancelledError, SYSTEM_ERRORS;
+var EXIT_CODES, ExitCode, CairnError, UsageError, IntegrityError, RepositoryNotFoundError, LockedError, NoKeyError, SourceError, ChangedWhileReadingError, UnreadableFileError, IncompleteSnapshotError, ConnectionError, HostKeyError, CancelledError, SYSTEM_ERRORS;
 var init_errors = __esm({
   "src/errors.ts"() {
     "use strict";
@@ -10905,9 +10905,26 @@ var init_errors = __esm({
     };
     ChangedWhileReadingError = class extends CairnError {
       path;
+      detail;
       constructor(path, detail) {
         super(`${path} changed while it was read (${detail})`);
         this.path = path;
+        this.detail = detail;
+      }
+    };
+    UnreadableFileError = class extends CairnError {
+      /** The path on the source machine (or the pattern). */
+      path;
+      reason;
+      constructor(path, reason, options) {
+        super(`cannot read ${path}: ${reason}`, ExitCode.incomplete, "give the backup user read access, fix the path in cairn.yml, or leave the file out", options);
+        this.path = path;
+        this.reason = reason;
+      }
+    };
+    IncompleteSnapshotError = class extends CairnError {
+      constructor(message, hint) {
+        super(message, ExitCode.incomplete, hint);
       }
     };
     ConnectionError = class extends CairnError {
@@ -10917,7 +10934,7 @@ var init_errors = __esm({
     };
     HostKeyError = class extends CairnError {
       constructor(message, hint) {
-        super(message, ExitCode.runtime, hint);
+        super(message, ExitCode.usage, hint);
       }
     };
     CancelledError = class extends CairnError {
@@ -10958,11 +10975,26 @@ function fingerprintOf(blob) {
   return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 function knownHostsName(host, port) {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
 }
 function normalizeFingerprint(s3) {
   const m2 = /^SHA256:([A-Za-z0-9+/]{43})=?$/i.exec(s3.trim());
   return m2 ? `SHA256:${m2[1]}` : null;
+}
+function parseFingerprints(text) {
+  const fingerprints = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    const keygen3 = /^\d+\s+(\S+)(?:\s.*)?\([A-Z0-9-]+\)$/.exec(line);
+    const words = keygen3 && !/SHA256:/i.test(line.slice(line.indexOf(keygen3[1]) + keygen3[1].length)) ? [keygen3[1]] : line.split(/[\s,]+/).filter(Boolean);
+    for (const word of words) {
+      const fp = normalizeFingerprint(word);
+      if (!fp) return { fingerprints, bad: keygen3 ? line : word };
+      fingerprints.push(fp);
+    }
+  }
+  return { fingerprints };
 }
 function parseKnownHosts(text) {
   const out = [];
@@ -11016,7 +11048,7 @@ function refusalMessage(v2, host, port) {
   const p2 = v2.presented;
   const where = `${host}:${port}`;
   const message = v2.reason === "revoked" ? `the host key of ${where} (${p2.type} ${p2.fingerprint}) is marked @revoked in CAIRN_KNOWN_HOSTS; refusing to connect` : v2.reason === "mismatch" ? `the host key of ${where} does not match any pinned key: the server presented ${p2.type} ${p2.fingerprint}. Either the server's key was changed, or someone is intercepting the connection; refusing to connect` : `the host key of ${where} is not pinned: the server presented ${p2.type} ${p2.fingerprint}; refusing to connect (no trust on first use)`;
-  const hint = `check the key on the server (ssh-keygen -lf /etc/ssh/ssh_host_${p2.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub); if it matches, pin it with
+  const hint = `check the fingerprint out of band, on the server itself (its console, or a session you trust: ssh-keygen -lf /etc/ssh/ssh_host_${p2.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub), never only through this connection; if it matches, pin it with
   CAIRN_HOST_FINGERPRINT=${p2.fingerprint}
 or add this line to CAIRN_KNOWN_HOSTS:
   ${knownHostsName(host, port)} ${p2.type} ${p2.base64}`;
@@ -17535,7 +17567,7 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv: createDecipheriv2,
       createECDH,
-      createHash: createHash4,
+      createHash: createHash6,
       createHmac: createHmac5,
       createSign,
       createVerify,
@@ -18223,11 +18255,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash4("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash6("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash4("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash6("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -18392,8 +18424,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash4("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash4("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash6("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash6("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -18433,7 +18465,7 @@ ${formatted}-----END ${type} KEY-----`;
           passphrase = EMPTY_PASSPHRASE;
         const calcMAC = createHmac5(
           "sha1",
-          createHash4("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash6("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac3) {
           if (encrypted) {
@@ -20755,7 +20787,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash4,
+      createHash: createHash6,
       createPublicKey: createPublicKey2,
       diffieHellman: diffieHellman2,
       generateKeyPairSync: generateKeyPairSync2,
@@ -21181,7 +21213,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash2 = createHash4(this.hashName);
+          const hash2 = createHash6(this.hashName);
           hashString(hash2, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash2, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash2, isServer ? this._remoteKexinit : this._kexinit);
@@ -22189,9 +22221,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret2, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash4(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash6(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash4(hashName).update(secret2).update(exchangeHash).update(digest).digest();
+          const chunk = createHash6(hashName).update(secret2).update(exchangeHash).update(digest).digest();
           const extended2 = Buffer.allocUnsafe(digest.length + chunk.length);
           extended2.set(digest, 0);
           extended2.set(chunk, digest.length);
@@ -22956,7 +22988,7 @@ var require_Protocol = __commonJS({
           sendPacket(this, this._packetRW.write.finalize(packet));
         });
       }
-      authHostbased(username, pubKey, hostname2, userlocal, keyAlgo, cbSign) {
+      authHostbased(username, pubKey, hostname3, userlocal, keyAlgo, cbSign) {
         if (this._server)
           throw new Error("Client-only method called in server mode");
         pubKey = parseKey(pubKey);
@@ -22975,7 +23007,7 @@ var require_Protocol = __commonJS({
         const pubKeyLen = pubKey.length;
         const sessionID = this._kex.sessionID;
         const sesLen = sessionID.length;
-        const hostnameLen = Buffer.byteLength(hostname2);
+        const hostnameLen = Buffer.byteLength(hostname3);
         const userlocalLen = Buffer.byteLength(userlocal);
         const data = Buffer.allocUnsafe(
           4 + sesLen + 1 + 4 + userLen + 4 + 14 + 4 + 9 + 4 + algoLen + 4 + pubKeyLen + 4 + hostnameLen + 4 + userlocalLen
@@ -22995,7 +23027,7 @@ var require_Protocol = __commonJS({
         writeUInt32BE(data, pubKeyLen, p2 += algoLen);
         data.set(pubKey, p2 += 4);
         writeUInt32BE(data, hostnameLen, p2 += pubKeyLen);
-        data.utf8Write(hostname2, p2 += 4, hostnameLen);
+        data.utf8Write(hostname3, p2 += 4, hostnameLen);
         writeUInt32BE(data, userlocalLen, p2 += hostnameLen);
         data.utf8Write(userlocal, p2 += 4, userlocalLen);
         cbSign(data, (signature) => {
@@ -27626,7 +27658,7 @@ var require_client = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash4,
+      createHash: createHash6,
       getHashes,
       randomFillSync
     } = __require("crypto");
@@ -27848,7 +27880,7 @@ var require_client = __commonJS({
           }
           hostVerifier = (key, verify4) => {
             if (hashAlgo)
-              key = createHash4(hashAlgo).update(key).digest("hex");
+              key = createHash6(hashAlgo).update(key).digest("hex");
             const ret = hashCb(key, verify4);
             if (ret !== void 0)
               verify4(ret);
@@ -31152,6 +31184,7 @@ var require_lib2 = __commonJS({
 var ssh_exports = {};
 __export(ssh_exports, {
   DEFAULT_CIPHERS: () => DEFAULT_CIPHERS,
+  LOST_HINT: () => LOST_HINT,
   SshTransport: () => SshTransport,
   parseFindRecords: () => parseFindRecords,
   quoteArg: () => quoteArg,
@@ -31179,20 +31212,26 @@ function secretEnvBlock(env) {
 }
 function parseFindRecords(out) {
   const files = [];
+  const ms2 = (s3) => {
+    const [sec, frac = ""] = s3.split(".");
+    return Number(sec) * 1e3 + Number(frac.padEnd(6, "0").slice(0, 6)) / 1e3;
+  };
   for (const rec of out.split("\0")) {
     if (!rec) continue;
     const f2 = rec.split("	");
-    if (f2.length < 7) continue;
-    const path = f2.slice(6).join("	");
+    if (f2.length < 10) continue;
+    const printed = f2.slice(9).join("	");
     const t = f2[0];
     files.push({
-      path,
+      path: printed.startsWith("./") ? printed.slice(2) : printed,
       type: t === "f" ? "file" : t === "d" ? "dir" : t === "l" ? "symlink" : "other",
       size: Number(f2[1]),
       mode: parseInt(f2[2], 8),
-      mtime: Math.round(Number(f2[3]) * 1e6) / 1e3,
-      uid: Number(f2[4]),
-      gid: Number(f2[5])
+      mtime: ms2(f2[3]),
+      ctime: ms2(f2[4]),
+      uid: Number(f2[5]),
+      gid: Number(f2[6]),
+      id: `${f2[7]}:${f2[8]}`
     });
   }
   return files;
@@ -31231,7 +31270,7 @@ function openClient(settings, ep, privateKey, sock) {
     agent: settings.agent,
     readyTimeout: settings.connectTimeoutSeconds * 1e3,
     keepaliveInterval: settings.keepaliveSeconds * 1e3,
-    keepaliveCountMax: 3,
+    keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     algorithms: { cipher: settings.ciphers ?? DEFAULT_CIPHERS },
     hostVerifier: (key) => {
       verdict = verifyHostKey(key, ep.address, ep.port, { knownHosts: settings.knownHosts, fingerprints: settings.fingerprints });
@@ -31271,7 +31310,7 @@ function openClient(settings, ep, privateKey, sock) {
     client.connect(config2);
   });
 }
-var import_ssh2, Client, utils, STDERR_TAIL2, DEFAULT_CIPHERS, PID_MARK, WRAPPER, WRAPPER_ENV, GLOB_SCRIPT, READ_SCRIPT, SshTransport;
+var import_ssh2, Client, utils, STDERR_TAIL2, DEFAULT_CIPHERS, PID_MARK, WRAPPER, WRAPPER_ENV, FIND_FORMAT, NOW, GLOB_SCRIPT, WALK_SCRIPT, STAT_SCRIPT, AFTER_MARK, HASH_MARK, READ_SCRIPT, KEEPALIVE_COUNT_MAX, LOST_HINT, SshTransport;
 var init_ssh = __esm({
   "src/transport/ssh.ts"() {
     "use strict";
@@ -31284,14 +31323,18 @@ var init_ssh = __esm({
     PID_MARK = "cairn-pid	";
     WRAPPER = `printf 'cairn-pid\\t%s\\n' "$$" >&2; exec "$@"`;
     WRAPPER_ENV = `printf 'cairn-pid\\t%s\\n' "$$" >&2; while IFS= read -r cairn_l && [ -n "$cairn_l" ]; do export "$cairn_l" || exit 125; done; unset cairn_l; exec "$@"`;
+    FIND_FORMAT = String.raw`'%y\t%s\t%m\t%T@\t%C@\t%U\t%G\t%D\t%i\t%p\0'`;
+    NOW = `printf 'now\\t%s\\0' "$(date +%s)"`;
     GLOB_SCRIPT = `
+${NOW}
 IFS=''
 n=$#
 for p in "$@"; do
+  case $p in /*) ;; *) p=./$p ;; esac
   case $p in
   *'**'*)
     base=\${p%%[*?[]*}; base=\${base%/*}; [ -n "$base" ] || base=/
-    [ -d "$base" ] && find "$base" -mindepth 1 -path "$(printf '%s' "$p" | sed 's/\\*\\*/*/g')" -printf '%y\\t%s\\t%m\\t%T@\\t%U\\t%G\\t%p\\0'
+    [ -d "$base" ] && find "$base" -mindepth 1 -path "$(printf '%s' "$p" | sed 's/\\*\\*/*/g')" -printf ${FIND_FORMAT}
     ;;
   *)
     for f in $p; do
@@ -31301,11 +31344,36 @@ for p in "$@"; do
   esac
 done
 shift $n
-[ $# -eq 0 ] || find "$@" -maxdepth 0 -printf '%y\\t%s\\t%m\\t%T@\\t%U\\t%G\\t%p\\0'
+[ $# -eq 0 ] || find "$@" -maxdepth 0 -printf ${FIND_FORMAT}
 `;
-    READ_SCRIPT = `exec 3<"$1" || exit 1; printf .; exec cat <&3 3<&-`;
+    WALK_SCRIPT = `${NOW}; d=$1; case $d in /*) ;; *) d=./$d ;; esac; exec find "$d" -mindepth 1 -printf ${FIND_FORMAT}`;
+    STAT_SCRIPT = `f=$1; case $f in /*) ;; *) f=./$f ;; esac; exec find "$f" -maxdepth 0 -printf ${FIND_FORMAT}`;
+    AFTER_MARK = "cairn-after	";
+    HASH_MARK = "cairn-hash	";
+    READ_SCRIPT = `
+exec 3<"$1" || exit 1
+printf .
+if [ -n "$2" ]; then head -c "$2" <&3 || exit 1; else cat <&3 || exit 1; fi
+exec 3<&-
+f=$1; case $f in /*) ;; *) f=./$f ;; esac
+printf '\\n${AFTER_MARK.replace("	", "\\t")}' >&2
+find "$f" -maxdepth 0 -printf ${FIND_FORMAT} >&2 2>/dev/null
+[ -n "$3" ] || exit 0
+sum() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256
+  else cat >/dev/null; fi
+}
+printf '\\n${HASH_MARK.replace("	", "\\t")}' >&2
+{ exec 3<"$f" && head -c "$2" <&3 | sum; } >&2 2>/dev/null
+exit 0
+`;
+    KEEPALIVE_COUNT_MAX = 3;
+    LOST_HINT = "check that the server is up and its sshd running, the network between this machine and the server, and host.keepalive-seconds in cairn.yml (how often a quiet connection is checked); then run again";
     SshTransport = class _SshTransport {
       description;
+      host;
       settings;
       client;
       jumpClient;
@@ -31317,9 +31385,12 @@ shift $n
         this.settings = settings;
         this.client = client;
         this.jumpClient = jumpClient;
+        this.host = settings.address;
         this.description = `ssh ${settings.user}@${settings.address}${settings.port === 22 ? "" : `:${settings.port}`}`;
         const onLost = (err) => {
-          if (!this.closed && !this.lost) this.lost = new ConnectionError(`the SSH connection to ${settings.address}:${settings.port} was lost${err ? `: ${err.message}` : ""}`);
+          if (this.closed || this.lost) return;
+          const where = `${settings.address}:${settings.port}`;
+          this.lost = err?.message === "Keepalive timeout" ? new ConnectionError(`the server ${where} stopped answering (no reply to ${KEEPALIVE_COUNT_MAX} keepalives, one every ${settings.keepaliveSeconds} s); the SSH connection was dropped`, LOST_HINT) : new ConnectionError(`the SSH connection to ${where} was lost${err ? `: ${err.message}` : ""}`, LOST_HINT);
         };
         client.on("error", onLost);
         client.on("close", () => onLost());
@@ -31328,12 +31399,19 @@ shift $n
       static async connect(settings) {
         let privateKey;
         if (settings.privateKey) {
+          const from = settings.privateKeyFrom ?? "CAIRN_SSH_KEY";
           const parsed = utils.parseKey(settings.privateKey, settings.passphrase);
           if (parsed instanceof Error) {
             const encrypted = /passphrase|encrypted|decrypt/i.test(parsed.message);
             throw new UsageError(
-              `cannot use the SSH key in ${settings.privateKeyFrom ?? "CAIRN_SSH_KEY"}: ${parsed.message}`,
-              encrypted ? "set CAIRN_SSH_PASSPHRASE to the key's passphrase" : "CAIRN_SSH_KEY must hold the whole private key file (-----BEGIN ... -----END ...)"
+              `cannot use the SSH key in ${from}: ${parsed.message}`,
+              encrypted ? "set CAIRN_SSH_PASSPHRASE to the key's passphrase" : `${from.replace(/=.*/s, "")} must ${from.includes("_FILE") ? "name a file holding" : "hold"} the whole private key (-----BEGIN ... -----END ...)`
+            );
+          }
+          if (!parsed.isPrivateKey()) {
+            throw new UsageError(
+              `${from} holds a public key (${parsed.type}), not a private key`,
+              "give the private key (the file without .pub, which starts with -----BEGIN); the .pub line belongs in the server's authorized_keys"
             );
           }
           privateKey = settings.privateKey;
@@ -31456,7 +31534,7 @@ shift $n
                 resolve6({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
                 return;
               }
-              const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.description} was lost while running ${argv[0]}`, "check the network and the server; the backup can simply be run again");
+              const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.settings.address}:${this.settings.port} was lost`, LOST_HINT);
               if (!stdout.destroyed && !stdout.writableEnded) stdout.destroy(e);
               reject(e);
             });
@@ -31469,40 +31547,59 @@ shift $n
         });
         return { stdout, done, kill };
       }
-      /** Runs a small command to completion and returns its stdout as text. */
-      async capture(argv, what) {
+      /** Runs a small command to completion: its stdout as text, and how it ended. */
+      async capture(argv) {
         const cmd = this.exec(argv);
         const chunks = [];
         for await (const c of cmd.stdout) chunks.push(c);
-        const r = await cmd.done;
-        if (r.code !== 0) throw new ConnectionError(`${what} on ${this.description} failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
-        return Buffer.concat(chunks).toString("utf8");
+        return { out: Buffer.concat(chunks).toString("utf8"), ...await cmd.done };
       }
-      async glob(patterns) {
-        if (patterns.length === 0) return [];
-        const out = await this.capture(["sh", "-c", GLOB_SCRIPT, "cairn-glob", ...patterns], `listing ${patterns.join(", ")}`);
-        const seen = /* @__PURE__ */ new Map();
-        for (const f2 of parseFindRecords(out)) seen.set(f2.path, f2);
-        return [...seen.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
-      }
-      async stat(path) {
-        const cmd = this.exec(["find", path.startsWith("-") ? `./${path}` : path, "-maxdepth", "0", "-printf", "%y\\t%s\\t%m\\t%T@\\t%U\\t%G\\t%p\\0"]);
-        const chunks = [];
-        for await (const c of cmd.stdout) chunks.push(c);
-        const r = await cmd.done;
-        const [info] = parseFindRecords(Buffer.concat(chunks).toString("utf8"));
-        if (r.code !== 0 || !info) {
-          const err = new Error(`cannot stat ${path} on ${this.description}: ${r.stderr.trim() || `exit ${r.code}`}`);
+      /**
+       * Runs a find script. find goes on past a folder it cannot read, says so
+       * on stderr and exits 1: those folders are reported, anything else fails.
+       */
+      async find(script, args, what) {
+        const r = await this.capture(["sh", "-c", script, "cairn-find", ...args]);
+        const unreadable = [];
+        let other = "";
+        for (const line of r.stderr.split("\n")) {
+          const m2 = /^find: ['‘](.*)['’]: (.*)$/.exec(line);
+          if (m2) unreadable.push({ path: m2[1].startsWith("./") ? m2[1].slice(2) : m2[1], reason: m2[2] });
+          else if (line.trim()) other += `${line}
+`;
+        }
+        if (r.code !== 0 && (r.code !== 1 || other || unreadable.length === 0)) {
+          const err = new Error(`${what} on ${this.description} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`}): ${(other || r.stderr).trim()}`);
           if (isNoSuchFile(r.stderr)) err.code = "ENOENT";
+          else if (/Permission denied/i.test(r.stderr)) err.code = "EACCES";
           throw err;
         }
-        return { ...info, path };
+        const seen = /* @__PURE__ */ new Map();
+        for (const f2 of parseFindRecords(r.out)) seen.set(f2.path, f2);
+        const now = /^now\t(\d+)\0/.exec(r.out);
+        return { files: [...seen.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0), unreadable, now: now ? Number(now[1]) * 1e3 : Date.now() };
       }
-      async read(path) {
-        const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path]);
+      async glob(patterns) {
+        if (patterns.length === 0) return { files: [], unreadable: [], now: Date.now() };
+        return await this.find(GLOB_SCRIPT, patterns, `listing ${patterns.join(", ")}`);
+      }
+      async walk(dir) {
+        return await this.find(WALK_SCRIPT, [dir], `listing ${dir}`);
+      }
+      async stat(path) {
+        const { files, unreadable } = await this.find(STAT_SCRIPT, [path], `stat of ${path}`);
+        if (files.length !== 1) {
+          const why = unreadable[0]?.reason ?? "no such file";
+          throw Object.assign(new Error(`cannot stat ${path} on ${this.description}: ${why}`), { code: isNoSuchFile(why) ? "ENOENT" : /Permission denied/i.test(why) ? "EACCES" : void 0 });
+        }
+        return { ...files[0], path };
+      }
+      async read(path, options = {}) {
+        const { length, hashPrefix } = options;
+        const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path, length === void 0 ? "" : String(length), hashPrefix ? "hash" : ""]);
         const out = new PassThrough({ highWaterMark: 1 << 20 });
         let started = false;
-        return await new Promise((resolve6, reject) => {
+        const stream2 = await new Promise((resolve6, reject) => {
           const fail = (err) => {
             if (!started) reject(err);
             else out.destroy(err);
@@ -31532,7 +31629,7 @@ shift $n
             (r) => {
               if (r.code === 0 && started) out.end();
               else {
-                const msg = r.stderr.trim().replace(/^sh: \d+: /, "") || `exit ${r.code ?? r.signal}`;
+                const msg = r.stderr.slice(0, r.stderr.indexOf(AFTER_MARK) >>> 0).trim().replace(/^sh: \d+: /, "") || `exit ${r.code ?? r.signal}`;
                 const err = new Error(`cannot read ${path} on ${this.description}: ${msg}`);
                 if (isNoSuchFile(msg)) err.code = "ENOENT";
                 else if (/Permission denied/i.test(msg)) err.code = "EACCES";
@@ -31542,6 +31639,18 @@ shift $n
             (err) => fail(err)
           );
         });
+        return {
+          stream: stream2,
+          after: async () => {
+            const { stderr } = await cmd.done;
+            const at2 = stderr.lastIndexOf(AFTER_MARK);
+            const tail = at2 < 0 ? "" : stderr.slice(at2 + AFTER_MARK.length);
+            const hashAt = tail.indexOf(HASH_MARK);
+            const [info] = parseFindRecords(hashAt < 0 ? tail : tail.slice(0, hashAt));
+            const hex = hashAt < 0 ? null : /^[0-9a-f]{64}\b/.exec(tail.slice(hashAt + HASH_MARK.length));
+            return { info: info && { ...info, path }, prefixHash: hex?.[0] };
+          }
+        };
       }
       async close() {
         if (this.closed) return;
@@ -31565,12 +31674,6 @@ function sshSettings(host, secrets) {
     throw new UsageError(
       `no SSH key for ${host.user}@${host.address}`,
       "put the private key text in CAIRN_SSH_KEY (or its path in CAIRN_SSH_KEY_FILE), or run an ssh-agent (SSH_AUTH_SOCK)"
-    );
-  }
-  if (!knownHosts.trim() && fingerprints.length === 0) {
-    throw new UsageError(
-      `the host key of ${host.address} is not pinned`,
-      `set CAIRN_KNOWN_HOSTS to its known_hosts line (ssh-keyscan -p ${host.port} ${host.address}, checked against the server) or CAIRN_HOST_FINGERPRINT to its SHA256 fingerprint; cairn never trusts a key on first use`
     );
   }
   return {
@@ -34379,9 +34482,9 @@ var asciiTabOrNewline = /[\t\n\r]/g;
 function stripTabAndNewline(value) {
   return value.replace(asciiTabOrNewline, "");
 }
-function urlHostnameOk(url, hostname2) {
-  hostname2.lastIndex = 0;
-  return hostname2.test(url.hostname);
+function urlHostnameOk(url, hostname3) {
+  hostname3.lastIndex = 0;
+  return hostname3.test(url.hostname);
 }
 function urlProtocolOk(url, protocol) {
   protocol.lastIndex = 0;
@@ -38963,11 +39066,12 @@ function sshSecrets(input, env) {
   const key = input.sshKey ? { text: input.sshKey, from: "the ssh-key input" } : fromEnv(env, "CAIRN_SSH_KEY");
   let privateKey = key?.text;
   if (privateKey && !privateKey.includes("\n") && privateKey.includes("\\n")) privateKey = privateKey.replace(/\\n/g, "\n");
-  const fingerprints = [];
-  for (const f2 of (input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "").split(/[\s,]+/).filter(Boolean)) {
-    const n = normalizeFingerprint(f2);
-    if (!n) throw new UsageError(`CAIRN_HOST_FINGERPRINT: ${JSON.stringify(f2)} is not a SHA256 fingerprint`, "expected the form SHA256:<43 base64 characters>, as `ssh-keygen -lf KEY.pub` prints it");
-    fingerprints.push(n);
+  const { fingerprints, bad } = parseFingerprints(input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "");
+  if (bad !== void 0) {
+    throw new UsageError(
+      `CAIRN_HOST_FINGERPRINT: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
+      "expected SHA256:<43 base64 characters>, or the line `ssh-keygen -lf KEY.pub` prints (256 SHA256:... comment (ED25519)); several: bare ones separated by commas, ssh-keygen lines one per line"
+    );
   }
   return {
     privateKey,
@@ -41181,6 +41285,26 @@ async function backup(repo, opts2) {
       }
       return { source: source2, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source2, e.path, ids) };
     }
+    const incomplete = [];
+    async function readOrLeaveOut(source2, e, log) {
+      for (let attempt = 1; ; attempt++) {
+        const bytesBefore = stats.bytes;
+        try {
+          return await readEntry(source2, e);
+        } catch (err) {
+          stats.bytes = bytesBefore;
+          if (err instanceof ChangedWhileReadingError && attempt < READ_ATTEMPTS) {
+            log.warn(`${err.message}; reading it again`);
+            continue;
+          }
+          if (!(err instanceof ChangedWhileReadingError) && !(err instanceof UnreadableFileError)) throw err;
+          const reason = err instanceof UnreadableFileError ? err.reason : `it was changed in place each of the ${READ_ATTEMPTS} times it was read (last: ${err.detail})`;
+          incomplete.push({ source: source2, path: err.path, reason });
+          log.warn(`source ${source2}: left out ${err.path}: ${reason}`);
+          return void 0;
+        }
+      }
+    }
     const parents = await parentLists(repo).catch((err) => {
       opts2.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
       return /* @__PURE__ */ new Map();
@@ -41222,23 +41346,11 @@ async function backup(repo, opts2) {
         let count = 0;
         let size = 0;
         for await (const e of dump.entries) {
-          for (let attempt = 1; ; attempt++) {
-            const bytesBefore = stats.bytes;
-            try {
-              const entry = await readEntry(source2.name, e);
-              entries.push(entry);
-              count++;
-              size += entry.size;
-              break;
-            } catch (err) {
-              if (!(err instanceof ChangedWhileReadingError)) throw err;
-              stats.bytes = bytesBefore;
-              if (attempt >= READ_ATTEMPTS) {
-                throw new ChangedWhileReadingError(err.path, `still changing after ${READ_ATTEMPTS} reads; back it up when it is quiet, or leave it out`);
-              }
-              log.warn(`${err.message}; reading it again`);
-            }
-          }
+          const entry = await readOrLeaveOut(source2.name, e, log);
+          if (!entry) continue;
+          entries.push(entry);
+          count++;
+          size += entry.size;
         }
         sources.push({ name: source2.name, kind: source2.kind, files: count, size, info: dump.info(), warnings });
       }
@@ -41252,8 +41364,9 @@ async function backup(repo, opts2) {
       const snapshot = {
         version: 1,
         time: new Date(started).toISOString(),
-        host: thisHost,
+        host: opts2.transport.host,
         full: full || selfContained,
+        incomplete,
         sources,
         stats,
         packs: [...used].sort(),
@@ -41309,12 +41422,19 @@ async function* untilAborted(source2, signal) {
   }
 }
 
+// src/app/backup.ts
+init_errors();
+
 // src/sources/open.ts
 init_errors();
 import { resolve as resolve2 } from "node:path";
 
 // src/sources/files.ts
 init_errors();
+import { createHash as createHash4 } from "node:crypto";
+var LIVE_MS = 10 * 6e4;
+var RACY_MS = 2e3;
+var isGlob = (pattern) => /[*?[]/.test(pattern);
 var FilesSource = class {
   kind = "files";
   name;
@@ -41328,82 +41448,164 @@ var FilesSource = class {
   dump(transport, log) {
     let files = 0;
     let bytes = 0;
+    const grew = [];
     const self2 = this;
+    const on = transport.description;
     async function* entries() {
+      let now;
       const found = /* @__PURE__ */ new Map();
+      let matched = false;
       for (const pattern of self2.patterns) {
-        const matches = await transport.glob([pattern]);
-        if (matches.length === 0) log.warn(`source ${self2.name}: ${pattern} matches nothing on ${transport.description}`);
-        for (const m2 of matches) {
-          if (m2.type === "dir") {
-            for (const inner of await transport.glob([`${m2.path.replace(/\/+$/, "")}/**`])) found.set(inner.path, inner);
-          } else found.set(m2.path, m2);
+        let listing;
+        try {
+          listing = await transport.glob([pattern]);
+        } catch (err) {
+          if (err instanceof ConnectionError) throw err;
+          yield unreadableEntry(self2.name, pattern, `it could not be listed: ${err.message}`);
+          continue;
+        }
+        now ??= listing.now;
+        const cutoff = self2.newerThanMs === void 0 ? -Infinity : now - self2.newerThanMs;
+        for (const u2 of listing.unreadable) yield unreadableEntry(self2.name, u2.path, lower(u2.reason));
+        if (listing.files.length === 0) {
+          if (isGlob(pattern)) log.warn(`source ${self2.name}: ${pattern} matches nothing on ${on}`);
+          else yield unreadableEntry(self2.name, pattern, await whyMissing(transport, pattern));
+          continue;
+        }
+        matched = true;
+        const all = [];
+        for (const m2 of listing.files) {
+          if (m2.type !== "dir") {
+            all.push(m2);
+            continue;
+          }
+          try {
+            const inside = await transport.walk(m2.path);
+            all.push(...inside.files);
+            for (const u2 of inside.unreadable) yield unreadableEntry(self2.name, u2.path, lower(u2.reason));
+          } catch (err) {
+            if (err instanceof ConnectionError) throw err;
+            yield unreadableEntry(self2.name, m2.path, `the folder could not be listed: ${err.message}`);
+          }
+        }
+        let regular = 0;
+        let kept = 0;
+        for (const f2 of all) {
+          if (f2.type === "symlink" || f2.type === "other") {
+            log.warn(`source ${self2.name}: skipped ${f2.path} (a ${f2.type === "symlink" ? "symbolic link" : "special file"})`);
+          } else if (f2.type === "file") {
+            regular++;
+            if (f2.mtime >= cutoff) {
+              kept++;
+              found.set(f2.path, f2);
+            }
+          }
+        }
+        if (regular > 0 && kept === 0) {
+          log.warn(`source ${self2.name}: every file ${pattern} matches on ${on} is older than newer-than (${formatAge(self2.newerThanMs)}); none is backed up`);
         }
       }
-      const cutoff = self2.newerThanMs === void 0 ? -Infinity : Date.now() - self2.newerThanMs;
-      const list = [...found.values()].filter((f2) => {
-        if (f2.type === "symlink" || f2.type === "other") {
-          log.warn(`source ${self2.name}: skipped ${f2.path} (a ${f2.type === "symlink" ? "symbolic link" : "special file"})`);
-          return false;
-        }
-        return f2.type === "file" && f2.mtime >= cutoff;
-      }).sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
-      if (found.size === 0) {
-        throw new SourceError(
-          `source ${self2.name}: no file matches ${self2.patterns.join(", ")} on ${transport.description}`,
-          "check the paths in cairn.yml"
-        );
+      if (!matched && self2.patterns.every(isGlob)) {
+        yield unreadableEntry(self2.name, self2.patterns.join(", "), "no file matches any pattern of this source");
       }
-      for (const f2 of list) {
+      const ctx = { now: now ?? Date.now(), count: (n) => bytes += n, grew: (path) => grew.push(path) };
+      for (const f2 of [...found.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0)) {
         files++;
-        yield fileEntry(transport, self2.name, f2, (n) => bytes += n);
+        yield fileEntry(transport, self2.name, f2, ctx);
       }
     }
-    return { entries: entries(), info: () => ({ files, bytes }) };
+    return { entries: entries(), info: () => ({ files, bytes, ...grew.length ? { grew } : {} }) };
   }
 };
-function fileEntry(transport, source2, info, count) {
-  let opened = 0;
+async function whyMissing(transport, path) {
+  try {
+    await transport.stat(path);
+    return "it could not be listed";
+  } catch (err) {
+    if (err instanceof ConnectionError) throw err;
+    return reasonOf(err, "it does not exist");
+  }
+}
+function reasonOf(err, missing2) {
+  const code2 = err.code;
+  if (code2 === "ENOENT" || code2 === "ENOTDIR") return missing2;
+  if (code2 === "EACCES" || code2 === "EPERM") return "permission denied";
+  return err.message;
+}
+var lower = (reason) => reason.charAt(0).toLowerCase() + reason.slice(1);
+function formatAge(ms2) {
+  const d = ms2 / 864e5;
+  return Number.isInteger(d) ? `${d}d` : ms2 % 36e5 === 0 ? `${ms2 / 36e5}h` : `${Math.round(ms2 / 1e3)}s`;
+}
+function unreadableEntry(source2, path, reason) {
+  return {
+    path: `${source2}/${path.replace(/^\/+/, "")}`,
+    mode: 0,
+    mtime: 0,
+    uid: 0,
+    gid: 0,
+    async *open() {
+      throw new UnreadableFileError(path, reason);
+    }
+  };
+}
+function fileEntry(transport, source2, info, ctx) {
+  let attempt = 0;
   const entry = {
     path: `${source2}/${info.path.replace(/^\/+/, "")}`,
     mode: info.mode,
     mtime: info.mtime,
     uid: info.uid,
     gid: info.gid,
-    async *open() {
-      const cannot = (err) => new SourceError(
-        `cannot read ${info.path} on ${transport.description}: ${err.message}`,
-        "give the backup user read access, or leave the file out",
-        { cause: err }
-      );
-      let before = info;
-      if (opened++ > 0) {
-        try {
-          before = await transport.stat(info.path);
-        } catch (err) {
-          throw cannot(err);
-        }
-      }
-      entry.mode = before.mode;
-      entry.mtime = before.mtime;
-      let n = 0;
-      try {
-        for await (const chunk of await transport.read(info.path)) {
-          n += chunk.length;
-          yield chunk;
-        }
-      } catch (err) {
-        throw err instanceof SourceError ? err : cannot(err);
-      }
-      const after = await transport.stat(info.path).catch((err) => {
-        throw cannot(err);
-      });
-      if (n !== before.size || after.size !== before.size || after.mtime !== before.mtime) {
-        throw new ChangedWhileReadingError(info.path, `size ${before.size} -> ${after.size}, read ${n} bytes`);
-      }
-      count(n);
-    }
+    open: () => readFile2(++attempt)
   };
+  const failed = (err, missing2 = "it was removed before it could be read") => err instanceof ConnectionError ? new ConnectionError(`${err.message} (reading ${info.path})`, err.hint, { cause: err }) : new UnreadableFileError(info.path, reasonOf(err, missing2), { cause: err });
+  const changed = (detail) => new ChangedWhileReadingError(info.path, detail);
+  async function* readFile2(n) {
+    let before = info;
+    if (n > 1) {
+      try {
+        before = await transport.stat(info.path);
+      } catch (err) {
+        throw failed(err);
+      }
+    }
+    if (before.type !== "file") throw new UnreadableFileError(info.path, "it is no longer a regular file");
+    Object.assign(entry, { mode: before.mode, mtime: before.mtime, uid: before.uid, gid: before.gid });
+    const size = before.size;
+    const hash2 = n > 1 || before.mtime >= ctx.now - LIVE_MS ? createHash4("sha256") : void 0;
+    let got = 0;
+    let read2;
+    try {
+      read2 = await transport.read(info.path, { length: size, hashPrefix: hash2 !== void 0 });
+      for await (const chunk of read2.stream) {
+        got += chunk.length;
+        hash2?.update(chunk);
+        yield chunk;
+      }
+    } catch (err) {
+      throw failed(err);
+    }
+    let now;
+    try {
+      now = await read2.after();
+    } catch (err) {
+      throw failed(err);
+    }
+    const after = now.info;
+    if (got < size) throw changed(`it shrank: only ${got} of its ${size} bytes were there`);
+    if (!after) throw changed("it was removed or renamed");
+    if (after.id !== before.id) throw changed("it was replaced by another file");
+    if (after.size < size) throw changed(`it shrank from ${size} to ${after.size} bytes`);
+    const same = after.size === size && after.mtime === before.mtime && after.ctime === before.ctime;
+    if (!same || after.mtime >= ctx.now - RACY_MS) {
+      if (!hash2) throw changed("it was written to");
+      if (!now.prefixHash) throw changed(`its first ${size} bytes could not be checked on ${transport.description} (that needs sha256sum, shasum or openssl there)`);
+      if (now.prefixHash !== hash2.digest("hex")) throw changed(`bytes within its first ${size} were rewritten`);
+      if (after.size > size) ctx.grew(info.path);
+    }
+    ctx.count(got);
+  }
   return entry;
 }
 
@@ -41430,6 +41632,7 @@ ${stderr}` : ""}`);
     onResult?.(result);
   } catch (err) {
     if (err instanceof SourceError) throw err;
+    if (err instanceof ConnectionError) throw new ConnectionError(`${what} on ${transport.description} was cut off: ${err.message}`, err.hint, { cause: err });
     throw new SourceError(`${what} on ${transport.description} was cut off: ${err.message}`, "nothing was stored; run the backup again", { cause: err });
   } finally {
     if (!finished) cmd.kill();
@@ -41814,11 +42017,17 @@ function createSources(config2, secrets) {
 
 // src/transport/local.ts
 import { spawn } from "node:child_process";
+import { createHash as createHash5 } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { glob, lstat } from "node:fs/promises";
+import { glob, lstat, opendir } from "node:fs/promises";
+import { hostname as hostname2 } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
 var STDERR_TAIL = 8192;
+var byPath = (a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0;
 var LocalTransport = class {
   description = "local";
+  host = hostname2();
   exec(argv, options = {}) {
     const child = spawn(argv[0], argv.slice(1), {
       // The child inherits this process's environment (PATH, HOME, PG*) like any
@@ -41859,30 +42068,85 @@ var LocalTransport = class {
     return { stdout: child.stdout, done, kill: () => child.kill("SIGTERM") };
   }
   async glob(patterns) {
+    const now = Date.now();
     const seen = /* @__PURE__ */ new Map();
     for (const pattern of patterns) {
       for await (const path of glob(pattern)) {
         if (!seen.has(path)) seen.set(path, await this.stat(path));
       }
     }
-    return [...seen.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
+    return { files: [...seen.values()].sort(byPath), unreadable: [], now };
+  }
+  async walk(dir) {
+    const now = Date.now();
+    const files = [];
+    const unreadable = [];
+    const visit = async (d) => {
+      let entries;
+      try {
+        entries = await opendir(d);
+      } catch (err) {
+        const code2 = err.code;
+        unreadable.push({ path: d, reason: code2 === "EACCES" ? "Permission denied" : code2 === "ENOENT" ? "No such file or directory" : err.message });
+        return;
+      }
+      for await (const e of entries) {
+        const info = await this.stat(join(d, e.name));
+        files.push(info);
+        if (info.type === "dir") await visit(info.path);
+      }
+    };
+    await visit(dir);
+    return { files: files.sort(byPath), unreadable, now };
   }
   async stat(path) {
-    const st2 = await lstat(path);
+    const st2 = await lstat(path, { bigint: true });
     const type = st2.isFile() ? "file" : st2.isDirectory() ? "dir" : st2.isSymbolicLink() ? "symlink" : "other";
-    return { path, type, size: st2.size, mode: st2.mode & 4095, mtime: st2.mtimeMs, uid: st2.uid, gid: st2.gid };
+    const ms2 = (ns2) => Number(ns2 / 1000n) / 1e3;
+    return {
+      path,
+      type,
+      size: Number(st2.size),
+      mode: Number(st2.mode & 0o7777n),
+      mtime: ms2(st2.mtimeNs),
+      ctime: ms2(st2.ctimeNs),
+      uid: Number(st2.uid),
+      gid: Number(st2.gid),
+      id: `${st2.dev}:${st2.ino}`
+    };
   }
-  async read(path) {
-    const stream2 = createReadStream(path, { highWaterMark: 1 << 20 });
-    await new Promise((resolve6, reject) => {
-      stream2.once("open", () => resolve6());
-      stream2.once("error", reject);
-    });
-    return stream2;
+  async read(path, options = {}) {
+    const stream2 = await openStream(path, options.length);
+    return {
+      stream: stream2,
+      after: async () => {
+        const info = await this.stat(path).catch(() => void 0);
+        if (!options.hashPrefix || !info) return { info };
+        const hash2 = createHash5("sha256");
+        try {
+          for await (const chunk of await openStream(path, options.length)) hash2.update(chunk);
+        } catch {
+          return { info };
+        }
+        return { info, prefixHash: hash2.digest("hex") };
+      }
+    };
   }
   async close() {
   }
 };
+async function openStream(path, length) {
+  const stream2 = createReadStream(path, { highWaterMark: 1 << 20, end: length === void 0 ? void 0 : Math.max(0, length - 1) });
+  await new Promise((resolve6, reject) => {
+    stream2.once("open", () => resolve6());
+    stream2.once("error", reject);
+  });
+  if (length === 0) {
+    stream2.destroy();
+    return Readable.from([]);
+  }
+  return stream2;
+}
 
 // src/transport/open.ts
 async function createTransport(config2, secrets) {
@@ -41898,7 +42162,7 @@ import { resolve as resolve3 } from "node:path";
 // src/backends/local.ts
 import { randomBytes as randomBytes5 } from "node:crypto";
 import { mkdir, open as open2, readdir, rename, rm, stat, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { join as join2 } from "node:path";
 
 // src/backends/backend.ts
 var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock"];
@@ -41930,19 +42194,19 @@ var LocalBackend = class {
     this.properties = { location: `local:${root}`, atomicWrites: true };
   }
   dir(h) {
-    if (h.type === "pack") return join(this.root, "packs", h.name.slice(0, 2));
-    return join(this.root, DIRS[h.type]);
+    if (h.type === "pack") return join2(this.root, "packs", h.name.slice(0, 2));
+    return join2(this.root, DIRS[h.type]);
   }
   path(h) {
     checkHandle(h);
-    return join(this.dir(h), h.name || h.type);
+    return join2(this.dir(h), h.name || h.type);
   }
   async save(h, data, opts2) {
     opts2?.signal?.throwIfAborted();
     const final = this.path(h);
     const dir = this.dir(h);
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
+    const tmp = join2(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
     try {
       const f2 = await open2(tmp, "wx", 384);
       try {
@@ -42012,15 +42276,15 @@ var LocalBackend = class {
       }
       return;
     }
-    const base = join(this.root, DIRS[type]);
+    const base = join2(this.root, DIRS[type]);
     const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
     for (const sub of dirs) {
-      const dir = join(base, sub);
+      const dir = join2(base, sub);
       for (const name2 of await readdirOrEmpty(dir)) {
         opts2?.signal?.throwIfAborted();
         if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
         try {
-          yield { name: name2, size: (await stat(join(dir, name2))).size };
+          yield { name: name2, size: (await stat(join2(dir, name2))).size };
         } catch (err) {
           if (err.code !== "ENOENT") throw err;
         }
@@ -42191,6 +42455,17 @@ async function openRepository(settings, need, signal) {
 }
 
 // src/app/backup.ts
+var SHOWN = 20;
+function incompleteError(report) {
+  const unread = report.snapshot.incomplete ?? [];
+  if (unread.length === 0) return void 0;
+  return new IncompleteSnapshotError(
+    `snapshot ${report.id.slice(0, 8)} was saved, but it is incomplete: ${unread.length === 1 ? "1 file" : `${unread.length} files`} could not be read:
+` + unread.slice(0, SHOWN).map((u2) => `  ${u2.source}: ${u2.path}: ${u2.reason}`).join("\n") + (unread.length > SHOWN ? `
+  and ${unread.length - SHOWN} more (\`cairn snapshots --json\` lists them all)` : ""),
+    "everything else is in the snapshot; give the backup user read access, correct the paths in cairn.yml or leave those files out, then run the backup again"
+  );
+}
 async function backup2(settings, req) {
   const config2 = requireConfig(settings);
   const repo = await openRepository(settings, "write", req.signal);
@@ -42318,24 +42593,30 @@ async function backup3(flags) {
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
-    const { id, snapshot } = await backup2(settings, {
+    const report = await backup2(settings, {
       full: flags.full,
       log: stderrLogger,
       onProgress: (p2) => bar.update(p2.bytes, { source: p2.source, fresh: formatBytes(p2.newBytes) }),
       signal: cancelSignal
     });
     bar.stop();
+    const { id, snapshot } = report;
     const s3 = snapshot.stats;
+    const unread = snapshot.incomplete ?? [];
     if (flags.json) {
-      printJson({ id, time: snapshot.time, full: snapshot.full, sources: snapshot.sources, stats: s3 });
+      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s3 });
+      const incomplete2 = incompleteError(report);
+      if (incomplete2) throw incomplete2;
       return;
     }
     process.stdout.write(
-      `snapshot ${id.slice(0, 8)} saved${snapshot.full ? " (full)" : ""}
+      `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}
 ` + snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}
 `).join("") + `  read ${formatBytes(s3.bytes)}, new ${formatBytes(s3.newBytes)} in ${s3.newChunks} of ${s3.chunks} chunks, ${storedText(s3.bytes, s3.storedBytes)}, ${(s3.durationMs / 1e3).toFixed(1)} s
 `
     );
+    const incomplete = incompleteError(report);
+    if (incomplete) throw incomplete;
   } finally {
     bar.stop();
   }
@@ -42351,8 +42632,8 @@ function storedText(read2, stored) {
 import { randomBytes as randomBytes6 } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename as rename2, rm as rm2, stat as stat2 } from "node:fs/promises";
-import { dirname, join as join3, resolve as resolve4 } from "node:path";
-import { Readable } from "node:stream";
+import { dirname, join as join4, resolve as resolve4 } from "node:path";
+import { Readable as Readable2 } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress as createZstdCompress2 } from "node:zlib";
 
@@ -45472,7 +45753,7 @@ function frameKey(v2, i) {
 // src/engine/restore/paths.ts
 init_errors();
 import { lstat as lstat2, mkdir as mkdir2 } from "node:fs/promises";
-import { join as join2 } from "node:path";
+import { join as join3 } from "node:path";
 var FOLDER_MODE = 493;
 function checkPath(path) {
   if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
@@ -45500,7 +45781,7 @@ function selectEntries(snapshot, source2) {
 async function makeParents(target, parts) {
   let dir = target;
   for (const p2 of parts.slice(0, -1)) {
-    dir = join2(dir, p2);
+    dir = join3(dir, p2);
     try {
       const st2 = await lstat2(dir);
       if (!st2.isDirectory()) throw new IntegrityError(`refusing to restore through ${dir}: it is not a folder (a symbolic link or a file)`);
@@ -45509,7 +45790,7 @@ async function makeParents(target, parts) {
       await mkdir2(dir, { mode: FOLDER_MODE });
     }
   }
-  return join2(dir, parts[parts.length - 1]);
+  return join3(dir, parts[parts.length - 1]);
 }
 
 // src/engine/export.ts
@@ -45548,9 +45829,9 @@ async function exportSnapshot(repo, ref, opts2) {
     const entries = selectEntries(ref.snapshot, opts2.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     const located = entries.map((e) => reader.locateAll(e.chunks));
-    const tmp = join3(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
+    const tmp = join4(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
     try {
-      await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
+      await pipeline(Readable2.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
       await checkOutput(out, opts2.force ?? false);
       await rename2(tmp, out);
     } catch (err) {
@@ -50832,7 +51113,7 @@ async function keygen2(flags) {
 init_errors();
 import { randomBytes as randomBytes11 } from "node:crypto";
 import { chmod, lstat as lstat3, mkdir as mkdir3, open as open3, rename as rename3, rm as rm3, utimes } from "node:fs/promises";
-import { dirname as dirname2, join as join4, resolve as resolve5 } from "node:path";
+import { dirname as dirname2, join as join5, resolve as resolve5 } from "node:path";
 
 // src/engine/restore/plan.ts
 function* spans(located, fds) {
@@ -50949,7 +51230,7 @@ async function prepareTarget(target, entries, overwrite) {
   const files = [];
   const folders = [];
   for (const e of entries) {
-    const path = join4(target, ...checkPath(e.path));
+    const path = join5(target, ...checkPath(e.path));
     try {
       ((await lstat3(path)).isDirectory() ? folders : files).push(path);
     } catch (err) {
@@ -50974,7 +51255,7 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
   try {
     for (const e of entries) {
       const final = await makeParents(target, checkPath(e.path));
-      const tmp = join4(dirname2(final), `.cairn-restore-${randomBytes11(6).toString("hex")}`);
+      const tmp = join5(dirname2(final), `.cairn-restore-${randomBytes11(6).toString("hex")}`);
       files.push({ tmp, final, handle: await open3(tmp, "wx", 384) });
     }
     const large = files.filter((_2, k2) => entries[k2].size >= SYNC_EVERY);
@@ -51058,7 +51339,7 @@ async function snapshots(settings, req = {}) {
 async function snapshots2(flags) {
   const all = await snapshots(await settingsFrom(flags), { signal: cancelSignal });
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s3 }) => ({ id, time: s3.time, host: s3.host, full: s3.full, sources: s3.sources, stats: s3.stats })));
+    printJson(all.map(({ id, snapshot: s3 }) => ({ id, time: s3.time, host: s3.host, full: s3.full, incomplete: s3.incomplete ?? [], sources: s3.sources, stats: s3.stats })));
     return;
   }
   if (all.length === 0) {
@@ -51071,7 +51352,7 @@ async function snapshots2(flags) {
       id.slice(0, 8),
       s3.time.replace("T", " ").replace(/\.\d+Z$/, "Z"),
       s3.host,
-      s3.full ? "full" : "incremental",
+      (s3.full ? "full" : "incremental") + (s3.incomplete?.length ? ", incomplete" : ""),
       s3.sources.map((x) => x.name).join(","),
       formatBytes(s3.stats.bytes),
       formatBytes(s3.stats.storedBytes)
@@ -51079,6 +51360,13 @@ async function snapshots2(flags) {
   }
   const widths = rows[0].map((_2, i) => Math.max(...rows.map((r) => r[i].length)));
   process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n");
+  for (const { id, snapshot: s3 } of all) {
+    const unread = s3.incomplete ?? [];
+    for (const u2 of unread.slice(0, 5)) process.stdout.write(`${id.slice(0, 8)} is incomplete: ${u2.source}: ${u2.path}: ${u2.reason}
+`);
+    if (unread.length > 5) process.stdout.write(`${id.slice(0, 8)} is incomplete: and ${unread.length - 5} more (--json lists them all)
+`);
+  }
 }
 
 // src/engine/verify.ts

@@ -71,12 +71,36 @@ export class SourceError extends CairnError {
   }
 }
 
-/** A file changed while it was read; the engine reads it again. */
+/** A file was changed in place while it was read; the engine reads it again, then gives up on it (UnreadableFileError). */
 export class ChangedWhileReadingError extends CairnError {
   readonly path: string;
+  readonly detail: string;
   constructor(path: string, detail: string) {
     super(`${path} changed while it was read (${detail})`);
     this.path = path;
+    this.detail = detail;
+  }
+}
+
+/**
+ * One file (or a literal path, or a folder) of a source could not be read:
+ * the backup goes on without it, and the snapshot names it as incomplete.
+ */
+export class UnreadableFileError extends CairnError {
+  /** The path on the source machine (or the pattern). */
+  readonly path: string;
+  readonly reason: string;
+  constructor(path: string, reason: string, options?: ErrorOptions) {
+    super(`cannot read ${path}: ${reason}`, ExitCode.incomplete, "give the backup user read access, fix the path in cairn.yml, or leave the file out", options);
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/** The snapshot was saved, but some of its files could not be read (each named in the snapshot). */
+export class IncompleteSnapshotError extends CairnError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.incomplete, hint);
   }
 }
 
@@ -91,10 +115,10 @@ export class ConnectionError extends CairnError {
   }
 }
 
-/** The server's host key is not pinned, or does not match the pin: we refuse to talk to it. */
+/** The server's host key is not pinned, or does not match the pin: we refuse to talk to it (a setting to fix, so exit 2). */
 export class HostKeyError extends CairnError {
   constructor(message: string, hint?: string) {
-    super(message, ExitCode.runtime, hint);
+    super(message, ExitCode.usage, hint);
   }
 }
 

@@ -1,6 +1,7 @@
 // Backup: the config's sources, read over the transport, into a new snapshot.
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
+import { IncompleteSnapshotError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { createSources } from "../sources/open.ts";
 import { createTransport } from "../transport/open.ts";
@@ -20,6 +21,27 @@ export interface BackupReport {
   repository: string;
   id: string;
   snapshot: NewSnapshot;
+}
+
+/** Files named in the error; the snapshot keeps them all. */
+const SHOWN = 20;
+
+/**
+ * The error a front end ends with when the snapshot was saved but some files
+ * could not be read (exit 4), after it has shown the report; undefined when
+ * the snapshot is complete.
+ */
+export function incompleteError(report: BackupReport): IncompleteSnapshotError | undefined {
+  const unread = report.snapshot.incomplete ?? [];
+  if (unread.length === 0) return undefined;
+  return new IncompleteSnapshotError(
+    `snapshot ${report.id.slice(0, 8)} was saved, but it is incomplete: ${unread.length === 1 ? "1 file" : `${unread.length} files`} could not be read:\n` +
+      unread
+        .slice(0, SHOWN)
+        .map((u) => `  ${u.source}: ${u.path}: ${u.reason}`)
+        .join("\n") + (unread.length > SHOWN ? `\n  and ${unread.length - SHOWN} more (\`cairn snapshots --json\` lists them all)` : ""),
+    "everything else is in the snapshot; give the backup user read access, correct the paths in cairn.yml or leave those files out, then run the backup again",
+  );
 }
 
 export async function backup(settings: Settings, req: BackupRequest): Promise<BackupReport> {

@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { loadConfig, type Config } from "../config/config.ts";
 import { ExitCode, fromSystemError, isSystemError, UsageError } from "../errors.ts";
 import type { GitHubContext } from "../github/context.ts";
-import { normalizeFingerprint } from "../transport/hostkeys.ts";
+import { parseFingerprints } from "../transport/hostkeys.ts";
 import type { SshSecrets } from "../transport/ssh-settings.ts";
 
 export type Env = Record<string, string | undefined>;
@@ -162,11 +162,12 @@ function sshSecrets(input: SettingsInput, env: Env): SshSecrets {
   // GitHub secrets pasted with literal "\n" still make a usable key.
   let privateKey = key?.text;
   if (privateKey && !privateKey.includes("\n") && privateKey.includes("\\n")) privateKey = privateKey.replace(/\\n/g, "\n");
-  const fingerprints: string[] = [];
-  for (const f of (input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "").split(/[\s,]+/).filter(Boolean)) {
-    const n = normalizeFingerprint(f);
-    if (!n) throw new UsageError(`CAIRN_HOST_FINGERPRINT: ${JSON.stringify(f)} is not a SHA256 fingerprint`, "expected the form SHA256:<43 base64 characters>, as `ssh-keygen -lf KEY.pub` prints it");
-    fingerprints.push(n);
+  const { fingerprints, bad } = parseFingerprints(input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "");
+  if (bad !== undefined) {
+    throw new UsageError(
+      `CAIRN_HOST_FINGERPRINT: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
+      "expected SHA256:<43 base64 characters>, or the line `ssh-keygen -lf KEY.pub` prints (256 SHA256:... comment (ED25519)); several: bare ones separated by commas, ssh-keygen lines one per line",
+    );
   }
   return {
     privateKey,

@@ -1,5 +1,5 @@
 // cairn backup: read the config's sources and store a snapshot.
-import { backup as runBackup } from "../app/backup.ts";
+import { incompleteError, backup as runBackup } from "../app/backup.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
@@ -8,24 +8,30 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
-    const { id, snapshot } = await runBackup(settings, {
+    const report = await runBackup(settings, {
       full: flags.full,
       log: stderrLogger,
       onProgress: (p) => bar.update(p.bytes, { source: p.source, fresh: formatBytes(p.newBytes) }),
       signal: cancelSignal,
     });
     bar.stop();
+    const { id, snapshot } = report;
     const s = snapshot.stats;
+    const unread = snapshot.incomplete ?? [];
     if (flags.json) {
-      printJson({ id, time: snapshot.time, full: snapshot.full, sources: snapshot.sources, stats: s });
+      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s });
+      const incomplete = incompleteError(report);
+      if (incomplete) throw incomplete;
       return;
     }
     process.stdout.write(
-      `snapshot ${id.slice(0, 8)} saved${snapshot.full ? " (full)" : ""}\n` +
+      `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
         snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
         `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
         `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n`,
     );
+    const incomplete = incompleteError(report);
+    if (incomplete) throw incomplete;
   } finally {
     bar.stop();
   }

@@ -7,7 +7,7 @@ import { cancelSignal } from "./signals.ts";
 export async function snapshots(flags: GlobalFlags): Promise<void> {
   const all = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, sources: s.sources, stats: s.stats })));
+    printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats })));
     return;
   }
   if (all.length === 0) {
@@ -20,7 +20,7 @@ export async function snapshots(flags: GlobalFlags): Promise<void> {
       id.slice(0, 8),
       s.time.replace("T", " ").replace(/\.\d+Z$/, "Z"),
       s.host,
-      s.full ? "full" : "incremental",
+      (s.full ? "full" : "incremental") + (s.incomplete?.length ? ", incomplete" : ""),
       s.sources.map((x) => x.name).join(","),
       formatBytes(s.stats.bytes),
       formatBytes(s.stats.storedBytes),
@@ -28,4 +28,9 @@ export async function snapshots(flags: GlobalFlags): Promise<void> {
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n");
+  for (const { id, snapshot: s } of all) {
+    const unread = s.incomplete ?? [];
+    for (const u of unread.slice(0, 5)) process.stdout.write(`${id.slice(0, 8)} is incomplete: ${u.source}: ${u.path}: ${u.reason}\n`);
+    if (unread.length > 5) process.stdout.write(`${id.slice(0, 8)} is incomplete: and ${unread.length - 5} more (--json lists them all)\n`);
+  }
 }

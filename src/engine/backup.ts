@@ -4,8 +4,9 @@
 // state safe: packs, then an index file naming them (every INDEX_EVERY packs,
 // so memory stays flat), then list files for large entries, the snapshot last. A failure removes this run's
 // packs that no index names yet; a crash leaves only unreferenced files,
-// never a half snapshot.
-import { ChangedWhileReadingError, errorMessage } from "../errors.ts";
+// never a half snapshot. A file that cannot be read is not a failure: it is
+// left out and named in the snapshot's `incomplete`.
+import { ChangedWhileReadingError, errorMessage, UnreadableFileError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -15,9 +16,9 @@ import { BatchHasher } from "./chunk/hasher.ts";
 import { withLock } from "./repository/lock.ts";
 import { Packer } from "./pack/packer.ts";
 import { Workers } from "./tasks.ts";
-import { thisHost, type Repository } from "./repository/repository.ts";
+import type { Repository } from "./repository/repository.ts";
 import { IdList, IdTable } from "./chunk/idtable.ts";
-import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource } from "./snapshot/snapshot.ts";
+import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
 
 const READ_ATTEMPTS = 3;
 /** Packs listed per index file (~512 MiB of stored data). */
@@ -131,6 +132,30 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
       return { source, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source, e.path, ids) };
     }
 
+    // A file changed in place while read is read again; one that still
+    // cannot be read is left out and named: the snapshot is saved, incomplete.
+    // Anything else (a failed dump, a lost connection) fails the backup.
+    const incomplete: Unread[] = [];
+    async function readOrLeaveOut(source: string, e: SourceEntry, log: Logger): Promise<NewSnapshot["entries"][number] | undefined> {
+      for (let attempt = 1; ; attempt++) {
+        const bytesBefore = stats.bytes;
+        try {
+          return await readEntry(source, e);
+        } catch (err) {
+          stats.bytes = bytesBefore;
+          if (err instanceof ChangedWhileReadingError && attempt < READ_ATTEMPTS) {
+            log.warn(`${err.message}; reading it again`);
+            continue;
+          }
+          if (!(err instanceof ChangedWhileReadingError) && !(err instanceof UnreadableFileError)) throw err;
+          const reason = err instanceof UnreadableFileError ? err.reason : `it was changed in place each of the ${READ_ATTEMPTS} times it was read (last: ${err.detail})`;
+          incomplete.push({ source, path: err.path, reason });
+          log.warn(`source ${source}: left out ${err.path}: ${reason}`);
+          return undefined;
+        }
+      }
+    }
+
     // A large entry's chunk list goes to a list file once; later snapshots
     // store only what changed against it (until that is a quarter of it).
     // A damaged earlier snapshot or list must not stop new backups: warn and write a new base.
@@ -176,23 +201,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         let count = 0;
         let size = 0;
         for await (const e of dump.entries) {
-          for (let attempt = 1; ; attempt++) {
-            const bytesBefore = stats.bytes;
-            try {
-              const entry = await readEntry(source.name, e);
-              entries.push(entry);
-              count++;
-              size += entry.size;
-              break;
-            } catch (err) {
-              if (!(err instanceof ChangedWhileReadingError)) throw err;
-              stats.bytes = bytesBefore;
-              if (attempt >= READ_ATTEMPTS) {
-                throw new ChangedWhileReadingError(err.path, `still changing after ${READ_ATTEMPTS} reads; back it up when it is quiet, or leave it out`);
-              }
-              log.warn(`${err.message}; reading it again`);
-            }
-          }
+          const entry = await readOrLeaveOut(source.name, e, log);
+          if (!entry) continue;
+          entries.push(entry);
+          count++;
+          size += entry.size;
         }
         sources.push({ name: source.name, kind: source.kind, files: count, size, info: dump.info(), warnings });
       }
@@ -208,8 +221,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
       const snapshot: NewSnapshot = {
         version: 1,
         time: new Date(started).toISOString(),
-        host: thisHost,
+        host: opts.transport.host,
         full: full || selfContained,
+        incomplete,
         sources,
         stats,
         packs: [...used].sort(),

@@ -17,10 +17,12 @@ export interface SourceEntry {
   uid: number;
   gid: number;
   /**
-   * The content. The engine may call open() again when the read throws
-   * ChangedWhileReadingError (a file that changed while it was read). A failed
-   * dump must throw (SourceError) rather than end early: a short stream would
-   * be stored as a complete one.
+   * The content. The engine calls open() again when the read throws
+   * ChangedWhileReadingError (a file changed in place while it was read), and
+   * leaves the entry out, naming it in the snapshot, when it throws
+   * UnreadableFileError (this one file cannot be read). A failed dump must
+   * throw (SourceError) rather than end early: a short stream would be stored
+   * as a complete one. ConnectionError: the source machine is gone.
    */
   open(): AsyncIterable<Buffer>;
 }

@@ -1,7 +1,7 @@
 // Shared by every source that streams a command's stdout (sqlite, pg_dump,
 // mysqldump, a user's command): stream it, and fail if the command fails, so a
 // cut-off dump never becomes a complete-looking snapshot.
-import { SourceError } from "../errors.ts";
+import { ConnectionError, SourceError } from "../errors.ts";
 import type { ExecOptions, ExecResult, Transport } from "../transport/transport.ts";
 
 /** Lines a dump script writes to stderr to report what it did; kept out of error messages. */
@@ -35,6 +35,7 @@ export async function* streamCommand(
   } catch (err) {
     // A lost connection or a killed command: say which dump it cut off.
     if (err instanceof SourceError) throw err;
+    if (err instanceof ConnectionError) throw new ConnectionError(`${what} on ${transport.description} was cut off: ${err.message}`, err.hint, { cause: err });
     throw new SourceError(`${what} on ${transport.description} was cut off: ${(err as Error).message}`, "nothing was stored; run the backup again", { cause: err });
   } finally {
     if (!finished) cmd.kill();

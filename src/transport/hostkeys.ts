@@ -34,15 +34,40 @@ export function fingerprintOf(blob: Buffer): string {
   return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
-/** The host name known_hosts uses: `host` on port 22, `[host]:port` otherwise. */
+/**
+ * The host name known_hosts uses: `host` on port 22, `[host]:port` otherwise,
+ * lower-cased as OpenSSH does before it writes or hashes it.
+ */
 export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
 }
 
 /** Normalises "SHA256:abc=" / "sha256:abc" to "SHA256:abc"; null when not a SHA256 fingerprint. */
 export function normalizeFingerprint(s: string): string | null {
   const m = /^SHA256:([A-Za-z0-9+/]{43})=?$/i.exec(s.trim());
   return m ? `SHA256:${m[1]}` : null;
+}
+
+/**
+ * CAIRN_HOST_FINGERPRINT: bare fingerprints (`SHA256:...`) separated by
+ * commas, spaces or lines, or lines as `ssh-keygen -lf KEY.pub` prints them
+ * (`256 SHA256:... comment (ED25519)`, one key per line). `bad` is the first
+ * item that is neither.
+ */
+export function parseFingerprints(text: string): { fingerprints: string[]; bad?: string } {
+  const fingerprints: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    const keygen = /^\d+\s+(\S+)(?:\s.*)?\([A-Z0-9-]+\)$/.exec(line);
+    const words = keygen && !/SHA256:/i.test(line.slice(line.indexOf(keygen[1]) + keygen[1].length)) ? [keygen[1]] : line.split(/[\s,]+/).filter(Boolean);
+    for (const word of words) {
+      const fp = normalizeFingerprint(word);
+      if (!fp) return { fingerprints, bad: keygen ? line : word };
+      fingerprints.push(fp);
+    }
+  }
+  return { fingerprints };
 }
 
 interface KnownHostsLine {
@@ -70,6 +95,7 @@ function wildcard(pattern: string, name: string): boolean {
   return re.test(name);
 }
 
+/** `name` is knownHostsName's, lower-cased like the names OpenSSH hashes. */
 function hashedMatch(entry: string, name: string): boolean {
   const parts = entry.split("|"); // "", "1", salt, hash
   if (parts.length !== 4 || parts[1] !== "1") return false;
@@ -119,7 +145,8 @@ export function refusalMessage(v: Exclude<Verdict, { ok: true }>, host: string, 
           `Either the server's key was changed, or someone is intercepting the connection; refusing to connect`
         : `the host key of ${where} is not pinned: the server presented ${p.type} ${p.fingerprint}; refusing to connect (no trust on first use)`;
   const hint =
-    `check the key on the server (ssh-keygen -lf /etc/ssh/ssh_host_${p.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub); if it matches, pin it with\n` +
+    `check the fingerprint out of band, on the server itself (its console, or a session you trust: ` +
+    `ssh-keygen -lf /etc/ssh/ssh_host_${p.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub), never only through this connection; if it matches, pin it with\n` +
     `  CAIRN_HOST_FINGERPRINT=${p.fingerprint}\n` +
     `or add this line to CAIRN_KNOWN_HOSTS:\n` +
     `  ${knownHostsName(host, port)} ${p.type} ${p.base64}`;

@@ -3,9 +3,11 @@
 // single-quoted (a file name is always data). Secret environment variables
 // travel on the command's stdin and are exported by a tiny sh prelude, so they
 // never appear on a command line (`ps`) or in the server's logs. Globs are
-// expanded on the server by sh + GNU find; files are streamed with cat.
-// Everything streams with ssh2's channel window as backpressure, so memory
-// does not grow with what is pulled.
+// expanded on the server by sh + GNU find (no name is ever taken as one of
+// find's options); files are streamed with head/cat, each read reporting the
+// file's state right after it in the same command. Everything streams with
+// ssh2's channel window as backpressure, so memory does not grow with what is
+// pulled.
 import { PassThrough, type Readable } from "node:stream";
 import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
 
@@ -14,7 +16,7 @@ type Client = InstanceType<typeof Client>;
 import { ConnectionError, HostKeyError, UsageError } from "../errors.ts";
 import { refusalMessage, verifyHostKey, type Verdict } from "./hostkeys.ts";
 import type { SshEndpoint, SshSettings } from "./ssh-settings.ts";
-import type { ExecOptions, ExecResult, FileInfo, RunningCommand, Transport } from "./transport.ts";
+import type { ExecOptions, ExecResult, FileInfo, FileRead, Listing, ReadOptions, RunningCommand, Transport } from "./transport.ts";
 
 const STDERR_TAIL = 8192;
 
@@ -59,17 +61,27 @@ export function secretEnvBlock(env: Record<string, string>): string {
   return out + "\n";
 }
 
-// Expands patterns on the server. IFS is empty so an unquoted $p is globbed
-// but never split; `**` falls back to find -path. One record per path:
-// type, size, mode (octal), mtime (seconds.fraction), uid, gid, path; NUL-ended.
+// One record per file: type, size, mode (octal), mtime and ctime
+// (seconds.fraction), uid, gid, device, inode, path; NUL-ended. (The shell
+// word find's -printf gets, quoted.)
+const FIND_FORMAT = String.raw`'%y\t%s\t%m\t%T@\t%C@\t%U\t%G\t%D\t%i\t%p\0'`;
+
+// Every path handed to find is absolute or starts with "./", so a name like
+// "-fprint", "(" or "!" is never read as an option or an expression; the
+// "./" is taken off again in parseFindRecords. IFS is empty so an unquoted
+// $p is globbed but never split; `**` falls back to find -path. A listing
+// starts with the server's clock (`date +%s`, seconds), as a record of its own.
+const NOW = `printf 'now\\t%s\\0' "$(date +%s)"`;
 const GLOB_SCRIPT = `
+${NOW}
 IFS=''
 n=$#
 for p in "$@"; do
+  case $p in /*) ;; *) p=./$p ;; esac
   case $p in
   *'**'*)
     base=\${p%%[*?[]*}; base=\${base%/*}; [ -n "$base" ] || base=/
-    [ -d "$base" ] && find "$base" -mindepth 1 -path "$(printf '%s' "$p" | sed 's/\\*\\*/*/g')" -printf '%y\\t%s\\t%m\\t%T@\\t%U\\t%G\\t%p\\0'
+    [ -d "$base" ] && find "$base" -mindepth 1 -path "$(printf '%s' "$p" | sed 's/\\*\\*/*/g')" -printf ${FIND_FORMAT}
     ;;
   *)
     for f in $p; do
@@ -79,29 +91,63 @@ for p in "$@"; do
   esac
 done
 shift $n
-[ $# -eq 0 ] || find "$@" -maxdepth 0 -printf '%y\\t%s\\t%m\\t%T@\\t%U\\t%G\\t%p\\0'
+[ $# -eq 0 ] || find "$@" -maxdepth 0 -printf ${FIND_FORMAT}
 `;
 
-// Opens the file first, so a missing or unreadable file fails before any
-// byte, then prints one marker byte and streams the content.
-const READ_SCRIPT = `exec 3<"$1" || exit 1; printf .; exec cat <&3 3<&-`;
+// Everything below $1, and one file ("./"-prefixed when relative, as above).
+const WALK_SCRIPT = `${NOW}; d=$1; case $d in /*) ;; *) d=./$d ;; esac; exec find "$d" -mindepth 1 -printf ${FIND_FORMAT}`;
+const STAT_SCRIPT = `f=$1; case $f in /*) ;; *) f=./$f ;; esac; exec find "$f" -maxdepth 0 -printf ${FIND_FORMAT}`;
 
+// Reads $1: opens it first, so a missing or unreadable file fails before any
+// byte, prints one marker byte, streams the content (at most $2 bytes when
+// set), then reports on stderr how the file is now: its find record and, with
+// $3, SHA-256 of its first $2 bytes. One round trip for the whole check.
+const AFTER_MARK = "cairn-after\t";
+const HASH_MARK = "cairn-hash\t";
+const READ_SCRIPT = `
+exec 3<"$1" || exit 1
+printf .
+if [ -n "$2" ]; then head -c "$2" <&3 || exit 1; else cat <&3 || exit 1; fi
+exec 3<&-
+f=$1; case $f in /*) ;; *) f=./$f ;; esac
+printf '\\n${AFTER_MARK.replace("\t", "\\t")}' >&2
+find "$f" -maxdepth 0 -printf ${FIND_FORMAT} >&2 2>/dev/null
+[ -n "$3" ] || exit 0
+sum() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256
+  else cat >/dev/null; fi
+}
+printf '\\n${HASH_MARK.replace("\t", "\\t")}' >&2
+{ exec 3<"$f" && head -c "$2" <&3 | sum; } >&2 2>/dev/null
+exit 0
+`;
+
+/** The find records GLOB_SCRIPT, WALK_SCRIPT and STAT_SCRIPT print; paths without the "./" they added. */
 export function parseFindRecords(out: string): FileInfo[] {
   const files: FileInfo[] = [];
+  // "seconds.fraction" to ms, cut to the microsecond like the local transport's (exact, no float rounding).
+  const ms = (s: string) => {
+    const [sec, frac = ""] = s.split(".");
+    return Number(sec) * 1000 + Number(frac.padEnd(6, "0").slice(0, 6)) / 1000;
+  };
   for (const rec of out.split("\0")) {
     if (!rec) continue;
     const f = rec.split("\t");
-    if (f.length < 7) continue;
-    const path = f.slice(6).join("\t");
+    if (f.length < 10) continue;
+    const printed = f.slice(9).join("\t");
     const t = f[0];
     files.push({
-      path,
+      path: printed.startsWith("./") ? printed.slice(2) : printed,
       type: t === "f" ? "file" : t === "d" ? "dir" : t === "l" ? "symlink" : "other",
       size: Number(f[1]),
       mode: parseInt(f[2], 8),
-      mtime: Math.round(Number(f[3]) * 1e6) / 1e3,
-      uid: Number(f[4]),
-      gid: Number(f[5]),
+      mtime: ms(f[3]),
+      ctime: ms(f[4]),
+      uid: Number(f[5]),
+      gid: Number(f[6]),
+      id: `${f[7]}:${f[8]}`,
     });
   }
   return files;
@@ -111,8 +157,16 @@ function isNoSuchFile(msg: string): boolean {
   return /No such file|cannot open|does not exist/i.test(msg);
 }
 
+/** Keepalives left unanswered before the connection counts as dead (ssh2's keepaliveCountMax). */
+const KEEPALIVE_COUNT_MAX = 3;
+
+/** What to do about a connection that failed after it was made (not about files or permissions). */
+export const LOST_HINT =
+  "check that the server is up and its sshd running, the network between this machine and the server, and host.keepalive-seconds in cairn.yml (how often a quiet connection is checked); then run again";
+
 export class SshTransport implements Transport {
   readonly description: string;
+  readonly host: string;
   readonly settings: SshSettings;
   private client: Client;
   private jumpClient: Client | undefined;
@@ -125,9 +179,15 @@ export class SshTransport implements Transport {
     this.settings = settings;
     this.client = client;
     this.jumpClient = jumpClient;
+    this.host = settings.address;
     this.description = `ssh ${settings.user}@${settings.address}${settings.port === 22 ? "" : `:${settings.port}`}`;
     const onLost = (err?: Error) => {
-      if (!this.closed && !this.lost) this.lost = new ConnectionError(`the SSH connection to ${settings.address}:${settings.port} was lost${err ? `: ${err.message}` : ""}`);
+      if (this.closed || this.lost) return;
+      const where = `${settings.address}:${settings.port}`;
+      this.lost =
+        err?.message === "Keepalive timeout"
+          ? new ConnectionError(`the server ${where} stopped answering (no reply to ${KEEPALIVE_COUNT_MAX} keepalives, one every ${settings.keepaliveSeconds} s); the SSH connection was dropped`, LOST_HINT)
+          : new ConnectionError(`the SSH connection to ${where} was lost${err ? `: ${err.message}` : ""}`, LOST_HINT);
     };
     client.on("error", onLost);
     client.on("close", () => onLost());
@@ -137,12 +197,21 @@ export class SshTransport implements Transport {
   static async connect(settings: SshSettings): Promise<SshTransport> {
     let privateKey: string | undefined;
     if (settings.privateKey) {
+      const from = settings.privateKeyFrom ?? "CAIRN_SSH_KEY";
       const parsed = utils.parseKey(settings.privateKey, settings.passphrase);
       if (parsed instanceof Error) {
         const encrypted = /passphrase|encrypted|decrypt/i.test(parsed.message);
         throw new UsageError(
-          `cannot use the SSH key in ${settings.privateKeyFrom ?? "CAIRN_SSH_KEY"}: ${parsed.message}`,
-          encrypted ? "set CAIRN_SSH_PASSPHRASE to the key's passphrase" : "CAIRN_SSH_KEY must hold the whole private key file (-----BEGIN ... -----END ...)",
+          `cannot use the SSH key in ${from}: ${parsed.message}`,
+          encrypted
+            ? "set CAIRN_SSH_PASSPHRASE to the key's passphrase"
+            : `${from.replace(/=.*/s, "")} must ${from.includes("_FILE") ? "name a file holding" : "hold"} the whole private key (-----BEGIN ... -----END ...)`,
+        );
+      }
+      if (!parsed.isPrivateKey()) {
+        throw new UsageError(
+          `${from} holds a public key (${parsed.type}), not a private key`,
+          "give the private key (the file without .pub, which starts with -----BEGIN); the .pub line belongs in the server's authorized_keys",
         );
       }
       privateKey = settings.privateKey;
@@ -266,9 +335,7 @@ export class SshTransport implements Transport {
             resolve({ code, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
             return;
           }
-          const e =
-            this.lost ??
-            new ConnectionError(`the SSH connection to ${this.description} was lost while running ${argv[0]}`, "check the network and the server; the backup can simply be run again");
+          const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.settings.address}:${this.settings.port} was lost`, LOST_HINT);
           if (!stdout.destroyed && !stdout.writableEnded) stdout.destroy(e);
           reject(e);
         });
@@ -280,43 +347,64 @@ export class SshTransport implements Transport {
     return { stdout, done, kill };
   }
 
-  /** Runs a small command to completion and returns its stdout as text. */
-  async capture(argv: string[], what: string): Promise<string> {
+  /** Runs a small command to completion: its stdout as text, and how it ended. */
+  async capture(argv: string[]): Promise<{ out: string } & ExecResult> {
     const cmd = this.exec(argv);
     const chunks: Buffer[] = [];
     for await (const c of cmd.stdout) chunks.push(c as Buffer);
-    const r = await cmd.done;
-    if (r.code !== 0) throw new ConnectionError(`${what} on ${this.description} failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
-    return Buffer.concat(chunks).toString("utf8");
+    return { out: Buffer.concat(chunks).toString("utf8"), ...(await cmd.done) };
   }
 
-  async glob(patterns: string[]): Promise<FileInfo[]> {
-    if (patterns.length === 0) return [];
-    const out = await this.capture(["sh", "-c", GLOB_SCRIPT, "cairn-glob", ...patterns], `listing ${patterns.join(", ")}`);
+  /**
+   * Runs a find script. find goes on past a folder it cannot read, says so
+   * on stderr and exits 1: those folders are reported, anything else fails.
+   */
+  private async find(script: string, args: string[], what: string): Promise<Listing> {
+    const r = await this.capture(["sh", "-c", script, "cairn-find", ...args]);
+    const unreadable: Listing["unreadable"] = [];
+    let other = "";
+    for (const line of r.stderr.split("\n")) {
+      const m = /^find: ['‘](.*)['’]: (.*)$/.exec(line);
+      if (m) unreadable.push({ path: m[1].startsWith("./") ? m[1].slice(2) : m[1], reason: m[2] });
+      else if (line.trim()) other += `${line}\n`;
+    }
+    if (r.code !== 0 && (r.code !== 1 || other || unreadable.length === 0)) {
+      const err = new Error(`${what} on ${this.description} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`}): ${(other || r.stderr).trim()}`) as NodeJS.ErrnoException;
+      if (isNoSuchFile(r.stderr)) err.code = "ENOENT";
+      else if (/Permission denied/i.test(r.stderr)) err.code = "EACCES";
+      throw err;
+    }
     const seen = new Map<string, FileInfo>();
-    for (const f of parseFindRecords(out)) seen.set(f.path, f);
-    return [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const f of parseFindRecords(r.out)) seen.set(f.path, f);
+    const now = /^now\t(\d+)\0/.exec(r.out);
+    return { files: [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), unreadable, now: now ? Number(now[1]) * 1000 : Date.now() };
+  }
+
+  async glob(patterns: string[]): Promise<Listing> {
+    if (patterns.length === 0) return { files: [], unreadable: [], now: Date.now() };
+    return await this.find(GLOB_SCRIPT, patterns, `listing ${patterns.join(", ")}`);
+  }
+
+  async walk(dir: string): Promise<Listing> {
+    return await this.find(WALK_SCRIPT, [dir], `listing ${dir}`);
   }
 
   async stat(path: string): Promise<FileInfo> {
-    const cmd = this.exec(["find", path.startsWith("-") ? `./${path}` : path, "-maxdepth", "0", "-printf", "%y\\t%s\\t%m\\t%T@\\t%U\\t%G\\t%p\\0"]);
-    const chunks: Buffer[] = [];
-    for await (const c of cmd.stdout) chunks.push(c as Buffer);
-    const r = await cmd.done;
-    const [info] = parseFindRecords(Buffer.concat(chunks).toString("utf8"));
-    if (r.code !== 0 || !info) {
-      const err = new Error(`cannot stat ${path} on ${this.description}: ${r.stderr.trim() || `exit ${r.code}`}`) as NodeJS.ErrnoException;
-      if (isNoSuchFile(r.stderr)) err.code = "ENOENT";
-      throw err;
+    // A missing or unreachable file is find's "cannot look into" line.
+    const { files, unreadable } = await this.find(STAT_SCRIPT, [path], `stat of ${path}`);
+    if (files.length !== 1) {
+      const why = unreadable[0]?.reason ?? "no such file";
+      throw Object.assign(new Error(`cannot stat ${path} on ${this.description}: ${why}`), { code: isNoSuchFile(why) ? "ENOENT" : /Permission denied/i.test(why) ? "EACCES" : undefined });
     }
-    return { ...info, path };
+    return { ...files[0], path };
   }
 
-  async read(path: string): Promise<Readable> {
-    const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path]);
+  async read(path: string, options: ReadOptions = {}): Promise<FileRead> {
+    const { length, hashPrefix } = options;
+    const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path, length === undefined ? "" : String(length), hashPrefix ? "hash" : ""]);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     let started = false;
-    return await new Promise<Readable>((resolve, reject) => {
+    const stream = await new Promise<Readable>((resolve, reject) => {
       const fail = (err: Error) => {
         if (!started) reject(err);
         else out.destroy(err);
@@ -346,7 +434,7 @@ export class SshTransport implements Transport {
         (r) => {
           if (r.code === 0 && started) out.end();
           else {
-            const msg = r.stderr.trim().replace(/^sh: \d+: /, "") || `exit ${r.code ?? r.signal}`;
+            const msg = r.stderr.slice(0, r.stderr.indexOf(AFTER_MARK) >>> 0).trim().replace(/^sh: \d+: /, "") || `exit ${r.code ?? r.signal}`;
             const err = new Error(`cannot read ${path} on ${this.description}: ${msg}`) as NodeJS.ErrnoException;
             if (isNoSuchFile(msg)) err.code = "ENOENT";
             else if (/Permission denied/i.test(msg)) err.code = "EACCES";
@@ -356,6 +444,18 @@ export class SshTransport implements Transport {
         (err: Error) => fail(err),
       );
     });
+    return {
+      stream,
+      after: async () => {
+        const { stderr } = await cmd.done;
+        const at = stderr.lastIndexOf(AFTER_MARK);
+        const tail = at < 0 ? "" : stderr.slice(at + AFTER_MARK.length);
+        const hashAt = tail.indexOf(HASH_MARK);
+        const [info] = parseFindRecords(hashAt < 0 ? tail : tail.slice(0, hashAt));
+        const hex = hashAt < 0 ? null : /^[0-9a-f]{64}\b/.exec(tail.slice(hashAt + HASH_MARK.length));
+        return { info: info && { ...info, path }, prefixHash: hex?.[0] };
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -406,7 +506,7 @@ function openClient(settings: SshSettings, ep: SshEndpoint, privateKey: string |
     agent: settings.agent,
     readyTimeout: settings.connectTimeoutSeconds * 1000,
     keepaliveInterval: settings.keepaliveSeconds * 1000,
-    keepaliveCountMax: 3,
+    keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     algorithms: { cipher: (settings.ciphers ?? DEFAULT_CIPHERS) as never },
     hostVerifier: (key: Buffer) => {
       verdict = verifyHostKey(key, ep.address, ep.port, { knownHosts: settings.knownHosts, fingerprints: settings.fingerprints });

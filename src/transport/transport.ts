@@ -15,6 +15,39 @@ export interface FileInfo {
   mtime: number;
   uid: number;
   gid: number;
+  /** Status change time (ms): moves with every write, chmod or rename, and cannot be set back by a writer. */
+  ctime: number;
+  /** Which file this is on its machine ("device:inode"): another value means the path was replaced. */
+  id: string;
+}
+
+/** What a glob or walk found, and the folders it could not look into. */
+export interface Listing {
+  files: FileInfo[];
+  /** Paths that could not be listed (a folder without read permission), with why. */
+  unreadable: { path: string; reason: string }[];
+  /** The source machine's clock when the listing began, ms since the epoch (to the second): file times compare with it. */
+  now: number;
+}
+
+export interface ReadOptions {
+  /** Read at most this many bytes. */
+  length?: number;
+  /** Once the bytes are read, also take SHA-256 of the file's first `length` bytes as they are then. */
+  hashPrefix?: boolean;
+}
+
+/** One read of a file: its bytes, then how the file was right after (one round trip over SSH). */
+export interface FileRead {
+  /** The bytes. */
+  stream: Readable;
+  /**
+   * Once the stream has ended: the file's stat then (none when it is gone)
+   * and, when asked for, the SHA-256 (hex) of its first `length` bytes then
+   * (none when the source machine cannot compute it). Rejects when the
+   * connection is lost.
+   */
+  after(): Promise<{ info?: FileInfo; prefixHash?: string }>;
 }
 
 export interface ExecOptions {
@@ -49,15 +82,26 @@ export interface RunningCommand {
 export interface Transport {
   /** For messages: "local" or "ssh backup@host:2222". */
   readonly description: string;
+  /** The machine the sources live on, as a snapshot records it: cairn.yml's host address, or this machine's name. */
+  readonly host: string;
   /**
    * Run argv on the source machine. argv[0] is the program; no shell
    * interprets the arguments (ssh quotes each one for the remote shell).
    */
   exec(argv: string[], options?: ExecOptions): RunningCommand;
-  /** Files matching the glob patterns, sorted by path; directories are not descended into. */
-  glob(patterns: string[]): Promise<FileInfo[]>;
+  /**
+   * Files matching the glob patterns, sorted by path; directories are not
+   * descended into. A name is always data: one starting with "-", "(" or "!"
+   * is never taken as an option or an expression.
+   */
+  glob(patterns: string[]): Promise<Listing>;
+  /** Everything below a directory (not the directory itself), sorted by path. */
+  walk(dir: string): Promise<Listing>;
   stat(path: string): Promise<FileInfo>;
-  /** Stream a file's bytes. */
-  read(path: string): Promise<Readable>;
+  /**
+   * Read a file. Fails before the first byte when it cannot be opened
+   * (err.code ENOENT, EACCES, ...).
+   */
+  read(path: string, options?: ReadOptions): Promise<FileRead>;
   close(): Promise<void>;
 }

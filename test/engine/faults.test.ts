@@ -1,13 +1,15 @@
 // Bad input and faults, mostly through the CLI as a child process:
 // wrong keys, missing repository, broken config, flipped bytes in every kind
 // of stored object, crafted snapshots whose paths escape the target, backups
-// killed with SIGKILL at random moments, files that change while read, globs
-// that match nothing, and what the write key alone may and may not do.
+// killed with SIGKILL at random moments, files that grow or change while read
+// (real writers, and changes made at an exact moment of the read), files that
+// cannot be read (the snapshot is saved, incomplete), globs that match
+// nothing, and what the write key alone may and may not do.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
-import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { appendFile, chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
@@ -22,9 +24,9 @@ import { backup } from "../../src/engine/backup.ts";
 import { parseWriteKey } from "../../src/engine/crypto/keys.ts";
 import { Repository } from "../../src/engine/repository/repository.ts";
 import { encodeSnapshot, findSnapshot, loadSnapshot, type NewSnapshot, type Snapshot } from "../../src/engine/snapshot/snapshot.ts";
-import { ChangedWhileReadingError } from "../../src/errors.ts";
 import { FilesSource } from "../../src/sources/files.ts";
-import type { ExecOptions, FileInfo, RunningCommand, Transport } from "../../src/transport/transport.ts";
+import { LocalTransport } from "../../src/transport/local.ts";
+import type { ExecOptions, FileInfo, FileRead, Listing, ReadOptions, RunningCommand, Transport } from "../../src/transport/transport.ts";
 import {
   flipByte,
   makeRepo,
@@ -36,7 +38,7 @@ import {
   writeConfig,
   type TempRepo,
 } from "../helpers/repo.ts";
-import { runCli, runCliKilledAfter } from "../helpers/cli.ts";
+import { CLI, cliEnv, runCli, runCliKilledAfter } from "../helpers/cli.ts";
 
 /** A repository with one snapshot of a small database and a few settings files. */
 interface Fixture extends TempRepo {
@@ -565,48 +567,140 @@ describe("a backup killed with SIGKILL at random moments", () => {
   });
 });
 
-describe("files that change while read, globs that match nothing", () => {
+/** Starts a process that appends `lines` numbered lines to `log` every `everyMs` ms, one write per line, until stopped. */
+async function logWriter(log: string, first: number, lines: number, everyMs: number): Promise<{ stop(): Promise<void> }> {
+  const size = (await stat(log)).size;
+  const writer = spawn(
+    process.execPath,
+    ["-e", `const fs=require("fs");let i=${first};const line=(i)=>"line "+String(i).padStart(8,"0")+" "+"x".repeat(70)+"\\n";setInterval(()=>{for(let k=0;k<${lines};k++)fs.appendFileSync(process.argv[1],line(i++))},${everyMs});`, log],
+    { stdio: "ignore" },
+  );
+  const exited = new Promise((res) => writer.on("exit", res));
+  // Wait until the writer has really started.
+  while ((await stat(log)).size === size) await new Promise((res) => setTimeout(res, 5));
+  return {
+    async stop() {
+      writer.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
 
-  test("a file a writer keeps appending to: success after re-reading, or an error naming it; never a state that never existed", async () => {
-    for (let round = 0; round < 2; round++) {
-      const log = join(fx.dir, `growing-${round}.log`);
-      const line = (i: number) => `line ${String(i).padStart(8, "0")} ${"x".repeat(70)}\n`;
-      let initial = "";
-      for (let i = 0; i < 20_000; i++) initial += line(i); // ~1.6 MB: reading it takes a while
-      await writeFile(log, initial);
-      const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: logs\n    files: ["${log}"]\n`, `growing-${round}.yml`);
-      const writer = spawn(
-        process.execPath,
-        ["-e", `const fs=require("fs");let i=20000;const line=(i)=>"line "+String(i).padStart(8,"0")+" "+"x".repeat(70)+"\\n";setInterval(()=>{for(let k=0;k<${round === 0 ? 50 : 1};k++)fs.appendFileSync(process.argv[1],line(i++))},1);`, log],
-        { stdio: "ignore" },
-      );
-      const exited = new Promise((res) => writer.on("exit", res));
-      try {
-        // Wait until the writer has really started.
-        while ((await stat(log)).size === initial.length) await new Promise((res) => setTimeout(res, 5));
+const logLine = (i: number) => `line ${String(i).padStart(8, "0")} ${"x".repeat(70)}\n`;
+
+/** A SQLite `.backup` of db: what a restore of it must equal byte for byte (two backups of an unchanged database are identical). */
+async function sqliteCopy(db: string, out: string): Promise<Buffer> {
+  await sqlite(db, `.backup '${out}'`);
+  return await readFile(out);
+}
+
+describe("files that change while read, files that cannot be read, globs that match nothing", () => {
+  test("a log a writer appends 5 lines a second to: 5 backups of 5 succeed, the log stored as it was when its read began, the database byte-identical", async () => {
+    const dir = join(fx.dir, "live");
+    await mkdir(dir);
+    const log = join(dir, "app.log");
+    await writeFile(log, Array.from({ length: 100_000 }, (_, i) => logLine(i)).join("")); // 8 MB: reading it takes a while
+    const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: db\n    sqlite: ${fx.db}\n  - name: logs\n    files: ["${dir}/*.log"]\n    newer-than: 7d\n`, "live.yml");
+    const dbBytes = await sqliteCopy(fx.db, join(fx.dir, "live-reference.db"));
+    const writer = await logWriter(log, 100_000, 1, 200);
+    const runs: { id: string; stderr: string }[] = [];
+    try {
+      for (let run = 1; run <= 5; run++) {
         const b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
-        writer.kill("SIGTERM");
-        await exited;
-        const final = await readFile(log, "utf8");
-        if (b.code === 0) {
-          const id = JSON.parse(b.stdout).id as string;
-          const target = join(fx.dir, `t-growing-${round}`);
-          const res = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, id, "--target", target]);
-          assert.equal(res.code, 0, res.stderr);
-          const got = await readFile(join(target, "logs", log), "utf8");
-          assert.ok(got.length >= initial.length, "at least what was there at the start");
-          assert.ok(final.startsWith(got), "the restored file is a state the file really had");
-          assert.ok(got.endsWith("\n"), "it ends at a write boundary");
-          if (/changed while it was read/.test(b.stderr)) assert.ok(b.stderr.includes(log), "the warning names the file");
-        } else {
-          assert.equal(b.code, 1, b.stderr);
-          assert.ok(b.stderr.includes(log), `the error names the file: ${b.stderr}`);
-          assert.match(b.stderr, /changed while it was read/);
-        }
-      } finally {
-        writer.kill("SIGKILL");
+        assert.equal(b.code, 0, `run ${run} of 5: ${b.stderr}`);
+        runs.push({ id: JSON.parse(b.stdout).id, stderr: b.stderr });
       }
+    } finally {
+      await writer.stop();
     }
+    const final = await readFile(log, "utf8");
+    for (const { id, stderr } of runs) {
+      assert.doesNotMatch(stderr, /changed while it was read|left out/, "an appended log is neither read again nor left out");
+      const target = join(fx.dir, `t-live-${id}`);
+      const res = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, id, "--target", target]);
+      assert.equal(res.code, 0, res.stderr);
+      const got = await readFile(join(target, "logs", log), "utf8");
+      assert.ok(got.length >= 100_000 * logLine(0).length, "at least what was there at the start");
+      assert.ok(final.startsWith(got), "the restored log is a state the file really had");
+      assert.ok(got.endsWith("\n"), "it ends at a write boundary");
+      assert.ok((await readFile(join(target, "db.sqlite"))).equals(dbBytes), "the database is restored byte for byte");
+      await rm(target, { recursive: true });
+    }
+  });
+
+  test("a log growing as fast as it can be written: stored at the size it had when its read began, noted as grown, never read again", async () => {
+    const dir = join(fx.dir, "fast");
+    await mkdir(dir);
+    const log = join(dir, "fast.log");
+    await writeFile(log, Array.from({ length: 100_000 }, (_, i) => logLine(i)).join(""));
+    const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: logs\n    files: ["${log}"]\n`, "fast.yml");
+    const writer = await logWriter(log, 100_000, 50, 1);
+    let b;
+    try {
+      b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
+    } finally {
+      await writer.stop();
+    }
+    assert.equal(b.code, 0, b.stderr);
+    assert.doesNotMatch(b.stderr, /changed while it was read/);
+    const out = JSON.parse(b.stdout);
+    assert.deepEqual(out.incomplete, []);
+    assert.deepEqual(out.sources[0].info.grew, [log], "the snapshot notes that the log grew while it was read");
+    const target = join(fx.dir, "t-fast");
+    const res = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, out.id, "--target", target]);
+    assert.equal(res.code, 0, res.stderr);
+    const got = await readFile(join(target, "logs", log), "utf8");
+    const final = await readFile(log, "utf8");
+    assert.ok(got.length >= 100_000 * logLine(0).length && got.length < final.length);
+    assert.ok(final.startsWith(got) && got.endsWith("\n"), "a state the file really had, at a write boundary");
+    assert.equal(got.length, out.sources[0].size, "what was read is what was stored");
+  });
+
+  test("a missing literal path, a file without read permission, a folder that cannot be listed: the snapshot is saved without them, incomplete, each named (exit 4)", async () => {
+    const dir = join(fx.dir, "unreadable");
+    await mkdir(join(dir, "conf", "locked"), { recursive: true });
+    await writeFile(join(dir, "settings.json"), '{"ok":true}');
+    await writeFile(join(dir, "secret.key"), "no one may read this", { mode: 0o000 });
+    await writeFile(join(dir, "conf", "a.conf"), "a=1\n");
+    await writeFile(join(dir, "conf", "locked", "b.conf"), "b=2\n");
+    await chmod(join(dir, "conf", "locked"), 0o000);
+    const missing = join(dir, "setings.json"); // a typo
+    const config = await writeConfig(
+      fx.dir,
+      fx.repoUrl,
+      `  - name: db\n    sqlite: ${fx.db}\n  - name: settings\n    files: ["${join(dir, "settings.json")}", "${missing}", "${join(dir, "secret.key")}", "${join(dir, "conf")}"]\n`,
+      "unreadable.yml",
+    );
+    const dbBytes = await sqliteCopy(fx.db, join(fx.dir, "unreadable-reference.db"));
+    // Root reads every file; without these capabilities it is held to the permission bits like anyone.
+    const b = await runCliWithoutDacCapabilities(["backup", "-c", config, "--json"], fx.wk);
+    assert.equal(b.code, 4, b.stderr);
+    const out = JSON.parse(b.stdout);
+    assert.deepEqual(
+      out.incomplete.map((u: { source: string; path: string; reason: string }) => [u.source, u.path, u.reason]),
+      [
+        ["settings", missing, "it does not exist"],
+        ["settings", join(dir, "conf", "locked"), "permission denied"],
+        ["settings", join(dir, "secret.key"), "permission denied"],
+      ],
+    );
+    for (const path of [missing, join(dir, "secret.key"), join(dir, "conf", "locked")]) assert.ok(b.stderr.includes(path), `stderr names ${path}: ${b.stderr}`);
+    assert.match(b.stderr, /^cairn: snapshot [0-9a-f]{8} was saved, but it is incomplete: 3 files could not be read/m);
+    assert.match(b.stderr, /^hint: /m);
+    const list = await runCli(["snapshots", "-r", fx.repoUrl], { env: fx.wk });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${out.id.slice(0, 8)} .*incomplete`, "m"));
+    assert.ok(list.stdout.includes(`${out.id.slice(0, 8)} is incomplete: settings: ${missing}: it does not exist`), list.stdout);
+    const listed = (JSON.parse((await runCli(["snapshots", "-r", fx.repoUrl, "--json"], { env: fx.wk })).stdout) as { id: string; incomplete: unknown[] }[]).find((s) => s.id === out.id)!;
+    assert.deepEqual(listed.incomplete, out.incomplete);
+    const target = join(fx.dir, "t-unreadable");
+    const res = await runCli(["restore", "-r", fx.repoUrl, "-i", fx.identityFile, out.id, "--target", target]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok((await readFile(join(target, "db.sqlite"))).equals(dbBytes), "the database is in the snapshot, byte for byte");
+    assert.equal(await readFile(join(target, "settings", dir, "settings.json"), "utf8"), '{"ok":true}');
+    assert.equal(await readFile(join(target, "settings", dir, "conf", "a.conf"), "utf8"), "a=1\n");
+    assert.equal(existsSync(join(target, "settings", dir, "secret.key")), false);
+    await chmod(join(dir, "conf", "locked"), 0o755);
   });
 
   test("a glob that matches nothing: a warning naming the pattern; the rest is backed up", async () => {
@@ -620,98 +714,204 @@ describe("files that change while read, globs that match nothing", () => {
     assert.ok(out.sources[0].warnings.some((w: string) => w.includes(pattern)), "the warning is kept in the snapshot");
   });
 
-  test("a source whose globs all match nothing: an error naming them, and no snapshot", async () => {
-    const before = (await readdir(join(fx.repoPath, "snapshots"))).sort();
+  test("newer-than that leaves none of a pattern's files: a warning naming the pattern, not silence", async () => {
+    const dir = join(fx.dir, "aged");
+    await mkdir(join(dir, "old"), { recursive: true });
+    await mkdir(join(dir, "new"));
+    await writeFile(join(dir, "old", "a.log"), "old\n");
+    await writeFile(join(dir, "new", "b.log"), "new\n");
+    const longAgo = new Date(Date.now() - 10 * 86400e3);
+    await utimes(join(dir, "old", "a.log"), longAgo, longAgo);
+    const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: logs\n    files: ["${dir}/old/*.log", "${dir}/new/*.log"]\n    newer-than: 1d\n`, "aged.yml");
+    const b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
+    assert.equal(b.code, 0, b.stderr);
+    assert.ok(b.stderr.includes(`warning: source logs: every file ${dir}/old/*.log matches`), b.stderr);
+    assert.match(b.stderr, /older than newer-than \(1d\)/);
+    assert.doesNotMatch(b.stderr, /new\/\*\.log/);
+    const out = JSON.parse(b.stdout);
+    assert.equal(out.sources[0].files, 1);
+    assert.ok(out.sources[0].warnings.some((w: string) => w.includes(`${dir}/old/*.log`)));
+  });
+
+  test("a source whose globs all match nothing: the snapshot is saved with the other sources, incomplete, naming the patterns (exit 4)", async () => {
     const p1 = join(fx.dir, "nowhere", "*.conf");
     const p2 = join(fx.dir, "neither", "*.env");
     const config = await writeConfig(fx.dir, fx.repoUrl, `  - name: db\n    sqlite: ${fx.db}\n  - name: settings\n    files: ["${p1}", "${p2}"]\n`, "no-glob.yml");
-    const b = await runCli(["backup", "-c", config], { env: fx.wk });
-    assert.equal(b.code, 1, b.stderr);
-    assert.match(b.stderr, /no file matches/);
+    const b = await runCli(["backup", "-c", config, "--json"], { env: fx.wk });
+    assert.equal(b.code, 4, b.stderr);
+    const out = JSON.parse(b.stdout);
+    assert.deepEqual(out.incomplete, [{ source: "settings", path: `${p1}, ${p2}`, reason: "no file matches any pattern of this source" }]);
+    assert.deepEqual(out.sources.map((s: { name: string; files: number }) => [s.name, s.files]), [["db", 1], ["settings", 0]]);
     assert.ok(b.stderr.includes(p1) && b.stderr.includes(p2), b.stderr);
-    assert.deepEqual((await readdir(join(fx.repoPath, "snapshots"))).sort(), before, "no snapshot was made");
     assert.deepEqual(await readdir(join(fx.repoPath, "locks")), [], "the lock was released");
   });
 });
 
-/** A transport with one file whose content grows during the first `changes` reads. */
-class GrowingFile implements Transport {
-  readonly description = "stub";
-  content: Buffer;
-  mtime = 1_000_000;
-  reads = 0;
-  readonly path: string;
-  readonly changes: number;
-  constructor(path: string, content: Buffer, changes: number) {
-    this.path = path;
-    this.content = content;
-    this.changes = changes;
+/** `cairn ARGS` as root without the capabilities that let root read any file (so permission bits hold). */
+function runCliWithoutDacCapabilities(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const caps = "-dac_override,-dac_read_search";
+  return new Promise((resolve, reject) => {
+    const child = spawn("setpriv", [`--inh-caps=${caps}`, `--bounding-set=${caps}`, "--", process.execPath, CLI, ...args], { env: cliEnv(env) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The local transport, with a hook run once a read's first bytes have been
+ * delivered: a test changes the real file at exactly that moment. Reads and
+ * their options are recorded.
+ */
+class Tampering implements Transport {
+  readonly inner = new LocalTransport();
+  readonly description = "local";
+  readonly host = "test-host";
+  reads: { path: string; options: ReadOptions }[] = [];
+  duringRead: (path: string, n: number) => Promise<void> = async () => {};
+  exec(argv: string[], o?: ExecOptions): RunningCommand {
+    return this.inner.exec(argv, o);
   }
-  info(): FileInfo {
-    return { path: this.path, type: "file", size: this.content.length, mode: 0o600, mtime: this.mtime, uid: 0, gid: 0 };
+  glob(p: string[]): Promise<Listing> {
+    return this.inner.glob(p);
   }
-  exec(_argv: string[], _o?: ExecOptions): RunningCommand {
-    throw new Error("not used");
+  walk(d: string): Promise<Listing> {
+    return this.inner.walk(d);
   }
-  async glob(): Promise<FileInfo[]> {
-    return [this.info()];
+  stat(p: string): Promise<FileInfo> {
+    return this.inner.stat(p);
   }
-  async stat(): Promise<FileInfo> {
-    return this.info();
-  }
-  async read(): Promise<Readable> {
-    const snapshot = this.content;
-    if (this.reads++ < this.changes) {
-      // Appended after the stat, while the read is under way.
-      this.content = Buffer.concat([this.content, Buffer.from(`appended ${this.reads}\n`)]);
-      this.mtime += 1;
+  async read(path: string, options: ReadOptions = {}): Promise<FileRead> {
+    this.reads.push({ path, options });
+    const n = this.reads.filter((r) => r.path === path).length;
+    const r = await this.inner.read(path, options);
+    const hook = () => this.duringRead(path, n);
+    async function* tampered() {
+      let first = true;
+      for await (const chunk of r.stream) {
+        yield chunk as Buffer;
+        if (first) await hook();
+        first = false;
+      }
     }
-    return Readable.from([snapshot.subarray(0, 1000), snapshot.subarray(1000)]);
+    return { stream: Readable.from(tampered()), after: r.after };
   }
   async close(): Promise<void> {}
 }
 
-describe("a file that changes while read (engine, deterministic)", () => {
+describe("a file that changes while read (engine, deterministic, real files)", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "cairn-changing-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
   async function memoryRepo() {
     const id = identityFromSecret(randomBytes(32));
     const backend = new MemoryBackend();
     const { writeKey } = await Repository.init(backend, [encodeRecipient(id.publicKey)], 1 << 20);
-    return { backend, writeKey, identity: id };
+    return { backend, repo: await Repository.open(backend, { writeKey: parseWriteKey(writeKey) }), reader: () => Repository.open(backend, { identities: [id] }) };
   }
 
-  test("changed once: read again with a warning naming the file; the snapshot holds the settled content", async () => {
-    const { backend, writeKey, identity } = await memoryRepo();
-    const repo = await Repository.open(backend, { writeKey: parseWriteKey(writeKey) });
-    const t = new GrowingFile("/srv/bot/app.log", Buffer.from("first line\n".repeat(500)), 1);
+  /** Back up `sources` over t; returns the snapshot, the warnings, and the restored files under restoredAt(path). */
+  async function run(t: Tampering, sources: FilesSource[]) {
+    const { repo, reader } = await memoryRepo();
     const warnings: string[] = [];
-    const ref = await backup(repo, { sources: [new FilesSource("logs", ["/srv/bot/*.log"])], transport: t, log: { info: () => {}, warn: (m) => warnings.push(m) } });
-    assert.equal(t.reads, 2);
-    assert.ok(warnings.some((w) => w.includes("/srv/bot/app.log") && /changed while it was read/.test(w)), warnings.join("\n"));
-    assert.ok(ref.snapshot.sources[0].warnings.some((w) => w.includes("/srv/bot/app.log")));
-    assert.equal(ref.snapshot.entries[0].size, t.content.length);
-    assert.equal(ref.snapshot.stats.bytes, t.content.length, "bytes of the discarded read are not counted");
-    // Read it back with the identity: exactly the settled content.
-    const reader = await Repository.open(backend, { identities: [identity] });
-    const dir = await mkdtemp(join(tmpdir(), "cairn-growing-"));
-    try {
-      await restore(reader, await findSnapshot(reader, ref.id), { target: dir });
-      assert.ok((await readFile(join(dir, "logs", "srv", "bot", "app.log"))).equals(t.content));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const ref = await backup(repo, { sources, transport: t, log: { info: () => {}, warn: (m) => warnings.push(m) } });
+    const target = await mkdtemp(join(dir, "restored-"));
+    const r = await reader();
+    await restore(r, await findSnapshot(r, ref.id), { target });
+    return { ...ref, warnings, restored: (source: string, path: string) => readFile(join(target, source, path)) };
+  }
+
+  async function file(name: string, content: string | Buffer, ageMs = 0): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, content);
+    if (ageMs) await utimes(path, new Date(Date.now() - ageMs), new Date(Date.now() - ageMs));
+    return path;
+  }
+
+  test("appended to during its read: stored at the size it had when the read began, read once, noted as grown", async () => {
+    const log = await file("append.log", "first line\n".repeat(500));
+    const t = new Tampering();
+    t.duringRead = async () => appendFile(log, "appended\n");
+    const s = await run(t, [new FilesSource("logs", [log])]);
+    assert.equal(t.reads.length, 1, "no second read");
+    assert.deepEqual(s.warnings, []);
+    assert.deepEqual(s.snapshot.incomplete, []);
+    assert.deepEqual(s.snapshot.sources[0].info, { files: 1, bytes: 5500, grew: [log] });
+    assert.equal(s.snapshot.entries[0].size, 5500);
+    assert.equal((await s.restored("logs", log)).toString(), "first line\n".repeat(500));
   });
 
-  test("still changing after every attempt: an error naming the file, and no snapshot", async () => {
-    const { backend, writeKey } = await memoryRepo();
-    const repo = await Repository.open(backend, { writeKey: parseWriteKey(writeKey) });
-    const t = new GrowingFile("/srv/bot/trading.log", Buffer.from("x\n".repeat(3000)), 100);
-    await assert.rejects(
-      backup(repo, { sources: [new FilesSource("logs", ["/srv/bot/*.log"])], transport: t, log: { info: () => {}, warn: () => {} } }),
-      (err: unknown) => err instanceof ChangedWhileReadingError && err.message.includes("/srv/bot/trading.log") && /still changing/.test(err.message),
-    );
-    assert.deepEqual(await repo.listNames("snapshot"), []);
-    assert.deepEqual(await repo.listNames("index"), []);
-    assert.deepEqual(await repo.listNames("pack"), [], "packs of a failed backup are removed");
-    assert.deepEqual(await repo.listNames("lock"), []);
+  test("rewritten in place once during its read: read again with a warning naming it; the snapshot holds the settled content", async () => {
+    const path = await file("rewritten.json", "A".repeat(5000));
+    const t = new Tampering();
+    t.duringRead = async (_p, n) => {
+      if (n === 1) await writeFile(path, "B".repeat(5000)); // same size: only the bytes say it changed
+    };
+    const s = await run(t, [new FilesSource("settings", [path])]);
+    assert.equal(t.reads.length, 2);
+    assert.ok(s.warnings.some((w) => w.includes(path) && /changed while it was read \(bytes within its first 5000 were rewritten\); reading it again/.test(w)), s.warnings.join("\n"));
+    assert.equal((await s.restored("settings", path)).toString(), "B".repeat(5000));
+    assert.equal(s.snapshot.stats.bytes, 5000, "bytes of the discarded read are not counted");
+    assert.deepEqual(s.snapshot.incomplete, []);
+  });
+
+  test("rewritten in place during every read: left out after 3 reads and named; the snapshot is saved with everything else, incomplete", async () => {
+    const busy = await file("busy.db", randomBytes(3000));
+    const calm = await file("calm.json", '{"calm":true}');
+    const t = new Tampering();
+    t.duringRead = async (p) => {
+      if (p === busy) await writeFile(busy, randomBytes(3000));
+    };
+    const s = await run(t, [new FilesSource("data", [busy]), new FilesSource("settings", [calm])]);
+    assert.equal(t.reads.filter((r) => r.path === busy).length, 3);
+    assert.deepEqual(s.snapshot.incomplete, [
+      { source: "data", path: busy, reason: "it was changed in place each of the 3 times it was read (last: bytes within its first 3000 were rewritten)" },
+    ]);
+    assert.deepEqual(s.snapshot.entries.map((e) => e.path), [`settings/${calm.slice(1)}`]);
+    assert.equal((await s.restored("settings", calm)).toString(), '{"calm":true}');
+    assert.equal(s.snapshot.stats.bytes, 13, "only what was stored is counted");
+    assert.ok(s.warnings.some((w) => w.includes(`left out ${busy}`)));
+  });
+
+  test("a file not modified lately is read once and not hashed; if it changes all the same, it is read again, hashed", async () => {
+    const old = await file("old.conf", "x=1\n".repeat(100), 3600_000);
+    const t = new Tampering();
+    let s = await run(t, [new FilesSource("settings", [old])]);
+    assert.deepEqual(t.reads, [{ path: old, options: { length: 400, hashPrefix: false } }], "the common case: one read, no hash");
+    assert.equal((await s.restored("settings", old)).toString(), "x=1\n".repeat(100));
+
+    const t2 = new Tampering();
+    t2.duringRead = async (_p, n) => {
+      if (n === 1) await appendFile(old, "y=2\n");
+    };
+    s = await run(t2, [new FilesSource("settings", [old])]);
+    assert.deepEqual(t2.reads.map((r) => r.options), [{ length: 400, hashPrefix: false }, { length: 404, hashPrefix: true }]);
+    assert.equal((await s.restored("settings", old)).toString(), "x=1\n".repeat(100) + "y=2\n");
+  });
+
+  test("replaced by another file, or cut short, during its read: read again", async () => {
+    const replaced = await file("replaced.json", "old content\n");
+    const cut = await file("cut.log", "z".repeat(4000));
+    const t = new Tampering();
+    t.duringRead = async (p, n) => {
+      if (n > 1) return;
+      if (p === replaced) {
+        await writeFile(`${replaced}.new`, "new content\n");
+        await rename(`${replaced}.new`, replaced); // same size, a new file
+      } else await truncate(cut, 1000);
+    };
+    const s = await run(t, [new FilesSource("s", [replaced, cut])]);
+    assert.ok(s.warnings.some((w) => w.includes(replaced) && /replaced by another file/.test(w)), s.warnings.join("\n"));
+    assert.ok(s.warnings.some((w) => w.includes(cut) && /shrank from 4000 to 1000 bytes/.test(w)), s.warnings.join("\n"));
+    assert.equal((await s.restored("s", replaced)).toString(), "new content\n");
+    assert.equal((await s.restored("s", cut)).toString(), "z".repeat(1000));
   });
 });

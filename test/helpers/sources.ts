@@ -29,10 +29,12 @@ export function withEnv(t: Transport, env: Record<string, string>): Transport {
   const prefix = ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
   return {
     description: t.description,
+    host: t.host,
     exec: (argv, o) => t.exec([...prefix, ...argv], o),
     glob: (p) => t.glob(p),
+    walk: (d) => t.walk(d),
     stat: (p) => t.stat(p),
-    read: (p) => t.read(p),
+    read: (p, o) => t.read(p, o),
     close: () => t.close(),
   };
 }

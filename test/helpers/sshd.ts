@@ -123,9 +123,9 @@ export class SshFixture {
     return sshd;
   }
 
-  /** known_hosts line for host 127.0.0.1:port, plain or hashed (|1|salt|hash). */
-  knownHostsLine(port: number, key: HostKey, hashed = false): string {
-    const name = port === 22 ? "127.0.0.1" : `[127.0.0.1]:${port}`;
+  /** known_hosts line for host:port (127.0.0.1 unless given), plain or hashed (|1|salt|hash) by ssh-keygen -H. */
+  knownHostsLine(port: number, key: HostKey, hashed = false, host = "127.0.0.1"): string {
+    const name = port === 22 ? host : `[${host}]:${port}`;
     if (!hashed) return `${name} ${key.publicLine}`;
     const file = join(this.dir, `kh_${port}_${Math.random().toString(36).slice(2)}`);
     writeFileSync(file, `${name} ${key.publicLine}\n`);
@@ -174,6 +174,56 @@ export class Sshd {
   /** The known_hosts line that pins this server's key. */
   knownHosts(hashed = false): string {
     return this.fixture.knownHostsLine(this.port, this.hostKey, hashed);
+  }
+
+  /** The pids of this sshd's descendants (per-connection sshd processes and the commands they run), with their command lines. */
+  descendants(): { pid: number; cmdline: string }[] {
+    const children = new Map<number, number[]>();
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+      } catch {
+        // raced with an exiting process
+      }
+    }
+    const out: { pid: number; cmdline: string }[] = [];
+    const walk = (p: number) => {
+      for (const c of children.get(p) ?? []) {
+        let cmdline = "";
+        try {
+          cmdline = readFileSync(`/proc/${c}/cmdline`, "utf8").split("\0").join(" ");
+        } catch {
+          // gone
+        }
+        out.push({ pid: c, cmdline });
+        walk(c);
+      }
+    };
+    walk(this.child.pid!);
+    return out;
+  }
+
+  /** Waits until a command whose command line contains every one of `parts` runs under this sshd. */
+  async waitForCommand(parts: string[], timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.descendants().some((d) => parts.every((p) => d.cmdline.includes(p)))) {
+      if (Date.now() > deadline) throw new Error(`no command with ${parts.join(" ")} ran under sshd within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Sends sig to the listening sshd and everything under it (SIGSTOP: a server that hangs; SIGCONT undoes it). */
+  signalAll(sig: NodeJS.Signals): void {
+    for (const pid of [this.child.pid!, ...this.descendants().map((d) => d.pid)]) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /**

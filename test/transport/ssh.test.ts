@@ -4,7 +4,7 @@
 // jump host, timeouts and a connection dropped mid-stream.
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,10 +14,20 @@ import { LocalTransport } from "../../src/transport/local.ts";
 import { remoteCommand, SshTransport } from "../../src/transport/ssh.ts";
 import { resolveSettings } from "../../src/app/settings.ts";
 import { sshSettings } from "../../src/transport/ssh-settings.ts";
+import type { FileInfo, FileRead, Transport } from "../../src/transport/transport.ts";
 import { settingsFor } from "../helpers/ssh-settings.ts";
+import { sha256 } from "../helpers/repo.ts";
 import { haveSshd, SshFixture, type Sshd } from "../helpers/sshd.ts";
 
 const skip = !haveSshd() && !process.env.CI ? "sshd is not installed (apt-get install openssh-server)" : false;
+
+/** A whole read's bytes (of a path on t, or of a read already started). */
+async function readAll(t: Transport | FileRead, path?: string): Promise<Buffer> {
+  const r = "stream" in t ? t : await t.read(path!);
+  const chunks: Buffer[] = [];
+  for await (const c of r.stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
 
 async function run(t: SshTransport, argv: string[], opts = {}): Promise<{ out: string; code: number | null }> {
   const c = t.exec(argv, opts);
@@ -106,29 +116,90 @@ describe("ssh transport", { skip }, () => {
       const local = new LocalTransport();
       try {
         for (const patterns of [[`${dir}/*.json`], [`${dir}/x.txt`, `${dir}/nothing*`], [`${dir}/sub/**`], [`${dir}/[ab].json`, `${dir}/a.json`]]) {
-          const [a, b] = [await t.glob(patterns), await local.glob(patterns)];
-          const norm = (l: typeof a) => l.map((f) => ({ ...f, mtime: Math.floor(f.mtime) }));
+          const [a, b] = [(await t.glob(patterns)).files, (await local.glob(patterns)).files];
+          const norm = (l: typeof a) => l.map((f) => ({ ...f, mtime: Math.floor(f.mtime), ctime: Math.floor(f.ctime) }));
           assert.deepEqual(norm(a.filter((f) => f.type !== "dir")), norm(b.filter((f) => f.type !== "dir")), patterns.join(" "));
         }
         const st = await t.stat(`${dir}/x.txt`);
-        assert.equal(st.mtime, 1_600_000_000_123);
+        assert.equal(Math.round(st.mtime), 1_600_000_000_123);
         assert.equal(st.mode, 0o640);
+        const norm = (f: FileInfo | undefined) => f && { ...f, mtime: Math.floor(f.mtime), ctime: Math.floor(f.ctime) };
+        assert.deepEqual((await t.walk(`${dir}/sub`)).files.map(norm), (await local.walk(`${dir}/sub`)).files.map(norm));
         for (const n of names) {
-          const chunks: Buffer[] = [];
-          for await (const c of await t.read(join(dir, n))) chunks.push(c as Buffer);
-          assert.equal(Buffer.concat(chunks).toString(), names.indexOf(n) >= 0 ? `content ${names.indexOf(n)} ${n}\n`.repeat(names.indexOf(n) + 1) : "");
+          const content = `content ${names.indexOf(n)} ${n}\n`.repeat(names.indexOf(n) + 1);
+          assert.equal((await readAll(t, join(dir, n))).toString(), content);
+          // At most `length` bytes, then the file's stat and the hash of that prefix, as the local transport gives them.
+          for (const length of n === "a'; rm -rf ~ #.json" ? [0, 10, content.length + 5] : n === "sub/c.json" ? [20] : []) {
+            const [remote, here] = [await t.read(join(dir, n), { length, hashPrefix: true }), await local.read(join(dir, n), { length, hashPrefix: true })];
+            const bytes = await readAll(remote);
+            assert.equal(bytes.toString(), content.slice(0, length));
+            assert.equal((await readAll(here)).toString(), content.slice(0, length));
+            const [a, b] = [await remote.after(), await here.after()];
+            assert.deepEqual(norm(a.info), norm(b.info), n);
+            assert.equal(a.prefixHash, sha256(bytes), n);
+            assert.equal(b.prefixHash, sha256(bytes), n);
+          }
         }
+        const unhashed = await t.read(join(dir, "x.txt"), { length: 3 });
+        await readAll(unhashed);
+        assert.equal((await unhashed.after()).prefixHash, undefined);
         writeFileSync(join(dir, "empty"), "");
-        const empty: Buffer[] = [];
-        for await (const c of await t.read(join(dir, "empty"))) empty.push(c as Buffer);
-        assert.equal(Buffer.concat(empty).length, 0);
+        assert.equal((await readAll(t, join(dir, "empty"))).length, 0);
         await assert.rejects(t.read(join(dir, "missing")), (e: NodeJS.ErrnoException) => e.code === "ENOENT" && e.message.includes("missing"));
         await assert.rejects(t.stat(join(dir, "missing")), (e: NodeJS.ErrnoException) => e.code === "ENOENT");
+        // A file gone by the time the read ends: no stat afterwards.
+        writeFileSync(join(dir, "going"), "x".repeat(100));
+        const going = await t.read(join(dir, "going"));
+        rmSync(join(dir, "going"));
+        await readAll(going);
+        assert.equal((await going.after()).info, undefined);
       } finally {
         await t.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("file names that start with -, ( or ! are data, never find options or expressions (a relative glob on the server)", async () => {
+    // The login directory holds the attacker's names; a relative glob expands to them first.
+    const home = mkdtempSync(join(tmpdir(), "cairn-home-"));
+    const server = await fx.start({ extra: [`ForceCommand cd '${home}' && eval "$SSH_ORIGINAL_COMMAND"`] });
+    const t = await SshTransport.connect(settingsFor(server));
+    try {
+      writeFileSync(join(home, "-fprint"), "not an option\n");
+      writeFileSync(join(home, "victim.txt"), "precious\n");
+      // Before the fix, `find -fprint victim.txt ...` truncated victim.txt on the server.
+      const listed = (await t.glob(["*"])).files;
+      assert.equal(readFileSync(join(home, "victim.txt"), "utf8"), "precious\n", "the victim is untouched");
+      assert.deepEqual(
+        listed.map((f) => [f.path, f.type, f.size]),
+        [["-fprint", "file", 14], ["victim.txt", "file", 9]],
+      );
+      const names = ["!", "(", ")", ",", "-name", "-fprint", "victim.txt"];
+      for (const n of names.slice(0, 5)) writeFileSync(join(home, n), `file ${n}\n`);
+      mkdirSync(join(home, "-dir"));
+      writeFileSync(join(home, "-dir", "-inner"), "inner\n");
+      assert.deepEqual(
+        (await t.glob(["*"])).files.map((f) => f.path),
+        ["!", "(", ")", ",", "-dir", "-fprint", "-name", "victim.txt"],
+      );
+      assert.deepEqual((await t.glob(["-dir/**"])).files.map((f) => f.path), ["-dir/-inner"]);
+      assert.deepEqual((await t.glob(["*/**"])).files.map((f) => f.path), ["-dir/-inner"]);
+      assert.deepEqual((await t.walk("-dir")).files.map((f) => f.path), ["-dir/-inner"]);
+      for (const n of [...names, "-dir/-inner"]) {
+        const st = await t.stat(n);
+        assert.equal(st.type, "file", n);
+        assert.equal((await readAll(t, n)).toString(), readFileSync(join(home, n), "utf8"), n);
+        const r = await t.read(n, { length: 3, hashPrefix: true });
+        assert.equal((await readAll(r)).toString(), readFileSync(join(home, n), "utf8").slice(0, 3), n);
+        assert.equal((await r.after()).info?.size, st.size, n);
+      }
+      assert.equal(readFileSync(join(home, "victim.txt"), "utf8"), "precious\n", "the victim is untouched");
+    } finally {
+      await t.close();
+      await server.stop();
+      rmSync(home, { recursive: true, force: true });
     }
   });
 
@@ -267,6 +338,12 @@ describe("ssh transport", { skip }, () => {
       assert.ok(hostsMatch("[example.com]:2222", "example.com", 2222));
       assert.ok(hostsMatch("*.example.com", "bot.example.com", 22));
       assert.ok(!hostsMatch("*.example.com,!bot.example.com", "bot.example.com", 22));
+      // Hashed lines hash the lower-cased name (OpenSSH lower-cases it): a name given in capitals still matches.
+      for (const port of [22, 2222]) {
+        const hashed = fx.knownHostsLine(port, fx.hostKeys.a, true, "bot.example.com").split(" ")[0];
+        assert.ok(hostsMatch(hashed, "Bot.Example.COM", port), `hashed, port ${port}`);
+        assert.ok(!hostsMatch(hashed, "other.example.com", port));
+      }
       const blob = Buffer.from(fx.hostKeys.a.publicLine.split(" ")[1], "base64");
       const revoked = verifyHostKey(blob, "h", 22, { knownHosts: `h ${fx.hostKeys.a.publicLine}\n@revoked * ${fx.hostKeys.a.publicLine}`, fingerprints: [] });
       assert.equal(revoked.ok, false);
@@ -277,11 +354,16 @@ describe("ssh transport", { skip }, () => {
     const host = { address: "h", port: 22, user: "u", "keepalive-seconds": 15, "connect-timeout-seconds": 20, "command-timeout-seconds": 600 };
     const fromEnv = async (env: Record<string, string>) => sshSettings(host, (await resolveSettings({ config: undefined }, env)).ssh);
     await assert.rejects(fromEnv({}), (e: UsageError) => /CAIRN_SSH_KEY/.test(e.hint!));
-    await assert.rejects(fromEnv({ CAIRN_SSH_KEY: "k" }), (e: UsageError) => /not pinned/.test(e.message));
+    // No pin is not refused here: the transport connects to show the key it is offered, then refuses.
+    assert.deepEqual((await fromEnv({ CAIRN_SSH_KEY: "k" })).fingerprints, []);
     await assert.rejects(fromEnv({ CAIRN_SSH_KEY: "k", CAIRN_HOST_FINGERPRINT: "MD5:aa" }), UsageError);
+    await assert.rejects(fromEnv({ CAIRN_SSH_KEY: "k", CAIRN_HOST_FINGERPRINT: `256 MD5:aa root@vm (ED25519)` }), (e: UsageError) => /256 MD5:aa/.test(e.message));
     const s = await fromEnv({ CAIRN_SSH_KEY: "a\\nb", CAIRN_HOST_FINGERPRINT: `${fx.hostKeys.a.fingerprint}=, ${fx.hostKeys.b.fingerprint}`, SSH_AUTH_SOCK: "/s" });
     assert.equal(s.privateKey, "a\nb");
     assert.deepEqual(s.fingerprints, [fx.hostKeys.a.fingerprint, fx.hostKeys.b.fingerprint]);
+    // As `ssh-keygen -lf` prints them, one per line (rotation), comment and all.
+    const keygen = `256 ${fx.hostKeys.a.fingerprint} root@bot, backup (ED25519)\n3072 ${fx.hostKeys.b.fingerprint} no comment (RSA)\n`;
+    assert.deepEqual((await fromEnv({ CAIRN_SSH_KEY: "k", CAIRN_HOST_FINGERPRINT: keygen })).fingerprints.length, 2);
     assert.equal(s.agent, "/s");
   });
 });

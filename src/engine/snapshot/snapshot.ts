@@ -29,6 +29,14 @@ export interface SnapshotSource {
   warnings: string[];
 }
 
+/** Something a backup could not read, left out of the snapshot and named in it. */
+export interface Unread {
+  source: string;
+  /** The path (or pattern) on the source machine. */
+  path: string;
+  reason: string;
+}
+
 export interface SnapshotStats {
   /** Bytes read from the sources. */
   bytes: number;
@@ -44,8 +52,11 @@ export interface SnapshotStats {
 export interface Snapshot {
   version: 1;
   time: string;
+  /** The machine backed up: cairn.yml's host address, or the name of the machine that ran a local backup. */
   host: string;
   full: boolean;
+  /** What could not be read (the snapshot is incomplete); [] or absent (older snapshots) when everything was. */
+  incomplete?: Unread[];
   sources: SnapshotSource[];
   stats: SnapshotStats;
   /** Every pack this snapshot's chunks are read from: it depends on nothing else. */
