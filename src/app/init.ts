@@ -18,6 +18,6 @@ export interface InitReport {
 
 export async function init(settings: Settings, req: InitRequest): Promise<InitReport> {
   const url = requireRepository(settings);
-  const { repo, writeKey } = await Repository.init(openBackend(url), req.recipients, req.packSize);
+  const { repo, writeKey } = await Repository.init(openBackend(url, { github: settings.github }), req.recipients, req.packSize);
   return { repository: url, id: repo.config.id, recipients: repo.config.recipients, writeKey };
 }

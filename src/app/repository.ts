@@ -19,7 +19,7 @@ export function credentials(settings: Settings, need: "identity" | "write"): Cre
 }
 
 export async function openRepository(settings: Settings, need: "identity" | "write"): Promise<Repository> {
-  const backend = openBackend(requireRepository(settings));
+  const backend = openBackend(requireRepository(settings), { github: settings.github });
   // A missing repository is the first thing to say, before any missing key.
   await Repository.exists(backend);
   return Repository.open(backend, credentials(settings, need));

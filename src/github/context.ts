@@ -18,6 +18,10 @@ export interface GitHubContext {
   runId?: number;
   /** The Actions runtime, given only to JavaScript actions: what artifact uploads need. */
   runtime?: { token: string; resultsUrl: string };
+  /** Days the artifacts this run writes are kept (the Action's retention-days input); absent: the repository's setting. */
+  retentionDays?: number;
+  /** The repository's artifact retention setting (GITHUB_RETENTION_DAYS): the default, and the longest a run may ask for. */
+  maxRetentionDays?: number;
   /** The fetch the REST client uses (tests inject a local fake here). */
   fetch?: typeof fetch;
 }
@@ -35,6 +39,8 @@ export function restClient(ctx: GitHubContext): Octokit {
     auth: ctx.token,
     baseUrl: ctx.apiUrl.replace(/\/+$/, ""),
     userAgent: "cairn",
+    // Failed requests become typed errors with a hint; Octokit's own log lines would only repeat them.
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     request: ctx.fetch ? { fetch: ctx.fetch } : undefined,
   });
 }

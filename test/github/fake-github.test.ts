@@ -18,6 +18,11 @@ interface Run {
   runtime: { token: string; resultsUrl: string };
 }
 
+interface Listing {
+  total_count: number;
+  artifacts: { expired: boolean; expires_at: string; created_at: string; digest: string }[];
+}
+
 /** The backend IDs inside a runtime token (what the client reads from it). */
 function ids(run: Run): { workflow_run_backend_id: string; workflow_job_run_backend_id: string } {
   const scp: string = JSON.parse(Buffer.from(run.runtime.token.split(".")[1], "base64url").toString()).scp;
@@ -31,7 +36,7 @@ async function twirp(fake: FakeGitHub, method: string, body: unknown, token?: st
     headers: { "content-type": contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as Record<string, string> };
 }
 
 /** A REST call with the fake's write token, another token, or none (""). */
@@ -196,7 +201,7 @@ describe("fake GitHub: the REST API", () => {
     assert.equal((await rest(fake, `/repos/octo/bot/actions/artifacts`, "")).status, 404);
     const wrong = await rest(fake, `/repos/octo/bot/actions/artifacts`, "ghs_wrong");
     assert.equal(wrong.status, 401);
-    assert.equal((await wrong.json()).message, "Bad credentials");
+    assert.equal(((await wrong.json()) as { message: string }).message, "Bad credentials");
   });
 
   test("permissions: actions: read to list and download, actions: write to delete", async () => {
@@ -204,14 +209,14 @@ describe("fake GitHub: the REST API", () => {
     const read = fake.addToken("read");
     const denied = await rest(fake, `/repos/octo/bot/actions/artifacts`, none);
     assert.equal(denied.status, 403);
-    assert.equal((await denied.json()).message, "Resource not accessible by integration");
+    assert.equal(((await denied.json()) as { message: string }).message, "Resource not accessible by integration");
     assert.equal((await rest(fake, `/repos/octo/bot/actions/artifacts`, read)).status, 200);
     assert.equal((await rest(fake, `/repos/octo/bot/actions/artifacts/${id}`, read, "DELETE")).status, 403);
     assert.ok(fake.visible().some((a) => a.id === id), "a refused delete deletes nothing");
   });
 
   test("list by name across runs, with expiry; download is a 302 to a URL that reads the bytes, and 410 once expired", async () => {
-    const listed = await (await rest(fake, `/repos/octo/bot/actions/artifacts?name=kept&per_page=100`)).json();
+    const listed = (await (await rest(fake, `/repos/octo/bot/actions/artifacts?name=kept&per_page=100`)).json()) as Listing;
     assert.equal(listed.total_count, 1);
     const a = listed.artifacts[0];
     assert.equal(a.expired, false);
@@ -226,7 +231,7 @@ describe("fake GitHub: the REST API", () => {
     assert.equal(ranged.headers.get("content-range"), "bytes 5-11/12");
     assert.equal(await ranged.text(), "content");
     fake.advance(7 * DAY + 1000);
-    const gone = await (await rest(fake, `/repos/octo/bot/actions/artifacts?name=kept`)).json();
+    const gone = (await (await rest(fake, `/repos/octo/bot/actions/artifacts?name=kept`)).json()) as Listing;
     assert.equal(gone.artifacts[0].expired, true, "an expired artifact is still listed");
     assert.equal((await rest(fake, `/repos/octo/bot/actions/artifacts/${id}/zip`)).status, 410);
   });
@@ -240,19 +245,19 @@ describe("fake GitHub: the REST API", () => {
     const refused = await rest(fake, `/repos/octo/bot/actions/artifacts`);
     assert.equal(refused.status, 403);
     assert.equal(refused.headers.get("x-ratelimit-remaining"), "0");
-    assert.match((await refused.json()).message, /API rate limit exceeded/);
+    assert.match(((await refused.json()) as { message: string }).message, /API rate limit exceeded/);
     fake.advance(3_600_000);
     assert.equal((await rest(fake, `/repos/octo/bot/actions/artifacts`)).status, 200);
   });
 
   test("deleting a workflow run deletes its artifacts; Actions disabled is 422", async () => {
     fake.deleteRun(10);
-    const listed = await (await rest(fake, `/repos/octo/bot/actions/artifacts`)).json();
+    const listed = (await (await rest(fake, `/repos/octo/bot/actions/artifacts`)).json()) as Listing;
     assert.equal(listed.total_count, 0);
     fake.options.actionsDisabled = true;
     const r = await rest(fake, `/repos/octo/bot/actions/artifacts`);
     assert.equal(r.status, 422);
-    assert.match((await r.json()).message, /Actions has been disabled/);
+    assert.match(((await r.json()) as { message: string }).message, /Actions has been disabled/);
     fake.options.actionsDisabled = false;
   });
 });

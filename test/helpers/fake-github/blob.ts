@@ -52,6 +52,10 @@ export async function handleBlob(fake: FakeGitHub, req: IncomingMessage, res: Se
     if (comp === "blocklist") {
       const xml = (await readBody(req, 4 << 20))?.toString("utf8") ?? "";
       fake.stats.blobPuts++;
+      if (fake.faults.commits > 0) {
+        fake.faults.commits--;
+        return fail(res, 400, "InvalidBlockList", "injected fault: the block list was not committed");
+      }
       const m = /^(?:<\?xml[^>]*\?>)?\s*(?:<BlockList\s*\/>|<BlockList>([\s\S]*)<\/BlockList>)\s*$/.exec(xml);
       if (!m) return fail(res, 400, "InvalidXmlDocument", "the block list is not a BlockList document");
       const ids: string[] = [];

@@ -110,6 +110,8 @@ export class FakeGitHub {
   /** A token with actions: write (what a workflow with `permissions: actions: write` gets). */
   readonly token: string;
   stats: FakeStats = emptyStats();
+  /** Faults to inject: commits of block lists that fail (an upload broken half way), REST answers replaced by an error status. */
+  faults = { commits: 0, rest: { status: 0, count: 0 } };
   /** REST requests in the current rate-limit window, and when it resets (fake clock). */
   rate = { used: 0, resetAt: 0 };
   readonly secret = randomBytes(32);

@@ -75,6 +75,10 @@ export async function handleRest(fake: FakeGitHub, req: IncomingMessage, res: Se
   const key = `${route.method} ${route.name}`;
   fake.stats.restByRoute[key] = (fake.stats.restByRoute[key] ?? 0) + 1;
   const h = rateHeaders();
+  if (fake.faults.rest.count > 0) {
+    fake.faults.rest.count--;
+    return send(res, fake.faults.rest.status, { message: "injected fault", documentation_url: "https://docs.github.com/rest" }, h);
+  }
 
   if (fake.options.actionsDisabled) return send(res, 422, { message: "Actions has been disabled for this repository.", documentation_url: DOCS, status: "422" }, h);
   if (permission === "none" || (route.needs === "write" && permission !== "write")) {
