@@ -53,6 +53,20 @@ export interface Fetched {
 
 type Octokit = ReturnType<typeof restClient>;
 
+/** The upload client: ./artifact-client.ts in the source tree, dist/artifact-client.js beside the bundle. */
+const CLIENT = new URL(import.meta.url.endsWith(".ts") ? "./artifact-client.ts" : "./artifact-client.js", import.meta.url).href;
+
+async function artifactClient(): Promise<typeof import("./artifact-client.ts")> {
+  try {
+    return await import(CLIENT);
+  } catch (err) {
+    throw new GitHubError("failed", `cannot load the artifact upload client ${CLIENT}: ${errorMessage(err)}`, {
+      hint: "dist/artifact-client.js must sit beside cairn's bundle (cli.js, action.js); reinstall cairn if it is missing",
+      cause: err,
+    });
+  }
+}
+
 const PER_PAGE = 100;
 
 export class GitHubArtifacts {
@@ -92,7 +106,7 @@ export class GitHubArtifacts {
     try {
       const file = join(dir, name);
       await writeFile(file, Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), { mode: 0o600 });
-      const { DefaultArtifactClient } = await import("@actions/artifact");
+      const { DefaultArtifactClient } = await artifactClient();
       signal?.throwIfAborted();
       exportRuntime(runtime);
       const r = await new DefaultArtifactClient().uploadArtifact(name, [file], dir, { skipArchive: true, retentionDays });
@@ -109,7 +123,7 @@ export class GitHubArtifacts {
   /** Delete this run's artifact `name` (needs no REST permission). False when the run has none by that name. */
   async deleteInRun(name: string): Promise<boolean> {
     const runtime = this.writableRuntime();
-    const { DefaultArtifactClient, ArtifactNotFoundError } = await import("@actions/artifact");
+    const { DefaultArtifactClient, ArtifactNotFoundError } = await artifactClient();
     try {
       exportRuntime(runtime);
       await new DefaultArtifactClient().deleteArtifact(name);
@@ -123,7 +137,7 @@ export class GitHubArtifacts {
   /** This run's finalized artifact `name`, if it has one. */
   async findInRun(name: string): Promise<Uploaded | undefined> {
     const runtime = this.writableRuntime();
-    const { DefaultArtifactClient, ArtifactNotFoundError } = await import("@actions/artifact");
+    const { DefaultArtifactClient, ArtifactNotFoundError } = await artifactClient();
     try {
       exportRuntime(runtime);
       const { artifact } = await new DefaultArtifactClient().getArtifact(name);
