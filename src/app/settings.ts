@@ -59,7 +59,7 @@ export interface Settings {
 
 /** Every environment variable cairn reads, for --help and the README. */
 export const ENVIRONMENT: [name: string, meaning: string][] = [
-  ["CAIRN_REPOSITORY", "repository URL (local:PATH)"],
+  ["CAIRN_REPOSITORY", "repository URL (local:PATH, artifacts:NAME)"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
   ["CAIRN_SSH_KEY", "SSH private key text (or CAIRN_SSH_KEY_FILE, its path)"],

@@ -4,6 +4,7 @@
 // costs is measured here: a backup downloads only metadata, a restore only
 // the packs its snapshot needs (and of those only the spans it reads).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -116,4 +117,26 @@ test("verify reads every pack from outside Actions; a write from outside Actions
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /written only from inside a workflow run, by the cairn Action/);
   assert.doesNotMatch(refused.stderr, /\n\s+at /, "no stack trace");
+});
+
+test("RECOVERY.md: the artifacts, downloaded as they are and sorted into a folder, restore with only age and zstd", async () => {
+  const doc = readFileSync(new URL("../../RECOVERY.md", import.meta.url), "utf8");
+  const sort = /<!-- artifacts-to-folder -->\n```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  const recover = /<!-- recovery-script -->\n```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(sort && recover, "RECOVERY.md has both marked scripts");
+  const dl = join(dir, "dl");
+  mkdirSync(dl);
+  for (const x of fake.visible()) {
+    const res = await fetch(`${fake.url}/repos/octo/bot/actions/artifacts/${x.id}/zip`, { headers: { authorization: `token ${fake.token}` } });
+    assert.equal(res.status, 200);
+    writeFileSync(join(dl, x.name), Buffer.from(await res.arrayBuffer()));
+  }
+  const repo = join(dir, "sorted");
+  execFileSync("sh", ["-c", sort], { env: { ...process.env, NAME: "bot", DL: dl, REPO: repo } });
+  const outside = envFor(fake);
+  const snaps = JSON.parse((await cli(["snapshots", "-r", "artifacts:bot", "--json"], outside)).stdout) as { id: string }[];
+  const out = join(dir, "recovered");
+  mkdirSync(out);
+  execFileSync("sh", ["-c", recover], { env: { ...process.env, REPO: repo, KEY: key, SNAP: snaps[0].id, OUT: out }, stdio: "pipe" });
+  assert.ok(readFileSync(join(out, "a", join(dir, "srv", "a.bin"))).equals(a), "the 3 MiB file of the first snapshot, from its packs");
 });
