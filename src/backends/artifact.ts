@@ -226,7 +226,7 @@ export class ArtifactBackend implements Backend {
     if (digests.size > 1) {
       throw new IntegrityError(
         `the artifacts holding ${h.type} ${h.name} differ (${live.map((c) => `${c.artifact} #${c.id} ${c.digest}`).join(", ")}): a file is never rewritten, so one of them was made by someone else`,
-        "remove the artifact that is not yours, after checking which one is with `cairn verify`",
+        "see which workflow run made each artifact (its ID is above) and delete the one you did not make",
       );
     }
     const lives = (c: Copy) => c.expires ?? Infinity;
@@ -254,10 +254,11 @@ export class ArtifactBackend implements Backend {
     checkHandle(h);
     const signal = opts?.signal;
     signal?.throwIfAborted();
-    const bytes = Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.concat(data as Buffer[]);
+    // Written to a file before save returns, so the caller's buffer need not be copied.
+    const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
     if (!this.gh.canWrite) {
       if (h.type !== "lock") throw notInARunError();
-      this.localLocks.set(h.name, bytes);
+      this.localLocks.set(h.name, Buffer.from(bytes));
       return;
     }
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
