@@ -11,7 +11,7 @@ const not = (name, from, to, comment) => ({ name, severity: "error", comment, fr
 module.exports = {
   forbidden: [
     { name: "no-circular", severity: "error", comment: "no import cycles anywhere in src/", from: {}, to: { circular: true } },
-    { name: "no-orphans", severity: "error", comment: "every module is used (entries excepted)", from: { orphan: true, path: "^src/", pathNot: ["^src/(cli|action)/main\\.ts$", "^src/engine/tasks\\.ts$", "^src/backends/faulty\\.ts$"] }, to: {} },
+    { name: "no-orphans", severity: "error", comment: "every module is used (entries excepted)", from: { orphan: true, path: "^src/", pathNot: ["^src/(cli|action)/main\\.ts$", "^src/engine/tasks\\.ts$", "^src/github/artifact-client\\.ts$", "^src/backends/faulty\\.ts$"] }, to: {} },
     not("engine-is-not-a-front-end", "engine/", "cli|action|app|history|github|config", "the engine knows no front end, no GitHub, no settings history, no cairn.yml"),
     not("backends-know-no-engine", "backends/", "engine|sources|transport|app|cli|action|history|config", "backends store files; they know nothing of what is in them"),
     not("sources-know-no-destination", "sources/", "engine|backends|app|cli|action|history|github", "sources read; they know nothing of where the data goes"),

@@ -40,4 +40,6 @@ await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cairn.
 await build({ ...common, entryPoints: ["src/action/main.ts"], outfile: "dist/action.js" });
 // The worker threads (src/engine/tasks.ts) load this file from beside the bundle.
 await build({ ...common, entryPoints: ["src/engine/tasks.ts"], outfile: "dist/worker.js" });
+// Artifact uploads load this file from beside the bundle, only when they happen (src/github/artifact-client.ts).
+await build({ ...common, entryPoints: ["src/github/artifact-client.ts"], outfile: "dist/artifact-client.js" });
 chmodSync("dist/cli.js", 0o755);

@@ -22,7 +22,7 @@ export async function init(settings: Settings, req: InitRequest): Promise<InitRe
   const url = requireRepository(settings);
   let made;
   try {
-    made = await Repository.init(openBackend(url, { signal: req.signal }), req.recipients, req.packSize);
+    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), req.recipients, req.packSize);
   } catch (err) {
     // The path the user named is wrong (a file in the way, no permission): say so, as a usage error.
     if (isSystemError(err)) throw fromSystemError(err, `create a repository at ${url}${err.path && !url.endsWith(err.path) ? ` (${err.path})` : ""}`, ExitCode.usage);

@@ -26,7 +26,7 @@ export function credentials(settings: Settings, need: "identity" | "write"): Cre
 
 /** The repository, whose every backend call is cancelled with `signal` (the run's). */
 export async function openRepository(settings: Settings, need: "identity" | "write", signal?: AbortSignal): Promise<Repository> {
-  const backend = openBackend(requireRepository(settings), { signal });
+  const backend = openBackend(requireRepository(settings), { signal, github: settings.github });
   // A missing repository is the first thing to say, before any missing key.
   await Repository.exists(backend);
   return Repository.open(backend, credentials(settings, need));

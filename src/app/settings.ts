@@ -31,6 +31,8 @@ export interface SettingsInput {
   hostFingerprint?: string;
   /** A GitHub token; overrides GITHUB_TOKEN. */
   githubToken?: string;
+  /** Days the artifacts this run writes are kept (the Action's retention-days input). */
+  retentionDays?: string;
   json?: boolean;
 }
 
@@ -61,7 +63,7 @@ export interface Settings {
  * these, the variables cairn.yml names in password-env and secret-env.
  */
 export const ENVIRONMENT: [name: string, meaning: string][] = [
-  ["CAIRN_REPOSITORY", "repository URL (local:PATH)"],
+  ["CAIRN_REPOSITORY", "repository URL (local:PATH, artifacts:NAME)"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
   ["CAIRN_SSH_KEY", "SSH private key text"],
@@ -77,7 +79,8 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["GITHUB_API_URL", "GitHub's REST API (default https://api.github.com)"],
   ["GITHUB_SERVER_URL", "GitHub's web and git server (default https://github.com)"],
   ["GITHUB_RUN_ID", "the workflow run (set in workflow runs)"],
-  ["ACTIONS_RUNTIME_TOKEN", "the Actions runtime's token, for artifacts (set in workflow runs)"],
+  ["GITHUB_RETENTION_DAYS", "the repository's artifact retention in days (set in workflow runs): the longest an artifacts: repository's files live"],
+  ["ACTIONS_RUNTIME_TOKEN", "with ACTIONS_RESULTS_URL: the Actions runtime, given to actions only; an artifacts: repository is written only with it"],
   ["ACTIONS_RESULTS_URL", "the Actions results service, for artifacts (set in workflow runs)"],
 ];
 
@@ -139,6 +142,7 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
 
 function githubContext(input: SettingsInput, env: Env): GitHubContext {
   const runId = Number(env.GITHUB_RUN_ID);
+  const maxRetention = Number(env.GITHUB_RETENTION_DAYS);
   return {
     token: input.githubToken || env.GITHUB_TOKEN || undefined,
     apiUrl: env.GITHUB_API_URL || "https://api.github.com",
@@ -146,7 +150,19 @@ function githubContext(input: SettingsInput, env: Env): GitHubContext {
     repository: env.GITHUB_REPOSITORY || undefined,
     runId: Number.isSafeInteger(runId) && runId > 0 ? runId : undefined,
     runtime: env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL ? { token: env.ACTIONS_RUNTIME_TOKEN, resultsUrl: env.ACTIONS_RESULTS_URL } : undefined,
+    retentionDays: input.retentionDays === undefined || input.retentionDays === "" ? undefined : retentionDays(input.retentionDays),
+    // The runner sets it; anything unusable is treated as unknown (GitHub's own cap still applies).
+    maxRetentionDays: Number.isInteger(maxRetention) && maxRetention >= 1 ? maxRetention : undefined,
   };
+}
+
+/** retention-days: a whole number of days, 1 to 400 (GitHub's range; the repository's setting caps it further). */
+function retentionDays(text: string): number {
+  const days = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || days < 1 || days > 400) {
+    throw new UsageError(`retention-days: ${JSON.stringify(text)} is not a number of days from 1 to 400`, "GitHub keeps artifacts 1-90 days in public repositories and up to 400 in private ones");
+  }
+  return days;
 }
 
 function repositoryUrl(given: string | undefined, config: Config | undefined): string | undefined {

@@ -14,6 +14,8 @@ export interface Handle {
 export interface FileEntry {
   name: string;
   size: number;
+  /** When the backend deletes the file by itself (GitHub artifacts' retention); absent where files live until removed. */
+  expires?: Date;
 }
 
 export interface BackendProperties {
@@ -21,6 +23,14 @@ export interface BackendProperties {
   location: string;
   /** Writes become visible all at once (never a half-written file). */
   atomicWrites: boolean;
+  /** Present when files expire by themselves: stat() and list() then give each file's `expires`. */
+  expiry?: ExpiryProperties;
+}
+
+/** What a backend whose files expire tells the engine, so no snapshot depends on a file that expires before it. */
+export interface ExpiryProperties {
+  /** The latest a file saved now can expire: the retention asked for, capped by what the host allows. */
+  newFiles(): Date;
 }
 
 export interface Range {
@@ -54,6 +64,17 @@ export class NotExistError extends Error {
   constructor(h: Handle) {
     super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
     this.name = "NotExistError";
+  }
+}
+
+/** The file existed but has expired (the host deleted its content); a not-exist error that says when. */
+export class ExpiredError extends NotExistError {
+  readonly expired: Date;
+  constructor(h: Handle, expired: Date) {
+    super(h);
+    this.name = "ExpiredError";
+    this.expired = expired;
+    this.message = `${h.type} ${h.name} expired on ${expired.toISOString()}`.replace(/ +/g, " ");
   }
 }
 

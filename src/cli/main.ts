@@ -36,7 +36,7 @@ function program(json: boolean): Command {
   // With --json a failure is one JSON object on stderr (printed by main), not commander's text.
   if (json) p.configureOutput({ writeErr: () => {} });
   else p.showHelpAfterError();
-  const repoOpt = () => new Option("-r, --repo <url>", "repository URL, e.g. local:/srv/backups/cairn");
+  const repoOpt = () => new Option("-r, --repo <url>", "repository URL: local:/srv/backups/cairn, or artifacts:NAME (GitHub Actions artifacts)");
   const cfgOpt = () => new Option("-c, --config <file>", "config file (default: ./cairn.yml)");
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");

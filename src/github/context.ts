@@ -19,6 +19,10 @@ export interface GitHubContext {
   runId?: number;
   /** The Actions runtime, given only to JavaScript actions: what artifact uploads need. */
   runtime?: { token: string; resultsUrl: string };
+  /** Days the artifacts this run writes are kept (the Action's retention-days input); absent: the repository's setting. */
+  retentionDays?: number;
+  /** The repository's artifact retention setting (GITHUB_RETENTION_DAYS): the default, and the longest a run may ask for. */
+  maxRetentionDays?: number;
   /** The fetch the REST client uses (tests inject a local fake here). */
   fetch?: typeof fetch;
 }

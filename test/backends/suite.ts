@@ -21,10 +21,17 @@ function handle(type: FileType, name?: string): Handle {
   return { type, name: type === "config" || type === "keys" ? "" : (name ?? nameFor(randomBytes(16))) };
 }
 
+/** Name and size only: what every backend must agree on (an expiring backend adds `expires`, checked apart). */
+const plain = (f: FileEntry): FileEntry => ({ name: f.name, size: f.size });
+
 async function listAll(b: Backend, type: FileType): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
-  for await (const f of b.list(type)) out.push(f);
+  for await (const f of b.list(type)) out.push(plain(f));
   return out.sort((x, y) => x.name.localeCompare(y.name));
+}
+
+async function stat(b: Backend, h: Handle): Promise<FileEntry> {
+  return plain(await b.stat(h));
 }
 
 async function everything(b: Backend): Promise<Record<string, FileEntry[]>> {
@@ -71,14 +78,14 @@ export function backendSuite(name: string, make: () => Promise<BackendFixture>):
           const got = await b.load(h);
           assert.equal(got.length, size, `${type} of ${size} bytes: length`);
           assert.ok(got.equals(data), `${type} of ${size} bytes: content`);
-          assert.deepEqual(await b.stat(h), { name: h.name, size }, `${type} of ${size} bytes: stat`);
+          assert.deepEqual(await stat(b, h), { name: h.name, size }, `${type} of ${size} bytes: stat`);
         }
       }
       for (const type of ["config", "keys"] as const) {
         const data = randomBytes(300);
         await b.save(handle(type), data);
         assert.ok((await b.load(handle(type))).equals(data), `${type} round trip`);
-        assert.deepEqual(await b.stat(handle(type)), { name: "", size: 300 });
+        assert.deepEqual(await stat(b, handle(type)), { name: "", size: 300 });
       }
     }));
 
@@ -88,7 +95,7 @@ export function backendSuite(name: string, make: () => Promise<BackendFixture>):
       const h = handle("pack", nameFor(whole));
       await b.save(h, pieces);
       assert.ok((await b.load(h)).equals(whole));
-      assert.deepEqual(await b.stat(h), { name: h.name, size: whole.length });
+      assert.deepEqual(await stat(b, h), { name: h.name, size: whole.length });
     }));
 
     test("the stored bytes do not change when the caller reuses its buffer", withBackend(async (b) => {
@@ -303,6 +310,23 @@ export function backendSuite(name: string, make: () => Promise<BackendFixture>):
       }
       assert.ok(seen.length >= 1 && seen.every((n) => names.includes(n)));
       assert.equal((await listAll(b, "index")).length, 1);
+    }));
+
+    test("files expire only where the backend says so, and then stat and list say when", withBackend(async (b) => {
+      const h = handle("pack");
+      const before = Date.now();
+      await b.save(h, Buffer.from("expiring?"));
+      const st = await b.stat(h);
+      const listed = [];
+      for await (const f of b.list("pack")) listed.push(f);
+      if (!b.properties.expiry) {
+        assert.equal(st.expires, undefined, "a backend without the expiry property gives no expiry");
+        assert.ok(listed.every((f) => f.expires === undefined));
+        return;
+      }
+      assert.ok(st.expires instanceof Date && st.expires.getTime() > before, `stat gives a future expiry: ${st.expires}`);
+      assert.ok(st.expires.getTime() <= b.properties.expiry.newFiles().getTime(), "a saved file expires no later than newFiles() says");
+      assert.deepEqual(listed.map((f) => f.expires?.getTime()), [st.expires.getTime()], "list gives the same expiry as stat");
     }));
 
     test("flush succeeds and keeps what was saved", withBackend(async (b) => {

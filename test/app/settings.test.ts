@@ -1,0 +1,34 @@
+// The GitHub part of the settings: what the runner's variables and the
+// Action's inputs become (the artifact backend reads only this, never the
+// environment).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { resolveSettings } from "../../src/app/settings.ts";
+
+const RUN = {
+  GITHUB_TOKEN: "ghs_x",
+  GITHUB_REPOSITORY: "octo/bot",
+  GITHUB_RUN_ID: "42",
+  GITHUB_RETENTION_DAYS: "90",
+  ACTIONS_RUNTIME_TOKEN: "rt",
+  ACTIONS_RESULTS_URL: "https://results.example/",
+};
+
+test("inside a workflow run: the runtime, the run and the repository's retention; retention-days is a number of days", async () => {
+  const s = await resolveSettings({ retentionDays: "7" }, RUN);
+  assert.deepEqual(
+    { ...s.github },
+    { token: "ghs_x", apiUrl: "https://api.github.com", serverUrl: "https://github.com", repository: "octo/bot", runId: 42, runtime: { token: "rt", resultsUrl: "https://results.example/" }, retentionDays: 7, maxRetentionDays: 90 },
+  );
+  assert.equal((await resolveSettings({}, RUN)).github.retentionDays, undefined, "no input: the repository's setting");
+  for (const bad of ["0", "401", "7.5", "a week", "-3"]) {
+    await assert.rejects(resolveSettings({ retentionDays: bad }, RUN), (err: Error & { exitCode?: number }) => err.exitCode === 2 && err.message.includes(JSON.stringify(bad)), bad);
+  }
+});
+
+test("outside a workflow run: no runtime (artifacts are then read only), and an unusable GITHUB_RETENTION_DAYS is unknown", async () => {
+  const s = await resolveSettings({}, { GITHUB_TOKEN: "t", GITHUB_RETENTION_DAYS: "lots", ACTIONS_RUNTIME_TOKEN: "rt" });
+  assert.equal(s.github.runtime, undefined, "the runtime needs both variables");
+  assert.equal(s.github.maxRetentionDays, undefined);
+  assert.equal(s.github.runId, undefined);
+});
