@@ -685,8 +685,11 @@ describe("files that change while read, files that cannot be read, globs that ma
       ],
     );
     for (const path of [missing, join(dir, "secret.key"), join(dir, "conf", "locked")]) assert.ok(b.stderr.includes(path), `stderr names ${path}: ${b.stderr}`);
-    assert.match(b.stderr, /^cairn: snapshot [0-9a-f]{8} was saved, but it is incomplete: 3 files could not be read/m);
-    assert.match(b.stderr, /^hint: /m);
+    // With --json the failure is the last line of stderr, one JSON object.
+    const failure = JSON.parse(b.stderr.trim().split("\n").at(-1)!).error;
+    assert.equal(failure.code, 4);
+    assert.match(failure.message, /^snapshot [0-9a-f]{8} was saved, but it is incomplete: 3 files could not be read/);
+    assert.ok(failure.hint);
     const list = await runCli(["snapshots", "-r", fx.repoUrl], { env: fx.wk });
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, new RegExp(`^${out.id.slice(0, 8)} .*incomplete`, "m"));

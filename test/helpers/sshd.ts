@@ -111,6 +111,11 @@ export class SshFixture {
         "MaxStartups 100",
         "LogLevel ERROR",
         "Subsystem sftp internal-sftp",
+        // bash, as a login shell started by sshd at the top level, sources the
+        // user's ~/.bashrc; this machine's root runs `pyenv rehash` there, which
+        // waits up to 60 s on a lock that a killed session can leave behind.
+        // With SHLVL set, bash skips it: the tests' commands never need it.
+        "SetEnv SHLVL=1",
       ].join("\n") + "\n",
     );
     mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
