@@ -8,6 +8,8 @@ const common = {
   format: "esm",
   target: "node24",
   legalComments: "none",
+  // Worktrees may link node_modules; keep the paths esbuild writes into comments the same.
+  preserveSymlinks: true,
   logLevel: "warning",
   // ssh2's optional native speed-ups; it falls back to pure JS without them.
   external: ["cpu-features", "*.node"],
