@@ -151,8 +151,9 @@ export async function recordHistory(
   }
   const workDir = await mkdtemp(join(tmpdir(), "cairn-history-"));
   const failed = (err: unknown, committed?: string): CairnError => {
-    const where = committed ? `and the settings history commit ${committed.slice(0, 12)} is on ${h.branch}, but` : "but the settings history was not recorded:";
-    const message = `snapshot ${id.slice(0, 8)} was saved ${where} ${err instanceof Error ? err.message : errorMessage(err)}`;
+    const where = committed ? `and the settings history commit ${committed.slice(0, 12)} is on ${h.branch}, but` : ", but the settings history was not recorded:";
+    const why = (err instanceof Error ? err.message : errorMessage(err)).replace(/^settings history: /, "");
+    const message = `snapshot ${id.slice(0, 8)} was saved${committed ? " " : ""}${where} ${why}`;
     return err instanceof CairnError ? new CairnError(message, err.exitCode, err.hint, { cause: err }) : new CairnError(message, undefined, "this is a bug; please report it with --debug's output", { cause: err });
   };
   try {

@@ -149,8 +149,10 @@ export function pushError(req: Pick<CommitRequest, "remote" | "branch">, stderr:
   return new CairnError(`settings history: git could not reach ${where} (${lastLine(stderr)})`, undefined, "check history.repository in cairn.yml");
 }
 
+/** git's reason: its first fatal: or error: line (the lines after it are advice), else its last line. */
 function lastLine(s: string): string {
-  return s.trim().split("\n").filter(Boolean).at(-1) ?? "no message";
+  const lines = s.trim().split("\n").filter(Boolean);
+  return (lines.find((l) => /^(fatal|error|remote): /.test(l)) ?? lines.at(-1) ?? "no message").replace(/^fatal: /, "");
 }
 
 async function isAncestor(gitDir: string, a: string, b: string): Promise<boolean> {
