@@ -179,7 +179,8 @@ async function buildTree(gitDir: string, workDir: string, parentTree: string, ho
     await git(gitDir, ["read-tree", parentTree], { env });
     const folders = sources.map((s) => `${host}/${pathPart(s.name, "source name")}`);
     const kept = new Set(sources.flatMap((s) => (s.unread ?? []).map((p) => `${host}/${s.name}/${p.split("/").filter(Boolean).join("/")}`)));
-    const old = (await git(gitDir, ["ls-files", "-z", "--", ...folders], { env })).stdout
+    // No source: nothing to replace (an empty pathspec would match every file).
+    const old = (folders.length === 0 ? Buffer.alloc(0) : (await git(gitDir, ["ls-files", "-z", "--", ...folders.map((f) => `:(literal)${f}`)], { env })).stdout)
       .toString("utf8")
       .split("\0")
       .filter((p) => p && !kept.has(p));
