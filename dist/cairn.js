@@ -41411,27 +41411,34 @@ async function parentLists(repo) {
 async function* untilAborted(source2, signal) {
   if (!signal) return yield* source2;
   const it2 = source2[Symbol.asyncIterator]();
-  let onAbort = () => {
-  };
-  const aborted2 = new Promise((_2, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted2.catch(() => {
-  });
   try {
     for (; ; ) {
       signal.throwIfAborted();
-      const r = await Promise.race([it2.next(), aborted2]);
+      const r = await nextOrAbort(it2, signal);
       if (r.done) return;
       yield r.value;
     }
   } finally {
-    signal.removeEventListener("abort", onAbort);
     if (signal.aborted) void it2.return?.()?.catch(() => {
     });
     else await it2.return?.();
   }
+}
+function nextOrAbort(it2, signal) {
+  return new Promise((resolve6, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    it2.next().then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve6(r);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      }
+    );
+  });
 }
 
 // src/app/backup.ts

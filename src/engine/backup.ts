@@ -263,22 +263,39 @@ async function parentLists(repo: Repository): Promise<Map<string, ListRef>> {
 async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
   if (!signal) return yield* source;
   const it = source[Symbol.asyncIterator]();
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {});
   try {
     for (;;) {
       signal.throwIfAborted();
-      const r = await Promise.race([it.next(), aborted]);
+      const r = await nextOrAbort(it, signal);
       if (r.done) return;
       yield r.value;
     }
   } finally {
-    signal.removeEventListener("abort", onAbort);
     if (signal.aborted) void it.return?.()?.catch(() => {});
     else await it.return?.();
   }
+}
+
+/**
+ * it.next(), or a rejection when the signal aborts first. One listener per
+ * item, removed when the item arrives: racing every item against one
+ * long-lived "aborted" promise (Promise.race) would keep every item's buffer
+ * reachable from that promise until the run ends, holding the whole source
+ * in memory.
+ */
+function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
