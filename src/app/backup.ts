@@ -21,6 +21,8 @@ export interface BackupReport {
   repository: string;
   id: string;
   snapshot: NewSnapshot;
+  /** New data by source name (bytes the repository did not have). */
+  newBytes: Record<string, number>;
 }
 
 /** Files named in the error; the snapshot keeps them all. */
@@ -54,8 +56,8 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   const stop = () => void transport.close().catch(() => {});
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
-    const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    return { repository: repo.backend.properties.location, id, snapshot };
+    const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    return { repository: repo.backend.properties.location, id, snapshot, newBytes };
   } finally {
     req.signal?.removeEventListener("abort", stop);
     await transport.close();

@@ -19,6 +19,8 @@ export interface SettingsInput {
   config?: string;
   /** Repository URL; overrides CAIRN_REPOSITORY and cairn.yml. */
   repository?: string;
+  /** Several repository URLs (the Action's repository input, one per line); override `repository`, CAIRN_REPOSITORY and cairn.yml. */
+  repositories?: string[];
   /** Path of an age identity file. */
   identityFile?: string;
   /** An age identity's text. */
@@ -47,6 +49,8 @@ export interface Settings {
   config: Config | undefined;
   /** The repository URL, when one was given (flag, CAIRN_REPOSITORY or cairn.yml); relative local paths made absolute. */
   repository: string | undefined;
+  /** Every repository a backup writes to (3-2-1): `repository` first; [] when none was given. */
+  repositories: string[];
   identity: KeyText | undefined;
   writeKey: KeyText | undefined;
   ssh: SshSecrets;
@@ -128,9 +132,11 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
     for (const n of names) if (n) secrets[n] = env[n];
   }
 
+  const repositories = input.repositories?.length ? input.repositories : [repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config)].filter((r) => r !== undefined);
   return {
     config,
-    repository: repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config),
+    repository: repositories[0],
+    repositories,
     identity,
     writeKey,
     ssh: sshSecrets(input, env),
@@ -181,7 +187,7 @@ function sshSecrets(input: SettingsInput, env: Env): SshSecrets {
   const { fingerprints, bad } = parseFingerprints(input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "");
   if (bad !== undefined) {
     throw new UsageError(
-      `CAIRN_HOST_FINGERPRINT: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
+      `${input.hostFingerprint !== undefined ? "host-fingerprint" : "CAIRN_HOST_FINGERPRINT"}: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
       "expected SHA256:<43 base64 characters>, or the line `ssh-keygen -lf KEY.pub` prints (256 SHA256:... comment (ED25519)); several: bare ones separated by commas, ssh-keygen lines one per line",
     );
   }
@@ -205,4 +211,10 @@ export function requireConfig(settings: Settings): Config {
 export function requireRepository(settings: Settings): string {
   if (!settings.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
   return settings.repository;
+}
+
+/** The write key, or a usage error saying how to give one. */
+export function requireWriteKey(settings: Settings): KeyText {
+  if (!settings.writeKey) throw new UsageError("no write key given", "set CAIRN_WRITE_KEY, pass --write-key-file FILE, or give the Action's write-key input");
+  return settings.writeKey;
 }

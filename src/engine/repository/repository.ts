@@ -68,8 +68,12 @@ export class Repository {
     return this.keys.identities.length > 0;
   }
 
-  /** Create a repository; returns it and the write key text to hand to the user once. */
-  static async init(backend: Backend, recipients: string[], packSize = DEFAULT_PACK_SIZE): Promise<{ repo: Repository; writeKey: string }> {
+  /**
+   * Create a repository; returns it and the write key text to hand to the user
+   * once. `existing`: a write key made before (elsewhere), so a run that must
+   * not print a new one (a workflow's log) can create the repository.
+   */
+  static async init(backend: Backend, recipients: string[], packSize = DEFAULT_PACK_SIZE, existing?: Buffer): Promise<{ repo: Repository; writeKey: string }> {
     if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
     recipients.forEach(parseRecipient);
     try {
@@ -78,7 +82,7 @@ export class Repository {
     } catch (err) {
       if (!backend.isNotExist(err)) throw err;
     }
-    const w = newWriteKey();
+    const w = existing ?? newWriteKey();
     const keys = deriveKeys(w);
     const writeKey = encodeWriteKey(w);
     const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
