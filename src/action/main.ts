@@ -3,7 +3,7 @@
 // Action's failures into what the run shows: an ::error annotation with what
 // to do, the failure in the job summary, and a non-zero exit (a red run).
 import * as core from "@actions/core";
-import { incompleteError } from "../app/backup.ts";
+import { backupError, incompleteError } from "../app/backup.ts";
 import { backupAll, type RepositoryResult } from "../app/backup-all.ts";
 import { download } from "../app/download.ts";
 import { init } from "../app/init.ts";
@@ -14,7 +14,7 @@ import { verify } from "../app/verify.ts";
 import { CairnError, CancelledError, errorMessage, ExitCode, fromSystemError, isSystemError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { readInputs, scrub, type ActionInputs } from "./inputs.ts";
-import { backupSummary, escape, failureSection, formatBytes, historyOf, shownUrl, snapshotsTable } from "./summary.ts";
+import { backupSummary, escape, failureSection, formatBytes, shownUrl, snapshotsTable } from "./summary.ts";
 
 const log: Logger = { info: (m) => core.info(scrub(m)), warn: (m) => core.warning(scrub(m)) };
 
@@ -73,8 +73,8 @@ async function runBackup(a: ActionInputs, started: number): Promise<Failure[]> {
     const what = `backup into ${shownUrl(r.repository) || "the repository"}`;
     if (r.error !== undefined) failures.push({ what, error: failure(r.error) });
     else {
-      const inc = incompleteError(r.report!);
-      if (inc) failures.push({ what, error: inc });
+      const err = backupError(r.report!);
+      if (err) failures.push({ what, error: err });
       core.info(`${shownUrl(r.repository)}: snapshot ${r.report!.id} saved, ${formatBytes(r.report!.snapshot.stats.storedBytes)} stored`);
     }
   }
@@ -83,11 +83,9 @@ async function runBackup(a: ActionInputs, started: number): Promise<Failure[]> {
     setOutput("snapshot-id", first.id);
     setOutput("bytes-added", first.snapshot.stats.newBytes);
     setOutput("bytes-stored", first.snapshot.stats.storedBytes);
-    const history = historyOf(first);
-    if (history) {
-      setOutput("settings-changed", String(history.changed));
-      if (history.pullRequest) setOutput("pull-request", history.pullRequest.url);
-      if (history.pullRequestError) failures.push({ what: "the settings history's pull request", error: failure(history.pullRequestError) });
+    if (first.history) {
+      setOutput("settings-changed", String(first.history.changed));
+      if (first.history.pullRequest) setOutput("pull-request", first.history.pullRequest);
     }
   }
   repositoriesOutput(results.map((r) => ({ repository: r.repository, result: r.report ? (incompleteError(r.report) ? "incomplete" : "ok") : "failed", snapshot: r.report?.id, error: r.error !== undefined ? failure(r.error).message : undefined })));

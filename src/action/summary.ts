@@ -40,20 +40,6 @@ export function dedupRatio(read: number, added: number): string {
 
 const th = (data: string): Row[number] => ({ data, header: true });
 
-/** The settings history a backup report carries (when the settings history is configured). */
-export interface HistoryShape {
-  changed: boolean;
-  files?: { path: string; status?: string; added?: number; removed?: number }[];
-  pullRequest?: { url: string; number?: number; action?: string };
-  pullRequestError?: { message: string };
-}
-
-/** The report's settings history, read defensively (reports without one have none). */
-export function historyOf(report: BackupReport | undefined): HistoryShape | undefined {
-  const h = (report as { history?: unknown } | undefined)?.history;
-  return h && typeof h === "object" && typeof (h as HistoryShape).changed === "boolean" ? (h as HistoryShape) : undefined;
-}
-
 export function backupSummary(results: RepositoryResult[], resultOf: (r: RepositoryResult) => string, runMs: number): void {
   const s = core.summary;
   const done = results.filter((r) => r.report);
@@ -84,16 +70,14 @@ export function backupSummary(results: RepositoryResult[], resultOf: (r: Reposit
       s.addHeading("Not read (the snapshot is incomplete)", 3);
       s.addList(snap.incomplete.slice(0, 20).map((u) => `${escape(u.source)}: <code>${escape(u.path)}</code>: ${escape(u.reason)}`));
     }
-    const history = historyOf(first);
+    const history = first.history;
     if (history) {
       s.addHeading("Settings history", 3);
       if (!history.changed) s.addRaw("<p>No settings changed since the last backup.</p>", true);
-      else {
-        s.addList((history.files ?? []).map((f) => `<code>${escape(f.path)}</code> ${escape(f.status ?? "changed")}${f.added !== undefined ? ` (+${f.added} −${f.removed ?? 0})` : ""}`));
-      }
-      if (history.pullRequest) s.addRaw(`<p>Pull request: <a href="${escape(history.pullRequest.url)}">${escape(history.pullRequest.url)}</a></p>`, true);
-      if (history.pullRequestError) s.addRaw(`<p>The pull request could not be opened: ${escape(history.pullRequestError.message)}</p>`, true);
+      else s.addList(history.files.map((f) => `<code>${escape(f.path)}</code> ${escape(f.change)}`));
+      if (history.pullRequest) s.addRaw(`<p>Pull request: <a href="${escape(history.pullRequest)}">${escape(history.pullRequest)}</a></p>`, true);
     }
+    if (first.historyError) s.addRaw(`<p>The settings history failed: ${escape(first.historyError.message)}</p>`, true);
   }
   s.addHeading("Repositories", 3);
   s.addTable([

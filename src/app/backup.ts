@@ -1,10 +1,11 @@
 // Backup: the config's sources, read over the transport, into a new snapshot.
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
-import { IncompleteSnapshotError } from "../errors.ts";
+import { CairnError, IncompleteSnapshotError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { createSources } from "../sources/open.ts";
 import { createTransport } from "../transport/open.ts";
+import { historySources, recordHistory, SettingsCapture, type HistoryOutcome } from "./history.ts";
 import { openRepository } from "./repository.ts";
 import { requireConfig, type Settings } from "./settings.ts";
 
@@ -23,6 +24,17 @@ export interface BackupReport {
   snapshot: NewSnapshot;
   /** New data by source name (bytes the repository did not have). */
   newBytes: Record<string, number>;
+  /**
+   * The settings history (cairn.yml's history:): what this backup recorded.
+   * Absent when cairn.yml has no history:, or when the history could not be
+   * recorded (then `historyError` says why).
+   */
+  history?: HistoryOutcome;
+  /**
+   * The settings history failed after the snapshot was saved (a refused push
+   * or pull request): the front end shows the report, then ends with this.
+   */
+  historyError?: CairnError;
 }
 
 /** Files named in the error; the snapshot keeps them all. */
@@ -46,10 +58,23 @@ export function incompleteError(report: BackupReport): IncompleteSnapshotError |
   );
 }
 
+/**
+ * The error a front end ends with after showing the report: the settings
+ * history's failure, else the incomplete snapshot's; undefined when all went well.
+ */
+export function backupError(report: BackupReport): CairnError | undefined {
+  const incomplete = incompleteError(report);
+  if (!report.historyError) return incomplete;
+  if (!incomplete) return report.historyError;
+  const e = report.historyError;
+  return new CairnError(`${e.message}\n${incomplete.message}`, e.exitCode, e.hint, { cause: e });
+}
+
 export async function backup(settings: Settings, req: BackupRequest): Promise<BackupReport> {
   const config = requireConfig(settings);
   const repo = await openRepository(settings, "write", req.signal);
-  const sources = createSources(config, settings.secrets);
+  const capture = new SettingsCapture(historySources(config));
+  const sources = capture.wrap(createSources(config, settings.secrets));
   req.signal?.throwIfAborted();
   const transport = await createTransport(config, settings.ssh);
   // Closing the transport stops a dump that is waiting on the server.
@@ -57,7 +82,11 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
     const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    return { repository: repo.backend.properties.location, id, snapshot, newBytes };
+    const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes };
+    if (capture.sources.length === 0) return report;
+    // The snapshot is saved: nothing the history does may lose it.
+    const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);
+    return { ...report, history: r.outcome, historyError: r.error };
   } finally {
     req.signal?.removeEventListener("abort", stop);
     await transport.close();

@@ -1,5 +1,5 @@
 // cairn backup: read the config's sources and store a snapshot.
-import { incompleteError, backup as runBackup } from "../app/backup.ts";
+import { backupError, backup as runBackup, type BackupReport } from "../app/backup.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
@@ -19,19 +19,20 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
     const s = snapshot.stats;
     const unread = snapshot.incomplete ?? [];
     if (flags.json) {
-      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s });
-      const incomplete = incompleteError(report);
-      if (incomplete) throw incomplete;
+      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s, history: historyJson(report) });
+      const failed = backupError(report);
+      if (failed) throw failed;
       return;
     }
     process.stdout.write(
       `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
         snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
         `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
-        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n`,
+        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
+        historyText(report),
     );
-    const incomplete = incompleteError(report);
-    if (incomplete) throw incomplete;
+    const failed = backupError(report);
+    if (failed) throw failed;
   } finally {
     bar.stop();
   }
@@ -43,4 +44,23 @@ export function storedText(read: number, stored: number): string {
   if (read === 0) return `stored ${formatBytes(stored)}`;
   const pct = (100 * stored) / read;
   return `stored ${formatBytes(stored)} (${pct < 10 ? pct.toFixed(1) : pct.toFixed(0)}% of the data read)`;
+}
+
+/** The backup's `history` in --json: null without history: in cairn.yml (or when it could not be recorded); every key always present. */
+function historyJson(r: BackupReport): object | null {
+  const h = r.history;
+  return h ? { changed: h.changed, files: h.files, commit: h.commit ?? null, pullRequest: h.pullRequest ?? null } : null;
+}
+
+/** What the settings history did, for people: "" without history: in cairn.yml. */
+export function historyText(r: BackupReport): string {
+  const h = r.history;
+  if (!h) return r.historyError ? "  settings history: not recorded (see below)\n" : "";
+  if (!h.changed) return "  settings history: no settings changed\n";
+  const n = h.files.length;
+  return (
+    `  settings history: ${n === 1 ? "1 file" : `${n} files`} changed, commit ${h.commit!.slice(0, 12)}\n` +
+    h.files.map((f) => `    ${f.change.padEnd(8)}${f.path}\n`).join("") +
+    (h.pullRequest ? `  pull request: ${h.pullRequest}\n` : "")
+  );
 }

@@ -4,8 +4,10 @@ import { Command, CommanderError, Option } from "commander";
 import { ENVIRONMENT } from "../app/settings.ts";
 import { CairnError, EXIT_CODES, ExitCode } from "../errors.ts";
 import { backup } from "./backup.ts";
+import { diff } from "./diff.ts";
 import { exportCmd } from "./export.ts";
 import { failure, stacks } from "./failure.ts";
+import { history } from "./history.ts";
 import { init } from "./init.ts";
 import { keygen } from "./keygen.ts";
 import { printError, say, useJsonErrors } from "./output.ts";
@@ -103,6 +105,23 @@ function program(json: boolean): Command {
     .option("--force", "replace the output file if it exists (otherwise refused)")
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));
+  p.command("history")
+    .description("list the settings history's changes (cairn.yml's history:): time, host, snapshot, files")
+    .addOption(cfgOpt())
+    .option("--source <name>", "only this source's files")
+    .addOption(jsonOpt())
+    .action((o) => history(o));
+  p.command("diff")
+    .description("files added, removed and changed between two snapshots; with the identity, the redacted text diff of files sources")
+    .argument("<a>", "the earlier snapshot: ID (or a unique prefix), or latest")
+    .argument("<b>", "the later snapshot")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .option("--source <name>", "only this source")
+    .addOption(jsonOpt())
+    .action((a, b, o) => diff(a, b, o));
   return p;
 }
 

@@ -23,6 +23,8 @@ export interface HistoryFile {
 export interface HistorySource {
   name: string;
   files: HistoryFile[];
+  /** Paths on the server this backup could not read: their recorded version stays as it was (not "deleted"). */
+  unread?: string[];
 }
 
 export interface CommitRequest {
@@ -130,7 +132,7 @@ async function remoteCall(gitDir: string, req: CommitRequest, args: string[]): P
 }
 
 /** What a failed fetch or push means for the user. */
-function pushError(req: CommitRequest, stderr: string): CairnError {
+export function pushError(req: Pick<CommitRequest, "remote" | "branch">, stderr: string): CairnError {
   const where = req.remote.github ? `${req.remote.github.owner}/${req.remote.github.repo}` : req.remote.url;
   if (/403|denied|not allowed|permission/i.test(stderr)) {
     return new CairnError(
@@ -174,7 +176,11 @@ async function buildTree(gitDir: string, workDir: string, parentTree: string, ho
     const env = { GIT_INDEX_FILE: join(scratch, "index") };
     await git(gitDir, ["read-tree", parentTree], { env });
     const folders = sources.map((s) => `${host}/${pathPart(s.name, "source name")}`);
-    const old = (await git(gitDir, ["ls-files", "-z", "--", ...folders], { env })).stdout.toString("utf8").split("\0").filter(Boolean);
+    const kept = new Set(sources.flatMap((s) => (s.unread ?? []).map((p) => `${host}/${s.name}/${p.split("/").filter(Boolean).join("/")}`)));
+    const old = (await git(gitDir, ["ls-files", "-z", "--", ...folders], { env })).stdout
+      .toString("utf8")
+      .split("\0")
+      .filter((p) => p && !kept.has(p));
     const add: Array<{ path: string; file: string }> = [];
     for (const source of sources) {
       for (const f of source.files) {

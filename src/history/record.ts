@@ -29,6 +29,8 @@ export interface SettingsSource {
   name: string;
   /** The files the source read, by their path on the server. */
   files: Array<{ path: string; content: Uint8Array }>;
+  /** Paths on the server the backup could not read: their last recorded version is kept. */
+  unread?: string[];
   rules: RedactRules;
 }
 
@@ -75,7 +77,7 @@ export async function recordSettings(req: RecordRequest): Promise<HistoryReport>
       if (r.recorded !== "redacted") req.log.info(`settings history: ${s.name}/${path} is recorded by fingerprint only (${r.reason})`);
       files.push({ path, text: r.text });
     }
-    sources.push({ name: s.name, files });
+    sources.push({ name: s.name, files, unread: s.unread });
   }
   const c = await commitHistory({
     remote,

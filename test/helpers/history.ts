@@ -4,6 +4,8 @@
 // request recordSettings takes, filled in.
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { GitHubContext } from "../../src/github/context.ts";
 import { NO_RULES, type RedactRules } from "../../src/history/redact/redact.ts";
@@ -39,13 +41,48 @@ export interface GitHubWorld {
 }
 
 /** github:me/bot-settings, a bare repository behind it, and the fake API holding a token of the given kind. */
-export function gitHubWorld(dir: string, token: { kind: "actions" | "user"; pullRequests?: "none" | "read" | "write"; actionsMayCreatePullRequests?: boolean } = { kind: "user" }): GitHubWorld {
+export function gitHubWorld(dir: string, token: TokenKind = { kind: "user" }, apiUrl?: string): GitHubWorld {
   const server = join(dir, "server");
   const gitDir = bareRepo(join(server, "me", "bot-settings.git"));
-  const fake = new FakeGitHub();
+  const fake = new FakeGitHub(apiUrl);
   fake.addRepo("me", "bot-settings", gitDir, { actionsMayCreatePullRequests: token.actionsMayCreatePullRequests });
   fake.addToken("tok-PLANTED-9d8c7b", { kind: token.kind, pullRequests: token.pullRequests ?? "write" });
   return { fake, gitDir, github: { token: "tok-PLANTED-9d8c7b", apiUrl: fake.apiUrl, serverUrl: `file://${server}`, repository: "me/bot-settings", fetch: fake.fetch } };
+}
+
+export type TokenKind = { kind: "actions" | "user"; pullRequests?: "none" | "read" | "write"; actionsMayCreatePullRequests?: boolean };
+
+/**
+ * The same world with the fake API served over HTTP on 127.0.0.1, for the
+ * CLI as a child process: `env` holds the variables a workflow run would set
+ * (GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL). Run the CLI with the
+ * asynchronous helpers (runCli): a blocking spawn would stall the fake.
+ */
+export async function servedGitHubWorld(dir: string, token: TokenKind = { kind: "user" }): Promise<GitHubWorld & { env: Record<string, string>; close: () => Promise<void> }> {
+  let world: GitHubWorld | undefined;
+  const skip = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive"]);
+  const server = createServer(async (req, res) => {
+    const parts: Buffer[] = [];
+    for await (const c of req) parts.push(c as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !skip.has(k)) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    const body = Buffer.concat(parts);
+    const r = await world!.fake.fetch(`${world!.fake.apiUrl}${req.url}`, { method: req.method, headers, body: body.length ? body : undefined });
+    res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
+    res.end(Buffer.from(await r.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  world = gitHubWorld(dir, token, apiUrl);
+  return {
+    ...world,
+    env: { GITHUB_TOKEN: world.github.token!, GITHUB_API_URL: apiUrl, GITHUB_SERVER_URL: world.github.serverUrl },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 export function files(map: Record<string, string>, rules: Partial<RedactRules> = {}, name = "settings"): SettingsSource {

@@ -1,77 +1,43 @@
-// End to end over the test sshd: a real backup (the app layer, unchanged),
-// then the settings history as the app layer will record it next round (the
-// wiring is written out in backupWithHistory below, and in
-// src/history/README.md): change a config on the server, back up, see one
-// commit and one pull request with the redacted diff; change again, the same
-// pull request is updated; no change, nothing happens.
+// End to end over the test sshd, through the CLI as a user runs it: the fake
+// GitHub REST API served on 127.0.0.1 (GITHUB_API_URL), the history
+// repository a real bare git repository (GITHUB_SERVER_URL). Back up: one
+// commit and one pull request; change a config on the server and back up:
+// one more commit with the redacted diff, the same pull request updated;
+// back up with no change: nothing. Then `cairn history` and `cairn diff`
+// over those snapshots, and no planted secret anywhere.
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { backup } from "../../src/app/backup.ts";
-import { resolveSettings, type Settings } from "../../src/app/settings.ts";
-import type { GitHubContext } from "../../src/github/context.ts";
-import { recordSettings, type HistoryReport } from "../../src/history/record.ts";
-import type { Logger } from "../../src/log.ts";
-import { FilesSource } from "../../src/sources/files.ts";
-import { createTransport } from "../../src/transport/open.ts";
-import { gitHubWorld, gitIn, type GitHubWorld } from "../helpers/history.ts";
-import { cairn } from "../helpers/cli.ts";
-import { quietLog } from "../helpers/sources.ts";
+import { cairn, runCli, type CliResult } from "../helpers/cli.ts";
+import { gitIn, servedGitHubWorld } from "../helpers/history.ts";
 import { haveSshd, SshFixture, type Sshd } from "../helpers/sshd.ts";
 
 const skip = haveSshd() || process.env.CI ? false : "needs sshd";
 
-/**
- * What `cairn backup` will do when cairn.yml has `history:`: back up, then
- * read the files of each `history: true` source (the app will keep the bytes
- * the backup read instead of reading twice) and record them, with a
- * fingerprint key derived from the write key (issue 11 owns that derivation;
- * this HMAC stands in for it).
- */
-async function backupWithHistory(settings: Settings, github: GitHubContext, workDir: string, log: Logger): Promise<{ snapshot: string; history: HistoryReport }> {
-  const config = settings.config!;
-  const { id, snapshot } = await backup(settings, { log });
-  const transport = await createTransport(config, settings.ssh);
-  try {
-    const sources = [];
-    for (const s of config.sources) {
-      if (s.kind !== "files" || !s.history) continue;
-      const read: Array<{ path: string; content: Uint8Array }> = [];
-      for await (const entry of new FilesSource(s.name, s.files, s["newer-than"]).dump(transport, log).entries) {
-        const parts: Buffer[] = [];
-        for await (const c of entry.open()) parts.push(c);
-        read.push({ path: "/" + entry.path.slice(s.name.length + 1), content: Buffer.concat(parts) });
-      }
-      sources.push({ name: s.name, files: read, rules: { secretFiles: s["secret-files"] ?? [], redact: (s.redact ?? []).map((r) => new RegExp(r, "m")), mask: (s.mask ?? []).map((r) => new RegExp(r, "m")) } });
-    }
-    const history = await recordSettings({
-      history: { repository: config.history!.repository, branch: config.history!.branch, base: config.history!.base, pullRequest: config.history!["pull-request"] },
-      host: config.host?.address ?? "localhost",
-      snapshot: id,
-      time: new Date(snapshot.time),
-      sources,
-      fingerprintKey: createHmac("sha256", settings.writeKey!.text).update("cairn settings history fingerprint").digest(),
-      github,
-      workDir,
-      log,
-    });
-    return { snapshot: id, history };
-  } finally {
-    await transport.close();
-  }
-}
+const PLANTED = ["e2e_planted_secret_one", "e2e_planted_key_one", "e2e_planted_key_two", "e2e_planted_salt"];
 
-describe("settings history over ssh", { skip }, () => {
+describe("settings history over ssh, through the CLI", { skip }, () => {
   let fx: SshFixture;
   let sshd: Sshd;
   let dir: string;
   let srv: string;
-  let world: GitHubWorld;
-  let settings: Settings;
-  const log = quietLog();
+  let world: Awaited<ReturnType<typeof servedGitHubWorld>>;
+  let env: Record<string, string>;
+  let keyFile: string;
+  const outputs: CliResult[] = [];
+  const run = async (args: string[], withEnv: Record<string, string> = env): Promise<CliResult> => {
+    const r = await runCli(args, { env: withEnv });
+    outputs.push(r);
+    return r;
+  };
+  const backup = async () => {
+    const r = await run(["backup", "-c", join(dir, "cairn.yml"), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { id: string; history: { changed: boolean; files: { path: string; change: string }[]; commit: string | null; pullRequest: string | null } };
+  };
+  const snapshots: string[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "cairn-history-ssh-"));
@@ -83,12 +49,12 @@ describe("settings history over ssh", { skip }, () => {
     writeFileSync(join(srv, "security/salt.key"), "e2e_planted_salt\n");
     fx = new SshFixture();
     sshd = await fx.start();
-    const key = join(dir, "key.txt");
-    assert.equal(cairn(["keygen", "-o", key]).code, 0);
-    const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
+    keyFile = join(dir, "key.txt");
+    assert.equal(cairn(["keygen", "-o", keyFile]).code, 0);
+    const recipient = readFileSync(keyFile, "utf8").split("\n")[1].split(": ")[1];
     const init = cairn(["init", "-r", `local:${join(dir, "repo")}`, "--recipient", recipient]);
     assert.equal(init.code, 0, init.stderr);
-    world = gitHubWorld(dir);
+    world = await servedGitHubWorld(dir);
     writeFileSync(
       join(dir, "cairn.yml"),
       `repository: local:${join(dir, "repo")}
@@ -98,48 +64,111 @@ sources:
   - { name: settings, files: ["${srv}/config/*.json", "${srv}/.env", "${srv}/security/salt.key"], history: true }
 `,
     );
-    settings = await resolveSettings(
-      { config: join(dir, "cairn.yml") },
-      { CAIRN_WRITE_KEY: /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1], CAIRN_SSH_KEY: fx.clientKeys.ed25519.text, CAIRN_KNOWN_HOSTS: sshd.knownHosts() },
-    );
+    env = {
+      ...world.env,
+      CAIRN_WRITE_KEY: /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1],
+      CAIRN_SSH_KEY: fx.clientKeys.ed25519.text,
+      CAIRN_KNOWN_HOSTS: sshd.knownHosts(),
+    };
   });
   after(async () => {
+    await world?.close();
     await sshd?.stop();
     fx?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test("a change on the server: one commit and one pull request; again: the same one updated; no change: nothing", async () => {
-    const workDir = join(dir, "work");
-    const first = await backupWithHistory(settings, world.github, workDir, log);
-    assert.ok(first.history.changed && first.history.pullRequest?.action === "created");
+    const first = await backup();
+    snapshots.push(first.id);
+    assert.equal(first.history.changed, true);
+    assert.deepEqual(first.history.files.map((f) => f.change), ["added", "added", "added"]);
+    assert.equal(first.history.commit, gitIn(world.gitDir, "rev-parse", "settings-history"));
+    assert.equal(world.fake.pulls("me", "bot-settings").length, 1);
+    assert.equal(first.history.pullRequest, "https://github.test/me/bot-settings/pull/1");
 
+    // One value and one secret change on the server.
     writeFileSync(join(srv, "config/config.json"), readFileSync(join(srv, "config/config.json"), "utf8").replace("0.5", "5"));
-    const before = gitIn(world.gitDir, "rev-parse", "settings-history");
-    const second = await backupWithHistory(settings, world.github, workDir, log);
-    assert.equal(gitIn(world.gitDir, "rev-list", "--count", `${before}..settings-history`), "1", "one commit");
-    const diff = gitIn(world.gitDir, "diff", before, "settings-history");
-    assert.match(diff, /^-  "max_position": 0\.5,\n\+  "max_position": 5,$/m);
-    assert.match(gitIn(world.gitDir, "log", "-1", "--format=%B", "settings-history"), new RegExp(`Recorded from snapshot ${second.snapshot}`));
-    assert.equal(second.history.pullRequest?.action, "updated");
-    assert.equal(second.history.pullRequest?.number, first.history.pullRequest?.number);
-    const pulls = world.fake.pulls("me", "bot-settings");
-    assert.equal(pulls.length, 1);
-    assert.match(pulls[0].body!, new RegExp(`Latest: snapshot \`${second.snapshot}\` of \\*\\*127\\.0\\.0\\.1\\*\\*`));
-
     writeFileSync(join(srv, ".env"), "API_URL=https://api.example.com\nAPI_KEY=e2e_planted_key_two\n");
-    const third = await backupWithHistory(settings, world.github, workDir, log);
-    assert.equal(third.history.pullRequest?.action, "updated");
-    assert.match(gitIn(world.gitDir, "diff", "settings-history^", "settings-history"), /^-API_KEY=<redacted:hmac:[0-9a-f]{12}>\n\+API_KEY=<redacted:hmac:[0-9a-f]{12}>$/m);
+    const tip = gitIn(world.gitDir, "rev-parse", "settings-history");
+    const second = await backup();
+    snapshots.push(second.id);
+    assert.equal(gitIn(world.gitDir, "rev-list", "--count", `${tip}..settings-history`), "1", "one commit");
+    assert.deepEqual(second.history.files, [
+      { path: `127.0.0.1/settings${srv}/.env`, change: "changed" },
+      { path: `127.0.0.1/settings${srv}/config/config.json`, change: "changed" },
+    ]);
+    const diff = gitIn(world.gitDir, "diff", tip, "settings-history");
+    assert.match(diff, /^-  "max_position": 0\.5,\n\+  "max_position": 5,$/m);
+    assert.match(diff, /^-API_KEY=<redacted:hmac:([0-9a-f]{12})>\n\+API_KEY=<redacted:hmac:(?!\1)[0-9a-f]{12}>$/m);
+    assert.match(gitIn(world.gitDir, "log", "-1", "--format=%B", "settings-history"), new RegExp(`Recorded from snapshot ${second.id}`));
+    const pulls = world.fake.pulls("me", "bot-settings");
+    assert.equal(pulls.length, 1, "the same pull request");
+    assert.equal(second.history.pullRequest, first.history.pullRequest);
+    assert.match(pulls[0].body!, new RegExp(`Latest: snapshot \`${second.id}\` of \\*\\*127\\.0\\.0\\.1\\*\\*`));
+    assert.ok(world.fake.received.some((r) => r.method === "PATCH"), "updated");
 
     const calls = world.fake.received.length;
-    const tip = gitIn(world.gitDir, "rev-parse", "settings-history");
-    const fourth = await backupWithHistory(settings, world.github, workDir, log);
-    assert.equal(fourth.history.changed, false);
-    assert.equal(gitIn(world.gitDir, "rev-parse", "settings-history"), tip);
-    assert.equal(world.fake.received.length, calls);
+    const unchanged = gitIn(world.gitDir, "rev-parse", "settings-history");
+    const third = await backup();
+    snapshots.push(third.id);
+    assert.deepEqual(third.history, { changed: false, files: [], commit: null, pullRequest: null });
+    assert.equal(gitIn(world.gitDir, "rev-parse", "settings-history"), unchanged);
+    assert.equal(world.fake.received.length, calls, "no request to GitHub");
+    assert.deepEqual(world.fake.violations, []);
+  });
 
-    const everything = gitIn(world.gitDir, "log", "-p", "--all") + JSON.stringify(world.fake.pulls("me", "bot-settings")) + log.lines.join("\n");
-    for (const planted of ["e2e_planted_secret_one", "e2e_planted_key_one", "e2e_planted_key_two", "e2e_planted_salt"]) assert.ok(!everything.includes(planted), planted);
+  test("cairn history lists each change: time, host, snapshot, files", async () => {
+    const r = await run(["history", "-c", join(dir, "cairn.yml"), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const log = JSON.parse(r.stdout) as { time: string; host: string; snapshot: string; files: { path: string; change: string }[] }[];
+    assert.deepEqual(log.map((c) => c.snapshot), [snapshots[1], snapshots[0]], "newest first; the backup with no change made none");
+    assert.deepEqual(log.map((c) => c.host), ["127.0.0.1", "127.0.0.1"]);
+    assert.deepEqual(log[0].files.map((f) => `${f.change} ${f.path}`), [`changed 127.0.0.1/settings${srv}/.env`, `changed 127.0.0.1/settings${srv}/config/config.json`]);
+    assert.equal(log[1].files.length, 3);
+    const text = await run(["history", "-c", join(dir, "cairn.yml"), "--source", "settings"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^\\S+Z  127\\.0\\.0\\.1  snapshot ${snapshots[1].slice(0, 8)}  commit [0-9a-f]{12}\\n  changed +127\\.0\\.0\\.1/settings${srv}/\\.env \\(\\+1 -1\\)$`, "m"));
+    const none = await run(["history", "-c", join(dir, "cairn.yml"), "--source", "logs"]);
+    assert.match(none.stdout, /^no settings changes recorded for source logs/);
+  });
+
+  test("cairn diff: the files from snapshot metadata; with the identity, the redacted text diff", async () => {
+    const [a, b, c] = snapshots;
+    const names = await run(["diff", a.slice(0, 8), b.slice(0, 8), "-c", join(dir, "cairn.yml"), "--json"]);
+    assert.equal(names.code, 0, names.stderr);
+    const listed = JSON.parse(names.stdout) as { from: string; to: string; files: { path: string; change: string; diff: string | null }[] };
+    assert.equal(listed.from, a);
+    assert.deepEqual(listed.files.map((f) => [f.change, f.path, f.diff]), [
+      ["changed", `settings${srv}/.env`, null],
+      ["changed", `settings${srv}/config/config.json`, null],
+    ]);
+
+    const text = await run(["diff", a, b, "-c", join(dir, "cairn.yml"), "-i", keyFile]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^-  "max_position": 0\.5,\n\+  "max_position": 5,$/m);
+    assert.match(text.stdout, /^-API_KEY=<redacted:hmac:[0-9a-f]{12}>\n\+API_KEY=<redacted:hmac:[0-9a-f]{12}>$/m);
+    // The same redaction as the history: the fingerprints are the ones on the branch.
+    const recorded = gitIn(world.gitDir, "show", `settings-history:127.0.0.1/settings${srv}/.env`);
+    assert.ok(text.stdout.includes(`+${recorded.split("\n")[1]}`), recorded);
+    assert.match(text.stdout, new RegExp(`^diff --git a/settings${srv}/config/config\\.json b/settings${srv}/config/config\\.json$`, "m"));
+
+    const same = await run(["diff", b, c, "-c", join(dir, "cairn.yml"), "-i", keyFile]);
+    assert.match(same.stdout, /no files differ/);
+    const other = await run(["diff", a, b, "-c", join(dir, "cairn.yml"), "-i", keyFile, "--source", "logs", "--json"]);
+    assert.deepEqual(JSON.parse(other.stdout).files, []);
+  });
+
+  test("no planted secret in the history's objects, the pull requests, GitHub's requests or any output", () => {
+    const objects = gitIn(world.gitDir, "cat-file", "--batch-all-objects", "--batch");
+    const everything = [
+      objects,
+      gitIn(world.gitDir, "log", "-p", "--all"),
+      JSON.stringify(world.fake.pulls("me", "bot-settings")),
+      world.fake.received.map((r) => r.raw).join("\n"),
+      ...outputs.map((o) => o.stdout + o.stderr),
+    ].join("\n");
+    assert.ok(outputs.length >= 8);
+    for (const planted of PLANTED) assert.ok(!everything.includes(planted), planted);
   });
 });

@@ -92,6 +92,16 @@ export function chunkId(keys: RepoKeys, data: Uint8Array): Buffer {
   return h(data);
 }
 
+/**
+ * The key of settings history fingerprints (`<redacted:hmac:...>`): derived
+ * from the write key like the chunk ID key, so the backup side and the
+ * identity's holder make the same fingerprints, and nobody without either can
+ * test guesses against the history.
+ */
+export function settingsHistoryKey(keys: RepoKeys): Buffer {
+  return derive(keys.writeKey, "cairn settings history fingerprint");
+}
+
 export function mac(keys: RepoKeys, label: string, data: Uint8Array): Buffer {
   return createHmac("sha256", keys.macKey).update(label).update("\n").update(data).digest();
 }
