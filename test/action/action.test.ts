@@ -1,6 +1,8 @@
 // The Action as the runner runs it (dist/action.js, INPUT_* variables,
-// GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files): a real backup over the test
-// sshd lands and restores equal, with and without the identity; a wrong
+// GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files): init makes a repository in a
+// git remote (a local bare repository) with a write key made beforehand; a
+// real backup over the test sshd lands there and restores equal, with and
+// without the identity; a wrong
 // input, a refused host key and a missing repository each make a red run
 // with the reason as an ::error annotation; no secret (SSH key, write key,
 // identity, token) shows anywhere the run writes.
@@ -26,6 +28,8 @@ describe("the Action, run as the runner runs it", { skip }, () => {
   let ws: string;
   let srv: string;
   let repo: NewRepo;
+  /** git:<bare repository>: where the Action's backups go. */
+  let remote: string;
   let identity: string;
   let secrets: string[];
   let inputs: Record<string, string>;
@@ -42,7 +46,11 @@ describe("the Action, run as the runner runs it", { skip }, () => {
     writeFileSync(join(srv, ".env"), "API_KEY=abc\n", { mode: 0o600 });
     fx = new SshFixture();
     sshd = await fx.start();
+    // The user's machine: an identity and a write key (`cairn init` into a throwaway local repository).
     repo = initRepo(dir);
+    const bare = join(dir, "backups.git");
+    execFileSync("git", ["init", "-q", "--bare", bare]);
+    remote = `git:${bare}`;
     identity = readFileSync(repo.identityFile, "utf8");
     writeFileSync(
       join(ws, "cairn.yml"),
@@ -57,7 +65,7 @@ sources:
     passphraseKey = { "ssh-key": withPassphrase.text, "ssh-passphrase": withPassphrase.passphrase! };
     secrets = [key.text, withPassphrase.text, withPassphrase.passphrase!, repo.writeKey, identity.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!, TOKEN];
     inputs = {
-      repository: repo.repoUrl,
+      repository: remote,
       "ssh-key": key.text,
       "known-hosts": sshd.knownHosts(),
       "write-key": repo.writeKey,
@@ -78,6 +86,22 @@ sources:
 
   const noLeaks = (run: ActionRun) => assert.deepEqual(leaks(run, secrets), []);
   const green = (run: ActionRun) => assert.equal(run.code, 0, `${run.shown}\n${run.stderr}`);
+
+  test("init creates the repository in the git remote with the write key given (never a new one to print)", async () => {
+    const run = await runAction(ws, { ...inputs, command: "init", recipient: repo.recipient });
+    green(run);
+    noLeaks(run);
+    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: remote, result: "created" }]);
+    assert.match(run.summary, /Created repository [^]*with the write key you gave/);
+    // The repository is there, and opens with that write key.
+    const r = cairn(["snapshots", "-r", remote], { env: { CAIRN_WRITE_KEY: repo.writeKey } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no snapshots/);
+    // Without a write key, init is refused: a key made here would have to be printed.
+    const refused = await runAction(ws, { ...inputs, command: "init", recipient: repo.recipient, "write-key": "" });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.errors[0], /write-key: init needs a write key made beforehand/);
+  });
 
   test("a backup over SSH lands: outputs, job summary, every secret masked before use", async () => {
     const first = await runAction(ws, { ...inputs, ...passphraseKey });
@@ -102,7 +126,7 @@ sources:
     const added = Number(run.outputs["bytes-added"]);
     assert.ok(added > 0 && added < Number(first.outputs["bytes-added"]) / 4, `${added} new of ${first.outputs["bytes-added"]}`);
     assert.ok(Number(run.outputs["bytes-stored"]) > 0);
-    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: repo.repoUrl, result: "ok", snapshot: run.outputs["snapshot-id"] }]);
+    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: remote, result: "ok", snapshot: run.outputs["snapshot-id"] }]);
     assert.equal(run.outputs["settings-changed"], undefined, "no settings history configured");
 
     const s = run.summary;
@@ -111,7 +135,7 @@ sources:
     assert.match(s, /Deduplication ratio \(data read ÷ new data\): [\d.]+×/);
     assert.match(s, /Duration: [\d.]+ s for the snapshot/);
     assert.match(s, /<h3>Repositories<\/h3>/);
-    assert.ok(s.includes(`<td><code>${repo.repoUrl}</code></td><td>saved</td>`), s);
+    assert.ok(s.includes(`<td><code>${remote}</code></td><td>saved</td>`), s);
     assert.match(s, /<h3>Last 2 of 2 snapshots in/);
     assert.equal((s.match(/<td>(full|incremental)<\/td>/g) ?? []).length, 2);
     assert.deepEqual(run.errors, []);
@@ -179,26 +203,25 @@ sources:
   });
 
   test("a refused host key: a red run saying so, and no snapshot", async () => {
-    const before = JSON.parse(cairn(["snapshots", "-r", repo.repoUrl, "-i", repo.identityFile, "--json"]).stdout).length;
+    const before = JSON.parse(cairn(["snapshots", "-r", remote, "-i", repo.identityFile, "--json"]).stdout).length;
     const run = await runAction(ws, { ...inputs, "known-hosts": fx.knownHostsLine(sshd.port, fx.hostKeys.b) });
     assert.equal(run.code, 2, run.shown);
     assert.equal(run.errors.length, 1, run.shown);
     assert.match(run.errors[0], /host key/i);
     assert.match(run.errors[0], /does not match/);
     assert.ok(run.errors[0].includes(sshd.hostKey.fingerprint), "the fingerprint to check");
-    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: repo.repoUrl, result: "failed", error: JSON.parse(run.outputs.repositories)[0].error }]);
+    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: remote, result: "failed", error: JSON.parse(run.outputs.repositories)[0].error }]);
     assert.match(run.summary, /cairn backup failed: no snapshot was saved/);
     noLeaks(run);
-    assert.equal(JSON.parse(cairn(["snapshots", "-r", repo.repoUrl, "-i", repo.identityFile, "--json"]).stdout).length, before);
+    assert.equal(JSON.parse(cairn(["snapshots", "-r", remote, "-i", repo.identityFile, "--json"]).stdout).length, before);
   });
 
-  test("one repository missing of two: the other gets its snapshot, the run is red and names the missing one", async () => {
-    const missing = `local:${join(dir, "no-such-repo")}`;
+  test("an unreachable remote of two: the other gets its snapshot, the run is red and names the unreachable one", async () => {
+    const missing = `git:${join(dir, "no-such-remote.git")}`;
     const run = await runAction(ws, { ...inputs, repository: `${missing}\n${repo.repoUrl}` });
-    assert.equal(run.code, 10, run.shown);
+    assert.notEqual(run.code, 0, run.shown);
     assert.equal(run.errors.length, 1, run.shown);
-    assert.match(run.errors[0], /no cairn repository at/);
-    assert.ok(run.errors[0].includes(join(dir, "no-such-repo")));
+    assert.ok(run.errors[0].includes(join(dir, "no-such-remote.git")), run.errors[0]);
     const results = JSON.parse(run.outputs.repositories);
     assert.deepEqual(
       results.map((r: { result: string }) => r.result),
