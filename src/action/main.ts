@@ -179,6 +179,7 @@ async function runInit(a: ActionInputs): Promise<Failure[]> {
     try {
       const r = await init(onRepository(a.settings, url), { recipients: a.recipients, existingWriteKey: true, signal: cancel.signal });
       rows.push({ repository: url, result: "created" });
+      core.info(`created repository ${r.id} at ${shownUrl(url)} for ${r.recipients.length} recipient(s), with the write key given`);
       core.summary.addRaw(`<p>Created repository <code>${r.id}</code> at <code>${escape(shownUrl(url))}</code> for ${r.recipients.length} recipient(s), with the write key you gave.</p>`, true);
     } catch (err) {
       const e = failure(err);
