@@ -55,6 +55,7 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
+    .addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed"))
     .addOption(jsonOpt())
     .action((o) => init(o));
   p.command("backup")
