@@ -49,7 +49,8 @@ export interface BackupOptions {
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<{ id: string; snapshot: NewSnapshot }> {
   const started = Date.now();
-  return withLock(repo, true, async () => {
+  // Shared: backups only add files, so several may run at once.
+  return withLock(repo, false, async () => {
     const full = opts.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
