@@ -35,6 +35,8 @@ export interface SettingsInput {
   githubToken?: string;
   /** Days the artifacts this run writes are kept (the Action's retention-days input). */
   retentionDays?: string;
+  /** How long to wait for another run's conflicting lock: "30s", "5m", "1h30m" (restic's --retry-lock); default 0. */
+  retryLock?: string;
   json?: boolean;
 }
 
@@ -58,6 +60,8 @@ export interface Settings {
   secrets: Record<string, string | undefined>;
   /** GitHub: the REST API, this repository and run, the Actions runtime (inside a workflow run). */
   github: GitHubContext;
+  /** Milliseconds a command waits for another run's conflicting lock (0: fails at once, exit 11). */
+  retryLockMs: number;
   json: boolean;
 }
 
@@ -142,6 +146,7 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
     ssh: sshSecrets(input, env),
     secrets,
     github: githubContext(input, env),
+    retryLockMs: input.retryLock === undefined ? 0 : parseDuration(input.retryLock, "--retry-lock"),
     json: input.json ?? false,
   };
 }
@@ -169,6 +174,19 @@ function retentionDays(text: string): number {
     throw new UsageError(`retention-days: ${JSON.stringify(text)} is not a number of days from 1 to 400`, "GitHub keeps artifacts 1-90 days in public repositories and up to 400 in private ones");
   }
   return days;
+}
+
+/** "90s", "5m", "1h30m", "0": a duration as restic and Go write it; milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const t = text.trim();
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  if (t === "0") return 0;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(t)) {
+    throw new UsageError(`${what}: ${JSON.stringify(text)} is not a duration`, "write a number with a unit: 30s, 5m, 1h30m (0: do not wait)");
+  }
+  let ms = 0;
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * units[m[2]];
+  return Math.round(ms);
 }
 
 function repositoryUrl(given: string | undefined, config: Config | undefined): string | undefined {

@@ -31,7 +31,7 @@
 // URL, or a file in the scratch repository.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CairnError, UsageError } from "../errors.ts";
@@ -49,8 +49,6 @@ const RACE_ATTEMPTS = 20;
 
 const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
 const IDENTITY = { GIT_AUTHOR_NAME: "cairn", GIT_AUTHOR_EMAIL: "cairn@localhost", GIT_COMMITTER_NAME: "cairn", GIT_COMMITTER_EMAIL: "cairn@localhost" };
-/** Pack commits are dated 0 so that one pack is always one commit. */
-const FIXED_DATE = { GIT_AUTHOR_DATE: "@0 +0000", GIT_COMMITTER_DATE: "@0 +0000" };
 
 export interface GitRemote {
   /** What git is given: a URL or an absolute path, never holding a secret. */
@@ -213,6 +211,23 @@ export interface GitBackendOptions {
   tmpRoot?: string;
 }
 
+// No compression (everything stored is encrypted), no automatic gc, fetched
+// packs kept as they came, protocol v2 (a fetch names the refs it wants).
+const SCRATCH_CONFIG = `[core]
+\tcompression = 0
+\tbigFileThreshold = 1m
+[gc]
+\tauto = 0
+[maintenance]
+\tauto = false
+[fetch]
+\tunpackLimit = 1
+[transfer]
+\tunpackLimit = 1
+[protocol]
+\tversion = 2
+`;
+
 const scratchDirs = new Set<string>();
 let exitHook = false;
 
@@ -276,17 +291,7 @@ export class GitBackend implements Backend {
       }
       const repo = join(dir, "repo.git");
       await runGit(undefined, ["init", "--bare", "-q", repo], {}, []);
-      for (const [k, v] of [
-        ["core.compression", "0"],
-        ["gc.auto", "0"],
-        ["maintenance.auto", "false"],
-        ["fetch.unpackLimit", "1"],
-        ["transfer.unpackLimit", "1"],
-        ["protocol.version", "2"],
-        ["core.bigFileThreshold", "1m"],
-      ]) {
-        await runGit(repo, ["config", k, v], {}, []);
-      }
+      await appendFile(join(repo, "config"), SCRATCH_CONFIG);
       return repo;
     })();
     return this.scratch;
@@ -556,14 +561,31 @@ export class GitBackend implements Backend {
       group = [];
       bytes = 0;
     };
+    const commits = await this.packCommits(packs, signal);
     for (const [id, p] of packs) {
       if (group.length > 0 && (bytes + p.size > this.pushLimit || group.length >= REFS_PER_PUSH)) await push();
-      const tree = await this.text(["mktree"], { input: `100644 blob ${p.blob}\t${id}\n`, signal });
-      const commit = await this.text(["commit-tree", tree, "-m", `cairn pack ${id}`], { env: { ...IDENTITY, ...FIXED_DATE }, signal });
-      group.push({ id, commit });
+      group.push({ id, commit: commits.get(id)! });
       bytes += p.size;
     }
     await push();
+  }
+
+  /** One root commit per pack (tree: the file <id>), dated 0 so one pack is always one commit; made by one git fast-import. */
+  private async packCommits(packs: [string, LocalPack][], signal?: AbortSignal): Promise<Map<string, string>> {
+    const marks = join(await this.scratchDir(), `marks-${Math.random().toString(36).slice(2)}`);
+    const stream = packs
+      .map(([id, p], i) => {
+        const message = `cairn pack ${id}\n`;
+        return `commit refs/cairn/new\nmark :${i + 1}\nauthor cairn <cairn@localhost> 0 +0000\ncommitter cairn <cairn@localhost> 0 +0000\ndata ${message.length}\n${message}deleteall\nM 100644 ${p.blob} ${id}\n\nreset refs/cairn/new\nfrom ${"0".repeat(40)}\n\n`;
+      })
+      .join("");
+    try {
+      await this.git(["fast-import", "--quiet", "--force", `--export-marks=${marks}`], { input: stream, signal });
+      const byMark = new Map((await readFile(marks, "utf8")).trim().split("\n").map((l) => l.split(" ") as [string, string]));
+      return new Map(packs.map(([id], i) => [id, byMark.get(`:${i + 1}`)!]));
+    } finally {
+      await rm(marks, { force: true });
+    }
   }
 
   /** The metadata commit: the pending changes on top of the branch's tip, pushed without force. */

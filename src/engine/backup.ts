@@ -56,7 +56,8 @@ export interface BackupResult {
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
-  return withLock(repo, true, async () => {
+  // Shared: backups only add files, so several may run at once.
+  return withLock(repo, false, async () => {
     const full = opts.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);

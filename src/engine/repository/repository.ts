@@ -55,6 +55,8 @@ export class Repository {
   readonly dataRecipients: Buffer[];
   /** Raw recipients: metadata (the write key's, then the users'). */
   readonly metaRecipients: Buffer[];
+  /** How long a command waits for another run's conflicting lock (restic's --retry-lock; 0: not at all), and what cancels the wait. */
+  lockWait: { ms: number; signal?: AbortSignal } = { ms: 0 };
 
   private constructor(backend: Backend, config: RepoConfig, keys: RepoKeys) {
     this.backend = backend;
