@@ -149,13 +149,16 @@ export async function recordHistory(
     }
     sources.push({ name: s.name, files, unread: notRead, rules: rulesOf(s) });
   }
-  const workDir = await mkdtemp(join(tmpdir(), "cairn-history-"));
+  if (sources.length === 0) return { outcome: { changed: false, files: [] } };
   const failed = (err: unknown, committed?: string): CairnError => {
-    const where = committed ? `and the settings history commit ${committed.slice(0, 12)} is on ${h.branch}, but` : "but the settings history was not recorded:";
-    const message = `snapshot ${id.slice(0, 8)} was saved ${where} ${err instanceof Error ? err.message : errorMessage(err)}`;
+    const where = committed ? `and the settings history commit ${committed.slice(0, 12)} is on ${h.branch}, but` : ", but the settings history was not recorded:";
+    const why = (err instanceof Error ? err.message : errorMessage(err)).replace(/^settings history: /, "");
+    const message = `snapshot ${id.slice(0, 8)} was saved${committed ? " " : ""}${where} ${why}`;
     return err instanceof CairnError ? new CairnError(message, err.exitCode, err.hint, { cause: err }) : new CairnError(message, undefined, "this is a bug; please report it with --debug's output", { cause: err });
   };
+  let workDir: string | undefined;
   try {
+    workDir = await mkdtemp(join(tmpdir(), "cairn-history-"));
     const r = await recordSettings({
       history: { repository: h.repository, branch: h.branch, base: h.base, pullRequest: h["pull-request"] },
       host: snapshot.host,
@@ -179,7 +182,7 @@ export async function recordHistory(
     if (req.signal?.aborted) throw err;
     return { error: failed(err) };
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    if (workDir) await rm(workDir, { recursive: true, force: true });
   }
 }
 

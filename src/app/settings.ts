@@ -82,7 +82,7 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
   ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"],
   ["CI", "set (as CI systems do): no progress bars"],
-  ["GITHUB_TOKEN", "token for GitHub repositories and artifacts (set in workflow runs)"],
+  ["GITHUB_TOKEN", "token for GitHub repositories, artifacts, and the settings history's pushes and pull requests (set in workflow runs)"],
   ["GITHUB_REPOSITORY", "OWNER/REPO for artifacts: repositories (set in workflow runs)"],
   ["GITHUB_API_URL", "GitHub's REST API (default https://api.github.com)"],
   ["GITHUB_SERVER_URL", "GitHub's web and git server (default https://github.com)"],

@@ -149,8 +149,10 @@ export function pushError(req: Pick<CommitRequest, "remote" | "branch">, stderr:
   return new CairnError(`settings history: git could not reach ${where} (${lastLine(stderr)})`, undefined, "check history.repository in cairn.yml");
 }
 
+/** git's reason: its first fatal: or error: line (the lines after it are advice), else its last line. */
 function lastLine(s: string): string {
-  return s.trim().split("\n").filter(Boolean).at(-1) ?? "no message";
+  const lines = s.trim().split("\n").filter(Boolean);
+  return (lines.find((l) => /^(fatal|error|remote): /.test(l)) ?? lines.at(-1) ?? "no message").replace(/^fatal: /, "");
 }
 
 async function isAncestor(gitDir: string, a: string, b: string): Promise<boolean> {
@@ -177,7 +179,8 @@ async function buildTree(gitDir: string, workDir: string, parentTree: string, ho
     await git(gitDir, ["read-tree", parentTree], { env });
     const folders = sources.map((s) => `${host}/${pathPart(s.name, "source name")}`);
     const kept = new Set(sources.flatMap((s) => (s.unread ?? []).map((p) => `${host}/${s.name}/${p.split("/").filter(Boolean).join("/")}`)));
-    const old = (await git(gitDir, ["ls-files", "-z", "--", ...folders], { env })).stdout
+    // No source: nothing to replace (an empty pathspec would match every file).
+    const old = (folders.length === 0 ? Buffer.alloc(0) : (await git(gitDir, ["ls-files", "-z", "--", ...folders.map((f) => `:(literal)${f}`)], { env })).stdout)
       .toString("utf8")
       .split("\0")
       .filter((p) => p && !kept.has(p));

@@ -2,11 +2,10 @@
 // with the identity): each side redacted exactly as the settings history
 // records it, then compared by git's own diff, so the output reads like the
 // history branch's `git log -p`.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CairnError } from "../errors.ts";
+import { git, GitError } from "./git.ts";
 import type { FingerprintKey } from "./redact/fingerprint.ts";
 import { redactFile, type RedactRules } from "./redact/redact.ts";
 
@@ -48,15 +47,9 @@ export async function textDiff(label: string, before: string | undefined, after:
   }
 }
 
-function run(cwd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("git", args, { cwd, env: { ...process.env, LC_ALL: "C", GIT_CONFIG_NOSYSTEM: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", (e) => reject((e as NodeJS.ErrnoException).code === "ENOENT" ? new CairnError("git is not installed", undefined, "install git") : e));
-    // 1: the files differ (what we asked for); anything else is a failure.
-    child.on("close", (code) => (code === 0 || code === 1 ? resolve(Buffer.concat(out).toString("utf8")) : reject(new CairnError(`git diff failed: ${err.trim()}`))));
-  });
+async function run(cwd: string, args: string[]): Promise<string> {
+  const r = await git(undefined, args, { cwd, allowFail: true });
+  // 1: the files differ (what we asked for); anything else is a failure.
+  if (r.code !== 0 && r.code !== 1) throw new GitError(args, r);
+  return r.stdout.toString("utf8");
 }

@@ -81,11 +81,14 @@ export interface GitOptions {
   signal?: AbortSignal;
   /** Return non-zero exits instead of throwing. */
   allowFail?: boolean;
+  /** The working folder (for commands outside any repository: diff --no-index). */
+  cwd?: string;
 }
 
-/** Runs git in the bare repository `gitDir`. */
-export async function git(gitDir: string, args: string[], opts: GitOptions = {}): Promise<GitResult> {
-  const child = spawn("git", [`--git-dir=${gitDir}`, ...args], {
+/** Runs git in the bare repository `gitDir` (undefined: in no repository, in `opts.cwd`). */
+export async function git(gitDir: string | undefined, args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const child = spawn("git", [...(gitDir === undefined ? [] : [`--git-dir=${gitDir}`]), ...args], {
+    cwd: opts.cwd,
     // git inherits this process's environment (PATH, HOME, proxies) like any
     // child; cairn adds only what it sets here.
     env: { ...process.env, LC_ALL: "C", GIT_TERMINAL_PROMPT: "0", ...opts.env },

@@ -3,6 +3,7 @@
 // name every variable the code reads. The README's JSON shapes must match
 // what each command prints with --json.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -133,7 +134,12 @@ before(async () => {
   repo = await makeRepo();
   writeFileSync(join(repo.dir, "notes.txt"), "hello\n");
   // A missing literal path: the snapshot is incomplete, so that list has an element to compare too.
-  writeFileSync(join(repo.dir, "cairn.yml"), `repository: ${repo.repoUrl}\nsources:\n  - { name: notes, files: [${join(repo.dir, "notes.txt")}, ${join(repo.dir, "gone.txt")}] }\n`);
+  // The settings history in a local bare repository: backup's history field and `cairn history` have something to show.
+  execFileSync("git", ["init", "--bare", "-q", join(repo.dir, "history.git")]);
+  writeFileSync(
+    join(repo.dir, "cairn.yml"),
+    `repository: ${repo.repoUrl}\nhistory: { repository: "git:${join(repo.dir, "history.git")}" }\nsources:\n  - { name: notes, files: [${join(repo.dir, "notes.txt")}, ${join(repo.dir, "gone.txt")}], history: true }\n`,
+  );
 });
 after(() => repo.cleanup());
 
@@ -149,11 +155,20 @@ test("each command's --json output has the shape the README gives", () => {
     ["restore", ["restore", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "--target", join(repo.dir, "restored")]],
     ["verify", ["verify", "-r", repo.repoUrl, "-i", repo.identityFile, "--read-data"]],
     ["export", ["export", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "-o", join(repo.dir, "x.tar.zst.age")]],
+    ["history", ["history", "-c", join(repo.dir, "cairn.yml")]],
+    // After a second backup with notes.txt changed (below): a file to list.
+    ["diff A B", ["diff", "FIRST", "latest", "-c", join(repo.dir, "cairn.yml"), "-i", repo.identityFile]],
   ];
   assert.deepEqual([...shapes.keys()].sort(), runs.map(([c]) => c).sort(), "the README documents every command");
+  let first = "";
   for (const [cmd, args, cmdEnv] of runs) {
-    const r = cairn([...args, "--json"], { env: cmdEnv });
+    if (cmd === "diff A B") {
+      writeFileSync(join(repo.dir, "notes.txt"), "hello again\n");
+      assert.equal(cairn(["backup", "-c", join(repo.dir, "cairn.yml")], { env }).code, 4);
+    }
+    const r = cairn([...args.map((a) => (a === "FIRST" ? first : a)), "--json"], { env: cmdEnv });
     assert.equal(r.code, cmd === "backup" ? 4 : 0, `${cmd}: ${r.stderr}`);
     matches(shapes.get(cmd)!, JSON.parse(r.stdout), cmd);
+    if (cmd === "backup") first = JSON.parse(r.stdout).id;
   }
 });

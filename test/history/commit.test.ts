@@ -113,3 +113,19 @@ git update-ref refs/heads/settings-history "$c"
   assert.match(tree, /bot\.example\.com\/other\/other\.env/);
   assert.match(tree, /bot\.example\.com\/settings\/a\.env/);
 });
+
+test("a file the backup could not read keeps its recorded version; one that is gone is deleted", async (t) => {
+  const tmp = await tempDir();
+  t.after(tmp.cleanup);
+  const remote = bareRepo(join(tmp.dir, "remote.git"));
+  const log = quietLog();
+  const workDir = join(tmp.dir, "work");
+  const two = { "/srv/bot/.env": "MAX_POSITION=0.5\n", "/srv/bot/config/bot.yml": "risk: 1\n" };
+  await recordSettings(request({ sources: [files(two)], workDir, log }, { repository: `git:${remote}` }));
+  const unreadable = { ...files({ "/srv/bot/config/bot.yml": "risk: 2\n" }), unread: ["/srv/bot/.env"] };
+  const r = await recordSettings(request({ sources: [unreadable], workDir, log }, { repository: `git:${remote}` }));
+  assert.deepEqual(r.files.map((f) => `${f.status} ${f.path}`), ["modified bot.example.com/settings/srv/bot/config/bot.yml"]);
+  assert.equal(gitIn(remote, "show", "settings-history:bot.example.com/settings/srv/bot/.env"), "MAX_POSITION=0.5");
+  const gone = await recordSettings(request({ sources: [files({ "/srv/bot/config/bot.yml": "risk: 2\n" })], workDir, log }, { repository: `git:${remote}` }));
+  assert.deepEqual(gone.files.map((f) => `${f.status} ${f.path}`), ["deleted bot.example.com/settings/srv/bot/.env"]);
+});

@@ -87,9 +87,10 @@ sources:
     assert.equal(world.fake.pulls("me", "bot-settings").length, 1);
     assert.equal(first.history.pullRequest, "https://github.test/me/bot-settings/pull/1");
 
-    // One value and one secret change on the server.
+    // One value, one secret and the key file change on the server.
     writeFileSync(join(srv, "config/config.json"), readFileSync(join(srv, "config/config.json"), "utf8").replace("0.5", "5"));
     writeFileSync(join(srv, ".env"), "API_URL=https://api.example.com\nAPI_KEY=e2e_planted_key_two\n");
+    writeFileSync(join(srv, "security/salt.key"), "e2e_planted_salt_two\n");
     const tip = gitIn(world.gitDir, "rev-parse", "settings-history");
     const second = await backup();
     snapshots.push(second.id);
@@ -97,6 +98,7 @@ sources:
     assert.deepEqual(second.history.files, [
       { path: `127.0.0.1/settings${srv}/.env`, change: "changed" },
       { path: `127.0.0.1/settings${srv}/config/config.json`, change: "changed" },
+      { path: `127.0.0.1/settings${srv}/security/salt.key`, change: "changed" },
     ]);
     const diff = gitIn(world.gitDir, "diff", tip, "settings-history");
     assert.match(diff, /^-  "max_position": 0\.5,\n\+  "max_position": 5,$/m);
@@ -124,7 +126,11 @@ sources:
     const log = JSON.parse(r.stdout) as { time: string; host: string; snapshot: string; files: { path: string; change: string }[] }[];
     assert.deepEqual(log.map((c) => c.snapshot), [snapshots[1], snapshots[0]], "newest first; the backup with no change made none");
     assert.deepEqual(log.map((c) => c.host), ["127.0.0.1", "127.0.0.1"]);
-    assert.deepEqual(log[0].files.map((f) => `${f.change} ${f.path}`), [`changed 127.0.0.1/settings${srv}/.env`, `changed 127.0.0.1/settings${srv}/config/config.json`]);
+    assert.deepEqual(log[0].files.map((f) => `${f.change} ${f.path}`), [
+      `changed 127.0.0.1/settings${srv}/.env`,
+      `changed 127.0.0.1/settings${srv}/config/config.json`,
+      `changed 127.0.0.1/settings${srv}/security/salt.key`,
+    ]);
     assert.equal(log[1].files.length, 3);
     const text = await run(["history", "-c", join(dir, "cairn.yml"), "--source", "settings"]);
     assert.equal(text.code, 0, text.stderr);
@@ -142,6 +148,7 @@ sources:
     assert.deepEqual(listed.files.map((f) => [f.change, f.path, f.diff]), [
       ["changed", `settings${srv}/.env`, null],
       ["changed", `settings${srv}/config/config.json`, null],
+      ["changed", `settings${srv}/security/salt.key`, null],
     ]);
 
     const text = await run(["diff", a, b, "-c", join(dir, "cairn.yml"), "-i", keyFile]);
@@ -152,6 +159,8 @@ sources:
     const recorded = gitIn(world.gitDir, "show", `settings-history:127.0.0.1/settings${srv}/.env`);
     assert.ok(text.stdout.includes(`+${recorded.split("\n")[1]}`), recorded);
     assert.match(text.stdout, new RegExp(`^diff --git a/settings${srv}/config/config\\.json b/settings${srv}/config/config\\.json$`, "m"));
+    // The key file: only its fingerprint, as in the history.
+    assert.match(text.stdout, /^ # cairn: a key file; its content is not recorded here\n-<redacted:hmac:[0-9a-f]{12}>\n\+<redacted:hmac:[0-9a-f]{12}>$/m);
 
     const same = await run(["diff", b, c, "-c", join(dir, "cairn.yml"), "-i", keyFile]);
     assert.match(same.stdout, /no files differ/);
