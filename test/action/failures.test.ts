@@ -110,4 +110,15 @@ sources:
     assert.match(run.summary, /What failed/);
     noLeaks(run);
   });
+
+  test("a repository URL holding a password: refused, and the password shows nowhere", async () => {
+    const password = "pw_in_the_url_7f3a9c1e5b";
+    const url = `git:https://x-access-token:${password}@127.0.0.1:9/me/backups.git`;
+    const run = await runAction(w.ws, { ...w.inputs, repository: url });
+    assert.notEqual(run.code, 0);
+    assert.equal(run.errors.length, 1, run.shown);
+    assert.match(run.errors[0], /password/);
+    assert.deepEqual(JSON.parse(run.outputs.repositories).map((r: { repository: string }) => r.repository), ["git:https://***@127.0.0.1:9/me/backups.git"]);
+    assert.deepEqual(leaks(run, [...w.secrets, password]), []);
+  });
 });
