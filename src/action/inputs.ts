@@ -156,6 +156,8 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
       hostFingerprint: input("host-fingerprint"),
       githubToken: input("github-token"),
       retentionDays: input("retention-days"),
+      // Unattended runs wait a while for another run's conflicting lock (a prune from a laptop) rather than fail at once.
+      retryLock: "10m",
     },
     env,
   );
