@@ -1,7 +1,8 @@
 // The Action's red runs and its settings history, run as the runner runs
 // it: a wrong input, a refused host key and an unreachable repository each
 // make a red run with the reason as an ::error annotation; with a settings
-// history, settings-changed and pull-request. No secret shows anywhere.
+// history, settings-changed and pull-request; a secret from the step's env
+// reaches its source, masked. No secret shows anywhere.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -120,5 +121,24 @@ sources:
     assert.match(run.errors[0], /password/);
     assert.deepEqual(JSON.parse(run.outputs.repositories).map((r: { repository: string }) => r.repository), ["git:https://***@127.0.0.1:9/me/backups.git"]);
     assert.deepEqual(leaks(run, [...w.secrets, password]), []);
+  });
+
+  test("a secret from the step's env (named by secret-env in cairn.yml) reaches the source, masked and shown nowhere", async () => {
+    const secret = "db_pw_from_step_env_5e8d2b";
+    writeFileSync(
+      join(w.ws, "cairn-env.yml"),
+      `sources:
+  - { name: token-hash, command: "printf %s \\"$API_TOKEN\\" | sha256sum", filename: hash.txt, secret-env: { API_TOKEN: BOT_API_TOKEN } }
+`,
+    );
+    const run = await runAction(w.ws, { ...w.inputs, repository: w.repo.repoUrl, config: "cairn-env.yml" }, { BOT_API_TOKEN: secret });
+    green(run);
+    assert.ok(run.stdout.split("\n").includes(`::add-mask::${secret}`), "masked");
+    assert.deepEqual(leaks(run, [...w.secrets, secret]), []);
+    const target = join(w.dir, "env-restored");
+    const r = cairn(["restore", run.outputs["snapshot-id"], "-r", w.repo.repoUrl, "-i", w.repo.identityFile, "--target", target]);
+    assert.equal(r.code, 0, r.stderr);
+    const expected = execFileSync("sha256sum", { input: secret }).toString();
+    assert.equal(readFileSync(join(target, "token-hash", "hash.txt"), "utf8"), expected);
   });
 });
