@@ -4,9 +4,20 @@
 import * as core from "@actions/core";
 import type { BackupReport } from "../app/backup.ts";
 import type { RepositoryResult } from "../app/backup-all.ts";
-import type { SnapshotHeadRef } from "../app/snapshots.ts";
+import type { snapshots } from "../app/snapshots.ts";
 
 type Row = Parameters<typeof core.summary.addTable>[0][number];
+type Listed = Awaited<ReturnType<typeof snapshots>>[number];
+
+/** When a snapshot's files expire (artifacts: repositories); undefined where they do not. */
+function expiresOf(x: object): Date | undefined {
+  const e = (x as { expires?: unknown }).expires;
+  return e instanceof Date ? e : undefined;
+}
+
+function day(d: Date): string {
+  return d.toISOString().slice(0, 16).replace("T", " ") + "Z";
+}
 
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -53,7 +64,8 @@ export function backupSummary(results: RepositoryResult[], resultOf: (r: Reposit
     const st = snap.stats;
     s.addRaw(
       `<p>Snapshot <code>${first.id}</code> of <b>${escape(snap.host)}</b> at ${escape(snap.time)}, ${snap.full ? "full (self-contained)" : "incremental"}` +
-        `${snap.incomplete?.length ? `, <b>incomplete</b> (${snap.incomplete.length} not read)` : ""}.</p>`,
+        `${snap.incomplete?.length ? `, <b>incomplete</b> (${snap.incomplete.length} not read)` : ""}` +
+        `${expiresOf(first) ? `; it can be restored until ${day(expiresOf(first)!)}, when the first file it needs expires` : ""}.</p>`,
       true,
     );
     s.addTable([
@@ -92,19 +104,21 @@ export function backupSummary(results: RepositoryResult[], resultOf: (r: Reposit
 }
 
 /** The last `n` snapshots, newest first. */
-export function snapshotsTable(all: SnapshotHeadRef[], repository: string, n = 10): void {
+export function snapshotsTable(all: Listed[], repository: string, n = 10): void {
   const s = core.summary;
   s.addHeading(`Last ${Math.min(n, all.length)} of ${all.length} snapshots in <code>${escape(shownUrl(repository))}</code>`, 3);
   if (all.length === 0) {
     s.addRaw("<p>No snapshots yet.</p>", true);
     return;
   }
+  const shown = all.slice(-n).reverse();
+  const expiring = shown.some((x) => expiresOf(x));
   s.addTable([
-    [th("ID"), th("Time"), th("Host"), th("Type"), th("Sources"), th("Size"), th("New data"), th("Stored")],
-    ...all
-      .slice(-n)
-      .reverse()
-      .map(({ id, snapshot: x }) => [
+    [th("ID"), th("Time"), th("Host"), th("Type"), th("Sources"), th("Size"), th("New data"), th("Stored"), ...(expiring ? [th("Expires")] : [])],
+    ...shown.map((listed) => {
+      const { id, snapshot: x } = listed;
+      const expires = expiresOf(listed);
+      return [
         `<code>${id.slice(0, 8)}</code>`,
         escape(x.time.replace("T", " ").replace(/\.\d+Z$/, "Z")),
         escape(x.host),
@@ -113,7 +127,9 @@ export function snapshotsTable(all: SnapshotHeadRef[], repository: string, n = 1
         formatBytes(x.stats.bytes),
         formatBytes(x.stats.newBytes),
         formatBytes(x.stats.storedBytes),
-      ]),
+        ...(expiring ? [expires ? day(expires) : "never"] : []),
+      ];
+    }),
   ]);
 }
 

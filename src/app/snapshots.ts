@@ -4,8 +4,6 @@ import { loadSnapshots, type SnapshotHeadRef } from "../engine/snapshot/snapshot
 import { openRepository } from "./repository.ts";
 import type { Settings } from "./settings.ts";
 
-export type { SnapshotHeadRef };
-
 export async function snapshots(settings: Settings, req: { signal?: AbortSignal } = {}): Promise<SnapshotHeadRef[]> {
   const repo = await openRepository(settings, "write", req.signal);
   return withLock(repo, false, () => loadSnapshots(repo));
