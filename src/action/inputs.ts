@@ -90,7 +90,8 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
     .filter((l) => l && !l.startsWith("#"));
   repositories.forEach((url, i) => {
     if (!REPOSITORY_URL.test(url)) {
-      throw bad("repository", `line ${i + 1}, ${JSON.stringify(url)}, is not a repository URL`, "one URL per line: local:PATH, git:URL#BRANCH, github:OWNER/REPO or artifacts:NAME");
+      // Quoted without any user:password@ part: a mistyped line may still hold a token.
+      throw bad("repository", `line ${i + 1}, ${JSON.stringify(url.replace(/\/\/[^/@\s]*@/, "//***@"))}, is not a repository URL`, "one URL per line: local:PATH, git:URL#BRANCH, github:OWNER/REPO or artifacts:NAME");
     }
   });
   // A relative local: path is in the workspace, like the config.
@@ -109,13 +110,16 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
     throw bad("identity", "the value is not an age identity (it has no AGE-SECRET-KEY-1... line)", "the text of the key file `cairn keygen` wrote, from a secret in a protected environment");
   }
   const knownHosts = input("known-hosts");
-  for (const line of (knownHosts ?? "").split("\n")) {
-    const l = line.trim();
-    if (!l || l.startsWith("#")) continue;
-    if (l.split(/\s+/).length < 3 || /PRIVATE KEY/.test(l)) {
-      throw bad("known-hosts", `${JSON.stringify(l.length > 80 ? `${l.slice(0, 80)}...` : l)} is not a known_hosts line`, "lines of `ssh-keyscan -p PORT HOST` output: [HOST]:PORT ssh-ed25519 AAAA...");
-    }
+  // Lines are never quoted: a secret pasted into the wrong input must not be shown.
+  if (/PRIVATE KEY/.test(knownHosts ?? "")) {
+    throw bad("known-hosts", "it holds a private key, not the server's public host key (treat that key as exposed and make a new one)", "lines of `ssh-keyscan -p PORT HOST` output: [HOST]:PORT ssh-ed25519 AAAA...");
   }
+  (knownHosts ?? "").split("\n").forEach((line, i) => {
+    const l = line.trim();
+    if (l && !l.startsWith("#") && l.split(/\s+/).length < 3) {
+      throw bad("known-hosts", `line ${i + 1} has ${l.split(/\s+/).length} field(s), not a known_hosts line`, "lines of `ssh-keyscan -p PORT HOST` output: [HOST]:PORT ssh-ed25519 AAAA...");
+    }
+  });
 
   const snapshot = input("snapshot") ?? "latest";
   if (snapshot !== "latest" && !/^[0-9a-f]{4,64}$/.test(snapshot)) {

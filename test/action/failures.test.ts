@@ -70,6 +70,9 @@ sources:
       [{ "retention-days": "forever" }, "retention-days", /1 to 400/],
       [{ repository: `${w.repo.repoUrl}\nsomewhere` }, "repository", /line 2/],
       [{ command: "init", recipient: "" }, "recipient", /age1/],
+      [{ "known-hosts": w.fx.clientKeys.ed25519.text }, "known-hosts", /private key/],
+      [{ "known-hosts": "just-one-field" }, "known-hosts", /line 1 has 1 field/],
+      [{ repository: `https://x:${TOKEN}@github.com/me/b.git` }, "repository", /line 1, "https:\/\/\*\*\*@github\.com/],
     ] as const) {
       const run = await runAction(w.ws, { ...w.inputs, ...bad });
       assert.notEqual(run.code, 0, name);
