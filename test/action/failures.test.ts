@@ -5,7 +5,7 @@
 // reaches its source, masked. No secret shows anywhere.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { actionWorld, leaks, runAction, TOKEN, type ActionRun, type ActionWorld } from "../helpers/action.ts";
@@ -143,5 +143,25 @@ sources:
     assert.equal(r.code, 0, r.stderr);
     const expected = execFileSync("sha256sum", { input: secret }).toString();
     assert.equal(readFileSync(join(target, "token-hash", "hash.txt"), "utf8"), expected);
+  });
+
+  test("cancelled (the runner's SIGINT): the backup stops, its lock is removed, exit 130 with the reason as an annotation", async () => {
+    const marker = join(w.dir, "dump-started");
+    // (A local command is not stopped with the run today: the local transport's close does nothing. The sleep ends by itself.)
+    writeFileSync(join(w.ws, "cairn-slow.yml"), `sources:\n  - { name: slow, command: "touch ${marker}; sleep 15; echo late", filename: slow.txt }\n`);
+    const before = JSON.parse(cairn(["snapshots", "-r", w.repo.repoUrl, "-i", w.repo.identityFile, "--json"]).stdout).length;
+    const run = await runAction(w.ws, { ...w.inputs, repository: w.repo.repoUrl, config: "cairn-slow.yml" }, {}, (child) => {
+      const poll = setInterval(() => {
+        if (existsSync(marker)) {
+          clearInterval(poll);
+          child.kill("SIGINT");
+        }
+      }, 50);
+      child.on("close", () => clearInterval(poll));
+    });
+    assert.equal(run.code, 130, run.shown);
+    assert.match(run.errors.join("\n"), /cancelled by SIGINT/);
+    assert.deepEqual(readdirSync(join(w.repo.repoPath, "locks")), [], "no lock left");
+    assert.equal(JSON.parse(cairn(["snapshots", "-r", w.repo.repoUrl, "-i", w.repo.identityFile, "--json"]).stdout).length, before);
   });
 });

@@ -2,7 +2,7 @@
 // with the inputs as INPUT_<NAME> variables (upper-cased, spaces to
 // underscores, hyphens kept: INPUT_SSH-KEY), GITHUB_OUTPUT and
 // GITHUB_STEP_SUMMARY files, and GITHUB_WORKSPACE as the working folder.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,7 +78,7 @@ export function inputEnv(inputs: Record<string, string>): Record<string, string>
 }
 
 /** Run the Action with these inputs in `workspace`; `env` adds step variables (env: in the workflow). */
-export async function runAction(workspace: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+export async function runAction(workspace: string, inputs: Record<string, string>, env: Record<string, string> = {}, onStart?: (child: ChildProcess) => void): Promise<ActionRun> {
   const files = mkdtempSync(join(tmpdir(), "cairn-runner-"));
   const output = join(files, "output");
   const summary = join(files, "summary");
@@ -91,6 +91,7 @@ export async function runAction(workspace: string, inputs: Record<string, string
     env: { ...base, CI: "true", GITHUB_ACTIONS: "true", GITHUB_WORKSPACE: workspace, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, ...inputEnv(inputs), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  onStart?.(child);
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
