@@ -1,6 +1,8 @@
 // `npm run demo`: a real backup and restore of a generated trading bot, with
 // the shipped CLI (dist/cli.js), in ./demo-out. Every command is printed as a
-// user would type it.
+// user would type it. Then the shipped Action (dist/action.js), run as a
+// GitHub runner runs it, backs the bot up into a local bare git repository
+// and shows the job summary it wrote.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,6 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 const root = resolve("demo-out");
 const bot = join(root, "bot");
 const cli = resolve("dist/cli.js");
+const action = resolve("dist/action.js");
 
 function say(text: string) {
   process.stdout.write(`\n\x1b[1m# ${text}\x1b[0m\n`);
@@ -129,4 +132,58 @@ if (check !== "ok" || !dbSame || !filesSame) {
   process.stderr.write("demo: the restored data differs from the original\n");
   process.exit(1);
 }
-say("Done. Everything is in demo-out/: bot/ (the source), repo/ (the repository), restored/.");
+say("The GitHub Action, run as a runner runs it: inputs as INPUT_* variables, outputs and job summary in files");
+const runner = join(root, "runner");
+mkdirSync(runner);
+execFileSync("git", ["init", "-q", "--bare", join(root, "backups.git")]);
+/** Run dist/action.js with these inputs, as the runner does (in the workspace, with GITHUB_OUTPUT and GITHUB_STEP_SUMMARY). */
+function runAction(inputs: Record<string, string>): { outputs: string; summary: string } {
+  const output = join(runner, "output");
+  const summary = join(runner, "summary.md");
+  writeFileSync(output, "");
+  writeFileSync(summary, "");
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: "true", GITHUB_ACTIONS: "true", GITHUB_WORKSPACE: root, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary };
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  process.stdout.write(`$ ${Object.keys(inputs).map((k) => `INPUT_${k.toUpperCase()}=${k === "write-key" ? "***" : JSON.stringify(inputs[k])}`).join(" ")} node dist/action.js\n`);
+  const r = spawnSync(process.execPath, [action], { cwd: root, env, encoding: "utf8" });
+  // The runner hides its own commands (::add-mask::) and the values they mask.
+  process.stdout.write(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n").split(writeKey).join("***"));
+  process.stdout.write(r.stderr);
+  if (r.status !== 0) {
+    process.stderr.write(`demo: the Action exited ${r.status}\n`);
+    process.exit(1);
+  }
+  return { outputs: readFileSync(output, "utf8"), summary: readFileSync(summary, "utf8") };
+}
+// The repository is made with the write key the CLI's init printed: a key made in a run would show in its log.
+const remote = `git:${join(root, "backups.git")}`;
+runAction({ command: "init", repository: remote, recipient, "write-key": writeKey });
+runAction({ command: "backup", repository: remote, "write-key": writeKey });
+aDayOfTrading();
+const run = runAction({ command: "backup", repository: remote, "write-key": writeKey });
+say("The step's outputs (GITHUB_OUTPUT)");
+for (const m of run.outputs.matchAll(/^([\w-]+)<<(\S+)\n([^]*?)\n\2$/gm)) process.stdout.write(`${m[1]}: ${m[3]}\n`);
+say("The job summary it wrote (GITHUB_STEP_SUMMARY, shown as text; the file is demo-out/runner/summary.md)");
+process.stdout.write(asText(run.summary));
+
+/** The summary's HTML as terminal text: headings, table rows with | between cells, list items. */
+function asText(html: string): string {
+  return html
+    .replace(/<h2>(.*?)<\/h2>/g, "\n## $1\n")
+    .replace(/<h3>(.*?)<\/h3>/g, "\n### $1\n")
+    .replace(/<\/t[dh]><t[dh]>/g, " | ")
+    .replace(/<tr>/g, "  ")
+    .replace(/<\/tr>/g, "\n")
+    .replace(/<li>/g, "  - ")
+    .replace(/<\/li>/g, "\n")
+    .replace(/<br>/g, "\n    ")
+    .replace(/<[^>]+>/g, "")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#124;/g, "|")
+    .replace(/&amp;/g, "&")
+    .replace(/\n{3,}/g, "\n\n");
+}
+
+say("Done. Everything is in demo-out/: bot/ (the source), repo/ (the repository), restored/, backups.git/ (the Action's git repository), runner/ (its output and summary files).");

@@ -22,6 +22,8 @@ export interface BackupReport {
   repository: string;
   id: string;
   snapshot: NewSnapshot;
+  /** New data by source name (bytes the repository did not have). */
+  newBytes: Record<string, number>;
   /**
    * The settings history (cairn.yml's history:): what this backup recorded.
    * Absent when cairn.yml has no history:, or when the history could not be
@@ -79,8 +81,8 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   const stop = () => void transport.close().catch(() => {});
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
-    const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot };
+    const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes };
     if (capture.sources.length === 0) return report;
     // The snapshot is saved: nothing the history does may lose it.
     const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);

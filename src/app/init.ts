@@ -2,11 +2,14 @@
 import { openBackend } from "../backends/open.ts";
 import { Repository } from "../engine/repository/repository.ts";
 import { ExitCode, fromSystemError, isSystemError } from "../errors.ts";
-import { requireRepository, type Settings } from "./settings.ts";
+import { parseWriteKey } from "../engine/crypto/keys.ts";
+import { requireRepository, requireWriteKey, type Settings } from "./settings.ts";
 
 export interface InitRequest {
   recipients: string[];
   packSize?: number;
+  /** Use the settings' write key (made before, kept as a secret) instead of drawing a new one. */
+  existingWriteKey?: boolean;
   signal?: AbortSignal;
 }
 
@@ -22,7 +25,8 @@ export async function init(settings: Settings, req: InitRequest): Promise<InitRe
   const url = requireRepository(settings);
   let made;
   try {
-    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), req.recipients, req.packSize);
+    const existing = req.existingWriteKey ? parseWriteKey(requireWriteKey(settings).text) : undefined;
+    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), req.recipients, req.packSize, existing);
   } catch (err) {
     // The path the user named is wrong (a file in the way, no permission): say so, as a usage error.
     if (isSystemError(err)) throw fromSystemError(err, `create a repository at ${url}${err.path && !url.endsWith(err.path) ? ` (${err.path})` : ""}`, ExitCode.usage);

@@ -29,5 +29,7 @@ export async function openRepository(settings: Settings, need: "identity" | "wri
   const backend = openBackend(requireRepository(settings), { signal, github: settings.github });
   // A missing repository is the first thing to say, before any missing key.
   await Repository.exists(backend);
-  return Repository.open(backend, credentials(settings, need));
+  const repo = await Repository.open(backend, credentials(settings, need));
+  repo.lockWait = { ms: settings.retryLockMs, signal };
+  return repo;
 }

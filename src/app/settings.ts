@@ -19,6 +19,8 @@ export interface SettingsInput {
   config?: string;
   /** Repository URL; overrides CAIRN_REPOSITORY and cairn.yml. */
   repository?: string;
+  /** Several repository URLs (the Action's repository input, one per line); override `repository`, CAIRN_REPOSITORY and cairn.yml. */
+  repositories?: string[];
   /** Path of an age identity file. */
   identityFile?: string;
   /** An age identity's text. */
@@ -33,6 +35,8 @@ export interface SettingsInput {
   githubToken?: string;
   /** Days the artifacts this run writes are kept (the Action's retention-days input). */
   retentionDays?: string;
+  /** How long to wait for another run's conflicting lock: "30s", "5m", "1h30m" (restic's --retry-lock); default 0. */
+  retryLock?: string;
   json?: boolean;
 }
 
@@ -47,6 +51,8 @@ export interface Settings {
   config: Config | undefined;
   /** The repository URL, when one was given (flag, CAIRN_REPOSITORY or cairn.yml); relative local paths made absolute. */
   repository: string | undefined;
+  /** Every repository a backup writes to (3-2-1): `repository` first; [] when none was given. */
+  repositories: string[];
   identity: KeyText | undefined;
   writeKey: KeyText | undefined;
   ssh: SshSecrets;
@@ -54,6 +60,8 @@ export interface Settings {
   secrets: Record<string, string | undefined>;
   /** GitHub: the REST API, this repository and run, the Actions runtime (inside a workflow run). */
   github: GitHubContext;
+  /** Milliseconds a command waits for another run's conflicting lock (0: fails at once, exit 11). */
+  retryLockMs: number;
   json: boolean;
 }
 
@@ -128,14 +136,17 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
     for (const n of names) if (n) secrets[n] = env[n];
   }
 
+  const repositories = input.repositories?.length ? input.repositories : [repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config)].filter((r) => r !== undefined);
   return {
     config,
-    repository: repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config),
+    repository: repositories[0],
+    repositories,
     identity,
     writeKey,
     ssh: sshSecrets(input, env),
     secrets,
     github: githubContext(input, env),
+    retryLockMs: input.retryLock === undefined ? 0 : parseDuration(input.retryLock, "--retry-lock"),
     json: input.json ?? false,
   };
 }
@@ -165,6 +176,19 @@ function retentionDays(text: string): number {
   return days;
 }
 
+/** "90s", "5m", "1h30m", "0": a duration as restic and Go write it; milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const t = text.trim();
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  if (t === "0") return 0;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(t)) {
+    throw new UsageError(`${what}: ${JSON.stringify(text)} is not a duration`, "write a number with a unit: 30s, 5m, 1h30m (0: do not wait)");
+  }
+  let ms = 0;
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * units[m[2]];
+  return Math.round(ms);
+}
+
 function repositoryUrl(given: string | undefined, config: Config | undefined): string | undefined {
   if (given) return given;
   if (!config?.repository) return undefined;
@@ -181,7 +205,7 @@ function sshSecrets(input: SettingsInput, env: Env): SshSecrets {
   const { fingerprints, bad } = parseFingerprints(input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "");
   if (bad !== undefined) {
     throw new UsageError(
-      `CAIRN_HOST_FINGERPRINT: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
+      `${input.hostFingerprint !== undefined ? "host-fingerprint" : "CAIRN_HOST_FINGERPRINT"}: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
       "expected SHA256:<43 base64 characters>, or the line `ssh-keygen -lf KEY.pub` prints (256 SHA256:... comment (ED25519)); several: bare ones separated by commas, ssh-keygen lines one per line",
     );
   }
@@ -205,4 +229,10 @@ export function requireConfig(settings: Settings): Config {
 export function requireRepository(settings: Settings): string {
   if (!settings.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
   return settings.repository;
+}
+
+/** The write key, or a usage error saying how to give one. */
+export function requireWriteKey(settings: Settings): KeyText {
+  if (!settings.writeKey) throw new UsageError("no write key given", "set CAIRN_WRITE_KEY, pass --write-key-file FILE, or give the Action's write-key input");
+  return settings.writeKey;
 }

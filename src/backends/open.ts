@@ -6,6 +6,7 @@ import type { GitHubContext } from "../github/context.ts";
 import type { Logger } from "../log.ts";
 import { ArtifactBackend } from "./artifact.ts";
 import type { Backend } from "./backend.ts";
+import { GitBackend, parseGitUrl } from "./git.ts";
 import { LocalBackend } from "./local.ts";
 import { RetryBackend } from "./retry.ts";
 
@@ -17,7 +18,7 @@ export interface OpenOptions {
   github?: GitHubContext;
 }
 
-const KINDS = "local:PATH, artifacts:NAME";
+const KINDS = "local:PATH, git:URL[#BRANCH], github:OWNER/REPO[#BRANCH], artifacts:NAME";
 
 export function openBackend(url: string, opts: OpenOptions = {}): Backend {
   return new RetryBackend(backendFor(url, opts), { log: opts.log, signal: opts.signal });
@@ -29,6 +30,9 @@ function backendFor(url: string, opts: OpenOptions): Backend {
   switch (m[1]) {
     case "local":
       return new LocalBackend(resolve(m[2]));
+    case "git":
+    case "github":
+      return new GitBackend({ remote: parseGitUrl(url, opts.github) });
     case "artifacts":
       if (!opts.github) throw new UsageError(`${url} needs the GitHub context (repository, token)`, "this front end cannot open artifacts: repositories");
       return new ArtifactBackend({ name: m[2], github: opts.github });

@@ -7,11 +7,12 @@ export interface GlobalFlags {
   identity?: string;
   writeKeyFile?: string;
   json?: boolean;
+  retryLock?: string;
 }
 
 export function settingsFrom(flags: GlobalFlags): Promise<Settings> {
   return resolveSettings(
-    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, json: flags.json },
+    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, retryLock: flags.retryLock, json: flags.json },
     process.env,
   );
 }

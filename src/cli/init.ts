@@ -5,7 +5,15 @@ import { printJson } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
 export async function init(flags: GlobalFlags & { recipient: string[]; packSize?: number }): Promise<void> {
-  const r = await runInit(await settingsFrom(flags), { recipients: flags.recipient, packSize: flags.packSize, signal: cancelSignal });
+  const settings = await settingsFrom(flags);
+  // Only the flag reuses a key: a CAIRN_WRITE_KEY left in the environment does not change what init does.
+  const existingWriteKey = !!flags.writeKeyFile;
+  const r = await runInit(settings, { recipients: flags.recipient, packSize: flags.packSize, existingWriteKey, signal: cancelSignal });
+  if (existingWriteKey) {
+    if (flags.json) printJson({ repository: r.repository, id: r.id, recipients: r.recipients });
+    else process.stderr.write(`Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s), with the write key in ${flags.writeKeyFile}.\n`);
+    return;
+  }
   if (flags.json) {
     printJson({ repository: r.repository, id: r.id, recipients: r.recipients, writeKey: r.writeKey });
     return;

@@ -43,6 +43,7 @@ function program(json: boolean): Command {
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");
   const jsonOpt = () => new Option("--json", "machine-readable output");
+  const retryLockOpt = () => new Option("--retry-lock <duration>", "wait up to DURATION (30s, 5m, 1h) for another run's lock to go, instead of failing at once");
 
   p.command("keygen")
     .description("make an age identity (same format as age-keygen)")
@@ -55,6 +56,7 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
+    .addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed"))
     .addOption(jsonOpt())
     .action((o) => init(o));
   p.command("backup")
@@ -64,6 +66,7 @@ function program(json: boolean): Command {
     .addOption(idOpt())
     .addOption(wkOpt())
     .option("--full", "store every chunk afresh in new packs (a self-contained snapshot)")
+    .addOption(retryLockOpt())
     .addOption(jsonOpt())
     .action((o) => backup(o));
   p.command("snapshots")
@@ -72,6 +75,7 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .addOption(idOpt())
     .addOption(wkOpt())
+    .addOption(retryLockOpt())
     .addOption(jsonOpt())
     .action((o) => snapshots(o));
   p.command("restore")
@@ -83,6 +87,7 @@ function program(json: boolean): Command {
     .requiredOption("--target <dir>", "folder to restore into")
     .option("--source <name>", "only this source")
     .option("--overwrite", "replace files that already exist in the target (otherwise refused, naming them)")
+    .addOption(retryLockOpt())
     .addOption(jsonOpt())
     .action((s, o) => restore(s, o));
   p.command("verify")
@@ -92,6 +97,7 @@ function program(json: boolean): Command {
     .addOption(idOpt())
     .addOption(wkOpt())
     .option("--read-data [percent]", "also read all packs, or a random PERCENT of them")
+    .addOption(retryLockOpt())
     .addOption(jsonOpt())
     .action((o) => verify(o));
   p.command("export")
@@ -103,6 +109,7 @@ function program(json: boolean): Command {
     .requiredOption("-o, --output <file>", "output file")
     .option("--source <name>", "only this source")
     .option("--force", "replace the output file if it exists (otherwise refused)")
+    .addOption(retryLockOpt())
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));
   p.command("history")

@@ -47,9 +47,17 @@ export interface BackupOptions {
   signal?: AbortSignal;
 }
 
-export async function backup(repo: Repository, opts: BackupOptions): Promise<{ id: string; snapshot: NewSnapshot }> {
+export interface BackupResult {
+  id: string;
+  snapshot: NewSnapshot;
+  /** New data (plaintext bytes of chunks the repository did not have) by source name: for reports, not stored. */
+  newBytes: Record<string, number>;
+}
+
+export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
-  return withLock(repo, true, async () => {
+  // Shared: backups only add files, so several may run at once.
+  return withLock(repo, false, async () => {
     const full = opts.full ?? false;
     const index = await Index.load(repo);
     const gear = gearTable(repo.keys.gearSeed);
@@ -68,6 +76,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
     const entries: NewSnapshot["entries"] = [];
     const sources: SnapshotSource[] = [];
+    const newBySource: Record<string, number> = {};
 
     async function store(chunk: Buffer, id: Buffer): Promise<void> {
       stats.chunks++;
@@ -200,6 +209,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         const dump = source.dump(opts.transport, log);
         let count = 0;
         let size = 0;
+        const newBefore = stats.newBytes;
         for await (const e of dump.entries) {
           const entry = await readOrLeaveOut(source.name, e, log);
           if (!entry) continue;
@@ -208,6 +218,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
           size += entry.size;
         }
         sources.push({ name: source.name, kind: source.kind, files: count, size, info: dump.info(), warnings });
+        newBySource[source.name] = stats.newBytes - newBefore;
       }
       opts.signal?.throwIfAborted();
       await packer.finish();
@@ -231,7 +242,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
       };
       const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
       await repo.backend.flush();
-      return { id, snapshot };
+      return { id, snapshot, newBytes: newBySource };
     } catch (err) {
       await packer.settle();
       for (const p of packer.written) {

@@ -1,13 +1,39 @@
-// Repository locks: a file under locks/ with a lease. A writer holds an
-// exclusive lock; readers a shared one. The holder renews the lease while it
-// runs, so a lock from a runner that died expires by itself; a lock from a
-// dead process on this host is stale at once.
+// Repository locks: a file under locks/ with a lease. Commands that only add
+// files (backup) or read (restore, verify, snapshots, export) hold a shared
+// lock, so two backups run side by side as in restic; only a command that
+// removes files (prune, later) needs the repository alone and holds an
+// exclusive one. A command that meets a conflicting lock waits for it up to
+// the repository's lockWait (--retry-lock), then gives up with exit 11. The
+// holder renews the lease while it runs, so a lock from a runner that died
+// expires by itself; a lock from a dead process on this host is stale at once.
 import { randomBytes } from "node:crypto";
 import { LockedError } from "../../errors.ts";
 import { thisHost, type Repository } from "./repository.ts";
 
 export const LEASE_MS = 5 * 60_000;
 const RENEW_MS = 60_000;
+/** Pauses between looks at a conflicting lock: 1 s, doubling, at most 30 s. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+function formatWait(ms: number): string {
+  return ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const abort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}
 
 export interface LockInfo {
   host: string;
@@ -52,7 +78,25 @@ export class Lock {
     this.name = randomBytes(32).toString("hex");
   }
 
+  /** Take the lock, waiting up to repo.lockWait.ms for conflicting locks to go (checked again with growing pauses). */
   static async acquire(repo: Repository, exclusive: boolean): Promise<Lock> {
+    const started = Date.now();
+    const { ms, signal } = repo.lockWait;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await Lock.tryAcquire(repo, exclusive);
+      } catch (err) {
+        const left = started + ms - Date.now();
+        if (!(err instanceof LockedError) || left <= 0) {
+          if (err instanceof LockedError && ms > 0) err.message += ` (waited ${formatWait(Date.now() - started)})`;
+          throw err;
+        }
+        await sleep(Math.min(left, RETRY_FIRST_MS * 2 ** Math.min(attempt, 5), RETRY_MAX_MS), signal);
+      }
+    }
+  }
+
+  private static async tryAcquire(repo: Repository, exclusive: boolean): Promise<Lock> {
     const now = Date.now();
     const lock = new Lock(repo, {
       host: thisHost,

@@ -55,6 +55,8 @@ export class Repository {
   readonly dataRecipients: Buffer[];
   /** Raw recipients: metadata (the write key's, then the users'). */
   readonly metaRecipients: Buffer[];
+  /** How long a command waits for another run's conflicting lock (restic's --retry-lock; 0: not at all), and what cancels the wait. */
+  lockWait: { ms: number; signal?: AbortSignal } = { ms: 0 };
 
   private constructor(backend: Backend, config: RepoConfig, keys: RepoKeys) {
     this.backend = backend;
@@ -68,8 +70,12 @@ export class Repository {
     return this.keys.identities.length > 0;
   }
 
-  /** Create a repository; returns it and the write key text to hand to the user once. */
-  static async init(backend: Backend, recipients: string[], packSize = DEFAULT_PACK_SIZE): Promise<{ repo: Repository; writeKey: string }> {
+  /**
+   * Create a repository; returns it and the write key text to hand to the user
+   * once. `existing`: a write key made before (elsewhere), so a run that must
+   * not print a new one (a workflow's log) can create the repository.
+   */
+  static async init(backend: Backend, recipients: string[], packSize = DEFAULT_PACK_SIZE, existing?: Buffer): Promise<{ repo: Repository; writeKey: string }> {
     if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
     recipients.forEach(parseRecipient);
     try {
@@ -78,7 +84,7 @@ export class Repository {
     } catch (err) {
       if (!backend.isNotExist(err)) throw err;
     }
-    const w = newWriteKey();
+    const w = existing ?? newWriteKey();
     const keys = deriveKeys(w);
     const writeKey = encodeWriteKey(w);
     const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));

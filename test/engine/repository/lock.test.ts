@@ -125,6 +125,30 @@ describe("locks (engine)", () => {
     await (await Lock.acquire(repo, true)).release();
   });
 
+  test("a command that meets an exclusive lock waits for it (lockWait), and gives up after the limit saying how long it waited", async () => {
+    const repo = await memoryRepo();
+    const exclusive = await Lock.acquire(repo, true);
+    repo.lockWait = { ms: 1500 };
+    await assert.rejects(Lock.acquire(repo, false), (err: unknown) => err instanceof LockedError && /waited \d+ s/.test(err.message));
+    repo.lockWait = { ms: 60_000 };
+    const waiting = Lock.acquire(repo, false);
+    setTimeout(() => void exclusive.release(), 200);
+    const shared = await waiting;
+    await shared.release();
+    repo.lockWait = { ms: 0 };
+  });
+
+  test("waiting for a lock stops when the run is cancelled", async () => {
+    const repo = await memoryRepo();
+    const exclusive = await Lock.acquire(repo, true);
+    const ac = new AbortController();
+    repo.lockWait = { ms: 60_000, signal: ac.signal };
+    const waiting = Lock.acquire(repo, true);
+    setTimeout(() => ac.abort(new Error("cancelled")), 100);
+    await assert.rejects(waiting, /cancelled/);
+    await exclusive.release();
+  });
+
   test("isStale: expired or unparsable lease, dead local pid", async () => {
     const now = Date.now();
     assert.equal(isStale(lockInfo({ host: "elsewhere", expires: new Date(now - 1).toISOString() }), now), true);
@@ -181,6 +205,27 @@ describe("locks (CLI)", () => {
     }
     const ok = await runCli(["backup", "-c", config], { env: { CAIRN_WRITE_KEY: r.writeKey } });
     assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test("two backups run side by side (shared locks); --retry-lock waits out an exclusive lock", async () => {
+    const repo = await Repository.open(new LocalBackend(r.repoPath), { writeKey: parseWriteKey(r.writeKey) });
+    const shared = await Lock.acquire(repo, false);
+    try {
+      const b = await runCli(["backup", "-c", config], { env: { CAIRN_WRITE_KEY: r.writeKey } });
+      assert.equal(b.code, 0, `a backup's shared lock does not keep another backup out: ${b.stderr}`);
+    } finally {
+      await shared.release();
+    }
+    const exclusive = await Lock.acquire(repo, true);
+    const waiting = runCli(["backup", "-c", config, "--retry-lock", "2m"], { env: { CAIRN_WRITE_KEY: r.writeKey } });
+    // Released once the waiting backup has met the lock (its own lock file appeared and went).
+    for (let i = 0; i < 600 && (await repo.listNames("lock")).length < 2; i++) await new Promise((res) => setTimeout(res, 25));
+    await exclusive.release();
+    const b = await waiting;
+    assert.equal(b.code, 0, b.stderr);
+    const bad = await runCli(["backup", "-c", config, "--retry-lock", "soon"], { env: { CAIRN_WRITE_KEY: r.writeKey } });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--retry-lock: "soon" is not a duration/);
   });
 
   test("a stale lock (this host, dead pid) left in the folder does not block the CLI", async () => {

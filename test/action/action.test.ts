@@ -1,0 +1,128 @@
+// The Action as the runner runs it (dist/action.js, INPUT_* variables,
+// GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files): init makes a repository in a
+// git remote (a local bare repository) with a write key made beforehand; a
+// real backup over the test sshd lands there and restores equal, with the
+// identity and from the encrypted files downloaded without it; verify and
+// snapshots. No secret (SSH key, write key, identity, token) shows anywhere
+// the run writes.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { actionWorld, leaks, runAction, TOKEN, type ActionRun, type ActionWorld } from "../helpers/action.ts";
+import { cairn } from "../helpers/cli.ts";
+import { servedGitHubWorld } from "../helpers/history.ts";
+import { sqliteContentHash } from "../helpers/repo.ts";
+import { haveSshd } from "../helpers/sshd.ts";
+
+const CI = !!process.env.CI;
+const skip = haveSshd() || CI ? false : "needs sshd";
+
+describe("the Action, run as the runner runs it", { skip }, () => {
+  let w: ActionWorld;
+  before(async () => {
+    w = await actionWorld();
+  });
+  after(async () => {
+    await w?.stop();
+  });
+
+  const noLeaks = (run: ActionRun) => assert.deepEqual(leaks(run, w.secrets), []);
+  const green = (run: ActionRun) => assert.equal(run.code, 0, `${run.shown}\n${run.stderr}`);
+
+  test("init creates the repository in the git remote with the write key given (never a new one to print)", async () => {
+    const run = await runAction(w.ws, { ...w.inputs, command: "init", recipient: w.repo.recipient });
+    green(run);
+    noLeaks(run);
+    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: w.remote, result: "created" }]);
+    assert.match(run.summary, /Created repository [^]*with the write key you gave/);
+    // The repository is there, and opens with that write key.
+    const r = cairn(["snapshots", "-r", w.remote], { env: { CAIRN_WRITE_KEY: w.repo.writeKey } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no snapshots/);
+    // Without a write key, init is refused: a key made here would have to be printed.
+    const refused = await runAction(w.ws, { ...w.inputs, command: "init", recipient: w.repo.recipient, "write-key": "" });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.errors[0], /write-key: init needs a write key made beforehand/);
+  });
+
+  test("a backup over SSH lands: outputs, job summary, every secret masked before use", async () => {
+    const first = await runAction(w.ws, { ...w.inputs, ...w.passphraseKey });
+    green(first);
+    noLeaks(first);
+    // Every secret input was masked (the runner then hides it), before any other line.
+    const lines = first.stdout.split("\n");
+    const firstOther = lines.findIndex((l) => l && !l.startsWith("::add-mask::"));
+    for (const s of [w.repo.writeKey, TOKEN, w.passphraseKey["ssh-passphrase"]]) {
+      const at = lines.indexOf(`::add-mask::${s}`);
+      assert.ok(at >= 0 && at < firstOther, `${s.slice(0, 8)} masked first`);
+    }
+
+    // A second backup after a change stores only what changed.
+    execFileSync("sqlite3", [join(w.srv, "data", "bot.db"), "UPDATE t SET v = randomblob(1000) WHERE id <= 20"]);
+    writeFileSync(join(w.srv, "config", "config.json"), '{"symbol":"BTCUSDT","risk":0.02}\n');
+    const run = await runAction(w.ws, w.inputs);
+    green(run);
+    noLeaks(run);
+    assert.match(run.outputs["snapshot-id"], /^[0-9a-f]{64}$/);
+    assert.notEqual(run.outputs["snapshot-id"], first.outputs["snapshot-id"]);
+    const added = Number(run.outputs["bytes-added"]);
+    assert.ok(added > 0 && added < Number(first.outputs["bytes-added"]) / 4, `${added} new of ${first.outputs["bytes-added"]}`);
+    assert.ok(Number(run.outputs["bytes-stored"]) > 0);
+    assert.deepEqual(JSON.parse(run.outputs.repositories), [{ repository: w.remote, result: "ok", snapshot: run.outputs["snapshot-id"] }]);
+    assert.equal(run.outputs["settings-changed"], undefined, "no settings history configured");
+
+    const s = run.summary;
+    assert.match(s, new RegExp(`<h2>cairn backup: snapshot ${run.outputs["snapshot-id"].slice(0, 8)}</h2>`));
+    assert.match(s, /<td>bot-db<\/td><td>sqlite<\/td><td>1<\/td><td>[\d.]+ (KiB|MiB)<\/td><td>[\d.]+ KiB<\/td>/, "each source with its size and new data");
+    assert.match(s, /Deduplication ratio \(data read ÷ new data\): [\d.]+×/);
+    assert.match(s, /Duration: [\d.]+ s for the snapshot/);
+    assert.match(s, /<h3>Repositories<\/h3>/);
+    assert.ok(s.includes(`<td><code>${w.remote}</code></td><td>saved</td>`), s);
+    assert.match(s, /<h3>Last 2 of 2 snapshots in/);
+    assert.equal((s.match(/<td>(full|incremental)<\/td>/g) ?? []).length, 2);
+    assert.deepEqual(run.errors, []);
+  });
+
+  test("restore with the identity writes the files equal to the server's, and says where", async () => {
+    const run = await runAction(w.ws, { ...w.inputs, command: "restore", identity: w.identity, target: "restored" });
+    green(run);
+    noLeaks(run);
+    const target = join(w.ws, "restored");
+    assert.equal(run.outputs["restore-path"], target);
+    assert.equal(await sqliteContentHash(join(target, "bot-db.sqlite")), await sqliteContentHash(join(w.srv, "data", "bot.db")));
+    const rel = w.srv.replace(/^\//, "");
+    for (const f of ["config/config.json", ".env"]) assert.deepEqual(readFileSync(join(target, "settings", rel, f)), readFileSync(join(w.srv, f)), f);
+    assert.match(run.summary, /<h2>cairn restore: snapshot [0-9a-f]{8}<\/h2>/);
+  });
+
+  test("restore without the identity writes the snapshot's encrypted files, which restore elsewhere with the identity", async () => {
+    const run = await runAction(w.ws, { ...w.inputs, command: "restore" });
+    green(run);
+    noLeaks(run);
+    const downloaded = join(w.ws, "cairn-download");
+    assert.equal(run.outputs["restore-path"], downloaded);
+    assert.match(run.summary, /npx cairn restore [0-9a-f]{8} -r local:\.\/downloaded -i key\.txt/);
+    // Nothing in it is plaintext.
+    const all = execFileSync("sh", ["-c", `cat $(find '${downloaded}' -type f)`], { maxBuffer: 1 << 28 }).toString("latin1");
+    assert.ok(!all.includes("BTCUSDT") && !all.includes("API_KEY"));
+    const target = join(w.dir, "restored-elsewhere");
+    const r = cairn(["restore", "latest", "-r", `local:${downloaded}`, "-i", w.repo.identityFile, "--target", target]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sqliteContentHash(join(target, "bot-db.sqlite")), await sqliteContentHash(join(w.srv, "data", "bot.db")));
+  });
+
+  test("verify and snapshots with the write key: green, a summary and outputs", async () => {
+    const v = await runAction(w.ws, { ...w.inputs, command: "verify" });
+    green(v);
+    noLeaks(v);
+    assert.equal(JSON.parse(v.outputs.repositories)[0].result, "ok");
+    assert.match(v.summary, /no problems found/);
+    const s = await runAction(w.ws, { ...w.inputs, command: "snapshots" });
+    green(s);
+    assert.match(s.outputs["snapshot-id"], /^[0-9a-f]{64}$/);
+    assert.match(s.summary, /Last 2 of 2 snapshots/);
+  });
+
+});
