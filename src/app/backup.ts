@@ -1,5 +1,6 @@
 // Backup: the config's sources, read over the transport, into a new snapshot.
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
+import { snapshotExpiries } from "../engine/snapshot/expiry.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
 import { IncompleteSnapshotError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -21,6 +22,8 @@ export interface BackupReport {
   repository: string;
   id: string;
   snapshot: NewSnapshot;
+  /** When the first file the snapshot needs expires; null where files do not expire. */
+  expires: Date | null;
 }
 
 /** Files named in the error; the snapshot keeps them all. */
@@ -55,7 +58,8 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
     const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    return { repository: repo.backend.properties.location, id, snapshot };
+    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    return { repository: repo.backend.properties.location, id, snapshot, expires };
   } finally {
     req.signal?.removeEventListener("abort", stop);
     await transport.close();

@@ -15,11 +15,11 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
       signal: cancelSignal,
     });
     bar.stop();
-    const { id, snapshot } = report;
+    const { id, snapshot, expires } = report;
     const s = snapshot.stats;
     const unread = snapshot.incomplete ?? [];
     if (flags.json) {
-      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s });
+      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s, expires: expires?.toISOString() ?? null });
       const incomplete = incompleteError(report);
       if (incomplete) throw incomplete;
       return;
@@ -28,7 +28,8 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
       `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
         snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
         `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
-        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n`,
+        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
+        (expires ? `  expires ${expires.toISOString().replace(/\.\d+Z$/, "Z")} (when the first file it needs expires)\n` : ""),
     );
     const incomplete = incompleteError(report);
     if (incomplete) throw incomplete;

@@ -7,11 +7,13 @@ export interface GlobalFlags {
   identity?: string;
   writeKeyFile?: string;
   json?: boolean;
+  /** backup, init: days the artifacts written are kept. */
+  retentionDays?: string;
 }
 
 export function settingsFrom(flags: GlobalFlags): Promise<Settings> {
   return resolveSettings(
-    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, json: flags.json },
+    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, json: flags.json, retentionDays: flags.retentionDays },
     process.env,
   );
 }

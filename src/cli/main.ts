@@ -41,6 +41,7 @@ function program(json: boolean): Command {
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");
   const jsonOpt = () => new Option("--json", "machine-readable output");
+  const retentionOpt = () => new Option("--retention-days <days>", "artifacts: days the artifacts written are kept, 1-400 (or CAIRN_RETENTION_DAYS; default: the repository's maximum)");
 
   p.command("keygen")
     .description("make an age identity (same format as age-keygen)")
@@ -53,6 +54,7 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
+    .addOption(retentionOpt())
     .addOption(jsonOpt())
     .action((o) => init(o));
   p.command("backup")
@@ -62,6 +64,7 @@ function program(json: boolean): Command {
     .addOption(idOpt())
     .addOption(wkOpt())
     .option("--full", "store every chunk afresh in new packs (a self-contained snapshot)")
+    .addOption(retentionOpt())
     .addOption(jsonOpt())
     .action((o) => backup(o));
   p.command("snapshots")
