@@ -1,5 +1,6 @@
 // Backup: the config's sources, read over the transport, into a new snapshot.
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
+import { snapshotExpiries } from "../engine/snapshot/expiry.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
 import { CairnError, IncompleteSnapshotError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -35,6 +36,8 @@ export interface BackupReport {
    * or pull request): the front end shows the report, then ends with this.
    */
   historyError?: CairnError;
+  /** When the first file the snapshot needs expires; null where files do not expire. */
+  expires: Date | null;
 }
 
 /** Files named in the error; the snapshot keeps them all. */
@@ -82,7 +85,8 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
     const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes };
+    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;
     // The snapshot is saved: nothing the history does may lose it.
     const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);

@@ -33,7 +33,7 @@ export interface SettingsInput {
   hostFingerprint?: string;
   /** A GitHub token; overrides GITHUB_TOKEN. */
   githubToken?: string;
-  /** Days the artifacts this run writes are kept (the Action's retention-days input). */
+  /** Days the artifacts this run writes are kept (--retention-days, the Action's retention-days input); overrides CAIRN_RETENTION_DAYS. */
   retentionDays?: string;
   /** How long to wait for another run's conflicting lock: "30s", "5m", "1h30m" (restic's --retry-lock); default 0. */
   retryLock?: string;
@@ -74,6 +74,7 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["CAIRN_REPOSITORY", "repository URL (local:PATH, artifacts:NAME)"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
+  ["CAIRN_RETENTION_DAYS", "days the artifacts a backup writes to an artifacts: repository are kept (default: the repository's maximum)"],
   ["CAIRN_SSH_KEY", "SSH private key text"],
   ["CAIRN_SSH_KEY_FILE", "path of the SSH private key file (instead of CAIRN_SSH_KEY)"],
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
@@ -161,17 +162,21 @@ function githubContext(input: SettingsInput, env: Env): GitHubContext {
     repository: env.GITHUB_REPOSITORY || undefined,
     runId: Number.isSafeInteger(runId) && runId > 0 ? runId : undefined,
     runtime: env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL ? { token: env.ACTIONS_RUNTIME_TOKEN, resultsUrl: env.ACTIONS_RESULTS_URL } : undefined,
-    retentionDays: input.retentionDays === undefined || input.retentionDays === "" ? undefined : retentionDays(input.retentionDays),
+    retentionDays: retentionDays(input.retentionDays || undefined, "retention-days") ?? retentionDays(env.CAIRN_RETENTION_DAYS || undefined, "CAIRN_RETENTION_DAYS"),
     // The runner sets it; anything unusable is treated as unknown (GitHub's own cap still applies).
     maxRetentionDays: Number.isInteger(maxRetention) && maxRetention >= 1 ? maxRetention : undefined,
   };
 }
 
 /** retention-days: a whole number of days, 1 to 400 (GitHub's range; the repository's setting caps it further). */
-function retentionDays(text: string): number {
+function retentionDays(text: string | undefined, from: string): number | undefined {
+  if (text === undefined) return undefined;
   const days = Number(text.trim());
   if (!/^\d+$/.test(text.trim()) || days < 1 || days > 400) {
-    throw new UsageError(`retention-days: ${JSON.stringify(text)} is not a number of days from 1 to 400`, "GitHub keeps artifacts 1-90 days in public repositories and up to 400 in private ones");
+    throw new UsageError(
+      `${from}: ${JSON.stringify(text)} is not a number of days from 1 to 400`,
+      "GitHub keeps artifacts 1-90 days in public repositories and up to 400 in private ones (the repository's setting caps it); leave it out for the repository's maximum",
+    );
   }
   return days;
 }

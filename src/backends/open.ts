@@ -35,7 +35,7 @@ function backendFor(url: string, opts: OpenOptions): Backend {
       return new GitBackend({ remote: parseGitUrl(url, opts.github) });
     case "artifacts":
       if (!opts.github) throw new UsageError(`${url} needs the GitHub context (repository, token)`, "this front end cannot open artifacts: repositories");
-      return new ArtifactBackend({ name: m[2], github: opts.github });
+      return new ArtifactBackend({ name: m[2], github: opts.github, now: opts.github.now });
     default:
       throw new UsageError(`unknown repository kind "${m[1]}:" in ${JSON.stringify(url)}`, `supported: ${KINDS}`);
   }

@@ -15,11 +15,11 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
       signal: cancelSignal,
     });
     bar.stop();
-    const { id, snapshot } = report;
+    const { id, snapshot, expires } = report;
     const s = snapshot.stats;
     const unread = snapshot.incomplete ?? [];
     if (flags.json) {
-      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s, history: historyJson(report) });
+      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s, expires: expires?.toISOString() ?? null, history: historyJson(report) });
       const failed = backupError(report);
       if (failed) throw failed;
       return;
@@ -29,6 +29,7 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
         snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
         `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
         `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
+        (expires ? `  expires ${expires.toISOString().replace(/\.\d+Z$/, "Z")} (when the first file it needs expires)\n` : "") +
         historyText(report),
     );
     const failed = backupError(report);

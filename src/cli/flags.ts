@@ -8,11 +8,13 @@ export interface GlobalFlags {
   writeKeyFile?: string;
   json?: boolean;
   retryLock?: string;
+  /** backup, init: days the artifacts written are kept. */
+  retentionDays?: string;
 }
 
 export function settingsFrom(flags: GlobalFlags): Promise<Settings> {
   return resolveSettings(
-    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, retryLock: flags.retryLock, json: flags.json },
+    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, retryLock: flags.retryLock, json: flags.json, retentionDays: flags.retentionDays },
     process.env,
   );
 }

@@ -44,6 +44,7 @@ function program(json: boolean): Command {
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");
   const jsonOpt = () => new Option("--json", "machine-readable output");
   const retryLockOpt = () => new Option("--retry-lock <duration>", "wait up to DURATION (30s, 5m, 1h) for another run's lock to go, instead of failing at once");
+  const retentionOpt = () => new Option("--retention-days <days>", "artifacts: days the artifacts written are kept, 1-400 (or CAIRN_RETENTION_DAYS; default: the repository's maximum)");
 
   p.command("keygen")
     .description("make an age identity (same format as age-keygen)")
@@ -57,6 +58,7 @@ function program(json: boolean): Command {
     .requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
     .addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed"))
+    .addOption(retentionOpt())
     .addOption(jsonOpt())
     .action((o) => init(o));
   p.command("backup")
@@ -67,6 +69,7 @@ function program(json: boolean): Command {
     .addOption(wkOpt())
     .option("--full", "store every chunk afresh in new packs (a self-contained snapshot)")
     .addOption(retryLockOpt())
+    .addOption(retentionOpt())
     .addOption(jsonOpt())
     .action((o) => backup(o));
   p.command("snapshots")

@@ -7,23 +7,26 @@ import { cancelSignal } from "./signals.ts";
 export async function snapshots(flags: GlobalFlags): Promise<void> {
   const all = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats })));
+    printJson(all.map(({ id, snapshot: s, expires }) => ({ id, time: s.time, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats, expires: expires?.toISOString() ?? null })));
     return;
   }
   if (all.length === 0) {
     process.stdout.write("no snapshots\n");
     return;
   }
-  const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored"]];
-  for (const { id, snapshot: s } of all) {
+  // Only where files expire (artifacts:) is there an expiry to show.
+  const expiring = all.some((x) => x.expires);
+  const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored", ...(expiring ? ["Expires"] : [])]];
+  for (const { id, snapshot: s, expires } of all) {
     rows.push([
       id.slice(0, 8),
-      s.time.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+      timeText(s.time),
       s.host,
       (s.full ? "full" : "incremental") + (s.incomplete?.length ? ", incomplete" : ""),
       s.sources.map((x) => x.name).join(","),
       formatBytes(s.stats.bytes),
       formatBytes(s.stats.storedBytes),
+      ...(expiring ? [expires ? timeText(expires.toISOString()) : "never"] : []),
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -34,3 +37,5 @@ export async function snapshots(flags: GlobalFlags): Promise<void> {
     if (unread.length > 5) process.stdout.write(`${id.slice(0, 8)} is incomplete: and ${unread.length - 5} more (--json lists them all)\n`);
   }
 }
+
+const timeText = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$/, "Z");

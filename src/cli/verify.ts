@@ -27,7 +27,14 @@ export async function verify(flags: GlobalFlags & { readData?: boolean | string 
         `: ${r.errors.length === 0 ? "no problems found" : `${r.errors.length} problem(s)`}\n`,
     );
   }
-  if (r.errors.length > 0) throw new IntegrityError(`verify found ${r.errors.length} problem(s)`, "restore from another backend or an earlier snapshot; see the errors above");
+  if (r.errors.length > 0) {
+    const expiring = r.errors.some((e) => e.endsWith("it cannot be restored after that"));
+    throw new IntegrityError(
+      `verify found ${r.errors.length} problem(s)`,
+      (expiring ? "a snapshot with an expiring dependency can be restored only until that file expires: back up again now (the next backup stores such data afresh); " : "") +
+        "restore from another backend or an earlier snapshot; see the errors above",
+    );
+  }
 }
 
 function parsePercent(v: boolean | string | undefined): number {

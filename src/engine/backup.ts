@@ -18,6 +18,7 @@ import { Packer } from "./pack/packer.ts";
 import { Workers } from "./tasks.ts";
 import type { Repository } from "./repository/repository.ts";
 import { IdList, IdTable } from "./chunk/idtable.ts";
+import { lastingFiles } from "./snapshot/expiry.ts";
 import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
 
 const READ_ATTEMPTS = 3;
@@ -60,6 +61,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   return withLock(repo, false, async () => {
     const full = opts.full ?? false;
     const index = await Index.load(repo);
+    // Where files expire, build only on what outlives this backup's files (snapshot/expiry.ts).
+    const lasting = await lastingFiles(repo, index);
     const gear = gearTable(repo.keys.gearSeed);
     // The main thread reads, chunks, deduplicates and seals; the workers hash and compress.
     const workers = new Workers(repo.keys.chunkIdKey);
@@ -82,8 +85,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       stats.chunks++;
       if (added.has(id)) return;
       if (!full) {
-        const loc = index.lookup(id);
-        if (loc) {
+        const loc = index.lookup(id, lasting?.packs);
+        if (loc && (!lasting || lasting.packs.has(loc.pack))) {
           used.add(loc.pack);
           return;
         }
@@ -176,7 +179,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     async function listFor(source: string, path: string, ids: IdList): Promise<IdList | ListRef> {
       if (ids.length < LIST_MIN) return ids;
       const parent = parents.get(`${source}\0${path}`);
-      if (parent) {
+      if (parent && (!lasting || lasting.list(parent.base))) {
         if (!bases.has(parent.base)) {
           bases.set(
             parent.base,

@@ -12,6 +12,7 @@ import { sha256, type Repository } from "./repository/repository.ts";
 import { ChunkReader } from "./repository/reader.ts";
 import { decompressFrame } from "./pack/frame.ts";
 import { parseTrailer } from "./pack/trailer.ts";
+import { expiringDependencies } from "./snapshot/expiry.ts";
 import { loadSnapshot } from "./snapshot/snapshot.ts";
 
 export interface VerifyOptions {
@@ -70,7 +71,8 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     }
 
     let snapshots = 0;
-    for (const name of await repo.listNames("snapshot")) {
+    const snapshotNames = await repo.listNames("snapshot");
+    for (const name of snapshotNames) {
       try {
         const s = await loadSnapshot(repo, name);
         snapshots++;
@@ -93,6 +95,9 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
         errors.push(prefixed(`snapshot ${name}`, err));
       }
     }
+
+    // Where files expire, no snapshot may depend on a file that expires before it.
+    errors.push(...(await expiringDependencies(repo, index, snapshotNames)));
 
     let packsRead = 0;
     let chunksChecked = 0;

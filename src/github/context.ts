@@ -25,6 +25,8 @@ export interface GitHubContext {
   maxRetentionDays?: number;
   /** The fetch the REST client uses (tests inject a local fake here). */
   fetch?: typeof fetch;
+  /** The clock artifact expiry is judged by (tests: the fake's, which they move on); default Date.now. */
+  now?: () => number;
 }
 
 /** OWNER/REPO split, or a usage error naming where it should come from. */

@@ -73,6 +73,8 @@ export function permissionError(need: "read" | "write", said: string, status: nu
           : "give the workflow `permissions: { actions: write }`; a fine-grained token needs the Actions (write) permission",
       status,
       cause,
+      // A setting to change, not a failure that passes: fix it and run again.
+      exitCode: ExitCode.usage,
     },
   );
 }
@@ -82,6 +84,7 @@ export function actionsDisabledError(repository: string, said: string, status: n
     hint: "allow Actions for the repository (Settings → Actions → General) or its organization, or keep the backups in a git or local repository",
     status,
     cause,
+    exitCode: ExitCode.usage,
   });
 }
 

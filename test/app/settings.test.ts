@@ -32,3 +32,13 @@ test("outside a workflow run: no runtime (artifacts are then read only), and an 
   assert.equal(s.github.maxRetentionDays, undefined);
   assert.equal(s.github.runId, undefined);
 });
+
+test("retention-days from the flag or input, else CAIRN_RETENTION_DAYS, else the repository's maximum; a bad value names where it came from", async () => {
+  assert.equal((await resolveSettings({}, { ...RUN, CAIRN_RETENTION_DAYS: "14" })).github.retentionDays, 14);
+  assert.equal((await resolveSettings({ retentionDays: "3" }, { ...RUN, CAIRN_RETENTION_DAYS: "14" })).github.retentionDays, 3, "the flag wins");
+  assert.equal((await resolveSettings({ retentionDays: "" }, { ...RUN, CAIRN_RETENTION_DAYS: "" })).github.retentionDays, undefined, "empty: the repository's maximum");
+  await assert.rejects(resolveSettings({}, { ...RUN, CAIRN_RETENTION_DAYS: "forever" }), (err: Error & { exitCode?: number; hint?: string }) => {
+    return err.exitCode === 2 && /^CAIRN_RETENTION_DAYS: "forever" is not a number of days from 1 to 400/.test(err.message) && /repository's maximum/.test(err.hint ?? "");
+  });
+  await assert.rejects(resolveSettings({ retentionDays: "0" }, RUN), /^UsageError: retention-days: "0"|retention-days: "0"/);
+});

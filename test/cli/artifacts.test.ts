@@ -145,3 +145,26 @@ test("RECOVERY.md: the artifacts, downloaded as they are and sorted into a folde
   execFileSync("sh", ["-c", recover], { env: { ...process.env, REPO: repo, KEY: key, SNAP: snaps[0].id, OUT: out }, stdio: "pipe" });
   assert.ok(readFileSync(join(out, "a", join(dir, "srv", "a.bin"))).equals(a), "the 3 MiB file of the first snapshot, from its packs");
 });
+
+test("snapshots shows each snapshot's expiry; verify exits 3 naming a file that expires before the snapshot needing it", async () => {
+  const outside = envFor(fake);
+  const before = JSON.parse((await cli(["snapshots", "-r", "artifacts:bot", "--json"], outside)).stdout) as { id: string; expires: string }[];
+  for (const s of before) {
+    const own = fake.visible().find((x) => x.name === `bot.snapshot.${s.id}`)!;
+    assert.ok(Math.abs(Date.parse(s.expires) - own.expiresAt) < 3_600_000, `snapshot ${s.id} expires with its files: ${s.expires}`);
+  }
+  // Someone shortens the life of the second snapshot's pack by hand (a dependency that now expires first).
+  const pack = fake.visible().find((x) => x.runId === 102 && x.name.startsWith("bot.pack."))!;
+  pack.expiresAt = fake.now() + 2 * 86_400_000;
+  const text = await cli(["snapshots", "-r", "artifacts:bot"], outside);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout.split("\n")[0], /\bExpires$/);
+  const day = new Date(pack.expiresAt).toISOString().slice(0, 10);
+  assert.match(text.stdout, new RegExp(`^${before[1].id.slice(0, 8)} .* ${day} \\d\\d:\\d\\d:\\d\\dZ$`, "m"), text.stdout);
+  const v = await cli(["verify", "-r", "artifacts:bot"], outside);
+  assert.equal(v.code, 3, v.stderr + v.stdout);
+  const packId = parseArtifactName("bot", pack.name)!.name;
+  assert.match(v.stdout, new RegExp(`error: snapshot ${before[1].id} depends on pack ${packId}, which expires on ${day}.*an expiring dependency`));
+  assert.doesNotMatch(v.stdout, new RegExp(`snapshot ${before[0].id}`), "the first snapshot is fine");
+  assert.match(v.stderr, /hint: a snapshot with an expiring dependency can be restored only until that file expires: back up again now/);
+});

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { DAY, quietArtifactClient, startFakeGitHub, type FakeGitHub } from "../helpers/fake-github/index.ts";
+import { DAY, FakeGitHub, quietArtifactClient, startFakeGitHub } from "../helpers/fake-github/index.ts";
 
 quietArtifactClient();
 
@@ -179,6 +179,38 @@ describe("fake GitHub: the results service (Twirp)", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
       await small.close();
+    }
+  });
+});
+
+describe("fake GitHub: retention and visibility", () => {
+  test("the repository's setting caps what a run asks; public repositories keep 1-90 days and have no quota, private ones up to 400", async () => {
+    for (const [visibility, days] of [["public", 91], ["public", 0], ["private", 401], ["private", 7.5]] as const) {
+      assert.throws(() => new FakeGitHub({ visibility, retentionDays: days }), /retention is 1-(90|400) days/, `${visibility} ${days}`);
+    }
+    const pub = await startFakeGitHub({ visibility: "public", retentionDays: 30, quotaBytes: 1 });
+    const priv = await startFakeGitHub({ visibility: "private", retentionDays: 400 });
+    const dir = await mkdtemp(join(tmpdir(), "fake-"));
+    try {
+      const { DefaultArtifactClient } = await import("@actions/artifact");
+      const upload = async (fake: FakeGitHub, runId: number, name: string, retentionDays?: number) => {
+        const r = fake.startRun(runId);
+        process.env.ACTIONS_RUNTIME_TOKEN = r.runtime.token;
+        process.env.ACTIONS_RESULTS_URL = r.runtime.resultsUrl;
+        await writeFile(join(dir, name), Buffer.alloc(100, 1));
+        await new DefaultArtifactClient().uploadArtifact(name, [join(dir, name)], dir, { skipArchive: true, retentionDays });
+        const a = fake.visible().find((x) => x.name === name)!;
+        return Math.round((a.expiresAt - a.createdAt) / DAY);
+      };
+      assert.equal(await upload(pub, 1, "asked-90", 90), 30, "capped by the repository's setting");
+      assert.equal(await upload(pub, 2, "asked-7", 7), 7);
+      assert.equal(await upload(pub, 3, "default"), 30, "no retention asked: the setting");
+      assert.equal(await upload(pub, 4, "free"), 30, "a public repository has no storage quota");
+      assert.equal(await upload(priv, 5, "asked-400", 400), 400);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await pub.close();
+      await priv.close();
     }
   });
 });

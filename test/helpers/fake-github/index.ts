@@ -27,6 +27,8 @@ export const HOUR = 3_600_000;
 export interface FakeGitHubOptions {
   owner?: string;
   repo?: string;
+  /** public: artifact storage is free, retention at most 90 days; private (the default): up to 400 days, counted against the quota. */
+  visibility?: "public" | "private";
   /** The repository's artifact retention setting in days: the default and the cap (GitHub: 1-90 public, up to 400 private). */
   retentionDays?: number;
   /** The account's artifact storage in bytes (private repositories); absent: unlimited (public). */
@@ -37,8 +39,8 @@ export interface FakeGitHubOptions {
   jobLimit?: number;
   /** Whether blob reads honour Range (Azure's Get Blob does); false: always the whole blob. */
   ranges?: boolean;
-  /** Actions disabled for the repository: the REST artifact routes answer 422. */
-  actionsDisabled?: boolean;
+  /** Actions disabled for the repository: the REST artifact routes answer 422 with this message (true: GitHub's usual one). */
+  actionsDisabled?: boolean | string;
 }
 
 export type Permission = "none" | "read" | "write";
@@ -122,10 +124,18 @@ export class FakeGitHub {
   constructor(opts: FakeGitHubOptions = {}) {
     this.owner = opts.owner ?? "octo";
     this.repo = opts.repo ?? "bot";
+    const visibility = opts.visibility ?? "private";
+    const retentionDays = opts.retentionDays ?? 90;
+    // GitHub's settings page allows no other value; a test asking for one is wrong.
+    const most = visibility === "public" ? 90 : 400;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > most) {
+      throw new Error(`fake GitHub: a ${visibility} repository's artifact retention is 1-${most} days, not ${retentionDays}`);
+    }
     this.options = {
       owner: this.owner,
       repo: this.repo,
-      retentionDays: opts.retentionDays ?? 90,
+      visibility,
+      retentionDays,
       quotaBytes: opts.quotaBytes,
       restLimit: opts.restLimit ?? 1000,
       jobLimit: opts.jobLimit ?? 500,

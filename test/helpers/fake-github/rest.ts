@@ -80,7 +80,8 @@ export async function handleRest(fake: FakeGitHub, req: IncomingMessage, res: Se
     return send(res, fake.faults.rest.status, { message: "injected fault", documentation_url: "https://docs.github.com/rest" }, h);
   }
 
-  if (fake.options.actionsDisabled) return send(res, 422, { message: "Actions has been disabled for this repository.", documentation_url: DOCS, status: "422" }, h);
+  const disabled = fake.options.actionsDisabled;
+  if (disabled) return send(res, 422, { message: disabled === true ? "Actions has been disabled for this repository." : disabled, documentation_url: DOCS, status: "422" }, h);
   if (permission === "none" || (route.needs === "write" && permission !== "write")) {
     return send(res, 403, { message: "Resource not accessible by integration", documentation_url: DOCS, status: "403" }, h);
   }

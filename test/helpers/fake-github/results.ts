@@ -122,8 +122,8 @@ function call(fake: FakeGitHub, run: RunState, method: string, m: Record<string,
     case "CreateArtifact": {
       if (m.version !== 7) throw new TwirpError("invalid_argument", `unsupported artifact version ${m.version}`);
       if (BAD_NAME.test(name) || name.length > 256) throw new TwirpError("invalid_argument", `The artifact name is not valid: ${name}`);
-      // The quota is checked when an artifact is created (GitHub recalculates usage every 6-12 hours).
-      if (fake.options.quotaBytes !== undefined && fake.usedBytes() >= fake.options.quotaBytes) {
+      // The quota (private repositories only) is checked when an artifact is created (GitHub recalculates usage every 6-12 hours).
+      if (fake.options.visibility === "private" && fake.options.quotaBytes !== undefined && fake.usedBytes() >= fake.options.quotaBytes) {
         throw new TwirpError("resource_exhausted", "insufficient usage to create artifact: the account's artifact storage quota is used up");
       }
       if (live(fake, run, name, undefined)) throw new TwirpError("already_exists", `an artifact with this name already exists on the workflow run: ${name}`);
