@@ -6,6 +6,7 @@ import { CairnError, EXIT_CODES, ExitCode } from "../errors.ts";
 import { backup } from "./backup.ts";
 import { exportCmd } from "./export.ts";
 import { failure, stacks } from "./failure.ts";
+import { forget, prune } from "./forget.ts";
 import { init } from "./init.ts";
 import { keygen } from "./keygen.ts";
 import { printError, say, useJsonErrors } from "./output.ts";
@@ -62,8 +63,37 @@ function program(json: boolean): Command {
     .addOption(idOpt())
     .addOption(wkOpt())
     .option("--full", "store every chunk afresh in new packs (a self-contained snapshot)")
+    .option("--time <time>", 'the snapshot\'s time instead of now, "YYYY-MM-DD HH:MM:SS" (local) or ISO 8601 (imports, tests; as restic\'s --time)')
     .addOption(jsonOpt())
     .action((o) => backup(o));
+  const count = (what: string) => new Option(`--keep-${what} <n>`, `keep the newest snapshot of each of the last N ${what === "last" ? "snapshots" : `${what.replace(/ly$/, "").replace(/dai$/, "day")}s`}`).argParser(parseCount);
+  p.command("forget")
+    .description("remove snapshots by a retention policy (per host and set of sources; restic's rules), and with --prune their data")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .addOption(new Option("--keep-last <n>", "keep the N newest snapshots").argParser(parseCount))
+    .addOption(count("hourly"))
+    .addOption(count("daily"))
+    .addOption(count("weekly"))
+    .addOption(count("monthly"))
+    .addOption(count("yearly"))
+    .option("--keep-within <duration>", "keep every snapshot newer than this before the latest one: 30d, 12h, 1y6m (y, m months, d, h)")
+    .option("--dry-run", "print what would be kept and removed, and why; remove nothing")
+    .option("--prune", "then remove the data no remaining snapshot needs (as cairn prune)")
+    .addOption(jsonOpt())
+    .addHelpText("after", "\nWithout --keep-* flags the policy is cairn.yml's retention:. An empty policy removes nothing.\nThe seeds' policy: --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 2")
+    .action((o) => forget(o));
+  p.command("prune")
+    .description("remove the data no snapshot needs: packs of forgotten snapshots, packs an interrupted backup left, unused list files")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .option("--dry-run", "say what would be removed; remove nothing")
+    .addOption(jsonOpt())
+    .action((o) => prune(o));
   p.command("snapshots")
     .description("list snapshots")
     .addOption(repoOpt())
@@ -104,6 +134,11 @@ function program(json: boolean): Command {
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));
   return p;
+}
+
+function parseCount(v: string): number {
+  if (!/^\d+$/.test(v.trim())) throw new CairnError(`invalid count ${JSON.stringify(v)} (a whole number of snapshots)`, ExitCode.usage);
+  return Number(v);
 }
 
 function parseSize(v: string): number {
