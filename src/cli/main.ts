@@ -119,7 +119,9 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .addOption(idOpt())
     .addOption(wkOpt())
-    .option("--read-data [percent]", "also read all packs, or a random PERCENT of them")
+    .option("--read-data [percent|n/t]", "also read all packs, a random PERCENT of them, or slice n of t (t scheduled runs read everything)")
+    .option("--read-data-subset <n/t|percent>", "the same as --read-data with a value (restic's name)")
+    .option("--max-age <duration>", "fail (exit 3) when the newest snapshot is older than this, e.g. 26h, 2d: backups have stopped")
     .addOption(jsonOpt())
     .action((o) => verify(o));
   p.command("export")
