@@ -149,6 +149,8 @@ test("each command's --json output has the shape the README gives", () => {
     ["restore", ["restore", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "--target", join(repo.dir, "restored")]],
     ["verify", ["verify", "-r", repo.repoUrl, "-i", repo.identityFile, "--read-data"]],
     ["export", ["export", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "-o", join(repo.dir, "x.tar.zst.age")]],
+    ["forget", ["forget", "-r", repo.repoUrl, "--keep-last", "1", "--prune", "--dry-run"], env],
+    ["prune", ["prune", "-r", repo.repoUrl, "--dry-run"], env],
   ];
   assert.deepEqual([...shapes.keys()].sort(), runs.map(([c]) => c).sort(), "the README documents every command");
   for (const [cmd, args, cmdEnv] of runs) {
