@@ -9,6 +9,7 @@ import { failure, stacks } from "./failure.ts";
 import { forget, prune } from "./forget.ts";
 import { init } from "./init.ts";
 import { keygen } from "./keygen.ts";
+import { ls } from "./ls.ts";
 import { printError, say, useJsonErrors } from "./output.ts";
 import { restore } from "./restore.ts";
 import { cancelSignal, handleSignals } from "./signals.ts";
@@ -109,10 +110,22 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .addOption(idOpt())
     .requiredOption("--target <dir>", "folder to restore into")
-    .option("--source <name>", "only this source")
+    .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
+    .option("--include <glob>", "only files matching GLOB (repeatable): config.json, 'settings/**/*.env'; a folder takes what is in it", (v: string, acc: string[]) => [...acc, v], [])
     .option("--overwrite", "replace files that already exist in the target (otherwise refused, naming them)")
     .addOption(jsonOpt())
     .action((s, o) => restore(s, o));
+  p.command("ls")
+    .description("list a snapshot's files, or those at and under PATH (as stored: SOURCE/...)")
+    .argument("<snapshot>", "snapshot ID (or a unique prefix), or latest")
+    .argument("[path]", "a file or folder in the snapshot, e.g. settings/srv/bot/config")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
+    .addOption(jsonOpt())
+    .action((s, path, o) => ls(s, path, o));
   p.command("verify")
     .description("check the repository's structure, and with --read-data its stored data")
     .addOption(repoOpt())
@@ -131,7 +144,7 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .addOption(idOpt())
     .requiredOption("-o, --output <file>", "output file")
-    .option("--source <name>", "only this source")
+    .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
     .option("--force", "replace the output file if it exists (otherwise refused)")
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));

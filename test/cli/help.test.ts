@@ -149,6 +149,7 @@ test("each command's --json output has the shape the README gives", () => {
     ["restore", ["restore", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "--target", join(repo.dir, "restored")]],
     ["verify", ["verify", "-r", repo.repoUrl, "-i", repo.identityFile, "--read-data"]],
     ["export", ["export", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "-o", join(repo.dir, "x.tar.zst.age")]],
+    ["ls", ["ls", "latest", "-r", repo.repoUrl], env],
     ["forget", ["forget", "-r", repo.repoUrl, "--keep-last", "1", "--prune", "--dry-run"], env],
     ["prune", ["prune", "-r", repo.repoUrl, "--dry-run"], env],
   ];

@@ -315,11 +315,20 @@ export async function loadSnapshots(repo: Repository): Promise<SnapshotHeadRef[]
   return refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 
-/** "latest", a full ID, or a unique ID prefix (at least 4 hex digits). */
-export async function findSnapshot(repo: Repository, ref: string): Promise<SnapshotRef> {
+/**
+ * "latest", a full ID, or a unique ID prefix (at least 4 hex digits). With a
+ * source, "latest" is the latest snapshot that has that source (a
+ * settings-only backup may have come after the last database one).
+ */
+export async function findSnapshot(repo: Repository, ref: string, source?: string): Promise<SnapshotRef> {
   if (ref === "latest") {
-    const all = await loadSnapshots(repo);
-    if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const every = await loadSnapshots(repo);
+    if (every.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const all = source === undefined ? every : every.filter((s) => s.snapshot.sources.some((x) => x.name === source));
+    if (all.length === 0) {
+      const names = [...new Set(every.flatMap((s) => s.snapshot.sources.map((x) => x.name)))].sort();
+      throw new UsageError(`no snapshot has a source "${source}"`, `the sources in this repository: ${names.join(", ")}`);
+    }
     const id = all[all.length - 1].id;
     return { id, snapshot: await loadSnapshot(repo, id) };
   }
