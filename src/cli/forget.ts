@@ -46,7 +46,9 @@ function pruneText(p: PruneResult, dryRun: boolean): string {
   return (
     `prune: ${p.snapshots} snapshot(s) need ${p.packsKept} pack(s), ${formatBytes(p.bytesKept)}; ` +
     `${would} ${p.packsRemoved} pack(s)${p.unindexed ? ` (${p.unindexed} left in no index by an interrupted backup)` : ""}, ${p.listsRemoved} list file(s); ` +
-    `${dryRun ? "would free" : "freed"} ${formatBytes(Math.max(0, p.bytesFreed))}`
+    (p.repacked ? `${dryRun ? "would repack" : "repacked"} ${p.repacked} mostly unused pack(s), ${dryRun ? "writing" : "wrote"} ${p.rewritten} snapshot(s) anew (new IDs); ` : "") +
+    `${dryRun ? "would free" : "freed"} ${formatBytes(Math.max(0, p.bytesFreed))}` +
+    p.notes.map((n) => `\nnote: ${n}`).join("")
   );
 }
 

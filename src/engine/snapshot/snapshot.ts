@@ -61,6 +61,8 @@ export interface Snapshot {
   stats: SnapshotStats;
   /** Every pack this snapshot's chunks are read from: it depends on nothing else. */
   packs: string[];
+  /** The snapshot file this one replaces: a prune that repacked wrote it anew, naming new packs. */
+  replaces?: string;
   entries: SnapshotEntry[];
 }
 
@@ -308,11 +310,16 @@ function parseHead(json: Buffer, what: string): SnapshotHead {
   return head;
 }
 
-/** Every snapshot's head, oldest first (one file in memory at a time). */
+/**
+ * Every snapshot's head, oldest first (one file in memory at a time). A
+ * snapshot another one replaces (a prune was stopped before removing it) is
+ * left out.
+ */
 export async function loadSnapshots(repo: Repository): Promise<SnapshotHeadRef[]> {
   const refs: SnapshotHeadRef[] = [];
   for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
-  return refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  const replaced = new Set(refs.map((r) => r.snapshot.replaces));
+  return refs.filter((r) => !replaced.has(r.id)).sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 
 /**
