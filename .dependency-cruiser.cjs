@@ -5,7 +5,7 @@
 // The engine knows nothing of GitHub, the front ends or settings history;
 // backends know nothing of the engine. Inside the engine, each folder only
 // uses the ones below it: crypto, chunk, workers < pack < repository <
-// snapshot < the operations (backup, restore, verify, export, tasks).
+// snapshot < the operations (backup, restore, verify, export, forget, prune, tasks).
 const not = (name, from, to, comment) => ({ name, severity: "error", comment, from: { path: `^src/${from}` }, to: { path: `^src/(${to})` } });
 
 module.exports = {
@@ -22,10 +22,10 @@ module.exports = {
     not("action-calls-the-app-only", "action/", "cli|engine|backends|sources|transport", "the Action calls the app layer only"),
     not("history-uses-no-engine", "history/", "cli|action|app|engine", "settings history is used by the app layer, and uses no engine internals"),
     not("github-client-is-a-leaf", "github/", "cli|action|app|engine|history|sources|transport", "the GitHub client is a leaf"),
-    not("engine-bottom-layers", "engine/(crypto|chunk|workers)/", "engine/(pack|repository|snapshot|restore|backup|verify|export|tasks)", "the engine's bottom layers"),
-    not("packs-know-no-index", "engine/pack/", "engine/(repository|snapshot|restore|backup|verify|export|tasks)", "packs know nothing of the index or snapshots"),
-    not("repository-knows-no-snapshot", "engine/repository/", "engine/(snapshot|restore|backup|verify|export|tasks)", "the repository knows nothing of snapshots or operations"),
-    not("snapshots-know-no-operation", "engine/snapshot/", "engine/(restore|backup|verify|export|tasks)", "snapshots know nothing of the operations"),
+    not("engine-bottom-layers", "engine/(crypto|chunk|workers)/", "engine/(pack|repository|snapshot|restore|forget|backup|verify|export|prune|tasks)", "the engine's bottom layers"),
+    not("packs-know-no-index", "engine/pack/", "engine/(repository|snapshot|restore|forget|backup|verify|export|prune|tasks)", "packs know nothing of the index or snapshots"),
+    not("repository-knows-no-snapshot", "engine/repository/", "engine/(snapshot|restore|forget|backup|verify|export|prune|tasks)", "the repository knows nothing of snapshots or operations"),
+    not("snapshots-know-no-operation", "engine/snapshot/", "engine/(restore|forget|backup|verify|export|prune|tasks)", "snapshots know nothing of the operations"),
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -2,7 +2,7 @@
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
 import { snapshotExpiries } from "../engine/snapshot/expiry.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
-import { CairnError, IncompleteSnapshotError } from "../errors.ts";
+import { CairnError, IncompleteSnapshotError, UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { createSources } from "../sources/open.ts";
 import { createTransport } from "../transport/open.ts";
@@ -13,6 +13,8 @@ import { requireConfig, type Settings } from "./settings.ts";
 export interface BackupRequest {
   /** Store every chunk afresh: a snapshot that depends on no earlier pack. */
   full?: boolean;
+  /** The snapshot's time instead of now (restic's --time). */
+  time?: Date;
   log: Logger;
   onProgress?: (p: BackupProgress) => void;
   /** Cancels the backup: it stops, removes its packs and lock, and rejects with the signal's reason. */
@@ -73,6 +75,24 @@ export function backupError(report: BackupReport): CairnError | undefined {
   return new CairnError(`${e.message}\n${incomplete.message}`, e.exitCode, e.hint, { cause: e });
 }
 
+/**
+ * A snapshot time as restic's --time takes it, "2026-01-31 02:00:00" (or
+ * without seconds) in the local time zone, or ISO 8601 with a zone
+ * ("2026-01-31T02:00:00Z", "...+01:00").
+ */
+export function parseSnapshotTime(text: string): Date {
+  const local = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
+  const t = local
+    ? new Date(+local[1], +local[2] - 1, +local[3], +local[4], +local[5], +(local[6] ?? 0))
+    : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text.trim())
+      ? new Date(text.trim())
+      : new Date(NaN);
+  if (Number.isNaN(t.getTime()) || (local && t.getMonth() !== +local[2] - 1)) {
+    throw new UsageError(`--time: ${JSON.stringify(text)} is not a time`, 'give "YYYY-MM-DD HH:MM:SS" (local time) or ISO 8601 with a zone, e.g. 2026-01-31T02:00:00Z');
+  }
+  return t;
+}
+
 export async function backup(settings: Settings, req: BackupRequest): Promise<BackupReport> {
   const config = requireConfig(settings);
   const repo = await openRepository(settings, "write", req.signal);
@@ -84,7 +104,7 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   const stop = () => void transport.close().catch(() => {});
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
-    const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
     const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
     const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;

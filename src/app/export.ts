@@ -16,7 +16,7 @@ export interface ExportRequest {
 
 export async function exportSnapshot(settings: Settings, req: ExportRequest): Promise<{ snapshot: string; output: string }> {
   const repo = await openRepository(settings, "identity", req.signal);
-  const ref = await findSnapshot(repo, req.snapshot);
+  const ref = await findSnapshot(repo, req.snapshot, req.source);
   await runExport(repo, ref, { output: req.output, source: req.source, force: req.force });
   return { snapshot: ref.id, output: req.output };
 }

@@ -9,6 +9,8 @@ export interface RestoreRequest {
   snapshot: string;
   target: string;
   source?: string;
+  /** Only files matching one of these globs ("config.json", "settings/**\/*.env"), as restic's --include. */
+  include?: string[];
   /** Replace files that exist in the target (otherwise the restore is refused, naming them). */
   overwrite?: boolean;
   onProgress?: (bytes: number, total: number) => void;
@@ -23,7 +25,7 @@ export interface RestoreReport extends RestoreResult {
 
 export async function restore(settings: Settings, req: RestoreRequest): Promise<RestoreReport> {
   const repo = await openRepository(settings, "identity", req.signal);
-  const ref = await findSnapshot(repo, req.snapshot);
-  const r = await runRestore(repo, ref, { target: req.target, source: req.source, overwrite: req.overwrite, onProgress: req.onProgress });
+  const ref = await findSnapshot(repo, req.snapshot, req.source);
+  const r = await runRestore(repo, ref, { target: req.target, source: req.source, include: req.include, overwrite: req.overwrite, onProgress: req.onProgress });
   return { snapshot: ref.id, target: req.target, ...r };
 }

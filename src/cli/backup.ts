@@ -1,15 +1,17 @@
 // cairn backup: read the config's sources and store a snapshot.
-import { backupError, backup as runBackup, type BackupReport } from "../app/backup.ts";
+import { backupError, parseSnapshotTime, backup as runBackup, type BackupReport } from "../app/backup.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
-export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<void> {
+export async function backup(flags: GlobalFlags & { full?: boolean; time?: string }): Promise<void> {
+  const time = flags.time === undefined ? undefined : parseSnapshotTime(flags.time);
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
     const report = await runBackup(settings, {
       full: flags.full,
+      time,
       log: stderrLogger,
       onProgress: (p) => bar.update(p.bytes, { source: p.source, fresh: formatBytes(p.newBytes) }),
       signal: cancelSignal,

@@ -8,8 +8,10 @@ import { diff } from "./diff.ts";
 import { exportCmd } from "./export.ts";
 import { failure, stacks } from "./failure.ts";
 import { history } from "./history.ts";
+import { forget, prune } from "./forget.ts";
 import { init } from "./init.ts";
 import { keygen } from "./keygen.ts";
+import { ls } from "./ls.ts";
 import { printError, say, useJsonErrors } from "./output.ts";
 import { restore } from "./restore.ts";
 import { cancelSignal, handleSignals } from "./signals.ts";
@@ -70,8 +72,37 @@ function program(json: boolean): Command {
     .option("--full", "store every chunk afresh in new packs (a self-contained snapshot)")
     .addOption(retryLockOpt())
     .addOption(retentionOpt())
+    .option("--time <time>", 'the snapshot\'s time instead of now, "YYYY-MM-DD HH:MM:SS" (local) or ISO 8601 (imports, tests; as restic\'s --time)')
     .addOption(jsonOpt())
     .action((o) => backup(o));
+  const count = (what: string) => new Option(`--keep-${what} <n>`, `keep the newest snapshot of each of the last N ${what === "last" ? "snapshots" : `${what.replace(/ly$/, "").replace(/dai$/, "day")}s`}`).argParser(parseCount);
+  p.command("forget")
+    .description("remove snapshots by a retention policy (per host and set of sources; restic's rules), and with --prune their data")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .addOption(new Option("--keep-last <n>", "keep the N newest snapshots").argParser(parseCount))
+    .addOption(count("hourly"))
+    .addOption(count("daily"))
+    .addOption(count("weekly"))
+    .addOption(count("monthly"))
+    .addOption(count("yearly"))
+    .option("--keep-within <duration>", "keep every snapshot newer than this before the latest one: 30d, 12h, 1y6m (y, m months, d, h)")
+    .option("--dry-run", "print what would be kept and removed, and why; remove nothing")
+    .option("--prune", "then remove the data no remaining snapshot needs (as cairn prune)")
+    .addOption(jsonOpt())
+    .addHelpText("after", "\nWithout --keep-* flags the policy is cairn.yml's retention:. An empty policy removes nothing.\nThe seeds' policy: --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 2")
+    .action((o) => forget(o));
+  p.command("prune")
+    .description("remove the data no snapshot needs: packs of forgotten snapshots, packs an interrupted backup left, unused list files")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .option("--dry-run", "say what would be removed; remove nothing")
+    .addOption(jsonOpt())
+    .action((o) => prune(o));
   p.command("snapshots")
     .description("list snapshots")
     .addOption(repoOpt())
@@ -88,19 +119,33 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .addOption(idOpt())
     .requiredOption("--target <dir>", "folder to restore into")
-    .option("--source <name>", "only this source")
+    .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
+    .option("--include <glob>", "only files matching GLOB (repeatable): config.json, 'settings/**/*.env'; a folder takes what is in it", (v: string, acc: string[]) => [...acc, v], [])
     .option("--overwrite", "replace files that already exist in the target (otherwise refused, naming them)")
     .addOption(retryLockOpt())
     .addOption(jsonOpt())
     .action((s, o) => restore(s, o));
+  p.command("ls")
+    .description("list a snapshot's files, or those at and under PATH (as stored: SOURCE/...)")
+    .argument("<snapshot>", "snapshot ID (or a unique prefix), or latest")
+    .argument("[path]", "a file or folder in the snapshot, e.g. settings/srv/bot/config")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
+    .addOption(jsonOpt())
+    .action((s, path, o) => ls(s, path, o));
   p.command("verify")
     .description("check the repository's structure, and with --read-data its stored data")
     .addOption(repoOpt())
     .addOption(cfgOpt())
     .addOption(idOpt())
     .addOption(wkOpt())
-    .option("--read-data [percent]", "also read all packs, or a random PERCENT of them")
+    .option("--read-data [percent|n/t]", "also read all packs, a random PERCENT of them, or slice n of t (t scheduled runs read everything)")
+    .option("--read-data-subset <n/t|percent>", "the same as --read-data with a value (restic's name)")
     .addOption(retryLockOpt())
+    .option("--max-age <duration>", "fail (exit 3) when the newest snapshot is older than this, e.g. 26h, 2d: backups have stopped")
     .addOption(jsonOpt())
     .action((o) => verify(o));
   p.command("export")
@@ -110,7 +155,7 @@ function program(json: boolean): Command {
     .addOption(cfgOpt())
     .addOption(idOpt())
     .requiredOption("-o, --output <file>", "output file")
-    .option("--source <name>", "only this source")
+    .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
     .option("--force", "replace the output file if it exists (otherwise refused)")
     .addOption(retryLockOpt())
     .addOption(jsonOpt())
@@ -133,6 +178,11 @@ function program(json: boolean): Command {
     .addOption(jsonOpt())
     .action((a, b, o) => diff(a, b, o));
   return p;
+}
+
+function parseCount(v: string): number {
+  if (!/^\d+$/.test(v.trim())) throw new CairnError(`invalid count ${JSON.stringify(v)} (a whole number of snapshots)`, ExitCode.usage);
+  return Number(v);
 }
 
 function parseSize(v: string): number {

@@ -4,7 +4,7 @@ import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
-export async function restore(snapshot: string, flags: GlobalFlags & { target: string; source?: string; overwrite?: boolean }): Promise<void> {
+export async function restore(snapshot: string, flags: GlobalFlags & { target: string; source?: string; include?: string[]; overwrite?: boolean }): Promise<void> {
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "restoring [{bar}] {value}/{total}", 0);
   try {
@@ -12,6 +12,7 @@ export async function restore(snapshot: string, flags: GlobalFlags & { target: s
       snapshot,
       target: flags.target,
       source: flags.source,
+      include: flags.include,
       overwrite: flags.overwrite,
       onProgress: (bytes, total) => bar.update(bytes, {}, total),
       signal: cancelSignal,

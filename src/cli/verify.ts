@@ -5,13 +5,16 @@ import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { printJson, progressBar, showProgress } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
-export async function verify(flags: GlobalFlags & { readData?: boolean | string }): Promise<void> {
-  const readData = parsePercent(flags.readData);
+export async function verify(flags: GlobalFlags & { readData?: boolean | string; readDataSubset?: string; maxAge?: string }): Promise<void> {
+  // --read-data takes a percentage or a slice n/t; --read-data-subset (restic's name) the same.
+  const given = flags.readDataSubset ?? flags.readData;
+  const subset = typeof given === "string" && given.includes("/") ? given : undefined;
+  const readData = subset ? 0 : parsePercent(given);
   const settings = await settingsFrom(flags);
-  const bar = progressBar(showProgress(flags.json) && readData > 0, "reading packs [{bar}] {value}/{total}", 0, {}, "count");
+  const bar = progressBar(showProgress(flags.json) && (readData > 0 || !!subset), "reading packs [{bar}] {value}/{total}", 0, {}, "count");
   let r;
   try {
-    r = await runVerify(settings, { readData, onProgress: (done, total) => bar.update(done, {}, total), signal: cancelSignal });
+    r = await runVerify(settings, { readData, subset, maxAge: flags.maxAge, onProgress: (done, total) => bar.update(done, {}, total), signal: cancelSignal });
   } finally {
     bar.stop();
   }
@@ -23,7 +26,8 @@ export async function verify(flags: GlobalFlags & { readData?: boolean | string 
     for (const e of r.errors) process.stdout.write(`error: ${e}\n`);
     process.stdout.write(
       `checked ${r.snapshots} snapshot(s), ${r.packs} pack(s)` +
-        (readData > 0 ? `; read ${r.packsRead} pack(s)${r.decrypted ? `, ${r.chunksChecked} chunk(s) decrypted and checked` : " (checksums only)"}` : "") +
+        (r.newest ? `; newest snapshot ${r.newest}` : "") +
+        (readData > 0 || subset ? `; read ${r.packsRead} pack(s)${r.decrypted ? `, ${r.chunksChecked} chunk(s) decrypted and checked` : " (checksums only)"}` : "") +
         `: ${r.errors.length === 0 ? "no problems found" : `${r.errors.length} problem(s)`}\n`,
     );
   }
@@ -42,6 +46,6 @@ function parsePercent(v: boolean | string | undefined): number {
   if (v === true) return 100;
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(v);
   const n = m ? Number(m[1]) : NaN;
-  if (!(n > 0 && n <= 100)) throw new UsageError(`--read-data takes a percentage from 1 to 100, got ${JSON.stringify(v)}`);
+  if (!(n > 0 && n <= 100)) throw new UsageError(`--read-data takes a percentage from 1 to 100 or a slice n/t, got ${JSON.stringify(v)}`);
   return n;
 }

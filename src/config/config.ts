@@ -171,6 +171,25 @@ const history = z
   })
   .describe("Settings history: the files of sources with history: true, secrets redacted, one commit per change, reviewed in a pull request");
 
+const keepCount = (what: string) => z.number().int().min(0).optional().describe(`Keep the newest snapshot of each of the last N ${what}`);
+
+const retention = z
+  .strictObject({
+    "keep-last": z.number().int().min(0).optional().describe("Keep the N newest snapshots"),
+    "keep-hourly": keepCount("hours"),
+    "keep-daily": keepCount("days"),
+    "keep-weekly": keepCount("ISO weeks"),
+    "keep-monthly": keepCount("months"),
+    "keep-yearly": keepCount("years"),
+    "keep-within": z
+      .string()
+      .regex(/^(?=.)(\d+y)?(\d+m)?(\d+d)?(\d+h)?$/, 'a duration as restic writes it: years, months, days, hours, e.g. "30d" or "1y6m"')
+      .optional()
+      .describe('Keep every snapshot newer than this before the latest one, e.g. "30d" or "1y6m" (y years, m months, d days, h hours; as restic)'),
+    prune: z.boolean().optional().describe("cairn forget also prunes: removes the data no remaining snapshot needs (default false)"),
+  })
+  .describe("Retention: which snapshots cairn forget keeps (per host and set of sources; restic's forget rules). The seeds' policy: keep-daily 7, keep-weekly 4, keep-monthly 12, keep-yearly 2");
+
 const source = z.custom<unknown>().transform((value, ctx) => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     ctx.addIssue({ code: "custom", message: `expected a source such as { name: db, sqlite: /path/to.db }` });
@@ -210,6 +229,7 @@ export const configSchema = z.strictObject({
   /** The server; without it, sources are read on this machine. */
   host: sshHost.optional(),
   history: history.optional(),
+  retention: retention.optional(),
   sources: z.array(source).min(1, "at least one source"),
 });
 
@@ -219,6 +239,7 @@ export const configInputSchema = z
     repository: z.string().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
     host: sshHost.optional(),
     history: history.optional(),
+    retention: retention.optional(),
     sources: z
       .array(z.union(Object.values(sourceKinds) as unknown as [typeof sqliteSource, typeof filesSource]))
       .min(1)
@@ -230,11 +251,14 @@ type Dist<K extends SourceKind> = { kind: K } & z.output<(typeof sourceKinds)[K]
 export type SourceConfig = { [K in SourceKind]: Dist<K> }[SourceKind];
 export type HostConfig = z.output<typeof sshHost>;
 export type HistoryConfig = z.output<typeof history>;
+export type RetentionConfig = z.output<typeof retention>;
 export interface Config {
   repository?: string;
   host?: HostConfig;
   /** Settings history (sources with history: true). */
   history?: HistoryConfig;
+  /** Which snapshots cairn forget keeps. */
+  retention?: RetentionConfig;
   sources: SourceConfig[];
   /** Folder of the config file: relative source paths resolve against it. */
   baseDir: string;
@@ -347,6 +371,7 @@ const ALL_KEYS = [
     ...Object.keys(sshHost.shape),
     ...SOURCE_KEYS,
     ...Object.keys(dbConnection),
+    ...Object.keys(retention.shape),
     "globals",
   ]),
 ];

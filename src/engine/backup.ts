@@ -38,6 +38,8 @@ export interface BackupOptions {
   transport: Transport;
   /** Store every chunk afresh in new packs: the snapshot depends on no earlier pack. */
   full?: boolean;
+  /** The snapshot's time (as restic's --time: imports, tests); default when the backup started. */
+  time?: Date;
   log: Logger;
   onProgress?: (p: BackupProgress) => void;
   /**
@@ -234,7 +236,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       stats.durationMs = Date.now() - started;
       const snapshot: NewSnapshot = {
         version: 1,
-        time: new Date(started).toISOString(),
+        time: (opts.time ?? new Date(started)).toISOString(),
         host: opts.transport.host,
         full: full || selfContained,
         incomplete,

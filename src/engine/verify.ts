@@ -18,6 +18,8 @@ import { loadSnapshot } from "./snapshot/snapshot.ts";
 export interface VerifyOptions {
   /** Percentage of packs whose data is read (0: structure only). */
   readData: number;
+  /** Read only slice n of t instead (packs whose ID's first byte modulo t is n-1, as restic's --read-data-subset n/t): t scheduled runs cover everything. */
+  subset?: { n: number; t: number };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -30,6 +32,8 @@ export interface VerifyResult {
   chunksChecked: number;
   /** Whether data was decrypted (an identity was given) or only checksummed. */
   decrypted: boolean;
+  /** Time of the newest readable snapshot. */
+  newest?: string;
 }
 
 export async function verify(repo: Repository, opts: VerifyOptions): Promise<VerifyResult> {
@@ -71,11 +75,13 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     }
 
     let snapshots = 0;
+    let newest: string | undefined;
     const snapshotNames = await repo.listNames("snapshot");
     for (const name of snapshotNames) {
       try {
         const s = await loadSnapshot(repo, name);
         snapshots++;
+        if (!newest || s.time > newest) newest = s.time;
         const packs = new Set(s.packs);
         for (const e of s.entries) {
           for (const id of e.chunks) {
@@ -101,11 +107,12 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
 
     let packsRead = 0;
     let chunksChecked = 0;
-    if (opts.readData > 0) {
+    if (opts.readData > 0 || opts.subset) {
       const all = [...stored.keys()].sort();
       const count = opts.readData >= 100 ? all.length : Math.max(1, Math.ceil((all.length * opts.readData) / 100));
       // A random subset: repeated partial runs cover everything over time.
-      const chosen = opts.readData >= 100 ? all : shuffle(all).slice(0, Math.min(count, all.length));
+      const sub = opts.subset;
+      const chosen = sub ? all.filter((id) => parseInt(id.slice(0, 2), 16) % sub.t === sub.n - 1) : opts.readData >= 100 ? all : shuffle(all).slice(0, Math.min(count, all.length));
       const reader = repo.canReadData ? new ChunkReader(repo, index) : undefined;
       if (!reader) notes.push("no identity given: packs were checked against their checksums, not decrypted");
       for (const id of chosen) {
@@ -140,7 +147,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
       }
       opts.onProgress?.(packsRead, chosen.length);
     }
-    return { errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts.readData > 0 };
+    return { errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && (opts.readData > 0 || !!opts.subset), newest };
   });
 }
 

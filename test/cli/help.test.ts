@@ -158,6 +158,9 @@ test("each command's --json output has the shape the README gives", () => {
     ["history", ["history", "-c", join(repo.dir, "cairn.yml")]],
     // After a second backup with notes.txt changed (below): a file to list.
     ["diff A B", ["diff", "FIRST", "latest", "-c", join(repo.dir, "cairn.yml"), "-i", repo.identityFile]],
+    ["ls", ["ls", "latest", "-r", repo.repoUrl], env],
+    ["forget", ["forget", "-r", repo.repoUrl, "--keep-last", "1", "--prune", "--dry-run"], env],
+    ["prune", ["prune", "-r", repo.repoUrl, "--dry-run"], env],
   ];
   assert.deepEqual([...shapes.keys()].sort(), runs.map(([c]) => c).sort(), "the README documents every command");
   let first = "";

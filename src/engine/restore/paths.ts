@@ -4,6 +4,7 @@
 import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, UsageError } from "../../errors.ts";
+import { matchesGlob } from "../snapshot/match.ts";
 import type { Snapshot, SnapshotEntry } from "../snapshot/snapshot.ts";
 
 /** Folders restore creates: rwxr-xr-x less the umask, as mkdir(1) makes them (a snapshot keeps no folder modes). */
@@ -22,11 +23,14 @@ export function checkPath(path: unknown): string[] {
 }
 
 /** The entries to restore (all, or one source's), their paths checked. */
-export function selectEntries(snapshot: Snapshot, source?: string): SnapshotEntry[] {
+export function selectEntries(snapshot: Snapshot, source?: string, include?: string[]): SnapshotEntry[] {
   if (source !== undefined && !snapshot.sources.some((s) => s.name === source)) {
     throw new UsageError(`the snapshot has no source "${source}"`, `its sources: ${snapshot.sources.map((s) => s.name).join(", ")}`);
   }
-  const entries = snapshot.entries.filter((e) => source === undefined || e.source === source);
+  const entries = snapshot.entries.filter((e) => (source === undefined || e.source === source) && (!include?.length || include.some((g) => matchesGlob(e.path, g))));
+  if (include?.length && entries.length === 0) {
+    throw new UsageError(`no file in the snapshot${source ? ` (source ${source})` : ""} matches --include ${include.join(", ")}`, "list its files with `cairn ls SNAPSHOT`");
+  }
   const seen = new Set<string>();
   for (const e of entries) {
     const key = checkPath(e.path).join("/");

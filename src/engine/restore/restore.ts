@@ -24,6 +24,8 @@ const FILES_AT_ONCE = 256;
 export interface RestoreOptions {
   target: string;
   source?: string;
+  /** Only the files matching one of these globs (as restic's --include; see ../snapshot/match.ts). */
+  include?: string[];
   /** Replace files that already exist in the target; without it the restore is refused before anything is written, naming them. */
   overwrite?: boolean;
   onProgress?: (bytes: number, total: number) => void;
@@ -36,7 +38,7 @@ export interface RestoreResult {
 
 export async function restore(repo: Repository, ref: { id: string; snapshot: Snapshot }, opts: RestoreOptions): Promise<RestoreResult> {
   return withLock(repo, false, async () => {
-    const entries = selectEntries(ref.snapshot, opts.source);
+    const entries = selectEntries(ref.snapshot, opts.source, opts.include);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     // Locate every chunk before writing anything: a missing one fails here.
     const located = entries.map((e) => {

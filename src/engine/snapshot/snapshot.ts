@@ -61,6 +61,8 @@ export interface Snapshot {
   stats: SnapshotStats;
   /** Every pack this snapshot's chunks are read from: it depends on nothing else. */
   packs: string[];
+  /** The snapshot file this one replaces: a prune that repacked wrote it anew, naming new packs. */
+  replaces?: string;
   entries: SnapshotEntry[];
 }
 
@@ -308,18 +310,32 @@ function parseHead(json: Buffer, what: string): SnapshotHead {
   return head;
 }
 
-/** Every snapshot's head, oldest first (one file in memory at a time). */
+/**
+ * Every snapshot's head, oldest first (one file in memory at a time). A
+ * snapshot another one replaces (a prune was stopped before removing it) is
+ * left out.
+ */
 export async function loadSnapshots(repo: Repository): Promise<SnapshotHeadRef[]> {
   const refs: SnapshotHeadRef[] = [];
   for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
-  return refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  const replaced = new Set(refs.map((r) => r.snapshot.replaces));
+  return refs.filter((r) => !replaced.has(r.id)).sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 
-/** "latest", a full ID, or a unique ID prefix (at least 4 hex digits). */
-export async function findSnapshot(repo: Repository, ref: string): Promise<SnapshotRef> {
+/**
+ * "latest", a full ID, or a unique ID prefix (at least 4 hex digits). With a
+ * source, "latest" is the latest snapshot that has that source (a
+ * settings-only backup may have come after the last database one).
+ */
+export async function findSnapshot(repo: Repository, ref: string, source?: string): Promise<SnapshotRef> {
   if (ref === "latest") {
-    const all = await loadSnapshots(repo);
-    if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const every = await loadSnapshots(repo);
+    if (every.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const all = source === undefined ? every : every.filter((s) => s.snapshot.sources.some((x) => x.name === source));
+    if (all.length === 0) {
+      const names = [...new Set(every.flatMap((s) => s.snapshot.sources.map((x) => x.name)))].sort();
+      throw new UsageError(`no snapshot has a source "${source}"`, `the sources in this repository: ${names.join(", ")}`);
+    }
     const id = all[all.length - 1].id;
     return { id, snapshot: await loadSnapshot(repo, id) };
   }
