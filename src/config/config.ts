@@ -25,7 +25,18 @@ const duration = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
 
-const common = { name: name.describe("The source's name: its entries are stored under it") };
+/** Commands around a restore onto the server (cairn restore --to-server), run with sh -c there. */
+const restoreHooks = z
+  .strictObject({
+    stop: z.string().min(1).optional().describe('Run on the server before the restored data replaces the current one, e.g. "docker compose stop bot"; if it fails nothing is replaced'),
+    start: z.string().min(1).optional().describe('Run on the server after the restored data is in place, e.g. "docker compose start bot"'),
+  })
+  .describe("Commands cairn restore --to-server runs on the server around the swap (a source's own replace the top-level ones)");
+
+const common = {
+  name: name.describe("The source's name: its entries are stored under it"),
+  restore: restoreHooks.optional(),
+};
 /** Run the dump inside this Docker container on the source machine (`docker exec -i`). */
 const docker = z
   .string()
@@ -210,6 +221,8 @@ export const configSchema = z.strictObject({
   /** The server; without it, sources are read on this machine. */
   host: sshHost.optional(),
   history: history.optional(),
+  /** Hooks for every source without its own. */
+  restore: restoreHooks.optional(),
   sources: z.array(source).min(1, "at least one source"),
 });
 
@@ -219,6 +232,7 @@ export const configInputSchema = z
     repository: z.string().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
     host: sshHost.optional(),
     history: history.optional(),
+    restore: restoreHooks.optional(),
     sources: z
       .array(z.union(Object.values(sourceKinds) as unknown as [typeof sqliteSource, typeof filesSource]))
       .min(1)
@@ -230,11 +244,14 @@ type Dist<K extends SourceKind> = { kind: K } & z.output<(typeof sourceKinds)[K]
 export type SourceConfig = { [K in SourceKind]: Dist<K> }[SourceKind];
 export type HostConfig = z.output<typeof sshHost>;
 export type HistoryConfig = z.output<typeof history>;
+export type RestoreHooks = z.output<typeof restoreHooks>;
 export interface Config {
   repository?: string;
   host?: HostConfig;
   /** Settings history (sources with history: true). */
   history?: HistoryConfig;
+  /** Stop and start hooks of restore --to-server, for sources without their own. */
+  restore?: RestoreHooks;
   sources: SourceConfig[];
   /** Folder of the config file: relative source paths resolve against it. */
   baseDir: string;
@@ -347,6 +364,7 @@ const ALL_KEYS = [
     ...Object.keys(sshHost.shape),
     ...SOURCE_KEYS,
     ...Object.keys(dbConnection),
+    ...Object.keys(restoreHooks.shape),
     "globals",
   ]),
 ];
