@@ -1,0 +1,194 @@
+// Restore onto the server, failures injected at each step over the test sshd:
+// a corrupted upload (the integrity check fails), a failing stop hook, the
+// connection dropped mid-upload, a dump that does not load. Each must leave
+// the server exactly as it was: the target's bytes, and no file left beside
+// it. A failing start hook must name the dated copy to roll back to.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, test } from "node:test";
+import { silentLogger } from "../../src/log.ts";
+import { MysqlRestore, PostgresRestore } from "../../src/sources/restore/databases.ts";
+import { FilesRestore, serverPath } from "../../src/sources/restore/files.ts";
+import type { RestoreFile } from "../../src/sources/restore/restore.ts";
+import { SqliteRestore } from "../../src/sources/restore/sqlite.ts";
+import { SshTransport } from "../../src/transport/ssh.ts";
+import type { Transport } from "../../src/transport/transport.ts";
+import { settingsFor } from "../helpers/ssh-settings.ts";
+import { maria, mariaUp, pgUp, psql, uniq } from "../helpers/sources.ts";
+import { haveSshd, SshFixture, type Sshd } from "../helpers/sshd.ts";
+
+const CI = !!process.env.CI;
+const skip = (haveSshd() && pgUp() && mariaUp()) || CI ? false : "needs sshd, PostgreSQL and MariaDB";
+
+/** A restored file on this machine, as the app layer hands it over. */
+function local(path: string, snapshotPath: string, mode = 0o600): RestoreFile {
+  const size = readFileSync(path).length;
+  return { path: snapshotPath, mode, mtime: Date.now(), uid: 0, gid: 0, size, local: path };
+}
+
+/** Every name in dir with its bytes' SHA-256. */
+function picture(dir: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(dir).map((f) => [f, createHash("sha256").update(readFileSync(join(dir, f))).digest("hex")]));
+}
+
+/** A transport whose uploads trickle (64 KiB every 20 ms), so a test can act while one is under way. */
+function trickling(t: Transport): Transport {
+  return {
+    description: t.description,
+    host: t.host,
+    exec: (argv, o) => {
+      const input = o?.stdin;
+      if (!(input instanceof Readable)) return t.exec(argv, o);
+      const slow = Readable.from(
+        (async function* () {
+          for await (const chunk of input) {
+            for (let at = 0; at < (chunk as Buffer).length; at += 65536) {
+              await sleep(20);
+              yield (chunk as Buffer).subarray(at, at + 65536);
+            }
+          }
+        })(),
+      );
+      return t.exec(argv, { ...o, stdin: slow });
+    },
+    glob: (p) => t.glob(p),
+    walk: (d) => t.walk(d),
+    stat: (p) => t.stat(p),
+    read: (p, o) => t.read(p, o),
+    close: () => t.close(),
+  };
+}
+
+describe("restore onto the server: a failure at any step leaves the server as it was", { skip }, () => {
+  let fx: SshFixture;
+  let sshd: Sshd;
+  let t: SshTransport;
+  let dir: string;
+  let srv: string;
+  let target: string;
+  let good: string;
+  const marker = () => join(srv, "hooks.log");
+  const hooks = () => ({ stop: `echo stop >> ${marker()}`, start: `echo start >> ${marker()}` });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "cairn-to-server-faults-"));
+    srv = join(dir, "srv");
+    execFileSync("mkdir", ["-p", srv]);
+    target = join(srv, "bot.db");
+    execFileSync("sqlite3", [target, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES ('live');"]);
+    // The "restored" database: 4 MiB, so an upload takes a while when it trickles.
+    good = join(dir, "good.db");
+    execFileSync("sqlite3", [good, "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<4000) INSERT INTO t SELECT randomblob(1000) FROM c;"]);
+    fx = new SshFixture();
+    sshd = await fx.start();
+    t = await SshTransport.connect(settingsFor(sshd));
+  });
+
+  after(async () => {
+    await t?.close();
+    await sshd?.stop();
+    fx?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a corrupted upload fails PRAGMA integrity_check: nothing stopped, nothing replaced, the upload removed", async () => {
+    const bad = join(dir, "bad.db");
+    const bytes = readFileSync(good);
+    bytes.fill(0x5a, 4096 * 3 + 100, 4096 * 3 + 2000); // inside a b-tree page: the header still says SQLite
+    writeFileSync(bad, bytes);
+    const before = picture(srv);
+    const r = new SqliteRestore("db", target, local(bad, "db.sqlite"), hooks());
+    await assert.rejects(r.run(t, silentLogger), /the uploaded database failed its check, so .*bot\.db was left as it was/);
+    assert.deepEqual(picture(srv), before);
+  });
+
+  test("a stop hook that fails: nothing replaced, the upload removed", async () => {
+    const before = picture(srv);
+    const r = new SqliteRestore("db", target, local(good, "db.sqlite"), { stop: "echo bot will not stop >&2; exit 3", start: `echo start >> ${marker()}` });
+    await assert.rejects(r.run(t, silentLogger), /the stop hook `echo bot will not stop >&2; exit 3` .* failed \(exit 3\): bot will not stop/);
+    assert.deepEqual(picture(srv), before);
+  });
+
+  test("the connection dropped mid-upload: the server removes the partial upload by itself", async () => {
+    const before = picture(srv);
+    const slow = await SshTransport.connect(settingsFor(sshd));
+    try {
+      const run = new SqliteRestore("db", target, local(good, "db.sqlite"), hooks()).run(trickling(slow), silentLogger);
+      run.catch(() => {});
+      // Wait until part of the upload is on the server, then cut every connection.
+      let partial: string | undefined;
+      for (let i = 0; i < 3000 && !partial; i++) {
+        partial = readdirSync(srv).find((f) => f.includes(".cairn-restore-") && readFileSync(join(srv, f)).length > 100_000);
+        if (!partial) await sleep(10);
+      }
+      assert.ok(partial, "the upload began");
+      assert.ok(sshd.dropConnections() > 0);
+      await assert.rejects(run, /connection|upload/i);
+      for (let i = 0; i < 1000 && readdirSync(srv).some((f) => f.includes(".cairn-restore-")); i++) await sleep(20);
+      assert.deepEqual(picture(srv), before);
+    } finally {
+      await slow.close();
+    }
+    // The connection the other tests use was dropped too.
+    t = await SshTransport.connect(settingsFor(sshd));
+  });
+
+  test("a start hook that fails: restored, and the error names the dated copy to roll back to", async () => {
+    const r = new SqliteRestore("db", target, local(good, "db.sqlite"), { stop: `echo stop >> ${marker()}`, start: "exit 7" });
+    const err = await r.run(t, silentLogger).then(
+      () => assert.fail("resolved"),
+      (e: Error & { hint?: string }) => e,
+    );
+    assert.match(err.message, /source db was restored, but the start hook `exit 7`/);
+    const dated = readdirSync(srv).find((f) => f.startsWith("bot.db.before-restore-"));
+    assert.ok(dated);
+    assert.match(err.hint!, new RegExp(`mv -f ${join(srv, dated!)} ${target}`));
+    assert.deepEqual(readFileSync(target), readFileSync(good));
+    assert.equal(execFileSync("sqlite3", [join(srv, dated!), "SELECT x FROM t"]).toString().trim(), "live");
+    assert.equal(readFileSync(marker(), "utf8"), "stop\n");
+  });
+
+  test("files: a path no pattern of cairn.yml names is refused before anything is done", () => {
+    assert.equal(serverPath("s", "s/srv/bot/.env", ["/srv/bot/.env"]), "/srv/bot/.env");
+    assert.equal(serverPath("s", "s/srv/bot/keys/a/b.pem", ["/srv/bot/keys"]), "/srv/bot/keys/a/b.pem");
+    assert.equal(serverPath("s", "s/srv/bot/config/x.json", ["/srv/bot/config/*.json"]), "/srv/bot/config/x.json");
+    assert.equal(serverPath("s", "s/etc/passwd", ["/srv/bot/config/*.json"]), undefined);
+    assert.equal(serverPath("s", "s/root/.ssh/authorized_keys", ["/srv/bot/*"]), undefined);
+    assert.throws(() => new FilesRestore("s", ["/srv/bot/*.json"], [local(good, "s/root/.ssh/authorized_keys")], {}), /no pattern of the source in cairn\.yml names: s\/root\/\.ssh\/authorized_keys/);
+  });
+
+  test("a dump that does not load (PostgreSQL, MariaDB) leaves the database as it was, and no temporary one", async () => {
+    const pgDb = uniq();
+    const myDb = uniq();
+    psql(`CREATE DATABASE ${pgDb}`);
+    maria(`CREATE DATABASE ${myDb}`);
+    try {
+      psql("CREATE TABLE a(x int); INSERT INTO a VALUES (1), (2);", pgDb);
+      maria("CREATE TABLE a(x int); INSERT INTO a VALUES (1), (2);", myDb);
+      const dump = join(dir, "broken.sql");
+      writeFileSync(dump, "CREATE TABLE a(x int);\nINSERT INTO a VALUES (9);\nTHIS IS NOT SQL;\n");
+      const pg = new PostgresRestore("orders", local(dump, "orders.sql"), hooks(), { database: pgDb, host: "127.0.0.1", user: "postgres" }, undefined, { replace: true });
+      await assert.rejects(pg.run(t, silentLogger), /loading the dump into cairn_restore_\w+ with psql failed .*syntax error.*; .* was left as it was/s);
+      assert.equal(psql("SELECT string_agg(x::text, ',' ORDER BY x) FROM a", pgDb), "1,2");
+      assert.equal(psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'cairn_restore_%'"), "0");
+      const my = new MysqlRestore("shop", local(dump, "shop.sql"), hooks(), { database: myDb, host: "127.0.0.1", user: "root" }, undefined, { replace: true });
+      await assert.rejects(my.run(t, silentLogger), /loading the dump into cairn_restore_\w+ with mysql failed .*syntax/s);
+      assert.equal(maria("SELECT group_concat(x ORDER BY x) FROM a", myDb), "1,2");
+      assert.equal(maria("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'cairn\\_restore\\_%'"), "0");
+      // Into a new database: dropped again.
+      const fresh = new PostgresRestore("orders", local(dump, "orders.sql"), {}, { database: `${pgDb}_new`, host: "127.0.0.1", user: "postgres" }, undefined, {});
+      await assert.rejects(fresh.run(t, silentLogger), /was not created/);
+      assert.equal(psql(`SELECT count(*) FROM pg_database WHERE datname = '${pgDb}_new'`), "0");
+      assert.equal(readdirSync(srv).includes("hooks.log") ? readFileSync(marker(), "utf8") : "", "stop\n", "no hook ran for a dump that did not load");
+    } finally {
+      psql(`DROP DATABASE IF EXISTS ${pgDb}`);
+      maria(`DROP DATABASE IF EXISTS ${myDb}`);
+    }
+  });
+});
