@@ -74,7 +74,8 @@ export interface ServerRestoreReport {
  */
 export async function restoreToServer(settings: Settings, req: ServerRestoreRequest): Promise<ServerRestoreReport> {
   const config = requireConfig(settings);
-  const repo = await openRepository(settings, "identity", req.signal);
+  // A dry run reads only the snapshot's metadata: the write key can do that.
+  const repo = await openRepository(settings, req.dryRun ? "write" : "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot);
   const entries = selectEntries(ref.snapshot, req.source);
   const skipped: ServerRestoreReport["skipped"] = [];

@@ -15,6 +15,7 @@ const { Client, utils } = ssh2;
 type Client = InstanceType<typeof Client>;
 import { ConnectionError, HostKeyError, UsageError } from "../errors.ts";
 import { refusalMessage, verifyHostKey, type Verdict } from "./hostkeys.ts";
+import { quoteArg } from "./quote.ts";
 import type { SshEndpoint, SshSettings } from "./ssh-settings.ts";
 import type { ExecOptions, ExecResult, FileInfo, FileRead, Listing, ReadOptions, RunningCommand, Transport } from "./transport.ts";
 
@@ -28,11 +29,7 @@ const STDERR_TAIL = 8192;
  */
 export const DEFAULT_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"];
 
-/** POSIX sh single-quoting: the result is one word, taken literally. */
-export function quoteArg(s: string): string {
-  if (/^[A-Za-z0-9_\/.,:=+@%^-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { quoteArg };
 
 /** The command line sent to the server for argv (no secrets ever go here). */
 export function remoteCommand(argv: string[], hasSecretEnv: boolean): string {

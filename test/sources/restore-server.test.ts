@@ -148,7 +148,7 @@ describe("restore onto the server: a failure at any step leaves the server as it
     assert.match(err.message, /source db was restored, but the start hook `exit 7`/);
     const dated = readdirSync(srv).find((f) => f.startsWith("bot.db.before-restore-"));
     assert.ok(dated);
-    assert.match(err.hint!, new RegExp(`mv -f ${join(srv, dated!)} ${target}`));
+    assert.match(err.hint!, new RegExp(`mv -f -- ${join(srv, dated!)} ${target}`));
     assert.deepEqual(readFileSync(target), readFileSync(good));
     assert.equal(execFileSync("sqlite3", [join(srv, dated!), "SELECT x FROM t"]).toString().trim(), "live");
     assert.equal(readFileSync(marker(), "utf8"), "stop\n");

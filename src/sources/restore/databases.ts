@@ -263,10 +263,10 @@ export class MysqlRestore extends DatabaseRestore {
 }
 
 const MYSQL_WITH_PASSWORD = `IFS= read -r p
-exec mysql --defaults-extra-file=/dev/fd/3 "$@" 3<<CAIRN_EOF
+exec mysql --defaults-extra-file=/dev/fd/3 "$@" 3<<END_OF_OPTIONS
 [client]
 $p
-CAIRN_EOF`;
+END_OF_OPTIONS`;
 
 function maskTail(stderr: string, mask: string[]): string {
   let s = stderr.trim();

@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { SourceError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import { quoteArg } from "../../transport/quote.ts";
 import type { Transport } from "../../transport/transport.ts";
 
 /** A file of the snapshot to put on the server: its metadata, and where its restored bytes are on this machine. */
@@ -285,7 +286,7 @@ export async function swap(t: Transport, places: Placement[], when: string): Pro
       if (left.length > 0) {
         throw new SourceError(
           `${(err as Error).message}; and ${left.length} file(s) already replaced could not be put back: ${left.join(", ")}`,
-          "move each dated copy back over its file (mv -f DATED FILE) once the server is reachable",
+          "move each dated copy back over its file (mv -f -- DATED FILE) once the server is reachable",
         );
       }
       throw new SourceError(`${(err as Error).message}`, `nothing on the server was changed${undone.length ? ` (${undone.length} file(s) already replaced were put back)` : ""}; the start hook runs again if a stop hook ran`);
@@ -331,7 +332,7 @@ export async function replaceFiles(
     try {
       await runHook(t, hooks.start, "start");
     } catch (err) {
-      const back = places.map((p) => (p.dated ? `mv -f ${p.dated} ${p.target}` : `rm ${p.target}`)).join("; ");
+      const back = places.map((p) => (p.dated ? `mv -f -- ${quoteArg(p.dated)} ${quoteArg(p.target)}` : `rm -- ${quoteArg(p.target)}`)).join("; ");
       throw new SourceError(
         `source ${source} was restored, but ${(err as Error).message}`,
         `the previous version${kept.length === 1 ? " is" : "s are"} kept${kept.length ? `: ${kept.join(", ")}` : " (there was none)"}; to roll back, run the stop hook, then on the server: ${back}; then start the service`,
