@@ -11,6 +11,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { restoreToServer, type ServerRestoreRequest, type ServerRestoreReport } from "../../src/app/restore.ts";
+import { resolveSettings } from "../../src/app/settings.ts";
+import { CairnError } from "../../src/errors.ts";
+import { silentLogger } from "../../src/log.ts";
 import { cairn } from "../helpers/cli.ts";
 import { initRepo } from "../helpers/repo.ts";
 import { maria, mariaUp, pgUp, psql, uniq } from "../helpers/sources.ts";
@@ -123,8 +127,14 @@ sources:
   });
 
   const restore = (args: string[]) => cairn(["restore", "latest", "-c", config, ...repoArgs, "--to-server", ...args], { env });
+  /** The app layer in this process (what the CLI calls), for the cases whose printing is not the point: no node start-up each. */
+  const app = async (req: Omit<ServerRestoreRequest, "snapshot" | "log">): Promise<ServerRestoreReport> => {
+    const settings = await resolveSettings({ config, identityFile: repoArgs[3] }, env);
+    return await restoreToServer(settings, { snapshot: "latest", log: silentLogger, ...req });
+  };
+  const refused = (re: RegExp) => (e: unknown) => e instanceof CairnError && e.exitCode === 2 && re.test(e.message);
 
-  test("--dry-run says what would happen for every source and changes nothing", () => {
+  test("--dry-run says what would happen for every source and changes nothing", async () => {
     const before = picture(srv);
     const pg = psql("SELECT count(*), sum(balance) FROM accounts", pgDb);
     const r = restore(["--dry-run", "--source", "trading-db"]);
@@ -134,15 +144,11 @@ sources:
     assert.match(r.stdout, /run the stop hook: echo stop/);
     assert.match(r.stdout, /keep the current file as .*trading_bot\.db\.before-restore-\d{8}T\d{6}Z/);
     assert.match(r.stdout, /nothing was changed/);
-    const j = restore(["--dry-run", "--source", "settings", "--json"]);
-    assert.equal(j.code, 0, j.stderr);
-    const report = JSON.parse(j.stdout);
+    const report = await app({ dryRun: true, source: "settings" });
     assert.equal(report.dryRun, true);
     assert.deepEqual(report.sources[0].written.sort(), [".env", "config/config.json", "config/it's; rm -rf ~ #.json", "keys/key.pem"].map((f) => join(srv, f)).sort());
     // Every source at once: the databases are refused without --replace (they exist), before anything is done.
-    const all = restore(["--dry-run"]);
-    assert.equal(all.code, 2, all.stdout);
-    assert.match(all.stderr, /orders: the database .* exists; replacing its data needs --replace/);
+    await assert.rejects(app({ dryRun: true }), refused(/orders: the database .* exists; replacing its data needs --replace/));
     assert.deepEqual(picture(srv), before);
     assert.equal(hooksLog(), "");
     assert.equal(psql("SELECT count(*), sum(balance) FROM accounts", pgDb), pg);
@@ -162,10 +168,10 @@ sources:
     assert.deepEqual(readdirSync(join(srv, "data")).filter((f) => f.includes("cairn-restore")), []);
   });
 
-  test("files: written back with their modes, a removed one recreated, changed ones kept dated; only the source's own hook", () => {
+  test("files: written back with their modes, a removed one recreated, changed ones kept dated; only the source's own hook", async () => {
     writeFileSync(join(srv, "hooks.log"), "");
-    const r = restore(["--source", "settings"]);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await app({ source: "settings" });
+    assert.equal(r.sources[0].kept.length, 3);
     for (const [f, bytes] of Object.entries(filesBefore)) assert.deepEqual(readFileSync(join(srv, f)), bytes, f);
     assert.equal(statSync(join(srv, ".env")).mode & 0o777, 0o600);
     assert.equal(statSync(join(srv, "keys/key.pem")).mode & 0o777, 0o640);
@@ -176,43 +182,34 @@ sources:
     assert.equal(hooksLog(), "settings-stop\n");
   });
 
-  test("postgres: refused without --replace; into a new database; replaced with --replace, the old data kept", () => {
+  test("postgres: refused without --replace; into a new database; replaced with --replace, the old data kept", async () => {
     const changed = psql("SELECT count(*), sum(balance) FROM accounts", pgDb);
-    const refused = restore(["--source", "orders"]);
-    assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /needs --replace/);
+    await assert.rejects(app({ source: "orders" }), refused(/needs --replace/));
     assert.equal(psql("SELECT count(*), sum(balance) FROM accounts", pgDb), changed);
 
-    const fresh = restore(["--source", "orders", "--database", `${pgDb}_new`]);
-    assert.equal(fresh.code, 0, fresh.stderr);
+    await app({ source: "orders", database: `${pgDb}_new` });
     assert.equal(psql("SELECT count(*), sum(balance) FROM accounts", `${pgDb}_new`), "1000|5005000");
 
-    const r = restore(["--source", "orders", "--replace", "--json"]);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await app({ source: "orders", replace: true });
     assert.equal(psql("SELECT count(*), sum(balance) FROM accounts", pgDb), "1000|5005000");
-    const kept = JSON.parse(r.stdout).sources[0].kept[0];
+    const kept = r.sources[0].kept[0];
     assert.match(kept, new RegExp(`^${pgDb}_before_\\d{8}_\\d{6}$`));
     assert.equal(psql("SELECT count(*), sum(balance) FROM accounts", kept), changed);
     assert.equal(psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'cairn_restore_%'"), "0");
   });
 
-  test("mysql: refused without --replace; replaced with --replace, the old tables kept in a dated database", () => {
-    const refused = restore(["--source", "shop"]);
-    assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /needs --replace/);
+  test("mysql: refused without --replace; replaced with --replace, the old tables kept in a dated database", async () => {
+    await assert.rejects(app({ source: "shop" }), refused(/needs --replace/));
     assert.equal(maria("SELECT count(*) FROM items", myDb), "400");
-    const r = restore(["--source", "shop", "--replace", "--json"]);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await app({ source: "shop", replace: true });
     assert.equal(maria("SELECT count(*), sum(id), max(name) FROM items", myDb), "500\t125250\titem99");
-    const kept = JSON.parse(r.stdout).sources[0].kept[0];
+    const kept = r.sources[0].kept[0];
     assert.equal(maria("SELECT count(*) FROM items", kept), "400");
     assert.equal(maria("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'cairn\\_restore\\_%'"), "0");
   });
 
-  test("a command source is not restored onto the server; --target and --to-server are exclusive", () => {
-    const r = restore(["--source", "redis"]);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /command's output/);
+  test("a command source is not restored onto the server; --target and --to-server are exclusive", async () => {
+    await assert.rejects(app({ source: "redis" }), refused(/command's output/));
     const both = cairn(["restore", "latest", "-c", config, ...repoArgs, "--to-server", "--target", join(dir, "x")], { env });
     assert.equal(both.code, 2);
     assert.match(both.stderr, /either --target DIR .* or --to-server/);
