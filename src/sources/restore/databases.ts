@@ -174,9 +174,15 @@ export class PostgresRestore extends DatabaseRestore {
       load: async (t, file, db) => {
         const input = createReadStream(file, { highWaterMark: 1 << 20 });
         try {
-          const cmd = t.exec(psql(db, ["--single-transaction", "--output=/dev/null"]), { stdin: input, secretEnv });
+          const cmd = t.exec(psql(db, ["--single-transaction", "--output=/dev/null"]), { stdin: Readable.from(restricted(input)), secretEnv });
           cmd.stdout.resume();
           const r = await cmd.done;
+          if (/invalid command \\restrict/.test(r.stderr)) {
+            throw new SourceError(
+              `the psql on ${t.description} is too old to load a dump safely: it lacks \\restrict, which stops a dump from running commands on the server`,
+              "update the PostgreSQL client there (13.22, 14.19, 15.14, 16.10, 17.6 or later)",
+            );
+          }
           if (r.code !== 0) throw new SourceError(`loading the dump into ${db} with psql failed (exit ${r.code ?? r.signal})${maskTail(r.stderr, mask)}`);
         } finally {
           input.destroy();
@@ -221,7 +227,8 @@ export class MysqlRestore extends DatabaseRestore {
       load: async (t, file, db) => {
         const input = createReadStream(file, { highWaterMark: 1 << 20 });
         try {
-          const cmd = t.exec(argv([`--database=${db}`]), { stdin: head ? concatStreams(head, input) : input });
+          // --binary-mode: the client runs none of its own commands (\\! runs a shell) found in a dump.
+          const cmd = t.exec(argv(["--binary-mode", `--database=${db}`]), { stdin: head ? concatStreams(head, input) : input });
           cmd.stdout.resume();
           const r = await cmd.done;
           if (r.code !== 0) throw new SourceError(`loading the dump into ${db} with mysql failed (exit ${r.code ?? r.signal})${maskTail(r.stderr, mask)}`);
@@ -282,4 +289,45 @@ function concatStreams(head: string, rest: NodeJS.ReadableStream) {
       for await (const c of rest) yield c as Buffer;
     })(),
   );
+}
+
+/**
+ * The dump, behind psql's `\restrict KEY` with a key the dump cannot know:
+ * psql then refuses every backslash command in it (`\! cmd` would run a shell
+ * command on the server), so a forged snapshot cannot run anything there.
+ * pg_dump's own `\restrict` / `\unrestrict` lines (recent versions write
+ * them) are left out, since psql refuses a second `\restrict`.
+ */
+export async function* restricted(dump: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  yield Buffer.from(`\\restrict ${randomBytes(24).toString("hex")}\n`);
+  let theirs: string | undefined;
+  let carry: Buffer = Buffer.alloc(0);
+  let offset = 0;
+  const lines = function* (b: Buffer): Generator<Buffer> {
+    // latin1 maps bytes one to one, so string offsets are buffer offsets.
+    const text = b.toString("latin1");
+    const re = /^\\(un)?restrict ([A-Za-z0-9]+)\r?\n/gm;
+    let at = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      // pg_dump writes \restrict right after its header; later, such a line is COPY data (\r is an escaped CR).
+      const drop = m[1] ? m[2] === theirs : theirs === undefined && offset + m.index < 65536;
+      if (!drop) continue;
+      if (!m[1]) theirs = m[2];
+      if (m.index > at) yield b.subarray(at, m.index);
+      at = m.index + m[0].length;
+    }
+    if (at < b.length) yield b.subarray(at);
+    offset += b.length;
+  };
+  for await (const chunk of dump) {
+    const b = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+    const last = b.lastIndexOf(10);
+    if (last < 0) {
+      carry = b;
+      continue;
+    }
+    yield* lines(b.subarray(0, last + 1));
+    carry = b.subarray(last + 1);
+  }
+  if (carry.length > 0) yield* lines(Buffer.concat([carry, Buffer.from("\n")]));
 }
