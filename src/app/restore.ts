@@ -82,7 +82,11 @@ export async function restoreToServer(settings: Settings, req: ServerRestoreRequ
   const chosen: SourceConfig[] = [];
   for (const s of ref.snapshot.sources.filter((x) => req.source === undefined || x.name === req.source)) {
     const c = config.sources.find((x) => x.name === s.name);
-    const why = !c ? "cairn.yml has no source of that name" : c.kind !== s.kind ? `it is a ${s.kind} source in the snapshot, a ${c.kind} source in cairn.yml` : cannotRestore(c);
+    const why = !c
+      ? "cairn.yml has no source of that name"
+      : c.kind !== s.kind
+        ? `it is a ${s.kind} source in the snapshot, a ${c.kind} source in cairn.yml`
+        : (cannotRestore(c) ?? (entries.some((e) => e.source === s.name) ? undefined : "the snapshot holds no file of it"));
     if (why === undefined) chosen.push(c!);
     else if (req.source !== undefined) throw new UsageError(`cannot restore source ${s.name} onto the server: ${why}`, "restore it into a folder with --target instead");
     else skipped.push({ source: s.name, reason: why });

@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../../src/log.ts";
 import { MysqlRestore, PostgresRestore } from "../../src/sources/restore/databases.ts";
 import { FilesRestore, serverPath } from "../../src/sources/restore/files.ts";
-import type { RestoreFile } from "../../src/sources/restore/restore.ts";
+import { stamp, type RestoreFile } from "../../src/sources/restore/restore.ts";
 import { SqliteRestore } from "../../src/sources/restore/sqlite.ts";
 import { SshTransport } from "../../src/transport/ssh.ts";
 import type { Transport } from "../../src/transport/transport.ts";
@@ -152,6 +152,26 @@ describe("restore onto the server: a failure at any step leaves the server as it
     assert.deepEqual(readFileSync(target), readFileSync(good));
     assert.equal(execFileSync("sqlite3", [join(srv, dated!), "SELECT x FROM t"]).toString().trim(), "live");
     assert.equal(readFileSync(marker(), "utf8"), "stop\n");
+  });
+
+  test("files: when one file cannot be swapped in, those already swapped are put back and the start hook runs again", async () => {
+    const conf = join(srv, "conf");
+    execFileSync("mkdir", ["-p", conf]);
+    writeFileSync(join(conf, "a.json"), "current a");
+    writeFileSync(join(conf, "b.json"), "current b");
+    // b's dated copy is in the way for the next minute, so its swap fails after a's succeeded.
+    const now = Date.now();
+    for (let s = 0; s < 60; s++) writeFileSync(join(conf, `b.json.before-restore-${stamp(new Date(now + s * 1000))}`), "in the way");
+    const before = picture(conf);
+    rmSync(marker(), { force: true });
+    const newA = join(dir, "a.json");
+    const newB = join(dir, "b.json");
+    writeFileSync(newA, "restored a");
+    writeFileSync(newB, "restored b");
+    const r = new FilesRestore("s", [`${conf}/*.json`], [local(newA, `s${conf}/a.json`), local(newB, `s${conf}/b.json`)], hooks());
+    await assert.rejects(r.run(t, silentLogger), /replacing .*b\.json .*already exists/s);
+    assert.deepEqual(picture(conf), before);
+    assert.equal(readFileSync(marker(), "utf8"), "stop\nstart\n");
   });
 
   test("files: a path no pattern of cairn.yml names is refused before anything is done", () => {
