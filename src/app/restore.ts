@@ -10,7 +10,7 @@ import { findSnapshot } from "../engine/snapshot/snapshot.ts";
 import { UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { cannotRestore, createServerRestore } from "../sources/restore/open.ts";
-import type { RestoredSource } from "../sources/restore/restore.ts";
+import { restoreAll, type RestoredSource } from "../sources/restore/restore.ts";
 import { createTransport } from "../transport/open.ts";
 import { openRepository } from "./repository.ts";
 import { requireConfig, type Settings } from "./settings.ts";
@@ -70,7 +70,8 @@ export interface ServerRestoreReport {
  * Restore onto the server: the snapshot's sources are restored into a private
  * temporary folder here, then each is put back where cairn.yml says it lives
  * (sources/restore/). Every source is planned (and refused, if it must be)
- * before any is changed.
+ * before any is changed, and all are swapped in between one run of the stop
+ * hooks and one of the start hooks.
  */
 export async function restoreToServer(settings: Settings, req: ServerRestoreRequest): Promise<ServerRestoreReport> {
   const config = requireConfig(settings);
@@ -123,17 +124,9 @@ export async function restoreToServer(settings: Settings, req: ServerRestoreRequ
       const r = await runRestore(repo, ref, { target: tmp, source: s.name, onProgress: (b) => req.onProgress?.(done + b, total) });
       done += r.bytes;
     }
-    const results: RestoredSource[] = [];
-    for (const r of restores) {
-      req.signal?.throwIfAborted();
-      try {
-        results.push(await r.run(transport, req.log));
-      } catch (err) {
-        if (results.length > 0) req.log.warn(`restored onto the server before this failure: ${results.map((x) => x.source).join(", ")}`);
-        throw err;
-      }
-      req.log.info(`source ${r.source}: restored onto ${transport.description}`);
-    }
+    req.signal?.throwIfAborted();
+    const results = await restoreAll(transport, restores, req.log);
+    for (const r of results) req.log.info(`source ${r.source}: restored onto ${transport.description}`);
     return { snapshot: ref.id, server: transport.description, dryRun: false, sources: results, skipped };
   } finally {
     req.signal?.removeEventListener("abort", stop);

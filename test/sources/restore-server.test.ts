@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../../src/log.ts";
 import { MysqlRestore, PostgresRestore } from "../../src/sources/restore/databases.ts";
 import { FilesRestore, serverPath } from "../../src/sources/restore/files.ts";
-import { stamp, type RestoreFile } from "../../src/sources/restore/restore.ts";
+import { restoreAll, stamp, type RestoreFile } from "../../src/sources/restore/restore.ts";
 import { SqliteRestore } from "../../src/sources/restore/sqlite.ts";
 import { SshTransport } from "../../src/transport/ssh.ts";
 import type { Transport } from "../../src/transport/transport.ts";
@@ -32,9 +32,13 @@ function local(path: string, snapshotPath: string, mode = 0o600): RestoreFile {
   return { path: snapshotPath, mode, mtime: Date.now(), uid: 0, gid: 0, size, local: path };
 }
 
-/** Every name in dir with its bytes' SHA-256. */
+/** Every file in dir (the hooks' log left out) with its bytes' SHA-256; folders by name. */
 function picture(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).map((f) => [f, createHash("sha256").update(readFileSync(join(dir, f))).digest("hex")]));
+  return Object.fromEntries(
+    readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.name !== "hooks.log")
+      .map((e) => [e.name, e.isDirectory() ? "folder" : createHash("sha256").update(readFileSync(join(dir, e.name))).digest("hex")]),
+  );
 }
 
 /** A transport whose uploads trickle (64 KiB every 20 ms), so a test can act while one is under way. */
@@ -104,22 +108,24 @@ describe("restore onto the server: a failure at any step leaves the server as it
     writeFileSync(bad, bytes);
     const before = picture(srv);
     const r = new SqliteRestore("db", target, local(bad, "db.sqlite"), hooks());
-    await assert.rejects(r.run(t, silentLogger), /the uploaded database failed its check, so .*bot\.db was left as it was/);
+    await assert.rejects(restoreAll(t, [r], silentLogger), /the uploaded database failed its check, so .*bot\.db was left as it was/);
     assert.deepEqual(picture(srv), before);
   });
 
-  test("a stop hook that fails: nothing replaced, the upload removed", async () => {
+  test("a stop hook that fails: nothing replaced, the upload removed, the start hook run to bring back what it stopped", async () => {
     const before = picture(srv);
+    rmSync(marker(), { force: true });
     const r = new SqliteRestore("db", target, local(good, "db.sqlite"), { stop: "echo bot will not stop >&2; exit 3", start: `echo start >> ${marker()}` });
-    await assert.rejects(r.run(t, silentLogger), /the stop hook `echo bot will not stop >&2; exit 3` .* failed \(exit 3\): bot will not stop/);
+    await assert.rejects(restoreAll(t, [r], silentLogger), /the stop hook `echo bot will not stop >&2; exit 3` .* failed \(exit 3\): bot will not stop/);
     assert.deepEqual(picture(srv), before);
+    assert.equal(readFileSync(marker(), "utf8"), "start\n");
   });
 
   test("the connection dropped mid-upload: the server removes the partial upload by itself", async () => {
     const before = picture(srv);
     const slow = await SshTransport.connect(settingsFor(sshd));
     try {
-      const run = new SqliteRestore("db", target, local(good, "db.sqlite"), hooks()).run(trickling(slow), silentLogger);
+      const run = restoreAll(trickling(slow), [new SqliteRestore("db", target, local(good, "db.sqlite"), hooks())], silentLogger);
       run.catch(() => {});
       // Wait until part of the upload is on the server, then cut every connection.
       let partial: string | undefined;
@@ -140,12 +146,13 @@ describe("restore onto the server: a failure at any step leaves the server as it
   });
 
   test("a start hook that fails: restored, and the error names the dated copy to roll back to", async () => {
+    rmSync(marker(), { force: true });
     const r = new SqliteRestore("db", target, local(good, "db.sqlite"), { stop: `echo stop >> ${marker()}`, start: "exit 7" });
-    const err = await r.run(t, silentLogger).then(
+    const err = await restoreAll(t, [r], silentLogger).then(
       () => assert.fail("resolved"),
       (e: Error & { hint?: string }) => e,
     );
-    assert.match(err.message, /source db was restored, but the start hook `exit 7`/);
+    assert.match(err.message, /^db restored, but the start hook `exit 7`/);
     const dated = readdirSync(srv).find((f) => f.startsWith("bot.db.before-restore-"));
     assert.ok(dated);
     assert.match(err.hint!, new RegExp(`mv -f -- ${join(srv, dated!)} ${target}`));
@@ -169,9 +176,69 @@ describe("restore onto the server: a failure at any step leaves the server as it
     writeFileSync(newA, "restored a");
     writeFileSync(newB, "restored b");
     const r = new FilesRestore("s", [`${conf}/*.json`], [local(newA, `s${conf}/a.json`), local(newB, `s${conf}/b.json`)], hooks());
-    await assert.rejects(r.run(t, silentLogger), /replacing .*b\.json .*already exists/s);
+    await assert.rejects(restoreAll(t, [r], silentLogger), /replacing .*b\.json .*already exists/s);
     assert.deepEqual(picture(conf), before);
     assert.equal(readFileSync(marker(), "utf8"), "stop\nstart\n");
+  });
+
+  test("several sources: one stop and one start for a shared hook; a later source that fails puts back the ones swapped before it", async () => {
+    const conf = join(srv, "conf2");
+    execFileSync("mkdir", ["-p", conf]);
+    writeFileSync(join(conf, "c.json"), "current c");
+    const newC = join(dir, "c.json");
+    writeFileSync(newC, "restored c");
+    // c's dated copy is in the way for the next minute: the files source fails at its swap, after the database's.
+    const now = Date.now();
+    for (let s = 0; s < 60; s++) writeFileSync(join(conf, `c.json.before-restore-${stamp(new Date(now + s * 1000))}`), "in the way");
+    const before = { srv: picture(srv), conf: picture(conf) };
+    rmSync(marker(), { force: true });
+    const db = new SqliteRestore("db", target, local(good, "db.sqlite"), hooks());
+    const files = new FilesRestore("s", [`${conf}/*.json`], [local(newC, `s${conf}/c.json`)], hooks());
+    await assert.rejects(restoreAll(t, [db, files], silentLogger), /c\.json .*already exists/s);
+    assert.deepEqual({ srv: picture(srv), conf: picture(conf) }, before);
+    assert.equal(readFileSync(marker(), "utf8"), "stop\nstart\n", "the shared hooks ran once each");
+
+    // Without the obstacle both go in, between one stop and one start.
+    for (const f of readdirSync(conf)) if (f.includes(".before-restore-")) rmSync(join(conf, f));
+    rmSync(marker(), { force: true });
+    const done = await restoreAll(t, [new SqliteRestore("db", target, local(good, "db.sqlite"), hooks()), new FilesRestore("s", [`${conf}/*.json`], [local(newC, `s${conf}/c.json`)], hooks())], silentLogger);
+    assert.deepEqual(done.map((d) => d.kept.length), [1, 1]);
+    assert.deepEqual(readFileSync(target), readFileSync(good));
+    assert.equal(readFileSync(join(conf, "c.json"), "utf8"), "restored c");
+    assert.equal(readFileSync(marker(), "utf8"), "stop\nstart\n");
+  });
+
+  test("databases swapped in before a later source fails are put back (PostgreSQL renames, MariaDB tables), nothing left over", async () => {
+    const pgDb = uniq();
+    const myDb = uniq();
+    psql(`CREATE DATABASE ${pgDb}`);
+    maria(`CREATE DATABASE ${myDb}`);
+    try {
+      psql("CREATE TABLE a(x int); INSERT INTO a VALUES (1);", pgDb);
+      maria("CREATE TABLE a(x int); INSERT INTO a VALUES (1);", myDb);
+      const dump = join(dir, "good.sql");
+      writeFileSync(dump, "CREATE TABLE a(x int);\nINSERT INTO a VALUES (2);\n");
+      const conf = join(srv, "conf3");
+      execFileSync("mkdir", ["-p", conf]);
+      writeFileSync(join(conf, "d.json"), "current d");
+      const now = Date.now();
+      for (let s = 0; s < 60; s++) writeFileSync(join(conf, `d.json.before-restore-${stamp(new Date(now + s * 1000))}`), "in the way");
+      const before = picture(conf);
+      const sources = [
+        new PostgresRestore("orders", local(dump, "orders.sql"), hooks(), { database: pgDb, host: "127.0.0.1", user: "postgres" }, undefined, { replace: true }),
+        new MysqlRestore("shop", local(dump, "shop.sql"), hooks(), { database: myDb, host: "127.0.0.1", user: "root" }, undefined, { replace: true }),
+        new FilesRestore("s", [`${conf}/*.json`], [local(dump, `s${conf}/d.json`)], hooks()),
+      ];
+      await assert.rejects(restoreAll(t, sources, silentLogger), /d\.json .*already exists/s);
+      assert.equal(psql("SELECT x FROM a", pgDb), "1");
+      assert.equal(maria("SELECT x FROM a", myDb), "1");
+      assert.equal(psql(`SELECT count(*) FROM pg_database WHERE datname LIKE 'cairn_restore_%' OR datname LIKE '${pgDb}_before_%'`), "0");
+      assert.equal(maria(`SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'cairn\\_restore\\_%' OR SCHEMA_NAME LIKE '${myDb}\\_before\\_%'`), "0");
+      assert.deepEqual(picture(conf), before);
+    } finally {
+      psql(`DROP DATABASE IF EXISTS ${pgDb}`);
+      maria(`DROP DATABASE IF EXISTS ${myDb}`);
+    }
   });
 
   test("files: a path no pattern of cairn.yml names is refused before anything is done", () => {
@@ -192,14 +259,14 @@ describe("restore onto the server: a failure at any step leaves the server as it
     writeFileSync(dump, `\\restrict abc123\nCREATE TABLE a(x int);\n\\unrestrict abc123\n\\! touch ${pwned}\nINSERT INTO a VALUES (1);\n`);
     try {
       const pg = new PostgresRestore("orders", local(dump, "orders.sql"), {}, { database: pgDb, host: "127.0.0.1", user: "postgres" }, undefined, {});
-      await assert.rejects(pg.run(t, silentLogger), /backslash commands are restricted/);
+      await assert.rejects(restoreAll(t, [pg], silentLogger), /backslash commands are restricted/);
       const my = new MysqlRestore("shop", local(dump, "shop.sql"), {}, { database: myDb, host: "127.0.0.1", user: "root" }, undefined, {});
-      await assert.rejects(my.run(t, silentLogger), /with mysql failed/);
+      await assert.rejects(restoreAll(t, [my], silentLogger), /with mysql failed/);
       assert.equal(readdirSync(srv).includes("pwned"), false);
       assert.equal(psql(`SELECT count(*) FROM pg_database WHERE datname = '${pgDb}'`), "0");
       // Without the shell escape the same dump loads: only pg_dump's own lines were taken out.
       writeFileSync(dump, `\\restrict abc123\nCREATE TABLE a(x int);\nCOPY a (x) FROM stdin;\n7\n\\.\n\\unrestrict abc123\n`);
-      await pg.run(t, silentLogger);
+      await restoreAll(t, [pg], silentLogger);
       assert.equal(psql("SELECT x FROM a", pgDb), "7");
     } finally {
       psql(`DROP DATABASE IF EXISTS ${pgDb}`);
@@ -219,16 +286,16 @@ describe("restore onto the server: a failure at any step leaves the server as it
       const dump = join(dir, "broken.sql");
       writeFileSync(dump, "CREATE TABLE a(x int);\nINSERT INTO a VALUES (9);\nTHIS IS NOT SQL;\n");
       const pg = new PostgresRestore("orders", local(dump, "orders.sql"), hooks(), { database: pgDb, host: "127.0.0.1", user: "postgres" }, undefined, { replace: true });
-      await assert.rejects(pg.run(t, silentLogger), /loading the dump into cairn_restore_\w+ with psql failed .*syntax error.*; .* was left as it was/s);
+      await assert.rejects(restoreAll(t, [pg], silentLogger), /loading the dump into cairn_restore_\w+ with psql failed .*syntax error.*; .* was left as it was/s);
       assert.equal(psql("SELECT string_agg(x::text, ',' ORDER BY x) FROM a", pgDb), "1,2");
       assert.equal(psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'cairn_restore_%'"), "0");
       const my = new MysqlRestore("shop", local(dump, "shop.sql"), hooks(), { database: myDb, host: "127.0.0.1", user: "root" }, undefined, { replace: true });
-      await assert.rejects(my.run(t, silentLogger), /loading the dump into cairn_restore_\w+ with mysql failed .*syntax/s);
+      await assert.rejects(restoreAll(t, [my], silentLogger), /loading the dump into cairn_restore_\w+ with mysql failed .*syntax/s);
       assert.equal(maria("SELECT group_concat(x ORDER BY x) FROM a", myDb), "1,2");
       assert.equal(maria("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'cairn\\_restore\\_%'"), "0");
       // Into a new database: dropped again.
       const fresh = new PostgresRestore("orders", local(dump, "orders.sql"), {}, { database: `${pgDb}_new`, host: "127.0.0.1", user: "postgres" }, undefined, {});
-      await assert.rejects(fresh.run(t, silentLogger), /was not created/);
+      await assert.rejects(restoreAll(t, [fresh], silentLogger), /was not created/);
       assert.equal(psql(`SELECT count(*) FROM pg_database WHERE datname = '${pgDb}_new'`), "0");
       assert.equal(readdirSync(srv).includes("hooks.log"), false, "no hook ran for a dump that did not load");
     } finally {

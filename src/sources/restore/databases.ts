@@ -1,21 +1,21 @@
 // PostgreSQL and MySQL/MariaDB back onto the server: the dump is loaded with
 // psql / mysql into a database. A database that does not exist is created
-// and loaded (and dropped again if loading fails). An existing one is
-// replaced only when asked (--replace): the dump is loaded into a temporary
-// database first, so a dump that does not load changes nothing; then the stop
-// hook runs, the current database is renamed to a dated name (kept) and the
-// temporary one takes its place, and the start hook runs. Passwords reach the
+// and loaded (and dropped again if loading fails, or if another source
+// fails). An existing one is replaced only when asked (--replace): the dump
+// is loaded into a temporary database first, so a dump that does not load
+// changes nothing; at the swap (between the stop and start hooks, restore.ts)
+// the current database is renamed to a dated name (kept) and the temporary
+// one takes its place. Passwords reach the
 // tools as the dumps' do: PGPASSWORD in the secret environment, the MySQL
 // option line on stdin; never on a command line.
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { SourceError, UsageError } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
 import type { Transport } from "../../transport/transport.ts";
 import { conninfoValue, optionFileValue, type DbConnection } from "../sqldump.ts";
 import { inDocker } from "../stream.ts";
-import { run, runHook, stamp, type Hooks, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
+import { run, stamp, type Hooks, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
 
 export interface DatabaseOptions {
   /** The database to restore into (default: the one the source dumps). */
@@ -36,6 +36,8 @@ interface Engine {
   exists(t: Transport, db: string): Promise<boolean>;
   /** Renames current -> dated and temp -> current, all or nothing. */
   swap(t: Transport, current: string, temp: string, dated: string): Promise<void>;
+  /** Undoes swap(): the restored data goes to temp, dated back to current. */
+  unswap(t: Transport, current: string, temp: string, dated: string): Promise<void>;
   /** Refuses a temporary database the swap cannot move whole. */
   checkMovable?(t: Transport, temp: string): Promise<void>;
   /** How to undo a swap by hand, for the failed-start-hook hint. */
@@ -91,11 +93,19 @@ abstract class DatabaseRestore implements ServerRestore {
     return { source: this.source, kind: this.kind, steps, written: [this.database], kept: exists ? [dated] : [] };
   }
 
-  async run(t: Transport, log: Logger): Promise<RestoredSource> {
+  /** Set by prepare(): the database exists and is being replaced. */
+  replaces = false;
+  private temp?: string;
+  private dated?: string;
+  private state: "none" | "prepared" | "swapped" = "none";
+
+  async prepare(t: Transport): Promise<RestoredSource> {
     const plan = await this.plan(t);
     const e = this.engine;
     const db = this.database;
-    if (plan.kept.length === 0) {
+    this.replaces = plan.kept.length > 0;
+    if (!this.replaces) {
+      // A new database: loaded in place; nothing in use is replaced.
       await e.sql(t, `CREATE DATABASE ${e.ident(db)}`);
       try {
         await e.load(t, this.file.local, db);
@@ -103,40 +113,45 @@ abstract class DatabaseRestore implements ServerRestore {
         await e.sql(t, `DROP DATABASE ${e.ident(db)}`).catch(() => {});
         throw failed(this.source, err, `the database ${db} was not created`);
       }
-      return { ...plan, kept: [] };
+      this.state = "prepared";
+      return plan;
     }
     const { dated, temp } = this.names(stamp());
     await e.sql(t, `CREATE DATABASE ${e.ident(temp)}`);
-    let stopped = false;
     try {
       await e.load(t, this.file.local, temp);
       await e.checkMovable?.(t, temp);
-      if (this.hooks.stop) {
-        log.info(`source ${this.source}: running the stop hook: ${this.hooks.stop}`);
-        await runHook(t, this.hooks.stop, "stop");
-        stopped = true;
-      }
-      await e.swap(t, db, temp, dated);
     } catch (err) {
       await e.sql(t, `DROP DATABASE IF EXISTS ${e.ident(temp)}`).catch(() => {});
-      if (stopped && this.hooks.start) {
-        log.info(`source ${this.source}: nothing was replaced; running the start hook again: ${this.hooks.start}`);
-        await runHook(t, this.hooks.start, "start").catch((x: Error) => log.warn(`source ${this.source}: ${x.message}`));
-      }
-      throw failed(this.source, err, `${db} was left as it was`);
+      throw err instanceof UsageError ? err : failed(this.source, err, `${db} was left as it was`);
     }
-    if (this.hooks.start) {
-      log.info(`source ${this.source}: running the start hook: ${this.hooks.start}`);
-      try {
-        await runHook(t, this.hooks.start, "start");
-      } catch (err) {
-        throw new SourceError(
-          `source ${this.source} was restored into ${db}, but ${(err as Error).message}`,
-          `the previous data is kept in the database ${dated}; to roll back, run the stop hook, then ${e.rollback(db, dated)}, then start the service`,
-        );
-      }
-    }
-    return { ...plan, kept: [dated] };
+    Object.assign(this, { temp, dated, state: "prepared" });
+    return { ...plan, kept: [dated], steps: plan.steps.map((x) => x.replace(/cairn_restore_X{8}/, temp).replace(/\S+_before_\d{8}_\d{6}/, dated)) };
+  }
+
+  async swap(t: Transport): Promise<{ written: string[]; kept: string[] }> {
+    if (this.replaces) await this.engine.swap(t, this.database, this.temp!, this.dated!);
+    this.state = "swapped";
+    return { written: [this.database], kept: this.replaces ? [this.dated!] : [] };
+  }
+
+  async undo(t: Transport): Promise<void> {
+    if (this.state !== "swapped") return;
+    const e = this.engine;
+    if (this.replaces) await e.unswap(t, this.database, this.temp!, this.dated!);
+    else await e.sql(t, `DROP DATABASE ${e.ident(this.database)}`);
+    this.state = "prepared";
+  }
+
+  async discard(t: Transport): Promise<void> {
+    if (this.state !== "prepared") return;
+    const e = this.engine;
+    await e.sql(t, `DROP DATABASE IF EXISTS ${e.ident(this.replaces ? this.temp! : this.database)}`).catch(() => {});
+    this.state = "none";
+  }
+
+  rollback(): string {
+    return this.replaces ? this.engine.rollback(this.database, this.dated!) : `the database ${this.database} is new: drop it`;
   }
 }
 
@@ -191,6 +206,9 @@ export class PostgresRestore extends DatabaseRestore {
       // One transaction: both renames or neither. (Fails while anyone is connected to the current database.)
       swap: async (t, current, temp, dated) => {
         await sql(t, `BEGIN; ALTER DATABASE ${ident(current)} RENAME TO ${ident(dated)}; ALTER DATABASE ${ident(temp)} RENAME TO ${ident(current)}; COMMIT;`);
+      },
+      unswap: async (t, current, temp, dated) => {
+        await sql(t, `BEGIN; ALTER DATABASE ${ident(current)} RENAME TO ${ident(temp)}; ALTER DATABASE ${ident(dated)} RENAME TO ${ident(current)}; COMMIT;`);
       },
       rollback: (current, dated) =>
         `in psql: ALTER DATABASE ${ident(current)} RENAME TO ${ident(`${current}_restored`)}; ALTER DATABASE ${ident(dated)} RENAME TO ${ident(current)};`,
@@ -263,6 +281,12 @@ export class MysqlRestore extends DatabaseRestore {
           throw err;
         }
         await sql(t, `DROP DATABASE ${ident(temp)}`).catch(() => {});
+      },
+      unswap: async (t, current, temp, dated) => {
+        const moves = [...(await tables(t, current)).map((n) => `${ident(current)}.${ident(n)} TO ${ident(temp)}.${ident(n)}`), ...(await tables(t, dated)).map((n) => `${ident(dated)}.${ident(n)} TO ${ident(current)}.${ident(n)}`)];
+        await sql(t, `CREATE DATABASE IF NOT EXISTS ${ident(temp)}`);
+        if (moves.length > 0) await sql(t, `RENAME TABLE ${moves.join(", ")}`);
+        await sql(t, `DROP DATABASE ${ident(dated)}`).catch(() => {});
       },
       rollback: (current, dated) => `move the tables back with RENAME TABLE ${ident(dated)}.<table> TO ${ident(current)}.<table> (after moving the restored ones away)`,
     };

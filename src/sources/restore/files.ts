@@ -6,9 +6,8 @@
 // dated copy. Files on the server that the snapshot lacks are left alone.
 import { matchesGlob } from "node:path";
 import { UsageError } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
 import type { Transport } from "../../transport/transport.ts";
-import { datedName, replaceFiles, stamp, type Hooks, type Placement, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
+import { datedName, FileSwap, stamp, type Hooks, type Placement, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
 
 /** Does a pattern of cairn.yml name this path (or a folder above it)? As the backup expanded it: sh globs, find -path for "**". */
 export function named(path: string, pattern: string): boolean {
@@ -95,10 +94,26 @@ export class FilesRestore implements ServerRestore {
     };
   }
 
-  async run(t: Transport, log: Logger): Promise<RestoredSource> {
-    const steps = (await this.plan(t)).steps;
-    const places = this.places.map((p) => ({ ...p }));
-    const r = await replaceFiles(t, places, this.hooks, log, this.source);
-    return { source: this.source, kind: this.kind, steps, ...r };
+  readonly replaces = true;
+  private files?: FileSwap;
+
+  async prepare(t: Transport): Promise<RestoredSource> {
+    const plan = await this.plan(t);
+    this.files = new FileSwap(this.places.map((p) => ({ ...p })));
+    await this.files.prepare(t);
+    return plan;
+  }
+
+  swap(t: Transport) {
+    return this.files!.swap(t);
+  }
+  undo(t: Transport) {
+    return this.files!.undo(t);
+  }
+  async discard(t: Transport) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files!.rollback();
   }
 }

@@ -1,14 +1,16 @@
-// Restore onto the server: putting a source back where it was read from.
-// Each file is uploaded beside its target under a temporary name, checked
-// (size and SHA-256, and for SQLite `PRAGMA integrity_check`), then the
-// user's stop hook runs, the current file is kept as a dated copy, the new one
-// is renamed over the target (one atomic rename per file) and the start hook
-// runs. Any failure before the renames removes what was uploaded (and the
-// folders made for it), so the server is as it was. Remote paths come from
-// cairn.yml only; snapshot paths are only matched against them.
+// Restore onto the server: putting sources back where they were read from.
+// Every source is first prepared without touching what is in use: each file
+// uploaded beside its target under a temporary name and checked (size and
+// SHA-256, and for SQLite `PRAGMA integrity_check`), a dump loaded into a
+// temporary database. Then the stop hooks run (each distinct one once), every
+// source is swapped in (a file renamed over its target, the current one kept
+// as a dated copy; a database renamed), and the start hooks run. A failure
+// before the last swap undoes the swaps made, removes what was prepared and
+// runs the start hooks again, so the server is as it was. Remote paths come
+// from cairn.yml only; snapshot paths are only matched against them.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { SourceError } from "../../errors.ts";
+import { CairnError, SourceError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { quoteArg } from "../../transport/quote.ts";
 import type { Transport } from "../../transport/transport.ts";
@@ -47,9 +49,21 @@ export interface RestoredSource {
 export interface ServerRestore {
   readonly source: string;
   readonly kind: string;
-  /** Looks at the server and says what run() will do; changes nothing. Refuses (UsageError) what run() would refuse. */
+  readonly hooks: Hooks;
+  /** Looks at the server and says what will be done; changes nothing. Refuses (UsageError) what prepare() would refuse. */
   plan(t: Transport): Promise<RestoredSource>;
-  run(t: Transport, log: Logger): Promise<RestoredSource>;
+  /** Everything short of replacing what is in use; a failure leaves the server as it was. Returns the plan. */
+  prepare(t: Transport): Promise<RestoredSource>;
+  /** After prepare(): whether swap() replaces something in use, so the hooks must run around it. */
+  readonly replaces: boolean;
+  /** Puts the prepared data in place: all of this source or none of it. */
+  swap(t: Transport): Promise<{ written: string[]; kept: string[] }>;
+  /** After swap(): puts back what it replaced (a later source failed). */
+  undo(t: Transport): Promise<void>;
+  /** After prepare(), before or instead of swap(): removes what prepare() made. Best effort. */
+  discard(t: Transport): Promise<void>;
+  /** After swap(): how to roll back by hand. */
+  rollback(): string;
 }
 
 /** The time in dated names: 20261130T164500Z. */
@@ -282,62 +296,121 @@ export async function swap(t: Transport, places: Placement[], when: string): Pro
           left.push(q.dated ? `${q.target} (previous: ${q.dated})` : `${q.target} (new)`);
         }
       }
-      await unstage(t, places);
       if (left.length > 0) {
         throw new SourceError(
           `${(err as Error).message}; and ${left.length} file(s) already replaced could not be put back: ${left.join(", ")}`,
           "move each dated copy back over its file (mv -f -- DATED FILE) once the server is reachable",
         );
       }
-      throw new SourceError(`${(err as Error).message}`, `nothing on the server was changed${undone.length ? ` (${undone.length} file(s) already replaced were put back)` : ""}; the start hook runs again if a stop hook ran`);
+      throw new SourceError(`${(err as Error).message}`, `nothing on the server was changed${undone.length ? ` (${undone.length} file(s) already replaced were put back)` : ""}`);
     }
   }
 }
 
+/** The files of a files or SQLite source, through prepare / swap / undo / discard. */
+export class FileSwap {
+  readonly places: Placement[];
+  private readonly check?: (p: Placement) => Promise<void>;
+  constructor(places: Placement[], check?: (p: Placement) => Promise<void>) {
+    this.places = places;
+    this.check = check;
+  }
+
+  async prepare(t: Transport): Promise<void> {
+    await stage(t, this.places);
+    try {
+      if (this.check) for (const p of this.places) await this.check(p);
+    } catch (err) {
+      await unstage(t, this.places);
+      throw err;
+    }
+  }
+
+  async swap(t: Transport): Promise<{ written: string[]; kept: string[] }> {
+    await swap(t, this.places, stamp());
+    return { written: this.places.map((p) => p.target), kept: this.places.filter((p) => p.dated).map((p) => p.dated!) };
+  }
+
+  async undo(t: Transport): Promise<void> {
+    for (const q of this.places.filter((x) => x.swapped).reverse()) {
+      await run(t, ["sh", "-c", UNSWAP_SCRIPT, "cairn-unswap", remotePath(q.target), q.dated ? remotePath(q.dated) : "", q.sqlite ? "wal" : ""], `putting back ${q.target}`);
+      q.swapped = false;
+    }
+  }
+
+  async discard(t: Transport): Promise<void> {
+    await unstage(t, this.places);
+  }
+
+  rollback(): string {
+    return this.places.map((p) => (p.dated ? `mv -f -- ${quoteArg(p.dated)} ${quoteArg(p.target)}` : `rm -- ${quoteArg(p.target)}`)).join("; ");
+  }
+}
+
+const distinct = (xs: (string | undefined)[]) => [...new Set(xs.filter((x): x is string => !!x))];
+
 /**
- * The shared path of a files or SQLite restore: stage, check, stop hook,
- * swap, start hook. `check` runs on the uploads before anything is stopped.
+ * Restores the sources together: prepares each, runs the stop hooks (each
+ * distinct command once, in the sources' order), swaps each in, runs the
+ * start hooks. A failure before the last swap puts back the swaps made,
+ * removes what was prepared and runs the start hooks again if a stop hook
+ * ran: the server is as it was. A start hook that fails after the swaps says
+ * how to roll back.
  */
-export async function replaceFiles(
-  t: Transport,
-  places: Placement[],
-  hooks: Hooks,
-  log: Logger,
-  source: string,
-  check?: (p: Placement) => Promise<void>,
-): Promise<{ written: string[]; kept: string[] }> {
-  const when = stamp();
-  await stage(t, places);
-  let stopped = false;
+export async function restoreAll(t: Transport, restores: ServerRestore[], log: Logger): Promise<RestoredSource[]> {
+  const plans: RestoredSource[] = [];
   try {
-    if (check) for (const p of places) await check(p);
-    if (hooks.stop) {
-      log.info(`source ${source}: running the stop hook: ${hooks.stop}`);
-      await runHook(t, hooks.stop, "stop");
-      stopped = true;
-    }
-    await swap(t, places, when);
+    for (const r of restores) plans.push(await r.prepare(t));
   } catch (err) {
-    await unstage(t, places);
-    if (stopped && hooks.start) {
-      // Nothing was replaced: bring the service back as it was.
-      log.info(`source ${source}: nothing was replaced; running the start hook again: ${hooks.start}`);
-      await runHook(t, hooks.start, "start").catch((e: Error) => log.warn(`source ${source}: ${e.message}`));
-    }
+    for (const r of restores.slice(0, plans.length)) await r.discard(t).catch(() => {});
     throw err;
   }
-  const kept = places.filter((p) => p.dated).map((p) => p.dated!);
-  if (hooks.start) {
-    log.info(`source ${source}: running the start hook: ${hooks.start}`);
+  const hooked = restores.filter((r) => r.replaces);
+  const stops = distinct(hooked.map((r) => r.hooks.stop));
+  const starts = distinct(hooked.map((r) => r.hooks.start));
+  const results: { written: string[]; kept: string[] }[] = [];
+  let stopped = false;
+  try {
+    for (const stop of stops) {
+      log.info(`running the stop hook: ${stop}`);
+      stopped = true;
+      await runHook(t, stop, "stop");
+    }
+    for (const r of restores) results.push(await r.swap(t));
+  } catch (err) {
+    const left: string[] = [];
+    for (const r of restores.slice(0, results.length).reverse()) {
+      try {
+        await r.undo(t);
+      } catch {
+        left.push(`${r.source} (${r.rollback()})`);
+      }
+    }
+    for (const r of restores) await r.discard(t).catch(() => {});
+    if (stopped) {
+      for (const start of starts) {
+        log.info(`nothing was replaced; running the start hook again: ${start}`);
+        await runHook(t, start, "start").catch((e: Error) => log.warn(e.message));
+      }
+    }
+    if (left.length > 0) {
+      throw new SourceError(`${(err as Error).message}; and what was already replaced could not be put back: ${left.join("; ")}`, "put those back by hand with the commands shown, once the server is reachable");
+    }
+    if (err instanceof CairnError && err.hint) throw err;
+    throw new SourceError((err as Error).message, `nothing on the server was changed (what was uploaded or loaded was removed${results.length ? `, and ${results.length} source(s) already swapped were put back` : ""})`, { cause: err });
+  }
+  const done = restores.map((r, i) => ({ ...plans[i], ...results[i] }));
+  for (const start of starts) {
+    log.info(`running the start hook: ${start}`);
     try {
-      await runHook(t, hooks.start, "start");
+      await runHook(t, start, "start");
     } catch (err) {
-      const back = places.map((p) => (p.dated ? `mv -f -- ${quoteArg(p.dated)} ${quoteArg(p.target)}` : `rm -- ${quoteArg(p.target)}`)).join("; ");
+      const kept = done.flatMap((d) => d.kept);
       throw new SourceError(
-        `source ${source} was restored, but ${(err as Error).message}`,
-        `the previous version${kept.length === 1 ? " is" : "s are"} kept${kept.length ? `: ${kept.join(", ")}` : " (there was none)"}; to roll back, run the stop hook, then on the server: ${back}; then start the service`,
+        `${done.map((d) => d.source).join(", ")} restored, but ${(err as Error).message}`,
+        `the previous version${kept.length === 1 ? " is" : "s are"} kept${kept.length ? `: ${kept.join(", ")}` : " (there was none)"}; to roll back, run the stop hook, then: ${restores.map((r) => r.rollback()).join("; ")}; then start the service`,
       );
     }
   }
-  return { written: places.map((p) => p.target), kept };
+  return done;
 }

@@ -1,12 +1,12 @@
 // SQLite back onto the server: the restored copy is uploaded beside the
 // database, checked there with `PRAGMA integrity_check` (sqlite3, else
-// python3's module) before anything is stopped, then swapped in (restore.ts).
+// python3's module) before anything is stopped, then renamed over it
+// (restore.ts).
 // The old file's -wal and -shm go with its dated copy, so a stale write-ahead
 // log is never applied to the restored file.
 import { SourceError, UsageError } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
 import type { Transport } from "../../transport/transport.ts";
-import { datedName, remotePath, replaceFiles, run, stamp, tempName, type Hooks, type Placement, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
+import { datedName, FileSwap, remotePath, run, stamp, tempName, type Hooks, type Placement, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
 
 // $1 the uploaded file, $2 the python fallback. Prints the check's verdict on
 // failure; removes what opening the file made beside it.
@@ -63,9 +63,11 @@ export class SqliteRestore implements ServerRestore {
     };
   }
 
-  async run(t: Transport, log: Logger): Promise<RestoredSource> {
-    const steps = (await this.plan(t)).steps;
-    const place: Placement = { target: this.target, file: this.file, sqlite: true };
+  readonly replaces = true;
+  private files?: FileSwap;
+
+  async prepare(t: Transport): Promise<RestoredSource> {
+    const plan = await this.plan(t);
     const check = async (p: Placement) => {
       try {
         await run(t, ["sh", "-c", CHECK_SCRIPT, "cairn-check", remotePath(p.tmp!), CHECK_PYTHON], `PRAGMA integrity_check of the upload ${p.tmp}`);
@@ -73,7 +75,21 @@ export class SqliteRestore implements ServerRestore {
         throw new SourceError(`source ${this.source}: the uploaded database failed its check, so ${this.target} was left as it was: ${(err as Error).message}`, "nothing on the server was changed (the upload was removed); run `cairn verify --read-data`, or restore an earlier snapshot");
       }
     };
-    const r = await replaceFiles(t, [place], this.hooks, log, this.source, check);
-    return { source: this.source, kind: this.kind, steps, ...r };
+    this.files = new FileSwap([{ target: this.target, file: this.file, sqlite: true }], check);
+    await this.files.prepare(t);
+    return plan;
+  }
+
+  swap(t: Transport) {
+    return this.files!.swap(t);
+  }
+  undo(t: Transport) {
+    return this.files!.undo(t);
+  }
+  async discard(t: Transport) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files!.rollback();
   }
 }
