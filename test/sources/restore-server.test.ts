@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -239,6 +239,14 @@ describe("restore onto the server: a failure at any step leaves the server as it
       psql(`DROP DATABASE IF EXISTS ${pgDb}`);
       maria(`DROP DATABASE IF EXISTS ${myDb}`);
     }
+  });
+
+  test("files: a mode from the snapshot is never set-user-ID or set-group-ID; a missing folder is made", async () => {
+    const bin = join(srv, "bin", "sub");
+    const tool = join(dir, "tool");
+    writeFileSync(tool, "#!/bin/sh\n");
+    await restoreAll(t, [new FilesRestore("s", [`${srv}/bin`], [local(tool, `s${bin}/tool`, 0o6755)], {})], silentLogger);
+    assert.equal(statSync(join(bin, "tool")).mode & 0o7777, 0o755);
   });
 
   test("files: a path no pattern of cairn.yml names is refused before anything is done", () => {

@@ -58,7 +58,8 @@ export class FilesRestore implements ServerRestore {
         "only paths cairn.yml names are written on the server; restore with --target and copy those by hand, or name them in the source's files:",
       );
     }
-    this.places = files.map((f) => ({ target: serverPath(source, f.path, patterns)!, file: f, mode: (f.mode & 0o7777).toString(8) }));
+    // As a restore into a folder: never set-user-ID or set-group-ID (the snapshot is not trusted).
+    this.places = files.map((f) => ({ target: serverPath(source, f.path, patterns)!, file: f, mode: (f.mode & 0o1777).toString(8) }));
   }
 
   async plan(t: Transport): Promise<RestoredSource> {
