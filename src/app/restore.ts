@@ -48,7 +48,7 @@ export interface ServerRestoreRequest {
   dryRun?: boolean;
   /** PostgreSQL / MySQL: restore into this database (created if missing). */
   database?: string;
-  /** PostgreSQL / MySQL: replace the data of a database that exists (kept under a dated name). */
+  /** PostgreSQL / MySQL: replace the data of the databases that exist (each kept under a dated name). */
   replace?: boolean;
   log: Logger;
   onProgress?: (bytes: number, total: number) => void;
@@ -94,11 +94,12 @@ export async function restoreToServer(settings: Settings, req: ServerRestoreRequ
   }
   if (chosen.length === 0) throw new UsageError("no source of the snapshot can be restored onto the server", skipped.map((s) => `${s.source}: ${s.reason}`).join("; ") || undefined);
   const databases = chosen.filter((s) => s.kind === "postgres" || s.kind === "mysql");
-  if ((req.database !== undefined || req.replace) && databases.length !== 1) {
-    throw new UsageError(`--database and --replace apply to one database source; ${databases.length === 0 ? "none is" : `${databases.map((s) => s.name).join(", ")} are`} being restored`, "name the database source with --source NAME");
-  }
-  if (req.database !== undefined && !(req.source !== undefined || chosen.length === 1)) {
-    throw new UsageError("--database names where one database source goes", "name the source with --source NAME");
+  if (req.replace && databases.length === 0) throw new UsageError("--replace applies to PostgreSQL and MySQL sources; none is being restored");
+  if (req.database !== undefined && databases.length !== 1) {
+    throw new UsageError(
+      `--database names where one database source goes; ${databases.length === 0 ? "none is" : `${databases.map((s) => s.name).join(", ")} are`} being restored`,
+      "name the database source with --source NAME",
+    );
   }
 
   const tmp = await mkdtemp(join(tmpdir(), "cairn-to-server-"));

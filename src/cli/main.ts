@@ -84,7 +84,7 @@ function program(json: boolean): Command {
     .option("--overwrite", "--target: replace files that already exist in the target (otherwise refused, naming them)")
     .option("--dry-run", "--to-server: print what would happen; change nothing")
     .option("--database <name>", "--to-server: load a PostgreSQL/MySQL source into this database (created if missing)")
-    .option("--replace", "--to-server: replace the data of a database that exists (it is kept under a dated name)")
+    .option("--replace", "--to-server: replace the data of PostgreSQL/MySQL databases that exist (each kept under a dated name)")
     .addHelpText(
       "after",
       [
@@ -109,6 +109,7 @@ function program(json: boolean): Command {
         "  cairn restore latest --to-server --source trading-db",
         "  cairn restore 3f9a1c2e --to-server --source orders --database orders_check",
         "  cairn restore latest --to-server --source orders --replace",
+        "  cairn restore latest --to-server --replace                 # everything",
       ].join("\n"),
     )
     .addOption(jsonOpt())

@@ -208,6 +208,22 @@ sources:
     assert.equal(maria("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'cairn\\_restore\\_%'"), "0");
   });
 
+  test("every source at once with --replace: the command source left out, each distinct hook run once", async () => {
+    writeFileSync(join(srv, "hooks.log"), "");
+    execFileSync("sqlite3", [db(), "DELETE FROM orders WHERE id > 10"]);
+    writeFileSync(join(srv, ".env"), "API_KEY=changed\n");
+    psql("DELETE FROM accounts WHERE id > 10", pgDb);
+    maria("DELETE FROM items WHERE id > 10", myDb);
+    const r = await app({ replace: true });
+    assert.deepEqual(r.sources.map((s) => s.source), ["trading-db", "orders", "shop", "settings"]);
+    assert.deepEqual(r.skipped, [{ source: "redis", reason: "it is a command's output; cairn cannot know how to load it (restore it with --target and load it by hand)" }]);
+    assert.equal(sha3(db()), dbBefore);
+    assert.deepEqual(readFileSync(join(srv, ".env")), filesBefore[".env"]);
+    assert.equal(psql("SELECT count(*) FROM accounts", pgDb), "1000");
+    assert.equal(maria("SELECT count(*) FROM items", myDb), "500");
+    assert.equal(hooksLog(), "stop\nsettings-stop\nstart\n");
+  });
+
   test("a command source is not restored onto the server; --target and --to-server are exclusive", async () => {
     await assert.rejects(app({ source: "redis" }), refused(/command's output/));
     const both = cairn(["restore", "latest", "-c", config, ...repoArgs, "--to-server", "--target", join(dir, "x")], { env });
