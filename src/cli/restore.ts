@@ -17,7 +17,7 @@ export interface RestoreFlags extends GlobalFlags {
 }
 
 export async function restore(snapshot: string, flags: RestoreFlags): Promise<void> {
-  if (flags.toServer === (flags.target !== undefined)) {
+  if (Boolean(flags.toServer) === (flags.target !== undefined)) {
     throw new UsageError("give either --target DIR (restore into a folder) or --to-server (back onto the server)", "see cairn restore --help");
   }
   const serverOnly = (["dryRun", "database", "replace"] as const).filter((k) => flags[k] !== undefined);
