@@ -113,16 +113,47 @@ function program(json: boolean): Command {
     .addOption(jsonOpt())
     .action((o) => snapshots(o));
   p.command("restore")
-    .description("restore a snapshot into a folder")
+    .description("restore a snapshot into a folder (--target), or back onto the server (--to-server)")
     .argument("<snapshot>", "snapshot ID (or a unique prefix), or latest")
     .addOption(repoOpt())
     .addOption(cfgOpt())
     .addOption(idOpt())
-    .requiredOption("--target <dir>", "folder to restore into")
+    .option("--target <dir>", "folder to restore into")
+    .option("--to-server", "put the sources back on the server cairn.yml names: uploaded, checked, then swapped in; the current data is kept (dated)")
     .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
-    .option("--include <glob>", "only files matching GLOB (repeatable): config.json, 'settings/**/*.env'; a folder takes what is in it", (v: string, acc: string[]) => [...acc, v], [])
-    .option("--overwrite", "replace files that already exist in the target (otherwise refused, naming them)")
+    .option("--include <glob>", "--target: only files matching GLOB (repeatable): config.json, 'settings/**/*.env'; a folder takes what is in it", (v: string, acc: string[]) => [...acc, v], [])
+    .option("--overwrite", "--target: replace files that already exist in the target (otherwise refused, naming them)")
     .addOption(retryLockOpt())
+    .option("--dry-run", "--to-server: print what would happen; change nothing")
+    .option("--database <name>", "--to-server: load a PostgreSQL/MySQL source into this database (created if missing)")
+    .option("--replace", "--to-server: replace the data of PostgreSQL/MySQL databases that exist (each kept under a dated name)")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Onto the server (--to-server), per source kind:",
+        "  sqlite    uploaded beside the database under a temporary name, checked there with",
+        "            PRAGMA integrity_check, then cairn.yml's restore: stop hook runs, the current",
+        "            file is kept as FILE.before-restore-TIME, the upload is renamed over it, and",
+        "            the start hook runs. Any failure before the rename leaves the server as it was.",
+        "  files     each file uploaded beside its target and renamed over it, with its mode and",
+        "            mtime; the current version kept as FILE.before-restore-TIME. Only paths the",
+        "            source's patterns in cairn.yml name are written.",
+        "  postgres  a missing database is created and loaded; an existing one only with --replace:",
+        "  mysql     loaded into a temporary database first, then the current one is renamed to",
+        "            NAME_before_TIME (kept) and the restored one takes its name.",
+        "  command   not restored onto the server (restore it with --target).",
+        "Several sources are all prepared (uploaded and checked, dumps loaded) before the",
+        "stop hooks run once; then all are swapped in and the start hooks run once. Any",
+        "failure before the last swap puts back what was swapped: the server is as it was.",
+        "",
+        "  cairn restore latest --to-server --dry-run",
+        "  cairn restore latest --to-server --source trading-db",
+        "  cairn restore 3f9a1c2e --to-server --source orders --database orders_check",
+        "  cairn restore latest --to-server --source orders --replace",
+        "  cairn restore latest --to-server --replace                 # everything",
+      ].join("\n"),
+    )
     .addOption(jsonOpt())
     .action((s, o) => restore(s, o));
   p.command("ls")

@@ -25,7 +25,18 @@ const duration = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
 
-const common = { name: name.describe("The source's name: its entries are stored under it") };
+/** Commands around a restore onto the server (cairn restore --to-server), run with sh -c there. */
+const restoreHooks = z
+  .strictObject({
+    stop: z.string().min(1).optional().describe('Run on the server before the restored data replaces the current one, e.g. "docker compose stop bot"; if it fails nothing is replaced'),
+    start: z.string().min(1).optional().describe('Run on the server after the restored data is in place, e.g. "docker compose start bot"'),
+  })
+  .describe("Commands cairn restore --to-server runs on the server around the swap (a source's own replace the top-level ones)");
+
+const common = {
+  name: name.describe("The source's name: its entries are stored under it"),
+  restore: restoreHooks.optional(),
+};
 /** Run the dump inside this Docker container on the source machine (`docker exec -i`). */
 const docker = z
   .string()
@@ -230,6 +241,8 @@ export const configSchema = z.strictObject({
   host: sshHost.optional(),
   history: history.optional(),
   retention: retention.optional(),
+  /** Hooks for every source without its own. */
+  restore: restoreHooks.optional(),
   sources: z.array(source).min(1, "at least one source"),
 });
 
@@ -240,6 +253,7 @@ export const configInputSchema = z
     host: sshHost.optional(),
     history: history.optional(),
     retention: retention.optional(),
+    restore: restoreHooks.optional(),
     sources: z
       .array(z.union(Object.values(sourceKinds) as unknown as [typeof sqliteSource, typeof filesSource]))
       .min(1)
@@ -252,6 +266,7 @@ export type SourceConfig = { [K in SourceKind]: Dist<K> }[SourceKind];
 export type HostConfig = z.output<typeof sshHost>;
 export type HistoryConfig = z.output<typeof history>;
 export type RetentionConfig = z.output<typeof retention>;
+export type RestoreHooks = z.output<typeof restoreHooks>;
 export interface Config {
   repository?: string;
   host?: HostConfig;
@@ -259,6 +274,8 @@ export interface Config {
   history?: HistoryConfig;
   /** Which snapshots cairn forget keeps. */
   retention?: RetentionConfig;
+  /** Stop and start hooks of restore --to-server, for sources without their own. */
+  restore?: RestoreHooks;
   sources: SourceConfig[];
   /** Folder of the config file: relative source paths resolve against it. */
   baseDir: string;
@@ -372,6 +389,7 @@ const ALL_KEYS = [
     ...SOURCE_KEYS,
     ...Object.keys(dbConnection),
     ...Object.keys(retention.shape),
+    ...Object.keys(restoreHooks.shape),
     "globals",
   ]),
 ];

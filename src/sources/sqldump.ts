@@ -111,7 +111,7 @@ abstract class SqlDumpSource implements Source {
 }
 
 /** A libpq conninfo value: single-quoted, so a name containing '=' or spaces stays a name. */
-function conninfoValue(s: string): string {
+export function conninfoValue(s: string): string {
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
@@ -186,7 +186,7 @@ export class PostgresSource extends SqlDumpSource {
 }
 
 /** A MySQL option file value: double-quoted with backslash escapes. */
-function optionFileValue(s: string): string {
+export function optionFileValue(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 

@@ -30,7 +30,14 @@ export class LocalTransport implements Transport {
       stderr = (stderr + d).slice(-STDERR_TAIL);
     });
     child.stdin.on("error", () => {}); // a command that exits without reading stdin
-    child.stdin.end(options.stdin ?? "");
+    const input = options.stdin;
+    if (input instanceof Readable) {
+      input.on("error", (err) => {
+        stderr += `\n(reading its input failed: ${err.message}; stopped)`;
+        child.kill("SIGTERM");
+      });
+      input.pipe(child.stdin);
+    } else child.stdin.end(input ?? "");
     let idle: NodeJS.Timeout | undefined;
     const arm = () => {
       if (!options.idleTimeoutMs) return;

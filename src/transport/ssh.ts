@@ -8,13 +8,14 @@
 // file's state right after it in the same command. Everything streams with
 // ssh2's channel window as backpressure, so memory does not grow with what is
 // pulled.
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
 
 const { Client, utils } = ssh2;
 type Client = InstanceType<typeof Client>;
 import { ConnectionError, HostKeyError, UsageError } from "../errors.ts";
 import { refusalMessage, verifyHostKey, type Verdict } from "./hostkeys.ts";
+import { quoteArg } from "./quote.ts";
 import type { SshEndpoint, SshSettings } from "./ssh-settings.ts";
 import type { ExecOptions, ExecResult, FileInfo, FileRead, Listing, ReadOptions, RunningCommand, Transport } from "./transport.ts";
 
@@ -28,11 +29,7 @@ const STDERR_TAIL = 8192;
  */
 export const DEFAULT_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"];
 
-/** POSIX sh single-quoting: the result is one word, taken literally. */
-export function quoteArg(s: string): string {
-  if (/^[A-Za-z0-9_\/.,:=+@%^-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { quoteArg };
 
 /** The command line sent to the server for argv (no secrets ever go here). */
 export function remoteCommand(argv: string[], hasSecretEnv: boolean): string {
@@ -269,9 +266,11 @@ export class SshTransport implements Transport {
     const done = new Promise<ExecResult>((resolve, reject) => {
       let command: string;
       let input: string | Buffer;
+      const upload = options.stdin instanceof Readable ? options.stdin : undefined;
       try {
         command = remoteCommand(argv, secretEnv !== undefined);
-        input = secretEnv ? Buffer.concat([Buffer.from(secretEnvBlock(secretEnv)), Buffer.from(options.stdin ?? "")]) : (options.stdin ?? "");
+        const given = upload ? "" : ((options.stdin as string | Buffer | undefined) ?? "");
+        input = secretEnv ? Buffer.concat([Buffer.from(secretEnvBlock(secretEnv)), Buffer.from(given)]) : given;
       } catch (err) {
         stdout.destroy(err as Error);
         reject(err);
@@ -340,7 +339,15 @@ export class SshTransport implements Transport {
           reject(e);
         });
         ch.on("error", () => {}); // surfaced through close
-        ch.end(input);
+        if (upload) {
+          // Streamed with the channel's window as backpressure; a failed input stops the command.
+          upload.on("error", (e) => {
+            stderr += `\n(reading its input failed: ${e.message}; stopped)`;
+            kill();
+          });
+          if (input.length > 0) ch.write(input);
+          upload.pipe(ch);
+        } else ch.end(input);
       });
     });
     done.catch(() => {}); // the caller sees the rejection through stdout or done

@@ -51,8 +51,11 @@ export interface FileRead {
 }
 
 export interface ExecOptions {
-  /** Bytes written to the command's stdin, then stdin is closed. */
-  stdin?: Buffer | string;
+  /**
+   * Bytes written to the command's stdin, then stdin is closed. A stream is
+   * piped with backpressure (an upload); if it fails, the command is stopped.
+   */
+  stdin?: Buffer | string | Readable;
   /**
    * Secret environment variables for the command (database passwords). A
    * transport must deliver them without putting them on a command line:

@@ -153,6 +153,7 @@ test("each command's --json output has the shape the README gives", () => {
     ["backup", ["backup", "-c", join(repo.dir, "cairn.yml")], env],
     ["snapshots", ["snapshots", "-r", repo.repoUrl], env],
     ["restore", ["restore", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "--target", join(repo.dir, "restored")]],
+    ["restore --to-server", ["restore", "latest", "-c", join(repo.dir, "cairn.yml"), "-i", repo.identityFile, "--to-server", "--dry-run"]],
     ["verify", ["verify", "-r", repo.repoUrl, "-i", repo.identityFile, "--read-data"]],
     ["export", ["export", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "-o", join(repo.dir, "x.tar.zst.age")]],
     ["history", ["history", "-c", join(repo.dir, "cairn.yml")]],
