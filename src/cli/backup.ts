@@ -1,5 +1,5 @@
 // cairn backup: read the config's sources and store a snapshot.
-import { backupError, backup as runBackup, type BackupReport } from "../app/backup.ts";
+import { backupEach, backupError, failedError, type BackupReport } from "../app/backup.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
@@ -8,31 +8,48 @@ export async function backup(flags: GlobalFlags & { full?: boolean }): Promise<v
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
-    const report = await runBackup(settings, {
+    const results = await backupEach(settings, {
       full: flags.full,
       log: stderrLogger,
       onProgress: (p) => bar.update(p.bytes, { source: p.source, fresh: formatBytes(p.newBytes) }),
       signal: cancelSignal,
     });
     bar.stop();
-    const { id, snapshot } = report;
-    const s = snapshot.stats;
-    const unread = snapshot.incomplete ?? [];
+    const saved = results.filter((r) => r.report);
+    const failed = failedError(results);
+    if (saved.length === 0) throw failed!;
+    const several = results.length > 1;
     if (flags.json) {
-      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s, history: historyJson(report) });
-      const failed = backupError(report);
-      if (failed) throw failed;
-      return;
+      const { id, snapshot } = saved[0].report!;
+      printJson({
+        id,
+        time: snapshot.time,
+        host: snapshot.host,
+        full: snapshot.full,
+        incomplete: snapshot.incomplete ?? [],
+        sources: snapshot.sources,
+        stats: snapshot.stats,
+        history: historyJson(saved[0].report!),
+        repositories: results.map((r) => ({ repository: r.repository, id: r.report?.id ?? null, error: r.error ? { code: r.error.exitCode, message: r.error.message, hint: r.error.hint ?? null } : null })),
+      });
+    } else {
+      for (const r of saved) {
+        const { id, snapshot } = r.report!;
+        const s = snapshot.stats;
+        const unread = snapshot.incomplete ?? [];
+        process.stdout.write(
+          `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${several ? ` in ${r.repository}` : ""}${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
+            snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
+            `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
+            `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
+            historyText(r.report!),
+        );
+      }
     }
-    process.stdout.write(
-      `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
-        snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
-        `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
-        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
-        historyText(report),
-    );
-    const failed = backupError(report);
     if (failed) throw failed;
+    // The settings history's failure, else the incomplete snapshot's.
+    const after = backupError(saved[0].report!);
+    if (after) throw after;
   } finally {
     bar.stop();
   }
