@@ -151,7 +151,7 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
   const settings = await resolveSettings(
     {
       config: existsSync(configPath) ? configPath : undefined,
-      repositories: urls,
+      repository: urls,
       identity,
       writeKey: writeKey?.replace(/^CAIRN_WRITE_KEY=/, ""),
       sshKey,

@@ -3,8 +3,7 @@
 // Action's failures into what the run shows: an ::error annotation with what
 // to do, the failure in the job summary, and a non-zero exit (a red run).
 import * as core from "@actions/core";
-import { backupError, incompleteError } from "../app/backup.ts";
-import { backupAll, type RepositoryResult } from "../app/backup-all.ts";
+import { backupEach, backupError, failedError, incompleteError, type RepositoryResult } from "../app/backup.ts";
 import { download } from "../app/download.ts";
 import { init } from "../app/init.ts";
 import { restore } from "../app/restore.ts";
@@ -31,6 +30,12 @@ for (const name of ["SIGINT", "SIGTERM"] as const) {
 interface Failure {
   what: string;
   error: CairnError;
+}
+
+/** What a command ends with: its failures (each an annotation) and, when it is not the first failure's, the exit code. */
+interface Outcome {
+  failures: Failure[];
+  exitCode?: number;
 }
 
 /** Any thrown value as a CairnError with a hint (an unexpected one said as a bug). */
@@ -62,16 +67,24 @@ async function lastSnapshots(settings: Settings, url: string): Promise<void> {
   }
 }
 
-async function runBackup(a: ActionInputs, started: number): Promise<Failure[]> {
-  const results = await backupAll(a.settings, { full: a.full, log, signal: cancel.signal });
+async function runBackup(a: ActionInputs, started: number): Promise<Outcome> {
+  let results: RepositoryResult[];
+  try {
+    results = await backupEach(a.settings, { full: a.full, log, signal: cancel.signal });
+  } catch (err) {
+    // One repository: its failure comes as it is; shown like any repository's.
+    if (cancel.signal.aborted) throw err;
+    const e = failure(err);
+    results = [{ repository: a.settings.repository ?? "", error: { message: e.message, hint: e.hint, exitCode: e.exitCode } }];
+  }
   const failures: Failure[] = [];
   const resultOf = (r: RepositoryResult): string => {
-    if (!r.report) return `failed: ${failure(r.error).message}`;
+    if (!r.report) return `failed: ${r.error!.message}`;
     return incompleteError(r.report) ? "saved, incomplete" : "saved";
   };
   for (const r of results) {
     const what = `backup into ${shownUrl(r.repository) || "the repository"}`;
-    if (r.error !== undefined) failures.push({ what, error: failure(r.error) });
+    if (r.error) failures.push({ what, error: new CairnError(r.error.message, r.error.exitCode, r.error.hint) });
     else {
       const err = backupError(r.report!);
       if (err) failures.push({ what, error: err });
@@ -88,14 +101,15 @@ async function runBackup(a: ActionInputs, started: number): Promise<Failure[]> {
       if (first.history.pullRequest) setOutput("pull-request", first.history.pullRequest);
     }
   }
-  repositoriesOutput(results.map((r) => ({ repository: r.repository, result: r.report ? (incompleteError(r.report) ? "incomplete" : "ok") : "failed", snapshot: r.report?.id, error: r.error !== undefined ? failure(r.error).message : undefined })));
+  repositoriesOutput(results.map((r) => ({ repository: r.repository, result: r.report ? (incompleteError(r.report) ? "incomplete" : "ok") : "failed", snapshot: r.report?.id, error: r.error?.message })));
   backupSummary(results, resultOf, Date.now() - started);
   const saved = results.find((r) => r.report);
   if (saved) await lastSnapshots(a.settings, saved.repository);
-  return failures;
+  // Some repositories failed: the run ends with the CLI's code for that (partial: 5), each failure an annotation.
+  return { failures, exitCode: failedError(results)?.exitCode };
 }
 
-async function runRestore(a: ActionInputs): Promise<Failure[]> {
+async function runRestore(a: ActionInputs): Promise<Outcome> {
   const url = a.settings.repository ?? "";
   const s = core.summary;
   if (a.settings.identity) {
@@ -118,10 +132,10 @@ async function runRestore(a: ActionInputs): Promise<Failure[]> {
   }
   repositoriesOutput([{ repository: url, result: "ok" }]);
   await lastSnapshots(a.settings, url);
-  return [];
+  return { failures: [] };
 }
 
-async function runVerify(a: ActionInputs): Promise<Failure[]> {
+async function runVerify(a: ActionInputs): Promise<Outcome> {
   const failures: Failure[] = [];
   const rows: { repository: string; result: string; error?: string }[] = [];
   const s = core.summary;
@@ -147,10 +161,10 @@ async function runVerify(a: ActionInputs): Promise<Failure[]> {
   s.addTable(table);
   repositoriesOutput(rows);
   if (a.settings.repositories[0]) await lastSnapshots(a.settings, a.settings.repositories[0]);
-  return failures;
+  return { failures };
 }
 
-async function runSnapshots(a: ActionInputs): Promise<Failure[]> {
+async function runSnapshots(a: ActionInputs): Promise<Outcome> {
   core.summary.addHeading("cairn snapshots", 2);
   const failures: Failure[] = [];
   const rows: { repository: string; result: string; snapshot?: string; error?: string }[] = [];
@@ -168,10 +182,10 @@ async function runSnapshots(a: ActionInputs): Promise<Failure[]> {
     }
   }
   repositoriesOutput(rows);
-  return failures;
+  return { failures };
 }
 
-async function runInit(a: ActionInputs): Promise<Failure[]> {
+async function runInit(a: ActionInputs): Promise<Outcome> {
   core.summary.addHeading("cairn init", 2);
   const failures: Failure[] = [];
   const rows: { repository: string; result: string; error?: string }[] = [];
@@ -188,12 +202,13 @@ async function runInit(a: ActionInputs): Promise<Failure[]> {
     }
   }
   repositoriesOutput(rows);
-  return failures;
+  return { failures };
 }
 
 async function run(): Promise<number> {
   const started = Date.now();
   let failures: Failure[];
+  let exitCode: number | undefined;
   let command = "the step";
   try {
     const a = await readInputs(process.env);
@@ -202,7 +217,7 @@ async function run(): Promise<number> {
       throw new CairnError("no repository given", ExitCode.usage, "give the repository input (one URL per line) or repository: in cairn.yml");
     }
     const handlers = { backup: () => runBackup(a, started), restore: () => runRestore(a), verify: () => runVerify(a), snapshots: () => runSnapshots(a), init: () => runInit(a) };
-    failures = await handlers[a.command]();
+    ({ failures, exitCode } = await handlers[a.command]());
   } catch (err) {
     failures = [{ what: command === "the step" ? "the step's inputs" : `cairn ${command}`, error: failure(err) }];
   }
@@ -219,8 +234,8 @@ async function run(): Promise<number> {
     core.warning(`could not write the job summary: ${scrub(errorMessage(err))}`);
   }
   if (failures.length === 0) return ExitCode.ok;
-  // Several failures: the first one's code (a usage error before a runtime error, as they came).
-  return failures[0].error.exitCode || ExitCode.runtime;
+  // Otherwise the first failure's code (a usage error before a runtime error, as they came).
+  return exitCode || failures[0].error.exitCode || ExitCode.runtime;
 }
 
 process.on("unhandledRejection", (err) => {

@@ -2,8 +2,7 @@
 // what a person reads after a run. Every text from outside (paths, messages,
 // URLs) is escaped; repository URLs lose any user:password part.
 import * as core from "@actions/core";
-import type { BackupReport } from "../app/backup.ts";
-import type { RepositoryResult } from "../app/backup-all.ts";
+import type { BackupReport, RepositoryResult } from "../app/backup.ts";
 import type { snapshots } from "../app/snapshots.ts";
 
 type Row = Parameters<typeof core.summary.addTable>[0][number];

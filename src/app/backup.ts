@@ -2,13 +2,13 @@
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
 import { snapshotExpiries } from "../engine/snapshot/expiry.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
-import { CairnError, IncompleteSnapshotError, UsageError } from "../errors.ts";
+import { CairnError, errorMessage, IncompleteSnapshotError, PartialBackupError, UsageError, type ExitCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { createSources } from "../sources/open.ts";
 import { createTransport } from "../transport/open.ts";
 import { historySources, recordHistory, SettingsCapture, type HistoryOutcome } from "./history.ts";
 import { openRepository } from "./repository.ts";
-import { requireConfig, type Settings } from "./settings.ts";
+import { requireConfig, requireRepository, type Settings } from "./settings.ts";
 
 export interface BackupRequest {
   /** Store every chunk afresh: a snapshot that depends on no earlier pack. */
@@ -91,6 +91,58 @@ export function parseSnapshotTime(text: string): Date {
     throw new UsageError(`--time: ${JSON.stringify(text)} is not a time`, 'give "YYYY-MM-DD HH:MM:SS" (local time) or ISO 8601 with a zone, e.g. 2026-01-31T02:00:00Z');
   }
   return t;
+}
+
+/** One repository's part of a backup into several: its snapshot, or why it failed. */
+export interface RepositoryResult {
+  /** The repository URL as given. */
+  repository: string;
+  report?: BackupReport;
+  error?: { message: string; hint?: string; exitCode: ExitCode };
+}
+
+/**
+ * Back up into every repository the settings name (3-2-1), one after the
+ * other, each a complete snapshot of its own (the sources are read once per
+ * repository: chunking and encryption keys differ between repositories).
+ * One that fails does not stop the others. With one repository its failure
+ * is thrown as it is; with several, see failedError().
+ */
+export async function backupEach(settings: Settings, req: BackupRequest): Promise<RepositoryResult[]> {
+  const urls = settings.repositories.length > 0 ? settings.repositories : [requireRepository(settings)];
+  if (urls.length === 1) return [{ repository: urls[0], report: await backup({ ...settings, repository: urls[0] }, req) }];
+  const results: RepositoryResult[] = [];
+  for (const url of urls) {
+    req.signal?.throwIfAborted();
+    try {
+      results.push({ repository: url, report: await backup({ ...settings, repository: url, repositories: [url] }, req) });
+    } catch (err) {
+      if (req.signal?.aborted) throw err;
+      const e = err instanceof CairnError ? err : undefined;
+      results.push({ repository: url, error: { message: errorMessage(err), hint: e?.hint, exitCode: e?.exitCode ?? 1 } });
+      req.log.warn(`the backup into ${url} failed: ${errorMessage(err)}; going on with the other repositories`);
+    }
+  }
+  return results;
+}
+
+/**
+ * The error a front end ends with when some repositories failed (exit 5,
+ * naming each), or all did (the first failure's exit code); undefined when
+ * none failed.
+ */
+export function failedError(results: RepositoryResult[]): CairnError | undefined {
+  const failed = results.filter((r) => r.error);
+  if (failed.length === 0) return undefined;
+  const lines = failed.map((r) => `  ${r.repository}: ${r.error!.message}${r.error!.hint ? ` (${r.error!.hint})` : ""}`).join("\n");
+  if (failed.length === results.length) {
+    return new CairnError(`the backup failed in every repository:\n${lines}`, failed[0].error!.exitCode, "fix each repository's problem above and run the backup again");
+  }
+  const saved = results.filter((r) => r.report).map((r) => `${r.repository} (snapshot ${r.report!.id.slice(0, 8)})`);
+  return new PartialBackupError(
+    `the backup failed in ${failed.length} of ${results.length} repositories:\n${lines}\nsaved in ${saved.join(", ")}`,
+    "the snapshot is in the other repositories; fix the failed ones and run the backup again",
+  );
 }
 
 export async function backup(settings: Settings, req: BackupRequest): Promise<BackupReport> {

@@ -17,10 +17,8 @@ export type Env = Record<string, string | undefined>;
 export interface SettingsInput {
   /** Path of cairn.yml (default ./cairn.yml when it exists). */
   config?: string;
-  /** Repository URL; overrides CAIRN_REPOSITORY and cairn.yml. */
-  repository?: string;
-  /** Several repository URLs (the Action's repository input, one per line); override `repository`, CAIRN_REPOSITORY and cairn.yml. */
-  repositories?: string[];
+  /** Repository URL, or several (backup writes into each); overrides CAIRN_REPOSITORY and cairn.yml. */
+  repository?: string | string[];
   /** Path of an age identity file. */
   identityFile?: string;
   /** An age identity's text. */
@@ -49,9 +47,9 @@ export interface KeyText {
 export interface Settings {
   /** cairn.yml, when one was given or ./cairn.yml exists. */
   config: Config | undefined;
-  /** The repository URL, when one was given (flag, CAIRN_REPOSITORY or cairn.yml); relative local paths made absolute. */
+  /** The repository URL, when one was given (flag, CAIRN_REPOSITORY or cairn.yml); relative local paths made absolute. The first when several were given. */
   repository: string | undefined;
-  /** Every repository a backup writes to (3-2-1): `repository` first; [] when none was given. */
+  /** Every repository given (a backup goes into each: 3-2-1); empty when none. */
   repositories: string[];
   identity: KeyText | undefined;
   writeKey: KeyText | undefined;
@@ -71,7 +69,7 @@ export interface Settings {
  * these, the variables cairn.yml names in password-env and secret-env.
  */
 export const ENVIRONMENT: [name: string, meaning: string][] = [
-  ["CAIRN_REPOSITORY", "repository URL (local:PATH, artifacts:NAME)"],
+  ["CAIRN_REPOSITORY", "repository URL (local:PATH, git:URL, github:OWNER/REPO, artifacts:NAME); several: one per line"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
   ["CAIRN_RETENTION_DAYS", "days the artifacts a backup writes to an artifacts: repository are kept (default: the repository's maximum)"],
@@ -131,13 +129,14 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
         ? { text: env.CAIRN_WRITE_KEY, from: "CAIRN_WRITE_KEY" }
         : undefined;
 
+  const repositories = repositoryUrls(input.repository ?? env.CAIRN_REPOSITORY, config);
+
   const secrets: Record<string, string | undefined> = {};
   for (const s of config?.sources ?? []) {
     const names = s.kind === "postgres" ? [s.postgres["password-env"]] : s.kind === "mysql" ? [s.mysql["password-env"]] : s.kind === "command" ? Object.values(s["secret-env"] ?? {}) : [];
     for (const n of names) if (n) secrets[n] = env[n];
   }
 
-  const repositories = input.repositories?.length ? input.repositories : [repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config)].filter((r) => r !== undefined);
   return {
     config,
     repository: repositories[0],
@@ -194,12 +193,17 @@ export function parseDuration(text: string, what: string): number {
   return Math.round(ms);
 }
 
-function repositoryUrl(given: string | undefined, config: Config | undefined): string | undefined {
-  if (given) return given;
-  if (!config?.repository) return undefined;
-  // A relative local path in cairn.yml is relative to cairn.yml, like the sources.
-  const local = /^local:(?!\/)(.+)$/.exec(config.repository);
-  return local ? `local:${resolve(config.baseDir, local[1])}` : config.repository;
+/** The repositories given (a list, or lines of one string), else cairn.yml's; duplicates dropped. */
+function repositoryUrls(given: string | string[] | undefined, config: Config | undefined): string[] {
+  const list = (v: string | string[]) => (Array.isArray(v) ? v : v.split("\n")).map((u) => u.trim()).filter(Boolean);
+  const urls = given && list(given).length > 0 ? list(given) : config?.repository ? list(config.repository).map((u) => fromConfig(u, config)) : [];
+  return [...new Set(urls)];
+}
+
+/** A relative local path in cairn.yml is relative to cairn.yml, like the sources. */
+function fromConfig(url: string, config: Config): string {
+  const local = /^local:(?!\/)(.+)$/.exec(url);
+  return local ? `local:${resolve(config.baseDir, local[1])}` : url;
 }
 
 function sshSecrets(input: SettingsInput, env: Env): SshSecrets {

@@ -1,5 +1,5 @@
 // cairn backup: read the config's sources and store a snapshot.
-import { backupError, parseSnapshotTime, backup as runBackup, type BackupReport } from "../app/backup.ts";
+import { backupEach, backupError, failedError, parseSnapshotTime, type BackupReport } from "../app/backup.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
@@ -9,7 +9,7 @@ export async function backup(flags: GlobalFlags & { full?: boolean; time?: strin
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
-    const report = await runBackup(settings, {
+    const results = await backupEach(settings, {
       full: flags.full,
       time,
       log: stderrLogger,
@@ -17,25 +17,43 @@ export async function backup(flags: GlobalFlags & { full?: boolean; time?: strin
       signal: cancelSignal,
     });
     bar.stop();
-    const { id, snapshot, expires } = report;
-    const s = snapshot.stats;
-    const unread = snapshot.incomplete ?? [];
+    const saved = results.filter((r) => r.report);
+    const failed = failedError(results);
+    if (saved.length === 0) throw failed!;
+    const several = results.length > 1;
     if (flags.json) {
-      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s, expires: expires?.toISOString() ?? null, history: historyJson(report) });
-      const failed = backupError(report);
-      if (failed) throw failed;
-      return;
+      const { id, snapshot } = saved[0].report!;
+      printJson({
+        id,
+        time: snapshot.time,
+        host: snapshot.host,
+        full: snapshot.full,
+        incomplete: snapshot.incomplete ?? [],
+        sources: snapshot.sources,
+        stats: snapshot.stats,
+        expires: saved[0].report!.expires?.toISOString() ?? null,
+        history: historyJson(saved[0].report!),
+        repositories: results.map((r) => ({ repository: r.repository, id: r.report?.id ?? null, error: r.error ? { code: r.error.exitCode, message: r.error.message, hint: r.error.hint ?? null } : null })),
+      });
+    } else {
+      for (const r of saved) {
+        const { id, snapshot } = r.report!;
+        const s = snapshot.stats;
+        const unread = snapshot.incomplete ?? [];
+        process.stdout.write(
+          `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${several ? ` in ${r.repository}` : ""}${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
+            snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
+            `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
+            `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
+            (r.report!.expires ? `  expires ${r.report!.expires.toISOString().replace(/\.\d+Z$/, "Z")} (when the first file it needs expires)\n` : "") +
+            historyText(r.report!),
+        );
+      }
     }
-    process.stdout.write(
-      `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}\n` +
-        snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}\n`).join("") +
-        `  read ${formatBytes(s.bytes)}, new ${formatBytes(s.newBytes)} in ${s.newChunks} of ${s.chunks} chunks, ` +
-        `${storedText(s.bytes, s.storedBytes)}, ${(s.durationMs / 1000).toFixed(1)} s\n` +
-        (expires ? `  expires ${expires.toISOString().replace(/\.\d+Z$/, "Z")} (when the first file it needs expires)\n` : "") +
-        historyText(report),
-    );
-    const failed = backupError(report);
     if (failed) throw failed;
+    // The settings history's failure, else the incomplete snapshot's.
+    const after = backupError(saved[0].report!);
+    if (after) throw after;
   } finally {
     bar.stop();
   }

@@ -2,7 +2,8 @@
 import { resolveSettings, type Settings } from "../app/settings.ts";
 
 export interface GlobalFlags {
-  repo?: string;
+  /** Several for backup (-r repeated): each gets the snapshot. */
+  repo?: string | string[];
   config?: string;
   identity?: string;
   writeKeyFile?: string;

@@ -40,7 +40,7 @@ function program(json: boolean): Command {
   // With --json a failure is one JSON object on stderr (printed by main), not commander's text.
   if (json) p.configureOutput({ writeErr: () => {} });
   else p.showHelpAfterError();
-  const repoOpt = () => new Option("-r, --repo <url>", "repository URL: local:/srv/backups/cairn, or artifacts:NAME (GitHub Actions artifacts)");
+  const repoOpt = () => new Option("-r, --repo <url>", "repository URL: local:/srv/backups/cairn, git:URL[#BRANCH], github:OWNER/REPO[#BRANCH], or artifacts:NAME (GitHub Actions artifacts)");
   const cfgOpt = () => new Option("-c, --config <file>", "config file (default: ./cairn.yml)");
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");
@@ -65,7 +65,9 @@ function program(json: boolean): Command {
     .action((o) => init(o));
   p.command("backup")
     .description("back up the config's sources into a new snapshot")
-    .addOption(repoOpt())
+    .addOption(
+      new Option("-r, --repo <url>", "repository URL (repeat for several: each gets a complete snapshot)").argParser((v: string, acc: string[] | undefined) => [...(acc ?? []), v]),
+    )
     .addOption(cfgOpt())
     .addOption(idOpt())
     .addOption(wkOpt())

@@ -235,8 +235,8 @@ const source = z.custom<unknown>().transform((value, ctx) => {
 const SOURCE_KEYS = new Set(Object.values(sourceKinds).flatMap((s) => Object.keys(s.shape)));
 
 export const configSchema = z.strictObject({
-  /** Repository URL, e.g. local:/var/backups/cairn. CAIRN_REPOSITORY and -r override it. */
-  repository: z.string().min(1).optional(),
+  /** Repository URL, e.g. local:/var/backups/cairn, or several (each backup goes into every one). CAIRN_REPOSITORY and -r override it. */
+  repository: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   /** The server; without it, sources are read on this machine. */
   host: sshHost.optional(),
   history: history.optional(),
@@ -249,7 +249,10 @@ export const configSchema = z.strictObject({
 /** cairn.yml as editors see it (schema/cairn.schema.json): the same parts, sources as a plain union. */
 export const configInputSchema = z
   .strictObject({
-    repository: z.string().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
+    repository: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe("Repository URL, e.g. local:/var/backups/cairn, or a list of them: each backup goes into every one (3-2-1)"),
     host: sshHost.optional(),
     history: history.optional(),
     retention: retention.optional(),
@@ -268,7 +271,7 @@ export type HistoryConfig = z.output<typeof history>;
 export type RetentionConfig = z.output<typeof retention>;
 export type RestoreHooks = z.output<typeof restoreHooks>;
 export interface Config {
-  repository?: string;
+  repository?: string | string[];
   host?: HostConfig;
   /** Settings history (sources with history: true). */
   history?: HistoryConfig;

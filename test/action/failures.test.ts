@@ -101,7 +101,7 @@ sources:
   test("an unreachable remote of two: the other gets its snapshot, the run is red and names the unreachable one", async () => {
     const missing = `git:${join(w.dir, "no-such-remote.git")}`;
     const run = await runAction(w.ws, { ...w.inputs, repository: `${missing}\n${w.repo.repoUrl}` });
-    assert.notEqual(run.code, 0, run.shown);
+    assert.equal(run.code, 5, run.shown);
     assert.equal(run.errors.length, 1, run.shown);
     assert.ok(run.errors[0].includes(join(w.dir, "no-such-remote.git")), run.errors[0]);
     const results = JSON.parse(run.outputs.repositories);
