@@ -607,7 +607,8 @@ export class GitBackend implements Backend {
         return;
       }
       const out = r.stdout.toString("utf8") + r.stderr;
-      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|\[remote rejected\].*(cannot lock ref|incorrect old value)/.test(out);
+      // Rejected as not a fast-forward, or the ref moved while the server updated it (a push landing at the same moment).
+      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|cannot lock ref .*(is at|but expected)|incorrect old value|failed to update ref/.test(out);
       if (!raced || attempt >= RACE_ATTEMPTS) throw new GitError(`pushing to ${this.remote.location}`, out, this.remote.secrets);
       await this.rebase(signal);
     }
