@@ -608,7 +608,7 @@ export class GitBackend implements Backend {
       }
       const out = r.stdout.toString("utf8") + r.stderr;
       // Rejected as not a fast-forward, or the ref moved while the server updated it (a push landing at the same moment).
-      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|cannot lock ref .*(is at|but expected)|incorrect old value|failed to update ref/.test(out);
+      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|cannot lock ref .*(is at|but expected|reference already exists)|incorrect old value|failed to update ref/.test(out);
       if (!raced || attempt >= RACE_ATTEMPTS) throw new GitError(`pushing to ${this.remote.location}`, out, this.remote.secrets);
       await this.rebase(signal);
     }
