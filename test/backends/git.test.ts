@@ -94,7 +94,7 @@ describe("git backend: runs that race", () => {
     await pruner.remove({ type: "index", name: hex("old index") });
     await backup.save({ type: "snapshot", name: hex("new snapshot") }, Buffer.from("new"));
     await pruner.flush();
-    await assert.rejects(backup.flush(), (err: unknown) => err instanceof GitConflictError && /removed 1 files/.test(err.message) && /run this command again/.test(err.hint ?? ""));
+    await assert.rejects(backup.flush(), (err: unknown) => err instanceof GitConflictError && /removed 1 file /.test(err.message) && /run this command again/.test(err.hint ?? ""));
     assert.deepEqual(await names(open("prune"), "snapshot"), []);
     // And the other way round: a run that removes is not put on top of files added meanwhile.
     const remover = open("prune");
