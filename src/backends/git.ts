@@ -607,7 +607,8 @@ export class GitBackend implements Backend {
         return;
       }
       const out = r.stdout.toString("utf8") + r.stderr;
-      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|\[remote rejected\].*(cannot lock ref|incorrect old value)/.test(out);
+      // Rejected as not a fast-forward, or the ref moved while the server updated it (a push landing at the same moment).
+      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|cannot lock ref .*(is at|but expected|reference already exists)|incorrect old value|failed to update ref/.test(out);
       if (!raced || attempt >= RACE_ATTEMPTS) throw new GitError(`pushing to ${this.remote.location}`, out, this.remote.secrets);
       await this.rebase(signal);
     }
@@ -622,10 +623,10 @@ export class GitBackend implements Backend {
     const theirAdditions = [...after.keys()].filter((p) => !before.has(p));
     const ourRemovals = [...this.pending].filter(([p, e]) => e === null && before.has(p)).map(([p]) => p);
     if (theirRemovals.length > 0) {
-      throw new GitConflictError(`another run removed ${theirRemovals.length} files from ${this.remote.location} while this one ran (e.g. ${theirRemovals[0]}): this run's changes were not pushed`);
+      throw new GitConflictError(`another run removed ${theirRemovals.length === 1 ? "1 file" : `${theirRemovals.length} files`} from ${this.remote.location} while this one ran (e.g. ${theirRemovals[0]}): this run's changes were not pushed`);
     }
     if (ourRemovals.length > 0 && theirAdditions.length > 0) {
-      throw new GitConflictError(`another run added ${theirAdditions.length} files to ${this.remote.location} while this one removed files: this run's changes were not pushed`);
+      throw new GitConflictError(`another run added ${theirAdditions.length === 1 ? "1 file" : `${theirAdditions.length} files`} to ${this.remote.location} while this one removed files: this run's changes were not pushed`);
     }
     // Removals of files already gone stay no-ops; additions they made too are dropped.
     for (const [p, e] of [...this.pending]) {

@@ -68,6 +68,23 @@ describe("git backend: runs that race", () => {
     assert.deepEqual(log("race").map((p) => p.split(" ").filter(Boolean).length), [1, 0], "two commits in a line");
   });
 
+  test("two pushes at the same moment (both checked by the server before either lands): both land", async () => {
+    const a = open("same");
+    const b = open("same");
+    await a.save({ type: "snapshot", name: hex("same a") }, Buffer.from("a"));
+    await b.save({ type: "snapshot", name: hex("same b") }, Buffer.from("b"));
+    // The server holds every push of the branch for a moment after checking it.
+    const hook = join(remote, "hooks", "pre-receive");
+    writeFileSync(hook, `#!/bin/sh\nsleep 1\n`, { mode: 0o755 });
+    try {
+      await Promise.all([a.flush(), b.flush()]);
+    } finally {
+      rmSync(hook);
+    }
+    assert.deepEqual(await names(open("same"), "snapshot"), [hex("same a"), hex("same b")].sort());
+    assert.equal(log("same").length, 2);
+  });
+
   test("a run that removed files meanwhile (a prune) is not merged over: the later run fails and pushes nothing", async () => {
     const seed = open("prune");
     await seed.save({ type: "index", name: hex("old index") }, Buffer.from("old"));
@@ -77,7 +94,7 @@ describe("git backend: runs that race", () => {
     await pruner.remove({ type: "index", name: hex("old index") });
     await backup.save({ type: "snapshot", name: hex("new snapshot") }, Buffer.from("new"));
     await pruner.flush();
-    await assert.rejects(backup.flush(), (err: unknown) => err instanceof GitConflictError && /removed 1 files/.test(err.message) && /run this command again/.test(err.hint ?? ""));
+    await assert.rejects(backup.flush(), (err: unknown) => err instanceof GitConflictError && /removed 1 file /.test(err.message) && /run this command again/.test(err.hint ?? ""));
     assert.deepEqual(await names(open("prune"), "snapshot"), []);
     // And the other way round: a run that removes is not put on top of files added meanwhile.
     const remover = open("prune");

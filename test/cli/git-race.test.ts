@@ -66,6 +66,19 @@ test("two backups started together into one git remote both land and both restor
   for (const line of log.slice(0, -1)) assert.equal(line.split(" ").length, 2, "each commit has one parent");
 });
 
+test("RECOVERY.md's git-to-folder steps make a folder that restores as a local: repository", () => {
+  const doc = readFileSync(new URL("../../RECOVERY.md", import.meta.url), "utf8");
+  const script = /<!-- git-to-folder -->\n```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(script, "RECOVERY.md has the git-to-folder script");
+  const folder = join(dir, "recovered");
+  execFileSync("sh", ["-c", script], { env: { ...process.env, URL: join(dir, "remote.git"), BRANCH: "cairn", REPO: folder } });
+  const target = join(dir, "recovered-out");
+  const r = cairn(["restore", "latest", "-r", `local:${folder}`, "-i", identity(), "--target", target]);
+  assert.equal(r.code, 0, r.stderr);
+  const v = cairn(["verify", "-r", `local:${folder}`, "-i", identity(), "--read-data", "--json"]);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+});
+
 test("two backups started together into one local folder both land and both restore", async () => {
   await race(`local:${join(dir, "local-repo")}`, "local");
 });
