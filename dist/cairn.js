@@ -58,8 +58,8 @@ var require_error = __commonJS({
        * @param {string} code an id string representing the error
        * @param {string} message human-readable description of the error
        */
-      constructor(exitCode, code2, message) {
-        super(message);
+      constructor(exitCode, code2, message2) {
+        super(message2);
         Error.captureStackTrace(this, this.constructor);
         this.name = this.constructor.name;
         this.code = code2;
@@ -72,8 +72,8 @@ var require_error = __commonJS({
        * Constructs the InvalidArgumentError class
        * @param {string} [message] explanation of why argument is invalid
        */
-      constructor(message) {
-        super(1, "commander.invalidArgument", message);
+      constructor(message2) {
+        super(1, "commander.invalidArgument", message2);
         Error.captureStackTrace(this, this.constructor);
         this.name = this.constructor.name;
       }
@@ -1209,9 +1209,9 @@ var require_suggestSimilar = __commonJS({
 // node_modules/commander/lib/command.js
 var require_command = __commonJS({
   "node_modules/commander/lib/command.js"(exports) {
-    var EventEmitter = __require("node:events").EventEmitter;
+    var EventEmitter2 = __require("node:events").EventEmitter;
     var childProcess = __require("node:child_process");
-    var path = __require("node:path");
+    var path2 = __require("node:path");
     var fs2 = __require("node:fs");
     var process2 = __require("node:process");
     var { Argument: Argument2, humanReadableArgName } = require_argument();
@@ -1219,7 +1219,7 @@ var require_command = __commonJS({
     var { Help: Help2, stripColor } = require_help();
     var { Option: Option2, DualOptions } = require_option();
     var { suggestSimilar } = require_suggestSimilar();
-    var Command2 = class _Command extends EventEmitter {
+    var Command2 = class _Command extends EventEmitter2 {
       /**
        * Initialize a new `Command`.
        *
@@ -1656,9 +1656,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @return never
        * @private
        */
-      _exit(exitCode, code2, message) {
+      _exit(exitCode, code2, message2) {
         if (this._exitCallback) {
-          this._exitCallback(new CommanderError2(exitCode, code2, message));
+          this._exitCallback(new CommanderError2(exitCode, code2, message2));
         }
         process2.exit(exitCode);
       }
@@ -1718,8 +1718,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
           return target.parseArg(value, previous);
         } catch (err) {
           if (err.code === "commander.invalidArgument") {
-            const message = `${invalidArgumentMessage} ${err.message}`;
-            this.error(message, { exitCode: err.exitCode, code: err.code });
+            const message2 = `${invalidArgumentMessage} ${err.message}`;
+            this.error(message2, { exitCode: err.exitCode, code: err.code });
           }
           throw err;
         }
@@ -2224,9 +2224,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
         let launchWithNode = false;
         const sourceExt = [".js", ".ts", ".tsx", ".mjs", ".cjs"];
         function findFile(baseDir, baseName) {
-          const localBin = path.resolve(baseDir, baseName);
+          const localBin = path2.resolve(baseDir, baseName);
           if (fs2.existsSync(localBin)) return localBin;
-          if (sourceExt.includes(path.extname(baseName))) return void 0;
+          if (sourceExt.includes(path2.extname(baseName))) return void 0;
           const foundExt = sourceExt.find(
             (ext) => fs2.existsSync(`${localBin}${ext}`)
           );
@@ -2244,17 +2244,17 @@ Expecting one of '${allowedValues.join("', '")}'`);
           } catch {
             resolvedScriptPath = this._scriptPath;
           }
-          executableDir = path.resolve(
-            path.dirname(resolvedScriptPath),
+          executableDir = path2.resolve(
+            path2.dirname(resolvedScriptPath),
             executableDir
           );
         }
         if (executableDir) {
           let localFile = findFile(executableDir, executableFile);
           if (!localFile && !subcommand._executableFile && this._scriptPath) {
-            const legacyName = path.basename(
+            const legacyName = path2.basename(
               this._scriptPath,
-              path.extname(this._scriptPath)
+              path2.extname(this._scriptPath)
             );
             if (legacyName !== this._name) {
               localFile = findFile(
@@ -2265,7 +2265,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
           }
           executableFile = localFile || executableFile;
         }
-        launchWithNode = sourceExt.includes(path.extname(executableFile));
+        launchWithNode = sourceExt.includes(path2.extname(executableFile));
         let proc;
         if (process2.platform !== "win32") {
           if (launchWithNode) {
@@ -2795,9 +2795,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} [errorOptions.code] - an id string representing the error
        * @param {number} [errorOptions.exitCode] - used with process.exit
        */
-      error(message, errorOptions) {
+      error(message2, errorOptions) {
         this._outputConfiguration.outputError(
-          `${message}
+          `${message2}
 `,
           this._outputConfiguration.writeErr
         );
@@ -2811,7 +2811,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
         const config2 = errorOptions || {};
         const exitCode = config2.exitCode || 1;
         const code2 = config2.code || "commander.error";
-        this._exit(exitCode, code2, message);
+        this._exit(exitCode, code2, message2);
       }
       /**
        * Apply any option related environment variables, if option does
@@ -2867,8 +2867,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @private
        */
       missingArgument(name2) {
-        const message = `error: missing required argument '${name2}'`;
-        this.error(message, { code: "commander.missingArgument" });
+        const message2 = `error: missing required argument '${name2}'`;
+        this.error(message2, { code: "commander.missingArgument" });
       }
       /**
        * `Option` is missing an argument.
@@ -2877,8 +2877,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @private
        */
       optionMissingArgument(option) {
-        const message = `error: option '${option.flags}' argument missing`;
-        this.error(message, { code: "commander.optionMissingArgument" });
+        const message2 = `error: option '${option.flags}' argument missing`;
+        this.error(message2, { code: "commander.optionMissingArgument" });
       }
       /**
        * `Option` does not have a value, and is a mandatory option.
@@ -2887,8 +2887,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @private
        */
       missingMandatoryOptionValue(option) {
-        const message = `error: required option '${option.flags}' not specified`;
-        this.error(message, { code: "commander.missingMandatoryOptionValue" });
+        const message2 = `error: required option '${option.flags}' not specified`;
+        this.error(message2, { code: "commander.missingMandatoryOptionValue" });
       }
       /**
        * `Option` conflicts with another option.
@@ -2921,8 +2921,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
           }
           return `option '${bestOption.flags}'`;
         };
-        const message = `error: ${getErrorMessage(option)} cannot be used with ${getErrorMessage(conflictingOption)}`;
-        this.error(message, { code: "commander.conflictingOption" });
+        const message2 = `error: ${getErrorMessage(option)} cannot be used with ${getErrorMessage(conflictingOption)}`;
+        this.error(message2, { code: "commander.conflictingOption" });
       }
       /**
        * Unknown option `flag`.
@@ -2943,8 +2943,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
           } while (command && !command._enablePositionalOptions);
           suggestion = suggestSimilar(flag, candidateFlags);
         }
-        const message = `error: unknown option '${flag}'${suggestion}`;
-        this.error(message, { code: "commander.unknownOption" });
+        const message2 = `error: unknown option '${flag}'${suggestion}`;
+        this.error(message2, { code: "commander.unknownOption" });
       }
       /**
        * Excess arguments, more than expected.
@@ -2957,8 +2957,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
         const expected = this.registeredArguments.length;
         const s3 = expected === 1 ? "" : "s";
         const forSubcommand = this.parent ? ` for '${this.name()}'` : "";
-        const message = `error: too many arguments${forSubcommand}. Expected ${expected} argument${s3} but got ${receivedArgs.length}.`;
-        this.error(message, { code: "commander.excessArguments" });
+        const message2 = `error: too many arguments${forSubcommand}. Expected ${expected} argument${s3} but got ${receivedArgs.length}.`;
+        this.error(message2, { code: "commander.excessArguments" });
       }
       /**
        * Unknown command.
@@ -2976,8 +2976,8 @@ Expecting one of '${allowedValues.join("', '")}'`);
           });
           suggestion = suggestSimilar(unknownName, candidateNames);
         }
-        const message = `error: unknown command '${unknownName}'${suggestion}`;
-        this.error(message, { code: "commander.unknownCommand" });
+        const message2 = `error: unknown command '${unknownName}'${suggestion}`;
+        this.error(message2, { code: "commander.unknownCommand" });
       }
       /**
        * Get or set the program version.
@@ -3180,7 +3180,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @return {Command}
        */
       nameFromFilename(filename) {
-        this._name = path.basename(filename, path.extname(filename));
+        this._name = path2.basename(filename, path2.extname(filename));
         return this;
       }
       /**
@@ -3194,9 +3194,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} [path]
        * @return {(string|null|Command)}
        */
-      executableDir(path2) {
-        if (path2 === void 0) return this._executableDir;
-        this._executableDir = path2;
+      executableDir(path3) {
+        if (path3 === void 0) return this._executableDir;
+        this._executableDir = path3;
         return this;
       }
       /**
@@ -3485,12 +3485,12 @@ var require_identity = __commonJS({
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === ALIAS;
+    var isAlias2 = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === ALIAS;
     var isDocument = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === DOC;
-    var isMap = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === MAP;
-    var isPair = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === PAIR;
-    var isScalar = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SCALAR;
-    var isSeq = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SEQ;
+    var isMap2 = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === MAP;
+    var isPair2 = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === PAIR;
+    var isScalar2 = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SCALAR;
+    var isSeq2 = (node2) => !!node2 && typeof node2 === "object" && node2[NODE_TYPE] === SEQ;
     function isCollection(node2) {
       if (node2 && typeof node2 === "object")
         switch (node2[NODE_TYPE]) {
@@ -3511,7 +3511,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node2) => (isScalar(node2) || isCollection(node2)) && !!node2.anchor;
+    var hasAnchor = (node2) => (isScalar2(node2) || isCollection(node2)) && !!node2.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -3520,14 +3520,14 @@ var require_identity = __commonJS({
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias;
+    exports.isAlias = isAlias2;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap;
+    exports.isMap = isMap2;
     exports.isNode = isNode2;
-    exports.isPair = isPair;
-    exports.isScalar = isScalar;
-    exports.isSeq = isSeq;
+    exports.isPair = isPair2;
+    exports.isScalar = isScalar2;
+    exports.isSeq = isSeq2;
   }
 });
 
@@ -3539,7 +3539,7 @@ var require_visit = __commonJS({
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove node");
-    function visit(node2, visitor) {
+    function visit2(node2, visitor) {
       const visitor_ = initVisitor(visitor);
       if (identity.isDocument(node2)) {
         const cd = visit_(null, node2.contents, visitor_, Object.freeze([node2]));
@@ -3548,20 +3548,20 @@ var require_visit = __commonJS({
       } else
         visit_(null, node2, visitor_, Object.freeze([]));
     }
-    visit.BREAK = BREAK;
-    visit.SKIP = SKIP;
-    visit.REMOVE = REMOVE;
-    function visit_(key, node2, visitor, path) {
-      const ctrl = callVisitor(key, node2, visitor, path);
+    visit2.BREAK = BREAK;
+    visit2.SKIP = SKIP;
+    visit2.REMOVE = REMOVE;
+    function visit_(key, node2, visitor, path2) {
+      const ctrl = callVisitor(key, node2, visitor, path2);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visit_(key, ctrl, visitor, path);
+        replaceNode(key, path2, ctrl);
+        return visit_(key, ctrl, visitor, path2);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node2)) {
-          path = Object.freeze(path.concat(node2));
+          path2 = Object.freeze(path2.concat(node2));
           for (let i = 0; i < node2.items.length; ++i) {
-            const ci2 = visit_(i, node2.items[i], visitor, path);
+            const ci2 = visit_(i, node2.items[i], visitor, path2);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -3572,13 +3572,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node2)) {
-          path = Object.freeze(path.concat(node2));
-          const ck = visit_("key", node2.key, visitor, path);
+          path2 = Object.freeze(path2.concat(node2));
+          const ck = visit_("key", node2.key, visitor, path2);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = visit_("value", node2.value, visitor, path);
+          const cv = visit_("value", node2.value, visitor, path2);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -3599,17 +3599,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node2, visitor, path) {
-      const ctrl = await callVisitor(key, node2, visitor, path);
+    async function visitAsync_(key, node2, visitor, path2) {
+      const ctrl = await callVisitor(key, node2, visitor, path2);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visitAsync_(key, ctrl, visitor, path);
+        replaceNode(key, path2, ctrl);
+        return visitAsync_(key, ctrl, visitor, path2);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node2)) {
-          path = Object.freeze(path.concat(node2));
+          path2 = Object.freeze(path2.concat(node2));
           for (let i = 0; i < node2.items.length; ++i) {
-            const ci2 = await visitAsync_(i, node2.items[i], visitor, path);
+            const ci2 = await visitAsync_(i, node2.items[i], visitor, path2);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -3620,13 +3620,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node2)) {
-          path = Object.freeze(path.concat(node2));
-          const ck = await visitAsync_("key", node2.key, visitor, path);
+          path2 = Object.freeze(path2.concat(node2));
+          const ck = await visitAsync_("key", node2.key, visitor, path2);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = await visitAsync_("value", node2.value, visitor, path);
+          const cv = await visitAsync_("value", node2.value, visitor, path2);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -3653,23 +3653,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node2, visitor, path) {
+    function callVisitor(key, node2, visitor, path2) {
       if (typeof visitor === "function")
-        return visitor(key, node2, path);
+        return visitor(key, node2, path2);
       if (identity.isMap(node2))
-        return visitor.Map?.(key, node2, path);
+        return visitor.Map?.(key, node2, path2);
       if (identity.isSeq(node2))
-        return visitor.Seq?.(key, node2, path);
+        return visitor.Seq?.(key, node2, path2);
       if (identity.isPair(node2))
-        return visitor.Pair?.(key, node2, path);
+        return visitor.Pair?.(key, node2, path2);
       if (identity.isScalar(node2))
-        return visitor.Scalar?.(key, node2, path);
+        return visitor.Scalar?.(key, node2, path2);
       if (identity.isAlias(node2))
-        return visitor.Alias?.(key, node2, path);
+        return visitor.Alias?.(key, node2, path2);
       return void 0;
     }
-    function replaceNode(key, path, node2) {
-      const parent = path[path.length - 1];
+    function replaceNode(key, path2, node2) {
+      const parent = path2[path2.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node2;
       } else if (identity.isPair(parent)) {
@@ -3684,7 +3684,7 @@ var require_visit = __commonJS({
         throw new Error(`Cannot replace node with ${pt2} parent`);
       }
     }
-    exports.visit = visit;
+    exports.visit = visit2;
     exports.visitAsync = visitAsync;
   }
 });
@@ -3694,7 +3694,7 @@ var require_directives = __commonJS({
   "node_modules/yaml/dist/doc/directives.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var visit = require_visit();
+    var visit2 = require_visit();
     var escapeChars = {
       "!": "%21",
       ",": "%2C",
@@ -3833,12 +3833,12 @@ var require_directives = __commonJS({
         return tag[0] === "!" ? tag : `!<${tag}>`;
       }
       toString(doc) {
-        const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
+        const lines2 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
         const tagEntries = Object.entries(this.tags);
         let tagNames;
         if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
           const tags = {};
-          visit.visit(doc.contents, (_key, node2) => {
+          visit2.visit(doc.contents, (_key, node2) => {
             if (identity.isNode(node2) && node2.tag)
               tags[node2.tag] = true;
           });
@@ -3849,9 +3849,9 @@ var require_directives = __commonJS({
           if (handle === "!!" && prefix === "tag:yaml.org,2002:")
             continue;
           if (!doc || tagNames.some((tn2) => tn2.startsWith(prefix)))
-            lines.push(`%TAG ${handle} ${prefix}`);
+            lines2.push(`%TAG ${handle} ${prefix}`);
         }
-        return lines.join("\n");
+        return lines2.join("\n");
       }
     };
     Directives.defaultYaml = { explicit: false, version: "1.2" };
@@ -3865,7 +3865,7 @@ var require_anchors = __commonJS({
   "node_modules/yaml/dist/doc/anchors.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var visit = require_visit();
+    var visit2 = require_visit();
     function anchorIsValid(anchor2) {
       if (/[\x00-\x19\s,[\]{}]/.test(anchor2)) {
         const sa = JSON.stringify(anchor2);
@@ -3876,7 +3876,7 @@ var require_anchors = __commonJS({
     }
     function anchorNames(root) {
       const anchors = /* @__PURE__ */ new Set();
-      visit.visit(root, {
+      visit2.visit(root, {
         Value(_key, node2) {
           if (node2.anchor)
             anchors.add(node2.anchor);
@@ -4056,7 +4056,7 @@ var require_Alias = __commonJS({
   "node_modules/yaml/dist/nodes/Alias.js"(exports) {
     "use strict";
     var anchors = require_anchors();
-    var visit = require_visit();
+    var visit2 = require_visit();
     var identity = require_identity();
     var Node = require_Node();
     var toJS = require_toJS();
@@ -4082,7 +4082,7 @@ var require_Alias = __commonJS({
           nodes = ctx.aliasResolveCache;
         } else {
           nodes = [];
-          visit.visit(doc, {
+          visit2.visit(doc, {
             Node: (_key, node2) => {
               if (identity.isAlias(node2) || identity.hasAnchor(node2))
                 nodes.push(node2);
@@ -4281,10 +4281,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path, value) {
+    function collectionFromPath(schema, path2, value) {
       let v2 = value;
-      for (let i = path.length - 1; i >= 0; --i) {
-        const k2 = path[i];
+      for (let i = path2.length - 1; i >= 0; --i) {
+        const k2 = path2[i];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a = [];
           a[k2] = v2;
@@ -4303,7 +4303,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;
+    var isEmptyPath = (path2) => path2 == null || typeof path2 === "object" && !!path2[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -4333,11 +4333,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path, value) {
-        if (isEmptyPath(path))
+      addIn(path2, value) {
+        if (isEmptyPath(path2))
           this.add(value);
         else {
-          const [key, ...rest] = path;
+          const [key, ...rest] = path2;
           const node2 = this.get(key, true);
           if (identity.isCollection(node2))
             node2.addIn(rest, value);
@@ -4351,8 +4351,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path) {
-        const [key, ...rest] = path;
+      deleteIn(path2) {
+        const [key, ...rest] = path2;
         if (rest.length === 0)
           return this.delete(key);
         const node2 = this.get(key, true);
@@ -4366,8 +4366,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path, keepScalar) {
-        const [key, ...rest] = path;
+      getIn(path2, keepScalar) {
+        const [key, ...rest] = path2;
         const node2 = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node2) ? node2.value : node2;
@@ -4385,8 +4385,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path) {
-        const [key, ...rest] = path;
+      hasIn(path2) {
+        const [key, ...rest] = path2;
         if (rest.length === 0)
           return this.has(key);
         const node2 = this.get(key, true);
@@ -4396,8 +4396,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path, value) {
-        const [key, ...rest] = path;
+      setIn(path2, value) {
+        const [key, ...rest] = path2;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -4777,10 +4777,10 @@ ${indent}`) + "'";
             literalFallback = true;
           };
         }
-        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
+        const body2 = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
         if (!literalFallback)
           return `>${header}
-${indent}${body}`;
+${indent}${body2}`;
       }
       value = value.replace(/\n+/g, `$&${indent}`);
       return `|${header}
@@ -5115,9 +5115,9 @@ var require_log = __commonJS({
   "node_modules/yaml/dist/log.js"(exports) {
     "use strict";
     var node_process = __require("process");
-    function debug(logLevel, ...messages) {
+    function debug2(logLevel, ...messages2) {
       if (logLevel === "debug")
-        console.log(...messages);
+        console.log(...messages2);
     }
     function warn(logLevel, warning) {
       if (logLevel === "debug" || logLevel === "warn") {
@@ -5127,7 +5127,7 @@ var require_log = __commonJS({
           console.warn(warning);
       }
     }
-    exports.debug = debug;
+    exports.debug = debug2;
     exports.warn = warn;
   }
 });
@@ -5139,7 +5139,7 @@ var require_merge = __commonJS({
     var identity = require_identity();
     var Scalar = require_Scalar();
     var MERGE_KEY = "<<";
-    var merge3 = {
+    var merge4 = {
       identify: (value) => value === MERGE_KEY || typeof value === "symbol" && value.description === MERGE_KEY,
       default: "key",
       tag: "tag:yaml.org,2002:merge",
@@ -5149,7 +5149,7 @@ var require_merge = __commonJS({
       }),
       stringify: () => MERGE_KEY
     };
-    var isMergeKey = (ctx, key) => (merge3.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge3.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge3.tag && tag.default);
+    var isMergeKey = (ctx, key) => (merge4.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge4.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge4.tag && tag.default);
     function addMergeToJSMap(ctx, map, value) {
       const source2 = resolveAliasValue(ctx, value);
       if (identity.isSeq(source2))
@@ -5188,7 +5188,7 @@ var require_merge = __commonJS({
     }
     exports.addMergeToJSMap = addMergeToJSMap;
     exports.isMergeKey = isMergeKey;
-    exports.merge = merge3;
+    exports.merge = merge4;
   }
 });
 
@@ -5197,15 +5197,15 @@ var require_addPairToJSMap = __commonJS({
   "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
     "use strict";
     var log = require_log();
-    var merge3 = require_merge();
+    var merge4 = require_merge();
     var stringify = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
       if (identity.isNode(key) && key.addToJSMap)
         key.addToJSMap(ctx, map, value);
-      else if (merge3.isMergeKey(ctx, key))
-        merge3.addMergeToJSMap(ctx, map, value);
+      else if (merge4.isMergeKey(ctx, key))
+        merge4.addMergeToJSMap(ctx, map, value);
       else {
         const jsKey = toJS.toJS(key, "", ctx);
         if (map instanceof Map) {
@@ -5312,22 +5312,22 @@ var require_stringifyCollection = __commonJS({
       const { indent, options: { commentString } } = ctx;
       const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
       let chompKeep = false;
-      const lines = [];
+      const lines2 = [];
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment2 = null;
         if (identity.isNode(item)) {
           if (!chompKeep && item.spaceBefore)
-            lines.push("");
-          addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
+            lines2.push("");
+          addCommentBefore(ctx, lines2, item.commentBefore, chompKeep);
           if (item.comment)
             comment2 = item.comment;
         } else if (identity.isPair(item)) {
           const ik = identity.isNode(item.key) ? item.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
-              lines.push("");
-            addCommentBefore(ctx, lines, ik.commentBefore, chompKeep);
+              lines2.push("");
+            addCommentBefore(ctx, lines2, ik.commentBefore, chompKeep);
           }
         }
         chompKeep = false;
@@ -5336,15 +5336,15 @@ var require_stringifyCollection = __commonJS({
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str2);
+        lines2.push(blockItemPrefix + str2);
       }
       let str;
-      if (lines.length === 0) {
+      if (lines2.length === 0) {
         str = flowChars.start + flowChars.end;
       } else {
-        str = lines[0];
-        for (let i = 1; i < lines.length; ++i) {
-          const line = lines[i];
+        str = lines2[0];
+        for (let i = 1; i < lines2.length; ++i) {
+          const line = lines2[i];
           str += line ? `
 ${indent}${line}` : "\n";
         }
@@ -5367,22 +5367,22 @@ ${indent}${line}` : "\n";
       });
       let reqNewline = false;
       let linesAtValue = 0;
-      const lines = [];
+      const lines2 = [];
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment = null;
         if (identity.isNode(item)) {
           if (item.spaceBefore)
-            lines.push("");
-          addCommentBefore(ctx, lines, item.commentBefore, false);
+            lines2.push("");
+          addCommentBefore(ctx, lines2, item.commentBefore, false);
           if (item.comment)
             comment = item.comment;
         } else if (identity.isPair(item)) {
           const ik = identity.isNode(item.key) ? item.key : null;
           if (ik) {
             if (ik.spaceBefore)
-              lines.push("");
-            addCommentBefore(ctx, lines, ik.commentBefore, false);
+              lines2.push("");
+            addCommentBefore(ctx, lines2, ik.commentBefore, false);
             if (ik.comment)
               reqNewline = true;
           }
@@ -5399,12 +5399,12 @@ ${indent}${line}` : "\n";
         if (comment)
           reqNewline = true;
         let str = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
+        reqNewline || (reqNewline = lines2.length > linesAtValue || str.includes("\n"));
         if (i < items.length - 1) {
           str += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines2.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
             str += ",";
@@ -5412,35 +5412,35 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines.push(str);
-        linesAtValue = lines.length;
+        lines2.push(str);
+        linesAtValue = lines2.length;
       }
       const { start, end } = flowChars;
-      if (lines.length === 0) {
+      if (lines2.length === 0) {
         return start + end;
       } else {
         if (!reqNewline) {
-          const len = lines.reduce((sum, line) => sum + line.length + 2, 2);
+          const len = lines2.reduce((sum, line) => sum + line.length + 2, 2);
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
           let str = start;
-          for (const line of lines)
+          for (const line of lines2)
             str += line ? `
 ${indentStep}${indent}${line}` : "\n";
           return `${str}
 ${indent}${end}`;
         } else {
-          return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
+          return `${start}${fcPadding}${lines2.join(" ")}${fcPadding}${end}`;
         }
       }
     }
-    function addCommentBefore({ indent, options: { commentString } }, lines, comment, chompKeep) {
+    function addCommentBefore({ indent, options: { commentString } }, lines2, comment, chompKeep) {
       if (comment && chompKeep)
         comment = comment.replace(/^\n+/, "");
       if (comment) {
         const ic = stringifyComment.indentComment(commentString(comment), indent);
-        lines.push(ic.trimStart());
+        lines2.push(ic.trimStart());
       }
     }
     exports.stringifyCollection = stringifyCollection;
@@ -5816,14 +5816,14 @@ var require_bool = __commonJS({
 var require_stringifyNumber = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
     "use strict";
-    function stringifyNumber({ format, minFractionDigits, tag, value }) {
+    function stringifyNumber({ format: format2, minFractionDigits, tag, value }) {
       if (typeof value === "bigint")
         return String(value);
       const num = typeof value === "number" ? value : Number(value);
       if (!isFinite(num))
         return isNaN(num) ? ".nan" : num < 0 ? "-.inf" : ".inf";
       let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);
-      if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
+      if (!format2 && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
         let i = n.indexOf(".");
         if (i < 0) {
           i = n.length;
@@ -6078,11 +6078,11 @@ var require_binary = __commonJS({
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
           const n = Math.ceil(str.length / lineWidth);
-          const lines = new Array(n);
+          const lines2 = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str.substr(o, lineWidth);
+            lines2[i] = str.substr(o, lineWidth);
           }
-          str = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str = lines2.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
         return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
       }
@@ -6462,18 +6462,18 @@ var require_set = __commonJS({
       }
       static from(schema, iterable, ctx) {
         const { replacer } = ctx;
-        const set2 = new this(schema);
+        const set3 = new this(schema);
         if (iterable && Symbol.iterator in Object(iterable))
           for (let value of iterable) {
             if (typeof replacer === "function")
               value = replacer.call(iterable, value, value);
-            set2.items.push(Pair.createPair(value, null, ctx));
+            set3.items.push(Pair.createPair(value, null, ctx));
           }
-        return set2;
+        return set3;
       }
     };
     YAMLSet.tag = "tag:yaml.org,2002:set";
-    var set = {
+    var set2 = {
       collection: "map",
       identify: (value) => value instanceof Set,
       nodeClass: YAMLSet,
@@ -6492,7 +6492,7 @@ var require_set = __commonJS({
       }
     };
     exports.YAMLSet = YAMLSet;
-    exports.set = set;
+    exports.set = set2;
   }
 });
 
@@ -6564,9 +6564,9 @@ var require_timestamp = __commonJS({
         const match = str.match(timestamp.test);
         if (!match)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
-        const [, year, month, day, hour, minute, second] = match.map(Number);
+        const [, year, month, day2, hour, minute, second] = match.map(Number);
         const millisec = match[7] ? Number((match[7] + "00").substr(1, 3)) : 0;
-        let date2 = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);
+        let date2 = Date.UTC(year, month - 1, day2, hour || 0, minute || 0, second || 0, millisec);
         const tz = match[8];
         if (tz && tz !== "Z") {
           let d = parseSexagesimal(tz, false);
@@ -6596,10 +6596,10 @@ var require_schema3 = __commonJS({
     var bool = require_bool2();
     var float = require_float2();
     var int2 = require_int2();
-    var merge3 = require_merge();
+    var merge4 = require_merge();
     var omap = require_omap();
     var pairs = require_pairs();
-    var set = require_set();
+    var set2 = require_set();
     var timestamp = require_timestamp();
     var schema = [
       map.map,
@@ -6616,10 +6616,10 @@ var require_schema3 = __commonJS({
       float.floatExp,
       float.float,
       binary.binary,
-      merge3.merge,
+      merge4.merge,
       omap.omap,
       pairs.pairs,
-      set.set,
+      set2.set,
       timestamp.intTime,
       timestamp.floatTime,
       timestamp.timestamp
@@ -6642,11 +6642,11 @@ var require_tags = __commonJS({
     var schema = require_schema();
     var schema$1 = require_schema2();
     var binary = require_binary();
-    var merge3 = require_merge();
+    var merge4 = require_merge();
     var omap = require_omap();
     var pairs = require_pairs();
     var schema$2 = require_schema3();
-    var set = require_set();
+    var set2 = require_set();
     var timestamp = require_timestamp();
     var schemas = /* @__PURE__ */ new Map([
       ["core", schema.schema],
@@ -6667,26 +6667,26 @@ var require_tags = __commonJS({
       intOct: int2.intOct,
       intTime: timestamp.intTime,
       map: map.map,
-      merge: merge3.merge,
+      merge: merge4.merge,
       null: _null3.nullTag,
       omap: omap.omap,
       pairs: pairs.pairs,
       seq: seq.seq,
-      set: set.set,
+      set: set2.set,
       timestamp: timestamp.timestamp
     };
     var coreKnownTags = {
       "tag:yaml.org,2002:binary": binary.binary,
-      "tag:yaml.org,2002:merge": merge3.merge,
+      "tag:yaml.org,2002:merge": merge4.merge,
       "tag:yaml.org,2002:omap": omap.omap,
       "tag:yaml.org,2002:pairs": pairs.pairs,
-      "tag:yaml.org,2002:set": set.set,
+      "tag:yaml.org,2002:set": set2.set,
       "tag:yaml.org,2002:timestamp": timestamp.timestamp
     };
     function getTags(customTags, schemaName, addMergeTag) {
       const schemaTags = schemas.get(schemaName);
       if (schemaTags && !customTags) {
-        return addMergeTag && !schemaTags.includes(merge3.merge) ? schemaTags.concat(merge3.merge) : schemaTags.slice();
+        return addMergeTag && !schemaTags.includes(merge4.merge) ? schemaTags.concat(merge4.merge) : schemaTags.slice();
       }
       let tags = schemaTags;
       if (!tags) {
@@ -6704,7 +6704,7 @@ var require_tags = __commonJS({
         tags = customTags(tags.slice());
       }
       if (addMergeTag)
-        tags = tags.concat(merge3.merge);
+        tags = tags.concat(merge4.merge);
       return tags.reduce((tags2, tag) => {
         const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;
         if (!tagObj) {
@@ -6733,11 +6733,11 @@ var require_Schema = __commonJS({
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0;
     var Schema = class _Schema {
-      constructor({ compat, customTags, merge: merge3, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
+      constructor({ compat, customTags, merge: merge4, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
         this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
         this.name = typeof schema === "string" && schema || "core";
         this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
-        this.tags = tags.getTags(customTags, this.name, merge3);
+        this.tags = tags.getTags(customTags, this.name, merge4);
         this.toStringOptions = toStringDefaults ?? null;
         Object.defineProperty(this, identity.MAP, { value: map.map });
         Object.defineProperty(this, identity.SCALAR, { value: string3.string });
@@ -6762,73 +6762,73 @@ var require_stringifyDocument = __commonJS({
     var stringify = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
-      const lines = [];
+      const lines2 = [];
       let hasDirectives = options.directives === true;
       if (options.directives !== false && doc.directives) {
         const dir = doc.directives.toString(doc);
         if (dir) {
-          lines.push(dir);
+          lines2.push(dir);
           hasDirectives = true;
         } else if (doc.directives.docStart)
           hasDirectives = true;
       }
       if (hasDirectives)
-        lines.push("---");
+        lines2.push("---");
       const ctx = stringify.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
-        if (lines.length !== 1)
-          lines.unshift("");
+        if (lines2.length !== 1)
+          lines2.unshift("");
         const cs2 = commentString(doc.commentBefore);
-        lines.unshift(stringifyComment.indentComment(cs2, ""));
+        lines2.unshift(stringifyComment.indentComment(cs2, ""));
       }
       let chompKeep = false;
       let contentComment = null;
       if (doc.contents) {
         if (identity.isNode(doc.contents)) {
           if (doc.contents.spaceBefore && hasDirectives)
-            lines.push("");
+            lines2.push("");
           if (doc.contents.commentBefore) {
             const cs2 = commentString(doc.contents.commentBefore);
-            lines.push(stringifyComment.indentComment(cs2, ""));
+            lines2.push(stringifyComment.indentComment(cs2, ""));
           }
           ctx.forceBlockIndent = !!doc.comment;
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body2 = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
-          body += stringifyComment.lineComment(body, "", commentString(contentComment));
-        if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
-          lines[lines.length - 1] = `--- ${body}`;
+          body2 += stringifyComment.lineComment(body2, "", commentString(contentComment));
+        if ((body2[0] === "|" || body2[0] === ">") && lines2[lines2.length - 1] === "---") {
+          lines2[lines2.length - 1] = `--- ${body2}`;
         } else
-          lines.push(body);
+          lines2.push(body2);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines2.push(stringify.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
           const cs2 = commentString(doc.comment);
           if (cs2.includes("\n")) {
-            lines.push("...");
-            lines.push(stringifyComment.indentComment(cs2, ""));
+            lines2.push("...");
+            lines2.push(stringifyComment.indentComment(cs2, ""));
           } else {
-            lines.push(`... ${cs2}`);
+            lines2.push(`... ${cs2}`);
           }
         } else {
-          lines.push("...");
+          lines2.push("...");
         }
       } else {
         let dc = doc.comment;
         if (dc && chompKeep)
           dc = dc.replace(/^\n+/, "");
         if (dc) {
-          if ((!chompKeep || contentComment) && lines[lines.length - 1] !== "")
-            lines.push("");
-          lines.push(stringifyComment.indentComment(commentString(dc), ""));
+          if ((!chompKeep || contentComment) && lines2[lines2.length - 1] !== "")
+            lines2.push("");
+          lines2.push(stringifyComment.indentComment(commentString(dc), ""));
         }
       }
-      return lines.join("\n") + "\n";
+      return lines2.join("\n") + "\n";
     }
     exports.stringifyDocument = stringifyDocument;
   }
@@ -6912,9 +6912,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path, value) {
+      addIn(path2, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path, value);
+          this.contents.addIn(path2, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -6989,14 +6989,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path) {
-        if (Collection2.isEmptyPath(path)) {
+      deleteIn(path2) {
+        if (Collection2.isEmptyPath(path2)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path2) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -7011,10 +7011,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path, keepScalar) {
-        if (Collection2.isEmptyPath(path))
+      getIn(path2, keepScalar) {
+        if (Collection2.isEmptyPath(path2))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path2, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -7025,10 +7025,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path) {
-        if (Collection2.isEmptyPath(path))
+      hasIn(path2) {
+        if (Collection2.isEmptyPath(path2))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path2) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -7045,13 +7045,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path, value) {
-        if (Collection2.isEmptyPath(path)) {
+      setIn(path2, value) {
+        if (Collection2.isEmptyPath(path2)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path2), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path, value);
+          this.contents.setIn(path2, value);
         }
       }
       /**
@@ -7148,22 +7148,22 @@ var require_errors = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name2, pos, code2, message) {
+      constructor(name2, pos, code2, message2) {
         super();
         this.name = name2;
         this.code = code2;
-        this.message = message;
+        this.message = message2;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code2, message) {
-        super("YAMLParseError", pos, code2, message);
+      constructor(pos, code2, message2) {
+        super("YAMLParseError", pos, code2, message2);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code2, message) {
-        super("YAMLWarning", pos, code2, message);
+      constructor(pos, code2, message2) {
+        super("YAMLWarning", pos, code2, message2);
       }
     };
     var prettifyError2 = (src, lc) => (error2) => {
@@ -7318,8 +7318,8 @@ var require_resolve_props = __commonJS({
             hasSpace = false;
         }
       }
-      const last = tokens[tokens.length - 1];
-      const end = last ? last.offset + last.source.length : offset;
+      const last2 = tokens[tokens.length - 1];
+      const end = last2 ? last2.offset + last2.source.length : offset;
       if (reqSpace && next && next.type !== "space" && next.type !== "newline" && next.type !== "comma" && (next.type !== "scalar" || next.source !== "")) {
         onError(next.offset, "MISSING_CHAR", "Tags and anchors must be separated from the next token by white space");
       }
@@ -7635,9 +7635,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap = fc.start.source === "{";
-      const fcName = isMap ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap2 = fc.start.source === "{";
+      const fcName = isMap2 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap2 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -7673,7 +7673,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap2 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -7713,7 +7713,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap && !sep2 && !props.found) {
+        if (!isMap2 && !sep2 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -7736,7 +7736,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap && !props.found && ctx.options.strict) {
+            if (!isMap2 && !props.found && ctx.options.strict) {
               if (sep2)
                 for (const st2 of sep2) {
                   if (st2 === valueProps.found)
@@ -7768,7 +7768,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap) {
+          if (isMap2) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -7784,7 +7784,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap ? "}" : "]";
+      const expectedEnd = isMap2 ? "}" : "]";
       const [ce2, ...ee2] = fc.end;
       let cePos = offset;
       if (ce2?.source === expectedEnd)
@@ -7843,8 +7843,8 @@ var require_compose_collection = __commonJS({
         const { anchor: anchor2, newlineAfterProp: nl } = props;
         const lastProp = anchor2 && tagToken ? anchor2.offset > tagToken.offset ? anchor2 : tagToken : anchor2 ?? tagToken;
         if (lastProp && (!nl || nl.offset < lastProp.offset)) {
-          const message = "Missing newline after block sequence props";
-          onError(lastProp, "MISSING_CHAR", message);
+          const message2 = "Missing newline after block sequence props";
+          onError(lastProp, "MISSING_CHAR", message2);
         }
       }
       const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
@@ -7890,17 +7890,17 @@ var require_resolve_block_scalar = __commonJS({
       if (!header)
         return { value: "", type: null, comment: "", range: [start, start, start] };
       const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
-      const lines = scalar.source ? splitLines(scalar.source) : [];
-      let chompStart = lines.length;
-      for (let i = lines.length - 1; i >= 0; --i) {
-        const content = lines[i][1];
+      const lines2 = scalar.source ? splitLines(scalar.source) : [];
+      let chompStart = lines2.length;
+      for (let i = lines2.length - 1; i >= 0; --i) {
+        const content = lines2[i][1];
         if (content === "" || content === "\r")
           chompStart = i;
         else
           break;
       }
       if (chompStart === 0) {
-        const value2 = header.chomp === "+" && lines.length > 0 ? "\n".repeat(Math.max(1, lines.length - 1)) : "";
+        const value2 = header.chomp === "+" && lines2.length > 0 ? "\n".repeat(Math.max(1, lines2.length - 1)) : "";
         let end2 = start + header.length;
         if (scalar.source)
           end2 += scalar.source.length;
@@ -7910,45 +7910,45 @@ var require_resolve_block_scalar = __commonJS({
       let offset = scalar.offset + header.length;
       let contentStart = 0;
       for (let i = 0; i < chompStart; ++i) {
-        const [indent, content] = lines[i];
+        const [indent, content] = lines2[i];
         if (content === "" || content === "\r") {
           if (header.indent === 0 && indent.length > trimIndent)
             trimIndent = indent.length;
         } else {
           if (indent.length < trimIndent) {
-            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
-            onError(offset + indent.length, "MISSING_CHAR", message);
+            const message2 = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
+            onError(offset + indent.length, "MISSING_CHAR", message2);
           }
           if (header.indent === 0)
             trimIndent = indent.length;
           contentStart = i;
           if (trimIndent === 0 && !ctx.atRoot) {
-            const message = "Block scalar values in collections must be indented";
-            onError(offset, "BAD_INDENT", message);
+            const message2 = "Block scalar values in collections must be indented";
+            onError(offset, "BAD_INDENT", message2);
           }
           break;
         }
         offset += indent.length + content.length + 1;
       }
-      for (let i = lines.length - 1; i >= chompStart; --i) {
-        if (lines[i][0].length > trimIndent)
+      for (let i = lines2.length - 1; i >= chompStart; --i) {
+        if (lines2[i][0].length > trimIndent)
           chompStart = i + 1;
       }
       let value = "";
       let sep2 = "";
       let prevMoreIndented = false;
       for (let i = 0; i < contentStart; ++i)
-        value += lines[i][0].slice(trimIndent) + "\n";
+        value += lines2[i][0].slice(trimIndent) + "\n";
       for (let i = contentStart; i < chompStart; ++i) {
-        let [indent, content] = lines[i];
+        let [indent, content] = lines2[i];
         offset += indent.length + content.length + 1;
         const crlf = content[content.length - 1] === "\r";
         if (crlf)
           content = content.slice(0, -1);
         if (content && indent.length < trimIndent) {
           const src = header.indent ? "explicit indentation indicator" : "first line";
-          const message = `Block scalar lines must not be less indented than their ${src}`;
-          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
+          const message2 = `Block scalar lines must not be less indented than their ${src}`;
+          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message2);
           indent = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
@@ -7977,8 +7977,8 @@ var require_resolve_block_scalar = __commonJS({
         case "-":
           break;
         case "+":
-          for (let i = chompStart; i < lines.length; ++i)
-            value += "\n" + lines[i][0].slice(trimIndent);
+          for (let i = chompStart; i < lines2.length; ++i)
+            value += "\n" + lines2[i][0].slice(trimIndent);
           if (value[value.length - 1] !== "\n")
             value += "\n";
           break;
@@ -8026,8 +8026,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           case "comment":
             if (strict && !hasSpace) {
-              const message = "Comments must be separated from other tokens by white space characters";
-              onError(token, "MISSING_CHAR", message);
+              const message2 = "Comments must be separated from other tokens by white space characters";
+              onError(token, "MISSING_CHAR", message2);
             }
             length += token.source.length;
             comment = token.source.substring(1);
@@ -8038,8 +8038,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           /* istanbul ignore next should not happen */
           default: {
-            const message = `Unexpected token in block scalar header: ${token.type}`;
-            onError(token, "UNEXPECTED_TOKEN", message);
+            const message2 = `Unexpected token in block scalar header: ${token.type}`;
+            onError(token, "UNEXPECTED_TOKEN", message2);
             const ts2 = token.source;
             if (ts2 && typeof ts2 === "string")
               length += ts2.length;
@@ -8053,10 +8053,10 @@ var require_resolve_block_scalar = __commonJS({
       const first = split2[0];
       const m2 = first.match(/^( *)/);
       const line0 = m2?.[1] ? [m2[1], first.slice(m2[1].length)] : ["", first];
-      const lines = [line0];
+      const lines2 = [line0];
       for (let i = 1; i < split2.length; i += 2)
-        lines.push([split2[i], split2[i + 1]]);
-      return lines;
+        lines2.push([split2[i], split2[i + 1]]);
+      return lines2;
     }
     exports.resolveBlockScalar = resolveBlockScalar;
   }
@@ -8167,9 +8167,9 @@ var require_resolve_flow_scalar = __commonJS({
         }
         pos = line.lastIndex;
       }
-      const last = /[ \t]*(.*)/sy;
-      last.lastIndex = pos;
-      match = last.exec(source2);
+      const last2 = /[ \t]*(.*)/sy;
+      last2.lastIndex = pos;
+      match = last2.exec(source2);
       return res + sep2 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source2, onError) {
@@ -8432,13 +8432,13 @@ var require_compose_node = __commonJS({
             if (anchor2)
               node2.anchor = anchor2.source.substring(1);
           } catch (error2) {
-            const message = error2 instanceof Error ? error2.message : String(error2);
-            onError(token, "RESOURCE_EXHAUSTION", message);
+            const message2 = error2 instanceof Error ? error2.message : String(error2);
+            onError(token, "RESOURCE_EXHAUSTION", message2);
           }
           break;
         default: {
-          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
-          onError(token, "UNEXPECTED_TOKEN", message);
+          const message2 = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
+          onError(token, "UNEXPECTED_TOKEN", message2);
           isSrcToken = false;
         }
       }
@@ -8594,12 +8594,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source2, code2, message, warning) => {
+        this.onError = (source2, code2, message2, warning) => {
           const pos = getErrorPos(source2);
           if (warning)
-            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message2));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code2, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message2));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -8669,10 +8669,10 @@ ${cb}` : comment;
           console.dir(token, { depth: null });
         switch (token.type) {
           case "directive":
-            this.directives.add(token.source, (offset, message, warning) => {
+            this.directives.add(token.source, (offset, message2, warning) => {
               const pos = getErrorPos(token);
               pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning);
+              this.onError(pos, "BAD_DIRECTIVE", message2, warning);
             });
             this.prelude.push(token.source);
             this.atDirectives = true;
@@ -8761,12 +8761,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code2, message) => {
+        const _onError = (pos, code2, message2) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code2, message);
+            onError(offset, code2, message2);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message2);
         };
         switch (token.type) {
           case "scalar":
@@ -8795,13 +8795,13 @@ var require_cst_scalar = __commonJS({
         case ">": {
           const he2 = source2.indexOf("\n");
           const head = source2.substring(0, he2);
-          const body = source2.substring(he2 + 1) + "\n";
+          const body2 = source2.substring(he2 + 1) + "\n";
           const props = [
             { type: "block-scalar-header", offset, indent, source: head }
           ];
           if (!addEndtoBlockProps(props, end))
             props.push({ type: "newline", offset: -1, indent, source: "\n" });
-          return { type: "block-scalar", offset, indent, props, source: body };
+          return { type: "block-scalar", offset, indent, props, source: body2 };
         }
         case '"':
           return { type: "double-quoted-scalar", offset, indent, source: source2, end };
@@ -8858,13 +8858,13 @@ var require_cst_scalar = __commonJS({
     function setBlockScalarValue(token, source2) {
       const he2 = source2.indexOf("\n");
       const head = source2.substring(0, he2);
-      const body = source2.substring(he2 + 1) + "\n";
+      const body2 = source2.substring(he2 + 1) + "\n";
       if (token.type === "block-scalar") {
         const header = token.props[0];
         if (header.type !== "block-scalar-header")
           throw new Error("Invalid block scalar header");
         header.source = head;
-        token.source = body;
+        token.source = body2;
       } else {
         const { offset } = token;
         const indent = "indent" in token ? token.indent : -1;
@@ -8876,7 +8876,7 @@ var require_cst_scalar = __commonJS({
         for (const key of Object.keys(token))
           if (key !== "type" && key !== "offset")
             delete token[key];
-        Object.assign(token, { type: "block-scalar", indent, props, source: body });
+        Object.assign(token, { type: "block-scalar", indent, props, source: body2 });
       }
     }
     function addEndtoBlockProps(props, end) {
@@ -9004,17 +9004,17 @@ var require_cst_visit = __commonJS({
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove item");
-    function visit(cst, visitor) {
+    function visit2(cst, visitor) {
       if ("type" in cst && cst.type === "document")
         cst = { start: cst.start, value: cst.value };
       _visit(Object.freeze([]), cst, visitor);
     }
-    visit.BREAK = BREAK;
-    visit.SKIP = SKIP;
-    visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path) => {
+    visit2.BREAK = BREAK;
+    visit2.SKIP = SKIP;
+    visit2.REMOVE = REMOVE;
+    visit2.itemAtPath = (cst, path2) => {
       let item = cst;
-      for (const [field, index] of path) {
+      for (const [field, index] of path2) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -9023,23 +9023,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path) => {
-      const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field = path[path.length - 1][0];
+    visit2.parentCollection = (cst, path2) => {
+      const parent = visit2.itemAtPath(cst, path2.slice(0, -1));
+      const field = path2[path2.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path, item, visitor) {
-      let ctrl = visitor(item, path);
+    function _visit(path2, item, visitor) {
+      let ctrl = visitor(item, path2);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci2 = _visit(Object.freeze(path.concat([[field, i]])), token.items[i], visitor);
+            const ci2 = _visit(Object.freeze(path2.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci2 === "number")
               i = ci2 - 1;
             else if (ci2 === BREAK)
@@ -9050,12 +9050,12 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path);
+            ctrl = ctrl(item, path2);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path2) : ctrl;
     }
-    exports.visit = visit;
+    exports.visit = visit2;
   }
 });
 
@@ -9071,7 +9071,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar2 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -9155,7 +9155,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar;
+    exports.isScalar = isScalar2;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -9878,7 +9878,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -9926,8 +9926,8 @@ var require_parser = __commonJS({
         }
         const type = cst.tokenType(source2);
         if (!type) {
-          const message = `Not a YAML token: ${source2}`;
-          yield* this.pop({ type: "error", offset: this.offset, message, source: source2 });
+          const message2 = `Not a YAML token: ${source2}`;
+          yield* this.pop({ type: "error", offset: this.offset, message: message2, source: source2 });
           this.offset += source2.length;
         } else if (type === "scalar") {
           this.atNewLine = false;
@@ -10017,8 +10017,8 @@ var require_parser = __commonJS({
       *pop(error2) {
         const token = error2 ?? this.stack.pop();
         if (!token) {
-          const message = "Tried to pop an empty stack";
-          yield { type: "error", offset: this.offset, source: "", message };
+          const message2 = "Tried to pop an empty stack";
+          yield { type: "error", offset: this.offset, source: "", message: message2 };
         } else if (this.stack.length === 0) {
           yield token;
         } else {
@@ -10076,12 +10076,12 @@ var require_parser = __commonJS({
               yield* this.pop(token);
           }
           if ((top.type === "document" || top.type === "block-map" || top.type === "block-seq") && (token.type === "block-map" || token.type === "block-seq")) {
-            const last = token.items[token.items.length - 1];
-            if (last && !last.sep && !last.value && last.start.length > 0 && findNonEmptyIndex(last.start) === -1 && (token.indent === 0 || last.start.every((st2) => st2.type !== "comment" || st2.indent < token.indent))) {
+            const last2 = token.items[token.items.length - 1];
+            if (last2 && !last2.sep && !last2.value && last2.start.length > 0 && findNonEmptyIndex(last2.start) === -1 && (token.indent === 0 || last2.start.every((st2) => st2.type !== "comment" || st2.indent < token.indent))) {
               if (top.type === "document")
-                top.end = last.start;
+                top.end = last2.start;
               else
-                top.items.push({ start: last.start });
+                top.items.push({ start: last2.start });
               token.items.splice(-1, 1);
             }
           }
@@ -10205,8 +10205,8 @@ var require_parser = __commonJS({
             this.onKeyLine = false;
             if (it2.value) {
               const end = "end" in it2.value ? it2.value.end : void 0;
-              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
-              if (last?.type === "comment")
+              const last2 = Array.isArray(end) ? end[end.length - 1] : void 0;
+              if (last2?.type === "comment")
                 end?.push(this.sourceToken);
               else
                 map.items.push({ start: [this.sourceToken] });
@@ -10398,8 +10398,8 @@ var require_parser = __commonJS({
           case "newline":
             if (it2.value) {
               const end = "end" in it2.value ? it2.value.end : void 0;
-              const last = Array.isArray(end) ? end[end.length - 1] : void 0;
-              if (last?.type === "comment")
+              const last2 = Array.isArray(end) ? end[end.length - 1] : void 0;
+              if (last2?.type === "comment")
                 end?.push(this.sourceToken);
               else
                 seq.items.push({ start: [this.sourceToken] });
@@ -10651,7 +10651,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -10671,7 +10671,7 @@ var require_public_api = __commonJS({
       const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
       return { lineCounter: lineCounter$1, prettyErrors };
     }
-    function parseAllDocuments(source2, options = {}) {
+    function parseAllDocuments2(source2, options = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options);
@@ -10704,7 +10704,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse4(src, reviver, options) {
+    function parse5(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -10745,8 +10745,8 @@ var require_public_api = __commonJS({
         return value.toString(options);
       return new Document.Document(value, _replacer, options).toString(options);
     }
-    exports.parse = parse4;
-    exports.parseAllDocuments = parseAllDocuments;
+    exports.parse = parse5;
+    exports.parseAllDocuments = parseAllDocuments2;
     exports.parseDocument = parseDocument2;
     exports.stringify = stringify;
   }
@@ -10771,7 +10771,7 @@ var require_dist = __commonJS({
     var lineCounter = require_line_counter();
     var parser = require_parser();
     var publicApi = require_public_api();
-    var visit = require_visit();
+    var visit2 = require_visit();
     exports.Composer = composer.Composer;
     exports.Document = Document.Document;
     exports.Schema = Schema.Schema;
@@ -10799,8 +10799,8 @@ var require_dist = __commonJS({
     exports.parseAllDocuments = publicApi.parseAllDocuments;
     exports.parseDocument = publicApi.parseDocument;
     exports.stringify = publicApi.stringify;
-    exports.visit = visit.visit;
-    exports.visitAsync = visit.visitAsync;
+    exports.visit = visit2.visit;
+    exports.visitAsync = visit2.visitAsync;
   }
 });
 
@@ -10847,7 +10847,7 @@ function systemAction(err) {
   const verb = verbs[err.syscall?.replace(/^spawn .*/, "spawn") ?? ""] ?? (err.syscall ? `${err.syscall}` : "use");
   return err.path ? `${verb} ${err.path}` : verb;
 }
-var EXIT_CODES, ExitCode, CairnError, UsageError, IntegrityError, RepositoryNotFoundError, LockedError, NoKeyError, SourceError, ChangedWhileReadingError, UnreadableFileError, IncompleteSnapshotError, ConnectionError, HostKeyError, CancelledError, SYSTEM_ERRORS;
+var EXIT_CODES, ExitCode, CairnError, UsageError, IntegrityError, RepositoryNotFoundError, LockedError, NoKeyError, PartialBackupError, SourceError, ChangedWhileReadingError, UnreadableFileError, IncompleteSnapshotError, ConnectionError, HostKeyError, CancelledError, SYSTEM_ERRORS;
 var init_errors = __esm({
   "src/errors.ts"() {
     "use strict";
@@ -10857,6 +10857,7 @@ var init_errors = __esm({
       { code: 2, name: "usage", meaning: "usage, config or setup error: the command cannot run as given (fix it and run again)" },
       { code: 3, name: "integrity", meaning: "integrity problem: stored data is damaged or missing (verify, restore)" },
       { code: 4, name: "incomplete", meaning: "incomplete snapshot: saved, but some files could not be read (they are named)" },
+      { code: 5, name: "partial", meaning: "some repositories failed: the backup is in the others (each failed one is named)" },
       { code: 10, name: "repoNotFound", meaning: "repository not found" },
       { code: 11, name: "locked", meaning: "repository locked by another run" },
       { code: 12, name: "noKey", meaning: "no key matches (wrong identity or write key)" },
@@ -10866,21 +10867,21 @@ var init_errors = __esm({
     CairnError = class extends Error {
       exitCode;
       hint;
-      constructor(message, exitCode = ExitCode.runtime, hint, options) {
-        super(message, options);
+      constructor(message2, exitCode = ExitCode.runtime, hint, options) {
+        super(message2, options);
         this.name = new.target.name;
         this.exitCode = exitCode;
         this.hint = hint;
       }
     };
     UsageError = class extends CairnError {
-      constructor(message, hint) {
-        super(message, ExitCode.usage, hint);
+      constructor(message2, hint) {
+        super(message2, ExitCode.usage, hint);
       }
     };
     IntegrityError = class extends CairnError {
-      constructor(message, hint = "run `cairn verify --read-data` to see every damaged object") {
-        super(message, ExitCode.integrity, hint);
+      constructor(message2, hint = "run `cairn verify --read-data` to see every damaged object") {
+        super(message2, ExitCode.integrity, hint);
       }
     };
     RepositoryNotFoundError = class extends CairnError {
@@ -10889,26 +10890,31 @@ var init_errors = __esm({
       }
     };
     LockedError = class extends CairnError {
-      constructor(message) {
-        super(message, ExitCode.locked, "wait for the other run to finish; a lock from a dead process expires by itself");
+      constructor(message2) {
+        super(message2, ExitCode.locked, "wait for the other run to finish; a lock from a dead process expires by itself");
       }
     };
     NoKeyError = class extends CairnError {
-      constructor(message, hint) {
-        super(message, ExitCode.noKey, hint);
+      constructor(message2, hint) {
+        super(message2, ExitCode.noKey, hint);
+      }
+    };
+    PartialBackupError = class extends CairnError {
+      constructor(message2, hint) {
+        super(message2, ExitCode.partial, hint);
       }
     };
     SourceError = class extends CairnError {
-      constructor(message, hint, options) {
-        super(message, ExitCode.runtime, hint, options);
+      constructor(message2, hint, options) {
+        super(message2, ExitCode.runtime, hint, options);
       }
     };
     ChangedWhileReadingError = class extends CairnError {
       path;
       detail;
-      constructor(path, detail) {
-        super(`${path} changed while it was read (${detail})`);
-        this.path = path;
+      constructor(path2, detail) {
+        super(`${path2} changed while it was read (${detail})`);
+        this.path = path2;
         this.detail = detail;
       }
     };
@@ -10916,25 +10922,25 @@ var init_errors = __esm({
       /** The path on the source machine (or the pattern). */
       path;
       reason;
-      constructor(path, reason, options) {
-        super(`cannot read ${path}: ${reason}`, ExitCode.incomplete, "give the backup user read access, fix the path in cairn.yml, or leave the file out", options);
-        this.path = path;
+      constructor(path2, reason, options) {
+        super(`cannot read ${path2}: ${reason}`, ExitCode.incomplete, "give the backup user read access, fix the path in cairn.yml, or leave the file out", options);
+        this.path = path2;
         this.reason = reason;
       }
     };
     IncompleteSnapshotError = class extends CairnError {
-      constructor(message, hint) {
-        super(message, ExitCode.incomplete, hint);
+      constructor(message2, hint) {
+        super(message2, ExitCode.incomplete, hint);
       }
     };
     ConnectionError = class extends CairnError {
-      constructor(message, hint, options) {
-        super(message, ExitCode.runtime, hint, options);
+      constructor(message2, hint, options) {
+        super(message2, ExitCode.runtime, hint, options);
       }
     };
     HostKeyError = class extends CairnError {
-      constructor(message, hint) {
-        super(message, ExitCode.usage, hint);
+      constructor(message2, hint) {
+        super(message2, ExitCode.usage, hint);
       }
     };
     CancelledError = class extends CairnError {
@@ -10987,8 +10993,8 @@ function parseFingerprints(text) {
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     const keygen3 = /^\d+\s+(\S+)(?:\s.*)?\([A-Z0-9-]+\)$/.exec(line);
-    const words = keygen3 && !/SHA256:/i.test(line.slice(line.indexOf(keygen3[1]) + keygen3[1].length)) ? [keygen3[1]] : line.split(/[\s,]+/).filter(Boolean);
-    for (const word of words) {
+    const words2 = keygen3 && !/SHA256:/i.test(line.slice(line.indexOf(keygen3[1]) + keygen3[1].length)) ? [keygen3[1]] : line.split(/[\s,]+/).filter(Boolean);
+    for (const word of words2) {
       const fp = normalizeFingerprint(word);
       if (!fp) return { fingerprints, bad: keygen3 ? line : word };
       fingerprints.push(fp);
@@ -11035,24 +11041,24 @@ function hostsMatch(field, host, port) {
 }
 function verifyHostKey(blob, host, port, pins) {
   const presented = describeKey(blob);
-  const lines = parseKnownHosts(pins.knownHosts).filter((l) => hostsMatch(l.hosts, host, port));
+  const lines2 = parseKnownHosts(pins.knownHosts).filter((l) => hostsMatch(l.hosts, host, port));
   const same = (l) => l.type === presented.type && l.base64 === presented.base64;
-  if (lines.some((l) => l.marker === "@revoked" && same(l))) return { ok: false, reason: "revoked", presented };
-  if (lines.some((l) => l.marker === "" && same(l))) return { ok: true, by: "known_hosts" };
+  if (lines2.some((l) => l.marker === "@revoked" && same(l))) return { ok: false, reason: "revoked", presented };
+  if (lines2.some((l) => l.marker === "" && same(l))) return { ok: true, by: "known_hosts" };
   const fps = pins.fingerprints.map(normalizeFingerprint).filter((f2) => f2 !== null);
   if (fps.includes(presented.fingerprint)) return { ok: true, by: "fingerprint" };
-  const pinnedForHost = lines.some((l) => l.marker === "");
+  const pinnedForHost = lines2.some((l) => l.marker === "");
   return { ok: false, reason: pinnedForHost || fps.length > 0 ? "mismatch" : "unpinned", presented };
 }
 function refusalMessage(v2, host, port) {
   const p2 = v2.presented;
   const where = `${host}:${port}`;
-  const message = v2.reason === "revoked" ? `the host key of ${where} (${p2.type} ${p2.fingerprint}) is marked @revoked in CAIRN_KNOWN_HOSTS; refusing to connect` : v2.reason === "mismatch" ? `the host key of ${where} does not match any pinned key: the server presented ${p2.type} ${p2.fingerprint}. Either the server's key was changed, or someone is intercepting the connection; refusing to connect` : `the host key of ${where} is not pinned: the server presented ${p2.type} ${p2.fingerprint}; refusing to connect (no trust on first use)`;
+  const message2 = v2.reason === "revoked" ? `the host key of ${where} (${p2.type} ${p2.fingerprint}) is marked @revoked in CAIRN_KNOWN_HOSTS; refusing to connect` : v2.reason === "mismatch" ? `the host key of ${where} does not match any pinned key: the server presented ${p2.type} ${p2.fingerprint}. Either the server's key was changed, or someone is intercepting the connection; refusing to connect` : `the host key of ${where} is not pinned: the server presented ${p2.type} ${p2.fingerprint}; refusing to connect (no trust on first use)`;
   const hint = `check the fingerprint out of band, on the server itself (its console, or a session you trust: ssh-keygen -lf /etc/ssh/ssh_host_${p2.type.replace(/^ssh-|-sha2-nistp\d+$/g, "")}_key.pub), never only through this connection; if it matches, pin it with
   CAIRN_HOST_FINGERPRINT=${p2.fingerprint}
 or add this line to CAIRN_KNOWN_HOSTS:
   ${knownHostsName(host, port)} ${p2.type} ${p2.base64}`;
-  return { message, hint };
+  return { message: message2, hint };
 }
 var init_hostkeys = __esm({
   "src/transport/hostkeys.ts"() {
@@ -11359,7 +11365,7 @@ var require_writer = __commonJS({
       size: 1024,
       growthFactor: 8
     };
-    function merge3(from, to2) {
+    function merge4(from, to2) {
       assert2.ok(from);
       assert2.equal(typeof from, "object");
       assert2.ok(to2);
@@ -11374,7 +11380,7 @@ var require_writer = __commonJS({
       return to2;
     }
     function Writer(options) {
-      options = merge3(DEFAULT_OPTS, options || {});
+      options = merge4(DEFAULT_OPTS, options || {});
       this._buf = Buffer2.alloc(options.size || 1024);
       this._size = this._buf.length;
       this._offset = 0;
@@ -16243,7 +16249,7 @@ var require_crypto = __commonJS({
     var {
       createCipheriv: createCipheriv2,
       createDecipheriv: createDecipheriv2,
-      createHmac: createHmac5,
+      createHmac: createHmac6,
       randomFillSync,
       timingSafeEqual: timingSafeEqual3
     } = __require("crypto");
@@ -16608,7 +16614,7 @@ var require_crypto = __commonJS({
           );
           this._onWrite(lenBytes);
           this._onWrite(encrypted);
-          mac3 = createHmac5(this._macSSLName, this._macKey);
+          mac3 = createHmac6(this._macSSLName, this._macKey);
           writeUInt32BE(BUF_INT, this.outSeqno, 0);
           mac3.update(BUF_INT);
           mac3.update(lenBytes);
@@ -16616,7 +16622,7 @@ var require_crypto = __commonJS({
         } else {
           const encrypted = this._cipherInstance.update(packet);
           this._onWrite(encrypted);
-          mac3 = createHmac5(this._macSSLName, this._macKey);
+          mac3 = createHmac6(this._macSSLName, this._macKey);
           writeUInt32BE(BUF_INT, this.outSeqno, 0);
           mac3.update(BUF_INT);
           mac3.update(packet);
@@ -17207,7 +17213,7 @@ var require_crypto = __commonJS({
             if (this._len > MAX_PACKET_SIZE || this._len < 5 || (need & this._blockSize - 1) !== 0) {
               throw new Error("Bad packet length");
             }
-            this._macInstance = createHmac5(this._macSSLName, this._macKey);
+            this._macInstance = createHmac6(this._macSSLName, this._macKey);
             writeUInt32BE(BUF_INT, this.inSeqno, 0);
             this._macInstance.update(BUF_INT);
             if (this._macETM) {
@@ -17537,7 +17543,7 @@ var require_crypto = __commonJS({
       MAC_INFO,
       bindingAvailable: !!binding,
       init: (() => {
-        return new Promise(async (resolve6, reject) => {
+        return new Promise(async (resolve8, reject) => {
           try {
             POLY1305_WASM_MODULE = await require_poly1305()();
             POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
@@ -17549,7 +17555,7 @@ var require_crypto = __commonJS({
           } catch (ex) {
             return reject(ex);
           }
-          resolve6();
+          resolve8();
         });
       })(),
       NullCipher,
@@ -17567,8 +17573,8 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv: createDecipheriv2,
       createECDH,
-      createHash: createHash7,
-      createHmac: createHmac5,
+      createHash: createHash9,
+      createHmac: createHmac6,
       createSign,
       createVerify,
       getCiphers,
@@ -17881,7 +17887,7 @@ ${formatted}-----END ${type} KEY-----`;
       })(),
       verify: (() => {
         if (typeof verify_ === "function") {
-          return function verify4(data, signature, algo) {
+          return function verify5(data, signature, algo) {
             const pem = this[SYM_PUB_PEM];
             if (pem === null)
               return new Error("No public key available");
@@ -17894,7 +17900,7 @@ ${formatted}-----END ${type} KEY-----`;
             }
           };
         }
-        return function verify4(data, signature, algo) {
+        return function verify5(data, signature, algo) {
           const pem = this[SYM_PUB_PEM];
           if (pem === null)
             return new Error("No public key available");
@@ -18255,11 +18261,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash7("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash9("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash7("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash9("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -18424,8 +18430,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash7("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash7("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash9("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash9("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -18463,9 +18469,9 @@ ${formatted}-----END ${type} KEY-----`;
         macData.set(privBlob, p2 + 4);
         if (!passphrase)
           passphrase = EMPTY_PASSPHRASE;
-        const calcMAC = createHmac5(
+        const calcMAC = createHmac6(
           "sha1",
-          createHash7("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash9("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac3) {
           if (encrypted) {
@@ -18587,10 +18593,10 @@ ${formatted}-----END ${type} KEY-----`;
         let m2 = regexp.exec(str);
         if (m2 === null)
           return null;
-        const body = m2[1];
+        const body2 = m2[1];
         let dataStart = 0;
         let comment = "";
-        while (m2 = RE_HEADER.exec(body)) {
+        while (m2 = RE_HEADER.exec(body2)) {
           const headerName = m2[1];
           const headerValue = m2[2].replace(RE_HEADER_ENDS, "");
           if (headerValue.length > 1024) {
@@ -18605,7 +18611,7 @@ ${formatted}-----END ${type} KEY-----`;
             }
           }
         }
-        let data = body.slice(dataStart);
+        let data = body2.slice(dataStart);
         if (!RE_DATA.test(data))
           return new Error("Malformed RFC4716 public key");
         data = Buffer.from(data, "base64");
@@ -18807,9 +18813,9 @@ var require_agent = __commonJS({
     "use strict";
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
-    var { resolve: resolve6 } = __require("path");
-    var { readFile: readFile2 } = __require("fs");
-    var { execFile, spawn: spawn2 } = __require("child_process");
+    var { resolve: resolve8 } = __require("path");
+    var { readFile: readFile3 } = __require("fs");
+    var { execFile, spawn: spawn4 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -18943,7 +18949,7 @@ var require_agent = __commonJS({
       const RET_ERR_BINSTDIN = 13;
       const RET_ERR_BINSTDOUT = 14;
       const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve6(__dirname, "..", "util/pagent.exe");
+      const EXEPATH = resolve8(__dirname, "..", "util/pagent.exe");
       const ERROR = {
         [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
         [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
@@ -18986,7 +18992,7 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn2(EXEPATH, [data.length]);
+          const proc = this.proc = spawn4(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -19026,7 +19032,7 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile2(socketPath, function readCygsocket(err, data) {
+          readFile3(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -19035,7 +19041,7 @@ var require_agent = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile2(socketPath, readCygsocket);
+                readFile3(socketPath, readCygsocket);
               });
               return;
             }
@@ -19109,11 +19115,11 @@ var require_agent = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path)) {
-        return path === "pageant" ? new PageantAgent() : new CygwinAgent(path);
+    function createAgent(path2) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path2)) {
+        return path2 === "pageant" ? new PageantAgent() : new CygwinAgent(path2);
       }
-      return new OpenSSHAgent(path);
+      return new OpenSSHAgent(path2);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -19651,9 +19657,9 @@ var require_zlib = __commonJS({
     function processCallback() {
       throw new Error("Should not get here");
     }
-    function zlibOnError(message, errno, code2) {
+    function zlibOnError(message2, errno, code2) {
       const self2 = this._owner;
-      const error2 = new Error(message);
+      const error2 = new Error(message2);
       error2.errno = errno;
       error2.code = code2;
       self2._err = error2;
@@ -20787,7 +20793,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash7,
+      createHash: createHash9,
       createPublicKey: createPublicKey2,
       diffieHellman: diffieHellman2,
       generateKeyPairSync: generateKeyPairSync2,
@@ -20927,10 +20933,10 @@ var require_kex = __commonJS({
       let clientList;
       let serverList;
       let i;
-      const debug = self2._debug;
-      debug && debug("Inbound: Handshake in progress");
-      debug && debug(`Handshake: (local) KEX method: ${localKex}`);
-      debug && debug(`Handshake: (remote) KEX method: ${remote.kex}`);
+      const debug2 = self2._debug;
+      debug2 && debug2("Inbound: Handshake in progress");
+      debug2 && debug2(`Handshake: (local) KEX method: ${localKex}`);
+      debug2 && debug2(`Handshake: (remote) KEX method: ${remote.kex}`);
       let remoteExtInfoEnabled;
       if (self2._server) {
         serverList = localKex;
@@ -20948,10 +20954,10 @@ var require_kex = __commonJS({
           self2._strictMode = serverList.indexOf("kex-strict-s-v00@openssh.com") !== -1;
         }
         if (self2._strictMode) {
-          debug && debug("Handshake: strict KEX mode enabled");
+          debug2 && debug2("Handshake: strict KEX mode enabled");
           if (self2._decipher.inSeqno !== 1) {
-            if (debug)
-              debug("Handshake: KEXINIT not first packet in strict KEX mode");
+            if (debug2)
+              debug2("Handshake: KEXINIT not first packet in strict KEX mode");
             return doFatalError(
               self2,
               "Handshake failed: KEXINIT not first packet in strict KEX mode",
@@ -20963,7 +20969,7 @@ var require_kex = __commonJS({
       }
       for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
       if (i === clientList.length) {
-        debug && debug("Handshake: no matching key exchange algorithm");
+        debug2 && debug2("Handshake: no matching key exchange algorithm");
         return doFatalError(
           self2,
           "Handshake failed: no matching key exchange algorithm",
@@ -20972,13 +20978,13 @@ var require_kex = __commonJS({
         );
       }
       init3.kex = clientList[i];
-      debug && debug(`Handshake: KEX algorithm: ${clientList[i]}`);
+      debug2 && debug2(`Handshake: KEX algorithm: ${clientList[i]}`);
       if (firstFollows && (!remote.kex.length || clientList[i] !== remote.kex[0])) {
         self2._skipNextInboundPacket = true;
       }
       const localSrvHostKey = local.lists.serverHostKey.array;
-      debug && debug(`Handshake: (local) Host key format: ${localSrvHostKey}`);
-      debug && debug(
+      debug2 && debug2(`Handshake: (local) Host key format: ${localSrvHostKey}`);
+      debug2 && debug2(
         `Handshake: (remote) Host key format: ${remote.serverHostKey}`
       );
       if (self2._server) {
@@ -20990,7 +20996,7 @@ var require_kex = __commonJS({
       }
       for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
       if (i === clientList.length) {
-        debug && debug("Handshake: No matching host key format");
+        debug2 && debug2("Handshake: No matching host key format");
         return doFatalError(
           self2,
           "Handshake failed: no matching host key format",
@@ -20999,10 +21005,10 @@ var require_kex = __commonJS({
         );
       }
       init3.serverHostKey = clientList[i];
-      debug && debug(`Handshake: Host key format: ${clientList[i]}`);
+      debug2 && debug2(`Handshake: Host key format: ${clientList[i]}`);
       const localCSCipher = local.lists.cs.cipher.array;
-      debug && debug(`Handshake: (local) C->S cipher: ${localCSCipher}`);
-      debug && debug(`Handshake: (remote) C->S cipher: ${remote.cs.cipher}`);
+      debug2 && debug2(`Handshake: (local) C->S cipher: ${localCSCipher}`);
+      debug2 && debug2(`Handshake: (remote) C->S cipher: ${remote.cs.cipher}`);
       if (self2._server) {
         serverList = localCSCipher;
         clientList = remote.cs.cipher;
@@ -21012,7 +21018,7 @@ var require_kex = __commonJS({
       }
       for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
       if (i === clientList.length) {
-        debug && debug("Handshake: No matching C->S cipher");
+        debug2 && debug2("Handshake: No matching C->S cipher");
         return doFatalError(
           self2,
           "Handshake failed: no matching C->S cipher",
@@ -21021,10 +21027,10 @@ var require_kex = __commonJS({
         );
       }
       init3.cs.cipher = clientList[i];
-      debug && debug(`Handshake: C->S Cipher: ${clientList[i]}`);
+      debug2 && debug2(`Handshake: C->S Cipher: ${clientList[i]}`);
       const localSCCipher = local.lists.sc.cipher.array;
-      debug && debug(`Handshake: (local) S->C cipher: ${localSCCipher}`);
-      debug && debug(`Handshake: (remote) S->C cipher: ${remote.sc.cipher}`);
+      debug2 && debug2(`Handshake: (local) S->C cipher: ${localSCCipher}`);
+      debug2 && debug2(`Handshake: (remote) S->C cipher: ${remote.sc.cipher}`);
       if (self2._server) {
         serverList = localSCCipher;
         clientList = remote.sc.cipher;
@@ -21034,7 +21040,7 @@ var require_kex = __commonJS({
       }
       for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
       if (i === clientList.length) {
-        debug && debug("Handshake: No matching S->C cipher");
+        debug2 && debug2("Handshake: No matching S->C cipher");
         return doFatalError(
           self2,
           "Handshake failed: no matching S->C cipher",
@@ -21043,13 +21049,13 @@ var require_kex = __commonJS({
         );
       }
       init3.sc.cipher = clientList[i];
-      debug && debug(`Handshake: S->C cipher: ${clientList[i]}`);
+      debug2 && debug2(`Handshake: S->C cipher: ${clientList[i]}`);
       const localCSMAC = local.lists.cs.mac.array;
-      debug && debug(`Handshake: (local) C->S MAC: ${localCSMAC}`);
-      debug && debug(`Handshake: (remote) C->S MAC: ${remote.cs.mac}`);
+      debug2 && debug2(`Handshake: (local) C->S MAC: ${localCSMAC}`);
+      debug2 && debug2(`Handshake: (remote) C->S MAC: ${remote.cs.mac}`);
       if (CIPHER_INFO[init3.cs.cipher].authLen > 0) {
         init3.cs.mac = "";
-        debug && debug("Handshake: C->S MAC: <implicit>");
+        debug2 && debug2("Handshake: C->S MAC: <implicit>");
       } else {
         if (self2._server) {
           serverList = localCSMAC;
@@ -21060,7 +21066,7 @@ var require_kex = __commonJS({
         }
         for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
         if (i === clientList.length) {
-          debug && debug("Handshake: No matching C->S MAC");
+          debug2 && debug2("Handshake: No matching C->S MAC");
           return doFatalError(
             self2,
             "Handshake failed: no matching C->S MAC",
@@ -21069,14 +21075,14 @@ var require_kex = __commonJS({
           );
         }
         init3.cs.mac = clientList[i];
-        debug && debug(`Handshake: C->S MAC: ${clientList[i]}`);
+        debug2 && debug2(`Handshake: C->S MAC: ${clientList[i]}`);
       }
       const localSCMAC = local.lists.sc.mac.array;
-      debug && debug(`Handshake: (local) S->C MAC: ${localSCMAC}`);
-      debug && debug(`Handshake: (remote) S->C MAC: ${remote.sc.mac}`);
+      debug2 && debug2(`Handshake: (local) S->C MAC: ${localSCMAC}`);
+      debug2 && debug2(`Handshake: (remote) S->C MAC: ${remote.sc.mac}`);
       if (CIPHER_INFO[init3.sc.cipher].authLen > 0) {
         init3.sc.mac = "";
-        debug && debug("Handshake: S->C MAC: <implicit>");
+        debug2 && debug2("Handshake: S->C MAC: <implicit>");
       } else {
         if (self2._server) {
           serverList = localSCMAC;
@@ -21087,7 +21093,7 @@ var require_kex = __commonJS({
         }
         for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
         if (i === clientList.length) {
-          debug && debug("Handshake: No matching S->C MAC");
+          debug2 && debug2("Handshake: No matching S->C MAC");
           return doFatalError(
             self2,
             "Handshake failed: no matching S->C MAC",
@@ -21096,11 +21102,11 @@ var require_kex = __commonJS({
           );
         }
         init3.sc.mac = clientList[i];
-        debug && debug(`Handshake: S->C MAC: ${clientList[i]}`);
+        debug2 && debug2(`Handshake: S->C MAC: ${clientList[i]}`);
       }
       const localCSCompress = local.lists.cs.compress.array;
-      debug && debug(`Handshake: (local) C->S compression: ${localCSCompress}`);
-      debug && debug(`Handshake: (remote) C->S compression: ${remote.cs.compress}`);
+      debug2 && debug2(`Handshake: (local) C->S compression: ${localCSCompress}`);
+      debug2 && debug2(`Handshake: (remote) C->S compression: ${remote.cs.compress}`);
       if (self2._server) {
         serverList = localCSCompress;
         clientList = remote.cs.compress;
@@ -21110,7 +21116,7 @@ var require_kex = __commonJS({
       }
       for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
       if (i === clientList.length) {
-        debug && debug("Handshake: No matching C->S compression");
+        debug2 && debug2("Handshake: No matching C->S compression");
         return doFatalError(
           self2,
           "Handshake failed: no matching C->S compression",
@@ -21119,10 +21125,10 @@ var require_kex = __commonJS({
         );
       }
       init3.cs.compress = clientList[i];
-      debug && debug(`Handshake: C->S compression: ${clientList[i]}`);
+      debug2 && debug2(`Handshake: C->S compression: ${clientList[i]}`);
       const localSCCompress = local.lists.sc.compress.array;
-      debug && debug(`Handshake: (local) S->C compression: ${localSCCompress}`);
-      debug && debug(`Handshake: (remote) S->C compression: ${remote.sc.compress}`);
+      debug2 && debug2(`Handshake: (local) S->C compression: ${localSCCompress}`);
+      debug2 && debug2(`Handshake: (remote) S->C compression: ${remote.sc.compress}`);
       if (self2._server) {
         serverList = localSCCompress;
         clientList = remote.sc.compress;
@@ -21132,7 +21138,7 @@ var require_kex = __commonJS({
       }
       for (i = 0; i < clientList.length && serverList.indexOf(clientList[i]) === -1; ++i) ;
       if (i === clientList.length) {
-        debug && debug("Handshake: No matching S->C compression");
+        debug2 && debug2("Handshake: No matching S->C compression");
         return doFatalError(
           self2,
           "Handshake failed: no matching S->C compression",
@@ -21141,7 +21147,7 @@ var require_kex = __commonJS({
         );
       }
       init3.sc.compress = clientList[i];
-      debug && debug(`Handshake: S->C compression: ${clientList[i]}`);
+      debug2 && debug2(`Handshake: S->C compression: ${clientList[i]}`);
       init3.cs.lang = "";
       init3.sc.lang = "";
       if (self2._kex) {
@@ -21213,7 +21219,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash2 = createHash7(this.hashName);
+          const hash2 = createHash9(this.hashName);
           hashString(hash2, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash2, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash2, isServer ? this._remoteKexinit : this._kexinit);
@@ -22221,9 +22227,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret2, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash7(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash9(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash7(hashName).update(secret2).update(exchangeHash).update(digest).digest();
+          const chunk = createHash9(hashName).update(secret2).update(exchangeHash).update(digest).digest();
           const extended2 = Buffer.allocUnsafe(digest.length + chunk.length);
           extended2.set(digest, 0);
           extended2.set(chunk, digest.length);
@@ -22517,9 +22523,9 @@ var require_Protocol = __commonJS({
         this._onError = (err) => {
           onError(err);
         };
-        const debug = config2.debug;
-        this._debug = typeof debug === "function" ? (msg) => {
-          debug(msg);
+        const debug2 = config2.debug;
+        this._debug = typeof debug2 === "function" ? (msg) => {
+          debug2(msg);
         } : void 0;
         const onHeader = config2.onHeader;
         this._onHeader = typeof onHeader === "function" ? (...args) => {
@@ -23849,7 +23855,7 @@ var require_Protocol = __commonJS({
       let end = p2;
       let needNL = false;
       let lineLen = 0;
-      let lines = 0;
+      let lines2 = 0;
       for (; p2 < data.length; ++p2) {
         const ch = data[p2];
         if (ch === 13) {
@@ -23887,7 +23893,7 @@ var require_Protocol = __commonJS({
           }
           if (this._server)
             throw new Error("Greetings from clients not permitted");
-          if (++lines > MAX_LINES)
+          if (++lines2 > MAX_LINES)
             throw new Error("Max greeting lines exceeded");
           needNL = false;
           start = p2 + 1;
@@ -24016,11 +24022,11 @@ var require_node_fs_compat = __commonJS({
       return `of ${thing} ${String(expected)}`;
     }
     exports.ERR_INTERNAL_ASSERTION = class ERR_INTERNAL_ASSERTION extends Error {
-      constructor(message) {
+      constructor(message2) {
         super();
         Error.captureStackTrace(this, ERR_INTERNAL_ASSERTION);
         const suffix = "This is caused by either a bug in ssh2 or incorrect usage of ssh2 internals.\nPlease open an issue with this stack trace at https://github.com/mscdex/ssh2/issues\n";
-        this.message = message === void 0 ? suffix : `${message}
+        this.message = message2 === void 0 ? suffix : `${message2}
 ${suffix}`;
       }
     };
@@ -24087,7 +24093,7 @@ ${suffix}`;
 var require_SFTP = __commonJS({
   "node_modules/ssh2/lib/protocol/SFTP.js"(exports, module) {
     "use strict";
-    var EventEmitter = __require("events");
+    var EventEmitter2 = __require("events");
     var fs2 = __require("fs");
     var { constants: constants2 } = fs2;
     var {
@@ -24219,7 +24225,7 @@ var require_SFTP = __commonJS({
     };
     function noop3() {
     }
-    var SFTP = class extends EventEmitter {
+    var SFTP = class extends EventEmitter2 {
       constructor(client, chanInfo, cfg) {
         super();
         if (typeof cfg !== "object" || !cfg)
@@ -24357,17 +24363,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path, options) {
+      createReadStream(path2, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path, options);
+        return new ReadStream(this, path2, options);
       }
-      createWriteStream(path, options) {
+      createWriteStream(path2, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path, options);
+        return new WriteStream(this, path2, options);
       }
-      open(path, flags_, attrs, cb) {
+      open(path2, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -24386,7 +24392,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24394,7 +24400,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         writeUInt32BE(buf, flags, p2 += pathLen);
         writeUInt32BE(buf, attrsFlags, p2 += 4);
         if (attrsLen) {
@@ -24515,17 +24521,17 @@ var require_SFTP = __commonJS({
       writeData(handle, buf, off, len, position, cb) {
         this.write(handle, buf, off, len, position, cb);
       }
-      fastGet(remotePath, localPath, opts2, cb) {
+      fastGet(remotePath2, localPath, opts2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        fastXfer(this, fs2, remotePath, localPath, opts2, cb);
+        fastXfer(this, fs2, remotePath2, localPath, opts2, cb);
       }
-      fastPut(localPath, remotePath, opts2, cb) {
+      fastPut(localPath, remotePath2, opts2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        fastXfer(fs2, this, localPath, remotePath, opts2, cb);
+        fastXfer(fs2, this, localPath, remotePath2, opts2, cb);
       }
-      readFile(path, options, callback_) {
+      readFile(path2, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -24598,13 +24604,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er2, buffer);
           });
         };
-        this.open(path, flag, 438, (er2, handle_) => {
+        this.open(path2, flag, 438, (er2, handle_) => {
           if (er2)
             return callback && callback(er2);
           handle = handle_;
           const tryStat = (er3, st2) => {
             if (er3) {
-              this.stat(path, (er_, st_) => {
+              this.stat(path2, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er3);
@@ -24625,7 +24631,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path, data, options, callback_) {
+      writeFile(path2, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -24644,7 +24650,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path, flag, options.mode, (openErr, handle) => {
+        this.open(path2, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -24653,7 +24659,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er2, st2) => {
                 if (er2) {
-                  this.stat(path, (er_, st_) => {
+                  this.stat(path2, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er2);
@@ -24672,7 +24678,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path, data, options, callback_) {
+      appendFile(path2, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -24690,12 +24696,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path, data, options, callback);
+        this.writeFile(path2, data, options, callback);
       }
-      exists(path, cb) {
+      exists(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path, (err) => {
+        this.stat(path2, (err) => {
           cb && cb(err ? false : true);
         });
       }
@@ -24738,7 +24744,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path, attrs, cb) {
+      mkdir(path2, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -24752,7 +24758,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24760,7 +24766,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         writeUInt32BE(buf, flags, p2 += pathLen);
         if (attrsLen) {
           p2 += 4;
@@ -24776,10 +24782,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path, cb) {
+      rmdir(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24787,7 +24793,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -24877,10 +24883,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path, cb) {
+      stat(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24888,17 +24894,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path, cb) {
+      lstat(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24906,17 +24912,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path, cb) {
+      opendir(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24924,14 +24930,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path, attrs, cb) {
+      setstat(path2, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -24943,7 +24949,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -24951,7 +24957,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         writeUInt32BE(buf, flags, p2 += pathLen);
         if (attrsLen) {
           p2 += 4;
@@ -25011,8 +25017,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path, atime, mtime, cb) {
-        return this.setstat(path, {
+      utimes(path2, atime, mtime, cb) {
+        return this.setstat(path2, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -25023,8 +25029,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path, uid, gid, cb) {
-        return this.setstat(path, {
+      chown(path2, uid, gid, cb) {
+        return this.setstat(path2, {
           uid,
           gid
         }, cb);
@@ -25034,15 +25040,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path, mode, cb) {
-        return this.setstat(path, {
+      chmod(path2, mode, cb) {
+        return this.setstat(path2, {
           mode
         }, cb);
       }
-      readlink(path, cb) {
+      readlink(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -25050,7 +25056,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -25095,10 +25101,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path, cb) {
+      realpath(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -25106,7 +25112,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p2);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -25151,13 +25157,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path, cb) {
+      ext_openssh_statvfs(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -25167,7 +25173,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p2);
         buf.utf8Write("statvfs@openssh.com", p2 += 4, 19);
         writeUInt32BE(buf, pathLen, p2 += 19);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -25253,7 +25259,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path, attrs, cb) {
+      ext_openssh_lsetstat(path2, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -25268,7 +25274,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -25278,7 +25284,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p2);
         buf.utf8Write("lsetstat@openssh.com", p2 += 4, 20);
         writeUInt32BE(buf, pathLen, p2 += 20);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         writeUInt32BE(buf, flags, p2 += pathLen);
         if (attrsLen) {
           p2 += 4;
@@ -25295,13 +25301,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path, cb) {
+      ext_openssh_expandPath(path2, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path);
+        const pathLen = Buffer.byteLength(path2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -25311,7 +25317,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p2);
         buf.utf8Write("expand-path@openssh.com", p2 += 4, 23);
         writeUInt32BE(buf, pathLen, p2 += 20);
-        buf.utf8Write(path, p2 += 4, pathLen);
+        buf.utf8Write(path2, p2 += 4, pathLen);
         this._requests[reqid] = {
           cb: (err, names) => {
             if (typeof cb !== "function")
@@ -25504,13 +25510,13 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} HANDLE`
         );
       }
-      status(reqid, code2, message) {
+      status(reqid, code2, message2) {
         if (!this.server)
           throw new Error("Server-only method called in client mode");
         if (!VALID_STATUS_CODES.has(code2))
           throw new Error(`Bad status code: ${code2}`);
-        message || (message = "");
-        const msgLen = Buffer.byteLength(message);
+        message2 || (message2 = "");
+        const msgLen = Buffer.byteLength(message2);
         let p2 = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 4 + msgLen + 4);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -25520,7 +25526,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, msgLen, p2 += 4);
         p2 += 4;
         if (msgLen) {
-          buf.utf8Write(message, p2, msgLen);
+          buf.utf8Write(message2, p2, msgLen);
           p2 += msgLen;
         }
         writeUInt32BE(buf, 0, p2);
@@ -26589,12 +26595,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path)) {
+        if (!sftp.emit("LSTAT", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -26613,13 +26619,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path2, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -26641,12 +26647,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path)) {
+        if (!sftp.emit("OPENDIR", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -26665,63 +26671,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path)) {
+        if (!sftp.emit("REMOVE", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path2, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path)) {
+        if (!sftp.emit("RMDIR", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path)) {
+        if (!sftp.emit("REALPATH", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path)) {
+        if (!sftp.emit("STAT", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -26741,14 +26747,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path = bufferParser.readString(true);
+        const path2 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path === void 0)
+        if (path2 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path)) {
+        if (!sftp.emit("READLINK", reqID, path2)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -26819,7 +26825,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path, options) {
+    function ReadStream(sftp, path2, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -26833,7 +26839,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream2.call(this, options);
-      this.path = path;
+      this.path = path2;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -26964,7 +26970,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path, options) {
+    function WriteStream(sftp, path2, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -26976,7 +26982,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path;
+      this.path = path2;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -27658,13 +27664,13 @@ var require_client = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash7,
+      createHash: createHash9,
       getHashes,
       randomFillSync
     } = __require("crypto");
     var { Socket } = __require("net");
     var { lookup: dnsLookup } = __require("dns");
-    var EventEmitter = __require("events");
+    var EventEmitter2 = __require("events");
     var HASHES = getHashes();
     var {
       COMPAT,
@@ -27715,7 +27721,7 @@ var require_client = __commonJS({
     var RE_OPENSSH = /^OpenSSH_(?:(?![0-4])\d)|(?:\d{2,})/;
     var noop3 = (err) => {
     };
-    var Client2 = class extends EventEmitter {
+    var Client2 = class extends EventEmitter2 {
       constructor() {
         super();
         this.config = {
@@ -27843,7 +27849,7 @@ var require_client = __commonJS({
         this.config.allowAgentFwd = cfg.agentForward === true && this.config.agent !== void 0;
         let authHandler = this.config.authHandler = typeof cfg.authHandler === "function" || Array.isArray(cfg.authHandler) ? cfg.authHandler : void 0;
         this.config.strictVendor = typeof cfg.strictVendor === "boolean" ? cfg.strictVendor : true;
-        const debug = this.config.debug = typeof cfg.debug === "function" ? cfg.debug : void 0;
+        const debug2 = this.config.debug = typeof cfg.debug === "function" ? cfg.debug : void 0;
         if (cfg.agentForward === true && !this.config.allowAgentFwd) {
           throw new Error(
             "You must set a valid agent path to allow agent forwarding"
@@ -27878,12 +27884,12 @@ var require_client = __commonJS({
           if (HASHES.indexOf(cfg.hostHash) !== -1) {
             hashAlgo = cfg.hostHash;
           }
-          hostVerifier = (key, verify4) => {
+          hostVerifier = (key, verify5) => {
             if (hashAlgo)
-              key = createHash7(hashAlgo).update(key).digest("hex");
-            const ret = hashCb(key, verify4);
+              key = createHash9(hashAlgo).update(key).digest("hex");
+            const ret = hashCb(key, verify5);
             if (ret !== void 0)
-              verify4(ret);
+              verify5(ret);
           };
         }
         const sock = this._sock = cfg.sock || new Socket();
@@ -27891,8 +27897,8 @@ var require_client = __commonJS({
         let sawHeader = false;
         if (this._protocol)
           this._protocol.cleanup();
-        const DEBUG_HANDLER = !debug ? void 0 : (p2, display, msg) => {
-          debug(`Debug output from server: ${JSON.stringify(msg)}`);
+        const DEBUG_HANDLER = !debug2 ? void 0 : (p2, display, msg) => {
+          debug2(`Debug output from server: ${JSON.stringify(msg)}`);
         };
         let serverSigAlgs;
         const proto = this._protocol = new Protocol({
@@ -27926,7 +27932,7 @@ var require_client = __commonJS({
               proto.service("ssh-userauth");
             }
           },
-          debug,
+          debug: debug2,
           hostVerifier,
           messageHandlers: {
             DEBUG: DEBUG_HANDLER,
@@ -27969,8 +27975,8 @@ var require_client = __commonJS({
             USERAUTH_FAILURE: (p2, authMethods, partialSuccess) => {
               if (curAuth.keyAlgos) {
                 const oldKeyAlgo = curAuth.keyAlgos[0][0];
-                if (debug)
-                  debug(`Client: ${curAuth.type} (${oldKeyAlgo}) auth failed`);
+                if (debug2)
+                  debug2(`Client: ${curAuth.type} (${oldKeyAlgo}) auth failed`);
                 curAuth.keyAlgos.shift();
                 if (curAuth.keyAlgos.length) {
                   const [keyAlgo, hashAlgo] = curAuth.keyAlgos[0];
@@ -28011,10 +28017,10 @@ var require_client = __commonJS({
               }
               if (curAuth.type === "agent") {
                 const pos = curAuth.agentCtx.pos();
-                debug && debug(`Client: Agent key #${pos + 1} failed`);
+                debug2 && debug2(`Client: Agent key #${pos + 1} failed`);
                 return tryNextAgentKey();
               }
-              debug && debug(`Client: ${curAuth.type} auth failed`);
+              debug2 && debug2(`Client: ${curAuth.type} auth failed`);
               curPartial = partialSuccess;
               curAuthsLeft = authMethods;
               tryNextAuth();
@@ -28066,7 +28072,7 @@ var require_client = __commonJS({
               if (curAuth.type === "keyboard-interactive") {
                 const nprompts = Array.isArray(prompts) ? prompts.length : 0;
                 if (nprompts === 0) {
-                  debug && debug(
+                  debug2 && debug2(
                     "Client: Sending automatic USERAUTH_INFO_RESPONSE"
                   );
                   proto.authInfoRes();
@@ -28131,7 +28137,7 @@ var require_client = __commonJS({
                   state: "open"
                 }
               };
-              const instance = isSFTP ? new SFTP(this, chanInfo, { debug }) : new Channel(this, chanInfo);
+              const instance = isSFTP ? new SFTP(this, chanInfo, { debug: debug2 }) : new Channel(this, chanInfo);
               this._chanMgr.update(info.recipient, instance);
               channel(void 0, instance);
             },
@@ -28302,7 +28308,7 @@ var require_client = __commonJS({
               return;
             called = true;
             wasConnected = true;
-            debug && debug("Socket connected");
+            debug2 && debug2("Socket connected");
             this.emit("connect");
             cryptoInit.then(() => {
               proto.start();
@@ -28335,19 +28341,19 @@ var require_client = __commonJS({
         sock.on("connect", onConnect).on("timeout", () => {
           this.emit("timeout");
         }).on("error", (err) => {
-          debug && debug(`Socket error: ${err.message}`);
+          debug2 && debug2(`Socket error: ${err.message}`);
           clearTimeout(this._readyTimeout);
           err.level = "client-socket";
           this.emit("error", err);
         }).on("end", () => {
-          debug && debug("Socket ended");
+          debug2 && debug2("Socket ended");
           onDone();
           proto.cleanup();
           clearTimeout(this._readyTimeout);
           clearInterval(katimer);
           this.emit("end");
         }).on("close", () => {
-          debug && debug("Socket closed");
+          debug2 && debug2("Socket closed");
           onDone();
           proto.cleanup();
           clearTimeout(this._readyTimeout);
@@ -28581,7 +28587,7 @@ var require_client = __commonJS({
           }
         };
         function skipAuth(msg) {
-          debug && debug(msg);
+          debug2 && debug2(msg);
           process.nextTick(tryNextAuth);
         }
         function tryNextAuth() {
@@ -28595,8 +28601,8 @@ var require_client = __commonJS({
           if (curAuth.type === "agent") {
             const key = curAuth.agentCtx.nextKey();
             if (key === false) {
-              debug && debug("Agent: No more keys left to try");
-              debug && debug("Client: agent auth failed");
+              debug2 && debug2("Agent: No more keys left to try");
+              debug2 && debug2("Client: agent auth failed");
               tryNextAuth();
             } else {
               const pos = curAuth.agentCtx.pos();
@@ -28606,14 +28612,14 @@ var require_client = __commonJS({
                 if (curAuth.keyAlgos.length) {
                   keyAlgo = curAuth.keyAlgos[0][0];
                 } else {
-                  debug && debug(
+                  debug2 && debug2(
                     `Agent: Skipping key #${pos + 1} (no mutual hash algorithm)`
                   );
                   tryNextAgentKey();
                   return;
                 }
               }
-              debug && debug(`Agent: Trying key #${pos + 1}`);
+              debug2 && debug2(`Agent: Trying key #${pos + 1}`);
               proto.authPK(curAuth.username, key, keyAlgo);
             }
           }
@@ -28632,7 +28638,7 @@ var require_client = __commonJS({
           let host = this.config.host;
           const forceIPv4 = this.config.forceIPv4;
           const forceIPv6 = this.config.forceIPv6;
-          debug && debug(`Client: Trying ${host} on port ${this.config.port} ...`);
+          debug2 && debug2(`Client: Trying ${host} on port ${this.config.port} ...`);
           const doConnect = () => {
             startTimeout();
             sock.connect({
@@ -29539,8 +29545,8 @@ var require_server = __commonJS({
   "node_modules/ssh2/lib/server.js"(exports, module) {
     "use strict";
     var { Server: netServer } = __require("net");
-    var EventEmitter = __require("events");
-    var { listenerCount } = EventEmitter;
+    var EventEmitter2 = __require("events");
+    var { listenerCount } = EventEmitter2;
     var {
       CHANNEL_OPEN_FAILURE,
       DEFAULT_CIPHER,
@@ -29577,7 +29583,7 @@ var require_server = __commonJS({
       onCHANNEL_CLOSE
     } = require_utils2();
     var MAX_PENDING_AUTHS = 10;
-    var AuthContext = class extends EventEmitter {
+    var AuthContext = class extends EventEmitter2 {
       constructor(protocol, username, service, method, cb) {
         super();
         this.username = this.user = username;
@@ -29622,12 +29628,12 @@ var require_server = __commonJS({
           this._cb && this._cb(new Error("Authentication request aborted"));
         });
       }
-      prompt(prompts, title, instructions, cb) {
+      prompt(prompts, title2, instructions, cb) {
         if (!Array.isArray(prompts))
           prompts = [prompts];
-        if (typeof title === "function") {
-          cb = title;
-          title = instructions = void 0;
+        if (typeof title2 === "function") {
+          cb = title2;
+          title2 = instructions = void 0;
         } else if (typeof instructions === "function") {
           cb = instructions;
           instructions = void 0;
@@ -29644,7 +29650,7 @@ var require_server = __commonJS({
         }
         this._cb = cb;
         this._initialResponse = true;
-        this._protocol.authInfoReq(title, instructions, prompts);
+        this._protocol.authInfoReq(title2, instructions, prompts);
       }
     };
     var PKAuthContext = class extends AuthContext {
@@ -29692,7 +29698,7 @@ var require_server = __commonJS({
         this._protocol.authPasswdChg(prompt);
       }
     };
-    var Session = class extends EventEmitter {
+    var Session = class extends EventEmitter2 {
       constructor(client, info, localChan) {
         super();
         this.type = "session";
@@ -29717,7 +29723,7 @@ var require_server = __commonJS({
         };
       }
     };
-    var Server = class extends EventEmitter {
+    var Server = class extends EventEmitter2 {
       constructor(cfg, listener) {
         super();
         if (typeof cfg !== "object" || cfg === null)
@@ -29818,14 +29824,14 @@ var require_server = __commonJS({
           socket.once("close", () => {
             --this._connections;
           });
-          let debug;
+          let debug2;
           if (origDebug) {
             const debugPrefix = `[${process.hrtime().join(".")}] `;
-            debug = (msg) => {
+            debug2 = (msg) => {
               origDebug(`${debugPrefix}${msg}`);
             };
           }
-          new Client2(socket, hostKeys, ident, offer, debug, this, cfg);
+          new Client2(socket, hostKeys, ident, offer, debug2, this, cfg);
         }).on("error", (err) => {
           this.emit("error", err);
         }).on("listening", () => {
@@ -29865,8 +29871,8 @@ var require_server = __commonJS({
     };
     Server.KEEPALIVE_CLIENT_INTERVAL = 15e3;
     Server.KEEPALIVE_CLIENT_COUNT_MAX = 3;
-    var Client2 = class extends EventEmitter {
-      constructor(socket, hostKeys, ident, offer, debug, server, srvCfg) {
+    var Client2 = class extends EventEmitter2 {
+      constructor(socket, hostKeys, ident, offer, debug2, server, srvCfg) {
         super();
         let exchanges = 0;
         let acceptedAuthSvc = false;
@@ -29877,14 +29883,14 @@ var require_server = __commonJS({
         const unsentGlobalRequestsReplies = [];
         this._sock = socket;
         this._chanMgr = new ChannelManager(this);
-        this._debug = debug;
+        this._debug = debug2;
         this.noMoreSessions = false;
         this.authenticated = false;
         function onClientPreHeaderError(err) {
         }
         this.on("error", onClientPreHeaderError);
-        const DEBUG_HANDLER = !debug ? void 0 : (p2, display, msg) => {
-          debug(`Debug output from client: ${JSON.stringify(msg)}`);
+        const DEBUG_HANDLER = !debug2 ? void 0 : (p2, display, msg) => {
+          debug2(`Debug output from client: ${JSON.stringify(msg)}`);
         };
         const kaIntvl = typeof srvCfg.keepaliveInterval === "number" && isFinite(srvCfg.keepaliveInterval) && srvCfg.keepaliveInterval > 0 ? srvCfg.keepaliveInterval : typeof Server.KEEPALIVE_CLIENT_INTERVAL === "number" && isFinite(Server.KEEPALIVE_CLIENT_INTERVAL) && Server.KEEPALIVE_CLIENT_INTERVAL > 0 ? Server.KEEPALIVE_CLIENT_INTERVAL : -1;
         const kaCountMax = typeof srvCfg.keepaliveCountMax === "number" && isFinite(srvCfg.keepaliveCountMax) && srvCfg.keepaliveCountMax >= 0 ? srvCfg.keepaliveCountMax : typeof Server.KEEPALIVE_CLIENT_COUNT_MAX === "number" && isFinite(Server.KEEPALIVE_CLIENT_COUNT_MAX) && Server.KEEPALIVE_CLIENT_COUNT_MAX >= 0 ? Server.KEEPALIVE_CLIENT_COUNT_MAX : -1;
@@ -29954,7 +29960,7 @@ var require_server = __commonJS({
               this.emit("rekey");
             this.emit("handshake", negotiated);
           },
-          debug,
+          debug: debug2,
           messageHandlers: {
             DEBUG: DEBUG_HANDLER,
             DISCONNECT: (p2, reason, desc) => {
@@ -29997,8 +30003,8 @@ var require_server = __commonJS({
                 localChan = this._chanMgr.add();
                 if (localChan === -1) {
                   reason = CHANNEL_OPEN_FAILURE.RESOURCE_SHORTAGE;
-                  if (debug) {
-                    debug("Automatic rejection of incoming channel open: no channels available");
+                  if (debug2) {
+                    debug2("Automatic rejection of incoming channel open: no channels available");
                   }
                 }
                 return localChan !== -1;
@@ -30097,14 +30103,14 @@ var require_server = __commonJS({
                   break;
                 default:
                   reason = CHANNEL_OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE;
-                  if (debug) {
-                    debug(`Automatic rejection of unsupported incoming channel open type: ${info.type}`);
+                  if (debug2) {
+                    debug2(`Automatic rejection of unsupported incoming channel open type: ${info.type}`);
                   }
               }
               if (reason === void 0) {
                 reason = CHANNEL_OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED;
-                if (debug) {
-                  debug(`Automatic rejection of unexpected incoming channel open for: ${info.type}`);
+                if (debug2) {
+                  debug2(`Automatic rejection of unexpected incoming channel open for: ${info.type}`);
                 }
               }
               reject();
@@ -30346,7 +30352,7 @@ var require_server = __commonJS({
                     if (useSFTP) {
                       instance = new SFTP(this, session._chanInfo, {
                         server: true,
-                        debug
+                        debug: debug2
                       });
                     } else {
                       instance = new Channel(
@@ -30375,7 +30381,7 @@ var require_server = __commonJS({
                   break;
                 }
               }
-              debug && debug(
+              debug2 && debug2(
                 `Automatic rejection of incoming channel request: ${type}`
               );
               reject && reject();
@@ -30585,11 +30591,11 @@ var require_server = __commonJS({
           err.level = "socket";
           this.emit("error", err);
         }).once("end", () => {
-          debug && debug("Socket ended");
+          debug2 && debug2("Socket ended");
           proto.cleanup();
           this.emit("end");
         }).once("close", () => {
-          debug && debug("Socket closed");
+          debug2 && debug2("Socket closed");
           proto.cleanup();
           this.emit("close");
           const err = new Error("No response from server");
@@ -30719,7 +30725,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes: randomBytes12
+      randomBytes: randomBytes14
     } = __require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -30802,14 +30808,14 @@ var require_keygen = __commonJS({
           reader.readString(Ber.Integer, true);
           reader.readString(Ber.Integer, true);
           const iqmp = reader.readString(Ber.Integer, true);
-          const keyName = Buffer.from("ssh-rsa");
+          const keyName2 = Buffer.from("ssh-rsa");
           const privBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + n.length + 4 + e.length + 4 + d.length + 4 + iqmp.length + 4 + p2.length + 4 + q2.length
+            4 + keyName2.length + 4 + n.length + 4 + e.length + 4 + d.length + 4 + iqmp.length + 4 + p2.length + 4 + q2.length
           );
           let pos = 0;
-          privBuf.writeUInt32BE(keyName.length, pos += 0);
-          privBuf.set(keyName, pos += 4);
-          privBuf.writeUInt32BE(n.length, pos += keyName.length);
+          privBuf.writeUInt32BE(keyName2.length, pos += 0);
+          privBuf.set(keyName2, pos += 4);
+          privBuf.writeUInt32BE(n.length, pos += keyName2.length);
           privBuf.set(n, pos += 4);
           privBuf.writeUInt32BE(e.length, pos += n.length);
           privBuf.set(e, pos += 4);
@@ -30822,16 +30828,16 @@ var require_keygen = __commonJS({
           privBuf.writeUInt32BE(q2.length, pos += p2.length);
           privBuf.set(q2, pos += 4);
           const pubBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + e.length + 4 + n.length
+            4 + keyName2.length + 4 + e.length + 4 + n.length
           );
           pos = 0;
-          pubBuf.writeUInt32BE(keyName.length, pos += 0);
-          pubBuf.set(keyName, pos += 4);
-          pubBuf.writeUInt32BE(e.length, pos += keyName.length);
+          pubBuf.writeUInt32BE(keyName2.length, pos += 0);
+          pubBuf.set(keyName2, pos += 4);
+          pubBuf.writeUInt32BE(e.length, pos += keyName2.length);
           pubBuf.set(e, pos += 4);
           pubBuf.writeUInt32BE(n.length, pos += e.length);
           pubBuf.set(n, pos += 4);
-          return { sshName: keyName.toString(), priv: privBuf, pub: pubBuf };
+          return { sshName: keyName2.toString(), priv: privBuf, pub: pubBuf };
         }
         case "ec": {
           let reader = new Ber.Reader(pub);
@@ -30877,31 +30883,31 @@ var require_keygen = __commonJS({
             Buffer.from([0]),
             reader.readString(Ber.OctetString, true)
           ]);
-          const keyName = Buffer.from(`ecdsa-sha2-${sshCurveName}`);
+          const keyName2 = Buffer.from(`ecdsa-sha2-${sshCurveName}`);
           sshCurveName = Buffer.from(sshCurveName);
           const privBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + sshCurveName.length + 4 + pubBin.length + 4 + privBin.length
+            4 + keyName2.length + 4 + sshCurveName.length + 4 + pubBin.length + 4 + privBin.length
           );
           let pos = 0;
-          privBuf.writeUInt32BE(keyName.length, pos += 0);
-          privBuf.set(keyName, pos += 4);
-          privBuf.writeUInt32BE(sshCurveName.length, pos += keyName.length);
+          privBuf.writeUInt32BE(keyName2.length, pos += 0);
+          privBuf.set(keyName2, pos += 4);
+          privBuf.writeUInt32BE(sshCurveName.length, pos += keyName2.length);
           privBuf.set(sshCurveName, pos += 4);
           privBuf.writeUInt32BE(pubBin.length, pos += sshCurveName.length);
           privBuf.set(pubBin, pos += 4);
           privBuf.writeUInt32BE(privBin.length, pos += pubBin.length);
           privBuf.set(privBin, pos += 4);
           const pubBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + sshCurveName.length + 4 + pubBin.length
+            4 + keyName2.length + 4 + sshCurveName.length + 4 + pubBin.length
           );
           pos = 0;
-          pubBuf.writeUInt32BE(keyName.length, pos += 0);
-          pubBuf.set(keyName, pos += 4);
-          pubBuf.writeUInt32BE(sshCurveName.length, pos += keyName.length);
+          pubBuf.writeUInt32BE(keyName2.length, pos += 0);
+          pubBuf.set(keyName2, pos += 4);
+          pubBuf.writeUInt32BE(sshCurveName.length, pos += keyName2.length);
           pubBuf.set(sshCurveName, pos += 4);
           pubBuf.writeUInt32BE(pubBin.length, pos += sshCurveName.length);
           pubBuf.set(pubBin, pos += 4);
-          return { sshName: keyName.toString(), priv: privBuf, pub: pubBuf };
+          return { sshName: keyName2.toString(), priv: privBuf, pub: pubBuf };
         }
         case "ed25519": {
           let reader = new Ber.Reader(pub);
@@ -30925,14 +30931,14 @@ var require_keygen = __commonJS({
             throw new Error("Bad ED25519 private OID");
           reader = new Ber.Reader(reader.readString(Ber.OctetString, true));
           const privBin = reader.readString(Ber.OctetString, true);
-          const keyName = Buffer.from("ssh-ed25519");
+          const keyName2 = Buffer.from("ssh-ed25519");
           const privBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + pubBin.length + 4 + (privBin.length + pubBin.length)
+            4 + keyName2.length + 4 + pubBin.length + 4 + (privBin.length + pubBin.length)
           );
           let pos = 0;
-          privBuf.writeUInt32BE(keyName.length, pos += 0);
-          privBuf.set(keyName, pos += 4);
-          privBuf.writeUInt32BE(pubBin.length, pos += keyName.length);
+          privBuf.writeUInt32BE(keyName2.length, pos += 0);
+          privBuf.set(keyName2, pos += 4);
+          privBuf.writeUInt32BE(pubBin.length, pos += keyName2.length);
           privBuf.set(pubBin, pos += 4);
           privBuf.writeUInt32BE(
             privBin.length + pubBin.length,
@@ -30941,26 +30947,26 @@ var require_keygen = __commonJS({
           privBuf.set(privBin, pos += 4);
           privBuf.set(pubBin, pos += privBin.length);
           const pubBuf = Buffer.allocUnsafe(
-            4 + keyName.length + 4 + pubBin.length
+            4 + keyName2.length + 4 + pubBin.length
           );
           pos = 0;
-          pubBuf.writeUInt32BE(keyName.length, pos += 0);
-          pubBuf.set(keyName, pos += 4);
-          pubBuf.writeUInt32BE(pubBin.length, pos += keyName.length);
+          pubBuf.writeUInt32BE(keyName2.length, pos += 0);
+          pubBuf.set(keyName2, pos += 4);
+          pubBuf.writeUInt32BE(pubBin.length, pos += keyName2.length);
           pubBuf.set(pubBin, pos += 4);
-          return { sshName: keyName.toString(), priv: privBuf, pub: pubBuf };
+          return { sshName: keyName2.toString(), priv: privBuf, pub: pubBuf };
         }
       }
     }
     function convertKeys(keyType, pub, priv, opts2) {
-      let format = "new";
+      let format2 = "new";
       let encrypted;
       let comment = "";
       if (typeof opts2 === "object" && opts2 !== null) {
         if (typeof opts2.comment === "string" && opts2.comment)
           comment = opts2.comment;
         if (typeof opts2.format === "string" && opts2.format)
-          format = opts2.format;
+          format2 = opts2.format;
         if (opts2.passphrase) {
           let passphrase;
           if (typeof opts2.passphrase === "string")
@@ -30974,7 +30980,7 @@ var require_keygen = __commonJS({
           const cipher = ciphers.get(opts2.cipher);
           if (cipher === void 0)
             throw new Error("Invalid cipher name");
-          if (format === "new") {
+          if (format2 === "new") {
             let rounds = DEFAULT_ROUNDS;
             if (opts2.rounds !== void 0) {
               if (!Number.isInteger(opts2.rounds))
@@ -30983,7 +30989,7 @@ var require_keygen = __commonJS({
                 rounds = opts2.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes12(SALT_LEN);
+            const salt = randomBytes14(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -31013,7 +31019,7 @@ var require_keygen = __commonJS({
           }
         }
       }
-      switch (format) {
+      switch (format2) {
         case "new": {
           let privateB64 = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
           let publicB64;
@@ -31022,7 +31028,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes12(4);
+          const checkInt = randomBytes14(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -31180,6 +31186,17 @@ var require_lib2 = __commonJS({
   }
 });
 
+// src/transport/quote.ts
+function quoteArg(s3) {
+  if (/^[A-Za-z0-9_\/.,:=+@%^-]+$/.test(s3)) return s3;
+  return `'${s3.replace(/'/g, `'\\''`)}'`;
+}
+var init_quote = __esm({
+  "src/transport/quote.ts"() {
+    "use strict";
+  }
+});
+
 // src/transport/ssh.ts
 var ssh_exports = {};
 __export(ssh_exports, {
@@ -31191,11 +31208,7 @@ __export(ssh_exports, {
   remoteCommand: () => remoteCommand,
   secretEnvBlock: () => secretEnvBlock
 });
-import { PassThrough } from "node:stream";
-function quoteArg(s3) {
-  if (/^[A-Za-z0-9_\/.,:=+@%^-]+$/.test(s3)) return s3;
-  return `'${s3.replace(/'/g, `'\\''`)}'`;
-}
+import { PassThrough, Readable as Readable2 } from "node:stream";
 function remoteCommand(argv, hasSecretEnv) {
   if (argv.length === 0) throw new Error("empty argv");
   return ["sh", "-c", hasSecretEnv ? WRAPPER_ENV : WRAPPER, "cairn", ...argv].map(quoteArg).join(" ");
@@ -31247,11 +31260,11 @@ function sendSignal(ch, name2) {
   }
 }
 async function endClient(c) {
-  await new Promise((resolve6) => {
-    const t = setTimeout(resolve6, 2e3);
+  await new Promise((resolve8) => {
+    const t = setTimeout(resolve8, 2e3);
     c.once("close", () => {
       clearTimeout(t);
-      resolve6();
+      resolve8();
     });
     c.end();
   });
@@ -31277,15 +31290,15 @@ function openClient(settings, ep, privateKey, sock) {
       return verdict.ok;
     }
   };
-  return new Promise((resolve6, reject) => {
+  return new Promise((resolve8, reject) => {
     const onError = (err) => {
       client.removeListener("ready", onReady);
       client.on("error", () => {
       });
       client.end();
       if (verdict && !verdict.ok) {
-        const { message, hint } = refusalMessage(verdict, ep.address, ep.port);
-        reject(new HostKeyError(message, hint));
+        const { message: message2, hint } = refusalMessage(verdict, ep.address, ep.port);
+        reject(new HostKeyError(message2, hint));
       } else if (err.level === "client-authentication") {
         reject(
           new ConnectionError(
@@ -31303,7 +31316,7 @@ function openClient(settings, ep, privateKey, sock) {
       client.removeListener("error", onError);
       client.on("error", () => {
       });
-      resolve6(client);
+      resolve8(client);
     };
     client.once("error", onError);
     client.once("ready", onReady);
@@ -31317,6 +31330,7 @@ var init_ssh = __esm({
     import_ssh2 = __toESM(require_lib2(), 1);
     init_errors();
     init_hostkeys();
+    init_quote();
     ({ Client, utils } = import_ssh2.default);
     STDERR_TAIL2 = 8192;
     DEFAULT_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"];
@@ -31420,10 +31434,10 @@ exit 0
         let sock;
         if (settings.jump) {
           jumpClient = await openClient(settings, settings.jump, privateKey);
-          sock = await new Promise((resolve6, reject) => {
+          sock = await new Promise((resolve8, reject) => {
             jumpClient.forwardOut("127.0.0.1", 0, settings.address, settings.port, (err, stream2) => {
               if (err) reject(new ConnectionError(`the jump host ${settings.jump.address} could not reach ${settings.address}:${settings.port}: ${err.message}`, "check AllowTcpForwarding on the jump host and the host's address as the jump host sees it"));
-              else resolve6(stream2);
+              else resolve8(stream2);
             });
           }).catch((err) => {
             jumpClient.end();
@@ -31465,12 +31479,14 @@ exit 0
             void p2.finally(() => this.pendingKills.delete(p2));
           } else channel.close();
         };
-        const done = new Promise((resolve6, reject) => {
+        const done = new Promise((resolve8, reject) => {
           let command;
           let input;
+          const upload = options.stdin instanceof Readable2 ? options.stdin : void 0;
           try {
             command = remoteCommand(argv, secretEnv !== void 0);
-            input = secretEnv ? Buffer.concat([Buffer.from(secretEnvBlock(secretEnv)), Buffer.from(options.stdin ?? "")]) : options.stdin ?? "";
+            const given2 = upload ? "" : options.stdin ?? "";
+            input = secretEnv ? Buffer.concat([Buffer.from(secretEnvBlock(secretEnv)), Buffer.from(given2)]) : given2;
           } catch (err) {
             stdout.destroy(err);
             reject(err);
@@ -31531,7 +31547,7 @@ exit 0
             ch.on("close", () => {
               clearTimeout(idle);
               if (exited || killed) {
-                resolve6({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
+                resolve8({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
                 return;
               }
               const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.settings.address}:${this.settings.port} was lost`, LOST_HINT);
@@ -31540,7 +31556,15 @@ exit 0
             });
             ch.on("error", () => {
             });
-            ch.end(input);
+            if (upload) {
+              upload.on("error", (e) => {
+                stderr += `
+(reading its input failed: ${e.message}; stopped)`;
+                kill();
+              });
+              if (input.length > 0) ch.write(input);
+              upload.pipe(ch);
+            } else ch.end(input);
           });
         });
         done.catch(() => {
@@ -31586,20 +31610,20 @@ exit 0
       async walk(dir) {
         return await this.find(WALK_SCRIPT, [dir], `listing ${dir}`);
       }
-      async stat(path) {
-        const { files, unreadable } = await this.find(STAT_SCRIPT, [path], `stat of ${path}`);
+      async stat(path2) {
+        const { files, unreadable } = await this.find(STAT_SCRIPT, [path2], `stat of ${path2}`);
         if (files.length !== 1) {
           const why = unreadable[0]?.reason ?? "no such file";
-          throw Object.assign(new Error(`cannot stat ${path} on ${this.description}: ${why}`), { code: isNoSuchFile(why) ? "ENOENT" : /Permission denied/i.test(why) ? "EACCES" : void 0 });
+          throw Object.assign(new Error(`cannot stat ${path2} on ${this.description}: ${why}`), { code: isNoSuchFile(why) ? "ENOENT" : /Permission denied/i.test(why) ? "EACCES" : void 0 });
         }
-        return { ...files[0], path };
+        return { ...files[0], path: path2 };
       }
-      async read(path, options = {}) {
+      async read(path2, options = {}) {
         const { length, hashPrefix } = options;
-        const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path, length === void 0 ? "" : String(length), hashPrefix ? "hash" : ""]);
+        const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path2, length === void 0 ? "" : String(length), hashPrefix ? "hash" : ""]);
         const out = new PassThrough({ highWaterMark: 1 << 20 });
         let started = false;
-        const stream2 = await new Promise((resolve6, reject) => {
+        const stream2 = await new Promise((resolve8, reject) => {
           const fail = (err) => {
             if (!started) reject(err);
             else out.destroy(err);
@@ -31608,11 +31632,11 @@ exit 0
             if (!started) {
               started = true;
               if (chunk[0] !== 46) {
-                fail(new Error(`unexpected reply reading ${path} on ${this.description}`));
+                fail(new Error(`unexpected reply reading ${path2} on ${this.description}`));
                 cmd.kill();
                 return;
               }
-              resolve6(out);
+              resolve8(out);
               chunk = chunk.subarray(1);
               if (chunk.length === 0) return;
             }
@@ -31630,7 +31654,7 @@ exit 0
               if (r.code === 0 && started) out.end();
               else {
                 const msg = r.stderr.slice(0, r.stderr.indexOf(AFTER_MARK) >>> 0).trim().replace(/^sh: \d+: /, "") || `exit ${r.code ?? r.signal}`;
-                const err = new Error(`cannot read ${path} on ${this.description}: ${msg}`);
+                const err = new Error(`cannot read ${path2} on ${this.description}: ${msg}`);
                 if (isNoSuchFile(msg)) err.code = "ENOENT";
                 else if (/Permission denied/i.test(msg)) err.code = "EACCES";
                 fail(err);
@@ -31644,11 +31668,11 @@ exit 0
           after: async () => {
             const { stderr } = await cmd.done;
             const at2 = stderr.lastIndexOf(AFTER_MARK);
-            const tail = at2 < 0 ? "" : stderr.slice(at2 + AFTER_MARK.length);
-            const hashAt = tail.indexOf(HASH_MARK);
-            const [info] = parseFindRecords(hashAt < 0 ? tail : tail.slice(0, hashAt));
-            const hex = hashAt < 0 ? null : /^[0-9a-f]{64}\b/.exec(tail.slice(hashAt + HASH_MARK.length));
-            return { info: info && { ...info, path }, prefixHash: hex?.[0] };
+            const tail2 = at2 < 0 ? "" : stderr.slice(at2 + AFTER_MARK.length);
+            const hashAt = tail2.indexOf(HASH_MARK);
+            const [info] = parseFindRecords(hashAt < 0 ? tail2 : tail2.slice(0, hashAt));
+            const hex = hashAt < 0 ? null : /^[0-9a-f]{64}\b/.exec(tail2.slice(hashAt + HASH_MARK.length));
+            return { info: info && { ...info, path: path2 }, prefixHash: hex?.[0] };
           }
         };
       }
@@ -31697,6 +31721,897 @@ var init_ssh_settings = __esm({
   "src/transport/ssh-settings.ts"() {
     "use strict";
     init_errors();
+  }
+});
+
+// node_modules/boundary/lib/index.js
+var require_lib3 = __commonJS({
+  "node_modules/boundary/lib/index.js"(exports) {
+    "use strict";
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.binarySearch = exports.upperBound = exports.lowerBound = exports.compare = void 0;
+    function compare(v1, v2) {
+      return v1 < v2;
+    }
+    exports.compare = compare;
+    function upperBound(array2, value, comp = compare) {
+      let len = array2.length;
+      let i = 0;
+      while (len) {
+        let diff3 = len >>> 1;
+        let cursor = i + diff3;
+        if (comp(value, array2[cursor])) {
+          len = diff3;
+        } else {
+          i = cursor + 1;
+          len -= diff3 + 1;
+        }
+      }
+      return i;
+    }
+    exports.upperBound = upperBound;
+    function lowerBound(array2, value, comp = compare) {
+      let len = array2.length;
+      let i = 0;
+      while (len) {
+        let diff3 = len >>> 1;
+        let cursor = i + diff3;
+        if (comp(array2[cursor], value)) {
+          i = cursor + 1;
+          len -= diff3 + 1;
+        } else {
+          len = diff3;
+        }
+      }
+      return i;
+    }
+    exports.lowerBound = lowerBound;
+    function binarySearch(array2, value, comp = compare) {
+      let cursor = lowerBound(array2, value, comp);
+      return cursor !== array2.length && !comp(value, array2[cursor]);
+    }
+    exports.binarySearch = binarySearch;
+  }
+});
+
+// node_modules/structured-source/lib/structured-source.js
+var require_structured_source = __commonJS({
+  "node_modules/structured-source/lib/structured-source.js"(exports) {
+    "use strict";
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.StructuredSource = void 0;
+    var boundary_1 = require_lib3();
+    var StructuredSource2 = class {
+      /**
+       * @constructs StructuredSource
+       * @param {string} source - source code text.
+       */
+      constructor(source2) {
+        this.indice = [0];
+        let regexp = /[\r\n\u2028\u2029]/g;
+        const length = source2.length;
+        regexp.lastIndex = 0;
+        while (true) {
+          let result = regexp.exec(source2);
+          if (!result) {
+            break;
+          }
+          let index = result.index;
+          if (source2.charCodeAt(index) === 13 && source2.charCodeAt(index + 1) === 10) {
+            index += 1;
+          }
+          let nextIndex = index + 1;
+          if (length < nextIndex) {
+            break;
+          }
+          this.indice.push(nextIndex);
+          regexp.lastIndex = nextIndex;
+        }
+      }
+      get line() {
+        return this.indice.length;
+      }
+      /**
+       * @param {SourceLocation} loc - location indicator.
+       * @return {[ number, number ]} range.
+       */
+      locationToRange(loc) {
+        return [this.positionToIndex(loc.start), this.positionToIndex(loc.end)];
+      }
+      /**
+       * @param {[ number, number ]} range - pair of indice.
+       * @return {SourceLocation} location.
+       */
+      rangeToLocation(range) {
+        return {
+          start: this.indexToPosition(range[0]),
+          end: this.indexToPosition(range[1])
+        };
+      }
+      /**
+       * @param {SourcePosition} pos - position indicator.
+       * @return {number} index.
+       */
+      positionToIndex(pos) {
+        let start = this.indice[pos.line - 1];
+        return start + pos.column;
+      }
+      /**
+       * @param {number} index - index to the source code.
+       * @return {SourcePosition} position.
+       */
+      indexToPosition(index) {
+        const startLine = (0, boundary_1.upperBound)(this.indice, index);
+        return {
+          line: startLine,
+          column: index - this.indice[startLine - 1]
+        };
+      }
+    };
+    exports.StructuredSource = StructuredSource2;
+  }
+});
+
+// node_modules/ms/index.js
+var require_ms = __commonJS({
+  "node_modules/ms/index.js"(exports, module) {
+    var s3 = 1e3;
+    var m2 = s3 * 60;
+    var h = m2 * 60;
+    var d = h * 24;
+    var w2 = d * 7;
+    var y = d * 365.25;
+    module.exports = function(val, options) {
+      options = options || {};
+      var type = typeof val;
+      if (type === "string" && val.length > 0) {
+        return parse5(val);
+      } else if (type === "number" && isFinite(val)) {
+        return options.long ? fmtLong(val) : fmtShort(val);
+      }
+      throw new Error(
+        "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
+      );
+    };
+    function parse5(str) {
+      str = String(str);
+      if (str.length > 100) {
+        return;
+      }
+      var match = /^(-?(?:\d+)?\.?\d+) *(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$/i.exec(
+        str
+      );
+      if (!match) {
+        return;
+      }
+      var n = parseFloat(match[1]);
+      var type = (match[2] || "ms").toLowerCase();
+      switch (type) {
+        case "years":
+        case "year":
+        case "yrs":
+        case "yr":
+        case "y":
+          return n * y;
+        case "weeks":
+        case "week":
+        case "w":
+          return n * w2;
+        case "days":
+        case "day":
+        case "d":
+          return n * d;
+        case "hours":
+        case "hour":
+        case "hrs":
+        case "hr":
+        case "h":
+          return n * h;
+        case "minutes":
+        case "minute":
+        case "mins":
+        case "min":
+        case "m":
+          return n * m2;
+        case "seconds":
+        case "second":
+        case "secs":
+        case "sec":
+        case "s":
+          return n * s3;
+        case "milliseconds":
+        case "millisecond":
+        case "msecs":
+        case "msec":
+        case "ms":
+          return n;
+        default:
+          return void 0;
+      }
+    }
+    function fmtShort(ms2) {
+      var msAbs = Math.abs(ms2);
+      if (msAbs >= d) {
+        return Math.round(ms2 / d) + "d";
+      }
+      if (msAbs >= h) {
+        return Math.round(ms2 / h) + "h";
+      }
+      if (msAbs >= m2) {
+        return Math.round(ms2 / m2) + "m";
+      }
+      if (msAbs >= s3) {
+        return Math.round(ms2 / s3) + "s";
+      }
+      return ms2 + "ms";
+    }
+    function fmtLong(ms2) {
+      var msAbs = Math.abs(ms2);
+      if (msAbs >= d) {
+        return plural(ms2, msAbs, d, "day");
+      }
+      if (msAbs >= h) {
+        return plural(ms2, msAbs, h, "hour");
+      }
+      if (msAbs >= m2) {
+        return plural(ms2, msAbs, m2, "minute");
+      }
+      if (msAbs >= s3) {
+        return plural(ms2, msAbs, s3, "second");
+      }
+      return ms2 + " ms";
+    }
+    function plural(ms2, msAbs, n, name2) {
+      var isPlural = msAbs >= n * 1.5;
+      return Math.round(ms2 / n) + " " + name2 + (isPlural ? "s" : "");
+    }
+  }
+});
+
+// node_modules/debug/src/common.js
+var require_common = __commonJS({
+  "node_modules/debug/src/common.js"(exports, module) {
+    function setup(env) {
+      createDebug.debug = createDebug;
+      createDebug.default = createDebug;
+      createDebug.coerce = coerce;
+      createDebug.disable = disable;
+      createDebug.enable = enable;
+      createDebug.enabled = enabled;
+      createDebug.humanize = require_ms();
+      createDebug.destroy = destroy;
+      Object.keys(env).forEach((key) => {
+        createDebug[key] = env[key];
+      });
+      createDebug.names = [];
+      createDebug.skips = [];
+      createDebug.formatters = {};
+      function selectColor(namespace) {
+        let hash2 = 0;
+        for (let i = 0; i < namespace.length; i++) {
+          hash2 = (hash2 << 5) - hash2 + namespace.charCodeAt(i);
+          hash2 |= 0;
+        }
+        return createDebug.colors[Math.abs(hash2) % createDebug.colors.length];
+      }
+      createDebug.selectColor = selectColor;
+      function createDebug(namespace) {
+        let prevTime;
+        let enableOverride = null;
+        let namespacesCache;
+        let enabledCache;
+        function debug2(...args) {
+          if (!debug2.enabled) {
+            return;
+          }
+          const self2 = debug2;
+          const curr = Number(/* @__PURE__ */ new Date());
+          const ms2 = curr - (prevTime || curr);
+          self2.diff = ms2;
+          self2.prev = prevTime;
+          self2.curr = curr;
+          prevTime = curr;
+          args[0] = createDebug.coerce(args[0]);
+          if (typeof args[0] !== "string") {
+            args.unshift("%O");
+          }
+          let index = 0;
+          args[0] = args[0].replace(/%([a-zA-Z%])/g, (match, format2) => {
+            if (match === "%%") {
+              return "%";
+            }
+            index++;
+            const formatter = createDebug.formatters[format2];
+            if (typeof formatter === "function") {
+              const val = args[index];
+              match = formatter.call(self2, val);
+              args.splice(index, 1);
+              index--;
+            }
+            return match;
+          });
+          createDebug.formatArgs.call(self2, args);
+          const logFn = self2.log || createDebug.log;
+          logFn.apply(self2, args);
+        }
+        debug2.namespace = namespace;
+        debug2.useColors = createDebug.useColors();
+        debug2.color = createDebug.selectColor(namespace);
+        debug2.extend = extend2;
+        debug2.destroy = createDebug.destroy;
+        Object.defineProperty(debug2, "enabled", {
+          enumerable: true,
+          configurable: false,
+          get: () => {
+            if (enableOverride !== null) {
+              return enableOverride;
+            }
+            if (namespacesCache !== createDebug.namespaces) {
+              namespacesCache = createDebug.namespaces;
+              enabledCache = createDebug.enabled(namespace);
+            }
+            return enabledCache;
+          },
+          set: (v2) => {
+            enableOverride = v2;
+          }
+        });
+        if (typeof createDebug.init === "function") {
+          createDebug.init(debug2);
+        }
+        return debug2;
+      }
+      function extend2(namespace, delimiter) {
+        const newDebug = createDebug(this.namespace + (typeof delimiter === "undefined" ? ":" : delimiter) + namespace);
+        newDebug.log = this.log;
+        return newDebug;
+      }
+      function enable(namespaces) {
+        createDebug.save(namespaces);
+        createDebug.namespaces = namespaces;
+        createDebug.names = [];
+        createDebug.skips = [];
+        const split2 = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
+        for (const ns2 of split2) {
+          if (ns2[0] === "-") {
+            createDebug.skips.push(ns2.slice(1));
+          } else {
+            createDebug.names.push(ns2);
+          }
+        }
+      }
+      function matchesTemplate(search, template) {
+        let searchIndex = 0;
+        let templateIndex = 0;
+        let starIndex = -1;
+        let matchIndex = 0;
+        while (searchIndex < search.length) {
+          if (templateIndex < template.length && (template[templateIndex] === search[searchIndex] || template[templateIndex] === "*")) {
+            if (template[templateIndex] === "*") {
+              starIndex = templateIndex;
+              matchIndex = searchIndex;
+              templateIndex++;
+            } else {
+              searchIndex++;
+              templateIndex++;
+            }
+          } else if (starIndex !== -1) {
+            templateIndex = starIndex + 1;
+            matchIndex++;
+            searchIndex = matchIndex;
+          } else {
+            return false;
+          }
+        }
+        while (templateIndex < template.length && template[templateIndex] === "*") {
+          templateIndex++;
+        }
+        return templateIndex === template.length;
+      }
+      function disable() {
+        const namespaces = [
+          ...createDebug.names,
+          ...createDebug.skips.map((namespace) => "-" + namespace)
+        ].join(",");
+        createDebug.enable("");
+        return namespaces;
+      }
+      function enabled(name2) {
+        for (const skip of createDebug.skips) {
+          if (matchesTemplate(name2, skip)) {
+            return false;
+          }
+        }
+        for (const ns2 of createDebug.names) {
+          if (matchesTemplate(name2, ns2)) {
+            return true;
+          }
+        }
+        return false;
+      }
+      function coerce(val) {
+        if (val instanceof Error) {
+          return val.stack || val.message;
+        }
+        return val;
+      }
+      function destroy() {
+        console.warn("Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.");
+      }
+      createDebug.enable(createDebug.load());
+      return createDebug;
+    }
+    module.exports = setup;
+  }
+});
+
+// node_modules/debug/src/browser.js
+var require_browser = __commonJS({
+  "node_modules/debug/src/browser.js"(exports, module) {
+    exports.formatArgs = formatArgs;
+    exports.save = save;
+    exports.load = load;
+    exports.useColors = useColors;
+    exports.storage = localstorage();
+    exports.destroy = /* @__PURE__ */ (() => {
+      let warned = false;
+      return () => {
+        if (!warned) {
+          warned = true;
+          console.warn("Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.");
+        }
+      };
+    })();
+    exports.colors = [
+      "#0000CC",
+      "#0000FF",
+      "#0033CC",
+      "#0033FF",
+      "#0066CC",
+      "#0066FF",
+      "#0099CC",
+      "#0099FF",
+      "#00CC00",
+      "#00CC33",
+      "#00CC66",
+      "#00CC99",
+      "#00CCCC",
+      "#00CCFF",
+      "#3300CC",
+      "#3300FF",
+      "#3333CC",
+      "#3333FF",
+      "#3366CC",
+      "#3366FF",
+      "#3399CC",
+      "#3399FF",
+      "#33CC00",
+      "#33CC33",
+      "#33CC66",
+      "#33CC99",
+      "#33CCCC",
+      "#33CCFF",
+      "#6600CC",
+      "#6600FF",
+      "#6633CC",
+      "#6633FF",
+      "#66CC00",
+      "#66CC33",
+      "#9900CC",
+      "#9900FF",
+      "#9933CC",
+      "#9933FF",
+      "#99CC00",
+      "#99CC33",
+      "#CC0000",
+      "#CC0033",
+      "#CC0066",
+      "#CC0099",
+      "#CC00CC",
+      "#CC00FF",
+      "#CC3300",
+      "#CC3333",
+      "#CC3366",
+      "#CC3399",
+      "#CC33CC",
+      "#CC33FF",
+      "#CC6600",
+      "#CC6633",
+      "#CC9900",
+      "#CC9933",
+      "#CCCC00",
+      "#CCCC33",
+      "#FF0000",
+      "#FF0033",
+      "#FF0066",
+      "#FF0099",
+      "#FF00CC",
+      "#FF00FF",
+      "#FF3300",
+      "#FF3333",
+      "#FF3366",
+      "#FF3399",
+      "#FF33CC",
+      "#FF33FF",
+      "#FF6600",
+      "#FF6633",
+      "#FF9900",
+      "#FF9933",
+      "#FFCC00",
+      "#FFCC33"
+    ];
+    function useColors() {
+      if (typeof window !== "undefined" && window.process && (window.process.type === "renderer" || window.process.__nwjs)) {
+        return true;
+      }
+      if (typeof navigator !== "undefined" && navigator.userAgent && navigator.userAgent.toLowerCase().match(/(edge|trident)\/(\d+)/)) {
+        return false;
+      }
+      let m2;
+      return typeof document !== "undefined" && document.documentElement && document.documentElement.style && document.documentElement.style.WebkitAppearance || // Is firebug? http://stackoverflow.com/a/398120/376773
+      typeof window !== "undefined" && window.console && (window.console.firebug || window.console.exception && window.console.table) || // Is firefox >= v31?
+      // https://developer.mozilla.org/en-US/docs/Tools/Web_Console#Styling_messages
+      typeof navigator !== "undefined" && navigator.userAgent && (m2 = navigator.userAgent.toLowerCase().match(/firefox\/(\d+)/)) && parseInt(m2[1], 10) >= 31 || // Double check webkit in userAgent just in case we are in a worker
+      typeof navigator !== "undefined" && navigator.userAgent && navigator.userAgent.toLowerCase().match(/applewebkit\/(\d+)/);
+    }
+    function formatArgs(args) {
+      args[0] = (this.useColors ? "%c" : "") + this.namespace + (this.useColors ? " %c" : " ") + args[0] + (this.useColors ? "%c " : " ") + "+" + module.exports.humanize(this.diff);
+      if (!this.useColors) {
+        return;
+      }
+      const c = "color: " + this.color;
+      args.splice(1, 0, c, "color: inherit");
+      let index = 0;
+      let lastC = 0;
+      args[0].replace(/%[a-zA-Z%]/g, (match) => {
+        if (match === "%%") {
+          return;
+        }
+        index++;
+        if (match === "%c") {
+          lastC = index;
+        }
+      });
+      args.splice(lastC, 0, c);
+    }
+    exports.log = console.debug || console.log || (() => {
+    });
+    function save(namespaces) {
+      try {
+        if (namespaces) {
+          exports.storage.setItem("debug", namespaces);
+        } else {
+          exports.storage.removeItem("debug");
+        }
+      } catch (error2) {
+      }
+    }
+    function load() {
+      let r;
+      try {
+        r = exports.storage.getItem("debug") || exports.storage.getItem("DEBUG");
+      } catch (error2) {
+      }
+      if (!r && typeof process !== "undefined" && "env" in process) {
+        r = process.env.DEBUG;
+      }
+      return r;
+    }
+    function localstorage() {
+      try {
+        return localStorage;
+      } catch (error2) {
+      }
+    }
+    module.exports = require_common()(exports);
+    var { formatters } = module.exports;
+    formatters.j = function(v2) {
+      try {
+        return JSON.stringify(v2);
+      } catch (error2) {
+        return "[UnexpectedJSONParseError]: " + error2.message;
+      }
+    };
+  }
+});
+
+// node_modules/has-flag/index.js
+var require_has_flag = __commonJS({
+  "node_modules/has-flag/index.js"(exports, module) {
+    "use strict";
+    module.exports = (flag, argv = process.argv) => {
+      const prefix = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
+      const position = argv.indexOf(prefix + flag);
+      const terminatorPosition = argv.indexOf("--");
+      return position !== -1 && (terminatorPosition === -1 || position < terminatorPosition);
+    };
+  }
+});
+
+// node_modules/supports-color/index.js
+var require_supports_color = __commonJS({
+  "node_modules/supports-color/index.js"(exports, module) {
+    "use strict";
+    var os2 = __require("os");
+    var tty = __require("tty");
+    var hasFlag = require_has_flag();
+    var { env } = process;
+    var forceColor;
+    if (hasFlag("no-color") || hasFlag("no-colors") || hasFlag("color=false") || hasFlag("color=never")) {
+      forceColor = 0;
+    } else if (hasFlag("color") || hasFlag("colors") || hasFlag("color=true") || hasFlag("color=always")) {
+      forceColor = 1;
+    }
+    if ("FORCE_COLOR" in env) {
+      if (env.FORCE_COLOR === "true") {
+        forceColor = 1;
+      } else if (env.FORCE_COLOR === "false") {
+        forceColor = 0;
+      } else {
+        forceColor = env.FORCE_COLOR.length === 0 ? 1 : Math.min(parseInt(env.FORCE_COLOR, 10), 3);
+      }
+    }
+    function translateLevel(level) {
+      if (level === 0) {
+        return false;
+      }
+      return {
+        level,
+        hasBasic: true,
+        has256: level >= 2,
+        has16m: level >= 3
+      };
+    }
+    function supportsColor(haveStream, streamIsTTY) {
+      if (forceColor === 0) {
+        return 0;
+      }
+      if (hasFlag("color=16m") || hasFlag("color=full") || hasFlag("color=truecolor")) {
+        return 3;
+      }
+      if (hasFlag("color=256")) {
+        return 2;
+      }
+      if (haveStream && !streamIsTTY && forceColor === void 0) {
+        return 0;
+      }
+      const min = forceColor || 0;
+      if (env.TERM === "dumb") {
+        return min;
+      }
+      if (process.platform === "win32") {
+        const osRelease = os2.release().split(".");
+        if (Number(osRelease[0]) >= 10 && Number(osRelease[2]) >= 10586) {
+          return Number(osRelease[2]) >= 14931 ? 3 : 2;
+        }
+        return 1;
+      }
+      if ("CI" in env) {
+        if (["TRAVIS", "CIRCLECI", "APPVEYOR", "GITLAB_CI", "GITHUB_ACTIONS", "BUILDKITE"].some((sign) => sign in env) || env.CI_NAME === "codeship") {
+          return 1;
+        }
+        return min;
+      }
+      if ("TEAMCITY_VERSION" in env) {
+        return /^(9\.(0*[1-9]\d*)\.|\d{2,}\.)/.test(env.TEAMCITY_VERSION) ? 1 : 0;
+      }
+      if (env.COLORTERM === "truecolor") {
+        return 3;
+      }
+      if ("TERM_PROGRAM" in env) {
+        const version2 = parseInt((env.TERM_PROGRAM_VERSION || "").split(".")[0], 10);
+        switch (env.TERM_PROGRAM) {
+          case "iTerm.app":
+            return version2 >= 3 ? 3 : 2;
+          case "Apple_Terminal":
+            return 2;
+        }
+      }
+      if (/-256(color)?$/i.test(env.TERM)) {
+        return 2;
+      }
+      if (/^screen|^xterm|^vt100|^vt220|^rxvt|color|ansi|cygwin|linux/i.test(env.TERM)) {
+        return 1;
+      }
+      if ("COLORTERM" in env) {
+        return 1;
+      }
+      return min;
+    }
+    function getSupportLevel(stream2) {
+      const level = supportsColor(stream2, stream2 && stream2.isTTY);
+      return translateLevel(level);
+    }
+    module.exports = {
+      supportsColor: getSupportLevel,
+      stdout: translateLevel(supportsColor(true, tty.isatty(1))),
+      stderr: translateLevel(supportsColor(true, tty.isatty(2)))
+    };
+  }
+});
+
+// node_modules/debug/src/node.js
+var require_node = __commonJS({
+  "node_modules/debug/src/node.js"(exports, module) {
+    var tty = __require("tty");
+    var util = __require("util");
+    exports.init = init3;
+    exports.log = log;
+    exports.formatArgs = formatArgs;
+    exports.save = save;
+    exports.load = load;
+    exports.useColors = useColors;
+    exports.destroy = util.deprecate(
+      () => {
+      },
+      "Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`."
+    );
+    exports.colors = [6, 2, 3, 4, 5, 1];
+    try {
+      const supportsColor = require_supports_color();
+      if (supportsColor && (supportsColor.stderr || supportsColor).level >= 2) {
+        exports.colors = [
+          20,
+          21,
+          26,
+          27,
+          32,
+          33,
+          38,
+          39,
+          40,
+          41,
+          42,
+          43,
+          44,
+          45,
+          56,
+          57,
+          62,
+          63,
+          68,
+          69,
+          74,
+          75,
+          76,
+          77,
+          78,
+          79,
+          80,
+          81,
+          92,
+          93,
+          98,
+          99,
+          112,
+          113,
+          128,
+          129,
+          134,
+          135,
+          148,
+          149,
+          160,
+          161,
+          162,
+          163,
+          164,
+          165,
+          166,
+          167,
+          168,
+          169,
+          170,
+          171,
+          172,
+          173,
+          178,
+          179,
+          184,
+          185,
+          196,
+          197,
+          198,
+          199,
+          200,
+          201,
+          202,
+          203,
+          204,
+          205,
+          206,
+          207,
+          208,
+          209,
+          214,
+          215,
+          220,
+          221
+        ];
+      }
+    } catch (error2) {
+    }
+    exports.inspectOpts = Object.keys(process.env).filter((key) => {
+      return /^debug_/i.test(key);
+    }).reduce((obj, key) => {
+      const prop = key.substring(6).toLowerCase().replace(/_([a-z])/g, (_2, k2) => {
+        return k2.toUpperCase();
+      });
+      let val = process.env[key];
+      if (/^(yes|on|true|enabled)$/i.test(val)) {
+        val = true;
+      } else if (/^(no|off|false|disabled)$/i.test(val)) {
+        val = false;
+      } else if (val === "null") {
+        val = null;
+      } else {
+        val = Number(val);
+      }
+      obj[prop] = val;
+      return obj;
+    }, {});
+    function useColors() {
+      return "colors" in exports.inspectOpts ? Boolean(exports.inspectOpts.colors) : tty.isatty(process.stderr.fd);
+    }
+    function formatArgs(args) {
+      const { namespace: name2, useColors: useColors2 } = this;
+      if (useColors2) {
+        const c = this.color;
+        const colorCode = "\x1B[3" + (c < 8 ? c : "8;5;" + c);
+        const prefix = `  ${colorCode};1m${name2} \x1B[0m`;
+        args[0] = prefix + args[0].split("\n").join("\n" + prefix);
+        args.push(colorCode + "m+" + module.exports.humanize(this.diff) + "\x1B[0m");
+      } else {
+        args[0] = getDate() + name2 + " " + args[0];
+      }
+    }
+    function getDate() {
+      if (exports.inspectOpts.hideDate) {
+        return "";
+      }
+      return (/* @__PURE__ */ new Date()).toISOString() + " ";
+    }
+    function log(...args) {
+      return process.stderr.write(util.formatWithOptions(exports.inspectOpts, ...args) + "\n");
+    }
+    function save(namespaces) {
+      if (namespaces) {
+        process.env.DEBUG = namespaces;
+      } else {
+        delete process.env.DEBUG;
+      }
+    }
+    function load() {
+      return process.env.DEBUG;
+    }
+    function init3(debug2) {
+      debug2.inspectOpts = {};
+      const keys = Object.keys(exports.inspectOpts);
+      for (let i = 0; i < keys.length; i++) {
+        debug2.inspectOpts[keys[i]] = exports.inspectOpts[keys[i]];
+      }
+    }
+    module.exports = require_common()(exports);
+    var { formatters } = module.exports;
+    formatters.o = function(v2) {
+      this.inspectOpts.colors = this.useColors;
+      return util.inspect(v2, this.inspectOpts).split("\n").map((str) => str.trim()).join(" ");
+    };
+    formatters.O = function(v2) {
+      this.inspectOpts.colors = this.useColors;
+      return util.inspect(v2, this.inspectOpts);
+    };
+  }
+});
+
+// node_modules/debug/src/index.js
+var require_src = __commonJS({
+  "node_modules/debug/src/index.js"(exports, module) {
+    if (typeof process === "undefined" || process.type === "renderer" || process.browser === true || process.__nwjs) {
+      module.exports = require_browser();
+    } else {
+      module.exports = require_node();
+    }
   }
 });
 
@@ -32091,7 +33006,7 @@ var require_options = __commonJS({
     }
     module.exports = {
       // set global options
-      parse: function parse4(rawOptions, preset) {
+      parse: function parse5(rawOptions, preset) {
         const options = {};
         const opt = Object.assign({}, preset, rawOptions);
         options.throttleTime = 1e3 / mergeOption(opt.fps, 10);
@@ -32833,10 +33748,10 @@ function mergeDefs(...defs) {
 function cloneDef(schema) {
   return mergeDefs(schema._zod.def);
 }
-function getElementAtPath(obj, path) {
-  if (!path)
+function getElementAtPath(obj, path2) {
+  if (!path2)
     return obj;
-  return path.reduce((acc, key) => acc?.[key], obj);
+  return path2.reduce((acc, key) => acc?.[key], obj);
 }
 function promiseAllObject(promisesObj) {
   const keys = Object.keys(promisesObj);
@@ -33176,16 +34091,16 @@ function explicitlyAborted(x, startIndex = 0) {
   }
   return false;
 }
-function prefixIssues(path, issues) {
+function prefixIssues(path2, issues) {
   return issues.map((iss) => {
     var _a3;
     (_a3 = iss).path ?? (_a3.path = []);
-    iss.path.unshift(path);
+    iss.path.unshift(path2);
     return iss;
   });
 }
-function unwrapMessage(message) {
-  return typeof message === "string" ? message : message?.message;
+function unwrapMessage(message2) {
+  return typeof message2 === "string" ? message2 : message2?.message;
 }
 function sizeCaps(defChecks) {
   const caps = [];
@@ -33215,7 +34130,7 @@ function finalizeIssue(iss, ctx, config2) {
       iss.schema = iss.inst;
   }
   const schemaError = iss.schema !== iss.inst ? iss.schema?._zod.def?.error : void 0;
-  const message = iss.message ? iss.message : unwrapMessage(iss.inst?._zod.def?.error?.(iss)) ?? unwrapMessage(schemaError?.(iss)) ?? unwrapMessage(ctx?.error?.(iss)) ?? unwrapMessage(config2.customError?.(iss)) ?? unwrapMessage(config2.localeError?.(iss)) ?? "Invalid input";
+  const message2 = iss.message ? iss.message : unwrapMessage(iss.inst?._zod.def?.error?.(iss)) ?? unwrapMessage(schemaError?.(iss)) ?? unwrapMessage(ctx?.error?.(iss)) ?? unwrapMessage(config2.customError?.(iss)) ?? unwrapMessage(config2.localeError?.(iss)) ?? "Invalid input";
   const full = {};
   for (const k2 of Object.keys(iss)) {
     if (k2 === "inst" || k2 === "schema" || k2 === "continue" || k2 === "input" || k2 === "__proto__")
@@ -33223,7 +34138,7 @@ function finalizeIssue(iss, ctx, config2) {
     full[k2] = iss[k2];
   }
   full.path ?? (full.path = []);
-  full.message = message;
+  full.message = message2;
   if (ctx?.reportInput) {
     full.input = iss.input;
   }
@@ -33641,16 +34556,16 @@ function flattenError(error2, mapper = (issue2) => issue2.message) {
 }
 function formatError(error2, mapper = (issue2) => issue2.message) {
   const fieldErrors = { _errors: [] };
-  const processError = (error3, path = []) => {
+  const processError = (error3, path2 = []) => {
     for (const issue2 of error3.issues) {
       if (issue2.code === "invalid_union" && issue2.errors.length) {
-        issue2.errors.map((issues) => processError({ issues }, [...path, ...issue2.path]));
+        issue2.errors.map((issues) => processError({ issues }, [...path2, ...issue2.path]));
       } else if (issue2.code === "invalid_key") {
-        processError({ issues: issue2.issues }, [...path, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path2, ...issue2.path]);
       } else if (issue2.code === "invalid_element") {
-        processError({ issues: issue2.issues }, [...path, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path2, ...issue2.path]);
       } else {
-        const fullpath = [...path, ...issue2.path];
+        const fullpath = [...path2, ...issue2.path];
         if (fullpath.length === 0) {
           fieldErrors._errors.push(mapper(issue2));
         } else {
@@ -33792,17 +34707,17 @@ var validateAsync = async (schema, value, _ctx) => {
   return result.issues.length === 0;
 };
 var _encode = (_Err) => {
-  const parse4 = _parse(_Err);
+  const parse5 = _parse(_Err);
   const fn = (schema, value, _ctx, _params) => {
     const ctx = _ctx ? { ..._ctx, direction: "backward" } : { direction: "backward" };
-    return parse4(schema, value, ctx, finalizeParams(fn, _params));
+    return parse5(schema, value, ctx, finalizeParams(fn, _params));
   };
   return fn;
 };
 var _decode = (_Err) => {
-  const parse4 = _parse(_Err);
+  const parse5 = _parse(_Err);
   const fn = (schema, value, _ctx, _params) => {
-    return parse4(schema, value, _ctx, finalizeParams(fn, _params));
+    return parse5(schema, value, _ctx, finalizeParams(fn, _params));
   };
   return fn;
 };
@@ -34238,9 +35153,9 @@ var Doc = class {
       return;
     }
     const content = arg;
-    const lines = content.split("\n").filter((x) => x);
-    const minIndent = Math.min(...lines.map((x) => x.length - x.trimStart().length));
-    const dedented = lines.map((x) => x.slice(minIndent)).map((x) => " ".repeat(this.indent * 2) + x);
+    const lines2 = content.split("\n").filter((x) => x);
+    const minIndent = Math.min(...lines2.map((x) => x.length - x.trimStart().length));
+    const dedented = lines2.map((x) => x.slice(minIndent)).map((x) => " ".repeat(this.indent * 2) + x);
     for (const line of dedented) {
       this.content.push(line);
     }
@@ -34821,7 +35736,7 @@ function capSize(inst, size) {
   if (!caps.length)
     return;
   const cap = Math.min(...caps.map((c) => c[0]));
-  const parse4 = inst._zod.parse;
+  const parse5 = inst._zod.parse;
   inst._zod.parse = (payload, ctx) => {
     const n = size(payload.value);
     if (n > cap && !ctx?.skipChecks && ctx?.direction !== "backward") {
@@ -34835,7 +35750,7 @@ function capSize(inst, size) {
         }
       }
     }
-    return parse4(payload, ctx);
+    return parse5(payload, ctx);
   };
 }
 var arraySize = (input) => Array.isArray(input) ? input.length : -1;
@@ -35823,7 +36738,7 @@ var recursive = /* @__PURE__ */ new WeakMap();
 var NONE = 0;
 var ASSUMED = 1;
 var PROVEN = 2;
-function isRecursive(inst, stack, resolve6) {
+function isRecursive(inst, stack, resolve8) {
   const cached2 = recursive.get(inst);
   if (cached2 !== void 0)
     return cached2 ? PROVEN : NONE;
@@ -35833,7 +36748,7 @@ function isRecursive(inst, stack, resolve6) {
   let result = NONE;
   const check = (child) => {
     if (result !== PROVEN && child?._zod) {
-      const answer = isRecursive(child, stack, resolve6);
+      const answer = isRecursive(child, stack, resolve8);
       if (answer > result)
         result = answer;
     }
@@ -35844,13 +36759,13 @@ function isRecursive(inst, stack, resolve6) {
       const desc = Object.getOwnPropertyDescriptor(sh, key);
       if (spread && !desc.enumerable)
         continue;
-      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve6) : NONE;
+      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve8) : NONE;
       if (child > answer)
         answer = child;
     }
     return answer;
   };
-  const merge3 = (answer) => {
+  const merge4 = (answer) => {
     if (answer > result)
       result = answer;
   };
@@ -35859,7 +36774,7 @@ function isRecursive(inst, stack, resolve6) {
   switch (kind) {
     case "object": {
       const raw = rawShape(def);
-      merge3(raw ? shape(raw, true) : ASSUMED);
+      merge4(raw ? shape(raw, true) : ASSUMED);
       check(def.catchall);
       break;
     }
@@ -35908,8 +36823,8 @@ function isRecursive(inst, stack, resolve6) {
       break;
     // `$ZodLazy` caches its inner on the def, so a resolved edge is followed exactly
     case "lazy": {
-      const inner = def._cachedInner ?? (resolve6 ? inst._zod.innerType : void 0);
-      merge3(inner ? isRecursive(inner, stack, false) : ASSUMED);
+      const inner = def._cachedInner ?? (resolve8 ? inst._zod.innerType : void 0);
+      merge4(inner ? isRecursive(inner, stack, false) : ASSUMED);
       break;
     }
     // a leaf by choice: `parts` are regex fragments, not data positions
@@ -35961,23 +36876,23 @@ function settle(inst, answer) {
   return answer;
 }
 function bucketFor(state, inst) {
-  let bucket = state.buckets.get(inst);
-  if (!bucket) {
-    bucket = /* @__PURE__ */ new WeakMap();
-    state.buckets.set(inst, bucket);
+  let bucket2 = state.buckets.get(inst);
+  if (!bucket2) {
+    bucket2 = /* @__PURE__ */ new WeakMap();
+    state.buckets.set(inst, bucket2);
   }
-  return bucket;
+  return bucket2;
 }
 var handoff;
 var open = [];
 var memo = {
   alloc(_inst, payload, empty) {
-    const bucket = handoff;
-    if (!bucket)
+    const bucket2 = handoff;
+    if (!bucket2)
       return empty;
     handoff = void 0;
     const entry = { value: empty, issues: null };
-    bucket.set(payload.value, entry);
+    bucket2.set(payload.value, entry);
     open.push(entry);
     return empty;
   },
@@ -36027,15 +36942,15 @@ var memo = {
           state = { buckets: /* @__PURE__ */ new WeakMap(), backEdges: void 0 };
           ctx[STATE] = state;
         }
-        let bucket;
+        let bucket2;
         if (lastCtx === ctx) {
-          bucket = lastBucket;
+          bucket2 = lastBucket;
         } else {
-          bucket = bucketFor(state, inst);
+          bucket2 = bucketFor(state, inst);
           lastCtx = ctx;
-          lastBucket = bucket;
+          lastBucket = bucket2;
         }
-        const hit = bucket.get(input);
+        const hit = bucket2.get(input);
         if (hit) {
           payload.value = hit.value;
           if (hit.issues) {
@@ -36048,7 +36963,7 @@ var memo = {
           }
           return payload;
         }
-        handoff = bucket;
+        handoff = bucket2;
         const depth = open.length;
         const result = base(payload, ctx);
         handoff = void 0;
@@ -36807,12 +37722,12 @@ function initializeContext(params) {
     external: params?.external ?? void 0
   };
 }
-function handleUnrepresentable(schema, ctx, json, params, message) {
-  const result = typeof ctx.unrepresentable === "function" ? ctx.unrepresentable({ zodSchema: schema, path: params.path, message }) : ctx.unrepresentable;
+function handleUnrepresentable(schema, ctx, json, params, message2) {
+  const result = typeof ctx.unrepresentable === "function" ? ctx.unrepresentable({ zodSchema: schema, path: params.path, message: message2 }) : ctx.unrepresentable;
   if (result === "any")
     return false;
   if (result === void 0 || result === "throw")
-    throw new Error(message);
+    throw new Error(message2);
   Object.assign(json, result);
   return true;
 }
@@ -37326,9 +38241,9 @@ var addPattern = (agg, pattern) => {
 var intersectMime = (agg, mime) => {
   agg.mime = agg.mime ? agg.mime.filter((m2) => mime.includes(m2)) : [...mime];
 };
-var setFormat = (agg, format) => {
-  agg.format = format;
-  if (format.includes("int"))
+var setFormat = (agg, format2) => {
+  agg.format = format2;
+  if (format2.includes("int"))
     agg.isInt = true;
 };
 var minContributor = (agg, def) => narrowMin(agg, "minimum", def.minimum);
@@ -37406,16 +38321,16 @@ var exactPattern = (p2) => exactPatterns.get(p2) ?? p2;
 var stringProcessor = (schema, ctx, _json, _params) => {
   const json = _json;
   json.type = "string";
-  const { minimum, maximum, format, patterns, contentEncoding, laxFormat } = aggregateChecks(schema);
+  const { minimum, maximum, format: format2, patterns, contentEncoding, laxFormat } = aggregateChecks(schema);
   if (typeof minimum === "number")
     json.minLength = minimum;
   if (typeof maximum === "number")
     json.maxLength = maximum;
-  if (format) {
-    json.format = formatMap[format] ?? format;
+  if (format2) {
+    json.format = formatMap[format2] ?? format2;
     if (json.format === "")
       delete json.format;
-    if (format === "time" || laxFormat) {
+    if (format2 === "time" || laxFormat) {
       delete json.format;
     }
   }
@@ -37621,7 +38536,7 @@ function stringifyKeyNames(bySchema, json, visited) {
   const values = json.enum ?? (json.const !== void 0 ? [json.const] : void 0);
   if (!numericType && !values?.some((v2) => typeof v2 === "number"))
     return json;
-  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, format, id, ...rest } = json;
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, format: format2, id, ...rest } = json;
   if (rest.enum)
     rest.enum = rest.enum.map((v2) => typeof v2 === "number" ? String(v2) : v2);
   else if (typeof rest.const === "number")
@@ -38742,7 +39657,14 @@ var duration2 = string2().regex(/^\d+[smhdw]$/, 'a duration such as "7d", "12h" 
   return n * unit;
 });
 var envName = string2().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
-var common = { name: name.describe("The source's name: its entries are stored under it") };
+var restoreHooks = strictObject({
+  stop: string2().min(1).optional().describe('Run on the server before the restored data replaces the current one, e.g. "docker compose stop bot"; if it fails nothing is replaced'),
+  start: string2().min(1).optional().describe('Run on the server after the restored data is in place, e.g. "docker compose start bot"')
+}).describe("Commands cairn restore --to-server runs on the server around the swap (a source's own replace the top-level ones)");
+var common = {
+  name: name.describe("The source's name: its entries are stored under it"),
+  restore: restoreHooks.optional()
+};
 var docker = string2().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a container name or ID").optional().describe("Run the dump inside this Docker container on the server (docker exec -i NAME ...)");
 var sqliteSource = strictObject({
   ...common,
@@ -38823,6 +39745,17 @@ var history = strictObject({
   base: branch.optional().describe("The branch pull requests go to (default: the repository's default branch)"),
   "pull-request": boolean2().default(true).describe("Open or update a pull request for each change (GitHub repositories; default true)")
 }).describe("Settings history: the files of sources with history: true, secrets redacted, one commit per change, reviewed in a pull request");
+var keepCount = (what) => number2().int().min(0).optional().describe(`Keep the newest snapshot of each of the last N ${what}`);
+var retention = strictObject({
+  "keep-last": number2().int().min(0).optional().describe("Keep the N newest snapshots"),
+  "keep-hourly": keepCount("hours"),
+  "keep-daily": keepCount("days"),
+  "keep-weekly": keepCount("ISO weeks"),
+  "keep-monthly": keepCount("months"),
+  "keep-yearly": keepCount("years"),
+  "keep-within": string2().regex(/^(?=.)(\d+y)?(\d+m)?(\d+d)?(\d+h)?$/, 'a duration as restic writes it: years, months, days, hours, e.g. "30d" or "1y6m"').optional().describe('Keep every snapshot newer than this before the latest one, e.g. "30d" or "1y6m" (y years, m months, d days, h hours; as restic)'),
+  prune: boolean2().optional().describe("cairn forget also prunes: removes the data no remaining snapshot needs (default false)")
+}).describe("Retention: which snapshots cairn forget keeps (per host and set of sources; restic's forget rules). The seeds' policy: keep-daily 7, keep-weekly 4, keep-monthly 12, keep-yearly 2");
 var source = custom().transform((value, ctx) => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     ctx.addIssue({ code: "custom", message: `expected a source such as { name: db, sqlite: /path/to.db }` });
@@ -38848,36 +39781,41 @@ var source = custom().transform((value, ctx) => {
 });
 var SOURCE_KEYS = new Set(Object.values(sourceKinds).flatMap((s3) => Object.keys(s3.shape)));
 var configSchema = strictObject({
-  /** Repository URL, e.g. local:/var/backups/cairn. CAIRN_REPOSITORY and -r override it. */
-  repository: string2().min(1).optional(),
+  /** Repository URL, e.g. local:/var/backups/cairn, or several (each backup goes into every one). CAIRN_REPOSITORY and -r override it. */
+  repository: union([string2().min(1), array(string2().min(1)).min(1)]).optional(),
   /** The server; without it, sources are read on this machine. */
   host: sshHost.optional(),
   history: history.optional(),
+  retention: retention.optional(),
+  /** Hooks for every source without its own. */
+  restore: restoreHooks.optional(),
   sources: array(source).min(1, "at least one source")
 });
 var configInputSchema = strictObject({
-  repository: string2().min(1).optional().describe("Repository URL, e.g. local:/var/backups/cairn"),
+  repository: union([string2().min(1), array(string2().min(1)).min(1)]).optional().describe("Repository URL, e.g. local:/var/backups/cairn, or a list of them: each backup goes into every one (3-2-1)"),
   host: sshHost.optional(),
   history: history.optional(),
+  retention: retention.optional(),
+  restore: restoreHooks.optional(),
   sources: array(union(Object.values(sourceKinds))).min(1).describe("What to back up; each source has a name and exactly one kind")
 }).describe("cairn.yml: what to back up, from where");
-async function loadConfig(path) {
+async function loadConfig(path2) {
   let text;
   try {
-    text = await readFile(path, "utf8");
+    text = await readFile(path2, "utf8");
   } catch (err) {
-    if (isSystemError(err)) throw fromSystemError(err, `read the config file ${path}`, ExitCode.usage, err.code === "ENOENT" ? "pass the config file with -c FILE" : void 0);
+    if (isSystemError(err)) throw fromSystemError(err, `read the config file ${path2}`, ExitCode.usage, err.code === "ENOENT" ? "pass the config file with -c FILE" : void 0);
     throw err;
   }
-  const { resolve: resolve6, dirname: dirname3 } = await import("node:path");
-  return parseConfig(text, path, dirname3(resolve6(path)));
+  const { resolve: resolve8, dirname: dirname3 } = await import("node:path");
+  return parseConfig(text, path2, dirname3(resolve8(path2)));
 }
 function parseConfig(text, file, baseDir) {
-  const lines = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: false });
+  const lines2 = new import_yaml.LineCounter();
+  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines2, prettyErrors: false });
   const where = (offset) => {
     if (offset === void 0) return file;
-    const { line, col } = lines.linePos(offset);
+    const { line, col } = lines2.linePos(offset);
     return `${file}:${line}:${col}`;
   };
   if (doc.errors.length > 0) {
@@ -38959,6 +39897,8 @@ var ALL_KEYS = [
     ...Object.keys(sshHost.shape),
     ...SOURCE_KEYS,
     ...Object.keys(dbConnection),
+    ...Object.keys(retention.shape),
+    ...Object.keys(restoreHooks.shape),
     "globals"
   ])
 ];
@@ -38990,9 +39930,10 @@ function editDistance(a, b2) {
 init_errors();
 init_hostkeys();
 var ENVIRONMENT = [
-  ["CAIRN_REPOSITORY", "repository URL (local:PATH, artifacts:NAME)"],
+  ["CAIRN_REPOSITORY", "repository URL (local:PATH, git:URL, github:OWNER/REPO, artifacts:NAME); several: one per line"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
+  ["CAIRN_RETENTION_DAYS", "days the artifacts a backup writes to an artifacts: repository are kept (default: the repository's maximum)"],
   ["CAIRN_SSH_KEY", "SSH private key text"],
   ["CAIRN_SSH_KEY_FILE", "path of the SSH private key file (instead of CAIRN_SSH_KEY)"],
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
@@ -39001,7 +39942,7 @@ var ENVIRONMENT = [
   ["CAIRN_HOST_FINGERPRINT", "the server's SHA256:... host key fingerprint(s), comma-separated"],
   ["SSH_AUTH_SOCK", "ssh-agent socket, tried after the key"],
   ["CI", "set (as CI systems do): no progress bars"],
-  ["GITHUB_TOKEN", "token for GitHub repositories and artifacts (set in workflow runs)"],
+  ["GITHUB_TOKEN", "token for GitHub repositories, artifacts, and the settings history's pushes and pull requests (set in workflow runs)"],
   ["GITHUB_REPOSITORY", "OWNER/REPO for artifacts: repositories (set in workflow runs)"],
   ["GITHUB_API_URL", "GitHub's REST API (default https://api.github.com)"],
   ["GITHUB_SERVER_URL", "GitHub's web and git server (default https://github.com)"],
@@ -39011,11 +39952,11 @@ var ENVIRONMENT = [
   ["ACTIONS_RESULTS_URL", "the Actions results service, for artifacts (set in workflow runs)"]
 ];
 var DEFAULT_CONFIG = "cairn.yml";
-function readText(path, what) {
+function readText(path2, what) {
   try {
-    return readFileSync(path, "utf8");
+    return readFileSync(path2, "utf8");
   } catch (err) {
-    if (isSystemError(err)) throw fromSystemError(err, `read ${what} ${path}`, ExitCode.usage);
+    if (isSystemError(err)) throw fromSystemError(err, `read ${what} ${path2}`, ExitCode.usage);
     throw err;
   }
 }
@@ -39030,6 +39971,7 @@ async function resolveSettings(input, env) {
   const config2 = configPath ? await loadConfig(configPath) : void 0;
   const identity = input.identity ? { text: input.identity, from: "the identity input" } : input.identityFile ? { text: readText(input.identityFile, "identity file"), from: input.identityFile } : env.CAIRN_IDENTITY ? { text: env.CAIRN_IDENTITY, from: "CAIRN_IDENTITY" } : void 0;
   const writeKey = input.writeKey ? { text: input.writeKey, from: "the write-key input" } : input.writeKeyFile ? { text: readText(input.writeKeyFile, "write key file").replace(/^\s*CAIRN_WRITE_KEY=/, ""), from: input.writeKeyFile } : env.CAIRN_WRITE_KEY ? { text: env.CAIRN_WRITE_KEY, from: "CAIRN_WRITE_KEY" } : void 0;
+  const repositories = repositoryUrls(input.repository ?? env.CAIRN_REPOSITORY, config2);
   const secrets = {};
   for (const s3 of config2?.sources ?? []) {
     const names = s3.kind === "postgres" ? [s3.postgres["password-env"]] : s3.kind === "mysql" ? [s3.mysql["password-env"]] : s3.kind === "command" ? Object.values(s3["secret-env"] ?? {}) : [];
@@ -39037,12 +39979,14 @@ async function resolveSettings(input, env) {
   }
   return {
     config: config2,
-    repository: repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config2),
+    repository: repositories[0],
+    repositories,
     identity,
     writeKey,
     ssh: sshSecrets(input, env),
     secrets,
     github: githubContext(input, env),
+    retryLockMs: input.retryLock === void 0 ? 0 : parseDuration(input.retryLock, "--retry-lock"),
     json: input.json ?? false
   };
 }
@@ -39056,23 +40000,41 @@ function githubContext(input, env) {
     repository: env.GITHUB_REPOSITORY || void 0,
     runId: Number.isSafeInteger(runId) && runId > 0 ? runId : void 0,
     runtime: env.ACTIONS_RUNTIME_TOKEN && env.ACTIONS_RESULTS_URL ? { token: env.ACTIONS_RUNTIME_TOKEN, resultsUrl: env.ACTIONS_RESULTS_URL } : void 0,
-    retentionDays: input.retentionDays === void 0 || input.retentionDays === "" ? void 0 : retentionDays(input.retentionDays),
+    retentionDays: retentionDays(input.retentionDays || void 0, "retention-days") ?? retentionDays(env.CAIRN_RETENTION_DAYS || void 0, "CAIRN_RETENTION_DAYS"),
     // The runner sets it; anything unusable is treated as unknown (GitHub's own cap still applies).
     maxRetentionDays: Number.isInteger(maxRetention) && maxRetention >= 1 ? maxRetention : void 0
   };
 }
-function retentionDays(text) {
+function retentionDays(text, from) {
+  if (text === void 0) return void 0;
   const days = Number(text.trim());
   if (!/^\d+$/.test(text.trim()) || days < 1 || days > 400) {
-    throw new UsageError(`retention-days: ${JSON.stringify(text)} is not a number of days from 1 to 400`, "GitHub keeps artifacts 1-90 days in public repositories and up to 400 in private ones");
+    throw new UsageError(
+      `${from}: ${JSON.stringify(text)} is not a number of days from 1 to 400`,
+      "GitHub keeps artifacts 1-90 days in public repositories and up to 400 in private ones (the repository's setting caps it); leave it out for the repository's maximum"
+    );
   }
   return days;
 }
-function repositoryUrl(given2, config2) {
-  if (given2) return given2;
-  if (!config2?.repository) return void 0;
-  const local = /^local:(?!\/)(.+)$/.exec(config2.repository);
-  return local ? `local:${resolve(config2.baseDir, local[1])}` : config2.repository;
+function parseDuration(text, what) {
+  const t = text.trim();
+  const units = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+  if (t === "0") return 0;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(t)) {
+    throw new UsageError(`${what}: ${JSON.stringify(text)} is not a duration`, "write a number with a unit: 30s, 5m, 1h30m (0: do not wait)");
+  }
+  let ms2 = 0;
+  for (const m2 of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms2 += Number(m2[1]) * units[m2[2]];
+  return Math.round(ms2);
+}
+function repositoryUrls(given2, config2) {
+  const list = (v2) => (Array.isArray(v2) ? v2 : v2.split("\n")).map((u2) => u2.trim()).filter(Boolean);
+  const urls = given2 && list(given2).length > 0 ? list(given2) : config2?.repository ? list(config2.repository).map((u2) => fromConfig(u2, config2)) : [];
+  return [...new Set(urls)];
+}
+function fromConfig(url, config2) {
+  const local = /^local:(?!\/)(.+)$/.exec(url);
+  return local ? `local:${resolve(config2.baseDir, local[1])}` : url;
 }
 function sshSecrets(input, env) {
   const key = input.sshKey ? { text: input.sshKey, from: "the ssh-key input" } : fromEnv(env, "CAIRN_SSH_KEY");
@@ -39081,7 +40043,7 @@ function sshSecrets(input, env) {
   const { fingerprints, bad } = parseFingerprints(input.hostFingerprint ?? env.CAIRN_HOST_FINGERPRINT ?? "");
   if (bad !== void 0) {
     throw new UsageError(
-      `CAIRN_HOST_FINGERPRINT: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
+      `${input.hostFingerprint !== void 0 ? "host-fingerprint" : "CAIRN_HOST_FINGERPRINT"}: ${JSON.stringify(bad)} is not a SHA256 fingerprint`,
       "expected SHA256:<43 base64 characters>, or the line `ssh-keygen -lf KEY.pub` prints (256 SHA256:... comment (ED25519)); several: bare ones separated by commas, ssh-keygen lines one per line"
     );
   }
@@ -39101,6 +40063,10 @@ function requireConfig(settings) {
 function requireRepository(settings) {
   if (!settings.repository) throw new UsageError("no repository given", "pass -r local:/path, set CAIRN_REPOSITORY, or set repository: in cairn.yml");
   return settings.repository;
+}
+function requireWriteKey(settings) {
+  if (!settings.writeKey) throw new UsageError("no write key given", "set CAIRN_WRITE_KEY, pass --write-key-file FILE, or give the Action's write-key input");
+  return settings.writeKey;
 }
 
 // src/cli/main.ts
@@ -39318,27 +40284,27 @@ var IdTable = class {
     for (let i = 0; i < this.width; i++) this.vals[slot * this.width + i] = values[i];
   }
   grow() {
-    const { cap, words, used, vals } = this;
+    const { cap, words: words2, used, vals } = this;
     this.cap = cap * 2;
     this.words = new Uint32Array(this.cap * 8);
     this.used = new Uint8Array(this.cap);
     this.vals = new Uint32Array(this.cap * this.width);
     for (let s3 = 0; s3 < cap; s3++) {
-      if (used[s3]) this.place(words.subarray(s3 * 8, s3 * 8 + 8), vals.subarray(s3 * this.width, (s3 + 1) * this.width));
+      if (used[s3]) this.place(words2.subarray(s3 * 8, s3 * 8 + 8), vals.subarray(s3 * this.width, (s3 + 1) * this.width));
     }
   }
   has(id) {
     return this.find(id, () => true);
   }
   /** Call visit with each entry's values until it returns true; whether one did. */
-  find(id, visit) {
+  find(id, visit2) {
     const k2 = this.load(id);
     const w2 = this.words;
     const mask = this.cap - 1;
     for (let slot = k2[0] & mask; this.used[slot]; slot = slot + 1 & mask) {
       const b2 = slot * 8;
       if (w2[b2] === k2[0] && w2[b2 + 1] === k2[1] && w2[b2 + 2] === k2[2] && w2[b2 + 3] === k2[3] && w2[b2 + 4] === k2[4] && w2[b2 + 5] === k2[5] && w2[b2 + 6] === k2[6] && w2[b2 + 7] === k2[7]) {
-        if (visit(this.vals.subarray(slot * this.width, (slot + 1) * this.width))) return true;
+        if (visit2(this.vals.subarray(slot * this.width, (slot + 1) * this.width))) return true;
       }
     }
     return false;
@@ -39638,12 +40604,12 @@ function abytes(b2) {
   if (!isBytes(b2))
     throw new TypeError("Uint8Array expected");
 }
-function isArrayOf(isString, arr) {
+function isArrayOf(isString2, arr) {
   if (!Array.isArray(arr))
     return false;
   if (arr.length === 0)
     return true;
-  if (isString) {
+  if (isString2) {
     return arr.every((item) => typeof item === "string");
   } else {
     return arr.every((item) => Number.isSafeInteger(item));
@@ -39659,11 +40625,11 @@ function astr(label, input) {
     throw new TypeError(`${label}: string expected`);
   return true;
 }
-function anumber(n, title = "number") {
+function anumber(n, title2 = "number") {
   if (typeof n !== "number")
-    throw new TypeError(`${title}: expected number, got ${typeof n}`);
+    throw new TypeError(`${title2}: expected number, got ${typeof n}`);
   if (!Number.isSafeInteger(n))
-    throw new RangeError(`${title}: expected safe integer, got ${n}`);
+    throw new RangeError(`${title2}: expected safe integer, got ${n}`);
 }
 function anumArr(label, input) {
   if (!isArrayOf(false, input))
@@ -39823,11 +40789,11 @@ function assertBech32Printable(label, value) {
       throw new Error(`${label}: printable ASCII expected`);
   }
 }
-function wordsToU8(words) {
-  const len = words.length;
+function wordsToU8(words2) {
+  const len = words2.length;
   const res = new Uint8Array(len);
   for (let i = 0; i < len; i++) {
-    const w2 = words[i];
+    const w2 = words2[i];
     if (w2 < 0 || w2 >= 32)
       throw new Error(`alphabet.encode: invalid digit ${w2}`);
     res[i] = w2;
@@ -39844,7 +40810,7 @@ function bech32Polymod(pre) {
   }
   return chk;
 }
-function bechChecksum(prefix, words, encodingConst = 1) {
+function bechChecksum(prefix, words2, encodingConst = 1) {
   const len = prefix.length;
   let chk = 1;
   for (let i = 0; i < len; i++) {
@@ -39856,7 +40822,7 @@ function bechChecksum(prefix, words, encodingConst = 1) {
   chk = bech32Polymod(chk);
   for (let i = 0; i < len; i++)
     chk = bech32Polymod(chk) ^ prefix.charCodeAt(i) & 31;
-  for (let v2 of words)
+  for (let v2 of words2)
     chk = bech32Polymod(chk) ^ v2;
   for (let i = 0; i < 6; i++)
     chk = bech32Polymod(chk);
@@ -39899,23 +40865,23 @@ function genBech32(encoding) {
     return _words.decode(digits);
   };
   const fromWordsUnsafe = unsafeWrapper(fromWords);
-  function encode2(prefix, words, limit = 90) {
+  function encode2(prefix, words2, limit = 90) {
     astr("bech32.encode prefix", prefix);
     if (limit !== false)
       anumber(limit, "limit");
-    if (isBytes(words))
-      words = u8ToNumArr(words);
-    anumArr("bech32.encode", words);
+    if (isBytes(words2))
+      words2 = u8ToNumArr(words2);
+    anumArr("bech32.encode", words2);
     const plen = prefix.length;
     if (plen === 0)
       throw new TypeError(`Invalid prefix length ${plen}`);
-    const actualLength = plen + 7 + words.length;
+    const actualLength = plen + 7 + words2.length;
     if (limit !== false && actualLength > limit)
       throw new TypeError(`Length ${actualLength} exceeds limit ${limit}`);
     assertBech32Printable("bech32.encode prefix", prefix);
     const lowered = prefix.toLowerCase();
-    const sum = bechChecksum(lowered, words, ENCODING_CONST);
-    return `${lowered}1${BECH_ALPHABET.encode(wordsToU8(words))}${sum}`;
+    const sum = bechChecksum(lowered, words2, ENCODING_CONST);
+    return `${lowered}1${BECH_ALPHABET.encode(wordsToU8(words2))}${sum}`;
   }
   function decode2(str, limit = 90) {
     astr("bech32.decode input", str);
@@ -39939,19 +40905,19 @@ function genBech32(encoding) {
     if (data.length < 6)
       throw new Error("invalid data length");
     const digits = BECH_ALPHABET.decode(data);
-    const words = u8ToNumArr(digits, digits.length - 6);
-    const sum = bechChecksum(prefix, words, ENCODING_CONST);
+    const words2 = u8ToNumArr(digits, digits.length - 6);
+    const sum = bechChecksum(prefix, words2, ENCODING_CONST);
     if (!data.endsWith(sum))
       throw new Error(`Invalid checksum in ${str}`);
-    return { prefix, words };
+    return { prefix, words: words2 };
   }
   const decodeUnsafe = unsafeWrapper(decode2);
   function decodeToBytes(str, limit = 90) {
-    const { prefix, words } = decode2(str, limit);
+    const { prefix, words: words2 } = decode2(str, limit);
     return {
       prefix,
-      words,
-      bytes: fromWords(words)
+      words: words2,
+      bytes: fromWords(words2)
     };
   }
   function encodeFromBytes(prefix, bytes) {
@@ -40030,9 +40996,9 @@ function wrapFileKey(fileKey, recipient) {
   const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: theirs });
   const key = hkdf(shared, Buffer.concat([share, recipient]), "age-encryption.org/v1/X25519");
   const c = createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
-  const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
+  const body2 = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
   return `-> X25519 ${b64(share)}
-${b64(body)}
+${b64(body2)}
 `;
 }
 function parseHeader(buf) {
@@ -40103,14 +41069,14 @@ function openHeader(header, identities, what) {
   if (!timingSafeEqual(mac3, header.mac)) throw new IntegrityError(`${what}: age header MAC mismatch`);
   return { headerLength: header.length, payloadKey: fileKey };
 }
-function segmentNonce(counter, last) {
+function segmentNonce(counter, last2) {
   const n = Buffer.alloc(12);
   n.writeUIntBE(counter, 5, 6);
-  n[11] = last ? 1 : 0;
+  n[11] = last2 ? 1 : 0;
   return n;
 }
-function openSegment(key, counter, last, sealed, what) {
-  const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last), { authTagLength: TAG });
+function openSegment(key, counter, last2, sealed, what) {
+  const d = createDecipheriv("chacha20-poly1305", key, segmentNonce(counter, last2), { authTagLength: TAG });
   d.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
     const plain = d.update(sealed.subarray(0, sealed.length - TAG));
@@ -40123,9 +41089,9 @@ function openSegment(key, counter, last, sealed, what) {
 function newHeader(recipients) {
   if (recipients.length === 0) throw new UsageError("no recipients to encrypt to");
   const fileKey = randomBytes(16);
-  const body = INTRO + recipients.map((r) => wrapFileKey(fileKey, r)).join("") + "---";
-  const mac3 = createHmac2("sha256", hkdf(fileKey, Buffer.alloc(0), "header")).update(body, "latin1").digest();
-  return { header: Buffer.from(`${body} ${b64(mac3)}
+  const body2 = INTRO + recipients.map((r) => wrapFileKey(fileKey, r)).join("") + "---";
+  const mac3 = createHmac2("sha256", hkdf(fileKey, Buffer.alloc(0), "header")).update(body2, "latin1").digest();
+  return { header: Buffer.from(`${body2} ${b64(mac3)}
 `, "latin1"), fileKey };
 }
 var Sealer = class {
@@ -40154,8 +41120,8 @@ var Sealer = class {
     this.seal(this.pendingLength, true, out);
     return out;
   }
-  seal(n, last, out) {
-    const c = createCipheriv("chacha20-poly1305", this.key, segmentNonce(this.counter++, last), { authTagLength: TAG });
+  seal(n, last2, out) {
+    const c = createCipheriv("chacha20-poly1305", this.key, segmentNonce(this.counter++, last2), { authTagLength: TAG });
     this.pendingLength -= n;
     while (n > 0) {
       const p2 = this.pending[0];
@@ -40193,20 +41159,20 @@ function decryptPayload(keys, sealed, first, what, totalSegments) {
     const seg = sealed.subarray(i * (SEGMENT + TAG), (i + 1) * (SEGMENT + TAG));
     if (seg.length < TAG) throw new IntegrityError(`${what}: truncated age payload`);
     const counter = first + i;
-    const last = counter === total - 1;
-    const plain = openSegment(keys.key, counter, last, seg, what);
-    if (last && plain.length === 0 && counter > 0) throw new IntegrityError(`${what}: age payload ends with an empty segment`);
+    const last2 = counter === total - 1;
+    const plain = openSegment(keys.key, counter, last2, seg, what);
+    if (last2 && plain.length === 0 && counter > 0) throw new IntegrityError(`${what}: age payload ends with an empty segment`);
     out.push(plain);
   }
   return Buffer.concat(out);
 }
 function segmentRange(keys, offset, length) {
   const first = Math.floor(offset / SEGMENT);
-  const last = Math.floor((offset + Math.max(length, 1) - 1) / SEGMENT);
+  const last2 = Math.floor((offset + Math.max(length, 1) - 1) / SEGMENT);
   return {
     first,
     start: keys.dataStart + first * (SEGMENT + TAG),
-    end: keys.dataStart + (last + 1) * (SEGMENT + TAG)
+    end: keys.dataStart + (last2 + 1) * (SEGMENT + TAG)
   };
 }
 var EncryptStream = class extends Transform {
@@ -40280,6 +41246,9 @@ function chunkId(keys, data) {
   }
   return h(data);
 }
+function settingsHistoryKey(keys) {
+  return derive(keys.writeKey, "cairn settings history fingerprint");
+}
 function mac2(keys, label, data) {
   return createHmac3("sha256", keys.macKey).update(label).update("\n").update(data).digest();
 }
@@ -40303,6 +41272,8 @@ var Repository = class _Repository {
   dataRecipients;
   /** Raw recipients: metadata (the write key's, then the users'). */
   metaRecipients;
+  /** How long a command waits for another run's conflicting lock (restic's --retry-lock; 0: not at all), and what cancels the wait. */
+  lockWait = { ms: 0 };
   constructor(backend, config2, keys) {
     this.backend = backend;
     this.config = config2;
@@ -40313,8 +41284,12 @@ var Repository = class _Repository {
   get canReadData() {
     return this.keys.identities.length > 0;
   }
-  /** Create a repository; returns it and the write key text to hand to the user once. */
-  static async init(backend, recipients, packSize = DEFAULT_PACK_SIZE) {
+  /**
+   * Create a repository; returns it and the write key text to hand to the user
+   * once. `existing`: a write key made before (elsewhere), so a run that must
+   * not print a new one (a workflow's log) can create the repository.
+   */
+  static async init(backend, recipients, packSize = DEFAULT_PACK_SIZE, existing) {
     if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
     recipients.forEach(parseRecipient);
     try {
@@ -40323,11 +41298,11 @@ var Repository = class _Repository {
     } catch (err) {
       if (!backend.isNotExist(err)) throw err;
     }
-    const w2 = newWriteKey();
+    const w2 = existing ?? newWriteKey();
     const keys = deriveKeys(w2);
     const writeKey = encodeWriteKey(w2);
     const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
-    const body = {
+    const body2 = {
       version: FORMAT_VERSION,
       id: randomBytes3(16).toString("hex"),
       created: (/* @__PURE__ */ new Date()).toISOString(),
@@ -40336,7 +41311,7 @@ var Repository = class _Repository {
       recipients,
       keys: sha256(keysFile)
     };
-    const config2 = { ...body, mac: mac2(keys, "config", configBody(body)).toString("hex") };
+    const config2 = { ...body2, mac: mac2(keys, "config", configBody(body2)).toString("hex") };
     await backend.save({ type: "keys", name: "" }, keysFile);
     await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config2, null, 2) + "\n"));
     await backend.flush();
@@ -40411,8 +41386,8 @@ var Repository = class _Repository {
     seal(sealer.push(frame));
     const z2 = createZstdCompress();
     z2.on("data", (d) => seal(sealer.push(d)));
-    const ended = new Promise((resolve6, reject) => {
-      z2.on("end", resolve6);
+    const ended = new Promise((resolve8, reject) => {
+      z2.on("end", resolve8);
       z2.on("error", reject);
     });
     for (const piece of text()) {
@@ -40461,6 +41436,25 @@ var thisHost = hostname();
 // src/engine/repository/lock.ts
 var LEASE_MS = 5 * 6e4;
 var RENEW_MS = 6e4;
+var RETRY_FIRST_MS = 1e3;
+var RETRY_MAX_MS = 3e4;
+function formatWait(ms2) {
+  return ms2 < 12e4 ? `${Math.round(ms2 / 1e3)} s` : `${Math.round(ms2 / 6e4)} min`;
+}
+function sleep(ms2, signal) {
+  return new Promise((resolve8, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const abort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", abort);
+      resolve8();
+    }, ms2);
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}
 function isStale(l, now = Date.now()) {
   if (Date.parse(l.expires) < now || Number.isNaN(Date.parse(l.expires))) return true;
   if (l.host === thisHost) {
@@ -40490,7 +41484,24 @@ var Lock = class _Lock {
     this.info = info;
     this.name = randomBytes4(32).toString("hex");
   }
+  /** Take the lock, waiting up to repo.lockWait.ms for conflicting locks to go (checked again with growing pauses). */
   static async acquire(repo, exclusive) {
+    const started = Date.now();
+    const { ms: ms2, signal } = repo.lockWait;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await _Lock.tryAcquire(repo, exclusive);
+      } catch (err) {
+        const left = started + ms2 - Date.now();
+        if (!(err instanceof LockedError) || left <= 0) {
+          if (err instanceof LockedError && ms2 > 0) err.message += ` (waited ${formatWait(Date.now() - started)})`;
+          throw err;
+        }
+        await sleep(Math.min(left, RETRY_FIRST_MS * 2 ** Math.min(attempt, 5), RETRY_MAX_MS), signal);
+      }
+    }
+  }
+  static async tryAcquire(repo, exclusive) {
     const now = Date.now();
     const lock = new _Lock(repo, {
       host: thisHost,
@@ -40833,7 +41844,7 @@ function unpack(job, chunkId2, write = writeAll) {
   const { frames, chunks, positions, ids } = job;
   let frameNo = -1;
   let frame = Buffer.alloc(0);
-  let run = [];
+  let run3 = [];
   let runFd = -1;
   let runStart = 0;
   let runEnd = 0;
@@ -40842,8 +41853,8 @@ function unpack(job, chunkId2, write = writeAll) {
   let checkedInner = -1;
   let checkedId = -1;
   const flush = () => {
-    if (run.length > 0) write(runFd, run, runStart);
-    run = [];
+    if (run3.length > 0) write(runFd, run3, runStart);
+    run3 = [];
   };
   const n = positions.length;
   for (let c = 0; c < n; c++) {
@@ -40872,15 +41883,15 @@ function unpack(job, chunkId2, write = writeAll) {
       runFd = fd;
       runStart = position;
     } else {
-      const last = run[run.length - 1];
-      if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
-        run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+      const last2 = run3[run3.length - 1];
+      if (last2.buffer === piece.buffer && last2.byteOffset + last2.length === piece.byteOffset) {
+        run3[run3.length - 1] = Buffer.from(last2.buffer, last2.byteOffset, last2.length + piece.length);
         runEnd = position + length;
         bytes += length;
         continue;
       }
     }
-    run.push(piece);
+    run3.push(piece);
     runEnd = position + length;
     bytes += length;
   }
@@ -40927,13 +41938,13 @@ var WorkerPool = class _WorkerPool {
   get size() {
     return this.workers.length;
   }
-  async run(message, transfer = []) {
+  async run(message2, transfer = []) {
     if (this.broken) throw this.broken;
-    const w2 = this.idle.pop() ?? await new Promise((resolve6, reject) => this.waiting.push({ resolve: resolve6, reject }));
+    const w2 = this.idle.pop() ?? await new Promise((resolve8, reject) => this.waiting.push({ resolve: resolve8, reject }));
     if (this.broken) throw this.broken;
-    return new Promise((resolve6, reject) => {
-      this.pending.set(w2, { resolve: resolve6, reject });
-      w2.postMessage(message, transfer);
+    return new Promise((resolve8, reject) => {
+      this.pending.set(w2, { resolve: resolve8, reject });
+      w2.postMessage(message2, transfer);
     });
   }
   async close() {
@@ -41023,8 +42034,8 @@ if (!isMainThread && workerData?.cairnTasks) {
       const { done, transfer } = runTask(task, chunkId2);
       parentPort.postMessage({ result: done }, transfer);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      parentPort.postMessage({ error: { message, kind: err instanceof IntegrityError ? "integrity" : void 0 } });
+      const message2 = err instanceof Error ? err.message : String(err);
+      parentPort.postMessage({ error: { message: message2, kind: err instanceof IntegrityError ? "integrity" : void 0 } });
     }
   });
 }
@@ -41094,12 +42105,12 @@ function applyChanges(base, ref, what) {
     if (until > next && until > base.length) throw bad(`its chunk list has a gap at ${Math.max(next, base.length)} (the base list is shorter)`);
     for (; next < until; next++) out.push(base.get(next));
   };
-  for (const run of ref.changes) {
-    const start = run?.[0];
-    if (!Array.isArray(run) || typeof start !== "number" || !Number.isSafeInteger(start) || start < next || run.length < 2) throw bad("malformed chunk list changes");
+  for (const run3 of ref.changes) {
+    const start = run3?.[0];
+    if (!Array.isArray(run3) || typeof start !== "number" || !Number.isSafeInteger(start) || start < next || run3.length < 2) throw bad("malformed chunk list changes");
     copyBase(start);
-    for (let k2 = 1; k2 < run.length; k2++) {
-      const hex = run[k2];
+    for (let k2 = 1; k2 < run3.length; k2++) {
+      const hex = run3[k2];
       if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) throw bad("malformed chunk list changes (an ID is not 64 hex digits)");
       id.write(hex, "hex");
       out.push(id);
@@ -41111,20 +42122,20 @@ function applyChanges(base, ref, what) {
   return out;
 }
 function diffIds(base, ids) {
-  const changes = [];
+  const changes2 = [];
   let changed = 0;
-  let run = null;
+  let run3 = null;
   for (let i = 0; i < ids.length; i++) {
     const id = ids.get(i);
     if (i < base.length && base.get(i).equals(id)) {
-      run = null;
+      run3 = null;
       continue;
     }
-    if (!run) changes.push(run = [i]);
-    run.push(id.toString("hex"));
+    if (!run3) changes2.push(run3 = [i]);
+    run3.push(id.toString("hex"));
     changed++;
   }
-  return { changes, changed };
+  return { changes: changes2, changed };
 }
 var CHUNKS = Buffer.from('"chunks":[');
 function parseSnapshotRefs(json, what) {
@@ -41198,12 +42209,18 @@ function parseHead(json, what) {
 async function loadSnapshots(repo) {
   const refs = [];
   for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
-  return refs.sort((a, b2) => a.snapshot.time.localeCompare(b2.snapshot.time) || a.id.localeCompare(b2.id));
+  const replaced = new Set(refs.map((r) => r.snapshot.replaces));
+  return refs.filter((r) => !replaced.has(r.id)).sort((a, b2) => a.snapshot.time.localeCompare(b2.snapshot.time) || a.id.localeCompare(b2.id));
 }
-async function findSnapshot(repo, ref) {
+async function findSnapshot(repo, ref, source2) {
   if (ref === "latest") {
-    const all = await loadSnapshots(repo);
-    if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const every = await loadSnapshots(repo);
+    if (every.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
+    const all = source2 === void 0 ? every : every.filter((s3) => s3.snapshot.sources.some((x) => x.name === source2));
+    if (all.length === 0) {
+      const names = [...new Set(every.flatMap((s3) => s3.snapshot.sources.map((x) => x.name)))].sort();
+      throw new UsageError(`no snapshot has a source "${source2}"`, `the sources in this repository: ${names.join(", ")}`);
+    }
     const id = all[all.length - 1].id;
     return { id, snapshot: await loadSnapshot(repo, id) };
   }
@@ -41214,14 +42231,113 @@ async function findSnapshot(repo, ref) {
   return { id: matches[0], snapshot: await loadSnapshot(repo, matches[0]) };
 }
 
+// src/engine/snapshot/expiry.ts
+var EXPIRY_SLACK_MS = 36e5;
+var TYPES = ["config", "keys", "index", "snapshot", "list", "pack"];
+var Expiries = class _Expiries {
+  times = /* @__PURE__ */ new Map();
+  static async load(backend, types = TYPES) {
+    const ex = new _Expiries();
+    for (const type of types) {
+      for await (const f2 of backend.list(type)) ex.times.set(`${type}/${f2.name}`, f2.expires?.getTime() ?? Infinity);
+    }
+    return ex;
+  }
+  /** When the file expires (Infinity: never); undefined when it is not listed (missing or expired). */
+  of(type, name2) {
+    return this.times.get(`${type}/${name2}`);
+  }
+  /** Whether the file is there and expires at or after t. */
+  lasts(type, name2, t) {
+    return (this.of(type, name2) ?? -Infinity) >= t;
+  }
+};
+async function lastingFiles(repo, index) {
+  const expiry = repo.backend.properties.expiry;
+  if (!expiry) return void 0;
+  const horizon = expiry.newFiles().getTime();
+  const ex = await Expiries.load(repo.backend, ["pack", "index", "list"]);
+  const packs = /* @__PURE__ */ new Set();
+  for (const [id, p2] of index.packs) if (ex.lasts("pack", id, horizon) && ex.lasts("index", p2.indexFile, horizon)) packs.add(id);
+  return { horizon: new Date(horizon), packs, list: (name2) => ex.lasts("list", name2, horizon) };
+}
+async function snapshotNeeds(repo, id, index) {
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  const needs = [
+    { type: "config", name: "" },
+    { type: "keys", name: "" }
+  ];
+  const indexFiles = /* @__PURE__ */ new Set();
+  for (const p2 of snapshot.packs) {
+    needs.push({ type: "pack", name: p2 });
+    const file = index.packs.get(p2)?.indexFile;
+    if (file) indexFiles.add(file);
+  }
+  for (const f2 of [...indexFiles].sort()) needs.push({ type: "index", name: f2 });
+  for (const base of new Set(refs.map((r) => r.ref.base))) needs.push({ type: "list", name: base });
+  const { entries, ...head } = snapshot;
+  void entries;
+  return { head, needs };
+}
+function snapshotExpiry(ex, id, head, needs) {
+  const own2 = ex.of("snapshot", id) ?? Infinity;
+  const bound = own2 - (head.stats?.durationMs ?? 0) - EXPIRY_SLACK_MS;
+  let first = own2;
+  const early = [];
+  const missing2 = [];
+  for (const h of needs) {
+    const t = ex.of(h.type, h.name);
+    if (t === void 0) {
+      missing2.push(h);
+      continue;
+    }
+    first = Math.min(first, t);
+    if (t < bound) early.push({ type: h.type, name: h.name, expires: new Date(t) });
+  }
+  return { expires: first === Infinity ? void 0 : new Date(first), early, missing: missing2 };
+}
+async function snapshotExpiries(repo, ids) {
+  if (!repo.backend.properties.expiry) return void 0;
+  const ex = await Expiries.load(repo.backend);
+  const index = await Index.load(repo);
+  const out = /* @__PURE__ */ new Map();
+  for (const id of ids) {
+    const { head, needs } = await snapshotNeeds(repo, id, index);
+    out.set(id, snapshotExpiry(ex, id, head, needs));
+  }
+  return out;
+}
+async function expiringDependencies(repo, index, ids) {
+  if (!repo.backend.properties.expiry) return [];
+  const ex = await Expiries.load(repo.backend);
+  const problems = [];
+  for (const id of ids) {
+    let found;
+    try {
+      found = await snapshotNeeds(repo, id, index);
+    } catch {
+      continue;
+    }
+    const own2 = ex.of("snapshot", id);
+    for (const d of snapshotExpiry(ex, id, found.head, found.needs).early) {
+      problems.push(
+        `snapshot ${id} depends on ${d.type}${d.name ? ` ${d.name}` : ""}, which expires on ${day(d.expires)}, before the snapshot itself (${own2 === void 0 ? "?" : day(new Date(own2))}): an expiring dependency; it cannot be restored after that`
+      );
+    }
+  }
+  return problems;
+}
+var day = (d) => d.toISOString().replace(/\.\d+Z$/, "Z");
+
 // src/engine/backup.ts
 var READ_ATTEMPTS = 3;
 var INDEX_EVERY = 32;
 async function backup(repo, opts2) {
   const started = Date.now();
-  return withLock(repo, true, async () => {
+  return withLock(repo, false, async () => {
     const full = opts2.full ?? false;
     const index = await Index.load(repo);
+    const lasting = await lastingFiles(repo, index);
     const gear = gearTable(repo.keys.gearSeed);
     const workers = new Workers(repo.keys.chunkIdKey);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
@@ -41237,12 +42353,13 @@ async function backup(repo, opts2) {
     const stats = { bytes: 0, chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, durationMs: 0 };
     const entries = [];
     const sources = [];
+    const newBySource = {};
     async function store(chunk, id) {
       stats.chunks++;
       if (added.has(id)) return;
       if (!full) {
-        const loc = index.lookup(id);
-        if (loc) {
+        const loc = index.lookup(id, lasting?.packs);
+        if (loc && (!lasting || lasting.packs.has(loc.pack))) {
           used.add(loc.pack);
           return;
         }
@@ -41322,23 +42439,23 @@ async function backup(repo, opts2) {
       return /* @__PURE__ */ new Map();
     });
     const bases = /* @__PURE__ */ new Map();
-    async function listFor(source2, path, ids) {
+    async function listFor(source2, path2, ids) {
       if (ids.length < LIST_MIN) return ids;
-      const parent = parents.get(`${source2}\0${path}`);
-      if (parent) {
+      const parent = parents.get(`${source2}\0${path2}`);
+      if (parent && (!lasting || lasting.list(parent.base))) {
         if (!bases.has(parent.base)) {
           bases.set(
             parent.base,
             await loadList(repo, parent.base).catch((err) => {
-              opts2.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path}'s chunk list is written in full; run \`cairn verify\``);
+              opts2.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path2}'s chunk list is written in full; run \`cairn verify\``);
               return null;
             })
           );
         }
         const base2 = bases.get(parent.base);
         if (base2) {
-          const { changes, changed } = diffIds(base2, ids);
-          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes };
+          const { changes: changes2, changed } = diffIds(base2, ids);
+          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes: changes2 };
         }
       }
       const base = await repo.saveMeta("list", () => listText(ids));
@@ -41357,6 +42474,7 @@ async function backup(repo, opts2) {
         const dump = source2.dump(opts2.transport, log);
         let count = 0;
         let size = 0;
+        const newBefore = stats.newBytes;
         for await (const e of dump.entries) {
           const entry = await readOrLeaveOut(source2.name, e, log);
           if (!entry) continue;
@@ -41365,6 +42483,7 @@ async function backup(repo, opts2) {
           size += entry.size;
         }
         sources.push({ name: source2.name, kind: source2.kind, files: count, size, info: dump.info(), warnings });
+        newBySource[source2.name] = stats.newBytes - newBefore;
       }
       opts2.signal?.throwIfAborted();
       await packer.finish();
@@ -41375,7 +42494,7 @@ async function backup(repo, opts2) {
       stats.durationMs = Date.now() - started;
       const snapshot = {
         version: 1,
-        time: new Date(started).toISOString(),
+        time: (opts2.time ?? new Date(started)).toISOString(),
         host: opts2.transport.host,
         full: full || selfContained,
         incomplete,
@@ -41386,7 +42505,7 @@ async function backup(repo, opts2) {
       };
       const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
       await repo.backend.flush();
-      return { id, snapshot };
+      return { id, snapshot, newBytes: newBySource };
     } catch (err) {
       await packer.settle();
       for (const p2 of packer.written) {
@@ -41425,13 +42544,13 @@ async function* untilAborted(source2, signal) {
   }
 }
 function nextOrAbort(it2, signal) {
-  return new Promise((resolve6, reject) => {
+  return new Promise((resolve8, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     it2.next().then(
       (r) => {
         signal.removeEventListener("abort", onAbort);
-        resolve6(r);
+        resolve8(r);
       },
       (err) => {
         signal.removeEventListener("abort", onAbort);
@@ -41527,7 +42646,7 @@ var FilesSource = class {
       if (!matched && self2.patterns.every(isGlob)) {
         yield unreadableEntry(self2.name, self2.patterns.join(", "), "no file matches any pattern of this source");
       }
-      const ctx = { now: now ?? Date.now(), count: (n) => bytes += n, grew: (path) => grew.push(path) };
+      const ctx = { now: now ?? Date.now(), count: (n) => bytes += n, grew: (path2) => grew.push(path2) };
       for (const f2 of [...found.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0)) {
         files++;
         yield fileEntry(transport, self2.name, f2, ctx);
@@ -41536,9 +42655,9 @@ var FilesSource = class {
     return { entries: entries(), info: () => ({ files, bytes, ...grew.length ? { grew } : {} }) };
   }
 };
-async function whyMissing(transport, path) {
+async function whyMissing(transport, path2) {
   try {
-    await transport.stat(path);
+    await transport.stat(path2);
     return "it could not be listed";
   } catch (err) {
     if (err instanceof ConnectionError) throw err;
@@ -41556,15 +42675,15 @@ function formatAge(ms2) {
   const d = ms2 / 864e5;
   return Number.isInteger(d) ? `${d}d` : ms2 % 36e5 === 0 ? `${ms2 / 36e5}h` : `${Math.round(ms2 / 1e3)}s`;
 }
-function unreadableEntry(source2, path, reason) {
+function unreadableEntry(source2, path2, reason) {
   return {
-    path: `${source2}/${path.replace(/^\/+/, "")}`,
+    path: `${source2}/${path2.replace(/^\/+/, "")}`,
     mode: 0,
     mtime: 0,
     uid: 0,
     gid: 0,
     async *open() {
-      throw new UnreadableFileError(path, reason);
+      throw new UnreadableFileError(path2, reason);
     }
   };
 }
@@ -41576,17 +42695,17 @@ function fileEntry(transport, source2, info, ctx) {
     mtime: info.mtime,
     uid: info.uid,
     gid: info.gid,
-    open: () => readFile2(++attempt)
+    open: () => readFile3(++attempt)
   };
-  const failed = (err, missing2 = "it was removed before it could be read") => err instanceof ConnectionError ? new ConnectionError(`${err.message} (reading ${info.path})`, err.hint, { cause: err }) : new UnreadableFileError(info.path, reasonOf(err, missing2), { cause: err });
+  const failed2 = (err, missing2 = "it was removed before it could be read") => err instanceof ConnectionError ? new ConnectionError(`${err.message} (reading ${info.path})`, err.hint, { cause: err }) : new UnreadableFileError(info.path, reasonOf(err, missing2), { cause: err });
   const changed = (detail) => new ChangedWhileReadingError(info.path, detail);
-  async function* readFile2(n) {
+  async function* readFile3(n) {
     let before = info;
     if (n > 1) {
       try {
         before = await transport.stat(info.path);
       } catch (err) {
-        throw failed(err);
+        throw failed2(err);
       }
     }
     if (before.type !== "file") throw new UnreadableFileError(info.path, "it is no longer a regular file");
@@ -41603,13 +42722,13 @@ function fileEntry(transport, source2, info, ctx) {
         yield chunk;
       }
     } catch (err) {
-      throw failed(err);
+      throw failed2(err);
     }
     let now;
     try {
       now = await read2.after();
     } catch (err) {
-      throw failed(err);
+      throw failed2(err);
     }
     const after = now.info;
     if (got < size) throw changed(`it shrank: only ${got} of its ${size} bytes were there`);
@@ -41666,8 +42785,8 @@ function inDocker(container, argv, secretNames = []) {
 }
 
 // src/sources/source.ts
-function dumpEntry(path, open4) {
-  return { path, mode: 384, mtime: Date.now(), uid: 0, gid: 0, open: open4 };
+function dumpEntry(path2, open5) {
+  return { path: path2, mode: 384, mtime: Date.now(), uid: 0, gid: 0, open: open5 };
 }
 
 // src/sources/sqlite.ts
@@ -41723,9 +42842,9 @@ var SqliteSource = class {
   name;
   path;
   container;
-  constructor(name2, path, container) {
+  constructor(name2, path2, container) {
     this.name = name2;
-    this.path = path;
+    this.path = path2;
     this.container = container;
   }
   argv() {
@@ -41734,9 +42853,9 @@ var SqliteSource = class {
   dump(transport, log) {
     let bytes = 0;
     let info = { engine: "sqlite", file: this.path };
-    const { name: name2, path, container } = this;
+    const { name: name2, path: path2, container } = this;
     const argv = this.argv();
-    const what = `the SQLite backup of ${path}${container ? ` in container ${container}` : ""}`;
+    const what = `the SQLite backup of ${path2}${container ? ` in container ${container}` : ""}`;
     const entry = dumpEntry(`${name2}.sqlite`, async function* () {
       bytes = 0;
       const onResult = (r) => {
@@ -41746,10 +42865,10 @@ var SqliteSource = class {
           if (k2 === "table") tables[a] = Number(b2);
           else fields[k2] = a;
         }
-        info = { engine: "sqlite", file: path, tool: fields.tool, version: fields.version, journalMode: fields.journal_mode, tables };
+        info = { engine: "sqlite", file: path2, tool: fields.tool, version: fields.version, journalMode: fields.journal_mode, tables };
         if (fields.tool && fields.tool !== "sqlite3") log.info(`source ${name2}: no sqlite3 command on ${transport.description}; used ${fields.tool}`);
         if (fields.journal_mode && fields.journal_mode !== "wal") {
-          log.warn(`source ${name2}: ${path} is in ${fields.journal_mode} journal mode, so writers wait while it is copied; WAL mode (PRAGMA journal_mode=WAL) avoids that`);
+          log.warn(`source ${name2}: ${path2} is in ${fields.journal_mode} journal mode, so writers wait while it is copied; WAL mode (PRAGMA journal_mode=WAL) avoids that`);
         }
       };
       for await (const chunk of streamCommand(transport, argv, what, {}, [], onResult)) {
@@ -42061,7 +43180,15 @@ var LocalTransport = class {
     });
     child.stdin.on("error", () => {
     });
-    child.stdin.end(options.stdin ?? "");
+    const input = options.stdin;
+    if (input instanceof Readable) {
+      input.on("error", (err) => {
+        stderr += `
+(reading its input failed: ${err.message}; stopped)`;
+        child.kill("SIGTERM");
+      });
+      input.pipe(child.stdin);
+    } else child.stdin.end(input ?? "");
     let idle;
     const arm = () => {
       if (!options.idleTimeoutMs) return;
@@ -42074,14 +43201,14 @@ var LocalTransport = class {
     };
     arm();
     child.stdout.on("data", arm);
-    const done = new Promise((resolve6, reject) => {
+    const done = new Promise((resolve8, reject) => {
       child.on("error", (err) => {
         clearTimeout(idle);
         reject(err);
       });
       child.on("close", (code2, signal) => {
         clearTimeout(idle);
-        resolve6({ code: code2, signal, stderr });
+        resolve8({ code: code2, signal, stderr });
       });
     });
     return { stdout: child.stdout, done, kill: () => child.kill("SIGTERM") };
@@ -42090,8 +43217,8 @@ var LocalTransport = class {
     const now = Date.now();
     const seen = /* @__PURE__ */ new Map();
     for (const pattern of patterns) {
-      for await (const path of glob(pattern)) {
-        if (!seen.has(path)) seen.set(path, await this.stat(path));
+      for await (const path2 of glob(pattern)) {
+        if (!seen.has(path2)) seen.set(path2, await this.stat(path2));
       }
     }
     return { files: [...seen.values()].sort(byPath), unreadable: [], now };
@@ -42100,7 +43227,7 @@ var LocalTransport = class {
     const now = Date.now();
     const files = [];
     const unreadable = [];
-    const visit = async (d) => {
+    const visit2 = async (d) => {
       let entries;
       try {
         entries = await opendir(d);
@@ -42112,18 +43239,18 @@ var LocalTransport = class {
       for await (const e of entries) {
         const info = await this.stat(join(d, e.name));
         files.push(info);
-        if (info.type === "dir") await visit(info.path);
+        if (info.type === "dir") await visit2(info.path);
       }
     };
-    await visit(dir);
+    await visit2(dir);
     return { files: files.sort(byPath), unreadable, now };
   }
-  async stat(path) {
-    const st2 = await lstat(path, { bigint: true });
+  async stat(path2) {
+    const st2 = await lstat(path2, { bigint: true });
     const type = st2.isFile() ? "file" : st2.isDirectory() ? "dir" : st2.isSymbolicLink() ? "symlink" : "other";
     const ms2 = (ns2) => Number(ns2 / 1000n) / 1e3;
     return {
-      path,
+      path: path2,
       type,
       size: Number(st2.size),
       mode: Number(st2.mode & 0o7777n),
@@ -42134,16 +43261,16 @@ var LocalTransport = class {
       id: `${st2.dev}:${st2.ino}`
     };
   }
-  async read(path, options = {}) {
-    const stream2 = await openStream(path, options.length);
+  async read(path2, options = {}) {
+    const stream2 = await openStream(path2, options.length);
     return {
       stream: stream2,
       after: async () => {
-        const info = await this.stat(path).catch(() => void 0);
+        const info = await this.stat(path2).catch(() => void 0);
         if (!options.hashPrefix || !info) return { info };
         const hash2 = createHash5("sha256");
         try {
-          for await (const chunk of await openStream(path, options.length)) hash2.update(chunk);
+          for await (const chunk of await openStream(path2, options.length)) hash2.update(chunk);
         } catch {
           return { info };
         }
@@ -42154,10 +43281,10 @@ var LocalTransport = class {
   async close() {
   }
 };
-async function openStream(path, length) {
-  const stream2 = createReadStream(path, { highWaterMark: 1 << 20, end: length === void 0 ? void 0 : Math.max(0, length - 1) });
-  await new Promise((resolve6, reject) => {
-    stream2.once("open", () => resolve6());
+async function openStream(path2, length) {
+  const stream2 = createReadStream(path2, { highWaterMark: 1 << 20, end: length === void 0 ? void 0 : Math.max(0, length - 1) });
+  await new Promise((resolve8, reject) => {
+    stream2.once("open", () => resolve8());
     stream2.once("error", reject);
   });
   if (length === 0) {
@@ -42174,19 +43301,302 @@ async function createTransport(config2, secrets) {
   return SshTransport2.connect(sshSettings2(config2.host, secrets));
 }
 
-// src/backends/open.ts
-init_errors();
-import { resolve as resolve3 } from "node:path";
-
-// src/backends/artifact.ts
-init_errors();
+// src/app/history.ts
 import { createHash as createHash6 } from "node:crypto";
-
-// src/github/artifacts.ts
-init_errors();
-import { writeFile, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp as mkdtemp2, rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { join as join4 } from "node:path";
+init_errors();
+
+// src/history/git.ts
+init_errors();
+import { spawn as spawn2 } from "node:child_process";
+function parseRemote(repository, gh) {
+  const server = gh.serverUrl.replace(/\/+$/, "");
+  if (repository.includes("#")) {
+    throw new UsageError(`history.repository ${repository} names a branch after '#'`, "set the branch with history.branch");
+  }
+  let url;
+  let github;
+  const short = /^github:([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?$/.exec(repository);
+  if (short) {
+    github = { owner: short[1], repo: short[2] };
+    url = `${server}/${github.owner}/${github.repo}.git`;
+  } else if (repository.startsWith("git:") && repository.length > 4) {
+    url = repository.slice(4);
+    const m2 = new RegExp(`^${escapeRe(server)}/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\\.git)?/?$`).exec(url);
+    if (m2) github = { owner: m2[1], repo: m2[2] };
+  } else {
+    throw new UsageError(`history.repository ${repository} is not a git repository URL`, "use github:OWNER/REPO or git:URL (https://..., ssh://..., git@host:path, file:///..., a path)");
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(url)) {
+    throw new UsageError("history.repository has a password in its URL", "remove it: cairn takes the GitHub token from GITHUB_TOKEN or the github-token input");
+  }
+  const env = {};
+  if (github && gh.token && /^https?:/.test(server)) {
+    const basic = Buffer.from(`x-access-token:${gh.token}`).toString("base64");
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = `http.${server}/.extraheader`;
+    env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
+  }
+  return { url, env, github };
+}
+function escapeRe(s3) {
+  return s3.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+var GitError = class extends CairnError {
+  stderr;
+  constructor(args, result) {
+    super(`git ${args[0]} failed: ${lastLines(result.stderr)}`);
+    this.stderr = result.stderr;
+  }
+};
+function lastLines(s3) {
+  return s3.trim().split("\n").slice(-3).join(" / ") || "(no message)";
+}
+async function git(gitDir, args, opts2 = {}) {
+  const child = spawn2("git", [...gitDir === void 0 ? [] : [`--git-dir=${gitDir}`], ...args], {
+    cwd: opts2.cwd,
+    // git inherits this process's environment (PATH, HOME, proxies) like any
+    // child; cairn adds only what it sets here.
+    env: { ...process.env, LC_ALL: "C", GIT_TERMINAL_PROMPT: "0", ...opts2.env },
+    stdio: ["pipe", "pipe", "pipe"],
+    signal: opts2.signal
+  });
+  const out = [];
+  let stderr = "";
+  child.stdout.on("data", (d) => out.push(d));
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d) => stderr = (stderr + d).slice(-16384));
+  child.stdin.on("error", () => {
+  });
+  child.stdin.end(opts2.input ?? "");
+  const code2 = await new Promise((resolve8, reject) => {
+    child.on(
+      "error",
+      (err) => reject(err.code === "ENOENT" ? new CairnError("git is not installed", void 0, "install git (every GitHub runner has it)") : err)
+    );
+    child.on("close", (c) => resolve8(c ?? 1));
+  });
+  const result = { stdout: Buffer.concat(out), stderr, code: code2 };
+  if (code2 !== 0 && !opts2.allowFail) throw new GitError(args, result);
+  return result;
+}
+async function gitText(gitDir, args, opts2 = {}) {
+  return (await git(gitDir, args, opts2)).stdout.toString("utf8").trim();
+}
+
+// src/history/log.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { mkdir as mkdir2 } from "node:fs/promises";
+import { join as join3 } from "node:path";
+
+// src/history/commit.ts
+init_errors();
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync as existsSync2 } from "node:fs";
 import { join as join2 } from "node:path";
+var AUTHOR = { name: "cairn", email: "cairn@users.noreply.github.com" };
+var ATTEMPTS = 5;
+var EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+async function commitHistory(req) {
+  const gitDir = join2(req.workDir, "history.git");
+  if (!existsSync2(join2(gitDir, "HEAD"))) {
+    await mkdir(gitDir, { recursive: true });
+    await git(gitDir, ["init", "--bare", "-q"]);
+  }
+  const host = pathPart(req.host, "host");
+  const base = req.base ?? await defaultBranch(gitDir, req);
+  for (let attempt = 1; ; attempt++) {
+    const tips = await fetchTips(gitDir, req, base);
+    let parent = tips.history;
+    if (tips.base && (!parent || await isAncestor(gitDir, parent, tips.base))) parent = tips.base;
+    const parentTree = parent ? await gitText(gitDir, ["rev-parse", `${parent}^{tree}`]) : EMPTY_TREE;
+    const tree = await buildTree(gitDir, req.workDir, parentTree, host, req.sources, req.log);
+    if (tree === parentTree) return { changed: false, branch: req.branch, base: tips.base ? base : void 0, files: [], gitDir };
+    const files = await changes(gitDir, parentTree, tree);
+    const commit = await gitText(gitDir, ["commit-tree", tree, ...parent ? ["-p", parent] : [], "-F", "-"], {
+      input: message(req, files),
+      env: identityEnv(req.author ?? AUTHOR, req.time)
+    });
+    const push = await git(gitDir, ["push", "--porcelain", "--no-verify", req.remote.url, `${commit}:refs/heads/${req.branch}`], {
+      env: req.remote.env,
+      allowFail: true,
+      signal: req.signal
+    });
+    if (push.code === 0) {
+      await git(gitDir, ["update-ref", `refs/heads/${req.branch}`, commit]);
+      return { changed: true, commit, branch: req.branch, base: tips.base ? base : void 0, files, gitDir };
+    }
+    const raced = /\[rejected\]|non-fast-forward|fetch first|stale info|cannot lock ref/.test(push.stderr + push.stdout.toString());
+    if (!raced) throw pushError(req, push.stderr);
+    if (attempt >= ATTEMPTS) {
+      throw new CairnError(`settings history: ${req.branch} kept moving while cairn pushed (${ATTEMPTS} tries)`, void 0, "run the backup again; another run is writing the same branch");
+    }
+    req.log.info(`settings history: ${req.branch} moved on the remote; building on top of it (try ${attempt + 1})`);
+  }
+}
+async function defaultBranch(gitDir, req) {
+  const out = await remoteCall(gitDir, req, ["ls-remote", "--symref", req.remote.url, "HEAD"]);
+  return /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(out)?.[1];
+}
+async function fetchTips(gitDir, req, base) {
+  const refs = [`refs/heads/${req.branch}`, ...base && base !== req.branch ? [`refs/heads/${base}`] : []];
+  const out = await remoteCall(gitDir, req, ["ls-remote", req.remote.url, ...refs]);
+  const found = new Map(out.split("\n").filter(Boolean).map((l) => l.split("	").reverse()));
+  const specs = refs.filter((r) => found.has(r)).map((r) => `+${r}:refs/cairn/${r.slice("refs/heads/".length)}`);
+  if (specs.length > 0) await remoteCall(gitDir, req, ["fetch", "--no-tags", "--quiet", req.remote.url, ...specs]);
+  return { history: found.get(refs[0]), base: base ? found.get(`refs/heads/${base}`) : void 0 };
+}
+async function remoteCall(gitDir, req, args) {
+  const r = await git(gitDir, args, { env: req.remote.env, allowFail: true, signal: req.signal });
+  if (r.code !== 0) throw pushError(req, r.stderr);
+  return r.stdout.toString("utf8");
+}
+function pushError(req, stderr) {
+  const where = req.remote.github ? `${req.remote.github.owner}/${req.remote.github.repo}` : req.remote.url;
+  if (/403|denied|not allowed|permission/i.test(stderr)) {
+    return new CairnError(
+      `settings history: ${where} refused the push to ${req.branch} (${lastLine(stderr)})`,
+      void 0,
+      req.remote.github ? "give the workflow `permissions: contents: write` (or a token that can push to that repository)" : "check that this machine's git credentials can push to that repository"
+    );
+  }
+  if (/401|Authentication failed|could not read Username/i.test(stderr)) {
+    return new CairnError(`settings history: ${where} needs a token to push (${lastLine(stderr)})`, void 0, "set GITHUB_TOKEN (or the Action's github-token input)");
+  }
+  return new CairnError(`settings history: git could not reach ${where} (${lastLine(stderr)})`, void 0, "check history.repository in cairn.yml");
+}
+function lastLine(s3) {
+  const lines2 = s3.trim().split("\n").filter(Boolean);
+  return (lines2.find((l) => /^(fatal|error|remote): /.test(l)) ?? lines2.at(-1) ?? "no message").replace(/^fatal: /, "");
+}
+async function isAncestor(gitDir, a, b2) {
+  return (await git(gitDir, ["merge-base", "--is-ancestor", a, b2], { allowFail: true })).code === 0;
+}
+function pathPart(name2, what) {
+  if (name2 === "" || name2 === "." || name2 === ".." || name2.toLowerCase() === ".git" || /[/\0\n]/.test(name2)) {
+    throw new CairnError(`settings history: the ${what} ${JSON.stringify(name2)} cannot be a folder name`);
+  }
+  return name2;
+}
+async function buildTree(gitDir, workDir, parentTree, host, sources, log) {
+  const scratch = await mkdtemp(join2(workDir, "tree-"));
+  try {
+    const env = { GIT_INDEX_FILE: join2(scratch, "index") };
+    await git(gitDir, ["read-tree", parentTree], { env });
+    const folders = sources.map((s3) => `${host}/${pathPart(s3.name, "source name")}`);
+    const kept = new Set(sources.flatMap((s3) => (s3.unread ?? []).map((p2) => `${host}/${s3.name}/${p2.split("/").filter(Boolean).join("/")}`)));
+    const old = (folders.length === 0 ? Buffer.alloc(0) : (await git(gitDir, ["ls-files", "-z", "--", ...folders.map((f2) => `:(literal)${f2}`)], { env })).stdout).toString("utf8").split("\0").filter((p2) => p2 && !kept.has(p2));
+    const add2 = [];
+    for (const source2 of sources) {
+      for (const f2 of source2.files) {
+        const parts = f2.path.split("/").filter(Boolean);
+        if (parts.length === 0 || parts.some((p2) => p2 === "." || p2 === ".." || p2.toLowerCase() === ".git" || /[\0\n]/.test(p2))) {
+          log.warn(`settings history: ${source2.name}: left out ${JSON.stringify(f2.path)} (a name git cannot store)`);
+          continue;
+        }
+        const file = join2(scratch, String(add2.length));
+        await writeFile(file, f2.text);
+        add2.push({ path: `${host}/${source2.name}/${parts.join("/")}`, file });
+      }
+    }
+    const blobs = add2.length ? (await gitText(gitDir, ["hash-object", "-w", "--stdin-paths"], { input: add2.map((a) => a.file).join("\n") + "\n" })).split("\n") : [];
+    const entries = [...old.map((p2) => `0 ${"0".repeat(40)}	${p2}\0`), ...add2.map((a, i) => `100644 ${blobs[i]}	${a.path}\0`)];
+    if (entries.length) await git(gitDir, ["update-index", "-z", "--index-info"], { env, input: entries.join("") });
+    return await gitText(gitDir, ["write-tree"], { env });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+async function changes(gitDir, from, to2) {
+  const status = (await git(gitDir, ["diff-tree", "-r", "-z", "--no-renames", "--name-status", from, to2])).stdout.toString("utf8").split("\0");
+  const numstat = (await git(gitDir, ["diff-tree", "-r", "-z", "--no-renames", "--numstat", from, to2])).stdout.toString("utf8").split("\0");
+  const lines2 = /* @__PURE__ */ new Map();
+  for (let i = 0; i + 1 < numstat.length; i += 1) {
+    const m2 = /^(\d+|-)\t(\d+|-)\t(.*)$/.exec(numstat[i]);
+    if (m2) lines2.set(m2[3], [Number(m2[1]) || 0, Number(m2[2]) || 0]);
+  }
+  const out = [];
+  for (let i = 0; i + 1 < status.length; i += 2) {
+    const path2 = status[i + 1];
+    const [added, removed] = lines2.get(path2) ?? [0, 0];
+    out.push({ path: path2, status: status[i] === "A" ? "added" : status[i] === "D" ? "deleted" : "modified", added, removed });
+  }
+  return out;
+}
+function identityEnv(who, time2) {
+  const date2 = `${Math.floor(time2.getTime() / 1e3)} +0000`;
+  return {
+    GIT_AUTHOR_NAME: who.name,
+    GIT_AUTHOR_EMAIL: who.email,
+    GIT_AUTHOR_DATE: date2,
+    GIT_COMMITTER_NAME: who.name,
+    GIT_COMMITTER_EMAIL: who.email,
+    GIT_COMMITTER_DATE: date2
+  };
+}
+var TRAILERS = { host: "Cairn-Host", snapshot: "Cairn-Snapshot", time: "Cairn-Time" };
+function message(req, files) {
+  const names = files.map((f2) => f2.path.split("/").at(-1));
+  const shown = names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+  const letter = { added: "A", modified: "M", deleted: "D" };
+  return [
+    `Settings changed on ${req.host}: ${shown}`,
+    "",
+    `Recorded from snapshot ${req.snapshot} at ${iso(req.time)}. Secrets are`,
+    "replaced by keyed fingerprints; the snapshot holds the unredacted files:",
+    ...req.sources.map((s3) => `  cairn restore ${req.snapshot} --source ${s3.name} --target ./restored`),
+    "",
+    ...files.map((f2) => `${letter[f2.status]} ${f2.path} (+${f2.added} -${f2.removed})`),
+    "",
+    `${TRAILERS.host}: ${req.host}`,
+    `${TRAILERS.snapshot}: ${req.snapshot}`,
+    `${TRAILERS.time}: ${iso(req.time)}`,
+    ""
+  ].join("\n");
+}
+function iso(t) {
+  return t.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// src/history/log.ts
+async function readLog(req) {
+  const gitDir = join3(req.workDir, "history.git");
+  if (!existsSync3(join3(gitDir, "HEAD"))) {
+    await mkdir2(gitDir, { recursive: true });
+    await git(gitDir, ["init", "--bare", "-q"]);
+  }
+  const remoteCall2 = async (args) => {
+    const r = await git(gitDir, args, { env: req.remote.env, allowFail: true, signal: req.signal });
+    if (r.code !== 0) throw pushError(req, r.stderr);
+    return r.stdout.toString("utf8");
+  };
+  const ref = `refs/heads/${req.branch}`;
+  if (!(await remoteCall2(["ls-remote", req.remote.url, ref])).trim()) return [];
+  const local = `refs/cairn/${req.branch}`;
+  await remoteCall2(["fetch", "--no-tags", "--quiet", req.remote.url, `+${ref}:${local}`]);
+  const lines2 = (await gitText(gitDir, ["log", "--no-merges", "--format=%H %P", local])).split("\n").filter(Boolean);
+  const out = [];
+  for (const line of lines2) {
+    const [commit, parent] = line.split(" ");
+    const message2 = await gitText(gitDir, ["show", "-s", "--format=%B", commit]);
+    const trailer = (name2) => new RegExp(`^${name2}: (.+)$`, "m").exec(message2)?.[1]?.trim();
+    const host = trailer(TRAILERS.host);
+    const snapshot = trailer(TRAILERS.snapshot);
+    const time2 = trailer(TRAILERS.time);
+    if (!host || !snapshot || !time2) continue;
+    let files = await changes(gitDir, parent ?? EMPTY_TREE2, commit);
+    if (req.source !== void 0) files = files.filter((f2) => f2.path.split("/")[1] === req.source);
+    if (files.length === 0) continue;
+    out.push({ commit, time: time2, host, snapshot, files });
+  }
+  return out;
+}
+var EMPTY_TREE2 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+// src/history/record.ts
+init_errors();
 
 // node_modules/universal-user-agent/index.js
 function getUserAgent() {
@@ -42544,7 +43954,7 @@ function parse2(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
-  let body;
+  let body2;
   let parameters = omit2(options, [
     "method",
     "baseUrl",
@@ -42564,7 +43974,7 @@ function parse2(options) {
   if (!isBinaryRequest) {
     if (options.mediaType.format) {
       headers.accept = headers.accept.split(/,/).map(
-        (format) => format.replace(
+        (format2) => format2.replace(
           /application\/vnd(\.\w+)(\.v3)?(\.\w+)?(\+json)?$/,
           `application/vnd$1$2.${options.mediaType.format}`
         )
@@ -42574,8 +43984,8 @@ function parse2(options) {
       if (options.mediaType.previews?.length) {
         const previewsFromAcceptHeader = headers.accept.match(/(?<![\w-])[\w-]+(?=-preview)/g) || [];
         headers.accept = previewsFromAcceptHeader.concat(options.mediaType.previews).map((preview) => {
-          const format = options.mediaType.format ? `.${options.mediaType.format}` : "+json";
-          return `application/vnd.github.${preview}-preview${format}`;
+          const format2 = options.mediaType.format ? `.${options.mediaType.format}` : "+json";
+          return `application/vnd.github.${preview}-preview${format2}`;
         }).join(",");
       }
     }
@@ -42584,22 +43994,22 @@ function parse2(options) {
     url = addQueryParameters(url, remainingParameters);
   } else {
     if ("data" in remainingParameters) {
-      body = remainingParameters.data;
+      body2 = remainingParameters.data;
     } else {
       if (Object.keys(remainingParameters).length) {
-        body = remainingParameters;
+        body2 = remainingParameters;
       }
     }
   }
-  if (!headers["content-type"] && typeof body !== "undefined") {
+  if (!headers["content-type"] && typeof body2 !== "undefined") {
     headers["content-type"] = "application/json; charset=utf-8";
   }
-  if (["PATCH", "PUT"].includes(method) && typeof body === "undefined") {
-    body = "";
+  if (["PATCH", "PUT"].includes(method) && typeof body2 === "undefined") {
+    body2 = "";
   }
   return Object.assign(
     { method, url, headers },
-    typeof body !== "undefined" ? { body } : null,
+    typeof body2 !== "undefined" ? { body: body2 } : null,
     options.request ? { request: options.request } : null
   );
 }
@@ -42669,12 +44079,12 @@ function parse3(header, options) {
   let index = valueStart;
   let typeFlags = 0;
   let whitespace = -1;
-  let stop = options?.parameters === false ? COMMA_FLAG : 0;
+  let stop2 = options?.parameters === false ? COMMA_FLAG : 0;
   while (index < len) {
     const code2 = header.charCodeAt(index);
     const flags = CHAR_MAP[code2];
     if ((flags & stopFlags) !== 0) {
-      stop |= flags & COMMA_FLAG;
+      stop2 |= flags & COMMA_FLAG;
       break;
     }
     if ((flags & OWS) !== 0) {
@@ -42689,7 +44099,7 @@ function parse3(header, options) {
   const valueEnd = whitespace === -1 ? index : whitespace;
   const value = header.slice(valueStart, valueEnd);
   const type = (typeFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
-  if (index === len || stop !== 0) {
+  if (index === len || stop2 !== 0) {
     return { type, index, parameters: new NullObject() };
   }
   return parseParameters(header, type, index, len, stopFlags);
@@ -42730,17 +44140,17 @@ function parseParameters(header, type, index, len, stopFlags) {
                 parameters[key] = escaped ? unescapeQuotedPairs(header, quotedStart, index) : header.slice(quotedStart, index);
               }
               index++;
-              let stop2 = 0;
+              let stop3 = 0;
               while (index < len) {
                 const code4 = header.charCodeAt(index);
                 const flags2 = CHAR_MAP[code4];
                 if ((flags2 & stopFlags) !== 0) {
-                  stop2 = flags2 & COMMA_FLAG;
+                  stop3 = flags2 & COMMA_FLAG;
                   break;
                 }
                 index++;
               }
-              if (stop2 !== 0)
+              if (stop3 !== 0)
                 break parameter;
               continue parameter;
             }
@@ -42754,13 +44164,13 @@ function parseParameters(header, type, index, len, stopFlags) {
           continue parameter;
         }
         const valueStart = index;
-        let stop = 0;
+        let stop2 = 0;
         let valueWhitespace = -1;
         while (index < len) {
           const code3 = header.charCodeAt(index);
           const flags2 = CHAR_MAP[code3];
           if ((flags2 & stopFlags) !== 0) {
-            stop = flags2 & COMMA_FLAG;
+            stop2 = flags2 & COMMA_FLAG;
             break;
           }
           if ((flags2 & OWS) !== 0) {
@@ -42775,7 +44185,7 @@ function parseParameters(header, type, index, len, stopFlags) {
           const valueEnd = valueWhitespace === -1 ? index : valueWhitespace;
           parameters[key] = header.slice(valueStart, valueEnd);
         }
-        if (stop !== 0)
+        if (stop2 !== 0)
           break parameter;
         continue parameter;
       }
@@ -43046,9 +44456,9 @@ var convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
 };
 var JSONParseV2 = (text, reviver) => {
   return JSON.parse(text, (key, value, context) => {
-    const isNumber = typeof value === "number";
+    const isNumber2 = typeof value === "number";
     const isOutOfBounds = value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
-    const isBigNumber = isNumber && isOutOfBounds;
+    const isBigNumber = isNumber2 && isOutOfBounds;
     const isInt = context && intRegex.test(context.source);
     const isBigInt = isBigNumber && isInt;
     if (isBigInt) return BigInt(context.source);
@@ -43107,12 +44517,12 @@ var serializeBigInts = (text) => {
   return text.replace(
     stringsOrLargeNumbers,
     (match, digits, fractional, exponential) => {
-      const isString = match[0] === '"';
-      const isNoise = isString && noiseValueWithQuotes.test(match);
+      const isString2 = match[0] === '"';
+      const isNoise = isString2 && noiseValueWithQuotes.test(match);
       if (isNoise) return match.substring(0, match.length - 1) + 'n"';
       const hasFractionalOrExponential = fractional || exponential;
       const isLessThanMaxSafeInt = digits && (digits.length < MAX_DIGITS || digits.length === MAX_DIGITS && digits <= MAX_INT);
-      const isStandardValue = isString || hasFractionalOrExponential || isLessThanMaxSafeInt;
+      const isStandardValue = isString2 || hasFractionalOrExponential || isLessThanMaxSafeInt;
       if (isStandardValue) return match;
       return '"' + match + 'n"';
     }
@@ -43152,8 +44562,8 @@ var RequestError = class extends Error {
    * Response object if a response was received
    */
   response;
-  constructor(message, statusCode, options) {
-    super(message, { cause: options.cause });
+  constructor(message2, statusCode, options) {
+    super(message2, { cause: options.cause });
     this.name = "HttpError";
     this.status = Number.parseInt(statusCode);
     if (Number.isNaN(this.status)) {
@@ -43201,7 +44611,7 @@ async function fetchWrapper(requestOptions) {
   }
   const log = requestOptions.request?.log || console;
   const parseSuccessResponseBody = requestOptions.request?.parseSuccessResponseBody !== false;
-  const body = isPlainObject3(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
+  const body2 = isPlainObject3(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
   const requestHeaders = Object.fromEntries(
     Object.entries(requestOptions.headers).map(([name2, value]) => [
       name2,
@@ -43212,7 +44622,7 @@ async function fetchWrapper(requestOptions) {
   try {
     fetchResponse = await fetch2(requestOptions.url, {
       method: requestOptions.method,
-      body,
+      body: body2,
       redirect: requestOptions.request?.redirect,
       headers: requestHeaders,
       signal: requestOptions.request?.signal,
@@ -43221,22 +44631,22 @@ async function fetchWrapper(requestOptions) {
       ...requestOptions.body && { duplex: "half" }
     });
   } catch (error2) {
-    let message = "Unknown Error";
+    let message2 = "Unknown Error";
     if (error2 instanceof Error) {
       if (error2.name === "AbortError") {
         error2.status = 500;
         throw error2;
       }
-      message = error2.message;
+      message2 = error2.message;
       if (error2.name === "TypeError" && "cause" in error2) {
         if (error2.cause instanceof Error) {
-          message = error2.cause.message;
+          message2 = error2.cause.message;
         } else if (typeof error2.cause === "string") {
-          message = error2.cause;
+          message2 = error2.cause;
         }
       }
     }
-    const requestError = new RequestError(message, 500, {
+    const requestError = new RequestError(message2, 500, {
       request: requestOptions
     });
     requestError.cause = error2;
@@ -43659,17 +45069,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path = requestOptions.url.replace(options.baseUrl, "");
+    const path2 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path2} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path2} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -46258,6 +47668,8726 @@ function restClient(ctx, log) {
   });
 }
 
+// src/history/body.ts
+var BODY_LIMIT = 65536;
+var DIFF_LIMIT = 1e6;
+var FILE_DIFF_LIMIT = 5e5;
+function title(r) {
+  const hosts = [...new Set(r.commits.map((c) => c.host))];
+  return `Settings changed on ${hosts.join(", ") || "the server"}`;
+}
+function body(r, where) {
+  const latest = r.commits[0];
+  const added = r.files.reduce((n2, f2) => n2 + f2.added, 0);
+  const removed = r.files.reduce((n2, f2) => n2 + f2.removed, 0);
+  const head = [
+    `Settings files changed on the server since \`${where.base}\`. cairn records them from each backup: values that look secret are replaced by \`<redacted:hmac:\u2026>\`, a keyed fingerprint that changes when the value changes; the value itself is only in the encrypted snapshot.`,
+    "",
+    latest ? `Latest: snapshot \`${latest.snapshot}\` of **${latest.host}**, ${latest.time}. The unredacted files: \`cairn restore ${latest.snapshot} --source NAME --target ./restored\`.` : "",
+    "",
+    `**${r.files.length} file${r.files.length === 1 ? "" : "s"} changed**, ${added} line${added === 1 ? "" : "s"} added, ${removed} removed.`,
+    ""
+  ];
+  const notes = [];
+  if (r.diffBytes > DIFF_LIMIT) notes.push(`> [!NOTE]
+> This diff is ${kb(r.diffBytes)}: GitHub shows at most 1 MB of a pull request's diff. Read it with \`git log -p ${where.base}..${where.branch}\`.`);
+  const tooBig = [...r.fileDiffBytes].filter(([, n2]) => n2 > FILE_DIFF_LIMIT).map(([p2]) => p2);
+  if (tooBig.length > 0) notes.push(`> [!NOTE]
+> GitHub shows no diff over 500 KB for one file: ${tooBig.map((p2) => `\`${p2}\``).join(", ")}.`);
+  const rows = r.files.map((f2) => `| \`${f2.path}\` | ${f2.status} | +${f2.added} \u2212${f2.removed} |${r.fileDiffBytes.get(f2.path) > FILE_DIFF_LIMIT ? " diff not shown by GitHub (over 500 KB)" : ""}`);
+  const commits = r.commits.slice(0, 50).map((c) => `| ${c.time} | ${c.host} | \`${c.snapshot}\` | ${c.commit.slice(0, 12)} |`);
+  const tail2 = [
+    "",
+    `<details><summary>${r.commits.length} backup${r.commits.length === 1 ? "" : "s"} in this pull request</summary>`,
+    "",
+    "| time | host | snapshot | commit |",
+    "|---|---|---|---|",
+    ...commits,
+    ...r.commits.length > 50 ? [`| \u2026 | ${r.commits.length - 50} older | | |`] : [],
+    "",
+    "</details>",
+    "",
+    "_Merge to keep this state in the base branch; later changes open a new pull request. Pull requests opened with `GITHUB_TOKEN` start no workflows._"
+  ];
+  const render = (n2) => {
+    const cut = n2 < rows.length ? [`| \u2026 | ${rows.length - n2} more files not listed: GitHub limits a pull request body to 65,536 characters | |`] : [];
+    return [...head, ...notes, ...notes.length ? [""] : [], "| file | change | lines |", "|---|---|---|", ...rows.slice(0, n2), ...cut, ...tail2].join("\n");
+  };
+  let n = rows.length;
+  let text = render(n);
+  while (text.length > BODY_LIMIT && n > 0) {
+    n = text.length > 2 * BODY_LIMIT ? Math.floor(n / 2) : n - 1;
+    text = render(n);
+  }
+  return text.length > BODY_LIMIT ? text.slice(0, BODY_LIMIT - 200) + "\n\n\u2026(cut: GitHub limits a pull request body to 65,536 characters)" : text;
+}
+function kb(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} KB`;
+}
+
+// src/history/pull-request.ts
+init_errors();
+var ACTIONS_NOT_PERMITTED = "GitHub Actions is not permitted to create or approve pull requests";
+async function upsertPullRequest(octokit, t, content) {
+  const where = `${t.owner}/${t.repo}`;
+  const find = async () => {
+    const { data } = await call(
+      "list",
+      where,
+      () => octokit.rest.pulls.list({ owner: t.owner, repo: t.repo, state: "open", head: `${t.owner}:${t.branch}`, base: t.base, per_page: 10 })
+    );
+    return data.find((p2) => p2.head.ref === t.branch && p2.base.ref === t.base && p2.state === "open");
+  };
+  const update = async (p2) => {
+    if (p2.title === content.title && (p2.body ?? "") === content.body) return { number: p2.number, url: p2.html_url, action: "unchanged" };
+    await call("update", where, () => octokit.rest.pulls.update({ owner: t.owner, repo: t.repo, pull_number: p2.number, title: content.title, body: content.body }));
+    return { number: p2.number, url: p2.html_url, action: "updated" };
+  };
+  const open5 = await find();
+  if (open5) return await update(open5);
+  try {
+    const { data } = await call(
+      "create",
+      where,
+      () => octokit.rest.pulls.create({ owner: t.owner, repo: t.repo, head: t.branch, base: t.base, title: content.title, body: content.body, maintainer_can_modify: false })
+    );
+    return { number: data.number, url: data.html_url, action: "created" };
+  } catch (err) {
+    if (err instanceof PullRequestError && err.status === 422 && /already exists/i.test(err.detail)) {
+      const raced = await find();
+      if (raced) return await update(raced);
+    }
+    throw err;
+  }
+}
+var PullRequestError = class extends CairnError {
+  status;
+  detail;
+  constructor(message2, status, detail, hint) {
+    super(message2, void 0, hint);
+    this.status = status;
+    this.detail = detail;
+  }
+};
+async function call(what, where, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw explain(what, where, err);
+  }
+}
+function explain(what, where, err) {
+  const status = err.status;
+  if (typeof status !== "number") return err;
+  const data = err.response?.data ?? {};
+  const detail = [data.message, ...(data.errors ?? []).map((e) => e.message ?? `${e.field} ${e.code}`)].filter(Boolean).join(": ");
+  const verb = { list: "list the pull requests of", create: "open a pull request in", update: "update the pull request in" }[what];
+  const permission = what === "list" ? "pull-requests: read" : "pull-requests: write";
+  if (status === 403 && detail.includes(ACTIONS_NOT_PERMITTED)) {
+    return new PullRequestError(
+      `GitHub refused to ${verb} ${where}: the repository setting "Allow GitHub Actions to create and approve pull requests" is off`,
+      status,
+      detail,
+      `turn it on (Settings \u2192 Actions \u2192 General \u2192 Workflow permissions), or give cairn a personal access token or GitHub App token with ${permission} (the github-token input); the history commit is already on its branch`
+    );
+  }
+  if (status === 403) {
+    return new PullRequestError(
+      `GitHub refused to ${verb} ${where} (403: ${detail || "forbidden"})`,
+      status,
+      detail,
+      `give the workflow \`permissions: ${permission}\` (and \`contents: write\` to push the history branch), or use a token that has them`
+    );
+  }
+  if (status === 401) {
+    return new PullRequestError(`GitHub did not accept the token to ${verb} ${where} (401: ${detail || "unauthorized"})`, status, detail, "set GITHUB_TOKEN, or the Action's github-token input");
+  }
+  if (status === 404) {
+    return new PullRequestError(`GitHub found no repository ${where} to ${verb.split(" ")[0]} pull requests in (404)`, status, detail, `check history.repository, and that the token can read ${where}`);
+  }
+  return new PullRequestError(`GitHub refused to ${verb} ${where} (${status}: ${detail || "no message"})`, status, detail);
+}
+
+// src/history/redact/redact.ts
+import { basename, matchesGlob } from "node:path";
+
+// node_modules/@secretlint/core/module/SecretLintSourceCodeImpl.js
+var import_structured_source = __toESM(require_structured_source(), 1);
+
+// node_modules/@secretlint/core/module/helper/invariant.js
+function invariant(condition, message2) {
+  if (!condition)
+    throw new Error(message2);
+}
+
+// node_modules/@secretlint/core/module/SecretLintSourceCodeImpl.js
+var SecretLintSourceCodeImpl = class {
+  hasBOM;
+  content;
+  filePath;
+  physicalFilePath;
+  contentType;
+  ext;
+  structuredSource;
+  constructor({ content = "", ext, filePath: filePath2, physicalFilePath, contentType }) {
+    invariant(ext || filePath2, "should be set either of fileExt or filePath.");
+    this.hasBOM = content.charCodeAt(0) === 65279;
+    this.content = this.hasBOM ? content.slice(1) : content;
+    this.structuredSource = new import_structured_source.StructuredSource(this.content);
+    this.filePath = filePath2;
+    this.physicalFilePath = physicalFilePath;
+    this.contentType = contentType;
+    this.ext = ext;
+  }
+  /**
+   * get file path
+   * This return `undefined` if the source code is created without file path.
+   * For example, use core API to create a source code directly.
+   *
+   * You can use this path to detect file type.
+   * However, if you want to read the file content, use `getPhysicalFilePath` instead.
+   * @returns {string|undefined}
+   */
+  getFilePath() {
+    return this.filePath;
+  }
+  /**
+   * get physical file path
+   * This return `undefined` if the source code is not related to file.
+   * For example, the source code is given from the stdin.
+   *
+   * You can use this path to read the file content.
+   */
+  getPhysicalFilePath() {
+    return this.physicalFilePath;
+  }
+  /**
+   * @param {SecretLintSourceNodeLocation} loc - location indicator.
+   * @return {[ number, number ]} range.
+   */
+  locationToRange(loc) {
+    return this.structuredSource.locationToRange(loc);
+  }
+  /**
+   * @param {[ number, number ]} range - pair of indice.
+   * @return {SecretLintSourceNodeLocation} location.
+   */
+  rangeToLocation(range) {
+    const location = this.structuredSource.rangeToLocation(range);
+    return {
+      start: {
+        line: location.start.line,
+        column: location.start.column
+      },
+      end: {
+        line: location.end.line,
+        column: location.end.column
+      }
+    };
+  }
+  /**
+   * @param {Position} pos - position indicator.
+   * @return {number} index.
+   */
+  positionToIndex(pos) {
+    return this.structuredSource.positionToIndex(pos);
+  }
+  /**
+   * @param {number} index - index to the source code.
+   * @return {Position} position.
+   */
+  indexToPosition(index) {
+    const position = this.structuredSource.indexToPosition(index);
+    return {
+      line: position.line,
+      column: position.column
+    };
+  }
+};
+
+// node_modules/@secretlint/core/module/helper/promise-event-emitter.js
+var EventEmitter = class {
+  #listeners = /* @__PURE__ */ new Map();
+  on(type, listener) {
+    const prevSet = this.#listeners.get(type);
+    const listenerSet = prevSet ?? /* @__PURE__ */ new Set();
+    listenerSet?.add(listener);
+    this.#listeners.set(type, listenerSet);
+  }
+  emit(type, ...args) {
+    const listenerSet = this.#listeners.get(type);
+    if (!listenerSet) {
+      return;
+    }
+    for (const listenerSetElement of listenerSet) {
+      listenerSetElement(...args);
+    }
+  }
+  off(type, listener) {
+    const listenerSet = this.#listeners.get(type);
+    if (!listenerSet) {
+      return;
+    }
+    for (const listenerSetElement of listenerSet) {
+      if (listenerSetElement === listener) {
+        listenerSet.delete(listener);
+      }
+    }
+  }
+  removeAllListeners() {
+    this.#listeners.clear();
+  }
+  listenerCount(type) {
+    return this.#listeners.get(type)?.size ?? 0;
+  }
+  listeners(type) {
+    return Array.from(this.#listeners.get(type) ?? []);
+  }
+};
+var PromiseEventEmitter = class {
+  events;
+  constructor() {
+    this.events = new EventEmitter();
+  }
+  listenerCount(type) {
+    return this.events.listenerCount(type);
+  }
+  on(event, listener) {
+    return this.events.on(event, listener);
+  }
+  emit(event, ...args) {
+    const promises = [];
+    this.events.listeners(event).forEach((listener) => {
+      promises.push(listener(...args));
+    });
+    return Promise.all(promises);
+  }
+};
+
+// node_modules/@secretlint/core/module/helper/SecretLintRuleMessageTranslator.js
+var DEFAULT_LOCAL = "en";
+var formatMessage = (messageHandler, props) => {
+  if (typeof props !== "object" || props === null) {
+    return messageHandler();
+  }
+  return messageHandler(props);
+};
+var getMatchedLocaleMessage = (locale, locales) => {
+  const localKeys = Object.keys(locales);
+  const matchLocale = localKeys.find((key) => {
+    return key === locale;
+  });
+  if (matchLocale) {
+    return matchLocale;
+  }
+  const [lang] = locale.split("-");
+  if (!lang) {
+    return DEFAULT_LOCAL;
+  }
+  const fallbackMatchLocal = localKeys.find((key) => {
+    return key === lang;
+  });
+  if (fallbackMatchLocal) {
+    return fallbackMatchLocal;
+  }
+  return DEFAULT_LOCAL;
+};
+var createTranslator = (messages2, options) => {
+  return (messageId, props) => {
+    const messageHandler = messages2[messageId];
+    if (!messageHandler) {
+      throw new Error(`messages:${String(messageId)} is missing in messages.`);
+    }
+    if (typeof messageHandler === "function") {
+      if (typeof messageId !== "string") {
+        throw new Error(`message's key:${String(messageId)} should be string`);
+      }
+      return {
+        message: formatMessage(messageHandler, props),
+        messageId,
+        data: props
+      };
+    }
+    const defaultLocal = options && options.defaultLocale ? options.defaultLocale : DEFAULT_LOCAL;
+    const locale = getMatchedLocaleMessage(defaultLocal, messageHandler);
+    const localizedMessage = messageHandler[locale];
+    if (!localizedMessage) {
+      if (messageHandler[DEFAULT_LOCAL]) {
+        throw new Error(`messages${String(messageId)}.${locale} is missing in messages.`);
+      }
+      throw new Error(`message's key:${String(messageId)}.${DEFAULT_LOCAL} should be defined in messages.`);
+    }
+    if (typeof messageId !== "string") {
+      throw new Error(`message's key:${String(messageId)}.${DEFAULT_LOCAL} should be string`);
+    }
+    return {
+      message: formatMessage(localizedMessage, props),
+      messageId,
+      data: props
+    };
+  };
+};
+
+// node_modules/@secretlint/core/module/RuleContext.js
+var createContextEvents = () => {
+  const contextEvents = new EventEmitter();
+  const REPORT_SYMBOL = /* @__PURE__ */ Symbol("report");
+  const IGNORE_SYMBOL = /* @__PURE__ */ Symbol("ignore");
+  return {
+    report(descriptor) {
+      contextEvents.emit(REPORT_SYMBOL, descriptor);
+    },
+    onReport(handler2) {
+      const listener = (descriptor) => {
+        handler2(descriptor);
+      };
+      contextEvents.on(REPORT_SYMBOL, listener);
+      return () => {
+        contextEvents.off(REPORT_SYMBOL, listener);
+      };
+    },
+    ignore(descriptor) {
+      contextEvents.emit(IGNORE_SYMBOL, descriptor);
+    },
+    onIgnore(handler2) {
+      const listener = (descriptor) => {
+        handler2(descriptor);
+      };
+      contextEvents.on(IGNORE_SYMBOL, listener);
+      return () => {
+        contextEvents.off(IGNORE_SYMBOL, listener);
+      };
+    }
+  };
+};
+var createRuleContext = ({ ruleId, ruleParentId, meta: meta2, severity, sourceCode, contextEvents, sharedOptions, locale }) => {
+  return {
+    sharedOptions,
+    createTranslator: (messages2) => {
+      return createTranslator(messages2, {
+        defaultLocale: locale
+      });
+    },
+    ignore(descriptor) {
+      const { message: message2 } = descriptor.message;
+      contextEvents.ignore({
+        type: "ignore",
+        ruleId,
+        ruleParentId,
+        range: descriptor.range,
+        targetRuleId: descriptor.targetRuleId,
+        loc: sourceCode.rangeToLocation(descriptor.range),
+        message: message2
+      });
+    },
+    report(descriptor) {
+      const { message: message2, messageId, data } = descriptor.message;
+      const severityLevel = severity ?? "error";
+      if (ruleParentId) {
+        contextEvents.report({
+          ...descriptor,
+          type: "message",
+          ruleId,
+          ruleParentId,
+          loc: sourceCode.rangeToLocation(descriptor.range),
+          severity: severityLevel,
+          message: message2,
+          messageId,
+          docsUrl: meta2.docs?.url ? `${meta2.docs.url}#${messageId}` : void 0,
+          data
+        });
+      } else {
+        contextEvents.report({
+          ...descriptor,
+          type: "message",
+          ruleId,
+          loc: sourceCode.rangeToLocation(descriptor.range),
+          severity: severityLevel,
+          message: message2,
+          messageId,
+          docsUrl: meta2.docs?.url ? `${meta2.docs.url}#${messageId}` : void 0,
+          data
+        });
+      }
+    }
+  };
+};
+
+// node_modules/@secretlint/core/module/SecretLintRuleImpl.js
+var SecretLintRule = class {
+  ruleReportHandle;
+  ruleCreator;
+  descriptorRule;
+  constructor({ descriptorRule, context }) {
+    this.descriptorRule = descriptorRule;
+    this.ruleCreator = descriptorRule.rule;
+    const ruleCreatorOptions = descriptorRule.options || {};
+    this.ruleReportHandle = this.ruleCreator.create(context, ruleCreatorOptions);
+  }
+  allowMessageIds() {
+    if (!this.descriptorRule.allowMessageIds) {
+      return [];
+    }
+    const ruleId = this.ruleCreator.meta.id;
+    return this.descriptorRule.allowMessageIds.map((allowMessageId) => {
+      return {
+        messageId: allowMessageId,
+        ruleId
+      };
+    });
+  }
+  supportSourceCode(sourceCode) {
+    const contentType = sourceCode.contentType;
+    if (contentType === "unknown") {
+      return true;
+    }
+    if (this.ruleCreator.meta.supportedContentTypes.includes("all")) {
+      return true;
+    }
+    return this.ruleCreator.meta.supportedContentTypes.includes(contentType);
+  }
+  async file(source2) {
+    const file = this.ruleReportHandle.file;
+    if (!file) {
+      return;
+    }
+    return file(source2);
+  }
+};
+
+// node_modules/@secretlint/profiler/module/index.js
+var SecretLintProfiler = class {
+  perf;
+  PerformanceObserver;
+  observer;
+  /**
+   * Profiling costs performance.
+   * `performance.mark()` and `PerformanceObserver` callback are called for each rule and each file.
+   * So, the profiler should be disabled if the user does not need the profiling result.
+   * https://github.com/secretlint/secretlint/issues/1633
+   */
+  enabled;
+  entries = [];
+  measures = [];
+  /**
+   * Set of mark names that have already been marked as `{mark}::start`
+   */
+  startMarkNames = /* @__PURE__ */ new Set();
+  executionPromises = [];
+  constructor(options) {
+    this.perf = options.perf;
+    this.PerformanceObserver = options.PerformanceObserver;
+    this.enabled = options.enabled ?? true;
+  }
+  get isEnabled() {
+    return this.enabled;
+  }
+  /**
+   * Enable or Disable the profiler.
+   * If the profiler is disabled, `mark()` does nothing and collected entries are cleared.
+   * @param enabled
+   */
+  setEnabled(enabled) {
+    if (this.enabled === enabled) {
+      return;
+    }
+    this.enabled = enabled;
+    if (!enabled) {
+      this.stopObserving();
+    }
+  }
+  startObserving() {
+    const pattern = /(.*?)::end(\|\|.*)?/;
+    const observer = new this.PerformanceObserver((items) => {
+      if (!this.enabled) {
+        return;
+      }
+      const entries = items.getEntries();
+      entries.forEach((entry) => {
+        if (entry.entryType === "mark") {
+          const match = entry.name.match(pattern);
+          const endIdentifier = match ? match[1] : void 0;
+          const suffix = match && match[2] ? match[2] : "";
+          if (endIdentifier) {
+            const startMarkName = `${endIdentifier}::start${suffix}`;
+            if (this.startMarkNames.has(startMarkName)) {
+              this.executionPromises.push(Promise.resolve().then(() => {
+                this.perf.measure(endIdentifier + suffix, startMarkName, entry.name);
+              }));
+            }
+          } else {
+            this.startMarkNames.add(entry.name);
+          }
+          this.entries.push(entry);
+        } else if (entry.entryType === "measure") {
+          this.measures.push(entry);
+        }
+      });
+    });
+    observer.observe({ entryTypes: ["mark", "measure"] });
+    this.observer = observer;
+  }
+  stopObserving() {
+    this.observer?.disconnect();
+    this.observer = void 0;
+    this.entries.length = 0;
+    this.measures.length = 0;
+    this.executionPromises.length = 0;
+    this.startMarkNames.clear();
+  }
+  mark(marker) {
+    if (!this.enabled) {
+      return;
+    }
+    if (!this.observer) {
+      this.startObserving();
+    }
+    if ("id" in marker) {
+      this.perf.mark(`${marker.type}||${marker.id}`);
+    } else {
+      this.perf.mark(marker.type);
+    }
+  }
+  waifForExecutionPromises = () => {
+    return Promise.all(this.executionPromises).finally(() => {
+      this.executionPromises.length = 0;
+    });
+  };
+  async getEntries() {
+    await this.waifForExecutionPromises();
+    return this.entries;
+  }
+  async getMeasures() {
+    await this.waifForExecutionPromises();
+    return this.measures;
+  }
+};
+
+// node_modules/@secretlint/profiler/module/node.js
+import perf_hooks from "node:perf_hooks";
+var NullPerformanceObserver = class {
+  disconnect() {
+  }
+  observe(_options) {
+  }
+};
+var secretLintProfiler = new SecretLintProfiler({
+  perf: perf_hooks.performance,
+  PerformanceObserver: perf_hooks.PerformanceObserver ? perf_hooks.PerformanceObserver : NullPerformanceObserver
+});
+
+// node_modules/@secretlint/core/module/RunningEvents.js
+var createRunningEvents = () => {
+  const contextEvents = new PromiseEventEmitter();
+  const registerSet = /* @__PURE__ */ new Set();
+  const LINT_HANDLE = /* @__PURE__ */ Symbol("lint:start");
+  const rules2 = [];
+  return {
+    collectAllowMessageIds() {
+      const allowMessageIds = [];
+      rules2.forEach((rule) => {
+        allowMessageIds.push(...rule.allowMessageIds());
+      });
+      return allowMessageIds;
+    },
+    /**
+     * Start to run linting
+     * @param options
+     */
+    runLint(options) {
+      return contextEvents.emit(LINT_HANDLE, options);
+    },
+    registerRule({ descriptorRule, context }) {
+      if (registerSet.has(descriptorRule.id)) {
+        throw new Error(`rule.id:${descriptorRule.id} is already registered.
+                
+Duplicated rule.id is something wrong in .secretlintrc.                
+`);
+      }
+      registerSet.add(descriptorRule.id);
+      const rule = new SecretLintRule({
+        descriptorRule,
+        context
+      });
+      rules2.push(rule);
+      contextEvents.on(LINT_HANDLE, async ({ sourceCode }) => {
+        secretLintProfiler.mark({
+          type: "@core>rule-handler::start",
+          id: descriptorRule.rule.meta.id
+        });
+        if (rule.supportSourceCode(sourceCode)) {
+          await rule.file(sourceCode);
+        }
+        secretLintProfiler.mark({
+          type: "@core>rule-handler::end",
+          id: descriptorRule.rule.meta.id
+        });
+      });
+    },
+    registerRulePreset({ descriptorRulePreset, context }) {
+      const rulePresetCreatorOptions = descriptorRulePreset.options || [];
+      descriptorRulePreset.rule.create(context, rulePresetCreatorOptions);
+    },
+    isRegistered(ruleId) {
+      return registerSet.has(ruleId);
+    }
+  };
+};
+
+// node_modules/@secretlint/core/module/RulePresetContext.js
+var createRulePresetContext = ({ configRulePreset, sourceCode, runningEvents, contextEvents, sharedOptions, locale }) => {
+  const presetRules = configRulePreset.rules || [];
+  if (!Array.isArray(presetRules)) {
+    console.error(`${configRulePreset.id}:PresetRules is invalid format`, presetRules);
+    throw new Error("preset's rules should be an array of rule definitions");
+  }
+  return {
+    sharedOptions,
+    registerRule(rule, defaultValue) {
+      const descriptorRule = presetRules.find((descriptorRule2) => {
+        return descriptorRule2.id === rule.meta.id;
+      });
+      const descriptorRuleOptions = descriptorRule ? descriptorRule.options : void 0;
+      const descriptorRuleDisabled = descriptorRule ? descriptorRule.disabled : void 0;
+      const descriptorRuleSeverity = descriptorRule ? descriptorRule.severity : void 0;
+      const descriptorAllowMessageIds = descriptorRule ? descriptorRule.allowMessageIds : void 0;
+      const context = createRuleContext({
+        // rule id is a single rule in a preset
+        ruleId: rule.meta.id,
+        // parent rule id is rule preset id
+        ruleParentId: configRulePreset.id,
+        meta: rule.meta,
+        severity: descriptorRuleSeverity,
+        sourceCode,
+        contextEvents,
+        sharedOptions,
+        locale
+      });
+      const defaultValueOfPreset = defaultValue ? defaultValue : {};
+      runningEvents.registerRule({
+        descriptorRule: {
+          // options and disabled ...
+          ...defaultValueOfPreset,
+          // Prefer to use user setting
+          // User can override preset setting
+          ...descriptorRule,
+          id: rule.meta.id,
+          options: descriptorRuleOptions,
+          rule,
+          disabled: descriptorRuleDisabled,
+          allowMessageIds: descriptorAllowMessageIds,
+          severity: descriptorRuleSeverity
+        },
+        context
+      });
+    }
+  };
+};
+
+// node_modules/@secretlint/core/module/messages/filter-ignored-process.js
+var isContainedRange = (index, range) => {
+  const [start, end] = range;
+  return start <= index && index <= end;
+};
+function filterIgnoredMessages(options) {
+  const reportedMessages = options.reportedMessages;
+  const ignoreMessages = options.ignoredMessages;
+  return reportedMessages.filter((message2) => {
+    return !ignoreMessages.some((ignoreMessage) => {
+      const isInIgnoringRange = isContainedRange(message2.range[0], ignoreMessage.range) && isContainedRange(message2.range[1], ignoreMessage.range);
+      if (isInIgnoringRange && ignoreMessage.targetRuleId) {
+        if (ignoreMessage.targetRuleId === "*") {
+          return true;
+        }
+        return message2.ruleId === ignoreMessage.targetRuleId;
+      }
+      return isInIgnoringRange;
+    });
+  });
+}
+
+// node_modules/@secretlint/core/module/messages/MessageProcessManager.js
+var createMessageProcessor = (processors) => {
+  return {
+    /**
+     * process `messages` with registered processes
+     */
+    process(messages2) {
+      const originalMessages = messages2;
+      if (processors.length === 0) {
+        throw new Error("processors should be > 0");
+      }
+      return processors.reduce((messages3, filter) => {
+        return filter(messages3);
+      }, originalMessages);
+    }
+  };
+};
+
+// node_modules/@secretlint/core/module/messages/filter-duplicated-process.js
+var isEqualMessage = (aMessage, bMessage) => {
+  return aMessage.range[0] === bMessage.range[0] && aMessage.range[1] === bMessage.range[1] && "severity" in aMessage && "severity" in bMessage && aMessage.severity === bMessage.severity && aMessage.message === bMessage.message;
+};
+function filterDuplicatedMessages(messages2 = []) {
+  return messages2.filter((message2, index) => {
+    const restMessages = messages2.slice(index + 1);
+    return !restMessages.some((restMessage) => {
+      return isEqualMessage(message2, restMessage);
+    });
+  });
+}
+
+// node_modules/@secretlint/core/module/messages/sort-messages-process.js
+function sortMessagesByLocation(messages2) {
+  return messages2.sort(function(a, b2) {
+    const startIndexDiff = a.range[0] - b2.range[0];
+    if (startIndexDiff === 0) {
+      return a.range[1] - b2.range[1];
+    } else {
+      return startIndexDiff;
+    }
+  });
+}
+
+// node_modules/@secretlint/core/module/messages/filter-message-id.js
+var filterByAllowMessageIds = (messages2, allowMessageIds) => {
+  const disabledSet = new Set(allowMessageIds.map((allowMessage) => {
+    return `${allowMessage.ruleId}--${allowMessage.messageId}`;
+  }));
+  return messages2.filter((message2) => {
+    return !disabledSet.has(`${message2.ruleId}--${message2.messageId}`);
+  });
+};
+
+// node_modules/@secretlint/core/module/messages/filter-mask-secrets.js
+var deepMask = (object, handler2) => {
+  for (const key of Object.keys(object)) {
+    if (typeof object[key] === "object" && object[key] !== null) {
+      object[key] = deepMask(object[key], handler2);
+    } else if (typeof object[key] === "string") {
+      object[key] = handler2(object[key]);
+    }
+  }
+  return object;
+};
+var createMaskValue = (value) => {
+  return "*".repeat(value.length);
+};
+var maskWithValues = (str, maskedValues) => {
+  let result = str;
+  for (const maskValue of maskedValues) {
+    result = result.replaceAll(maskValue, "*".repeat(maskValue.length));
+  }
+  return result;
+};
+var filterMaskSecretsData = (messages2 = []) => {
+  return messages2.map((message2) => {
+    if (message2.type !== "message") {
+      return message2;
+    }
+    const maskedValues = [];
+    const maskedData = message2.data ? deepMask(message2.data, (value) => {
+      maskedValues.push(value);
+      return createMaskValue(value);
+    }) : void 0;
+    if (!maskedData) {
+      return message2;
+    }
+    const maskedMessage = maskWithValues(message2.message, maskedValues);
+    return {
+      ...message2,
+      message: maskedMessage,
+      data: maskedData
+    };
+  });
+};
+
+// node_modules/@secretlint/core/module/messages/index.js
+var cleanupMessages = (options) => {
+  const reportedMessages = filterIgnoredMessages(options);
+  const reportedMessagesWithoutAllowMessageIds = filterByAllowMessageIds(reportedMessages, options.allowMessageIds);
+  const filters = options.maskSecrets ? [filterDuplicatedMessages, filterMaskSecretsData] : [filterDuplicatedMessages];
+  const filterProcess = createMessageProcessor(filters);
+  return sortMessagesByLocation(filterProcess.process(reportedMessagesWithoutAllowMessageIds));
+};
+
+// node_modules/@secretlint/core/module/index.js
+var import_debug = __toESM(require_src(), 1);
+var debug = (0, import_debug.default)("@secretlint/core");
+var lintSource = ({ source: source2, options }) => {
+  secretLintProfiler.mark({
+    type: "@core>lint::start",
+    id: source2.filePath
+  });
+  debug(`source filePath: %O`, source2.filePath);
+  debug(`options: %O`, options);
+  const rules2 = options.config.rules;
+  const locale = options.locale ?? "en";
+  const maskSecrets = options.maskSecrets ?? false;
+  const contextEvents = createContextEvents();
+  const runningEvents = createRunningEvents();
+  const reportedMessages = [];
+  const ignoredMessages = [];
+  contextEvents.onReport((message2) => {
+    reportedMessages.push(message2);
+  });
+  contextEvents.onIgnore((message2) => {
+    ignoredMessages.push(message2);
+  });
+  const sourceCode = new SecretLintSourceCodeImpl({
+    content: source2.content,
+    filePath: source2.filePath,
+    physicalFilePath: options.noPhysicFilePath ? void 0 : source2.filePath,
+    ext: source2.ext || "",
+    contentType: source2.contentType
+  });
+  secretLintProfiler.mark({
+    type: "@core>setup-rules::start"
+  });
+  rules2.forEach((rule) => {
+    secretLintProfiler.mark({
+      type: "@core>setup-rule::start",
+      id: rule.rule.meta.id
+    });
+    registerRule({
+      sourceCode,
+      config: options.config,
+      descriptorRule: rule,
+      contextEvents,
+      runningEvents,
+      locale
+    });
+    secretLintProfiler.mark({
+      type: "@core>setup-rule::end",
+      id: rule.rule.meta.id
+    });
+  });
+  secretLintProfiler.mark({
+    type: "@core>setup-rules::end"
+  });
+  return runningEvents.runLint({
+    sourceCode
+  }).then(() => {
+    return {
+      filePath: source2.filePath,
+      // binary content should be skipped
+      sourceContent: source2.contentType === "text" ? source2.content : void 0,
+      sourceContentType: source2.contentType,
+      messages: cleanupMessages({
+        reportedMessages,
+        ignoredMessages,
+        allowMessageIds: runningEvents.collectAllowMessageIds(),
+        maskSecrets
+      })
+    };
+  }).finally(() => {
+    secretLintProfiler.mark({
+      type: "@core>lint::end",
+      id: source2.filePath
+    });
+  });
+};
+var isRulePreset = (ruleDescriptor) => {
+  return ruleDescriptor.rule.meta.type === "preset";
+};
+var isRule = (ruleDescriptor) => {
+  return ruleDescriptor.rule.meta.type === "scanner";
+};
+var registerRule = ({ sourceCode, config: config2, descriptorRule, contextEvents, runningEvents, locale }) => {
+  const ruleId = descriptorRule.id;
+  if (descriptorRule.disabled) {
+    debug("Skip registerRule %s, because it is disabled", ruleId);
+    return;
+  }
+  debug("registerRule %s", ruleId);
+  const sharedOptionsWithDefault = config2.sharedOptions ?? {};
+  if (isRulePreset(descriptorRule)) {
+    const context = createRulePresetContext({
+      configRulePreset: descriptorRule,
+      sourceCode,
+      contextEvents,
+      runningEvents,
+      sharedOptions: sharedOptionsWithDefault,
+      locale
+    });
+    runningEvents.registerRulePreset({
+      descriptorRulePreset: descriptorRule,
+      context
+    });
+    return;
+  } else if (isRule(descriptorRule)) {
+    const context = createRuleContext({
+      ruleId,
+      severity: descriptorRule.severity,
+      meta: descriptorRule.rule.meta,
+      sourceCode,
+      contextEvents,
+      sharedOptions: sharedOptionsWithDefault,
+      locale
+    });
+    runningEvents.registerRule({
+      descriptorRule,
+      context
+    });
+    return;
+  }
+  throw new Error(`Unknown descriptor type: ${descriptorRule}`);
+};
+
+// node_modules/@secretlint/secretlint-rule-preset-recommend/module/index.js
+import path from "node:path";
+var commonjsGlobal = typeof globalThis !== "undefined" ? globalThis : typeof window !== "undefined" ? window : typeof global !== "undefined" ? global : typeof self !== "undefined" ? self : {};
+var regexpStringMatcher = {};
+var lodash_uniq;
+var hasRequiredLodash_uniq;
+function requireLodash_uniq() {
+  if (hasRequiredLodash_uniq) return lodash_uniq;
+  hasRequiredLodash_uniq = 1;
+  var LARGE_ARRAY_SIZE = 200;
+  var HASH_UNDEFINED = "__lodash_hash_undefined__";
+  var INFINITY = 1 / 0;
+  var funcTag = "[object Function]", genTag = "[object GeneratorFunction]";
+  var reRegExpChar = /[\\^$.*+?()[\]{}|]/g;
+  var reIsHostCtor = /^\[object .+?Constructor\]$/;
+  var freeGlobal = typeof commonjsGlobal == "object" && commonjsGlobal && commonjsGlobal.Object === Object && commonjsGlobal;
+  var freeSelf = typeof self == "object" && self && self.Object === Object && self;
+  var root = freeGlobal || freeSelf || Function("return this")();
+  function arrayIncludes(array2, value) {
+    var length = array2 ? array2.length : 0;
+    return !!length && baseIndexOf(array2, value, 0) > -1;
+  }
+  function baseFindIndex(array2, predicate, fromIndex, fromRight) {
+    var length = array2.length, index = fromIndex + -1;
+    while (++index < length) {
+      if (predicate(array2[index], index, array2)) {
+        return index;
+      }
+    }
+    return -1;
+  }
+  function baseIndexOf(array2, value, fromIndex) {
+    if (value !== value) {
+      return baseFindIndex(array2, baseIsNaN, fromIndex);
+    }
+    var index = fromIndex - 1, length = array2.length;
+    while (++index < length) {
+      if (array2[index] === value) {
+        return index;
+      }
+    }
+    return -1;
+  }
+  function baseIsNaN(value) {
+    return value !== value;
+  }
+  function cacheHas(cache, key) {
+    return cache.has(key);
+  }
+  function getValue(object, key) {
+    return object == null ? void 0 : object[key];
+  }
+  function isHostObject(value) {
+    var result = false;
+    if (value != null && typeof value.toString != "function") {
+      try {
+        result = !!(value + "");
+      } catch (e) {
+      }
+    }
+    return result;
+  }
+  function setToArray(set2) {
+    var index = -1, result = Array(set2.size);
+    set2.forEach(function(value) {
+      result[++index] = value;
+    });
+    return result;
+  }
+  var arrayProto = Array.prototype, funcProto = Function.prototype, objectProto = Object.prototype;
+  var coreJsData = root["__core-js_shared__"];
+  var maskSrcKey = (function() {
+    var uid = /[^.]+$/.exec(coreJsData && coreJsData.keys && coreJsData.keys.IE_PROTO || "");
+    return uid ? "Symbol(src)_1." + uid : "";
+  })();
+  var funcToString = funcProto.toString;
+  var hasOwnProperty = objectProto.hasOwnProperty;
+  var objectToString = objectProto.toString;
+  var reIsNative = RegExp(
+    "^" + funcToString.call(hasOwnProperty).replace(reRegExpChar, "\\$&").replace(/hasOwnProperty|(function).*?(?=\\\()| for .+?(?=\\\])/g, "$1.*?") + "$"
+  );
+  var splice = arrayProto.splice;
+  var Map2 = getNative(root, "Map"), Set2 = getNative(root, "Set"), nativeCreate = getNative(Object, "create");
+  function Hash(entries) {
+    var index = -1, length = entries ? entries.length : 0;
+    this.clear();
+    while (++index < length) {
+      var entry = entries[index];
+      this.set(entry[0], entry[1]);
+    }
+  }
+  function hashClear() {
+    this.__data__ = nativeCreate ? nativeCreate(null) : {};
+  }
+  function hashDelete(key) {
+    return this.has(key) && delete this.__data__[key];
+  }
+  function hashGet(key) {
+    var data = this.__data__;
+    if (nativeCreate) {
+      var result = data[key];
+      return result === HASH_UNDEFINED ? void 0 : result;
+    }
+    return hasOwnProperty.call(data, key) ? data[key] : void 0;
+  }
+  function hashHas(key) {
+    var data = this.__data__;
+    return nativeCreate ? data[key] !== void 0 : hasOwnProperty.call(data, key);
+  }
+  function hashSet(key, value) {
+    var data = this.__data__;
+    data[key] = nativeCreate && value === void 0 ? HASH_UNDEFINED : value;
+    return this;
+  }
+  Hash.prototype.clear = hashClear;
+  Hash.prototype["delete"] = hashDelete;
+  Hash.prototype.get = hashGet;
+  Hash.prototype.has = hashHas;
+  Hash.prototype.set = hashSet;
+  function ListCache(entries) {
+    var index = -1, length = entries ? entries.length : 0;
+    this.clear();
+    while (++index < length) {
+      var entry = entries[index];
+      this.set(entry[0], entry[1]);
+    }
+  }
+  function listCacheClear() {
+    this.__data__ = [];
+  }
+  function listCacheDelete(key) {
+    var data = this.__data__, index = assocIndexOf(data, key);
+    if (index < 0) {
+      return false;
+    }
+    var lastIndex = data.length - 1;
+    if (index == lastIndex) {
+      data.pop();
+    } else {
+      splice.call(data, index, 1);
+    }
+    return true;
+  }
+  function listCacheGet(key) {
+    var data = this.__data__, index = assocIndexOf(data, key);
+    return index < 0 ? void 0 : data[index][1];
+  }
+  function listCacheHas(key) {
+    return assocIndexOf(this.__data__, key) > -1;
+  }
+  function listCacheSet(key, value) {
+    var data = this.__data__, index = assocIndexOf(data, key);
+    if (index < 0) {
+      data.push([key, value]);
+    } else {
+      data[index][1] = value;
+    }
+    return this;
+  }
+  ListCache.prototype.clear = listCacheClear;
+  ListCache.prototype["delete"] = listCacheDelete;
+  ListCache.prototype.get = listCacheGet;
+  ListCache.prototype.has = listCacheHas;
+  ListCache.prototype.set = listCacheSet;
+  function MapCache(entries) {
+    var index = -1, length = entries ? entries.length : 0;
+    this.clear();
+    while (++index < length) {
+      var entry = entries[index];
+      this.set(entry[0], entry[1]);
+    }
+  }
+  function mapCacheClear() {
+    this.__data__ = {
+      "hash": new Hash(),
+      "map": new (Map2 || ListCache)(),
+      "string": new Hash()
+    };
+  }
+  function mapCacheDelete(key) {
+    return getMapData(this, key)["delete"](key);
+  }
+  function mapCacheGet(key) {
+    return getMapData(this, key).get(key);
+  }
+  function mapCacheHas(key) {
+    return getMapData(this, key).has(key);
+  }
+  function mapCacheSet(key, value) {
+    getMapData(this, key).set(key, value);
+    return this;
+  }
+  MapCache.prototype.clear = mapCacheClear;
+  MapCache.prototype["delete"] = mapCacheDelete;
+  MapCache.prototype.get = mapCacheGet;
+  MapCache.prototype.has = mapCacheHas;
+  MapCache.prototype.set = mapCacheSet;
+  function SetCache(values) {
+    var index = -1, length = values ? values.length : 0;
+    this.__data__ = new MapCache();
+    while (++index < length) {
+      this.add(values[index]);
+    }
+  }
+  function setCacheAdd(value) {
+    this.__data__.set(value, HASH_UNDEFINED);
+    return this;
+  }
+  function setCacheHas(value) {
+    return this.__data__.has(value);
+  }
+  SetCache.prototype.add = SetCache.prototype.push = setCacheAdd;
+  SetCache.prototype.has = setCacheHas;
+  function assocIndexOf(array2, key) {
+    var length = array2.length;
+    while (length--) {
+      if (eq(array2[length][0], key)) {
+        return length;
+      }
+    }
+    return -1;
+  }
+  function baseIsNative(value) {
+    if (!isObject2(value) || isMasked(value)) {
+      return false;
+    }
+    var pattern = isFunction(value) || isHostObject(value) ? reIsNative : reIsHostCtor;
+    return pattern.test(toSource(value));
+  }
+  function baseUniq(array2, iteratee, comparator) {
+    var index = -1, includes = arrayIncludes, length = array2.length, isCommon = true, result = [], seen = result;
+    if (length >= LARGE_ARRAY_SIZE) {
+      var set2 = createSet(array2);
+      if (set2) {
+        return setToArray(set2);
+      }
+      isCommon = false;
+      includes = cacheHas;
+      seen = new SetCache();
+    } else {
+      seen = result;
+    }
+    outer:
+      while (++index < length) {
+        var value = array2[index], computed = value;
+        value = value !== 0 ? value : 0;
+        if (isCommon && computed === computed) {
+          var seenIndex = seen.length;
+          while (seenIndex--) {
+            if (seen[seenIndex] === computed) {
+              continue outer;
+            }
+          }
+          result.push(value);
+        } else if (!includes(seen, computed, comparator)) {
+          if (seen !== result) {
+            seen.push(computed);
+          }
+          result.push(value);
+        }
+      }
+    return result;
+  }
+  var createSet = !(Set2 && 1 / setToArray(new Set2([, -0]))[1] == INFINITY) ? noop3 : function(values) {
+    return new Set2(values);
+  };
+  function getMapData(map, key) {
+    var data = map.__data__;
+    return isKeyable(key) ? data[typeof key == "string" ? "string" : "hash"] : data.map;
+  }
+  function getNative(object, key) {
+    var value = getValue(object, key);
+    return baseIsNative(value) ? value : void 0;
+  }
+  function isKeyable(value) {
+    var type = typeof value;
+    return type == "string" || type == "number" || type == "symbol" || type == "boolean" ? value !== "__proto__" : value === null;
+  }
+  function isMasked(func) {
+    return !!maskSrcKey && maskSrcKey in func;
+  }
+  function toSource(func) {
+    if (func != null) {
+      try {
+        return funcToString.call(func);
+      } catch (e) {
+      }
+      try {
+        return func + "";
+      } catch (e) {
+      }
+    }
+    return "";
+  }
+  function uniq(array2) {
+    return array2 && array2.length ? baseUniq(array2) : [];
+  }
+  function eq(value, other) {
+    return value === other || value !== value && other !== other;
+  }
+  function isFunction(value) {
+    var tag = isObject2(value) ? objectToString.call(value) : "";
+    return tag == funcTag || tag == genTag;
+  }
+  function isObject2(value) {
+    var type = typeof value;
+    return !!value && (type == "object" || type == "function");
+  }
+  function noop3() {
+  }
+  lodash_uniq = uniq;
+  return lodash_uniq;
+}
+var lodash_uniqwith;
+var hasRequiredLodash_uniqwith;
+function requireLodash_uniqwith() {
+  if (hasRequiredLodash_uniqwith) return lodash_uniqwith;
+  hasRequiredLodash_uniqwith = 1;
+  var LARGE_ARRAY_SIZE = 200;
+  var HASH_UNDEFINED = "__lodash_hash_undefined__";
+  var INFINITY = 1 / 0;
+  var funcTag = "[object Function]", genTag = "[object GeneratorFunction]";
+  var reRegExpChar = /[\\^$.*+?()[\]{}|]/g;
+  var reIsHostCtor = /^\[object .+?Constructor\]$/;
+  var freeGlobal = typeof commonjsGlobal == "object" && commonjsGlobal && commonjsGlobal.Object === Object && commonjsGlobal;
+  var freeSelf = typeof self == "object" && self && self.Object === Object && self;
+  var root = freeGlobal || freeSelf || Function("return this")();
+  function arrayIncludes(array2, value) {
+    var length = array2 ? array2.length : 0;
+    return !!length && baseIndexOf(array2, value, 0) > -1;
+  }
+  function arrayIncludesWith(array2, value, comparator) {
+    var index = -1, length = array2 ? array2.length : 0;
+    while (++index < length) {
+      if (comparator(value, array2[index])) {
+        return true;
+      }
+    }
+    return false;
+  }
+  function baseFindIndex(array2, predicate, fromIndex, fromRight) {
+    var length = array2.length, index = fromIndex + -1;
+    while (++index < length) {
+      if (predicate(array2[index], index, array2)) {
+        return index;
+      }
+    }
+    return -1;
+  }
+  function baseIndexOf(array2, value, fromIndex) {
+    if (value !== value) {
+      return baseFindIndex(array2, baseIsNaN, fromIndex);
+    }
+    var index = fromIndex - 1, length = array2.length;
+    while (++index < length) {
+      if (array2[index] === value) {
+        return index;
+      }
+    }
+    return -1;
+  }
+  function baseIsNaN(value) {
+    return value !== value;
+  }
+  function cacheHas(cache, key) {
+    return cache.has(key);
+  }
+  function getValue(object, key) {
+    return object == null ? void 0 : object[key];
+  }
+  function isHostObject(value) {
+    var result = false;
+    if (value != null && typeof value.toString != "function") {
+      try {
+        result = !!(value + "");
+      } catch (e) {
+      }
+    }
+    return result;
+  }
+  function setToArray(set2) {
+    var index = -1, result = Array(set2.size);
+    set2.forEach(function(value) {
+      result[++index] = value;
+    });
+    return result;
+  }
+  var arrayProto = Array.prototype, funcProto = Function.prototype, objectProto = Object.prototype;
+  var coreJsData = root["__core-js_shared__"];
+  var maskSrcKey = (function() {
+    var uid = /[^.]+$/.exec(coreJsData && coreJsData.keys && coreJsData.keys.IE_PROTO || "");
+    return uid ? "Symbol(src)_1." + uid : "";
+  })();
+  var funcToString = funcProto.toString;
+  var hasOwnProperty = objectProto.hasOwnProperty;
+  var objectToString = objectProto.toString;
+  var reIsNative = RegExp(
+    "^" + funcToString.call(hasOwnProperty).replace(reRegExpChar, "\\$&").replace(/hasOwnProperty|(function).*?(?=\\\()| for .+?(?=\\\])/g, "$1.*?") + "$"
+  );
+  var splice = arrayProto.splice;
+  var Map2 = getNative(root, "Map"), Set2 = getNative(root, "Set"), nativeCreate = getNative(Object, "create");
+  function Hash(entries) {
+    var index = -1, length = entries ? entries.length : 0;
+    this.clear();
+    while (++index < length) {
+      var entry = entries[index];
+      this.set(entry[0], entry[1]);
+    }
+  }
+  function hashClear() {
+    this.__data__ = nativeCreate ? nativeCreate(null) : {};
+  }
+  function hashDelete(key) {
+    return this.has(key) && delete this.__data__[key];
+  }
+  function hashGet(key) {
+    var data = this.__data__;
+    if (nativeCreate) {
+      var result = data[key];
+      return result === HASH_UNDEFINED ? void 0 : result;
+    }
+    return hasOwnProperty.call(data, key) ? data[key] : void 0;
+  }
+  function hashHas(key) {
+    var data = this.__data__;
+    return nativeCreate ? data[key] !== void 0 : hasOwnProperty.call(data, key);
+  }
+  function hashSet(key, value) {
+    var data = this.__data__;
+    data[key] = nativeCreate && value === void 0 ? HASH_UNDEFINED : value;
+    return this;
+  }
+  Hash.prototype.clear = hashClear;
+  Hash.prototype["delete"] = hashDelete;
+  Hash.prototype.get = hashGet;
+  Hash.prototype.has = hashHas;
+  Hash.prototype.set = hashSet;
+  function ListCache(entries) {
+    var index = -1, length = entries ? entries.length : 0;
+    this.clear();
+    while (++index < length) {
+      var entry = entries[index];
+      this.set(entry[0], entry[1]);
+    }
+  }
+  function listCacheClear() {
+    this.__data__ = [];
+  }
+  function listCacheDelete(key) {
+    var data = this.__data__, index = assocIndexOf(data, key);
+    if (index < 0) {
+      return false;
+    }
+    var lastIndex = data.length - 1;
+    if (index == lastIndex) {
+      data.pop();
+    } else {
+      splice.call(data, index, 1);
+    }
+    return true;
+  }
+  function listCacheGet(key) {
+    var data = this.__data__, index = assocIndexOf(data, key);
+    return index < 0 ? void 0 : data[index][1];
+  }
+  function listCacheHas(key) {
+    return assocIndexOf(this.__data__, key) > -1;
+  }
+  function listCacheSet(key, value) {
+    var data = this.__data__, index = assocIndexOf(data, key);
+    if (index < 0) {
+      data.push([key, value]);
+    } else {
+      data[index][1] = value;
+    }
+    return this;
+  }
+  ListCache.prototype.clear = listCacheClear;
+  ListCache.prototype["delete"] = listCacheDelete;
+  ListCache.prototype.get = listCacheGet;
+  ListCache.prototype.has = listCacheHas;
+  ListCache.prototype.set = listCacheSet;
+  function MapCache(entries) {
+    var index = -1, length = entries ? entries.length : 0;
+    this.clear();
+    while (++index < length) {
+      var entry = entries[index];
+      this.set(entry[0], entry[1]);
+    }
+  }
+  function mapCacheClear() {
+    this.__data__ = {
+      "hash": new Hash(),
+      "map": new (Map2 || ListCache)(),
+      "string": new Hash()
+    };
+  }
+  function mapCacheDelete(key) {
+    return getMapData(this, key)["delete"](key);
+  }
+  function mapCacheGet(key) {
+    return getMapData(this, key).get(key);
+  }
+  function mapCacheHas(key) {
+    return getMapData(this, key).has(key);
+  }
+  function mapCacheSet(key, value) {
+    getMapData(this, key).set(key, value);
+    return this;
+  }
+  MapCache.prototype.clear = mapCacheClear;
+  MapCache.prototype["delete"] = mapCacheDelete;
+  MapCache.prototype.get = mapCacheGet;
+  MapCache.prototype.has = mapCacheHas;
+  MapCache.prototype.set = mapCacheSet;
+  function SetCache(values) {
+    var index = -1, length = values ? values.length : 0;
+    this.__data__ = new MapCache();
+    while (++index < length) {
+      this.add(values[index]);
+    }
+  }
+  function setCacheAdd(value) {
+    this.__data__.set(value, HASH_UNDEFINED);
+    return this;
+  }
+  function setCacheHas(value) {
+    return this.__data__.has(value);
+  }
+  SetCache.prototype.add = SetCache.prototype.push = setCacheAdd;
+  SetCache.prototype.has = setCacheHas;
+  function assocIndexOf(array2, key) {
+    var length = array2.length;
+    while (length--) {
+      if (eq(array2[length][0], key)) {
+        return length;
+      }
+    }
+    return -1;
+  }
+  function baseIsNative(value) {
+    if (!isObject2(value) || isMasked(value)) {
+      return false;
+    }
+    var pattern = isFunction(value) || isHostObject(value) ? reIsNative : reIsHostCtor;
+    return pattern.test(toSource(value));
+  }
+  function baseUniq(array2, iteratee, comparator) {
+    var index = -1, includes = arrayIncludes, length = array2.length, isCommon = true, result = [], seen = result;
+    if (comparator) {
+      isCommon = false;
+      includes = arrayIncludesWith;
+    } else if (length >= LARGE_ARRAY_SIZE) {
+      var set2 = createSet(array2);
+      if (set2) {
+        return setToArray(set2);
+      }
+      isCommon = false;
+      includes = cacheHas;
+      seen = new SetCache();
+    } else {
+      seen = result;
+    }
+    outer:
+      while (++index < length) {
+        var value = array2[index], computed = value;
+        value = comparator || value !== 0 ? value : 0;
+        if (isCommon && computed === computed) {
+          var seenIndex = seen.length;
+          while (seenIndex--) {
+            if (seen[seenIndex] === computed) {
+              continue outer;
+            }
+          }
+          result.push(value);
+        } else if (!includes(seen, computed, comparator)) {
+          if (seen !== result) {
+            seen.push(computed);
+          }
+          result.push(value);
+        }
+      }
+    return result;
+  }
+  var createSet = !(Set2 && 1 / setToArray(new Set2([, -0]))[1] == INFINITY) ? noop3 : function(values) {
+    return new Set2(values);
+  };
+  function getMapData(map, key) {
+    var data = map.__data__;
+    return isKeyable(key) ? data[typeof key == "string" ? "string" : "hash"] : data.map;
+  }
+  function getNative(object, key) {
+    var value = getValue(object, key);
+    return baseIsNative(value) ? value : void 0;
+  }
+  function isKeyable(value) {
+    var type = typeof value;
+    return type == "string" || type == "number" || type == "symbol" || type == "boolean" ? value !== "__proto__" : value === null;
+  }
+  function isMasked(func) {
+    return !!maskSrcKey && maskSrcKey in func;
+  }
+  function toSource(func) {
+    if (func != null) {
+      try {
+        return funcToString.call(func);
+      } catch (e) {
+      }
+      try {
+        return func + "";
+      } catch (e) {
+      }
+    }
+    return "";
+  }
+  function uniqWith(array2, comparator) {
+    return array2 && array2.length ? baseUniq(array2, void 0, comparator) : [];
+  }
+  function eq(value, other) {
+    return value === other || value !== value && other !== other;
+  }
+  function isFunction(value) {
+    var tag = isObject2(value) ? objectToString.call(value) : "";
+    return tag == funcTag || tag == genTag;
+  }
+  function isObject2(value) {
+    var type = typeof value;
+    return !!value && (type == "object" || type == "function");
+  }
+  function noop3() {
+  }
+  lodash_uniqwith = uniqWith;
+  return lodash_uniqwith;
+}
+var lodash_sortby = { exports: {} };
+lodash_sortby.exports;
+var hasRequiredLodash_sortby;
+function requireLodash_sortby() {
+  if (hasRequiredLodash_sortby) return lodash_sortby.exports;
+  hasRequiredLodash_sortby = 1;
+  (function(module, exports) {
+    var LARGE_ARRAY_SIZE = 200;
+    var FUNC_ERROR_TEXT = "Expected a function";
+    var HASH_UNDEFINED = "__lodash_hash_undefined__";
+    var UNORDERED_COMPARE_FLAG = 1, PARTIAL_COMPARE_FLAG = 2;
+    var MAX_SAFE_INTEGER = 9007199254740991;
+    var argsTag = "[object Arguments]", arrayTag = "[object Array]", boolTag = "[object Boolean]", dateTag = "[object Date]", errorTag = "[object Error]", funcTag = "[object Function]", genTag = "[object GeneratorFunction]", mapTag = "[object Map]", numberTag = "[object Number]", objectTag = "[object Object]", promiseTag = "[object Promise]", regexpTag = "[object RegExp]", setTag = "[object Set]", stringTag = "[object String]", symbolTag = "[object Symbol]", weakMapTag = "[object WeakMap]";
+    var arrayBufferTag = "[object ArrayBuffer]", dataViewTag = "[object DataView]", float32Tag = "[object Float32Array]", float64Tag = "[object Float64Array]", int8Tag = "[object Int8Array]", int16Tag = "[object Int16Array]", int32Tag = "[object Int32Array]", uint8Tag = "[object Uint8Array]", uint8ClampedTag = "[object Uint8ClampedArray]", uint16Tag = "[object Uint16Array]", uint32Tag = "[object Uint32Array]";
+    var reIsDeepProp = /\.|\[(?:[^[\]]*|(["'])(?:(?!\1)[^\\]|\\.)*?\1)\]/, reIsPlainProp = /^\w*$/, reLeadingDot = /^\./, rePropName = /[^.[\]]+|\[(?:(-?\d+(?:\.\d+)?)|(["'])((?:(?!\2)[^\\]|\\.)*?)\2)\]|(?=(?:\.|\[\])(?:\.|\[\]|$))/g;
+    var reRegExpChar = /[\\^$.*+?()[\]{}|]/g;
+    var reEscapeChar = /\\(\\)?/g;
+    var reIsHostCtor = /^\[object .+?Constructor\]$/;
+    var reIsUint = /^(?:0|[1-9]\d*)$/;
+    var typedArrayTags = {};
+    typedArrayTags[float32Tag] = typedArrayTags[float64Tag] = typedArrayTags[int8Tag] = typedArrayTags[int16Tag] = typedArrayTags[int32Tag] = typedArrayTags[uint8Tag] = typedArrayTags[uint8ClampedTag] = typedArrayTags[uint16Tag] = typedArrayTags[uint32Tag] = true;
+    typedArrayTags[argsTag] = typedArrayTags[arrayTag] = typedArrayTags[arrayBufferTag] = typedArrayTags[boolTag] = typedArrayTags[dataViewTag] = typedArrayTags[dateTag] = typedArrayTags[errorTag] = typedArrayTags[funcTag] = typedArrayTags[mapTag] = typedArrayTags[numberTag] = typedArrayTags[objectTag] = typedArrayTags[regexpTag] = typedArrayTags[setTag] = typedArrayTags[stringTag] = typedArrayTags[weakMapTag] = false;
+    var freeGlobal = typeof commonjsGlobal == "object" && commonjsGlobal && commonjsGlobal.Object === Object && commonjsGlobal;
+    var freeSelf = typeof self == "object" && self && self.Object === Object && self;
+    var root = freeGlobal || freeSelf || Function("return this")();
+    var freeExports = exports && !exports.nodeType && exports;
+    var freeModule = freeExports && true && module && !module.nodeType && module;
+    var moduleExports = freeModule && freeModule.exports === freeExports;
+    var freeProcess = moduleExports && freeGlobal.process;
+    var nodeUtil = (function() {
+      try {
+        return freeProcess && freeProcess.binding("util");
+      } catch (e) {
+      }
+    })();
+    var nodeIsTypedArray = nodeUtil && nodeUtil.isTypedArray;
+    function apply(func, thisArg, args) {
+      switch (args.length) {
+        case 0:
+          return func.call(thisArg);
+        case 1:
+          return func.call(thisArg, args[0]);
+        case 2:
+          return func.call(thisArg, args[0], args[1]);
+        case 3:
+          return func.call(thisArg, args[0], args[1], args[2]);
+      }
+      return func.apply(thisArg, args);
+    }
+    function arrayMap(array2, iteratee) {
+      var index = -1, length = array2 ? array2.length : 0, result = Array(length);
+      while (++index < length) {
+        result[index] = iteratee(array2[index], index, array2);
+      }
+      return result;
+    }
+    function arrayPush(array2, values) {
+      var index = -1, length = values.length, offset = array2.length;
+      while (++index < length) {
+        array2[offset + index] = values[index];
+      }
+      return array2;
+    }
+    function arraySome(array2, predicate) {
+      var index = -1, length = array2 ? array2.length : 0;
+      while (++index < length) {
+        if (predicate(array2[index], index, array2)) {
+          return true;
+        }
+      }
+      return false;
+    }
+    function baseProperty(key) {
+      return function(object) {
+        return object == null ? void 0 : object[key];
+      };
+    }
+    function baseSortBy(array2, comparer) {
+      var length = array2.length;
+      array2.sort(comparer);
+      while (length--) {
+        array2[length] = array2[length].value;
+      }
+      return array2;
+    }
+    function baseTimes(n, iteratee) {
+      var index = -1, result = Array(n);
+      while (++index < n) {
+        result[index] = iteratee(index);
+      }
+      return result;
+    }
+    function baseUnary(func) {
+      return function(value) {
+        return func(value);
+      };
+    }
+    function getValue(object, key) {
+      return object == null ? void 0 : object[key];
+    }
+    function isHostObject(value) {
+      var result = false;
+      if (value != null && typeof value.toString != "function") {
+        try {
+          result = !!(value + "");
+        } catch (e) {
+        }
+      }
+      return result;
+    }
+    function mapToArray(map) {
+      var index = -1, result = Array(map.size);
+      map.forEach(function(value, key) {
+        result[++index] = [key, value];
+      });
+      return result;
+    }
+    function overArg(func, transform2) {
+      return function(arg) {
+        return func(transform2(arg));
+      };
+    }
+    function setToArray(set2) {
+      var index = -1, result = Array(set2.size);
+      set2.forEach(function(value) {
+        result[++index] = value;
+      });
+      return result;
+    }
+    var arrayProto = Array.prototype, funcProto = Function.prototype, objectProto = Object.prototype;
+    var coreJsData = root["__core-js_shared__"];
+    var maskSrcKey = (function() {
+      var uid = /[^.]+$/.exec(coreJsData && coreJsData.keys && coreJsData.keys.IE_PROTO || "");
+      return uid ? "Symbol(src)_1." + uid : "";
+    })();
+    var funcToString = funcProto.toString;
+    var hasOwnProperty = objectProto.hasOwnProperty;
+    var objectToString = objectProto.toString;
+    var reIsNative = RegExp(
+      "^" + funcToString.call(hasOwnProperty).replace(reRegExpChar, "\\$&").replace(/hasOwnProperty|(function).*?(?=\\\()| for .+?(?=\\\])/g, "$1.*?") + "$"
+    );
+    var Symbol2 = root.Symbol, Uint8Array2 = root.Uint8Array, propertyIsEnumerable = objectProto.propertyIsEnumerable, splice = arrayProto.splice, spreadableSymbol = Symbol2 ? Symbol2.isConcatSpreadable : void 0;
+    var nativeKeys = overArg(Object.keys, Object), nativeMax = Math.max;
+    var DataView2 = getNative(root, "DataView"), Map2 = getNative(root, "Map"), Promise2 = getNative(root, "Promise"), Set2 = getNative(root, "Set"), WeakMap2 = getNative(root, "WeakMap"), nativeCreate = getNative(Object, "create");
+    var dataViewCtorString = toSource(DataView2), mapCtorString = toSource(Map2), promiseCtorString = toSource(Promise2), setCtorString = toSource(Set2), weakMapCtorString = toSource(WeakMap2);
+    var symbolProto = Symbol2 ? Symbol2.prototype : void 0, symbolValueOf = symbolProto ? symbolProto.valueOf : void 0, symbolToString = symbolProto ? symbolProto.toString : void 0;
+    function Hash(entries) {
+      var index = -1, length = entries ? entries.length : 0;
+      this.clear();
+      while (++index < length) {
+        var entry = entries[index];
+        this.set(entry[0], entry[1]);
+      }
+    }
+    function hashClear() {
+      this.__data__ = nativeCreate ? nativeCreate(null) : {};
+    }
+    function hashDelete(key) {
+      return this.has(key) && delete this.__data__[key];
+    }
+    function hashGet(key) {
+      var data = this.__data__;
+      if (nativeCreate) {
+        var result = data[key];
+        return result === HASH_UNDEFINED ? void 0 : result;
+      }
+      return hasOwnProperty.call(data, key) ? data[key] : void 0;
+    }
+    function hashHas(key) {
+      var data = this.__data__;
+      return nativeCreate ? data[key] !== void 0 : hasOwnProperty.call(data, key);
+    }
+    function hashSet(key, value) {
+      var data = this.__data__;
+      data[key] = nativeCreate && value === void 0 ? HASH_UNDEFINED : value;
+      return this;
+    }
+    Hash.prototype.clear = hashClear;
+    Hash.prototype["delete"] = hashDelete;
+    Hash.prototype.get = hashGet;
+    Hash.prototype.has = hashHas;
+    Hash.prototype.set = hashSet;
+    function ListCache(entries) {
+      var index = -1, length = entries ? entries.length : 0;
+      this.clear();
+      while (++index < length) {
+        var entry = entries[index];
+        this.set(entry[0], entry[1]);
+      }
+    }
+    function listCacheClear() {
+      this.__data__ = [];
+    }
+    function listCacheDelete(key) {
+      var data = this.__data__, index = assocIndexOf(data, key);
+      if (index < 0) {
+        return false;
+      }
+      var lastIndex = data.length - 1;
+      if (index == lastIndex) {
+        data.pop();
+      } else {
+        splice.call(data, index, 1);
+      }
+      return true;
+    }
+    function listCacheGet(key) {
+      var data = this.__data__, index = assocIndexOf(data, key);
+      return index < 0 ? void 0 : data[index][1];
+    }
+    function listCacheHas(key) {
+      return assocIndexOf(this.__data__, key) > -1;
+    }
+    function listCacheSet(key, value) {
+      var data = this.__data__, index = assocIndexOf(data, key);
+      if (index < 0) {
+        data.push([key, value]);
+      } else {
+        data[index][1] = value;
+      }
+      return this;
+    }
+    ListCache.prototype.clear = listCacheClear;
+    ListCache.prototype["delete"] = listCacheDelete;
+    ListCache.prototype.get = listCacheGet;
+    ListCache.prototype.has = listCacheHas;
+    ListCache.prototype.set = listCacheSet;
+    function MapCache(entries) {
+      var index = -1, length = entries ? entries.length : 0;
+      this.clear();
+      while (++index < length) {
+        var entry = entries[index];
+        this.set(entry[0], entry[1]);
+      }
+    }
+    function mapCacheClear() {
+      this.__data__ = {
+        "hash": new Hash(),
+        "map": new (Map2 || ListCache)(),
+        "string": new Hash()
+      };
+    }
+    function mapCacheDelete(key) {
+      return getMapData(this, key)["delete"](key);
+    }
+    function mapCacheGet(key) {
+      return getMapData(this, key).get(key);
+    }
+    function mapCacheHas(key) {
+      return getMapData(this, key).has(key);
+    }
+    function mapCacheSet(key, value) {
+      getMapData(this, key).set(key, value);
+      return this;
+    }
+    MapCache.prototype.clear = mapCacheClear;
+    MapCache.prototype["delete"] = mapCacheDelete;
+    MapCache.prototype.get = mapCacheGet;
+    MapCache.prototype.has = mapCacheHas;
+    MapCache.prototype.set = mapCacheSet;
+    function SetCache(values) {
+      var index = -1, length = values ? values.length : 0;
+      this.__data__ = new MapCache();
+      while (++index < length) {
+        this.add(values[index]);
+      }
+    }
+    function setCacheAdd(value) {
+      this.__data__.set(value, HASH_UNDEFINED);
+      return this;
+    }
+    function setCacheHas(value) {
+      return this.__data__.has(value);
+    }
+    SetCache.prototype.add = SetCache.prototype.push = setCacheAdd;
+    SetCache.prototype.has = setCacheHas;
+    function Stack(entries) {
+      this.__data__ = new ListCache(entries);
+    }
+    function stackClear() {
+      this.__data__ = new ListCache();
+    }
+    function stackDelete(key) {
+      return this.__data__["delete"](key);
+    }
+    function stackGet(key) {
+      return this.__data__.get(key);
+    }
+    function stackHas(key) {
+      return this.__data__.has(key);
+    }
+    function stackSet(key, value) {
+      var cache = this.__data__;
+      if (cache instanceof ListCache) {
+        var pairs = cache.__data__;
+        if (!Map2 || pairs.length < LARGE_ARRAY_SIZE - 1) {
+          pairs.push([key, value]);
+          return this;
+        }
+        cache = this.__data__ = new MapCache(pairs);
+      }
+      cache.set(key, value);
+      return this;
+    }
+    Stack.prototype.clear = stackClear;
+    Stack.prototype["delete"] = stackDelete;
+    Stack.prototype.get = stackGet;
+    Stack.prototype.has = stackHas;
+    Stack.prototype.set = stackSet;
+    function arrayLikeKeys(value, inherited) {
+      var result = isArray(value) || isArguments(value) ? baseTimes(value.length, String) : [];
+      var length = result.length, skipIndexes = !!length;
+      for (var key in value) {
+        if (hasOwnProperty.call(value, key) && !(skipIndexes && (key == "length" || isIndex(key, length)))) {
+          result.push(key);
+        }
+      }
+      return result;
+    }
+    function assocIndexOf(array2, key) {
+      var length = array2.length;
+      while (length--) {
+        if (eq(array2[length][0], key)) {
+          return length;
+        }
+      }
+      return -1;
+    }
+    var baseEach = createBaseEach(baseForOwn);
+    function baseFlatten(array2, depth, predicate, isStrict, result) {
+      var index = -1, length = array2.length;
+      predicate || (predicate = isFlattenable);
+      result || (result = []);
+      while (++index < length) {
+        var value = array2[index];
+        if (predicate(value)) {
+          {
+            arrayPush(result, value);
+          }
+        } else {
+          result[result.length] = value;
+        }
+      }
+      return result;
+    }
+    var baseFor = createBaseFor();
+    function baseForOwn(object, iteratee) {
+      return object && baseFor(object, iteratee, keys);
+    }
+    function baseGet(object, path2) {
+      path2 = isKey(path2, object) ? [path2] : castPath(path2);
+      var index = 0, length = path2.length;
+      while (object != null && index < length) {
+        object = object[toKey(path2[index++])];
+      }
+      return index && index == length ? object : void 0;
+    }
+    function baseGetTag(value) {
+      return objectToString.call(value);
+    }
+    function baseHasIn(object, key) {
+      return object != null && key in Object(object);
+    }
+    function baseIsEqual(value, other, customizer, bitmask, stack) {
+      if (value === other) {
+        return true;
+      }
+      if (value == null || other == null || !isObject2(value) && !isObjectLike(other)) {
+        return value !== value && other !== other;
+      }
+      return baseIsEqualDeep(value, other, baseIsEqual, customizer, bitmask, stack);
+    }
+    function baseIsEqualDeep(object, other, equalFunc, customizer, bitmask, stack) {
+      var objIsArr = isArray(object), othIsArr = isArray(other), objTag = arrayTag, othTag = arrayTag;
+      if (!objIsArr) {
+        objTag = getTag(object);
+        objTag = objTag == argsTag ? objectTag : objTag;
+      }
+      if (!othIsArr) {
+        othTag = getTag(other);
+        othTag = othTag == argsTag ? objectTag : othTag;
+      }
+      var objIsObj = objTag == objectTag && !isHostObject(object), othIsObj = othTag == objectTag && !isHostObject(other), isSameTag = objTag == othTag;
+      if (isSameTag && !objIsObj) {
+        stack || (stack = new Stack());
+        return objIsArr || isTypedArray(object) ? equalArrays(object, other, equalFunc, customizer, bitmask, stack) : equalByTag(object, other, objTag, equalFunc, customizer, bitmask, stack);
+      }
+      if (!(bitmask & PARTIAL_COMPARE_FLAG)) {
+        var objIsWrapped = objIsObj && hasOwnProperty.call(object, "__wrapped__"), othIsWrapped = othIsObj && hasOwnProperty.call(other, "__wrapped__");
+        if (objIsWrapped || othIsWrapped) {
+          var objUnwrapped = objIsWrapped ? object.value() : object, othUnwrapped = othIsWrapped ? other.value() : other;
+          stack || (stack = new Stack());
+          return equalFunc(objUnwrapped, othUnwrapped, customizer, bitmask, stack);
+        }
+      }
+      if (!isSameTag) {
+        return false;
+      }
+      stack || (stack = new Stack());
+      return equalObjects(object, other, equalFunc, customizer, bitmask, stack);
+    }
+    function baseIsMatch(object, source2, matchData, customizer) {
+      var index = matchData.length, length = index;
+      if (object == null) {
+        return !length;
+      }
+      object = Object(object);
+      while (index--) {
+        var data = matchData[index];
+        if (data[2] ? data[1] !== object[data[0]] : !(data[0] in object)) {
+          return false;
+        }
+      }
+      while (++index < length) {
+        data = matchData[index];
+        var key = data[0], objValue = object[key], srcValue = data[1];
+        if (data[2]) {
+          if (objValue === void 0 && !(key in object)) {
+            return false;
+          }
+        } else {
+          var stack = new Stack();
+          var result;
+          if (!(result === void 0 ? baseIsEqual(srcValue, objValue, customizer, UNORDERED_COMPARE_FLAG | PARTIAL_COMPARE_FLAG, stack) : result)) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+    function baseIsNative(value) {
+      if (!isObject2(value) || isMasked(value)) {
+        return false;
+      }
+      var pattern = isFunction(value) || isHostObject(value) ? reIsNative : reIsHostCtor;
+      return pattern.test(toSource(value));
+    }
+    function baseIsTypedArray(value) {
+      return isObjectLike(value) && isLength(value.length) && !!typedArrayTags[objectToString.call(value)];
+    }
+    function baseIteratee(value) {
+      if (typeof value == "function") {
+        return value;
+      }
+      if (value == null) {
+        return identity;
+      }
+      if (typeof value == "object") {
+        return isArray(value) ? baseMatchesProperty(value[0], value[1]) : baseMatches(value);
+      }
+      return property(value);
+    }
+    function baseKeys(object) {
+      if (!isPrototype(object)) {
+        return nativeKeys(object);
+      }
+      var result = [];
+      for (var key in Object(object)) {
+        if (hasOwnProperty.call(object, key) && key != "constructor") {
+          result.push(key);
+        }
+      }
+      return result;
+    }
+    function baseMap(collection, iteratee) {
+      var index = -1, result = isArrayLike(collection) ? Array(collection.length) : [];
+      baseEach(collection, function(value, key, collection2) {
+        result[++index] = iteratee(value, key, collection2);
+      });
+      return result;
+    }
+    function baseMatches(source2) {
+      var matchData = getMatchData(source2);
+      if (matchData.length == 1 && matchData[0][2]) {
+        return matchesStrictComparable(matchData[0][0], matchData[0][1]);
+      }
+      return function(object) {
+        return object === source2 || baseIsMatch(object, source2, matchData);
+      };
+    }
+    function baseMatchesProperty(path2, srcValue) {
+      if (isKey(path2) && isStrictComparable(srcValue)) {
+        return matchesStrictComparable(toKey(path2), srcValue);
+      }
+      return function(object) {
+        var objValue = get(object, path2);
+        return objValue === void 0 && objValue === srcValue ? hasIn(object, path2) : baseIsEqual(srcValue, objValue, void 0, UNORDERED_COMPARE_FLAG | PARTIAL_COMPARE_FLAG);
+      };
+    }
+    function baseOrderBy(collection, iteratees, orders) {
+      var index = -1;
+      iteratees = arrayMap(iteratees.length ? iteratees : [identity], baseUnary(baseIteratee));
+      var result = baseMap(collection, function(value, key, collection2) {
+        var criteria = arrayMap(iteratees, function(iteratee) {
+          return iteratee(value);
+        });
+        return { "criteria": criteria, "index": ++index, "value": value };
+      });
+      return baseSortBy(result, function(object, other) {
+        return compareMultiple(object, other, orders);
+      });
+    }
+    function basePropertyDeep(path2) {
+      return function(object) {
+        return baseGet(object, path2);
+      };
+    }
+    function baseRest(func, start) {
+      start = nativeMax(start === void 0 ? func.length - 1 : start, 0);
+      return function() {
+        var args = arguments, index = -1, length = nativeMax(args.length - start, 0), array2 = Array(length);
+        while (++index < length) {
+          array2[index] = args[start + index];
+        }
+        index = -1;
+        var otherArgs = Array(start + 1);
+        while (++index < start) {
+          otherArgs[index] = args[index];
+        }
+        otherArgs[start] = array2;
+        return apply(func, this, otherArgs);
+      };
+    }
+    function baseToString(value) {
+      if (typeof value == "string") {
+        return value;
+      }
+      if (isSymbol(value)) {
+        return symbolToString ? symbolToString.call(value) : "";
+      }
+      var result = value + "";
+      return result == "0" && 1 / value == -Infinity ? "-0" : result;
+    }
+    function castPath(value) {
+      return isArray(value) ? value : stringToPath(value);
+    }
+    function compareAscending(value, other) {
+      if (value !== other) {
+        var valIsDefined = value !== void 0, valIsNull = value === null, valIsReflexive = value === value, valIsSymbol = isSymbol(value);
+        var othIsDefined = other !== void 0, othIsNull = other === null, othIsReflexive = other === other, othIsSymbol = isSymbol(other);
+        if (!othIsNull && !othIsSymbol && !valIsSymbol && value > other || valIsSymbol && othIsDefined && othIsReflexive && !othIsNull && !othIsSymbol || valIsNull && othIsDefined && othIsReflexive || !valIsDefined && othIsReflexive || !valIsReflexive) {
+          return 1;
+        }
+        if (!valIsNull && !valIsSymbol && !othIsSymbol && value < other || othIsSymbol && valIsDefined && valIsReflexive && !valIsNull && !valIsSymbol || othIsNull && valIsDefined && valIsReflexive || !othIsDefined && valIsReflexive || !othIsReflexive) {
+          return -1;
+        }
+      }
+      return 0;
+    }
+    function compareMultiple(object, other, orders) {
+      var index = -1, objCriteria = object.criteria, othCriteria = other.criteria, length = objCriteria.length, ordersLength = orders.length;
+      while (++index < length) {
+        var result = compareAscending(objCriteria[index], othCriteria[index]);
+        if (result) {
+          if (index >= ordersLength) {
+            return result;
+          }
+          var order = orders[index];
+          return result * (order == "desc" ? -1 : 1);
+        }
+      }
+      return object.index - other.index;
+    }
+    function createBaseEach(eachFunc, fromRight) {
+      return function(collection, iteratee) {
+        if (collection == null) {
+          return collection;
+        }
+        if (!isArrayLike(collection)) {
+          return eachFunc(collection, iteratee);
+        }
+        var length = collection.length, index = -1, iterable = Object(collection);
+        while (++index < length) {
+          if (iteratee(iterable[index], index, iterable) === false) {
+            break;
+          }
+        }
+        return collection;
+      };
+    }
+    function createBaseFor(fromRight) {
+      return function(object, iteratee, keysFunc) {
+        var index = -1, iterable = Object(object), props = keysFunc(object), length = props.length;
+        while (length--) {
+          var key = props[++index];
+          if (iteratee(iterable[key], key, iterable) === false) {
+            break;
+          }
+        }
+        return object;
+      };
+    }
+    function equalArrays(array2, other, equalFunc, customizer, bitmask, stack) {
+      var isPartial = bitmask & PARTIAL_COMPARE_FLAG, arrLength = array2.length, othLength = other.length;
+      if (arrLength != othLength && !(isPartial && othLength > arrLength)) {
+        return false;
+      }
+      var stacked = stack.get(array2);
+      if (stacked && stack.get(other)) {
+        return stacked == other;
+      }
+      var index = -1, result = true, seen = bitmask & UNORDERED_COMPARE_FLAG ? new SetCache() : void 0;
+      stack.set(array2, other);
+      stack.set(other, array2);
+      while (++index < arrLength) {
+        var arrValue = array2[index], othValue = other[index];
+        if (customizer) {
+          var compared = isPartial ? customizer(othValue, arrValue, index, other, array2, stack) : customizer(arrValue, othValue, index, array2, other, stack);
+        }
+        if (compared !== void 0) {
+          if (compared) {
+            continue;
+          }
+          result = false;
+          break;
+        }
+        if (seen) {
+          if (!arraySome(other, function(othValue2, othIndex) {
+            if (!seen.has(othIndex) && (arrValue === othValue2 || equalFunc(arrValue, othValue2, customizer, bitmask, stack))) {
+              return seen.add(othIndex);
+            }
+          })) {
+            result = false;
+            break;
+          }
+        } else if (!(arrValue === othValue || equalFunc(arrValue, othValue, customizer, bitmask, stack))) {
+          result = false;
+          break;
+        }
+      }
+      stack["delete"](array2);
+      stack["delete"](other);
+      return result;
+    }
+    function equalByTag(object, other, tag, equalFunc, customizer, bitmask, stack) {
+      switch (tag) {
+        case dataViewTag:
+          if (object.byteLength != other.byteLength || object.byteOffset != other.byteOffset) {
+            return false;
+          }
+          object = object.buffer;
+          other = other.buffer;
+        case arrayBufferTag:
+          if (object.byteLength != other.byteLength || !equalFunc(new Uint8Array2(object), new Uint8Array2(other))) {
+            return false;
+          }
+          return true;
+        case boolTag:
+        case dateTag:
+        case numberTag:
+          return eq(+object, +other);
+        case errorTag:
+          return object.name == other.name && object.message == other.message;
+        case regexpTag:
+        case stringTag:
+          return object == other + "";
+        case mapTag:
+          var convert = mapToArray;
+        case setTag:
+          var isPartial = bitmask & PARTIAL_COMPARE_FLAG;
+          convert || (convert = setToArray);
+          if (object.size != other.size && !isPartial) {
+            return false;
+          }
+          var stacked = stack.get(object);
+          if (stacked) {
+            return stacked == other;
+          }
+          bitmask |= UNORDERED_COMPARE_FLAG;
+          stack.set(object, other);
+          var result = equalArrays(convert(object), convert(other), equalFunc, customizer, bitmask, stack);
+          stack["delete"](object);
+          return result;
+        case symbolTag:
+          if (symbolValueOf) {
+            return symbolValueOf.call(object) == symbolValueOf.call(other);
+          }
+      }
+      return false;
+    }
+    function equalObjects(object, other, equalFunc, customizer, bitmask, stack) {
+      var isPartial = bitmask & PARTIAL_COMPARE_FLAG, objProps = keys(object), objLength = objProps.length, othProps = keys(other), othLength = othProps.length;
+      if (objLength != othLength && !isPartial) {
+        return false;
+      }
+      var index = objLength;
+      while (index--) {
+        var key = objProps[index];
+        if (!(isPartial ? key in other : hasOwnProperty.call(other, key))) {
+          return false;
+        }
+      }
+      var stacked = stack.get(object);
+      if (stacked && stack.get(other)) {
+        return stacked == other;
+      }
+      var result = true;
+      stack.set(object, other);
+      stack.set(other, object);
+      var skipCtor = isPartial;
+      while (++index < objLength) {
+        key = objProps[index];
+        var objValue = object[key], othValue = other[key];
+        if (customizer) {
+          var compared = isPartial ? customizer(othValue, objValue, key, other, object, stack) : customizer(objValue, othValue, key, object, other, stack);
+        }
+        if (!(compared === void 0 ? objValue === othValue || equalFunc(objValue, othValue, customizer, bitmask, stack) : compared)) {
+          result = false;
+          break;
+        }
+        skipCtor || (skipCtor = key == "constructor");
+      }
+      if (result && !skipCtor) {
+        var objCtor = object.constructor, othCtor = other.constructor;
+        if (objCtor != othCtor && ("constructor" in object && "constructor" in other) && !(typeof objCtor == "function" && objCtor instanceof objCtor && typeof othCtor == "function" && othCtor instanceof othCtor)) {
+          result = false;
+        }
+      }
+      stack["delete"](object);
+      stack["delete"](other);
+      return result;
+    }
+    function getMapData(map, key) {
+      var data = map.__data__;
+      return isKeyable(key) ? data[typeof key == "string" ? "string" : "hash"] : data.map;
+    }
+    function getMatchData(object) {
+      var result = keys(object), length = result.length;
+      while (length--) {
+        var key = result[length], value = object[key];
+        result[length] = [key, value, isStrictComparable(value)];
+      }
+      return result;
+    }
+    function getNative(object, key) {
+      var value = getValue(object, key);
+      return baseIsNative(value) ? value : void 0;
+    }
+    var getTag = baseGetTag;
+    if (DataView2 && getTag(new DataView2(new ArrayBuffer(1))) != dataViewTag || Map2 && getTag(new Map2()) != mapTag || Promise2 && getTag(Promise2.resolve()) != promiseTag || Set2 && getTag(new Set2()) != setTag || WeakMap2 && getTag(new WeakMap2()) != weakMapTag) {
+      getTag = function(value) {
+        var result = objectToString.call(value), Ctor = result == objectTag ? value.constructor : void 0, ctorString = Ctor ? toSource(Ctor) : void 0;
+        if (ctorString) {
+          switch (ctorString) {
+            case dataViewCtorString:
+              return dataViewTag;
+            case mapCtorString:
+              return mapTag;
+            case promiseCtorString:
+              return promiseTag;
+            case setCtorString:
+              return setTag;
+            case weakMapCtorString:
+              return weakMapTag;
+          }
+        }
+        return result;
+      };
+    }
+    function hasPath(object, path2, hasFunc) {
+      path2 = isKey(path2, object) ? [path2] : castPath(path2);
+      var result, index = -1, length = path2.length;
+      while (++index < length) {
+        var key = toKey(path2[index]);
+        if (!(result = object != null && hasFunc(object, key))) {
+          break;
+        }
+        object = object[key];
+      }
+      if (result) {
+        return result;
+      }
+      var length = object ? object.length : 0;
+      return !!length && isLength(length) && isIndex(key, length) && (isArray(object) || isArguments(object));
+    }
+    function isFlattenable(value) {
+      return isArray(value) || isArguments(value) || !!(spreadableSymbol && value && value[spreadableSymbol]);
+    }
+    function isIndex(value, length) {
+      length = length == null ? MAX_SAFE_INTEGER : length;
+      return !!length && (typeof value == "number" || reIsUint.test(value)) && (value > -1 && value % 1 == 0 && value < length);
+    }
+    function isIterateeCall(value, index, object) {
+      if (!isObject2(object)) {
+        return false;
+      }
+      var type = typeof index;
+      if (type == "number" ? isArrayLike(object) && isIndex(index, object.length) : type == "string" && index in object) {
+        return eq(object[index], value);
+      }
+      return false;
+    }
+    function isKey(value, object) {
+      if (isArray(value)) {
+        return false;
+      }
+      var type = typeof value;
+      if (type == "number" || type == "symbol" || type == "boolean" || value == null || isSymbol(value)) {
+        return true;
+      }
+      return reIsPlainProp.test(value) || !reIsDeepProp.test(value) || object != null && value in Object(object);
+    }
+    function isKeyable(value) {
+      var type = typeof value;
+      return type == "string" || type == "number" || type == "symbol" || type == "boolean" ? value !== "__proto__" : value === null;
+    }
+    function isMasked(func) {
+      return !!maskSrcKey && maskSrcKey in func;
+    }
+    function isPrototype(value) {
+      var Ctor = value && value.constructor, proto = typeof Ctor == "function" && Ctor.prototype || objectProto;
+      return value === proto;
+    }
+    function isStrictComparable(value) {
+      return value === value && !isObject2(value);
+    }
+    function matchesStrictComparable(key, srcValue) {
+      return function(object) {
+        if (object == null) {
+          return false;
+        }
+        return object[key] === srcValue && (srcValue !== void 0 || key in Object(object));
+      };
+    }
+    var stringToPath = memoize(function(string3) {
+      string3 = toString(string3);
+      var result = [];
+      if (reLeadingDot.test(string3)) {
+        result.push("");
+      }
+      string3.replace(rePropName, function(match, number3, quote, string4) {
+        result.push(quote ? string4.replace(reEscapeChar, "$1") : number3 || match);
+      });
+      return result;
+    });
+    function toKey(value) {
+      if (typeof value == "string" || isSymbol(value)) {
+        return value;
+      }
+      var result = value + "";
+      return result == "0" && 1 / value == -Infinity ? "-0" : result;
+    }
+    function toSource(func) {
+      if (func != null) {
+        try {
+          return funcToString.call(func);
+        } catch (e) {
+        }
+        try {
+          return func + "";
+        } catch (e) {
+        }
+      }
+      return "";
+    }
+    var sortBy = baseRest(function(collection, iteratees) {
+      if (collection == null) {
+        return [];
+      }
+      var length = iteratees.length;
+      if (length > 1 && isIterateeCall(collection, iteratees[0], iteratees[1])) {
+        iteratees = [];
+      } else if (length > 2 && isIterateeCall(iteratees[0], iteratees[1], iteratees[2])) {
+        iteratees = [iteratees[0]];
+      }
+      return baseOrderBy(collection, baseFlatten(iteratees), []);
+    });
+    function memoize(func, resolver) {
+      if (typeof func != "function" || resolver && typeof resolver != "function") {
+        throw new TypeError(FUNC_ERROR_TEXT);
+      }
+      var memoized2 = function() {
+        var args = arguments, key = resolver ? resolver.apply(this, args) : args[0], cache = memoized2.cache;
+        if (cache.has(key)) {
+          return cache.get(key);
+        }
+        var result = func.apply(this, args);
+        memoized2.cache = cache.set(key, result);
+        return result;
+      };
+      memoized2.cache = new (memoize.Cache || MapCache)();
+      return memoized2;
+    }
+    memoize.Cache = MapCache;
+    function eq(value, other) {
+      return value === other || value !== value && other !== other;
+    }
+    function isArguments(value) {
+      return isArrayLikeObject(value) && hasOwnProperty.call(value, "callee") && (!propertyIsEnumerable.call(value, "callee") || objectToString.call(value) == argsTag);
+    }
+    var isArray = Array.isArray;
+    function isArrayLike(value) {
+      return value != null && isLength(value.length) && !isFunction(value);
+    }
+    function isArrayLikeObject(value) {
+      return isObjectLike(value) && isArrayLike(value);
+    }
+    function isFunction(value) {
+      var tag = isObject2(value) ? objectToString.call(value) : "";
+      return tag == funcTag || tag == genTag;
+    }
+    function isLength(value) {
+      return typeof value == "number" && value > -1 && value % 1 == 0 && value <= MAX_SAFE_INTEGER;
+    }
+    function isObject2(value) {
+      var type = typeof value;
+      return !!value && (type == "object" || type == "function");
+    }
+    function isObjectLike(value) {
+      return !!value && typeof value == "object";
+    }
+    function isSymbol(value) {
+      return typeof value == "symbol" || isObjectLike(value) && objectToString.call(value) == symbolTag;
+    }
+    var isTypedArray = nodeIsTypedArray ? baseUnary(nodeIsTypedArray) : baseIsTypedArray;
+    function toString(value) {
+      return value == null ? "" : baseToString(value);
+    }
+    function get(object, path2, defaultValue) {
+      var result = object == null ? void 0 : baseGet(object, path2);
+      return result === void 0 ? defaultValue : result;
+    }
+    function hasIn(object, path2) {
+      return object != null && hasPath(object, path2, baseHasIn);
+    }
+    function keys(object) {
+      return isArrayLike(object) ? arrayLikeKeys(object) : baseKeys(object);
+    }
+    function identity(value) {
+      return value;
+    }
+    function property(path2) {
+      return isKey(path2) ? baseProperty(toKey(path2)) : basePropertyDeep(path2);
+    }
+    module.exports = sortBy;
+  })(lodash_sortby, lodash_sortby.exports);
+  return lodash_sortby.exports;
+}
+var escapeStringRegexp;
+var hasRequiredEscapeStringRegexp;
+function requireEscapeStringRegexp() {
+  if (hasRequiredEscapeStringRegexp) return escapeStringRegexp;
+  hasRequiredEscapeStringRegexp = 1;
+  escapeStringRegexp = (string3) => {
+    if (typeof string3 !== "string") {
+      throw new TypeError("Expected a string");
+    }
+    return string3.replace(/[|\\{}()[\]^$+*?.]/g, "\\$&").replace(/-/g, "\\x2d");
+  };
+  return escapeStringRegexp;
+}
+var regexpParse = {};
+var hasRequiredRegexpParse;
+function requireRegexpParse() {
+  if (hasRequiredRegexpParse) return regexpParse;
+  hasRequiredRegexpParse = 1;
+  Object.defineProperty(regexpParse, "__esModule", { value: true });
+  regexpParse.isRegExpString = regexpParse.parseRegExpString = void 0;
+  var REGEXP_LITERAL_PATTERN = /^\/(.+)\/([guimysd]*)$/;
+  var parseRegExpString = function(str) {
+    var result = str.match(REGEXP_LITERAL_PATTERN);
+    if (!result) {
+      return null;
+    }
+    return {
+      source: result[1],
+      flagString: result[2]
+    };
+  };
+  regexpParse.parseRegExpString = parseRegExpString;
+  var isRegExpString = function(str) {
+    return REGEXP_LITERAL_PATTERN.test(str);
+  };
+  regexpParse.isRegExpString = isRegExpString;
+  return regexpParse;
+}
+var hasRequiredRegexpStringMatcher;
+function requireRegexpStringMatcher() {
+  if (hasRequiredRegexpStringMatcher) return regexpStringMatcher;
+  hasRequiredRegexpStringMatcher = 1;
+  (function(exports) {
+    var __importDefault = regexpStringMatcher && regexpStringMatcher.__importDefault || function(mod4) {
+      return mod4 && mod4.__esModule ? mod4 : { "default": mod4 };
+    };
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.matchPatterns = exports.createRegExp = void 0;
+    var lodash_uniq_1 = __importDefault(requireLodash_uniq());
+    var lodash_uniqwith_1 = __importDefault(requireLodash_uniqwith());
+    var lodash_sortby_1 = __importDefault(requireLodash_sortby());
+    var escape_string_regexp_1 = __importDefault(requireEscapeStringRegexp());
+    var regexp_parse_1 = requireRegexpParse();
+    var DEFAULT_FLAGS = "ug";
+    var defaultFlags = function(flagsString) {
+      if (flagsString.length === 0) {
+        return DEFAULT_FLAGS;
+      }
+      return (0, lodash_uniq_1.default)((flagsString + DEFAULT_FLAGS).split("")).join("");
+    };
+    var createRegExp = function(patternString, defaultFlag) {
+      if (defaultFlag === void 0) {
+        defaultFlag = DEFAULT_FLAGS;
+      }
+      if (patternString.length === 0) {
+        throw new Error("Empty string can not handled");
+      }
+      if ((0, regexp_parse_1.isRegExpString)(patternString)) {
+        var regExpStructure = (0, regexp_parse_1.parseRegExpString)(patternString);
+        if (regExpStructure) {
+          return new RegExp(regExpStructure.source, defaultFlags(regExpStructure.flagString));
+        }
+        throw new Error('"'.concat(patternString, '" can not parse as RegExp.'));
+      } else {
+        return new RegExp((0, escape_string_regexp_1.default)(patternString), defaultFlag);
+      }
+    };
+    exports.createRegExp = createRegExp;
+    var isEqualMatchPatternResult = function(a, b2) {
+      return a.startIndex === b2.startIndex && a.endIndex === b2.endIndex && a.match === b2.match;
+    };
+    var matchPatterns = function(text, regExpLikeStrings) {
+      var matchPatternResults = [];
+      regExpLikeStrings.map(function(patternString) {
+        return (0, exports.createRegExp)(patternString);
+      }).forEach(function(regExp) {
+        var results = text.matchAll(regExp);
+        Array.from(results).forEach(function(result) {
+          if (result.index === void 0) {
+            return;
+          }
+          var match = result[0];
+          var index = result.index;
+          matchPatternResults.push({
+            match,
+            captures: result.slice(1),
+            startIndex: index,
+            endIndex: index + match.length
+          });
+        });
+      });
+      var uniqResults = (0, lodash_uniqwith_1.default)(matchPatternResults, isEqualMatchPatternResult);
+      return (0, lodash_sortby_1.default)(uniqResults, ["startIndex", "endIndex"]);
+    };
+    exports.matchPatterns = matchPatterns;
+  })(regexpStringMatcher);
+  return regexpStringMatcher;
+}
+var regexpStringMatcherExports = requireRegexpStringMatcher();
+var BUILTIN_IGNORED = {
+  AWSAccountID: ["AKIAIOSFODNN7EXAMPLE"],
+  AWSSecretAccessKey: ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+};
+var messages$r = {
+  AWSAccountID: {
+    en: (props) => `found AWS Account ID: ${props.ID}`,
+    ja: (props) => `AWS Account ID: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  AWSSecretAccessKey: {
+    en: (props) => `found AWS Secret Access Key: ${props.KEY}`,
+    ja: (props) => `AWS Secret Access Key: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  AWSAccessKeyID: {
+    en: (props) => `found AWS Access Key ID: ${props.ID}`,
+    ja: (props) => `AWS Access Key Id: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var reportAWSAccessKey = ({ t, source: source2, context, options }) => {
+  const AWSAccessKeyIDPattern = /\b(A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16}\b/g;
+  const results = source2.content.matchAll(AWSAccessKeyIDPattern);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    if (BUILTIN_IGNORED.AWSAccountID.includes(match)) {
+      continue;
+    }
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("AWSAccessKeyID", {
+        ID: match
+      }),
+      range
+    });
+  }
+};
+var reportAWSSecretAccessKey = ({ t, source: source2, context, options }) => {
+  const AWS = "(?:AWS|aws|Aws)?_?";
+  const QUOTE = `["']?`;
+  const CONNECT = "\\s*(?::|=>|=)\\s*";
+  const AWSSecretPatten = new RegExp(String.raw`${QUOTE}${AWS}(?:SECRET|secret|Secret)_?(?:ACCESS|access|Access)_?(?:KEY|key|Key)${QUOTE}${CONNECT}${QUOTE}([A-Za-z0-9/\+=]{40})${QUOTE}\b`, "g");
+  const results = source2.content.matchAll(AWSSecretPatten);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[1] || "";
+    const range = [index, index + match.length];
+    if (BUILTIN_IGNORED.AWSSecretAccessKey.includes(match)) {
+      continue;
+    }
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("AWSSecretAccessKey", {
+        KEY: match
+      }),
+      range
+    });
+  }
+};
+var reportAWSAccountID = ({ t, source: source2, context, options }) => {
+  const AWS = "(AWS|aws|Aws)?_?";
+  const QUOTE = `("|')?`;
+  const CONNECT = "\\s*(:|=>|=)\\s*";
+  const AWSSecretPatten = new RegExp(String.raw`${QUOTE}${AWS}(ACCOUNT|account|Account)_?(ID|id|Id)?${QUOTE}${CONNECT}${QUOTE}[0-9]{4}\-?[0-9]{4}\-?[0-9]{4}${QUOTE}\b`, "g");
+  const results = source2.content.matchAll(AWSSecretPatten);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("AWSAccountID", {
+        ID: match
+      }),
+      range
+    });
+  }
+};
+var creator$s = {
+  messages: messages$r,
+  meta: {
+    id: "@secretlint/secretlint-rule-aws",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-aws/README.md"
+    }
+  },
+  create(context, options) {
+    const normalizedOptions = {
+      allows: options.allows || [],
+      enableIDScanRule: options.enableIDScanRule ?? false
+    };
+    const t = context.createTranslator(messages$r);
+    return {
+      file(source2) {
+        if (normalizedOptions.enableIDScanRule) {
+          reportAWSAccessKey({ t, source: source2, context, options: normalizedOptions });
+          reportAWSAccountID({ t, source: source2, context, options: normalizedOptions });
+        }
+        reportAWSSecretAccessKey({ t, source: source2, context, options: normalizedOptions });
+      }
+    };
+  }
+};
+var TAG_INTEGER = 2;
+var TAG_OCTET_STRING = 4;
+var TAG_NULL = 5;
+var TAG_OID = 6;
+var TAG_SEQUENCE = 48;
+var TAG_CONTEXT_0 = 160;
+function readTlv(buf, offset) {
+  if (offset + 2 > buf.length) {
+    throw new Error("PKCS12: truncated TLV header");
+  }
+  const tag = buf[offset];
+  const lenByte = buf[offset + 1];
+  let length;
+  let contentStart;
+  if (lenByte < 128) {
+    length = lenByte;
+    contentStart = offset + 2;
+  } else {
+    const lenBytes = lenByte & 127;
+    if (lenBytes === 0 || lenBytes > 4) {
+      throw new Error("PKCS12: unsupported ASN.1 length encoding");
+    }
+    if (offset + 2 + lenBytes > buf.length) {
+      throw new Error("PKCS12: truncated ASN.1 length");
+    }
+    length = 0;
+    for (let i = 0; i < lenBytes; i++) {
+      length = length * 256 + buf[offset + 2 + i];
+    }
+    contentStart = offset + 2 + lenBytes;
+  }
+  const end = contentStart + length;
+  if (end > buf.length) {
+    throw new Error("PKCS12: TLV extends past buffer");
+  }
+  return { tag, content: buf.subarray(contentStart, end), end };
+}
+function expectTag(tlv, tag, label) {
+  if (tlv.tag !== tag) {
+    throw new Error(`PKCS12: expected ${label} tag 0x${tag.toString(16)} but got 0x${tlv.tag.toString(16)}`);
+  }
+}
+function readInteger(tlv) {
+  expectTag(tlv, TAG_INTEGER, "INTEGER");
+  let value = 0;
+  for (const byte of tlv.content) {
+    value = value * 256 + byte;
+  }
+  return value;
+}
+function bytesEqual(a, b2) {
+  if (a.length !== b2.length)
+    return false;
+  let diff3 = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff3 |= a[i] ^ b2[i];
+  }
+  return diff3 === 0;
+}
+var OID_DATA = new Uint8Array([42, 134, 72, 134, 247, 13, 1, 7, 1]);
+var OID_SHA1 = new Uint8Array([43, 14, 3, 2, 26]);
+var OID_SHA256 = new Uint8Array([96, 134, 72, 1, 101, 3, 4, 2, 1]);
+var OID_SHA384 = new Uint8Array([96, 134, 72, 1, 101, 3, 4, 2, 2]);
+var OID_SHA512 = new Uint8Array([96, 134, 72, 1, 101, 3, 4, 2, 3]);
+var MAC_HASHES = [
+  { oid: OID_SHA1, hash: { name: "SHA-1", outputSize: 20, blockSize: 64 } },
+  { oid: OID_SHA256, hash: { name: "SHA-256", outputSize: 32, blockSize: 64 } },
+  { oid: OID_SHA384, hash: { name: "SHA-384", outputSize: 48, blockSize: 128 } },
+  { oid: OID_SHA512, hash: { name: "SHA-512", outputSize: 64, blockSize: 128 } }
+];
+function matchHash(oidBytes) {
+  for (const { oid, hash: hash2 } of MAC_HASHES) {
+    if (bytesEqual(oidBytes, oid))
+      return hash2;
+  }
+  return void 0;
+}
+var MAX_MAC_ITERATIONS = 1e5;
+function parsePkcs12(buf) {
+  const pfx = readTlv(buf, 0);
+  expectTag(pfx, TAG_SEQUENCE, "PFX SEQUENCE");
+  const version2 = readTlv(pfx.content, 0);
+  if (readInteger(version2) !== 3) {
+    throw new Error("PKCS12: unsupported version");
+  }
+  const authSafeInfo = readTlv(pfx.content, version2.end);
+  expectTag(authSafeInfo, TAG_SEQUENCE, "ContentInfo SEQUENCE");
+  const contentType = readTlv(authSafeInfo.content, 0);
+  expectTag(contentType, TAG_OID, "contentType OID");
+  if (!bytesEqual(contentType.content, OID_DATA)) {
+    throw new Error("PKCS12: unsupported authSafe contentType");
+  }
+  const explicit0 = readTlv(authSafeInfo.content, contentType.end);
+  expectTag(explicit0, TAG_CONTEXT_0, "[0] EXPLICIT");
+  const authSafeOctet = readTlv(explicit0.content, 0);
+  expectTag(authSafeOctet, TAG_OCTET_STRING, "authSafe OCTET STRING");
+  const macData = readTlv(pfx.content, authSafeInfo.end);
+  expectTag(macData, TAG_SEQUENCE, "MacData SEQUENCE");
+  const digestInfo = readTlv(macData.content, 0);
+  expectTag(digestInfo, TAG_SEQUENCE, "DigestInfo SEQUENCE");
+  const alg = readTlv(digestInfo.content, 0);
+  expectTag(alg, TAG_SEQUENCE, "AlgorithmIdentifier SEQUENCE");
+  const algOid = readTlv(alg.content, 0);
+  expectTag(algOid, TAG_OID, "algorithm OID");
+  const macHash = matchHash(algOid.content);
+  if (!macHash) {
+    throw new Error("PKCS12: unsupported MAC digest algorithm");
+  }
+  if (algOid.end < alg.content.length) {
+    const params = readTlv(alg.content, algOid.end);
+    if (params.tag !== TAG_NULL) {
+      throw new Error("PKCS12: unexpected MAC algorithm parameters");
+    }
+  }
+  const digest = readTlv(digestInfo.content, alg.end);
+  expectTag(digest, TAG_OCTET_STRING, "digest OCTET STRING");
+  const salt = readTlv(macData.content, digestInfo.end);
+  expectTag(salt, TAG_OCTET_STRING, "macSalt OCTET STRING");
+  let iterations = 1;
+  if (salt.end < macData.content.length) {
+    const iter = readTlv(macData.content, salt.end);
+    iterations = readInteger(iter);
+  }
+  if (iterations < 1 || iterations > MAX_MAC_ITERATIONS) {
+    throw new Error("PKCS12: MAC iteration count out of range");
+  }
+  return {
+    authSafe: authSafeOctet.content,
+    macHash,
+    macSalt: salt.content,
+    macDigest: digest.content,
+    iterations
+  };
+}
+function toBufferSource(data) {
+  const copy = new Uint8Array(data.length);
+  copy.set(data);
+  return copy;
+}
+var NODE_HASH_NAMES = {
+  "SHA-1": "sha1",
+  "SHA-256": "sha256",
+  "SHA-384": "sha384",
+  "SHA-512": "sha512"
+};
+async function createDigest(hash2) {
+  try {
+    const { createHash: createHash9 } = await import("node:crypto");
+    const algorithm = NODE_HASH_NAMES[hash2.name];
+    return (data) => new Uint8Array(createHash9(algorithm).update(data).digest());
+  } catch {
+    return async (data) => new Uint8Array(await globalThis.crypto.subtle.digest(hash2.name, toBufferSource(data)));
+  }
+}
+function padToMultipleOf(src, blockSize) {
+  if (src.length === 0)
+    return new Uint8Array(0);
+  const padded = new Uint8Array(Math.ceil(src.length / blockSize) * blockSize);
+  for (let i = 0; i < padded.length; i++) {
+    padded[i] = src[i % src.length];
+  }
+  return padded;
+}
+function encodePasswordAsBmpString(password) {
+  if (password.length === 0)
+    return new Uint8Array(0);
+  const bytes = new Uint8Array(password.length * 2 + 2);
+  for (let i = 0; i < password.length; i++) {
+    const code2 = password.charCodeAt(i);
+    bytes[i * 2] = code2 >> 8 & 255;
+    bytes[i * 2 + 1] = code2 & 255;
+  }
+  return bytes;
+}
+async function deriveMacKey(hash2, password, salt, iterations) {
+  const v2 = hash2.blockSize;
+  const u2 = hash2.outputSize;
+  const ID_MAC = 3;
+  const D = new Uint8Array(v2).fill(ID_MAC);
+  const P2 = padToMultipleOf(encodePasswordAsBmpString(password), v2);
+  const S2 = padToMultipleOf(salt, v2);
+  const DI = new Uint8Array(D.length + S2.length + P2.length);
+  DI.set(D, 0);
+  DI.set(S2, D.length);
+  DI.set(P2, D.length + S2.length);
+  const digest = await createDigest(hash2);
+  let A2 = await digest(DI);
+  for (let i = 1; i < iterations; i++) {
+    A2 = await digest(A2);
+  }
+  return A2.subarray(0, u2);
+}
+async function verifyPkcs12Mac(pfxBytes, password) {
+  let parsed;
+  try {
+    parsed = parsePkcs12(pfxBytes);
+  } catch {
+    return false;
+  }
+  try {
+    const key = await deriveMacKey(parsed.macHash, password, parsed.macSalt, parsed.iterations);
+    const cryptoKey = await globalThis.crypto.subtle.importKey("raw", toBufferSource(key), { name: "HMAC", hash: parsed.macHash.name }, false, ["sign"]);
+    const mac3 = new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", cryptoKey, toBufferSource(parsed.authSafe)));
+    return bytesEqual(mac3, parsed.macDigest);
+  } catch {
+    return false;
+  }
+}
+var GCP_SERVICE_ACCOUNT_P12_PASSWORD = "notasecret";
+async function reportIfFoundPrivateKeyP12Format({ source: source2, options, context, t }) {
+  if (!source2.filePath) {
+    return;
+  }
+  try {
+    const fs2 = await import("node:fs");
+    const path2 = await import("node:path");
+    const fileName = path2.basename(source2.filePath);
+    if (regexpStringMatcherExports.matchPatterns(fileName, options.allows).length > 0) {
+      return;
+    }
+    const pfxBytes = new Uint8Array(fs2.readFileSync(source2.filePath));
+    const isGcpServiceAccountP12 = await verifyPkcs12Mac(pfxBytes, GCP_SERVICE_ACCOUNT_P12_PASSWORD);
+    if (!isGcpServiceAccountP12) {
+      return;
+    }
+    context.report({
+      message: t("PrivateKeyP12", {
+        FILE_NAME: fileName
+      }),
+      range: [0, source2.content.length]
+    });
+  } catch {
+  }
+}
+var messages$q = {
+  PrivateKeyP12: {
+    en: (props) => `found GCP Service Account's private key(p12): ${props.FILE_NAME}`,
+    ja: (props) => `GCP\u30B5\u30FC\u30D3\u30B9\u30A2\u30AB\u30A6\u30F3\u30C8\u306E\u79D8\u5BC6\u9375(p12) ${props.FILE_NAME} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  PrivateKeyJSON: {
+    en: (props) => `found GCP Service Account's private key(json): ${props.FILE_NAME}`,
+    ja: (props) => `GCP\u30B5\u30FC\u30D3\u30B9\u30A2\u30AB\u30A6\u30F3\u30C8\u306E\u79D8\u5BC6\u9375(json): ${props.FILE_NAME} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+function reportIfFoundPrivateKeyJSONFormat({ source: source2, options, context, t }) {
+  try {
+    const credentialObject = JSON.parse(source2.content);
+    const PRIVATE_KEY_PATTERN = /-----BEGIN\s?(DSA|RSA|EC|PGP|OPENSSH)?\s?PRIVATE KEY/gm;
+    const isGCPServiceAccountPrivateKeyJSON = "private_key_id" in credentialObject && "private_key" in credentialObject && PRIVATE_KEY_PATTERN.test(credentialObject["private_key"]);
+    if (!isGCPServiceAccountPrivateKeyJSON) {
+      return;
+    }
+    const allowCandidates = [credentialObject["private_key_id"], credentialObject["private_key"]].filter((value) => typeof value === "string");
+    if (allowCandidates.some((value) => regexpStringMatcherExports.matchPatterns(value, options.allows).length > 0)) {
+      return;
+    }
+    context.report({
+      message: t("PrivateKeyJSON", {
+        FILE_NAME: source2.filePath ? path.basename(source2.filePath) : ""
+      }),
+      range: [0, source2.content.length]
+    });
+  } catch {
+  }
+}
+var creator$r = {
+  messages: messages$q,
+  meta: {
+    id: "@secretlint/secretlint-rule-gcp",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["all"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-gcp/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$q);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        if (source2.ext === ".p12") {
+          return reportIfFoundPrivateKeyP12Format({ source: source2, options: normalizedOptions, context, t });
+        } else if (source2.ext === ".json") {
+          return reportIfFoundPrivateKeyJSONFormat({ source: source2, options: normalizedOptions, context, t });
+        }
+      }
+    };
+  }
+};
+var messages$p = {
+  PackageJSON_xOauthToken: {
+    en: (props) => `found GitHub Token: ${props.TOKEN}`,
+    ja: (props) => `GitHub Token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  Npmrc_authToken: {
+    en: (props) => `found npmrc authToken: ${props.TOKEN}`,
+    ja: (props) => `npmrc authToken: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  NPM_ACCESS_TOKEN: {
+    en: (props) => `found npm access token: ${props.TOKEN}`,
+    ja: (props) => `npm access token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+function reportIfFoundXOauthGitHubToken({ source: source2, options, context, t }) {
+  const XOAuthPattern = /https?:\/\/(.{1,256}):x-oauth-basic@github.com\//g;
+  const results = source2.content.matchAll(XOAuthPattern);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[1] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("PackageJSON_xOauthToken", {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+function reportIfFound_AuthTokenInNpmrc({ source: source2, options, context, t }) {
+  const AuthTokenPattern = /_authToken=([^$].*)/g;
+  const results = source2.content.matchAll(AuthTokenPattern);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[1] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("Npmrc_authToken", {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+function reportIfFound_NPM_ACCESS_TOKEN({ source: source2, options, context, t }) {
+  const NPM_ACCESS_TOKEN_PATTERN = new RegExp("(?<!\\p{L})npm_[A-Za-z0-9_]{36}(?![A-Za-z0-9_])", "gu");
+  const results = source2.content.matchAll(NPM_ACCESS_TOKEN_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("NPM_ACCESS_TOKEN", {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+var isPackageFile = (filePath2) => {
+  if (!filePath2) {
+    return true;
+  }
+  return filePath2.endsWith("package.json") || filePath2.endsWith("package-lock.json");
+};
+var isNpmrc = (filePath2) => {
+  if (!filePath2) {
+    return true;
+  }
+  return filePath2.endsWith(".npmrc");
+};
+var creator$q = {
+  messages: messages$p,
+  meta: {
+    id: "@secretlint/secretlint-rule-npm",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-npm/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$p);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        if (isPackageFile(source2.filePath)) {
+          reportIfFoundXOauthGitHubToken({ source: source2, options: normalizedOptions, context, t });
+        } else if (isNpmrc(source2.filePath)) {
+          reportIfFound_AuthTokenInNpmrc({ source: source2, options: normalizedOptions, context, t });
+        }
+        reportIfFound_NPM_ACCESS_TOKEN({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$o = {
+  SLACK_TOKEN: {
+    en: (props) => `found slack token: ${props.TOKEN}`,
+    ja: (props) => `Slack\u30C8\u30FC\u30AF\u30F3: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  IncomingWebhook: {
+    en: (props) => `found Slack Incoming Webhook: ${props.URL}`,
+    ja: (props) => `Slack\u306EIncoming Webhooks: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+function reportIfFoundRawPrivateKey$1({ source: source2, options, context, t }) {
+  const SLACK_TOKEN_PATTERN = /\b(?:xoxb|xoxp|xapp|xoxa|xoxo|xoxr)-(?:\d-)?(?:[a-zA-Z0-9]{1,40}-)+[a-zA-Z0-9]{1,40}\b/g;
+  const results = source2.content.matchAll(SLACK_TOKEN_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("SLACK_TOKEN", {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+function reportIfFoundIncomingWebhook({ source: source2, options, context, t }) {
+  const IncomingWebhooksPattern = /https:\/\/hooks\.slack\.com\/services\/T[a-zA-Z0-9]{1,40}\/B[a-zA-Z0-9]{1,40}\/[a-zA-Z0-9]{1,40}/gi;
+  const results = source2.content.matchAll(IncomingWebhooksPattern);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("IncomingWebhook", {
+        URL: match
+      }),
+      range
+    });
+  }
+}
+var creator$p = {
+  messages: messages$o,
+  meta: {
+    id: "@secretlint/secretlint-rule-slack",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-slack/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$o);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        reportIfFoundRawPrivateKey$1({ source: source2, options: normalizedOptions, context, t });
+        reportIfFoundIncomingWebhook({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$n = {
+  BasicAuth: {
+    en: (props) => `found basic auth credential: ${props.CREDENTIAL}`,
+    ja: (props) => `\u30D9\u30FC\u30B7\u30C3\u30AF\u8A8D\u8A3C\u60C5\u5831: ${props.CREDENTIAL} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var BUILTIN_IGNORED_PATTERNS$1 = [
+  "localhost",
+  "127.0.0.1",
+  "password",
+  "mypassword",
+  "myusername",
+  "{password}",
+  "${password}",
+  "{{password}}",
+  "{username}",
+  "${username}",
+  "{{username}}",
+  "YOUR_PASSWORD",
+  "YOUR_USERNAME",
+  "REPLACE_WITH_PASSWORD",
+  "REPLACE_WITH_USERNAME"
+];
+function isVariableLikeString$1(str) {
+  const variablePatterns = [
+    /\$\{[^}]{1,50}\}/,
+    // ${var}
+    /\{\{[^}]{1,50}\}\}/,
+    // {{var}}
+    /\{[^}]{1,50}\}/,
+    // {var}
+    /%[A-Z_]{1,30}%/,
+    // %VAR%
+    /\$[A-Z_]{1,30}/
+    // $VAR
+  ];
+  return variablePatterns.some((pattern) => pattern.test(str));
+}
+function isLikelyRealUsername(username) {
+  if (username.length < 2)
+    return false;
+  if (isVariableLikeString$1(username))
+    return false;
+  if (BUILTIN_IGNORED_PATTERNS$1.some((pattern) => username.toLowerCase().includes(pattern.toLowerCase()))) {
+    return false;
+  }
+  return true;
+}
+function isLikelyRealPassword(password) {
+  if (password.length < 4)
+    return false;
+  if (isVariableLikeString$1(password))
+    return false;
+  if (BUILTIN_IGNORED_PATTERNS$1.some((pattern) => password.toLowerCase().includes(pattern.toLowerCase()))) {
+    return false;
+  }
+  if (/^(.)\1{3,}$/.test(password))
+    return false;
+  return true;
+}
+function reportIfFoundBasicAuth({ source: source2, options, context, t }) {
+  const URL_PATTERN = /(?<protocol>(?:https?|ftp|ftps)):\/\/(?<user>[-a-zA-Z0-9_]{1,256}):(?<password>[-a-zA-Z0-9_]{1,256})@[-a-zA-Z0-9%._+~#=]{1,256}\.[a-zA-Z0-9()]{1,6}\b/g;
+  const results = source2.content.matchAll(URL_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const username = result.groups?.user;
+    const password = result.groups?.password;
+    if (!username || !password)
+      continue;
+    if (!isLikelyRealUsername(username))
+      continue;
+    if (!isLikelyRealPassword(password))
+      continue;
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("BasicAuth", {
+        CREDENTIAL: match
+      }),
+      range
+    });
+  }
+}
+var creator$o = {
+  messages: messages$n,
+  meta: {
+    id: "@secretlint/secretlint-rule-basicauth",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-basicauth/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$n);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        reportIfFoundBasicAuth({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$m = {
+  OPENAI_TOKEN: {
+    en: (props) => `found OpenAI API token: ${props.TOKEN}`,
+    ja: (props) => `OpenAI API \u30C8\u30FC\u30AF\u30F3: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$n = {
+  messages: messages$m,
+  meta: {
+    id: "@secretlint/secretlint-rule-openai",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-openai/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$m);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = /sk-(?:proj|svcacct|admin)-(?:[A-Za-z0-9_-]{74}|[A-Za-z0-9_-]{58})T3BlbkFJ(?:[A-Za-z0-9_-]{74}|[A-Za-z0-9_-]{58})\b|sk-[a-zA-Z0-9]{20}T3BlbkFJ[a-zA-Z0-9]{20}/g;
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("OPENAI_TOKEN", {
+              TOKEN: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$l = {
+  ANTHROPIC_API_KEY: {
+    en: (props) => `found Anthropic Claude API key: ${props.KEY}`,
+    ja: (props) => `Anthropic Claude API \u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$m = {
+  messages: messages$l,
+  meta: {
+    id: "@secretlint/secretlint-rule-anthropic",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-anthropic/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$l);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})sk-ant-api0\\d-[A-Za-z0-9_-]{90,128}AA(?![A-Za-z0-9_-])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("ANTHROPIC_API_KEY", {
+              KEY: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$k = {
+  GROQ_API_KEY: {
+    en: (props) => `found Groq API key: ${props.KEY}`,
+    ja: (props) => `Groq API \u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$l = {
+  messages: messages$k,
+  meta: {
+    id: "@secretlint/secretlint-rule-groq",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-groq/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$k);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})gsk_[a-zA-Z0-9]{52}(?![a-zA-Z0-9])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("GROQ_API_KEY", {
+              KEY: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$j = {
+  HUGGINGFACE_USER_ACCESS_TOKEN: {
+    en: (props) => `found Hugging Face User Access Token: ${props.TOKEN}`,
+    ja: (props) => `Hugging Face User Access Token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$k = {
+  messages: messages$j,
+  meta: {
+    id: "@secretlint/secretlint-rule-huggingface",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-huggingface/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$j);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})hf_[a-zA-Z]{34}(?![a-zA-Z])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("HUGGINGFACE_USER_ACCESS_TOKEN", {
+              TOKEN: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$i = {
+  LINEAR_API_TOKEN: {
+    en: (props) => `found linear api token: ${props.ID}`,
+    ja: (props) => `linear api token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$j = {
+  messages: messages$i,
+  meta: {
+    id: "@secretlint/secretlint-rule-linear",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-linear/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$i);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})lin_api_[a-zA-Z0-9_]{32,128}(?![a-zA-Z0-9_])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("LINEAR_API_TOKEN", {
+              ID: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$h = {
+  NOTION_INTEGRATION_TOKEN: {
+    en: (props) => `found Notion integration token: ${props.TOKEN}`,
+    ja: (props) => `Notion integration \u30C8\u30FC\u30AF\u30F3: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+function reportIfFoundToken({ source: source2, options, context, t }) {
+  const NOTION_INTEGRATION_TOKEN_PATTERN = new RegExp("(?<!\\p{L})ntn_[0-9]{11}[A-Za-z0-9]{35}(?![A-Za-z0-9])", "gu");
+  const results = source2.content.matchAll(NOTION_INTEGRATION_TOKEN_PATTERN);
+  for (const result of results) {
+    const index = result.index ?? 0;
+    const match = result[0] ?? "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("NOTION_INTEGRATION_TOKEN", {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+var creator$i = {
+  messages: messages$h,
+  meta: {
+    id: "@secretlint/secretlint-rule-notion",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-notion/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$h);
+    const normalizedOptions = {
+      allows: options.allows ?? []
+    };
+    return {
+      file(source2) {
+        reportIfFoundToken({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$g = {
+  PrivateKey: {
+    en: (props) => `found private key: ${props.KEY}`,
+    ja: (props) => `\u79D8\u5BC6\u9375: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var PEM_CONTENT_PATTERN = /-----BEGIN[ ]?(?:(?:RSA|DSA|EC|OPENSSH|PGP) )?PRIVATE KEY(?: BLOCK)?-----\n?([A-Za-z0-9+/=\s\\]{100,10000})\n?-----END[ ]?(?:(?:RSA|DSA|EC|OPENSSH|PGP) )?PRIVATE KEY(?: BLOCK)?-----/gm;
+function validateBase64KeyContent(base64Content) {
+  if (!/^[A-Za-z0-9+/]+=*$/.test(base64Content)) {
+    return false;
+  }
+  if (base64Content.length < 100) {
+    return false;
+  }
+  const validMagicBytes = /^(MI|b3BlbnNzaC1rZXktdjE)/;
+  if (!validMagicBytes.test(base64Content)) {
+    return false;
+  }
+  return true;
+}
+function reportIfFoundRawPrivateKey({ source: source2, options, context, t }) {
+  const results = source2.content.matchAll(PEM_CONTENT_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const base64Raw = result[1] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    const base64Content = base64Raw.replace(/\s|\\n/g, "");
+    if (!validateBase64KeyContent(base64Content)) {
+      continue;
+    }
+    context.report({
+      message: t("PrivateKey", {
+        KEY: match
+      }),
+      range
+    });
+  }
+}
+var creator$h = {
+  messages: messages$g,
+  meta: {
+    id: "@secretlint/secretlint-rule-privatekey",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-privatekey/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$g);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        reportIfFoundRawPrivateKey({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$f = {
+  SENDGRID_KEY: {
+    en: (props) => `found Sendgrid api key: ${props.KEY}`,
+    ja: (props) => `Sendgrid API\u30AD\u30FC\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F\uFF1A ${props.KEY}`
+  }
+};
+function reportIfFoundKey$3({ source: source2, options, context, t }) {
+  const SENDGRID_KEY_PATTERN = new RegExp("(?<!\\p{L})SG\\.\\w{1,128}\\.\\w{1,128}([-_]?)\\w{1,128}(?!\\w)", "gu");
+  const results = source2.content.matchAll(SENDGRID_KEY_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    if (match.length !== 69) {
+      continue;
+    }
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("SENDGRID_KEY", {
+        KEY: match
+      }),
+      range
+    });
+  }
+}
+var creator$g = {
+  messages: messages$f,
+  meta: {
+    id: "@secretlint/secretlint-rule-sendgrid",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-sendgrid/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$f);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        reportIfFoundKey$3({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$e = {
+  SHOPIFY_KEY: {
+    en: (props) => `found Shopify api key: ${props.KEY}`,
+    ja: (props) => `Shopify API\u30AD\u30FC\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F\uFF1A ${props.KEY}`
+  }
+};
+function reportIfFoundKey$2({ source: source2, options, context, t }) {
+  const SHOPIFY_KEY_PATTERN = new RegExp("(?<!\\p{L})(shppa|shpca|shpat|shpss)_[a-zA-Z0-9]{32,64}(?![a-zA-Z0-9])", "gu");
+  const results = source2.content.matchAll(SHOPIFY_KEY_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("SHOPIFY_KEY", {
+        KEY: match
+      }),
+      range
+    });
+  }
+}
+var creator$f = {
+  messages: messages$e,
+  meta: {
+    id: "@secretlint/secretlint-rule-shopify",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-shopify/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$e);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        reportIfFoundKey$2({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$d = {
+  STRIPE_SECRET_KEY_LIVE: {
+    en: (props) => `found Stripe Live Secret Key: ${props.KEY}`,
+    ja: (props) => `Stripe Live Secret Key\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.KEY}`
+  },
+  STRIPE_SECRET_KEY_TEST: {
+    en: (props) => `found Stripe Test Secret Key: ${props.KEY}`,
+    ja: (props) => `Stripe Test Secret Key\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.KEY}`
+  },
+  STRIPE_RESTRICTED_KEY_LIVE: {
+    en: (props) => `found Stripe Live Restricted Key: ${props.KEY}`,
+    ja: (props) => `Stripe Live Restricted Key\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.KEY}`
+  },
+  STRIPE_RESTRICTED_KEY_TEST: {
+    en: (props) => `found Stripe Test Restricted Key: ${props.KEY}`,
+    ja: (props) => `Stripe Test Restricted Key\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.KEY}`
+  }
+};
+var messageIdMap$1 = {
+  sk_live: "STRIPE_SECRET_KEY_LIVE",
+  sk_test: "STRIPE_SECRET_KEY_TEST",
+  rk_live: "STRIPE_RESTRICTED_KEY_LIVE",
+  rk_test: "STRIPE_RESTRICTED_KEY_TEST"
+};
+var STRIPE_KEY_PATTERN = new RegExp("(?<!\\p{L})(?<prefix>sk_live|sk_test|rk_live|rk_test)_[a-zA-Z0-9]{24,99}(?![a-zA-Z0-9])", "gu");
+function reportIfFound$2({ source: source2, options, context, t }) {
+  const results = source2.content.matchAll(STRIPE_KEY_PATTERN);
+  for (const result of results) {
+    const index = result.index ?? 0;
+    const match = result[0] ?? "";
+    const prefix = result.groups?.["prefix"];
+    if (!prefix) {
+      continue;
+    }
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t(messageIdMap$1[prefix], {
+        KEY: match
+      }),
+      range
+    });
+  }
+}
+var creator$e = {
+  messages: messages$d,
+  meta: {
+    id: "@secretlint/secretlint-rule-stripe",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-stripe/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$d);
+    const normalizedOptions = {
+      allows: options.allows ?? []
+    };
+    return {
+      file(source2) {
+        reportIfFound$2({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$c = {
+  GITHUB_TOKEN: {
+    en: (props) => `found GitHub Token(${props.typeName}): ${props.KEY}`,
+    ja: (props) => `GitHub Token(${props.typeName})\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F\uFF1A ${props.KEY}`
+  }
+};
+var typeMap = /* @__PURE__ */ new Map([
+  ["ghp", "GitHub personal access tokens"],
+  ["gho", "OAuth access tokens"],
+  ["ghu", "GitHub user-to-server tokens"],
+  ["ghs", "GitHub server-to-server tokens"],
+  ["ghr", "refresh tokens"],
+  ["github_pat", "fine-grained personal access tokens"]
+]);
+function reportIfFoundKey$1({ pattern, source: source2, options, context, t }) {
+  const results = source2.content.matchAll(pattern);
+  for (const result of results) {
+    const index = result.index || 0;
+    const type = result.groups?.type;
+    const typeName = typeMap.get(type);
+    if (!typeName) {
+      throw new Error("Unknown type:" + typeName);
+    }
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("GITHUB_TOKEN", {
+        KEY: match,
+        typeName
+      }),
+      range
+    });
+  }
+}
+var creator$d = {
+  messages: messages$c,
+  meta: {
+    id: "@secretlint/secretlint-rule-github",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-github/README.md"
+    }
+  },
+  create(context, options) {
+    const CLASSIC_GITHUB_TOKEN_PATTERN = new RegExp("(?<!\\p{L})(?<type>ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}(?![A-Za-z0-9_])", "gu");
+    const FINE_GRAINED_GITHUB_TOKEN_PATTERN = new RegExp("(?<!\\p{L})(?<type>github_pat)_[A-Za-z0-9_]{82}(?![A-Za-z0-9_])", "gu");
+    const GITHUB_APP_INSTALLATION_TOKEN_PATTERN = new RegExp("(?<!\\p{L})(?<type>ghs)_[0-9]{1,20}_[A-Za-z0-9_-]{1,1000}\\.[A-Za-z0-9_-]{1,10000}\\.[A-Za-z0-9_-]{1,1000}(?![A-Za-z0-9_-])", "gu");
+    const patterns = [
+      CLASSIC_GITHUB_TOKEN_PATTERN,
+      FINE_GRAINED_GITHUB_TOKEN_PATTERN,
+      GITHUB_APP_INSTALLATION_TOKEN_PATTERN
+    ];
+    const t = context.createTranslator(messages$c);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        for (const pattern of patterns) {
+          reportIfFoundKey$1({ pattern, source: source2, options: normalizedOptions, context, t });
+        }
+      }
+    };
+  }
+};
+var messages$b = {
+  GITLAB_PERSONAL_ACCESS_TOKEN: {
+    en: (props) => `found GitLab Personal Access Token: ${props.KEY}`,
+    ja: (props) => `GitLab Personal Access Token\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.KEY}`
+  }
+};
+function reportIfFoundKey({ pattern, source: source2, options, context, t }) {
+  const results = source2.content.matchAll(pattern);
+  for (const result of results) {
+    const index = result.index ?? 0;
+    const match = result[0] ?? "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("GITLAB_PERSONAL_ACCESS_TOKEN", {
+        KEY: match
+      }),
+      range
+    });
+  }
+}
+var creator$c = {
+  messages: messages$b,
+  meta: {
+    id: "@secretlint/secretlint-rule-gitlab",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-gitlab/README.md"
+    }
+  },
+  create(context, options) {
+    const GITLAB_PERSONAL_ACCESS_TOKEN_PATTERN = new RegExp("(?<!\\p{L})glpat-[A-Za-z0-9_-]{20,128}(?![A-Za-z0-9_-])", "gu");
+    const patterns = [GITLAB_PERSONAL_ACCESS_TOKEN_PATTERN];
+    const t = context.createTranslator(messages$b);
+    const normalizedOptions = {
+      allows: options.allows ?? []
+    };
+    return {
+      file(source2) {
+        for (const pattern of patterns) {
+          reportIfFoundKey({ pattern, source: source2, options: normalizedOptions, context, t });
+        }
+      }
+    };
+  }
+};
+var messages$a = {
+  GRAFANA_CLOUD_API_TOKEN: {
+    en: (props) => `found Grafana Cloud API token: ${props.TOKEN}`,
+    ja: (props) => `Grafana Cloud API \u30C8\u30FC\u30AF\u30F3: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  GRAFANA_SERVICE_ACCOUNT_TOKEN: {
+    en: (props) => `found Grafana Service Account token: ${props.TOKEN}`,
+    ja: (props) => `Grafana Service Account \u30C8\u30FC\u30AF\u30F3: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+function reportIfFound$1({ pattern, messageId, source: source2, options, context, t }) {
+  const results = source2.content.matchAll(pattern);
+  for (const result of results) {
+    const index = result.index ?? 0;
+    const match = result[0] ?? "";
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    const range = [index, index + match.length];
+    context.report({
+      message: t(messageId, {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+var creator$b = {
+  messages: messages$a,
+  meta: {
+    id: "@secretlint/secretlint-rule-grafana",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-grafana/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$a);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    const GRAFANA_CLOUD_API_TOKEN_PATTERN = new RegExp("(?<!\\p{L})glc_[A-Za-z0-9+/]{32,400}={0,2}(?![A-Za-z0-9+/=])", "gu");
+    const GRAFANA_SERVICE_ACCOUNT_TOKEN_PATTERN = new RegExp("(?<!\\p{L})glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}(?![A-Fa-f0-9])", "gu");
+    return {
+      file(source2) {
+        reportIfFound$1({
+          pattern: GRAFANA_CLOUD_API_TOKEN_PATTERN,
+          messageId: "GRAFANA_CLOUD_API_TOKEN",
+          source: source2,
+          options: normalizedOptions,
+          context,
+          t
+        });
+        reportIfFound$1({
+          pattern: GRAFANA_SERVICE_ACCOUNT_TOKEN_PATTERN,
+          messageId: "GRAFANA_SERVICE_ACCOUNT_TOKEN",
+          source: source2,
+          options: normalizedOptions,
+          context,
+          t
+        });
+      }
+    };
+  }
+};
+var messages$9 = {
+  OPS_TOKEN: {
+    en: (props) => `found 1Password Service Account token: ${props.TOKEN}`,
+    ja: (props) => `1Password Service Account: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var is1PasswordServiceAccountToken = (base64String) => {
+  try {
+    const jsonString = atob(base64String.replace(/-/g, "+").replace(/_/g, "/"));
+    const json = JSON.parse(jsonString);
+    return typeof json === "object" && json !== null;
+  } catch (error2) {
+    return false;
+  }
+};
+var creator$a = {
+  messages: messages$9,
+  meta: {
+    id: "@secretlint/secretlint-rule-1password",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-1password/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$9);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})ops_(ey[A-Za-z0-9+/=]{100,1280}fQ={0,2})(?![A-Za-z0-9+/=])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const base64String = match[1] ?? "";
+          if (!is1PasswordServiceAccountToken(base64String)) {
+            continue;
+          }
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("OPS_TOKEN", {
+              TOKEN: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$8 = {
+  MongoDBConnection: {
+    en: (props) => `found MongoDB connection string: ${props.URI}`,
+    ja: (props) => `MongoDB\u63A5\u7D9A\u6587\u5B57\u5217: ${props.URI} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  MySQLConnection: {
+    en: (props) => `found MySQL connection string: ${props.URI}`,
+    ja: (props) => `MySQL\u63A5\u7D9A\u6587\u5B57\u5217: ${props.URI} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  PostgreSQLConnection: {
+    en: (props) => `found PostgreSQL connection string: ${props.URI}`,
+    ja: (props) => `PostgreSQL\u63A5\u7D9A\u6587\u5B57\u5217: ${props.URI} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var BUILTIN_IGNORED_PATTERNS = [
+  "localhost",
+  "127.0.0.1",
+  "example.com",
+  "example.org",
+  "test.com",
+  "password",
+  "username",
+  "secret",
+  "mypassword",
+  "myusername",
+  "root",
+  "admin",
+  "user",
+  "pass",
+  "{password}",
+  "${password}",
+  "{{password}}",
+  "{username}",
+  "${username}",
+  "{{username}}",
+  "YOUR_PASSWORD",
+  "YOUR_USERNAME",
+  "REPLACE_WITH_PASSWORD"
+];
+function isVariableLikeString(str) {
+  const variablePatterns = [
+    /\$\{[^}]{1,50}\}/,
+    // ${var}
+    /\{\{[^}]{1,50}\}\}/,
+    // {{var}}
+    /\{[^}]{1,50}\}/,
+    // {var}
+    /%[A-Z_]{1,30}%/,
+    // %VAR%
+    /\$[A-Z_]{1,30}/,
+    // $VAR
+    /\$\([^)]{1,50}\)/
+    // $(var)
+  ];
+  return variablePatterns.some((pattern) => pattern.test(str));
+}
+function isLikelyRealCredential(username, password) {
+  if (username === password)
+    return false;
+  if (password.length < 4)
+    return false;
+  if (isVariableLikeString(password))
+    return false;
+  const passwordLower = password.toLowerCase();
+  if (BUILTIN_IGNORED_PATTERNS.some((pattern) => passwordLower === pattern.toLowerCase())) {
+    return false;
+  }
+  if (/^(.)\1{3,}$/.test(password))
+    return false;
+  return true;
+}
+function reportMongoDBConnectionString({ source: source2, options, context, t }) {
+  const MONGODB_PATTERN = /mongodb(?:\+srv)?:\/\/(?:(?<username>[^:\/\s]{1,100}):(?<password>[^@\/\s]{1,200})@)?(?<host>[^\/\s?]{1,100})(?:\/(?<database>[^?\s]{0,100}))?(?:\?(?<options>[^\s]{0,500}))?/gi;
+  const results = source2.content.matchAll(MONGODB_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const username = result.groups?.username;
+    const password = result.groups?.password;
+    if (!username || !password)
+      continue;
+    if (!isLikelyRealCredential(username, password))
+      continue;
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("MongoDBConnection", {
+        URI: match
+      }),
+      range
+    });
+  }
+}
+function reportMySQLConnectionString({ source: source2, options, context, t }) {
+  const MYSQL_URI_PATTERN = /(?:jdbc:)?mysql(?:x)?:\/\/(?:(?<username>[^:\/\s]{1,100}):(?<password>[^@\/\s]{1,200})@)?(?<host>[^\/\s?]{1,100})(?:\/(?<database>[^?\s]{0,100}))?(?:\?(?<options>[^\s]{0,500}))?/gi;
+  const results = source2.content.matchAll(MYSQL_URI_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const username = result.groups?.username;
+    const password = result.groups?.password;
+    if (!username || !password)
+      continue;
+    if (!isLikelyRealCredential(username, password))
+      continue;
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("MySQLConnection", {
+        URI: match
+      }),
+      range
+    });
+  }
+}
+function reportPostgreSQLConnectionString({ source: source2, options, context, t }) {
+  const POSTGRESQL_URI_PATTERN = /postgres(?:ql)?:\/\/(?:(?<username>[^:\/\s]{1,100}):(?<password>[^@\/\s]{1,200})@)?(?<host>[^\/\s?]{1,100})(?:\/(?<database>[^?\s]{0,100}))?(?:\?(?<options>[^\s]{0,500}))?/gi;
+  const results = source2.content.matchAll(POSTGRESQL_URI_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const username = result.groups?.username;
+    const password = result.groups?.password;
+    if (!username || !password)
+      continue;
+    if (!isLikelyRealCredential(username, password))
+      continue;
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("PostgreSQLConnection", {
+        URI: match
+      }),
+      range
+    });
+  }
+}
+var creator$9 = {
+  messages: messages$8,
+  meta: {
+    id: "@secretlint/secretlint-rule-database-connection-string",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-database-connection-string/README.md"
+    }
+  },
+  create(context, options) {
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    const t = context.createTranslator(messages$8);
+    return {
+      file(source2) {
+        reportMongoDBConnectionString({ source: source2, options: normalizedOptions, context, t });
+        reportMySQLConnectionString({ source: source2, options: normalizedOptions, context, t });
+        reportPostgreSQLConnectionString({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$7 = {
+  HASHICORP_VAULT_SERVICE_TOKEN: {
+    en: (props) => `found HashiCorp Vault service token: ${props.TOKEN}`,
+    ja: (props) => `HashiCorp Vault service token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  HASHICORP_VAULT_BATCH_TOKEN: {
+    en: (props) => `found HashiCorp Vault batch token: ${props.TOKEN}`,
+    ja: (props) => `HashiCorp Vault batch token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  HASHICORP_VAULT_RECOVERY_TOKEN: {
+    en: (props) => `found HashiCorp Vault recovery token: ${props.TOKEN}`,
+    ja: (props) => `HashiCorp Vault recovery token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var serviceTokenPattern = new RegExp("(?<!\\p{L})hvs\\.[A-Za-z0-9_-]{90,120}(?![A-Za-z0-9_-])", "gu");
+var batchTokenPattern = new RegExp("(?<!\\p{L})hvb\\.[A-Za-z0-9_-]{138,300}(?![A-Za-z0-9_-])", "gu");
+var recoveryTokenPattern = new RegExp("(?<!\\p{L})hvr\\.[A-Za-z0-9_-]{90,120}(?![A-Za-z0-9_-])", "gu");
+var creator$8 = {
+  messages: messages$7,
+  meta: {
+    id: "@secretlint/secretlint-rule-hashicorp-vault",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-hashicorp-vault/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$7);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    const reportMatches = (source2, pattern, messageId) => {
+      const matches = source2.content.matchAll(pattern);
+      for (const match of matches) {
+        const index = match.index ?? 0;
+        const matchString = match[0] ?? "";
+        const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+        if (allowedResults.length > 0) {
+          continue;
+        }
+        const range = [index, index + matchString.length];
+        context.report({
+          message: t(messageId, {
+            TOKEN: matchString
+          }),
+          range
+        });
+      }
+    };
+    return {
+      file(source2) {
+        reportMatches(source2, serviceTokenPattern, "HASHICORP_VAULT_SERVICE_TOKEN");
+        reportMatches(source2, batchTokenPattern, "HASHICORP_VAULT_BATCH_TOKEN");
+        reportMatches(source2, recoveryTokenPattern, "HASHICORP_VAULT_RECOVERY_TOKEN");
+      }
+    };
+  }
+};
+var messages$6 = {
+  VERCEL_PERSONAL_ACCESS_TOKEN: {
+    en: (props) => `found Vercel personal access token: ${props.ID}`,
+    ja: (props) => `Vercel personal access token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  VERCEL_INTEGRATION_TOKEN: {
+    en: (props) => `found Vercel integration token: ${props.ID}`,
+    ja: (props) => `Vercel integration token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  VERCEL_APP_ACCESS_TOKEN: {
+    en: (props) => `found Vercel app access token: ${props.ID}`,
+    ja: (props) => `Vercel app access token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  VERCEL_APP_REFRESH_TOKEN: {
+    en: (props) => `found Vercel app refresh token: ${props.ID}`,
+    ja: (props) => `Vercel app refresh token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  VERCEL_AI_GATEWAY_API_KEY: {
+    en: (props) => `found Vercel AI Gateway API key: ${props.ID}`,
+    ja: (props) => `Vercel AI Gateway API key: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var prefixToMessageId = {
+  vcp: "VERCEL_PERSONAL_ACCESS_TOKEN",
+  vci: "VERCEL_INTEGRATION_TOKEN",
+  vca: "VERCEL_APP_ACCESS_TOKEN",
+  vcr: "VERCEL_APP_REFRESH_TOKEN",
+  vck: "VERCEL_AI_GATEWAY_API_KEY"
+};
+var creator$7 = {
+  messages: messages$6,
+  meta: {
+    id: "@secretlint/secretlint-rule-vercel",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-vercel/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$6);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})(?<prefix>vcp|vci|vca|vcr|vck)_[A-Za-z0-9]{20,60}(?![A-Za-z0-9])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const prefix = match.groups?.prefix;
+          const messageId = prefixToMessageId[prefix];
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t(messageId, {
+              ID: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$5 = {
+  DATABRICKS_PERSONAL_ACCESS_TOKEN: {
+    en: (props) => `found Databricks personal access token: ${props.ID}`,
+    ja: (props) => `Databricks personal access token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$6 = {
+  messages: messages$5,
+  meta: {
+    id: "@secretlint/secretlint-rule-databricks",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-databricks/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$5);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})dapi[A-Fa-f0-9]{32}(?:-[0-9])?(?![A-Fa-f0-9])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("DATABRICKS_PERSONAL_ACCESS_TOKEN", {
+              ID: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$4 = {
+  DOCKER_PERSONAL_ACCESS_TOKEN: {
+    en: (props) => `found Docker Personal Access Token: ${props.TOKEN}`,
+    ja: (props) => `Docker Personal Access Token: ${props.TOKEN} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+function reportIfFoundDockerPAT({ source: source2, options, context, t }) {
+  const DOCKER_PAT_PATTERN = new RegExp("(?<!\\p{L})dckr_pat_[a-zA-Z0-9_-]{27}(?![a-zA-Z0-9_-])", "gu");
+  const results = source2.content.matchAll(DOCKER_PAT_PATTERN);
+  for (const result of results) {
+    const index = result.index || 0;
+    const match = result[0] || "";
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t("DOCKER_PERSONAL_ACCESS_TOKEN", {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+var creator$5 = {
+  messages: messages$4,
+  meta: {
+    id: "@secretlint/secretlint-rule-docker",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-docker/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$4);
+    const normalizedOptions = {
+      allows: options.allows || []
+    };
+    return {
+      file(source2) {
+        reportIfFoundDockerPAT({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$3 = {
+  FIGMA_PERSONAL_ACCESS_TOKEN: {
+    en: (props) => `found Figma Personal Access Token: ${props.ID}`,
+    ja: (props) => `Figma Personal Access Token: ${props.ID} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var creator$4 = {
+  messages: messages$3,
+  meta: {
+    id: "@secretlint/secretlint-rule-figma",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-figma/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$3);
+    const normalizedOptions = {
+      allows: options?.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})figd_[A-Za-z0-9_-]{40,200}(?![A-Za-z0-9_-])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const range = [index, index + matchString.length];
+          context.report({
+            message: t("FIGMA_PERSONAL_ACCESS_TOKEN", {
+              ID: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var messages$2 = {
+  CLOUDFLARE_GLOBAL_API_KEY: {
+    en: (props) => `found Cloudflare Global API Key: ${props.TOKEN}`,
+    ja: (props) => `Cloudflare Global API Key\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.TOKEN}`
+  },
+  CLOUDFLARE_USER_API_TOKEN: {
+    en: (props) => `found Cloudflare User API Token: ${props.TOKEN}`,
+    ja: (props) => `Cloudflare User API Token\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.TOKEN}`
+  },
+  CLOUDFLARE_ACCOUNT_API_TOKEN: {
+    en: (props) => `found Cloudflare Account API Token: ${props.TOKEN}`,
+    ja: (props) => `Cloudflare Account API Token\u304C\u898B\u3064\u304B\u308A\u307E\u3057\u305F: ${props.TOKEN}`
+  }
+};
+var messageIdMap = {
+  cfk: "CLOUDFLARE_GLOBAL_API_KEY",
+  cfut: "CLOUDFLARE_USER_API_TOKEN",
+  cfat: "CLOUDFLARE_ACCOUNT_API_TOKEN"
+};
+var CLOUDFLARE_TOKEN_PATTERN = new RegExp("(?<!\\p{L})(?<prefix>cfk|cfut|cfat)_[A-Za-z0-9]{40}[0-9a-f]{8}(?![A-Za-z0-9])", "gu");
+function reportIfFound({ source: source2, options, context, t }) {
+  const results = source2.content.matchAll(CLOUDFLARE_TOKEN_PATTERN);
+  for (const result of results) {
+    const index = result.index ?? 0;
+    const match = result[0] ?? "";
+    const prefix = result.groups?.["prefix"];
+    if (!prefix) {
+      continue;
+    }
+    const range = [index, index + match.length];
+    const allowedResults = regexpStringMatcherExports.matchPatterns(match, options.allows);
+    if (allowedResults.length > 0) {
+      continue;
+    }
+    context.report({
+      message: t(messageIdMap[prefix], {
+        TOKEN: match
+      }),
+      range
+    });
+  }
+}
+var creator$3 = {
+  messages: messages$2,
+  meta: {
+    id: "@secretlint/secretlint-rule-cloudflare",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-cloudflare/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$2);
+    const normalizedOptions = {
+      allows: options.allows ?? []
+    };
+    return {
+      file(source2) {
+        reportIfFound({ source: source2, options: normalizedOptions, context, t });
+      }
+    };
+  }
+};
+var messages$1 = {
+  TAILSCALE_API_KEY: {
+    en: (props) => `found Tailscale API access token: ${props.KEY}`,
+    ja: (props) => `Tailscale API \u30A2\u30AF\u30BB\u30B9\u30C8\u30FC\u30AF\u30F3: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  TAILSCALE_AUTH_KEY: {
+    en: (props) => `found Tailscale pre-authentication key: ${props.KEY}`,
+    ja: (props) => `Tailscale \u4E8B\u524D\u8A8D\u8A3C\u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  TAILSCALE_CLIENT_KEY: {
+    en: (props) => `found Tailscale OAuth client key: ${props.KEY}`,
+    ja: (props) => `Tailscale OAuth \u30AF\u30E9\u30A4\u30A2\u30F3\u30C8\u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  TAILSCALE_SCIM_KEY: {
+    en: (props) => `found Tailscale SCIM key: ${props.KEY}`,
+    ja: (props) => `Tailscale SCIM \u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  TAILSCALE_WEBHOOK_KEY: {
+    en: (props) => `found Tailscale webhook key: ${props.KEY}`,
+    ja: (props) => `Tailscale Webhook \u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  },
+  TAILSCALE_KEY: {
+    en: (props) => `found Tailscale key: ${props.KEY}`,
+    ja: (props) => `Tailscale \u30AD\u30FC: ${props.KEY} \u304C\u307F\u3064\u304B\u308A\u307E\u3057\u305F`
+  }
+};
+var messageIdByType = {
+  api: "TAILSCALE_API_KEY",
+  auth: "TAILSCALE_AUTH_KEY",
+  client: "TAILSCALE_CLIENT_KEY",
+  scim: "TAILSCALE_SCIM_KEY",
+  webhook: "TAILSCALE_WEBHOOK_KEY"
+};
+var creator$2 = {
+  messages: messages$1,
+  meta: {
+    id: "@secretlint/secretlint-rule-tailscale",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-tailscale/README.md"
+    }
+  },
+  create(context, options) {
+    const t = context.createTranslator(messages$1);
+    const normalizedOptions = {
+      allows: options.allows ?? []
+    };
+    return {
+      file(source2) {
+        const pattern = new RegExp("(?<!\\p{L})tskey-(?<type>[a-z]{2,20})-[0-9A-Za-z_]{8,40}-[0-9A-Za-z_]{16,60}(?![0-9A-Za-z_])", "gu");
+        const matches = source2.content.matchAll(pattern);
+        for (const match of matches) {
+          const index = match.index ?? 0;
+          const matchString = match[0] ?? "";
+          const type = match.groups?.type ?? "";
+          const range = [index, index + matchString.length];
+          const allowedResults = regexpStringMatcherExports.matchPatterns(matchString, normalizedOptions.allows);
+          if (allowedResults.length > 0) {
+            continue;
+          }
+          const messageId = messageIdByType[type] ?? "TAILSCALE_KEY";
+          context.report({
+            message: t(messageId, {
+              KEY: matchString
+            }),
+            range
+          });
+        }
+      }
+    };
+  }
+};
+var HTML_COMMENT_REGEXP = /(?<type>secretlint-(?:disable-next-line|disable-line|disable|enable))(?<options>.*)/g;
+var parseComments = (source2) => {
+  const matches = source2.content.matchAll(HTML_COMMENT_REGEXP);
+  return Array.from(matches).map((match) => {
+    const type = match.groups?.type;
+    const index = match.index;
+    if (type === "secretlint-disable-line") {
+      return {
+        type,
+        options: parseComment(match.groups?.options),
+        line: source2.indexToPosition(index).line
+      };
+    }
+    if (type === "secretlint-disable-next-line") {
+      return {
+        type,
+        options: parseComment(match.groups?.options),
+        line: source2.indexToPosition(index).line + 1
+      };
+    }
+    return {
+      type,
+      options: parseComment(match.groups?.options),
+      index
+    };
+  });
+};
+function parseComment(options) {
+  if (!options) {
+    return [];
+  }
+  const commentStart = options.indexOf("--");
+  const ruleIdString = commentStart === -1 ? options : options.slice(0, commentStart);
+  return ruleIdString.split(/,/).map((arg) => arg.trim()).filter((arg) => arg !== "") ?? [];
+}
+var CommentState = class {
+  source;
+  reportingConfig;
+  endIndex;
+  constructor(source2) {
+    this.source = source2;
+    this.reportingConfig = [];
+    this.endIndex = source2.content.length;
+  }
+  getIgnoringMessages() {
+    const isFilledMessage = (message2) => {
+      return message2.startIndex !== null && message2.endIndex !== null && message2.ruleId !== null;
+    };
+    return this.reportingConfig.map((reporting) => {
+      if (reporting.endIndex === null) {
+        reporting.endIndex = this.endIndex;
+      }
+      return reporting;
+    }).filter(isFilledMessage);
+  }
+  disableLine(lineNumber, rulesToDisable) {
+    const reportingConfig = this.reportingConfig;
+    const range = this.source.locationToRange({
+      start: {
+        line: lineNumber,
+        column: 0
+      },
+      end: {
+        line: lineNumber + 1,
+        column: 0
+      }
+    });
+    if (rulesToDisable.length) {
+      rulesToDisable.forEach((ruleId) => {
+        reportingConfig.push({
+          startIndex: range[0],
+          endIndex: range[1] - 1,
+          ruleId
+        });
+      });
+    } else {
+      reportingConfig.push({
+        startIndex: range[0],
+        endIndex: range[1] - 1,
+        ruleId: "*"
+      });
+    }
+  }
+  /**
+   * Add data to reporting configuration to disable reporting for list of rules
+   * starting from start location
+   * @returns {void}
+   */
+  disableReporting(startIndex, rulesToDisable) {
+    const reportingConfig = this.reportingConfig;
+    if (rulesToDisable.length) {
+      rulesToDisable.forEach(function(ruleId) {
+        reportingConfig.push({
+          startIndex,
+          endIndex: null,
+          ruleId
+        });
+      });
+    } else {
+      reportingConfig.push({
+        startIndex,
+        endIndex: null,
+        ruleId: "*"
+      });
+    }
+  }
+  /**
+   * Add data to reporting configuration to enable reporting for list of rules
+   * starting from start location
+   */
+  enableReporting(endIndex, rulesToEnable) {
+    const reportingConfig = this.reportingConfig;
+    if (rulesToEnable.length) {
+      rulesToEnable.forEach(function(ruleId) {
+        for (let i = reportingConfig.length - 1; i >= 0; i--) {
+          if (reportingConfig[i].endIndex === null && reportingConfig[i].ruleId === ruleId) {
+            reportingConfig[i].endIndex = endIndex;
+            break;
+          }
+        }
+      });
+    } else {
+      for (const config2 of reportingConfig) {
+        if (config2.endIndex === null) {
+          config2.endIndex = endIndex;
+        }
+      }
+    }
+  }
+};
+var messages = {
+  IGNORE_MESSAGE: {
+    en: () => `disable by secretlint-disable comment`
+  }
+};
+var creator$1 = {
+  messages,
+  meta: {
+    id: "@secretlint/secretlint-rule-filter-comments",
+    recommended: true,
+    type: "scanner",
+    supportedContentTypes: ["text"],
+    docs: {
+      url: "https://github.com/secretlint/secretlint/blob/master/packages/%40secretlint/secretlint-rule-filter-comments/README.md"
+    }
+  },
+  create(context) {
+    const t = context.createTranslator(messages);
+    return {
+      file(source2) {
+        const state = new CommentState(source2);
+        const comments2 = parseComments(source2);
+        for (const comment of comments2) {
+          if (comment.type === "secretlint-disable") {
+            state.disableReporting(comment.index, comment.options);
+          } else if (comment.type === "secretlint-enable") {
+            state.enableReporting(comment.index, comment.options);
+          } else if (comment.type === "secretlint-disable-line") {
+            state.disableLine(comment.line, comment.options);
+          } else if (comment.type === "secretlint-disable-next-line") {
+            state.disableLine(comment.line, comment.options);
+          }
+        }
+        state.getIgnoringMessages().forEach((message2) => {
+          context.ignore({
+            message: t("IGNORE_MESSAGE"),
+            range: [message2.startIndex, message2.endIndex],
+            targetRuleId: message2.ruleId
+          });
+        });
+      }
+    };
+  }
+};
+var rules = [
+  creator$s,
+  creator$r,
+  creator$h,
+  creator$q,
+  creator$o,
+  creator$p,
+  creator$g,
+  creator$f,
+  creator$e,
+  creator$d,
+  creator$c,
+  creator$b,
+  creator$n,
+  creator$m,
+  creator$l,
+  creator$k,
+  creator$j,
+  creator$i,
+  creator$a,
+  creator$9,
+  creator$8,
+  creator$7,
+  creator$6,
+  creator$5,
+  creator$4,
+  creator$3,
+  creator$2,
+  creator$1
+];
+var creator = {
+  meta: {
+    id: "@secretlint/secretlint-rule-preset-recommend",
+    recommended: true,
+    type: "preset"
+  },
+  rules,
+  create(context, _options) {
+    rules.forEach((rule) => {
+      context.registerRule(rule);
+    });
+  }
+};
+
+// src/history/redact/keys.ts
+var SECRET_WORDS = /* @__PURE__ */ new Set([
+  "password",
+  "passwd",
+  "passphrase",
+  "pwd",
+  "pass",
+  "pw",
+  "secret",
+  "secrets",
+  "token",
+  "tokens",
+  "auth",
+  "authorization",
+  "credential",
+  "credentials",
+  "creds",
+  "salt",
+  "pepper",
+  "apikey",
+  "apikeys",
+  "privatekey",
+  "privkey",
+  "secretkey",
+  "accesskey",
+  "signingkey",
+  "masterkey",
+  "dsn",
+  "cookie",
+  "jwt",
+  "otp",
+  "totp",
+  "mnemonic",
+  "contrase\xF1a",
+  "contrasena",
+  "passcode",
+  "pin",
+  "requirepass",
+  "masterauth",
+  "htpasswd",
+  "signature",
+  "sig"
+]);
+var KEY_QUALIFIERS = /* @__PURE__ */ new Set([
+  "api",
+  "access",
+  "private",
+  "priv",
+  "secret",
+  "client",
+  "auth",
+  "service",
+  "account",
+  "db",
+  "database",
+  "signing",
+  "sign",
+  "encryption",
+  "enc",
+  "crypt",
+  "master",
+  "ssh",
+  "app",
+  "hmac",
+  "jwt",
+  "webhook",
+  "session",
+  "license",
+  "consumer",
+  "subscription",
+  "storage",
+  "admin",
+  "root",
+  "deploy",
+  "bot"
+]);
+var ABOUT_WORDS = /* @__PURE__ */ new Set([
+  "file",
+  "path",
+  "dir",
+  "url",
+  "uri",
+  "endpoint",
+  "length",
+  "len",
+  "min",
+  "max",
+  "ttl",
+  "timeout",
+  "expiry",
+  "expires",
+  "expiration",
+  "type",
+  "enabled",
+  "enable",
+  "required",
+  "policy",
+  "mode",
+  "method",
+  "env",
+  "var",
+  "name",
+  "prefix",
+  "id",
+  "count",
+  "strategy",
+  "provider",
+  "version"
+]);
+function words(name2) {
+  return name2.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+function isSecretKey(name2) {
+  const w2 = words(name2);
+  if (w2.length === 0) return false;
+  if (w2.length > 1 && ABOUT_WORDS.has(w2[w2.length - 1])) return false;
+  if (w2.length === 1 && (w2[0] === "key" || w2[0] === "keys")) return true;
+  for (let i = 0; i < w2.length; i++) {
+    if (SECRET_WORDS.has(w2[i])) return true;
+    if ((w2[i] === "key" || w2[i] === "keys") && i > 0 && KEY_QUALIFIERS.has(w2[i - 1])) return true;
+  }
+  return false;
+}
+
+// src/history/redact/detect.ts
+var span = (start, end, kind = "redact") => ({ start, end, kind });
+function privateKeyBlocks(text) {
+  const re2 = /-----BEGIN ([A-Z0-9 ]*?)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END \1PRIVATE KEY\2-----|$)/g;
+  return [...text.matchAll(re2)].map((m2) => span(m2.index, m2.index + m2[0].length));
+}
+function isPrivateKeyFile(text) {
+  const t = text.trim();
+  const blocks = privateKeyBlocks(t);
+  return blocks.length > 0 && blocks[0].start === 0 && blocks.at(-1).end === t.length;
+}
+function urlPasswords(text) {
+  const re2 = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"<>]*:([^\s@'"<>]+)@/gid;
+  return [...text.matchAll(re2)].map((m2) => span(m2.indices[1][0], m2.indices[1][1]));
+}
+function urlQuerySecrets(text) {
+  const re2 = /[?&;]([\w.[\]-]+)=([^&#\s"'<>]+)/gd;
+  return [...text.matchAll(re2)].filter((m2) => isSecretKey(m2[1])).map((m2) => span(m2.indices[2][0], m2.indices[2][1]));
+}
+function connectionStringPasswords(text) {
+  const re2 = /(?:^|[;\s'"?&])(?:password|passwd|pwd)\s*=\s*([^;'"\s&]+)/gid;
+  return [...text.matchAll(re2)].map((m2) => span(m2.indices[1][0], m2.indices[1][1]));
+}
+function entropy(s3) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const c of s3) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) h -= n / s3.length * Math.log2(n / s3.length);
+  return h;
+}
+function highEntropyStrings(text) {
+  const out = [];
+  for (const m2 of text.matchAll(/[A-Za-z0-9+/_-]{20,}={0,2}/g)) {
+    const t = m2[0];
+    let secret2;
+    if (/^[0-9a-fA-F]+$/.test(t)) secret2 = t.length >= 32 && entropy(t) >= 3;
+    else {
+      const pathLike = t.includes("/") && t.split("/").every((seg) => /^([A-Z]?[a-z0-9._-]*|[A-Z0-9._-]*)$/.test(seg));
+      secret2 = !pathLike && /[a-z]/.test(t) && /[A-Z]/.test(t) && /[0-9]/.test(t) && entropy(t) >= 3.5;
+    }
+    if (secret2) out.push(span(m2.index, m2.index + t.length));
+  }
+  return out;
+}
+function secretKeyLines(text, ranges) {
+  const out = [];
+  const whole = /^[ \t]*(?:export[ \t]+)?["']?([\p{L}\p{N}_.-]+)["']?[ \t]*(?:[:=][ \t]*|[ \t]+)(\S(?:.*\S)?)[ \t]*$/du;
+  const inline = /(?<![\p{L}\p{N}_.-])([\p{L}\p{N}_.-]+)["']?[ \t]*[:=][ \t]*["']?([^\s"',;&]+)/dgu;
+  for (const [s3, e] of ranges) {
+    let at2 = s3;
+    for (const line of text.slice(s3, e).split("\n")) {
+      const l = line.replace(/\r$/, "");
+      const m2 = whole.exec(l);
+      if (m2 && isSecretKey(m2[1])) {
+        let [a, b2] = m2.indices[2];
+        const v2 = m2[2];
+        if (v2.length >= 2 && (v2[0] === '"' || v2[0] === "'") && v2.at(-1) === v2[0]) [a, b2] = [a + 1, b2 - 1];
+        if (b2 > a) out.push(span(at2 + a, at2 + b2));
+      }
+      for (const n of l.matchAll(inline)) if (isSecretKey(n[1])) out.push(span(at2 + n.indices[2][0], at2 + n.indices[2][1]));
+      at2 += line.length + 1;
+    }
+  }
+  return out;
+}
+function patternSpans(text, patterns, kind) {
+  const out = [];
+  for (const p2 of patterns) {
+    const re2 = new RegExp(p2.source, uniqueFlags(p2.flags + "gmd"));
+    for (const m2 of text.matchAll(re2)) {
+      if (m2[0] === "") continue;
+      if (m2.length > 1) {
+        for (let g2 = 1; g2 < m2.length; g2++) if (m2.indices[g2]) out.push(span(m2.indices[g2][0], m2.indices[g2][1], kind));
+      } else out.push(span(m2.index, m2.index + m2[0].length, kind));
+    }
+  }
+  return out;
+}
+function uniqueFlags(flags) {
+  return [...new Set(flags)].join("");
+}
+async function knownTokens(text) {
+  const result = await lintSource({
+    source: { content: text, filePath: "settings", ext: "", contentType: "text" },
+    options: { config: { rules: [{ id: "@secretlint/secretlint-rule-preset-recommend", rule: creator }] }, noPhysicFilePath: true }
+  });
+  return result.messages.map((m2) => {
+    const [s3, e] = m2.range;
+    const inner = urlPasswords(text.slice(s3, e));
+    return inner.length > 0 ? span(s3 + inner[0].start, s3 + inner[0].end) : span(s3, e);
+  });
+}
+
+// src/history/redact/fingerprint.ts
+import { createHmac as createHmac5 } from "node:crypto";
+var FINGERPRINT_HEX = 12;
+var MASKED = "<masked>";
+var PLACEHOLDER_RE = /<redacted:hmac:[0-9a-f]{12}>|<masked>/g;
+function checkFingerprintKey(key) {
+  if (key.length < 32) throw new RangeError("the fingerprint key needs at least 32 bytes");
+}
+function fingerprint(key, value) {
+  return createHmac5("sha256", key).update("cairn settings history v1\0").update(value).digest("hex").slice(0, FINGERPRINT_HEX);
+}
+function placeholder(key, value) {
+  return `<redacted:hmac:${fingerprint(key, value)}>`;
+}
+
+// src/history/redact/formats/format.ts
+var FormatError = class extends Error {
+};
+function lines(text) {
+  const out = [];
+  let s3 = 0;
+  for (; ; ) {
+    const nl = text.indexOf("\n", s3);
+    const e = nl === -1 ? text.length : nl;
+    out.push([s3, e > s3 && text[e - 1] === "\r" ? e - 1 : e]);
+    if (nl === -1) return out;
+    s3 = nl + 1;
+  }
+}
+
+// node_modules/jsonc-parser/lib/esm/impl/scanner.js
+function createScanner(text, ignoreTrivia = false) {
+  const len = text.length;
+  let pos = 0, value = "", tokenOffset = 0, token = 16, lineNumber = 0, lineStartOffset = 0, tokenLineStartOffset = 0, prevTokenLineStartOffset = 0, scanError = 0;
+  function scanHexDigits(count, exact) {
+    let digits = 0;
+    let value2 = 0;
+    while (digits < count || !exact) {
+      let ch = text.charCodeAt(pos);
+      if (ch >= 48 && ch <= 57) {
+        value2 = value2 * 16 + ch - 48;
+      } else if (ch >= 65 && ch <= 70) {
+        value2 = value2 * 16 + ch - 65 + 10;
+      } else if (ch >= 97 && ch <= 102) {
+        value2 = value2 * 16 + ch - 97 + 10;
+      } else {
+        break;
+      }
+      pos++;
+      digits++;
+    }
+    if (digits < count) {
+      value2 = -1;
+    }
+    return value2;
+  }
+  function setPosition(newPosition) {
+    pos = newPosition;
+    value = "";
+    tokenOffset = 0;
+    token = 16;
+    scanError = 0;
+  }
+  function scanNumber() {
+    let start = pos;
+    if (text.charCodeAt(pos) === 48) {
+      pos++;
+    } else {
+      pos++;
+      while (pos < text.length && isDigit(text.charCodeAt(pos))) {
+        pos++;
+      }
+    }
+    if (pos < text.length && text.charCodeAt(pos) === 46) {
+      pos++;
+      if (pos < text.length && isDigit(text.charCodeAt(pos))) {
+        pos++;
+        while (pos < text.length && isDigit(text.charCodeAt(pos))) {
+          pos++;
+        }
+      } else {
+        scanError = 3;
+        return text.substring(start, pos);
+      }
+    }
+    let end = pos;
+    if (pos < text.length && (text.charCodeAt(pos) === 69 || text.charCodeAt(pos) === 101)) {
+      pos++;
+      if (pos < text.length && text.charCodeAt(pos) === 43 || text.charCodeAt(pos) === 45) {
+        pos++;
+      }
+      if (pos < text.length && isDigit(text.charCodeAt(pos))) {
+        pos++;
+        while (pos < text.length && isDigit(text.charCodeAt(pos))) {
+          pos++;
+        }
+        end = pos;
+      } else {
+        scanError = 3;
+      }
+    }
+    return text.substring(start, end);
+  }
+  function scanString() {
+    let result = "", start = pos;
+    while (true) {
+      if (pos >= len) {
+        result += text.substring(start, pos);
+        scanError = 2;
+        break;
+      }
+      const ch = text.charCodeAt(pos);
+      if (ch === 34) {
+        result += text.substring(start, pos);
+        pos++;
+        break;
+      }
+      if (ch === 92) {
+        result += text.substring(start, pos);
+        pos++;
+        if (pos >= len) {
+          scanError = 2;
+          break;
+        }
+        const ch2 = text.charCodeAt(pos++);
+        switch (ch2) {
+          case 34:
+            result += '"';
+            break;
+          case 92:
+            result += "\\";
+            break;
+          case 47:
+            result += "/";
+            break;
+          case 98:
+            result += "\b";
+            break;
+          case 102:
+            result += "\f";
+            break;
+          case 110:
+            result += "\n";
+            break;
+          case 114:
+            result += "\r";
+            break;
+          case 116:
+            result += "	";
+            break;
+          case 117:
+            const ch3 = scanHexDigits(4, true);
+            if (ch3 >= 0) {
+              result += String.fromCharCode(ch3);
+            } else {
+              scanError = 4;
+            }
+            break;
+          default:
+            scanError = 5;
+        }
+        start = pos;
+        continue;
+      }
+      if (ch >= 0 && ch <= 31) {
+        if (isLineBreak(ch)) {
+          result += text.substring(start, pos);
+          scanError = 2;
+          break;
+        } else {
+          scanError = 6;
+        }
+      }
+      pos++;
+    }
+    return result;
+  }
+  function scanNext() {
+    value = "";
+    scanError = 0;
+    tokenOffset = pos;
+    lineStartOffset = lineNumber;
+    prevTokenLineStartOffset = tokenLineStartOffset;
+    if (pos >= len) {
+      tokenOffset = len;
+      return token = 17;
+    }
+    let code2 = text.charCodeAt(pos);
+    if (isWhiteSpace(code2)) {
+      do {
+        pos++;
+        value += String.fromCharCode(code2);
+        code2 = text.charCodeAt(pos);
+      } while (isWhiteSpace(code2));
+      return token = 15;
+    }
+    if (isLineBreak(code2)) {
+      pos++;
+      value += String.fromCharCode(code2);
+      if (code2 === 13 && text.charCodeAt(pos) === 10) {
+        pos++;
+        value += "\n";
+      }
+      lineNumber++;
+      tokenLineStartOffset = pos;
+      return token = 14;
+    }
+    switch (code2) {
+      // tokens: []{}:,
+      case 123:
+        pos++;
+        return token = 1;
+      case 125:
+        pos++;
+        return token = 2;
+      case 91:
+        pos++;
+        return token = 3;
+      case 93:
+        pos++;
+        return token = 4;
+      case 58:
+        pos++;
+        return token = 6;
+      case 44:
+        pos++;
+        return token = 5;
+      // strings
+      case 34:
+        pos++;
+        value = scanString();
+        return token = 10;
+      // comments
+      case 47:
+        const start = pos - 1;
+        if (text.charCodeAt(pos + 1) === 47) {
+          pos += 2;
+          while (pos < len) {
+            if (isLineBreak(text.charCodeAt(pos))) {
+              break;
+            }
+            pos++;
+          }
+          value = text.substring(start, pos);
+          return token = 12;
+        }
+        if (text.charCodeAt(pos + 1) === 42) {
+          pos += 2;
+          const safeLength = len - 1;
+          let commentClosed = false;
+          while (pos < safeLength) {
+            const ch = text.charCodeAt(pos);
+            if (ch === 42 && text.charCodeAt(pos + 1) === 47) {
+              pos += 2;
+              commentClosed = true;
+              break;
+            }
+            pos++;
+            if (isLineBreak(ch)) {
+              if (ch === 13 && text.charCodeAt(pos) === 10) {
+                pos++;
+              }
+              lineNumber++;
+              tokenLineStartOffset = pos;
+            }
+          }
+          if (!commentClosed) {
+            pos++;
+            scanError = 1;
+          }
+          value = text.substring(start, pos);
+          return token = 13;
+        }
+        value += String.fromCharCode(code2);
+        pos++;
+        return token = 16;
+      // numbers
+      case 45:
+        value += String.fromCharCode(code2);
+        pos++;
+        if (pos === len || !isDigit(text.charCodeAt(pos))) {
+          return token = 16;
+        }
+      // found a minus, followed by a number so
+      // we fall through to proceed with scanning
+      // numbers
+      case 48:
+      case 49:
+      case 50:
+      case 51:
+      case 52:
+      case 53:
+      case 54:
+      case 55:
+      case 56:
+      case 57:
+        value += scanNumber();
+        return token = 11;
+      // literals and unknown symbols
+      default:
+        while (pos < len && isUnknownContentCharacter(code2)) {
+          pos++;
+          code2 = text.charCodeAt(pos);
+        }
+        if (tokenOffset !== pos) {
+          value = text.substring(tokenOffset, pos);
+          switch (value) {
+            case "true":
+              return token = 8;
+            case "false":
+              return token = 9;
+            case "null":
+              return token = 7;
+          }
+          return token = 16;
+        }
+        value += String.fromCharCode(code2);
+        pos++;
+        return token = 16;
+    }
+  }
+  function isUnknownContentCharacter(code2) {
+    if (isWhiteSpace(code2) || isLineBreak(code2)) {
+      return false;
+    }
+    switch (code2) {
+      case 125:
+      case 93:
+      case 123:
+      case 91:
+      case 34:
+      case 58:
+      case 44:
+      case 47:
+        return false;
+    }
+    return true;
+  }
+  function scanNextNonTrivia() {
+    let result;
+    do {
+      result = scanNext();
+    } while (result >= 12 && result <= 15);
+    return result;
+  }
+  return {
+    setPosition,
+    getPosition: () => pos,
+    scan: ignoreTrivia ? scanNextNonTrivia : scanNext,
+    getToken: () => token,
+    getTokenValue: () => value,
+    getTokenOffset: () => tokenOffset,
+    getTokenLength: () => pos - tokenOffset,
+    getTokenStartLine: () => lineStartOffset,
+    getTokenStartCharacter: () => tokenOffset - prevTokenLineStartOffset,
+    getTokenError: () => scanError
+  };
+}
+function isWhiteSpace(ch) {
+  return ch === 32 || ch === 9;
+}
+function isLineBreak(ch) {
+  return ch === 10 || ch === 13;
+}
+function isDigit(ch) {
+  return ch >= 48 && ch <= 57;
+}
+var CharacterCodes;
+(function(CharacterCodes2) {
+  CharacterCodes2[CharacterCodes2["lineFeed"] = 10] = "lineFeed";
+  CharacterCodes2[CharacterCodes2["carriageReturn"] = 13] = "carriageReturn";
+  CharacterCodes2[CharacterCodes2["space"] = 32] = "space";
+  CharacterCodes2[CharacterCodes2["_0"] = 48] = "_0";
+  CharacterCodes2[CharacterCodes2["_1"] = 49] = "_1";
+  CharacterCodes2[CharacterCodes2["_2"] = 50] = "_2";
+  CharacterCodes2[CharacterCodes2["_3"] = 51] = "_3";
+  CharacterCodes2[CharacterCodes2["_4"] = 52] = "_4";
+  CharacterCodes2[CharacterCodes2["_5"] = 53] = "_5";
+  CharacterCodes2[CharacterCodes2["_6"] = 54] = "_6";
+  CharacterCodes2[CharacterCodes2["_7"] = 55] = "_7";
+  CharacterCodes2[CharacterCodes2["_8"] = 56] = "_8";
+  CharacterCodes2[CharacterCodes2["_9"] = 57] = "_9";
+  CharacterCodes2[CharacterCodes2["a"] = 97] = "a";
+  CharacterCodes2[CharacterCodes2["b"] = 98] = "b";
+  CharacterCodes2[CharacterCodes2["c"] = 99] = "c";
+  CharacterCodes2[CharacterCodes2["d"] = 100] = "d";
+  CharacterCodes2[CharacterCodes2["e"] = 101] = "e";
+  CharacterCodes2[CharacterCodes2["f"] = 102] = "f";
+  CharacterCodes2[CharacterCodes2["g"] = 103] = "g";
+  CharacterCodes2[CharacterCodes2["h"] = 104] = "h";
+  CharacterCodes2[CharacterCodes2["i"] = 105] = "i";
+  CharacterCodes2[CharacterCodes2["j"] = 106] = "j";
+  CharacterCodes2[CharacterCodes2["k"] = 107] = "k";
+  CharacterCodes2[CharacterCodes2["l"] = 108] = "l";
+  CharacterCodes2[CharacterCodes2["m"] = 109] = "m";
+  CharacterCodes2[CharacterCodes2["n"] = 110] = "n";
+  CharacterCodes2[CharacterCodes2["o"] = 111] = "o";
+  CharacterCodes2[CharacterCodes2["p"] = 112] = "p";
+  CharacterCodes2[CharacterCodes2["q"] = 113] = "q";
+  CharacterCodes2[CharacterCodes2["r"] = 114] = "r";
+  CharacterCodes2[CharacterCodes2["s"] = 115] = "s";
+  CharacterCodes2[CharacterCodes2["t"] = 116] = "t";
+  CharacterCodes2[CharacterCodes2["u"] = 117] = "u";
+  CharacterCodes2[CharacterCodes2["v"] = 118] = "v";
+  CharacterCodes2[CharacterCodes2["w"] = 119] = "w";
+  CharacterCodes2[CharacterCodes2["x"] = 120] = "x";
+  CharacterCodes2[CharacterCodes2["y"] = 121] = "y";
+  CharacterCodes2[CharacterCodes2["z"] = 122] = "z";
+  CharacterCodes2[CharacterCodes2["A"] = 65] = "A";
+  CharacterCodes2[CharacterCodes2["B"] = 66] = "B";
+  CharacterCodes2[CharacterCodes2["C"] = 67] = "C";
+  CharacterCodes2[CharacterCodes2["D"] = 68] = "D";
+  CharacterCodes2[CharacterCodes2["E"] = 69] = "E";
+  CharacterCodes2[CharacterCodes2["F"] = 70] = "F";
+  CharacterCodes2[CharacterCodes2["G"] = 71] = "G";
+  CharacterCodes2[CharacterCodes2["H"] = 72] = "H";
+  CharacterCodes2[CharacterCodes2["I"] = 73] = "I";
+  CharacterCodes2[CharacterCodes2["J"] = 74] = "J";
+  CharacterCodes2[CharacterCodes2["K"] = 75] = "K";
+  CharacterCodes2[CharacterCodes2["L"] = 76] = "L";
+  CharacterCodes2[CharacterCodes2["M"] = 77] = "M";
+  CharacterCodes2[CharacterCodes2["N"] = 78] = "N";
+  CharacterCodes2[CharacterCodes2["O"] = 79] = "O";
+  CharacterCodes2[CharacterCodes2["P"] = 80] = "P";
+  CharacterCodes2[CharacterCodes2["Q"] = 81] = "Q";
+  CharacterCodes2[CharacterCodes2["R"] = 82] = "R";
+  CharacterCodes2[CharacterCodes2["S"] = 83] = "S";
+  CharacterCodes2[CharacterCodes2["T"] = 84] = "T";
+  CharacterCodes2[CharacterCodes2["U"] = 85] = "U";
+  CharacterCodes2[CharacterCodes2["V"] = 86] = "V";
+  CharacterCodes2[CharacterCodes2["W"] = 87] = "W";
+  CharacterCodes2[CharacterCodes2["X"] = 88] = "X";
+  CharacterCodes2[CharacterCodes2["Y"] = 89] = "Y";
+  CharacterCodes2[CharacterCodes2["Z"] = 90] = "Z";
+  CharacterCodes2[CharacterCodes2["asterisk"] = 42] = "asterisk";
+  CharacterCodes2[CharacterCodes2["backslash"] = 92] = "backslash";
+  CharacterCodes2[CharacterCodes2["closeBrace"] = 125] = "closeBrace";
+  CharacterCodes2[CharacterCodes2["closeBracket"] = 93] = "closeBracket";
+  CharacterCodes2[CharacterCodes2["colon"] = 58] = "colon";
+  CharacterCodes2[CharacterCodes2["comma"] = 44] = "comma";
+  CharacterCodes2[CharacterCodes2["dot"] = 46] = "dot";
+  CharacterCodes2[CharacterCodes2["doubleQuote"] = 34] = "doubleQuote";
+  CharacterCodes2[CharacterCodes2["minus"] = 45] = "minus";
+  CharacterCodes2[CharacterCodes2["openBrace"] = 123] = "openBrace";
+  CharacterCodes2[CharacterCodes2["openBracket"] = 91] = "openBracket";
+  CharacterCodes2[CharacterCodes2["plus"] = 43] = "plus";
+  CharacterCodes2[CharacterCodes2["slash"] = 47] = "slash";
+  CharacterCodes2[CharacterCodes2["formFeed"] = 12] = "formFeed";
+  CharacterCodes2[CharacterCodes2["tab"] = 9] = "tab";
+})(CharacterCodes || (CharacterCodes = {}));
+
+// node_modules/jsonc-parser/lib/esm/impl/string-intern.js
+var cachedSpaces = new Array(20).fill(0).map((_2, index) => {
+  return " ".repeat(index);
+});
+var maxCachedValues = 200;
+var cachedBreakLinesWithSpaces = {
+  " ": {
+    "\n": new Array(maxCachedValues).fill(0).map((_2, index) => {
+      return "\n" + " ".repeat(index);
+    }),
+    "\r": new Array(maxCachedValues).fill(0).map((_2, index) => {
+      return "\r" + " ".repeat(index);
+    }),
+    "\r\n": new Array(maxCachedValues).fill(0).map((_2, index) => {
+      return "\r\n" + " ".repeat(index);
+    })
+  },
+  "	": {
+    "\n": new Array(maxCachedValues).fill(0).map((_2, index) => {
+      return "\n" + "	".repeat(index);
+    }),
+    "\r": new Array(maxCachedValues).fill(0).map((_2, index) => {
+      return "\r" + "	".repeat(index);
+    }),
+    "\r\n": new Array(maxCachedValues).fill(0).map((_2, index) => {
+      return "\r\n" + "	".repeat(index);
+    })
+  }
+};
+
+// node_modules/jsonc-parser/lib/esm/impl/parser.js
+var ParseOptions;
+(function(ParseOptions2) {
+  ParseOptions2.DEFAULT = {
+    allowTrailingComma: false
+  };
+})(ParseOptions || (ParseOptions = {}));
+function parseTree(text, errors = [], options = ParseOptions.DEFAULT) {
+  let currentParent = { type: "array", offset: -1, length: -1, children: [], parent: void 0 };
+  function ensurePropertyComplete(endOffset) {
+    if (currentParent.type === "property") {
+      currentParent.length = endOffset - currentParent.offset;
+      currentParent = currentParent.parent;
+    }
+  }
+  function onValue(valueNode) {
+    currentParent.children.push(valueNode);
+    return valueNode;
+  }
+  const visitor = {
+    onObjectBegin: (offset) => {
+      currentParent = onValue({ type: "object", offset, length: -1, parent: currentParent, children: [] });
+    },
+    onObjectProperty: (name2, offset, length) => {
+      currentParent = onValue({ type: "property", offset, length: -1, parent: currentParent, children: [] });
+      currentParent.children.push({ type: "string", value: name2, offset, length, parent: currentParent });
+    },
+    onObjectEnd: (offset, length) => {
+      ensurePropertyComplete(offset + length);
+      currentParent.length = offset + length - currentParent.offset;
+      currentParent = currentParent.parent;
+      ensurePropertyComplete(offset + length);
+    },
+    onArrayBegin: (offset, length) => {
+      currentParent = onValue({ type: "array", offset, length: -1, parent: currentParent, children: [] });
+    },
+    onArrayEnd: (offset, length) => {
+      currentParent.length = offset + length - currentParent.offset;
+      currentParent = currentParent.parent;
+      ensurePropertyComplete(offset + length);
+    },
+    onLiteralValue: (value, offset, length) => {
+      onValue({ type: getNodeType(value), offset, length, parent: currentParent, value });
+      ensurePropertyComplete(offset + length);
+    },
+    onSeparator: (sep2, offset, length) => {
+      if (currentParent.type === "property") {
+        if (sep2 === ":") {
+          currentParent.colonOffset = offset;
+        } else if (sep2 === ",") {
+          ensurePropertyComplete(offset);
+        }
+      }
+    },
+    onError: (error2, offset, length) => {
+      errors.push({ error: error2, offset, length });
+    }
+  };
+  visit(text, visitor, options);
+  const result = currentParent.children[0];
+  if (result) {
+    delete result.parent;
+  }
+  return result;
+}
+function visit(text, visitor, options = ParseOptions.DEFAULT) {
+  const _scanner = createScanner(text, false);
+  const _jsonPath = [];
+  let suppressedCallbacks = 0;
+  function toNoArgVisit(visitFunction) {
+    return visitFunction ? () => suppressedCallbacks === 0 && visitFunction(_scanner.getTokenOffset(), _scanner.getTokenLength(), _scanner.getTokenStartLine(), _scanner.getTokenStartCharacter()) : () => true;
+  }
+  function toOneArgVisit(visitFunction) {
+    return visitFunction ? (arg) => suppressedCallbacks === 0 && visitFunction(arg, _scanner.getTokenOffset(), _scanner.getTokenLength(), _scanner.getTokenStartLine(), _scanner.getTokenStartCharacter()) : () => true;
+  }
+  function toOneArgVisitWithPath(visitFunction) {
+    return visitFunction ? (arg) => suppressedCallbacks === 0 && visitFunction(arg, _scanner.getTokenOffset(), _scanner.getTokenLength(), _scanner.getTokenStartLine(), _scanner.getTokenStartCharacter(), () => _jsonPath.slice()) : () => true;
+  }
+  function toBeginVisit(visitFunction) {
+    return visitFunction ? () => {
+      if (suppressedCallbacks > 0) {
+        suppressedCallbacks++;
+      } else {
+        let cbReturn = visitFunction(_scanner.getTokenOffset(), _scanner.getTokenLength(), _scanner.getTokenStartLine(), _scanner.getTokenStartCharacter(), () => _jsonPath.slice());
+        if (cbReturn === false) {
+          suppressedCallbacks = 1;
+        }
+      }
+    } : () => true;
+  }
+  function toEndVisit(visitFunction) {
+    return visitFunction ? () => {
+      if (suppressedCallbacks > 0) {
+        suppressedCallbacks--;
+      }
+      if (suppressedCallbacks === 0) {
+        visitFunction(_scanner.getTokenOffset(), _scanner.getTokenLength(), _scanner.getTokenStartLine(), _scanner.getTokenStartCharacter());
+      }
+    } : () => true;
+  }
+  const onObjectBegin = toBeginVisit(visitor.onObjectBegin), onObjectProperty = toOneArgVisitWithPath(visitor.onObjectProperty), onObjectEnd = toEndVisit(visitor.onObjectEnd), onArrayBegin = toBeginVisit(visitor.onArrayBegin), onArrayEnd = toEndVisit(visitor.onArrayEnd), onLiteralValue = toOneArgVisitWithPath(visitor.onLiteralValue), onSeparator = toOneArgVisit(visitor.onSeparator), onComment = toNoArgVisit(visitor.onComment), onError = toOneArgVisit(visitor.onError);
+  const disallowComments = options && options.disallowComments;
+  const allowTrailingComma = options && options.allowTrailingComma;
+  function scanNext() {
+    while (true) {
+      const token = _scanner.scan();
+      switch (_scanner.getTokenError()) {
+        case 4:
+          handleError(
+            14
+            /* ParseErrorCode.InvalidUnicode */
+          );
+          break;
+        case 5:
+          handleError(
+            15
+            /* ParseErrorCode.InvalidEscapeCharacter */
+          );
+          break;
+        case 3:
+          handleError(
+            13
+            /* ParseErrorCode.UnexpectedEndOfNumber */
+          );
+          break;
+        case 1:
+          if (!disallowComments) {
+            handleError(
+              11
+              /* ParseErrorCode.UnexpectedEndOfComment */
+            );
+          }
+          break;
+        case 2:
+          handleError(
+            12
+            /* ParseErrorCode.UnexpectedEndOfString */
+          );
+          break;
+        case 6:
+          handleError(
+            16
+            /* ParseErrorCode.InvalidCharacter */
+          );
+          break;
+      }
+      switch (token) {
+        case 12:
+        case 13:
+          if (disallowComments) {
+            handleError(
+              10
+              /* ParseErrorCode.InvalidCommentToken */
+            );
+          } else {
+            onComment();
+          }
+          break;
+        case 16:
+          handleError(
+            1
+            /* ParseErrorCode.InvalidSymbol */
+          );
+          break;
+        case 15:
+        case 14:
+          break;
+        default:
+          return token;
+      }
+    }
+  }
+  function handleError(error2, skipUntilAfter = [], skipUntil = []) {
+    onError(error2);
+    if (skipUntilAfter.length + skipUntil.length > 0) {
+      let token = _scanner.getToken();
+      while (token !== 17) {
+        if (skipUntilAfter.indexOf(token) !== -1) {
+          scanNext();
+          break;
+        } else if (skipUntil.indexOf(token) !== -1) {
+          break;
+        }
+        token = scanNext();
+      }
+    }
+  }
+  function parseString(isValue2) {
+    const value = _scanner.getTokenValue();
+    if (isValue2) {
+      onLiteralValue(value);
+    } else {
+      onObjectProperty(value);
+      _jsonPath.push(value);
+    }
+    scanNext();
+    return true;
+  }
+  function parseLiteral() {
+    switch (_scanner.getToken()) {
+      case 11:
+        const tokenValue = _scanner.getTokenValue();
+        let value = Number(tokenValue);
+        if (isNaN(value)) {
+          handleError(
+            2
+            /* ParseErrorCode.InvalidNumberFormat */
+          );
+          value = 0;
+        }
+        onLiteralValue(value);
+        break;
+      case 7:
+        onLiteralValue(null);
+        break;
+      case 8:
+        onLiteralValue(true);
+        break;
+      case 9:
+        onLiteralValue(false);
+        break;
+      default:
+        return false;
+    }
+    scanNext();
+    return true;
+  }
+  function parseProperty() {
+    if (_scanner.getToken() !== 10) {
+      handleError(3, [], [
+        2,
+        5
+        /* SyntaxKind.CommaToken */
+      ]);
+      return false;
+    }
+    parseString(false);
+    if (_scanner.getToken() === 6) {
+      onSeparator(":");
+      scanNext();
+      if (!parseValue()) {
+        handleError(4, [], [
+          2,
+          5
+          /* SyntaxKind.CommaToken */
+        ]);
+      }
+    } else {
+      handleError(5, [], [
+        2,
+        5
+        /* SyntaxKind.CommaToken */
+      ]);
+    }
+    _jsonPath.pop();
+    return true;
+  }
+  function parseObject() {
+    onObjectBegin();
+    scanNext();
+    let needsComma = false;
+    while (_scanner.getToken() !== 2 && _scanner.getToken() !== 17) {
+      if (_scanner.getToken() === 5) {
+        if (!needsComma) {
+          handleError(4, [], []);
+        }
+        onSeparator(",");
+        scanNext();
+        if (_scanner.getToken() === 2 && allowTrailingComma) {
+          break;
+        }
+      } else if (needsComma) {
+        handleError(6, [], []);
+      }
+      if (!parseProperty()) {
+        handleError(4, [], [
+          2,
+          5
+          /* SyntaxKind.CommaToken */
+        ]);
+      }
+      needsComma = true;
+    }
+    onObjectEnd();
+    if (_scanner.getToken() !== 2) {
+      handleError(7, [
+        2
+        /* SyntaxKind.CloseBraceToken */
+      ], []);
+    } else {
+      scanNext();
+    }
+    return true;
+  }
+  function parseArray() {
+    onArrayBegin();
+    scanNext();
+    let isFirstElement = true;
+    let needsComma = false;
+    while (_scanner.getToken() !== 4 && _scanner.getToken() !== 17) {
+      if (_scanner.getToken() === 5) {
+        if (!needsComma) {
+          handleError(4, [], []);
+        }
+        onSeparator(",");
+        scanNext();
+        if (_scanner.getToken() === 4 && allowTrailingComma) {
+          break;
+        }
+      } else if (needsComma) {
+        handleError(6, [], []);
+      }
+      if (isFirstElement) {
+        _jsonPath.push(0);
+        isFirstElement = false;
+      } else {
+        _jsonPath[_jsonPath.length - 1]++;
+      }
+      if (!parseValue()) {
+        handleError(4, [], [
+          4,
+          5
+          /* SyntaxKind.CommaToken */
+        ]);
+      }
+      needsComma = true;
+    }
+    onArrayEnd();
+    if (!isFirstElement) {
+      _jsonPath.pop();
+    }
+    if (_scanner.getToken() !== 4) {
+      handleError(8, [
+        4
+        /* SyntaxKind.CloseBracketToken */
+      ], []);
+    } else {
+      scanNext();
+    }
+    return true;
+  }
+  function parseValue() {
+    switch (_scanner.getToken()) {
+      case 3:
+        return parseArray();
+      case 1:
+        return parseObject();
+      case 10:
+        return parseString(true);
+      default:
+        return parseLiteral();
+    }
+  }
+  scanNext();
+  if (_scanner.getToken() === 17) {
+    if (options.allowEmptyContent) {
+      return true;
+    }
+    handleError(4, [], []);
+    return false;
+  }
+  if (!parseValue()) {
+    handleError(4, [], []);
+    return false;
+  }
+  if (_scanner.getToken() !== 17) {
+    handleError(9, [], []);
+  }
+  return true;
+}
+function getNodeType(value) {
+  switch (typeof value) {
+    case "boolean":
+      return "boolean";
+    case "number":
+      return "number";
+    case "string":
+      return "string";
+    case "object": {
+      if (!value) {
+        return "null";
+      } else if (Array.isArray(value)) {
+        return "array";
+      }
+      return "object";
+    }
+    default:
+      return "null";
+  }
+}
+
+// node_modules/jsonc-parser/lib/esm/main.js
+var createScanner2 = createScanner;
+var ScanError;
+(function(ScanError2) {
+  ScanError2[ScanError2["None"] = 0] = "None";
+  ScanError2[ScanError2["UnexpectedEndOfComment"] = 1] = "UnexpectedEndOfComment";
+  ScanError2[ScanError2["UnexpectedEndOfString"] = 2] = "UnexpectedEndOfString";
+  ScanError2[ScanError2["UnexpectedEndOfNumber"] = 3] = "UnexpectedEndOfNumber";
+  ScanError2[ScanError2["InvalidUnicode"] = 4] = "InvalidUnicode";
+  ScanError2[ScanError2["InvalidEscapeCharacter"] = 5] = "InvalidEscapeCharacter";
+  ScanError2[ScanError2["InvalidCharacter"] = 6] = "InvalidCharacter";
+})(ScanError || (ScanError = {}));
+var SyntaxKind;
+(function(SyntaxKind2) {
+  SyntaxKind2[SyntaxKind2["OpenBraceToken"] = 1] = "OpenBraceToken";
+  SyntaxKind2[SyntaxKind2["CloseBraceToken"] = 2] = "CloseBraceToken";
+  SyntaxKind2[SyntaxKind2["OpenBracketToken"] = 3] = "OpenBracketToken";
+  SyntaxKind2[SyntaxKind2["CloseBracketToken"] = 4] = "CloseBracketToken";
+  SyntaxKind2[SyntaxKind2["CommaToken"] = 5] = "CommaToken";
+  SyntaxKind2[SyntaxKind2["ColonToken"] = 6] = "ColonToken";
+  SyntaxKind2[SyntaxKind2["NullKeyword"] = 7] = "NullKeyword";
+  SyntaxKind2[SyntaxKind2["TrueKeyword"] = 8] = "TrueKeyword";
+  SyntaxKind2[SyntaxKind2["FalseKeyword"] = 9] = "FalseKeyword";
+  SyntaxKind2[SyntaxKind2["StringLiteral"] = 10] = "StringLiteral";
+  SyntaxKind2[SyntaxKind2["NumericLiteral"] = 11] = "NumericLiteral";
+  SyntaxKind2[SyntaxKind2["LineCommentTrivia"] = 12] = "LineCommentTrivia";
+  SyntaxKind2[SyntaxKind2["BlockCommentTrivia"] = 13] = "BlockCommentTrivia";
+  SyntaxKind2[SyntaxKind2["LineBreakTrivia"] = 14] = "LineBreakTrivia";
+  SyntaxKind2[SyntaxKind2["Trivia"] = 15] = "Trivia";
+  SyntaxKind2[SyntaxKind2["Unknown"] = 16] = "Unknown";
+  SyntaxKind2[SyntaxKind2["EOF"] = 17] = "EOF";
+})(SyntaxKind || (SyntaxKind = {}));
+var parseTree2 = parseTree;
+var ParseErrorCode;
+(function(ParseErrorCode2) {
+  ParseErrorCode2[ParseErrorCode2["InvalidSymbol"] = 1] = "InvalidSymbol";
+  ParseErrorCode2[ParseErrorCode2["InvalidNumberFormat"] = 2] = "InvalidNumberFormat";
+  ParseErrorCode2[ParseErrorCode2["PropertyNameExpected"] = 3] = "PropertyNameExpected";
+  ParseErrorCode2[ParseErrorCode2["ValueExpected"] = 4] = "ValueExpected";
+  ParseErrorCode2[ParseErrorCode2["ColonExpected"] = 5] = "ColonExpected";
+  ParseErrorCode2[ParseErrorCode2["CommaExpected"] = 6] = "CommaExpected";
+  ParseErrorCode2[ParseErrorCode2["CloseBraceExpected"] = 7] = "CloseBraceExpected";
+  ParseErrorCode2[ParseErrorCode2["CloseBracketExpected"] = 8] = "CloseBracketExpected";
+  ParseErrorCode2[ParseErrorCode2["EndOfFileExpected"] = 9] = "EndOfFileExpected";
+  ParseErrorCode2[ParseErrorCode2["InvalidCommentToken"] = 10] = "InvalidCommentToken";
+  ParseErrorCode2[ParseErrorCode2["UnexpectedEndOfComment"] = 11] = "UnexpectedEndOfComment";
+  ParseErrorCode2[ParseErrorCode2["UnexpectedEndOfString"] = 12] = "UnexpectedEndOfString";
+  ParseErrorCode2[ParseErrorCode2["UnexpectedEndOfNumber"] = 13] = "UnexpectedEndOfNumber";
+  ParseErrorCode2[ParseErrorCode2["InvalidUnicode"] = 14] = "InvalidUnicode";
+  ParseErrorCode2[ParseErrorCode2["InvalidEscapeCharacter"] = 15] = "InvalidEscapeCharacter";
+  ParseErrorCode2[ParseErrorCode2["InvalidCharacter"] = 16] = "InvalidCharacter";
+})(ParseErrorCode || (ParseErrorCode = {}));
+
+// src/history/redact/formats/json.ts
+var LINE_COMMENT = 12;
+var BLOCK_COMMENT = 13;
+var EOF = 17;
+var jsonFormat = {
+  name: "json",
+  parse(text) {
+    const errors = [];
+    const root = parseTree2(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: true });
+    if (errors.length > 0) {
+      const line = text.slice(0, errors[0].offset).split("\n").length;
+      throw new FormatError(`not valid JSON (line ${line})`);
+    }
+    const leaves = [];
+    const walk = (node2, path2) => {
+      if (node2.type === "object") {
+        for (const prop of node2.children ?? []) {
+          const [k2, v2] = prop.children ?? [];
+          if (k2 && v2) walk(v2, [...path2, String(k2.value)]);
+        }
+      } else if (node2.type === "array") {
+        (node2.children ?? []).forEach((c, i) => walk(c, [...path2, String(i)]));
+      } else if (node2.type === "string") {
+        leaves.push({ path: path2, start: node2.offset + 1, end: node2.offset + node2.length - 1, value: `s:${node2.value}`, quote: false, trivial: node2.value === "" });
+      } else {
+        const raw = text.slice(node2.offset, node2.offset + node2.length);
+        leaves.push({ path: path2, start: node2.offset, end: node2.offset + node2.length, value: `${node2.type}:${raw}`, quote: true, trivial: node2.type !== "number" });
+      }
+    };
+    if (root) walk(root, []);
+    const comments2 = [];
+    const scanner = createScanner2(text, false);
+    for (let kind = scanner.scan(); kind !== EOF; kind = scanner.scan()) {
+      if (kind === LINE_COMMENT || kind === BLOCK_COMMENT) {
+        const at2 = scanner.getTokenOffset();
+        comments2.push([at2 + 2, at2 + scanner.getTokenLength()]);
+      }
+    }
+    return { leaves, comments: comments2 };
+  }
+};
+
+// src/history/redact/formats/lines.ts
+var iniFormat = {
+  name: "ini",
+  parse(text) {
+    const leaves = [];
+    const comments2 = [];
+    let section = [];
+    for (const [s3, e] of lines(text)) {
+      const line = text.slice(s3, e);
+      const lead = line.length - line.trimStart().length;
+      const body2 = line.trim();
+      if (body2 === "") continue;
+      if (body2[0] === ";" || body2[0] === "#") {
+        comments2.push([s3 + lead + 1, e]);
+        continue;
+      }
+      if (body2[0] === "[") {
+        const m2 = /^\[([^\]]*)\]\s*(?:[;#](.*))?$/.exec(body2);
+        if (!m2) throw new FormatError(`not valid INI (line ${lineNo(text, s3)})`);
+        section = [m2[1].trim()];
+        if (m2[2] !== void 0) comments2.push([e - m2[2].length, e]);
+        continue;
+      }
+      const sep2 = /[=:]/.exec(line);
+      if (!sep2) {
+        leaves.push({ path: [...section, body2], start: e, end: e, value: "flag", quote: false, trivial: true });
+        continue;
+      }
+      const key = line.slice(0, sep2.index).trim();
+      let a = sep2.index + 1;
+      while (a < line.length && (line[a] === " " || line[a] === "	")) a++;
+      let b2 = line.length;
+      while (b2 > a && /\s/.test(line[b2 - 1])) b2--;
+      if (b2 - a >= 2 && (line[a] === '"' || line[a] === "'") && line[b2 - 1] === line[a]) {
+        a++;
+        b2--;
+      }
+      const value = line.slice(a, b2);
+      leaves.push({ path: [...section, key], start: s3 + a, end: s3 + b2, value: `s:${value}`, quote: false, trivial: value === "" || /^(true|false|yes|no|on|off)$/i.test(value) });
+    }
+    return { leaves, comments: comments2 };
+  }
+};
+var envFormat = {
+  name: "env",
+  parse(text) {
+    const leaves = [];
+    const comments2 = [];
+    const re2 = /[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*/y;
+    let at2 = 0;
+    while (at2 < text.length) {
+      const nl = text.indexOf("\n", at2);
+      const eol = nl === -1 ? text.length : nl;
+      const line = text.slice(at2, eol).replace(/\r$/, "");
+      const body2 = line.trim();
+      if (body2 === "" || body2[0] === "#") {
+        if (body2[0] === "#") comments2.push([at2 + line.indexOf("#") + 1, at2 + line.length]);
+        at2 = eol + 1;
+        continue;
+      }
+      re2.lastIndex = at2;
+      const m2 = re2.exec(text);
+      if (!m2 || m2.index !== at2 || re2.lastIndex > eol) throw new FormatError(`not a KEY=VALUE line (line ${lineNo(text, at2)})`);
+      const v2 = re2.lastIndex;
+      const q2 = text[v2];
+      let start;
+      let end;
+      let next;
+      if (q2 === '"' || q2 === "'" || q2 === "`") {
+        start = v2 + 1;
+        end = start;
+        while (end < text.length && text[end] !== q2) end += q2 === '"' && text[end] === "\\" ? 2 : 1;
+        if (end >= text.length) throw new FormatError(`an unclosed quote (line ${lineNo(text, at2)})`);
+        next = end + 1;
+      } else {
+        start = v2;
+        const hash2 = /[ \t]#/.exec(text.slice(v2, at2 + line.length));
+        end = hash2 ? v2 + hash2.index : at2 + line.length;
+        while (end > start && /\s/.test(text[end - 1])) end--;
+        next = end;
+      }
+      const lineEnd = text.indexOf("\n", next) === -1 ? text.length : text.indexOf("\n", next);
+      const rest = text.slice(next, lineEnd).replace(/\r$/, "");
+      if (rest.trim() !== "" && !rest.trim().startsWith("#")) throw new FormatError(`text after a quoted value (line ${lineNo(text, next)})`);
+      if (rest.includes("#")) comments2.push([next + rest.indexOf("#") + 1, next + rest.length]);
+      const value = text.slice(start, end);
+      leaves.push({ path: [m2[1]], start, end, value: `s:${value}`, quote: false, trivial: value === "" });
+      at2 = lineEnd + 1;
+    }
+    return { leaves, comments: comments2 };
+  }
+};
+var textFormat = {
+  name: "text",
+  parse(text) {
+    return { leaves: [], comments: lines(text).filter(([s3, e]) => e > s3) };
+  }
+};
+function lineNo(text, offset) {
+  return text.slice(0, offset).split("\n").length;
+}
+
+// node_modules/eslint-visitor-keys/lib/visitor-keys.js
+var KEYS = {
+  ArrayExpression: ["elements"],
+  ArrayPattern: ["elements"],
+  ArrowFunctionExpression: ["params", "body"],
+  AssignmentExpression: ["left", "right"],
+  AssignmentPattern: ["left", "right"],
+  AwaitExpression: ["argument"],
+  BinaryExpression: ["left", "right"],
+  BlockStatement: ["body"],
+  BreakStatement: ["label"],
+  CallExpression: ["callee", "arguments"],
+  CatchClause: ["param", "body"],
+  ChainExpression: ["expression"],
+  ClassBody: ["body"],
+  ClassDeclaration: ["id", "superClass", "body"],
+  ClassExpression: ["id", "superClass", "body"],
+  ConditionalExpression: ["test", "consequent", "alternate"],
+  ContinueStatement: ["label"],
+  DebuggerStatement: [],
+  DoWhileStatement: ["body", "test"],
+  EmptyStatement: [],
+  ExperimentalRestProperty: ["argument"],
+  ExperimentalSpreadProperty: ["argument"],
+  ExportAllDeclaration: ["exported", "source", "attributes"],
+  ExportDefaultDeclaration: ["declaration"],
+  ExportNamedDeclaration: [
+    "declaration",
+    "specifiers",
+    "source",
+    "attributes"
+  ],
+  ExportSpecifier: ["local", "exported"],
+  ExpressionStatement: ["expression"],
+  ForInStatement: ["left", "right", "body"],
+  ForOfStatement: ["left", "right", "body"],
+  ForStatement: ["init", "test", "update", "body"],
+  FunctionDeclaration: ["id", "params", "body"],
+  FunctionExpression: ["id", "params", "body"],
+  Identifier: [],
+  IfStatement: ["test", "consequent", "alternate"],
+  ImportAttribute: ["key", "value"],
+  ImportDeclaration: ["specifiers", "source", "attributes"],
+  ImportDefaultSpecifier: ["local"],
+  ImportExpression: ["source", "options"],
+  ImportNamespaceSpecifier: ["local"],
+  ImportSpecifier: ["imported", "local"],
+  JSXAttribute: ["name", "value"],
+  JSXClosingElement: ["name"],
+  JSXClosingFragment: [],
+  JSXElement: ["openingElement", "children", "closingElement"],
+  JSXEmptyExpression: [],
+  JSXExpressionContainer: ["expression"],
+  JSXFragment: ["openingFragment", "children", "closingFragment"],
+  JSXIdentifier: [],
+  JSXMemberExpression: ["object", "property"],
+  JSXNamespacedName: ["namespace", "name"],
+  JSXOpeningElement: ["name", "attributes"],
+  JSXOpeningFragment: [],
+  JSXSpreadAttribute: ["argument"],
+  JSXSpreadChild: ["expression"],
+  JSXText: [],
+  LabeledStatement: ["label", "body"],
+  Literal: [],
+  LogicalExpression: ["left", "right"],
+  MemberExpression: ["object", "property"],
+  MetaProperty: ["meta", "property"],
+  MethodDefinition: ["key", "value"],
+  NewExpression: ["callee", "arguments"],
+  ObjectExpression: ["properties"],
+  ObjectPattern: ["properties"],
+  PrivateIdentifier: [],
+  Program: ["body"],
+  Property: ["key", "value"],
+  PropertyDefinition: ["key", "value"],
+  RestElement: ["argument"],
+  ReturnStatement: ["argument"],
+  SequenceExpression: ["expressions"],
+  SpreadElement: ["argument"],
+  StaticBlock: ["body"],
+  Super: [],
+  SwitchCase: ["test", "consequent"],
+  SwitchStatement: ["discriminant", "cases"],
+  TaggedTemplateExpression: ["tag", "quasi"],
+  TemplateElement: [],
+  TemplateLiteral: ["quasis", "expressions"],
+  ThisExpression: [],
+  ThrowStatement: ["argument"],
+  TryStatement: ["block", "handler", "finalizer"],
+  UnaryExpression: ["argument"],
+  UpdateExpression: ["argument"],
+  VariableDeclaration: ["declarations"],
+  VariableDeclarator: ["id", "init"],
+  WhileStatement: ["test", "body"],
+  WithStatement: ["object", "body"],
+  YieldExpression: ["argument"]
+};
+var NODE_TYPES = Object.keys(KEYS);
+for (const type of NODE_TYPES) {
+  Object.freeze(KEYS[type]);
+}
+Object.freeze(KEYS);
+var visitor_keys_default = KEYS;
+
+// node_modules/eslint-visitor-keys/lib/index.js
+function unionWith(additionalKeys) {
+  const retv = (
+    /** @type {{ [type: string]: ReadonlyArray<string> }} */
+    Object.assign({}, visitor_keys_default)
+  );
+  for (const type of Object.keys(additionalKeys)) {
+    if (Object.hasOwn(retv, type)) {
+      const keys = new Set(additionalKeys[type]);
+      for (const key of retv[type]) {
+        keys.add(key);
+      }
+      retv[type] = Object.freeze(Array.from(keys));
+    } else {
+      retv[type] = Object.freeze(Array.from(additionalKeys[type]));
+    }
+  }
+  return Object.freeze(retv);
+}
+
+// node_modules/toml-eslint-parser/lib/index.mjs
+function last(arr) {
+  return arr[arr.length - 1] ?? null;
+}
+function toKeyName(node2) {
+  return node2.type === "TOMLBare" ? node2.name : node2.value;
+}
+var TOMLVerImpl = class {
+  constructor(major, minor) {
+    this.major = major;
+    this.minor = minor;
+  }
+  lt(major, minor) {
+    return this.major < major || this.major === major && this.minor < minor;
+  }
+  gte(major, minor) {
+    return this.major > major || this.major === major && this.minor >= minor;
+  }
+};
+var TOML_VERSION_1_0 = new TOMLVerImpl(1, 0);
+var TOML_VERSION_1_1 = new TOMLVerImpl(1, 1);
+var DEFAULT_TOML_VERSION = TOML_VERSION_1_1;
+var SUPPORTED_TOML_VERSIONS = {
+  "1.0": TOML_VERSION_1_0,
+  "1.0.0": TOML_VERSION_1_0,
+  "1.1": TOML_VERSION_1_1,
+  "1.1.0": TOML_VERSION_1_1,
+  latest: TOML_VERSION_1_1,
+  next: TOML_VERSION_1_1
+};
+function getTOMLVer(v2) {
+  return v2 && SUPPORTED_TOML_VERSIONS[v2] || DEFAULT_TOML_VERSION;
+}
+var MESSAGES = {
+  "unterminated-string": "Unterminated string constant",
+  "unterminated-table-key": "Unterminated table-key",
+  "unterminated-array": "Unterminated array",
+  "unterminated-inline-table": "Unterminated inline table",
+  "missing-key": "Empty bare keys are not allowed",
+  "missing-newline": "Must be a newline",
+  "missing-equals-sign": "Expected equal (=) token",
+  "missing-value": "Unspecified values are invalid",
+  "missing-comma": "Expected comma (,) token",
+  "dupe-keys": "Defining a key multiple times is invalid",
+  "unexpected-char": "Unexpected character",
+  "unexpected-token": "Unexpected token",
+  "invalid-control-character": "Control characters (codes < 0x1f and 0x7f) are not allowed",
+  "invalid-comment-character": "Invalid code point {{cp}} within comments",
+  "invalid-key-value-newline": "The key, equals sign, and value must be on the same line",
+  "invalid-inline-table-newline": "No newlines are allowed between the curly braces unless they are valid within a value",
+  "invalid-underscore": "Underscores are allowed between digits",
+  "invalid-space": "Unexpected spaces",
+  "invalid-three-quotes": "Three or more quotes are not permitted",
+  "invalid-date": "Unexpected invalid date",
+  "invalid-time": "Unexpected invalid time",
+  "invalid-leading-zero": "Leading zeros are not allowed",
+  "invalid-trailing-comma-in-inline-table": "Trailing comma is not permitted in an inline table",
+  "invalid-char-in-escape-sequence": "Invalid character in escape sequence",
+  "invalid-consecutive-dots-in-key": "Consecutive dots are not permitted in keys",
+  "invalid-code-point": "Invalid code point {{cp}}",
+  "invalid-trailing-dot-in-key": "Keys cannot end with a dot",
+  "invalid-leading-dot-in-key": "Keys cannot start with a dot"
+};
+function getMessage(code2, data) {
+  if (data) return MESSAGES[code2].replace(/\{\{(.*?)\}\}/gu, (_2, name$2) => {
+    if (name$2 in data) return data[name$2];
+    return `{{${name$2}}}`;
+  });
+  return MESSAGES[code2];
+}
+var ParseError = class extends SyntaxError {
+  /**
+  * Initialize this ParseError instance.
+  *
+  */
+  constructor(code2, offset, line, column, data) {
+    super(getMessage(code2, data));
+    this.index = offset;
+    this.lineNumber = line;
+    this.column = column;
+  }
+};
+var CodePoint = {
+  EOF: -1,
+  NULL: 0,
+  SOH: 1,
+  BACKSPACE: 8,
+  TABULATION: 9,
+  LINE_FEED: 10,
+  FORM_FEED: 12,
+  CARRIAGE_RETURN: 13,
+  ESCAPE: 27,
+  SO: 14,
+  US: 31,
+  SPACE: 32,
+  QUOTATION_MARK: 34,
+  HASH: 35,
+  SINGLE_QUOTE: 39,
+  PLUS_SIGN: 43,
+  COMMA: 44,
+  DASH: 45,
+  DOT: 46,
+  DIGIT_0: 48,
+  DIGIT_1: 49,
+  DIGIT_2: 50,
+  DIGIT_3: 51,
+  DIGIT_7: 55,
+  DIGIT_9: 57,
+  COLON: 58,
+  EQUALS_SIGN: 61,
+  LATIN_CAPITAL_A: 65,
+  LATIN_CAPITAL_E: 69,
+  LATIN_CAPITAL_F: 70,
+  LATIN_CAPITAL_T: 84,
+  LATIN_CAPITAL_U: 85,
+  LATIN_CAPITAL_Z: 90,
+  LEFT_BRACKET: 91,
+  BACKSLASH: 92,
+  RIGHT_BRACKET: 93,
+  UNDERSCORE: 95,
+  LATIN_SMALL_A: 97,
+  LATIN_SMALL_B: 98,
+  LATIN_SMALL_E: 101,
+  LATIN_SMALL_F: 102,
+  LATIN_SMALL_I: 105,
+  LATIN_SMALL_L: 108,
+  LATIN_SMALL_N: 110,
+  LATIN_SMALL_O: 111,
+  LATIN_SMALL_R: 114,
+  LATIN_SMALL_S: 115,
+  LATIN_SMALL_T: 116,
+  LATIN_SMALL_U: 117,
+  LATIN_SMALL_X: 120,
+  LATIN_SMALL_Z: 122,
+  LEFT_BRACE: 123,
+  RIGHT_BRACE: 125,
+  TILDE: 126,
+  DELETE: 127,
+  PAD: 128,
+  SUPERSCRIPT_TWO: 178,
+  SUPERSCRIPT_THREE: 179,
+  SUPERSCRIPT_ONE: 185,
+  VULGAR_FRACTION_ONE_QUARTER: 188,
+  VULGAR_FRACTION_THREE_QUARTERS: 190,
+  LATIN_CAPITAL_LETTER_A_WITH_GRAVE: 192,
+  LATIN_CAPITAL_LETTER_O_WITH_DIAERESIS: 214,
+  LATIN_CAPITAL_LETTER_O_WITH_STROKE: 216,
+  LATIN_SMALL_LETTER_O_WITH_DIAERESIS: 246,
+  LATIN_SMALL_LETTER_O_WITH_STROKE: 248,
+  GREEK_SMALL_REVERSED_DOTTED_LUNATE_SIGMA_SYMBOL: 891,
+  GREEK_CAPITAL_LETTER_YOT: 895,
+  CP_1FFF: 8191,
+  ZERO_WIDTH_NON_JOINER: 8204,
+  ZERO_WIDTH_JOINER: 8205,
+  UNDERTIE: 8255,
+  CHARACTER_TIE: 8256,
+  SUPERSCRIPT_ZERO: 8304,
+  CP_218F: 8591,
+  CIRCLED_DIGIT_ONE: 9312,
+  NEGATIVE_CIRCLED_DIGIT_ZERO: 9471,
+  GLAGOLITIC_CAPITAL_LETTER_AZU: 11264,
+  CP_2FEF: 12271,
+  IDEOGRAPHIC_COMMA: 12289,
+  CP_D7FF: 55295,
+  CP_E000: 57344,
+  CJK_COMPATIBILITY_IDEOGRAPH_F900: 63744,
+  ARABIC_LIGATURE_SALAAMUHU_ALAYNAA: 64975,
+  ARABIC_LIGATURE_SALLA_USED_AS_KORANIC_STOP_SIGN_ISOLATED_FORM: 65008,
+  REPLACEMENT_CHARACTER: 65533,
+  LINEAR_B_SYLLABLE_B008_A: 65536,
+  CP_EFFFF: 983039,
+  CP_10FFFF: 1114111
+};
+function isControl(cp) {
+  return cp >= CodePoint.NULL && cp <= CodePoint.US;
+}
+function isWhitespace(cp) {
+  return cp === CodePoint.TABULATION || cp === CodePoint.SPACE;
+}
+function isEOL2(cp) {
+  return cp === CodePoint.LINE_FEED || cp === CodePoint.CARRIAGE_RETURN;
+}
+function isUpperLetter(cp) {
+  return cp >= CodePoint.LATIN_CAPITAL_A && cp <= CodePoint.LATIN_CAPITAL_Z;
+}
+function isLowerLetter(cp) {
+  return cp >= CodePoint.LATIN_SMALL_A && cp <= CodePoint.LATIN_SMALL_Z;
+}
+function isLetter(cp) {
+  return isLowerLetter(cp) || isUpperLetter(cp);
+}
+function isDigit2(cp) {
+  return cp >= CodePoint.DIGIT_0 && cp <= CodePoint.DIGIT_9;
+}
+function isHexDig(cp) {
+  return isDigit2(cp) || cp >= CodePoint.LATIN_SMALL_A && cp <= CodePoint.LATIN_SMALL_F || cp >= CodePoint.LATIN_CAPITAL_A && cp <= CodePoint.LATIN_CAPITAL_F;
+}
+function isOctalDig(cp) {
+  return cp >= CodePoint.DIGIT_0 && cp <= CodePoint.DIGIT_7;
+}
+function isUnicodeScalarValue(cp) {
+  return cp >= 0 && cp <= 55295 || cp >= 57344 && cp <= 1114111;
+}
+function sortedLastIndex(array2, value) {
+  let low = 0;
+  let high = array2.length;
+  while (low < high) {
+    const mid = low + high >>> 1;
+    const val = array2[mid];
+    if (val === value) return mid + 1;
+    if (val < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+var Locations = class {
+  constructor() {
+    this.offsets = [];
+  }
+  addOffset(offset) {
+    for (let i = this.offsets.length - 1; i >= 0; i--) {
+      const element = this.offsets[i];
+      if (element === offset) return;
+      if (element < offset) break;
+    }
+    this.offsets.push(offset);
+  }
+  /**
+  * Calculate the location of the given index.
+  * @param index The index to calculate their location.
+  * @returns The location of the index.
+  */
+  getLocFromIndex(offset) {
+    const line = sortedLastIndex(this.offsets, offset) + 1;
+    return {
+      line,
+      column: offset - (line === 1 ? 0 : this.offsets[line - 2])
+    };
+  }
+};
+var CodePointIterator = class {
+  /**
+  * Initialize this char iterator.
+  */
+  constructor(text) {
+    this.locs = new Locations();
+    this.lastCodePoint = CodePoint.NULL;
+    this.start = -1;
+    this.end = 0;
+    this.text = text;
+  }
+  next() {
+    if (this.lastCodePoint === CodePoint.EOF) return CodePoint.EOF;
+    return this.lastCodePoint = this.moveAt(this.end);
+  }
+  getLocFromIndex(index) {
+    return this.locs.getLocFromIndex(index);
+  }
+  eat(cp) {
+    if (this.text.codePointAt(this.end) === cp) {
+      this.next();
+      return true;
+    }
+    return false;
+  }
+  moveAt(offset) {
+    this.start = this.end = offset;
+    const cp = this.text.codePointAt(this.start) ?? CodePoint.EOF;
+    if (cp === CodePoint.EOF) {
+      this.end = this.start;
+      return cp;
+    }
+    this.end += cp >= 65536 ? 2 : 1;
+    if (cp === CodePoint.LINE_FEED) this.locs.addOffset(this.end);
+    else if (cp === CodePoint.CARRIAGE_RETURN) {
+      if (this.text.codePointAt(this.end) === CodePoint.LINE_FEED) {
+        this.end++;
+        this.locs.addOffset(this.end);
+      }
+      return CodePoint.LINE_FEED;
+    }
+    return cp;
+  }
+};
+var HAS_BIGINT = typeof BigInt !== "undefined";
+var RADIX_PREFIXES = {
+  16: "0x",
+  10: "",
+  8: "0o",
+  2: "0b"
+};
+var ESCAPES_1_0 = {
+  [CodePoint.QUOTATION_MARK]: CodePoint.QUOTATION_MARK,
+  [CodePoint.BACKSLASH]: CodePoint.BACKSLASH,
+  [CodePoint.LATIN_SMALL_B]: CodePoint.BACKSPACE,
+  [CodePoint.LATIN_SMALL_F]: CodePoint.FORM_FEED,
+  [CodePoint.LATIN_SMALL_N]: CodePoint.LINE_FEED,
+  [CodePoint.LATIN_SMALL_R]: CodePoint.CARRIAGE_RETURN,
+  [CodePoint.LATIN_SMALL_T]: CodePoint.TABULATION
+};
+var ESCAPES_LATEST = {
+  ...ESCAPES_1_0,
+  [CodePoint.LATIN_SMALL_E]: CodePoint.ESCAPE
+};
+var Tokenizer = class {
+  /**
+  * Initialize this tokenizer.
+  */
+  constructor(text, parserOptions) {
+    this.backCode = false;
+    this.lastCodePoint = CodePoint.NULL;
+    this.state = "DATA";
+    this.token = null;
+    this.tokenStart = -1;
+    this.valuesEnabled = false;
+    this.text = text;
+    this.parserOptions = parserOptions || {};
+    this.codePointIterator = new CodePointIterator(text);
+    this.tomlVersion = getTOMLVer(this.parserOptions.tomlVersion);
+    this.ESCAPES = this.tomlVersion.gte(1, 1) ? ESCAPES_LATEST : ESCAPES_1_0;
+  }
+  get start() {
+    return this.codePointIterator.start;
+  }
+  get end() {
+    return this.codePointIterator.end;
+  }
+  getLocFromIndex(index) {
+    return this.codePointIterator.getLocFromIndex(index);
+  }
+  /**
+  * Report an invalid character error.
+  */
+  reportParseError(code2, data) {
+    const offset = this.codePointIterator.start;
+    const loc = this.codePointIterator.getLocFromIndex(offset);
+    throw new ParseError(code2, offset, loc.line, loc.column, data);
+  }
+  /**
+  * Get the next token.
+  */
+  nextToken() {
+    let token = this.token;
+    if (token != null) {
+      this.token = null;
+      return token;
+    }
+    let cp = this.lastCodePoint;
+    while (cp !== CodePoint.EOF && !this.token) {
+      cp = this.nextCode();
+      const nextState = this[this.state](cp);
+      if (!nextState) throw new Error(`Unknown error: pre state=${this.state}`);
+      this.state = nextState;
+    }
+    token = this.token;
+    this.token = null;
+    return token;
+  }
+  /**
+  * Get the next code point.
+  */
+  nextCode() {
+    if (this.lastCodePoint === CodePoint.EOF) return CodePoint.EOF;
+    if (this.backCode) {
+      this.backCode = false;
+      return this.lastCodePoint;
+    }
+    return this.lastCodePoint = this.codePointIterator.next();
+  }
+  /**
+  * Eat the next code point.
+  */
+  eatCode(cp) {
+    if (this.lastCodePoint === CodePoint.EOF) return false;
+    if (this.backCode) {
+      if (this.lastCodePoint === cp) {
+        this.backCode = false;
+        return true;
+      }
+      return false;
+    }
+    return this.codePointIterator.eat(cp);
+  }
+  /**
+  * Moves the character position to the given position.
+  */
+  moveAt(loc) {
+    if (this.backCode) this.backCode = false;
+    this.lastCodePoint = this.codePointIterator.moveAt(loc);
+  }
+  /**
+  * Back the current code point as the given state.
+  */
+  back(state) {
+    this.backCode = true;
+    return state;
+  }
+  punctuatorToken() {
+    this.startToken();
+    this.endToken("Punctuator", "end");
+  }
+  startToken() {
+    this.tokenStart = this.codePointIterator.start;
+  }
+  /**
+  * Commit the current token.
+  */
+  endToken(type, pos, option1, option2) {
+    const { tokenStart } = this;
+    const end = this.codePointIterator[pos];
+    const range = [tokenStart, end];
+    const loc = {
+      start: this.codePointIterator.getLocFromIndex(tokenStart),
+      end: this.codePointIterator.getLocFromIndex(end)
+    };
+    if (type === "Block") this.token = {
+      type,
+      value: this.text.slice(tokenStart + 1, end),
+      range,
+      loc
+    };
+    else {
+      let token;
+      const value = this.text.slice(tokenStart, end);
+      if (type === "BasicString" || type === "LiteralString" || type === "MultiLineBasicString" || type === "MultiLineLiteralString") token = {
+        type,
+        value,
+        string: option1,
+        range,
+        loc
+      };
+      else if (type === "Integer") {
+        const text = option1;
+        token = {
+          type,
+          value,
+          number: parseInt(text, option2),
+          bigint: HAS_BIGINT ? BigInt(RADIX_PREFIXES[option2] + text) : null,
+          range,
+          loc
+        };
+      } else if (type === "Float") token = {
+        type,
+        value,
+        number: option1,
+        range,
+        loc
+      };
+      else if (type === "Boolean") token = {
+        type,
+        value,
+        boolean: option1,
+        range,
+        loc
+      };
+      else if (type === "LocalDate" || type === "LocalTime" || type === "LocalDateTime" || type === "OffsetDateTime") token = {
+        type,
+        value,
+        date: option1,
+        range,
+        loc
+      };
+      else token = {
+        type,
+        value,
+        range,
+        loc
+      };
+      this.token = token;
+    }
+  }
+  DATA(cp) {
+    while (isWhitespace(cp) || isEOL2(cp)) cp = this.nextCode();
+    if (cp === CodePoint.HASH) {
+      this.startToken();
+      return "COMMENT";
+    }
+    if (cp === CodePoint.QUOTATION_MARK) {
+      this.startToken();
+      return "BASIC_STRING";
+    }
+    if (cp === CodePoint.SINGLE_QUOTE) {
+      this.startToken();
+      return "LITERAL_STRING";
+    }
+    if (cp === CodePoint.DOT || cp === CodePoint.EQUALS_SIGN || cp === CodePoint.LEFT_BRACKET || cp === CodePoint.RIGHT_BRACKET || cp === CodePoint.LEFT_BRACE || cp === CodePoint.RIGHT_BRACE || cp === CodePoint.COMMA) {
+      this.punctuatorToken();
+      return "DATA";
+    }
+    if (this.valuesEnabled) {
+      if (cp === CodePoint.DASH || cp === CodePoint.PLUS_SIGN) {
+        this.startToken();
+        return "SIGN";
+      }
+      if (cp === CodePoint.LATIN_SMALL_N || cp === CodePoint.LATIN_SMALL_I) {
+        this.startToken();
+        return this.back("NAN_OR_INF");
+      }
+      if (isDigit2(cp)) {
+        this.startToken();
+        return this.back("NUMBER");
+      }
+      if (cp === CodePoint.LATIN_SMALL_T || cp === CodePoint.LATIN_SMALL_F) {
+        this.startToken();
+        return this.back("BOOLEAN");
+      }
+    } else if (isUnquotedKeyChar(cp, this.tomlVersion)) {
+      this.startToken();
+      return "BARE";
+    }
+    if (cp === CodePoint.EOF) return "DATA";
+    return this.reportParseError("unexpected-char");
+  }
+  COMMENT(cp) {
+    const processCommentChar = this.tomlVersion.gte(1, 1) ? (c) => {
+      if (!isNonEOL(c)) this.reportParseError("invalid-comment-character", { cp: JSON.stringify(String.fromCodePoint(c)).slice(1, -1) });
+    } : (c) => {
+      if (isControlOtherThanTab(c)) this.reportParseErrorControlChar();
+    };
+    while (!isEOL2(cp) && cp !== CodePoint.EOF) {
+      processCommentChar(cp);
+      cp = this.nextCode();
+    }
+    this.endToken("Block", "start");
+    return "DATA";
+  }
+  BARE(cp) {
+    while (isUnquotedKeyChar(cp, this.tomlVersion)) cp = this.nextCode();
+    this.endToken("Bare", "start");
+    return this.back("DATA");
+  }
+  BASIC_STRING(cp) {
+    if (cp === CodePoint.QUOTATION_MARK) {
+      cp = this.nextCode();
+      if (cp === CodePoint.QUOTATION_MARK) return "MULTI_LINE_BASIC_STRING";
+      this.endToken("BasicString", "start", "");
+      return this.back("DATA");
+    }
+    const out = [];
+    while (cp !== CodePoint.QUOTATION_MARK && cp !== CodePoint.EOF && cp !== CodePoint.LINE_FEED) {
+      if (isControlOtherThanTab(cp)) return this.reportParseErrorControlChar();
+      if (cp === CodePoint.BACKSLASH) {
+        cp = this.nextCode();
+        const ecp = this.ESCAPES[cp];
+        if (ecp) {
+          out.push(ecp);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LATIN_SMALL_U) {
+          const code2 = this.parseUnicode(4);
+          out.push(code2);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LATIN_CAPITAL_U) {
+          const code2 = this.parseUnicode(8);
+          out.push(code2);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LATIN_SMALL_X && this.tomlVersion.gte(1, 1)) {
+          const code2 = this.parseUnicode(2);
+          out.push(code2);
+          cp = this.nextCode();
+          continue;
+        }
+        return this.reportParseError("invalid-char-in-escape-sequence");
+      }
+      out.push(cp);
+      cp = this.nextCode();
+    }
+    if (cp !== CodePoint.QUOTATION_MARK) return this.reportParseError("unterminated-string");
+    this.endToken("BasicString", "end", String.fromCodePoint(...out));
+    return "DATA";
+  }
+  MULTI_LINE_BASIC_STRING(cp) {
+    const out = [];
+    if (cp === CodePoint.LINE_FEED) cp = this.nextCode();
+    while (cp !== CodePoint.EOF) {
+      if (cp !== CodePoint.LINE_FEED && isControlOtherThanTab(cp)) return this.reportParseErrorControlChar();
+      if (cp === CodePoint.QUOTATION_MARK) {
+        const startPos = this.codePointIterator.start;
+        if (this.eatCode(CodePoint.QUOTATION_MARK) && this.eatCode(CodePoint.QUOTATION_MARK)) {
+          if (this.eatCode(CodePoint.QUOTATION_MARK)) {
+            out.push(CodePoint.QUOTATION_MARK);
+            if (this.eatCode(CodePoint.QUOTATION_MARK)) {
+              out.push(CodePoint.QUOTATION_MARK);
+              if (this.eatCode(CodePoint.QUOTATION_MARK)) {
+                this.moveAt(startPos);
+                return this.reportParseError("invalid-three-quotes");
+              }
+            }
+          }
+          this.endToken("MultiLineBasicString", "end", String.fromCodePoint(...out));
+          return "DATA";
+        }
+        this.moveAt(startPos);
+      }
+      if (cp === CodePoint.BACKSLASH) {
+        cp = this.nextCode();
+        const ecp = this.ESCAPES[cp];
+        if (ecp) {
+          out.push(ecp);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LATIN_SMALL_U) {
+          const code2 = this.parseUnicode(4);
+          out.push(code2);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LATIN_CAPITAL_U) {
+          const code2 = this.parseUnicode(8);
+          out.push(code2);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LATIN_SMALL_X && this.tomlVersion.gte(1, 1)) {
+          const code2 = this.parseUnicode(2);
+          out.push(code2);
+          cp = this.nextCode();
+          continue;
+        } else if (cp === CodePoint.LINE_FEED) {
+          cp = this.nextCode();
+          while (isWhitespace(cp) || cp === CodePoint.LINE_FEED) cp = this.nextCode();
+          continue;
+        } else if (isWhitespace(cp)) {
+          let valid = true;
+          const startPos = this.codePointIterator.start;
+          let nextCp;
+          while ((nextCp = this.nextCode()) !== CodePoint.EOF) {
+            if (nextCp === CodePoint.LINE_FEED) break;
+            if (!isWhitespace(nextCp)) {
+              this.moveAt(startPos);
+              valid = false;
+              break;
+            }
+          }
+          if (valid) {
+            cp = this.nextCode();
+            while (isWhitespace(cp) || cp === CodePoint.LINE_FEED) cp = this.nextCode();
+            continue;
+          }
+        }
+        return this.reportParseError("invalid-char-in-escape-sequence");
+      }
+      out.push(cp);
+      cp = this.nextCode();
+    }
+    return this.reportParseError("unterminated-string");
+  }
+  LITERAL_STRING(cp) {
+    if (cp === CodePoint.SINGLE_QUOTE) {
+      cp = this.nextCode();
+      if (cp === CodePoint.SINGLE_QUOTE) return "MULTI_LINE_LITERAL_STRING";
+      this.endToken("LiteralString", "start", "");
+      return this.back("DATA");
+    }
+    const out = [];
+    while (cp !== CodePoint.SINGLE_QUOTE && cp !== CodePoint.EOF && cp !== CodePoint.LINE_FEED) {
+      if (isControlOtherThanTab(cp)) return this.reportParseErrorControlChar();
+      out.push(cp);
+      cp = this.nextCode();
+    }
+    if (cp !== CodePoint.SINGLE_QUOTE) return this.reportParseError("unterminated-string");
+    this.endToken("LiteralString", "end", String.fromCodePoint(...out));
+    return "DATA";
+  }
+  MULTI_LINE_LITERAL_STRING(cp) {
+    const out = [];
+    if (cp === CodePoint.LINE_FEED) cp = this.nextCode();
+    while (cp !== CodePoint.EOF) {
+      if (cp !== CodePoint.LINE_FEED && isControlOtherThanTab(cp)) return this.reportParseErrorControlChar();
+      if (cp === CodePoint.SINGLE_QUOTE) {
+        const startPos = this.codePointIterator.start;
+        if (this.eatCode(CodePoint.SINGLE_QUOTE) && this.eatCode(CodePoint.SINGLE_QUOTE)) {
+          if (this.eatCode(CodePoint.SINGLE_QUOTE)) {
+            out.push(CodePoint.SINGLE_QUOTE);
+            if (this.eatCode(CodePoint.SINGLE_QUOTE)) {
+              out.push(CodePoint.SINGLE_QUOTE);
+              if (this.eatCode(CodePoint.SINGLE_QUOTE)) {
+                this.moveAt(startPos);
+                return this.reportParseError("invalid-three-quotes");
+              }
+            }
+          }
+          this.endToken("MultiLineLiteralString", "end", String.fromCodePoint(...out));
+          return "DATA";
+        }
+        this.moveAt(startPos);
+      }
+      out.push(cp);
+      cp = this.nextCode();
+    }
+    return this.reportParseError("unterminated-string");
+  }
+  SIGN(cp) {
+    if (cp === CodePoint.LATIN_SMALL_N || cp === CodePoint.LATIN_SMALL_I) return this.back("NAN_OR_INF");
+    if (isDigit2(cp)) return this.back("NUMBER");
+    return this.reportParseError("unexpected-char");
+  }
+  NAN_OR_INF(cp) {
+    if (cp === CodePoint.LATIN_SMALL_N) {
+      const startPos = this.codePointIterator.start;
+      if (this.eatCode(CodePoint.LATIN_SMALL_A) && this.eatCode(CodePoint.LATIN_SMALL_N)) {
+        this.endToken("Float", "end", NaN);
+        return "DATA";
+      }
+      this.moveAt(startPos);
+    } else if (cp === CodePoint.LATIN_SMALL_I) {
+      const startPos = this.codePointIterator.start;
+      if (this.eatCode(CodePoint.LATIN_SMALL_N) && this.eatCode(CodePoint.LATIN_SMALL_F)) {
+        this.endToken("Float", "end", this.text[this.tokenStart] === "-" ? -Infinity : Infinity);
+        return "DATA";
+      }
+      this.moveAt(startPos);
+    }
+    return this.reportParseError("unexpected-char");
+  }
+  NUMBER(cp) {
+    const start = this.text[this.tokenStart];
+    const sign = start === "+" ? CodePoint.PLUS_SIGN : start === "-" ? CodePoint.DASH : CodePoint.NULL;
+    if (cp === CodePoint.DIGIT_0) {
+      if (sign === CodePoint.NULL) {
+        const startPos = this.codePointIterator.start;
+        const nextCp$1 = this.nextCode();
+        if (isDigit2(nextCp$1)) {
+          const nextNextCp = this.nextCode();
+          if (nextNextCp === CodePoint.COLON) {
+            this.data = {
+              hasDate: false,
+              year: 0,
+              month: 0,
+              day: 0,
+              hour: Number(String.fromCodePoint(CodePoint.DIGIT_0, nextCp$1)),
+              minute: 0,
+              second: 0
+            };
+            return "TIME_MINUTE";
+          }
+          if (isDigit2(nextNextCp)) {
+            const nextNextNextCp = this.nextCode();
+            if (isDigit2(nextNextNextCp) && this.eatCode(CodePoint.DASH)) {
+              this.data = {
+                hasDate: true,
+                year: Number(String.fromCodePoint(CodePoint.DIGIT_0, nextCp$1, nextNextCp, nextNextNextCp)),
+                month: 0,
+                day: 0,
+                hour: 0,
+                minute: 0,
+                second: 0
+              };
+              return "DATE_MONTH";
+            }
+          }
+          this.moveAt(startPos);
+          return this.reportParseError("invalid-leading-zero");
+        }
+        this.moveAt(startPos);
+      }
+      cp = this.nextCode();
+      if (cp === CodePoint.LATIN_SMALL_X || cp === CodePoint.LATIN_SMALL_O || cp === CodePoint.LATIN_SMALL_B) {
+        if (sign !== CodePoint.NULL) return this.reportParseError("unexpected-char");
+        return cp === CodePoint.LATIN_SMALL_X ? "HEX" : cp === CodePoint.LATIN_SMALL_O ? "OCTAL" : "BINARY";
+      }
+      if (cp === CodePoint.LATIN_SMALL_E || cp === CodePoint.LATIN_CAPITAL_E) {
+        this.data = {
+          minus: sign === CodePoint.DASH,
+          left: [CodePoint.DIGIT_0]
+        };
+        return "EXPONENT_RIGHT";
+      }
+      if (cp === CodePoint.DOT) {
+        this.data = {
+          minus: sign === CodePoint.DASH,
+          absInt: [CodePoint.DIGIT_0]
+        };
+        return "FRACTIONAL_RIGHT";
+      }
+      this.endToken("Integer", "start", "0", 10);
+      return this.back("DATA");
+    }
+    const { out, nextCp, hasUnderscore } = this.parseDigits(cp, isDigit2);
+    if (nextCp === CodePoint.DASH && sign === CodePoint.NULL && !hasUnderscore && out.length === 4) {
+      this.data = {
+        hasDate: true,
+        year: Number(String.fromCodePoint(...out)),
+        month: 0,
+        day: 0,
+        hour: 0,
+        minute: 0,
+        second: 0
+      };
+      return "DATE_MONTH";
+    }
+    if (nextCp === CodePoint.COLON && sign === CodePoint.NULL && !hasUnderscore && out.length === 2) {
+      this.data = {
+        hasDate: false,
+        year: 0,
+        month: 0,
+        day: 0,
+        hour: Number(String.fromCodePoint(...out)),
+        minute: 0,
+        second: 0
+      };
+      return "TIME_MINUTE";
+    }
+    if (nextCp === CodePoint.LATIN_SMALL_E || nextCp === CodePoint.LATIN_CAPITAL_E) {
+      this.data = {
+        minus: sign === CodePoint.DASH,
+        left: out
+      };
+      return "EXPONENT_RIGHT";
+    }
+    if (nextCp === CodePoint.DOT) {
+      this.data = {
+        minus: sign === CodePoint.DASH,
+        absInt: out
+      };
+      return "FRACTIONAL_RIGHT";
+    }
+    this.endToken("Integer", "start", sign === CodePoint.DASH ? String.fromCodePoint(CodePoint.DASH, ...out) : String.fromCodePoint(...out), 10);
+    return this.back("DATA");
+  }
+  HEX(cp) {
+    const { out } = this.parseDigits(cp, isHexDig);
+    this.endToken("Integer", "start", String.fromCodePoint(...out), 16);
+    return this.back("DATA");
+  }
+  OCTAL(cp) {
+    const { out } = this.parseDigits(cp, isOctalDig);
+    this.endToken("Integer", "start", String.fromCodePoint(...out), 8);
+    return this.back("DATA");
+  }
+  BINARY(cp) {
+    const { out } = this.parseDigits(cp, (c) => c === CodePoint.DIGIT_0 || c === CodePoint.DIGIT_1);
+    this.endToken("Integer", "start", String.fromCodePoint(...out), 2);
+    return this.back("DATA");
+  }
+  FRACTIONAL_RIGHT(cp) {
+    const { minus, absInt } = this.data;
+    const { out, nextCp } = this.parseDigits(cp, isDigit2);
+    const absNum = [
+      ...absInt,
+      CodePoint.DOT,
+      ...out
+    ];
+    if (nextCp === CodePoint.LATIN_SMALL_E || nextCp === CodePoint.LATIN_CAPITAL_E) {
+      this.data = {
+        minus,
+        left: absNum
+      };
+      return "EXPONENT_RIGHT";
+    }
+    const value = Number(minus ? String.fromCodePoint(CodePoint.DASH, ...absNum) : String.fromCodePoint(...absNum));
+    this.endToken("Float", "start", value);
+    return this.back("DATA");
+  }
+  EXPONENT_RIGHT(cp) {
+    const { left, minus: leftMinus } = this.data;
+    let minus = false;
+    if (cp === CodePoint.DASH || cp === CodePoint.PLUS_SIGN) {
+      minus = cp === CodePoint.DASH;
+      cp = this.nextCode();
+    }
+    const { out } = this.parseDigits(cp, isDigit2);
+    const right = out;
+    if (minus) right.unshift(CodePoint.DASH);
+    const value = Number(leftMinus ? String.fromCodePoint(CodePoint.DASH, ...left, CodePoint.LATIN_SMALL_E, ...right) : String.fromCodePoint(...left, CodePoint.LATIN_SMALL_E, ...right));
+    this.endToken("Float", "start", value);
+    return this.back("DATA");
+  }
+  BOOLEAN(cp) {
+    if (cp === CodePoint.LATIN_SMALL_T) {
+      const startPos = this.codePointIterator.start;
+      if (this.eatCode(CodePoint.LATIN_SMALL_R) && this.eatCode(CodePoint.LATIN_SMALL_U) && this.eatCode(CodePoint.LATIN_SMALL_E)) {
+        this.endToken("Boolean", "end", true);
+        return "DATA";
+      }
+      this.moveAt(startPos);
+    } else if (cp === CodePoint.LATIN_SMALL_F) {
+      const startPos = this.codePointIterator.start;
+      if (this.eatCode(CodePoint.LATIN_SMALL_A) && this.eatCode(CodePoint.LATIN_SMALL_L) && this.eatCode(CodePoint.LATIN_SMALL_S) && this.eatCode(CodePoint.LATIN_SMALL_E)) {
+        this.endToken("Boolean", "end", false);
+        return "DATA";
+      }
+      this.moveAt(startPos);
+    }
+    return this.reportParseError("unexpected-char");
+  }
+  DATE_MONTH(cp) {
+    const start = this.codePointIterator.start;
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (cp !== CodePoint.DASH) return this.reportParseError("unexpected-char");
+    const end = this.codePointIterator.start;
+    const data = this.data;
+    data.month = Number(this.text.slice(start, end));
+    return "DATE_DAY";
+  }
+  DATE_DAY(cp) {
+    const start = this.codePointIterator.start;
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    const end = this.codePointIterator.end;
+    const data = this.data;
+    data.day = Number(this.text.slice(start, end));
+    if (!isValidDate(data.year, data.month, data.day)) return this.reportParseError("invalid-date");
+    cp = this.nextCode();
+    if (cp === CodePoint.LATIN_CAPITAL_T || cp === CodePoint.LATIN_SMALL_T) return "TIME_HOUR";
+    if (cp === CodePoint.SPACE) {
+      const startPos = this.codePointIterator.start;
+      if (isDigit2(this.nextCode()) && isDigit2(this.nextCode())) {
+        this.moveAt(startPos);
+        return "TIME_HOUR";
+      }
+      this.moveAt(startPos);
+    }
+    const dateValue = getDateFromDateTimeData(data, "");
+    this.endToken("LocalDate", "start", dateValue);
+    return this.back("DATA");
+  }
+  TIME_HOUR(cp) {
+    const start = this.codePointIterator.start;
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (cp !== CodePoint.COLON) return this.reportParseError("unexpected-char");
+    const end = this.codePointIterator.start;
+    const data = this.data;
+    data.hour = Number(this.text.slice(start, end));
+    return "TIME_MINUTE";
+  }
+  TIME_MINUTE(cp) {
+    const start = this.codePointIterator.start;
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    const end = this.codePointIterator.end;
+    const data = this.data;
+    data.minute = Number(this.text.slice(start, end));
+    cp = this.nextCode();
+    if (cp === CodePoint.COLON) return "TIME_SECOND";
+    if (this.tomlVersion.lt(1, 1)) return this.reportParseError("unexpected-char");
+    if (!isValidTime(data.hour, data.minute, data.second)) return this.reportParseError("invalid-time");
+    return this.processTimeEnd(cp, data);
+  }
+  TIME_SECOND(cp) {
+    const start = this.codePointIterator.start;
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    const end = this.codePointIterator.end;
+    const data = this.data;
+    data.second = Number(this.text.slice(start, end));
+    if (!isValidTime(data.hour, data.minute, data.second)) return this.reportParseError("invalid-time");
+    cp = this.nextCode();
+    if (cp === CodePoint.DOT) return "TIME_SEC_FRAC";
+    return this.processTimeEnd(cp, data);
+  }
+  TIME_SEC_FRAC(cp) {
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    const start = this.codePointIterator.start;
+    while (isDigit2(cp)) cp = this.nextCode();
+    const end = this.codePointIterator.start;
+    const data = this.data;
+    data.frac = this.text.slice(start, end);
+    return this.processTimeEnd(cp, data);
+  }
+  processTimeEnd(cp, data) {
+    if (data.hasDate) {
+      if (cp === CodePoint.DASH || cp === CodePoint.PLUS_SIGN) {
+        data.offsetSign = cp;
+        return "TIME_OFFSET";
+      }
+      if (cp === CodePoint.LATIN_CAPITAL_Z || cp === CodePoint.LATIN_SMALL_Z) {
+        const dateValue$2 = getDateFromDateTimeData(data, "Z");
+        this.endToken("OffsetDateTime", "end", dateValue$2);
+        return "DATA";
+      }
+      const dateValue$1 = getDateFromDateTimeData(data, "");
+      this.endToken("LocalDateTime", "start", dateValue$1);
+      return this.back("DATA");
+    }
+    const dateValue = getDateFromDateTimeData(data, "");
+    this.endToken("LocalTime", "start", dateValue);
+    return this.back("DATA");
+  }
+  TIME_OFFSET(cp) {
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    const hourStart = this.codePointIterator.start;
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (cp !== CodePoint.COLON) return this.reportParseError("unexpected-char");
+    const hourEnd = this.codePointIterator.start;
+    cp = this.nextCode();
+    const minuteStart = this.codePointIterator.start;
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    cp = this.nextCode();
+    if (!isDigit2(cp)) return this.reportParseError("unexpected-char");
+    const minuteEnd = this.codePointIterator.end;
+    const hour = Number(this.text.slice(hourStart, hourEnd));
+    const minute = Number(this.text.slice(minuteStart, minuteEnd));
+    if (!isValidTime(hour, minute, 0)) return this.reportParseError("invalid-time");
+    const data = this.data;
+    const dateValue = getDateFromDateTimeData(data, `${String.fromCodePoint(data.offsetSign)}${padStart(hour, 2)}:${padStart(minute, 2)}`);
+    this.endToken("OffsetDateTime", "end", dateValue);
+    return "DATA";
+  }
+  parseDigits(cp, checkDigit) {
+    if (cp === CodePoint.UNDERSCORE) return this.reportParseError("invalid-underscore");
+    if (!checkDigit(cp)) return this.reportParseError("unexpected-char");
+    const out = [];
+    let before = CodePoint.NULL;
+    let hasUnderscore = false;
+    while (checkDigit(cp) || cp === CodePoint.UNDERSCORE) {
+      if (cp === CodePoint.UNDERSCORE) {
+        hasUnderscore = true;
+        if (before === CodePoint.UNDERSCORE) return this.reportParseError("invalid-underscore");
+      } else out.push(cp);
+      before = cp;
+      cp = this.nextCode();
+    }
+    if (before === CodePoint.UNDERSCORE) return this.reportParseError("invalid-underscore");
+    return {
+      out,
+      nextCp: cp,
+      hasUnderscore
+    };
+  }
+  parseUnicode(count) {
+    const startLoc = this.codePointIterator.start;
+    const start = this.codePointIterator.end;
+    let charCount = 0;
+    let cp;
+    while ((cp = this.nextCode()) !== CodePoint.EOF) {
+      if (!isHexDig(cp)) {
+        this.moveAt(startLoc);
+        return this.reportParseError("invalid-char-in-escape-sequence");
+      }
+      charCount++;
+      if (charCount >= count) break;
+    }
+    const end = this.codePointIterator.end;
+    const code2 = this.text.slice(start, end);
+    const codePoint = parseInt(code2, 16);
+    if (!isUnicodeScalarValue(codePoint)) return this.reportParseError("invalid-code-point", { cp: code2 });
+    return codePoint;
+  }
+  reportParseErrorControlChar() {
+    return this.reportParseError("invalid-control-character");
+  }
+};
+function isUnquotedKeyChar(cp, tomlVersion) {
+  if (isLetter(cp) || isDigit2(cp) || cp === CodePoint.UNDERSCORE || cp === CodePoint.DASH) return true;
+  if (tomlVersion.lt(1, 1)) return false;
+  return false;
+}
+function isControlOtherThanTab(cp) {
+  return isControl(cp) && cp !== CodePoint.TABULATION || cp === CodePoint.DELETE;
+}
+function isNonEOL(cp) {
+  return cp === CodePoint.TABULATION || CodePoint.SPACE <= cp && cp <= CodePoint.TILDE || isNonAscii(cp);
+}
+function isNonAscii(cp) {
+  return CodePoint.PAD <= cp && cp <= CodePoint.CP_D7FF || CodePoint.CP_E000 <= cp && cp <= CodePoint.CP_10FFFF;
+}
+function isValidDate(y, m2, d) {
+  if (y >= 0 && m2 <= 12 && m2 >= 1 && d >= 1) return d <= (m2 === 2 ? y & 3 || !(y % 25) && y & 15 ? 28 : 29 : 30 + (m2 + (m2 >> 3) & 1));
+  return false;
+}
+function isValidTime(h, m2, s3) {
+  if (h >= 24 || h < 0 || m2 > 59 || m2 < 0 || s3 > 60 || s3 < 0) return false;
+  return true;
+}
+function getDateFromDateTimeData(data, timeZone) {
+  const year = padStart(data.year, 4);
+  const month = data.month ? padStart(data.month, 2) : "01";
+  const day2 = data.day ? padStart(data.day, 2) : "01";
+  const hour = padStart(data.hour, 2);
+  const minute = padStart(data.minute, 2);
+  const second = padStart(data.second, 2);
+  const textDate = `${year}-${month}-${day2}`;
+  const frac = data.frac ? `.${data.frac}` : "";
+  const dateValue = /* @__PURE__ */ new Date(`${textDate}T${hour}:${minute}:${second}${frac}${timeZone}`);
+  if (!isNaN(dateValue.getTime()) || data.second !== 60) return dateValue;
+  return /* @__PURE__ */ new Date(`${textDate}T${hour}:${minute}:59${frac}${timeZone}`);
+}
+function padStart(num, maxLength) {
+  return String(num).padStart(maxLength, "0");
+}
+var VALUE_KIND_VALUE = /* @__PURE__ */ Symbol("VALUE_KIND_VALUE");
+var VALUE_KIND_INTERMEDIATE = /* @__PURE__ */ Symbol("VALUE_KIND_INTERMEDIATE");
+var KeysResolver = class {
+  constructor(ctx) {
+    this.rootKeys = /* @__PURE__ */ new Map();
+    this.tables = [];
+    this.ctx = ctx;
+  }
+  applyResolveKeyForTable(node2) {
+    let keys = this.rootKeys;
+    const peekKeyIndex = node2.key.keys.length - 1;
+    for (let index = 0; index < peekKeyIndex; index++) {
+      const keyNode = node2.key.keys[index];
+      const keyName2 = toKeyName(keyNode);
+      node2.resolvedKey.push(keyName2);
+      let keyStore = keys.get(keyName2);
+      if (!keyStore) {
+        keyStore = {
+          node: keyNode,
+          keys: /* @__PURE__ */ new Map()
+        };
+        keys.set(keyName2, keyStore);
+      } else if (keyStore.table === "array") {
+        const peekIndex = keyStore.peekIndex;
+        node2.resolvedKey.push(peekIndex);
+        keyStore = keyStore.keys.get(peekIndex);
+      }
+      keys = keyStore.keys;
+    }
+    const lastKeyNode = node2.key.keys[peekKeyIndex];
+    const lastKeyName = toKeyName(lastKeyNode);
+    node2.resolvedKey.push(lastKeyName);
+    const lastKeyStore = keys.get(lastKeyName);
+    if (!lastKeyStore) if (node2.kind === "array") {
+      node2.resolvedKey.push(0);
+      const newKeyStore = {
+        node: lastKeyNode,
+        keys: /* @__PURE__ */ new Map()
+      };
+      keys.set(lastKeyName, {
+        table: node2.kind,
+        node: lastKeyNode,
+        keys: /* @__PURE__ */ new Map([[0, newKeyStore]]),
+        peekIndex: 0
+      });
+      this.tables.push({
+        node: node2,
+        keys: newKeyStore.keys
+      });
+    } else {
+      const newKeyStore = {
+        table: node2.kind,
+        node: lastKeyNode,
+        keys: /* @__PURE__ */ new Map()
+      };
+      keys.set(lastKeyName, newKeyStore);
+      this.tables.push({
+        node: node2,
+        keys: newKeyStore.keys
+      });
+    }
+    else if (!lastKeyStore.table) if (node2.kind === "array") this.ctx.reportParseError("dupe-keys", lastKeyNode);
+    else {
+      const transformKey = {
+        table: node2.kind,
+        node: lastKeyNode,
+        keys: lastKeyStore.keys
+      };
+      keys.set(lastKeyName, transformKey);
+      this.tables.push({
+        node: node2,
+        keys: transformKey.keys
+      });
+    }
+    else if (lastKeyStore.table === "array") if (node2.kind === "array") {
+      const newKeyStore = {
+        node: lastKeyNode,
+        keys: /* @__PURE__ */ new Map()
+      };
+      const newIndex = lastKeyStore.peekIndex + 1;
+      node2.resolvedKey.push(newIndex);
+      lastKeyStore.keys.set(newIndex, newKeyStore);
+      lastKeyStore.peekIndex = newIndex;
+      this.tables.push({
+        node: node2,
+        keys: newKeyStore.keys
+      });
+    } else this.ctx.reportParseError("dupe-keys", lastKeyNode);
+    else this.ctx.reportParseError("dupe-keys", lastKeyNode);
+  }
+  verifyDuplicateKeys(node2) {
+    for (const body2 of node2.body) if (body2.type === "TOMLKeyValue") verifyDuplicateKeysForKeyValue(this.ctx, this.rootKeys, body2);
+    for (const { node: tableNode, keys } of this.tables) for (const body2 of tableNode.body) verifyDuplicateKeysForKeyValue(this.ctx, keys, body2);
+  }
+};
+function verifyDuplicateKeysForKeyValue(ctx, defineKeys, node2) {
+  let keys = defineKeys;
+  const lastKey = last(node2.key.keys);
+  for (const keyNode of node2.key.keys) {
+    const key = toKeyName(keyNode);
+    let defineKey = keys.get(key);
+    if (defineKey) {
+      if (defineKey.value === VALUE_KIND_VALUE) ctx.reportParseError("dupe-keys", getAfterNode(keyNode, defineKey.node));
+      else if (lastKey === keyNode) ctx.reportParseError("dupe-keys", getAfterNode(keyNode, defineKey.node));
+      else if (defineKey.table) ctx.reportParseError("dupe-keys", getAfterNode(keyNode, defineKey.node));
+      defineKey.value = VALUE_KIND_INTERMEDIATE;
+    } else {
+      if (lastKey === keyNode) defineKey = {
+        value: VALUE_KIND_VALUE,
+        node: keyNode,
+        keys: /* @__PURE__ */ new Map()
+      };
+      else defineKey = {
+        value: VALUE_KIND_INTERMEDIATE,
+        node: keyNode,
+        keys: /* @__PURE__ */ new Map()
+      };
+      keys.set(key, defineKey);
+    }
+    keys = defineKey.keys;
+  }
+  if (node2.value.type === "TOMLInlineTable") verifyDuplicateKeysForInlineTable(ctx, keys, node2.value);
+  else if (node2.value.type === "TOMLArray") verifyDuplicateKeysForArray(ctx, keys, node2.value);
+}
+function verifyDuplicateKeysForInlineTable(ctx, defineKeys, node2) {
+  for (const body2 of node2.body) verifyDuplicateKeysForKeyValue(ctx, defineKeys, body2);
+}
+function verifyDuplicateKeysForArray(ctx, defineKeys, node2) {
+  const keys = defineKeys;
+  for (let index = 0; index < node2.elements.length; index++) {
+    const element = node2.elements[index];
+    let defineKey = keys.get(index);
+    if (defineKey) ctx.reportParseError("dupe-keys", getAfterNode(element, defineKey.node));
+    else {
+      defineKey = {
+        value: VALUE_KIND_VALUE,
+        node: element,
+        keys: /* @__PURE__ */ new Map()
+      };
+      defineKeys.set(index, defineKey);
+      if (element.type === "TOMLInlineTable") verifyDuplicateKeysForInlineTable(ctx, defineKey.keys, element);
+      else if (element.type === "TOMLArray") verifyDuplicateKeysForArray(ctx, defineKey.keys, element);
+    }
+  }
+}
+function getAfterNode(a, b2) {
+  return a.range[0] <= b2.range[0] ? b2 : a;
+}
+var Context = class {
+  constructor(data) {
+    this.tokens = [];
+    this.comments = [];
+    this.back = null;
+    this.stateStack = [];
+    this.needNewLine = false;
+    this.needSameLine = false;
+    this.currToken = null;
+    this.prevToken = null;
+    this.valueContainerStack = [];
+    this.tokenizer = new Tokenizer(data.text, data.parserOptions);
+    this.topLevelTable = data.topLevelTable;
+    this.table = data.topLevelTable;
+    this.keysResolver = new KeysResolver(this);
+  }
+  /**
+  * Get the next token.
+  */
+  nextToken(option) {
+    this.prevToken = this.currToken;
+    if (this.back) {
+      this.currToken = this.back;
+      this.back = null;
+    } else this.currToken = this._nextTokenFromTokenizer(option);
+    if ((this.needNewLine || this.needSameLine || option?.needSameLine) && this.prevToken && this.currToken) if (this.prevToken.loc.end.line === this.currToken.loc.start.line) {
+      if (this.needNewLine) return this.reportParseError("missing-newline", this.currToken);
+    } else {
+      const needSameLine = this.needSameLine || option?.needSameLine;
+      if (needSameLine) return this.reportParseError(needSameLine, this.currToken);
+    }
+    this.needNewLine = false;
+    this.needSameLine = false;
+    return this.currToken;
+  }
+  _nextTokenFromTokenizer(option) {
+    const valuesEnabled = this.tokenizer.valuesEnabled;
+    if (option?.valuesEnabled) this.tokenizer.valuesEnabled = option.valuesEnabled;
+    let token = this.tokenizer.nextToken();
+    while (token && token.type === "Block") {
+      this.comments.push(token);
+      token = this.tokenizer.nextToken();
+    }
+    if (token) this.tokens.push(token);
+    this.tokenizer.valuesEnabled = valuesEnabled;
+    return token;
+  }
+  backToken() {
+    if (this.back) throw new Error("Illegal state");
+    this.back = this.currToken;
+    this.currToken = this.prevToken;
+  }
+  addValueContainer(valueContainer) {
+    this.valueContainerStack.push(valueContainer);
+    this.tokenizer.valuesEnabled = true;
+  }
+  consumeValueContainer() {
+    const valueContainer = this.valueContainerStack.pop();
+    this.tokenizer.valuesEnabled = this.valueContainerStack.length > 0;
+    return valueContainer;
+  }
+  applyResolveKeyForTable(node2) {
+    this.keysResolver.applyResolveKeyForTable(node2);
+  }
+  verifyDuplicateKeys() {
+    this.keysResolver.verifyDuplicateKeys(this.topLevelTable);
+  }
+  /**
+  * Report an invalid token error.
+  */
+  reportParseError(code2, token) {
+    let offset, line, column;
+    if (token) {
+      offset = token.range[0];
+      line = token.loc.start.line;
+      column = token.loc.start.column;
+    } else {
+      offset = this.tokenizer.start;
+      const startPos = this.tokenizer.getLocFromIndex(offset);
+      line = startPos.line;
+      column = startPos.column;
+    }
+    throw new ParseError(code2, offset, line, column);
+  }
+};
+var STATE_FOR_ERROR = { VALUE: "missing-value" };
+var STRING_VALUE_STYLE_MAP = {
+  BasicString: "basic",
+  MultiLineBasicString: "basic",
+  LiteralString: "literal",
+  MultiLineLiteralString: "literal"
+};
+var STRING_KEY_STYLE_MAP = {
+  BasicString: "basic",
+  LiteralString: "literal"
+};
+var DATETIME_VALUE_KIND_MAP = {
+  OffsetDateTime: "offset-date-time",
+  LocalDateTime: "local-date-time",
+  LocalDate: "local-date",
+  LocalTime: "local-time"
+};
+var TOMLParser = class {
+  /**
+  * Initialize this parser.
+  */
+  constructor(text, parserOptions) {
+    this.text = text;
+    this.parserOptions = parserOptions || {};
+    this.tomlVersion = getTOMLVer(this.parserOptions.tomlVersion);
+  }
+  /**
+  * Parse TOML
+  */
+  parse() {
+    const ast = {
+      type: "Program",
+      body: [],
+      sourceType: "module",
+      tokens: [],
+      comments: [],
+      parent: null,
+      range: [0, 0],
+      loc: {
+        start: {
+          line: 1,
+          column: 0
+        },
+        end: {
+          line: 1,
+          column: 0
+        }
+      }
+    };
+    const node2 = {
+      type: "TOMLTopLevelTable",
+      body: [],
+      parent: ast,
+      range: cloneRange(ast.range),
+      loc: cloneLoc(ast.loc)
+    };
+    ast.body = [node2];
+    const ctx = new Context({
+      text: this.text,
+      parserOptions: this.parserOptions,
+      topLevelTable: node2
+    });
+    let token = ctx.nextToken();
+    if (token) {
+      node2.range[0] = token.range[0];
+      node2.loc.start = clonePos(token.loc.start);
+      while (token) {
+        const state$1 = ctx.stateStack.pop() || "TABLE";
+        ctx.stateStack.push(...this[state$1](token, ctx));
+        token = ctx.nextToken();
+      }
+      const state = ctx.stateStack.pop() || "TABLE";
+      if (state in STATE_FOR_ERROR) return ctx.reportParseError(STATE_FOR_ERROR[state], null);
+      if (ctx.table.type === "TOMLTable") applyEndLoc(ctx.table, last(ctx.table.body));
+      applyEndLoc(node2, last(node2.body));
+    }
+    ctx.verifyDuplicateKeys();
+    ast.tokens = ctx.tokens;
+    ast.comments = ctx.comments;
+    const endOffset = ctx.tokenizer.end;
+    const endPos = ctx.tokenizer.getLocFromIndex(endOffset);
+    ast.range[1] = endOffset;
+    ast.loc.end = {
+      line: endPos.line,
+      column: endPos.column
+    };
+    return ast;
+  }
+  TABLE(token, ctx) {
+    if (isBare(token) || isString(token)) return this.processKeyValue(token, ctx.table, ctx);
+    if (isLeftBracket(token)) return this.processTable(token, ctx.topLevelTable, ctx);
+    return ctx.reportParseError("unexpected-token", token);
+  }
+  VALUE(token, ctx) {
+    if (isString(token) || isMultiLineString(token)) return this.processStringValue(token, ctx);
+    if (isNumber(token)) return this.processNumberValue(token, ctx);
+    if (isBoolean(token)) return this.processBooleanValue(token, ctx);
+    if (isDateTime(token)) return this.processDateTimeValue(token, ctx);
+    if (isLeftBracket(token)) return this.processArray(token, ctx);
+    if (isLeftBrace(token)) return this.processInlineTable(token, ctx);
+    return ctx.reportParseError("unexpected-token", token);
+  }
+  processTable(token, topLevelTableNode, ctx) {
+    const tableNode = {
+      type: "TOMLTable",
+      kind: "standard",
+      key: null,
+      resolvedKey: [],
+      body: [],
+      parent: topLevelTableNode,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    if (ctx.table.type === "TOMLTable") applyEndLoc(ctx.table, last(ctx.table.body));
+    topLevelTableNode.body.push(tableNode);
+    ctx.table = tableNode;
+    let targetToken = ctx.nextToken({ needSameLine: "invalid-key-value-newline" });
+    if (isLeftBracket(targetToken)) {
+      if (token.range[1] < targetToken.range[0]) return ctx.reportParseError("invalid-space", targetToken);
+      tableNode.kind = "array";
+      targetToken = ctx.nextToken({ needSameLine: "invalid-key-value-newline" });
+    }
+    if (isRightBracket(targetToken)) return ctx.reportParseError("missing-key", targetToken);
+    if (!targetToken) return ctx.reportParseError("unterminated-table-key", null);
+    targetToken = this.processKeyNode(targetToken, tableNode, ctx).nextToken;
+    if (!isRightBracket(targetToken)) return ctx.reportParseError("unterminated-table-key", targetToken);
+    if (tableNode.kind === "array") {
+      const rightBracket = targetToken;
+      targetToken = ctx.nextToken({ needSameLine: "invalid-key-value-newline" });
+      if (!isRightBracket(targetToken)) return ctx.reportParseError("unterminated-table-key", targetToken);
+      if (rightBracket.range[1] < targetToken.range[0]) return ctx.reportParseError("invalid-space", targetToken);
+    }
+    applyEndLoc(tableNode, targetToken);
+    ctx.applyResolveKeyForTable(tableNode);
+    ctx.needNewLine = true;
+    return [];
+  }
+  processKeyValue(token, tableNode, ctx) {
+    const keyValueNode = {
+      type: "TOMLKeyValue",
+      key: null,
+      value: null,
+      parent: tableNode,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    tableNode.body.push(keyValueNode);
+    const { nextToken: targetToken } = this.processKeyNode(token, keyValueNode, ctx);
+    if (!isEq(targetToken)) return ctx.reportParseError("missing-equals-sign", targetToken);
+    ctx.addValueContainer({
+      parent: keyValueNode,
+      set: (valNode) => {
+        keyValueNode.value = valNode;
+        applyEndLoc(keyValueNode, valNode);
+        ctx.needNewLine = true;
+        return [];
+      }
+    });
+    ctx.needSameLine = "invalid-key-value-newline";
+    return ["VALUE"];
+  }
+  processKeyNode(token, parent, ctx) {
+    if (isDot(token)) ctx.reportParseError("invalid-leading-dot-in-key", token);
+    const keyNode = {
+      type: "TOMLKey",
+      keys: [],
+      parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    parent.key = keyNode;
+    let targetToken = token;
+    let dotToken = null;
+    do {
+      if (isBare(targetToken)) this.processBareKey(targetToken, keyNode);
+      else if (isString(targetToken)) this.processStringKey(targetToken, keyNode);
+      else break;
+      dotToken = null;
+      targetToken = ctx.nextToken({ needSameLine: "invalid-key-value-newline" });
+      if (!isDot(targetToken)) break;
+      dotToken = targetToken;
+      targetToken = ctx.nextToken({ needSameLine: "invalid-key-value-newline" });
+    } while (targetToken);
+    if (dotToken) ctx.reportParseError(isDot(targetToken) ? "invalid-consecutive-dots-in-key" : "invalid-trailing-dot-in-key", dotToken);
+    applyEndLoc(keyNode, last(keyNode.keys));
+    return {
+      keyNode,
+      nextToken: targetToken
+    };
+  }
+  processBareKey(token, keyNode) {
+    const node2 = {
+      type: "TOMLBare",
+      name: token.value,
+      parent: keyNode,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    keyNode.keys.push(node2);
+  }
+  processStringKey(token, keyNode) {
+    const node2 = {
+      type: "TOMLQuoted",
+      kind: "string",
+      value: token.string,
+      style: STRING_KEY_STYLE_MAP[token.type],
+      multiline: false,
+      parent: keyNode,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    keyNode.keys.push(node2);
+  }
+  processStringValue(token, ctx) {
+    const valueContainer = ctx.consumeValueContainer();
+    const node2 = {
+      type: "TOMLValue",
+      kind: "string",
+      value: token.string,
+      style: STRING_VALUE_STYLE_MAP[token.type],
+      multiline: isMultiLineString(token),
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    return valueContainer.set(node2);
+  }
+  processNumberValue(token, ctx) {
+    const valueContainer = ctx.consumeValueContainer();
+    const text = this.text;
+    const [startRange, endRange] = token.range;
+    let numberString = null;
+    const getNumberText = () => {
+      return numberString ?? (numberString = text.slice(startRange, endRange).replace(/_/g, ""));
+    };
+    let node2;
+    if (token.type === "Integer") node2 = {
+      type: "TOMLValue",
+      kind: "integer",
+      value: token.number,
+      bigint: token.bigint,
+      get number() {
+        return getNumberText();
+      },
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    else node2 = {
+      type: "TOMLValue",
+      kind: "float",
+      value: token.number,
+      get number() {
+        return getNumberText();
+      },
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    return valueContainer.set(node2);
+  }
+  processBooleanValue(token, ctx) {
+    const valueContainer = ctx.consumeValueContainer();
+    const node2 = {
+      type: "TOMLValue",
+      kind: "boolean",
+      value: token.boolean,
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    return valueContainer.set(node2);
+  }
+  processDateTimeValue(token, ctx) {
+    const valueContainer = ctx.consumeValueContainer();
+    const node2 = {
+      type: "TOMLValue",
+      kind: DATETIME_VALUE_KIND_MAP[token.type],
+      value: token.date,
+      datetime: token.value,
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    return valueContainer.set(node2);
+  }
+  processArray(token, ctx) {
+    const valueContainer = ctx.consumeValueContainer();
+    const node2 = {
+      type: "TOMLArray",
+      elements: [],
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    const nextToken = ctx.nextToken({ valuesEnabled: true });
+    if (isRightBracket(nextToken)) {
+      applyEndLoc(node2, nextToken);
+      return valueContainer.set(node2);
+    }
+    ctx.backToken();
+    return this.processArrayValue(node2, valueContainer, ctx);
+  }
+  processArrayValue(node2, valueContainer, ctx) {
+    ctx.addValueContainer({
+      parent: node2,
+      set: (valNode) => {
+        node2.elements.push(valNode);
+        let nextToken = ctx.nextToken({ valuesEnabled: true });
+        const hasComma = isComma(nextToken);
+        if (hasComma) nextToken = ctx.nextToken({ valuesEnabled: true });
+        if (isRightBracket(nextToken)) {
+          applyEndLoc(node2, nextToken);
+          return valueContainer.set(node2);
+        }
+        if (hasComma) {
+          ctx.backToken();
+          return this.processArrayValue(node2, valueContainer, ctx);
+        }
+        return ctx.reportParseError(nextToken ? "missing-comma" : "unterminated-array", nextToken);
+      }
+    });
+    return ["VALUE"];
+  }
+  processInlineTable(token, ctx) {
+    const valueContainer = ctx.consumeValueContainer();
+    const node2 = {
+      type: "TOMLInlineTable",
+      body: [],
+      parent: valueContainer.parent,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    const needSameLine = this.tomlVersion.gte(1, 1) ? void 0 : "invalid-inline-table-newline";
+    const nextToken = ctx.nextToken({ needSameLine });
+    if (nextToken) {
+      if (isBare(nextToken) || isString(nextToken)) return this.processInlineTableKeyValue(nextToken, node2, valueContainer, ctx);
+      if (isRightBrace(nextToken)) {
+        applyEndLoc(node2, nextToken);
+        return valueContainer.set(node2);
+      }
+    }
+    return ctx.reportParseError("unexpected-token", nextToken);
+  }
+  processInlineTableKeyValue(token, inlineTableNode, valueContainer, ctx) {
+    const keyValueNode = {
+      type: "TOMLKeyValue",
+      key: null,
+      value: null,
+      parent: inlineTableNode,
+      range: cloneRange(token.range),
+      loc: cloneLoc(token.loc)
+    };
+    inlineTableNode.body.push(keyValueNode);
+    const { nextToken: targetToken } = this.processKeyNode(token, keyValueNode, ctx);
+    if (!isEq(targetToken)) return ctx.reportParseError("missing-equals-sign", targetToken);
+    const needSameLine = this.tomlVersion.gte(1, 1) ? void 0 : "invalid-inline-table-newline";
+    ctx.addValueContainer({
+      parent: keyValueNode,
+      set: (valNode) => {
+        keyValueNode.value = valNode;
+        applyEndLoc(keyValueNode, valNode);
+        let nextToken = ctx.nextToken({ needSameLine });
+        if (isComma(nextToken)) {
+          nextToken = ctx.nextToken({ needSameLine });
+          if (nextToken && (isBare(nextToken) || isString(nextToken))) return this.processInlineTableKeyValue(nextToken, inlineTableNode, valueContainer, ctx);
+          if (isRightBrace(nextToken)) {
+            if (this.tomlVersion.lt(1, 1)) return ctx.reportParseError("invalid-trailing-comma-in-inline-table", nextToken);
+          } else return ctx.reportParseError(nextToken ? "unexpected-token" : "unterminated-inline-table", nextToken);
+        }
+        if (isRightBrace(nextToken)) {
+          applyEndLoc(inlineTableNode, nextToken);
+          return valueContainer.set(inlineTableNode);
+        }
+        return ctx.reportParseError(nextToken ? "missing-comma" : "unterminated-inline-table", nextToken);
+      }
+    });
+    ctx.needSameLine = "invalid-key-value-newline";
+    return ["VALUE"];
+  }
+};
+function isDot(token) {
+  return isPunctuator(token) && token.value === ".";
+}
+function isEq(token) {
+  return isPunctuator(token) && token.value === "=";
+}
+function isLeftBracket(token) {
+  return isPunctuator(token) && token.value === "[";
+}
+function isRightBracket(token) {
+  return isPunctuator(token) && token.value === "]";
+}
+function isLeftBrace(token) {
+  return isPunctuator(token) && token.value === "{";
+}
+function isRightBrace(token) {
+  return isPunctuator(token) && token.value === "}";
+}
+function isComma(token) {
+  return isPunctuator(token) && token.value === ",";
+}
+function isPunctuator(token) {
+  return Boolean(token && token.type === "Punctuator");
+}
+function isBare(token) {
+  return token.type === "Bare";
+}
+function isString(token) {
+  return token.type === "BasicString" || token.type === "LiteralString";
+}
+function isMultiLineString(token) {
+  return token.type === "MultiLineBasicString" || token.type === "MultiLineLiteralString";
+}
+function isNumber(token) {
+  return token.type === "Integer" || token.type === "Float";
+}
+function isBoolean(token) {
+  return token.type === "Boolean";
+}
+function isDateTime(token) {
+  return token.type === "OffsetDateTime" || token.type === "LocalDateTime" || token.type === "LocalDate" || token.type === "LocalTime";
+}
+function applyEndLoc(node2, child) {
+  if (child) {
+    node2.range[1] = child.range[1];
+    node2.loc.end = clonePos(child.loc.end);
+  }
+}
+function cloneRange(range) {
+  return [range[0], range[1]];
+}
+function cloneLoc(loc) {
+  return {
+    start: clonePos(loc.start),
+    end: clonePos(loc.end)
+  };
+}
+function clonePos(pos) {
+  return {
+    line: pos.line,
+    column: pos.column
+  };
+}
+var tomlKeys = {
+  Program: ["body"],
+  TOMLTopLevelTable: ["body"],
+  TOMLTable: ["key", "body"],
+  TOMLKeyValue: ["key", "value"],
+  TOMLKey: ["keys"],
+  TOMLArray: ["elements"],
+  TOMLInlineTable: ["body"],
+  TOMLBare: [],
+  TOMLQuoted: [],
+  TOMLValue: []
+};
+var KEYS2 = unionWith(tomlKeys);
+function parseForESLint(code2, options) {
+  return {
+    ast: new TOMLParser(code2, options).parse(),
+    visitorKeys: KEYS2,
+    services: { isTOML: true }
+  };
+}
+var getStaticTOMLValue = generateConvertTOMLValue((node2) => node2.value);
+function generateConvertTOMLValue(convertValue) {
+  function resolveValue(node2, baseTable) {
+    return resolver[node2.type](node2, baseTable);
+  }
+  const resolver = {
+    Program(node2, baseTable = {}) {
+      return resolveValue(node2.body[0], baseTable);
+    },
+    TOMLTopLevelTable(node2, baseTable = {}) {
+      for (const body2 of node2.body) resolveValue(body2, baseTable);
+      return baseTable;
+    },
+    TOMLKeyValue(node2, baseTable = {}) {
+      const value = resolveValue(node2.value);
+      set(baseTable, resolveValue(node2.key), value);
+      return baseTable;
+    },
+    TOMLTable(node2, baseTable = {}) {
+      const table = getTable(baseTable, resolveValue(node2.key), node2.kind === "array");
+      for (const body2 of node2.body) resolveValue(body2, table);
+      return baseTable;
+    },
+    TOMLArray(node2) {
+      return node2.elements.map((e) => resolveValue(e));
+    },
+    TOMLInlineTable(node2) {
+      const table = {};
+      for (const body2 of node2.body) resolveValue(body2, table);
+      return table;
+    },
+    TOMLKey(node2) {
+      return node2.keys.map((key) => resolveValue(key));
+    },
+    TOMLBare(node2) {
+      return node2.name;
+    },
+    TOMLQuoted(node2) {
+      return node2.value;
+    },
+    TOMLValue(node2) {
+      return convertValue(node2);
+    }
+  };
+  return (node2) => resolveValue(node2);
+}
+function getTable(baseTable, keys, array2) {
+  let target = baseTable;
+  for (let index = 0; index < keys.length - 1; index++) {
+    const key = keys[index];
+    target = getNextTargetFromKey(target, key);
+  }
+  const lastKey = last(keys);
+  const lastTarget = target[lastKey];
+  if (lastTarget == null) {
+    const tableValue$1 = {};
+    target[lastKey] = array2 ? [tableValue$1] : tableValue$1;
+    return tableValue$1;
+  }
+  if (isValue(lastTarget)) {
+    const tableValue$1 = {};
+    target[lastKey] = array2 ? [tableValue$1] : tableValue$1;
+    return tableValue$1;
+  }
+  if (!array2) {
+    if (Array.isArray(lastTarget)) {
+      const tableValue$1 = {};
+      target[lastKey] = tableValue$1;
+      return tableValue$1;
+    }
+    return lastTarget;
+  }
+  if (Array.isArray(lastTarget)) {
+    const tableValue$1 = {};
+    lastTarget.push(tableValue$1);
+    return tableValue$1;
+  }
+  const tableValue = {};
+  target[lastKey] = [tableValue];
+  return tableValue;
+  function getNextTargetFromKey(currTarget, key) {
+    const nextTarget = currTarget[key];
+    if (nextTarget == null) {
+      const val = {};
+      currTarget[key] = val;
+      return val;
+    }
+    if (isValue(nextTarget)) {
+      const val = {};
+      currTarget[key] = val;
+      return val;
+    }
+    let resultTarget = nextTarget;
+    while (Array.isArray(resultTarget)) {
+      const lastIndex = resultTarget.length - 1;
+      const nextElement = resultTarget[lastIndex];
+      if (isValue(nextElement)) {
+        const val = {};
+        resultTarget[lastIndex] = val;
+        return val;
+      }
+      resultTarget = nextElement;
+    }
+    return resultTarget;
+  }
+}
+function set(baseTable, keys, value) {
+  let target = baseTable;
+  for (let index = 0; index < keys.length - 1; index++) {
+    const key = keys[index];
+    const nextTarget = target[key];
+    if (nextTarget == null) {
+      const val = {};
+      target[key] = val;
+      target = val;
+    } else if (isValue(nextTarget) || Array.isArray(nextTarget)) {
+      const val = {};
+      target[key] = val;
+      target = val;
+    } else target = nextTarget;
+  }
+  target[last(keys)] = value;
+}
+function isValue(value) {
+  return typeof value !== "object" || value instanceof Date;
+}
+function parseTOML(code2, options) {
+  return parseForESLint(code2, options).ast;
+}
+
+// src/history/redact/formats/toml.ts
+var tomlFormat = {
+  name: "toml",
+  parse(text) {
+    let ast;
+    try {
+      ast = parseTOML(text);
+    } catch (err) {
+      const line = err.lineNumber;
+      throw new FormatError(`not valid TOML${line ? ` (line ${line})` : ""}`);
+    }
+    const leaves = [];
+    const keyNames = (key) => key.keys.map((k2) => String(k2.name ?? k2.value));
+    const walk = (node2, path2) => {
+      switch (node2.type) {
+        case "TOMLTopLevelTable":
+          for (const c of node2.body) walk(c, path2);
+          return;
+        case "TOMLTable":
+          for (const c of node2.body) walk(c, node2.resolvedKey.map(String));
+          return;
+        case "TOMLKeyValue":
+          walk(node2.value, [...path2, ...keyNames(node2.key)]);
+          return;
+        case "TOMLInlineTable":
+          for (const c of node2.body) walk(c, path2);
+          return;
+        case "TOMLArray":
+          node2.elements.forEach((c, i) => walk(c, [...path2, String(i)]));
+          return;
+        case "TOMLValue": {
+          const [s3, e] = node2.range;
+          if (node2.kind === "string") {
+            const d = node2.multiline ? 3 : 1;
+            leaves.push({ path: path2, start: s3 + d, end: e - d, value: `s:${node2.value}`, quote: false, trivial: node2.value === "" });
+          } else {
+            leaves.push({ path: path2, start: s3, end: e, value: `${node2.kind}:${text.slice(s3, e)}`, quote: true, trivial: node2.kind === "boolean" });
+          }
+          return;
+        }
+        default:
+          throw new FormatError(`unexpected TOML node ${node2.type}`);
+      }
+    };
+    for (const c of ast.body) walk(c, []);
+    return { leaves, comments: ast.comments.map((c) => [c.range[0] + 1, c.range[1]]) };
+  }
+};
+
+// src/history/redact/formats/yaml.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+var yamlFormat = {
+  name: "yaml",
+  parse(text) {
+    const docs = (0, import_yaml2.parseAllDocuments)(text, { keepSourceTokens: true, uniqueKeys: false });
+    const leaves = [];
+    if (!Array.isArray(docs)) return { leaves, comments: comments(text) };
+    const anchored = /* @__PURE__ */ new Map();
+    const aliasedFromSecret = /* @__PURE__ */ new Set();
+    const walk = (node2, path2, anchors) => {
+      if (!node2) return;
+      const under = node2.anchor ? [...anchors, node2.anchor] : anchors;
+      if ((0, import_yaml2.isMap)(node2)) {
+        for (const pair of node2.items) if ((0, import_yaml2.isPair)(pair)) walk(pair.value, [...path2, keyName(pair.key)], under);
+      } else if ((0, import_yaml2.isSeq)(node2)) {
+        node2.items.forEach((item, i) => walk(item, [...path2, String(i)], under));
+      } else if ((0, import_yaml2.isAlias)(node2)) {
+        const [s3, e] = node2.range;
+        const leaf = { path: path2, start: s3, end: e, value: `*${node2.source}`, quote: false, trivial: true };
+        leaves.push(leaf);
+        aliases.set(leaf, node2.source);
+      } else if ((0, import_yaml2.isScalar)(node2)) {
+        const leaf = scalarLeaf(text, node2, path2);
+        leaves.push(leaf);
+        for (const a of under) anchored.set(a, [...anchored.get(a) ?? [], leaf]);
+      }
+    };
+    const aliases = /* @__PURE__ */ new Map();
+    docs.forEach((doc, i) => {
+      if (doc.errors.length > 0) {
+        const line = text.slice(0, doc.errors[0].pos[0]).split("\n").length;
+        throw new FormatError(`not valid YAML (line ${line})`);
+      }
+      walk(doc.contents, docs.length > 1 ? [String(i)] : [], []);
+    });
+    return {
+      leaves,
+      comments: comments(text),
+      aliasTargets: (isSecretPath) => {
+        for (const [leaf, name2] of aliases) if (isSecretPath(leaf.path)) aliasedFromSecret.add(name2);
+        for (const name2 of aliasedFromSecret) for (const l of anchored.get(name2) ?? []) l.forceSecret = true;
+      }
+    };
+  }
+};
+function keyName(key) {
+  return (0, import_yaml2.isScalar)(key) ? String(key.value) : String(key);
+}
+function scalarLeaf(text, node2, path2) {
+  const [s3, e] = node2.range;
+  const token = node2.srcToken;
+  const v2 = node2.value;
+  const value = `${typeof v2}:${v2 instanceof Uint8Array ? Buffer.from(v2).toString("base64") : String(v2)}`;
+  const trivial = v2 === null || typeof v2 === "boolean" || v2 === "";
+  if (token?.type === "single-quoted-scalar" || token?.type === "double-quoted-scalar") {
+    return { path: path2, start: s3 + 1, end: e - 1, value, quote: false, trivial };
+  }
+  if (token?.type === "block-scalar") {
+    const bodyStart = e - token.source.length;
+    if (text.slice(bodyStart, e) !== token.source) throw new FormatError("a YAML block scalar could not be located");
+    let a = bodyStart;
+    let b2 = e;
+    while (a < b2 && /\s/.test(text[a])) a++;
+    while (b2 > a && /\s/.test(text[b2 - 1])) b2--;
+    return { path: path2, start: a, end: b2, value, quote: false, trivial: trivial || a === b2 };
+  }
+  return { path: path2, start: s3, end: e, value, quote: false, trivial };
+}
+function comments(text) {
+  const out = [];
+  const visit2 = (t) => {
+    if (Array.isArray(t)) {
+      for (const x of t) visit2(x);
+    } else if (t && typeof t === "object") {
+      const tok = t;
+      if (tok.type === "comment" && typeof tok.offset === "number" && typeof tok.source === "string") {
+        out.push([tok.offset + 1, tok.offset + tok.source.length]);
+        return;
+      }
+      for (const v2 of Object.values(t)) if (v2 && typeof v2 === "object") visit2(v2);
+    }
+  };
+  for (const token of new import_yaml2.Parser().parse(text)) visit2(token);
+  return out;
+}
+
+// src/history/redact/redact.ts
+var NO_RULES = { secretFiles: [], redact: [], mask: [] };
+var MAX_TEXT_BYTES = 512 * 1024;
+var SECRET_FILE_NAMES = [/\.(key|p12|pfx|jks|keystore|kdbx|gpg)$/i, /^id_(rsa|dsa|ecdsa|ed25519)(_sk)?$/];
+function formatOf(path2) {
+  const name2 = basename(path2).toLowerCase();
+  if (name2 === ".env" || name2 === "env" || name2.endsWith(".env") || name2.startsWith(".env.")) return "env";
+  if (/\.jsonc?$/.test(name2)) return "json";
+  if (/\.ya?ml$/.test(name2)) return "yaml";
+  if (name2.endsWith(".toml")) return "toml";
+  if (/\.(ini|cfg|cnf|properties)$/.test(name2)) return "ini";
+  return "text";
+}
+var FORMATS = { yaml: yamlFormat, json: jsonFormat, toml: tomlFormat, ini: iniFormat, env: envFormat, text: textFormat };
+async function redactFile(path2, content, rules2, key) {
+  checkFingerprintKey(key);
+  const format2 = formatOf(path2);
+  const onlyFingerprint = (recorded, reason) => ({
+    text: `# cairn: ${reason}; its content is not recorded here
+${placeholder(key, content)}
+`,
+    recorded,
+    format: format2,
+    redacted: 1,
+    masked: 0,
+    reason
+  });
+  const glob2 = rules2.secretFiles.find((g2) => matchesGlob(path2, g2));
+  if (glob2 !== void 0) return onlyFingerprint("secret", `a secret file (secret-files: ${glob2})`);
+  if (SECRET_FILE_NAMES.some((re2) => re2.test(basename(path2)))) return onlyFingerprint("secret", "a key file");
+  if (content.length > MAX_TEXT_BYTES) return onlyFingerprint("secret", `larger than ${MAX_TEXT_BYTES / 1024} KiB`);
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(content);
+  } catch {
+    return onlyFingerprint("secret", "a binary file");
+  }
+  if (text.includes("\0")) return onlyFingerprint("secret", "a binary file");
+  if (isPrivateKeyFile(text)) return onlyFingerprint("secret", "a private key");
+  try {
+    return { ...await redactText(text, FORMATS[format2], rules2, key), recorded: "redacted", format: format2 };
+  } catch (err) {
+    if (err instanceof FormatError) return onlyFingerprint("opaque", `${err.message}, so it cannot be redacted safely`);
+    throw err;
+  }
+}
+async function redactText(text, format2, rules2, key) {
+  const parsed = format2.parse(text);
+  const secretPath = (p2) => p2.some(isSecretKey);
+  parsed.aliasTargets?.(secretPath);
+  const spans2 = [];
+  for (const leaf of parsed.leaves) {
+    if (leaf.end > leaf.start && !leaf.trivial && (leaf.forceSecret || secretPath(leaf.path))) spans2.push({ start: leaf.start, end: leaf.end, kind: "redact" });
+  }
+  spans2.push(
+    ...secretKeyLines(text, parsed.comments),
+    ...privateKeyBlocks(text),
+    ...urlPasswords(text),
+    ...urlQuerySecrets(text),
+    ...connectionStringPasswords(text),
+    ...highEntropyStrings(text),
+    ...await knownTokens(text),
+    ...toValues(patternSpans(text, rules2.redact, "redact"), parsed.leaves, parsed.comments)
+  );
+  for (const s3 of spans2.slice()) {
+    const value = text.slice(s3.start, s3.end).trim();
+    if (value.length < 6) continue;
+    for (let i = text.indexOf(value); i !== -1; i = text.indexOf(value, i + 1)) spans2.push({ start: i, end: i + value.length, kind: "redact" });
+  }
+  spans2.push(...toValues(patternSpans(text, rules2.mask, "mask"), parsed.leaves, parsed.comments));
+  const groups = merge3(spans2);
+  let out = "";
+  let at2 = 0;
+  let redacted = 0;
+  let masked = 0;
+  for (const g2 of groups) {
+    const original = text.slice(g2.start, g2.end);
+    let replacement = g2.kind === "mask" ? MASKED : placeholder(key, original);
+    if (parsed.leaves.some((l) => l.quote && l.start === g2.start && l.end === g2.end)) replacement = `"${replacement}"`;
+    out += text.slice(at2, g2.start) + replacement;
+    at2 = g2.end;
+    if (g2.kind === "mask") masked++;
+    else redacted++;
+  }
+  out += text.slice(at2);
+  verify(format2, text, out, parsed.leaves, groups);
+  return { text: out, redacted, masked };
+}
+function toValues(spans2, leaves, comments2) {
+  const ranges = [...leaves.filter((l) => l.end > l.start).map((l) => [l.start, l.end]), ...comments2];
+  return spans2.flatMap((s3) => {
+    if (ranges.some(([a, b2]) => a <= s3.start && s3.end <= b2)) return [s3];
+    const pieces = ranges.filter(([a, b2]) => a < s3.end && b2 > s3.start).map(([a, b2]) => ({ start: Math.max(a, s3.start), end: Math.min(b2, s3.end), kind: s3.kind }));
+    return pieces.length > 0 ? pieces : [s3];
+  });
+}
+function merge3(spans2) {
+  const sorted = spans2.filter((s3) => s3.end > s3.start).sort((a, b2) => a.start - b2.start || b2.end - a.end);
+  const groups = [];
+  for (const s3 of sorted) {
+    const last2 = groups.at(-1);
+    if (last2 && s3.start < last2.end) {
+      last2.end = Math.max(last2.end, s3.end);
+      if (s3.kind === "mask") last2.kind = "mask";
+    } else groups.push({ ...s3 });
+  }
+  return groups;
+}
+function verify(format2, before, after, leaves, groups) {
+  const fail = () => {
+    throw new FormatError("its redaction could not be checked");
+  };
+  let again;
+  try {
+    again = format2.parse(after).leaves;
+  } catch {
+    return fail();
+  }
+  if (again.length !== leaves.length) fail();
+  leaves.forEach((leaf, i) => {
+    if (again[i].path.join("\0") !== leaf.path.join("\0")) fail();
+    const touched = groups.some((g2) => g2.start < leaf.end && g2.end > leaf.start);
+    if (!touched && again[i].value !== leaf.value) fail();
+  });
+  const visible = after.replace(PLACEHOLDER_RE, "\0");
+  for (const g2 of groups) {
+    const secret2 = before.slice(g2.start, g2.end).trim();
+    if (g2.kind === "redact" && secret2.length >= 6 && visible.includes(secret2)) fail();
+  }
+}
+
+// src/history/review.ts
+var EMPTY_TREE3 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+async function review(gitDir, base, head) {
+  const mb = base ? (await git(gitDir, ["merge-base", `refs/cairn/${base}`, head], { allowFail: true })).stdout.toString().trim() : "";
+  const from = mb || EMPTY_TREE3;
+  const files = await changes(gitDir, mb ? `${mb}^{tree}` : EMPTY_TREE3, `${head}^{tree}`);
+  const diff3 = (await git(gitDir, ["-c", "core.quotePath=false", "diff", "--no-color", "--no-renames", from, head])).stdout.toString("utf8");
+  const fileDiffBytes = /* @__PURE__ */ new Map();
+  for (const part of diff3.split(/^(?=diff --git )/m)) {
+    const m2 = /^diff --git a\/(.*) b\/\1$/m.exec(part);
+    if (m2) fileDiffBytes.set(m2[1], Buffer.byteLength(part));
+  }
+  const sep2 = "";
+  const log = await gitText(gitDir, [
+    "log",
+    `--format=%H${sep2}%(trailers:key=${TRAILERS.host},valueonly,separator=)${sep2}%(trailers:key=${TRAILERS.snapshot},valueonly,separator=)${sep2}%(trailers:key=${TRAILERS.time},valueonly,separator=)`,
+    mb ? `${mb}..${head}` : head
+  ]);
+  const commits = log.split("\n").filter(Boolean).map((l) => {
+    const [commit, host, snapshot, time2] = l.split(sep2).map((s3) => s3.trim());
+    return { commit, host, snapshot, time: time2 };
+  }).filter((c) => c.snapshot);
+  return { files, diffBytes: Buffer.byteLength(diff3), fileDiffBytes, commits };
+}
+
+// src/history/record.ts
+async function recordSettings(req) {
+  const remote = parseRemote(req.history.repository, req.github);
+  const recorded = [];
+  const sources = [];
+  for (const s3 of req.sources) {
+    const files = [];
+    for (const f2 of s3.files) {
+      const r2 = await redactFile(f2.path, f2.content, s3.rules, req.fingerprintKey);
+      const path2 = f2.path.replace(/^\/+/, "");
+      recorded.push({ path: `${req.host}/${s3.name}/${path2}`, recorded: r2.recorded, reason: r2.reason });
+      if (r2.recorded !== "redacted") req.log.info(`settings history: ${s3.name}/${path2} is recorded by fingerprint only (${r2.reason})`);
+      files.push({ path: path2, text: r2.text });
+    }
+    sources.push({ name: s3.name, files, unread: s3.unread });
+  }
+  const c = await commitHistory({
+    remote,
+    branch: req.history.branch,
+    base: req.history.base,
+    workDir: req.workDir,
+    host: req.host,
+    time: req.time,
+    snapshot: req.snapshot,
+    sources,
+    log: req.log,
+    signal: req.signal
+  });
+  const report = { changed: c.changed, commit: c.commit, branch: c.branch, files: c.files, recorded };
+  if (!c.changed) {
+    req.log.info("settings history: no settings changed");
+    return report;
+  }
+  req.log.info(`settings history: ${c.files.length} file(s) changed; commit ${c.commit.slice(0, 12)} on ${c.branch}`);
+  if (!req.history.pullRequest) return report;
+  if (!remote.github) {
+    req.log.info("settings history: no pull request (history.repository is not a GitHub repository)");
+    return report;
+  }
+  if (!c.base) {
+    req.log.warn(`settings history: no pull request: the base branch ${req.history.base ?? "(the default branch)"} does not exist in ${remote.github.owner}/${remote.github.repo}`);
+    return report;
+  }
+  const r = await review(c.gitDir, c.base, c.commit);
+  try {
+    report.pullRequest = await upsertPullRequest(
+      restClient(req.github, req.log),
+      { ...remote.github, branch: c.branch, base: c.base },
+      { title: title(r), body: body(r, { base: c.base, branch: c.branch }) }
+    );
+    req.log.info(`settings history: pull request #${report.pullRequest.number} ${report.pullRequest.action}: ${report.pullRequest.url}`);
+  } catch (err) {
+    if (!(err instanceof CairnError)) throw err;
+    report.pullRequestError = err;
+  }
+  return report;
+}
+
+// src/app/history.ts
+function historySources(config2) {
+  if (!config2.history) return [];
+  return config2.sources.filter((s3) => s3.kind === "files" && s3.history === true);
+}
+function rulesOf(s3) {
+  if (!s3) return NO_RULES;
+  return { secretFiles: s3["secret-files"] ?? [], redact: (s3.redact ?? []).map((r) => new RegExp(r, "m")), mask: (s3.mask ?? []).map((r) => new RegExp(r, "m")) };
+}
+function historyContent(head, total, digest) {
+  return total <= MAX_TEXT_BYTES ? head : Buffer.concat([head.subarray(0, MAX_TEXT_BYTES), digest()]);
+}
+function serverPath(source2, entryPath) {
+  return "/" + entryPath.slice(source2.length + 1);
+}
+var SettingsCapture = class {
+  files = /* @__PURE__ */ new Map();
+  sources;
+  constructor(sources) {
+    this.sources = sources;
+    for (const s3 of sources) this.files.set(s3.name, /* @__PURE__ */ new Map());
+  }
+  /** `sources`, with those of the history wrapped so their files are kept as they are read. */
+  wrap(sources) {
+    return sources.map((s3) => {
+      const kept = this.files.get(s3.name);
+      if (!kept) return s3;
+      return {
+        name: s3.name,
+        kind: s3.kind,
+        dump: (transport, log) => {
+          const d = s3.dump(transport, log);
+          return {
+            entries: (async function* () {
+              for await (const e of d.entries) yield keeping(e, kept);
+            })(),
+            info: () => d.info()
+          };
+        }
+      };
+    });
+  }
+};
+function keeping(e, kept) {
+  return {
+    ...e,
+    open: async function* () {
+      const head = [];
+      const sha = createHash6("sha256");
+      let total = 0;
+      let headBytes = 0;
+      for await (const c of e.open()) {
+        sha.update(c);
+        total += c.length;
+        if (headBytes <= MAX_TEXT_BYTES) {
+          const part = c.subarray(0, MAX_TEXT_BYTES + 1 - headBytes);
+          head.push(Buffer.from(part));
+          headBytes += part.length;
+        }
+        yield c;
+      }
+      kept.set(e.path, historyContent(Buffer.concat(head), total, () => sha.digest()));
+    }
+  };
+}
+async function recordHistory(settings, capture, saved, req) {
+  const config2 = requireConfig(settings);
+  const h = config2.history;
+  const { id, snapshot } = saved;
+  const unread = snapshot.incomplete ?? [];
+  const sources = [];
+  for (const s3 of capture.sources) {
+    const files = [...capture.files.get(s3.name)].map(([path2, content]) => ({ path: serverPath(s3.name, path2), content }));
+    const notRead = unread.filter((u2) => u2.source === s3.name).map((u2) => u2.path);
+    if (files.length === 0 && notRead.length > 0) {
+      req.log.warn(`settings history: ${s3.name} is not recorded this time: none of its files could be read`);
+      continue;
+    }
+    sources.push({ name: s3.name, files, unread: notRead, rules: rulesOf(s3) });
+  }
+  if (sources.length === 0) return { outcome: { changed: false, files: [] } };
+  const failed2 = (err, committed) => {
+    const where = committed ? `and the settings history commit ${committed.slice(0, 12)} is on ${h.branch}, but` : ", but the settings history was not recorded:";
+    const why = (err instanceof Error ? err.message : errorMessage(err)).replace(/^settings history: /, "");
+    const message2 = `snapshot ${id.slice(0, 8)} was saved${committed ? " " : ""}${where} ${why}`;
+    return err instanceof CairnError ? new CairnError(message2, err.exitCode, err.hint, { cause: err }) : new CairnError(message2, void 0, "this is a bug; please report it with --debug's output", { cause: err });
+  };
+  let workDir;
+  try {
+    workDir = await mkdtemp2(join4(tmpdir(), "cairn-history-"));
+    const r = await recordSettings({
+      history: { repository: h.repository, branch: h.branch, base: h.base, pullRequest: h["pull-request"] },
+      host: snapshot.host,
+      snapshot: id,
+      time: new Date(snapshot.time),
+      sources,
+      fingerprintKey: settingsHistoryKey(saved.keys),
+      github: settings.github,
+      workDir,
+      log: req.log,
+      signal: req.signal
+    });
+    const outcome = {
+      changed: r.changed,
+      files: r.files.map((f2) => ({ path: f2.path, change: f2.status === "deleted" ? "removed" : f2.status === "modified" ? "changed" : "added" })),
+      ...r.commit ? { commit: r.commit } : {},
+      ...r.pullRequest ? { pullRequest: r.pullRequest.url } : {}
+    };
+    return { outcome, error: r.pullRequestError ? failed2(r.pullRequestError, r.commit) : void 0 };
+  } catch (err) {
+    if (req.signal?.aborted) throw err;
+    return { error: failed2(err) };
+  } finally {
+    if (workDir) await rm2(workDir, { recursive: true, force: true });
+  }
+}
+async function history2(settings, req = {}) {
+  const config2 = requireConfig(settings);
+  if (!config2.history) throw new UsageError("cairn.yml has no history: setting, so there is no settings history", "add history: { repository: github:OWNER/REPO } and history: true to a files source (see the README's Settings history)");
+  const workDir = await mkdtemp2(join4(tmpdir(), "cairn-history-"));
+  try {
+    const changes2 = await readLog({ remote: parseRemote(config2.history.repository, settings.github), branch: config2.history.branch, source: req.source, workDir, signal: req.signal });
+    return { repository: config2.history.repository, branch: config2.history.branch, changes: changes2 };
+  } finally {
+    await rm2(workDir, { recursive: true, force: true });
+  }
+}
+
+// src/backends/open.ts
+init_errors();
+import { resolve as resolve4 } from "node:path";
+
+// src/backends/artifact.ts
+init_errors();
+import { createHash as createHash7 } from "node:crypto";
+
+// src/github/artifacts.ts
+init_errors();
+import { writeFile as writeFile2, mkdtemp as mkdtemp3, rm as rm3 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join5 } from "node:path";
+
 // src/github/errors.ts
 init_errors();
 var GitHubError = class extends CairnError {
@@ -46265,8 +56395,8 @@ var GitHubError = class extends CairnError {
   retryable;
   /** The HTTP status, when GitHub answered. */
   status;
-  constructor(problem, message, opts2 = {}) {
-    super(message, opts2.exitCode ?? ExitCode.runtime, opts2.hint, opts2.cause === void 0 ? void 0 : { cause: opts2.cause });
+  constructor(problem, message2, opts2 = {}) {
+    super(message2, opts2.exitCode ?? ExitCode.runtime, opts2.hint, opts2.cause === void 0 ? void 0 : { cause: opts2.cause });
     this.problem = problem;
     this.retryable = opts2.retryable ?? false;
     this.status = opts2.status;
@@ -46304,7 +56434,9 @@ function permissionError(need, said, status, cause) {
     {
       hint: need === "read" ? "give the workflow `permissions: { actions: read }` (and `actions: write` to remove snapshots); a fine-grained token needs the Actions (read) permission" : "give the workflow `permissions: { actions: write }`; a fine-grained token needs the Actions (write) permission",
       status,
-      cause
+      cause,
+      // A setting to change, not a failure that passes: fix it and run again.
+      exitCode: ExitCode.usage
     }
   );
 }
@@ -46312,7 +56444,8 @@ function actionsDisabledError(repository, said, status, cause) {
   return new GitHubError("actions-disabled", `GitHub Actions is not allowed in ${repository} (GitHub said: ${said}), so it has no artifacts to read or write`, {
     hint: "allow Actions for the repository (Settings \u2192 Actions \u2192 General) or its organization, or keep the backups in a git or local repository",
     status,
-    cause
+    cause,
+    exitCode: ExitCode.usage
   });
 }
 function authError(said, status, cause) {
@@ -46389,10 +56522,10 @@ var GitHubArtifacts = class {
   async upload(name2, data, retentionDays2, signal) {
     const runtime = this.writableRuntime();
     signal?.throwIfAborted();
-    const dir = await mkdtemp(join2(tmpdir(), "cairn-artifact-"));
+    const dir = await mkdtemp3(join5(tmpdir2(), "cairn-artifact-"));
     try {
-      const file = join2(dir, name2);
-      await writeFile(file, Buffer.isBuffer(data) ? data : Buffer.concat(data), { mode: 384 });
+      const file = join5(dir, name2);
+      await writeFile2(file, Buffer.isBuffer(data) ? data : Buffer.concat(data), { mode: 384 });
       const { DefaultArtifactClient } = await artifactClient();
       signal?.throwIfAborted();
       exportRuntime(runtime);
@@ -46403,7 +56536,7 @@ var GitHubArtifacts = class {
       if (err.name === "AbortError") throw err;
       throw this.uploadError(err, `uploading artifact ${name2}`);
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await rm3(dir, { recursive: true, force: true });
     }
   }
   /** Delete this run's artifact `name` (needs no REST permission). False when the run has none by that name. */
@@ -46440,17 +56573,17 @@ var GitHubArtifacts = class {
   /** The results service's failures arrive as plain Errors; their text says which. */
   uploadError(err, what) {
     if (err instanceof GitHubError) return err;
-    const message = errorMessage(err);
+    const message2 = errorMessage(err);
     const name2 = err instanceof Error ? err.name : "";
-    if (/storage quota has been hit|insufficient usage/i.test(message)) return quotaError(err);
+    if (/storage quota has been hit|insufficient usage/i.test(message2)) return quotaError(err);
     if (name2 === "GHESNotSupportedError") return unsupportedServerError(this.ctx.serverUrl);
-    if (/maximum number of artifacts/i.test(message)) return jobLimitError(message.replace(/^.*: /s, ""), err);
-    const status = Number(/\((\d{3})\)/.exec(message)?.[1] ?? err.statusCode ?? 0);
-    if (status === 401) return new GitHubError("auth", `${what}: the Actions runtime token was refused (${message})`, { hint: "the workflow run may have ended; run the backup again", status, cause: err });
+    if (/maximum number of artifacts/i.test(message2)) return jobLimitError(message2.replace(/^.*: /s, ""), err);
+    const status = Number(/\((\d{3})\)/.exec(message2)?.[1] ?? err.statusCode ?? 0);
+    if (status === 401) return new GitHubError("auth", `${what}: the Actions runtime token was refused (${message2})`, { hint: "the workflow run may have ended; run the backup again", status, cause: err });
     if (status === 409) return new GitHubError("conflict", `${what}: this run already has an artifact by that name`, { status, cause: err });
-    const transient = name2 === "NetworkError" || /after \d+ attempts|Upload progress stalled|ECONNRESET|ETIMEDOUT|socket hang up|fetch failed/i.test(message) || status === 408 || status === 429 || status >= 500 || // An upload URL that expired mid-way: a new attempt gets a new one.
-    status === 403 && /AuthenticationFailed|signature/i.test(message);
-    return new GitHubError(transient ? "transient" : "failed", `${what}: ${message}`, { retryable: transient, status: status || void 0, cause: err });
+    const transient = name2 === "NetworkError" || /after \d+ attempts|Upload progress stalled|ECONNRESET|ETIMEDOUT|socket hang up|fetch failed/i.test(message2) || status === 408 || status === 429 || status >= 500 || // An upload URL that expired mid-way: a new attempt gets a new one.
+    status === 403 && /AuthenticationFailed|signature/i.test(message2);
+    return new GitHubError(transient ? "transient" : "failed", `${what}: ${message2}`, { retryable: transient, status: status || void 0, cause: err });
   }
   // --- every run's artifacts (REST) ------------------------------------------
   /** Every artifact of the repository, newest first, page by page (100 a page). */
@@ -46520,12 +56653,12 @@ var GitHubArtifacts = class {
       throw new GitHubError("transient", `downloading from blob storage: ${errorMessage(err)}`, { retryable: true, cause: err });
     }
     if (res.status === 200 || res.status === 206) {
-      const body = Buffer.from(await res.arrayBuffer());
+      const body2 = Buffer.from(await res.arrayBuffer());
       if (res.status === 206 && range) {
         const start = Number(/^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1]);
         if (start !== range.offset) throw new GitHubError("transient", `blob storage answered a Range request from byte ${start}, not ${range.offset}`, { retryable: true });
       }
-      return { body, whole: res.status === 200 };
+      return { body: body2, whole: res.status === 200 };
     }
     const text = await res.text().catch(() => "");
     const code2 = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? res.headers.get("x-ms-error-code") ?? "";
@@ -46767,7 +56900,7 @@ var ArtifactBackend = class {
       this.localLocks.set(h.name, Buffer.from(bytes));
       return;
     }
-    const digest = `sha256:${createHash6("sha256").update(bytes).digest("hex")}`;
+    const digest = `sha256:${createHash7("sha256").update(bytes).digest("hex")}`;
     const k2 = keyOf(h.type, h.name);
     const own2 = this.mine.get(k2);
     if (h.type !== "lock" && own2) {
@@ -46840,7 +56973,7 @@ var ArtifactBackend = class {
         }
         if (copy.expires !== void 0 && copy.expires >= horizon) continue;
         const bytes = await this.load(h, void 0, { signal });
-        await this.upload(h, bytes, copy.digest ?? `sha256:${createHash6("sha256").update(bytes).digest("hex")}`, signal);
+        await this.upload(h, bytes, copy.digest ?? `sha256:${createHash7("sha256").update(bytes).digest("hex")}`, signal);
       }
     })().catch((err) => {
       this.singletons = void 0;
@@ -46893,14 +57026,14 @@ var ArtifactBackend = class {
         throw err;
       }
       if (got.whole) {
-        const body = this.checked(h, copy, got.body);
+        const body2 = this.checked(h, copy, got.body);
         if (!want) {
-          if (body.length <= SMALL_FILE && h.type !== "lock") this.keepSmall(copy.id, body);
-          return Buffer.from(body);
+          if (body2.length <= SMALL_FILE && h.type !== "lock") this.keepSmall(copy.id, body2);
+          return Buffer.from(body2);
         }
-        this.wholes.set(copy.id, body);
+        this.wholes.set(copy.id, body2);
         for (const id of this.wholes.keys()) if (this.wholes.size > WHOLE_CACHE) this.wholes.delete(id);
-        return Buffer.from(body.subarray(want.offset, want.offset + want.length));
+        return Buffer.from(body2.subarray(want.offset, want.offset + want.length));
       }
       if (!want || got.body.length !== want.length) {
         throw new GitHubError("transient", `${copy.artifact}: blob storage sent ${got.body.length} bytes for a range of ${want?.length}`, { retryable: true });
@@ -46908,9 +57041,9 @@ var ArtifactBackend = class {
       return got.body;
     }
   }
-  keepSmall(id, body) {
-    this.small.set(id, body);
-    this.smallBytes += body.length;
+  keepSmall(id, body2) {
+    this.small.set(id, body2);
+    this.smallBytes += body2.length;
     for (const [old, b2] of this.small) {
       if (this.smallBytes <= SMALL_BUDGET) break;
       this.small.delete(old);
@@ -46918,13 +57051,13 @@ var ArtifactBackend = class {
     }
   }
   /** A whole download must be the bytes whose digest GitHub recorded at upload. */
-  checked(h, copy, body) {
-    const digest = `sha256:${createHash6("sha256").update(body).digest("hex")}`;
+  checked(h, copy, body2) {
+    const digest = `sha256:${createHash7("sha256").update(body2).digest("hex")}`;
     if (!copy.digest) throw new IntegrityError(`${h.type} ${h.name}: artifact ${copy.artifact} has no recorded digest to check it against`);
-    if (digest !== copy.digest || body.length !== copy.size) {
-      throw new IntegrityError(`${h.type} ${h.name}: the downloaded artifact ${copy.artifact} (${body.length} bytes, ${digest}) is not what was uploaded (${copy.size} bytes, ${copy.digest})`);
+    if (digest !== copy.digest || body2.length !== copy.size) {
+      throw new IntegrityError(`${h.type} ${h.name}: the downloaded artifact ${copy.artifact} (${body2.length} bytes, ${digest}) is not what was uploaded (${copy.size} bytes, ${copy.digest})`);
     }
-    return body;
+    return body2;
   }
   async signedUrl(copy, signal) {
     const now = this.now();
@@ -47012,11 +57145,613 @@ var ArtifactBackend = class {
   }
 };
 
+// src/backends/git.ts
+init_errors();
+import { spawn as spawn3 } from "node:child_process";
+import { rmSync } from "node:fs";
+import { appendFile, mkdtemp as mkdtemp4, open as open2, readFile as readFile2, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join6, resolve as resolve3 } from "node:path";
+var DEFAULT_BRANCH = "cairn";
+var MAX_FILE_SIZE = 45 * 1e3 * 1e3;
+var PUSH_LIMIT = 1024 * 1024 * 1024;
+var REFS_PER_PUSH = 100;
+var RACE_ATTEMPTS = 20;
+var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+var IDENTITY = { GIT_AUTHOR_NAME: "cairn", GIT_AUTHOR_EMAIL: "cairn@localhost", GIT_COMMITTER_NAME: "cairn", GIT_COMMITTER_EMAIL: "cairn@localhost" };
+var BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*\.lock(\/|$))[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
+function parseGitUrl(repository, gh) {
+  const server = (gh?.serverUrl ?? "https://github.com").replace(/\/+$/, "");
+  const hash2 = repository.lastIndexOf("#");
+  const head = hash2 < 0 ? repository : repository.slice(0, hash2);
+  const branch2 = hash2 < 0 ? DEFAULT_BRANCH : repository.slice(hash2 + 1);
+  if (!BRANCH.test(branch2)) {
+    throw new UsageError(`invalid branch ${JSON.stringify(branch2)} in ${JSON.stringify(repository)}`, "use letters, digits, '.', '_', '-' and '/' after '#' (default: cairn)");
+  }
+  let url;
+  let onServer = false;
+  const short = /^github:([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?$/.exec(head);
+  if (short) {
+    url = `${server}/${short[1]}/${short[2]}.git`;
+    onServer = true;
+  } else if (head.startsWith("github:")) {
+    throw new UsageError(`invalid GitHub repository ${JSON.stringify(repository)}`, "use github:OWNER/REPO or github:OWNER/REPO#BRANCH");
+  } else if (head.startsWith("git:") && head.length > 4) {
+    url = head.slice(4);
+    if (url.startsWith("-")) throw new UsageError(`invalid git URL ${JSON.stringify(url)}`, "a git URL does not start with '-'");
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^[^/]*:/.test(url)) url = resolve3(url);
+    onServer = url.startsWith(`${server}/`);
+  } else {
+    throw new UsageError(`invalid git repository URL ${JSON.stringify(repository)}`, "use git:URL[#BRANCH] (https://..., ssh://..., git@host:path, file:///..., a path) or github:OWNER/REPO[#BRANCH]");
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(url)) {
+    throw new UsageError("the repository URL holds a password", "remove it: cairn passes the GitHub token (GITHUB_TOKEN, the github-token input) to git itself; other servers use git's credential helpers or SSH keys");
+  }
+  const env = {};
+  const secrets = [];
+  if (onServer && gh?.token && /^https?:/.test(server)) {
+    const basic = Buffer.from(`x-access-token:${gh.token}`).toString("base64");
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = `http.${server}/.extraheader`;
+    env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
+    secrets.push(gh.token, basic);
+  }
+  const shown = short ? `github:${short[1]}/${short[2]}` : `git:${url}`;
+  return { url, branch: branch2, location: `${shown}#${branch2}`, env, secrets };
+}
+var CAUSES = [
+  ["hostKey", /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .*host key is known/i],
+  ["protected", /protected branch|GH006|GH013|pre-receive hook declined|hook declined|denying (non-fast-forward|ref deletion)/i],
+  ["auth", /Authentication failed|could not read (Username|Password)|Invalid username or password|HTTP (Basic: )?Access denied|returned error: 40[13]|The requested URL returned error: 40[13]|Permission denied|Permission to .* denied|terminal prompts disabled|403 Forbidden|401 Unauthorized|Write access to repository not granted/i],
+  ["notFound", /Repository not found|does not appear to be a git repository|not a git repository|returned error: 404|No such file or directory|does not exist/i],
+  ["unreachable", /Could not resolve host|Connection refused|Connection timed out|timed out|Network is unreachable|Connection reset|Connection closed|unexpected disconnect|early EOF|hung up unexpectedly|RPC failed|returned error: 5\d\d|Empty reply from server|Failed to connect|SSL_ERROR|TLS|Broken pipe|Could not read from remote repository/i]
+];
+var HINTS = {
+  auth: "check the credentials: for github: and HTTPS on GitHub, a token with contents: write on the repository (a workflow needs `permissions: contents: write`); for SSH, a key the server accepts",
+  notFound: "check the repository URL; the repository must exist (an empty one is fine) and the token or key must be allowed to read it",
+  unreachable: "the git server could not be reached: check the URL's host and the network, then run again",
+  protected: "the branch is protected: use a branch without protection rules (git:URL#BRANCH, default cairn), or allow this token to push to it",
+  hostKey: "the git server's host key is not known: add it to ~/.ssh/known_hosts (or the file GIT_SSH_COMMAND's UserKnownHostsFile names)",
+  other: void 0
+};
+var GitError2 = class extends CairnError {
+  cause_;
+  retryable;
+  stderr;
+  constructor(what, stderr, secrets) {
+    const clean2 = redact(stderr, secrets);
+    const cause = CAUSES.find(([, re2]) => re2.test(clean2))?.[0] ?? "other";
+    super(`${what} failed: ${lastLines2(clean2)}`, void 0, HINTS[cause]);
+    this.cause_ = cause;
+    this.retryable = cause === "unreachable";
+    this.stderr = clean2;
+  }
+};
+var GitConflictError = class extends CairnError {
+  constructor(message2) {
+    super(message2, void 0, "another run (a prune?) changed the repository meanwhile; run this command again");
+  }
+};
+function redact(s3, secrets) {
+  for (const x of secrets) if (x) s3 = s3.split(x).join("***");
+  return s3;
+}
+function lastLines2(s3) {
+  const lines2 = s3.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^hint:/.test(l));
+  return lines2.slice(-3).join(" / ") || "(no message)";
+}
+var SCRATCH_CONFIG = `[core]
+	compression = 0
+	bigFileThreshold = 1m
+[gc]
+	auto = 0
+[maintenance]
+	auto = false
+[fetch]
+	unpackLimit = 1
+[transfer]
+	unpackLimit = 1
+[protocol]
+	version = 2
+`;
+var scratchDirs = /* @__PURE__ */ new Set();
+var exitHook = false;
+var GitBackend = class {
+  properties;
+  remote;
+  pushLimit;
+  tmpRoot;
+  scratch;
+  /** The remote branch's commit this backend builds on; null: the branch does not exist yet. */
+  base = null;
+  synced;
+  /** The metadata tree at `base`, by path (a pack's entry: its locator, with the pack's size). */
+  tree = /* @__PURE__ */ new Map();
+  /** Changes since `base`: a new entry, or null for a removal. */
+  pending = /* @__PURE__ */ new Map();
+  /** Packs saved here and not pushed yet, by id. */
+  newPacks = /* @__PURE__ */ new Map();
+  /** Pushed packs removed here: their refs go once the metadata without them has landed. */
+  dropRefs = /* @__PURE__ */ new Set();
+  /** Packs whose bytes are in the scratch folder, by id: the file. */
+  cached = /* @__PURE__ */ new Map();
+  locks = /* @__PURE__ */ new Map();
+  /** Serialises what changes the scratch repository's refs (fetch, flush). */
+  queue = Promise.resolve();
+  /** Packs asked for and not fetched yet: the next fetch takes them all. */
+  wanted = /* @__PURE__ */ new Map();
+  constructor(opts2) {
+    this.remote = opts2.remote;
+    this.pushLimit = opts2.pushLimit ?? PUSH_LIMIT;
+    this.tmpRoot = opts2.tmpRoot ?? tmpdir3();
+    this.properties = { location: opts2.remote.location, atomicWrites: true };
+  }
+  serial(fn) {
+    const run3 = this.queue.then(fn, fn);
+    this.queue = run3.catch(() => {
+    });
+    return run3;
+  }
+  async git(args, opts2 = {}) {
+    const dir = await this.dir();
+    return runGit(dir, args, { ...opts2, env: { ...this.remote.env, ...opts2.env } }, this.remote.secrets);
+  }
+  async text(args, opts2 = {}) {
+    return (await this.git(args, opts2)).stdout.toString("utf8").trim();
+  }
+  /** The scratch repository: bare, no compression (everything stored is encrypted), no automatic gc. */
+  dir() {
+    this.scratch ??= (async () => {
+      const dir = await mkdtemp4(join6(this.tmpRoot, "cairn-git-"));
+      scratchDirs.add(dir);
+      if (!exitHook) {
+        exitHook = true;
+        process.once("exit", () => {
+          for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
+        });
+      }
+      const repo = join6(dir, "repo.git");
+      await runGit(void 0, ["init", "--bare", "-q", repo], {}, []);
+      await appendFile(join6(repo, "config"), SCRATCH_CONFIG);
+      return repo;
+    })();
+    return this.scratch;
+  }
+  /** Remove the scratch folder (also done when the process exits). */
+  async dispose() {
+    if (!this.scratch) return;
+    const repo = await this.scratch.catch(() => void 0);
+    if (!repo) return;
+    const dir = join6(repo, "..");
+    scratchDirs.delete(dir);
+    await rm4(dir, { recursive: true, force: true });
+    this.scratch = void 0;
+  }
+  /** The scratch folder, for tests that look inside it. */
+  async scratchDir() {
+    return join6(await this.dir(), "..");
+  }
+  ready(signal) {
+    this.synced ??= this.serial(() => this.fetchTip(signal));
+    this.synced.catch(() => this.synced = void 0);
+    return this.synced;
+  }
+  packRef(id) {
+    return `refs/cairn-packs/${this.remote.branch}/${id}`;
+  }
+  /** Fetch the branch's tip (depth 1: metadata only, no history) and read its tree. */
+  async fetchTip(signal) {
+    const r = await this.git(["fetch", "--depth=1", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, `+refs/heads/${this.remote.branch}:refs/cairn/tip`], {
+      signal,
+      allowFail: true
+    });
+    if (r.code !== 0) {
+      if (!/couldn't find remote ref/i.test(r.stderr)) throw new GitError2(`fetching ${this.remote.location}`, r.stderr, this.remote.secrets);
+      this.base = null;
+      this.tree = /* @__PURE__ */ new Map();
+      return;
+    }
+    this.base = await this.text(["rev-parse", "--verify", "refs/cairn/tip^{commit}"]);
+    this.tree = await this.readTree(this.base);
+  }
+  async readTree(commit) {
+    const out = (await this.git(["ls-tree", "-r", "-l", "-z", "--full-tree", commit])).stdout.toString("utf8");
+    const tree = /* @__PURE__ */ new Map();
+    const locators = [];
+    for (const line of out.split("\0")) {
+      const m2 = /^\d+ blob ([0-9a-f]+) +(\d+)\t(.+)$/s.exec(line);
+      if (!m2) continue;
+      const [, oid, size, path2] = m2;
+      if (!parsePath(path2)) continue;
+      if (path2.startsWith("packs/")) locators.push([path2, oid]);
+      else tree.set(path2, { oid, size: Number(size) });
+    }
+    if (locators.length > 0) {
+      const sizes = (await this.git(["cat-file", "--batch"], { input: locators.map(([, oid]) => oid).join("\n") + "\n" })).stdout;
+      let at2 = 0;
+      for (const [path2, oid] of locators) {
+        const nl = sizes.indexOf(10, at2);
+        const [, , len] = sizes.subarray(at2, nl).toString("utf8").split(" ");
+        const body2 = sizes.subarray(nl + 1, nl + 1 + Number(len)).toString("utf8");
+        at2 = nl + 1 + Number(len) + 1;
+        const size = Number(body2.trim());
+        if (/^\d+\n?$/.test(body2) && Number.isSafeInteger(size)) tree.set(path2, { oid, size });
+      }
+    }
+    return tree;
+  }
+  view(path2) {
+    const p2 = this.pending.get(path2);
+    if (p2 !== void 0) return p2 ?? void 0;
+    return this.tree.get(path2);
+  }
+  async save(h, data, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const path2 = filePath(h);
+    const pieces = Buffer.isBuffer(data) ? [data] : data;
+    const size = pieces.reduce((n, b2) => n + b2.length, 0);
+    if (h.type === "lock") {
+      this.locks.set(h.name, Buffer.concat(pieces));
+      return;
+    }
+    if (size > MAX_FILE_SIZE) {
+      throw new UsageError(
+        `${h.type} ${h.name} is ${size} bytes: too large for a git repository (GitHub warns at 50 MB per file)`,
+        "make a repository with smaller packs (`cairn init --pack-size 16M`, the default) for git remotes"
+      );
+    }
+    await this.ready(opts2?.signal);
+    if (h.type === "pack") {
+      const dir = await this.scratchDir();
+      const file = join6(dir, `pack-${h.name}`);
+      await writeFile3(file, pieces, { mode: 384 });
+      const blob = await this.text(["hash-object", "-w", "--", file], { signal: opts2?.signal });
+      this.cached.set(h.name, file);
+      this.dropRefs.delete(h.name);
+      if (this.tree.get(path2)?.size === size && this.pending.get(path2) === void 0) return;
+      this.newPacks.set(h.name, { blob, size });
+      this.pending.set(path2, { oid: "", size });
+      return;
+    }
+    const oid = await this.text(["hash-object", "-w", "--stdin"], { input: Buffer.concat(pieces), signal: opts2?.signal });
+    if (this.tree.get(path2)?.oid === oid) this.pending.delete(path2);
+    else this.pending.set(path2, { oid, size });
+  }
+  async load(h, range, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const path2 = filePath(h);
+    if (h.type === "lock") {
+      const data2 = this.locks.get(h.name);
+      if (!data2) throw new NotExistError(h);
+      return Buffer.from(range ? data2.subarray(range.offset, range.offset + range.length) : data2);
+    }
+    await this.ready(opts2?.signal);
+    const e = this.view(path2);
+    if (!e) throw new NotExistError(h);
+    if (h.type === "pack") {
+      const file = this.cached.get(h.name) ?? await this.fetchPack(h, opts2?.signal);
+      return await readRange(file, range ?? { offset: 0, length: e.size });
+    }
+    const data = (await this.git(["cat-file", "blob", e.oid], { signal: opts2?.signal })).stdout;
+    return range ? data.subarray(range.offset, range.offset + range.length) : data;
+  }
+  /** The pack's bytes in a scratch file: fetched with every other pack asked for meanwhile, in one fetch. */
+  fetchPack(h, signal) {
+    return new Promise((resolve8, reject) => {
+      const waiting = this.wanted.get(h.name);
+      if (waiting) waiting.push({ resolve: resolve8, reject });
+      else {
+        this.wanted.set(h.name, [{ resolve: resolve8, reject }]);
+        void this.serial(() => this.fetchWanted(signal));
+      }
+    });
+  }
+  async fetchWanted(signal) {
+    const batch = new Map(this.wanted);
+    this.wanted.clear();
+    if (batch.size === 0) return;
+    const ids = [...batch.keys()];
+    const settle2 = (id, err, file) => {
+      for (const w2 of batch.get(id) ?? []) {
+        if (err) w2.reject(err);
+        else w2.resolve(file);
+      }
+    };
+    const fetch2 = async (group) => {
+      const specs = group.map((id) => `+${this.packRef(id)}:refs/cairn/packs/${id}`);
+      return await this.git(["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
+    };
+    try {
+      let r = await fetch2(ids);
+      const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
+      for (const id of ids) {
+        if (single) r = await fetch2([id]);
+        if (r.code !== 0) {
+          settle2(id, /couldn't find remote ref/i.test(r.stderr) ? new NotExistError({ type: "pack", name: id }) : new GitError2(`fetching pack ${id.slice(0, 8)} from ${this.remote.location}`, r.stderr, this.remote.secrets));
+          continue;
+        }
+        try {
+          const file = join6(await this.scratchDir(), `pack-${id}`);
+          await this.git(["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal });
+          this.cached.set(id, file);
+          settle2(id, void 0, file);
+        } catch (err) {
+          settle2(id, err);
+        }
+      }
+    } catch (err) {
+      for (const id of ids) settle2(id, err);
+    }
+  }
+  async stat(h, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const path2 = filePath(h);
+    if (h.type === "lock") {
+      const data = this.locks.get(h.name);
+      if (!data) throw new NotExistError(h);
+      return { name: h.name, size: data.length };
+    }
+    await this.ready(opts2?.signal);
+    const e = this.view(path2);
+    if (!e) throw new NotExistError(h);
+    return { name: h.name, size: e.size };
+  }
+  async *list(type, opts2) {
+    opts2?.signal?.throwIfAborted();
+    if (type === "lock") {
+      for (const [name2, data] of [...this.locks]) yield { name: name2, size: data.length };
+      return;
+    }
+    await this.ready(opts2?.signal);
+    const found = [];
+    for (const path2 of /* @__PURE__ */ new Set([...this.tree.keys(), ...this.pending.keys()])) {
+      const f2 = parsePath(path2);
+      if (!f2 || f2.type !== type) continue;
+      const e = this.view(path2);
+      if (e) found.push({ name: f2.name, size: e.size });
+    }
+    found.sort((a, b2) => a.name < b2.name ? -1 : a.name > b2.name ? 1 : 0);
+    for (const f2 of found) {
+      opts2?.signal?.throwIfAborted();
+      if (this.view(filePath({ type, name: f2.name }))) yield f2;
+    }
+  }
+  async remove(h, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const path2 = filePath(h);
+    if (h.type === "lock") {
+      if (!this.locks.delete(h.name)) throw new NotExistError(h);
+      return;
+    }
+    await this.ready(opts2?.signal);
+    if (!this.view(path2)) throw new NotExistError(h);
+    if (this.tree.has(path2)) this.pending.set(path2, null);
+    else this.pending.delete(path2);
+    if (h.type === "pack") {
+      this.newPacks.delete(h.name);
+      if (this.tree.has(path2)) this.dropRefs.add(h.name);
+      const file = this.cached.get(h.name);
+      this.cached.delete(h.name);
+      if (file) await rm4(file, { force: true });
+    }
+  }
+  /** One commit with everything saved and removed since the last flush, pushed fast-forward (put on top of another run's commit when needed). */
+  async flush(opts2) {
+    opts2?.signal?.throwIfAborted();
+    if (this.pending.size === 0 && this.newPacks.size === 0 && this.dropRefs.size === 0) return;
+    await this.ready(opts2?.signal);
+    await this.serial(async () => {
+      await this.pushPacks(opts2?.signal);
+      if (this.pending.size > 0) await this.pushMetadata(opts2?.signal);
+      await this.deleteDroppedRefs(opts2?.signal);
+    });
+  }
+  /** Every new pack as its own root commit under refs/cairn-packs/BRANCH/, in pushes of at most pushLimit bytes. */
+  async pushPacks(signal) {
+    const packs = [...this.newPacks].sort(([a], [b2]) => a < b2 ? -1 : 1);
+    let group = [];
+    let bytes = 0;
+    const push = async () => {
+      if (group.length === 0) return;
+      const specs = group.map(({ id, commit }) => `${commit}:${this.packRef(id)}`);
+      const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
+      for (const { id } of group) {
+        if (r.code === 0 || new RegExp(`\\t${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
+      }
+      if (r.code !== 0 && [...group].some(({ id }) => this.newPacks.has(id))) {
+        throw new GitError2(`pushing packs to ${this.remote.location}`, r.stderr + r.stdout.toString("utf8"), this.remote.secrets);
+      }
+      group = [];
+      bytes = 0;
+    };
+    const commits = await this.packCommits(packs, signal);
+    for (const [id, p2] of packs) {
+      if (group.length > 0 && (bytes + p2.size > this.pushLimit || group.length >= REFS_PER_PUSH)) await push();
+      group.push({ id, commit: commits.get(id) });
+      bytes += p2.size;
+    }
+    await push();
+  }
+  /** One root commit per pack (tree: the file <id>), dated 0 so one pack is always one commit; made by one git fast-import. */
+  async packCommits(packs, signal) {
+    const marks = join6(await this.scratchDir(), `marks-${Math.random().toString(36).slice(2)}`);
+    const stream2 = packs.map(([id, p2], i) => {
+      const message2 = `cairn pack ${id}
+`;
+      return `commit refs/cairn/new
+mark :${i + 1}
+author cairn <cairn@localhost> 0 +0000
+committer cairn <cairn@localhost> 0 +0000
+data ${message2.length}
+${message2}deleteall
+M 100644 ${p2.blob} ${id}
+
+reset refs/cairn/new
+from ${"0".repeat(40)}
+
+`;
+    }).join("");
+    try {
+      await this.git(["fast-import", "--quiet", "--force", `--export-marks=${marks}`], { input: stream2, signal });
+      const byMark = new Map((await readFile2(marks, "utf8")).trim().split("\n").map((l) => l.split(" ")));
+      return new Map(packs.map(([id], i) => [id, byMark.get(`:${i + 1}`)]));
+    } finally {
+      await rm4(marks, { force: true });
+    }
+  }
+  /** The metadata commit: the pending changes on top of the branch's tip, pushed without force. */
+  async pushMetadata(signal) {
+    for (const [path2, e] of this.pending) {
+      if (e && e.oid === "") e.oid = await this.text(["hash-object", "-w", "--stdin"], { input: `${e.size}
+`, signal });
+    }
+    for (let attempt = 1; ; attempt++) {
+      const commit = await this.commitPending(signal);
+      const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, `${commit}:refs/heads/${this.remote.branch}`], { signal, allowFail: true });
+      if (r.code === 0) {
+        for (const [path2, e] of this.pending) {
+          if (e) this.tree.set(path2, e);
+          else this.tree.delete(path2);
+        }
+        this.pending.clear();
+        this.base = commit;
+        return;
+      }
+      const out = r.stdout.toString("utf8") + r.stderr;
+      const raced = /\[rejected\].*\((fetch first|non-fast-forward|stale info)\)|cannot lock ref .*(is at|but expected|reference already exists)|incorrect old value|failed to update ref/.test(out);
+      if (!raced || attempt >= RACE_ATTEMPTS) throw new GitError2(`pushing to ${this.remote.location}`, out, this.remote.secrets);
+      await this.rebase(signal);
+    }
+  }
+  /** Another run pushed first: take its tip as the new base, if this run's changes can go on top of it. */
+  async rebase(signal) {
+    const before = this.tree;
+    await this.fetchTip(signal);
+    const after = this.tree;
+    const theirRemovals = [...before.keys()].filter((p2) => !after.has(p2));
+    const theirAdditions = [...after.keys()].filter((p2) => !before.has(p2));
+    const ourRemovals = [...this.pending].filter(([p2, e]) => e === null && before.has(p2)).map(([p2]) => p2);
+    if (theirRemovals.length > 0) {
+      throw new GitConflictError(`another run removed ${theirRemovals.length === 1 ? "1 file" : `${theirRemovals.length} files`} from ${this.remote.location} while this one ran (e.g. ${theirRemovals[0]}): this run's changes were not pushed`);
+    }
+    if (ourRemovals.length > 0 && theirAdditions.length > 0) {
+      throw new GitConflictError(`another run added ${theirAdditions.length === 1 ? "1 file" : `${theirAdditions.length} files`} to ${this.remote.location} while this one removed files: this run's changes were not pushed`);
+    }
+    for (const [p2, e] of [...this.pending]) {
+      if (e === null ? !after.has(p2) : after.get(p2)?.oid === e.oid) this.pending.delete(p2);
+    }
+  }
+  async commitPending(signal) {
+    const index = join6(await this.scratchDir(), `index-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      await this.git(this.base ? ["read-tree", `${this.base}^{tree}`] : ["read-tree", "--empty"], { env, signal });
+      const lines2 = [...this.pending].map(([p2, e]) => e ? `100644 ${e.oid}	${p2}` : `0 ${"0".repeat(40)}	${p2}`);
+      await this.git(["update-index", "-z", "--index-info"], { env, input: lines2.join("\0") + "\0", signal });
+      const tree = await this.text(["write-tree"], { env, signal });
+      const added = [...this.pending.values()].filter((e) => e).length;
+      const removed = this.pending.size - added;
+      const message2 = `cairn: ${added} ${added === 1 ? "file" : "files"} added${removed ? `, ${removed} removed` : ""}`;
+      return await this.text(["commit-tree", tree, ...this.base ? ["-p", this.base] : [], "-m", message2], { env: IDENTITY, signal });
+    } finally {
+      await rm4(index, { force: true });
+    }
+  }
+  /** Refs of packs removed here, once the metadata without them has landed. A ref already gone is fine. */
+  async deleteDroppedRefs(signal) {
+    const ids = [...this.dropRefs];
+    for (let i = 0; i < ids.length; i += REFS_PER_PUSH) {
+      const group = ids.slice(i, i + REFS_PER_PUSH);
+      const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, ...group.map((id) => `:${this.packRef(id)}`)], { signal, allowFail: true });
+      const out = r.stdout.toString("utf8") + r.stderr;
+      if (r.code !== 0 && !/remote ref does not exist/.test(out)) throw new GitError2(`removing packs from ${this.remote.location}`, out, this.remote.secrets);
+      for (const id of group) this.dropRefs.delete(id);
+    }
+  }
+  isNotExist(err) {
+    return err instanceof NotExistError;
+  }
+  isRetryable(err) {
+    return err instanceof GitError2 && err.retryable;
+  }
+};
+function filePath(h) {
+  checkHandle(h);
+  if (h.type === "config" || h.type === "keys") return h.type;
+  if (h.type === "pack") return `packs/${h.name.slice(0, 2)}/${h.name}`;
+  return `${DIRS[h.type]}/${h.name}`;
+}
+function parsePath(path2) {
+  if (path2 === "config" || path2 === "keys") return { type: path2, name: "" };
+  const parts = path2.split("/");
+  const type = Object.keys(DIRS).find((t) => DIRS[t] === parts[0] && t !== "config" && t !== "keys" && t !== "lock");
+  if (!type) return void 0;
+  const name2 = parts[parts.length - 1];
+  if (!isValidName(type, name2)) return void 0;
+  if (type === "pack" ? parts.length !== 3 || parts[1] !== name2.slice(0, 2) : parts.length !== 2) return void 0;
+  return { type, name: name2 };
+}
+async function readRange(file, range) {
+  const f2 = await open2(file, "r");
+  try {
+    const buf = Buffer.alloc(range.length);
+    let got = 0;
+    while (got < range.length) {
+      const { bytesRead } = await f2.read(buf, got, range.length - got, range.offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === range.length ? buf : buf.subarray(0, got);
+  } finally {
+    await f2.close();
+  }
+}
+async function runGit(gitDir, args, opts2, secrets) {
+  opts2.signal?.throwIfAborted();
+  const out = opts2.outFile ? await open2(opts2.outFile, "w", 384) : void 0;
+  try {
+    const child = spawn3("git", [...gitDir ? [`--git-dir=${gitDir}`] : [], ...args], {
+      // git inherits this process's environment (PATH, HOME, GIT_SSH_COMMAND,
+      // proxies) like any child; cairn adds only what it sets here.
+      env: { ...process.env, LC_ALL: "C", GIT_TERMINAL_PROMPT: "0", GCM_INTERACTIVE: "never", ...opts2.env },
+      stdio: ["pipe", out ? out.fd : "pipe", "pipe"]
+    });
+    const chunks = [];
+    let stderr = "";
+    child.stdout?.on("data", (d) => chunks.push(d));
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d) => stderr = (stderr + d).slice(-16384));
+    child.stdin.on("error", () => {
+    });
+    child.stdin.end(opts2.input ?? "");
+    const kill = () => child.kill("SIGTERM");
+    opts2.signal?.addEventListener("abort", kill, { once: true });
+    let code2;
+    try {
+      code2 = await new Promise((resolve8, reject) => {
+        child.on(
+          "error",
+          (err) => reject(err.code === "ENOENT" ? new CairnError("git is not installed", void 0, "install git (every GitHub runner has it)") : err)
+        );
+        child.on("close", (c) => resolve8(c ?? 1));
+      });
+    } finally {
+      opts2.signal?.removeEventListener("abort", kill);
+    }
+    opts2.signal?.throwIfAborted();
+    const result = { stdout: Buffer.concat(chunks), stderr, code: code2 };
+    if (code2 !== 0 && !opts2.allowFail) throw new GitError2(`git ${args[0]}`, stderr, secrets);
+    return result;
+  } finally {
+    await out?.close();
+  }
+}
+
 // src/backends/local.ts
 import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir, open as open2, readdir, rename, rm as rm2, stat, unlink } from "node:fs/promises";
-import { join as join3 } from "node:path";
-var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+import { mkdir as mkdir3, open as open3, readdir, rename, rm as rm5, stat, unlink } from "node:fs/promises";
+import { join as join7 } from "node:path";
+var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
 var LocalBackend = class {
   properties;
   root;
@@ -47025,21 +57760,21 @@ var LocalBackend = class {
     this.properties = { location: `local:${root}`, atomicWrites: true };
   }
   dir(h) {
-    if (h.type === "pack") return join3(this.root, "packs", h.name.slice(0, 2));
-    return join3(this.root, DIRS[h.type]);
+    if (h.type === "pack") return join7(this.root, "packs", h.name.slice(0, 2));
+    return join7(this.root, DIRS2[h.type]);
   }
   path(h) {
     checkHandle(h);
-    return join3(this.dir(h), h.name || h.type);
+    return join7(this.dir(h), h.name || h.type);
   }
   async save(h, data, opts2) {
     opts2?.signal?.throwIfAborted();
     const final = this.path(h);
     const dir = this.dir(h);
-    await mkdir(dir, { recursive: true });
-    const tmp = join3(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
+    await mkdir3(dir, { recursive: true });
+    const tmp = join7(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
     try {
-      const f2 = await open2(tmp, "wx", 384);
+      const f2 = await open3(tmp, "wx", 384);
       try {
         if (Buffer.isBuffer(data)) await f2.writeFile(data);
         else {
@@ -47057,7 +57792,7 @@ var LocalBackend = class {
       });
       throw err;
     }
-    const d = await open2(dir, "r");
+    const d = await open3(dir, "r");
     try {
       await d.sync();
     } finally {
@@ -47069,7 +57804,7 @@ var LocalBackend = class {
     const p2 = this.path(h);
     let f2;
     try {
-      f2 = await open2(p2, "r");
+      f2 = await open3(p2, "r");
     } catch (err) {
       if (missing(err)) throw new NotExistError(h);
       throw err;
@@ -47107,15 +57842,15 @@ var LocalBackend = class {
       }
       return;
     }
-    const base = join3(this.root, DIRS[type]);
+    const base = join7(this.root, DIRS2[type]);
     const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
     for (const sub of dirs) {
-      const dir = join3(base, sub);
+      const dir = join7(base, sub);
       for (const name2 of await readdirOrEmpty(dir)) {
         opts2?.signal?.throwIfAborted();
         if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
         try {
-          yield { name: name2, size: (await stat(join3(dir, name2))).size };
+          yield { name: name2, size: (await stat(join7(dir, name2))).size };
         } catch (err) {
           if (err.code !== "ENOENT") throw err;
         }
@@ -47125,7 +57860,7 @@ var LocalBackend = class {
   async remove(h, opts2) {
     opts2?.signal?.throwIfAborted();
     try {
-      await rm2(this.path(h));
+      await rm5(this.path(h));
     } catch (err) {
       if (missing(err)) throw new NotExistError(h);
       throw err;
@@ -47175,16 +57910,16 @@ var RetryBackend = class {
   get properties() {
     return this.inner.properties;
   }
-  async retry(what, opts2, call) {
+  async retry(what, opts2, call2) {
     for (let attempt = 1; ; attempt++) {
       opts2?.signal?.throwIfAborted();
       try {
-        return await call();
+        return await call2();
       } catch (err) {
         if (attempt >= this.attempts || opts2?.signal?.aborted || !this.inner.isRetryable(err)) throw err;
         const pause = this.delayMs * 2 ** (attempt - 1) * (0.5 + Math.random());
         this.log?.warn(`${what} failed (${err instanceof Error ? err.message : String(err)}); trying again in ${(pause / 1e3).toFixed(1)} s`);
-        await sleep(pause, opts2?.signal);
+        await sleep2(pause, opts2?.signal);
       }
     }
   }
@@ -47215,7 +57950,7 @@ var RetryBackend = class {
         return;
       } catch (err) {
         if (attempt >= this.attempts || opts2?.signal?.aborted || !this.inner.isRetryable(err)) throw err;
-        await sleep(this.delayMs * 2 ** (attempt - 1) * (0.5 + Math.random()), opts2?.signal);
+        await sleep2(this.delayMs * 2 ** (attempt - 1) * (0.5 + Math.random()), opts2?.signal);
       }
     }
   }
@@ -47234,13 +57969,13 @@ var RetryBackend = class {
     return this.inner.isRetryable(err);
   }
 };
-function sleep(ms2, signal) {
-  return new Promise((resolve6, reject) => {
+function sleep2(ms2, signal) {
+  return new Promise((resolve8, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(done, ms2);
     function done() {
       signal?.removeEventListener("abort", abort);
-      resolve6();
+      resolve8();
     }
     function abort() {
       clearTimeout(t);
@@ -47251,7 +57986,7 @@ function sleep(ms2, signal) {
 }
 
 // src/backends/open.ts
-var KINDS = "local:PATH, artifacts:NAME";
+var KINDS = "local:PATH, git:URL[#BRANCH], github:OWNER/REPO[#BRANCH], artifacts:NAME";
 function openBackend(url, opts2 = {}) {
   return new RetryBackend(backendFor(url, opts2), { log: opts2.log, signal: opts2.signal });
 }
@@ -47260,10 +57995,13 @@ function backendFor(url, opts2) {
   if (!m2 || !m2[2]) throw new UsageError(`invalid repository URL ${JSON.stringify(url)}`, `use one of ${KINDS}`);
   switch (m2[1]) {
     case "local":
-      return new LocalBackend(resolve3(m2[2]));
+      return new LocalBackend(resolve4(m2[2]));
+    case "git":
+    case "github":
+      return new GitBackend({ remote: parseGitUrl(url, opts2.github) });
     case "artifacts":
       if (!opts2.github) throw new UsageError(`${url} needs the GitHub context (repository, token)`, "this front end cannot open artifacts: repositories");
-      return new ArtifactBackend({ name: m2[2], github: opts2.github });
+      return new ArtifactBackend({ name: m2[2], github: opts2.github, now: opts2.github.now });
     default:
       throw new UsageError(`unknown repository kind "${m2[1]}:" in ${JSON.stringify(url)}`, `supported: ${KINDS}`);
   }
@@ -47274,9 +58012,9 @@ init_errors();
 function credentials(settings, need) {
   if (settings.identity) return { identities: parseIdentityFile(settings.identity.text) };
   if (need === "identity") {
-    const message = "this command reads backed-up data and needs the age identity";
+    const message2 = "this command reads backed-up data and needs the age identity";
     const hint = "pass -i FILE or set CAIRN_IDENTITY (the key text)";
-    throw settings.writeKey ? new NoKeyError(`${message}; the write key cannot read it`, hint) : new UsageError(`${message}; none was given`, hint);
+    throw settings.writeKey ? new NoKeyError(`${message2}; the write key cannot read it`, hint) : new UsageError(`${message2}; none was given`, hint);
   }
   if (!settings.writeKey) {
     throw new UsageError("no key given", "set CAIRN_WRITE_KEY (printed by `cairn init`), pass --write-key-file FILE, or give the identity with -i FILE");
@@ -47286,7 +58024,9 @@ function credentials(settings, need) {
 async function openRepository(settings, need, signal) {
   const backend = openBackend(requireRepository(settings), { signal, github: settings.github });
   await Repository.exists(backend);
-  return Repository.open(backend, credentials(settings, need));
+  const repo = await Repository.open(backend, credentials(settings, need));
+  repo.lockWait = { ms: settings.retryLockMs, signal };
+  return repo;
 }
 
 // src/app/backup.ts
@@ -47301,20 +58041,74 @@ function incompleteError(report) {
     "everything else is in the snapshot; give the backup user read access, correct the paths in cairn.yml or leave those files out, then run the backup again"
   );
 }
+function backupError(report) {
+  const incomplete = incompleteError(report);
+  if (!report.historyError) return incomplete;
+  if (!incomplete) return report.historyError;
+  const e = report.historyError;
+  return new CairnError(`${e.message}
+${incomplete.message}`, e.exitCode, e.hint, { cause: e });
+}
+function parseSnapshotTime(text) {
+  const local = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
+  const t = local ? new Date(+local[1], +local[2] - 1, +local[3], +local[4], +local[5], +(local[6] ?? 0)) : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text.trim()) ? new Date(text.trim()) : /* @__PURE__ */ new Date(NaN);
+  if (Number.isNaN(t.getTime()) || local && t.getMonth() !== +local[2] - 1) {
+    throw new UsageError(`--time: ${JSON.stringify(text)} is not a time`, 'give "YYYY-MM-DD HH:MM:SS" (local time) or ISO 8601 with a zone, e.g. 2026-01-31T02:00:00Z');
+  }
+  return t;
+}
+async function backupEach(settings, req) {
+  const urls = settings.repositories.length > 0 ? settings.repositories : [requireRepository(settings)];
+  if (urls.length === 1) return [{ repository: urls[0], report: await backup2({ ...settings, repository: urls[0] }, req) }];
+  const results = [];
+  for (const url of urls) {
+    req.signal?.throwIfAborted();
+    try {
+      results.push({ repository: url, report: await backup2({ ...settings, repository: url, repositories: [url] }, req) });
+    } catch (err) {
+      if (req.signal?.aborted) throw err;
+      const e = err instanceof CairnError ? err : void 0;
+      results.push({ repository: url, error: { message: errorMessage(err), hint: e?.hint, exitCode: e?.exitCode ?? 1 } });
+      req.log.warn(`the backup into ${url} failed: ${errorMessage(err)}; going on with the other repositories`);
+    }
+  }
+  return results;
+}
+function failedError(results) {
+  const failed2 = results.filter((r) => r.error);
+  if (failed2.length === 0) return void 0;
+  const lines2 = failed2.map((r) => `  ${r.repository}: ${r.error.message}${r.error.hint ? ` (${r.error.hint})` : ""}`).join("\n");
+  if (failed2.length === results.length) {
+    return new CairnError(`the backup failed in every repository:
+${lines2}`, failed2[0].error.exitCode, "fix each repository's problem above and run the backup again");
+  }
+  const saved = results.filter((r) => r.report).map((r) => `${r.repository} (snapshot ${r.report.id.slice(0, 8)})`);
+  return new PartialBackupError(
+    `the backup failed in ${failed2.length} of ${results.length} repositories:
+${lines2}
+saved in ${saved.join(", ")}`,
+    "the snapshot is in the other repositories; fix the failed ones and run the backup again"
+  );
+}
 async function backup2(settings, req) {
   const config2 = requireConfig(settings);
   const repo = await openRepository(settings, "write", req.signal);
-  const sources = createSources(config2, settings.secrets);
+  const capture = new SettingsCapture(historySources(config2));
+  const sources = capture.wrap(createSources(config2, settings.secrets));
   req.signal?.throwIfAborted();
   const transport = await createTransport(config2, settings.ssh);
-  const stop = () => void transport.close().catch(() => {
+  const stop2 = () => void transport.close().catch(() => {
   });
-  req.signal?.addEventListener("abort", stop, { once: true });
+  req.signal?.addEventListener("abort", stop2, { once: true });
   try {
-    const { id, snapshot } = await backup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    return { repository: repo.backend.properties.location, id, snapshot };
+    const { id, snapshot, newBytes } = await backup(repo, { sources, transport, full: req.full, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    const report = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
+    if (capture.sources.length === 0) return report;
+    const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);
+    return { ...report, history: r.outcome, historyError: r.error };
   } finally {
-    req.signal?.removeEventListener("abort", stop);
+    req.signal?.removeEventListener("abort", stop2);
     await transport.close();
   }
 }
@@ -47322,7 +58116,7 @@ async function backup2(settings, req) {
 // src/cli/flags.ts
 function settingsFrom(flags) {
   return resolveSettings(
-    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, json: flags.json },
+    { repository: flags.repo, config: flags.config, identityFile: flags.identity, writeKeyFile: flags.writeKeyFile, retryLock: flags.retryLock, json: flags.json, retentionDays: flags.retentionDays },
     process.env
   );
 }
@@ -47346,9 +58140,9 @@ var jsonErrors = false;
 function useJsonErrors(on) {
   jsonErrors = on;
 }
-function say(kind, message) {
-  process.stderr.write(kind === "warning" ? `warning: ${message}
-` : `${message}
+function say(kind, message2) {
+  process.stderr.write(kind === "warning" ? `warning: ${message2}
+` : `${message2}
 `);
 }
 var stderrLogger = {
@@ -47368,13 +58162,13 @@ ${e.hint ? `hint: ${e.hint}
 function showProgress(json) {
   return !json && !!process.stderr.isTTY && !process.env.CI;
 }
-function progressBar(enabled, format, total, payload = {}, unit = "bytes") {
+function progressBar(enabled, format2, total, payload = {}, unit = "bytes") {
   if (!enabled) return { update: () => {
   }, stop: () => {
   } };
   const bar = new import_cli_progress.default.SingleBar(
     {
-      format,
+      format: format2,
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
@@ -47384,20 +58178,20 @@ function progressBar(enabled, format, total, payload = {}, unit = "bytes") {
     import_cli_progress.default.Presets.shades_classic
   );
   let started = false;
-  let last = { total, payload };
+  let last2 = { total, payload };
   const start = () => {
     started = true;
-    bar.start(last.total, 0, last.payload);
+    bar.start(last2.total, 0, last2.payload);
   };
-  if (total > 0 || !/\{(bar|total|percentage|eta)\}/.test(format)) start();
+  if (total > 0 || !/\{(bar|total|percentage|eta)\}/.test(format2)) start();
   return {
     update(value, p2, newTotal) {
-      if (newTotal !== void 0 && newTotal !== last.total) {
-        last = { ...last, total: newTotal };
+      if (newTotal !== void 0 && newTotal !== last2.total) {
+        last2 = { ...last2, total: newTotal };
         if (started) bar.setTotal(newTotal);
       }
-      if (p2) last = { ...last, payload: { ...last.payload, ...p2 } };
-      if (!started && last.total > 0) start();
+      if (p2) last2 = { ...last2, payload: { ...last2.payload, ...p2 } };
+      if (!started && last2.total > 0) start();
       if (started) bar.update(value, p2);
     },
     stop: () => {
@@ -47425,33 +58219,53 @@ function handleSignals(say2) {
 
 // src/cli/backup.ts
 async function backup3(flags) {
+  const time2 = flags.time === void 0 ? void 0 : parseSnapshotTime(flags.time);
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "{source} {value} read, {fresh} new", 0, { source: "backing up", fresh: "0 B" });
   try {
-    const report = await backup2(settings, {
+    const results = await backupEach(settings, {
       full: flags.full,
+      time: time2,
       log: stderrLogger,
       onProgress: (p2) => bar.update(p2.bytes, { source: p2.source, fresh: formatBytes(p2.newBytes) }),
       signal: cancelSignal
     });
     bar.stop();
-    const { id, snapshot } = report;
-    const s3 = snapshot.stats;
-    const unread = snapshot.incomplete ?? [];
+    const saved = results.filter((r) => r.report);
+    const failed2 = failedError(results);
+    if (saved.length === 0) throw failed2;
+    const several = results.length > 1;
     if (flags.json) {
-      printJson({ id, time: snapshot.time, host: snapshot.host, full: snapshot.full, incomplete: unread, sources: snapshot.sources, stats: s3 });
-      const incomplete2 = incompleteError(report);
-      if (incomplete2) throw incomplete2;
-      return;
-    }
-    process.stdout.write(
-      `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}
+      const { id, snapshot } = saved[0].report;
+      printJson({
+        id,
+        time: snapshot.time,
+        host: snapshot.host,
+        full: snapshot.full,
+        incomplete: snapshot.incomplete ?? [],
+        sources: snapshot.sources,
+        stats: snapshot.stats,
+        expires: saved[0].report.expires?.toISOString() ?? null,
+        history: historyJson(saved[0].report),
+        repositories: results.map((r) => ({ repository: r.repository, id: r.report?.id ?? null, error: r.error ? { code: r.error.exitCode, message: r.error.message, hint: r.error.hint ?? null } : null }))
+      });
+    } else {
+      for (const r of saved) {
+        const { id, snapshot } = r.report;
+        const s3 = snapshot.stats;
+        const unread = snapshot.incomplete ?? [];
+        process.stdout.write(
+          `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${several ? ` in ${r.repository}` : ""}${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}
 ` + snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}
 `).join("") + `  read ${formatBytes(s3.bytes)}, new ${formatBytes(s3.newBytes)} in ${s3.newChunks} of ${s3.chunks} chunks, ${storedText(s3.bytes, s3.storedBytes)}, ${(s3.durationMs / 1e3).toFixed(1)} s
-`
-    );
-    const incomplete = incompleteError(report);
-    if (incomplete) throw incomplete;
+` + (r.report.expires ? `  expires ${r.report.expires.toISOString().replace(/\.\d+Z$/, "Z")} (when the first file it needs expires)
+` : "") + historyText(r.report)
+        );
+      }
+    }
+    if (failed2) throw failed2;
+    const after = backupError(saved[0].report);
+    if (after) throw after;
   } finally {
     bar.stop();
   }
@@ -47462,13 +58276,281 @@ function storedText(read2, stored) {
   const pct = 100 * stored / read2;
   return `stored ${formatBytes(stored)} (${pct < 10 ? pct.toFixed(1) : pct.toFixed(0)}% of the data read)`;
 }
+function historyJson(r) {
+  const h = r.history;
+  return h ? { changed: h.changed, files: h.files, commit: h.commit ?? null, pullRequest: h.pullRequest ?? null } : null;
+}
+function historyText(r) {
+  const h = r.history;
+  if (!h) return r.historyError ? "  settings history: not recorded (see below)\n" : "";
+  if (!h.changed) return "  settings history: no settings changed\n";
+  const n = h.files.length;
+  return `  settings history: ${n === 1 ? "1 file" : `${n} files`} changed, commit ${h.commit.slice(0, 12)}
+` + h.files.map((f2) => `    ${f2.change.padEnd(8)}${f2.path}
+`).join("") + (h.pullRequest ? `  pull request: ${h.pullRequest}
+` : "");
+}
+
+// src/engine/read.ts
+init_errors();
+
+// src/engine/repository/reader.ts
+init_errors();
+var SPAN = 4 * 1024 * 1024;
+var GAP = 256 * 1024;
+var BATCH2 = 1024 * 1024;
+var CACHED_FRAMES = 32;
+var ChunkReader = class {
+  keys = /* @__PURE__ */ new Map();
+  repo;
+  index;
+  prefer;
+  constructor(repo, index, prefer) {
+    if (!repo.canReadData) {
+      throw new NoKeyError("reading backed-up data needs the age identity", "pass -i FILE or set CAIRN_IDENTITY");
+    }
+    this.repo = repo;
+    this.index = index;
+    this.prefer = prefer;
+  }
+  /** The payload key of a pack (its header read and opened once). */
+  async packKeys(pack) {
+    const cached2 = this.keys.get(pack);
+    if (cached2) return cached2;
+    const info = this.index.packs.get(pack);
+    const size = info?.size ?? (await this.repo.backend.stat({ type: "pack", name: pack })).size;
+    const what = `pack ${pack}`;
+    let head = await this.repo.backend.load({ type: "pack", name: pack }, { offset: 0, length: Math.min(size, 4096) });
+    let header = parseHeader(head);
+    if (!header && size > head.length) {
+      head = await this.repo.backend.load({ type: "pack", name: pack }, { offset: 0, length: Math.min(size, 65536) });
+      header = parseHeader(head);
+    }
+    if (!header || head.length < header.length + 16) throw new IntegrityError(`${what}: truncated`);
+    const k2 = payloadKeys(openHeader(header, this.repo.keys.identities, what), head.subarray(header.length, header.length + 16), what);
+    const entry = { ...k2, totalSegments: Math.ceil((size - k2.dataStart) / (SEGMENT + 16)) };
+    this.keys.set(pack, entry);
+    return entry;
+  }
+  /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
+  locateAll(ids) {
+    this.preferred ??= this.prefer && this.index.packFlags(this.prefer);
+    const v2 = new Uint32Array(ids.length * 5);
+    for (let i = 0; i < ids.length; i++) {
+      if (!this.index.locateInto(ids.get(i), this.preferred, v2, i * 5)) {
+        throw new IntegrityError(`chunk ${ids.get(i).toString("hex")} is in no index (the repository lost data)`);
+      }
+    }
+    return { ids, packs: this.index.packIds, v: v2 };
+  }
+  preferred;
+  /** Plaintext of pack bytes [offset, offset+length). */
+  async readPlain(pack, offset, length) {
+    const k2 = await this.packKeys(pack);
+    const r = segmentRange(k2, offset, length);
+    const sealed = await this.repo.backend.load({ type: "pack", name: pack }, { offset: r.start, length: r.end - r.start });
+    const plain = decryptPayload(k2, sealed, r.first, `pack ${pack}`, k2.totalSegments);
+    const at2 = offset - r.first * SEGMENT;
+    if (plain.length < at2 + length) throw new IntegrityError(`pack ${pack}: shorter than the index says`);
+    return plain.subarray(at2, at2 + length);
+  }
+  /** Cut one chunk out of its decompressed frame and check it against its ID. */
+  check(id, loc, frame) {
+    const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
+    if (plain.length !== loc.rawLength || !chunkId(this.repo.keys, plain).equals(id)) {
+      throw new IntegrityError(`chunk ${id.toString("hex")} in pack ${loc.pack} does not match its ID`);
+    }
+    return plain;
+  }
+  /** The chunks' plaintexts, in order, in batches of about 1 MiB (for writev: few writes for 4 KiB pages). */
+  async *read(chunks) {
+    let batch = [];
+    let size = 0;
+    for await (const plain of this.readChunks(chunks)) {
+      batch.push(plain);
+      size += plain.length;
+      if (size >= BATCH2) {
+        yield batch;
+        batch = [];
+        size = 0;
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+  loc(c, i) {
+    const v2 = c.v;
+    return { pack: c.packs[v2[i * 5]], offset: v2[i * 5 + 1], length: v2[i * 5 + 2], rawLength: v2[i * 5 + 3], inner: v2[i * 5 + 4] };
+  }
+  /** The chunks' plaintexts, one by one, in order. */
+  async *readChunks(c) {
+    const v2 = c.v;
+    for (let i = 0; i < c.ids.length; i++) {
+      const key = frameKey(v2, i);
+      let frame = this.cached(key);
+      if (!frame) {
+        await this.fetch(c, i);
+        frame = this.cached(key);
+      }
+      yield this.check(c.ids.get(i), this.loc(c, i), frame);
+    }
+  }
+  // Decompressed frames by pack and offset, least recently used first. An
+  // incremental snapshot alternates between old frames and the new frames of
+  // changed pages, so each frame is visited many times.
+  frames = /* @__PURE__ */ new Map();
+  cached(key) {
+    const f2 = this.frames.get(key);
+    if (f2) {
+      this.frames.delete(key);
+      this.frames.set(key, f2);
+    }
+    return f2;
+  }
+  /** Read and decompress the frame of chunk i, and the uncached frames stored right after it that the next chunks need. */
+  async fetch(c, i) {
+    const v2 = c.v;
+    const run3 = [i];
+    let last2 = i;
+    const pack = v2[i * 5];
+    const start = v2[i * 5 + 1];
+    for (let j2 = i + 1; j2 < c.ids.length && run3.length < CACHED_FRAMES / 2; j2++) {
+      const offset = v2[j2 * 5 + 1];
+      const lastEnd = v2[last2 * 5 + 1] + v2[last2 * 5 + 2];
+      if (v2[j2 * 5] === v2[last2 * 5] && offset === v2[last2 * 5 + 1]) continue;
+      if (this.frames.has(frameKey(v2, j2))) continue;
+      if (v2[j2 * 5] !== pack || offset < lastEnd || offset - lastEnd > GAP || offset + v2[j2 * 5 + 2] - start > SPAN) break;
+      run3.push(j2);
+      last2 = j2;
+    }
+    const packId = c.packs[pack];
+    const span2 = await this.readPlain(packId, start, v2[last2 * 5 + 1] + v2[last2 * 5 + 2] - start);
+    for (const j2 of run3) {
+      const stored = span2.subarray(v2[j2 * 5 + 1] - start, v2[j2 * 5 + 1] - start + v2[j2 * 5 + 2]);
+      this.frames.set(frameKey(v2, j2), decompressFrame(packId, v2[j2 * 5 + 1], stored));
+    }
+    while (this.frames.size > CACHED_FRAMES) this.frames.delete(this.frames.keys().next().value);
+  }
+};
+function frameKey(v2, i) {
+  return v2[i * 5] * 4294967296 + v2[i * 5 + 1];
+}
+
+// src/engine/read.ts
+async function readEntries(repo, ref, entries) {
+  if (entries.length === 0) return [];
+  return withLock(repo, false, async () => {
+    const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
+    const out = [];
+    for (const e of entries) {
+      const parts = [];
+      for await (const batch of reader.read(reader.locateAll(e.chunks))) parts.push(...batch);
+      const data = Buffer.concat(parts);
+      if (data.length !== e.size) throw new IntegrityError(`snapshot ${ref.id.slice(0, 8)}: ${e.path}: read ${data.length} bytes, the snapshot says ${e.size}`);
+      out.push(data);
+    }
+    return out;
+  });
+}
+
+// src/history/diff.ts
+import { mkdtemp as mkdtemp5, rm as rm6, writeFile as writeFile4 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
+import { join as join8 } from "node:path";
+async function redactedDiff(f2, rules2, key) {
+  const side = async (content) => content === void 0 ? void 0 : (await redactFile(f2.path, content, rules2, key)).text;
+  return textDiff(f2.label, await side(f2.before), await side(f2.after));
+}
+async function textDiff(label, before, after) {
+  if (before === after) return "";
+  const dir = await mkdtemp5(join8(tmpdir4(), "cairn-diff-"));
+  try {
+    const a = before === void 0 ? "/dev/null" : "a";
+    const b2 = after === void 0 ? "/dev/null" : "b";
+    if (before !== void 0) await writeFile4(join8(dir, "a"), before);
+    if (after !== void 0) await writeFile4(join8(dir, "b"), after);
+    const out = await run(dir, ["-c", "core.quotePath=false", "diff", "--no-index", "--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", "--", a, b2]);
+    const [head, ...rest] = out.split(/(?=^@@ )/m);
+    const named2 = head.replace(/^diff --git .*$/m, `diff --git a/${label} b/${label}`).replace(/^--- a\/a$/m, `--- a/${label}`).replace(/^\+\+\+ b\/b$/m, `+++ b/${label}`);
+    return [named2, ...rest].join("");
+  } finally {
+    await rm6(dir, { recursive: true, force: true });
+  }
+}
+async function run(cwd, args) {
+  const r = await git(void 0, args, { cwd, allowFail: true });
+  if (r.code !== 0 && r.code !== 1) throw new GitError(args, r);
+  return r.stdout.toString("utf8");
+}
+
+// src/app/diff.ts
+async function diff(settings, req) {
+  const repo = await openRepository(settings, "write", req.signal);
+  const a = await findSnapshot(repo, req.from);
+  const b2 = await findSnapshot(repo, req.to);
+  const pick2 = (ref) => new Map(ref.snapshot.entries.filter((e) => req.source === void 0 || e.source === req.source).map((e) => [e.path, e]));
+  const before = pick2(a);
+  const after = pick2(b2);
+  const files = [];
+  for (const path2 of [.../* @__PURE__ */ new Set([...before.keys(), ...after.keys()])].sort()) {
+    const x = before.get(path2);
+    const y = after.get(path2);
+    const change = !x ? "added" : !y ? "removed" : sameContent(x, y) ? void 0 : "changed";
+    if (change) files.push({ source: (x ?? y).source, path: path2, change });
+  }
+  if (!repo.canReadData) return { from: a.id, to: b2.id, text: false, files };
+  const kinds = new Map([...a.snapshot.sources, ...b2.snapshot.sources].map((s3) => [s3.name, s3.kind]));
+  const small = (e) => !e || e.size <= MAX_TEXT_BYTES;
+  const textual = files.filter((f2) => kinds.get(f2.source) === "files" && small(before.get(f2.path)) && small(after.get(f2.path)));
+  const read2 = async (ref, m2) => {
+    const entries = textual.map((f2) => m2.get(f2.path)).filter((e) => e !== void 0);
+    const data = await readEntries(repo, ref, entries);
+    return new Map(entries.map((e, i) => [e.path, data[i]]));
+  };
+  const old = await read2(a, before);
+  const now = await read2(b2, after);
+  const history4 = settings.config ? historySources(settings.config) : [];
+  const key = settingsHistoryKey(repo.keys);
+  for (const f2 of textual) {
+    req.signal?.throwIfAborted();
+    const path2 = serverPath(f2.source, f2.path);
+    f2.diff = await redactedDiff({ label: f2.path, path: path2, before: old.get(f2.path), after: now.get(f2.path) }, rulesOf(history4.find((s3) => s3.name === f2.source)), key);
+  }
+  return { from: a.id, to: b2.id, text: true, files };
+}
+function sameContent(x, y) {
+  if (x.size !== y.size || x.chunks.length !== y.chunks.length) return false;
+  for (let i = 0; i < x.chunks.length; i++) if (!x.chunks.get(i).equals(y.chunks.get(i))) return false;
+  return true;
+}
+
+// src/cli/diff.ts
+async function diff2(from, to2, flags) {
+  const r = await diff(await settingsFrom(flags), { from, to: to2, source: flags.source, signal: cancelSignal });
+  if (flags.json) {
+    printJson({ from: r.from, to: r.to, files: r.files.map((f2) => ({ source: f2.source, path: f2.path, change: f2.change, diff: f2.diff ?? null })) });
+    return;
+  }
+  const head = `snapshot ${r.from.slice(0, 8)} to ${r.to.slice(0, 8)}: `;
+  if (r.files.length === 0) {
+    process.stdout.write(`${head}no files differ
+`);
+    return;
+  }
+  process.stdout.write(`${head}${r.files.length === 1 ? "1 file differs" : `${r.files.length} files differ`}
+`);
+  for (const f2 of r.files) process.stdout.write(`  ${f2.change.padEnd(8)}${f2.path}
+`);
+  const texts = r.files.filter((f2) => f2.diff);
+  if (texts.length > 0) process.stdout.write("\n" + texts.map((f2) => f2.diff).join(""));
+  if (!r.text) process.stdout.write("(give the identity, -i FILE, for the redacted text diff of settings files)\n");
+}
 
 // src/engine/export.ts
 import { randomBytes as randomBytes6 } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { rename as rename2, rm as rm3, stat as stat2 } from "node:fs/promises";
-import { dirname, join as join5, resolve as resolve4 } from "node:path";
-import { Readable as Readable2 } from "node:stream";
+import { rename as rename2, rm as rm7, stat as stat2 } from "node:fs/promises";
+import { dirname, join as join10, resolve as resolve5 } from "node:path";
+import { Readable as Readable3 } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress as createZstdCompress2 } from "node:zlib";
 
@@ -50444,167 +61526,68 @@ var To = (s3) => {
 // src/engine/export.ts
 init_errors();
 
-// src/engine/repository/reader.ts
+// src/engine/restore/paths.ts
 init_errors();
-var SPAN = 4 * 1024 * 1024;
-var GAP = 256 * 1024;
-var BATCH2 = 1024 * 1024;
-var CACHED_FRAMES = 32;
-var ChunkReader = class {
-  keys = /* @__PURE__ */ new Map();
-  repo;
-  index;
-  prefer;
-  constructor(repo, index, prefer) {
-    if (!repo.canReadData) {
-      throw new NoKeyError("reading backed-up data needs the age identity", "pass -i FILE or set CAIRN_IDENTITY");
-    }
-    this.repo = repo;
-    this.index = index;
-    this.prefer = prefer;
-  }
-  /** The payload key of a pack (its header read and opened once). */
-  async packKeys(pack) {
-    const cached2 = this.keys.get(pack);
-    if (cached2) return cached2;
-    const info = this.index.packs.get(pack);
-    const size = info?.size ?? (await this.repo.backend.stat({ type: "pack", name: pack })).size;
-    const what = `pack ${pack}`;
-    let head = await this.repo.backend.load({ type: "pack", name: pack }, { offset: 0, length: Math.min(size, 4096) });
-    let header = parseHeader(head);
-    if (!header && size > head.length) {
-      head = await this.repo.backend.load({ type: "pack", name: pack }, { offset: 0, length: Math.min(size, 65536) });
-      header = parseHeader(head);
-    }
-    if (!header || head.length < header.length + 16) throw new IntegrityError(`${what}: truncated`);
-    const k2 = payloadKeys(openHeader(header, this.repo.keys.identities, what), head.subarray(header.length, header.length + 16), what);
-    const entry = { ...k2, totalSegments: Math.ceil((size - k2.dataStart) / (SEGMENT + 16)) };
-    this.keys.set(pack, entry);
-    return entry;
-  }
-  /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
-  locateAll(ids) {
-    this.preferred ??= this.prefer && this.index.packFlags(this.prefer);
-    const v2 = new Uint32Array(ids.length * 5);
-    for (let i = 0; i < ids.length; i++) {
-      if (!this.index.locateInto(ids.get(i), this.preferred, v2, i * 5)) {
-        throw new IntegrityError(`chunk ${ids.get(i).toString("hex")} is in no index (the repository lost data)`);
+import { lstat as lstat2, mkdir as mkdir4 } from "node:fs/promises";
+import { join as join9 } from "node:path";
+
+// src/engine/snapshot/match.ts
+function globRegExp(glob2) {
+  let re2 = "";
+  for (let i = 0; i < glob2.length; i++) {
+    const c = glob2[i];
+    if (c === "*" && glob2[i + 1] === "*") {
+      re2 += ".*";
+      i++;
+      if (glob2[i + 1] === "/") i++;
+    } else if (c === "*") re2 += "[^/]*";
+    else if (c === "?") re2 += "[^/]";
+    else if (c === "[") {
+      const end = glob2.indexOf("]", i + 1);
+      if (end < 0) re2 += "\\[";
+      else {
+        re2 += "[" + glob2.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\") + "]";
+        i = end;
       }
-    }
-    return { ids, packs: this.index.packIds, v: v2 };
+    } else re2 += c.replace(/[.+^${}()|\\]/g, "\\$&");
   }
-  preferred;
-  /** Plaintext of pack bytes [offset, offset+length). */
-  async readPlain(pack, offset, length) {
-    const k2 = await this.packKeys(pack);
-    const r = segmentRange(k2, offset, length);
-    const sealed = await this.repo.backend.load({ type: "pack", name: pack }, { offset: r.start, length: r.end - r.start });
-    const plain = decryptPayload(k2, sealed, r.first, `pack ${pack}`, k2.totalSegments);
-    const at2 = offset - r.first * SEGMENT;
-    if (plain.length < at2 + length) throw new IntegrityError(`pack ${pack}: shorter than the index says`);
-    return plain.subarray(at2, at2 + length);
+  return new RegExp(`^${re2}$`);
+}
+function matchesGlob2(path2, glob2) {
+  const names = path2.split("/");
+  const anchored = glob2.startsWith("/");
+  const re2 = globRegExp(anchored ? glob2.slice(1) : glob2.replace(/\/$/, ""));
+  for (let i = 0; i < (anchored ? 1 : names.length); i++) {
+    for (let j2 = i + 1; j2 <= names.length; j2++) if (re2.test(names.slice(i, j2).join("/"))) return true;
   }
-  /** Cut one chunk out of its decompressed frame and check it against its ID. */
-  check(id, loc, frame) {
-    const plain = frame.subarray(loc.inner, loc.inner + loc.rawLength);
-    if (plain.length !== loc.rawLength || !chunkId(this.repo.keys, plain).equals(id)) {
-      throw new IntegrityError(`chunk ${id.toString("hex")} in pack ${loc.pack} does not match its ID`);
-    }
-    return plain;
-  }
-  /** The chunks' plaintexts, in order, in batches of about 1 MiB (for writev: few writes for 4 KiB pages). */
-  async *read(chunks) {
-    let batch = [];
-    let size = 0;
-    for await (const plain of this.readChunks(chunks)) {
-      batch.push(plain);
-      size += plain.length;
-      if (size >= BATCH2) {
-        yield batch;
-        batch = [];
-        size = 0;
-      }
-    }
-    if (batch.length > 0) yield batch;
-  }
-  loc(c, i) {
-    const v2 = c.v;
-    return { pack: c.packs[v2[i * 5]], offset: v2[i * 5 + 1], length: v2[i * 5 + 2], rawLength: v2[i * 5 + 3], inner: v2[i * 5 + 4] };
-  }
-  /** The chunks' plaintexts, one by one, in order. */
-  async *readChunks(c) {
-    const v2 = c.v;
-    for (let i = 0; i < c.ids.length; i++) {
-      const key = frameKey(v2, i);
-      let frame = this.cached(key);
-      if (!frame) {
-        await this.fetch(c, i);
-        frame = this.cached(key);
-      }
-      yield this.check(c.ids.get(i), this.loc(c, i), frame);
-    }
-  }
-  // Decompressed frames by pack and offset, least recently used first. An
-  // incremental snapshot alternates between old frames and the new frames of
-  // changed pages, so each frame is visited many times.
-  frames = /* @__PURE__ */ new Map();
-  cached(key) {
-    const f2 = this.frames.get(key);
-    if (f2) {
-      this.frames.delete(key);
-      this.frames.set(key, f2);
-    }
-    return f2;
-  }
-  /** Read and decompress the frame of chunk i, and the uncached frames stored right after it that the next chunks need. */
-  async fetch(c, i) {
-    const v2 = c.v;
-    const run = [i];
-    let last = i;
-    const pack = v2[i * 5];
-    const start = v2[i * 5 + 1];
-    for (let j2 = i + 1; j2 < c.ids.length && run.length < CACHED_FRAMES / 2; j2++) {
-      const offset = v2[j2 * 5 + 1];
-      const lastEnd = v2[last * 5 + 1] + v2[last * 5 + 2];
-      if (v2[j2 * 5] === v2[last * 5] && offset === v2[last * 5 + 1]) continue;
-      if (this.frames.has(frameKey(v2, j2))) continue;
-      if (v2[j2 * 5] !== pack || offset < lastEnd || offset - lastEnd > GAP || offset + v2[j2 * 5 + 2] - start > SPAN) break;
-      run.push(j2);
-      last = j2;
-    }
-    const packId = c.packs[pack];
-    const span = await this.readPlain(packId, start, v2[last * 5 + 1] + v2[last * 5 + 2] - start);
-    for (const j2 of run) {
-      const stored = span.subarray(v2[j2 * 5 + 1] - start, v2[j2 * 5 + 1] - start + v2[j2 * 5 + 2]);
-      this.frames.set(frameKey(v2, j2), decompressFrame(packId, v2[j2 * 5 + 1], stored));
-    }
-    while (this.frames.size > CACHED_FRAMES) this.frames.delete(this.frames.keys().next().value);
-  }
-};
-function frameKey(v2, i) {
-  return v2[i * 5] * 4294967296 + v2[i * 5 + 1];
+  return false;
+}
+function underPath(entries, path2) {
+  const p2 = path2.replace(/^\/+|\/+$/g, "");
+  if (p2 === "") return entries;
+  return entries.filter((e) => e.path === p2 || e.path.startsWith(p2 + "/"));
 }
 
 // src/engine/restore/paths.ts
-init_errors();
-import { lstat as lstat2, mkdir as mkdir2 } from "node:fs/promises";
-import { join as join4 } from "node:path";
 var FOLDER_MODE = 493;
-function checkPath(path) {
-  if (typeof path !== "string" || path.length === 0 || path.length > 4096 || path.includes("\0") || path.startsWith("/") || path.includes("\\")) {
-    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
+function checkPath(path2) {
+  if (typeof path2 !== "string" || path2.length === 0 || path2.length > 4096 || path2.includes("\0") || path2.startsWith("/") || path2.includes("\\")) {
+    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path2)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
   }
-  const parts = path.split("/");
+  const parts = path2.split("/");
   if (parts.some((p2) => p2 === "" || p2 === "." || p2 === "..")) {
-    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
+    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path2)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
   }
   return parts;
 }
-function selectEntries(snapshot, source2) {
+function selectEntries(snapshot, source2, include) {
   if (source2 !== void 0 && !snapshot.sources.some((s3) => s3.name === source2)) {
     throw new UsageError(`the snapshot has no source "${source2}"`, `its sources: ${snapshot.sources.map((s3) => s3.name).join(", ")}`);
   }
-  const entries = snapshot.entries.filter((e) => source2 === void 0 || e.source === source2);
+  const entries = snapshot.entries.filter((e) => (source2 === void 0 || e.source === source2) && (!include?.length || include.some((g2) => matchesGlob2(e.path, g2))));
+  if (include?.length && entries.length === 0) {
+    throw new UsageError(`no file in the snapshot${source2 ? ` (source ${source2})` : ""} matches --include ${include.join(", ")}`, "list its files with `cairn ls SNAPSHOT`");
+  }
   const seen = /* @__PURE__ */ new Set();
   for (const e of entries) {
     const key = checkPath(e.path).join("/");
@@ -50616,16 +61599,16 @@ function selectEntries(snapshot, source2) {
 async function makeParents(target, parts) {
   let dir = target;
   for (const p2 of parts.slice(0, -1)) {
-    dir = join4(dir, p2);
+    dir = join9(dir, p2);
     try {
       const st2 = await lstat2(dir);
       if (!st2.isDirectory()) throw new IntegrityError(`refusing to restore through ${dir}: it is not a folder (a symbolic link or a file)`);
     } catch (err) {
       if (err.code !== "ENOENT") throw err;
-      await mkdir2(dir, { mode: FOLDER_MODE });
+      await mkdir4(dir, { mode: FOLDER_MODE });
     }
   }
-  return join4(dir, parts[parts.length - 1]);
+  return join9(dir, parts[parts.length - 1]);
 }
 
 // src/engine/export.ts
@@ -50658,19 +61641,19 @@ async function* tarStream(reader, entries, located) {
   yield Buffer.alloc(1024);
 }
 async function exportSnapshot(repo, ref, opts2) {
-  const out = resolve4(opts2.output);
+  const out = resolve5(opts2.output);
   await checkOutput(out, opts2.force ?? false);
   await withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts2.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     const located = entries.map((e) => reader.locateAll(e.chunks));
-    const tmp = join5(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
+    const tmp = join10(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
     try {
-      await pipeline(Readable2.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
+      await pipeline(Readable3.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
       await checkOutput(out, opts2.force ?? false);
       await rename2(tmp, out);
     } catch (err) {
-      await rm3(tmp, { force: true });
+      await rm7(tmp, { force: true });
       throw err;
     }
   });
@@ -50697,7 +61680,7 @@ async function checkOutput(out, force) {
 // src/app/export.ts
 async function exportSnapshot2(settings, req) {
   const repo = await openRepository(settings, "identity", req.signal);
-  const ref = await findSnapshot(repo, req.snapshot);
+  const ref = await findSnapshot(repo, req.snapshot, req.source);
   await exportSnapshot(repo, ref, { output: req.output, source: req.source, force: req.force });
   return { snapshot: ref.id, output: req.output };
 }
@@ -50730,13 +61713,500 @@ function stacks(err) {
   return out.filter(Boolean).join("\n");
 }
 
+// src/cli/history.ts
+var CHANGE = { added: "added", deleted: "removed", modified: "changed" };
+async function history3(flags) {
+  const r = await history2(await settingsFrom(flags), { source: flags.source, signal: cancelSignal });
+  const changes2 = r.changes.map((c) => ({ time: c.time, host: c.host, snapshot: c.snapshot, commit: c.commit, files: c.files.map((f2) => ({ path: f2.path, change: CHANGE[f2.status], added: f2.added, removed: f2.removed })) }));
+  if (flags.json) {
+    printJson(changes2);
+    return;
+  }
+  if (changes2.length === 0) {
+    process.stdout.write(`no settings changes recorded${flags.source ? ` for source ${flags.source}` : ""} on ${r.branch} of ${r.repository}
+`);
+    return;
+  }
+  for (const c of changes2) {
+    process.stdout.write(`${c.time}  ${c.host}  snapshot ${c.snapshot.slice(0, 8)}  commit ${c.commit.slice(0, 12)}
+`);
+    for (const f2 of c.files) process.stdout.write(`  ${f2.change.padEnd(8)}${f2.path} (+${f2.added} -${f2.removed})
+`);
+  }
+}
+
+// src/engine/forget/policy.ts
+var COUNTERS = ["last", "hourly", "daily", "weekly", "monthly", "yearly"];
+function isEmptyPolicy(p2) {
+  return COUNTERS.every((c) => !p2[c]) && !hasWithin(p2);
+}
+function hasWithin(p2) {
+  const w2 = p2.within;
+  return !!w2 && w2.years + w2.months + w2.days + w2.hours > 0;
+}
+function describePolicy(p2) {
+  if (isEmptyPolicy(p2)) return "empty policy: keep everything";
+  const counts = COUNTERS.filter((c) => p2[c]).map((c) => `${p2[c]} ${c === "last" ? "latest" : c}`);
+  const parts = counts.length ? [`${counts.join(", ")} snapshot(s)`] : [];
+  if (hasWithin(p2)) parts.push(`all within ${p2.within.text} of the latest`);
+  return `keep ${parts.join(" and ")}`;
+}
+function parseWithin(text) {
+  const m2 = /^(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?(?:(\d+)h)?$/.exec(text.trim());
+  if (!m2 || text.trim() === "") return void 0;
+  const [years, months, days, hours] = m2.slice(1).map((v2) => Number(v2 ?? 0));
+  return { years, months, days, hours, text: text.trim() };
+}
+function bucket(counter, t, nr2) {
+  const y = t.getFullYear();
+  const mo2 = t.getMonth() + 1;
+  const d = t.getDate();
+  switch (counter) {
+    case "last":
+      return nr2;
+    case "hourly":
+      return y * 1e6 + mo2 * 1e4 + d * 100 + t.getHours();
+    case "daily":
+      return y * 1e4 + mo2 * 100 + d;
+    case "weekly": {
+      const [wy, w2] = isoWeek(y, mo2, d);
+      return wy * 100 + w2;
+    }
+    case "monthly":
+      return y * 100 + mo2;
+    case "yearly":
+      return y;
+  }
+}
+function isoWeek(y, mo2, d) {
+  const day2 = new Date(Date.UTC(y, mo2 - 1, d));
+  const weekday = (day2.getUTCDay() + 6) % 7;
+  const thursday = new Date(day2.getTime() + (3 - weekday) * 864e5);
+  const year = thursday.getUTCFullYear();
+  const jan1 = Date.UTC(year, 0, 1);
+  return [year, Math.floor((thursday.getTime() - jan1) / 864e5 / 7) + 1];
+}
+function offsetAt(ms2) {
+  return -new Date(ms2).getTimezoneOffset() * 6e4;
+}
+function withinStart(latest, w2) {
+  const wall = Date.UTC(
+    latest.getFullYear() - w2.years,
+    latest.getMonth() - w2.months,
+    latest.getDate() - w2.days,
+    latest.getHours(),
+    latest.getMinutes(),
+    latest.getSeconds(),
+    latest.getMilliseconds()
+  );
+  let offset = offsetAt(wall);
+  const utc = wall - offset;
+  if (offsetAt(utc) !== offset) offset = offsetAt(utc);
+  return wall - offset - w2.hours * 36e5;
+}
+function applyPolicy(snapshots3, p2, opts2 = {}) {
+  const list = snapshots3.map((s3, i) => ({ ...s3, i })).sort((a, b2) => b2.time.getTime() - a.time.getTime() || a.i - b2.i);
+  if (isEmptyPolicy(p2)) return list.map((s3) => ({ id: s3.id, time: s3.time, keep: true, reasons: ["empty policy"] }));
+  if (list.length === 0) return [];
+  const keepOldest = opts2.keepOldest ?? true;
+  const now = (opts2.now ?? /* @__PURE__ */ new Date()).getTime();
+  let latest = 0;
+  for (const s3 of list) if (s3.time.getTime() > latest && s3.time.getTime() < now) latest = s3.time.getTime();
+  const since = hasWithin(p2) ? withinStart(new Date(latest), p2.within) : 0;
+  const buckets = COUNTERS.filter((c) => (p2[c] ?? 0) > 0).map((c) => ({ counter: c, left: p2[c], last: -1, used: 0 }));
+  return list.map((s3, nr2) => {
+    const reasons = [];
+    if (hasWithin(p2) && s3.time.getTime() > since) reasons.push(`within ${p2.within.text}`);
+    const oldest = nr2 === list.length - 1;
+    for (const b2 of buckets) {
+      if (b2.left === 0) continue;
+      const v2 = bucket(b2.counter, s3.time, nr2);
+      if (v2 !== b2.last || keepOldest && oldest) {
+        b2.used++;
+        b2.left--;
+        reasons.push(`${v2 === b2.last ? "oldest " : ""}${b2.counter} #${b2.used}`);
+        b2.last = v2;
+      }
+    }
+    return { id: s3.id, time: s3.time, keep: reasons.length > 0, reasons };
+  });
+}
+
+// src/engine/forget/forget.ts
+function groupSnapshots(all) {
+  const groups = /* @__PURE__ */ new Map();
+  for (const ref of all) {
+    const sources = ref.snapshot.sources.map((s3) => s3.name).sort();
+    const key = JSON.stringify([ref.snapshot.host, sources]);
+    let g2 = groups.get(key);
+    if (!g2) groups.set(key, g2 = { host: ref.snapshot.host, sources, refs: [] });
+    g2.refs.push(ref);
+  }
+  return [...groups.values()];
+}
+function decide(all, opts2) {
+  return groupSnapshots(all).map((g2) => {
+    const byId = new Map(g2.refs.map((r) => [r.id, r]));
+    const decisions = applyPolicy(
+      g2.refs.map((r) => ({ id: r.id, time: new Date(r.snapshot.time) })),
+      opts2.policy,
+      opts2
+    );
+    return { host: g2.host, sources: g2.sources, snapshots: decisions.map((d) => ({ ...d, ref: byId.get(d.id) })) };
+  });
+}
+async function forget(repo, opts2) {
+  return withLock(repo, !opts2.dryRun, async () => {
+    const groups = decide(await loadSnapshots(repo), opts2);
+    const removed = groups.flatMap((g2) => g2.snapshots.filter((s3) => !s3.keep).map((s3) => s3.id));
+    if (!opts2.dryRun) {
+      for (const id of removed) {
+        opts2.signal?.throwIfAborted();
+        await repo.backend.remove({ type: "snapshot", name: id }, { signal: opts2.signal });
+      }
+      await repo.backend.flush({ signal: opts2.signal });
+    }
+    return { groups, removed };
+  });
+}
+
+// src/engine/prune.ts
+init_errors();
+var REPACK_BELOW = 0.5;
+async function prune(repo, opts2 = {}) {
+  return withLock(repo, !opts2.dryRun, async () => {
+    const signal = opts2.signal;
+    const sizes = async (type) => {
+      const m2 = /* @__PURE__ */ new Map();
+      for await (const f2 of repo.backend.list(type, { signal })) m2.set(f2.name, f2.size);
+      return m2;
+    };
+    const packs = await sizes("pack");
+    const lists = await sizes("list");
+    const indexFiles = await sizes("index");
+    const index = new Index();
+    const byFile = /* @__PURE__ */ new Map();
+    for (const name2 of indexFiles.keys()) {
+      let json;
+      try {
+        json = await repo.loadMetaBytes("index", name2);
+        index.addBytes(name2, json);
+        byFile.set(name2, JSON.parse(json.toString("utf8")).packs);
+      } catch (err) {
+        throw stop(`index ${name2} is unreadable (${errorMessage(err)})`);
+      }
+    }
+    const neededPacks = /* @__PURE__ */ new Set();
+    const neededLists = /* @__PURE__ */ new Set();
+    const listCache = /* @__PURE__ */ new Map();
+    const load = async (name2) => {
+      const bytes = await repo.loadMetaBytes("snapshot", name2);
+      const { snapshot, refs } = parseSnapshotRefs(bytes, `snapshot ${name2}`);
+      const head = { packs: snapshot.packs, replaces: snapshot.replaces, bases: refs.map((r) => r.ref.base) };
+      for (const { entry, ref } of refs) {
+        let base = listCache.get(ref.base);
+        if (!base) listCache.set(ref.base, base = loadList(repo, ref.base));
+        entry.chunks = applyChanges(await base, ref, `snapshot ${name2}: ${entry.path}`);
+      }
+      return { snapshot, head, bytes };
+    };
+    const heads = /* @__PURE__ */ new Map();
+    const replacedBy = /* @__PURE__ */ new Map();
+    let snapshotNames = (await repo.listNames("snapshot")).filter((n) => !opts2.without?.has(n));
+    for (const name2 of snapshotNames) {
+      try {
+        const { head } = await load(name2);
+        heads.set(name2, head);
+        if (head.replaces) replacedBy.set(head.replaces, name2);
+      } catch (err) {
+        throw stop(`snapshot ${name2}: ${errorMessage(err)}`);
+      }
+    }
+    const removeSnapshots = snapshotNames.filter((n) => replacedBy.has(n));
+    snapshotNames = snapshotNames.filter((n) => !replacedBy.has(n));
+    const used = /* @__PURE__ */ new Map();
+    for (const name2 of snapshotNames) {
+      signal?.throwIfAborted();
+      try {
+        const { snapshot } = await load(name2);
+        const own2 = new Set(snapshot.packs);
+        for (const p2 of own2) {
+          neededPacks.add(p2);
+          if (!packs.has(p2)) throw new IntegrityError(`it needs pack ${p2}, which is missing`);
+        }
+        for (const b2 of heads.get(name2).bases) neededLists.add(b2);
+        for (const e of snapshot.entries) {
+          for (const id of e.chunks) {
+            const loc = index.lookup(id, own2);
+            if (!loc || !own2.has(loc.pack)) throw new IntegrityError(`${e.path} needs chunk ${id.toString("hex")}, which is in none of its packs`);
+            let u2 = used.get(loc.pack);
+            if (!u2) used.set(loc.pack, u2 = /* @__PURE__ */ new Map());
+            u2.set(`${loc.offset}:${loc.inner}`, loc.rawLength);
+          }
+        }
+      } catch (err) {
+        throw stop(`snapshot ${name2}: ${errorMessage(err)}`);
+      }
+    }
+    const total = /* @__PURE__ */ new Map();
+    for (const infos of byFile.values()) {
+      for (const p2 of infos) if (!total.has(p2.id)) total.set(p2.id, p2.chunks.reduce((n, c) => n + c[3], 0));
+    }
+    const liveShare = (p2) => [...used.get(p2)?.values() ?? []].reduce((n, l) => n + l, 0) / (total.get(p2) || 1);
+    const live = (p2) => Math.round(liveShare(p2) * (packs.get(p2) ?? 0));
+    const repack = new Set([...neededPacks].filter((p2) => index.packs.has(p2) && packs.has(p2) && total.has(p2) && liveShare(p2) < REPACK_BELOW));
+    const affected = snapshotNames.filter((n) => heads.get(n).packs.some((p2) => repack.has(p2)));
+    const notes = [];
+    let written = { packs: [], bytes: 0, rewritten: 0, index: "", infos: [] };
+    if (repack.size > 0 && !repo.canReadData) {
+      notes.push(`${repack.size} pack(s) are mostly unused; repacking them needs the identity (-i): packs are encrypted to the recipients`);
+      repack.clear();
+    }
+    if (repack.size > 0 && !opts2.dryRun) {
+      const step2 = (s3) => {
+        signal?.throwIfAborted();
+        opts2.onStep?.(s3);
+      };
+      written = await repackPacks(repo, index, repack, affected, load, step2, signal);
+      for (const p2 of repack) neededPacks.delete(p2);
+      for (const info of written.infos) {
+        neededPacks.add(info.id);
+        packs.set(info.id, info.size);
+      }
+      byFile.set(written.index, written.infos);
+    }
+    const removePacks = [...packs.keys()].filter((p2) => !neededPacks.has(p2));
+    const removeLists = [...lists.keys()].filter((l) => !neededLists.has(l));
+    const result = {
+      snapshots: snapshotNames.length,
+      packsKept: packs.size - removePacks.length - (opts2.dryRun ? repack.size : 0),
+      // A dry run counts a pack to repack as the part of it that would be copied.
+      bytesKept: [...neededPacks].reduce((n, p2) => n + (opts2.dryRun && repack.has(p2) ? live(p2) : packs.get(p2) ?? 0), 0),
+      packsRemoved: removePacks.length,
+      unindexed: removePacks.filter((p2) => !index.packs.has(p2)).length,
+      listsRemoved: removeLists.length,
+      indexWritten: 0,
+      indexRemoved: 0,
+      bytesFreed: removePacks.reduce((n, p2) => n + packs.get(p2), 0) + removeLists.reduce((n, l) => n + lists.get(l), 0) - written.bytes - (opts2.dryRun ? [...repack].reduce((n, p2) => n + live(p2), 0) - [...repack].reduce((n, p2) => n + packs.get(p2), 0) : 0),
+      repacked: repack.size,
+      rewritten: opts2.dryRun ? repack.size ? affected.length : 0 : written.rewritten,
+      notes
+    };
+    const rewrite = [];
+    for (const [name2, infos] of byFile) {
+      const keep = infos.filter((p2) => neededPacks.has(p2.id));
+      if (keep.length < infos.length) rewrite.push({ name: name2, keep });
+    }
+    const rewritten = new Set(rewrite.map((r) => r.name));
+    const seen = /* @__PURE__ */ new Set();
+    for (const [name2, infos] of byFile) if (!rewritten.has(name2)) for (const p2 of infos) seen.add(p2.id);
+    const merged = rewrite.flatMap((r) => r.keep).filter((p2) => !seen.has(p2.id) && seen.add(p2.id));
+    result.indexRemoved = rewrite.length;
+    result.bytesFreed += rewrite.reduce((n, r) => n + indexFiles.get(r.name), 0);
+    if (opts2.dryRun) {
+      result.indexWritten = merged.length > 0 ? 1 : 0;
+      result.packsRemoved += repack.size;
+      return result;
+    }
+    const step = (s3) => {
+      signal?.throwIfAborted();
+      opts2.onStep?.(s3);
+    };
+    if (merged.length > 0) {
+      step("index write");
+      const name2 = await repo.saveMeta("index", () => indexText(merged));
+      result.indexWritten = 1;
+      result.bytesFreed -= (await repo.backend.stat({ type: "index", name: name2 }, { signal })).size;
+      await repo.backend.flush({ signal });
+    }
+    for (const name2 of removeSnapshots) {
+      step(`snapshot remove ${name2}`);
+      await repo.backend.remove({ type: "snapshot", name: name2 }, { signal });
+    }
+    for (const r of rewrite) {
+      step(`index remove ${r.name}`);
+      await repo.backend.remove({ type: "index", name: r.name }, { signal });
+    }
+    for (const p2 of removePacks) {
+      step(`pack remove ${p2}`);
+      await repo.backend.remove({ type: "pack", name: p2 }, { signal });
+    }
+    for (const l of removeLists) {
+      step(`list remove ${l}`);
+      await repo.backend.remove({ type: "list", name: l }, { signal });
+    }
+    await repo.backend.flush({ signal });
+    return result;
+  });
+}
+async function repackPacks(repo, index, repack, affected, load, step, signal) {
+  const ids = new IdList();
+  const seen = new IdTable(0);
+  for (const name2 of affected) {
+    const { snapshot } = await load(name2);
+    const own2 = new Set(snapshot.packs);
+    for (const e of snapshot.entries) {
+      for (const id of e.chunks) {
+        const loc = index.lookup(id, own2);
+        if (repack.has(loc.pack) && !seen.has(id)) {
+          seen.add(id, []);
+          ids.push(id);
+        }
+      }
+    }
+  }
+  step("repack");
+  const workers = new Workers(repo.keys.chunkIdKey);
+  const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
+  let infos;
+  try {
+    const reader = new ChunkReader(repo, index, repack);
+    let i = 0;
+    for await (const batch of reader.read(reader.locateAll(ids))) {
+      signal?.throwIfAborted();
+      for (const plain of batch) await packer.add(ids.get(i++), plain);
+    }
+    await packer.finish();
+    infos = packer.takeSaved();
+  } catch (err) {
+    await packer.settle();
+    throw err;
+  } finally {
+    await workers.close();
+  }
+  const moved = /* @__PURE__ */ new Map();
+  for (const info of infos) {
+    const c = info.chunks;
+    if (Array.isArray(c)) for (const r of c) moved.set(r[0], info.id);
+    else for (let k2 = 0; k2 < c.length; k2++) moved.set(c.id(k2).toString("hex"), info.id);
+  }
+  step("index write");
+  const indexName = await repo.saveMeta("index", () => indexText(infos));
+  for (const info of infos) index.add(info, indexName);
+  await repo.backend.flush({ signal });
+  let bytes = packer.writtenBytes + (await repo.backend.stat({ type: "index", name: indexName }, { signal })).size;
+  let rewritten = 0;
+  for (const name2 of affected) {
+    step(`snapshot rewrite ${name2}`);
+    const { snapshot, bytes: json } = await load(name2);
+    const own2 = new Set(snapshot.packs);
+    const packs = new Set(snapshot.packs.filter((p2) => !repack.has(p2)));
+    for (const e of snapshot.entries) {
+      for (const id2 of e.chunks) {
+        const loc = index.lookup(id2, own2);
+        if (repack.has(loc.pack)) packs.add(moved.get(id2.toString("hex")));
+      }
+    }
+    const raw = parseSnapshotRefs(json, `snapshot ${name2}`).snapshot;
+    const renewed = { ...raw, packs: [...packs].sort(), replaces: name2 };
+    const id = await repo.saveMeta("snapshot", () => snapshotText(renewed));
+    bytes += (await repo.backend.stat({ type: "snapshot", name: id }, { signal })).size;
+    await repo.backend.flush({ signal });
+    await repo.backend.remove({ type: "snapshot", name: name2 }, { signal });
+    rewritten++;
+  }
+  return { packs: infos.map((p2) => p2.id), bytes, rewritten, index: indexName, infos };
+}
+function stop(what) {
+  return new IntegrityError(`prune stopped before removing anything: ${what}`, "run `cairn verify` and repair or forget that snapshot first; prune removes nothing while the repository is damaged");
+}
+
+// src/app/forget.ts
+init_errors();
+var COUNT_FLAGS = [
+  ["keepLast", "keep-last", "last"],
+  ["keepHourly", "keep-hourly", "hourly"],
+  ["keepDaily", "keep-daily", "daily"],
+  ["keepWeekly", "keep-weekly", "weekly"],
+  ["keepMonthly", "keep-monthly", "monthly"],
+  ["keepYearly", "keep-yearly", "yearly"]
+];
+function policyFrom(settings, flags) {
+  const anyFlag = COUNT_FLAGS.some(([f2]) => flags[f2] !== void 0) || flags.keepWithin !== void 0;
+  const fromConfig2 = settings.config?.retention ?? {};
+  const policy = {};
+  for (const [flag, key, counter] of COUNT_FLAGS) {
+    const n = anyFlag ? flags[flag] : fromConfig2[key];
+    if (n === void 0) continue;
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${key} takes a whole number of snapshots, got ${JSON.stringify(n)}`);
+    policy[counter] = n;
+  }
+  const within = anyFlag ? flags.keepWithin : fromConfig2["keep-within"];
+  if (within !== void 0) {
+    const w2 = parseWithin(within);
+    if (!w2) throw new UsageError(`--keep-within takes a duration as restic writes it, got ${JSON.stringify(within)}`, "e.g. 30d, 12h, 1y6m (y years, m months, d days, h hours)");
+    policy.within = w2;
+  }
+  return policy;
+}
+async function forget2(settings, req) {
+  const policy = policyFrom(settings, req);
+  const repo = await openRepository(settings, "write", req.signal);
+  const dryRun = req.dryRun ?? false;
+  const r = await forget(repo, { policy, dryRun, signal: req.signal });
+  const report = { repository: repo.backend.properties.location, policy: describePolicy(policy), dryRun, groups: r.groups, removed: r.removed };
+  const prune4 = req.prune ?? settings.config?.retention?.prune ?? false;
+  if (prune4 && !isEmptyPolicy(policy)) report.prune = await prune(repo, { dryRun, without: new Set(r.removed), signal: req.signal });
+  return report;
+}
+async function prune2(settings, req) {
+  const repo = await openRepository(settings, "write", req.signal);
+  const r = await prune(repo, { dryRun: req.dryRun, signal: req.signal });
+  return { repository: repo.backend.properties.location, dryRun: req.dryRun ?? false, ...r };
+}
+
+// src/cli/forget.ts
+async function forget3(flags) {
+  const r = await forget2(await settingsFrom(flags), { ...flags, signal: cancelSignal });
+  if (flags.json) {
+    printJson({
+      repository: r.repository,
+      policy: r.policy,
+      dryRun: r.dryRun,
+      groups: r.groups.map((g2) => ({
+        host: g2.host,
+        sources: g2.sources,
+        snapshots: g2.snapshots.map((s3) => ({ id: s3.id, time: s3.ref.snapshot.time, action: s3.keep ? "keep" : "remove", reasons: s3.reasons }))
+      })),
+      removed: r.removed,
+      ...r.prune ? { prune: r.prune } : {}
+    });
+    return;
+  }
+  const out = [`${r.policy}${r.dryRun ? " (dry run: nothing is removed)" : ""}`];
+  for (const g2 of r.groups) {
+    const kept = g2.snapshots.filter((s3) => s3.keep).length;
+    out.push("", `${g2.host}, sources ${g2.sources.join(",")}: keep ${kept}, ${r.dryRun ? "would remove" : "remove"} ${g2.snapshots.length - kept}`);
+    for (const s3 of g2.snapshots) out.push(`  ${s3.keep ? "keep  " : "remove"}  ${s3.id.slice(0, 8)}  ${localTime(s3.time)}  ${s3.reasons.join(", ")}`.trimEnd());
+  }
+  out.push("", `${r.removed.length} snapshot(s) ${r.dryRun ? "would be " : ""}removed`);
+  if (r.prune) out.push(pruneText(r.prune, r.dryRun));
+  else if (r.removed.length > 0 && !r.dryRun) out.push("their data stays until `cairn prune` (or forget --prune)");
+  process.stdout.write(out.join("\n") + "\n");
+}
+async function prune3(flags) {
+  const r = await prune2(await settingsFrom(flags), { dryRun: flags.dryRun, signal: cancelSignal });
+  if (flags.json) printJson(r);
+  else process.stdout.write(pruneText(r, r.dryRun) + "\n");
+}
+function pruneText(p2, dryRun) {
+  const would = dryRun ? "would remove" : "removed";
+  return `prune: ${p2.snapshots} snapshot(s) need ${p2.packsKept} pack(s), ${formatBytes(p2.bytesKept)}; ${would} ${p2.packsRemoved} pack(s)${p2.unindexed ? ` (${p2.unindexed} left in no index by an interrupted backup)` : ""}, ${p2.listsRemoved} list file(s); ` + (p2.repacked ? `${dryRun ? "would repack" : "repacked"} ${p2.repacked} mostly unused pack(s), ${dryRun ? "writing" : "wrote"} ${p2.rewritten} snapshot(s) anew (new IDs); ` : "") + `${dryRun ? "would free" : "freed"} ${formatBytes(Math.max(0, p2.bytesFreed))}` + p2.notes.map((n) => `
+note: ${n}`).join("");
+}
+function localTime(t) {
+  const p2 = (n) => String(n).padStart(2, "0");
+  return `${t.getFullYear()}-${p2(t.getMonth() + 1)}-${p2(t.getDate())} ${p2(t.getHours())}:${p2(t.getMinutes())}:${p2(t.getSeconds())}`;
+}
+
 // src/app/init.ts
 init_errors();
 async function init(settings, req) {
   const url = requireRepository(settings);
   let made;
   try {
-    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), req.recipients, req.packSize);
+    const existing = req.existingWriteKey ? parseWriteKey(requireWriteKey(settings).text) : void 0;
+    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), req.recipients, req.packSize, existing);
   } catch (err) {
     if (isSystemError(err)) throw fromSystemError(err, `create a repository at ${url}${err.path && !url.endsWith(err.path) ? ` (${err.path})` : ""}`, ExitCode.usage);
     throw err;
@@ -50747,7 +62217,15 @@ async function init(settings, req) {
 
 // src/cli/init.ts
 async function init2(flags) {
-  const r = await init(await settingsFrom(flags), { recipients: flags.recipient, packSize: flags.packSize, signal: cancelSignal });
+  const settings = await settingsFrom(flags);
+  const existingWriteKey = !!flags.writeKeyFile;
+  const r = await init(settings, { recipients: flags.recipient, packSize: flags.packSize, existingWriteKey, signal: cancelSignal });
+  if (existingWriteKey) {
+    if (flags.json) printJson({ repository: r.repository, id: r.id, recipients: r.recipients });
+    else process.stderr.write(`Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s), with the write key in ${flags.writeKeyFile}.
+`);
+    return;
+  }
   if (flags.json) {
     printJson({ repository: r.repository, id: r.id, recipients: r.recipients, writeKey: r.writeKey });
     return;
@@ -50764,21 +62242,21 @@ store it as a secret (e.g. the GitHub secret CAIRN_WRITE_KEY). Keep the age iden
 }
 
 // src/app/keygen.ts
-import { writeFile as writeFile2 } from "node:fs/promises";
+import { writeFile as writeFile5 } from "node:fs/promises";
 
 // node_modules/@noble/hashes/utils.js
 function isBytes2(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
 }
-var atitle = (title) => title ? `"${title}" ` : "";
-function anumber2(n, title = "") {
+var atitle = (title2) => title2 ? `"${title2}" ` : "";
+function anumber2(n, title2 = "") {
   if (typeof n !== "number")
-    throw new TypeError(atitle(title) + "expected number, got " + typeof n);
+    throw new TypeError(atitle(title2) + "expected number, got " + typeof n);
   if (!Number.isSafeInteger(n) || n < 0)
-    throw new RangeError(atitle(title) + "expected integer >= 0, got " + n);
+    throw new RangeError(atitle(title2) + "expected integer >= 0, got " + n);
   return n;
 }
-function abytes2(value, length, title = "") {
+function abytes2(value, length, title2 = "") {
   if (isBytes2(value) && (length === void 0 || value.length === length))
     return value;
   if (length !== void 0)
@@ -50786,10 +62264,10 @@ function abytes2(value, length, title = "") {
   const bytes = isBytes2(value);
   const ofLen = length !== void 0 ? ` of length ${length}` : "";
   const got = bytes ? `length=${value.length}` : `type=${typeof value}`;
-  const message = atitle(title) + "expected Uint8Array" + ofLen + ", got " + got;
+  const message2 = atitle(title2) + "expected Uint8Array" + ofLen + ", got " + got;
   if (!bytes)
-    throw new TypeError(message);
-  throw new RangeError(message);
+    throw new TypeError(message2);
+  throw new RangeError(message2);
 }
 var hasHexBuiltin = /* @__PURE__ */ (() => (
   // @ts-ignore
@@ -50851,18 +62329,18 @@ function randomBytes7(bytesLength = 32) {
 function isBytes3(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array";
 }
-function anumber3(n, title = "") {
+function anumber3(n, title2 = "") {
   if (!Number.isSafeInteger(n) || n < 0) {
-    const prefix = title && `"${title}" `;
+    const prefix = title2 && `"${title2}" `;
     throw new Error(`${prefix}expected integer >= 0, got ${n}`);
   }
 }
-function abytes3(value, length, title = "") {
+function abytes3(value, length, title2 = "") {
   const bytes = isBytes3(value);
   const len = value?.length;
   const needsLen = length !== void 0;
   if (!bytes || needsLen && len !== length) {
-    const prefix = title && `"${title}" `;
+    const prefix = title2 && `"${title2}" `;
     const ofLen = needsLen ? ` of length ${length}` : "";
     const got = bytes ? `length=${len}` : `type=${typeof value}`;
     throw new Error(prefix + "expected Uint8Array" + ofLen + ", got " + got);
@@ -50996,9 +62474,9 @@ var oidNist = (suffix) => ({
 // node_modules/@noble/post-quantum/node_modules/@noble/curves/utils.js
 var _0n = /* @__PURE__ */ BigInt(0);
 var _1n = /* @__PURE__ */ BigInt(1);
-function abool(value, title = "") {
+function abool(value, title2 = "") {
   if (typeof value !== "boolean") {
-    const prefix = title && `"${title}" `;
+    const prefix = title2 && `"${title2}" `;
     throw new Error(prefix + "expected boolean, got type=" + typeof value);
   }
   return value;
@@ -51053,9 +62531,9 @@ var isPosBig = (n) => typeof n === "bigint" && _0n <= n;
 function inRange(n, min, max) {
   return isPosBig(n) && isPosBig(min) && isPosBig(max) && min <= n && n < max;
 }
-function aInRange(title, n, min, max) {
+function aInRange(title2, n, min, max) {
   if (!inRange(n, min, max))
-    throw new Error("expected valid " + title + ": " + min + " <= n < " + max + ", got " + n);
+    throw new Error("expected valid " + title2 + ": " + min + " <= n < " + max + ", got " + n);
 }
 function bitLen(n) {
   let len;
@@ -51811,8 +63289,8 @@ function montgomery(curveDef) {
   }
   const getPublicKey = scalarMultBase2;
   const getSharedSecret = scalarMult2;
-  function cswap2(swap, x_2, x_3) {
-    const dummy = modP(swap * (x_2 - x_3));
+  function cswap2(swap2, x_2, x_3) {
+    const dummy = modP(swap2 * (x_2 - x_3));
     x_2 = modP(x_2 - dummy);
     x_3 = modP(x_3 + dummy);
     return { x_2, x_3 };
@@ -51826,13 +63304,13 @@ function montgomery(curveDef) {
     let z_2 = _0n4;
     let x_3 = u2;
     let z_3 = _1n4;
-    let swap = _0n4;
+    let swap2 = _0n4;
     for (let t = BigInt(montgomeryBits - 1); t >= _0n4; t--) {
       const k_t = k2 >> t & _1n4;
-      swap ^= k_t;
-      ({ x_2, x_3 } = cswap2(swap, x_2, x_3));
-      ({ x_2: z_2, x_3: z_3 } = cswap2(swap, z_2, z_3));
-      swap = k_t;
+      swap2 ^= k_t;
+      ({ x_2, x_3 } = cswap2(swap2, x_2, x_3));
+      ({ x_2: z_2, x_3: z_3 } = cswap2(swap2, z_2, z_3));
+      swap2 = k_t;
       const A2 = x_2 + z_2;
       const AA = modP(A2 * A2);
       const B2 = x_2 - z_2;
@@ -51849,8 +63327,8 @@ function montgomery(curveDef) {
       x_2 = modP(AA * BB);
       z_2 = modP(E * (AA + modP(a24 * E)));
     }
-    ({ x_2, x_3 } = cswap2(swap, x_2, x_3));
-    ({ x_2: z_2, x_3: z_3 } = cswap2(swap, z_2, z_3));
+    ({ x_2, x_3 } = cswap2(swap2, x_2, x_3));
+    ({ x_2: z_2, x_3: z_3 } = cswap2(swap2, z_2, z_3));
     const z2 = powPminus2(z_2);
     return modP(x_2 * z2);
   }
@@ -51944,7 +63422,7 @@ var _HMAC = class {
     this.iHash.destroy();
   }
 };
-var hmac = (hash2, key, message) => new _HMAC(hash2, key).update(message).digest();
+var hmac = (hash2, key, message2) => new _HMAC(hash2, key).update(message2).digest();
 hmac.create = (hash2, key) => new _HMAC(hash2, key);
 
 // node_modules/@noble/post-quantum/node_modules/@noble/curves/abstract/weierstrass.js
@@ -51967,10 +63445,10 @@ function _splitEndoScalar(k2, basis, n) {
   }
   return { k1neg, k1, k2neg, k2: k22 };
 }
-function validateSigFormat(format) {
-  if (!["compact", "recovered", "der"].includes(format))
+function validateSigFormat(format2) {
+  if (!["compact", "recovered", "der"].includes(format2))
     throw new Error('Signature format must be "compact", "recovered", or "der"');
-  return format;
+  return format2;
 }
 function validateSigOpts(opts2, def) {
   const optsn = {};
@@ -52134,9 +63612,9 @@ function weierstrass(params, extraOpts = {}) {
     const { publicKey: comp, publicKeyUncompressed: uncomp } = lengths;
     const length = bytes.length;
     const head = bytes[0];
-    const tail = bytes.subarray(1);
+    const tail2 = bytes.subarray(1);
     if (length === comp && (head === 2 || head === 3)) {
-      const x = Fp.fromBytes(tail);
+      const x = Fp.fromBytes(tail2);
       if (!Fp.isValid(x))
         throw new Error("bad point: is not on curve, wrong x");
       const y2 = weierstrassEquation(x);
@@ -52155,8 +63633,8 @@ function weierstrass(params, extraOpts = {}) {
       return { x, y };
     } else if (length === uncomp && head === 4) {
       const L2 = Fp.BYTES;
-      const x = Fp.fromBytes(tail.subarray(0, L2));
-      const y = Fp.fromBytes(tail.subarray(L2, L2 * 2));
+      const x = Fp.fromBytes(tail2.subarray(0, L2));
+      const y = Fp.fromBytes(tail2.subarray(L2, L2 * 2));
       if (!isValidXY(x, y))
         throw new Error("bad point: is not on curve");
       return { x, y };
@@ -52182,9 +63660,9 @@ function weierstrass(params, extraOpts = {}) {
   const _27b2 = Fp.mul(Fp.sqr(CURVE.b), BigInt(27));
   if (Fp.is0(Fp.add(_4a3, _27b2)))
     throw new Error("bad curve params: a or b");
-  function acoord(title, n, banZero = false) {
+  function acoord(title2, n, banZero = false) {
     if (!Fp.isValid(n) || banZero && Fp.is0(n))
-      throw new Error(`bad point coordinate ${title}`);
+      throw new Error(`bad point coordinate ${title2}`);
     return n;
   }
   function aprjpoint(other) {
@@ -52596,7 +64074,7 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     bits2int_modN: "function"
   });
   ecdsaOpts = Object.assign({}, ecdsaOpts);
-  const randomBytes12 = ecdsaOpts.randomBytes || randomBytes8;
+  const randomBytes14 = ecdsaOpts.randomBytes || randomBytes8;
   const hmac2 = ecdsaOpts.hmac || ((key, msg) => hmac(hash2, key, msg));
   const { Fp, Fn: Fn2 } = Point;
   const { ORDER: CURVE_ORDER, BITS: fnBits } = Fn2;
@@ -52612,19 +64090,19 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     const HALF = CURVE_ORDER >> _1n5;
     return number3 > HALF;
   }
-  function validateRS(title, num) {
+  function validateRS(title2, num) {
     if (!Fn2.isValidNot0(num))
-      throw new Error(`invalid signature ${title}: out of range 1..Point.Fn.ORDER`);
+      throw new Error(`invalid signature ${title2}: out of range 1..Point.Fn.ORDER`);
     return num;
   }
   function assertSmallCofactor() {
     if (hasLargeCofactor)
       throw new Error('"recovered" sig type is not supported for cofactor >2 curves');
   }
-  function validateSigLength(bytes, format) {
-    validateSigFormat(format);
+  function validateSigLength(bytes, format2) {
+    validateSigFormat(format2);
     const size = lengths.signature;
-    const sizer = format === "compact" ? size : format === "recovered" ? size + 1 : void 0;
+    const sizer = format2 === "compact" ? size : format2 === "recovered" ? size + 1 : void 0;
     return abytes3(bytes, sizer);
   }
   class Signature {
@@ -52642,16 +64120,16 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
       }
       Object.freeze(this);
     }
-    static fromBytes(bytes, format = defaultSigOpts.format) {
-      validateSigLength(bytes, format);
+    static fromBytes(bytes, format2 = defaultSigOpts.format) {
+      validateSigLength(bytes, format2);
       let recid;
-      if (format === "der") {
+      if (format2 === "der") {
         const { r: r2, s: s4 } = DER.toSig(abytes3(bytes));
         return new Signature(r2, s4);
       }
-      if (format === "recovered") {
+      if (format2 === "recovered") {
         recid = bytes[0];
-        format = "compact";
+        format2 = "compact";
         bytes = bytes.subarray(1);
       }
       const L2 = lengths.signature / 2;
@@ -52659,8 +64137,8 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
       const s3 = bytes.subarray(L2, L2 * 2);
       return new Signature(Fn2.fromBytes(r), Fn2.fromBytes(s3), recid);
     }
-    static fromHex(hex, format) {
-      return this.fromBytes(hexToBytes2(hex), format);
+    static fromHex(hex, format2) {
+      return this.fromBytes(hexToBytes2(hex), format2);
     }
     assertRecovery() {
       const { recovery } = this;
@@ -52693,21 +64171,21 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     hasHighS() {
       return isBiggerThanHalfOrder(this.s);
     }
-    toBytes(format = defaultSigOpts.format) {
-      validateSigFormat(format);
-      if (format === "der")
+    toBytes(format2 = defaultSigOpts.format) {
+      validateSigFormat(format2);
+      if (format2 === "der")
         return hexToBytes2(DER.hexFromSig(this));
       const { r, s: s3 } = this;
       const rb = Fn2.toBytes(r);
       const sb = Fn2.toBytes(s3);
-      if (format === "recovered") {
+      if (format2 === "recovered") {
         assertSmallCofactor();
         return concatBytes(Uint8Array.of(this.assertRecovery()), rb, sb);
       }
       return concatBytes(rb, sb);
     }
-    toHex(format) {
-      return bytesToHex2(this.toBytes(format));
+    toHex(format2) {
+      return bytesToHex2(this.toBytes(format2));
     }
   }
   const bits2int = ecdsaOpts.bits2int || function bits2int_def(bytes) {
@@ -52725,20 +64203,20 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     aInRange("num < 2^" + fnBits, num, _0n5, ORDER_MASK);
     return Fn2.toBytes(num);
   }
-  function validateMsgAndHash(message, prehash) {
-    abytes3(message, void 0, "message");
-    return prehash ? abytes3(hash2(message), void 0, "prehashed message") : message;
+  function validateMsgAndHash(message2, prehash) {
+    abytes3(message2, void 0, "message");
+    return prehash ? abytes3(hash2(message2), void 0, "prehashed message") : message2;
   }
-  function prepSig(message, secretKey, opts2) {
+  function prepSig(message2, secretKey, opts2) {
     const { lowS, prehash, extraEntropy } = validateSigOpts(opts2, defaultSigOpts);
-    message = validateMsgAndHash(message, prehash);
-    const h1int = bits2int_modN(message);
+    message2 = validateMsgAndHash(message2, prehash);
+    const h1int = bits2int_modN(message2);
     const d = Fn2.fromBytes(secretKey);
     if (!Fn2.isValidNot0(d))
       throw new Error("invalid private key");
     const seedArgs = [int2octets(d), int2octets(h1int)];
     if (extraEntropy != null && extraEntropy !== false) {
-      const e = extraEntropy === true ? randomBytes12(lengths.secretKey) : extraEntropy;
+      const e = extraEntropy === true ? randomBytes14(lengths.secretKey) : extraEntropy;
       seedArgs.push(abytes3(e, void 0, "extraEntropy"));
     }
     const seed = concatBytes(...seedArgs);
@@ -52765,28 +64243,28 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     }
     return { seed, k2sig };
   }
-  function sign(message, secretKey, opts2 = {}) {
-    const { seed, k2sig } = prepSig(message, secretKey, opts2);
+  function sign(message2, secretKey, opts2 = {}) {
+    const { seed, k2sig } = prepSig(message2, secretKey, opts2);
     const drbg = createHmacDrbg(hash2.outputLen, Fn2.BYTES, hmac2);
     const sig = drbg(seed, k2sig);
     return sig.toBytes(opts2.format);
   }
-  function verify4(signature, message, publicKey, opts2 = {}) {
-    const { lowS, prehash, format } = validateSigOpts(opts2, defaultSigOpts);
+  function verify5(signature, message2, publicKey, opts2 = {}) {
+    const { lowS, prehash, format: format2 } = validateSigOpts(opts2, defaultSigOpts);
     publicKey = abytes3(publicKey, void 0, "publicKey");
-    message = validateMsgAndHash(message, prehash);
+    message2 = validateMsgAndHash(message2, prehash);
     if (!isBytes3(signature)) {
       const end = signature instanceof Signature ? ", use sig.toBytes()" : "";
       throw new Error("verify expects Uint8Array signature" + end);
     }
-    validateSigLength(signature, format);
+    validateSigLength(signature, format2);
     try {
-      const sig = Signature.fromBytes(signature, format);
+      const sig = Signature.fromBytes(signature, format2);
       const P2 = Point.fromBytes(publicKey);
       if (lowS && sig.hasHighS())
         return false;
       const { r, s: s3 } = sig;
-      const h = bits2int_modN(message);
+      const h = bits2int_modN(message2);
       const is2 = Fn2.inv(s3);
       const u1 = Fn2.create(h * is2);
       const u2 = Fn2.create(r * is2);
@@ -52799,10 +64277,10 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
       return false;
     }
   }
-  function recoverPublicKey(signature, message, opts2 = {}) {
+  function recoverPublicKey(signature, message2, opts2 = {}) {
     const { prehash } = validateSigOpts(opts2, defaultSigOpts);
-    message = validateMsgAndHash(message, prehash);
-    return Signature.fromBytes(signature, "recovered").recoverPublicKey(message).toBytes();
+    message2 = validateMsgAndHash(message2, prehash);
+    return Signature.fromBytes(signature, "recovered").recoverPublicKey(message2).toBytes();
   }
   return Object.freeze({
     keygen: keygen3,
@@ -52812,7 +64290,7 @@ function ecdsa(Point, hash2, ecdsaOpts = {}) {
     lengths,
     Point,
     sign,
-    verify: verify4,
+    verify: verify5,
     recoverPublicKey,
     Signature,
     hash: hash2
@@ -53733,10 +65211,10 @@ var randomBytes9 = randomBytes8;
 function equalBytes(a, b2) {
   if (a.length !== b2.length)
     return false;
-  let diff = 0;
+  let diff3 = 0;
   for (let i = 0; i < a.length; i++)
-    diff |= a[i] ^ b2[i];
-  return diff === 0;
+    diff3 |= a[i] ^ b2[i];
+  return diff3 === 0;
 }
 function copyBytes2(bytes) {
   return Uint8Array.from(bytes);
@@ -54344,24 +65822,24 @@ var ml_kem768_x25519 = /* @__PURE__ */ (() => combineKEMS(
 var MLKEM768X25519 = ml_kem768_x25519;
 
 // node_modules/@noble/curves/utils.js
-function aarray(item, title, inner = () => {
+function aarray(item, title2, inner = () => {
 }) {
   if (!Array.isArray(item))
-    throw new TypeError(`"${title}" expected array, got type=${typeof item}`);
+    throw new TypeError(`"${title2}" expected array, got type=${typeof item}`);
   for (let i = 0; i < item.length; i++)
-    inner(item[i], `${title}[${i}]`);
+    inner(item[i], `${title2}[${i}]`);
   return item;
 }
-var abytes4 = (value, length, title) => abytes2(value, length, title);
+var abytes4 = (value, length, title2) => abytes2(value, length, title2);
 var anumber4 = anumber2;
-function aobject(value, title = "object") {
+function aobject(value, title2 = "object") {
   if (value === null || typeof value !== "object" || Array.isArray(value))
-    throw new TypeError(title === "object" ? "expected valid options object" : `"${title}" expected object, got type=${typeof value}`);
+    throw new TypeError(title2 === "object" ? "expected valid options object" : `"${title2}" expected object, got type=${typeof value}`);
   return value;
 }
-function afunction(value, title) {
+function afunction(value, title2) {
   if (typeof value !== "function")
-    throw new TypeError(`"${title}" is invalid: expected function, got ${typeof value}`);
+    throw new TypeError(`"${title2}" is invalid: expected function, got ${typeof value}`);
   return value;
 }
 var bytesToHex3 = bytesToHex;
@@ -54370,10 +65848,10 @@ var isBytes4 = isBytes2;
 var randomBytes10 = (bytesLength) => randomBytes7(bytesLength);
 var _0n7 = /* @__PURE__ */ BigInt(0);
 var _1n8 = /* @__PURE__ */ BigInt(1);
-var atitle2 = (title) => title ? `"${title}" ` : "";
-function abool2(value, title = "") {
+var atitle2 = (title2) => title2 ? `"${title2}" ` : "";
+function abool2(value, title2 = "") {
   if (typeof value !== "boolean")
-    throw new TypeError(atitle2(title) + "expected boolean, got type=" + typeof value);
+    throw new TypeError(atitle2(title2) + "expected boolean, got type=" + typeof value);
   return value;
 }
 function abignumber2(n) {
@@ -54384,13 +65862,13 @@ function abignumber2(n) {
     anumber4(n);
   return n;
 }
-function asafenumber(value, title = "") {
+function asafenumber(value, title2 = "") {
   if (typeof value !== "number") {
-    const prefix = title && `"${title}" `;
+    const prefix = title2 && `"${title2}" `;
     throw new TypeError(prefix + "expected number, got type=" + typeof value);
   }
   if (!Number.isSafeInteger(value)) {
-    const prefix = title && `"${title}" `;
+    const prefix = title2 && `"${title2}" `;
     throw new RangeError(prefix + "expected safe integer, got " + value);
   }
 }
@@ -54428,9 +65906,9 @@ function isPosBig2(n) {
 function inRange2(n, min, max) {
   return isPosBig2(n) && isPosBig2(min) && isPosBig2(max) && min <= n && n < max;
 }
-function aInRange2(title, n, min, max) {
+function aInRange2(title2, n, min, max) {
   if (!inRange2(n, min, max))
-    throw new RangeError("expected valid " + title + ": " + min + " <= n < " + max + ", got " + n);
+    throw new RangeError("expected valid " + title2 + ": " + min + " <= n < " + max + ", got " + n);
 }
 function bitLen2(n) {
   if (n < _0n7)
@@ -54441,12 +65919,12 @@ var bitMask2 = (n) => {
   asafenumber(n, "n");
   return (_1n8 << BigInt(n)) - _1n8;
 };
-function validateObject2(object, fields = {}, optFields = {}, title = "object") {
-  aobject(object, title);
+function validateObject2(object, fields = {}, optFields = {}, title2 = "object") {
+  aobject(object, title2);
   aobject(fields, "fields");
   aobject(optFields, "optFields");
   function checkField(fieldName, expectedType, isOpt) {
-    const label = title === "object" ? `param "${String(fieldName)}"` : `"${title}.${String(fieldName)}"`;
+    const label = title2 === "object" ? `param "${String(fieldName)}"` : `"${title2}.${String(fieldName)}"`;
     const val = object[fieldName];
     if (!Object.hasOwn(object, fieldName) && (isOpt ? val !== void 0 : expectedType !== "function")) {
       throw new TypeError(`${label} is invalid: expected own property`);
@@ -54926,18 +66404,18 @@ function validateTableBytes(numPoints, fpBytes) {
   if (bytes > TABLE_BYTES_MAX)
     throw new Error("invalid window size: table would need ~" + Math.ceil(bytes / 2 ** 20) + " MiB, max " + TABLE_BYTES_MAX / 2 ** 20 + " MiB");
 }
-function probeRandomBytes(randomBytes12, length) {
-  if (randomBytes12 === void 0)
+function probeRandomBytes(randomBytes14, length) {
+  if (randomBytes14 === void 0)
     return void 0;
-  afunction(randomBytes12, "randomBytes");
+  afunction(randomBytes14, "randomBytes");
   try {
-    const probe = randomBytes12(length);
+    const probe = randomBytes14(length);
     if (!isBytes4(probe) || probe.length !== length)
       return void 0;
   } catch {
     return void 0;
   }
-  return randomBytes12;
+  return randomBytes14;
 }
 function validateMSMPoints(points, c) {
   aarray(points, "points");
@@ -55030,9 +66508,9 @@ var ScalarMultiplier = class {
   baseCanBeBlinded;
   bits;
   // Parametrized with a given Point class (not individual point)
-  constructor(Point, randomBytes12) {
+  constructor(Point, randomBytes14) {
     validatePointCons(Point);
-    this.randomBytes = probeRandomBytes(randomBytes12, BLIND_BYTES);
+    this.randomBytes = probeRandomBytes(randomBytes14, BLIND_BYTES);
     this.Point = Point;
     this.BASE = Point.BASE;
     this.ZERO = Point.ZERO;
@@ -55303,7 +66781,7 @@ function edwards(params, extraOpts = {}) {
   if (FpLegendre2(Fp, CURVE.d) !== -1)
     throw new Error("edwards: CURVE.d must be a non-square in Fp for complete addition formulas");
   validateObject2(opts2, {}, { uvRatio: "function", randomBytes: "function" });
-  const randomBytes12 = opts2.randomBytes === void 0 ? randomBytes10 : opts2.randomBytes;
+  const randomBytes14 = opts2.randomBytes === void 0 ? randomBytes10 : opts2.randomBytes;
   const MASK = _2n7 << BigInt(Fp.BYTES * 8) - _1n11;
   function isOdd(n) {
     if (!Fp.isOdd)
@@ -55320,9 +66798,9 @@ function edwards(params, extraOpts = {}) {
   if (!isEdValidXY(Fp, CURVE, CURVE.Gx, CURVE.Gy))
     throw new Error("bad curve params: generator point");
   const mulA = Fp.eql(CURVE.a, Fp.neg(Fp.ONE)) ? (x) => Fp.neg(x) : Fp.eql(CURVE.a, Fp.ONE) ? (x) => x : (x) => Fp.mul(CURVE.a, x);
-  function acoord(title, n, banZero = false) {
+  function acoord(title2, n, banZero = false) {
     const min = banZero ? _1n11 : _0n10;
-    aInRange2("coordinate " + title, n, min, MASK);
+    aInRange2("coordinate " + title2, n, min, MASK);
     return n;
   }
   function aedpoint(other) {
@@ -55564,7 +67042,7 @@ function edwards(params, extraOpts = {}) {
     }
   }
   const normalize = (points) => normalizeZ2(Point, points);
-  const wnaf = new ScalarMultiplier(Point, randomBytes12);
+  const wnaf = new ScalarMultiplier(Point, randomBytes14);
   if (wnaf.bits >= 6)
     Point.BASE.precompute(6);
   Object.freeze(Point.prototype);
@@ -55576,8 +67054,8 @@ function edwards(params, extraOpts = {}) {
 var _0n11 = /* @__PURE__ */ BigInt(0);
 var _1n12 = /* @__PURE__ */ BigInt(1);
 var _2n8 = /* @__PURE__ */ BigInt(2);
-function cmask(P2, swap) {
-  return P2 + swap - (swap >> _1n12 << _1n12);
+function cmask(P2, swap2) {
+  return P2 + swap2 - (swap2 >> _1n12 << _1n12);
 }
 function cswap(P2) {
   const offset = BigInt(6) * P2;
@@ -55609,7 +67087,7 @@ function montgomery2(curveDef) {
     throw new Error("invalid type");
   const randomBytes_ = rand === void 0 ? randomBytes10 : rand;
   const montgomeryBits = is25519 ? 255 : 448;
-  const swap = cswap(P2);
+  const swap2 = cswap(P2);
   const fieldLen = is25519 ? 32 : 56;
   const Gu = is25519 ? BigInt(9) : BigInt(5);
   const a24 = is25519 ? BigInt(121665) : BigInt(39081);
@@ -55670,8 +67148,8 @@ function montgomery2(curveDef) {
     const kx = k2 ^ k2 >> _1n12;
     for (let t = BigInt(montgomeryBits - 1); t >= _0n11; t--) {
       const mask2 = cmask(P2, kx >> t);
-      ({ x_2, x_3 } = swap(mask2, x_2, x_3));
-      ({ x_2: z_2, x_3: z_3 } = swap(mask2, z_2, z_3));
+      ({ x_2, x_3 } = swap2(mask2, x_2, x_3));
+      ({ x_2: z_2, x_3: z_3 } = swap2(mask2, z_2, z_3));
       const A2 = x_2 + z_2;
       const AA = modP(A2 * A2);
       const B2 = x_2 - z_2;
@@ -55689,8 +67167,8 @@ function montgomery2(curveDef) {
       z_2 = modP(E * (AA + modP(a24 * E)));
     }
     const mask = cmask(P2, k2);
-    ({ x_2, x_3 } = swap(mask, x_2, x_3));
-    ({ x_2: z_2, x_3: z_3 } = swap(mask, z_2, z_3));
+    ({ x_2, x_3 } = swap2(mask, x_2, x_3));
+    ({ x_2: z_2, x_3: z_3 } = swap2(mask, z_2, z_3));
     const z2 = powPminus2(z_2);
     return modP(x_2 * z2);
   }
@@ -55918,12 +67396,12 @@ async function keygen() {
 ${identity}
 ` };
 }
-async function writeIdentity(path, id) {
+async function writeIdentity(path2, id) {
   try {
-    await writeFile2(path, id.text, { mode: 384, flag: "wx" });
+    await writeFile5(path2, id.text, { mode: 384, flag: "wx" });
   } catch (err) {
-    if (err.code === "EEXIST") throw new UsageError(`${path} exists; not overwriting an identity`, "choose another file name");
-    if (isSystemError(err)) throw fromSystemError(err, `write the identity to ${path}`, ExitCode.usage);
+    if (err.code === "EEXIST") throw new UsageError(`${path2} exists; not overwriting an identity`, "choose another file name");
+    if (isSystemError(err)) throw fromSystemError(err, `write the identity to ${path2}`, ExitCode.usage);
     throw err;
   }
 }
@@ -55944,11 +67422,47 @@ async function keygen2(flags) {
   }
 }
 
+// src/app/ls.ts
+async function ls2(settings, req) {
+  const repo = await openRepository(settings, "write", req.signal);
+  const ref = await findSnapshot(repo, req.snapshot, req.source);
+  const entries = underPath(ref.snapshot.entries, req.path ?? "").filter((e) => req.source === void 0 || e.source === req.source);
+  return {
+    snapshot: ref.id,
+    time: ref.snapshot.time,
+    files: entries.map((e) => ({ source: e.source, path: e.path, size: e.size, mode: e.mode, mtime: new Date(e.mtime).toISOString() }))
+  };
+}
+
+// src/cli/ls.ts
+async function ls3(snapshot, path2, flags) {
+  const r = await ls2(await settingsFrom(flags), { snapshot, path: path2, source: flags.source, signal: cancelSignal });
+  if (flags.json) {
+    printJson(r);
+    return;
+  }
+  const rows = r.files.map((f2) => [modeText(f2.mode), formatBytes(f2.size), f2.mtime.replace("T", " ").replace(/\.\d+Z$/, "Z"), f2.path]);
+  const widths = [10, Math.max(0, ...rows.map((x) => x[1].length)), 20];
+  process.stdout.write(`snapshot ${r.snapshot.slice(0, 8)} of ${r.time}: ${r.files.length} file(s)
+`);
+  for (const x of rows) process.stdout.write(`${x[0]}  ${x[1].padStart(widths[1])}  ${x[2]}  ${x[3]}
+`);
+}
+function modeText(mode) {
+  const bits = "rwxrwxrwx";
+  return "-" + [...bits].map((c, i) => mode & 1 << 8 - i ? c : "-").join("");
+}
+
+// src/app/restore.ts
+import { mkdtemp as mkdtemp6, rm as rm9 } from "node:fs/promises";
+import { tmpdir as tmpdir5 } from "node:os";
+import { join as join12 } from "node:path";
+
 // src/engine/restore/restore.ts
 init_errors();
 import { randomBytes as randomBytes11 } from "node:crypto";
-import { chmod, lstat as lstat3, mkdir as mkdir3, open as open3, rename as rename3, rm as rm4, utimes } from "node:fs/promises";
-import { dirname as dirname2, join as join6, resolve as resolve5 } from "node:path";
+import { chmod, lstat as lstat3, mkdir as mkdir5, open as open4, rename as rename3, rm as rm8, utimes } from "node:fs/promises";
+import { dirname as dirname2, join as join11, resolve as resolve6 } from "node:path";
 
 // src/engine/restore/plan.ts
 function* spans(located, fds) {
@@ -55978,34 +67492,34 @@ function* spans(located, fds) {
   for (let p2 = 0; p2 < packs.length; p2++) {
     if (starts[p2] === starts[p2 + 1]) continue;
     const order = Array.from(byPack.subarray(starts[p2], starts[p2 + 1])).sort((a, b2) => field(a, 1) - field(b2, 1) || field(a, 4) - field(b2, 4));
-    let span;
+    let span2;
     for (const c of order) {
       const offset = field(c, 1);
       const end = offset + field(c, 2);
-      if (span && span.frames[span.frames.length - 1] !== offset && (offset - span.end > GAP || end - span.start > SPAN)) {
-        yield span;
-        span = void 0;
+      if (span2 && span2.frames[span2.frames.length - 1] !== offset && (offset - span2.end > GAP || end - span2.start > SPAN)) {
+        yield span2;
+        span2 = void 0;
       }
-      span ??= { pack: packs[p2], start: offset, end, frames: [], chunks: [], all };
-      if (span.frames[span.frames.length - 1] !== offset) span.frames.push(offset);
-      span.end = Math.max(span.end, end);
-      span.chunks.push(c);
+      span2 ??= { pack: packs[p2], start: offset, end, frames: [], chunks: [], all };
+      if (span2.frames[span2.frames.length - 1] !== offset) span2.frames.push(offset);
+      span2.end = Math.max(span2.end, end);
+      span2.chunks.push(c);
     }
-    if (span) yield span;
+    if (span2) yield span2;
   }
 }
-async function loadSpan(reader, span) {
-  const k2 = await reader.packKeys(span.pack);
-  const r = segmentRange(k2, span.start, span.end - span.start);
-  const sealed = await reader.repo.backend.load({ type: "pack", name: span.pack }, { offset: r.start, length: r.end - r.start });
-  const { located, fileOf, base, positions: allPositions, fds } = span.all;
-  const n = span.chunks.length;
-  const frames = new Uint32Array(span.frames.length * 2);
+async function loadSpan(reader, span2) {
+  const k2 = await reader.packKeys(span2.pack);
+  const r = segmentRange(k2, span2.start, span2.end - span2.start);
+  const sealed = await reader.repo.backend.load({ type: "pack", name: span2.pack }, { offset: r.start, length: r.end - r.start });
+  const { located, fileOf, base, positions: allPositions, fds } = span2.all;
+  const n = span2.chunks.length;
+  const frames = new Uint32Array(span2.frames.length * 2);
   const chunks = new Uint32Array(n * 4);
   const positions = new Float64Array(n);
   const ids = new Uint8Array(n * 32);
   let f2 = -1;
-  span.chunks.forEach((c, i) => {
+  span2.chunks.forEach((c, i) => {
     const k3 = fileOf[c];
     const l = located[k3];
     const at2 = (c - base[k3]) * 5;
@@ -56021,7 +67535,7 @@ async function loadSpan(reader, span) {
     positions[i] = allPositions[c];
     ids.set(l.ids.get(c - base[k3]), i * 32);
   });
-  return { pack: span.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
+  return { pack: span2.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
 }
 
 // src/engine/restore/restore.ts
@@ -56029,7 +67543,7 @@ var SYNC_EVERY = 64 * 1024 * 1024;
 var FILES_AT_ONCE = 256;
 async function restore(repo, ref, opts2) {
   return withLock(repo, false, async () => {
-    const entries = selectEntries(ref.snapshot, opts2.source);
+    const entries = selectEntries(ref.snapshot, opts2.source, opts2.include);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     const located = entries.map((e) => {
       const l = reader.locateAll(e.chunks);
@@ -56038,7 +67552,7 @@ async function restore(repo, ref, opts2) {
       if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
       return l;
     });
-    const target = resolve5(opts2.target);
+    const target = resolve6(opts2.target);
     await prepareTarget(target, entries, opts2.overwrite ?? false);
     const total = entries.reduce((n, e) => n + e.size, 0);
     const progress = { bytes: 0, total, report: opts2.onProgress };
@@ -56057,7 +67571,7 @@ async function restore(repo, ref, opts2) {
 var NAMED_AT_MOST = 10;
 async function prepareTarget(target, entries, overwrite) {
   try {
-    await mkdir3(target, { recursive: true, mode: FOLDER_MODE });
+    await mkdir5(target, { recursive: true, mode: FOLDER_MODE });
   } catch (err) {
     const e = err;
     throw fromSystemError(e, `restore into ${target}`, ExitCode.usage, e.code === "EEXIST" || e.code === "ENOTDIR" ? "--target must be a folder (it is created if missing)" : void 0);
@@ -56065,9 +67579,9 @@ async function prepareTarget(target, entries, overwrite) {
   const files = [];
   const folders = [];
   for (const e of entries) {
-    const path = join6(target, ...checkPath(e.path));
+    const path2 = join11(target, ...checkPath(e.path));
     try {
-      ((await lstat3(path)).isDirectory() ? folders : files).push(path);
+      ((await lstat3(path2)).isDirectory() ? folders : files).push(path2);
     } catch (err) {
       const code2 = err.code;
       if (code2 !== "ENOENT" && code2 !== "ENOTDIR") throw err;
@@ -56090,14 +67604,14 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
   try {
     for (const e of entries) {
       const final = await makeParents(target, checkPath(e.path));
-      const tmp = join6(dirname2(final), `.cairn-restore-${randomBytes11(6).toString("hex")}`);
-      files.push({ tmp, final, handle: await open3(tmp, "wx", 384) });
+      const tmp = join11(dirname2(final), `.cairn-restore-${randomBytes11(6).toString("hex")}`);
+      files.push({ tmp, final, handle: await open4(tmp, "wx", 384) });
     }
     const large = files.filter((_2, k2) => entries[k2].size >= SYNC_EVERY);
     let unsynced = 0;
     let syncing;
-    for (const span of spans(located, files.map((f2) => f2.handle.fd))) {
-      const job = await loadSpan(reader, span);
+    for (const span2 of spans(located, files.map((f2) => f2.handle.fd))) {
+      const job = await loadSpan(reader, span2);
       await inflight.run(async () => {
         const bytes = await pool.unpack(job);
         progress.bytes += bytes;
@@ -56128,29 +67642,901 @@ async function restoreFiles(reader, pool, target, entries, located, progress) {
     for (const f2 of files) {
       await f2.handle.close().catch(() => {
       });
-      await rm4(f2.tmp, { force: true });
+      await rm8(f2.tmp, { force: true });
     }
     throw err;
   }
 }
 
 // src/app/restore.ts
+init_errors();
+
+// src/sources/restore/open.ts
+init_errors();
+import { resolve as resolve7 } from "node:path";
+
+// src/sources/restore/databases.ts
+init_errors();
+import { randomBytes as randomBytes13 } from "node:crypto";
+import { createReadStream as createReadStream3 } from "node:fs";
+import { Readable as Readable4 } from "node:stream";
+
+// src/sources/restore/restore.ts
+init_errors();
+init_quote();
+import { createHash as createHash8, randomBytes as randomBytes12 } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+function stamp(now = /* @__PURE__ */ new Date()) {
+  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+function remotePath(p2) {
+  return p2.startsWith("-") ? `./${p2}` : p2;
+}
+function tempName(target) {
+  const slash = target.lastIndexOf("/");
+  return `${target.slice(0, slash + 1)}.${target.slice(slash + 1)}.cairn-restore-${randomBytes12(6).toString("hex")}`;
+}
+function datedName(target, when) {
+  return `${target}.before-restore-${when}`;
+}
+async function run2(t, argv, what, options = {}) {
+  const cmd = t.exec(argv, { stdin: options.stdin, secretEnv: options.secretEnv });
+  const out = [];
+  for await (const c of cmd.stdout) out.push(c);
+  const r = await cmd.done;
+  if (r.code !== 0) throw new SourceError(`${what} on ${t.description} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`})${tail(r.stderr, options.mask)}`);
+  return Buffer.concat(out).toString("utf8");
+}
+function tail(stderr, mask = []) {
+  let s3 = stderr.trim();
+  for (const m2 of mask) if (m2) s3 = s3.split(m2).join("***");
+  return s3 ? `: ${s3.split("\n").slice(-8).join("\n")}` : "";
+}
+async function runHook(t, command, which) {
+  await run2(t, ["sh", "-c", command], `the ${which} hook \`${command}\``);
+}
+var STAGE_SCRIPT = String.raw`
+t=$1
+case $t in */*) p=${"$"}{t%/*} ;; *) p=. ;; esac
+top=
+d=$p
+while [ -n "$d" ] && [ ! -d "$d" ]; do top=$d; case $d in */*) d=${"$"}{d%/*} ;; *) d= ;; esac; done
+ok=
+clean() {
+  [ -n "$ok" ] && return
+  rm -f -- "$t"
+  [ -n "$top" ] || return
+  d=$p
+  while rmdir -- "$d" 2>/dev/null && [ "$d" != "$top" ]; do d=${"$"}{d%/*}; done
+}
+trap clean EXIT
+trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM
+if [ -n "$top" ]; then mkdir -p -- "$p" || exit 1; printf 'cairn-made\t%s\n' "$top" >&2; fi
+umask 077
+set -C
+: > "$t" || exit 73
+set +C
+cat >> "$t" || exit 74
+n=$(wc -c < "$t")
+[ "$n" -eq "$2" ] || { echo "the upload of $t ended after $n of $2 bytes" >&2; exit 75; }
+if [ -n "$3" ] && command -v sha256sum >/dev/null 2>&1; then
+  s=$(sha256sum < "$t" | cut -c1-64)
+  [ "$s" = "$3" ] || { echo "the upload of $t arrived changed (SHA-256 $s, sent $3)" >&2; exit 76; }
+fi
+if [ -n "$5" ] && [ -f "$5" ]; then
+  chown --reference="$5" -- "$t" 2>/dev/null
+  [ -n "$4" ] || chmod --reference="$5" -- "$t" || exit 1
+elif [ -n "$6" ]; then chown -- "$6" "$t" 2>/dev/null; fi
+[ -z "$4" ] || chmod -- "$4" "$t" || exit 1
+[ -z "$7" ] || touch -m -d "@$7" "$t" 2>/dev/null || true
+ok=1
+`;
+var UNSTAGE_SCRIPT = String.raw`
+rm -f -- "$1"
+[ -n "$2" ] || exit 0
+case $1 in */*) d=${"$"}{1%/*} ;; *) exit 0 ;; esac
+while rmdir -- "$d" 2>/dev/null && [ "$d" != "$2" ]; do d=${"$"}{d%/*}; done
+exit 0
+`;
+var SWAP_SCRIPT = String.raw`
+t=$1; n=$2; d=$3
+had=
+if [ -e "$t" ] || [ -h "$t" ]; then
+  { [ -f "$t" ] && [ ! -h "$t" ]; } || { echo "$t is not a regular file" >&2; exit 65; }
+  { [ ! -e "$d" ] && [ ! -h "$d" ]; } || { echo "$d already exists" >&2; exit 73; }
+  ln -- "$t" "$d" 2>/dev/null || cp -p -- "$t" "$d" || exit 1
+  had=1
+  if [ -n "$4" ]; then for x in -wal -shm; do if [ -e "$t$x" ]; then mv -f -- "$t$x" "$d$x" || exit 1; fi; done; fi
+fi
+if ! mv -f -- "$n" "$t"; then
+  if [ -n "$had" ]; then
+    [ -z "$4" ] || for x in -wal -shm; do if [ -e "$d$x" ]; then mv -f -- "$d$x" "$t$x"; fi; done
+    rm -f -- "$d"
+  fi
+  exit 1
+fi
+[ -z "$had" ] || echo kept
+`;
+var UNSWAP_SCRIPT = String.raw`
+if [ -z "$2" ]; then rm -f -- "$1"; exit 0; fi
+mv -f -- "$2" "$1" || exit 1
+[ -z "$3" ] || for x in -wal -shm; do rm -f -- "$1$x"; if [ -e "$2$x" ]; then mv -f -- "$2$x" "$1$x"; fi; done
+`;
+async function stage(t, places) {
+  try {
+    for (const p2 of places) {
+      const tmp = tempName(p2.target);
+      const f2 = p2.file;
+      const sha2563 = await fileHash(f2.local);
+      const input = createReadStream2(f2.local, { highWaterMark: 1 << 20 });
+      let cmd;
+      try {
+        await new Promise((resolve8, reject) => input.once("open", () => resolve8()).once("error", reject));
+        cmd = t.exec(
+          [
+            "sh",
+            "-c",
+            STAGE_SCRIPT,
+            "cairn-upload",
+            remotePath(tmp),
+            String(f2.size),
+            sha2563,
+            p2.mode ?? "",
+            remotePath(p2.target),
+            p2.sqlite ? "" : `${f2.uid}:${f2.gid}`,
+            p2.sqlite ? "" : String(Math.floor(f2.mtime / 1e3))
+          ],
+          { stdin: input }
+        );
+        cmd.stdout.resume();
+        const r = await cmd.done;
+        const made = /^cairn-made\t(.*)$/m.exec(r.stderr);
+        if (r.code !== 0) {
+          const why = r.stderr.replace(/^cairn-made\t.*\n/m, "").trim();
+          throw new SourceError(`cannot upload ${p2.target} to ${t.description}${why ? `: ${why}` : ` (exit ${r.code ?? r.signal})`}`, "nothing on the server was changed (the upload was removed); run the restore again");
+        }
+        p2.tmp = tmp;
+        p2.madeTop = made?.[1];
+      } finally {
+        input.destroy();
+      }
+    }
+  } catch (err) {
+    await unstage(t, places);
+    throw err;
+  }
+}
+async function fileHash(path2) {
+  const h = createHash8("sha256");
+  for await (const c of createReadStream2(path2, { highWaterMark: 1 << 20 })) h.update(c);
+  return h.digest("hex");
+}
+async function unstage(t, places) {
+  for (const p2 of places) {
+    if (!p2.tmp || p2.swapped) continue;
+    await run2(t, ["sh", "-c", UNSTAGE_SCRIPT, "cairn-unstage", remotePath(p2.tmp), p2.madeTop ? remotePath(p2.madeTop) : ""], `removing ${p2.tmp}`).catch(() => {
+    });
+    p2.tmp = void 0;
+  }
+}
+async function swap(t, places, when) {
+  for (const p2 of places) {
+    const dated = datedName(p2.target, when);
+    try {
+      const out = await run2(t, ["sh", "-c", SWAP_SCRIPT, "cairn-swap", remotePath(p2.target), remotePath(p2.tmp), remotePath(dated), p2.sqlite ? "wal" : ""], `replacing ${p2.target}`);
+      p2.swapped = true;
+      if (out.trim() === "kept") p2.dated = dated;
+    } catch (err) {
+      const undone = [];
+      const left = [];
+      for (const q2 of places.filter((x) => x.swapped)) {
+        try {
+          await run2(t, ["sh", "-c", UNSWAP_SCRIPT, "cairn-unswap", remotePath(q2.target), q2.dated ? remotePath(q2.dated) : "", q2.sqlite ? "wal" : ""], `putting back ${q2.target}`);
+          q2.swapped = false;
+          undone.push(q2.target);
+        } catch {
+          left.push(q2.dated ? `${q2.target} (previous: ${q2.dated})` : `${q2.target} (new)`);
+        }
+      }
+      if (left.length > 0) {
+        throw new SourceError(
+          `${err.message}; and ${left.length} file(s) already replaced could not be put back: ${left.join(", ")}`,
+          "move each dated copy back over its file (mv -f -- DATED FILE) once the server is reachable"
+        );
+      }
+      throw new SourceError(`${err.message}`, `nothing on the server was changed${undone.length ? ` (${undone.length} file(s) already replaced were put back)` : ""}`);
+    }
+  }
+}
+var FileSwap = class {
+  places;
+  check;
+  constructor(places, check) {
+    this.places = places;
+    this.check = check;
+  }
+  async prepare(t) {
+    await stage(t, this.places);
+    try {
+      if (this.check) for (const p2 of this.places) await this.check(p2);
+    } catch (err) {
+      await unstage(t, this.places);
+      throw err;
+    }
+  }
+  async swap(t) {
+    await swap(t, this.places, stamp());
+    return { written: this.places.map((p2) => p2.target), kept: this.places.filter((p2) => p2.dated).map((p2) => p2.dated) };
+  }
+  async undo(t) {
+    for (const q2 of this.places.filter((x) => x.swapped).reverse()) {
+      await run2(t, ["sh", "-c", UNSWAP_SCRIPT, "cairn-unswap", remotePath(q2.target), q2.dated ? remotePath(q2.dated) : "", q2.sqlite ? "wal" : ""], `putting back ${q2.target}`);
+      q2.swapped = false;
+    }
+  }
+  async discard(t) {
+    await unstage(t, this.places);
+  }
+  rollback() {
+    return this.places.map((p2) => p2.dated ? `mv -f -- ${quoteArg(p2.dated)} ${quoteArg(p2.target)}` : `rm -- ${quoteArg(p2.target)}`).join("; ");
+  }
+};
+var distinct = (xs2) => [...new Set(xs2.filter((x) => !!x))];
+async function restoreAll(t, restores, log) {
+  const plans = [];
+  try {
+    for (const r of restores) plans.push(await r.prepare(t));
+  } catch (err) {
+    for (const r of restores.slice(0, plans.length)) await r.discard(t).catch(() => {
+    });
+    throw err;
+  }
+  const hooked = restores.filter((r) => r.replaces);
+  const stops = distinct(hooked.map((r) => r.hooks.stop));
+  const starts = distinct(hooked.map((r) => r.hooks.start));
+  const results = [];
+  let stopped = false;
+  try {
+    for (const stop2 of stops) {
+      log.info(`running the stop hook: ${stop2}`);
+      stopped = true;
+      await runHook(t, stop2, "stop");
+    }
+    for (const r of restores) results.push(await r.swap(t));
+  } catch (err) {
+    const left = [];
+    for (const r of restores.slice(0, results.length).reverse()) {
+      try {
+        await r.undo(t);
+      } catch {
+        left.push(`${r.source} (${r.rollback()})`);
+      }
+    }
+    for (const r of restores) await r.discard(t).catch(() => {
+    });
+    if (stopped) {
+      for (const start of starts) {
+        log.info(`nothing was replaced; running the start hook again: ${start}`);
+        await runHook(t, start, "start").catch((e) => log.warn(e.message));
+      }
+    }
+    if (left.length > 0) {
+      throw new SourceError(`${err.message}; and what was already replaced could not be put back: ${left.join("; ")}`, "put those back by hand with the commands shown, once the server is reachable");
+    }
+    if (err instanceof CairnError && err.hint) throw err;
+    throw new SourceError(err.message, `nothing on the server was changed (what was uploaded or loaded was removed${results.length ? `, and ${results.length} source(s) already swapped were put back` : ""})`, { cause: err });
+  }
+  const done = restores.map((r, i) => ({ ...plans[i], ...results[i] }));
+  for (const start of starts) {
+    log.info(`running the start hook: ${start}`);
+    try {
+      await runHook(t, start, "start");
+    } catch (err) {
+      const kept = done.flatMap((d) => d.kept);
+      throw new SourceError(
+        `${done.map((d) => d.source).join(", ")} restored, but ${err.message}`,
+        `the previous version${kept.length === 1 ? " is" : "s are"} kept${kept.length ? `: ${kept.join(", ")}` : " (there was none)"}; to roll back, run the stop hook, then: ${restores.map((r) => r.rollback()).join("; ")}; then start the service`
+      );
+    }
+  }
+  return done;
+}
+
+// src/sources/restore/databases.ts
+var DatabaseRestore = class {
+  source;
+  file;
+  hooks;
+  database;
+  replace;
+  constructor(source2, file, hooks, defaultDatabase, options) {
+    this.source = source2;
+    this.file = file;
+    this.hooks = hooks;
+    this.database = options.database ?? defaultDatabase;
+    this.replace = options.replace ?? false;
+    if (/[\0\n\r]/.test(this.database) || this.database.length === 0) throw new UsageError(`--database: ${JSON.stringify(this.database)} is not a database name`);
+  }
+  names(when) {
+    const dated = `${this.database}_before_${when.toLowerCase().replace("t", "_").replace(/z$/, "")}`;
+    const temp = `cairn_restore_${randomBytes13(4).toString("hex")}`;
+    if (dated.length > this.engine.maxName) {
+      throw new UsageError(`the database name ${this.database} is too long to keep its current data under ${dated} (${this.engine.maxName} characters at most)`, "restore into a new database with --database NAME");
+    }
+    return { dated, temp };
+  }
+  async plan(t) {
+    const exists = await this.engine.exists(t, this.database);
+    const where = `${this.database} on ${t.description}`;
+    if (exists && !this.replace) {
+      throw new UsageError(
+        `source ${this.source}: the database ${where} exists; replacing its data needs --replace`,
+        `pass --replace (its current data is kept under a dated name), or restore into a new database with --database NAME`
+      );
+    }
+    const { dated } = this.names(stamp());
+    const h = this.hooks;
+    const steps = exists ? [
+      `load the dump (${this.file.size} bytes) into a temporary database cairn_restore_XXXXXXXX with ${this.engine.tool}`,
+      h.stop ? `run the stop hook: ${h.stop}` : "no stop hook (cairn.yml restore: stop)",
+      `rename ${this.database} to ${dated} (kept) and the temporary database to ${this.database}`,
+      h.start ? `run the start hook: ${h.start}` : "no start hook (cairn.yml restore: start)"
+    ] : [`create the database ${this.database}`, `load the dump (${this.file.size} bytes) into it with ${this.engine.tool}`];
+    return { source: this.source, kind: this.kind, steps, written: [this.database], kept: exists ? [dated] : [] };
+  }
+  /** Set by prepare(): the database exists and is being replaced. */
+  replaces = false;
+  temp;
+  dated;
+  state = "none";
+  async prepare(t) {
+    const plan = await this.plan(t);
+    const e = this.engine;
+    const db = this.database;
+    this.replaces = plan.kept.length > 0;
+    if (!this.replaces) {
+      await e.sql(t, `CREATE DATABASE ${e.ident(db)}`);
+      try {
+        await e.load(t, this.file.local, db);
+      } catch (err) {
+        await e.sql(t, `DROP DATABASE ${e.ident(db)}`).catch(() => {
+        });
+        throw failed(this.source, err, `the database ${db} was not created`);
+      }
+      this.state = "prepared";
+      return plan;
+    }
+    const { dated, temp } = this.names(stamp());
+    await e.sql(t, `CREATE DATABASE ${e.ident(temp)}`);
+    try {
+      await e.load(t, this.file.local, temp);
+      await e.checkMovable?.(t, temp);
+    } catch (err) {
+      await e.sql(t, `DROP DATABASE IF EXISTS ${e.ident(temp)}`).catch(() => {
+      });
+      throw err instanceof UsageError ? err : failed(this.source, err, `${db} was left as it was`);
+    }
+    Object.assign(this, { temp, dated, state: "prepared" });
+    return { ...plan, kept: [dated], steps: plan.steps.map((x) => x.replace(/cairn_restore_X{8}/, temp).replace(/\S+_before_\d{8}_\d{6}/, dated)) };
+  }
+  async swap(t) {
+    if (this.replaces) await this.engine.swap(t, this.database, this.temp, this.dated);
+    this.state = "swapped";
+    return { written: [this.database], kept: this.replaces ? [this.dated] : [] };
+  }
+  async undo(t) {
+    if (this.state !== "swapped") return;
+    const e = this.engine;
+    if (this.replaces) await e.unswap(t, this.database, this.temp, this.dated);
+    else await e.sql(t, `DROP DATABASE ${e.ident(this.database)}`);
+    this.state = "prepared";
+  }
+  async discard(t) {
+    if (this.state !== "prepared") return;
+    const e = this.engine;
+    await e.sql(t, `DROP DATABASE IF EXISTS ${e.ident(this.replaces ? this.temp : this.database)}`).catch(() => {
+    });
+    this.state = "none";
+  }
+  rollback() {
+    return this.replaces ? this.engine.rollback(this.database, this.dated) : `the database ${this.database} is new: drop it`;
+  }
+};
+function failed(source2, err, state) {
+  return new SourceError(`source ${source2}: ${err.message}; ${state}`, "nothing on the server was changed; fix the cause and run the restore again");
+}
+var PostgresRestore = class extends DatabaseRestore {
+  kind = "postgres";
+  engine;
+  constructor(source2, file, hooks, connection, container, options) {
+    super(source2, file, hooks, connection.database, options);
+    const conn = [
+      ...connection.host ? ["--host", connection.host] : [],
+      ...connection.port ? ["--port", String(connection.port)] : [],
+      ...connection.user ? ["--username", connection.user] : [],
+      "--no-password",
+      "--no-psqlrc",
+      "--quiet",
+      "--set=ON_ERROR_STOP=1"
+    ];
+    const secretEnv = connection.password ? { PGPASSWORD: connection.password } : void 0;
+    const mask = connection.password ? [connection.password] : [];
+    const psql = (db, extra) => inDocker(container, ["psql", ...conn, ...extra, `--dbname=dbname=${conninfoValue(db)}`], Object.keys(secretEnv ?? {}));
+    const ident = (s3) => `"${s3.replace(/"/g, '""')}"`;
+    const literal = (s3) => `'${s3.replace(/'/g, "''")}'`;
+    const sql = (t, text, db = "postgres") => run2(t, psql(db, ["--no-align", "--tuples-only", "--field-separator=	"]), `psql (${text.split(" ").slice(0, 3).join(" ")} ...)`, { stdin: text, secretEnv, mask });
+    this.engine = {
+      tool: "psql",
+      maxName: 63,
+      ident,
+      literal,
+      sql,
+      exists: async (t, db) => (await sql(t, `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`)).trim() === "1",
+      load: async (t, file2, db) => {
+        const input = createReadStream3(file2, { highWaterMark: 1 << 20 });
+        try {
+          const cmd = t.exec(psql(db, ["--single-transaction", "--output=/dev/null"]), { stdin: Readable4.from(restricted(input)), secretEnv });
+          cmd.stdout.resume();
+          const r = await cmd.done;
+          if (/invalid command \\restrict/.test(r.stderr)) {
+            throw new SourceError(
+              `the psql on ${t.description} is too old to load a dump safely: it lacks \\restrict, which stops a dump from running commands on the server`,
+              "update the PostgreSQL client there (13.22, 14.19, 15.14, 16.10, 17.6 or later)"
+            );
+          }
+          if (r.code !== 0) throw new SourceError(`loading the dump into ${db} with psql failed (exit ${r.code ?? r.signal})${maskTail(r.stderr, mask)}`);
+        } finally {
+          input.destroy();
+        }
+      },
+      // One transaction: both renames or neither. (Fails while anyone is connected to the current database.)
+      swap: async (t, current, temp, dated) => {
+        await sql(t, `BEGIN; ALTER DATABASE ${ident(current)} RENAME TO ${ident(dated)}; ALTER DATABASE ${ident(temp)} RENAME TO ${ident(current)}; COMMIT;`);
+      },
+      unswap: async (t, current, temp, dated) => {
+        await sql(t, `BEGIN; ALTER DATABASE ${ident(current)} RENAME TO ${ident(temp)}; ALTER DATABASE ${ident(dated)} RENAME TO ${ident(current)}; COMMIT;`);
+      },
+      rollback: (current, dated) => `in psql: ALTER DATABASE ${ident(current)} RENAME TO ${ident(`${current}_restored`)}; ALTER DATABASE ${ident(dated)} RENAME TO ${ident(current)};`
+    };
+  }
+};
+var MysqlRestore = class extends DatabaseRestore {
+  kind = "mysql";
+  engine;
+  constructor(source2, file, hooks, connection, container, options) {
+    super(source2, file, hooks, connection.database, options);
+    const c = connection;
+    if (c.password && /[\n\r]/.test(c.password)) throw new SourceError(`source ${source2}: the MySQL password contains a line break`);
+    const conn = [...c.host ? [`--host=${c.host}`] : [], ...c.port ? [`--port=${c.port}`] : [], ...c.user ? [`--user=${c.user}`] : [], "--batch", "--skip-column-names"];
+    const argv = (extra) => inDocker(container, c.password ? ["sh", "-c", MYSQL_WITH_PASSWORD2, "cairn-mysql", ...conn, ...extra] : ["mysql", ...conn, ...extra]);
+    const head = c.password ? `password=${optionFileValue(c.password)}
+` : "";
+    const mask = c.password ? [c.password] : [];
+    const ident = (s3) => `\`${s3.replace(/`/g, "``")}\``;
+    const literal = (s3) => `'${s3.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+    const sql = (t, text, db) => run2(t, argv(db ? [`--database=${db}`] : []), `mysql (${text.split(" ").slice(0, 3).join(" ")} ...)`, { stdin: head + text, mask });
+    const tables = async (t, db) => (await sql(t, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(db)} AND TABLE_TYPE = 'BASE TABLE'`)).split("\n").filter((l) => l !== "");
+    this.engine = {
+      tool: "mysql",
+      maxName: 64,
+      ident,
+      literal,
+      sql,
+      exists: async (t, db) => Number((await sql(t, `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(db)}`)).trim()) > 0,
+      load: async (t, file2, db) => {
+        const input = createReadStream3(file2, { highWaterMark: 1 << 20 });
+        try {
+          const cmd = t.exec(argv(["--binary-mode", `--database=${db}`]), { stdin: head ? concatStreams(head, input) : input });
+          cmd.stdout.resume();
+          const r = await cmd.done;
+          if (r.code !== 0) throw new SourceError(`loading the dump into ${db} with mysql failed (exit ${r.code ?? r.signal})${maskTail(r.stderr, mask)}`);
+        } finally {
+          input.destroy();
+        }
+      },
+      // RENAME TABLE moves tables between databases atomically: all of them or none.
+      checkMovable: async (t, temp) => {
+        const n = Number(
+          (await sql(
+            t,
+            `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${literal(temp)}) + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${literal(temp)}) + (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${literal(temp)}) + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${literal(temp)})`
+          )).trim()
+        );
+        if (n > 0) {
+          throw new UsageError(
+            `the dump has views, routines, triggers or events, which --replace cannot move into ${this.database} (it moves tables with RENAME TABLE)`,
+            "restore into a new database with --database NAME, then point the application at it"
+          );
+        }
+      },
+      swap: async (t, current, temp, dated) => {
+        const moves = [...(await tables(t, current)).map((n) => `${ident(current)}.${ident(n)} TO ${ident(dated)}.${ident(n)}`), ...(await tables(t, temp)).map((n) => `${ident(temp)}.${ident(n)} TO ${ident(current)}.${ident(n)}`)];
+        await sql(t, `CREATE DATABASE ${ident(dated)}`);
+        try {
+          if (moves.length > 0) await sql(t, `RENAME TABLE ${moves.join(", ")}`);
+        } catch (err) {
+          await sql(t, `DROP DATABASE ${ident(dated)}`).catch(() => {
+          });
+          throw err;
+        }
+        await sql(t, `DROP DATABASE ${ident(temp)}`).catch(() => {
+        });
+      },
+      unswap: async (t, current, temp, dated) => {
+        const moves = [...(await tables(t, current)).map((n) => `${ident(current)}.${ident(n)} TO ${ident(temp)}.${ident(n)}`), ...(await tables(t, dated)).map((n) => `${ident(dated)}.${ident(n)} TO ${ident(current)}.${ident(n)}`)];
+        await sql(t, `CREATE DATABASE IF NOT EXISTS ${ident(temp)}`);
+        if (moves.length > 0) await sql(t, `RENAME TABLE ${moves.join(", ")}`);
+        await sql(t, `DROP DATABASE ${ident(dated)}`).catch(() => {
+        });
+      },
+      rollback: (current, dated) => `move the tables back with RENAME TABLE ${ident(dated)}.<table> TO ${ident(current)}.<table> (after moving the restored ones away)`
+    };
+  }
+};
+var MYSQL_WITH_PASSWORD2 = `IFS= read -r p
+exec mysql --defaults-extra-file=/dev/fd/3 "$@" 3<<END_OF_OPTIONS
+[client]
+$p
+END_OF_OPTIONS`;
+function maskTail(stderr, mask) {
+  let s3 = stderr.trim();
+  for (const m2 of mask) if (m2) s3 = s3.split(m2).join("***");
+  return s3 ? `: ${s3.split("\n").slice(-8).join("\n")}` : "";
+}
+function concatStreams(head, rest) {
+  return Readable4.from(
+    (async function* () {
+      yield Buffer.from(head);
+      for await (const c of rest) yield c;
+    })()
+  );
+}
+async function* restricted(dump) {
+  yield Buffer.from(`\\restrict ${randomBytes13(24).toString("hex")}
+`);
+  let theirs;
+  let carry = Buffer.alloc(0);
+  let offset = 0;
+  const lines2 = function* (b2) {
+    const text = b2.toString("latin1");
+    const re2 = /^\\(un)?restrict ([A-Za-z0-9]+)\r?\n/gm;
+    let at2 = 0;
+    for (let m2 = re2.exec(text); m2; m2 = re2.exec(text)) {
+      const drop = m2[1] ? m2[2] === theirs : theirs === void 0 && offset + m2.index < 65536;
+      if (!drop) continue;
+      if (!m2[1]) theirs = m2[2];
+      if (m2.index > at2) yield b2.subarray(at2, m2.index);
+      at2 = m2.index + m2[0].length;
+    }
+    if (at2 < b2.length) yield b2.subarray(at2);
+    offset += b2.length;
+  };
+  for await (const chunk of dump) {
+    const b2 = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const last2 = b2.lastIndexOf(10);
+    if (last2 < 0) {
+      carry = b2;
+      continue;
+    }
+    yield* lines2(b2.subarray(0, last2 + 1));
+    carry = b2.subarray(last2 + 1);
+  }
+  if (carry.length > 0) yield* lines2(Buffer.concat([carry, Buffer.from("\n")]));
+}
+
+// src/sources/restore/files.ts
+init_errors();
+import { matchesGlob as matchesGlob3 } from "node:path";
+function named(path2, pattern) {
+  const matches = (p2) => {
+    if (p2 === pattern) return true;
+    if (!pattern.includes("**")) return matchesGlob3(p2, pattern);
+    const re2 = pattern.replace(/\*\*/g, "*").replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    try {
+      return new RegExp(`^${re2}$`, "s").test(p2);
+    } catch {
+      return false;
+    }
+  };
+  for (let p2 = path2; p2.length > 0; p2 = p2.slice(0, Math.max(0, p2.lastIndexOf("/")))) {
+    if (matches(p2)) return true;
+    if (!p2.includes("/")) break;
+  }
+  return false;
+}
+function serverPath2(source2, path2, patterns) {
+  if (!path2.startsWith(`${source2}/`)) return void 0;
+  const rest = path2.slice(source2.length + 1);
+  for (const pattern of patterns) {
+    const candidate = pattern.startsWith("/") ? `/${rest}` : rest;
+    if (named(candidate, pattern)) return candidate;
+  }
+  return void 0;
+}
+var FilesRestore = class {
+  kind = "files";
+  source;
+  hooks;
+  places;
+  constructor(source2, patterns, files, hooks) {
+    this.source = source2;
+    this.hooks = hooks;
+    const outside = files.filter((f2) => serverPath2(source2, f2.path, patterns) === void 0);
+    if (outside.length > 0) {
+      throw new UsageError(
+        `cannot restore source ${source2} onto the server: the snapshot has ${outside.length} file(s) that no pattern of the source in cairn.yml names: ${outside.slice(0, 5).map((f2) => f2.path).join(", ")}${outside.length > 5 ? ", ..." : ""}`,
+        "only paths cairn.yml names are written on the server; restore with --target and copy those by hand, or name them in the source's files:"
+      );
+    }
+    this.places = files.map((f2) => ({ target: serverPath2(source2, f2.path, patterns), file: f2, mode: (f2.mode & 1023).toString(8) }));
+  }
+  async plan(t) {
+    const when = stamp();
+    const steps = [];
+    const kept = [];
+    for (const p2 of this.places) {
+      let current = "new";
+      try {
+        const st2 = await t.stat(p2.target);
+        if (st2.type !== "file") {
+          throw new UsageError(`cannot restore ${p2.target} on ${t.description}: it is a ${st2.type === "dir" ? "folder" : st2.type}, not a regular file`, "move it away, or restore with --target and copy by hand");
+        }
+        current = `replaces the current file, kept as ${datedName(p2.target, when)}`;
+        kept.push(datedName(p2.target, when));
+      } catch (err) {
+        if (err.code !== "ENOENT") throw err;
+      }
+      steps.push(`write ${p2.target} (${p2.file.size} bytes, mode ${p2.mode}): ${current}`);
+    }
+    const h = this.hooks;
+    return {
+      source: this.source,
+      kind: this.kind,
+      steps: [
+        `upload ${this.places.length} file(s), each beside its target under a temporary name`,
+        h.stop ? `run the stop hook: ${h.stop}` : "no stop hook (cairn.yml restore: stop)",
+        ...steps,
+        h.start ? `run the start hook: ${h.start}` : "no start hook (cairn.yml restore: start)"
+      ],
+      written: this.places.map((p2) => p2.target),
+      kept
+    };
+  }
+  replaces = true;
+  files;
+  async prepare(t) {
+    const plan = await this.plan(t);
+    this.files = new FileSwap(this.places.map((p2) => ({ ...p2 })));
+    await this.files.prepare(t);
+    return plan;
+  }
+  swap(t) {
+    return this.files.swap(t);
+  }
+  undo(t) {
+    return this.files.undo(t);
+  }
+  async discard(t) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files.rollback();
+  }
+};
+
+// src/sources/restore/sqlite.ts
+init_errors();
+var CHECK_SCRIPT = String.raw`
+f=$1
+if command -v sqlite3 >/dev/null 2>&1; then r=$(sqlite3 -batch -bail "$f" 'PRAGMA integrity_check;' 2>&1)
+elif command -v python3 >/dev/null 2>&1; then r=$(python3 -c "$2" "$f" 2>&1)
+else echo "this server has neither sqlite3 nor python3, so the upload cannot be checked; install sqlite3 there" >&2; exit 127; fi
+rm -f -- "$f-wal" "$f-shm"
+[ "$r" = ok ] || { printf '%s\n' "$r" | head -n 5 >&2; exit 1; }
+`;
+var CHECK_PYTHON = `import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1].replace("?", "%3f").replace("#", "%23") + "?mode=rw", uri=True)
+print("\\n".join(r[0] for r in c.execute("PRAGMA integrity_check").fetchall()))`;
+var SqliteRestore = class {
+  kind = "sqlite";
+  source;
+  target;
+  hooks;
+  file;
+  constructor(source2, target, file, hooks) {
+    this.source = source2;
+    this.target = target;
+    this.file = file;
+    this.hooks = hooks;
+  }
+  async plan(t) {
+    let exists = false;
+    try {
+      const st2 = await t.stat(this.target);
+      if (st2.type !== "file") throw new UsageError(`cannot restore source ${this.source}: ${this.target} on ${t.description} is not a regular file (a ${st2.type})`, "move it away, or restore with --target and copy by hand");
+      exists = true;
+    } catch (err) {
+      if (err.code !== "ENOENT") throw err;
+    }
+    const tool = (await run2(t, ["sh", "-c", "command -v sqlite3 || command -v python3 || true"], "looking for sqlite3")).trim();
+    if (!tool) throw new UsageError(`cannot restore source ${this.source}: ${t.description} has neither sqlite3 nor python3 to check the upload with`, "install sqlite3 on the server (Debian/Ubuntu: apt-get install sqlite3)");
+    const h = this.hooks;
+    return {
+      source: this.source,
+      kind: this.kind,
+      steps: [
+        `upload ${this.file.size} bytes beside ${this.target} as ${tempName(this.target).replace(/[0-9a-f]{12}$/, "XXXXXXXXXXXX")}`,
+        `check it with PRAGMA integrity_check (${tool})`,
+        h.stop ? `run the stop hook: ${h.stop}` : "no stop hook (cairn.yml restore: stop)",
+        exists ? `keep the current file as ${datedName(this.target, stamp())} (with its -wal and -shm)` : `${this.target} does not exist yet`,
+        `rename the upload to ${this.target}`,
+        h.start ? `run the start hook: ${h.start}` : "no start hook (cairn.yml restore: start)"
+      ],
+      written: [this.target],
+      kept: exists ? [datedName(this.target, "<time>")] : []
+    };
+  }
+  replaces = true;
+  files;
+  async prepare(t) {
+    const plan = await this.plan(t);
+    const check = async (p2) => {
+      try {
+        await run2(t, ["sh", "-c", CHECK_SCRIPT, "cairn-check", remotePath(p2.tmp), CHECK_PYTHON], `PRAGMA integrity_check of the upload ${p2.tmp}`);
+      } catch (err) {
+        throw new SourceError(`source ${this.source}: the uploaded database failed its check, so ${this.target} was left as it was: ${err.message}`, "nothing on the server was changed (the upload was removed); run `cairn verify --read-data`, or restore an earlier snapshot");
+      }
+    };
+    this.files = new FileSwap([{ target: this.target, file: this.file, sqlite: true }], check);
+    await this.files.prepare(t);
+    return plan;
+  }
+  swap(t) {
+    return this.files.swap(t);
+  }
+  undo(t) {
+    return this.files.undo(t);
+  }
+  async discard(t) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files.rollback();
+  }
+};
+
+// src/sources/restore/open.ts
+function cannotRestore(s3) {
+  if (s3.kind === "command") return "it is a command's output; cairn cannot know how to load it (restore it with --target and load it by hand)";
+  if (s3.kind === "sqlite" && s3.docker) return "its database is inside a Docker container (restore it with --target and copy it into the container's volume)";
+  return void 0;
+}
+function createServerRestore(config2, s3, files, secrets, options) {
+  const abs = (p2) => config2.host ? p2 : resolve7(config2.baseDir, p2);
+  const hooks = s3.restore ?? config2.restore ?? {};
+  const one = (path2) => {
+    const f2 = files.find((x) => x.path === path2);
+    if (!f2) throw new IntegrityError(`source ${s3.name}: the snapshot has no ${path2}`, "the snapshot was made by another cairn.yml; restore it with --target");
+    return f2;
+  };
+  const password = (variable) => {
+    if (variable === void 0) return void 0;
+    const v2 = secrets[variable];
+    if (!v2) throw new UsageError(`source ${s3.name}: the environment variable ${variable} (named in cairn.yml) is not set`, `set ${variable} to the password`);
+    return v2;
+  };
+  switch (s3.kind) {
+    case "sqlite":
+      return new SqliteRestore(s3.name, abs(s3.sqlite), one(`${s3.name}.sqlite`), hooks);
+    case "files":
+      return new FilesRestore(s3.name, s3.files.map(abs), files, hooks);
+    case "postgres":
+      return new PostgresRestore(s3.name, one(`${s3.name}.sql`), hooks, { ...s3.postgres, password: password(s3.postgres["password-env"]) }, s3.docker, options);
+    case "mysql":
+      return new MysqlRestore(s3.name, one(`${s3.name}.sql`), hooks, { ...s3.mysql, password: password(s3.mysql["password-env"]) }, s3.docker, options);
+    default:
+      throw new UsageError(`source ${s3.name}: ${cannotRestore(s3) ?? "cannot be restored onto the server"}`);
+  }
+}
+
+// src/app/restore.ts
 async function restore2(settings, req) {
   const repo = await openRepository(settings, "identity", req.signal);
-  const ref = await findSnapshot(repo, req.snapshot);
-  const r = await restore(repo, ref, { target: req.target, source: req.source, overwrite: req.overwrite, onProgress: req.onProgress });
+  const ref = await findSnapshot(repo, req.snapshot, req.source);
+  const r = await restore(repo, ref, { target: req.target, source: req.source, include: req.include, overwrite: req.overwrite, onProgress: req.onProgress });
   return { snapshot: ref.id, target: req.target, ...r };
+}
+async function restoreToServer(settings, req) {
+  const config2 = requireConfig(settings);
+  const repo = await openRepository(settings, req.dryRun ? "write" : "identity", req.signal);
+  const ref = await findSnapshot(repo, req.snapshot);
+  const entries = selectEntries(ref.snapshot, req.source);
+  const skipped = [];
+  const chosen = [];
+  for (const s3 of ref.snapshot.sources.filter((x) => req.source === void 0 || x.name === req.source)) {
+    const c = config2.sources.find((x) => x.name === s3.name);
+    const why = !c ? "cairn.yml has no source of that name" : c.kind !== s3.kind ? `it is a ${s3.kind} source in the snapshot, a ${c.kind} source in cairn.yml` : cannotRestore(c) ?? (entries.some((e) => e.source === s3.name) ? void 0 : "the snapshot holds no file of it");
+    if (why === void 0) chosen.push(c);
+    else if (req.source !== void 0) throw new UsageError(`cannot restore source ${s3.name} onto the server: ${why}`, "restore it into a folder with --target instead");
+    else skipped.push({ source: s3.name, reason: why });
+  }
+  if (chosen.length === 0) throw new UsageError("no source of the snapshot can be restored onto the server", skipped.map((s3) => `${s3.source}: ${s3.reason}`).join("; ") || void 0);
+  const databases = chosen.filter((s3) => s3.kind === "postgres" || s3.kind === "mysql");
+  if (req.replace && databases.length === 0) throw new UsageError("--replace applies to PostgreSQL and MySQL sources; none is being restored");
+  if (req.database !== void 0 && databases.length !== 1) {
+    throw new UsageError(
+      `--database names where one database source goes; ${databases.length === 0 ? "none is" : `${databases.map((s3) => s3.name).join(", ")} are`} being restored`,
+      "name the database source with --source NAME"
+    );
+  }
+  const tmp = await mkdtemp6(join12(tmpdir5(), "cairn-to-server-"));
+  const transport = await createTransport(config2, settings.ssh).catch(async (err) => {
+    await rm9(tmp, { recursive: true, force: true });
+    throw err;
+  });
+  const stop2 = () => void transport.close().catch(() => {
+  });
+  req.signal?.addEventListener("abort", stop2, { once: true });
+  try {
+    const restores = chosen.map((s3) => {
+      const files = entries.filter((e) => e.source === s3.name).map((e) => ({ path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size: e.size, local: join12(tmp, ...checkPath(e.path)) }));
+      return createServerRestore(config2, s3, files, settings.secrets, { database: req.database, replace: req.replace });
+    });
+    const plans = [];
+    for (const r of restores) plans.push(await r.plan(transport));
+    if (req.dryRun) return { snapshot: ref.id, server: transport.description, dryRun: true, sources: plans, skipped };
+    let done = 0;
+    const total = chosen.reduce((n, s3) => n + entries.filter((e) => e.source === s3.name).reduce((m2, e) => m2 + e.size, 0), 0);
+    for (const s3 of chosen) {
+      const r = await restore(repo, ref, { target: tmp, source: s3.name, onProgress: (b2) => req.onProgress?.(done + b2, total) });
+      done += r.bytes;
+    }
+    req.signal?.throwIfAborted();
+    const results = await restoreAll(transport, restores, req.log);
+    for (const r of results) req.log.info(`source ${r.source}: restored onto ${transport.description}`);
+    return { snapshot: ref.id, server: transport.description, dryRun: false, sources: results, skipped };
+  } finally {
+    req.signal?.removeEventListener("abort", stop2);
+    await transport.close();
+    await rm9(tmp, { recursive: true, force: true });
+  }
 }
 
 // src/cli/restore.ts
+init_errors();
 async function restore3(snapshot, flags) {
+  if (Boolean(flags.toServer) === (flags.target !== void 0)) {
+    throw new UsageError("give either --target DIR (restore into a folder) or --to-server (back onto the server)", "see cairn restore --help");
+  }
+  const serverOnly = ["dryRun", "database", "replace"].filter((k2) => flags[k2] !== void 0);
+  if (flags.target !== void 0 && serverOnly.length > 0) {
+    throw new UsageError(`${serverOnly.map((k2) => `--${k2.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --to-server`);
+  }
+  if (flags.toServer && flags.overwrite) throw new UsageError("--overwrite applies to --target; onto the server the current files are always kept as dated copies");
   const settings = await settingsFrom(flags);
   const bar = progressBar(showProgress(flags.json), "restoring [{bar}] {value}/{total}", 0);
   try {
+    if (flags.toServer) {
+      const r2 = await restoreToServer(settings, {
+        snapshot,
+        source: flags.source,
+        dryRun: flags.dryRun,
+        database: flags.database,
+        replace: flags.replace,
+        log: stderrLogger,
+        onProgress: (bytes, total) => bar.update(bytes, {}, total),
+        signal: cancelSignal
+      });
+      bar.stop();
+      if (flags.json) printJson(r2);
+      else process.stdout.write(serverText(r2));
+      return;
+    }
     const r = await restore2(settings, {
       snapshot,
       target: flags.target,
       source: flags.source,
+      include: flags.include,
       overwrite: flags.overwrite,
       onProgress: (bytes, total) => bar.update(bytes, {}, total),
       signal: cancelSignal
@@ -56163,34 +68549,57 @@ async function restore3(snapshot, flags) {
     bar.stop();
   }
 }
+function serverText(r) {
+  const lines2 = [r.dryRun ? `dry run: restoring snapshot ${r.snapshot.slice(0, 8)} onto ${r.server} would:` : `restored snapshot ${r.snapshot.slice(0, 8)} onto ${r.server}:`];
+  for (const s3 of r.sources) {
+    lines2.push(`  source ${s3.source} (${s3.kind}):`);
+    if (r.dryRun) for (const step of s3.steps) lines2.push(`    - ${step}`);
+    else {
+      lines2.push(`    wrote ${s3.written.join(", ")}`);
+      lines2.push(s3.kept.length ? `    previous version kept: ${s3.kept.join(", ")}` : "    there was no previous version");
+    }
+  }
+  for (const s3 of r.skipped) lines2.push(`  source ${s3.source}: left out: ${s3.reason}`);
+  if (r.dryRun) lines2.push("nothing was changed");
+  return lines2.join("\n") + "\n";
+}
 
 // src/app/snapshots.ts
 async function snapshots(settings, req = {}) {
   const repo = await openRepository(settings, "write", req.signal);
-  return withLock(repo, false, () => loadSnapshots(repo));
+  return withLock(repo, false, async () => {
+    const all = await loadSnapshots(repo);
+    const expiries = await snapshotExpiries(
+      repo,
+      all.map((s3) => s3.id)
+    );
+    return all.map((s3) => ({ ...s3, expires: expiries?.get(s3.id)?.expires ?? null }));
+  });
 }
 
 // src/cli/snapshots.ts
 async function snapshots2(flags) {
   const all = await snapshots(await settingsFrom(flags), { signal: cancelSignal });
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s3 }) => ({ id, time: s3.time, host: s3.host, full: s3.full, incomplete: s3.incomplete ?? [], sources: s3.sources, stats: s3.stats })));
+    printJson(all.map(({ id, snapshot: s3, expires }) => ({ id, time: s3.time, host: s3.host, full: s3.full, incomplete: s3.incomplete ?? [], sources: s3.sources, stats: s3.stats, expires: expires?.toISOString() ?? null })));
     return;
   }
   if (all.length === 0) {
     process.stdout.write("no snapshots\n");
     return;
   }
-  const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored"]];
-  for (const { id, snapshot: s3 } of all) {
+  const expiring = all.some((x) => x.expires);
+  const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored", ...expiring ? ["Expires"] : []]];
+  for (const { id, snapshot: s3, expires } of all) {
     rows.push([
       id.slice(0, 8),
-      s3.time.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+      timeText(s3.time),
       s3.host,
       (s3.full ? "full" : "incremental") + (s3.incomplete?.length ? ", incomplete" : ""),
       s3.sources.map((x) => x.name).join(","),
       formatBytes(s3.stats.bytes),
-      formatBytes(s3.stats.storedBytes)
+      formatBytes(s3.stats.storedBytes),
+      ...expiring ? [expires ? timeText(expires.toISOString()) : "never"] : []
     ]);
   }
   const widths = rows[0].map((_2, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -56203,11 +68612,12 @@ async function snapshots2(flags) {
 `);
   }
 }
+var timeText = (iso2) => iso2.replace("T", " ").replace(/\.\d+Z$/, "Z");
 
 // src/engine/verify.ts
 init_errors();
 import { randomInt } from "node:crypto";
-async function verify(repo, opts2) {
+async function verify2(repo, opts2) {
   return withLock(repo, false, async () => {
     const errors = [];
     const notes = [];
@@ -56241,10 +68651,13 @@ async function verify(repo, opts2) {
       );
     }
     let snapshots3 = 0;
-    for (const name2 of await repo.listNames("snapshot")) {
+    let newest;
+    const snapshotNames = await repo.listNames("snapshot");
+    for (const name2 of snapshotNames) {
       try {
         const s3 = await loadSnapshot(repo, name2);
         snapshots3++;
+        if (!newest || s3.time > newest) newest = s3.time;
         const packs = new Set(s3.packs);
         for (const e of s3.entries) {
           for (const id of e.chunks) {
@@ -56264,12 +68677,14 @@ async function verify(repo, opts2) {
         errors.push(prefixed(`snapshot ${name2}`, err));
       }
     }
+    errors.push(...await expiringDependencies(repo, index, snapshotNames));
     let packsRead = 0;
     let chunksChecked = 0;
-    if (opts2.readData > 0) {
+    if (opts2.readData > 0 || opts2.subset) {
       const all = [...stored.keys()].sort();
       const count = opts2.readData >= 100 ? all.length : Math.max(1, Math.ceil(all.length * opts2.readData / 100));
-      const chosen = opts2.readData >= 100 ? all : shuffle(all).slice(0, Math.min(count, all.length));
+      const sub = opts2.subset;
+      const chosen = sub ? all.filter((id) => parseInt(id.slice(0, 2), 16) % sub.t === sub.n - 1) : opts2.readData >= 100 ? all : shuffle(all).slice(0, Math.min(count, all.length));
       const reader = repo.canReadData ? new ChunkReader(repo, index) : void 0;
       if (!reader) notes.push("no identity given: packs were checked against their checksums, not decrypted");
       for (const id of chosen) {
@@ -56302,7 +68717,7 @@ async function verify(repo, opts2) {
       }
       opts2.onProgress?.(packsRead, chosen.length);
     }
-    return { errors, notes, snapshots: snapshots3, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts2.readData > 0 };
+    return { errors, notes, snapshots: snapshots3, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && (opts2.readData > 0 || !!opts2.subset), newest };
   });
 }
 function prefixed(what, err) {
@@ -56319,20 +68734,50 @@ function shuffle(a) {
 }
 
 // src/app/verify.ts
-async function verify2(settings, req) {
+init_errors();
+var UNITS = { s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 7 * 864e5 };
+function parseAge(text) {
+  const m2 = /^(\d+)([smhdw])$/.exec(text.trim());
+  if (!m2 || Number(m2[1]) === 0) throw new UsageError(`--max-age: ${JSON.stringify(text)} is not a duration`, "e.g. 26h (a daily backup and some slack), 2d, 1w; units s, m, h, d, w");
+  return Number(m2[1]) * UNITS[m2[2]];
+}
+function parseSubset(text) {
+  const m2 = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const n = Number(m2?.[1]);
+  const t = Number(m2?.[2]);
+  if (!m2 || n < 1 || t < 1 || n > t) throw new UsageError(`a read-data slice is n/t with 1 <= n <= t, got ${JSON.stringify(text)}`, "e.g. 3/7: the third of seven slices (run n = day of the week to read everything weekly)");
+  return { n, t };
+}
+function ago(ms2) {
+  const h = ms2 / 36e5;
+  return h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`;
+}
+async function verify3(settings, req) {
+  const maxAge = req.maxAge === void 0 ? void 0 : parseAge(req.maxAge);
+  const subset = req.subset === void 0 ? void 0 : parseSubset(req.subset);
   const repo = await openRepository(settings, "write", req.signal);
-  return verify(repo, { readData: req.readData, onProgress: req.onProgress });
+  const r = await verify2(repo, { readData: req.readData, subset, onProgress: req.onProgress });
+  if (maxAge !== void 0) {
+    const now = (req.now ?? /* @__PURE__ */ new Date()).getTime();
+    if (!r.newest) r.errors.push(`the repository has no snapshot, so none is newer than --max-age ${req.maxAge}: backups are not running`);
+    else if (now - Date.parse(r.newest) > maxAge) {
+      r.errors.push(`the newest snapshot is from ${r.newest} (${ago(now - Date.parse(r.newest))} ago), older than --max-age ${req.maxAge}: backups have stopped (a disabled schedule, a failing backup job?)`);
+    }
+  }
+  return r;
 }
 
 // src/cli/verify.ts
 init_errors();
-async function verify3(flags) {
-  const readData = parsePercent(flags.readData);
+async function verify4(flags) {
+  const given2 = flags.readDataSubset ?? flags.readData;
+  const subset = typeof given2 === "string" && given2.includes("/") ? given2 : void 0;
+  const readData = subset ? 0 : parsePercent(given2);
   const settings = await settingsFrom(flags);
-  const bar = progressBar(showProgress(flags.json) && readData > 0, "reading packs [{bar}] {value}/{total}", 0, {}, "count");
+  const bar = progressBar(showProgress(flags.json) && (readData > 0 || !!subset), "reading packs [{bar}] {value}/{total}", 0, {}, "count");
   let r;
   try {
-    r = await verify2(settings, { readData, onProgress: (done, total) => bar.update(done, {}, total), signal: cancelSignal });
+    r = await verify3(settings, { readData, subset, maxAge: flags.maxAge, onProgress: (done, total) => bar.update(done, {}, total), signal: cancelSignal });
   } finally {
     bar.stop();
   }
@@ -56344,18 +68789,24 @@ async function verify3(flags) {
     for (const e of r.errors) process.stdout.write(`error: ${e}
 `);
     process.stdout.write(
-      `checked ${r.snapshots} snapshot(s), ${r.packs} pack(s)` + (readData > 0 ? `; read ${r.packsRead} pack(s)${r.decrypted ? `, ${r.chunksChecked} chunk(s) decrypted and checked` : " (checksums only)"}` : "") + `: ${r.errors.length === 0 ? "no problems found" : `${r.errors.length} problem(s)`}
+      `checked ${r.snapshots} snapshot(s), ${r.packs} pack(s)` + (r.newest ? `; newest snapshot ${r.newest}` : "") + (readData > 0 || subset ? `; read ${r.packsRead} pack(s)${r.decrypted ? `, ${r.chunksChecked} chunk(s) decrypted and checked` : " (checksums only)"}` : "") + `: ${r.errors.length === 0 ? "no problems found" : `${r.errors.length} problem(s)`}
 `
     );
   }
-  if (r.errors.length > 0) throw new IntegrityError(`verify found ${r.errors.length} problem(s)`, "restore from another backend or an earlier snapshot; see the errors above");
+  if (r.errors.length > 0) {
+    const expiring = r.errors.some((e) => e.endsWith("it cannot be restored after that"));
+    throw new IntegrityError(
+      `verify found ${r.errors.length} problem(s)`,
+      (expiring ? "a snapshot with an expiring dependency can be restored only until that file expires: back up again now (the next backup stores such data afresh); " : "") + "restore from another backend or an earlier snapshot; see the errors above"
+    );
+  }
 }
 function parsePercent(v2) {
   if (v2 === void 0 || v2 === false) return 0;
   if (v2 === true) return 100;
   const m2 = /^(\d+(?:\.\d+)?)%?$/.exec(v2);
   const n = m2 ? Number(m2[1]) : NaN;
-  if (!(n > 0 && n <= 100)) throw new UsageError(`--read-data takes a percentage from 1 to 100, got ${JSON.stringify(v2)}`);
+  if (!(n > 0 && n <= 100)) throw new UsageError(`--read-data takes a percentage from 1 to 100 or a slice n/t, got ${JSON.stringify(v2)}`);
   return n;
 }
 
@@ -56376,19 +68827,59 @@ function program2(json) {
   if (json) p2.configureOutput({ writeErr: () => {
   } });
   else p2.showHelpAfterError();
-  const repoOpt = () => new Option("-r, --repo <url>", "repository URL: local:/srv/backups/cairn, or artifacts:NAME (GitHub Actions artifacts)");
+  const repoOpt = () => new Option("-r, --repo <url>", "repository URL: local:/srv/backups/cairn, git:URL[#BRANCH], github:OWNER/REPO[#BRANCH], or artifacts:NAME (GitHub Actions artifacts)");
   const cfgOpt = () => new Option("-c, --config <file>", "config file (default: ./cairn.yml)");
   const idOpt = () => new Option("-i, --identity <file>", "age identity file (or CAIRN_IDENTITY)");
   const wkOpt = () => new Option("--write-key-file <file>", "file holding the write key (or CAIRN_WRITE_KEY)");
   const jsonOpt = () => new Option("--json", "machine-readable output");
+  const retryLockOpt = () => new Option("--retry-lock <duration>", "wait up to DURATION (30s, 5m, 1h) for another run's lock to go, instead of failing at once");
+  const retentionOpt = () => new Option("--retention-days <days>", "artifacts: days the artifacts written are kept, 1-400 (or CAIRN_RETENTION_DAYS; default: the repository's maximum)");
   p2.command("keygen").description("make an age identity (same format as age-keygen)").option("-o, --output <file>", "write it to FILE (mode 0600) instead of stdout").addOption(jsonOpt()).action((o) => keygen2(o));
-  p2.command("init").description("create a repository and print its write key").addOption(repoOpt()).addOption(cfgOpt()).requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v2, acc) => [...acc, v2], []).addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v2) => parseSize(v2))).addOption(jsonOpt()).action((o) => init2(o));
-  p2.command("backup").description("back up the config's sources into a new snapshot").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--full", "store every chunk afresh in new packs (a self-contained snapshot)").addOption(jsonOpt()).action((o) => backup3(o));
-  p2.command("snapshots").description("list snapshots").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).addOption(jsonOpt()).action((o) => snapshots2(o));
-  p2.command("restore").description("restore a snapshot into a folder").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("--target <dir>", "folder to restore into").option("--source <name>", "only this source").option("--overwrite", "replace files that already exist in the target (otherwise refused, naming them)").addOption(jsonOpt()).action((s3, o) => restore3(s3, o));
-  p2.command("verify").description("check the repository's structure, and with --read-data its stored data").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--read-data [percent]", "also read all packs, or a random PERCENT of them").addOption(jsonOpt()).action((o) => verify3(o));
-  p2.command("export").description("write a snapshot as one .tar.zst.age file").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("-o, --output <file>", "output file").option("--source <name>", "only this source").option("--force", "replace the output file if it exists (otherwise refused)").addOption(jsonOpt()).action((s3, o) => exportCmd(s3, o));
+  p2.command("init").description("create a repository and print its write key").addOption(repoOpt()).addOption(cfgOpt()).requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v2, acc) => [...acc, v2], []).addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v2) => parseSize(v2))).addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed")).addOption(retentionOpt()).addOption(jsonOpt()).action((o) => init2(o));
+  p2.command("backup").description("back up the config's sources into a new snapshot").addOption(
+    new Option("-r, --repo <url>", "repository URL (repeat for several: each gets a complete snapshot)").argParser((v2, acc) => [...acc ?? [], v2])
+  ).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--full", "store every chunk afresh in new packs (a self-contained snapshot)").addOption(retryLockOpt()).addOption(retentionOpt()).option("--time <time>", `the snapshot's time instead of now, "YYYY-MM-DD HH:MM:SS" (local) or ISO 8601 (imports, tests; as restic's --time)`).addOption(jsonOpt()).action((o) => backup3(o));
+  const count = (what) => new Option(`--keep-${what} <n>`, `keep the newest snapshot of each of the last N ${what === "last" ? "snapshots" : `${what.replace(/ly$/, "").replace(/dai$/, "day")}s`}`).argParser(parseCount);
+  p2.command("forget").description("remove snapshots by a retention policy (per host and set of sources; restic's rules), and with --prune their data").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).addOption(new Option("--keep-last <n>", "keep the N newest snapshots").argParser(parseCount)).addOption(count("hourly")).addOption(count("daily")).addOption(count("weekly")).addOption(count("monthly")).addOption(count("yearly")).option("--keep-within <duration>", "keep every snapshot newer than this before the latest one: 30d, 12h, 1y6m (y, m months, d, h)").option("--dry-run", "print what would be kept and removed, and why; remove nothing").option("--prune", "then remove the data no remaining snapshot needs (as cairn prune)").addOption(jsonOpt()).addHelpText("after", "\nWithout --keep-* flags the policy is cairn.yml's retention:. An empty policy removes nothing.\nThe seeds' policy: --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 2").action((o) => forget3(o));
+  p2.command("prune").description("remove the data no snapshot needs: packs of forgotten snapshots, packs an interrupted backup left, unused list files").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--dry-run", "say what would be removed; remove nothing").addOption(jsonOpt()).action((o) => prune3(o));
+  p2.command("snapshots").description("list snapshots").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).addOption(retryLockOpt()).addOption(jsonOpt()).action((o) => snapshots2(o));
+  p2.command("restore").description("restore a snapshot into a folder (--target), or back onto the server (--to-server)").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).option("--target <dir>", "folder to restore into").option("--to-server", "put the sources back on the server cairn.yml names: uploaded, checked, then swapped in; the current data is kept (dated)").option("--source <name>", "only this source (latest: the latest snapshot that has it)").option("--include <glob>", "--target: only files matching GLOB (repeatable): config.json, 'settings/**/*.env'; a folder takes what is in it", (v2, acc) => [...acc, v2], []).option("--overwrite", "--target: replace files that already exist in the target (otherwise refused, naming them)").addOption(retryLockOpt()).option("--dry-run", "--to-server: print what would happen; change nothing").option("--database <name>", "--to-server: load a PostgreSQL/MySQL source into this database (created if missing)").option("--replace", "--to-server: replace the data of PostgreSQL/MySQL databases that exist (each kept under a dated name)").addHelpText(
+    "after",
+    [
+      "",
+      "Onto the server (--to-server), per source kind:",
+      "  sqlite    uploaded beside the database under a temporary name, checked there with",
+      "            PRAGMA integrity_check, then cairn.yml's restore: stop hook runs, the current",
+      "            file is kept as FILE.before-restore-TIME, the upload is renamed over it, and",
+      "            the start hook runs. Any failure before the rename leaves the server as it was.",
+      "  files     each file uploaded beside its target and renamed over it, with its mode and",
+      "            mtime; the current version kept as FILE.before-restore-TIME. Only paths the",
+      "            source's patterns in cairn.yml name are written.",
+      "  postgres  a missing database is created and loaded; an existing one only with --replace:",
+      "  mysql     loaded into a temporary database first, then the current one is renamed to",
+      "            NAME_before_TIME (kept) and the restored one takes its name.",
+      "  command   not restored onto the server (restore it with --target).",
+      "Several sources are all prepared (uploaded and checked, dumps loaded) before the",
+      "stop hooks run once; then all are swapped in and the start hooks run once. Any",
+      "failure before the last swap puts back what was swapped: the server is as it was.",
+      "",
+      "  cairn restore latest --to-server --dry-run",
+      "  cairn restore latest --to-server --source trading-db",
+      "  cairn restore 3f9a1c2e --to-server --source orders --database orders_check",
+      "  cairn restore latest --to-server --source orders --replace",
+      "  cairn restore latest --to-server --replace                 # everything"
+    ].join("\n")
+  ).addOption(jsonOpt()).action((s3, o) => restore3(s3, o));
+  p2.command("ls").description("list a snapshot's files, or those at and under PATH (as stored: SOURCE/...)").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").argument("[path]", "a file or folder in the snapshot, e.g. settings/srv/bot/config").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--source <name>", "only this source (latest: the latest snapshot that has it)").addOption(jsonOpt()).action((s3, path2, o) => ls3(s3, path2, o));
+  p2.command("verify").description("check the repository's structure, and with --read-data its stored data").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--read-data [percent|n/t]", "also read all packs, a random PERCENT of them, or slice n of t (t scheduled runs read everything)").option("--read-data-subset <n/t|percent>", "the same as --read-data with a value (restic's name)").addOption(retryLockOpt()).option("--max-age <duration>", "fail (exit 3) when the newest snapshot is older than this, e.g. 26h, 2d: backups have stopped").addOption(jsonOpt()).action((o) => verify4(o));
+  p2.command("export").description("write a snapshot as one .tar.zst.age file").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("-o, --output <file>", "output file").option("--source <name>", "only this source (latest: the latest snapshot that has it)").option("--force", "replace the output file if it exists (otherwise refused)").addOption(retryLockOpt()).addOption(jsonOpt()).action((s3, o) => exportCmd(s3, o));
+  p2.command("history").description("list the settings history's changes (cairn.yml's history:): time, host, snapshot, files").addOption(cfgOpt()).option("--source <name>", "only this source's files").addOption(jsonOpt()).action((o) => history3(o));
+  p2.command("diff").description("files added, removed and changed between two snapshots; with the identity, the redacted text diff of files sources").argument("<a>", "the earlier snapshot: ID (or a unique prefix), or latest").argument("<b>", "the later snapshot").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--source <name>", "only this source").addOption(jsonOpt()).action((a, b2, o) => diff2(a, b2, o));
   return p2;
+}
+function parseCount(v2) {
+  if (!/^\d+$/.test(v2.trim())) throw new CairnError(`invalid count ${JSON.stringify(v2)} (a whole number of snapshots)`, ExitCode.usage);
+  return Number(v2);
 }
 function parseSize(v2) {
   const m2 = /^(\d+)([kmg]i?b?)?$/i.exec(v2.trim());
@@ -56402,7 +68893,7 @@ function given(argv, flag) {
 }
 async function main(argv) {
   const json = given(argv, "--json");
-  const debug = given(argv, "--debug");
+  const debug2 = given(argv, "--debug");
   useJsonErrors(json);
   try {
     await program2(json).parseAsync(argv, { from: "user" });
@@ -56414,7 +68905,7 @@ async function main(argv) {
       return ExitCode.usage;
     }
     const e = failure2(err, cancelSignal);
-    printError({ code: e.exitCode, message: e.message, hint: e.hint }, debug ? stacks(err) : void 0);
+    printError({ code: e.exitCode, message: e.message, hint: e.hint }, debug2 ? stacks(err) : void 0);
     return e.exitCode;
   }
 }

@@ -10,6 +10,7 @@ var EXIT_CODES = [
   { code: 2, name: "usage", meaning: "usage, config or setup error: the command cannot run as given (fix it and run again)" },
   { code: 3, name: "integrity", meaning: "integrity problem: stored data is damaged or missing (verify, restore)" },
   { code: 4, name: "incomplete", meaning: "incomplete snapshot: saved, but some files could not be read (they are named)" },
+  { code: 5, name: "partial", meaning: "some repositories failed: the backup is in the others (each failed one is named)" },
   { code: 10, name: "repoNotFound", meaning: "repository not found" },
   { code: 11, name: "locked", meaning: "repository locked by another run" },
   { code: 12, name: "noKey", meaning: "no key matches (wrong identity or write key)" },
