@@ -49,6 +49,8 @@ export interface Settings {
   repository: string | undefined;
   identity: KeyText | undefined;
   writeKey: KeyText | undefined;
+  /** The repository fingerprint a recipient who is not the owner expects (CAIRN_REPOSITORY_FINGERPRINT). */
+  repositoryFingerprint: string | undefined;
   ssh: SshSecrets;
   /** Values of the variables cairn.yml names (password-env, secret-env), by name. */
   secrets: Record<string, string | undefined>;
@@ -66,6 +68,7 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["CAIRN_REPOSITORY", "repository URL (local:PATH, artifacts:NAME)"],
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
+  ["CAIRN_REPOSITORY_FINGERPRINT", "the repository's fingerprint (`cairn key show`): lets an identity that is not the owner's read it"],
   ["CAIRN_SSH_KEY", "SSH private key text"],
   ["CAIRN_SSH_KEY_FILE", "path of the SSH private key file (instead of CAIRN_SSH_KEY)"],
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
@@ -85,6 +88,13 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
 ];
 
 export const DEFAULT_CONFIG = "cairn.yml";
+
+function repositoryFingerprint(v: string | undefined): string | undefined {
+  if (v === undefined || v.trim() === "") return undefined;
+  const f = v.trim().toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(f)) throw new UsageError(`CAIRN_REPOSITORY_FINGERPRINT is not a repository fingerprint: ${JSON.stringify(v)} (expected 32 hex digits)`, "copy it from the owner's `cairn key show`");
+  return f;
+}
 
 function readText(path: string, what: string): string {
   try {
@@ -133,6 +143,7 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
     repository: repositoryUrl(input.repository ?? env.CAIRN_REPOSITORY, config),
     identity,
     writeKey,
+    repositoryFingerprint: repositoryFingerprint(env.CAIRN_REPOSITORY_FINGERPRINT),
     ssh: sshSecrets(input, env),
     secrets,
     github: githubContext(input, env),

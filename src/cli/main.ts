@@ -7,6 +7,7 @@ import { backup } from "./backup.ts";
 import { exportCmd } from "./export.ts";
 import { failure, stacks } from "./failure.ts";
 import { init } from "./init.ts";
+import { keyCmd } from "./key.ts";
 import { keygen } from "./keygen.ts";
 import { printError, say, useJsonErrors } from "./output.ts";
 import { restore } from "./restore.ts";
@@ -22,7 +23,7 @@ export function helpFooter(): string {
     ...EXIT_CODES.map((r) => `  ${String(r.code).padEnd(4)}${r.meaning}`),
     "",
     "Environment:",
-    ...ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(24)}${meaning}`),
+    ...ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(Math.max(...ENVIRONMENT.map(([n]) => n.length)) + 2)}${meaning}`),
     "",
   ].join("\n");
 }
@@ -48,13 +49,35 @@ function program(json: boolean): Command {
     .addOption(jsonOpt())
     .action((o) => keygen(o));
   p.command("init")
-    .description("create a repository and print its write key")
+    .description("create a repository owned by the identity given, and print its write key")
     .addOption(repoOpt())
     .addOption(cfgOpt())
-    .requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
+    .addOption(idOpt())
+    .option("--recipient <age1...>", "another age recipient data is encrypted to, besides the owner's (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
     .addOption(jsonOpt())
     .action((o) => init(o));
+  const key = p.command("key").description("show or change who data is encrypted to (the recipients)");
+  key
+    .command("show")
+    .description("show the owner, the recipients and the repository fingerprint")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .addOption(jsonOpt())
+    .action((o) => keyCmd("show", undefined, o));
+  for (const op of ["add", "remove"] as const) {
+    key
+      .command(op)
+      .description(`${op} a recipient (needs the owner's identity; prints a new write key)`)
+      .argument("<recipient>", "age1... recipient")
+      .addOption(repoOpt())
+      .addOption(cfgOpt())
+      .addOption(idOpt())
+      .addOption(jsonOpt())
+      .action((r, o) => keyCmd(op, r, o));
+  }
   p.command("backup")
     .description("back up the config's sources into a new snapshot")
     .addOption(repoOpt())

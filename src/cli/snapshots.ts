@@ -5,11 +5,12 @@ import { formatBytes, printJson } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
 export async function snapshots(flags: GlobalFlags): Promise<void> {
-  const all = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
+  const { recipients, snapshots: all } = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
   if (flags.json) {
     printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats })));
     return;
   }
+  process.stdout.write(`recipients: ${recipients.join(", ")}\n`);
   if (all.length === 0) {
     process.stdout.write("no snapshots\n");
     return;

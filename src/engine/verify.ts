@@ -8,7 +8,8 @@ import { errorMessage, IntegrityError } from "../errors.ts";
 import { decrypt } from "./crypto/age.ts";
 import { Index } from "./repository/chunk-index.ts";
 import { withLock } from "./repository/lock.ts";
-import { sha256, type Repository } from "./repository/repository.ts";
+import { configHash, sha256, type Repository } from "./repository/repository.ts";
+import { parseWriteKey } from "./crypto/keys.ts";
 import { ChunkReader } from "./repository/reader.ts";
 import { decompressFrame } from "./pack/frame.ts";
 import { parseTrailer } from "./pack/trailer.ts";
@@ -21,6 +22,8 @@ export interface VerifyOptions {
 }
 
 export interface VerifyResult {
+  /** Who new data is encrypted to (the config, as the key checked it). */
+  recipients: string[];
   errors: string[];
   notes: string[];
   snapshots: number;
@@ -38,9 +41,14 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     const stored = new Map<string, number>();
     for await (const f of repo.backend.list("pack")) stored.set(f.name, f.size);
 
+    // The keys file gives recipients who are not the owner the write key: with an identity, check it is this config's.
     try {
       const keys = await repo.backend.load({ type: "keys", name: "" });
-      if (sha256(keys) !== repo.config.keys) errors.push("the keys file does not match its checksum in the config (it is damaged)");
+      if (repo.canReadData) {
+        const text = decrypt(keys, repo.keys.identities, "the keys file").toString("utf8");
+        const wk = parseWriteKey(String(JSON.parse(text).writeKey));
+        if (!wk.w.equals(repo.keys.writeKey) || !wk.config.equals(configHash(repo.config))) errors.push("the keys file does not hold this config's write key (recipients who are not the owner cannot open the repository)");
+      }
     } catch (err) {
       errors.push(`the keys file: ${errorMessage(err)}`);
     }
@@ -135,7 +143,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
       }
       opts.onProgress?.(packsRead, chosen.length);
     }
-    return { errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts.readData > 0 };
+    return { recipients: repo.config.recipients, errors, notes, snapshots, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && opts.readData > 0 };
   });
 }
 

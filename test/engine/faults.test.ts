@@ -16,7 +16,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { LocalBackend } from "../../src/backends/local.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { encodeRecipient, identityFromSecret, parseIdentityFile } from "../../src/engine/crypto/age.ts";
+import { identityFromSecret, parseIdentityFile } from "../../src/engine/crypto/age.ts";
 import { ChunkReader } from "../../src/engine/repository/reader.ts";
 import { restore } from "../../src/engine/restore/restore.ts";
 import { Index } from "../../src/engine/repository/chunk-index.ts";
@@ -817,7 +817,7 @@ describe("a file that changes while read (engine, deterministic, real files)", (
   async function memoryRepo() {
     const id = identityFromSecret(randomBytes(32));
     const backend = new MemoryBackend();
-    const { writeKey } = await Repository.init(backend, [encodeRecipient(id.publicKey)], 1 << 20);
+    const { writeKey } = await Repository.init(backend, id, { packSize: 1 << 20 });
     return { backend, repo: await Repository.open(backend, { writeKey: parseWriteKey(writeKey) }), reader: () => Repository.open(backend, { identities: [id] }) };
   }
 

@@ -1,0 +1,178 @@
+// The attacks of issue 11, each done as an attacker would: with the CLI (or
+// the engine, where the attacker holds the write key and writes storage
+// directly) against a real repository on disk. Each test first shows the
+// attacker's step worked on storage, then that cairn refuses or reports it.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { cairn } from "../helpers/cli.ts";
+import { initRepo, type NewRepo } from "../helpers/repo.ts";
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "cairn-attacks-"));
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+interface Site extends NewRepo {
+  dir: string;
+  config: string;
+  env: Record<string, string>;
+}
+
+/** The owner's repository: an identity, init, and one backup of a folder holding .env. */
+function ownerSite(name: string, env = "API_URL=https://api.example.com\n"): Site {
+  const dir = join(root, name);
+  mkdirSync(join(dir, "srv"), { recursive: true });
+  writeFileSync(join(dir, "srv", ".env"), env);
+  const r = initRepo(dir);
+  const config = join(dir, "cairn.yml");
+  writeFileSync(config, `repository: ${r.repoUrl}\nsources:\n  - name: settings\n    files: [${join(dir, "srv", ".env")}]\n`);
+  const site = { dir, config, env: { CAIRN_WRITE_KEY: r.writeKey }, ...r };
+  backupOk(site);
+  return site;
+}
+
+function backupOk(s: Site, env = s.env): string {
+  const b = cairn(["backup", "-c", s.config, "--json"], { env });
+  assert.equal(b.code, 0, b.stderr);
+  return JSON.parse(b.stdout).id;
+}
+
+function keygen(path: string): string {
+  assert.equal(cairn(["keygen", "-o", path]).code, 0);
+  return /# public key: (age1\S+)/.exec(readFileSync(path, "utf8"))![1];
+}
+
+function recipientOf(identityFile: string): string {
+  return /# public key: (age1\S+)/.exec(readFileSync(identityFile, "utf8"))![1];
+}
+
+function packFiles(repoPath: string): string[] {
+  const dir = join(repoPath, "packs");
+  return existsSync(dir) ? readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f))) : [];
+}
+
+function ageDecrypts(identityFile: string, file: string): boolean {
+  return spawnSync("age", ["-d", "-i", identityFile, file]).status === 0;
+}
+
+test("attack 1: a repository built by someone else for the owner's recipient is refused by every identity command", () => {
+  const owner = ownerSite("a1-owner");
+  // The attacker knows only the owner's public recipient (it is in the plaintext config).
+  const attacker = join(root, "a1-attacker");
+  mkdirSync(join(attacker, "srv"), { recursive: true });
+  writeFileSync(join(attacker, "srv", ".env"), "API_URL=https://attacker.example/steal\n");
+  const attackerKey = keygen(join(attacker, "attacker.txt"));
+  void attackerKey;
+  const evil = join(attacker, "repo");
+  const init = cairn(["init", "-r", `local:${evil}`, "-i", join(attacker, "attacker.txt"), "--recipient", owner.recipient]);
+  assert.equal(init.code, 0, init.stderr);
+  const evilKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1];
+  writeFileSync(join(attacker, "cairn.yml"), `repository: local:${evil}\nsources:\n  - name: settings\n    files: [${join(attacker, "srv", ".env")}]\n`);
+  const b = cairn(["backup", "-c", join(attacker, "cairn.yml")], { env: { CAIRN_WRITE_KEY: evilKey } });
+  assert.equal(b.code, 0, b.stderr);
+  // Storage access: the attacker's repository replaces the owner's.
+  rmSync(owner.repoPath, { recursive: true });
+  cpSync(evil, owner.repoPath, { recursive: true });
+
+  const id = ["-i", owner.identityFile];
+  const target = join(owner.dir, "restored");
+  const commands = [
+    ["verify", "-r", owner.repoUrl, "--read-data", ...id],
+    ["restore", "latest", "-r", owner.repoUrl, ...id, "--target", target],
+    ["snapshots", "-r", owner.repoUrl, ...id],
+    ["export", "latest", "-r", owner.repoUrl, ...id, "-o", join(owner.dir, "x.tar.zst.age")],
+  ];
+  for (const args of commands) {
+    const r = cairn(args);
+    assert.equal(r.code, 3, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /is owned by age1\S+, not by this identity: it may have been built by someone else/, args[0]);
+  }
+  assert.equal(existsSync(target), false, "nothing restored");
+
+  // The same repository claiming the owner's recipient as its owner fails the owner MAC.
+  const cfgPath = join(owner.repoPath, "config");
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+  cfg.owner = owner.recipient;
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+  const r = cairn(["restore", "latest", "-r", owner.repoUrl, ...id, "--target", target]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /was not made with this identity: its config fails the owner MAC/);
+  assert.equal(existsSync(target), false, "nothing restored");
+});
+
+test("attack 2: the write key plus one write to storage cannot add a recipient; only the owner can, and gets a new write key", () => {
+  const s = ownerSite("a2");
+  const attackerFile = join(s.dir, "attacker.txt");
+  const attacker = keygen(attackerFile);
+  // A compromised runner (write key, storage access) adds its recipient to the config.
+  const cfgPath = join(s.repoPath, "config");
+  const original = readFileSync(cfgPath, "utf8");
+  const cfg = JSON.parse(original);
+  cfg.recipients.push(attacker);
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+  // After the cleanup, the honest runner backs up again: refused before any pack is written.
+  const before = packFiles(s.repoPath);
+  writeFileSync(join(s.dir, "srv", ".env"), "API_URL=https://api.example.com\nPASSWORD=new-secret\n");
+  const b = cairn(["backup", "-c", s.config], { env: s.env });
+  assert.equal(b.code, 3, b.stderr);
+  assert.match(b.stderr, /the repository config is not the one this write key was made for/);
+  assert.match(b.stderr, new RegExp(attacker));
+  assert.deepEqual(packFiles(s.repoPath), before, "no pack written");
+  // The owner's identity refuses the changed config too.
+  const v = cairn(["verify", "-r", s.repoUrl, "-i", s.identityFile]);
+  assert.equal(v.code, 3, v.stderr);
+  assert.match(v.stderr, /fails the owner MAC/);
+
+  // The explicit way: the owner adds (then removes) a recipient; each change gives a new write key.
+  writeFileSync(cfgPath, original);
+  const add = cairn(["key", "add", attacker, "-r", s.repoUrl, "-i", s.identityFile]);
+  assert.equal(add.code, 0, add.stderr);
+  const newKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(add.stdout)![1];
+  assert.notEqual(newKey, s.writeKey);
+  const old = cairn(["backup", "-c", s.config], { env: s.env });
+  assert.equal(old.code, 3, "the old write key refuses the changed config");
+  const before2 = new Set(packFiles(s.repoPath));
+  backupOk(s, { CAIRN_WRITE_KEY: newKey });
+  const added = packFiles(s.repoPath).filter((p) => !before2.has(p));
+  assert.ok(added.length > 0);
+  assert.ok(ageDecrypts(attackerFile, added[0]), "the added recipient reads new packs");
+  // snapshots and verify show the recipients.
+  const show = cairn(["key", "show", "-r", s.repoUrl, "--json"], { env: { CAIRN_WRITE_KEY: newKey } });
+  assert.deepEqual(JSON.parse(show.stdout).recipients, [s.recipient, attacker]);
+  const ver = cairn(["verify", "-r", s.repoUrl, "-i", s.identityFile]);
+  assert.equal(ver.code, 0, ver.stdout + ver.stderr);
+  assert.match(ver.stdout, new RegExp(`recipients: ${s.recipient}, ${attacker}`));
+  const snaps = cairn(["snapshots", "-r", s.repoUrl], { env: { CAIRN_WRITE_KEY: newKey } });
+  assert.match(snaps.stdout, new RegExp(`recipients: ${s.recipient}, ${attacker}`));
+
+  // A recipient who is not the owner reads only with the fingerprint the owner gives.
+  const fingerprint = JSON.parse(show.stdout).fingerprint;
+  const t = join(s.dir, "t");
+  const noPin = cairn(["restore", "latest", "-r", s.repoUrl, "-i", attackerFile, "--target", t]);
+  assert.equal(noPin.code, 3, noPin.stderr);
+  assert.match(noPin.stderr, /CAIRN_REPOSITORY_FINGERPRINT/);
+  const pinned = cairn(["restore", "latest", "-r", s.repoUrl, "-i", attackerFile, "--target", t], { env: { CAIRN_REPOSITORY_FINGERPRINT: fingerprint } });
+  assert.equal(pinned.code, 0, pinned.stderr);
+
+  const rm = cairn(["key", "remove", attacker, "-r", s.repoUrl, "-i", s.identityFile]);
+  assert.equal(rm.code, 0, rm.stderr);
+  const thirdKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(rm.stdout)![1];
+  writeFileSync(join(s.dir, "srv", ".env"), "API_URL=https://api.example.com\nPASSWORD=newer-secret\n");
+  const before3 = new Set(packFiles(s.repoPath));
+  backupOk(s, { CAIRN_WRITE_KEY: thirdKey });
+  const later = packFiles(s.repoPath).filter((p) => !before3.has(p));
+  assert.ok(later.length > 0);
+  assert.ok(!ageDecrypts(attackerFile, later[0]), "a removed recipient does not read new packs");
+  assert.ok(ageDecrypts(s.identityFile, later[0]));
+  // Only the owner changes recipients.
+  const notOwner = cairn(["key", "add", recipientOf(attackerFile), "-r", s.repoUrl, "-i", attackerFile], { env: { CAIRN_REPOSITORY_FINGERPRINT: fingerprint } });
+  assert.notEqual(notOwner.code, 0);
+  void execFileSync;
+});
+
