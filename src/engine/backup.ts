@@ -11,7 +11,8 @@ import type { Logger } from "../log.ts";
 import type { Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
 import { chunkerFor, gearTable, type Chunker } from "./chunk/chunker.ts";
-import { Index, indexText } from "./repository/chunk-index.ts";
+import { indexText } from "./repository/chunk-index.ts";
+import { DedupIndex } from "./repository/dedup.ts";
 import { BatchHasher } from "./chunk/hasher.ts";
 import { withLock } from "./repository/lock.ts";
 import { Packer } from "./pack/packer.ts";
@@ -51,7 +52,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
   const started = Date.now();
   return withLock(repo, true, async () => {
     const full = opts.full ?? false;
-    const index = await Index.load(repo);
+    // A damaged earlier snapshot or list must not stop new backups: warn, write chunk lists in full, trust no parent pack.
+    const parent = await parentSnapshot(repo).catch((err: unknown) => {
+      opts.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
+      return { lists: new Map<string, ListRef>(), packs: new Set<string>() };
+    });
+    const index = await DedupIndex.load(repo, parent.packs, opts.log);
     const gear = gearTable(repo.keys.gearSeed);
     // The main thread reads, chunks, deduplicates and seals; the workers hash and compress.
     const workers = new Workers(repo.keys.chunkIdKey);
@@ -158,11 +164,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
 
     // A large entry's chunk list goes to a list file once; later snapshots
     // store only what changed against it (until that is a quarter of it).
-    // A damaged earlier snapshot or list must not stop new backups: warn and write a new base.
-    const parents = await parentLists(repo).catch((err: unknown) => {
-      opts.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
-      return new Map<string, ListRef>();
-    });
+    // A damaged list must not stop new backups: warn and write a new base.
+    const parents = parent.lists;
     const bases = new Map<string, IdList | null>();
     async function listFor(source: string, path: string, ids: IdList): Promise<IdList | ListRef> {
       if (ids.length < LIST_MIN) return ids;
@@ -244,15 +247,18 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
   });
 }
 
-/** The list references of the latest snapshot's entries, by source and path: the bases a new snapshot diffs against. */
-async function parentLists(repo: Repository): Promise<Map<string, ListRef>> {
+/**
+ * The latest snapshot's list references, by source and path (the bases a new
+ * snapshot diffs against), and its packs (what deduplication prefers).
+ */
+async function parentSnapshot(repo: Repository): Promise<{ lists: Map<string, ListRef>; packs: Set<string> }> {
   const all = await loadSnapshots(repo);
-  const out = new Map<string, ListRef>();
-  if (all.length === 0) return out;
+  const lists = new Map<string, ListRef>();
+  if (all.length === 0) return { lists, packs: new Set() };
   const id = all[all.length - 1].id;
-  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
-  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
-  return out;
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  for (const { entry, ref } of refs) lists.set(`${entry.source}\0${entry.path}`, ref);
+  return { lists, packs: new Set(snapshot.packs) };
 }
 
 /**

@@ -1,12 +1,14 @@
 // Verify: structure first (every index and snapshot file matches its checksum
 // and MAC; every chunk a snapshot needs is indexed; every indexed pack exists
-// with its size), then optionally the data: packs re-hashed against their
-// names and, with the identity, decrypted and every chunk checked against its
-// keyed ID. Problems are collected, not thrown, so one run names them all.
+// with its size, is listed once, and its frames do not overlap), then
+// optionally the data: packs re-hashed against their names and, with the
+// identity, decrypted, every chunk checked against its keyed ID, and every
+// index entry checked against its pack's trailer. Problems are collected, not thrown, so one run names them all.
 import { randomInt } from "node:crypto";
 import { errorMessage, IntegrityError } from "../errors.ts";
 import { decrypt } from "./crypto/age.ts";
 import { Index } from "./repository/chunk-index.ts";
+import { framesProblems } from "./repository/dedup.ts";
 import { withLock } from "./repository/lock.ts";
 import { configHash, sha256, type Repository } from "./repository/repository.ts";
 import { parseWriteKey } from "./crypto/keys.ts";
@@ -68,6 +70,8 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
       if (size === undefined) errors.push(`pack ${id} (listed in index ${p.indexFile}) is missing`);
       else if (size !== p.size) errors.push(`pack ${id} has ${size} bytes, the index says ${p.size}`);
     }
+    for (const [id, others] of index.listedTwice) errors.push(`pack ${id} is listed by more than one index file (${[index.packs.get(id)!.indexFile, ...others].join(", ")}): one of them was not written by a backup`);
+    for (const [id, why] of framesProblems(index)) errors.push(`pack ${id}: the index lists ${why}`);
     const loose = [...stored.keys()].filter((id) => !index.packs.has(id));
     if (loose.length) {
       notes.push(
@@ -110,6 +114,15 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
       // A random subset: repeated partial runs cover everything over time.
       const chosen = opts.readData >= 100 ? all : shuffle(all).slice(0, Math.min(count, all.length));
       const reader = repo.canReadData ? new ChunkReader(repo, index) : undefined;
+      // Every index entry, by pack: each must be a record of its pack's trailer (so every chunk a snapshot resolves to is checked).
+      const listed = new Map<string, Set<string>>();
+      if (reader) {
+        for (const [id, l] of index.locations()) {
+          let set = listed.get(l.pack);
+          if (!set) listed.set(l.pack, (set = new Set()));
+          set.add(JSON.stringify([id.toString("hex"), l.offset, l.length, l.rawLength, l.inner]));
+        }
+      }
       if (!reader) notes.push("no identity given: packs were checked against their checksums, not decrypted");
       for (const id of chosen) {
         opts.onProgress?.(packsRead, chosen.length);
@@ -126,15 +139,22 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             const trailer = parseTrailer(id, plain);
             const frames = new Map<number, Buffer>();
             const only = new Set([id]);
+            const expected = listed.get(id) ?? new Set();
             for (const [chunk, offset, length, rawLength, inner] of trailer) {
               const loc = index.lookup(Buffer.from(chunk, "hex"), only);
               if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
                 throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
               }
+              expected.delete(JSON.stringify([chunk, offset, length, rawLength, inner]));
               if (!frames.has(offset)) frames.set(offset, decompressFrame(id, offset, plain.subarray(offset, offset + length)));
               reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, frames.get(offset)!);
               chunksChecked++;
             }
+            for (const e of [...expected].slice(0, 3)) {
+              const [chunk, offset] = JSON.parse(e);
+              errors.push(`pack ${id}: the index lists chunk ${chunk} at offset ${offset}, where the pack's own list (its trailer) does not have it: a wrong or planted index entry`);
+            }
+            if (expected.size > 3) errors.push(`pack ${id}: and ${expected.size - 3} more index entries its trailer does not have`);
           }
         } catch (err) {
           errors.push(prefixed(`pack ${id}`, err));

@@ -9,6 +9,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { createHash, randomBytes } from "node:crypto";
+import { zstdCompressSync } from "node:zlib";
+import { LocalBackend } from "../../src/backends/local.ts";
+import { encrypt } from "../../src/engine/crypto/age.ts";
+import { chunkId, parseWriteKey } from "../../src/engine/crypto/keys.ts";
+import { Index, indexText } from "../../src/engine/repository/chunk-index.ts";
+import { Repository } from "../../src/engine/repository/repository.ts";
 import { cairn } from "../helpers/cli.ts";
 import { initRepo, type NewRepo } from "../helpers/repo.ts";
 
@@ -176,3 +183,48 @@ test("attack 2: the write key plus one write to storage cannot add a recipient; 
   void execFileSync;
 });
 
+test("attack 4: a planted index entry cannot poison deduplication, and verify --read-data finds it", async () => {
+  const s = ownerSite("a4");
+  writeFileSync(join(s.dir, "srv", "config.json"), '{"pair":"ETHUSDT"}\n');
+  writeFileSync(s.config, `repository: ${s.repoUrl}\nsources:\n  - name: settings\n    files: [${join(s.dir, "srv", ".env")}, ${join(s.dir, "srv", "config.json")}]\n`);
+  backupOk(s);
+  // The attacker holds the write key and writes storage: a pack of its own
+  // (one valid chunk) and an index that maps every existing chunk into it.
+  const repo = await Repository.open(new LocalBackend(s.repoPath), { writeKey: parseWriteKey(s.writeKey) });
+  const honest: [string, number][] = [];
+  for (const name of await repo.listNames("index")) {
+    for (const p of JSON.parse((await repo.loadMetaBytes("index", name)).toString()).packs) for (const [id, , , raw] of p.chunks) honest.push([id, raw]);
+  }
+  const junk = randomBytes(100);
+  const frame = zstdCompressSync(junk);
+  const junkId = chunkId(repo.keys, junk).toString("hex");
+  const trailer = Buffer.from(JSON.stringify({ chunks: [[junkId, 0, frame.length, junk.length, 0]] }));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(trailer.length);
+  const pack = encrypt(Buffer.concat([frame, trailer, len]), repo.dataRecipients);
+  const packId = createHash("sha256").update(pack).digest("hex");
+  await repo.backend.save({ type: "pack", name: packId }, pack);
+  const records: [string, number, number, number, number][] = [[junkId, 0, frame.length, junk.length, 0]];
+  for (const [id, raw] of honest) records.push([id, 0, frame.length, raw, 0]);
+  const first = Buffer.from(records[1][0], "hex");
+  // Re-encrypt until the planted index is read first (the listing order is the attacker's to see).
+  for (let i = 0; ; i++) {
+    const name = await repo.saveMeta("index", () => indexText([{ id: packId, size: pack.length, chunks: records }]));
+    if ((await Index.load(repo)).lookup(first)?.pack === packId) break;
+    await repo.backend.remove({ type: "index", name });
+    assert.ok(i < 200, "the planted index never listed first");
+  }
+
+  // The honest runner backs up again: unchanged files must not be read from the planted pack.
+  writeFileSync(join(s.dir, "srv", "config.json"), '{"pair":"BTCUSDT"}\n');
+  const id = backupOk(s);
+  const target = join(s.dir, "restored");
+  const r = cairn(["restore", id, "-r", s.repoUrl, "-i", s.identityFile, "--target", target]);
+  assert.equal(r.code, 0, r.stderr);
+  const env = readdirSync(join(target, "settings"), { recursive: true, withFileTypes: true }).find((e) => e.name === ".env")!;
+  assert.equal(readFileSync(join(env.parentPath, env.name), "utf8"), "API_URL=https://api.example.com\n");
+  // The owner's verify names the planted entries.
+  const v = cairn(["verify", "-r", s.repoUrl, "-i", s.identityFile, "--read-data"]);
+  assert.equal(v.code, 3, v.stdout + v.stderr);
+  assert.match(v.stdout, new RegExp(`pack ${packId}: the index lists chunk [0-9a-f]{64} at offset 0, where the pack's own list \\(its trailer\\) does not have it`));
+});
