@@ -18,6 +18,8 @@ export interface RestoreRequest {
 
 export interface RestoreReport extends RestoreResult {
   snapshot: string;
+  /** When the snapshot was taken: with its ID, what says which state was restored (a deleted newest snapshot is not visible otherwise). */
+  time: string;
   target: string;
 }
 
@@ -25,5 +27,5 @@ export async function restore(settings: Settings, req: RestoreRequest): Promise<
   const repo = await openRepository(settings, "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot);
   const r = await runRestore(repo, ref, { target: req.target, source: req.source, overwrite: req.overwrite, onProgress: req.onProgress });
-  return { snapshot: ref.id, target: req.target, ...r };
+  return { snapshot: ref.id, time: ref.snapshot.time, target: req.target, ...r };
 }

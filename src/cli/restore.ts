@@ -1,7 +1,7 @@
 // cairn restore: a snapshot (or one source of it) into a folder.
 import { restore as runRestore } from "../app/restore.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
-import { formatBytes, printJson, progressBar, showProgress } from "./output.ts";
+import { formatAge, formatBytes, printJson, progressBar, showProgress } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
 export async function restore(snapshot: string, flags: GlobalFlags & { target: string; source?: string; overwrite?: boolean }): Promise<void> {
@@ -18,7 +18,9 @@ export async function restore(snapshot: string, flags: GlobalFlags & { target: s
     });
     bar.stop();
     if (flags.json) printJson(r);
-    else process.stdout.write(`restored snapshot ${r.snapshot.slice(0, 8)}: ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}\n`);
+    else {
+      process.stdout.write(`restored snapshot ${r.snapshot}, taken ${r.time} (${formatAge(Date.now() - Date.parse(r.time))} ago): ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}\n`);
+    }
   } finally {
     bar.stop();
   }

@@ -1,13 +1,14 @@
 // cairn snapshots: list them.
 import { snapshots as listSnapshots } from "../app/snapshots.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
-import { formatBytes, printJson } from "./output.ts";
+import { formatBytes, printJson, say } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
 export async function snapshots(flags: GlobalFlags): Promise<void> {
-  const { recipients, snapshots: all } = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
+  const { recipients, snapshots: all, problems } = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
+  for (const p of problems) say("warning", p);
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s }) => ({ id, time: s.time, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats })));
+    printJson(all.map(({ id, snapshot: s, future }) => ({ id, seq: s.seq ?? null, parent: s.parent ?? null, time: s.time, future, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats })));
     return;
   }
   process.stdout.write(`recipients: ${recipients.join(", ")}\n`);
@@ -15,11 +16,12 @@ export async function snapshots(flags: GlobalFlags): Promise<void> {
     process.stdout.write("no snapshots\n");
     return;
   }
-  const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored"]];
-  for (const { id, snapshot: s } of all) {
+  const rows = [["ID", "No.", "Time", "Host", "Type", "Sources", "Size", "Stored"]];
+  for (const { id, snapshot: s, future } of all) {
     rows.push([
       id.slice(0, 8),
-      s.time.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+      String(s.seq ?? "?"),
+      s.time.replace("T", " ").replace(/\.\d+Z$/, "Z") + (future ? " (in the future)" : ""),
       s.host,
       (s.full ? "full" : "incremental") + (s.incomplete?.length ? ", incomplete" : ""),
       s.sources.map((x) => x.name).join(","),

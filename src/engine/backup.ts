@@ -19,7 +19,7 @@ import { Packer } from "./pack/packer.ts";
 import { Workers } from "./tasks.ts";
 import type { Repository } from "./repository/repository.ts";
 import { IdList, IdTable } from "./chunk/idtable.ts";
-import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
+import { diffIds, latest, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
 
 const READ_ATTEMPTS = 3;
 /** Packs listed per index file (~512 MiB of stored data). */
@@ -55,7 +55,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
     // A damaged earlier snapshot or list must not stop new backups: warn, write chunk lists in full, trust no parent pack.
     const parent = await parentSnapshot(repo).catch((err: unknown) => {
       opts.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
-      return { lists: new Map<string, ListRef>(), packs: new Set<string>() };
+      return { lists: new Map<string, ListRef>(), packs: new Set<string>(), id: null, seq: 0 };
     });
     const index = await DedupIndex.load(repo, parent.packs, opts.log);
     const gear = gearTable(repo.keys.gearSeed);
@@ -224,6 +224,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
       const snapshot: NewSnapshot = {
         version: 1,
         time: new Date(started).toISOString(),
+        seq: parent.seq + 1,
+        parent: parent.id,
         host: opts.transport.host,
         full: full || selfContained,
         incomplete,
@@ -251,14 +253,16 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
  * The latest snapshot's list references, by source and path (the bases a new
  * snapshot diffs against), and its packs (what deduplication prefers).
  */
-async function parentSnapshot(repo: Repository): Promise<{ lists: Map<string, ListRef>; packs: Set<string> }> {
+async function parentSnapshot(repo: Repository): Promise<{ lists: Map<string, ListRef>; packs: Set<string>; id: string | null; seq: number }> {
   const all = await loadSnapshots(repo);
   const lists = new Map<string, ListRef>();
-  if (all.length === 0) return { lists, packs: new Set() };
-  const id = all[all.length - 1].id;
-  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
+  const head = latest(all);
+  // The sequence goes on from the highest number seen, so a rollback to an older snapshot shows as a gap.
+  const seq = Math.max(0, ...all.map((r) => (Number.isSafeInteger(r.snapshot.seq) ? r.snapshot.seq : 0)));
+  if (!head) return { lists, packs: new Set(), id: null, seq };
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", head.id), `snapshot ${head.id}`);
   for (const { entry, ref } of refs) lists.set(`${entry.source}\0${entry.path}`, ref);
-  return { lists, packs: new Set(snapshot.packs) };
+  return { lists, packs: new Set(snapshot.packs), id: head.id, seq };
 }
 
 /**

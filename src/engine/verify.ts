@@ -15,7 +15,7 @@ import { parseWriteKey } from "./crypto/keys.ts";
 import { ChunkReader } from "./repository/reader.ts";
 import { decompressFrame } from "./pack/frame.ts";
 import { parseTrailer } from "./pack/trailer.ts";
-import { loadSnapshot } from "./snapshot/snapshot.ts";
+import { chainProblems, loadSnapshot, loadSnapshots } from "./snapshot/snapshot.ts";
 
 export interface VerifyOptions {
   /** Percentage of packs whose data is read (0: structure only). */
@@ -104,6 +104,13 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
       } catch (err) {
         errors.push(prefixed(`snapshot ${name}`, err));
       }
+    }
+
+    // A snapshot deleted from the middle, or one dated in the future.
+    try {
+      errors.push(...chainProblems(await loadSnapshots(repo)));
+    } catch {
+      // an unreadable snapshot is named above
     }
 
     let packsRead = 0;

@@ -16,6 +16,7 @@ import { encrypt } from "../../src/engine/crypto/age.ts";
 import { chunkId, parseWriteKey } from "../../src/engine/crypto/keys.ts";
 import { Index, indexText } from "../../src/engine/repository/chunk-index.ts";
 import { Repository } from "../../src/engine/repository/repository.ts";
+import { loadSnapshot, snapshotText } from "../../src/engine/snapshot/snapshot.ts";
 import { cairn } from "../helpers/cli.ts";
 import { initRepo, type NewRepo } from "../helpers/repo.ts";
 
@@ -227,4 +228,49 @@ test("attack 4: a planted index entry cannot poison deduplication, and verify --
   const v = cairn(["verify", "-r", s.repoUrl, "-i", s.identityFile, "--read-data"]);
   assert.equal(v.code, 3, v.stdout + v.stderr);
   assert.match(v.stdout, new RegExp(`pack ${packId}: the index lists chunk [0-9a-f]{64} at offset 0, where the pack's own list \\(its trailer\\) does not have it`));
+});
+
+test("attack 5: a snapshot deleted from the chain is reported, a future-dated one never becomes latest, restore latest names what it restored", async () => {
+  const s = ownerSite("a5", "PASSWORD=first\n");
+  const snaps = () => readdirSync(join(s.repoPath, "snapshots"));
+  const [id1] = snaps();
+  writeFileSync(join(s.dir, "srv", ".env"), "PASSWORD=second\n");
+  const id2 = backupOk(s);
+  writeFileSync(join(s.dir, "srv", ".env"), "PASSWORD=third\n");
+  const id3 = backupOk(s);
+
+  // Storage alone deletes a snapshot from the middle: snapshots and verify say so.
+  rmSync(join(s.repoPath, "snapshots", id2));
+  const list = cairn(["snapshots", "-r", s.repoUrl], { env: s.env });
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stderr, new RegExp(`warning: snapshot ${id3} \\(number 3\\) follows snapshot ${id2}, which is not in the repository`));
+  const v = cairn(["verify", "-r", s.repoUrl], { env: s.env });
+  assert.equal(v.code, 3, v.stdout + v.stderr);
+  assert.match(v.stdout, new RegExp(`error: snapshot ${id3} \\(number 3\\) follows snapshot ${id2}, which is not in the repository`));
+
+  // Storage alone deletes the newest: the repository cannot show it, but restore latest names the snapshot and its age.
+  rmSync(join(s.repoPath, "snapshots", id3));
+  const target = join(s.dir, "r1");
+  const r = cairn(["restore", "latest", "-r", s.repoUrl, "-i", s.identityFile, "--target", target]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`restored snapshot ${id1}, taken \\S+ \\(\\d+ (second|minute)s? ago\\)`));
+
+  // The write key plants a snapshot dated 9999: flagged, and never latest.
+  const repo = await Repository.open(new LocalBackend(s.repoPath), { writeKey: parseWriteKey(s.writeKey) });
+  const real = await loadSnapshot(repo, id1);
+  const planted = await repo.saveMeta("snapshot", () => snapshotText({ ...real, time: "9999-01-01T00:00:00.000Z" }));
+  writeFileSync(join(s.dir, "srv", ".env"), "PASSWORD=fourth\n");
+  const id4 = backupOk(s);
+  const json = JSON.parse(cairn(["snapshots", "-r", s.repoUrl, "--json"], { env: s.env }).stdout);
+  assert.equal(json.find((x: { id: string }) => x.id === planted).future, true);
+  assert.equal(json.find((x: { id: string }) => x.id === id4).parent, id1, "the honest backup follows the honest latest");
+  const t2 = join(s.dir, "r2");
+  const r2 = cairn(["restore", "latest", "-r", s.repoUrl, "-i", s.identityFile, "--target", t2]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stdout, new RegExp(`restored snapshot ${id4}`));
+  const env = readdirSync(t2, { recursive: true, withFileTypes: true }).find((e) => e.name === ".env")!;
+  assert.equal(readFileSync(join(env.parentPath, env.name), "utf8"), "PASSWORD=fourth\n");
+  const v2 = cairn(["verify", "-r", s.repoUrl], { env: s.env });
+  assert.equal(v2.code, 3);
+  assert.match(v2.stdout, new RegExp(`snapshot ${planted} is dated in the future \\(9999-01-01T00:00:00.000Z\\)`));
 });

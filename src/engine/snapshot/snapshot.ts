@@ -52,6 +52,10 @@ export interface SnapshotStats {
 export interface Snapshot {
   version: 1;
   time: string;
+  /** 1 for a repository's first snapshot, then the latest's plus one (absent in none written by this format). */
+  seq: number;
+  /** The snapshot this one follows (the latest when its backup began), or null for the first. */
+  parent: string | null;
   /** The machine backed up: cairn.yml's host address, or the name of the machine that ran a local backup. */
   host: string;
   full: boolean;
@@ -315,13 +319,45 @@ export async function loadSnapshots(repo: Repository): Promise<SnapshotHeadRef[]
   return refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 
+/** Clocks differ a little; a snapshot dated further ahead than this is in the future. */
+export const FUTURE_SLACK_MS = 10 * 60_000;
+
+export function isFuture(s: SnapshotHead, now = Date.now()): boolean {
+  const t = Date.parse(s.time);
+  return !(t <= now + FUTURE_SLACK_MS);
+}
+
+/**
+ * The latest snapshot: the newest not dated in the future (a snapshot dated
+ * 9999, which the write key can plant, must not stay "latest" forever).
+ * `all` oldest first, as loadSnapshots gives them.
+ */
+export function latest<T extends { snapshot: SnapshotHead }>(all: T[], now = Date.now()): T | undefined {
+  return all.findLast((r) => !isFuture(r.snapshot, now));
+}
+
+/**
+ * What the chain of snapshots shows was removed or planted: a snapshot whose
+ * parent is not in the repository (deleted from the middle, or rolled back
+ * under a later one), and snapshots dated in the future. A deleted newest
+ * snapshot leaves no trace here; see FORMAT.md.
+ */
+export function chainProblems(all: SnapshotHeadRef[], now = Date.now()): string[] {
+  const ids = new Set(all.map((r) => r.id));
+  const out: string[] = [];
+  for (const { id, snapshot: s } of all) {
+    if (isFuture(s, now)) out.push(`snapshot ${id} is dated in the future (${s.time}); it is never taken as latest`);
+    if (s.parent && !ids.has(s.parent)) out.push(`snapshot ${id} (number ${s.seq}) follows snapshot ${s.parent}, which is not in the repository: a snapshot was deleted`);
+  }
+  return out;
+}
+
 /** "latest", a full ID, or a unique ID prefix (at least 4 hex digits). */
 export async function findSnapshot(repo: Repository, ref: string): Promise<SnapshotRef> {
   if (ref === "latest") {
-    const all = await loadSnapshots(repo);
-    if (all.length === 0) throw new UsageError("the repository has no snapshots yet", "run `cairn backup` first");
-    const id = all[all.length - 1].id;
-    return { id, snapshot: await loadSnapshot(repo, id) };
+    const head = latest(await loadSnapshots(repo));
+    if (!head) throw new UsageError("the repository has no snapshots yet (or only ones dated in the future)", "run `cairn backup` first; `cairn snapshots` lists them all");
+    return { id: head.id, snapshot: await loadSnapshot(repo, head.id) };
   }
   if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`invalid snapshot ID ${JSON.stringify(ref)}`, "use an ID from `cairn snapshots`, or latest");
   const matches = (await repo.listNames("snapshot")).filter((n) => n.startsWith(ref));
