@@ -54,7 +54,8 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   const stop = () => void transport.close().catch(() => {});
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
-    const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    const secret = new Set(config.sources.filter((s) => s.secret).map((s) => s.name));
+    const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, secret, log: req.log, onProgress: req.onProgress, signal: req.signal });
     return { repository: repo.backend.properties.location, id, snapshot };
   } finally {
     req.signal?.removeEventListener("abort", stop);

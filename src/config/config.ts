@@ -25,7 +25,13 @@ const duration = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
 
-const common = { name: name.describe("The source's name: its entries are stored under it") };
+const common = {
+  name: name.describe("The source's name: its entries are stored under it"),
+  secret: z
+    .boolean()
+    .optional()
+    .describe("Store this source's files with random chunk IDs, so the write key cannot test guesses about their content (no deduplication: each backup stores them whole)"),
+};
 /** Run the dump inside this Docker container on the source machine (`docker exec -i`). */
 const docker = z
   .string()

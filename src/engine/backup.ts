@@ -6,6 +6,7 @@
 // packs that no index names yet; a crash leaves only unreferenced files,
 // never a half snapshot. A file that cannot be read is not a failure: it is
 // left out and named in the snapshot's `incomplete`.
+import { randomBytes } from "node:crypto";
 import { ChangedWhileReadingError, errorMessage, UnreadableFileError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Source, SourceEntry } from "../sources/source.ts";
@@ -19,7 +20,7 @@ import { Packer } from "./pack/packer.ts";
 import { Workers } from "./tasks.ts";
 import type { Repository } from "./repository/repository.ts";
 import { IdList, IdTable } from "./chunk/idtable.ts";
-import { diffIds, latest, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
+import { diffIds, latest, LIST_MIN, SALT, sealInfo, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
 
 const READ_ATTEMPTS = 3;
 /** Packs listed per index file (~512 MiB of stored data). */
@@ -38,6 +39,8 @@ export interface BackupOptions {
   transport: Transport;
   /** Store every chunk afresh in new packs: the snapshot depends on no earlier pack. */
   full?: boolean;
+  /** Sources whose files are all salted (cairn.yml's secret: true): no chunk ID the write key can test a guess against. */
+  secret?: Set<string>;
   log: Logger;
   onProgress?: (p: BackupProgress) => void;
   /**
@@ -98,13 +101,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         ids.push(id);
         await store(chunk, id);
       });
+      const salting = saltFor(opts.secret?.has(source) ?? false, (c) => hasher.push(c));
       let size = 0;
       let chunker: Chunker | undefined;
       let kind: "sqlite" | "cdc" = "cdc";
       let head: Buffer[] = [];
       let headLength = 0;
       const feed = async (chunks: Buffer[]) => {
-        for (const c of chunks) await hasher.push(c);
+        for (const c of chunks) await salting.push(c);
       };
       /** Pick the chunker from the first bytes, and chunk them. */
       const start = (): Buffer[] => {
@@ -127,6 +131,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         }
         if (!chunker) await feed(start());
         await feed(chunker!.end());
+        await salting.end();
         await hasher.flush();
       };
       try {
@@ -135,7 +140,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         await hasher.abandon();
         throw err;
       }
-      return { source, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source, e.path, ids) };
+      return { source, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, ...(salting.salted ? { salted: true } : {}), chunks: await listFor(source, e.path, ids) };
     }
 
     // A file changed in place while read is read again; one that still
@@ -234,7 +239,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
         packs: [...used].sort(),
         entries,
       };
-      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
+      const stored = sealInfo(snapshot, repo.dataRecipients);
+      const id = await repo.saveMeta("snapshot", () => snapshotText(stored));
       await repo.backend.flush();
       return { id, snapshot };
     } catch (err) {
@@ -263,6 +269,41 @@ async function parentSnapshot(repo: Repository): Promise<{ lists: Map<string, Li
   const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", head.id), `snapshot ${head.id}`);
   for (const { entry, ref } of refs) lists.set(`${entry.source}\0${entry.path}`, ref);
   return { lists, packs: new Set(snapshot.packs), id: head.id, seq };
+}
+
+/**
+ * Salting (FORMAT.md, "Chunk IDs"): a chunk ID is a keyed hash the write key
+ * can compute, so it could confirm a guess of a small file's content (a PIN
+ * in a one-line .env). A file that turns out to be one chunk, and every file
+ * of a secret source, is stored with a random 32-byte salt before each chunk:
+ * its IDs match no guess, and it is never deduplicated. The first chunk is
+ * held until a second one shows the file is not one chunk.
+ */
+function saltFor(secret: boolean, push: (chunk: Buffer) => Promise<void>): { push(c: Buffer): Promise<void>; end(): Promise<void>; salted: boolean } {
+  let salt = secret ? randomBytes(SALT) : undefined;
+  let held: Buffer | undefined;
+  let count = 0;
+  return {
+    get salted() {
+      return salt !== undefined;
+    },
+    async push(c) {
+      if (salt) return push(Buffer.concat([salt, c]));
+      if (++count === 1) {
+        held = Buffer.from(c); // the chunker may reuse c's memory
+        return;
+      }
+      if (held) await push(held);
+      held = undefined;
+      await push(c);
+    },
+    async end() {
+      if (!held) return;
+      salt = randomBytes(SALT);
+      await push(Buffer.concat([salt, held]));
+      held = undefined;
+    },
+  };
 }
 
 /**

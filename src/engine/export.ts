@@ -15,7 +15,7 @@ import { withLock } from "./repository/lock.ts";
 import { ChunkReader, type Located } from "./repository/reader.ts";
 import type { Repository } from "./repository/repository.ts";
 import { checkPath, selectEntries } from "./restore/paths.ts";
-import type { Snapshot, SnapshotEntry } from "./snapshot/snapshot.ts";
+import { SALT, type Snapshot, type SnapshotEntry } from "./snapshot/snapshot.ts";
 
 /** The snapshot as one tar stream (entries under their paths), for export. */
 async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[], located: Located[]): AsyncGenerator<Buffer> {
@@ -68,7 +68,7 @@ export async function exportSnapshot(repo: Repository, ref: { id: string; snapsh
   await withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    const located = entries.map((e) => reader.locateAll(e.chunks));
+    const located = entries.map((e) => reader.locateAll(e.chunks, e.salted ? SALT : 0));
     const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.cairn-export`);
     try {
       await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -18,7 +19,7 @@ import { Index, indexText } from "../../src/engine/repository/chunk-index.ts";
 import { Repository } from "../../src/engine/repository/repository.ts";
 import { loadSnapshot, snapshotText } from "../../src/engine/snapshot/snapshot.ts";
 import { cairn } from "../helpers/cli.ts";
-import { initRepo, type NewRepo } from "../helpers/repo.ts";
+import { initRepo, sqliteContentHash, type NewRepo } from "../helpers/repo.ts";
 
 let root: string;
 before(async () => {
@@ -273,4 +274,78 @@ test("attack 5: a snapshot deleted from the chain is reported, a future-dated on
   const v2 = cairn(["verify", "-r", s.repoUrl], { env: s.env });
   assert.equal(v2.code, 3);
   assert.match(v2.stdout, new RegExp(`snapshot ${planted} is dated in the future \\(9999-01-01T00:00:00.000Z\\)`));
+});
+
+test("attack 3: the write key cannot confirm guesses about one-chunk files or secret sources, nor read what a source dumped", async () => {
+  const dir = join(root, "a3");
+  mkdirSync(join(dir, "srv"), { recursive: true });
+  writeFileSync(join(dir, "srv", ".env"), "PIN=418257\n");
+  // A database whose second page holds a balance the attacker wants to learn; the rest of the page is known.
+  const build = (path: string, balance: number) => {
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA page_size=4096; CREATE TABLE account(id INTEGER PRIMARY KEY, owner TEXT, balance INTEGER);
+      INSERT INTO account VALUES (1, 'alice', ${balance}); CREATE TABLE deals(id INTEGER PRIMARY KEY, pair TEXT);
+      INSERT INTO deals VALUES (1, 'ETHUSDT');`);
+    db.close();
+  };
+  build(join(dir, "srv", "bot.db"), 4242);
+  const r = initRepo(dir);
+  const s: Site = { dir, config: join(dir, "cairn.yml"), env: { CAIRN_WRITE_KEY: r.writeKey }, ...r };
+  const yml = (secret: boolean) =>
+    writeFileSync(s.config, `repository: ${s.repoUrl}\nsources:\n  - name: settings\n    files: [${join(dir, "srv", ".env")}]\n  - name: db\n    sqlite: ${join(dir, "srv", "bot.db")}\n${secret ? "    secret: true\n" : ""}`);
+  yml(false);
+  const first = backupOk(s);
+
+  // The attacker: the write key, the snapshot's chunk IDs, and guesses.
+  const repo = await Repository.open(new LocalBackend(s.repoPath), { writeKey: parseWriteKey(s.writeKey) });
+  const ids = async (snap: string, source: string) => {
+    const e = (await loadSnapshot(repo, snap)).entries.find((x) => x.source === source)!;
+    return { salted: e.salted === true, ids: new Set([...e.chunks].map((c) => c.toString("hex"))) };
+  };
+  const pins = () => Array.from({ length: 1000 }, (_, i) => `PIN=418${String(i).padStart(3, "0")}\n`);
+  const guessPin = async (snap: string) => {
+    const { ids: known } = await ids(snap, "settings");
+    return pins().find((p) => known.has(chunkId(repo.keys, Buffer.from(p)).toString("hex")));
+  };
+  const guessBalance = async (snap: string) => {
+    const { ids: known } = await ids(snap, "db");
+    for (let b = 4200; b < 4300; b++) {
+      const path = join(dir, `guess-${b}.db`);
+      build(path, b);
+      const page = readFileSync(path).subarray(4096, 8192);
+      rmSync(path);
+      if (known.has(chunkId(repo.keys, page).toString("hex"))) return b;
+    }
+    return undefined;
+  };
+  assert.equal((await ids(first, "settings")).salted, true, "a one-chunk file is salted");
+  assert.equal(await guessPin(first), undefined, "the PIN cannot be confirmed");
+  // What FORMAT.md states: a page of a source not marked secret can be tested.
+  assert.equal(await guessBalance(first), 4242);
+
+  // Marked secret, every page is salted: no guess is confirmed, and the database still restores.
+  yml(true);
+  const second = backupOk(s);
+  assert.equal((await ids(second, "db")).salted, true);
+  assert.equal(await guessBalance(second), undefined);
+  assert.equal(await guessPin(second), undefined);
+  const target = join(dir, "restored");
+  const res = cairn(["restore", second, "-r", s.repoUrl, "-i", s.identityFile, "--target", target]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(await sqliteContentHash(join(target, "db.sqlite")), await sqliteContentHash(join(dir, "srv", "bot.db")));
+  const env = readdirSync(target, { recursive: true, withFileTypes: true }).find((e) => e.name === ".env")!;
+  assert.equal(readFileSync(join(env.parentPath, env.name), "utf8"), "PIN=418257\n");
+  const exp = cairn(["export", second, "-r", s.repoUrl, "-i", s.identityFile, "-o", join(dir, "x.tar.zst.age")]);
+  assert.equal(exp.code, 0, exp.stderr);
+  const listed = execFileSync("sh", ["-c", `age -d -i "$1" "$2" | zstd -d | tar xO --wildcards '*.env'`, "sh", s.identityFile, join(dir, "x.tar.zst.age")]).toString();
+  assert.equal(listed, "PIN=418257\n");
+  const v = cairn(["verify", "-r", s.repoUrl, "-i", s.identityFile, "--read-data"]);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+
+  // Table names and row counts: the identity reads them, the write key does not.
+  const info = (env?: Record<string, string>, args: string[] = []) =>
+    JSON.parse(cairn(["snapshots", "-r", s.repoUrl, "--json", ...args], { env }).stdout)[0].sources.find((x: { name: string }) => x.name === "db").info;
+  assert.deepEqual(info(s.env), {});
+  assert.match(JSON.stringify(info(undefined, ["-i", s.identityFile])), /account/);
+  assert.doesNotMatch(readdirSync(join(s.repoPath, "snapshots")).map((n) => readFileSync(join(s.repoPath, "snapshots", n)).toString("latin1")).join(""), /account/);
 });

@@ -2,6 +2,7 @@
 // a snapshot is complete on its own however little new data it stored.
 import { IntegrityError, UsageError } from "../../errors.ts";
 import { IdList, startsAt } from "../chunk/idtable.ts";
+import { decrypt, encrypt } from "../crypto/age.ts";
 import type { Repository } from "../repository/repository.ts";
 
 export interface SnapshotEntry {
@@ -15,9 +16,18 @@ export interface SnapshotEntry {
   gid: number;
   size: number;
   chunker: "sqlite" | "cdc";
+  /**
+   * Each chunk starts with the same SALT random bytes, which are not content:
+   * its IDs cannot be computed from a guess of the content without them, and
+   * they are only inside packs (files of one chunk, and sources marked secret).
+   */
+  salted?: boolean;
   /** Chunk IDs in order (JSON: an array of hex strings). */
   chunks: IdList;
 }
+
+/** Bytes of salt at the start of each chunk of a salted entry. */
+export const SALT = 32;
 
 export interface SnapshotSource {
   name: string;
@@ -61,7 +71,10 @@ export interface Snapshot {
   full: boolean;
   /** What could not be read (the snapshot is incomplete); [] or absent (older snapshots) when everything was. */
   incomplete?: Unread[];
+  /** Each source's `info` is {} here; the real ones are in `sealed`. */
   sources: SnapshotSource[];
+  /** base64 of an age file to the recipients (not the write key): the JSON array of the sources' info, in order. */
+  sealed?: string;
   stats: SnapshotStats;
   /** Every pack this snapshot's chunks are read from: it depends on nothing else. */
   packs: string[];
@@ -277,6 +290,26 @@ export function parseSnapshotRefs(json: Buffer, what: string): { snapshot: Snaps
   return { snapshot: s, refs };
 }
 
+/**
+ * What a source dumped (table names, row counts, versions) is for the
+ * identity only: stored encrypted to the recipients, each source's `info`
+ * left empty where the write key reads.
+ */
+export function sealInfo(s: NewSnapshot, recipients: Buffer[]): NewSnapshot {
+  const sealed = encrypt(Buffer.from(JSON.stringify(s.sources.map((x) => x.info))), recipients).toString("base64");
+  const { entries, ...head } = s;
+  return { ...head, sources: s.sources.map((x) => ({ ...x, info: {} })), sealed, entries };
+}
+
+/** Put the sealed info back into the sources, when the repository was opened with an identity. */
+function unsealInfo<T extends SnapshotHead>(repo: Repository, s: T, what: string): T {
+  if (!repo.canReadData || typeof s.sealed !== "string") return s;
+  const infos = JSON.parse(decrypt(Buffer.from(s.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`).toString("utf8"));
+  if (!Array.isArray(infos) || infos.length !== s.sources.length) throw new IntegrityError(`${what}: its sealed source info does not match its sources`);
+  s.sources.forEach((x, i) => (x.info = infos[i]));
+  return s;
+}
+
 /** Load a list file (checksum, MAC, IDs). */
 export async function loadList(repo: Repository, id: string): Promise<IdList> {
   return parseList(await repo.loadMetaBytes("list", id), `list ${id}`);
@@ -286,6 +319,7 @@ export async function loadList(repo: Repository, id: string): Promise<IdList> {
 export async function loadSnapshot(repo: Repository, id: string): Promise<Snapshot> {
   const what = `snapshot ${id}`;
   const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), what);
+  unsealInfo(repo, snapshot, what);
   const lists = new Map<string, IdList>();
   for (const { entry, ref } of refs) {
     let base = lists.get(ref.base);
@@ -315,7 +349,7 @@ function parseHead(json: Buffer, what: string): SnapshotHead {
 /** Every snapshot's head, oldest first (one file in memory at a time). */
 export async function loadSnapshots(repo: Repository): Promise<SnapshotHeadRef[]> {
   const refs: SnapshotHeadRef[] = [];
-  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
+  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: unsealInfo(repo, parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`), `snapshot ${id}`) });
   return refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
 }
 
