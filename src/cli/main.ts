@@ -124,6 +124,7 @@ function program(json: boolean): Command {
     .requiredOption("-o, --output <file>", "output file")
     .option("--source <name>", "only this source")
     .option("--force", "replace the output file if it exists (otherwise refused)")
+    .option("--owners", "keep each file's uid and gid from the snapshot (otherwise 0 and 0, which tar x as root applies)")
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));
   return p;

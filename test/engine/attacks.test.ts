@@ -349,3 +349,20 @@ test("attack 3: the write key cannot confirm guesses about one-chunk files or se
   assert.match(JSON.stringify(info(undefined, ["-i", s.identityFile])), /account/);
   assert.doesNotMatch(readdirSync(join(s.repoPath, "snapshots")).map((n) => readFileSync(join(s.repoPath, "snapshots", n)).toString("latin1")).join(""), /account/);
 });
+
+test("attack 8: export writes neutral ownership (0/0) unless --owners, so tar x as root does not apply planted owners", async () => {
+  const s = ownerSite("a8");
+  const repo = await Repository.open(new LocalBackend(s.repoPath), { writeKey: parseWriteKey(s.writeKey) });
+  const [id] = readdirSync(join(s.repoPath, "snapshots"));
+  const real = await loadSnapshot(repo, id);
+  const planted = await repo.saveMeta("snapshot", () => snapshotText({ ...real, entries: real.entries.map((e) => ({ ...e, uid: 4242, gid: 4343 })) }));
+  const owners = (extra: string[]) => {
+    const out = join(s.dir, `x${extra.length}.tar.zst.age`);
+    const r = cairn(["export", planted, "-r", s.repoUrl, "-i", s.identityFile, "-o", out, ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return execFileSync("sh", ["-c", `age -d -i "$1" "$2" | zstd -dq | tar -tv --numeric-owner`, "sh", s.identityFile, out]).toString();
+  };
+  assert.match(owners([]), /^-\S+ 0\/0 /m);
+  assert.match(owners(["--owners"]), /^-\S+ 4242\/4343 /m);
+});
+
