@@ -366,3 +366,17 @@ test("attack 8: export writes neutral ownership (0/0) unless --owners, so tar x 
   assert.match(owners(["--owners"]), /^-\S+ 4242\/4343 /m);
 });
 
+test("a metadata file that decompresses to more than 512 MiB is refused without decompressing it all", async () => {
+  const s = ownerSite("bomb");
+  const repo = await Repository.open(new LocalBackend(s.repoPath), { writeKey: parseWriteKey(s.writeKey) });
+  const frame = Buffer.alloc(40);
+  frame.writeUInt32LE(0x184d2a50, 0);
+  frame.writeUInt32LE(32, 4);
+  const bomb = execFileSync("sh", ["-c", "head -c 600M /dev/zero | zstd -q -c"], { maxBuffer: 1 << 26 });
+  const file = encrypt(Buffer.concat([frame, bomb]), repo.metaRecipients);
+  const name = createHash("sha256").update(file).digest("hex");
+  await repo.backend.save({ type: "index", name }, file);
+  const v = cairn(["verify", "-r", s.repoUrl], { env: s.env });
+  assert.equal(v.code, 3, v.stdout + v.stderr);
+  assert.match(v.stdout, new RegExp(`index ${name}: decompresses to more than 512 MiB`));
+});

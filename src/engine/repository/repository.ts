@@ -14,6 +14,8 @@ import { deriveKeys, encodeWriteKey, mac, ownerSecrets, parseWriteKey, type Repo
 
 export const FORMAT_VERSION = 2;
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+/** Most bytes a metadata file may decompress to (a list file of a 30 GiB database is about 500 MiB). */
+export const MAX_META = 512 * 1024 * 1024;
 
 export interface RepoConfig {
   version: number;
@@ -332,8 +334,10 @@ export class Repository {
     }
     let json: Buffer;
     try {
-      json = zstdDecompressSync(plain.subarray(40));
-    } catch {
+      // Bounded: the write key can store a small file that decompresses to gigabytes.
+      json = zstdDecompressSync(plain.subarray(40), { maxOutputLength: MAX_META });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new IntegrityError(`${what}: decompresses to more than ${MAX_META >> 20} MiB (not written by cairn)`);
       throw new IntegrityError(`${what}: does not decompress`);
     }
     if (!timingSafeEqual(mac(this.keys, type, json), plain.subarray(8, 40))) {
