@@ -6,7 +6,7 @@
 // index entry checked against its pack's trailer. Problems are collected, not thrown, so one run names them all.
 import { randomInt } from "node:crypto";
 import { errorMessage, IntegrityError } from "../errors.ts";
-import { decrypt } from "./crypto/age.ts";
+import { decrypt, parseHeader } from "./crypto/age.ts";
 import { Index } from "./repository/chunk-index.ts";
 import { framesProblems } from "./repository/dedup.ts";
 import { withLock } from "./repository/lock.ts";
@@ -46,6 +46,8 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
     // The keys file gives recipients who are not the owner the write key: with an identity, check it is this config's.
     try {
       const keys = await repo.backend.load({ type: "keys", name: "" });
+      // The write key cannot open it (it is for the recipients): only its form is checked then.
+      if (!repo.canReadData && !parseHeader(keys)) errors.push("the keys file is not an age file (it is damaged)");
       if (repo.canReadData) {
         const text = decrypt(keys, repo.keys.identities, "the keys file").toString("utf8");
         const wk = parseWriteKey(String(JSON.parse(text).writeKey));

@@ -249,6 +249,9 @@ export class Repository {
       }
       return new Repository(backend, config, keys);
     }
+    if (!creds.identities.some((id) => config.recipients.includes(encodeRecipient(id.publicKey)))) {
+      throw new NoKeyError(`no identity matches the repository at ${location} (its owner is ${config.owner})`, "use the age identity whose recipient the repository was created for");
+    }
     // A recipient who is not the owner cannot check the owner MAC: the fingerprint the owner gave them stands in.
     const fingerprint = repositoryFingerprint(config);
     if (!creds.fingerprint) {
