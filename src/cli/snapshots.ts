@@ -11,16 +11,15 @@ export async function snapshots(flags: GlobalFlags): Promise<void> {
     printJson(all.map(({ id, snapshot: s, future }) => ({ id, seq: s.seq ?? null, parent: s.parent ?? null, time: s.time, future, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats })));
     return;
   }
-  process.stdout.write(`recipients: ${recipients.join(", ")}\n`);
+  process.stderr.write(`recipients: ${recipients.join(", ")}\n`);
   if (all.length === 0) {
     process.stdout.write("no snapshots\n");
     return;
   }
-  const rows = [["ID", "No.", "Time", "Host", "Type", "Sources", "Size", "Stored"]];
+  const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored"]];
   for (const { id, snapshot: s, future } of all) {
     rows.push([
       id.slice(0, 8),
-      String(s.seq ?? "?"),
       s.time.replace("T", " ").replace(/\.\d+Z$/, "Z") + (future ? " (in the future)" : ""),
       s.host,
       (s.full ? "full" : "incremental") + (s.incomplete?.length ? ", incomplete" : ""),

@@ -158,7 +158,7 @@ test("attack 2: the write key plus one write to storage cannot add a recipient; 
   assert.equal(ver.code, 0, ver.stdout + ver.stderr);
   assert.match(ver.stdout, new RegExp(`recipients: ${s.recipient}, ${attacker}`));
   const snaps = cairn(["snapshots", "-r", s.repoUrl], { env: { CAIRN_WRITE_KEY: newKey } });
-  assert.match(snaps.stdout, new RegExp(`recipients: ${s.recipient}, ${attacker}`));
+  assert.match(snaps.stderr, new RegExp(`recipients: ${s.recipient}, ${attacker}`));
 
   // A recipient who is not the owner reads only with the fingerprint the owner gives.
   const fingerprint = JSON.parse(show.stdout).fingerprint;
