@@ -252,7 +252,7 @@ function makeTools(e: Env): Tool[] {
       repo,
       dbCompare: "sha3sum",
       init() {
-        const out = sh(process.execPath, [CLI, "init", "-r", `local:${repo}`, "--recipient", e.recipient]);
+        const out = sh(process.execPath, [CLI, "init", "-r", `local:${repo}`, "-i", e.identityFile]);
         const m = /CAIRN_WRITE_KEY=(\S+)/.exec(out);
         if (!m) throw new Error(`cairn init printed no CAIRN_WRITE_KEY line:\n${out}`);
         writeKey = m[1];
@@ -532,7 +532,7 @@ function memoryFigure(base: string, reuse: { sizeMiB: number; db: string; main?:
     sh(process.execPath, [CLI, "keygen", "-o", key]);
     const recipient = /age1[0-9a-z]+/.exec(readFileSync(key, "utf8"))![0];
     const repo = join(dir, "repo");
-    const wk = /CAIRN_WRITE_KEY=(\S+)/.exec(sh(process.execPath, [CLI, "init", "-r", `local:${repo}`, "--recipient", recipient]))![1];
+    const wk = /CAIRN_WRITE_KEY=(\S+)/.exec(sh(process.execPath, [CLI, "init", "-r", `local:${repo}`, "-i", key]))![1];
     const cfg = join(dir, "cairn.yml");
     writeFileSync(cfg, `repository: local:${repo}\nsources:\n  - { name: trading-db, sqlite: ${JSON.stringify(db)} }\n`);
     const b = measure(process.execPath, [CLI, "backup", "-c", cfg, "--json"], { env: { ...process.env, CAIRN_WRITE_KEY: wk }, cairn: true });

@@ -61,7 +61,7 @@ function onRepository(settings: Settings, url: string): Settings {
 
 async function lastSnapshots(settings: Settings, url: string): Promise<void> {
   try {
-    snapshotsTable(await snapshots(onRepository(settings, url), { signal: cancel.signal }), url);
+    snapshotsTable((await snapshots(onRepository(settings, url), { signal: cancel.signal })).snapshots, url);
   } catch (err) {
     log.warn(`could not list the snapshots in ${shownUrl(url)}: ${failure(err).message}`);
   }
@@ -170,7 +170,7 @@ async function runSnapshots(a: ActionInputs): Promise<Outcome> {
   const rows: { repository: string; result: string; snapshot?: string; error?: string }[] = [];
   for (const url of a.settings.repositories) {
     try {
-      const all = await snapshots(onRepository(a.settings, url), { signal: cancel.signal });
+      const { snapshots: all } = await snapshots(onRepository(a.settings, url), { signal: cancel.signal });
       if (rows.length === 0 && all.length > 0) setOutput("snapshot-id", all[all.length - 1].id);
       rows.push({ repository: url, result: "ok", snapshot: all.at(-1)?.id });
       snapshotsTable(all, url);

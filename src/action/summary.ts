@@ -6,7 +6,7 @@ import type { BackupReport, RepositoryResult } from "../app/backup.ts";
 import type { snapshots } from "../app/snapshots.ts";
 
 type Row = Parameters<typeof core.summary.addTable>[0][number];
-type Listed = Awaited<ReturnType<typeof snapshots>>[number];
+type Listed = Awaited<ReturnType<typeof snapshots>>["snapshots"][number];
 
 /** When a snapshot's files expire (artifacts: repositories); undefined where they do not. */
 function expiresOf(x: object): Date | undefined {

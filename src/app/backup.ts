@@ -156,7 +156,8 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   const stop = () => void transport.close().catch(() => {});
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
-    const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    const secret = new Set(config.sources.filter((s) => s.secret).map((s) => s.name));
+    const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, secret, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
     const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
     const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;

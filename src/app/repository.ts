@@ -12,7 +12,7 @@ import { requireRepository, type Settings } from "./settings.ts";
  * where the identity is needed is the wrong key (12).
  */
 export function credentials(settings: Settings, need: "identity" | "write"): Credentials {
-  if (settings.identity) return { identities: parseIdentityFile(settings.identity.text) };
+  if (settings.identity) return { identities: parseIdentityFile(settings.identity.text), fingerprint: settings.repositoryFingerprint };
   if (need === "identity") {
     const message = "this command reads backed-up data and needs the age identity";
     const hint = "pass -i FILE or set CAIRN_IDENTITY (the key text)";

@@ -31,6 +31,8 @@ export interface RestoreRequest {
 
 export interface RestoreReport extends RestoreResult {
   snapshot: string;
+  /** When the snapshot was taken: with its ID, what says which state was restored (a deleted newest snapshot is not visible otherwise). */
+  time: string;
   target: string;
 }
 
@@ -38,7 +40,7 @@ export async function restore(settings: Settings, req: RestoreRequest): Promise<
   const repo = await openRepository(settings, "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot, req.source);
   const r = await runRestore(repo, ref, { target: req.target, source: req.source, include: req.include, overwrite: req.overwrite, onProgress: req.onProgress });
-  return { snapshot: ref.id, target: req.target, ...r };
+  return { snapshot: ref.id, time: ref.snapshot.time, target: req.target, ...r };
 }
 
 export interface ServerRestoreRequest {

@@ -53,6 +53,8 @@ export interface Settings {
   repositories: string[];
   identity: KeyText | undefined;
   writeKey: KeyText | undefined;
+  /** The repository fingerprint a recipient who is not the owner expects (CAIRN_REPOSITORY_FINGERPRINT). */
+  repositoryFingerprint: string | undefined;
   ssh: SshSecrets;
   /** Values of the variables cairn.yml names (password-env, secret-env), by name. */
   secrets: Record<string, string | undefined>;
@@ -73,6 +75,7 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
   ["CAIRN_RETENTION_DAYS", "days the artifacts a backup writes to an artifacts: repository are kept (default: the repository's maximum)"],
+  ["CAIRN_REPOSITORY_FINGERPRINT", "the repository's fingerprint (`cairn key show`): lets an identity that is not the owner's read it"],
   ["CAIRN_SSH_KEY", "SSH private key text"],
   ["CAIRN_SSH_KEY_FILE", "path of the SSH private key file (instead of CAIRN_SSH_KEY)"],
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
@@ -92,6 +95,13 @@ export const ENVIRONMENT: [name: string, meaning: string][] = [
 ];
 
 export const DEFAULT_CONFIG = "cairn.yml";
+
+function repositoryFingerprint(v: string | undefined): string | undefined {
+  if (v === undefined || v.trim() === "") return undefined;
+  const f = v.trim().toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(f)) throw new UsageError(`CAIRN_REPOSITORY_FINGERPRINT is not a repository fingerprint: ${JSON.stringify(v)} (expected 32 hex digits)`, "copy it from the owner's `cairn key show`");
+  return f;
+}
 
 function readText(path: string, what: string): string {
   try {
@@ -143,6 +153,7 @@ export async function resolveSettings(input: SettingsInput, env: Env): Promise<S
     repositories,
     identity,
     writeKey,
+    repositoryFingerprint: repositoryFingerprint(env.CAIRN_REPOSITORY_FINGERPRINT),
     ssh: sshSecrets(input, env),
     secrets,
     github: githubContext(input, env),

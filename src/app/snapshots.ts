@@ -1,16 +1,28 @@
-// Snapshots: every snapshot's head, oldest first, with its expiry where the repository's files expire.
+// Snapshots: every snapshot's head, oldest first, who new data is encrypted
+// to, and each snapshot's expiry where the repository's files expire.
 import { withLock } from "../engine/repository/lock.ts";
 import { snapshotExpiries } from "../engine/snapshot/expiry.ts";
-import { loadSnapshots, type SnapshotHeadRef } from "../engine/snapshot/snapshot.ts";
+import { chainProblems, isFuture, latest, loadSnapshots, type SnapshotHeadRef } from "../engine/snapshot/snapshot.ts";
 import { openRepository } from "./repository.ts";
 import type { Settings } from "./settings.ts";
 
 export interface SnapshotListing extends SnapshotHeadRef {
+  /** Dated in the future: never taken as latest. */
+  future: boolean;
   /** When the first file the snapshot needs expires (then it cannot be restored); null where files do not expire. */
   expires: Date | null;
 }
 
-export async function snapshots(settings: Settings, req: { signal?: AbortSignal } = {}): Promise<SnapshotListing[]> {
+export interface SnapshotList {
+  recipients: string[];
+  snapshots: SnapshotListing[];
+  /** The ID `latest` means. */
+  latest: string | undefined;
+  /** Snapshots missing from the chain, and ones dated in the future. */
+  problems: string[];
+}
+
+export async function snapshots(settings: Settings, req: { signal?: AbortSignal } = {}): Promise<SnapshotList> {
   const repo = await openRepository(settings, "write", req.signal);
   return withLock(repo, false, async () => {
     const all = await loadSnapshots(repo);
@@ -18,6 +30,12 @@ export async function snapshots(settings: Settings, req: { signal?: AbortSignal 
       repo,
       all.map((s) => s.id),
     );
-    return all.map((s) => ({ ...s, expires: expiries?.get(s.id)?.expires ?? null }));
+    const now = Date.now();
+    return {
+      recipients: repo.config.recipients,
+      snapshots: all.map((r) => ({ ...r, future: isFuture(r.snapshot, now), expires: expiries?.get(r.id)?.expires ?? null })),
+      latest: latest(all, now)?.id,
+      problems: await chainProblems(repo, all, now),
+    };
   });
 }

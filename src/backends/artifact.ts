@@ -65,7 +65,7 @@ const WHOLE_CACHE = 2;
 const SMALL_FILE = 1 << 20;
 const SMALL_BUDGET = 16 << 20;
 /** Only these writes make a run's snapshot depend on the config and keys. */
-const DATA_TYPES: readonly FileType[] = ["index", "snapshot", "list", "pack"];
+const DATA_TYPES: readonly FileType[] = ["index", "snapshot", "list", "pack", "forgotten"];
 
 /** NAME in artifacts:NAME: letters, digits, - and _ (no dot: it separates the parts of artifact names). */
 export const REPOSITORY_NAME = /^[A-Za-z0-9_-]{1,40}$/;

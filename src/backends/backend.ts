@@ -2,7 +2,7 @@
 // restic's backend.Backend. Backends know nothing of encryption or formats;
 // capabilities are properties, not subclasses.
 
-export const FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock"] as const;
+export const FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock", "forgotten"] as const;
 export type FileType = (typeof FILE_TYPES)[number];
 
 /** config and keys are singletons (name ""); the rest are named by 64 hex digits. */

@@ -47,7 +47,7 @@ const REFS_PER_PUSH = 100;
 /** Times a flush fetches and retries when another run pushed first. */
 const RACE_ATTEMPTS = 20;
 
-const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
 const IDENTITY = { GIT_AUTHOR_NAME: "cairn", GIT_AUTHOR_EMAIL: "cairn@localhost", GIT_COMMITTER_NAME: "cairn", GIT_COMMITTER_EMAIL: "cairn@localhost" };
 
 export interface GitRemote {

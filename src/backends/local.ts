@@ -5,7 +5,7 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises
 import { join } from "node:path";
 import { checkHandle, isValidName, NotExistError, type Backend, type CallOptions, type FileEntry, type FileType, type Handle, type Range } from "./backend.ts";
 
-const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+const DIRS: Record<FileType, string> = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
 
 export class LocalBackend implements Backend {
   readonly properties;

@@ -1,4 +1,4 @@
-// cairn init: create a repository for the recipients; print the write key once.
+// cairn init: create a repository owned by the identity given; print the write key once.
 import { init as runInit } from "../app/init.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
 import { printJson } from "./output.ts";
@@ -15,11 +15,12 @@ export async function init(flags: GlobalFlags & { recipient: string[]; packSize?
     return;
   }
   if (flags.json) {
-    printJson({ repository: r.repository, id: r.id, recipients: r.recipients, writeKey: r.writeKey });
+    printJson({ repository: r.repository, id: r.id, owner: r.owner, recipients: r.recipients, fingerprint: r.fingerprint, writeKey: r.writeKey });
     return;
   }
   process.stderr.write(
-    `Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s).\n` +
+    `Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s), owned by ${r.owner}.\n` +
+      `Fingerprint ${r.fingerprint} (recipients other than the owner set it as CAIRN_REPOSITORY_FINGERPRINT).\n` +
       `The write key below backs up, lists and verifies but cannot read backups. It is shown once:\n` +
       `store it as a secret (e.g. the GitHub secret CAIRN_WRITE_KEY). Keep the age identity offline.\n\n`,
   );

@@ -10,6 +10,7 @@ import { failure, stacks } from "./failure.ts";
 import { history } from "./history.ts";
 import { forget, prune } from "./forget.ts";
 import { init } from "./init.ts";
+import { keyCmd } from "./key.ts";
 import { keygen } from "./keygen.ts";
 import { ls } from "./ls.ts";
 import { printError, say, useJsonErrors } from "./output.ts";
@@ -26,7 +27,7 @@ export function helpFooter(): string {
     ...EXIT_CODES.map((r) => `  ${String(r.code).padEnd(4)}${r.meaning}`),
     "",
     "Environment:",
-    ...ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(24)}${meaning}`),
+    ...ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(Math.max(...ENVIRONMENT.map(([n]) => n.length)) + 2)}${meaning}`),
     "",
   ].join("\n");
 }
@@ -54,15 +55,37 @@ function program(json: boolean): Command {
     .addOption(jsonOpt())
     .action((o) => keygen(o));
   p.command("init")
-    .description("create a repository and print its write key")
+    .description("create a repository owned by the identity given, and print its write key")
     .addOption(repoOpt())
     .addOption(cfgOpt())
-    .requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
+    .addOption(idOpt())
+    .option("--recipient <age1...>", "another age recipient data is encrypted to, besides the owner's (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
     .addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed"))
     .addOption(retentionOpt())
     .addOption(jsonOpt())
     .action((o) => init(o));
+  const key = p.command("key").description("show or change who data is encrypted to (the recipients)");
+  key
+    .command("show")
+    .description("show the owner, the recipients and the repository fingerprint")
+    .addOption(repoOpt())
+    .addOption(cfgOpt())
+    .addOption(idOpt())
+    .addOption(wkOpt())
+    .addOption(jsonOpt())
+    .action((o) => keyCmd("show", undefined, o));
+  for (const op of ["add", "remove"] as const) {
+    key
+      .command(op)
+      .description(`${op} a recipient (needs the owner's identity; prints a new write key)`)
+      .argument("<recipient>", "age1... recipient")
+      .addOption(repoOpt())
+      .addOption(cfgOpt())
+      .addOption(idOpt())
+      .addOption(jsonOpt())
+      .action((r, o) => keyCmd(op, r, o));
+  }
   p.command("backup")
     .description("back up the config's sources into a new snapshot")
     .addOption(
@@ -191,6 +214,7 @@ function program(json: boolean): Command {
     .option("--source <name>", "only this source (latest: the latest snapshot that has it)")
     .option("--force", "replace the output file if it exists (otherwise refused)")
     .addOption(retryLockOpt())
+    .option("--owners", "keep each file's uid and gid from the snapshot (otherwise 0 and 0, which tar x as root applies)")
     .addOption(jsonOpt())
     .action((s, o) => exportCmd(s, o));
   p.command("history")

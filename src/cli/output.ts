@@ -3,6 +3,13 @@
 import cliProgress from "cli-progress";
 import type { Logger } from "../log.ts";
 
+/** A duration in words: "3 days", "5 hours", "12 minutes", "40 seconds". */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const [n, unit] = s >= 2 * 86400 ? [Math.floor(s / 86400), "day"] : s >= 2 * 3600 ? [Math.floor(s / 3600), "hour"] : s >= 120 ? [Math.floor(s / 60), "minute"] : [s, "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;

@@ -3,7 +3,7 @@
 import { restore as runRestore, restoreToServer, type ServerRestoreReport } from "../app/restore.ts";
 import { UsageError } from "../errors.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
-import { formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
+import { formatAge, formatBytes, printJson, progressBar, showProgress, stderrLogger } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
 export interface RestoreFlags extends GlobalFlags {
@@ -56,7 +56,9 @@ export async function restore(snapshot: string, flags: RestoreFlags): Promise<vo
     });
     bar.stop();
     if (flags.json) printJson(r);
-    else process.stdout.write(`restored snapshot ${r.snapshot.slice(0, 8)}: ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}\n`);
+    else {
+      process.stdout.write(`restored snapshot ${r.snapshot}, taken ${r.time} (${formatAge(Date.now() - Date.parse(r.time))} ago): ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}\n`);
+    }
   } finally {
     bar.stop();
   }

@@ -1,15 +1,17 @@
 // cairn snapshots: list them.
 import { snapshots as listSnapshots } from "../app/snapshots.ts";
 import { settingsFrom, type GlobalFlags } from "./flags.ts";
-import { formatBytes, printJson } from "./output.ts";
+import { formatBytes, printJson, say } from "./output.ts";
 import { cancelSignal } from "./signals.ts";
 
 export async function snapshots(flags: GlobalFlags): Promise<void> {
-  const all = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
+  const { recipients, snapshots: all, problems } = await listSnapshots(await settingsFrom(flags), { signal: cancelSignal });
+  for (const p of problems) say("warning", p);
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s, expires }) => ({ id, time: s.time, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats, expires: expires?.toISOString() ?? null })));
+    printJson(all.map(({ id, snapshot: s, future, expires }) => ({ id, seq: s.seq ?? null, parent: s.parent ?? null, time: s.time, future, host: s.host, full: s.full, incomplete: s.incomplete ?? [], sources: s.sources, stats: s.stats, expires: expires?.toISOString() ?? null })));
     return;
   }
+  process.stderr.write(`recipients: ${recipients.join(", ")}\n`);
   if (all.length === 0) {
     process.stdout.write("no snapshots\n");
     return;
@@ -17,10 +19,10 @@ export async function snapshots(flags: GlobalFlags): Promise<void> {
   // Only where files expire (artifacts:) is there an expiry to show.
   const expiring = all.some((x) => x.expires);
   const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored", ...(expiring ? ["Expires"] : [])]];
-  for (const { id, snapshot: s, expires } of all) {
+  for (const { id, snapshot: s, future, expires } of all) {
     rows.push([
       id.slice(0, 8),
-      timeText(s.time),
+      timeText(s.time) + (future ? " (in the future)" : ""),
       s.host,
       (s.full ? "full" : "incremental") + (s.incomplete?.length ? ", incomplete" : ""),
       s.sources.map((x) => x.name).join(","),

@@ -22,6 +22,7 @@ export async function verify(flags: GlobalFlags & { readData?: boolean | string;
   cancelSignal.throwIfAborted();
   if (flags.json) printJson(r);
   else {
+    process.stdout.write(`recipients: ${r.recipients.join(", ")}\n`);
     for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
     for (const e of r.errors) process.stdout.write(`error: ${e}\n`);
     process.stdout.write(

@@ -36,6 +36,10 @@ const restoreHooks = z
 const common = {
   name: name.describe("The source's name: its entries are stored under it"),
   restore: restoreHooks.optional(),
+  secret: z
+    .boolean()
+    .optional()
+    .describe("Store this source's files with random chunk IDs, so the write key cannot test guesses about their content (no deduplication: each backup stores them whole)"),
 };
 /** Run the dump inside this Docker container on the source machine (`docker exec -i`). */
 const docker = z

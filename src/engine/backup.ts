@@ -6,12 +6,14 @@
 // packs that no index names yet; a crash leaves only unreferenced files,
 // never a half snapshot. A file that cannot be read is not a failure: it is
 // left out and named in the snapshot's `incomplete`.
+import { randomBytes } from "node:crypto";
 import { ChangedWhileReadingError, errorMessage, UnreadableFileError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Source, SourceEntry } from "../sources/source.ts";
 import type { Transport } from "../transport/transport.ts";
 import { chunkerFor, gearTable, type Chunker } from "./chunk/chunker.ts";
-import { Index, indexText } from "./repository/chunk-index.ts";
+import { indexText } from "./repository/chunk-index.ts";
+import { DedupIndex } from "./repository/dedup.ts";
 import { BatchHasher } from "./chunk/hasher.ts";
 import { withLock } from "./repository/lock.ts";
 import { Packer } from "./pack/packer.ts";
@@ -19,7 +21,7 @@ import { Workers } from "./tasks.ts";
 import type { Repository } from "./repository/repository.ts";
 import { IdList, IdTable } from "./chunk/idtable.ts";
 import { lastingFiles } from "./snapshot/expiry.ts";
-import { diffIds, LIST_MIN, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
+import { diffIds, latest, LIST_MIN, SALT, sealInfo, listText, loadList, loadSnapshots, parseSnapshotRefs, snapshotText, type ListRef, type NewSnapshot, type SnapshotSource, type Unread } from "./snapshot/snapshot.ts";
 
 const READ_ATTEMPTS = 3;
 /** Packs listed per index file (~512 MiB of stored data). */
@@ -40,6 +42,8 @@ export interface BackupOptions {
   full?: boolean;
   /** The snapshot's time (as restic's --time: imports, tests); default when the backup started. */
   time?: Date;
+  /** Sources whose files are all salted (cairn.yml's secret: true): no chunk ID the write key can test a guess against. */
+  secret?: Set<string>;
   log: Logger;
   onProgress?: (p: BackupProgress) => void;
   /**
@@ -62,9 +66,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   // Shared: backups only add files, so several may run at once.
   return withLock(repo, false, async () => {
     const full = opts.full ?? false;
-    const index = await Index.load(repo);
+    // A damaged earlier snapshot or list must not stop new backups: warn, write chunk lists in full, trust no parent pack.
+    const parent = await parentSnapshot(repo).catch((err: unknown) => {
+      opts.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
+      return { lists: new Map<string, ListRef>(), packs: new Set<string>(), id: null, seq: 0 };
+    });
+    const index = await DedupIndex.load(repo, parent.packs, opts.log);
     // Where files expire, build only on what outlives this backup's files (snapshot/expiry.ts).
-    const lasting = await lastingFiles(repo, index);
+    const lasting = await lastingFiles(repo, index.index);
     const gear = gearTable(repo.keys.gearSeed);
     // The main thread reads, chunks, deduplicates and seals; the workers hash and compress.
     const workers = new Workers(repo.keys.chunkIdKey);
@@ -87,7 +96,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       stats.chunks++;
       if (added.has(id)) return;
       if (!full) {
-        const loc = index.lookup(id, lasting?.packs);
+        const loc = index.lookup(id);
         if (loc && (!lasting || lasting.packs.has(loc.pack))) {
           used.add(loc.pack);
           return;
@@ -106,13 +115,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         ids.push(id);
         await store(chunk, id);
       });
+      const salting = saltFor(opts.secret?.has(source) ?? false, (c) => hasher.push(c));
       let size = 0;
       let chunker: Chunker | undefined;
       let kind: "sqlite" | "cdc" = "cdc";
       let head: Buffer[] = [];
       let headLength = 0;
       const feed = async (chunks: Buffer[]) => {
-        for (const c of chunks) await hasher.push(c);
+        for (const c of chunks) await salting.push(c);
       };
       /** Pick the chunker from the first bytes, and chunk them. */
       const start = (): Buffer[] => {
@@ -135,6 +145,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         }
         if (!chunker) await feed(start());
         await feed(chunker!.end());
+        await salting.end();
         await hasher.flush();
       };
       try {
@@ -143,7 +154,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         await hasher.abandon();
         throw err;
       }
-      return { source, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source, e.path, ids) };
+      return { source, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, ...(salting.salted ? { salted: true } : {}), chunks: await listFor(source, e.path, ids) };
     }
 
     // A file changed in place while read is read again; one that still
@@ -172,11 +183,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
     // A large entry's chunk list goes to a list file once; later snapshots
     // store only what changed against it (until that is a quarter of it).
-    // A damaged earlier snapshot or list must not stop new backups: warn and write a new base.
-    const parents = await parentLists(repo).catch((err: unknown) => {
-      opts.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
-      return new Map<string, ListRef>();
-    });
+    // A damaged list must not stop new backups: warn and write a new base.
+    const parents = parent.lists;
     const bases = new Map<string, IdList | null>();
     async function listFor(source: string, path: string, ids: IdList): Promise<IdList | ListRef> {
       if (ids.length < LIST_MIN) return ids;
@@ -237,6 +245,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       const snapshot: NewSnapshot = {
         version: 1,
         time: (opts.time ?? new Date(started)).toISOString(),
+        seq: parent.seq + 1,
+        parent: parent.id,
         host: opts.transport.host,
         full: full || selfContained,
         incomplete,
@@ -245,7 +255,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         packs: [...used].sort(),
         entries,
       };
-      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
+      const stored = sealInfo(snapshot, repo.dataRecipients);
+      const id = await repo.saveMeta("snapshot", () => snapshotText(stored));
       await repo.backend.flush();
       return { id, snapshot, newBytes: newBySource };
     } catch (err) {
@@ -260,15 +271,55 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   });
 }
 
-/** The list references of the latest snapshot's entries, by source and path: the bases a new snapshot diffs against. */
-async function parentLists(repo: Repository): Promise<Map<string, ListRef>> {
+/**
+ * The latest snapshot's list references, by source and path (the bases a new
+ * snapshot diffs against), and its packs (what deduplication prefers).
+ */
+async function parentSnapshot(repo: Repository): Promise<{ lists: Map<string, ListRef>; packs: Set<string>; id: string | null; seq: number }> {
   const all = await loadSnapshots(repo);
-  const out = new Map<string, ListRef>();
-  if (all.length === 0) return out;
-  const id = all[all.length - 1].id;
-  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
-  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
-  return out;
+  const lists = new Map<string, ListRef>();
+  const head = latest(all);
+  // The sequence goes on from the highest number seen, so a rollback to an older snapshot shows as a gap.
+  const seq = Math.max(0, ...all.map((r) => (Number.isSafeInteger(r.snapshot.seq) ? r.snapshot.seq : 0)));
+  if (!head) return { lists, packs: new Set(), id: null, seq };
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", head.id), `snapshot ${head.id}`);
+  for (const { entry, ref } of refs) lists.set(`${entry.source}\0${entry.path}`, ref);
+  return { lists, packs: new Set(snapshot.packs), id: head.id, seq };
+}
+
+/**
+ * Salting (FORMAT.md, "Chunk IDs"): a chunk ID is a keyed hash the write key
+ * can compute, so it could confirm a guess of a small file's content (a PIN
+ * in a one-line .env). A file that turns out to be one chunk, and every file
+ * of a secret source, is stored with a random 32-byte salt before each chunk:
+ * its IDs match no guess, and it is never deduplicated. The first chunk is
+ * held until a second one shows the file is not one chunk.
+ */
+function saltFor(secret: boolean, push: (chunk: Buffer) => Promise<void>): { push(c: Buffer): Promise<void>; end(): Promise<void>; salted: boolean } {
+  let salt = secret ? randomBytes(SALT) : undefined;
+  let held: Buffer | undefined;
+  let count = 0;
+  return {
+    get salted() {
+      return salt !== undefined;
+    },
+    async push(c) {
+      if (salt) return push(Buffer.concat([salt, c]));
+      if (++count === 1) {
+        held = Buffer.from(c); // the chunker may reuse c's memory
+        return;
+      }
+      if (held) await push(held);
+      held = undefined;
+      await push(c);
+    },
+    async end() {
+      if (!held) return;
+      salt = randomBytes(SALT);
+      await push(Buffer.concat([salt, held]));
+      held = undefined;
+    },
+  };
 }
 
 /**

@@ -15,16 +15,18 @@ import { withLock } from "./repository/lock.ts";
 import { ChunkReader, type Located } from "./repository/reader.ts";
 import type { Repository } from "./repository/repository.ts";
 import { checkPath, selectEntries } from "./restore/paths.ts";
-import type { Snapshot, SnapshotEntry } from "./snapshot/snapshot.ts";
+import { SALT, type Snapshot, type SnapshotEntry } from "./snapshot/snapshot.ts";
 
 /** The snapshot as one tar stream (entries under their paths), for export. */
-async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[], located: Located[]): AsyncGenerator<Buffer> {
+async function* tarStream(reader: ChunkReader, entries: SnapshotEntry[], located: Located[], owners: boolean): AsyncGenerator<Buffer> {
   for (const [k, e] of entries.entries()) {
     const data = {
       path: checkPath(e.path).join("/"),
       mode: e.mode & 0o1777,
-      uid: e.uid,
-      gid: e.gid,
+      // Neutral owner unless asked: `tar x` run as root applies the numbers,
+      // and they come from metadata the write key can plant.
+      uid: owners ? e.uid : 0,
+      gid: owners ? e.gid : 0,
       size: e.size,
       mtime: new Date(e.mtime),
       type: "File" as const,
@@ -54,6 +56,8 @@ export interface ExportOptions {
   source?: string;
   /** Replace an existing output file; without it an existing file is refused. */
   force?: boolean;
+  /** Keep each file's uid and gid from the snapshot (otherwise 0 and 0). */
+  owners?: boolean;
 }
 
 /**
@@ -68,10 +72,10 @@ export async function exportSnapshot(repo: Repository, ref: { id: string; snapsh
   await withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    const located = entries.map((e) => reader.locateAll(e.chunks));
+    const located = entries.map((e) => reader.locateAll(e.chunks, e.salted ? SALT : 0));
     const tmp = join(dirname(out), `.${randomBytes(6).toString("hex")}.cairn-export`);
     try {
-      await pipeline(Readable.from(tarStream(reader, entries, located)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      await pipeline(Readable.from(tarStream(reader, entries, located, opts.owners ?? false)), createZstdCompress(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
       // Made while we wrote it? Still refused (without --force).
       await checkOutput(out, opts.force ?? false);
       await rename(tmp, out);

@@ -36,7 +36,7 @@ before(() => {
   );
   assert.equal(cairn(["keygen", "-o", key]).code, 0);
   const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
-  const init = cairn(["init", "-r", `local:${repoDir}`, "--recipient", recipient]);
+  const init = cairn(["init", "-r", `local:${repoDir}`, "-i", key]);
   assert.equal(init.code, 0, init.stderr);
   const m = /^CAIRN_WRITE_KEY=(CAIRN-WRITE-KEY-1[0-9A-Z]+)$/m.exec(init.stdout);
   assert.ok(m, init.stdout);
@@ -94,7 +94,7 @@ test("restore --source restores only that source", () => {
   assert.deepEqual(readdirSync(target), ["settings"]);
   const bad = cairn(["restore", "latest", "-r", `local:${repoDir}`, "-i", key, "--target", target, "--source", "nope"]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /no source "nope"/);
+  assert.match(bad.stderr, /no snapshot has a source "nope"/);
 });
 
 test("export: age -d | zstd -d | tar x gives the snapshot's files", () => {

@@ -42,7 +42,7 @@ test("a repository path inside a file is 'no repository' (10), in words", () => 
 });
 
 test("init where a file is in the way is a usage error (2) that says so", () => {
-  plain(cairn(["init", "-r", `local:${file}/repo`, "--recipient", repo.recipient]), 2, /cannot create a repository at local:.*: a part of the path is a file, not a folder/);
+  plain(cairn(["init", "-r", `local:${file}/repo`, "-i", repo.identityFile]), 2, /cannot create a repository at local:.*: a part of the path is a file, not a folder/);
 });
 
 test("a missing or wrong config, identity or write key file: 2, naming the file", () => {

@@ -149,7 +149,7 @@ test("each command's --json output has the shape the README gives", () => {
   const runs: [string, string[], Record<string, string>?][] = [
     ["keygen", ["keygen"]],
     ["keygen -o FILE", ["keygen", "-o", join(repo.dir, "id2.txt")]],
-    ["init", ["init", "-r", `local:${join(repo.dir, "repo2")}`, "--recipient", repo.recipient]],
+    ["init", ["init", "-r", `local:${join(repo.dir, "repo2")}`, "-i", repo.identityFile]],
     ["backup", ["backup", "-c", join(repo.dir, "cairn.yml")], env],
     ["snapshots", ["snapshots", "-r", repo.repoUrl], env],
     ["restore", ["restore", "latest", "-r", repo.repoUrl, "-i", repo.identityFile, "--target", join(repo.dir, "restored")]],
@@ -162,6 +162,9 @@ test("each command's --json output has the shape the README gives", () => {
     ["ls", ["ls", "latest", "-r", repo.repoUrl], env],
     ["forget", ["forget", "-r", repo.repoUrl, "--keep-last", "1", "--prune", "--dry-run"], env],
     ["prune", ["prune", "-r", repo.repoUrl, "--dry-run"], env],
+    ["key show", ["key", "show", "-r", repo.repoUrl, "-i", repo.identityFile]],
+    // On the second repository: a new write key would change the first's.
+    ["key add, key remove", ["key", "add", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "-r", `local:${join(repo.dir, "repo2")}`, "-i", repo.identityFile]],
   ];
   assert.deepEqual([...shapes.keys()].sort(), runs.map(([c]) => c).sort(), "the README documents every command");
   let first = "";

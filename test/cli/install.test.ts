@@ -56,7 +56,7 @@ test("npm pack's tarball installs into a prefix offline, and its bin/cairn runs 
   const id = join(tmp.dir, "id.txt");
   run(["keygen", "-o", id]);
   const recipient = /# public key: (age1\S+)/.exec(readFileSync(id, "utf8"))![1];
-  const writeKey = /CAIRN_WRITE_KEY=(\S+)/.exec(run(["init", "-r", `local:${join(tmp.dir, "repo")}`, "--recipient", recipient]))![1];
+  const writeKey = /CAIRN_WRITE_KEY=(\S+)/.exec(run(["init", "-r", `local:${join(tmp.dir, "repo")}`, "-i", id]))![1];
   mkdirSync(join(tmp.dir, "srv"));
   writeFileSync(join(tmp.dir, "srv", "settings.json"), '{"risk":0.01}\n');
   writeFileSync(join(tmp.dir, "cairn.yml"), `repository: local:${join(tmp.dir, "repo")}\nsources:\n  - { name: settings, files: [srv/settings.json] }\n`);

@@ -75,7 +75,7 @@ sources:
     sshd = await fx.start();
     assert.equal(cairn(["keygen", "-o", key]).code, 0);
     const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
-    const init = cairn(["init", "-r", `local:${repo}`, "--recipient", recipient]);
+    const init = cairn(["init", "-r", `local:${repo}`, "-i", key]);
     assert.equal(init.code, 0, init.stderr);
     env = {
       CAIRN_WRITE_KEY: /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1],

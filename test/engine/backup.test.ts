@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { FaultyBackend } from "../../src/backends/faulty.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { backup } from "../../src/engine/backup.ts";
-import { encodeRecipient, identityFromSecret } from "../../src/engine/crypto/age.ts";
+import { identityFromSecret } from "../../src/engine/crypto/age.ts";
 import { parseWriteKey } from "../../src/engine/crypto/keys.ts";
 import { Repository } from "../../src/engine/repository/repository.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -26,7 +26,7 @@ test("a source that fails after several packs were saved leaves the repository a
   const id = identityFromSecret(randomBytes(32));
   // Packs of 1 MiB: 30 MB of random data fills several before the source fails
   // (the first ~6 MiB are still in the chunker and hasher when it does).
-  const { writeKey } = await Repository.init(mem, [encodeRecipient(id.publicKey)], 1 << 20);
+  const { writeKey } = await Repository.init(mem, id, { packSize: 1 << 20 });
   const faulty = new FaultyBackend(mem);
   const repo = await Repository.open(faulty, { writeKey: parseWriteKey(writeKey) });
   const transport = new LocalTransport();

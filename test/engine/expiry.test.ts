@@ -83,7 +83,7 @@ async function setup() {
   const backend = new ExpiringBackend();
   backend.retentionDays = 400;
   const id = identityFromSecret(randomBytes(32));
-  const { writeKey } = await Repository.init(backend, [encodeRecipient(id.publicKey)], 1 << 20);
+  const { writeKey } = await Repository.init(backend, id, { packSize: 1 << 20 });
   const repo = await Repository.open(backend, { writeKey: parseWriteKey(writeKey) });
   const db = join(tmp.dir, "bot.db");
   const data = randomBytes(640 * 4096);

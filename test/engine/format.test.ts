@@ -2,7 +2,7 @@
 // here from the documented HKDF labels, independently of src/engine/keys.ts.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHmac, hkdfSync } from "node:crypto";
+import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,21 +25,33 @@ test("the repository's bytes follow FORMAT.md", () => {
   assert.equal(b.code, 0, b.stderr);
   const snapId = JSON.parse(b.stdout).id;
 
-  // Write key: Bech32 with HRP cairn-write-key-, 32 bytes.
-  const decoded = bech32.decodeToBytes(f.env.CAIRN_WRITE_KEY.toLowerCase());
+  // Write key: Bech32 with HRP cairn-write-key-: version 2, W, SHA-256 of the config, the config's JSON.
+  const decoded = bech32.decode(f.env.CAIRN_WRITE_KEY.toLowerCase() as `${string}1${string}`, false);
   assert.equal(decoded.prefix, "cairn-write-key-");
-  const w = decoded.bytes;
+  const wk = Buffer.from(bech32.fromWords(decoded.words));
+  assert.ok(wk.length > 65);
+  assert.equal(wk[0], 2);
+  assert.equal(typeof JSON.parse(wk.subarray(65).toString("utf8")).salt, "string", "the config travels in the key");
+  const w = wk.subarray(1, 33);
   const macKey = derive(w, "cairn mac");
   const idKey = derive(w, "cairn chunk id");
 
-  // config: plaintext JSON, MAC over the listed fields in order.
+  // config: plaintext JSON; the owner MAC over the listed fields in order, under a key only the owner's identity gives.
   const config = JSON.parse(readFileSync(join(f.repo, "config"), "utf8"));
-  const { version, id, created, packSize, writeRecipient, recipients, keys } = config;
-  assert.deepEqual(Object.keys(config), ["version", "id", "created", "packSize", "writeRecipient", "recipients", "keys", "mac"]);
-  assert.equal(keys, sha256(readFileSync(join(f.repo, "keys"))));
-  const body = JSON.stringify({ version, id, created, packSize, writeRecipient, recipients, keys });
-  assert.equal(config.mac, createHmac("sha256", macKey).update("config\n").update(body).digest("hex"));
+  const { version, id, created, packSize, salt, owner, writeRecipient, recipients } = config;
+  assert.deepEqual(Object.keys(config), ["version", "id", "created", "packSize", "salt", "owner", "writeRecipient", "recipients", "mac"]);
+  assert.equal(version, 2);
+  assert.match(salt, /^[0-9a-f]{64}$/);
+  const secret = bech32.decodeToBytes(readFileSync(f.key, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!.toLowerCase()).bytes;
+  const r = Buffer.from(hkdfSync("sha256", secret, Buffer.from(salt, "hex"), "cairn repository", 32));
+  assert.deepEqual(derive(r, "cairn write key"), w, "W comes from the owner's identity and the salt");
+  const body = JSON.stringify({ version, id, created, packSize, salt, owner, writeRecipient, recipients });
+  assert.equal(config.mac, createHmac("sha256", derive(r, "cairn owner mac")).update("config\n").update(body).digest("hex"));
   assert.deepEqual(recipients, [f.recipient]);
+  assert.equal(owner, f.recipient);
+  assert.deepEqual(wk.subarray(33), createHash("sha256").update(JSON.stringify({ ...JSON.parse(body), mac: config.mac })).digest(), "the write key names its config");
+  const shown = JSON.parse(cairn(["key", "show", "-r", `local:${f.repo}`, "--json"], { env: f.env }).stdout);
+  assert.equal(shown.fingerprint, sha256(`cairn repository\n${JSON.stringify([id, salt, owner, writeRecipient])}`).slice(0, 32));
 
   // keys: age file to the recipients, holding the write key.
   assert.equal(JSON.parse(ageDecrypt(f.key, join(f.repo, "keys")).toString()).writeKey, f.env.CAIRN_WRITE_KEY);

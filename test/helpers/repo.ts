@@ -39,7 +39,7 @@ export function initRepo(dir: string, opts: { packSize?: string } = {}): NewRepo
   const recipient = /# public key: (age1\S+)/.exec(readFileSync(identityFile, "utf8"))![1];
   const repoPath = join(dir, "repo");
   const repoUrl = `local:${repoPath}`;
-  const init = cairn(["init", "-r", repoUrl, "--recipient", recipient, ...(opts.packSize ? ["--pack-size", opts.packSize] : [])]);
+  const init = cairn(["init", "-r", repoUrl, "-i", identityFile, ...(opts.packSize ? ["--pack-size", opts.packSize] : [])]);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   const writeKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1];
   return { repoPath, repoUrl, identityFile, recipient, writeKey };

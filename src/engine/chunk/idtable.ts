@@ -139,6 +139,16 @@ export class IdTable {
     return this.find(id, () => true);
   }
 
+  /** Every entry: its ID (a reused buffer: copy it to keep it) and values. */
+  *entries(): Generator<[id: Buffer, values: Uint32Array]> {
+    const id = Buffer.alloc(ID);
+    for (let s = 0; s < this.cap; s++) {
+      if (!this.used[s]) continue;
+      for (let i = 0; i < 8; i++) id.writeUInt32LE(this.words[s * 8 + i], i * 4);
+      yield [id, this.vals.subarray(s * this.width, (s + 1) * this.width)];
+    }
+  }
+
   /** Call visit with each entry's values until it returns true; whether one did. */
   find(id: Uint8Array, visit: (values: Uint32Array) => boolean): boolean {
     const k = this.load(id);

@@ -146,6 +146,8 @@ export function parseHeader(buf: Buffer): Header | null {
     }
     if (!l.startsWith("-> ")) throw new IntegrityError("age header: malformed stanza");
     const args = l.slice(3).split(" ");
+    // The spec: each argument is one or more printable ASCII characters; age aborts otherwise.
+    if (!args.every((a) => /^[\x21-\x7e]+$/.test(a))) throw new IntegrityError("age header: malformed stanza arguments");
     const parts: Buffer[] = [];
     for (;;) {
       const b = line();
@@ -166,13 +168,14 @@ function unwrap(stanzas: Stanza[], identities: Identity[]): Buffer | null {
     if (share.length !== 32) throw new IntegrityError("age header: malformed X25519 share");
     const theirs = createPublicKey({ key: Buffer.concat([SPKI, share]), format: "der", type: "spki" });
     for (const id of identities) {
-      let shared: Buffer;
+      // A low-order share gives an all-zero secret: the spec (and age) abort, rather than skip the stanza.
+      let shared: Buffer | undefined;
       try {
         shared = diffieHellman({ privateKey: id.secret, publicKey: theirs });
       } catch {
-        continue; // low-order point: not ours
+        // node refuses some low-order points itself
       }
-      if (shared.every((b) => b === 0)) continue;
+      if (!shared || shared.every((b) => b === 0)) throw new IntegrityError("age header: an X25519 stanza has a low-order share (the file was crafted)");
       const key = hkdf(shared, Buffer.concat([share, id.publicKey]), "age-encryption.org/v1/X25519");
       const d = createDecipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
       d.setAuthTag(s.body.subarray(16));

@@ -1,18 +1,36 @@
-// The key model. A repository has a random 32-byte write key W. From W come:
+// The key model (FORMAT.md, "Keys"). The owner's age identity and the
+// config's random salt give the repository secret R (HKDF); only the owner
+// can compute it. From R come the owner MAC key, which authenticates the
+// config (so a repository someone else built for the owner's public
+// recipient is refused), and the write secret W. From W come:
 //   - the metadata identity (X25519): index and snapshot files are encrypted
 //     to it (and to the user's recipients),
 //   - the chunk ID key (HMAC-SHA256 of plaintext), the MAC key that
-//     authenticates config and metadata, and the chunker's gear seed.
-// Data packs are encrypted to the user's age recipients only. So W can back
-// up, list snapshots and verify structure, but never read backed-up content; an identity
-// reads W from the `keys` file (encrypted to the recipients) and so can do
-// everything W can.
-import { createHmac, hash, hkdfSync, randomBytes } from "node:crypto";
+//     authenticates metadata, and the chunker's gear seed.
+// The write key a runner holds is W plus the SHA-256 of the config it was
+// made for: a config with other recipients is refused before any pack is
+// sealed to them. Data packs are encrypted to the user's age recipients
+// only, so W can back up, list snapshots and verify structure, but never
+// read backed-up content.
+import { createHmac, hash, hkdfSync } from "node:crypto";
 import { bech32 } from "@scure/base";
 import { UsageError } from "../../errors.ts";
 import { identityFromSecret, type Identity } from "./age.ts";
 
 const WRITE_KEY_PREFIX = "cairn-write-key-";
+/** The first byte of a write key's payload: the format it belongs to. */
+const WRITE_KEY_VERSION = 2;
+
+/**
+ * A write key: W, the SHA-256 of the config it was made for, and that
+ * config's JSON (public; carried so a runner that holds only the write key
+ * can make a second copy of the repository, e.g. in artifacts).
+ */
+export interface WriteKey {
+  w: Buffer;
+  config: Buffer;
+  configText?: Buffer;
+}
 
 export interface RepoKeys {
   writeKey: Buffer;
@@ -22,14 +40,23 @@ export interface RepoKeys {
   gearSeed: Buffer;
   /** The user's identities, when given: needed to read data. */
   identities: Identity[];
+  /** Set when the owner's identity opened the repository: changing recipients needs it. */
+  ownerMacKey?: Buffer;
 }
 
-function derive(w: Buffer, info: string): Buffer {
-  return Buffer.from(hkdfSync("sha256", w, new Uint8Array(0), info, 32));
+function derive(w: Buffer, info: string, salt: Uint8Array = new Uint8Array(0)): Buffer {
+  return Buffer.from(hkdfSync("sha256", w, salt, info, 32));
 }
 
-export function newWriteKey(): Buffer {
-  return randomBytes(32);
+/** The X25519 secret of an identity, as the 32 bytes of its AGE-SECRET-KEY. */
+function secretBytes(id: Identity): Buffer {
+  return Buffer.from(id.secret.export({ format: "der", type: "pkcs8" })).subarray(-32);
+}
+
+/** What only the owner can compute: the owner MAC key and W, from the owner's identity and the config's salt. */
+export function ownerSecrets(owner: Identity, salt: Buffer): { ownerMacKey: Buffer; w: Buffer } {
+  const r = derive(secretBytes(owner), "cairn repository", salt);
+  return { ownerMacKey: derive(r, "cairn owner mac"), w: derive(r, "cairn write key") };
 }
 
 export function deriveKeys(writeKey: Buffer, identities: Identity[] = []): RepoKeys {
@@ -43,18 +70,26 @@ export function deriveKeys(writeKey: Buffer, identities: Identity[] = []): RepoK
   };
 }
 
-export function encodeWriteKey(w: Buffer): string {
-  return bech32.encodeFromBytes(WRITE_KEY_PREFIX, w).toUpperCase();
+export function encodeWriteKey(k: WriteKey): string {
+  const bytes = Buffer.concat([Buffer.from([WRITE_KEY_VERSION]), k.w, k.config, k.configText ?? Buffer.alloc(0)]);
+  return bech32.encode(WRITE_KEY_PREFIX, bech32.toWords(bytes), false).toUpperCase();
 }
 
-export function parseWriteKey(s: string): Buffer {
+export function parseWriteKey(s: string): WriteKey {
+  let bytes: Buffer | undefined;
   try {
-    const d = bech32.decodeToBytes(s.trim().toLowerCase());
-    if (d.prefix === WRITE_KEY_PREFIX && d.bytes.length === 32) return Buffer.from(d.bytes);
+    const d = bech32.decode(s.trim().toLowerCase() as `${string}1${string}`, false);
+    if (d.prefix === WRITE_KEY_PREFIX) bytes = Buffer.from(bech32.fromWords(d.words));
   } catch {
     // fall through
   }
-  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
+  if (bytes?.length === 32) {
+    throw new UsageError("this write key is for a repository of format version 1, which this cairn does not read", "make a new repository with `cairn init` and use the write key it prints");
+  }
+  if (bytes && bytes.length >= 65 && bytes[0] === WRITE_KEY_VERSION) {
+    return { w: bytes.subarray(1, 33), config: bytes.subarray(33, 65), ...(bytes.length > 65 ? { configText: bytes.subarray(65) } : {}) };
+  }
+  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` (or `cairn key add/remove`) printed");
 }
 
 const hashers = new WeakMap<RepoKeys, (data: Uint8Array) => Buffer>();

@@ -59,7 +59,10 @@ export async function forget(repo: Repository, opts: ForgetOptions): Promise<For
   return withLock(repo, !opts.dryRun, async () => {
     const groups = decide(await loadSnapshots(repo), opts);
     const removed = groups.flatMap((g) => g.snapshots.filter((s) => !s.keep).map((s) => s.id));
-    if (!opts.dryRun) {
+    if (!opts.dryRun && removed.length > 0) {
+      // First the record of what is removed (sealed and MACed like a snapshot),
+      // so the chain check (snapshot.ts) tells a forgotten snapshot from a deleted one.
+      await repo.saveMeta("forgotten", () => [JSON.stringify({ version: 1, time: new Date().toISOString(), snapshots: removed }) + "\n"]);
       for (const id of removed) {
         opts.signal?.throwIfAborted();
         await repo.backend.remove({ type: "snapshot", name: id }, { signal: opts.signal });

@@ -29,6 +29,8 @@ export interface UnpackJob {
   positions: Float64Array;
   /** Per chunk: its 32-byte ID. */
   ids: Uint8Array;
+  /** Per chunk: bytes at its start that are not content (a salted entry's salt), checked with the chunk, not written. */
+  skips: Uint8Array;
 }
 
 export type Write = (fd: number, buffers: Buffer[], position: number) => void;
@@ -110,7 +112,7 @@ class Segments {
 export function unpack(job: UnpackJob, chunkId: (data: Uint8Array) => Buffer, write: Write = writeAll): number {
   const what = `pack ${job.pack}`;
   const segments = new Segments(job, what);
-  const { frames, chunks, positions, ids } = job;
+  const { frames, chunks, positions, ids, skips } = job;
   let frameNo = -1;
   let frame: Buffer = Buffer.alloc(0);
   // The run of bytes waiting to be written: one fd, contiguous in the file.
@@ -137,17 +139,18 @@ export function unpack(job: UnpackJob, chunkId: (data: Uint8Array) => Buffer, wr
       frame = decompressFrame(job.pack, frames[f * 2], segments.read(frames[f * 2], frames[f * 2 + 1]));
       frameNo = f;
     }
-    const piece = frame.subarray(inner, inner + length);
+    const stored = frame.subarray(inner, inner + length);
     const id = ids.subarray(c * 32, c * 32 + 32);
     const same = f === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
     if (!same) {
-      if (piece.length !== length || !chunkId(piece).equals(id)) {
+      if (stored.length !== length || length < skips[c] || !chunkId(stored).equals(id)) {
         throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
       }
       checkedFrame = f;
       checkedInner = inner;
       checkedId = c;
     }
+    const piece = skips[c] ? stored.subarray(skips[c]) : stored;
     const position = positions[c];
     if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
       flush();
@@ -158,14 +161,14 @@ export function unpack(job: UnpackJob, chunkId: (data: Uint8Array) => Buffer, wr
       const last = run[run.length - 1];
       if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
         run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
-        runEnd = position + length;
-        bytes += length;
+        runEnd = position + piece.length;
+        bytes += piece.length;
         continue;
       }
     }
     run.push(piece);
-    runEnd = position + length;
-    bytes += length;
+    runEnd = position + piece.length;
+    bytes += piece.length;
   }
   flush();
   return bytes;

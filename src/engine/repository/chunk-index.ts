@@ -50,9 +50,12 @@ export class Index {
   private readonly packNumbers = new Map<string, number>();
   /** Every indexed pack: its size and the index file that lists it. */
   readonly packs = new Map<string, { size: number; indexFile: string }>();
+  /** Packs listed by more than one index file (a backup lists each pack once): pack ID -> the other files. */
+  readonly listedTwice = new Map<string, string[]>();
 
   addPack(id: string, size: number, indexFile = ""): number {
     let n = this.packNumbers.get(id);
+    if (n !== undefined && indexFile !== this.packs.get(id)!.indexFile) this.listedTwice.set(id, [...(this.listedTwice.get(id) ?? []), indexFile]);
     if (n === undefined) {
       n = this.packIds.length;
       this.packIds.push(id);
@@ -112,6 +115,31 @@ export class Index {
       return !preferred || preferred[v[0]] === 1;
     });
     return found;
+  }
+
+  /** Every location's values (pack number, offset, length, raw length, inner); the array is the table's own. */
+  *values(): Generator<Uint32Array> {
+    for (const [, v] of this.table.entries()) yield v;
+  }
+
+  /** Every chunk location, as (ID, location); the ID buffer is reused between items. */
+  *locations(): Generator<[Buffer, Location]> {
+    for (const [id, v] of this.table.entries()) yield [id, { pack: this.packIds[v[0]], offset: v[1], length: v[2], rawLength: v[3], inner: v[4] }];
+  }
+
+  /** Call visit with each location's values (pack number, offset, length, raw length, inner) until it returns true. */
+  visit(id: Uint8Array, visit: (values: Uint32Array) => boolean): void {
+    this.table.find(id, visit);
+  }
+
+  /** Every location of a chunk. */
+  all(id: Uint8Array): Location[] {
+    const out: Location[] = [];
+    this.table.find(id, (v) => {
+      out.push({ pack: this.packIds[v[0]], offset: v[1], length: v[2], rawLength: v[3], inner: v[4] });
+      return false;
+    });
+    return out;
   }
 
   /** A flag per pack number: 1 for the packs in the set. */

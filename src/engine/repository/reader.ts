@@ -57,7 +57,7 @@ export class ChunkReader {
   }
 
   /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
-  locateAll(ids: IdList): Located {
+  locateAll(ids: IdList, skip = 0): Located {
     this.preferred ??= this.prefer && this.index.packFlags(this.prefer);
     const v = new Uint32Array(ids.length * 5);
     for (let i = 0; i < ids.length; i++) {
@@ -65,7 +65,7 @@ export class ChunkReader {
         throw new IntegrityError(`chunk ${ids.get(i).toString("hex")} is in no index (the repository lost data)`);
       }
     }
-    return { ids, packs: this.index.packIds, v };
+    return { ids, packs: this.index.packIds, v, skip };
   }
 
   private preferred: Uint8Array | undefined;
@@ -121,7 +121,9 @@ export class ChunkReader {
         await this.fetch(c, i);
         frame = this.cached(key)!;
       }
-      yield this.check(c.ids.get(i), this.loc(c, i), frame);
+      const plain = this.check(c.ids.get(i), this.loc(c, i), frame);
+      if (plain.length < c.skip) throw new IntegrityError(`chunk ${c.ids.get(i).toString("hex")} is shorter than its salt`);
+      yield c.skip ? plain.subarray(c.skip) : plain;
     }
   }
 
@@ -170,6 +172,8 @@ export interface Located {
   ids: IdList;
   packs: string[];
   v: Uint32Array;
+  /** Bytes at the start of each chunk that are not content: the salt of a salted entry (SALT), else 0. */
+  skip: number;
 }
 
 /** Pack number and frame offset as one number (exact below 2^53): no string per chunk. */

@@ -1,17 +1,21 @@
 // A repository: config, keys, and typed access to metadata files (index,
-// snapshot) over a backend. Every file is named by the SHA-256 of its stored
+// snapshot) over a backend. Opening it checks that the config is the
+// owner's (owner MAC), the write key's (its config hash), or the pinned
+// fingerprint's (a recipient who is not the owner). Every file is named by the SHA-256 of its stored
 // bytes; metadata is MAC'd with the write key, compressed and age-encrypted.
 // The layout is documented in FORMAT.md.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { hostname } from "node:os";
 import { createZstdCompress, zstdDecompressSync } from "node:zlib";
 import type { Backend, FileType } from "../../backends/backend.ts";
-import { CairnError, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../../errors.ts";
+import { CairnError, ExitCode, IntegrityError, NoKeyError, RepositoryNotFoundError, UsageError } from "../../errors.ts";
 import { decrypt, encodeRecipient, encrypt, parseRecipient, Sealer, type Identity } from "../crypto/age.ts";
-import { deriveKeys, encodeWriteKey, mac, newWriteKey, parseWriteKey, type RepoKeys } from "../crypto/keys.ts";
+import { deriveKeys, encodeWriteKey, mac, ownerSecrets, parseWriteKey, type RepoKeys, type WriteKey } from "../crypto/keys.ts";
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+/** Most bytes a metadata file may decompress to (a list file of a 30 GiB database is about 500 MiB). */
+export const MAX_META = 512 * 1024 * 1024;
 
 export interface RepoConfig {
   version: number;
@@ -19,28 +23,94 @@ export interface RepoConfig {
   created: string;
   /** Target size of a pack file, bytes. */
   packSize: number;
+  /** 32 random bytes (hex): with the owner's identity, they give the repository secret. */
+  salt: string;
+  /** age recipient of the owner: the identity whose MAC authenticates this config. */
+  owner: string;
   /** age recipient of the metadata identity derived from the write key. */
   writeRecipient: string;
   /** The users' age recipients: data is encrypted to these. */
   recipients: string[];
-  /** SHA-256 of the keys file, so the write key alone can check it. */
-  keys: string;
-  /** HMAC-SHA256 (MAC key) over the config without this field. */
+  /** The owner MAC: HMAC-SHA256 (owner MAC key) over the config without this field. */
   mac: string;
 }
 
 /** The metadata files: MAC'd, compressed, encrypted to the write key's recipient and the users'. */
-export type MetaType = "index" | "snapshot" | "list";
+export type MetaType = "index" | "snapshot" | "list" | "forgotten";
 
-export type Credentials = { identities: Identity[] } | { writeKey: Buffer };
+/**
+ * An identity (and, for a recipient who is not the owner, the repository
+ * fingerprint it was told to expect), or a write key.
+ */
+export type Credentials = { identities: Identity[]; fingerprint?: string } | { writeKey: WriteKey };
 
-export function sha256(data: Uint8Array): string {
+export function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-function configBody(c: Omit<RepoConfig, "mac">): Buffer {
-  const { version, id, created, packSize, writeRecipient, recipients, keys } = c;
-  return Buffer.from(JSON.stringify({ version, id, created, packSize, writeRecipient, recipients, keys }));
+type ConfigBody = Omit<RepoConfig, "mac">;
+
+function configBody(c: ConfigBody): Buffer {
+  const { version, id, created, packSize, salt, owner, writeRecipient, recipients } = c;
+  return Buffer.from(JSON.stringify({ version, id, created, packSize, salt, owner, writeRecipient, recipients }));
+}
+
+/** SHA-256 of the whole config (fields in FORMAT.md's order): what a write key commits to. */
+export function configHash(c: RepoConfig): Buffer {
+  const body = JSON.parse(configBody(c).toString("utf8"));
+  return createHash("sha256").update(JSON.stringify({ ...body, mac: c.mac })).digest();
+}
+
+/**
+ * The repository's fingerprint: fixed at init (recipient changes keep it),
+ * and it names the write key (through writeRecipient), which an attacker
+ * who copies the public fields cannot hold.
+ */
+export function repositoryFingerprint(c: RepoConfig): string {
+  return sha256(`cairn repository\n${JSON.stringify([c.id, c.salt, c.owner, c.writeRecipient])}`).slice(0, 32);
+}
+
+function ownerMac(key: Buffer, body: ConfigBody): string {
+  return createHmac("sha256", key).update("config\n").update(configBody(body)).digest("hex");
+}
+
+function equalHex(a: string, b: Buffer): boolean {
+  const got = Buffer.from(/^[0-9a-f]*$/.test(a) ? a : "", "hex");
+  return got.length === b.length && timingSafeEqual(got, b);
+}
+
+/** The config and keys file of a repository whose owner is `owner`; the write key text for it. */
+function makeConfig(owner: Identity, body: Omit<ConfigBody, "owner" | "writeRecipient">): { config: RepoConfig; keysFile: Buffer; writeKey: string; keys: RepoKeys } {
+  const { ownerMacKey, w } = ownerSecrets(owner, Buffer.from(body.salt, "hex"));
+  const keys = { ...deriveKeys(w, [owner]), ownerMacKey };
+  const { version, id, created, packSize, salt, recipients } = body;
+  const full: ConfigBody = { version, id, created, packSize, salt, owner: encodeRecipient(owner.publicKey), writeRecipient: encodeRecipient(keys.meta.publicKey), recipients };
+  const config: RepoConfig = { ...full, mac: ownerMac(ownerMacKey, full) };
+  const writeKey = encodeWriteKey({ w, config: configHash(config), configText: Buffer.from(JSON.stringify(config)) });
+  const keysFile = encrypt(Buffer.from(JSON.stringify({ version: FORMAT_VERSION, writeKey }) + "\n"), config.recipients.map(parseRecipient));
+  return { config, keysFile, writeKey, keys };
+}
+
+function checkConfigShape(c: RepoConfig, location: string): void {
+  const hex = (v: unknown, n: number) => typeof v === "string" && v.length === n && /^[0-9a-f]+$/.test(v);
+  const ok =
+    hex(c.id, 32) &&
+    typeof c.created === "string" &&
+    Number.isSafeInteger(c.packSize) &&
+    c.packSize > 0 &&
+    hex(c.salt, 64) &&
+    typeof c.owner === "string" &&
+    typeof c.writeRecipient === "string" &&
+    Array.isArray(c.recipients) &&
+    c.recipients.length > 0 &&
+    c.recipients.every((r) => typeof r === "string") &&
+    hex(c.mac, 64);
+  if (!ok) throw new IntegrityError(`the repository config at ${location} is malformed`);
+  try {
+    [c.owner, c.writeRecipient, ...c.recipients].forEach(parseRecipient);
+  } catch {
+    throw new IntegrityError(`the repository config at ${location} names a recipient that is not an age1... recipient`);
+  }
 }
 
 // A zstd skippable frame (magic 0x184D2A50) carries the MAC, so that
@@ -70,13 +140,17 @@ export class Repository {
     return this.keys.identities.length > 0;
   }
 
+  get fingerprint(): string {
+    return repositoryFingerprint(this.config);
+  }
+
   /**
-   * Create a repository; returns it and the write key text to hand to the user
-   * once. `existing`: a write key made before (elsewhere), so a run that must
-   * not print a new one (a workflow's log) can create the repository.
+   * Create a repository owned by `owner` (its recipient comes first, then
+   * `recipients`); returns it and the write key text to hand to the user once.
    */
-  static async init(backend: Backend, recipients: string[], packSize = DEFAULT_PACK_SIZE, existing?: Buffer): Promise<{ repo: Repository; writeKey: string }> {
-    if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
+  static async init(backend: Backend, owner: Identity, opts: { recipients?: string[]; packSize?: number } = {}): Promise<{ repo: Repository; writeKey: string }> {
+    const ownerRecipient = encodeRecipient(owner.publicKey);
+    const recipients = [ownerRecipient, ...(opts.recipients ?? []).map((r) => r.trim()).filter((r) => r !== ownerRecipient)];
     recipients.forEach(parseRecipient);
     try {
       await backend.stat({ type: "config", name: "" });
@@ -84,25 +158,79 @@ export class Repository {
     } catch (err) {
       if (!backend.isNotExist(err)) throw err;
     }
-    const w = existing ?? newWriteKey();
-    const keys = deriveKeys(w);
-    const writeKey = encodeWriteKey(w);
-    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
-    const body = {
+    const made = makeConfig(owner, {
       version: FORMAT_VERSION,
       id: randomBytes(16).toString("hex"),
       created: new Date().toISOString(),
-      packSize,
-      writeRecipient: encodeRecipient(keys.meta.publicKey),
-      recipients,
-      keys: sha256(keysFile),
-    };
-    const config: RepoConfig = { ...body, mac: mac(keys, "config", configBody(body)).toString("hex") };
-    // keys first: a config without keys would be a repository nobody can open.
+      packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
+      salt: randomBytes(32).toString("hex"),
+      recipients: [...new Set(recipients)],
+    });
+    // keys first: a config without keys would be a repository its other recipients cannot open.
+    await backend.save({ type: "keys", name: "" }, made.keysFile);
+    await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));
+    await backend.flush();
+    return { repo: new Repository(backend, made.config, made.keys), writeKey: made.writeKey };
+  }
+
+  /**
+   * Make a copy of the repository a write key was made for (its config
+   * travels in the key), in a backend that has none: a runner that holds
+   * only the write key can set up a second place (e.g. artifacts:) without
+   * the owner's identity and without printing a new key.
+   */
+  static async initFromWriteKey(backend: Backend, writeKeyText: string, recipients: string[] = []): Promise<Repository> {
+    const wk = parseWriteKey(writeKeyText);
+    if (!wk.configText) throw new UsageError("this write key does not carry its repository's config", "use the write key a current `cairn init` (or `cairn key add/remove`) printed");
+    let config: RepoConfig;
+    try {
+      config = JSON.parse(wk.configText.toString("utf8"));
+    } catch {
+      throw new UsageError("this write key's config is not valid JSON", "use the write key `cairn init` printed, whole");
+    }
+    checkConfigShape(config, "the write key");
+    const keys = deriveKeys(wk.w);
+    if (config.version !== FORMAT_VERSION || !configHash(config).equals(wk.config) || encodeRecipient(keys.meta.publicKey) !== config.writeRecipient) {
+      throw new UsageError("this write key does not match the config it carries", "use the write key `cairn init` printed, whole");
+    }
+    const unknown = recipients.map((r) => r.trim()).filter((r) => r && !config.recipients.includes(r));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `the write key's repository is encrypted to ${config.recipients.join(", ")}, not to ${unknown.join(", ")}`,
+        "a copy made from a write key keeps its recipients; the owner changes them with `cairn key add` (and uses the write key it prints)",
+      );
+    }
+    try {
+      await backend.stat({ type: "config", name: "" });
+      throw new UsageError(`a repository already exists at ${backend.properties.location}`);
+    } catch (err) {
+      if (!backend.isNotExist(err)) throw err;
+    }
+    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: FORMAT_VERSION, writeKey: writeKeyText.trim() }) + "\n"), config.recipients.map(parseRecipient));
     await backend.save({ type: "keys", name: "" }, keysFile);
     await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config, null, 2) + "\n"));
     await backend.flush();
-    return { repo: new Repository(backend, config, keys), writeKey };
+    return new Repository(backend, config, keys);
+  }
+
+  /**
+   * The owner changes who data is encrypted to: a new config (same salt, so
+   * the same W and chunk IDs), a new keys file, and a new write key text for
+   * the runners (the old one refuses the new config).
+   */
+  async changeRecipients(recipients: string[]): Promise<{ repo: Repository; writeKey: string }> {
+    const owner = this.keys.ownerMacKey ? this.keys.identities.find((id) => encodeRecipient(id.publicKey) === this.config.owner) : undefined;
+    if (!owner) throw new NoKeyError("changing the recipients needs the owner's identity", `the owner is ${this.config.owner}; pass its identity with -i FILE`);
+    if (recipients.length === 0) throw new UsageError("a repository needs at least one recipient");
+    recipients.forEach(parseRecipient);
+    const { mac: _mac, owner: _owner, writeRecipient: _wr, ...body } = this.config;
+    void _mac, _owner, _wr;
+    const made = makeConfig(owner, { ...body, recipients: [...new Set(recipients)] });
+    made.keys.identities = this.keys.identities;
+    await this.backend.save({ type: "keys", name: "" }, made.keysFile);
+    await this.backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));
+    await this.backend.flush();
+    return { repo: new Repository(this.backend, made.config, made.keys), writeKey: made.writeKey };
   }
 
   /** Rejects with RepositoryNotFoundError when there is no repository. */
@@ -116,45 +244,84 @@ export class Repository {
   }
 
   static async open(backend: Backend, creds: Credentials): Promise<Repository> {
+    const location = backend.properties.location;
     let raw: Buffer;
     try {
       raw = await backend.load({ type: "config", name: "" });
     } catch (err) {
-      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(location);
       throw err;
     }
     let config: RepoConfig;
     try {
       config = JSON.parse(raw.toString("utf8"));
     } catch {
-      throw new IntegrityError(`the repository config at ${backend.properties.location} is not valid JSON`);
+      throw new IntegrityError(`the repository config at ${location} is not valid JSON`);
     }
-    if (config.version !== FORMAT_VERSION) {
-      throw new CairnError(`repository format version ${config.version} is not supported (this cairn reads ${FORMAT_VERSION})`);
+    if (config?.version !== FORMAT_VERSION) {
+      throw new CairnError(
+        `the repository at ${location} is of format version ${JSON.stringify(config?.version)}; this cairn reads format version ${FORMAT_VERSION} only`,
+        ExitCode.usage,
+        "restore it with the cairn that made it, then back up into a new repository made with `cairn init` (format 1 repositories could be replaced by anyone with write access to the storage)",
+      );
     }
-    let keys: RepoKeys;
+    checkConfigShape(config, location);
     if ("writeKey" in creds) {
-      keys = deriveKeys(creds.writeKey);
-    } else {
-      let keysFile: Buffer;
-      try {
-        keysFile = await backend.load({ type: "keys", name: "" });
-      } catch (err) {
-        if (backend.isNotExist(err)) throw new IntegrityError("the repository has no keys file");
-        throw err;
+      const keys = deriveKeys(creds.writeKey.w);
+      if (encodeRecipient(keys.meta.publicKey) !== config.writeRecipient) {
+        throw new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` (or `cairn key add/remove`) printed for this repository");
       }
-      if (sha256(keysFile) !== config.keys) throw new IntegrityError("the repository keys file does not match its checksum in the config (it is damaged)");
-      const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
-      keys = deriveKeys(parseWriteKey(JSON.parse(text).writeKey), creds.identities);
+      if (!configHash(config).equals(creds.writeKey.config)) {
+        throw new IntegrityError(
+          `the repository config is not the one this write key was made for (the config names recipients ${config.recipients.join(", ")}); nothing is written to recipients the write key does not know`,
+          "if the owner changed the recipients with `cairn key add` or `cairn key remove`, use the write key it printed; otherwise someone with access to the storage changed the config",
+        );
+      }
+      return new Repository(backend, config, keys);
     }
-    const expected = mac(keys, "config", configBody(config));
-    const got = Buffer.from(String(config.mac ?? ""), "hex");
-    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      // The write key's own recipient tells a wrong key from a changed config.
-      const ours = encodeRecipient(keys.meta.publicKey) === config.writeRecipient;
-      throw "writeKey" in creds && !ours
-        ? new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` printed for this repository")
-        : new IntegrityError("the repository config fails its MAC check (it was changed outside cairn)");
+    const owner = creds.identities.find((id) => encodeRecipient(id.publicKey) === config.owner);
+    if (owner) {
+      const { ownerMacKey, w } = ownerSecrets(owner, Buffer.from(config.salt, "hex"));
+      const keys = { ...deriveKeys(w, creds.identities), ownerMacKey };
+      if (!equalHex(config.mac, Buffer.from(ownerMac(ownerMacKey, config), "hex")) || encodeRecipient(keys.meta.publicKey) !== config.writeRecipient) {
+        throw new IntegrityError(
+          `the repository at ${location} was not made with this identity: its config fails the owner MAC (someone else built or changed it)`,
+          "do not trust its contents; restore from another backend",
+        );
+      }
+      return new Repository(backend, config, keys);
+    }
+    if (!creds.identities.some((id) => config.recipients.includes(encodeRecipient(id.publicKey)))) {
+      throw new NoKeyError(`no identity matches the repository at ${location} (its owner is ${config.owner})`, "use the age identity whose recipient the repository was created for");
+    }
+    // A recipient who is not the owner cannot check the owner MAC: the fingerprint the owner gave them stands in.
+    const fingerprint = repositoryFingerprint(config);
+    if (!creds.fingerprint) {
+      throw new IntegrityError(
+        `the repository at ${location} is owned by ${config.owner}, not by this identity: it may have been built by someone else for your recipient`,
+        "if the owner added you as a recipient, set CAIRN_REPOSITORY_FINGERPRINT to the fingerprint `cairn key show` prints for the owner; otherwise do not trust this repository",
+      );
+    }
+    if (creds.fingerprint.trim().toLowerCase() !== fingerprint) {
+      throw new IntegrityError(`the repository at ${location} has fingerprint ${fingerprint}, not the expected ${creds.fingerprint.trim()}: it is another repository`, "check CAIRN_REPOSITORY_FINGERPRINT and the repository URL");
+    }
+    let keysFile: Buffer;
+    try {
+      keysFile = await backend.load({ type: "keys", name: "" });
+    } catch (err) {
+      if (backend.isNotExist(err)) throw new IntegrityError("the repository has no keys file");
+      throw err;
+    }
+    const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
+    let wk: WriteKey;
+    try {
+      wk = parseWriteKey(JSON.parse(text).writeKey);
+    } catch {
+      throw new IntegrityError("the repository keys file does not hold a write key");
+    }
+    const keys = deriveKeys(wk.w, creds.identities);
+    if (encodeRecipient(keys.meta.publicKey) !== config.writeRecipient || !configHash(config).equals(wk.config)) {
+      throw new IntegrityError("the repository keys file does not match its config (it was changed outside cairn)", "ask the owner to run `cairn verify` with the owner's identity");
     }
     return new Repository(backend, config, keys);
   }
@@ -212,8 +379,10 @@ export class Repository {
     }
     let json: Buffer;
     try {
-      json = zstdDecompressSync(plain.subarray(40));
-    } catch {
+      // Bounded: the write key can store a small file that decompresses to gigabytes.
+      json = zstdDecompressSync(plain.subarray(40), { maxOutputLength: MAX_META });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new IntegrityError(`${what}: decompresses to more than ${MAX_META >> 20} MiB (not written by cairn)`);
       throw new IntegrityError(`${what}: does not decompress`);
     }
     if (!timingSafeEqual(mac(this.keys, type, json), plain.subarray(8, 40))) {

@@ -34,7 +34,7 @@ export function* spans(located: Located[], fds: number[]): Generator<Span> {
     let position = 0;
     for (let i = 0; i < l.ids.length; i++, g++) {
       positions[g] = position;
-      position += l.v[i * 5 + 3];
+      position += l.v[i * 5 + 3] - l.skip;
       fileOf[g] = k;
     }
   });
@@ -79,6 +79,7 @@ export async function loadSpan(reader: ChunkReader, span: Span): Promise<UnpackJ
   const chunks = new Uint32Array(n * 4);
   const positions = new Float64Array(n);
   const ids = new Uint8Array(n * 32);
+  const skips = new Uint8Array(n);
   let f = -1;
   span.chunks.forEach((c, i) => {
     const k = fileOf[c];
@@ -94,7 +95,8 @@ export async function loadSpan(reader: ChunkReader, span: Span): Promise<UnpackJ
     chunks[i * 4 + 2] = l.v[at + 3];
     chunks[i * 4 + 3] = fds[k];
     positions[i] = allPositions[c];
+    skips[i] = l.skip;
     ids.set(l.ids.get(c - base[k]), i * 32);
   });
-  return { pack: span.pack, sealed, first: r.first, totalSegments: k.totalSegments, key: k.key, frames, chunks, positions, ids };
+  return { pack: span.pack, sealed, first: r.first, totalSegments: k.totalSegments, key: k.key, frames, chunks, positions, ids, skips };
 }

@@ -10,7 +10,7 @@ import { Index } from "../repository/chunk-index.ts";
 import { withLock } from "../repository/lock.ts";
 import { ChunkReader, type Located } from "../repository/reader.ts";
 import type { Repository } from "../repository/repository.ts";
-import type { Snapshot, SnapshotEntry } from "../snapshot/snapshot.ts";
+import { SALT, type Snapshot, type SnapshotEntry } from "../snapshot/snapshot.ts";
 import { Workers } from "../tasks.ts";
 import { Pipeline } from "../workers/pipeline.ts";
 import { checkPath, FOLDER_MODE, makeParents, selectEntries } from "./paths.ts";
@@ -42,9 +42,12 @@ export async function restore(repo: Repository, ref: { id: string; snapshot: Sna
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     // Locate every chunk before writing anything: a missing one fails here.
     const located = entries.map((e) => {
-      const l = reader.locateAll(e.chunks);
+      const l = reader.locateAll(e.chunks, e.salted ? SALT : 0);
       let size = 0;
-      for (let i = 0; i < e.chunks.length; i++) size += l.v[i * 5 + 3];
+      for (let i = 0; i < e.chunks.length; i++) {
+        if (l.v[i * 5 + 3] < l.skip) throw new IntegrityError(`${e.path}: a chunk is shorter than its salt`);
+        size += l.v[i * 5 + 3] - l.skip;
+      }
       if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
       return l;
     });

@@ -2,7 +2,9 @@
 // a snapshot is complete on its own however little new data it stored.
 import { IntegrityError, UsageError } from "../../errors.ts";
 import { IdList, startsAt } from "../chunk/idtable.ts";
+import { decrypt, encrypt } from "../crypto/age.ts";
 import type { Repository } from "../repository/repository.ts";
+import { ExpiredError } from "../../backends/backend.ts";
 
 export interface SnapshotEntry {
   source: string;
@@ -15,9 +17,18 @@ export interface SnapshotEntry {
   gid: number;
   size: number;
   chunker: "sqlite" | "cdc";
+  /**
+   * Each chunk starts with the same SALT random bytes, which are not content:
+   * its IDs cannot be computed from a guess of the content without them, and
+   * they are only inside packs (files of one chunk, and sources marked secret).
+   */
+  salted?: boolean;
   /** Chunk IDs in order (JSON: an array of hex strings). */
   chunks: IdList;
 }
+
+/** Bytes of salt at the start of each chunk of a salted entry. */
+export const SALT = 32;
 
 export interface SnapshotSource {
   name: string;
@@ -52,12 +63,19 @@ export interface SnapshotStats {
 export interface Snapshot {
   version: 1;
   time: string;
+  /** 1 for a repository's first snapshot, then the latest's plus one (absent in none written by this format). */
+  seq: number;
+  /** The snapshot this one follows (the latest when its backup began), or null for the first. */
+  parent: string | null;
   /** The machine backed up: cairn.yml's host address, or the name of the machine that ran a local backup. */
   host: string;
   full: boolean;
   /** What could not be read (the snapshot is incomplete); [] or absent (older snapshots) when everything was. */
   incomplete?: Unread[];
+  /** Each source's `info` is {} here; the real ones are in `sealed`. */
   sources: SnapshotSource[];
+  /** base64 of an age file to the recipients (not the write key): the JSON array of the sources' info, in order. */
+  sealed?: string;
   stats: SnapshotStats;
   /** Every pack this snapshot's chunks are read from: it depends on nothing else. */
   packs: string[];
@@ -275,6 +293,26 @@ export function parseSnapshotRefs(json: Buffer, what: string): { snapshot: Snaps
   return { snapshot: s, refs };
 }
 
+/**
+ * What a source dumped (table names, row counts, versions) is for the
+ * identity only: stored encrypted to the recipients, each source's `info`
+ * left empty where the write key reads.
+ */
+export function sealInfo(s: NewSnapshot, recipients: Buffer[]): NewSnapshot {
+  const sealed = encrypt(Buffer.from(JSON.stringify(s.sources.map((x) => x.info))), recipients).toString("base64");
+  const { entries, ...head } = s;
+  return { ...head, sources: s.sources.map((x) => ({ ...x, info: {} })), sealed, entries };
+}
+
+/** Put the sealed info back into the sources, when the repository was opened with an identity. */
+function unsealInfo<T extends SnapshotHead>(repo: Repository, s: T, what: string): T {
+  if (!repo.canReadData || typeof s.sealed !== "string") return s;
+  const infos = JSON.parse(decrypt(Buffer.from(s.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`).toString("utf8"));
+  if (!Array.isArray(infos) || infos.length !== s.sources.length) throw new IntegrityError(`${what}: its sealed source info does not match its sources`);
+  s.sources.forEach((x, i) => (x.info = infos[i]));
+  return s;
+}
+
 /** Load a list file (checksum, MAC, IDs). */
 export async function loadList(repo: Repository, id: string): Promise<IdList> {
   return parseList(await repo.loadMetaBytes("list", id), `list ${id}`);
@@ -284,6 +322,7 @@ export async function loadList(repo: Repository, id: string): Promise<IdList> {
 export async function loadSnapshot(repo: Repository, id: string): Promise<Snapshot> {
   const what = `snapshot ${id}`;
   const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), what);
+  unsealInfo(repo, snapshot, what);
   const lists = new Map<string, IdList>();
   for (const { entry, ref } of refs) {
     let base = lists.get(ref.base);
@@ -317,9 +356,72 @@ function parseHead(json: Buffer, what: string): SnapshotHead {
  */
 export async function loadSnapshots(repo: Repository): Promise<SnapshotHeadRef[]> {
   const refs: SnapshotHeadRef[] = [];
-  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
+  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: unsealInfo(repo, parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`), `snapshot ${id}`) });
   const replaced = new Set(refs.map((r) => r.snapshot.replaces));
   return refs.filter((r) => !replaced.has(r.id)).sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+}
+
+/** Clocks differ a little; a snapshot dated further ahead than this is in the future. */
+export const FUTURE_SLACK_MS = 10 * 60_000;
+
+export function isFuture(s: SnapshotHead, now = Date.now()): boolean {
+  const t = Date.parse(s.time);
+  return !(t <= now + FUTURE_SLACK_MS);
+}
+
+/**
+ * The latest snapshot: the newest not dated in the future (a snapshot dated
+ * 9999, which the write key can plant, must not stay "latest" forever).
+ * `all` oldest first, as loadSnapshots gives them.
+ */
+export function latest<T extends { snapshot: SnapshotHead }>(all: T[], now = Date.now()): T | undefined {
+  return all.findLast((r) => !isFuture(r.snapshot, now));
+}
+
+/**
+ * What the chain of snapshots shows was removed or planted: a snapshot whose
+ * parent is not in the repository (deleted from the middle, or rolled back
+ * under a later one), and snapshots dated in the future. A deleted newest
+ * snapshot leaves no trace here; see FORMAT.md. Not gaps: a parent forget
+ * removed (its record is sealed and MACed, so storage alone cannot forge
+ * one), a parent a prune wrote anew, and a parent the host let expire
+ * (artifacts: an expired file is still listed as expired, a deleted one is not).
+ */
+export async function chainProblems(repo: Repository, all: SnapshotHeadRef[], now = Date.now()): Promise<string[]> {
+  const known = new Set(all.map((r) => r.id));
+  for (const r of all) if (r.snapshot.replaces) known.add(r.snapshot.replaces);
+  for (const id of await forgottenSnapshots(repo)) known.add(id);
+  const out: string[] = [];
+  for (const { id, snapshot: s } of all) {
+    if (isFuture(s, now)) out.push(`snapshot ${id} is dated in the future (${s.time}); it is never taken as latest`);
+    if (s.parent && !known.has(s.parent) && !(await hasExpired(repo, s.parent))) {
+      out.push(`snapshot ${id} (number ${s.seq}) follows snapshot ${s.parent}, which is not in the repository: a snapshot was deleted`);
+    }
+  }
+  return out;
+}
+
+/** The snapshots forget removed, from its records (a record that does not check out counts for nothing). */
+async function forgottenSnapshots(repo: Repository): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await repo.listNames("forgotten")) {
+    try {
+      const r = JSON.parse((await repo.loadMetaBytes("forgotten", name)).toString("utf8"));
+      if (Array.isArray(r?.snapshots)) for (const id of r.snapshots) if (typeof id === "string" && /^[0-9a-f]{64}$/.test(id)) out.push(id);
+    } catch {
+      // not written with this repository's key: ignored, so the gap shows
+    }
+  }
+  return out;
+}
+
+async function hasExpired(repo: Repository, id: string): Promise<boolean> {
+  try {
+    await repo.backend.stat({ type: "snapshot", name: id });
+    return false;
+  } catch (err) {
+    return err instanceof ExpiredError;
+  }
 }
 
 /**
@@ -336,8 +438,9 @@ export async function findSnapshot(repo: Repository, ref: string, source?: strin
       const names = [...new Set(every.flatMap((s) => s.snapshot.sources.map((x) => x.name)))].sort();
       throw new UsageError(`no snapshot has a source "${source}"`, `the sources in this repository: ${names.join(", ")}`);
     }
-    const id = all[all.length - 1].id;
-    return { id, snapshot: await loadSnapshot(repo, id) };
+    const head = latest(all);
+    if (!head) throw new UsageError("the repository has only snapshots dated in the future", "`cairn snapshots` lists them all; `cairn verify` names them");
+    return { id: head.id, snapshot: await loadSnapshot(repo, head.id) };
   }
   if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`invalid snapshot ID ${JSON.stringify(ref)}`, "use an ID from `cairn snapshots`, or latest");
   const matches = (await repo.listNames("snapshot")).filter((n) => n.startsWith(ref));

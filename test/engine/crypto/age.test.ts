@@ -1,7 +1,7 @@
 // The age format against the real `age` CLI and the age-encryption library, both directions.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createCipheriv, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,4 +89,48 @@ test("cairn keygen writes an identity the age CLI uses", () => {
   writeFileSync(join(dir, "p"), "hello");
   execFileSync("age", ["-r", r, "-o", join(dir, "k.age"), join(dir, "p")]);
   assert.equal(decrypt(readFileSync(join(dir, "k.age")), parseIdentityFile(text), "t").toString(), "hello");
+});
+
+/** An age file made by hand (someone who knows the file key can make any header): these stanza lines, then one to `to`. */
+function crafted(stanzas: string, to: string, plain: Buffer): Buffer {
+  const fileKey = randomBytes(16);
+  const hk = (ikm: Buffer, salt: Buffer, info: string) => Buffer.from(hkdfSync("sha256", ikm, salt, info, 32));
+  const SPKI = Buffer.from("302a300506032b656e032100", "hex");
+  const them = parseRecipient(to);
+  const eph = generateKeyPairSync("x25519");
+  const share = Buffer.from(eph.publicKey.export({ format: "der", type: "spki" })).subarray(12);
+  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: createPublicKey({ key: Buffer.concat([SPKI, them]), format: "der", type: "spki" }) });
+  const wrap = createCipheriv("chacha20-poly1305", hk(shared, Buffer.concat([share, them]), "age-encryption.org/v1/X25519"), Buffer.alloc(12), { authTagLength: 16 });
+  const body = Buffer.concat([wrap.update(fileKey), wrap.final(), wrap.getAuthTag()]);
+  const b64 = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
+  const head = `age-encryption.org/v1\n${stanzas}-> X25519 ${b64(share)}\n${b64(body)}\n---`;
+  const mac = createHmac("sha256", hk(fileKey, Buffer.alloc(0), "header")).update(head, "latin1").digest();
+  const nonce = randomBytes(16);
+  const seal = createCipheriv("chacha20-poly1305", hk(fileKey, nonce, "payload"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), { authTagLength: 16 });
+  return Buffer.concat([Buffer.from(`${head} ${b64(mac)}\n`, "latin1"), nonce, seal.update(plain), seal.final(), seal.getAuthTag()]);
+}
+
+test("crafted files: an empty or non-printable stanza argument and a low-order X25519 share abort decryption, in cairn as in age", () => {
+  const plain = Buffer.from("secret\n");
+  const file = join(dir, "crafted.age");
+  const ageDecrypts = (data: Buffer) => {
+    writeFileSync(file, data);
+    return spawnSync("age", ["-d", "-i", join(dir, "key.txt"), file]).status === 0;
+  };
+  // The control: a well-formed file with an unknown stanza type first decrypts in both.
+  const ok = crafted("-> grease x\n\n", recipient, plain);
+  assert.ok(ageDecrypts(ok));
+  assert.deepEqual(decrypt(ok, ids, "t"), plain);
+  const zero = Buffer.alloc(32).toString("base64").replace(/=+$/, "");
+  const bad: [string, string][] = [
+    ["an empty argument", "-> grease  x\n\n"],
+    ["a trailing empty argument", "-> grease \n\n"],
+    ["a non-printable argument", "-> grease a\x01b\n\n"],
+    ["a low-order share", `-> X25519 ${zero}\n${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`],
+  ];
+  for (const [what, stanza] of bad) {
+    const data = crafted(stanza, recipient, plain);
+    assert.equal(ageDecrypts(data), false, `age refuses ${what}`);
+    assert.throws(() => decrypt(data, ids, "t"), IntegrityError, `cairn refuses ${what}`);
+  }
 });

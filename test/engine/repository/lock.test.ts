@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { LocalBackend } from "../../../src/backends/local.ts";
 import { MemoryBackend } from "../../../src/backends/memory.ts";
-import { encodeRecipient, identityFromSecret } from "../../../src/engine/crypto/age.ts";
+import { identityFromSecret } from "../../../src/engine/crypto/age.ts";
 import { parseWriteKey } from "../../../src/engine/crypto/keys.ts";
 import { isStale, LEASE_MS, Lock, withLock, type LockInfo } from "../../../src/engine/repository/lock.ts";
 import { Repository } from "../../../src/engine/repository/repository.ts";
@@ -21,7 +21,7 @@ import { makeRepo, writeConfig, type TempRepo } from "../../helpers/repo.ts";
 async function memoryRepo(): Promise<Repository> {
   const backend = new MemoryBackend();
   const id = identityFromSecret(randomBytes(32));
-  const { writeKey } = await Repository.init(backend, [encodeRecipient(id.publicKey)], 1 << 20);
+  const { writeKey } = await Repository.init(backend, id, { packSize: 1 << 20 });
   return Repository.open(backend, { writeKey: parseWriteKey(writeKey) });
 }
 

@@ -10,6 +10,8 @@ function snapshot(entries: NewSnapshot["entries"]): NewSnapshot {
   return {
     version: 1,
     time: "2026-11-22T00:00:00.000Z",
+    seq: 1,
+    parent: null,
     host: "h",
     full: false,
     sources: [{ name: "s", kind: "files", files: entries.length, size: 0, info: {}, warnings: [] }],
