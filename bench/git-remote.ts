@@ -61,7 +61,7 @@ git(["init", "--bare", "-q", remote]);
 const url = `git:${remote}`;
 cairn(["keygen", "-o", join(dir, "key.txt")]);
 const recipient = /# public key: (age1\S+)/.exec(readFileSync(join(dir, "key.txt"), "utf8"))![1];
-env.CAIRN_WRITE_KEY = /CAIRN_WRITE_KEY=(\S+)/.exec(cairn(["init", "-r", url, "--recipient", recipient]))![1];
+env.CAIRN_WRITE_KEY = /CAIRN_WRITE_KEY=(\S+)/.exec(cairn(["init", "-r", url, "-i", join(dir, "key.txt")]))![1];
 writeFileSync(join(dir, "cairn.yml"), `repository: ${url}\nsources:\n  - name: db\n    sqlite: srv/data/trading_bot.db\n  - name: settings\n    files: [srv/config/*.json, srv/.env, srv/security/*, srv/binance_keys/*]\n`);
 
 const rows: { day: number; full: boolean; stored: number; remote: number; seconds: number }[] = [];

@@ -39663,7 +39663,8 @@ var restoreHooks = strictObject({
 }).describe("Commands cairn restore --to-server runs on the server around the swap (a source's own replace the top-level ones)");
 var common = {
   name: name.describe("The source's name: its entries are stored under it"),
-  restore: restoreHooks.optional()
+  restore: restoreHooks.optional(),
+  secret: boolean2().optional().describe("Store this source's files with random chunk IDs, so the write key cannot test guesses about their content (no deduplication: each backup stores them whole)")
 };
 var docker = string2().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a container name or ID").optional().describe("Run the dump inside this Docker container on the server (docker exec -i NAME ...)");
 var sqliteSource = strictObject({
@@ -39934,6 +39935,7 @@ var ENVIRONMENT = [
   ["CAIRN_IDENTITY", "age identity text (reads backups)"],
   ["CAIRN_WRITE_KEY", "write key from `cairn init` (backs up, cannot read)"],
   ["CAIRN_RETENTION_DAYS", "days the artifacts a backup writes to an artifacts: repository are kept (default: the repository's maximum)"],
+  ["CAIRN_REPOSITORY_FINGERPRINT", "the repository's fingerprint (`cairn key show`): lets an identity that is not the owner's read it"],
   ["CAIRN_SSH_KEY", "SSH private key text"],
   ["CAIRN_SSH_KEY_FILE", "path of the SSH private key file (instead of CAIRN_SSH_KEY)"],
   ["CAIRN_SSH_PASSPHRASE", "passphrase of that key"],
@@ -39952,6 +39954,12 @@ var ENVIRONMENT = [
   ["ACTIONS_RESULTS_URL", "the Actions results service, for artifacts (set in workflow runs)"]
 ];
 var DEFAULT_CONFIG = "cairn.yml";
+function repositoryFingerprint(v2) {
+  if (v2 === void 0 || v2.trim() === "") return void 0;
+  const f2 = v2.trim().toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(f2)) throw new UsageError(`CAIRN_REPOSITORY_FINGERPRINT is not a repository fingerprint: ${JSON.stringify(v2)} (expected 32 hex digits)`, "copy it from the owner's `cairn key show`");
+  return f2;
+}
 function readText(path2, what) {
   try {
     return readFileSync(path2, "utf8");
@@ -39983,6 +39991,7 @@ async function resolveSettings(input, env) {
     repositories,
     identity,
     writeKey,
+    repositoryFingerprint: repositoryFingerprint(env.CAIRN_REPOSITORY_FINGERPRINT),
     ssh: sshSecrets(input, env),
     secrets,
     github: githubContext(input, env),
@@ -40074,6 +40083,7 @@ init_errors();
 
 // src/engine/backup.ts
 init_errors();
+import { randomBytes as randomBytes4 } from "node:crypto";
 
 // src/engine/chunk/chunker.ts
 import { hkdfSync } from "node:crypto";
@@ -40296,6 +40306,15 @@ var IdTable = class {
   has(id) {
     return this.find(id, () => true);
   }
+  /** Every entry: its ID (a reused buffer: copy it to keep it) and values. */
+  *entries() {
+    const id = Buffer.alloc(ID);
+    for (let s3 = 0; s3 < this.cap; s3++) {
+      if (!this.used[s3]) continue;
+      for (let i = 0; i < 8; i++) id.writeUInt32LE(this.words[s3 * 8 + i], i * 4);
+      yield [id, this.vals.subarray(s3 * this.width, (s3 + 1) * this.width)];
+    }
+  }
   /** Call visit with each entry's values until it returns true; whether one did. */
   find(id, visit2) {
     const k2 = this.load(id);
@@ -40388,8 +40407,11 @@ var Index = class _Index {
   packNumbers = /* @__PURE__ */ new Map();
   /** Every indexed pack: its size and the index file that lists it. */
   packs = /* @__PURE__ */ new Map();
+  /** Packs listed by more than one index file (a backup lists each pack once): pack ID -> the other files. */
+  listedTwice = /* @__PURE__ */ new Map();
   addPack(id, size, indexFile = "") {
     let n = this.packNumbers.get(id);
+    if (n !== void 0 && indexFile !== this.packs.get(id).indexFile) this.listedTwice.set(id, [...this.listedTwice.get(id) ?? [], indexFile]);
     if (n === void 0) {
       n = this.packIds.length;
       this.packIds.push(id);
@@ -40441,6 +40463,27 @@ var Index = class _Index {
       return !preferred || preferred[v2[0]] === 1;
     });
     return found;
+  }
+  /** Every location's values (pack number, offset, length, raw length, inner); the array is the table's own. */
+  *values() {
+    for (const [, v2] of this.table.entries()) yield v2;
+  }
+  /** Every chunk location, as (ID, location); the ID buffer is reused between items. */
+  *locations() {
+    for (const [id, v2] of this.table.entries()) yield [id, { pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] }];
+  }
+  /** Call visit with each location's values (pack number, offset, length, raw length, inner) until it returns true. */
+  visit(id, visit2) {
+    this.table.find(id, visit2);
+  }
+  /** Every location of a chunk. */
+  all(id) {
+    const out = [];
+    this.table.find(id, (v2) => {
+      out.push({ pack: this.packIds[v2[0]], offset: v2[1], length: v2[2], rawLength: v2[3], inner: v2[4] });
+      return false;
+    });
+    return out;
   }
   /** A flag per pack number: 1 for the packs in the set. */
   packFlags(packs) {
@@ -40511,6 +40554,102 @@ var Index = class _Index {
   }
 };
 
+// src/engine/repository/dedup.ts
+var TRUSTED = 1;
+var PARENT = 2;
+var DedupIndex = class _DedupIndex {
+  /** Every entry, trusted or not (for the expiry rule, which narrows it further). */
+  index;
+  /** Per pack number: 0 (not trusted), TRUSTED, or TRUSTED|PARENT. */
+  flags;
+  /** Packs not trusted, with why. */
+  distrusted;
+  constructor(index, flags, distrusted) {
+    this.index = index;
+    this.flags = flags;
+    this.distrusted = distrusted;
+  }
+  /** The repository's index, with the packs it may trust; `parentPacks`: the packs of the snapshot this backup follows. */
+  static async load(repo, parentPacks, log) {
+    const index = await Index.load(repo);
+    const stored = /* @__PURE__ */ new Map();
+    for await (const f2 of repo.backend.list("pack")) stored.set(f2.name, f2.size);
+    const distrusted = /* @__PURE__ */ new Map();
+    for (const [id, p2] of index.packs) {
+      const size = stored.get(id);
+      if (size === void 0) distrusted.set(id, "it is missing");
+      else if (size !== p2.size) distrusted.set(id, `it has ${size} bytes, its index says ${p2.size}`);
+      else if (index.listedTwice.has(id)) distrusted.set(id, `index files ${[p2.indexFile, ...index.listedTwice.get(id)].join(" and ")} both list it`);
+    }
+    for (const [id, why] of framesProblems(index)) if (!distrusted.has(id)) distrusted.set(id, why);
+    const flags = new Uint8Array(index.packIds.length);
+    index.packIds.forEach((id, n) => flags[n] = distrusted.has(id) ? 0 : TRUSTED | (parentPacks.has(id) ? PARENT : 0));
+    if (log && distrusted.size > 0) {
+      const [first, why] = distrusted.entries().next().value;
+      log.warn(`${distrusted.size} pack(s) are not deduplicated against (pack ${first}: ${why}); their chunks are stored again; run \`cairn verify --read-data\` with the identity`);
+    }
+    return new _DedupIndex(index, flags, distrusted);
+  }
+  /**
+   * Where the repository already has this chunk, if that can be trusted: its
+   * locations in trusted packs agree on its size, and are one place or one
+   * of them is in a pack the latest snapshot uses.
+   */
+  lookup(id) {
+    let found;
+    let inParent = false;
+    let disagree = false;
+    this.index.visit(id, (v2) => {
+      const f2 = this.flags[v2[0]];
+      if (!f2) return false;
+      if (!found) [found, inParent] = [v2.slice(), (f2 & PARENT) !== 0];
+      else if (v2[3] !== found[3]) disagree = true;
+      else if (!inParent && f2 & PARENT) [found, inParent] = [v2.slice(), true];
+      else if (!inParent && (v2[0] !== found[0] || v2[1] !== found[1] || v2[4] !== found[4])) disagree = true;
+      return false;
+    });
+    if (!found || disagree && !inParent || disagree && this.sizesDiffer(id)) return void 0;
+    return { pack: this.index.packIds[found[0]], offset: found[1], length: found[2], rawLength: found[3], inner: found[4] };
+  }
+  sizesDiffer(id) {
+    let size = -1;
+    let differ = false;
+    this.index.visit(id, (v2) => {
+      if (!this.flags[v2[0]]) return false;
+      if (size >= 0 && v2[3] !== size) differ = true;
+      size = v2[3];
+      return false;
+    });
+    return differ;
+  }
+};
+function framesProblems(index) {
+  const frames = /* @__PURE__ */ new Map();
+  for (const [n, offset, length] of index.values()) {
+    let m2 = frames.get(n);
+    if (!m2) frames.set(n, m2 = /* @__PURE__ */ new Map());
+    const known = m2.get(offset);
+    m2.set(offset, known === void 0 ? length : known === length ? known : -1);
+  }
+  const out = /* @__PURE__ */ new Map();
+  for (const [n, m2] of frames) {
+    const id = index.packIds[n];
+    const size = index.packs.get(id).size;
+    let end = 0;
+    for (const [offset, length] of [...m2].sort((a, b2) => a[0] - b2[0])) {
+      if (length < 0) out.set(id, `two frames of different lengths at offset ${offset}`);
+      else if (offset < end) out.set(id, `frames overlap at offset ${offset}`);
+      else if (offset + length > size) out.set(id, `a frame at offset ${offset} runs past the pack's end`);
+      else {
+        end = offset + length;
+        continue;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
 // src/engine/chunk/hasher.ts
 var BATCH = 1024 * 1024;
 var BUFFER = BATCH + CDC_DEFAULT.max;
@@ -40571,11 +40710,11 @@ var BatchHasher = class {
 
 // src/engine/repository/lock.ts
 init_errors();
-import { randomBytes as randomBytes4 } from "node:crypto";
+import { randomBytes as randomBytes3 } from "node:crypto";
 
 // src/engine/repository/repository.ts
 init_errors();
-import { createHash as createHash2, createHmac as createHmac4, randomBytes as randomBytes3, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
+import { createHash as createHash2, createHmac as createHmac4, randomBytes as randomBytes2, timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 import { hostname } from "node:os";
 import { createZstdCompress, zstdDecompressSync } from "node:zlib";
 
@@ -41024,6 +41163,7 @@ function parseHeader(buf) {
     }
     if (!l.startsWith("-> ")) throw new IntegrityError("age header: malformed stanza");
     const args = l.slice(3).split(" ");
+    if (!args.every((a) => /^[\x21-\x7e]+$/.test(a))) throw new IntegrityError("age header: malformed stanza arguments");
     const parts = [];
     for (; ; ) {
       const b2 = line();
@@ -41047,9 +41187,8 @@ function unwrap(stanzas, identities) {
       try {
         shared = diffieHellman({ privateKey: id.secret, publicKey: theirs });
       } catch {
-        continue;
       }
-      if (shared.every((b2) => b2 === 0)) continue;
+      if (!shared || shared.every((b2) => b2 === 0)) throw new IntegrityError("age header: an X25519 stanza has a low-order share (the file was crafted)");
       const key = hkdf(shared, Buffer.concat([share, id.publicKey]), "age-encryption.org/v1/X25519");
       const d = createDecipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: TAG });
       d.setAuthTag(s3.body.subarray(16));
@@ -41193,14 +41332,19 @@ var EncryptStream = class extends Transform {
 };
 
 // src/engine/crypto/keys.ts
-import { createHmac as createHmac3, hash, hkdfSync as hkdfSync3, randomBytes as randomBytes2 } from "node:crypto";
+import { createHmac as createHmac3, hash, hkdfSync as hkdfSync3 } from "node:crypto";
 init_errors();
 var WRITE_KEY_PREFIX = "cairn-write-key-";
-function derive(w2, info) {
-  return Buffer.from(hkdfSync3("sha256", w2, new Uint8Array(0), info, 32));
+var WRITE_KEY_VERSION = 2;
+function derive(w2, info, salt = new Uint8Array(0)) {
+  return Buffer.from(hkdfSync3("sha256", w2, salt, info, 32));
 }
-function newWriteKey() {
-  return randomBytes2(32);
+function secretBytes(id) {
+  return Buffer.from(id.secret.export({ format: "der", type: "pkcs8" })).subarray(-32);
+}
+function ownerSecrets(owner, salt) {
+  const r = derive(secretBytes(owner), "cairn repository", salt);
+  return { ownerMacKey: derive(r, "cairn owner mac"), w: derive(r, "cairn write key") };
 }
 function deriveKeys(writeKey, identities = []) {
   return {
@@ -41212,16 +41356,24 @@ function deriveKeys(writeKey, identities = []) {
     identities
   };
 }
-function encodeWriteKey(w2) {
-  return bech32.encodeFromBytes(WRITE_KEY_PREFIX, w2).toUpperCase();
+function encodeWriteKey(k2) {
+  const bytes = Buffer.concat([Buffer.from([WRITE_KEY_VERSION]), k2.w, k2.config, k2.configText ?? Buffer.alloc(0)]);
+  return bech32.encode(WRITE_KEY_PREFIX, bech32.toWords(bytes), false).toUpperCase();
 }
 function parseWriteKey(s3) {
+  let bytes;
   try {
-    const d = bech32.decodeToBytes(s3.trim().toLowerCase());
-    if (d.prefix === WRITE_KEY_PREFIX && d.bytes.length === 32) return Buffer.from(d.bytes);
+    const d = bech32.decode(s3.trim().toLowerCase(), false);
+    if (d.prefix === WRITE_KEY_PREFIX) bytes = Buffer.from(bech32.fromWords(d.words));
   } catch {
   }
-  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` printed");
+  if (bytes?.length === 32) {
+    throw new UsageError("this write key is for a repository of format version 1, which this cairn does not read", "make a new repository with `cairn init` and use the write key it prints");
+  }
+  if (bytes && bytes.length >= 65 && bytes[0] === WRITE_KEY_VERSION) {
+    return { w: bytes.subarray(1, 33), config: bytes.subarray(33, 65), ...bytes.length > 65 ? { configText: bytes.subarray(65) } : {} };
+  }
+  throw new UsageError("not a cairn write key (expected CAIRN-WRITE-KEY-1...)", "use the key `cairn init` (or `cairn key add/remove`) printed");
 }
 var hashers = /* @__PURE__ */ new WeakMap();
 function chunkIdHasher(chunkIdKey) {
@@ -41254,14 +41406,50 @@ function mac2(keys, label, data) {
 }
 
 // src/engine/repository/repository.ts
-var FORMAT_VERSION = 1;
+var FORMAT_VERSION = 2;
 var DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+var MAX_META = 512 * 1024 * 1024;
 function sha256(data) {
   return createHash2("sha256").update(data).digest("hex");
 }
 function configBody(c) {
-  const { version: version2, id, created, packSize, writeRecipient, recipients, keys } = c;
-  return Buffer.from(JSON.stringify({ version: version2, id, created, packSize, writeRecipient, recipients, keys }));
+  const { version: version2, id, created, packSize, salt, owner, writeRecipient, recipients } = c;
+  return Buffer.from(JSON.stringify({ version: version2, id, created, packSize, salt, owner, writeRecipient, recipients }));
+}
+function configHash(c) {
+  const body2 = JSON.parse(configBody(c).toString("utf8"));
+  return createHash2("sha256").update(JSON.stringify({ ...body2, mac: c.mac })).digest();
+}
+function repositoryFingerprint2(c) {
+  return sha256(`cairn repository
+${JSON.stringify([c.id, c.salt, c.owner, c.writeRecipient])}`).slice(0, 32);
+}
+function ownerMac(key, body2) {
+  return createHmac4("sha256", key).update("config\n").update(configBody(body2)).digest("hex");
+}
+function equalHex(a, b2) {
+  const got = Buffer.from(/^[0-9a-f]*$/.test(a) ? a : "", "hex");
+  return got.length === b2.length && timingSafeEqual2(got, b2);
+}
+function makeConfig(owner, body2) {
+  const { ownerMacKey, w: w2 } = ownerSecrets(owner, Buffer.from(body2.salt, "hex"));
+  const keys = { ...deriveKeys(w2, [owner]), ownerMacKey };
+  const { version: version2, id, created, packSize, salt, recipients } = body2;
+  const full = { version: version2, id, created, packSize, salt, owner: encodeRecipient(owner.publicKey), writeRecipient: encodeRecipient(keys.meta.publicKey), recipients };
+  const config2 = { ...full, mac: ownerMac(ownerMacKey, full) };
+  const writeKey = encodeWriteKey({ w: w2, config: configHash(config2), configText: Buffer.from(JSON.stringify(config2)) });
+  const keysFile = encrypt(Buffer.from(JSON.stringify({ version: FORMAT_VERSION, writeKey }) + "\n"), config2.recipients.map(parseRecipient));
+  return { config: config2, keysFile, writeKey, keys };
+}
+function checkConfigShape(c, location) {
+  const hex = (v2, n) => typeof v2 === "string" && v2.length === n && /^[0-9a-f]+$/.test(v2);
+  const ok = hex(c.id, 32) && typeof c.created === "string" && Number.isSafeInteger(c.packSize) && c.packSize > 0 && hex(c.salt, 64) && typeof c.owner === "string" && typeof c.writeRecipient === "string" && Array.isArray(c.recipients) && c.recipients.length > 0 && c.recipients.every((r) => typeof r === "string") && hex(c.mac, 64);
+  if (!ok) throw new IntegrityError(`the repository config at ${location} is malformed`);
+  try {
+    [c.owner, c.writeRecipient, ...c.recipients].forEach(parseRecipient);
+  } catch {
+    throw new IntegrityError(`the repository config at ${location} names a recipient that is not an age1... recipient`);
+  }
 }
 var SKIPPABLE = 407710288;
 var Repository = class _Repository {
@@ -41284,13 +41472,16 @@ var Repository = class _Repository {
   get canReadData() {
     return this.keys.identities.length > 0;
   }
+  get fingerprint() {
+    return repositoryFingerprint2(this.config);
+  }
   /**
-   * Create a repository; returns it and the write key text to hand to the user
-   * once. `existing`: a write key made before (elsewhere), so a run that must
-   * not print a new one (a workflow's log) can create the repository.
+   * Create a repository owned by `owner` (its recipient comes first, then
+   * `recipients`); returns it and the write key text to hand to the user once.
    */
-  static async init(backend, recipients, packSize = DEFAULT_PACK_SIZE, existing) {
-    if (recipients.length === 0) throw new UsageError("init needs at least one --recipient age1...", "make one with `cairn keygen`");
+  static async init(backend, owner, opts2 = {}) {
+    const ownerRecipient = encodeRecipient(owner.publicKey);
+    const recipients = [ownerRecipient, ...(opts2.recipients ?? []).map((r) => r.trim()).filter((r) => r !== ownerRecipient)];
     recipients.forEach(parseRecipient);
     try {
       await backend.stat({ type: "config", name: "" });
@@ -41298,24 +41489,76 @@ var Repository = class _Repository {
     } catch (err) {
       if (!backend.isNotExist(err)) throw err;
     }
-    const w2 = existing ?? newWriteKey();
-    const keys = deriveKeys(w2);
-    const writeKey = encodeWriteKey(w2);
-    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: 1, writeKey }) + "\n"), recipients.map(parseRecipient));
-    const body2 = {
+    const made = makeConfig(owner, {
       version: FORMAT_VERSION,
-      id: randomBytes3(16).toString("hex"),
+      id: randomBytes2(16).toString("hex"),
       created: (/* @__PURE__ */ new Date()).toISOString(),
-      packSize,
-      writeRecipient: encodeRecipient(keys.meta.publicKey),
-      recipients,
-      keys: sha256(keysFile)
-    };
-    const config2 = { ...body2, mac: mac2(keys, "config", configBody(body2)).toString("hex") };
+      packSize: opts2.packSize ?? DEFAULT_PACK_SIZE,
+      salt: randomBytes2(32).toString("hex"),
+      recipients: [...new Set(recipients)]
+    });
+    await backend.save({ type: "keys", name: "" }, made.keysFile);
+    await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));
+    await backend.flush();
+    return { repo: new _Repository(backend, made.config, made.keys), writeKey: made.writeKey };
+  }
+  /**
+   * Make a copy of the repository a write key was made for (its config
+   * travels in the key), in a backend that has none: a runner that holds
+   * only the write key can set up a second place (e.g. artifacts:) without
+   * the owner's identity and without printing a new key.
+   */
+  static async initFromWriteKey(backend, writeKeyText, recipients = []) {
+    const wk = parseWriteKey(writeKeyText);
+    if (!wk.configText) throw new UsageError("this write key does not carry its repository's config", "use the write key a current `cairn init` (or `cairn key add/remove`) printed");
+    let config2;
+    try {
+      config2 = JSON.parse(wk.configText.toString("utf8"));
+    } catch {
+      throw new UsageError("this write key's config is not valid JSON", "use the write key `cairn init` printed, whole");
+    }
+    checkConfigShape(config2, "the write key");
+    const keys = deriveKeys(wk.w);
+    if (config2.version !== FORMAT_VERSION || !configHash(config2).equals(wk.config) || encodeRecipient(keys.meta.publicKey) !== config2.writeRecipient) {
+      throw new UsageError("this write key does not match the config it carries", "use the write key `cairn init` printed, whole");
+    }
+    const unknown2 = recipients.map((r) => r.trim()).filter((r) => r && !config2.recipients.includes(r));
+    if (unknown2.length > 0) {
+      throw new UsageError(
+        `the write key's repository is encrypted to ${config2.recipients.join(", ")}, not to ${unknown2.join(", ")}`,
+        "a copy made from a write key keeps its recipients; the owner changes them with `cairn key add` (and uses the write key it prints)"
+      );
+    }
+    try {
+      await backend.stat({ type: "config", name: "" });
+      throw new UsageError(`a repository already exists at ${backend.properties.location}`);
+    } catch (err) {
+      if (!backend.isNotExist(err)) throw err;
+    }
+    const keysFile = encrypt(Buffer.from(JSON.stringify({ version: FORMAT_VERSION, writeKey: writeKeyText.trim() }) + "\n"), config2.recipients.map(parseRecipient));
     await backend.save({ type: "keys", name: "" }, keysFile);
     await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config2, null, 2) + "\n"));
     await backend.flush();
-    return { repo: new _Repository(backend, config2, keys), writeKey };
+    return new _Repository(backend, config2, keys);
+  }
+  /**
+   * The owner changes who data is encrypted to: a new config (same salt, so
+   * the same W and chunk IDs), a new keys file, and a new write key text for
+   * the runners (the old one refuses the new config).
+   */
+  async changeRecipients(recipients) {
+    const owner = this.keys.ownerMacKey ? this.keys.identities.find((id) => encodeRecipient(id.publicKey) === this.config.owner) : void 0;
+    if (!owner) throw new NoKeyError("changing the recipients needs the owner's identity", `the owner is ${this.config.owner}; pass its identity with -i FILE`);
+    if (recipients.length === 0) throw new UsageError("a repository needs at least one recipient");
+    recipients.forEach(parseRecipient);
+    const { mac: _mac2, owner: _owner, writeRecipient: _wr, ...body2 } = this.config;
+    void _mac2, _owner, _wr;
+    const made = makeConfig(owner, { ...body2, recipients: [...new Set(recipients)] });
+    made.keys.identities = this.keys.identities;
+    await this.backend.save({ type: "keys", name: "" }, made.keysFile);
+    await this.backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));
+    await this.backend.flush();
+    return { repo: new _Repository(this.backend, made.config, made.keys), writeKey: made.writeKey };
   }
   /** Rejects with RepositoryNotFoundError when there is no repository. */
   static async exists(backend) {
@@ -41327,42 +41570,83 @@ var Repository = class _Repository {
     }
   }
   static async open(backend, creds) {
+    const location = backend.properties.location;
     let raw;
     try {
       raw = await backend.load({ type: "config", name: "" });
     } catch (err) {
-      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(backend.properties.location);
+      if (backend.isNotExist(err)) throw new RepositoryNotFoundError(location);
       throw err;
     }
     let config2;
     try {
       config2 = JSON.parse(raw.toString("utf8"));
     } catch {
-      throw new IntegrityError(`the repository config at ${backend.properties.location} is not valid JSON`);
+      throw new IntegrityError(`the repository config at ${location} is not valid JSON`);
     }
-    if (config2.version !== FORMAT_VERSION) {
-      throw new CairnError(`repository format version ${config2.version} is not supported (this cairn reads ${FORMAT_VERSION})`);
+    if (config2?.version !== FORMAT_VERSION) {
+      throw new CairnError(
+        `the repository at ${location} is of format version ${JSON.stringify(config2?.version)}; this cairn reads format version ${FORMAT_VERSION} only`,
+        ExitCode.usage,
+        "restore it with the cairn that made it, then back up into a new repository made with `cairn init` (format 1 repositories could be replaced by anyone with write access to the storage)"
+      );
     }
-    let keys;
+    checkConfigShape(config2, location);
     if ("writeKey" in creds) {
-      keys = deriveKeys(creds.writeKey);
-    } else {
-      let keysFile;
-      try {
-        keysFile = await backend.load({ type: "keys", name: "" });
-      } catch (err) {
-        if (backend.isNotExist(err)) throw new IntegrityError("the repository has no keys file");
-        throw err;
+      const keys2 = deriveKeys(creds.writeKey.w);
+      if (encodeRecipient(keys2.meta.publicKey) !== config2.writeRecipient) {
+        throw new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` (or `cairn key add/remove`) printed for this repository");
       }
-      if (sha256(keysFile) !== config2.keys) throw new IntegrityError("the repository keys file does not match its checksum in the config (it is damaged)");
-      const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
-      keys = deriveKeys(parseWriteKey(JSON.parse(text).writeKey), creds.identities);
+      if (!configHash(config2).equals(creds.writeKey.config)) {
+        throw new IntegrityError(
+          `the repository config is not the one this write key was made for (the config names recipients ${config2.recipients.join(", ")}); nothing is written to recipients the write key does not know`,
+          "if the owner changed the recipients with `cairn key add` or `cairn key remove`, use the write key it printed; otherwise someone with access to the storage changed the config"
+        );
+      }
+      return new _Repository(backend, config2, keys2);
     }
-    const expected = mac2(keys, "config", configBody(config2));
-    const got = Buffer.from(String(config2.mac ?? ""), "hex");
-    if (got.length !== expected.length || !timingSafeEqual2(got, expected)) {
-      const ours = encodeRecipient(keys.meta.publicKey) === config2.writeRecipient;
-      throw "writeKey" in creds && !ours ? new NoKeyError("the write key does not match this repository", "use the CAIRN_WRITE_KEY that `cairn init` printed for this repository") : new IntegrityError("the repository config fails its MAC check (it was changed outside cairn)");
+    const owner = creds.identities.find((id) => encodeRecipient(id.publicKey) === config2.owner);
+    if (owner) {
+      const { ownerMacKey, w: w2 } = ownerSecrets(owner, Buffer.from(config2.salt, "hex"));
+      const keys2 = { ...deriveKeys(w2, creds.identities), ownerMacKey };
+      if (!equalHex(config2.mac, Buffer.from(ownerMac(ownerMacKey, config2), "hex")) || encodeRecipient(keys2.meta.publicKey) !== config2.writeRecipient) {
+        throw new IntegrityError(
+          `the repository at ${location} was not made with this identity: its config fails the owner MAC (someone else built or changed it)`,
+          "do not trust its contents; restore from another backend"
+        );
+      }
+      return new _Repository(backend, config2, keys2);
+    }
+    if (!creds.identities.some((id) => config2.recipients.includes(encodeRecipient(id.publicKey)))) {
+      throw new NoKeyError(`no identity matches the repository at ${location} (its owner is ${config2.owner})`, "use the age identity whose recipient the repository was created for");
+    }
+    const fingerprint2 = repositoryFingerprint2(config2);
+    if (!creds.fingerprint) {
+      throw new IntegrityError(
+        `the repository at ${location} is owned by ${config2.owner}, not by this identity: it may have been built by someone else for your recipient`,
+        "if the owner added you as a recipient, set CAIRN_REPOSITORY_FINGERPRINT to the fingerprint `cairn key show` prints for the owner; otherwise do not trust this repository"
+      );
+    }
+    if (creds.fingerprint.trim().toLowerCase() !== fingerprint2) {
+      throw new IntegrityError(`the repository at ${location} has fingerprint ${fingerprint2}, not the expected ${creds.fingerprint.trim()}: it is another repository`, "check CAIRN_REPOSITORY_FINGERPRINT and the repository URL");
+    }
+    let keysFile;
+    try {
+      keysFile = await backend.load({ type: "keys", name: "" });
+    } catch (err) {
+      if (backend.isNotExist(err)) throw new IntegrityError("the repository has no keys file");
+      throw err;
+    }
+    const text = decrypt(keysFile, creds.identities, "the repository keys file").toString("utf8");
+    let wk;
+    try {
+      wk = parseWriteKey(JSON.parse(text).writeKey);
+    } catch {
+      throw new IntegrityError("the repository keys file does not hold a write key");
+    }
+    const keys = deriveKeys(wk.w, creds.identities);
+    if (encodeRecipient(keys.meta.publicKey) !== config2.writeRecipient || !configHash(config2).equals(wk.config)) {
+      throw new IntegrityError("the repository keys file does not match its config (it was changed outside cairn)", "ask the owner to run `cairn verify` with the owner's identity");
     }
     return new _Repository(backend, config2, keys);
   }
@@ -41416,8 +41700,9 @@ var Repository = class _Repository {
     }
     let json;
     try {
-      json = zstdDecompressSync(plain.subarray(40));
-    } catch {
+      json = zstdDecompressSync(plain.subarray(40), { maxOutputLength: MAX_META });
+    } catch (err) {
+      if (err.code === "ERR_BUFFER_TOO_LARGE") throw new IntegrityError(`${what}: decompresses to more than ${MAX_META >> 20} MiB (not written by cairn)`);
       throw new IntegrityError(`${what}: does not decompress`);
     }
     if (!timingSafeEqual2(mac2(this.keys, type, json), plain.subarray(8, 40))) {
@@ -41482,7 +41767,7 @@ var Lock = class _Lock {
   constructor(repo, info) {
     this.repo = repo;
     this.info = info;
-    this.name = randomBytes4(32).toString("hex");
+    this.name = randomBytes3(32).toString("hex");
   }
   /** Take the lock, waiting up to repo.lockWait.ms for conflicting locks to go (checked again with growing pauses). */
   static async acquire(repo, exclusive) {
@@ -41841,7 +42126,7 @@ var Segments = class _Segments {
 function unpack(job, chunkId2, write = writeAll) {
   const what = `pack ${job.pack}`;
   const segments = new Segments(job, what);
-  const { frames, chunks, positions, ids } = job;
+  const { frames, chunks, positions, ids, skips } = job;
   let frameNo = -1;
   let frame = Buffer.alloc(0);
   let run3 = [];
@@ -41866,17 +42151,18 @@ function unpack(job, chunkId2, write = writeAll) {
       frame = decompressFrame(job.pack, frames[f2 * 2], segments.read(frames[f2 * 2], frames[f2 * 2 + 1]));
       frameNo = f2;
     }
-    const piece = frame.subarray(inner, inner + length);
+    const stored = frame.subarray(inner, inner + length);
     const id = ids.subarray(c * 32, c * 32 + 32);
     const same = f2 === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
     if (!same) {
-      if (piece.length !== length || !chunkId2(piece).equals(id)) {
+      if (stored.length !== length || length < skips[c] || !chunkId2(stored).equals(id)) {
         throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
       }
       checkedFrame = f2;
       checkedInner = inner;
       checkedId = c;
     }
+    const piece = skips[c] ? stored.subarray(skips[c]) : stored;
     const position = positions[c];
     if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
       flush();
@@ -41886,14 +42172,14 @@ function unpack(job, chunkId2, write = writeAll) {
       const last2 = run3[run3.length - 1];
       if (last2.buffer === piece.buffer && last2.byteOffset + last2.length === piece.byteOffset) {
         run3[run3.length - 1] = Buffer.from(last2.buffer, last2.byteOffset, last2.length + piece.length);
-        runEnd = position + length;
-        bytes += length;
+        runEnd = position + piece.length;
+        bytes += piece.length;
         continue;
       }
     }
     run3.push(piece);
-    runEnd = position + length;
-    bytes += length;
+    runEnd = position + piece.length;
+    bytes += piece.length;
   }
   flush();
   return bytes;
@@ -42042,6 +42328,38 @@ if (!isMainThread && workerData?.cairnTasks) {
 
 // src/engine/snapshot/snapshot.ts
 init_errors();
+
+// src/backends/backend.ts
+var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock", "forgotten"];
+var NotExistError = class extends Error {
+  constructor(h) {
+    super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
+    this.name = "NotExistError";
+  }
+};
+var ExpiredError = class extends NotExistError {
+  expired;
+  constructor(h, expired) {
+    super(h);
+    this.name = "ExpiredError";
+    this.expired = expired;
+    this.message = `${h.type} ${h.name} expired on ${expired.toISOString()}`.replace(/ +/g, " ");
+  }
+};
+var NAMED = /^[0-9a-f]{64}$/;
+function checkHandle(h) {
+  if (!FILE_TYPES.includes(h.type)) throw new Error(`unknown file type ${String(h.type)}`);
+  const singleton = h.type === "config" || h.type === "keys";
+  if (singleton ? h.name !== "" : !NAMED.test(h.name)) {
+    throw new Error(`invalid ${h.type} name ${JSON.stringify(h.name)}`);
+  }
+}
+function isValidName(type, name2) {
+  return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
+}
+
+// src/engine/snapshot/snapshot.ts
+var SALT = 32;
 var LIST_MIN = 512;
 function* snapshotText(s3) {
   const { entries, ...head } = s3;
@@ -42181,12 +42499,25 @@ function parseSnapshotRefs(json, what) {
   if (used.size !== lists.length) throw bad("malformed chunk list (outside the entries)");
   return { snapshot: s3, refs };
 }
+function sealInfo(s3, recipients) {
+  const sealed = encrypt(Buffer.from(JSON.stringify(s3.sources.map((x) => x.info))), recipients).toString("base64");
+  const { entries, ...head } = s3;
+  return { ...head, sources: s3.sources.map((x) => ({ ...x, info: {} })), sealed, entries };
+}
+function unsealInfo(repo, s3, what) {
+  if (!repo.canReadData || typeof s3.sealed !== "string") return s3;
+  const infos = JSON.parse(decrypt(Buffer.from(s3.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`).toString("utf8"));
+  if (!Array.isArray(infos) || infos.length !== s3.sources.length) throw new IntegrityError(`${what}: its sealed source info does not match its sources`);
+  s3.sources.forEach((x, i) => x.info = infos[i]);
+  return s3;
+}
 async function loadList(repo, id) {
   return parseList(await repo.loadMetaBytes("list", id), `list ${id}`);
 }
 async function loadSnapshot(repo, id) {
   const what = `snapshot ${id}`;
   const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), what);
+  unsealInfo(repo, snapshot, what);
   const lists = /* @__PURE__ */ new Map();
   for (const { entry, ref } of refs) {
     let base = lists.get(ref.base);
@@ -42208,9 +42539,51 @@ function parseHead(json, what) {
 }
 async function loadSnapshots(repo) {
   const refs = [];
-  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`) });
+  for (const id of await repo.listNames("snapshot")) refs.push({ id, snapshot: unsealInfo(repo, parseHead(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`), `snapshot ${id}`) });
   const replaced = new Set(refs.map((r) => r.snapshot.replaces));
   return refs.filter((r) => !replaced.has(r.id)).sort((a, b2) => a.snapshot.time.localeCompare(b2.snapshot.time) || a.id.localeCompare(b2.id));
+}
+var FUTURE_SLACK_MS = 10 * 6e4;
+function isFuture(s3, now = Date.now()) {
+  const t = Date.parse(s3.time);
+  return !(t <= now + FUTURE_SLACK_MS);
+}
+function latest(all, now = Date.now()) {
+  return all.findLast((r) => !isFuture(r.snapshot, now));
+}
+async function chainProblems(repo, all, now = Date.now()) {
+  const known = new Set(all.map((r) => r.id));
+  for (const r of all) if (r.snapshot.replaces) known.add(r.snapshot.replaces);
+  for (const id of await forgottenSnapshots(repo)) known.add(id);
+  const out = [];
+  for (const { id, snapshot: s3 } of all) {
+    if (isFuture(s3, now)) out.push(`snapshot ${id} is dated in the future (${s3.time}); it is never taken as latest`);
+    if (s3.parent && !known.has(s3.parent) && !await hasExpired(repo, s3.parent)) {
+      out.push(`snapshot ${id} (number ${s3.seq}) follows snapshot ${s3.parent}, which is not in the repository: a snapshot was deleted`);
+    }
+  }
+  return out;
+}
+async function forgottenSnapshots(repo) {
+  const out = [];
+  for (const name2 of await repo.listNames("forgotten")) {
+    try {
+      const r = JSON.parse((await repo.loadMetaBytes("forgotten", name2)).toString("utf8"));
+      if (Array.isArray(r?.snapshots)) {
+        for (const id of r.snapshots) if (typeof id === "string" && /^[0-9a-f]{64}$/.test(id)) out.push(id);
+      }
+    } catch {
+    }
+  }
+  return out;
+}
+async function hasExpired(repo, id) {
+  try {
+    await repo.backend.stat({ type: "snapshot", name: id });
+    return false;
+  } catch (err) {
+    return err instanceof ExpiredError;
+  }
 }
 async function findSnapshot(repo, ref, source2) {
   if (ref === "latest") {
@@ -42221,8 +42594,9 @@ async function findSnapshot(repo, ref, source2) {
       const names = [...new Set(every.flatMap((s3) => s3.snapshot.sources.map((x) => x.name)))].sort();
       throw new UsageError(`no snapshot has a source "${source2}"`, `the sources in this repository: ${names.join(", ")}`);
     }
-    const id = all[all.length - 1].id;
-    return { id, snapshot: await loadSnapshot(repo, id) };
+    const head = latest(all);
+    if (!head) throw new UsageError("the repository has only snapshots dated in the future", "`cairn snapshots` lists them all; `cairn verify` names them");
+    return { id: head.id, snapshot: await loadSnapshot(repo, head.id) };
   }
   if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`invalid snapshot ID ${JSON.stringify(ref)}`, "use an ID from `cairn snapshots`, or latest");
   const matches = (await repo.listNames("snapshot")).filter((n) => n.startsWith(ref));
@@ -42336,8 +42710,12 @@ async function backup(repo, opts2) {
   const started = Date.now();
   return withLock(repo, false, async () => {
     const full = opts2.full ?? false;
-    const index = await Index.load(repo);
-    const lasting = await lastingFiles(repo, index);
+    const parent = await parentSnapshot(repo).catch((err) => {
+      opts2.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
+      return { lists: /* @__PURE__ */ new Map(), packs: /* @__PURE__ */ new Set(), id: null, seq: 0 };
+    });
+    const index = await DedupIndex.load(repo, parent.packs, opts2.log);
+    const lasting = await lastingFiles(repo, index.index);
     const gear = gearTable(repo.keys.gearSeed);
     const workers = new Workers(repo.keys.chunkIdKey);
     const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
@@ -42358,7 +42736,7 @@ async function backup(repo, opts2) {
       stats.chunks++;
       if (added.has(id)) return;
       if (!full) {
-        const loc = index.lookup(id, lasting?.packs);
+        const loc = index.lookup(id);
         if (loc && (!lasting || lasting.packs.has(loc.pack))) {
           used.add(loc.pack);
           return;
@@ -42376,13 +42754,14 @@ async function backup(repo, opts2) {
         ids.push(id);
         await store(chunk, id);
       });
+      const salting = saltFor(opts2.secret?.has(source2) ?? false, (c) => hasher.push(c));
       let size = 0;
       let chunker;
       let kind = "cdc";
       let head = [];
       let headLength = 0;
       const feed = async (chunks) => {
-        for (const c of chunks) await hasher.push(c);
+        for (const c of chunks) await salting.push(c);
       };
       const start = () => {
         const h = Buffer.concat(head);
@@ -42404,6 +42783,7 @@ async function backup(repo, opts2) {
         }
         if (!chunker) await feed(start());
         await feed(chunker.end());
+        await salting.end();
         await hasher.flush();
       };
       try {
@@ -42412,7 +42792,7 @@ async function backup(repo, opts2) {
         await hasher.abandon();
         throw err;
       }
-      return { source: source2, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, chunks: await listFor(source2, e.path, ids) };
+      return { source: source2, path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size, chunker: kind, ...salting.salted ? { salted: true } : {}, chunks: await listFor(source2, e.path, ids) };
     }
     const incomplete = [];
     async function readOrLeaveOut(source2, e, log) {
@@ -42434,28 +42814,25 @@ async function backup(repo, opts2) {
         }
       }
     }
-    const parents = await parentLists(repo).catch((err) => {
-      opts2.log.warn(`the latest snapshot is unreadable (${errorMessage(err)}); chunk lists are written in full; run \`cairn verify\``);
-      return /* @__PURE__ */ new Map();
-    });
+    const parents = parent.lists;
     const bases = /* @__PURE__ */ new Map();
     async function listFor(source2, path2, ids) {
       if (ids.length < LIST_MIN) return ids;
-      const parent = parents.get(`${source2}\0${path2}`);
-      if (parent && (!lasting || lasting.list(parent.base))) {
-        if (!bases.has(parent.base)) {
+      const parent2 = parents.get(`${source2}\0${path2}`);
+      if (parent2 && (!lasting || lasting.list(parent2.base))) {
+        if (!bases.has(parent2.base)) {
           bases.set(
-            parent.base,
-            await loadList(repo, parent.base).catch((err) => {
-              opts2.log.warn(`list ${parent.base} is unreadable (${errorMessage(err)}); ${path2}'s chunk list is written in full; run \`cairn verify\``);
+            parent2.base,
+            await loadList(repo, parent2.base).catch((err) => {
+              opts2.log.warn(`list ${parent2.base} is unreadable (${errorMessage(err)}); ${path2}'s chunk list is written in full; run \`cairn verify\``);
               return null;
             })
           );
         }
-        const base2 = bases.get(parent.base);
+        const base2 = bases.get(parent2.base);
         if (base2) {
           const { changes: changes2, changed } = diffIds(base2, ids);
-          if (changed * 4 <= ids.length) return { base: parent.base, count: ids.length, changes: changes2 };
+          if (changed * 4 <= ids.length) return { base: parent2.base, count: ids.length, changes: changes2 };
         }
       }
       const base = await repo.saveMeta("list", () => listText(ids));
@@ -42495,6 +42872,8 @@ async function backup(repo, opts2) {
       const snapshot = {
         version: 1,
         time: (opts2.time ?? new Date(started)).toISOString(),
+        seq: parent.seq + 1,
+        parent: parent.id,
         host: opts2.transport.host,
         full: full || selfContained,
         incomplete,
@@ -42503,7 +42882,8 @@ async function backup(repo, opts2) {
         packs: [...used].sort(),
         entries
       };
-      const id = await repo.saveMeta("snapshot", () => snapshotText(snapshot));
+      const stored = sealInfo(snapshot, repo.dataRecipients);
+      const id = await repo.saveMeta("snapshot", () => snapshotText(stored));
       await repo.backend.flush();
       return { id, snapshot, newBytes: newBySource };
     } catch (err) {
@@ -42518,14 +42898,41 @@ async function backup(repo, opts2) {
     }
   });
 }
-async function parentLists(repo) {
+async function parentSnapshot(repo) {
   const all = await loadSnapshots(repo);
-  const out = /* @__PURE__ */ new Map();
-  if (all.length === 0) return out;
-  const id = all[all.length - 1].id;
-  const { refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", id), `snapshot ${id}`);
-  for (const { entry, ref } of refs) out.set(`${entry.source}\0${entry.path}`, ref);
-  return out;
+  const lists = /* @__PURE__ */ new Map();
+  const head = latest(all);
+  const seq = Math.max(0, ...all.map((r) => Number.isSafeInteger(r.snapshot.seq) ? r.snapshot.seq : 0));
+  if (!head) return { lists, packs: /* @__PURE__ */ new Set(), id: null, seq };
+  const { snapshot, refs } = parseSnapshotRefs(await repo.loadMetaBytes("snapshot", head.id), `snapshot ${head.id}`);
+  for (const { entry, ref } of refs) lists.set(`${entry.source}\0${entry.path}`, ref);
+  return { lists, packs: new Set(snapshot.packs), id: head.id, seq };
+}
+function saltFor(secret2, push) {
+  let salt = secret2 ? randomBytes4(SALT) : void 0;
+  let held;
+  let count = 0;
+  return {
+    get salted() {
+      return salt !== void 0;
+    },
+    async push(c) {
+      if (salt) return push(Buffer.concat([salt, c]));
+      if (++count === 1) {
+        held = Buffer.from(c);
+        return;
+      }
+      if (held) await push(held);
+      held = void 0;
+      await push(c);
+    },
+    async end() {
+      if (!held) return;
+      salt = randomBytes4(SALT);
+      await push(Buffer.concat([salt, held]));
+      held = void 0;
+    }
+  };
 }
 async function* untilAborted(source2, signal) {
   if (!signal) return yield* source2;
@@ -47677,13 +48084,13 @@ function title(r) {
   return `Settings changed on ${hosts.join(", ") || "the server"}`;
 }
 function body(r, where) {
-  const latest = r.commits[0];
+  const latest2 = r.commits[0];
   const added = r.files.reduce((n2, f2) => n2 + f2.added, 0);
   const removed = r.files.reduce((n2, f2) => n2 + f2.removed, 0);
   const head = [
     `Settings files changed on the server since \`${where.base}\`. cairn records them from each backup: values that look secret are replaced by \`<redacted:hmac:\u2026>\`, a keyed fingerprint that changes when the value changes; the value itself is only in the encrypted snapshot.`,
     "",
-    latest ? `Latest: snapshot \`${latest.snapshot}\` of **${latest.host}**, ${latest.time}. The unredacted files: \`cairn restore ${latest.snapshot} --source NAME --target ./restored\`.` : "",
+    latest2 ? `Latest: snapshot \`${latest2.snapshot}\` of **${latest2.host}**, ${latest2.time}. The unredacted files: \`cairn restore ${latest2.snapshot} --source NAME --target ./restored\`.` : "",
     "",
     `**${r.files.length} file${r.files.length === 1 ? "" : "s"} changed**, ${added} line${added === 1 ? "" : "s"} added, ${removed} removed.`,
     ""
@@ -56711,35 +57118,6 @@ function toRemote(a) {
   };
 }
 
-// src/backends/backend.ts
-var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock"];
-var NotExistError = class extends Error {
-  constructor(h) {
-    super(`${h.type} ${h.name || ""} does not exist`.replace(/ +/g, " "));
-    this.name = "NotExistError";
-  }
-};
-var ExpiredError = class extends NotExistError {
-  expired;
-  constructor(h, expired) {
-    super(h);
-    this.name = "ExpiredError";
-    this.expired = expired;
-    this.message = `${h.type} ${h.name} expired on ${expired.toISOString()}`.replace(/ +/g, " ");
-  }
-};
-var NAMED = /^[0-9a-f]{64}$/;
-function checkHandle(h) {
-  if (!FILE_TYPES.includes(h.type)) throw new Error(`unknown file type ${String(h.type)}`);
-  const singleton = h.type === "config" || h.type === "keys";
-  if (singleton ? h.name !== "" : !NAMED.test(h.name)) {
-    throw new Error(`invalid ${h.type} name ${JSON.stringify(h.name)}`);
-  }
-}
-function isValidName(type, name2) {
-  return type === "config" || type === "keys" ? name2 === "" : NAMED.test(name2);
-}
-
 // src/backends/artifact.ts
 var DAY = 864e5;
 var MAX_RETENTION_DAYS = 400;
@@ -56748,7 +57126,7 @@ var URL_TTL_MS = 45e3;
 var WHOLE_CACHE = 2;
 var SMALL_FILE = 1 << 20;
 var SMALL_BUDGET = 16 << 20;
-var DATA_TYPES = ["index", "snapshot", "list", "pack"];
+var DATA_TYPES = ["index", "snapshot", "list", "pack", "forgotten"];
 var REPOSITORY_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 function artifactName(prefix, h, n = 0) {
   return `${prefix}.${h.type}${h.name ? `.${h.name}` : ""}${n ? `.${n}` : ""}`;
@@ -57157,7 +57535,7 @@ var MAX_FILE_SIZE = 45 * 1e3 * 1e3;
 var PUSH_LIMIT = 1024 * 1024 * 1024;
 var REFS_PER_PUSH = 100;
 var RACE_ATTEMPTS = 20;
-var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
 var IDENTITY = { GIT_AUTHOR_NAME: "cairn", GIT_AUTHOR_EMAIL: "cairn@localhost", GIT_COMMITTER_NAME: "cairn", GIT_COMMITTER_EMAIL: "cairn@localhost" };
 var BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*\.lock(\/|$))[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
 function parseGitUrl(repository, gh) {
@@ -57751,7 +58129,7 @@ async function runGit(gitDir, args, opts2, secrets) {
 import { randomBytes as randomBytes5 } from "node:crypto";
 import { mkdir as mkdir3, open as open3, readdir, rename, rm as rm5, stat, unlink } from "node:fs/promises";
 import { join as join7 } from "node:path";
-var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks" };
+var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
 var LocalBackend = class {
   properties;
   root;
@@ -58010,7 +58388,7 @@ function backendFor(url, opts2) {
 // src/app/repository.ts
 init_errors();
 function credentials(settings, need) {
-  if (settings.identity) return { identities: parseIdentityFile(settings.identity.text) };
+  if (settings.identity) return { identities: parseIdentityFile(settings.identity.text), fingerprint: settings.repositoryFingerprint };
   if (need === "identity") {
     const message2 = "this command reads backed-up data and needs the age identity";
     const hint = "pass -i FILE or set CAIRN_IDENTITY (the key text)";
@@ -58101,7 +58479,8 @@ async function backup2(settings, req) {
   });
   req.signal?.addEventListener("abort", stop2, { once: true });
   try {
-    const { id, snapshot, newBytes } = await backup(repo, { sources, transport, full: req.full, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
+    const secret2 = new Set(config2.sources.filter((s3) => s3.secret).map((s3) => s3.name));
+    const { id, snapshot, newBytes } = await backup(repo, { sources, transport, full: req.full, secret: secret2, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
     const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
     const report = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;
@@ -58123,6 +58502,11 @@ function settingsFrom(flags) {
 
 // src/cli/output.ts
 var import_cli_progress = __toESM(require_cli_progress(), 1);
+function formatAge2(ms2) {
+  const s3 = Math.max(0, Math.round(ms2 / 1e3));
+  const [n, unit] = s3 >= 2 * 86400 ? [Math.floor(s3 / 86400), "day"] : s3 >= 2 * 3600 ? [Math.floor(s3 / 3600), "hour"] : s3 >= 120 ? [Math.floor(s3 / 60), "minute"] : [s3, "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
 function formatBytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -58333,7 +58717,7 @@ var ChunkReader = class {
     return entry;
   }
   /** Every chunk's location, looked up once, in typed arrays (no object per chunk); pack numbers are the index's. */
-  locateAll(ids) {
+  locateAll(ids, skip = 0) {
     this.preferred ??= this.prefer && this.index.packFlags(this.prefer);
     const v2 = new Uint32Array(ids.length * 5);
     for (let i = 0; i < ids.length; i++) {
@@ -58341,7 +58725,7 @@ var ChunkReader = class {
         throw new IntegrityError(`chunk ${ids.get(i).toString("hex")} is in no index (the repository lost data)`);
       }
     }
-    return { ids, packs: this.index.packIds, v: v2 };
+    return { ids, packs: this.index.packIds, v: v2, skip };
   }
   preferred;
   /** Plaintext of pack bytes [offset, offset+length). */
@@ -58391,7 +58775,9 @@ var ChunkReader = class {
         await this.fetch(c, i);
         frame = this.cached(key);
       }
-      yield this.check(c.ids.get(i), this.loc(c, i), frame);
+      const plain = this.check(c.ids.get(i), this.loc(c, i), frame);
+      if (plain.length < c.skip) throw new IntegrityError(`chunk ${c.ids.get(i).toString("hex")} is shorter than its salt`);
+      yield c.skip ? plain.subarray(c.skip) : plain;
     }
   }
   // Decompressed frames by pack and offset, least recently used first. An
@@ -61612,13 +61998,15 @@ async function makeParents(target, parts) {
 }
 
 // src/engine/export.ts
-async function* tarStream(reader, entries, located) {
+async function* tarStream(reader, entries, located, owners) {
   for (const [k2, e] of entries.entries()) {
     const data = {
       path: checkPath(e.path).join("/"),
       mode: e.mode & 1023,
-      uid: e.uid,
-      gid: e.gid,
+      // Neutral owner unless asked: `tar x` run as root applies the numbers,
+      // and they come from metadata the write key can plant.
+      uid: owners ? e.uid : 0,
+      gid: owners ? e.gid : 0,
       size: e.size,
       mtime: new Date(e.mtime),
       type: "File",
@@ -61646,10 +62034,10 @@ async function exportSnapshot(repo, ref, opts2) {
   await withLock(repo, false, async () => {
     const entries = selectEntries(ref.snapshot, opts2.source);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
-    const located = entries.map((e) => reader.locateAll(e.chunks));
+    const located = entries.map((e) => reader.locateAll(e.chunks, e.salted ? SALT : 0));
     const tmp = join10(dirname(out), `.${randomBytes6(6).toString("hex")}.cairn-export`);
     try {
-      await pipeline(Readable3.from(tarStream(reader, entries, located)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
+      await pipeline(Readable3.from(tarStream(reader, entries, located, opts2.owners ?? false)), createZstdCompress2(), new EncryptStream(repo.dataRecipients), createWriteStream(tmp, { flags: "wx", mode: 384 }));
       await checkOutput(out, opts2.force ?? false);
       await rename2(tmp, out);
     } catch (err) {
@@ -61681,13 +62069,13 @@ async function checkOutput(out, force) {
 async function exportSnapshot2(settings, req) {
   const repo = await openRepository(settings, "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot, req.source);
-  await exportSnapshot(repo, ref, { output: req.output, source: req.source, force: req.force });
+  await exportSnapshot(repo, ref, { output: req.output, source: req.source, force: req.force, owners: req.owners });
   return { snapshot: ref.id, output: req.output };
 }
 
 // src/cli/export.ts
 async function exportCmd(snapshot, flags) {
-  const r = await exportSnapshot2(await settingsFrom(flags), { snapshot, output: flags.output, source: flags.source, force: flags.force, signal: cancelSignal });
+  const r = await exportSnapshot2(await settingsFrom(flags), { snapshot, output: flags.output, source: flags.source, force: flags.force, owners: flags.owners, signal: cancelSignal });
   if (flags.json) printJson(r);
   else process.stdout.write(`exported snapshot ${r.snapshot.slice(0, 8)} to ${r.output} (open it with: age -d -i KEY ${r.output} | zstd -d | tar x)
 `);
@@ -61789,15 +62177,15 @@ function isoWeek(y, mo2, d) {
 function offsetAt(ms2) {
   return -new Date(ms2).getTimezoneOffset() * 6e4;
 }
-function withinStart(latest, w2) {
+function withinStart(latest2, w2) {
   const wall = Date.UTC(
-    latest.getFullYear() - w2.years,
-    latest.getMonth() - w2.months,
-    latest.getDate() - w2.days,
-    latest.getHours(),
-    latest.getMinutes(),
-    latest.getSeconds(),
-    latest.getMilliseconds()
+    latest2.getFullYear() - w2.years,
+    latest2.getMonth() - w2.months,
+    latest2.getDate() - w2.days,
+    latest2.getHours(),
+    latest2.getMinutes(),
+    latest2.getSeconds(),
+    latest2.getMilliseconds()
   );
   let offset = offsetAt(wall);
   const utc = wall - offset;
@@ -61810,9 +62198,9 @@ function applyPolicy(snapshots3, p2, opts2 = {}) {
   if (list.length === 0) return [];
   const keepOldest = opts2.keepOldest ?? true;
   const now = (opts2.now ?? /* @__PURE__ */ new Date()).getTime();
-  let latest = 0;
-  for (const s3 of list) if (s3.time.getTime() > latest && s3.time.getTime() < now) latest = s3.time.getTime();
-  const since = hasWithin(p2) ? withinStart(new Date(latest), p2.within) : 0;
+  let latest2 = 0;
+  for (const s3 of list) if (s3.time.getTime() > latest2 && s3.time.getTime() < now) latest2 = s3.time.getTime();
+  const since = hasWithin(p2) ? withinStart(new Date(latest2), p2.within) : 0;
   const buckets = COUNTERS.filter((c) => (p2[c] ?? 0) > 0).map((c) => ({ counter: c, left: p2[c], last: -1, used: 0 }));
   return list.map((s3, nr2) => {
     const reasons = [];
@@ -61859,7 +62247,8 @@ async function forget(repo, opts2) {
   return withLock(repo, !opts2.dryRun, async () => {
     const groups = decide(await loadSnapshots(repo), opts2);
     const removed = groups.flatMap((g2) => g2.snapshots.filter((s3) => !s3.keep).map((s3) => s3.id));
-    if (!opts2.dryRun) {
+    if (!opts2.dryRun && removed.length > 0) {
+      await repo.saveMeta("forgotten", () => [JSON.stringify({ version: 1, time: (/* @__PURE__ */ new Date()).toISOString(), snapshots: removed }) + "\n"]);
       for (const id of removed) {
         opts2.signal?.throwIfAborted();
         await repo.backend.remove({ type: "snapshot", name: id }, { signal: opts2.signal });
@@ -62203,16 +62592,26 @@ function localTime(t) {
 init_errors();
 async function init(settings, req) {
   const url = requireRepository(settings);
+  if (!settings.identity && !req.existingWriteKey) {
+    throw new UsageError(
+      "init needs the owner's age identity: only its holder can make a repository the identity will trust",
+      "pass -i FILE or set CAIRN_IDENTITY (make one with `cairn keygen`); --recipient adds other recipients"
+    );
+  }
+  const owner = settings.identity ? parseIdentityFile(settings.identity.text)[0] : void 0;
   let made;
   try {
-    const existing = req.existingWriteKey ? parseWriteKey(requireWriteKey(settings).text) : void 0;
-    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), req.recipients, req.packSize, existing);
+    if (req.existingWriteKey) {
+      const repo2 = await Repository.initFromWriteKey(openBackend(url, { signal: req.signal, github: settings.github }), requireWriteKey(settings).text, req.recipients);
+      return { repository: url, id: repo2.config.id, owner: repo2.config.owner, recipients: repo2.config.recipients, fingerprint: repo2.fingerprint, writeKey: "" };
+    }
+    made = await Repository.init(openBackend(url, { signal: req.signal, github: settings.github }), owner, { recipients: req.recipients, packSize: req.packSize });
   } catch (err) {
     if (isSystemError(err)) throw fromSystemError(err, `create a repository at ${url}${err.path && !url.endsWith(err.path) ? ` (${err.path})` : ""}`, ExitCode.usage);
     throw err;
   }
   const { repo, writeKey } = made;
-  return { repository: url, id: repo.config.id, recipients: repo.config.recipients, writeKey };
+  return { repository: url, id: repo.config.id, owner: repo.config.owner, recipients: repo.config.recipients, fingerprint: repo.fingerprint, writeKey };
 }
 
 // src/cli/init.ts
@@ -62227,11 +62626,12 @@ async function init2(flags) {
     return;
   }
   if (flags.json) {
-    printJson({ repository: r.repository, id: r.id, recipients: r.recipients, writeKey: r.writeKey });
+    printJson({ repository: r.repository, id: r.id, owner: r.owner, recipients: r.recipients, fingerprint: r.fingerprint, writeKey: r.writeKey });
     return;
   }
   process.stderr.write(
-    `Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s).
+    `Created repository ${r.id} at ${r.repository} for ${r.recipients.length} recipient(s), owned by ${r.owner}.
+Fingerprint ${r.fingerprint} (recipients other than the owner set it as CAIRN_REPOSITORY_FINGERPRINT).
 The write key below backs up, lists and verifies but cannot read backups. It is shown once:
 store it as a secret (e.g. the GitHub secret CAIRN_WRITE_KEY). Keep the age identity offline.
 
@@ -62239,6 +62639,53 @@ store it as a secret (e.g. the GitHub secret CAIRN_WRITE_KEY). Keep the age iden
   );
   process.stdout.write(`CAIRN_WRITE_KEY=${r.writeKey}
 `);
+}
+
+// src/app/key.ts
+init_errors();
+async function keyShow(settings, req = {}) {
+  const repo = await openRepository(settings, "write", req.signal);
+  return { repository: repo.backend.properties.location, owner: repo.config.owner, recipients: repo.config.recipients, fingerprint: repo.fingerprint };
+}
+async function keyChange(settings, req) {
+  const repo = await openRepository(settings, "identity", req.signal);
+  let recipients = repo.config.recipients;
+  if (req.add) {
+    const r = encodeRecipient(parseRecipient(req.add));
+    if (recipients.includes(r)) throw new UsageError(`${r} is already a recipient`);
+    recipients = [...recipients, r];
+  }
+  if (req.remove) {
+    const r = req.remove.trim();
+    if (r === repo.config.owner) throw new UsageError("the owner's recipient cannot be removed", "make a new repository with another owner");
+    if (!recipients.includes(r)) throw new UsageError(`${r} is not a recipient`, "list them with `cairn key show`");
+    recipients = recipients.filter((x) => x !== r);
+  }
+  const changed = await withLock(repo, true, () => repo.changeRecipients(recipients));
+  return { repository: repo.backend.properties.location, owner: changed.repo.config.owner, recipients: changed.repo.config.recipients, fingerprint: changed.repo.fingerprint, writeKey: changed.writeKey };
+}
+
+// src/cli/key.ts
+async function keyCmd(op, recipient, flags) {
+  const settings = await settingsFrom(flags);
+  const r = op === "show" ? await keyShow(settings, { signal: cancelSignal }) : await keyChange(settings, { [op]: recipient, signal: cancelSignal });
+  if (flags.json) {
+    printJson(r);
+    return;
+  }
+  const lines2 = [`repository ${r.repository}`, `fingerprint ${r.fingerprint}`, `owner       ${r.owner}`, ...r.recipients.map((x) => `recipient   ${x}`)];
+  process.stderr.write(lines2.join("\n") + "\n");
+  if (r.writeKey) {
+    process.stderr.write(
+      `
+The recipients changed: runners need the new write key below (the old one now refuses this repository).
+Recipients who are not the owner read the repository with CAIRN_REPOSITORY_FINGERPRINT=${r.fingerprint}.
+
+`
+    );
+    process.stdout.write(`CAIRN_WRITE_KEY=${r.writeKey}
+`);
+  }
 }
 
 // src/app/keygen.ts
@@ -67476,7 +67923,7 @@ function* spans(located, fds) {
     let position = 0;
     for (let i = 0; i < l.ids.length; i++, g2++) {
       positions[g2] = position;
-      position += l.v[i * 5 + 3];
+      position += l.v[i * 5 + 3] - l.skip;
       fileOf[g2] = k2;
     }
   });
@@ -67518,6 +67965,7 @@ async function loadSpan(reader, span2) {
   const chunks = new Uint32Array(n * 4);
   const positions = new Float64Array(n);
   const ids = new Uint8Array(n * 32);
+  const skips = new Uint8Array(n);
   let f2 = -1;
   span2.chunks.forEach((c, i) => {
     const k3 = fileOf[c];
@@ -67533,9 +67981,10 @@ async function loadSpan(reader, span2) {
     chunks[i * 4 + 2] = l.v[at2 + 3];
     chunks[i * 4 + 3] = fds[k3];
     positions[i] = allPositions[c];
+    skips[i] = l.skip;
     ids.set(l.ids.get(c - base[k3]), i * 32);
   });
-  return { pack: span2.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids };
+  return { pack: span2.pack, sealed, first: r.first, totalSegments: k2.totalSegments, key: k2.key, frames, chunks, positions, ids, skips };
 }
 
 // src/engine/restore/restore.ts
@@ -67546,9 +67995,12 @@ async function restore(repo, ref, opts2) {
     const entries = selectEntries(ref.snapshot, opts2.source, opts2.include);
     const reader = new ChunkReader(repo, await Index.load(repo), new Set(ref.snapshot.packs));
     const located = entries.map((e) => {
-      const l = reader.locateAll(e.chunks);
+      const l = reader.locateAll(e.chunks, e.salted ? SALT : 0);
       let size = 0;
-      for (let i = 0; i < e.chunks.length; i++) size += l.v[i * 5 + 3];
+      for (let i = 0; i < e.chunks.length; i++) {
+        if (l.v[i * 5 + 3] < l.skip) throw new IntegrityError(`${e.path}: a chunk is shorter than its salt`);
+        size += l.v[i * 5 + 3] - l.skip;
+      }
       if (size !== e.size) throw new IntegrityError(`${e.path}: its chunks hold ${size} bytes, the snapshot says ${e.size}`);
       return l;
     });
@@ -68444,7 +68896,7 @@ async function restore2(settings, req) {
   const repo = await openRepository(settings, "identity", req.signal);
   const ref = await findSnapshot(repo, req.snapshot, req.source);
   const r = await restore(repo, ref, { target: req.target, source: req.source, include: req.include, overwrite: req.overwrite, onProgress: req.onProgress });
-  return { snapshot: ref.id, target: req.target, ...r };
+  return { snapshot: ref.id, time: ref.snapshot.time, target: req.target, ...r };
 }
 async function restoreToServer(settings, req) {
   const config2 = requireConfig(settings);
@@ -68543,8 +68995,10 @@ async function restore3(snapshot, flags) {
     });
     bar.stop();
     if (flags.json) printJson(r);
-    else process.stdout.write(`restored snapshot ${r.snapshot.slice(0, 8)}: ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}
+    else {
+      process.stdout.write(`restored snapshot ${r.snapshot}, taken ${r.time} (${formatAge2(Date.now() - Date.parse(r.time))} ago): ${r.files} file(s), ${formatBytes(r.bytes)} to ${r.target}
 `);
+    }
   } finally {
     bar.stop();
   }
@@ -68573,27 +69027,36 @@ async function snapshots(settings, req = {}) {
       repo,
       all.map((s3) => s3.id)
     );
-    return all.map((s3) => ({ ...s3, expires: expiries?.get(s3.id)?.expires ?? null }));
+    const now = Date.now();
+    return {
+      recipients: repo.config.recipients,
+      snapshots: all.map((r) => ({ ...r, future: isFuture(r.snapshot, now), expires: expiries?.get(r.id)?.expires ?? null })),
+      latest: latest(all, now)?.id,
+      problems: await chainProblems(repo, all, now)
+    };
   });
 }
 
 // src/cli/snapshots.ts
 async function snapshots2(flags) {
-  const all = await snapshots(await settingsFrom(flags), { signal: cancelSignal });
+  const { recipients, snapshots: all, problems } = await snapshots(await settingsFrom(flags), { signal: cancelSignal });
+  for (const p2 of problems) say("warning", p2);
   if (flags.json) {
-    printJson(all.map(({ id, snapshot: s3, expires }) => ({ id, time: s3.time, host: s3.host, full: s3.full, incomplete: s3.incomplete ?? [], sources: s3.sources, stats: s3.stats, expires: expires?.toISOString() ?? null })));
+    printJson(all.map(({ id, snapshot: s3, future, expires }) => ({ id, seq: s3.seq ?? null, parent: s3.parent ?? null, time: s3.time, future, host: s3.host, full: s3.full, incomplete: s3.incomplete ?? [], sources: s3.sources, stats: s3.stats, expires: expires?.toISOString() ?? null })));
     return;
   }
+  process.stderr.write(`recipients: ${recipients.join(", ")}
+`);
   if (all.length === 0) {
     process.stdout.write("no snapshots\n");
     return;
   }
   const expiring = all.some((x) => x.expires);
   const rows = [["ID", "Time", "Host", "Type", "Sources", "Size", "Stored", ...expiring ? ["Expires"] : []]];
-  for (const { id, snapshot: s3, expires } of all) {
+  for (const { id, snapshot: s3, future, expires } of all) {
     rows.push([
       id.slice(0, 8),
-      timeText(s3.time),
+      timeText(s3.time) + (future ? " (in the future)" : ""),
       s3.host,
       (s3.full ? "full" : "incremental") + (s3.incomplete?.length ? ", incomplete" : ""),
       s3.sources.map((x) => x.name).join(","),
@@ -68625,7 +69088,12 @@ async function verify2(repo, opts2) {
     for await (const f2 of repo.backend.list("pack")) stored.set(f2.name, f2.size);
     try {
       const keys = await repo.backend.load({ type: "keys", name: "" });
-      if (sha256(keys) !== repo.config.keys) errors.push("the keys file does not match its checksum in the config (it is damaged)");
+      if (!repo.canReadData && !parseHeader(keys)) errors.push("the keys file is not an age file (it is damaged)");
+      if (repo.canReadData) {
+        const text = decrypt(keys, repo.keys.identities, "the keys file").toString("utf8");
+        const wk = parseWriteKey(String(JSON.parse(text).writeKey));
+        if (!wk.w.equals(repo.keys.writeKey) || !wk.config.equals(configHash(repo.config))) errors.push("the keys file does not hold this config's write key (recipients who are not the owner cannot open the repository)");
+      }
     } catch (err) {
       errors.push(`the keys file: ${errorMessage(err)}`);
     }
@@ -68644,6 +69112,8 @@ async function verify2(repo, opts2) {
       if (size === void 0) errors.push(`pack ${id} (listed in index ${p2.indexFile}) is missing`);
       else if (size !== p2.size) errors.push(`pack ${id} has ${size} bytes, the index says ${p2.size}`);
     }
+    for (const [id, others] of index.listedTwice) errors.push(`pack ${id} is listed by more than one index file (${[index.packs.get(id).indexFile, ...others].join(", ")}): one of them was not written by a backup`);
+    for (const [id, why] of framesProblems(index)) errors.push(`pack ${id}: the index lists ${why}`);
     const loose = [...stored.keys()].filter((id) => !index.packs.has(id));
     if (loose.length) {
       notes.push(
@@ -68678,6 +69148,10 @@ async function verify2(repo, opts2) {
       }
     }
     errors.push(...await expiringDependencies(repo, index, snapshotNames));
+    try {
+      errors.push(...await chainProblems(repo, await loadSnapshots(repo)));
+    } catch {
+    }
     let packsRead = 0;
     let chunksChecked = 0;
     if (opts2.readData > 0 || opts2.subset) {
@@ -68686,6 +69160,14 @@ async function verify2(repo, opts2) {
       const sub = opts2.subset;
       const chosen = sub ? all.filter((id) => parseInt(id.slice(0, 2), 16) % sub.t === sub.n - 1) : opts2.readData >= 100 ? all : shuffle(all).slice(0, Math.min(count, all.length));
       const reader = repo.canReadData ? new ChunkReader(repo, index) : void 0;
+      const listed = /* @__PURE__ */ new Map();
+      if (reader) {
+        for (const [id, l] of index.locations()) {
+          let set2 = listed.get(l.pack);
+          if (!set2) listed.set(l.pack, set2 = /* @__PURE__ */ new Set());
+          set2.add(JSON.stringify([id.toString("hex"), l.offset, l.length, l.rawLength, l.inner]));
+        }
+      }
       if (!reader) notes.push("no identity given: packs were checked against their checksums, not decrypted");
       for (const id of chosen) {
         opts2.onProgress?.(packsRead, chosen.length);
@@ -68700,15 +69182,22 @@ async function verify2(repo, opts2) {
             const trailer = parseTrailer(id, plain);
             const frames = /* @__PURE__ */ new Map();
             const only = /* @__PURE__ */ new Set([id]);
+            const expected = listed.get(id) ?? /* @__PURE__ */ new Set();
             for (const [chunk, offset, length, rawLength, inner] of trailer) {
               const loc = index.lookup(Buffer.from(chunk, "hex"), only);
               if (!loc || loc.pack !== id || loc.offset !== offset || loc.inner !== inner) {
                 throw new IntegrityError(`pack ${id} holds chunk ${chunk}, which the index does not list there`);
               }
+              expected.delete(JSON.stringify([chunk, offset, length, rawLength, inner]));
               if (!frames.has(offset)) frames.set(offset, decompressFrame(id, offset, plain.subarray(offset, offset + length)));
               reader.check(Buffer.from(chunk, "hex"), { pack: id, offset, length, rawLength, inner }, frames.get(offset));
               chunksChecked++;
             }
+            for (const e of [...expected].slice(0, 3)) {
+              const [chunk, offset] = JSON.parse(e);
+              errors.push(`pack ${id}: the index lists chunk ${chunk} at offset ${offset}, where the pack's own list (its trailer) does not have it: a wrong or planted index entry`);
+            }
+            if (expected.size > 3) errors.push(`pack ${id}: and ${expected.size - 3} more index entries its trailer does not have`);
           }
         } catch (err) {
           errors.push(prefixed(`pack ${id}`, err));
@@ -68717,7 +69206,7 @@ async function verify2(repo, opts2) {
       }
       opts2.onProgress?.(packsRead, chosen.length);
     }
-    return { errors, notes, snapshots: snapshots3, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && (opts2.readData > 0 || !!opts2.subset), newest };
+    return { recipients: repo.config.recipients, errors, notes, snapshots: snapshots3, packs: stored.size, packsRead, chunksChecked, decrypted: !!repo.canReadData && (opts2.readData > 0 || !!opts2.subset), newest };
   });
 }
 function prefixed(what, err) {
@@ -68784,6 +69273,8 @@ async function verify4(flags) {
   cancelSignal.throwIfAborted();
   if (flags.json) printJson(r);
   else {
+    process.stdout.write(`recipients: ${r.recipients.join(", ")}
+`);
     for (const n of r.notes) process.stdout.write(`note: ${n}
 `);
     for (const e of r.errors) process.stdout.write(`error: ${e}
@@ -68818,7 +69309,7 @@ function helpFooter() {
     ...EXIT_CODES.map((r) => `  ${String(r.code).padEnd(4)}${r.meaning}`),
     "",
     "Environment:",
-    ...ENVIRONMENT.map(([name2, meaning]) => `  ${name2.padEnd(24)}${meaning}`),
+    ...ENVIRONMENT.map(([name2, meaning]) => `  ${name2.padEnd(Math.max(...ENVIRONMENT.map(([n]) => n.length)) + 2)}${meaning}`),
     ""
   ].join("\n");
 }
@@ -68835,7 +69326,12 @@ function program2(json) {
   const retryLockOpt = () => new Option("--retry-lock <duration>", "wait up to DURATION (30s, 5m, 1h) for another run's lock to go, instead of failing at once");
   const retentionOpt = () => new Option("--retention-days <days>", "artifacts: days the artifacts written are kept, 1-400 (or CAIRN_RETENTION_DAYS; default: the repository's maximum)");
   p2.command("keygen").description("make an age identity (same format as age-keygen)").option("-o, --output <file>", "write it to FILE (mode 0600) instead of stdout").addOption(jsonOpt()).action((o) => keygen2(o));
-  p2.command("init").description("create a repository and print its write key").addOption(repoOpt()).addOption(cfgOpt()).requiredOption("--recipient <age1...>", "age recipient data is encrypted to (repeatable)", (v2, acc) => [...acc, v2], []).addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v2) => parseSize(v2))).addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed")).addOption(retentionOpt()).addOption(jsonOpt()).action((o) => init2(o));
+  p2.command("init").description("create a repository owned by the identity given, and print its write key").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).option("--recipient <age1...>", "another age recipient data is encrypted to, besides the owner's (repeatable)", (v2, acc) => [...acc, v2], []).addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v2) => parseSize(v2))).addOption(new Option("--write-key-file <file>", "make a copy of the repository this write key was made for (its config travels in the key): no identity needed, nothing secret printed")).addOption(retentionOpt()).addOption(jsonOpt()).action((o) => init2(o));
+  const key = p2.command("key").description("show or change who data is encrypted to (the recipients)");
+  key.command("show").description("show the owner, the recipients and the repository fingerprint").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).addOption(jsonOpt()).action((o) => keyCmd("show", void 0, o));
+  for (const op of ["add", "remove"]) {
+    key.command(op).description(`${op} a recipient (needs the owner's identity; prints a new write key)`).argument("<recipient>", "age1... recipient").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(jsonOpt()).action((r, o) => keyCmd(op, r, o));
+  }
   p2.command("backup").description("back up the config's sources into a new snapshot").addOption(
     new Option("-r, --repo <url>", "repository URL (repeat for several: each gets a complete snapshot)").argParser((v2, acc) => [...acc ?? [], v2])
   ).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--full", "store every chunk afresh in new packs (a self-contained snapshot)").addOption(retryLockOpt()).addOption(retentionOpt()).option("--time <time>", `the snapshot's time instead of now, "YYYY-MM-DD HH:MM:SS" (local) or ISO 8601 (imports, tests; as restic's --time)`).addOption(jsonOpt()).action((o) => backup3(o));
@@ -68872,7 +69368,7 @@ function program2(json) {
   ).addOption(jsonOpt()).action((s3, o) => restore3(s3, o));
   p2.command("ls").description("list a snapshot's files, or those at and under PATH (as stored: SOURCE/...)").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").argument("[path]", "a file or folder in the snapshot, e.g. settings/srv/bot/config").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--source <name>", "only this source (latest: the latest snapshot that has it)").addOption(jsonOpt()).action((s3, path2, o) => ls3(s3, path2, o));
   p2.command("verify").description("check the repository's structure, and with --read-data its stored data").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--read-data [percent|n/t]", "also read all packs, a random PERCENT of them, or slice n of t (t scheduled runs read everything)").option("--read-data-subset <n/t|percent>", "the same as --read-data with a value (restic's name)").addOption(retryLockOpt()).option("--max-age <duration>", "fail (exit 3) when the newest snapshot is older than this, e.g. 26h, 2d: backups have stopped").addOption(jsonOpt()).action((o) => verify4(o));
-  p2.command("export").description("write a snapshot as one .tar.zst.age file").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("-o, --output <file>", "output file").option("--source <name>", "only this source (latest: the latest snapshot that has it)").option("--force", "replace the output file if it exists (otherwise refused)").addOption(retryLockOpt()).addOption(jsonOpt()).action((s3, o) => exportCmd(s3, o));
+  p2.command("export").description("write a snapshot as one .tar.zst.age file").argument("<snapshot>", "snapshot ID (or a unique prefix), or latest").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).requiredOption("-o, --output <file>", "output file").option("--source <name>", "only this source (latest: the latest snapshot that has it)").option("--force", "replace the output file if it exists (otherwise refused)").addOption(retryLockOpt()).option("--owners", "keep each file's uid and gid from the snapshot (otherwise 0 and 0, which tar x as root applies)").addOption(jsonOpt()).action((s3, o) => exportCmd(s3, o));
   p2.command("history").description("list the settings history's changes (cairn.yml's history:): time, host, snapshot, files").addOption(cfgOpt()).option("--source <name>", "only this source's files").addOption(jsonOpt()).action((o) => history3(o));
   p2.command("diff").description("files added, removed and changed between two snapshots; with the identity, the redacted text diff of files sources").argument("<a>", "the earlier snapshot: ID (or a unique prefix), or latest").argument("<b>", "the later snapshot").addOption(repoOpt()).addOption(cfgOpt()).addOption(idOpt()).addOption(wkOpt()).option("--source <name>", "only this source").addOption(jsonOpt()).action((a, b2, o) => diff2(a, b2, o));
   return p2;

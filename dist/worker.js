@@ -34,7 +34,7 @@ var IntegrityError = class extends CairnError {
 };
 
 // src/engine/crypto/keys.ts
-import { createHmac as createHmac2, hash, hkdfSync as hkdfSync2, randomBytes as randomBytes2 } from "node:crypto";
+import { createHmac as createHmac2, hash, hkdfSync as hkdfSync2 } from "node:crypto";
 
 // src/engine/crypto/age.ts
 import {
@@ -199,7 +199,7 @@ var Segments = class _Segments {
 function unpack(job, chunkId, write = writeAll) {
   const what = `pack ${job.pack}`;
   const segments = new Segments(job, what);
-  const { frames, chunks, positions, ids } = job;
+  const { frames, chunks, positions, ids, skips } = job;
   let frameNo = -1;
   let frame = Buffer.alloc(0);
   let run = [];
@@ -224,17 +224,18 @@ function unpack(job, chunkId, write = writeAll) {
       frame = decompressFrame(job.pack, frames[f * 2], segments.read(frames[f * 2], frames[f * 2 + 1]));
       frameNo = f;
     }
-    const piece = frame.subarray(inner, inner + length);
+    const stored = frame.subarray(inner, inner + length);
     const id = ids.subarray(c * 32, c * 32 + 32);
     const same = f === checkedFrame && inner === checkedInner && Buffer.compare(id, ids.subarray(checkedId * 32, checkedId * 32 + 32)) === 0;
     if (!same) {
-      if (piece.length !== length || !chunkId(piece).equals(id)) {
+      if (stored.length !== length || length < skips[c] || !chunkId(stored).equals(id)) {
         throw new IntegrityError(`chunk ${Buffer.from(id).toString("hex")} in ${what} does not match its ID`);
       }
       checkedFrame = f;
       checkedInner = inner;
       checkedId = c;
     }
+    const piece = skips[c] ? stored.subarray(skips[c]) : stored;
     const position = positions[c];
     if (fd !== runFd || position !== runEnd || runEnd - runStart >= MAX_WRITE) {
       flush();
@@ -244,14 +245,14 @@ function unpack(job, chunkId, write = writeAll) {
       const last = run[run.length - 1];
       if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
         run[run.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
-        runEnd = position + length;
-        bytes += length;
+        runEnd = position + piece.length;
+        bytes += piece.length;
         continue;
       }
     }
     run.push(piece);
-    runEnd = position + length;
-    bytes += length;
+    runEnd = position + piece.length;
+    bytes += piece.length;
   }
   flush();
   return bytes;

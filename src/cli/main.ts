@@ -61,7 +61,7 @@ function program(json: boolean): Command {
     .addOption(idOpt())
     .option("--recipient <age1...>", "another age recipient data is encrypted to, besides the owner's (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option("--pack-size <bytes>", "target pack file size").argParser((v) => parseSize(v)))
-    .addOption(new Option("--write-key-file <file>", "use this write key (made before, e.g. by an earlier init) instead of a new one; nothing secret is printed"))
+    .addOption(new Option("--write-key-file <file>", "make a copy of the repository this write key was made for (its config travels in the key): no identity needed, nothing secret printed"))
     .addOption(retentionOpt())
     .addOption(jsonOpt())
     .action((o) => init(o));

@@ -25,7 +25,7 @@ before(async () => {
   assert.equal(kg.code, 0, kg.stderr);
   const recipient = /# public key: (age1\S+)/.exec(readFileSync(key, "utf8"))![1];
   const run = fake.startRun(201);
-  const init = await runCli(["init", "-r", "artifacts:bot", "--recipient", recipient, "--pack-size", "1MiB"], { env: envFor(fake, run) });
+  const init = await runCli(["init", "-r", "artifacts:bot", "-i", key, "--pack-size", "1MiB"], { env: envFor(fake, run) });
   assert.equal(init.code, 0, init.stderr);
   writeKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1];
 });

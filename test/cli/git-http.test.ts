@@ -111,7 +111,7 @@ before(async () => {
   env = { GITHUB_TOKEN: TOKEN, GITHUB_SERVER_URL: server.url, TMPDIR: join(dir, "tmp") };
   assert.equal((await run(["keygen", "-o", join(dir, "identity.txt")])).code, 0);
   const recipient = /# public key: (age1\S+)/.exec(readFileSync(join(dir, "identity.txt"), "utf8"))![1];
-  const init = await run(["init", "-r", url, "--recipient", recipient, "--pack-size", "64KiB"]);
+  const init = await run(["init", "-r", url, "-i", join(dir, "identity.txt"), "--pack-size", "64KiB"]);
   assert.equal(init.code, 0, init.stderr);
   env.CAIRN_WRITE_KEY = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1];
 });

@@ -30,7 +30,7 @@ after(async () => {
 });
 
 async function race(url: string, label: string): Promise<void> {
-  const init = cairn(["init", "-r", url, "--recipient", recipient, "--pack-size", "128KiB"]);
+  const init = cairn(["init", "-r", url, "-i", identity(), "--pack-size", "128KiB"]);
   assert.equal(init.code, 0, init.stderr);
   const env = { CAIRN_WRITE_KEY: /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1] };
   const configs = ["a", "b"].map((name) => {

@@ -21,7 +21,7 @@ test("a backup into three repositories, one unreachable: the other two get compl
   const remote = join(r.dir, "remote.git");
   execFileSync("git", ["init", "--bare", "-q", remote]);
   const git = `git:${remote}`;
-  const init = cairn(["init", "-r", git, "--recipient", r.recipient]);
+  const init = cairn(["init", "-r", git, "-i", r.identityFile]);
   assert.equal(init.code, 0, init.stderr);
   const missing = `local:${join(r.dir, "nowhere")}`;
   writeFileSync(join(r.dir, "cairn.yml"), `repository:\n  - ${r.repoUrl}\n  - ${missing}\n  - ${git}\nsources:\n  - name: settings\n    files: [${join(r.dir, "a.conf")}]\n`);

@@ -21,7 +21,7 @@ before(async () => {
   writeFileSync(join(dir, "srv/config.json"), '{ "max_position": 0.5, "api_secret": "fail_planted_secret" }\n');
   assert.equal(cairn(["keygen", "-o", join(dir, "key.txt")]).code, 0);
   const recipient = readFileSync(join(dir, "key.txt"), "utf8").split("\n")[1].split(": ")[1];
-  const init = cairn(["init", "-r", `local:${join(dir, "repo")}`, "--recipient", recipient]);
+  const init = cairn(["init", "-r", `local:${join(dir, "repo")}`, "-i", join(dir, "key.txt")]);
   assert.equal(init.code, 0, init.stderr);
   writeKey = /^CAIRN_WRITE_KEY=(\S+)$/m.exec(init.stdout)![1];
   // A workflow's GITHUB_TOKEN, in a repository where Actions may not create pull requests (the default).
