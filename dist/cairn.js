@@ -58829,7 +58829,7 @@ async function readEntries(repo, ref, entries) {
     const out = [];
     for (const e of entries) {
       const parts = [];
-      for await (const batch of reader.read(reader.locateAll(e.chunks))) parts.push(...batch);
+      for await (const batch of reader.read(reader.locateAll(e.chunks, e.salted ? SALT : 0))) parts.push(...batch);
       const data = Buffer.concat(parts);
       if (data.length !== e.size) throw new IntegrityError(`snapshot ${ref.id.slice(0, 8)}: ${e.path}: read ${data.length} bytes, the snapshot says ${e.size}`);
       out.push(data);
@@ -62248,7 +62248,8 @@ async function forget(repo, opts2) {
     const groups = decide(await loadSnapshots(repo), opts2);
     const removed = groups.flatMap((g2) => g2.snapshots.filter((s3) => !s3.keep).map((s3) => s3.id));
     if (!opts2.dryRun && removed.length > 0) {
-      await repo.saveMeta("forgotten", () => [JSON.stringify({ version: 1, time: (/* @__PURE__ */ new Date()).toISOString(), snapshots: removed }) + "\n"]);
+      const record2 = JSON.stringify({ version: 1, time: (/* @__PURE__ */ new Date()).toISOString(), snapshots: removed }) + "\n";
+      await repo.saveMeta("forgotten", () => [record2]);
       for (const id of removed) {
         opts2.signal?.throwIfAborted();
         await repo.backend.remove({ type: "snapshot", name: id }, { signal: opts2.signal });

@@ -6,7 +6,7 @@ import { Index } from "./repository/chunk-index.ts";
 import { withLock } from "./repository/lock.ts";
 import { ChunkReader } from "./repository/reader.ts";
 import type { Repository } from "./repository/repository.ts";
-import type { SnapshotEntry, SnapshotRef } from "./snapshot/snapshot.ts";
+import { SALT, type SnapshotEntry, type SnapshotRef } from "./snapshot/snapshot.ts";
 
 /** The contents of `entries` (entries of `ref`), in order. Needs the identity. */
 export async function readEntries(repo: Repository, ref: SnapshotRef, entries: SnapshotEntry[]): Promise<Buffer[]> {
@@ -16,7 +16,8 @@ export async function readEntries(repo: Repository, ref: SnapshotRef, entries: S
     const out: Buffer[] = [];
     for (const e of entries) {
       const parts: Buffer[] = [];
-      for await (const batch of reader.read(reader.locateAll(e.chunks))) parts.push(...batch);
+      // A salted entry's chunks start with salt that is not content (snapshot.ts).
+      for await (const batch of reader.read(reader.locateAll(e.chunks, e.salted ? SALT : 0))) parts.push(...batch);
       const data = Buffer.concat(parts);
       if (data.length !== e.size) throw new IntegrityError(`snapshot ${ref.id.slice(0, 8)}: ${e.path}: read ${data.length} bytes, the snapshot says ${e.size}`);
       out.push(data);

@@ -26,7 +26,7 @@ before(async () => {
   writeFileSync(join(dir, "data.bin"), randomBytes(10_000));
   writeFileSync(join(dir, "cairn.yml"), `repository: artifacts:bot\nsources:\n  - { name: data, files: [${join(dir, "data.bin")}] }\n`);
   const id = await keygen();
-  const { writeKey } = await init(await resolveSettings({ repository: "artifacts:bot" }, envFor(fake, fake.startRun(1))), { recipients: [id.recipient] });
+  const { writeKey } = await init(await resolveSettings({ repository: "artifacts:bot", identity: id.text }, envFor(fake, fake.startRun(1))), { recipients: [] });
   fake.endRun(1);
   env = { CAIRN_WRITE_KEY: writeKey };
 });

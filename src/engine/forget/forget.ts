@@ -62,7 +62,8 @@ export async function forget(repo: Repository, opts: ForgetOptions): Promise<For
     if (!opts.dryRun && removed.length > 0) {
       // First the record of what is removed (sealed and MACed like a snapshot),
       // so the chain check (snapshot.ts) tells a forgotten snapshot from a deleted one.
-      await repo.saveMeta("forgotten", () => [JSON.stringify({ version: 1, time: new Date().toISOString(), snapshots: removed }) + "\n"]);
+      const record = JSON.stringify({ version: 1, time: new Date().toISOString(), snapshots: removed }) + "\n";
+      await repo.saveMeta("forgotten", () => [record]);
       for (const id of removed) {
         opts.signal?.throwIfAborted();
         await repo.backend.remove({ type: "snapshot", name: id }, { signal: opts.signal });
