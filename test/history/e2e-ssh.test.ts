@@ -85,7 +85,6 @@ describe("settings history over ssh", { skip }, () => {
     sshd = await fx.start();
     const key = join(dir, "key.txt");
     assert.equal(cairn(["keygen", "-o", key]).code, 0);
-    const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
     const init = cairn(["init", "-r", `local:${join(dir, "repo")}`, "-i", key]);
     assert.equal(init.code, 0, init.stderr);
     world = gitHubWorld(dir);
