@@ -95,7 +95,6 @@ process.stdout.write(execFileSync("du", ["-sh", join(bot, "data", "trading_bot.d
 
 say("Make an age identity: the only key that can read backups. Keep it offline.");
 cairn(["keygen", "-o", "key.txt"]);
-const recipient = readFileSync(join(root, "key.txt"), "utf8").split("\n")[1].split(": ")[1];
 
 say("Create an encrypted repository owned by that identity; it prints a write key for the backup machine");
 const writeKey = /CAIRN_WRITE_KEY=(\S+)/.exec(cairn(["init", "-r", "local:repo", "-i", "key.txt"]))![1];

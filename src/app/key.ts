@@ -6,7 +6,7 @@ import { withLock } from "../engine/repository/lock.ts";
 import { encodeRecipient, parseRecipient } from "../engine/crypto/age.ts";
 import { UsageError } from "../errors.ts";
 import { openRepository } from "./repository.ts";
-import type { Settings } from "./settings.ts";
+import { requireRepository, type Settings } from "./settings.ts";
 
 export interface KeyReport {
   repository: string;
@@ -23,6 +23,10 @@ export async function keyShow(settings: Settings, req: { signal?: AbortSignal } 
 }
 
 export async function keyChange(settings: Settings, req: { add?: string; remove?: string; signal?: AbortSignal }): Promise<KeyReport> {
+  // Artifacts keep a copy of the config in each run and refuse copies that differ: it cannot be replaced.
+  if (requireRepository(settings).startsWith("artifacts:")) {
+    throw new UsageError("the recipients of an artifacts: repository cannot change (each run keeps a copy of its config, and copies must agree)", "make a new repository with `cairn init` for the new recipients");
+  }
   const repo = await openRepository(settings, "identity", req.signal);
   let recipients = repo.config.recipients;
   if (req.add) {

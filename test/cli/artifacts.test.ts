@@ -54,7 +54,6 @@ before(async () => {
   writeFileSync(join(dir, "b.yml"), `repository: artifacts:bot\nsources:\n  - { name: b, files: [srv/b.bin] }\n`);
   const kg = await runCli(["keygen", "-o", key]);
   assert.equal(kg.code, 0, kg.stderr);
-  const recipient = /# public key: (age1\S+)/.exec(readFileSync(key, "utf8"))![1];
   run1 = fake.startRun(101);
   const init = await runCli(["init", "-r", "artifacts:bot", "-i", key, "--pack-size", "1MiB"], { env: envFor(fake, run1) });
   assert.equal(init.code, 0, init.stderr);

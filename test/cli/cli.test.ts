@@ -35,7 +35,6 @@ before(() => {
     `repository: local:${repoDir}\nsources:\n  - name: trading-db\n    sqlite: srv/data/bot.db\n  - name: settings\n    files: [srv/config/*.json, srv/.env]\n`,
   );
   assert.equal(cairn(["keygen", "-o", key]).code, 0);
-  const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
   const init = cairn(["init", "-r", `local:${repoDir}`, "-i", key]);
   assert.equal(init.code, 0, init.stderr);
   const m = /^CAIRN_WRITE_KEY=(CAIRN-WRITE-KEY-1[0-9A-Z]+)$/m.exec(init.stdout);

@@ -55,7 +55,6 @@ test("npm pack's tarball installs into a prefix offline, and its bin/cairn runs 
   // A backup uses the worker threads: worker.js must have been installed beside the bundle.
   const id = join(tmp.dir, "id.txt");
   run(["keygen", "-o", id]);
-  const recipient = /# public key: (age1\S+)/.exec(readFileSync(id, "utf8"))![1];
   const writeKey = /CAIRN_WRITE_KEY=(\S+)/.exec(run(["init", "-r", `local:${join(tmp.dir, "repo")}`, "-i", id]))![1];
   mkdirSync(join(tmp.dir, "srv"));
   writeFileSync(join(tmp.dir, "srv", "settings.json"), '{"risk":0.01}\n');

@@ -74,7 +74,6 @@ sources:
     fx = new SshFixture();
     sshd = await fx.start();
     assert.equal(cairn(["keygen", "-o", key]).code, 0);
-    const recipient = readFileSync(key, "utf8").split("\n")[1].split(": ")[1];
     const init = cairn(["init", "-r", `local:${repo}`, "-i", key]);
     assert.equal(init.code, 0, init.stderr);
     env = {

@@ -380,3 +380,12 @@ test("a metadata file that decompresses to more than 512 MiB is refused without 
   assert.equal(v.code, 3, v.stdout + v.stderr);
   assert.match(v.stdout, new RegExp(`index ${name}: decompresses to more than 512 MiB`));
 });
+
+test("key add refuses an artifacts: repository (its config copies must agree), saying what to do", () => {
+  const key = join(root, "art-key.txt");
+  keygen(key);
+  const r = cairn(["key", "add", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "-r", "artifacts:bot", "-i", key]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /recipients of an artifacts: repository cannot change/);
+  assert.match(r.stderr, /hint: make a new repository/);
+});

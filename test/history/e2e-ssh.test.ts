@@ -51,7 +51,6 @@ describe("settings history over ssh, through the CLI", { skip }, () => {
     sshd = await fx.start();
     keyFile = join(dir, "key.txt");
     assert.equal(cairn(["keygen", "-o", keyFile]).code, 0);
-    const recipient = readFileSync(keyFile, "utf8").split("\n")[1].split(": ")[1];
     const init = cairn(["init", "-r", `local:${join(dir, "repo")}`, "-i", keyFile]);
     assert.equal(init.code, 0, init.stderr);
     world = await servedGitHubWorld(dir);

@@ -223,9 +223,8 @@ export class Repository {
     if (!owner) throw new NoKeyError("changing the recipients needs the owner's identity", `the owner is ${this.config.owner}; pass its identity with -i FILE`);
     if (recipients.length === 0) throw new UsageError("a repository needs at least one recipient");
     recipients.forEach(parseRecipient);
-    const { mac: _mac, owner: _owner, writeRecipient: _wr, ...body } = this.config;
-    void _mac, _owner, _wr;
-    const made = makeConfig(owner, { ...body, recipients: [...new Set(recipients)] });
+    const { version, id, created, packSize, salt } = this.config;
+    const made = makeConfig(owner, { version, id, created, packSize, salt, recipients: [...new Set(recipients)] });
     made.keys.identities = this.keys.identities;
     await this.backend.save({ type: "keys", name: "" }, made.keysFile);
     await this.backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));

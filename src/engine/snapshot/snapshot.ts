@@ -1,6 +1,6 @@
 // A snapshot: what one backup saw. Every entry lists its chunks in order, so
 // a snapshot is complete on its own however little new data it stored.
-import { IntegrityError, UsageError } from "../../errors.ts";
+import { IntegrityError, NoKeyError, UsageError } from "../../errors.ts";
 import { IdList, startsAt } from "../chunk/idtable.ts";
 import { decrypt, encrypt } from "../crypto/age.ts";
 import type { Repository } from "../repository/repository.ts";
@@ -307,7 +307,19 @@ export function sealInfo(s: NewSnapshot, recipients: Buffer[]): NewSnapshot {
 /** Put the sealed info back into the sources, when the repository was opened with an identity. */
 function unsealInfo<T extends SnapshotHead>(repo: Repository, s: T, what: string): T {
   if (!repo.canReadData || typeof s.sealed !== "string") return s;
-  const infos = JSON.parse(decrypt(Buffer.from(s.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`).toString("utf8"));
+  let plain: Buffer;
+  try {
+    plain = decrypt(Buffer.from(s.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`);
+  } catch (err) {
+    if (err instanceof NoKeyError) return s; // sealed before this identity's recipient was added
+    throw err;
+  }
+  let infos: unknown;
+  try {
+    infos = JSON.parse(plain.toString("utf8"));
+  } catch {
+    infos = undefined;
+  }
   if (!Array.isArray(infos) || infos.length !== s.sources.length) throw new IntegrityError(`${what}: its sealed source info does not match its sources`);
   s.sources.forEach((x, i) => (x.info = infos[i]));
   return s;
