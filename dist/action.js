@@ -50256,13 +50256,12 @@ var Repository = class _Repository {
    * the runners (the old one refuses the new config).
    */
   async changeRecipients(recipients) {
-    const owner = this.keys.ownerMacKey ? this.keys.identities.find((id) => encodeRecipient(id.publicKey) === this.config.owner) : void 0;
+    const owner = this.keys.ownerMacKey ? this.keys.identities.find((id2) => encodeRecipient(id2.publicKey) === this.config.owner) : void 0;
     if (!owner) throw new NoKeyError("changing the recipients needs the owner's identity", `the owner is ${this.config.owner}; pass its identity with -i FILE`);
     if (recipients.length === 0) throw new UsageError("a repository needs at least one recipient");
     recipients.forEach(parseRecipient);
-    const { mac: _mac2, owner: _owner, writeRecipient: _wr, ...body2 } = this.config;
-    void _mac2, _owner, _wr;
-    const made = makeConfig(owner, { ...body2, recipients: [...new Set(recipients)] });
+    const { version: version2, id, created, packSize, salt } = this.config;
+    const made = makeConfig(owner, { version: version2, id, created, packSize, salt, recipients: [...new Set(recipients)] });
     made.keys.identities = this.keys.identities;
     await this.backend.save({ type: "keys", name: "" }, made.keysFile);
     await this.backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));
@@ -51215,7 +51214,19 @@ function sealInfo(s, recipients) {
 }
 function unsealInfo(repo, s, what) {
   if (!repo.canReadData || typeof s.sealed !== "string") return s;
-  const infos = JSON.parse(decrypt(Buffer.from(s.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`).toString("utf8"));
+  let plain;
+  try {
+    plain = decrypt(Buffer.from(s.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`);
+  } catch (err) {
+    if (err instanceof NoKeyError) return s;
+    throw err;
+  }
+  let infos;
+  try {
+    infos = JSON.parse(plain.toString("utf8"));
+  } catch {
+    infos = void 0;
+  }
   if (!Array.isArray(infos) || infos.length !== s.sources.length) throw new IntegrityError(`${what}: its sealed source info does not match its sources`);
   s.sources.forEach((x, i) => x.info = infos[i]);
   return s;

@@ -41547,13 +41547,12 @@ var Repository = class _Repository {
    * the runners (the old one refuses the new config).
    */
   async changeRecipients(recipients) {
-    const owner = this.keys.ownerMacKey ? this.keys.identities.find((id) => encodeRecipient(id.publicKey) === this.config.owner) : void 0;
+    const owner = this.keys.ownerMacKey ? this.keys.identities.find((id2) => encodeRecipient(id2.publicKey) === this.config.owner) : void 0;
     if (!owner) throw new NoKeyError("changing the recipients needs the owner's identity", `the owner is ${this.config.owner}; pass its identity with -i FILE`);
     if (recipients.length === 0) throw new UsageError("a repository needs at least one recipient");
     recipients.forEach(parseRecipient);
-    const { mac: _mac2, owner: _owner, writeRecipient: _wr, ...body2 } = this.config;
-    void _mac2, _owner, _wr;
-    const made = makeConfig(owner, { ...body2, recipients: [...new Set(recipients)] });
+    const { version: version2, id, created, packSize, salt } = this.config;
+    const made = makeConfig(owner, { version: version2, id, created, packSize, salt, recipients: [...new Set(recipients)] });
     made.keys.identities = this.keys.identities;
     await this.backend.save({ type: "keys", name: "" }, made.keysFile);
     await this.backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(made.config, null, 2) + "\n"));
@@ -42506,7 +42505,19 @@ function sealInfo(s3, recipients) {
 }
 function unsealInfo(repo, s3, what) {
   if (!repo.canReadData || typeof s3.sealed !== "string") return s3;
-  const infos = JSON.parse(decrypt(Buffer.from(s3.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`).toString("utf8"));
+  let plain;
+  try {
+    plain = decrypt(Buffer.from(s3.sealed, "base64"), repo.keys.identities, `${what}: its sealed source info`);
+  } catch (err) {
+    if (err instanceof NoKeyError) return s3;
+    throw err;
+  }
+  let infos;
+  try {
+    infos = JSON.parse(plain.toString("utf8"));
+  } catch {
+    infos = void 0;
+  }
   if (!Array.isArray(infos) || infos.length !== s3.sources.length) throw new IntegrityError(`${what}: its sealed source info does not match its sources`);
   s3.sources.forEach((x, i) => x.info = infos[i]);
   return s3;
@@ -58639,7 +58650,7 @@ async function backup3(flags) {
         const s3 = snapshot.stats;
         const unread = snapshot.incomplete ?? [];
         process.stdout.write(
-          `snapshot ${id.slice(0, 8)} of ${snapshot.host} saved${several ? ` in ${r.repository}` : ""}${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}
+          `snapshot ${id} (number ${snapshot.seq}) of ${snapshot.host} saved${several ? ` in ${r.repository}` : ""}${snapshot.full ? " (full)" : ""}${unread.length ? `, incomplete (${unread.length} not read)` : ""}
 ` + snapshot.sources.map((src) => `  ${src.name} (${src.kind}): ${src.files} file(s), ${formatBytes(src.size)}
 `).join("") + `  read ${formatBytes(s3.bytes)}, new ${formatBytes(s3.newBytes)} in ${s3.newChunks} of ${s3.chunks} chunks, ${storedText(s3.bytes, s3.storedBytes)}, ${(s3.durationMs / 1e3).toFixed(1)} s
 ` + (r.report.expires ? `  expires ${r.report.expires.toISOString().replace(/\.\d+Z$/, "Z")} (when the first file it needs expires)
@@ -62649,6 +62660,9 @@ async function keyShow(settings, req = {}) {
   return { repository: repo.backend.properties.location, owner: repo.config.owner, recipients: repo.config.recipients, fingerprint: repo.fingerprint };
 }
 async function keyChange(settings, req) {
+  if (requireRepository(settings).startsWith("artifacts:")) {
+    throw new UsageError("the recipients of an artifacts: repository cannot change (each run keeps a copy of its config, and copies must agree)", "make a new repository with `cairn init` for the new recipients");
+  }
   const repo = await openRepository(settings, "identity", req.signal);
   let recipients = repo.config.recipients;
   if (req.add) {
