@@ -260,7 +260,7 @@ export class GitBackend implements Backend {
     this.remote = opts.remote;
     this.pushLimit = opts.pushLimit ?? PUSH_LIMIT;
     this.tmpRoot = opts.tmpRoot ?? tmpdir();
-    this.properties = { location: opts.remote.location, atomicWrites: true };
+    this.properties = { location: opts.remote.location, atomicWrites: true, maxFileSize: MAX_FILE_SIZE };
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
