@@ -31,7 +31,7 @@
 // URL, or a file in the scratch repository.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CairnError, UsageError } from "../errors.ts";
@@ -314,8 +314,13 @@ export class GitBackend implements Backend {
   }
 
   private ready(signal?: AbortSignal): Promise<void> {
-    this.synced ??= this.serial(() => this.fetchTip(signal));
-    this.synced.catch(() => (this.synced = undefined));
+    if (!this.synced) {
+      const synced = this.serial(() => this.fetchTip(signal));
+      this.synced = synced;
+      synced.catch(() => {
+        if (this.synced === synced) this.synced = undefined; // tried again by the next call
+      });
+    }
     return this.synced;
   }
 
@@ -389,11 +394,8 @@ export class GitBackend implements Backend {
     }
     await this.ready(opts?.signal);
     if (h.type === "pack") {
-      const dir = await this.scratchDir();
-      const file = join(dir, `pack-${h.name}`);
-      await writeFile(file, pieces, { mode: 0o600 });
-      const blob = await this.text(["hash-object", "-w", "--", file], { signal: opts?.signal });
-      this.cached.set(h.name, file);
+      // Into the scratch repository only; read back from there if loaded before it is pushed.
+      const blob = await this.text(["hash-object", "-w", "--stdin"], { input: Buffer.concat(pieces), signal: opts?.signal });
       this.dropRefs.delete(h.name);
       if (this.tree.get(path)?.size === size && this.pending.get(path) === undefined) return; // already pushed
       this.newPacks.set(h.name, { blob, size });
@@ -417,11 +419,20 @@ export class GitBackend implements Backend {
     const e = this.view(path);
     if (!e) throw new NotExistError(h);
     if (h.type === "pack") {
-      const file = this.cached.get(h.name) ?? (await this.fetchPack(h, opts?.signal));
+      const local = this.newPacks.get(h.name);
+      const file = this.cached.get(h.name) ?? (local ? await this.extract(h.name, local.blob, opts?.signal) : await this.fetchPack(h, opts?.signal));
       return await readRange(file, range ?? { offset: 0, length: e.size });
     }
     const data = (await this.git(["cat-file", "blob", e.oid], { signal: opts?.signal })).stdout;
     return range ? data.subarray(range.offset, range.offset + range.length) : data;
+  }
+
+  /** A pack's blob from the scratch repository into a file, for ranged reads. */
+  private async extract(id: string, blob: string, signal?: AbortSignal): Promise<string> {
+    const file = join(await this.scratchDir(), `pack-${id}`);
+    await this.git(["cat-file", "blob", blob], { outFile: file, signal });
+    this.cached.set(id, file);
+    return file;
   }
 
   /** The pack's bytes in a scratch file: fetched with every other pack asked for meanwhile, in one fetch. */
@@ -461,10 +472,7 @@ export class GitBackend implements Backend {
           continue;
         }
         try {
-          const file = join(await this.scratchDir(), `pack-${id}`);
-          await this.git(["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal });
-          this.cached.set(id, file);
-          settle(id, undefined, file);
+          settle(id, undefined, await this.extract(id, `refs/cairn/packs/${id}:${id}`, signal));
         } catch (err) {
           settle(id, err);
         }
