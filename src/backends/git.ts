@@ -561,7 +561,7 @@ export class GitBackend implements Backend {
       const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
       for (const { id } of group) {
         // A rejected pack ref already holds a pack of this name: the same bytes (names are their SHA-256).
-        if (r.code === 0 || new RegExp(`\\t${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
+        if (r.code === 0 || new RegExp(`:${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
       }
       if (r.code !== 0 && [...group].some(({ id }) => this.newPacks.has(id))) {
         throw new GitError(`pushing packs to ${this.remote.location}`, r.stderr + r.stdout.toString("utf8"), this.remote.secrets);

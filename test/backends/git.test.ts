@@ -123,6 +123,18 @@ describe("git backend: runs that race", () => {
     await assert.rejects(open("rm").load({ type: "pack", name: hex("gone") }), (err: unknown) => a.isNotExist(err));
   });
 
+  test("a pack whose ref already holds another commit (same name, so the same bytes) counts as pushed", async () => {
+    const id = hex("pack already there");
+    const tree = execFileSync("git", ["--git-dir", remote, "mktree"], { input: "" }).toString().trim();
+    const other = execFileSync("git", ["--git-dir", remote, "commit-tree", tree, "-m", "made elsewhere"], { env: { ...process.env, GIT_AUTHOR_NAME: "x", GIT_AUTHOR_EMAIL: "x@x", GIT_COMMITTER_NAME: "x", GIT_COMMITTER_EMAIL: "x@x" } }).toString().trim();
+    execFileSync("git", ["--git-dir", remote, "update-ref", `refs/cairn-packs/there/${id}`, other]);
+    const b = open("there");
+    await b.save({ type: "pack", name: id }, Buffer.from("pack already there"));
+    await b.save({ type: "snapshot", name: hex("s") }, Buffer.from("s"));
+    await b.flush();
+    assert.deepEqual(await names(open("there"), "snapshot"), [hex("s")]);
+  });
+
   test("packs are pushed in pushes of at most the push limit", async () => {
     const b = new GitBackend({ remote: parseGitUrl(`git:${remote}#limit`, undefined), pushLimit: 100_000 });
     opened.push(b);
