@@ -146,14 +146,14 @@ const HINTS: Record<Cause, string | undefined> = {
 
 /** A git command that failed; its message says what failed and, where known, what to do. Holds no token. */
 export class GitError extends CairnError {
-  readonly cause_: Cause;
+  readonly reason: Cause;
   readonly retryable: boolean;
   readonly stderr: string;
   constructor(what: string, stderr: string, secrets: readonly string[]) {
     const clean = redact(stderr, secrets);
     const cause = CAUSES.find(([, re]) => re.test(clean))?.[0] ?? "other";
     super(`${what} failed: ${lastLines(clean)}`, undefined, HINTS[cause]);
-    this.cause_ = cause;
+    this.reason = cause;
     this.retryable = cause === "unreachable";
     this.stderr = clean;
   }
@@ -176,7 +176,7 @@ function lastLines(s: string): string {
     .trim()
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l && !/^hint:/.test(l));
+    .filter((l) => l && !/^(hint:|Done$|To )/.test(l));
   return lines.slice(-3).join(" / ") || "(no message)";
 }
 
