@@ -249,7 +249,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<{ i
 /** Pack size to aim for: the repository's, capped for a backend with a file size limit (a pack overshoots by up to a frame and a chunk). */
 function packSizeFor(repo: Repository): number {
   const max = repo.backend.properties.maxFileSize;
-  return max === undefined ? repo.config.packSize : Math.max(1 << 20, Math.min(repo.config.packSize, max - 2 * (FRAME + MAX_CHUNK)));
+  return max === undefined ? repo.config.packSize : Math.min(repo.config.packSize, Math.max(1 << 20, max - 2 * (FRAME + MAX_CHUNK)));
 }
 
 /** The list references of the latest snapshot's entries, by source and path: the bases a new snapshot diffs against. */
