@@ -458,11 +458,17 @@ export class GitBackend implements Backend {
         else w.resolve(file!);
       }
     };
+    // Fetched into a repository of their own, removed once the packs are
+    // copied out: a restore's temp space holds each pack once.
+    let batchDir: string | undefined;
     const fetch = async (group: string[]) => {
       const specs = group.map((id) => `+${this.packRef(id)}:refs/cairn/packs/${id}`);
-      return await this.git(["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
+      return await runGit(batchDir, ["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true, env: this.remote.env }, this.remote.secrets);
     };
     try {
+      batchDir = await mkdtemp(join(await this.scratchDir(), "fetch-"));
+      await runGit(undefined, ["init", "--bare", "-q", batchDir], {}, []);
+      await appendFile(join(batchDir, "config"), SCRATCH_CONFIG);
       let r = await fetch(ids);
       const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
       for (const id of ids) {
@@ -472,13 +478,18 @@ export class GitBackend implements Backend {
           continue;
         }
         try {
-          settle(id, undefined, await this.extract(id, `refs/cairn/packs/${id}:${id}`, signal));
+          const file = join(await this.scratchDir(), `pack-${id}`);
+          await runGit(batchDir, ["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal }, this.remote.secrets);
+          this.cached.set(id, file);
+          settle(id, undefined, file);
         } catch (err) {
           settle(id, err);
         }
       }
     } catch (err) {
       for (const id of ids) settle(id, err);
+    } finally {
+      if (batchDir) await rm(batchDir, { recursive: true, force: true });
     }
   }
 
