@@ -74,7 +74,7 @@ for (let day = 0; day <= days; day++) {
   const started = Date.now();
   const out = JSON.parse(cairn(["backup", "-c", "cairn.yml", "--json", ...(full ? ["--full"] : [])]));
   rows.push({ day, full, stored: out.stats.storedBytes, remote: remoteBytes(remote), seconds: (Date.now() - started) / 1000 });
-  process.stderr.write(`day ${day}${full ? " (full)" : ""}: stored ${mb(out.stats.storedBytes)} MB, remote ${mb(rows.at(-1)!.remote)} MB, ${rows.at(-1)!.seconds.toFixed(1)} s\n`);
+  process.stderr.write(`day ${day}${full ? " (full)" : ""}: stored ${mb(out.stats.storedBytes)} MB, remote ${mb(rows.at(-1)!.remote)} MB, the next backup fetches ${mb(fetchedBytes(remote))} MB, ${rows.at(-1)!.seconds.toFixed(1)} s\n`);
 }
 
 const fetched = fetchedBytes(remote);

@@ -14,6 +14,7 @@ const ALLOWED = [
   /^app\/settings\.ts$/, // the one place settings come from
   /^transport\/local\.ts$/, // a local command inherits this process's environment, as any child does
   /^history\/git\.ts$/, // so does git, run for the settings history
+  /^backends\/git\.ts$/, // and for a git repository
 ];
 
 /** Where process.env may only be written: @actions/artifact reads the Actions runtime from there, and nothing else can give it. */

@@ -211,10 +211,13 @@ function repositoryUrls(given: string | string[] | undefined, config: Config | u
   return [...new Set(urls)];
 }
 
-/** A relative local path in cairn.yml is relative to cairn.yml, like the sources. */
+/** A relative path in cairn.yml (local:PATH, git:PATH) is relative to cairn.yml, like the sources. */
 function fromConfig(url: string, config: Config): string {
   const local = /^local:(?!\/)(.+)$/.exec(url);
-  return local ? `local:${resolve(config.baseDir, local[1])}` : url;
+  if (local) return `local:${resolve(config.baseDir, local[1])}`;
+  // git:PATH[#BRANCH]: not a URL (scheme://) and not host:path.
+  const git = /^git:(?![a-z][a-z0-9+.-]*:\/\/)(?![^/#]*:)(?!\/)([^#]+)(#.*)?$/i.exec(url);
+  return git ? `git:${resolve(config.baseDir, git[1])}${git[2] ?? ""}` : url;
 }
 
 function sshSecrets(input: SettingsInput, env: Env): SshSecrets {

@@ -23,6 +23,8 @@ export interface BackendProperties {
   location: string;
   /** Writes become visible all at once (never a half-written file). */
   atomicWrites: boolean;
+  /** The largest file the backend should hold (git: far below GitHub's 50 MB warning); packs are cut smaller. */
+  maxFileSize?: number;
   /** Present when files expire by themselves: stat() and list() then give each file's `expires`. */
   expiry?: ExpiryProperties;
 }

@@ -31,7 +31,7 @@
 // URL, or a file in the scratch repository.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CairnError, UsageError } from "../errors.ts";
@@ -146,14 +146,14 @@ const HINTS: Record<Cause, string | undefined> = {
 
 /** A git command that failed; its message says what failed and, where known, what to do. Holds no token. */
 export class GitError extends CairnError {
-  readonly cause_: Cause;
+  readonly reason: Cause;
   readonly retryable: boolean;
   readonly stderr: string;
   constructor(what: string, stderr: string, secrets: readonly string[]) {
     const clean = redact(stderr, secrets);
     const cause = CAUSES.find(([, re]) => re.test(clean))?.[0] ?? "other";
     super(`${what} failed: ${lastLines(clean)}`, undefined, HINTS[cause]);
-    this.cause_ = cause;
+    this.reason = cause;
     this.retryable = cause === "unreachable";
     this.stderr = clean;
   }
@@ -176,7 +176,7 @@ function lastLines(s: string): string {
     .trim()
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l && !/^hint:/.test(l));
+    .filter((l) => l && !/^(hint:|Done$|To )/.test(l));
   return lines.slice(-3).join(" / ") || "(no message)";
 }
 
@@ -260,7 +260,7 @@ export class GitBackend implements Backend {
     this.remote = opts.remote;
     this.pushLimit = opts.pushLimit ?? PUSH_LIMIT;
     this.tmpRoot = opts.tmpRoot ?? tmpdir();
-    this.properties = { location: opts.remote.location, atomicWrites: true };
+    this.properties = { location: opts.remote.location, atomicWrites: true, maxFileSize: MAX_FILE_SIZE };
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -314,8 +314,13 @@ export class GitBackend implements Backend {
   }
 
   private ready(signal?: AbortSignal): Promise<void> {
-    this.synced ??= this.serial(() => this.fetchTip(signal));
-    this.synced.catch(() => (this.synced = undefined));
+    if (!this.synced) {
+      const synced = this.serial(() => this.fetchTip(signal));
+      this.synced = synced;
+      synced.catch(() => {
+        if (this.synced === synced) this.synced = undefined; // tried again by the next call
+      });
+    }
     return this.synced;
   }
 
@@ -389,11 +394,8 @@ export class GitBackend implements Backend {
     }
     await this.ready(opts?.signal);
     if (h.type === "pack") {
-      const dir = await this.scratchDir();
-      const file = join(dir, `pack-${h.name}`);
-      await writeFile(file, pieces, { mode: 0o600 });
-      const blob = await this.text(["hash-object", "-w", "--", file], { signal: opts?.signal });
-      this.cached.set(h.name, file);
+      // Into the scratch repository only; read back from there if loaded before it is pushed.
+      const blob = await this.text(["hash-object", "-w", "--stdin"], { input: Buffer.concat(pieces), signal: opts?.signal });
       this.dropRefs.delete(h.name);
       if (this.tree.get(path)?.size === size && this.pending.get(path) === undefined) return; // already pushed
       this.newPacks.set(h.name, { blob, size });
@@ -417,11 +419,20 @@ export class GitBackend implements Backend {
     const e = this.view(path);
     if (!e) throw new NotExistError(h);
     if (h.type === "pack") {
-      const file = this.cached.get(h.name) ?? (await this.fetchPack(h, opts?.signal));
+      const local = this.newPacks.get(h.name);
+      const file = this.cached.get(h.name) ?? (local ? await this.extract(h.name, local.blob, opts?.signal) : await this.fetchPack(h, opts?.signal));
       return await readRange(file, range ?? { offset: 0, length: e.size });
     }
     const data = (await this.git(["cat-file", "blob", e.oid], { signal: opts?.signal })).stdout;
     return range ? data.subarray(range.offset, range.offset + range.length) : data;
+  }
+
+  /** A pack's blob from the scratch repository into a file, for ranged reads. */
+  private async extract(id: string, blob: string, signal?: AbortSignal): Promise<string> {
+    const file = join(await this.scratchDir(), `pack-${id}`);
+    await this.git(["cat-file", "blob", blob], { outFile: file, signal });
+    this.cached.set(id, file);
+    return file;
   }
 
   /** The pack's bytes in a scratch file: fetched with every other pack asked for meanwhile, in one fetch. */
@@ -447,11 +458,17 @@ export class GitBackend implements Backend {
         else w.resolve(file!);
       }
     };
+    // Fetched into a repository of their own, removed once the packs are
+    // copied out: a restore's temp space holds each pack once.
+    let batchDir: string | undefined;
     const fetch = async (group: string[]) => {
       const specs = group.map((id) => `+${this.packRef(id)}:refs/cairn/packs/${id}`);
-      return await this.git(["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
+      return await runGit(batchDir, ["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true, env: this.remote.env }, this.remote.secrets);
     };
     try {
+      batchDir = await mkdtemp(join(await this.scratchDir(), "fetch-"));
+      await runGit(undefined, ["init", "--bare", "-q", batchDir], {}, []);
+      await appendFile(join(batchDir, "config"), SCRATCH_CONFIG);
       let r = await fetch(ids);
       const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
       for (const id of ids) {
@@ -462,7 +479,7 @@ export class GitBackend implements Backend {
         }
         try {
           const file = join(await this.scratchDir(), `pack-${id}`);
-          await this.git(["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal });
+          await runGit(batchDir, ["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal }, this.remote.secrets);
           this.cached.set(id, file);
           settle(id, undefined, file);
         } catch (err) {
@@ -471,6 +488,8 @@ export class GitBackend implements Backend {
       }
     } catch (err) {
       for (const id of ids) settle(id, err);
+    } finally {
+      if (batchDir) await rm(batchDir, { recursive: true, force: true });
     }
   }
 
@@ -553,7 +572,7 @@ export class GitBackend implements Backend {
       const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
       for (const { id } of group) {
         // A rejected pack ref already holds a pack of this name: the same bytes (names are their SHA-256).
-        if (r.code === 0 || new RegExp(`\\t${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
+        if (r.code === 0 || new RegExp(`:${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
       }
       if (r.code !== 0 && [...group].some(({ id }) => this.newPacks.has(id))) {
         throw new GitError(`pushing packs to ${this.remote.location}`, r.stderr + r.stdout.toString("utf8"), this.remote.secrets);

@@ -17,6 +17,7 @@ import { DedupIndex } from "./repository/dedup.ts";
 import { BatchHasher } from "./chunk/hasher.ts";
 import { withLock } from "./repository/lock.ts";
 import { Packer } from "./pack/packer.ts";
+import { FRAME, MAX_CHUNK } from "./pack/frame.ts";
 import { Workers } from "./tasks.ts";
 import type { Repository } from "./repository/repository.ts";
 import { IdList, IdTable } from "./chunk/idtable.ts";
@@ -77,7 +78,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const gear = gearTable(repo.keys.gearSeed);
     // The main thread reads, chunks, deduplicates and seals; the workers hash and compress.
     const workers = new Workers(repo.keys.chunkIdKey);
-    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
+    const packer = new Packer(repo.backend, repo.dataRecipients, packSizeFor(repo), workers);
     const added = new IdTable(0);
     const used = new Set<string>();
     const indexed = new Set<string>();
@@ -269,6 +270,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       await workers.close();
     }
   });
+}
+
+/** Pack size to aim for: the repository's, capped for a backend with a file size limit (a pack overshoots by up to a frame and a chunk). */
+function packSizeFor(repo: Repository): number {
+  const max = repo.backend.properties.maxFileSize;
+  return max === undefined ? repo.config.packSize : Math.min(repo.config.packSize, Math.max(1 << 20, max - 2 * (FRAME + MAX_CHUNK)));
 }
 
 /**

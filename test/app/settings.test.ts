@@ -42,3 +42,23 @@ test("retention-days from the flag or input, else CAIRN_RETENTION_DAYS, else the
   });
   await assert.rejects(resolveSettings({ retentionDays: "0" }, RUN), /^UsageError: retention-days: "0"|retention-days: "0"/);
 });
+
+test("repositories: a list in cairn.yml (relative paths against cairn.yml), lines of CAIRN_REPOSITORY, or a list given; the first is the one other commands use", async () => {
+  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = await mkdtemp(join(tmpdir(), "cairn-settings-"));
+  try {
+    const cfg = join(dir, "cairn.yml");
+    await writeFile(cfg, "repository:\n  - local:backups\n  - git:mirror.git#nightly\n  - git:git@example.com:me/b.git\n  - github:me/b\nsources:\n  - { name: s, files: [a] }\n");
+    const s = await resolveSettings({ config: cfg, retryLock: "1m30s" }, {});
+    assert.deepEqual(s.repositories, [`local:${join(dir, "backups")}`, `git:${join(dir, "mirror.git")}#nightly`, "git:git@example.com:me/b.git", "github:me/b"]);
+    assert.equal(s.repository, s.repositories[0]);
+    assert.equal(s.retryLockMs, 90_000);
+    assert.deepEqual((await resolveSettings({ config: cfg }, { CAIRN_REPOSITORY: "local:/a\n\ngit:/b\n" })).repositories, ["local:/a", "git:/b"]);
+    assert.deepEqual((await resolveSettings({ config: cfg, repository: ["local:/x", "local:/x", "local:/y"] }, {})).repositories, ["local:/x", "local:/y"]);
+    await assert.rejects(resolveSettings({ retryLock: "5 minutes" }, {}), /--retry-lock: "5 minutes" is not a duration/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Backend, FileType } from "../../src/backends/backend.ts";
-import { GitBackend, GitConflictError, parseGitUrl } from "../../src/backends/git.ts";
+import { GitBackend, GitConflictError, GitError, parseGitUrl } from "../../src/backends/git.ts";
 import { UsageError } from "../../src/errors.ts";
 import { backendSuite } from "./suite.ts";
 
@@ -123,6 +123,18 @@ describe("git backend: runs that race", () => {
     await assert.rejects(open("rm").load({ type: "pack", name: hex("gone") }), (err: unknown) => a.isNotExist(err));
   });
 
+  test("a pack whose ref already holds another commit (same name, so the same bytes) counts as pushed", async () => {
+    const id = hex("pack already there");
+    const tree = execFileSync("git", ["--git-dir", remote, "mktree"], { input: "" }).toString().trim();
+    const other = execFileSync("git", ["--git-dir", remote, "commit-tree", tree, "-m", "made elsewhere"], { env: { ...process.env, GIT_AUTHOR_NAME: "x", GIT_AUTHOR_EMAIL: "x@x", GIT_COMMITTER_NAME: "x", GIT_COMMITTER_EMAIL: "x@x" } }).toString().trim();
+    execFileSync("git", ["--git-dir", remote, "update-ref", `refs/cairn-packs/there/${id}`, other]);
+    const b = open("there");
+    await b.save({ type: "pack", name: id }, Buffer.from("pack already there"));
+    await b.save({ type: "snapshot", name: hex("s") }, Buffer.from("s"));
+    await b.flush();
+    assert.deepEqual(await names(open("there"), "snapshot"), [hex("s")]);
+  });
+
   test("packs are pushed in pushes of at most the push limit", async () => {
     const b = new GitBackend({ remote: parseGitUrl(`git:${remote}#limit`, undefined), pushLimit: 100_000 });
     opened.push(b);
@@ -138,6 +150,36 @@ describe("git backend: runs that race", () => {
     }
     assert.equal(readFileSync(`${count}`, "utf8").trim().split("\n").length, 5, "every pack pushed");
     assert.equal(readFileSync(`${count}.n`, "utf8").trim().split("\n").length, 5 + 1, "one push per pack (60 kB each, limit 100 kB), then the metadata");
+  });
+
+  test("git's failures say what to do: unreachable (retryable), not a repository, a branch the server protects", async () => {
+    const u = new GitBackend({ remote: parseGitUrl("git:http://127.0.0.1:9/nothing.git", undefined) });
+    opened.push(u);
+    await assert.rejects(u.stat({ type: "config", name: "" }), (err: unknown) => {
+      assert.ok(u.isRetryable(err), `retryable: ${String(err)}`);
+      assert.match((err as GitError).hint ?? "", /could not be reached/);
+      return true;
+    });
+    const missing = new GitBackend({ remote: parseGitUrl(`git:${join(dir, "no-such.git")}`, undefined) });
+    opened.push(missing);
+    await assert.rejects(missing.stat({ type: "config", name: "" }), (err: unknown) => {
+      assert.ok(!missing.isRetryable(err) && !missing.isNotExist(err));
+      assert.match((err as GitError).hint ?? "", /check the repository URL/);
+      return true;
+    });
+    const b = open("protected");
+    await b.save({ type: "snapshot", name: hex("p") }, Buffer.from("p"));
+    const hook = join(remote, "hooks", "pre-receive");
+    writeFileSync(hook, `#!/bin/sh\necho "GH006: Protected branch update failed for refs/heads/protected." >&2\nexit 1\n`, { mode: 0o755 });
+    try {
+      await assert.rejects(b.flush(), (err: unknown) => {
+        assert.ok(!b.isRetryable(err));
+        assert.match((err as GitError).hint ?? "", /the branch is protected/);
+        return true;
+      });
+    } finally {
+      rmSync(hook);
+    }
   });
 
   test("URLs: git:URL#BRANCH and github:OWNER/REPO#BRANCH; a password in the URL or a bad branch is refused", () => {

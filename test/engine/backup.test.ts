@@ -41,3 +41,16 @@ test("a source that fails after several packs were saved leaves the repository a
   assert.ok(packsSaved >= 3, `the failing backup saved ${packsSaved} pack(s) before the source failed; the test needs several`);
   assert.deepEqual(picture(mem), before, "every file the failed backup wrote is gone, and nothing else changed");
 });
+
+test("a backend with a file size limit (git) gets packs below it, whatever pack size the repository asks for", async () => {
+  const mem = new MemoryBackend();
+  const limited = Object.assign(Object.create(mem), { properties: { ...mem.properties, maxFileSize: 5 << 20 } }) as MemoryBackend;
+  const id = identityFromSecret(randomBytes(32));
+  const { writeKey } = await Repository.init(mem, id, { packSize: 64 << 20 });
+  const repo = await Repository.open(limited, { writeKey: parseWriteKey(writeKey) });
+  const dump = new CommandSource("dump", ["sh", "-c", "head -c 12000000 /dev/urandom"]);
+  await backup(repo, { sources: [dump], transport: new LocalTransport(), log: silentLogger });
+  const packs = [...mem.files].filter(([k]) => k.startsWith("pack/")).map(([, v]) => v.length);
+  assert.ok(packs.length >= 3, `12 MB of random data in packs of at most 5 MiB: ${packs.join(", ")}`);
+  assert.ok(packs.every((n) => n <= 5 << 20), `every pack within the limit: ${packs.join(", ")}`);
+});
