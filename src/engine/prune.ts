@@ -93,10 +93,12 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     const neededPacks = new Set<string>();
     const neededLists = new Set<string>();
     const listCache = new Map<string, ReturnType<typeof loadList>>();
-    const load = async (name: string) => {
+    /** A snapshot with its chunk lists whole (unless only its head is wanted), and the bytes it was parsed from. */
+    const load = async (name: string, whole = true) => {
       const bytes = await repo.loadMetaBytes("snapshot", name);
       const { snapshot, refs } = parseSnapshotRefs(bytes, `snapshot ${name}`);
-      const head: Head = { packs: snapshot.packs, replaces: (snapshot as Snapshot & { replaces?: string }).replaces, bases: refs.map((r) => r.ref.base) };
+      const head: Head = { packs: snapshot.packs, replaces: snapshot.replaces, bases: refs.map((r) => r.ref.base) };
+      if (!whole) return { snapshot, head, bytes };
       for (const { entry, ref } of refs) {
         let base = listCache.get(ref.base);
         if (!base) listCache.set(ref.base, (base = loadList(repo, ref.base)));
@@ -110,7 +112,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     let snapshotNames = (await repo.listNames("snapshot")).filter((n) => !opts.without?.has(n));
     for (const name of snapshotNames) {
       try {
-        const { head } = await load(name);
+        const { head } = await load(name, false);
         heads.set(name, head);
         if (head.replaces) replacedBy.set(head.replaces, name);
       } catch (err) {

@@ -47,7 +47,7 @@ test("restore latest --source db takes the latest snapshot that has db, not the 
   assert.equal(readFileSync(join(target, [...files.keys()][0]), "utf8"), "the database, version 1\n");
   const none = cairn(["restore", "latest", "--source", "nope", "-c", both, "-i", repo.identityFile, "--target", join(repo.dir, "r0")]);
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /no snapshot has a source "nope"/);
+  assert.match(none.stderr, /no source "nope" in any snapshot/);
   assert.match(none.stderr, /db, settings/);
 });
 

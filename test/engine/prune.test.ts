@@ -95,7 +95,7 @@ function dirSize(dir: string): number {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).reduce((n, f) => n + (statSync(join(dir, f)).isFile() ? statSync(join(dir, f)).size : 0), 0);
 }
 
-test("prune removes the forgotten snapshots' packs, the unindexed packs and unused list files; every kept snapshot restores byte for byte", async () => {
+test("prune removes the forgotten snapshots' packs, the unindexed packs and unused list files; every kept snapshot restores byte for byte", async (t) => {
   const path = join(tmp.dir, "whole");
   cpSync(template, path, { recursive: true });
   const dry = await prune(await open(path, "identity"), { dryRun: true });
@@ -108,6 +108,7 @@ test("prune removes the forgotten snapshots' packs, the unindexed packs and unus
   assert.ok(r.packsRemoved > 3 && r.listsRemoved >= 1, JSON.stringify(r));
   assert.ok(r.repacked >= 1 && r.rewritten >= 1, `mostly unused packs are repacked: ${JSON.stringify(r)}`);
   assert.ok(Math.abs(before - dirSize(path) - r.bytesFreed) < 16384, `freed ${before - dirSize(path)}, said ${r.bytesFreed}`);
+  t.diagnostic(`repository ${before} -> ${dirSize(path)} bytes; ${JSON.stringify(r)}`);
   await checkKept(path, true);
   const again = await prune(await open(path, "identity"));
   assert.equal(again.packsRemoved + again.listsRemoved + again.indexRemoved + again.repacked, 0, `nothing left to remove: ${JSON.stringify(again)}`);
@@ -132,7 +133,7 @@ test("prune stops before removing anything when a snapshot's chunk is in none of
   assert.equal(dirSize(path), before);
 });
 
-test(`a prune SIGKILLed at random moments (${KILLS} times) leaves a valid repository; the next prune finishes it`, async () => {
+test(`a prune SIGKILLed at random moments (${KILLS} times) leaves a valid repository; the next prune finishes it`, async (t) => {
   // How long an uncut prune takes, from the child's "ready".
   const run = (path: string, killAfter: number) =>
     new Promise<{ steps: string[]; done: boolean; ms: number; firstStep: number }>((resolve, reject) => {
@@ -174,5 +175,6 @@ test(`a prune SIGKILLed at random moments (${KILLS} times) leaves a valid reposi
     await checkKept(path, i % 4 === 0);
     rmSync(path, { recursive: true, force: true });
   }
+  t.diagnostic(`${midway} of ${KILLS} kills landed mid-prune (${total} steps in an uncut run)`);
   assert.ok(midway >= KILLS / 4, `${midway} of ${KILLS} kills landed between a prune's first step and its end (${total} steps)`);
 });

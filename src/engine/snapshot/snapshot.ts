@@ -448,7 +448,7 @@ export async function findSnapshot(repo: Repository, ref: string, source?: strin
     const all = source === undefined ? every : every.filter((s) => s.snapshot.sources.some((x) => x.name === source));
     if (all.length === 0) {
       const names = [...new Set(every.flatMap((s) => s.snapshot.sources.map((x) => x.name)))].sort();
-      throw new UsageError(`no snapshot has a source "${source}"`, `the sources in this repository: ${names.join(", ")}`);
+      throw new UsageError(`no source "${source}" in any snapshot`, `the sources in this repository: ${names.join(", ")}`);
     }
     const head = latest(all);
     if (!head) throw new UsageError("the repository has only snapshots dated in the future", "`cairn snapshots` lists them all; `cairn verify` names them");
