@@ -2,7 +2,7 @@
 import { backup as runBackup, type BackupProgress } from "../engine/backup.ts";
 import { snapshotExpiries } from "../engine/snapshot/expiry.ts";
 import type { NewSnapshot } from "../engine/snapshot/snapshot.ts";
-import { IncompleteSnapshotError } from "../errors.ts";
+import { errorMessage, IncompleteSnapshotError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { createSources } from "../sources/open.ts";
 import { createTransport } from "../transport/open.ts";
@@ -58,7 +58,12 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   req.signal?.addEventListener("abort", stop, { once: true });
   try {
     const { id, snapshot } = await runBackup(repo, { sources, transport, full: req.full, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    // The snapshot is saved: a failure to tell its expiry is a warning, not a failed backup.
+    const expiries = await snapshotExpiries(repo, [id]).catch((err: unknown) => {
+      req.log.warn(`snapshot ${id.slice(0, 8)} was saved, but its expiry could not be read: ${errorMessage(err)}; \`cairn snapshots\` shows it`);
+      return undefined;
+    });
+    const expires = expiries?.get(id)?.expires ?? null;
     return { repository: repo.backend.properties.location, id, snapshot, expires };
   } finally {
     req.signal?.removeEventListener("abort", stop);
