@@ -158,7 +158,12 @@ export async function backup(settings: Settings, req: BackupRequest): Promise<Ba
   try {
     const secret = new Set(config.sources.filter((s) => s.secret).map((s) => s.name));
     const { id, snapshot, newBytes } = await runBackup(repo, { sources, transport, full: req.full, secret, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    // The snapshot is saved: a failure to tell its expiry is a warning, not a failed backup.
+    const expiries = await snapshotExpiries(repo, [id]).catch((err: unknown) => {
+      req.log.warn(`snapshot ${id.slice(0, 8)} was saved, but its expiry could not be read: ${errorMessage(err)}; \`cairn snapshots\` shows it`);
+      return undefined;
+    });
+    const expires = expiries?.get(id)?.expires ?? null;
     const report: BackupReport = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;
     // The snapshot is saved: nothing the history does may lose it.

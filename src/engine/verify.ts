@@ -15,7 +15,7 @@ import { parseWriteKey } from "./crypto/keys.ts";
 import { ChunkReader } from "./repository/reader.ts";
 import { decompressFrame } from "./pack/frame.ts";
 import { parseTrailer } from "./pack/trailer.ts";
-import { expiringDependencies } from "./snapshot/expiry.ts";
+import { expiringDependencies, goneReason } from "./snapshot/expiry.ts";
 import { chainProblems, loadSnapshot, loadSnapshots } from "./snapshot/snapshot.ts";
 
 export interface VerifyOptions {
@@ -110,7 +110,7 @@ export async function verify(repo: Repository, opts: VerifyOptions): Promise<Ver
             }
           }
         }
-        for (const p of packs) if (!stored.has(p)) errors.push(`snapshot ${name} needs pack ${p}, which is missing`);
+        for (const p of packs) if (!stored.has(p)) errors.push(`snapshot ${name} needs pack ${p}, which ${await goneReason(repo, { type: "pack", name: p })}`);
       } catch (err) {
         errors.push(prefixed(`snapshot ${name}`, err));
       }

@@ -167,13 +167,33 @@ test("a snapshot's expiry is the earliest of every file it needs; verify names a
   const v = await verify(repo, { readData: 0 });
   assert.ok(v.errors.length > 0);
   for (const err of v.errors) assert.match(err, new RegExp(`^snapshot ${bad.id} depends on (pack|index|list) [0-9a-f]{64}, which expires on 20\\d\\d-.*before the snapshot itself.*an expiring dependency`));
-  // Once those files have expired, the snapshot needs what is gone: verify says so (the pack is missing).
+  // Once those files have expired, the snapshot needs what is gone: verify says so, and when.
   backend.now += 7 * DAY;
   const later = await verify(repo, { readData: 0 });
-  assert.ok(later.errors.some((x) => x.includes(bad.id) && /missing|expired/.test(x)), later.errors.join("\n"));
+  assert.ok(later.errors.some((x) => x.startsWith(`snapshot ${bad.id}`) && / expired on 20\d\d-/.test(x)), later.errors.join("\n"));
   assert.deepEqual(
     (await loadSnapshots(repo)).map((s) => s.id),
     [bad.id],
     "the first snapshot itself has expired and is no longer listed",
   );
+});
+
+test("verify says when a pack a snapshot needs expired", async () => {
+  const { backend, repo } = await setup();
+  const tmp = await tempDir("cairn-expiry-");
+  dirs.push(tmp);
+  const small = join(tmp.dir, "settings.json");
+  writeFileSync(small, JSON.stringify({ a: 1 }));
+  const run = async (days: number) => {
+    backend.retentionDays = days;
+    return await backup(repo, { sources: [new FilesSource("settings", [small])], transport: new LocalTransport(), log: silentLogger });
+  };
+  const first = await run(7);
+  backend.tellsExpiry = false;
+  const second = await run(30);
+  backend.tellsExpiry = true;
+  assert.deepEqual(second.snapshot.packs, first.snapshot.packs, "built on the first run's 7-day pack");
+  backend.now += 8 * DAY;
+  const v = await verify(repo, { readData: 0 });
+  assert.ok(v.errors.includes(`snapshot ${second.id} needs pack ${first.snapshot.packs[0]}, which expired on ${new Date(backend.now - 8 * DAY + 7 * DAY).toISOString().replace(/\.\d+Z$/, "Z")}`), v.errors.join("\n"));
 });

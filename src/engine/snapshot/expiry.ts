@@ -11,7 +11,7 @@
 //   verify names a needed file that expires before the snapshot's own file.
 //
 // On backends whose files never expire, everything here is a no-op.
-import type { Backend, FileType, Handle } from "../../backends/backend.ts";
+import { ExpiredError, type Backend, type FileType, type Handle } from "../../backends/backend.ts";
 import { Index } from "../repository/chunk-index.ts";
 import type { Repository } from "../repository/repository.ts";
 import { parseSnapshotRefs, type SnapshotHead } from "./snapshot.ts";
@@ -150,6 +150,17 @@ export async function expiringDependencies(repo: Repository, index: Index, ids: 
     }
   }
   return problems;
+}
+
+/** Why a needed file is not there: "expired on DATE" where the backend says so, else "is missing". */
+export async function goneReason(repo: Repository, h: Handle): Promise<string> {
+  if (!repo.backend.properties.expiry) return "is missing";
+  try {
+    await repo.backend.stat(h);
+    return "is missing";
+  } catch (err) {
+    return err instanceof ExpiredError ? `expired on ${day(err.expired)}` : "is missing";
+  }
 }
 
 const day = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
