@@ -95,3 +95,23 @@ test("the JSON Schema's name rule is the parser's: both cases allowed", () => {
   }
   assert.doesNotMatch("-db", pattern);
 });
+
+test("restore hooks: top level and per source, in the parser and the JSON Schema; a misspelt hook is named", () => {
+  const c = parseConfig(
+    `restore: { stop: "docker compose stop bot", start: "docker compose start bot" }
+sources:
+  - { name: db, sqlite: /srv/bot/data/trading_bot.db, restore: { stop: "systemctl stop bot" } }
+`,
+    "cairn.yml",
+    "/",
+  );
+  assert.deepEqual(c.restore, { stop: "docker compose stop bot", start: "docker compose start bot" });
+  assert.deepEqual(c.sources[0].restore, { stop: "systemctl stop bot" });
+  const schema = JSON.parse(generateSchema());
+  assert.ok(schema.properties.restore.properties.stop);
+  for (const kind of schema.properties.sources.items.anyOf) assert.ok(kind.properties.restore.properties.start);
+  assert.throws(
+    () => parseConfig(`restore: { stpo: x }\nsources:\n  - { name: a, sqlite: a.db }\n`, "cairn.yml", "/"),
+    (e: UsageError) => /cairn\.yml:1:\d+: restore: unknown key "stpo" \(did you mean "stop"\?\)/.test(e.message),
+  );
+});
