@@ -51034,9 +51034,6 @@ if (!isMainThread && workerData?.cairnTasks) {
   });
 }
 
-// src/engine/snapshot/snapshot.ts
-init_errors();
-
 // src/backends/backend.ts
 var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock", "forgotten"];
 var NotExistError = class extends Error {
@@ -51067,6 +51064,7 @@ function isValidName(type, name2) {
 }
 
 // src/engine/snapshot/snapshot.ts
+init_errors();
 var SALT = 32;
 var LIST_MIN = 512;
 function* snapshotText(s) {
@@ -51312,7 +51310,7 @@ async function findSnapshot(repo, ref, source2) {
     const all = source2 === void 0 ? every : every.filter((s) => s.snapshot.sources.some((x) => x.name === source2));
     if (all.length === 0) {
       const names = [...new Set(every.flatMap((s) => s.snapshot.sources.map((x) => x.name)))].sort();
-      throw new UsageError(`no snapshot has a source "${source2}"`, `the sources in this repository: ${names.join(", ")}`);
+      throw new UsageError(`no source "${source2}" in any snapshot`, `the sources in this repository: ${names.join(", ")}`);
     }
     const head = latest(all);
     if (!head) throw new UsageError("the repository has only snapshots dated in the future", "`cairn snapshots` lists them all; `cairn verify` names them");
@@ -51421,6 +51419,15 @@ async function expiringDependencies(repo, index, ids) {
   }
   return problems;
 }
+async function goneReason(repo, h) {
+  if (!repo.backend.properties.expiry) return "is missing";
+  try {
+    await repo.backend.stat(h);
+    return "is missing";
+  } catch (err) {
+    return err instanceof ExpiredError ? `expired on ${day(err.expired)}` : "is missing";
+  }
+}
 var day = (d) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
 // src/engine/backup.ts
@@ -51438,7 +51445,7 @@ async function backup(repo, opts) {
     const lasting = await lastingFiles(repo, index.index);
     const gear = gearTable(repo.keys.gearSeed);
     const workers = new Workers(repo.keys.chunkIdKey);
-    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
+    const packer = new Packer(repo.backend, repo.dataRecipients, packSizeFor(repo), workers);
     const added = new IdTable(0);
     const used = /* @__PURE__ */ new Set();
     const indexed = /* @__PURE__ */ new Set();
@@ -51617,6 +51624,10 @@ async function backup(repo, opts) {
       await workers.close();
     }
   });
+}
+function packSizeFor(repo) {
+  const max = repo.backend.properties.maxFileSize;
+  return max === void 0 ? repo.config.packSize : Math.min(repo.config.packSize, Math.max(1 << 20, max - 2 * (FRAME + MAX_CHUNK)));
 }
 async function parentSnapshot(repo) {
   const all = await loadSnapshots(repo);
@@ -71850,7 +71861,9 @@ function repositoryUrls(given, config2) {
 }
 function fromConfig(url, config2) {
   const local = /^local:(?!\/)(.+)$/.exec(url);
-  return local ? `local:${resolve2(config2.baseDir, local[1])}` : url;
+  if (local) return `local:${resolve2(config2.baseDir, local[1])}`;
+  const git2 = /^git:(?![a-z][a-z0-9+.-]*:\/\/)(?![^/#]*:)(?!\/)([^#]+)(#.*)?$/i.exec(url);
+  return git2 ? `git:${resolve2(config2.baseDir, git2[1])}${git2[2] ?? ""}` : url;
 }
 function sshSecrets(input2, env) {
   const key = input2.sshKey ? { text: input2.sshKey, from: "the ssh-key input" } : fromEnv(env, "CAIRN_SSH_KEY");
@@ -72748,7 +72761,7 @@ var ArtifactBackend = class {
 init_errors();
 import { spawn as spawn3 } from "node:child_process";
 import { rmSync } from "node:fs";
-import { appendFile as appendFile2, mkdtemp as mkdtemp4, open as open3, readFile as readFile2, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
+import { appendFile as appendFile2, mkdtemp as mkdtemp4, open as open3, readFile as readFile2, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { join as join5, resolve as resolve3 } from "node:path";
 var DEFAULT_BRANCH = "cairn";
@@ -72814,14 +72827,14 @@ var HINTS = {
   other: void 0
 };
 var GitError2 = class extends CairnError {
-  cause_;
+  reason;
   retryable;
   stderr;
   constructor(what, stderr, secrets) {
     const clean = redact(stderr, secrets);
     const cause = CAUSES.find(([, re]) => re.test(clean))?.[0] ?? "other";
     super(`${what} failed: ${lastLines2(clean)}`, void 0, HINTS[cause]);
-    this.cause_ = cause;
+    this.reason = cause;
     this.retryable = cause === "unreachable";
     this.stderr = clean;
   }
@@ -72836,7 +72849,7 @@ function redact(s, secrets) {
   return s;
 }
 function lastLines2(s) {
-  const lines2 = s.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^hint:/.test(l));
+  const lines2 = s.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^(hint:|Done$|To )/.test(l));
   return lines2.slice(-3).join(" / ") || "(no message)";
 }
 var SCRATCH_CONFIG = `[core]
@@ -72883,7 +72896,7 @@ var GitBackend = class {
     this.remote = opts.remote;
     this.pushLimit = opts.pushLimit ?? PUSH_LIMIT;
     this.tmpRoot = opts.tmpRoot ?? tmpdir3();
-    this.properties = { location: opts.remote.location, atomicWrites: true };
+    this.properties = { location: opts.remote.location, atomicWrites: true, maxFileSize: MAX_FILE_SIZE };
   }
   serial(fn) {
     const run3 = this.queue.then(fn, fn);
@@ -72931,8 +72944,13 @@ var GitBackend = class {
     return join5(await this.dir(), "..");
   }
   ready(signal) {
-    this.synced ??= this.serial(() => this.fetchTip(signal));
-    this.synced.catch(() => this.synced = void 0);
+    if (!this.synced) {
+      const synced = this.serial(() => this.fetchTip(signal));
+      this.synced = synced;
+      synced.catch(() => {
+        if (this.synced === synced) this.synced = void 0;
+      });
+    }
     return this.synced;
   }
   packRef(id) {
@@ -73001,11 +73019,7 @@ var GitBackend = class {
     }
     await this.ready(opts?.signal);
     if (h.type === "pack") {
-      const dir = await this.scratchDir();
-      const file = join5(dir, `pack-${h.name}`);
-      await writeFile4(file, pieces, { mode: 384 });
-      const blob = await this.text(["hash-object", "-w", "--", file], { signal: opts?.signal });
-      this.cached.set(h.name, file);
+      const blob = await this.text(["hash-object", "-w", "--stdin"], { input: Buffer.concat(pieces), signal: opts?.signal });
       this.dropRefs.delete(h.name);
       if (this.tree.get(path2)?.size === size && this.pending.get(path2) === void 0) return;
       this.newPacks.set(h.name, { blob, size });
@@ -73028,11 +73042,19 @@ var GitBackend = class {
     const e = this.view(path2);
     if (!e) throw new NotExistError(h);
     if (h.type === "pack") {
-      const file = this.cached.get(h.name) ?? await this.fetchPack(h, opts?.signal);
+      const local = this.newPacks.get(h.name);
+      const file = this.cached.get(h.name) ?? (local ? await this.extract(h.name, local.blob, opts?.signal) : await this.fetchPack(h, opts?.signal));
       return await readRange(file, range ?? { offset: 0, length: e.size });
     }
     const data = (await this.git(["cat-file", "blob", e.oid], { signal: opts?.signal })).stdout;
     return range ? data.subarray(range.offset, range.offset + range.length) : data;
+  }
+  /** A pack's blob from the scratch repository into a file, for ranged reads. */
+  async extract(id, blob, signal) {
+    const file = join5(await this.scratchDir(), `pack-${id}`);
+    await this.git(["cat-file", "blob", blob], { outFile: file, signal });
+    this.cached.set(id, file);
+    return file;
   }
   /** The pack's bytes in a scratch file: fetched with every other pack asked for meanwhile, in one fetch. */
   fetchPack(h, signal) {
@@ -73056,11 +73078,15 @@ var GitBackend = class {
         else w.resolve(file);
       }
     };
+    let batchDir;
     const fetch2 = async (group) => {
       const specs = group.map((id) => `+${this.packRef(id)}:refs/cairn/packs/${id}`);
-      return await this.git(["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
+      return await runGit(batchDir, ["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true, env: this.remote.env }, this.remote.secrets);
     };
     try {
+      batchDir = await mkdtemp4(join5(await this.scratchDir(), "fetch-"));
+      await runGit(void 0, ["init", "--bare", "-q", batchDir], {}, []);
+      await appendFile2(join5(batchDir, "config"), SCRATCH_CONFIG);
       let r = await fetch2(ids);
       const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
       for (const id of ids) {
@@ -73071,7 +73097,7 @@ var GitBackend = class {
         }
         try {
           const file = join5(await this.scratchDir(), `pack-${id}`);
-          await this.git(["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal });
+          await runGit(batchDir, ["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal }, this.remote.secrets);
           this.cached.set(id, file);
           settle2(id, void 0, file);
         } catch (err) {
@@ -73080,6 +73106,8 @@ var GitBackend = class {
       }
     } catch (err) {
       for (const id of ids) settle2(id, err);
+    } finally {
+      if (batchDir) await rm5(batchDir, { recursive: true, force: true });
     }
   }
   async stat(h, opts) {
@@ -73155,7 +73183,7 @@ var GitBackend = class {
       const specs = group.map(({ id, commit }) => `${commit}:${this.packRef(id)}`);
       const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
       for (const { id } of group) {
-        if (r.code === 0 || new RegExp(`\\t${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
+        if (r.code === 0 || new RegExp(`:${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
       }
       if (r.code !== 0 && [...group].some(({ id }) => this.newPacks.has(id))) {
         throw new GitError2(`pushing packs to ${this.remote.location}`, r.stderr + r.stdout.toString("utf8"), this.remote.secrets);
@@ -73694,7 +73722,11 @@ async function backup2(settings, req) {
   try {
     const secret2 = new Set(config2.sources.filter((s) => s.secret).map((s) => s.name));
     const { id, snapshot, newBytes } = await backup(repo, { sources, transport, full: req.full, secret: secret2, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    const expiries = await snapshotExpiries(repo, [id]).catch((err) => {
+      req.log.warn(`snapshot ${id.slice(0, 8)} was saved, but its expiry could not be read: ${errorMessage(err)}; \`cairn snapshots\` shows it`);
+      return void 0;
+    });
+    const expires = expiries?.get(id)?.expires ?? null;
     const report = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;
     const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);
@@ -74369,7 +74401,7 @@ async function verify2(repo, opts) {
             }
           }
         }
-        for (const p of packs) if (!stored.has(p)) errors.push(`snapshot ${name2} needs pack ${p}, which is missing`);
+        for (const p of packs) if (!stored.has(p)) errors.push(`snapshot ${name2} needs pack ${p}, which ${await goneReason(repo, { type: "pack", name: p })}`);
       } catch (err) {
         errors.push(prefixed(`snapshot ${name2}`, err));
       }

@@ -40043,7 +40043,9 @@ function repositoryUrls(given2, config2) {
 }
 function fromConfig(url, config2) {
   const local = /^local:(?!\/)(.+)$/.exec(url);
-  return local ? `local:${resolve(config2.baseDir, local[1])}` : url;
+  if (local) return `local:${resolve(config2.baseDir, local[1])}`;
+  const git2 = /^git:(?![a-z][a-z0-9+.-]*:\/\/)(?![^/#]*:)(?!\/)([^#]+)(#.*)?$/i.exec(url);
+  return git2 ? `git:${resolve(config2.baseDir, git2[1])}${git2[2] ?? ""}` : url;
 }
 function sshSecrets(input, env) {
   const key = input.sshKey ? { text: input.sshKey, from: "the ssh-key input" } : fromEnv(env, "CAIRN_SSH_KEY");
@@ -42325,9 +42327,6 @@ if (!isMainThread && workerData?.cairnTasks) {
   });
 }
 
-// src/engine/snapshot/snapshot.ts
-init_errors();
-
 // src/backends/backend.ts
 var FILE_TYPES = ["config", "keys", "index", "snapshot", "list", "pack", "lock", "forgotten"];
 var NotExistError = class extends Error {
@@ -42358,6 +42357,7 @@ function isValidName(type, name2) {
 }
 
 // src/engine/snapshot/snapshot.ts
+init_errors();
 var SALT = 32;
 var LIST_MIN = 512;
 function* snapshotText(s3) {
@@ -42603,7 +42603,7 @@ async function findSnapshot(repo, ref, source2) {
     const all = source2 === void 0 ? every : every.filter((s3) => s3.snapshot.sources.some((x) => x.name === source2));
     if (all.length === 0) {
       const names = [...new Set(every.flatMap((s3) => s3.snapshot.sources.map((x) => x.name)))].sort();
-      throw new UsageError(`no snapshot has a source "${source2}"`, `the sources in this repository: ${names.join(", ")}`);
+      throw new UsageError(`no source "${source2}" in any snapshot`, `the sources in this repository: ${names.join(", ")}`);
     }
     const head = latest(all);
     if (!head) throw new UsageError("the repository has only snapshots dated in the future", "`cairn snapshots` lists them all; `cairn verify` names them");
@@ -42712,6 +42712,15 @@ async function expiringDependencies(repo, index, ids) {
   }
   return problems;
 }
+async function goneReason(repo, h) {
+  if (!repo.backend.properties.expiry) return "is missing";
+  try {
+    await repo.backend.stat(h);
+    return "is missing";
+  } catch (err) {
+    return err instanceof ExpiredError ? `expired on ${day(err.expired)}` : "is missing";
+  }
+}
 var day = (d) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
 // src/engine/backup.ts
@@ -42729,7 +42738,7 @@ async function backup(repo, opts2) {
     const lasting = await lastingFiles(repo, index.index);
     const gear = gearTable(repo.keys.gearSeed);
     const workers = new Workers(repo.keys.chunkIdKey);
-    const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
+    const packer = new Packer(repo.backend, repo.dataRecipients, packSizeFor(repo), workers);
     const added = new IdTable(0);
     const used = /* @__PURE__ */ new Set();
     const indexed = /* @__PURE__ */ new Set();
@@ -42908,6 +42917,10 @@ async function backup(repo, opts2) {
       await workers.close();
     }
   });
+}
+function packSizeFor(repo) {
+  const max = repo.backend.properties.maxFileSize;
+  return max === void 0 ? repo.config.packSize : Math.min(repo.config.packSize, Math.max(1 << 20, max - 2 * (FRAME + MAX_CHUNK)));
 }
 async function parentSnapshot(repo) {
   const all = await loadSnapshots(repo);
@@ -57538,7 +57551,7 @@ var ArtifactBackend = class {
 init_errors();
 import { spawn as spawn3 } from "node:child_process";
 import { rmSync } from "node:fs";
-import { appendFile, mkdtemp as mkdtemp4, open as open2, readFile as readFile2, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+import { appendFile, mkdtemp as mkdtemp4, open as open2, readFile as readFile2, rm as rm4 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { join as join6, resolve as resolve3 } from "node:path";
 var DEFAULT_BRANCH = "cairn";
@@ -57604,14 +57617,14 @@ var HINTS = {
   other: void 0
 };
 var GitError2 = class extends CairnError {
-  cause_;
+  reason;
   retryable;
   stderr;
   constructor(what, stderr, secrets) {
     const clean2 = redact(stderr, secrets);
     const cause = CAUSES.find(([, re2]) => re2.test(clean2))?.[0] ?? "other";
     super(`${what} failed: ${lastLines2(clean2)}`, void 0, HINTS[cause]);
-    this.cause_ = cause;
+    this.reason = cause;
     this.retryable = cause === "unreachable";
     this.stderr = clean2;
   }
@@ -57626,7 +57639,7 @@ function redact(s3, secrets) {
   return s3;
 }
 function lastLines2(s3) {
-  const lines2 = s3.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^hint:/.test(l));
+  const lines2 = s3.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^(hint:|Done$|To )/.test(l));
   return lines2.slice(-3).join(" / ") || "(no message)";
 }
 var SCRATCH_CONFIG = `[core]
@@ -57673,7 +57686,7 @@ var GitBackend = class {
     this.remote = opts2.remote;
     this.pushLimit = opts2.pushLimit ?? PUSH_LIMIT;
     this.tmpRoot = opts2.tmpRoot ?? tmpdir3();
-    this.properties = { location: opts2.remote.location, atomicWrites: true };
+    this.properties = { location: opts2.remote.location, atomicWrites: true, maxFileSize: MAX_FILE_SIZE };
   }
   serial(fn) {
     const run3 = this.queue.then(fn, fn);
@@ -57721,8 +57734,13 @@ var GitBackend = class {
     return join6(await this.dir(), "..");
   }
   ready(signal) {
-    this.synced ??= this.serial(() => this.fetchTip(signal));
-    this.synced.catch(() => this.synced = void 0);
+    if (!this.synced) {
+      const synced = this.serial(() => this.fetchTip(signal));
+      this.synced = synced;
+      synced.catch(() => {
+        if (this.synced === synced) this.synced = void 0;
+      });
+    }
     return this.synced;
   }
   packRef(id) {
@@ -57791,11 +57809,7 @@ var GitBackend = class {
     }
     await this.ready(opts2?.signal);
     if (h.type === "pack") {
-      const dir = await this.scratchDir();
-      const file = join6(dir, `pack-${h.name}`);
-      await writeFile3(file, pieces, { mode: 384 });
-      const blob = await this.text(["hash-object", "-w", "--", file], { signal: opts2?.signal });
-      this.cached.set(h.name, file);
+      const blob = await this.text(["hash-object", "-w", "--stdin"], { input: Buffer.concat(pieces), signal: opts2?.signal });
       this.dropRefs.delete(h.name);
       if (this.tree.get(path2)?.size === size && this.pending.get(path2) === void 0) return;
       this.newPacks.set(h.name, { blob, size });
@@ -57818,11 +57832,19 @@ var GitBackend = class {
     const e = this.view(path2);
     if (!e) throw new NotExistError(h);
     if (h.type === "pack") {
-      const file = this.cached.get(h.name) ?? await this.fetchPack(h, opts2?.signal);
+      const local = this.newPacks.get(h.name);
+      const file = this.cached.get(h.name) ?? (local ? await this.extract(h.name, local.blob, opts2?.signal) : await this.fetchPack(h, opts2?.signal));
       return await readRange(file, range ?? { offset: 0, length: e.size });
     }
     const data = (await this.git(["cat-file", "blob", e.oid], { signal: opts2?.signal })).stdout;
     return range ? data.subarray(range.offset, range.offset + range.length) : data;
+  }
+  /** A pack's blob from the scratch repository into a file, for ranged reads. */
+  async extract(id, blob, signal) {
+    const file = join6(await this.scratchDir(), `pack-${id}`);
+    await this.git(["cat-file", "blob", blob], { outFile: file, signal });
+    this.cached.set(id, file);
+    return file;
   }
   /** The pack's bytes in a scratch file: fetched with every other pack asked for meanwhile, in one fetch. */
   fetchPack(h, signal) {
@@ -57846,11 +57868,15 @@ var GitBackend = class {
         else w2.resolve(file);
       }
     };
+    let batchDir;
     const fetch2 = async (group) => {
       const specs = group.map((id) => `+${this.packRef(id)}:refs/cairn/packs/${id}`);
-      return await this.git(["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
+      return await runGit(batchDir, ["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true, env: this.remote.env }, this.remote.secrets);
     };
     try {
+      batchDir = await mkdtemp4(join6(await this.scratchDir(), "fetch-"));
+      await runGit(void 0, ["init", "--bare", "-q", batchDir], {}, []);
+      await appendFile(join6(batchDir, "config"), SCRATCH_CONFIG);
       let r = await fetch2(ids);
       const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
       for (const id of ids) {
@@ -57861,7 +57887,7 @@ var GitBackend = class {
         }
         try {
           const file = join6(await this.scratchDir(), `pack-${id}`);
-          await this.git(["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal });
+          await runGit(batchDir, ["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal }, this.remote.secrets);
           this.cached.set(id, file);
           settle2(id, void 0, file);
         } catch (err) {
@@ -57870,6 +57896,8 @@ var GitBackend = class {
       }
     } catch (err) {
       for (const id of ids) settle2(id, err);
+    } finally {
+      if (batchDir) await rm4(batchDir, { recursive: true, force: true });
     }
   }
   async stat(h, opts2) {
@@ -57945,7 +57973,7 @@ var GitBackend = class {
       const specs = group.map(({ id, commit }) => `${commit}:${this.packRef(id)}`);
       const r = await this.git(["push", "--porcelain", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true });
       for (const { id } of group) {
-        if (r.code === 0 || new RegExp(`\\t${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
+        if (r.code === 0 || new RegExp(`:${this.packRef(id)}\\t\\[rejected\\]`).test(r.stdout.toString("utf8"))) this.newPacks.delete(id);
       }
       if (r.code !== 0 && [...group].some(({ id }) => this.newPacks.has(id))) {
         throw new GitError2(`pushing packs to ${this.remote.location}`, r.stderr + r.stdout.toString("utf8"), this.remote.secrets);
@@ -58492,7 +58520,11 @@ async function backup2(settings, req) {
   try {
     const secret2 = new Set(config2.sources.filter((s3) => s3.secret).map((s3) => s3.name));
     const { id, snapshot, newBytes } = await backup(repo, { sources, transport, full: req.full, secret: secret2, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
-    const expires = (await snapshotExpiries(repo, [id]))?.get(id)?.expires ?? null;
+    const expiries = await snapshotExpiries(repo, [id]).catch((err) => {
+      req.log.warn(`snapshot ${id.slice(0, 8)} was saved, but its expiry could not be read: ${errorMessage(err)}; \`cairn snapshots\` shows it`);
+      return void 0;
+    });
+    const expires = expiries?.get(id)?.expires ?? null;
     const report = { repository: repo.backend.properties.location, id, snapshot, newBytes, expires };
     if (capture.sources.length === 0) return report;
     const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);
@@ -58850,7 +58882,7 @@ async function readEntries(repo, ref, entries) {
 }
 
 // src/history/diff.ts
-import { mkdtemp as mkdtemp5, rm as rm6, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdtemp as mkdtemp5, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join8 } from "node:path";
 async function redactedDiff(f2, rules2, key) {
@@ -58863,8 +58895,8 @@ async function textDiff(label, before, after) {
   try {
     const a = before === void 0 ? "/dev/null" : "a";
     const b2 = after === void 0 ? "/dev/null" : "b";
-    if (before !== void 0) await writeFile4(join8(dir, "a"), before);
-    if (after !== void 0) await writeFile4(join8(dir, "b"), after);
+    if (before !== void 0) await writeFile3(join8(dir, "a"), before);
+    if (after !== void 0) await writeFile3(join8(dir, "b"), after);
     const out = await run(dir, ["-c", "core.quotePath=false", "diff", "--no-index", "--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", "--", a, b2]);
     const [head, ...rest] = out.split(/(?=^@@ )/m);
     const named2 = head.replace(/^diff --git .*$/m, `diff --git a/${label} b/${label}`).replace(/^--- a\/a$/m, `--- a/${label}`).replace(/^\+\+\+ b\/b$/m, `+++ b/${label}`);
@@ -62300,10 +62332,11 @@ async function prune(repo, opts2 = {}) {
     const neededPacks = /* @__PURE__ */ new Set();
     const neededLists = /* @__PURE__ */ new Set();
     const listCache = /* @__PURE__ */ new Map();
-    const load = async (name2) => {
+    const load = async (name2, whole = true) => {
       const bytes = await repo.loadMetaBytes("snapshot", name2);
       const { snapshot, refs } = parseSnapshotRefs(bytes, `snapshot ${name2}`);
       const head = { packs: snapshot.packs, replaces: snapshot.replaces, bases: refs.map((r) => r.ref.base) };
+      if (!whole) return { snapshot, head, bytes };
       for (const { entry, ref } of refs) {
         let base = listCache.get(ref.base);
         if (!base) listCache.set(ref.base, base = loadList(repo, ref.base));
@@ -62316,7 +62349,7 @@ async function prune(repo, opts2 = {}) {
     let snapshotNames = (await repo.listNames("snapshot")).filter((n) => !opts2.without?.has(n));
     for (const name2 of snapshotNames) {
       try {
-        const { head } = await load(name2);
+        const { head } = await load(name2, false);
         heads.set(name2, head);
         if (head.replaces) replacedBy.set(head.replaces, name2);
       } catch (err) {
@@ -62704,7 +62737,7 @@ Recipients who are not the owner read the repository with CAIRN_REPOSITORY_FINGE
 }
 
 // src/app/keygen.ts
-import { writeFile as writeFile5 } from "node:fs/promises";
+import { writeFile as writeFile4 } from "node:fs/promises";
 
 // node_modules/@noble/hashes/utils.js
 function isBytes2(a) {
@@ -67860,7 +67893,7 @@ ${identity}
 }
 async function writeIdentity(path2, id) {
   try {
-    await writeFile5(path2, id.text, { mode: 384, flag: "wx" });
+    await writeFile4(path2, id.text, { mode: 384, flag: "wx" });
   } catch (err) {
     if (err.code === "EEXIST") throw new UsageError(`${path2} exists; not overwriting an identity`, "choose another file name");
     if (isSystemError(err)) throw fromSystemError(err, `write the identity to ${path2}`, ExitCode.usage);
@@ -69157,7 +69190,7 @@ async function verify2(repo, opts2) {
             }
           }
         }
-        for (const p2 of packs) if (!stored.has(p2)) errors.push(`snapshot ${name2} needs pack ${p2}, which is missing`);
+        for (const p2 of packs) if (!stored.has(p2)) errors.push(`snapshot ${name2} needs pack ${p2}, which ${await goneReason(repo, { type: "pack", name: p2 })}`);
       } catch (err) {
         errors.push(prefixed(`snapshot ${name2}`, err));
       }
