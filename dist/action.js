@@ -53177,12 +53177,12 @@ function parse2(header, options) {
   let index = valueStart;
   let typeFlags = 0;
   let whitespace = -1;
-  let stop = options?.parameters === false ? COMMA_FLAG : 0;
+  let stop2 = options?.parameters === false ? COMMA_FLAG : 0;
   while (index < len) {
     const code2 = header.charCodeAt(index);
     const flags = CHAR_MAP[code2];
     if ((flags & stopFlags) !== 0) {
-      stop |= flags & COMMA_FLAG;
+      stop2 |= flags & COMMA_FLAG;
       break;
     }
     if ((flags & OWS) !== 0) {
@@ -53197,7 +53197,7 @@ function parse2(header, options) {
   const valueEnd = whitespace === -1 ? index : whitespace;
   const value = header.slice(valueStart, valueEnd);
   const type = (typeFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
-  if (index === len || stop !== 0) {
+  if (index === len || stop2 !== 0) {
     return { type, index, parameters: new NullObject() };
   }
   return parseParameters(header, type, index, len, stopFlags);
@@ -53238,17 +53238,17 @@ function parseParameters(header, type, index, len, stopFlags) {
                 parameters[key] = escaped ? unescapeQuotedPairs(header, quotedStart, index) : header.slice(quotedStart, index);
               }
               index++;
-              let stop2 = 0;
+              let stop3 = 0;
               while (index < len) {
                 const code4 = header.charCodeAt(index);
                 const flags2 = CHAR_MAP[code4];
                 if ((flags2 & stopFlags) !== 0) {
-                  stop2 = flags2 & COMMA_FLAG;
+                  stop3 = flags2 & COMMA_FLAG;
                   break;
                 }
                 index++;
               }
-              if (stop2 !== 0)
+              if (stop3 !== 0)
                 break parameter;
               continue parameter;
             }
@@ -53262,13 +53262,13 @@ function parseParameters(header, type, index, len, stopFlags) {
           continue parameter;
         }
         const valueStart = index;
-        let stop = 0;
+        let stop2 = 0;
         let valueWhitespace = -1;
         while (index < len) {
           const code3 = header.charCodeAt(index);
           const flags2 = CHAR_MAP[code3];
           if ((flags2 & stopFlags) !== 0) {
-            stop = flags2 & COMMA_FLAG;
+            stop2 = flags2 & COMMA_FLAG;
             break;
           }
           if ((flags2 & OWS) !== 0) {
@@ -53283,7 +53283,7 @@ function parseParameters(header, type, index, len, stopFlags) {
           const valueEnd = valueWhitespace === -1 ? index : valueWhitespace;
           parameters[key] = header.slice(valueStart, valueEnd);
         }
-        if (stop !== 0)
+        if (stop2 !== 0)
           break parameter;
         continue parameter;
       }
@@ -68717,23 +68717,23 @@ function settle(inst, answer) {
   return answer;
 }
 function bucketFor(state, inst) {
-  let bucket = state.buckets.get(inst);
-  if (!bucket) {
-    bucket = /* @__PURE__ */ new WeakMap();
-    state.buckets.set(inst, bucket);
+  let bucket2 = state.buckets.get(inst);
+  if (!bucket2) {
+    bucket2 = /* @__PURE__ */ new WeakMap();
+    state.buckets.set(inst, bucket2);
   }
-  return bucket;
+  return bucket2;
 }
 var handoff;
 var open2 = [];
 var memo = {
   alloc(_inst, payload, empty) {
-    const bucket = handoff;
-    if (!bucket)
+    const bucket2 = handoff;
+    if (!bucket2)
       return empty;
     handoff = void 0;
     const entry = { value: empty, issues: null };
-    bucket.set(payload.value, entry);
+    bucket2.set(payload.value, entry);
     open2.push(entry);
     return empty;
   },
@@ -68783,15 +68783,15 @@ var memo = {
           state = { buckets: /* @__PURE__ */ new WeakMap(), backEdges: void 0 };
           ctx[STATE] = state;
         }
-        let bucket;
+        let bucket2;
         if (lastCtx === ctx) {
-          bucket = lastBucket;
+          bucket2 = lastBucket;
         } else {
-          bucket = bucketFor(state, inst);
+          bucket2 = bucketFor(state, inst);
           lastCtx = ctx;
-          lastBucket = bucket;
+          lastBucket = bucket2;
         }
-        const hit = bucket.get(input2);
+        const hit = bucket2.get(input2);
         if (hit) {
           payload.value = hit.value;
           if (hit.issues) {
@@ -68804,7 +68804,7 @@ var memo = {
           }
           return payload;
         }
-        handoff = bucket;
+        handoff = bucket2;
         const depth = open2.length;
         const result = base(payload, ctx);
         handoff = void 0;
@@ -73716,9 +73716,9 @@ async function backup2(settings, req) {
   const sources = capture.wrap(createSources(config2, settings.secrets));
   req.signal?.throwIfAborted();
   const transport = await createTransport(config2, settings.ssh);
-  const stop = () => void transport.close().catch(() => {
+  const stop2 = () => void transport.close().catch(() => {
   });
-  req.signal?.addEventListener("abort", stop, { once: true });
+  req.signal?.addEventListener("abort", stop2, { once: true });
   try {
     const secret2 = new Set(config2.sources.filter((s) => s.secret).map((s) => s.name));
     const { id, snapshot, newBytes } = await backup(repo, { sources, transport, full: req.full, secret: secret2, time: req.time, log: req.log, onProgress: req.onProgress, signal: req.signal });
@@ -73732,7 +73732,7 @@ async function backup2(settings, req) {
     const r = await recordHistory(settings, capture, { id, snapshot, keys: repo.keys }, req);
     return { ...report, history: r.outcome, historyError: r.error };
   } finally {
-    req.signal?.removeEventListener("abort", stop);
+    req.signal?.removeEventListener("abort", stop2);
     await transport.close();
   }
 }
@@ -73797,91 +73797,145 @@ async function init(settings, req) {
   return { repository: url, id: repo.config.id, owner: repo.config.owner, recipients: repo.config.recipients, fingerprint: repo.fingerprint, writeKey };
 }
 
-// src/engine/restore/paths.ts
-init_errors();
-import { lstat as lstat3, mkdir as mkdir4 } from "node:fs/promises";
-import { join as join7 } from "node:path";
-
-// src/engine/snapshot/match.ts
-function globRegExp(glob2) {
-  let re = "";
-  for (let i = 0; i < glob2.length; i++) {
-    const c = glob2[i];
-    if (c === "*" && glob2[i + 1] === "*") {
-      re += ".*";
-      i++;
-      if (glob2[i + 1] === "/") i++;
-    } else if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = glob2.indexOf("]", i + 1);
-      if (end < 0) re += "\\[";
-      else {
-        re += "[" + glob2.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\") + "]";
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
+// src/engine/forget/policy.ts
+var COUNTERS = ["last", "hourly", "daily", "weekly", "monthly", "yearly"];
+function isEmptyPolicy(p) {
+  return COUNTERS.every((c) => !p[c]) && !hasWithin(p);
 }
-function matchesGlob2(path2, glob2) {
-  const names = path2.split("/");
-  const anchored = glob2.startsWith("/");
-  const re = globRegExp(anchored ? glob2.slice(1) : glob2.replace(/\/$/, ""));
-  for (let i = 0; i < (anchored ? 1 : names.length); i++) {
-    for (let j = i + 1; j <= names.length; j++) if (re.test(names.slice(i, j).join("/"))) return true;
-  }
-  return false;
+function hasWithin(p) {
+  const w = p.within;
+  return !!w && w.years + w.months + w.days + w.hours > 0;
 }
-
-// src/engine/restore/paths.ts
-var FOLDER_MODE = 493;
-function checkPath(path2) {
-  if (typeof path2 !== "string" || path2.length === 0 || path2.length > 4096 || path2.includes("\0") || path2.startsWith("/") || path2.includes("\\")) {
-    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path2)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
-  }
-  const parts = path2.split("/");
-  if (parts.some((p) => p === "" || p === "." || p === "..")) {
-    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path2)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
-  }
-  return parts;
+function describePolicy(p) {
+  if (isEmptyPolicy(p)) return "empty policy: keep everything";
+  const counts = COUNTERS.filter((c) => p[c]).map((c) => `${p[c]} ${c === "last" ? "latest" : c}`);
+  const parts = counts.length ? [`${counts.join(", ")} snapshot(s)`] : [];
+  if (hasWithin(p)) parts.push(`all within ${p.within.text} of the latest`);
+  return `keep ${parts.join(" and ")}`;
 }
-function selectEntries(snapshot, source2, include) {
-  if (source2 !== void 0 && !snapshot.sources.some((s) => s.name === source2)) {
-    throw new UsageError(`the snapshot has no source "${source2}"`, `its sources: ${snapshot.sources.map((s) => s.name).join(", ")}`);
-  }
-  const entries = snapshot.entries.filter((e) => (source2 === void 0 || e.source === source2) && (!include?.length || include.some((g) => matchesGlob2(e.path, g))));
-  if (include?.length && entries.length === 0) {
-    throw new UsageError(`no file in the snapshot${source2 ? ` (source ${source2})` : ""} matches --include ${include.join(", ")}`, "list its files with `cairn ls SNAPSHOT`");
-  }
-  const seen = /* @__PURE__ */ new Set();
-  for (const e of entries) {
-    const key = checkPath(e.path).join("/");
-    if (seen.has(key)) throw new IntegrityError(`the snapshot lists ${JSON.stringify(e.path)} twice`);
-    seen.add(key);
-  }
-  return entries;
+function parseWithin(text) {
+  const m = /^(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?(?:(\d+)h)?$/.exec(text.trim());
+  if (!m || text.trim() === "") return void 0;
+  const [years, months, days, hours] = m.slice(1).map((v) => Number(v ?? 0));
+  return { years, months, days, hours, text: text.trim() };
 }
-async function makeParents(target, parts) {
-  let dir = target;
-  for (const p of parts.slice(0, -1)) {
-    dir = join7(dir, p);
-    try {
-      const st = await lstat3(dir);
-      if (!st.isDirectory()) throw new IntegrityError(`refusing to restore through ${dir}: it is not a folder (a symbolic link or a file)`);
-    } catch (err) {
-      if (err.code !== "ENOENT") throw err;
-      await mkdir4(dir, { mode: FOLDER_MODE });
+function bucket(counter, t, nr) {
+  const y = t.getFullYear();
+  const mo = t.getMonth() + 1;
+  const d = t.getDate();
+  switch (counter) {
+    case "last":
+      return nr;
+    case "hourly":
+      return y * 1e6 + mo * 1e4 + d * 100 + t.getHours();
+    case "daily":
+      return y * 1e4 + mo * 100 + d;
+    case "weekly": {
+      const [wy, w] = isoWeek(y, mo, d);
+      return wy * 100 + w;
     }
+    case "monthly":
+      return y * 100 + mo;
+    case "yearly":
+      return y;
   }
-  return join7(dir, parts[parts.length - 1]);
+}
+function isoWeek(y, mo, d) {
+  const day3 = new Date(Date.UTC(y, mo - 1, d));
+  const weekday = (day3.getUTCDay() + 6) % 7;
+  const thursday = new Date(day3.getTime() + (3 - weekday) * 864e5);
+  const year = thursday.getUTCFullYear();
+  const jan1 = Date.UTC(year, 0, 1);
+  return [year, Math.floor((thursday.getTime() - jan1) / 864e5 / 7) + 1];
+}
+function offsetAt(ms) {
+  return -new Date(ms).getTimezoneOffset() * 6e4;
+}
+function withinStart(latest2, w) {
+  const wall = Date.UTC(
+    latest2.getFullYear() - w.years,
+    latest2.getMonth() - w.months,
+    latest2.getDate() - w.days,
+    latest2.getHours(),
+    latest2.getMinutes(),
+    latest2.getSeconds(),
+    latest2.getMilliseconds()
+  );
+  let offset = offsetAt(wall);
+  const utc = wall - offset;
+  if (offsetAt(utc) !== offset) offset = offsetAt(utc);
+  return wall - offset - w.hours * 36e5;
+}
+function applyPolicy(snapshots2, p, opts = {}) {
+  const list = snapshots2.map((s, i) => ({ ...s, i })).sort((a, b) => b.time.getTime() - a.time.getTime() || a.i - b.i);
+  if (isEmptyPolicy(p)) return list.map((s) => ({ id: s.id, time: s.time, keep: true, reasons: ["empty policy"] }));
+  if (list.length === 0) return [];
+  const keepOldest = opts.keepOldest ?? true;
+  const now = (opts.now ?? /* @__PURE__ */ new Date()).getTime();
+  let latest2 = 0;
+  for (const s of list) if (s.time.getTime() > latest2 && s.time.getTime() < now) latest2 = s.time.getTime();
+  const since = hasWithin(p) ? withinStart(new Date(latest2), p.within) : 0;
+  const buckets = COUNTERS.filter((c) => (p[c] ?? 0) > 0).map((c) => ({ counter: c, left: p[c], last: -1, used: 0 }));
+  return list.map((s, nr) => {
+    const reasons = [];
+    if (hasWithin(p) && s.time.getTime() > since) reasons.push(`within ${p.within.text}`);
+    const oldest = nr === list.length - 1;
+    for (const b of buckets) {
+      if (b.left === 0) continue;
+      const v = bucket(b.counter, s.time, nr);
+      if (v !== b.last || keepOldest && oldest) {
+        b.used++;
+        b.left--;
+        reasons.push(`${v === b.last ? "oldest " : ""}${b.counter} #${b.used}`);
+        b.last = v;
+      }
+    }
+    return { id: s.id, time: s.time, keep: reasons.length > 0, reasons };
+  });
 }
 
-// src/engine/restore/restore.ts
+// src/engine/forget/forget.ts
+function groupSnapshots(all) {
+  const groups = /* @__PURE__ */ new Map();
+  for (const ref of all) {
+    const sources = ref.snapshot.sources.map((s) => s.name).sort();
+    const key = JSON.stringify([ref.snapshot.host, sources]);
+    let g = groups.get(key);
+    if (!g) groups.set(key, g = { host: ref.snapshot.host, sources, refs: [] });
+    g.refs.push(ref);
+  }
+  return [...groups.values()];
+}
+function decide(all, opts) {
+  return groupSnapshots(all).map((g) => {
+    const byId = new Map(g.refs.map((r) => [r.id, r]));
+    const decisions = applyPolicy(
+      g.refs.map((r) => ({ id: r.id, time: new Date(r.snapshot.time) })),
+      opts.policy,
+      opts
+    );
+    return { host: g.host, sources: g.sources, snapshots: decisions.map((d) => ({ ...d, ref: byId.get(d.id) })) };
+  });
+}
+async function forget(repo, opts) {
+  return withLock(repo, !opts.dryRun, async () => {
+    const groups = decide(await loadSnapshots(repo), opts);
+    const removed = groups.flatMap((g) => g.snapshots.filter((s) => !s.keep).map((s) => s.id));
+    if (!opts.dryRun && removed.length > 0) {
+      const record2 = JSON.stringify({ version: 1, time: (/* @__PURE__ */ new Date()).toISOString(), snapshots: removed }) + "\n";
+      await repo.saveMeta("forgotten", () => [record2]);
+      for (const id of removed) {
+        opts.signal?.throwIfAborted();
+        await repo.backend.remove({ type: "snapshot", name: id }, { signal: opts.signal });
+      }
+      await repo.backend.flush({ signal: opts.signal });
+    }
+    return { groups, removed };
+  });
+}
+
+// src/engine/prune.ts
 init_errors();
-import { randomBytes as randomBytes6 } from "node:crypto";
-import { chmod as chmod2, lstat as lstat4, mkdir as mkdir5, open as open5, rename as rename3, rm as rm7, utimes } from "node:fs/promises";
-import { dirname, join as join8, resolve as resolve5 } from "node:path";
 
 // src/engine/repository/reader.ts
 init_errors();
@@ -74025,6 +74079,372 @@ var ChunkReader = class {
 function frameKey(v, i) {
   return v[i * 5] * 4294967296 + v[i * 5 + 1];
 }
+
+// src/engine/prune.ts
+var REPACK_BELOW = 0.5;
+async function prune(repo, opts = {}) {
+  return withLock(repo, !opts.dryRun, async () => {
+    const signal = opts.signal;
+    const sizes = async (type) => {
+      const m = /* @__PURE__ */ new Map();
+      for await (const f of repo.backend.list(type, { signal })) m.set(f.name, f.size);
+      return m;
+    };
+    const packs = await sizes("pack");
+    const lists = await sizes("list");
+    const indexFiles = await sizes("index");
+    const index = new Index();
+    const byFile = /* @__PURE__ */ new Map();
+    for (const name2 of indexFiles.keys()) {
+      let json;
+      try {
+        json = await repo.loadMetaBytes("index", name2);
+        index.addBytes(name2, json);
+        byFile.set(name2, JSON.parse(json.toString("utf8")).packs);
+      } catch (err) {
+        throw stop(`index ${name2} is unreadable (${errorMessage(err)})`);
+      }
+    }
+    const neededPacks = /* @__PURE__ */ new Set();
+    const neededLists = /* @__PURE__ */ new Set();
+    const listCache = /* @__PURE__ */ new Map();
+    const load = async (name2, whole = true) => {
+      const bytes = await repo.loadMetaBytes("snapshot", name2);
+      const { snapshot, refs } = parseSnapshotRefs(bytes, `snapshot ${name2}`);
+      const head = { packs: snapshot.packs, replaces: snapshot.replaces, bases: refs.map((r) => r.ref.base) };
+      if (!whole) return { snapshot, head, bytes };
+      for (const { entry, ref } of refs) {
+        let base = listCache.get(ref.base);
+        if (!base) listCache.set(ref.base, base = loadList(repo, ref.base));
+        entry.chunks = applyChanges(await base, ref, `snapshot ${name2}: ${entry.path}`);
+      }
+      return { snapshot, head, bytes };
+    };
+    const heads = /* @__PURE__ */ new Map();
+    const replacedBy = /* @__PURE__ */ new Map();
+    let snapshotNames = (await repo.listNames("snapshot")).filter((n) => !opts.without?.has(n));
+    for (const name2 of snapshotNames) {
+      try {
+        const { head } = await load(name2, false);
+        heads.set(name2, head);
+        if (head.replaces) replacedBy.set(head.replaces, name2);
+      } catch (err) {
+        throw stop(`snapshot ${name2}: ${errorMessage(err)}`);
+      }
+    }
+    const removeSnapshots = snapshotNames.filter((n) => replacedBy.has(n));
+    snapshotNames = snapshotNames.filter((n) => !replacedBy.has(n));
+    const used = /* @__PURE__ */ new Map();
+    for (const name2 of snapshotNames) {
+      signal?.throwIfAborted();
+      try {
+        const { snapshot } = await load(name2);
+        const own2 = new Set(snapshot.packs);
+        for (const p of own2) {
+          neededPacks.add(p);
+          if (!packs.has(p)) throw new IntegrityError(`it needs pack ${p}, which is missing`);
+        }
+        for (const b of heads.get(name2).bases) neededLists.add(b);
+        for (const e of snapshot.entries) {
+          for (const id of e.chunks) {
+            const loc = index.lookup(id, own2);
+            if (!loc || !own2.has(loc.pack)) throw new IntegrityError(`${e.path} needs chunk ${id.toString("hex")}, which is in none of its packs`);
+            let u = used.get(loc.pack);
+            if (!u) used.set(loc.pack, u = /* @__PURE__ */ new Map());
+            u.set(`${loc.offset}:${loc.inner}`, loc.rawLength);
+          }
+        }
+      } catch (err) {
+        throw stop(`snapshot ${name2}: ${errorMessage(err)}`);
+      }
+    }
+    const total = /* @__PURE__ */ new Map();
+    for (const infos of byFile.values()) {
+      for (const p of infos) if (!total.has(p.id)) total.set(p.id, p.chunks.reduce((n, c) => n + c[3], 0));
+    }
+    const liveShare = (p) => [...used.get(p)?.values() ?? []].reduce((n, l) => n + l, 0) / (total.get(p) || 1);
+    const live = (p) => Math.round(liveShare(p) * (packs.get(p) ?? 0));
+    const repack = new Set([...neededPacks].filter((p) => index.packs.has(p) && packs.has(p) && total.has(p) && liveShare(p) < REPACK_BELOW));
+    const affected = snapshotNames.filter((n) => heads.get(n).packs.some((p) => repack.has(p)));
+    const notes = [];
+    let written = { packs: [], bytes: 0, rewritten: 0, index: "", infos: [] };
+    if (repack.size > 0 && !repo.canReadData) {
+      notes.push(`${repack.size} pack(s) are mostly unused; repacking them needs the identity (-i): packs are encrypted to the recipients`);
+      repack.clear();
+    }
+    if (repack.size > 0 && !opts.dryRun) {
+      const step2 = (s) => {
+        signal?.throwIfAborted();
+        opts.onStep?.(s);
+      };
+      written = await repackPacks(repo, index, repack, affected, load, step2, signal);
+      for (const p of repack) neededPacks.delete(p);
+      for (const info2 of written.infos) {
+        neededPacks.add(info2.id);
+        packs.set(info2.id, info2.size);
+      }
+      byFile.set(written.index, written.infos);
+    }
+    const removePacks = [...packs.keys()].filter((p) => !neededPacks.has(p));
+    const removeLists = [...lists.keys()].filter((l) => !neededLists.has(l));
+    const result = {
+      snapshots: snapshotNames.length,
+      packsKept: packs.size - removePacks.length - (opts.dryRun ? repack.size : 0),
+      // A dry run counts a pack to repack as the part of it that would be copied.
+      bytesKept: [...neededPacks].reduce((n, p) => n + (opts.dryRun && repack.has(p) ? live(p) : packs.get(p) ?? 0), 0),
+      packsRemoved: removePacks.length,
+      unindexed: removePacks.filter((p) => !index.packs.has(p)).length,
+      listsRemoved: removeLists.length,
+      indexWritten: 0,
+      indexRemoved: 0,
+      bytesFreed: removePacks.reduce((n, p) => n + packs.get(p), 0) + removeLists.reduce((n, l) => n + lists.get(l), 0) - written.bytes - (opts.dryRun ? [...repack].reduce((n, p) => n + live(p), 0) - [...repack].reduce((n, p) => n + packs.get(p), 0) : 0),
+      repacked: repack.size,
+      rewritten: opts.dryRun ? repack.size ? affected.length : 0 : written.rewritten,
+      notes
+    };
+    const rewrite = [];
+    for (const [name2, infos] of byFile) {
+      const keep = infos.filter((p) => neededPacks.has(p.id));
+      if (keep.length < infos.length) rewrite.push({ name: name2, keep });
+    }
+    const rewritten = new Set(rewrite.map((r) => r.name));
+    const seen = /* @__PURE__ */ new Set();
+    for (const [name2, infos] of byFile) if (!rewritten.has(name2)) for (const p of infos) seen.add(p.id);
+    const merged = rewrite.flatMap((r) => r.keep).filter((p) => !seen.has(p.id) && seen.add(p.id));
+    result.indexRemoved = rewrite.length;
+    result.bytesFreed += rewrite.reduce((n, r) => n + indexFiles.get(r.name), 0);
+    if (opts.dryRun) {
+      result.indexWritten = merged.length > 0 ? 1 : 0;
+      result.packsRemoved += repack.size;
+      return result;
+    }
+    const step = (s) => {
+      signal?.throwIfAborted();
+      opts.onStep?.(s);
+    };
+    if (merged.length > 0) {
+      step("index write");
+      const name2 = await repo.saveMeta("index", () => indexText(merged));
+      result.indexWritten = 1;
+      result.bytesFreed -= (await repo.backend.stat({ type: "index", name: name2 }, { signal })).size;
+      await repo.backend.flush({ signal });
+    }
+    for (const name2 of removeSnapshots) {
+      step(`snapshot remove ${name2}`);
+      await repo.backend.remove({ type: "snapshot", name: name2 }, { signal });
+    }
+    for (const r of rewrite) {
+      step(`index remove ${r.name}`);
+      await repo.backend.remove({ type: "index", name: r.name }, { signal });
+    }
+    for (const p of removePacks) {
+      step(`pack remove ${p}`);
+      await repo.backend.remove({ type: "pack", name: p }, { signal });
+    }
+    for (const l of removeLists) {
+      step(`list remove ${l}`);
+      await repo.backend.remove({ type: "list", name: l }, { signal });
+    }
+    await repo.backend.flush({ signal });
+    return result;
+  });
+}
+async function repackPacks(repo, index, repack, affected, load, step, signal) {
+  const ids = new IdList();
+  const seen = new IdTable(0);
+  for (const name2 of affected) {
+    const { snapshot } = await load(name2);
+    const own2 = new Set(snapshot.packs);
+    for (const e of snapshot.entries) {
+      for (const id of e.chunks) {
+        const loc = index.lookup(id, own2);
+        if (repack.has(loc.pack) && !seen.has(id)) {
+          seen.add(id, []);
+          ids.push(id);
+        }
+      }
+    }
+  }
+  step("repack");
+  const workers = new Workers(repo.keys.chunkIdKey);
+  const packer = new Packer(repo.backend, repo.dataRecipients, repo.config.packSize, workers);
+  let infos;
+  try {
+    const reader = new ChunkReader(repo, index, repack);
+    let i = 0;
+    for await (const batch of reader.read(reader.locateAll(ids))) {
+      signal?.throwIfAborted();
+      for (const plain of batch) await packer.add(ids.get(i++), plain);
+    }
+    await packer.finish();
+    infos = packer.takeSaved();
+  } catch (err) {
+    await packer.settle();
+    throw err;
+  } finally {
+    await workers.close();
+  }
+  const moved = /* @__PURE__ */ new Map();
+  for (const info2 of infos) {
+    const c = info2.chunks;
+    if (Array.isArray(c)) for (const r of c) moved.set(r[0], info2.id);
+    else for (let k = 0; k < c.length; k++) moved.set(c.id(k).toString("hex"), info2.id);
+  }
+  step("index write");
+  const indexName = await repo.saveMeta("index", () => indexText(infos));
+  for (const info2 of infos) index.add(info2, indexName);
+  await repo.backend.flush({ signal });
+  let bytes = packer.writtenBytes + (await repo.backend.stat({ type: "index", name: indexName }, { signal })).size;
+  let rewritten = 0;
+  for (const name2 of affected) {
+    step(`snapshot rewrite ${name2}`);
+    const { snapshot, bytes: json } = await load(name2);
+    const own2 = new Set(snapshot.packs);
+    const packs = new Set(snapshot.packs.filter((p) => !repack.has(p)));
+    for (const e of snapshot.entries) {
+      for (const id2 of e.chunks) {
+        const loc = index.lookup(id2, own2);
+        if (repack.has(loc.pack)) packs.add(moved.get(id2.toString("hex")));
+      }
+    }
+    const raw = parseSnapshotRefs(json, `snapshot ${name2}`).snapshot;
+    const renewed = { ...raw, packs: [...packs].sort(), replaces: name2 };
+    const id = await repo.saveMeta("snapshot", () => snapshotText(renewed));
+    bytes += (await repo.backend.stat({ type: "snapshot", name: id }, { signal })).size;
+    await repo.backend.flush({ signal });
+    await repo.backend.remove({ type: "snapshot", name: name2 }, { signal });
+    rewritten++;
+  }
+  return { packs: infos.map((p) => p.id), bytes, rewritten, index: indexName, infos };
+}
+function stop(what) {
+  return new IntegrityError(`prune stopped before removing anything: ${what}`, "run `cairn verify` and repair or forget that snapshot first; prune removes nothing while the repository is damaged");
+}
+
+// src/app/forget.ts
+init_errors();
+var COUNT_FLAGS = [
+  ["keepLast", "keep-last", "last"],
+  ["keepHourly", "keep-hourly", "hourly"],
+  ["keepDaily", "keep-daily", "daily"],
+  ["keepWeekly", "keep-weekly", "weekly"],
+  ["keepMonthly", "keep-monthly", "monthly"],
+  ["keepYearly", "keep-yearly", "yearly"]
+];
+function policyFrom(settings, flags) {
+  const anyFlag = COUNT_FLAGS.some(([f]) => flags[f] !== void 0) || flags.keepWithin !== void 0;
+  const fromConfig2 = settings.config?.retention ?? {};
+  const policy = {};
+  for (const [flag, key, counter] of COUNT_FLAGS) {
+    const n = anyFlag ? flags[flag] : fromConfig2[key];
+    if (n === void 0) continue;
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${key} takes a whole number of snapshots, got ${JSON.stringify(n)}`);
+    policy[counter] = n;
+  }
+  const within = anyFlag ? flags.keepWithin : fromConfig2["keep-within"];
+  if (within !== void 0) {
+    const w = parseWithin(within);
+    if (!w) throw new UsageError(`--keep-within takes a duration as restic writes it, got ${JSON.stringify(within)}`, "e.g. 30d, 12h, 1y6m (y years, m months, d days, h hours)");
+    policy.within = w;
+  }
+  return policy;
+}
+async function forget2(settings, req) {
+  const policy = policyFrom(settings, req);
+  const repo = await openRepository(settings, "write", req.signal);
+  const dryRun = req.dryRun ?? false;
+  const r = await forget(repo, { policy, dryRun, signal: req.signal });
+  const report = { repository: repo.backend.properties.location, policy: describePolicy(policy), dryRun, groups: r.groups, removed: r.removed };
+  const prune2 = req.prune ?? settings.config?.retention?.prune ?? false;
+  if (prune2 && !isEmptyPolicy(policy)) report.prune = await prune(repo, { dryRun, without: new Set(r.removed), signal: req.signal });
+  return report;
+}
+
+// src/engine/restore/paths.ts
+init_errors();
+import { lstat as lstat3, mkdir as mkdir4 } from "node:fs/promises";
+import { join as join7 } from "node:path";
+
+// src/engine/snapshot/match.ts
+function globRegExp(glob2) {
+  let re = "";
+  for (let i = 0; i < glob2.length; i++) {
+    const c = glob2[i];
+    if (c === "*" && glob2[i + 1] === "*") {
+      re += ".*";
+      i++;
+      if (glob2[i + 1] === "/") i++;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = glob2.indexOf("]", i + 1);
+      if (end < 0) re += "\\[";
+      else {
+        re += "[" + glob2.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\") + "]";
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+function matchesGlob2(path2, glob2) {
+  const names = path2.split("/");
+  const anchored = glob2.startsWith("/");
+  const re = globRegExp(anchored ? glob2.slice(1) : glob2.replace(/\/$/, ""));
+  for (let i = 0; i < (anchored ? 1 : names.length); i++) {
+    for (let j = i + 1; j <= names.length; j++) if (re.test(names.slice(i, j).join("/"))) return true;
+  }
+  return false;
+}
+
+// src/engine/restore/paths.ts
+var FOLDER_MODE = 493;
+function checkPath(path2) {
+  if (typeof path2 !== "string" || path2.length === 0 || path2.length > 4096 || path2.includes("\0") || path2.startsWith("/") || path2.includes("\\")) {
+    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path2)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
+  }
+  const parts = path2.split("/");
+  if (parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new IntegrityError(`refusing unsafe path ${JSON.stringify(path2)} in the snapshot`, "the snapshot was crafted or damaged; nothing was restored");
+  }
+  return parts;
+}
+function selectEntries(snapshot, source2, include) {
+  if (source2 !== void 0 && !snapshot.sources.some((s) => s.name === source2)) {
+    throw new UsageError(`the snapshot has no source "${source2}"`, `its sources: ${snapshot.sources.map((s) => s.name).join(", ")}`);
+  }
+  const entries = snapshot.entries.filter((e) => (source2 === void 0 || e.source === source2) && (!include?.length || include.some((g) => matchesGlob2(e.path, g))));
+  if (include?.length && entries.length === 0) {
+    throw new UsageError(`no file in the snapshot${source2 ? ` (source ${source2})` : ""} matches --include ${include.join(", ")}`, "list its files with `cairn ls SNAPSHOT`");
+  }
+  const seen = /* @__PURE__ */ new Set();
+  for (const e of entries) {
+    const key = checkPath(e.path).join("/");
+    if (seen.has(key)) throw new IntegrityError(`the snapshot lists ${JSON.stringify(e.path)} twice`);
+    seen.add(key);
+  }
+  return entries;
+}
+async function makeParents(target, parts) {
+  let dir = target;
+  for (const p of parts.slice(0, -1)) {
+    dir = join7(dir, p);
+    try {
+      const st = await lstat3(dir);
+      if (!st.isDirectory()) throw new IntegrityError(`refusing to restore through ${dir}: it is not a folder (a symbolic link or a file)`);
+    } catch (err) {
+      if (err.code !== "ENOENT") throw err;
+      await mkdir4(dir, { mode: FOLDER_MODE });
+    }
+  }
+  return join7(dir, parts[parts.length - 1]);
+}
+
+// src/engine/restore/restore.ts
+init_errors();
+import { randomBytes as randomBytes6 } from "node:crypto";
+import { chmod as chmod2, lstat as lstat4, mkdir as mkdir5, open as open5, rename as rename3, rm as rm7, utimes } from "node:fs/promises";
+import { dirname, join as join8, resolve as resolve5 } from "node:path";
 
 // src/engine/restore/plan.ts
 function* spans(located, fds) {
@@ -74522,7 +74942,7 @@ init_errors();
 import { existsSync as existsSync4 } from "node:fs";
 import { isAbsolute, resolve as resolve6 } from "node:path";
 init_errors();
-var COMMANDS = ["backup", "restore", "verify", "snapshots", "init"];
+var COMMANDS = ["backup", "restore", "verify", "snapshots", "forget", "init"];
 var SECRET_INPUTS = ["ssh-key", "ssh-passphrase", "write-key", "identity", "github-token"];
 function input(name2) {
   return getInput(name2) || void 0;
@@ -74601,7 +75021,6 @@ async function readInputs(env) {
   for (const r of recipients) {
     if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r)) throw bad("recipient", `${JSON.stringify(r)} is not an age recipient`, "age1... (the public key `cairn keygen` prints), one per line");
   }
-  if (command === "init" && recipients.length === 0) throw bad("recipient", "init needs at least one", "the age1... public key of your identity (`cairn keygen` prints it)");
   if (command === "init" && !writeKey) {
     throw bad(
       "write-key",
@@ -74639,8 +75058,22 @@ async function readInputs(env) {
     snapshot,
     source: input("source"),
     target: inWorkspace(input("target") ?? (command === "restore" && !identity ? "cairn-download" : "cairn-restore")),
-    recipients
+    recipients,
+    readData: readDataInput(input("read-data")),
+    maxAge: durationInput("max-age", input("max-age"))
   };
+}
+function readDataInput(value) {
+  if (value === void 0) return { percent: 100 };
+  const slice = /^(\d+)\/(\d+)$/.exec(value);
+  if (slice && +slice[1] >= 1 && +slice[1] <= +slice[2]) return { percent: 0, subset: value };
+  if (/^\d+(\.\d+)?$/.test(value) && +value <= 100) return { percent: +value };
+  throw bad("read-data", `${JSON.stringify(value)} is neither a percent nor a slice`, "a percent of packs to read (0-100; 0: structure only) or a slice n/t, e.g. 3/7 (with n from 1 to t)");
+}
+function durationInput(name2, value) {
+  if (value === void 0) return void 0;
+  if (!/^\d+[smhdw]$/.test(value)) throw bad(name2, `${JSON.stringify(value)} is not a duration`, "a number and a unit: 26h, 2d, 1w, 90m");
+  return value;
 }
 
 // src/action/summary.ts
@@ -74861,7 +75294,7 @@ async function runVerify(a) {
   const table = [[{ data: "Repository", header: true }, { data: "Snapshots", header: true }, { data: "Packs", header: true }, { data: "Result", header: true }]];
   for (const url of a.settings.repositories) {
     try {
-      const r = await verify3(onRepository(a.settings, url), { readData: 100, signal: cancel.signal });
+      const r = await verify3(onRepository(a.settings, url), { readData: a.readData.percent, subset: a.readData.subset, maxAge: a.maxAge, signal: cancel.signal });
       cancel.signal.throwIfAborted();
       for (const n of r.notes) notice(scrub(n));
       for (const e of r.errors) error(scrub(e), { title: `cairn verify: ${shownUrl(url)}` });
@@ -74877,6 +75310,31 @@ async function runVerify(a) {
     }
   }
   s.addTable(table);
+  repositoriesOutput(rows);
+  if (a.settings.repositories[0]) await lastSnapshots(a.settings, a.settings.repositories[0]);
+  return { failures };
+}
+async function runForget(a) {
+  const failures = [];
+  const rows = [];
+  summary.addHeading("cairn forget", 2);
+  if (!a.settings.config?.retention) {
+    throw new UsageError("command forget needs a retention: policy in cairn.yml", "e.g. retention: { keep-daily: 7, keep-weekly: 4, keep-monthly: 12, keep-yearly: 2, prune: true }");
+  }
+  for (const url of a.settings.repositories) {
+    try {
+      const r = await forget2(onRepository(a.settings, url), { signal: cancel.signal });
+      const kept = r.groups.reduce((n, g) => n + g.snapshots.filter((s) => s.keep).length, 0);
+      const freed = r.prune ? `; pruned: ${formatBytes(r.prune.bytesFreed)} freed` : "";
+      info(`${shownUrl(url)}: ${r.policy}: kept ${kept}, removed ${r.removed.length} snapshot(s)${freed}`);
+      summary.addRaw(`<p><code>${escape(shownUrl(url))}</code>: ${escape(r.policy)}: kept ${kept}, removed ${r.removed.length} snapshot(s)${escape(freed)}.</p>`, true);
+      rows.push({ repository: url, result: "ok" });
+    } catch (err) {
+      const e = failure2(err);
+      rows.push({ repository: url, result: "failed", error: e.message });
+      failures.push({ what: `forget in ${shownUrl(url)}`, error: e });
+    }
+  }
   repositoriesOutput(rows);
   if (a.settings.repositories[0]) await lastSnapshots(a.settings, a.settings.repositories[0]);
   return { failures };
@@ -74931,7 +75389,7 @@ async function run2() {
     if (a.settings.repositories.length === 0) {
       throw new CairnError("no repository given", ExitCode2.usage, "give the repository input (one URL per line) or repository: in cairn.yml");
     }
-    const handlers = { backup: () => runBackup(a, started), restore: () => runRestore(a), verify: () => runVerify(a), snapshots: () => runSnapshots(a), init: () => runInit(a) };
+    const handlers = { backup: () => runBackup(a, started), restore: () => runRestore(a), verify: () => runVerify(a), snapshots: () => runSnapshots(a), forget: () => runForget(a), init: () => runInit(a) };
     ({ failures, exitCode } = await handlers[a.command]());
   } catch (err) {
     failures = [{ what: command === "the step" ? "the step's inputs" : `cairn ${command}`, error: failure2(err) }];

@@ -9,7 +9,7 @@ import * as core from "@actions/core";
 import { resolveSettings, type Env, type Settings } from "../app/settings.ts";
 import { UsageError } from "../errors.ts";
 
-export const COMMANDS = ["backup", "restore", "verify", "snapshots", "init"] as const;
+export const COMMANDS = ["backup", "restore", "verify", "snapshots", "forget", "init"] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Inputs whose values are secrets: masked first, never shown in a message. */
@@ -24,6 +24,10 @@ export interface ActionInputs {
   /** Absolute; restore's folder. */
   target: string;
   recipients: string[];
+  /** verify: percent of packs to read ("100"), or slice n of t ("3/7"). */
+  readData: { percent: number; subset?: string };
+  /** verify: fail when the newest snapshot is older than this ("26h"). */
+  maxAge: string | undefined;
 }
 
 /** An input's value, trimmed; undefined when empty or not given. */
@@ -132,7 +136,6 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
   for (const r of recipients) {
     if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r)) throw bad("recipient", `${JSON.stringify(r)} is not an age recipient`, "age1... (the public key `cairn keygen` prints), one per line");
   }
-  if (command === "init" && recipients.length === 0) throw bad("recipient", "init needs at least one", "the age1... public key of your identity (`cairn keygen` prints it)");
   if (command === "init" && !writeKey) {
     throw bad(
       "write-key",
@@ -176,5 +179,22 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
     source: input("source"),
     target: inWorkspace(input("target") ?? (command === "restore" && !identity ? "cairn-download" : "cairn-restore")),
     recipients,
+    readData: readDataInput(input("read-data")),
+    maxAge: durationInput("max-age", input("max-age")),
   };
+}
+
+/** read-data: a percent of packs (default 100: every pack), or slice n of t ("3/7": t scheduled runs read everything). */
+function readDataInput(value: string | undefined): { percent: number; subset?: string } {
+  if (value === undefined) return { percent: 100 };
+  const slice = /^(\d+)\/(\d+)$/.exec(value);
+  if (slice && +slice[1] >= 1 && +slice[1] <= +slice[2]) return { percent: 0, subset: value };
+  if (/^\d+(\.\d+)?$/.test(value) && +value <= 100) return { percent: +value };
+  throw bad("read-data", `${JSON.stringify(value)} is neither a percent nor a slice`, "a percent of packs to read (0-100; 0: structure only) or a slice n/t, e.g. 3/7 (with n from 1 to t)");
+}
+
+function durationInput(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+[smhdw]$/.test(value)) throw bad(name, `${JSON.stringify(value)} is not a duration`, "a number and a unit: 26h, 2d, 1w, 90m");
+  return value;
 }

@@ -6,11 +6,12 @@ import * as core from "@actions/core";
 import { backupEach, backupError, failedError, incompleteError, type RepositoryResult } from "../app/backup.ts";
 import { download } from "../app/download.ts";
 import { init } from "../app/init.ts";
+import { forget } from "../app/forget.ts";
 import { restore } from "../app/restore.ts";
 import type { Settings } from "../app/settings.ts";
 import { snapshots } from "../app/snapshots.ts";
 import { verify } from "../app/verify.ts";
-import { CairnError, CancelledError, errorMessage, ExitCode, fromSystemError, isSystemError } from "../errors.ts";
+import { CairnError, CancelledError, errorMessage, ExitCode, fromSystemError, isSystemError, UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { readInputs, scrub, type ActionInputs } from "./inputs.ts";
 import { backupSummary, escape, failureSection, formatBytes, shownUrl, snapshotsTable } from "./summary.ts";
@@ -143,7 +144,7 @@ async function runVerify(a: ActionInputs): Promise<Outcome> {
   const table = [[{ data: "Repository", header: true }, { data: "Snapshots", header: true }, { data: "Packs", header: true }, { data: "Result", header: true }]];
   for (const url of a.settings.repositories) {
     try {
-      const r = await verify(onRepository(a.settings, url), { readData: 100, signal: cancel.signal });
+      const r = await verify(onRepository(a.settings, url), { readData: a.readData.percent, subset: a.readData.subset, maxAge: a.maxAge, signal: cancel.signal });
       cancel.signal.throwIfAborted();
       for (const n of r.notes) core.notice(scrub(n));
       for (const e of r.errors) core.error(scrub(e), { title: `cairn verify: ${shownUrl(url)}` });
@@ -159,6 +160,33 @@ async function runVerify(a: ActionInputs): Promise<Outcome> {
     }
   }
   s.addTable(table);
+  repositoriesOutput(rows);
+  if (a.settings.repositories[0]) await lastSnapshots(a.settings, a.settings.repositories[0]);
+  return { failures };
+}
+
+/** Forget by cairn.yml's retention: policy in every repository, and prune when it says so. */
+async function runForget(a: ActionInputs): Promise<Outcome> {
+  const failures: Failure[] = [];
+  const rows: { repository: string; result: string; error?: string }[] = [];
+  core.summary.addHeading("cairn forget", 2);
+  if (!a.settings.config?.retention) {
+    throw new UsageError("command forget needs a retention: policy in cairn.yml", "e.g. retention: { keep-daily: 7, keep-weekly: 4, keep-monthly: 12, keep-yearly: 2, prune: true }");
+  }
+  for (const url of a.settings.repositories) {
+    try {
+      const r = await forget(onRepository(a.settings, url), { signal: cancel.signal });
+      const kept = r.groups.reduce((n, g) => n + g.snapshots.filter((s) => s.keep).length, 0);
+      const freed = r.prune ? `; pruned: ${formatBytes(r.prune.bytesFreed)} freed` : "";
+      core.info(`${shownUrl(url)}: ${r.policy}: kept ${kept}, removed ${r.removed.length} snapshot(s)${freed}`);
+      core.summary.addRaw(`<p><code>${escape(shownUrl(url))}</code>: ${escape(r.policy)}: kept ${kept}, removed ${r.removed.length} snapshot(s)${escape(freed)}.</p>`, true);
+      rows.push({ repository: url, result: "ok" });
+    } catch (err) {
+      const e = failure(err);
+      rows.push({ repository: url, result: "failed", error: e.message });
+      failures.push({ what: `forget in ${shownUrl(url)}`, error: e });
+    }
+  }
   repositoriesOutput(rows);
   if (a.settings.repositories[0]) await lastSnapshots(a.settings, a.settings.repositories[0]);
   return { failures };
@@ -216,7 +244,7 @@ async function run(): Promise<number> {
     if (a.settings.repositories.length === 0) {
       throw new CairnError("no repository given", ExitCode.usage, "give the repository input (one URL per line) or repository: in cairn.yml");
     }
-    const handlers = { backup: () => runBackup(a, started), restore: () => runRestore(a), verify: () => runVerify(a), snapshots: () => runSnapshots(a), init: () => runInit(a) };
+    const handlers = { backup: () => runBackup(a, started), restore: () => runRestore(a), verify: () => runVerify(a), snapshots: () => runSnapshots(a), forget: () => runForget(a), init: () => runInit(a) };
     ({ failures, exitCode } = await handlers[a.command]());
   } catch (err) {
     failures = [{ what: command === "the step" ? "the step's inputs" : `cairn ${command}`, error: failure(err) }];

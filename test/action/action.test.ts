@@ -125,4 +125,30 @@ describe("the Action, run as the runner runs it", { skip }, () => {
     assert.match(s.summary, /Last 2 of 2 snapshots/);
   });
 
+  test("verify with max-age and a slice; forget by cairn.yml's retention: keeps the newest, verify stays green", async () => {
+    // A slice of the packs, and freshness: the newest snapshot is minutes old.
+    const v = await runAction(w.ws, { ...w.inputs, command: "verify", "read-data": "1/2", "max-age": "1h" });
+    green(v);
+    noLeaks(v);
+    // Forget without a policy in cairn.yml is refused, saying what to add.
+    const none = await runAction(w.ws, { ...w.inputs, command: "forget" });
+    assert.notEqual(none.code, 0);
+    assert.match(none.errors[0], /retention: policy in cairn\.yml/);
+    // With one: the newest snapshot is kept, the older removed, and the data only it needed pruned.
+    const yml = join(w.ws, "retained.yml");
+    writeFileSync(yml, readFileSync(join(w.ws, "cairn.yml"), "utf8") + "retention: { keep-last: 1, prune: true }\n");
+    const before = cairn(["snapshots", "-r", w.remote, "--json"], { env: { CAIRN_WRITE_KEY: w.repo.writeKey } });
+    const ids = JSON.parse(before.stdout).map((x: { id: string }) => x.id);
+    assert.ok(ids.length >= 2, before.stderr);
+    const f = await runAction(w.ws, { ...w.inputs, command: "forget", config: "retained.yml" });
+    green(f);
+    noLeaks(f);
+    assert.match(f.summary, new RegExp(`kept 1, removed ${ids.length - 1} snapshot\\(s\\); pruned: `));
+    const after = JSON.parse(cairn(["snapshots", "-r", w.remote, "--json"], { env: { CAIRN_WRITE_KEY: w.repo.writeKey } }).stdout);
+    assert.deepEqual(after.map((x: { id: string }) => x.id), [ids.at(-1)]);
+    // The chain check knows what forget removed: no "a snapshot was deleted".
+    const again = await runAction(w.ws, { ...w.inputs, command: "verify", identity: w.identity });
+    green(again);
+    assert.match(again.summary, /no problems found/);
+  });
 });

@@ -50,7 +50,8 @@ test("forget --keep-last 1 --prune deletes the forgotten snapshot's pack artifac
   // @actions/artifact prints "Artifact name is valid!" to stdout (core.info) before each upload: the JSON is what follows.
   const j = JSON.parse(f.stdout.slice(f.stdout.search(/^\{$/m)));
   assert.equal(j.removed.length, 1);
-  assert.ok(j.prune.packsRemoved >= 3, JSON.stringify(j.prune));
+  // 3 MiB of random data in packs of 1 MiB or more (a pack closes after the frame that passes its size).
+  assert.ok(j.prune.packsRemoved >= 2, JSON.stringify(j.prune));
   assert.ok(j.prune.bytesFreed >= 3 << 20, JSON.stringify(j.prune));
   const after = packs();
   assert.equal(before.size - after.size, j.prune.packsRemoved, "one artifact per removed pack is gone");
