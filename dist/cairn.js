@@ -58919,14 +58919,22 @@ async function diff(settings, req) {
   const pick2 = (ref) => new Map(ref.snapshot.entries.filter((e) => req.source === void 0 || e.source === req.source).map((e) => [e.path, e]));
   const before = pick2(a);
   const after = pick2(b2);
-  const files = [];
+  let files = [];
+  const unsure = /* @__PURE__ */ new Set();
   for (const path2 of [.../* @__PURE__ */ new Set([...before.keys(), ...after.keys()])].sort()) {
     const x = before.get(path2);
     const y = after.get(path2);
     const change = !x ? "added" : !y ? "removed" : sameContent(x, y) ? void 0 : "changed";
     if (change) files.push({ source: (x ?? y).source, path: path2, change });
+    if (change === "changed" && (x.salted || y.salted) && x.size === y.size) unsure.add(path2);
   }
-  if (!repo.canReadData) return { from: a.id, to: b2.id, text: false, files };
+  if (!repo.canReadData) return { from: a.id, to: b2.id, text: false, unsure: unsure.size, files };
+  if (unsure.size > 0) {
+    const entries = (m2) => [...unsure].map((p2) => m2.get(p2));
+    const [x, y] = [await readEntries(repo, a, entries(before)), await readEntries(repo, b2, entries(after))];
+    const same = new Set([...unsure].filter((_2, i) => x[i].equals(y[i])));
+    files = files.filter((f2) => !same.has(f2.path));
+  }
   const kinds = new Map([...a.snapshot.sources, ...b2.snapshot.sources].map((s3) => [s3.name, s3.kind]));
   const small = (e) => !e || e.size <= MAX_TEXT_BYTES;
   const textual = files.filter((f2) => kinds.get(f2.source) === "files" && small(before.get(f2.path)) && small(after.get(f2.path)));
@@ -58944,7 +58952,7 @@ async function diff(settings, req) {
     const path2 = serverPath(f2.source, f2.path);
     f2.diff = await redactedDiff({ label: f2.path, path: path2, before: old.get(f2.path), after: now.get(f2.path) }, rulesOf(history4.find((s3) => s3.name === f2.source)), key);
   }
-  return { from: a.id, to: b2.id, text: true, files };
+  return { from: a.id, to: b2.id, text: true, unsure: 0, files };
 }
 function sameContent(x, y) {
   if (x.size !== y.size || x.chunks.length !== y.chunks.length) return false;
@@ -58972,6 +58980,8 @@ async function diff2(from, to2, flags) {
   const texts = r.files.filter((f2) => f2.diff);
   if (texts.length > 0) process.stdout.write("\n" + texts.map((f2) => f2.diff).join(""));
   if (!r.text) process.stdout.write("(give the identity, -i FILE, for the redacted text diff of settings files)\n");
+  if (r.unsure > 0) process.stdout.write(`(${r.unsure === 1 ? "1 of them is" : `${r.unsure} of them are`} salted and the same size, so the write key cannot tell whether it changed; with -i FILE cairn compares the content)
+`);
 }
 
 // src/engine/export.ts

@@ -39,6 +39,12 @@ export interface DiffReport {
   to: string;
   /** True when text diffs were made (the identity was given). */
   text: boolean;
+  /**
+   * Without the identity: how many of the changed files are salted (one-chunk
+   * files, secret sources: their chunk IDs differ every backup, FORMAT.md) and
+   * the same size, so they may not have changed. With it, they are compared by content.
+   */
+  unsure: number;
   files: FileDiff[];
 }
 
@@ -49,14 +55,24 @@ export async function diff(settings: Settings, req: DiffRequest): Promise<DiffRe
   const pick = (ref: SnapshotRef) => new Map(ref.snapshot.entries.filter((e) => req.source === undefined || e.source === req.source).map((e) => [e.path, e]));
   const before = pick(a);
   const after = pick(b);
-  const files: FileDiff[] = [];
+  let files: FileDiff[] = [];
+  // Salted entries of the same size: their IDs tell nothing, only their content can.
+  const unsure = new Set<string>();
   for (const path of [...new Set([...before.keys(), ...after.keys()])].sort()) {
     const x = before.get(path);
     const y = after.get(path);
     const change = !x ? "added" : !y ? "removed" : sameContent(x, y) ? undefined : "changed";
     if (change) files.push({ source: (x ?? y)!.source, path, change });
+    if (change === "changed" && (x!.salted || y!.salted) && x!.size === y!.size) unsure.add(path);
   }
-  if (!repo.canReadData) return { from: a.id, to: b.id, text: false, files };
+  if (!repo.canReadData) return { from: a.id, to: b.id, text: false, unsure: unsure.size, files };
+
+  if (unsure.size > 0) {
+    const entries = (m: Map<string, SnapshotEntry>) => [...unsure].map((p) => m.get(p)!);
+    const [x, y] = [await readEntries(repo, a, entries(before)), await readEntries(repo, b, entries(after))];
+    const same = new Set([...unsure].filter((_, i) => x[i].equals(y[i])));
+    files = files.filter((f) => !same.has(f.path));
+  }
 
   // Text diffs: files sources only (databases are not text to read through),
   // and only what the history would record as text (larger files it records by fingerprint).
@@ -77,7 +93,7 @@ export async function diff(settings: Settings, req: DiffRequest): Promise<DiffRe
     const path = serverPath(f.source, f.path);
     f.diff = await redactedDiff({ label: f.path, path, before: old.get(f.path), after: now.get(f.path) }, rulesOf(history.find((s) => s.name === f.source)), key);
   }
-  return { from: a.id, to: b.id, text: true, files };
+  return { from: a.id, to: b.id, text: true, unsure: 0, files };
 }
 
 function sameContent(x: SnapshotEntry, y: SnapshotEntry): boolean {

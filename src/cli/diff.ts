@@ -21,4 +21,5 @@ export async function diff(from: string, to: string, flags: GlobalFlags & { sour
   const texts = r.files.filter((f) => f.diff);
   if (texts.length > 0) process.stdout.write("\n" + texts.map((f) => f.diff).join(""));
   if (!r.text) process.stdout.write("(give the identity, -i FILE, for the redacted text diff of settings files)\n");
+  if (r.unsure > 0) process.stdout.write(`(${r.unsure === 1 ? "1 of them is" : `${r.unsure} of them are`} salted and the same size, so the write key cannot tell whether it changed; with -i FILE cairn compares the content)\n`);
 }

@@ -50,7 +50,7 @@ test("Actions not permitted to open pull requests: the snapshot is saved, the co
   const before = await snapshotCount();
   const r = await runCli(["backup", "-c", cfg], { env });
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stdout, /^snapshot [0-9a-f]{8} of \S+ saved/);
+  assert.match(r.stdout, /^snapshot [0-9a-f]{64} \(number \d+\) of \S+ saved/);
   assert.match(r.stdout, /settings history: 1 file changed, commit [0-9a-f]{12}\n/);
   const tip = gitIn(world.gitDir, "rev-parse", "settings-history");
   assert.match(r.stderr, new RegExp(`^cairn: snapshot [0-9a-f]{8} was saved and the settings history commit ${tip.slice(0, 12)} is on settings-history, but GitHub refused to open a pull request in me/bot-settings: the repository setting "Allow GitHub Actions to create and approve pull requests" is off$`, "m"));
