@@ -72761,15 +72761,162 @@ var ArtifactBackend = class {
 init_errors();
 import { spawn as spawn3 } from "node:child_process";
 import { rmSync } from "node:fs";
-import { appendFile as appendFile2, mkdtemp as mkdtemp4, open as open3, readFile as readFile2, rm as rm5 } from "node:fs/promises";
+import { appendFile as appendFile2, mkdtemp as mkdtemp4, open as open4, readFile as readFile2, rm as rm6 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join5, resolve as resolve3 } from "node:path";
+import { join as join6, resolve as resolve3 } from "node:path";
+
+// src/backends/local.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+import { mkdir as mkdir3, open as open3, readdir as readdir2, rename as rename2, rm as rm5, stat as stat2, unlink as unlink2 } from "node:fs/promises";
+import { join as join5 } from "node:path";
+var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
+var LocalBackend = class {
+  properties;
+  root;
+  constructor(root) {
+    this.root = root;
+    this.properties = { location: `local:${root}`, atomicWrites: true };
+  }
+  dir(h) {
+    if (h.type === "pack") return join5(this.root, "packs", h.name.slice(0, 2));
+    return join5(this.root, DIRS[h.type]);
+  }
+  path(h) {
+    checkHandle(h);
+    return join5(this.dir(h), h.name || h.type);
+  }
+  async save(h, data, opts) {
+    opts?.signal?.throwIfAborted();
+    const final = this.path(h);
+    const dir = this.dir(h);
+    await mkdir3(dir, { recursive: true });
+    const tmp = join5(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
+    try {
+      const f = await open3(tmp, "wx", 384);
+      try {
+        if (Buffer.isBuffer(data)) await f.writeFile(data);
+        else {
+          const size = data.reduce((n, b) => n + b.length, 0);
+          const { bytesWritten } = await f.writev(data, 0);
+          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
+        }
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      await rename2(tmp, final);
+    } catch (err) {
+      await unlink2(tmp).catch(() => {
+      });
+      throw err;
+    }
+    const d = await open3(dir, "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+  async load(h, range, opts) {
+    opts?.signal?.throwIfAborted();
+    const p = this.path(h);
+    let f;
+    try {
+      f = await open3(p, "r");
+    } catch (err) {
+      if (missing(err)) throw new NotExistError(h);
+      throw err;
+    }
+    try {
+      if (!range) return await f.readFile();
+      return await readRangeOf(f, range);
+    } finally {
+      await f.close();
+    }
+  }
+  async stat(h, opts) {
+    opts?.signal?.throwIfAborted();
+    try {
+      return { name: h.name, size: (await stat2(this.path(h))).size };
+    } catch (err) {
+      if (missing(err)) throw new NotExistError(h);
+      throw err;
+    }
+  }
+  async *list(type, opts) {
+    opts?.signal?.throwIfAborted();
+    if (type === "config" || type === "keys") {
+      try {
+        yield await this.stat({ type, name: "" });
+      } catch (err) {
+        if (!(err instanceof NotExistError)) throw err;
+      }
+      return;
+    }
+    const base = join5(this.root, DIRS[type]);
+    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
+    for (const sub of dirs) {
+      const dir = join5(base, sub);
+      for (const name2 of await readdirOrEmpty(dir)) {
+        opts?.signal?.throwIfAborted();
+        if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
+        try {
+          yield { name: name2, size: (await stat2(join5(dir, name2))).size };
+        } catch (err) {
+          if (err.code !== "ENOENT") throw err;
+        }
+      }
+    }
+  }
+  async remove(h, opts) {
+    opts?.signal?.throwIfAborted();
+    try {
+      await rm5(this.path(h));
+    } catch (err) {
+      if (missing(err)) throw new NotExistError(h);
+      throw err;
+    }
+  }
+  async flush() {
+  }
+  isNotExist(err) {
+    return err instanceof NotExistError;
+  }
+  /** A local disk either works or does not: nothing is worth trying again. */
+  isRetryable() {
+    return false;
+  }
+};
+async function readdirOrEmpty(dir) {
+  try {
+    return (await readdir2(dir)).sort();
+  } catch (err) {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  }
+}
+function missing(err) {
+  const code2 = err.code;
+  return code2 === "ENOENT" || code2 === "ENOTDIR";
+}
+async function readRangeOf(f, range) {
+  const buf = Buffer.alloc(range.length);
+  let got = 0;
+  while (got < range.length) {
+    const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === range.length ? buf : buf.subarray(0, got);
+}
+
+// src/backends/git.ts
 var DEFAULT_BRANCH = "cairn";
 var MAX_FILE_SIZE = 45 * 1e3 * 1e3;
 var PUSH_LIMIT = 1024 * 1024 * 1024;
 var REFS_PER_PUSH = 100;
 var RACE_ATTEMPTS = 20;
-var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
+var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
 var IDENTITY = { GIT_AUTHOR_NAME: "cairn", GIT_AUTHOR_EMAIL: "cairn@localhost", GIT_COMMITTER_NAME: "cairn", GIT_COMMITTER_EMAIL: "cairn@localhost" };
 var BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*\.lock(\/|$))[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
 function parseGitUrl(repository, gh) {
@@ -72914,7 +73061,7 @@ var GitBackend = class {
   /** The scratch repository: bare, no compression (everything stored is encrypted), no automatic gc. */
   dir() {
     this.scratch ??= (async () => {
-      const dir = await mkdtemp4(join5(this.tmpRoot, "cairn-git-"));
+      const dir = await mkdtemp4(join6(this.tmpRoot, "cairn-git-"));
       scratchDirs.add(dir);
       if (!exitHook) {
         exitHook = true;
@@ -72922,9 +73069,9 @@ var GitBackend = class {
           for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
         });
       }
-      const repo = join5(dir, "repo.git");
+      const repo = join6(dir, "repo.git");
       await runGit(void 0, ["init", "--bare", "-q", repo], {}, []);
-      await appendFile2(join5(repo, "config"), SCRATCH_CONFIG);
+      await appendFile2(join6(repo, "config"), SCRATCH_CONFIG);
       return repo;
     })();
     return this.scratch;
@@ -72934,14 +73081,14 @@ var GitBackend = class {
     if (!this.scratch) return;
     const repo = await this.scratch.catch(() => void 0);
     if (!repo) return;
-    const dir = join5(repo, "..");
+    const dir = join6(repo, "..");
     scratchDirs.delete(dir);
-    await rm5(dir, { recursive: true, force: true });
+    await rm6(dir, { recursive: true, force: true });
     this.scratch = void 0;
   }
   /** The scratch folder, for tests that look inside it. */
   async scratchDir() {
-    return join5(await this.dir(), "..");
+    return join6(await this.dir(), "..");
   }
   ready(signal) {
     if (!this.synced) {
@@ -73051,7 +73198,7 @@ var GitBackend = class {
   }
   /** A pack's blob from the scratch repository into a file, for ranged reads. */
   async extract(id, blob, signal) {
-    const file = join5(await this.scratchDir(), `pack-${id}`);
+    const file = join6(await this.scratchDir(), `pack-${id}`);
     await this.git(["cat-file", "blob", blob], { outFile: file, signal });
     this.cached.set(id, file);
     return file;
@@ -73084,9 +73231,9 @@ var GitBackend = class {
       return await runGit(batchDir, ["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true, env: this.remote.env }, this.remote.secrets);
     };
     try {
-      batchDir = await mkdtemp4(join5(await this.scratchDir(), "fetch-"));
+      batchDir = await mkdtemp4(join6(await this.scratchDir(), "fetch-"));
       await runGit(void 0, ["init", "--bare", "-q", batchDir], {}, []);
-      await appendFile2(join5(batchDir, "config"), SCRATCH_CONFIG);
+      await appendFile2(join6(batchDir, "config"), SCRATCH_CONFIG);
       let r = await fetch2(ids);
       const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
       for (const id of ids) {
@@ -73096,7 +73243,7 @@ var GitBackend = class {
           continue;
         }
         try {
-          const file = join5(await this.scratchDir(), `pack-${id}`);
+          const file = join6(await this.scratchDir(), `pack-${id}`);
           await runGit(batchDir, ["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal }, this.remote.secrets);
           this.cached.set(id, file);
           settle2(id, void 0, file);
@@ -73107,7 +73254,7 @@ var GitBackend = class {
     } catch (err) {
       for (const id of ids) settle2(id, err);
     } finally {
-      if (batchDir) await rm5(batchDir, { recursive: true, force: true });
+      if (batchDir) await rm6(batchDir, { recursive: true, force: true });
     }
   }
   async stat(h, opts) {
@@ -73159,7 +73306,7 @@ var GitBackend = class {
       if (this.tree.has(path2)) this.dropRefs.add(h.name);
       const file = this.cached.get(h.name);
       this.cached.delete(h.name);
-      if (file) await rm5(file, { force: true });
+      if (file) await rm6(file, { force: true });
     }
   }
   /** One commit with everything saved and removed since the last flush, pushed fast-forward (put on top of another run's commit when needed). */
@@ -73201,7 +73348,7 @@ var GitBackend = class {
   }
   /** One root commit per pack (tree: the file <id>), dated 0 so one pack is always one commit; made by one git fast-import. */
   async packCommits(packs, signal) {
-    const marks = join5(await this.scratchDir(), `marks-${Math.random().toString(36).slice(2)}`);
+    const marks = join6(await this.scratchDir(), `marks-${Math.random().toString(36).slice(2)}`);
     const stream = packs.map(([id, p], i) => {
       const message2 = `cairn pack ${id}
 `;
@@ -73223,7 +73370,7 @@ from ${"0".repeat(40)}
       const byMark = new Map((await readFile2(marks, "utf8")).trim().split("\n").map((l) => l.split(" ")));
       return new Map(packs.map(([id], i) => [id, byMark.get(`:${i + 1}`)]));
     } finally {
-      await rm5(marks, { force: true });
+      await rm6(marks, { force: true });
     }
   }
   /** The metadata commit: the pending changes on top of the branch's tip, pushed without force. */
@@ -73269,7 +73416,7 @@ from ${"0".repeat(40)}
     }
   }
   async commitPending(signal) {
-    const index = join5(await this.scratchDir(), `index-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const index = join6(await this.scratchDir(), `index-${process.pid}-${Math.random().toString(36).slice(2)}`);
     const env = { GIT_INDEX_FILE: index };
     try {
       await this.git(this.base ? ["read-tree", `${this.base}^{tree}`] : ["read-tree", "--empty"], { env, signal });
@@ -73281,7 +73428,7 @@ from ${"0".repeat(40)}
       const message2 = `cairn: ${added} ${added === 1 ? "file" : "files"} added${removed ? `, ${removed} removed` : ""}`;
       return await this.text(["commit-tree", tree, ...this.base ? ["-p", this.base] : [], "-m", message2], { env: IDENTITY, signal });
     } finally {
-      await rm5(index, { force: true });
+      await rm6(index, { force: true });
     }
   }
   /** Refs of packs removed here, once the metadata without them has landed. A ref already gone is fine. */
@@ -73306,12 +73453,12 @@ function filePath(h) {
   checkHandle(h);
   if (h.type === "config" || h.type === "keys") return h.type;
   if (h.type === "pack") return `packs/${h.name.slice(0, 2)}/${h.name}`;
-  return `${DIRS[h.type]}/${h.name}`;
+  return `${DIRS2[h.type]}/${h.name}`;
 }
 function parsePath(path2) {
   if (path2 === "config" || path2 === "keys") return { type: path2, name: "" };
   const parts = path2.split("/");
-  const type = Object.keys(DIRS).find((t) => DIRS[t] === parts[0] && t !== "config" && t !== "keys" && t !== "lock");
+  const type = Object.keys(DIRS2).find((t) => DIRS2[t] === parts[0] && t !== "config" && t !== "keys" && t !== "lock");
   if (!type) return void 0;
   const name2 = parts[parts.length - 1];
   if (!isValidName(type, name2)) return void 0;
@@ -73319,23 +73466,16 @@ function parsePath(path2) {
   return { type, name: name2 };
 }
 async function readRange(file, range) {
-  const f = await open3(file, "r");
+  const f = await open4(file, "r");
   try {
-    const buf = Buffer.alloc(range.length);
-    let got = 0;
-    while (got < range.length) {
-      const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === range.length ? buf : buf.subarray(0, got);
+    return await readRangeOf(f, range);
   } finally {
     await f.close();
   }
 }
 async function runGit(gitDir, args, opts, secrets) {
   opts.signal?.throwIfAborted();
-  const out = opts.outFile ? await open3(opts.outFile, "w", 384) : void 0;
+  const out = opts.outFile ? await open4(opts.outFile, "w", 384) : void 0;
   try {
     const child = spawn3("git", [...gitDir ? [`--git-dir=${gitDir}`] : [], ...args], {
       // git inherits this process's environment (PATH, HOME, GIT_SSH_COMMAND,
@@ -73372,148 +73512,6 @@ async function runGit(gitDir, args, opts, secrets) {
   } finally {
     await out?.close();
   }
-}
-
-// src/backends/local.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir as mkdir3, open as open4, readdir as readdir2, rename as rename2, rm as rm6, stat as stat2, unlink as unlink2 } from "node:fs/promises";
-import { join as join6 } from "node:path";
-var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
-var LocalBackend = class {
-  properties;
-  root;
-  constructor(root) {
-    this.root = root;
-    this.properties = { location: `local:${root}`, atomicWrites: true };
-  }
-  dir(h) {
-    if (h.type === "pack") return join6(this.root, "packs", h.name.slice(0, 2));
-    return join6(this.root, DIRS2[h.type]);
-  }
-  path(h) {
-    checkHandle(h);
-    return join6(this.dir(h), h.name || h.type);
-  }
-  async save(h, data, opts) {
-    opts?.signal?.throwIfAborted();
-    const final = this.path(h);
-    const dir = this.dir(h);
-    await mkdir3(dir, { recursive: true });
-    const tmp = join6(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
-    try {
-      const f = await open4(tmp, "wx", 384);
-      try {
-        if (Buffer.isBuffer(data)) await f.writeFile(data);
-        else {
-          const size = data.reduce((n, b) => n + b.length, 0);
-          const { bytesWritten } = await f.writev(data, 0);
-          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
-        }
-        await f.sync();
-      } finally {
-        await f.close();
-      }
-      await rename2(tmp, final);
-    } catch (err) {
-      await unlink2(tmp).catch(() => {
-      });
-      throw err;
-    }
-    const d = await open4(dir, "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
-  async load(h, range, opts) {
-    opts?.signal?.throwIfAborted();
-    const p = this.path(h);
-    let f;
-    try {
-      f = await open4(p, "r");
-    } catch (err) {
-      if (missing(err)) throw new NotExistError(h);
-      throw err;
-    }
-    try {
-      if (!range) return await f.readFile();
-      const buf = Buffer.alloc(range.length);
-      let got = 0;
-      while (got < range.length) {
-        const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === range.length ? buf : buf.subarray(0, got);
-    } finally {
-      await f.close();
-    }
-  }
-  async stat(h, opts) {
-    opts?.signal?.throwIfAborted();
-    try {
-      return { name: h.name, size: (await stat2(this.path(h))).size };
-    } catch (err) {
-      if (missing(err)) throw new NotExistError(h);
-      throw err;
-    }
-  }
-  async *list(type, opts) {
-    opts?.signal?.throwIfAborted();
-    if (type === "config" || type === "keys") {
-      try {
-        yield await this.stat({ type, name: "" });
-      } catch (err) {
-        if (!(err instanceof NotExistError)) throw err;
-      }
-      return;
-    }
-    const base = join6(this.root, DIRS2[type]);
-    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
-    for (const sub of dirs) {
-      const dir = join6(base, sub);
-      for (const name2 of await readdirOrEmpty(dir)) {
-        opts?.signal?.throwIfAborted();
-        if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
-        try {
-          yield { name: name2, size: (await stat2(join6(dir, name2))).size };
-        } catch (err) {
-          if (err.code !== "ENOENT") throw err;
-        }
-      }
-    }
-  }
-  async remove(h, opts) {
-    opts?.signal?.throwIfAborted();
-    try {
-      await rm6(this.path(h));
-    } catch (err) {
-      if (missing(err)) throw new NotExistError(h);
-      throw err;
-    }
-  }
-  async flush() {
-  }
-  isNotExist(err) {
-    return err instanceof NotExistError;
-  }
-  /** A local disk either works or does not: nothing is worth trying again. */
-  isRetryable() {
-    return false;
-  }
-};
-async function readdirOrEmpty(dir) {
-  try {
-    return (await readdir2(dir)).sort();
-  } catch (err) {
-    if (err.code === "ENOENT") return [];
-    throw err;
-  }
-}
-function missing(err) {
-  const code2 = err.code;
-  return code2 === "ENOENT" || code2 === "ENOTDIR";
 }
 
 // src/backends/retry.ts
@@ -75076,14 +75074,7 @@ function durationInput(name2, value) {
   return value;
 }
 
-// src/action/summary.ts
-function expiresOf(x) {
-  const e = x.expires;
-  return e instanceof Date ? e : void 0;
-}
-function day2(d) {
-  return d.toISOString().slice(0, 16).replace("T", " ") + "Z";
-}
+// src/app/format.ts
 function formatBytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -75093,6 +75084,15 @@ function formatBytes(n) {
     i++;
   }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+// src/action/summary.ts
+function expiresOf(x) {
+  const e = x.expires;
+  return e instanceof Date ? e : void 0;
+}
+function day2(d) {
+  return d.toISOString().slice(0, 16).replace("T", " ") + "Z";
 }
 function escape(text) {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/\|/g, "&#124;");

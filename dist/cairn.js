@@ -57551,15 +57551,162 @@ var ArtifactBackend = class {
 init_errors();
 import { spawn as spawn3 } from "node:child_process";
 import { rmSync } from "node:fs";
-import { appendFile, mkdtemp as mkdtemp4, open as open2, readFile as readFile2, rm as rm4 } from "node:fs/promises";
+import { appendFile, mkdtemp as mkdtemp4, open as open3, readFile as readFile2, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join6, resolve as resolve3 } from "node:path";
+import { join as join7, resolve as resolve3 } from "node:path";
+
+// src/backends/local.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+import { mkdir as mkdir3, open as open2, readdir, rename, rm as rm4, stat, unlink } from "node:fs/promises";
+import { join as join6 } from "node:path";
+var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
+var LocalBackend = class {
+  properties;
+  root;
+  constructor(root) {
+    this.root = root;
+    this.properties = { location: `local:${root}`, atomicWrites: true };
+  }
+  dir(h) {
+    if (h.type === "pack") return join6(this.root, "packs", h.name.slice(0, 2));
+    return join6(this.root, DIRS[h.type]);
+  }
+  path(h) {
+    checkHandle(h);
+    return join6(this.dir(h), h.name || h.type);
+  }
+  async save(h, data, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const final = this.path(h);
+    const dir = this.dir(h);
+    await mkdir3(dir, { recursive: true });
+    const tmp = join6(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
+    try {
+      const f2 = await open2(tmp, "wx", 384);
+      try {
+        if (Buffer.isBuffer(data)) await f2.writeFile(data);
+        else {
+          const size = data.reduce((n, b2) => n + b2.length, 0);
+          const { bytesWritten } = await f2.writev(data, 0);
+          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
+        }
+        await f2.sync();
+      } finally {
+        await f2.close();
+      }
+      await rename(tmp, final);
+    } catch (err) {
+      await unlink(tmp).catch(() => {
+      });
+      throw err;
+    }
+    const d = await open2(dir, "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+  async load(h, range, opts2) {
+    opts2?.signal?.throwIfAborted();
+    const p2 = this.path(h);
+    let f2;
+    try {
+      f2 = await open2(p2, "r");
+    } catch (err) {
+      if (missing(err)) throw new NotExistError(h);
+      throw err;
+    }
+    try {
+      if (!range) return await f2.readFile();
+      return await readRangeOf(f2, range);
+    } finally {
+      await f2.close();
+    }
+  }
+  async stat(h, opts2) {
+    opts2?.signal?.throwIfAborted();
+    try {
+      return { name: h.name, size: (await stat(this.path(h))).size };
+    } catch (err) {
+      if (missing(err)) throw new NotExistError(h);
+      throw err;
+    }
+  }
+  async *list(type, opts2) {
+    opts2?.signal?.throwIfAborted();
+    if (type === "config" || type === "keys") {
+      try {
+        yield await this.stat({ type, name: "" });
+      } catch (err) {
+        if (!(err instanceof NotExistError)) throw err;
+      }
+      return;
+    }
+    const base = join6(this.root, DIRS[type]);
+    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
+    for (const sub of dirs) {
+      const dir = join6(base, sub);
+      for (const name2 of await readdirOrEmpty(dir)) {
+        opts2?.signal?.throwIfAborted();
+        if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
+        try {
+          yield { name: name2, size: (await stat(join6(dir, name2))).size };
+        } catch (err) {
+          if (err.code !== "ENOENT") throw err;
+        }
+      }
+    }
+  }
+  async remove(h, opts2) {
+    opts2?.signal?.throwIfAborted();
+    try {
+      await rm4(this.path(h));
+    } catch (err) {
+      if (missing(err)) throw new NotExistError(h);
+      throw err;
+    }
+  }
+  async flush() {
+  }
+  isNotExist(err) {
+    return err instanceof NotExistError;
+  }
+  /** A local disk either works or does not: nothing is worth trying again. */
+  isRetryable() {
+    return false;
+  }
+};
+async function readdirOrEmpty(dir) {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  }
+}
+function missing(err) {
+  const code2 = err.code;
+  return code2 === "ENOENT" || code2 === "ENOTDIR";
+}
+async function readRangeOf(f2, range) {
+  const buf = Buffer.alloc(range.length);
+  let got = 0;
+  while (got < range.length) {
+    const { bytesRead } = await f2.read(buf, got, range.length - got, range.offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === range.length ? buf : buf.subarray(0, got);
+}
+
+// src/backends/git.ts
 var DEFAULT_BRANCH = "cairn";
 var MAX_FILE_SIZE = 45 * 1e3 * 1e3;
 var PUSH_LIMIT = 1024 * 1024 * 1024;
 var REFS_PER_PUSH = 100;
 var RACE_ATTEMPTS = 20;
-var DIRS = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
+var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
 var IDENTITY = { GIT_AUTHOR_NAME: "cairn", GIT_AUTHOR_EMAIL: "cairn@localhost", GIT_COMMITTER_NAME: "cairn", GIT_COMMITTER_EMAIL: "cairn@localhost" };
 var BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*\.lock(\/|$))[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
 function parseGitUrl(repository, gh) {
@@ -57704,7 +57851,7 @@ var GitBackend = class {
   /** The scratch repository: bare, no compression (everything stored is encrypted), no automatic gc. */
   dir() {
     this.scratch ??= (async () => {
-      const dir = await mkdtemp4(join6(this.tmpRoot, "cairn-git-"));
+      const dir = await mkdtemp4(join7(this.tmpRoot, "cairn-git-"));
       scratchDirs.add(dir);
       if (!exitHook) {
         exitHook = true;
@@ -57712,9 +57859,9 @@ var GitBackend = class {
           for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
         });
       }
-      const repo = join6(dir, "repo.git");
+      const repo = join7(dir, "repo.git");
       await runGit(void 0, ["init", "--bare", "-q", repo], {}, []);
-      await appendFile(join6(repo, "config"), SCRATCH_CONFIG);
+      await appendFile(join7(repo, "config"), SCRATCH_CONFIG);
       return repo;
     })();
     return this.scratch;
@@ -57724,14 +57871,14 @@ var GitBackend = class {
     if (!this.scratch) return;
     const repo = await this.scratch.catch(() => void 0);
     if (!repo) return;
-    const dir = join6(repo, "..");
+    const dir = join7(repo, "..");
     scratchDirs.delete(dir);
-    await rm4(dir, { recursive: true, force: true });
+    await rm5(dir, { recursive: true, force: true });
     this.scratch = void 0;
   }
   /** The scratch folder, for tests that look inside it. */
   async scratchDir() {
-    return join6(await this.dir(), "..");
+    return join7(await this.dir(), "..");
   }
   ready(signal) {
     if (!this.synced) {
@@ -57841,7 +57988,7 @@ var GitBackend = class {
   }
   /** A pack's blob from the scratch repository into a file, for ranged reads. */
   async extract(id, blob, signal) {
-    const file = join6(await this.scratchDir(), `pack-${id}`);
+    const file = join7(await this.scratchDir(), `pack-${id}`);
     await this.git(["cat-file", "blob", blob], { outFile: file, signal });
     this.cached.set(id, file);
     return file;
@@ -57874,9 +58021,9 @@ var GitBackend = class {
       return await runGit(batchDir, ["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", this.remote.url, ...specs], { signal, allowFail: true, env: this.remote.env }, this.remote.secrets);
     };
     try {
-      batchDir = await mkdtemp4(join6(await this.scratchDir(), "fetch-"));
+      batchDir = await mkdtemp4(join7(await this.scratchDir(), "fetch-"));
       await runGit(void 0, ["init", "--bare", "-q", batchDir], {}, []);
-      await appendFile(join6(batchDir, "config"), SCRATCH_CONFIG);
+      await appendFile(join7(batchDir, "config"), SCRATCH_CONFIG);
       let r = await fetch2(ids);
       const single = r.code !== 0 && /couldn't find remote ref/i.test(r.stderr);
       for (const id of ids) {
@@ -57886,7 +58033,7 @@ var GitBackend = class {
           continue;
         }
         try {
-          const file = join6(await this.scratchDir(), `pack-${id}`);
+          const file = join7(await this.scratchDir(), `pack-${id}`);
           await runGit(batchDir, ["cat-file", "blob", `refs/cairn/packs/${id}:${id}`], { outFile: file, signal }, this.remote.secrets);
           this.cached.set(id, file);
           settle2(id, void 0, file);
@@ -57897,7 +58044,7 @@ var GitBackend = class {
     } catch (err) {
       for (const id of ids) settle2(id, err);
     } finally {
-      if (batchDir) await rm4(batchDir, { recursive: true, force: true });
+      if (batchDir) await rm5(batchDir, { recursive: true, force: true });
     }
   }
   async stat(h, opts2) {
@@ -57949,7 +58096,7 @@ var GitBackend = class {
       if (this.tree.has(path2)) this.dropRefs.add(h.name);
       const file = this.cached.get(h.name);
       this.cached.delete(h.name);
-      if (file) await rm4(file, { force: true });
+      if (file) await rm5(file, { force: true });
     }
   }
   /** One commit with everything saved and removed since the last flush, pushed fast-forward (put on top of another run's commit when needed). */
@@ -57991,7 +58138,7 @@ var GitBackend = class {
   }
   /** One root commit per pack (tree: the file <id>), dated 0 so one pack is always one commit; made by one git fast-import. */
   async packCommits(packs, signal) {
-    const marks = join6(await this.scratchDir(), `marks-${Math.random().toString(36).slice(2)}`);
+    const marks = join7(await this.scratchDir(), `marks-${Math.random().toString(36).slice(2)}`);
     const stream2 = packs.map(([id, p2], i) => {
       const message2 = `cairn pack ${id}
 `;
@@ -58013,7 +58160,7 @@ from ${"0".repeat(40)}
       const byMark = new Map((await readFile2(marks, "utf8")).trim().split("\n").map((l) => l.split(" ")));
       return new Map(packs.map(([id], i) => [id, byMark.get(`:${i + 1}`)]));
     } finally {
-      await rm4(marks, { force: true });
+      await rm5(marks, { force: true });
     }
   }
   /** The metadata commit: the pending changes on top of the branch's tip, pushed without force. */
@@ -58059,7 +58206,7 @@ from ${"0".repeat(40)}
     }
   }
   async commitPending(signal) {
-    const index = join6(await this.scratchDir(), `index-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const index = join7(await this.scratchDir(), `index-${process.pid}-${Math.random().toString(36).slice(2)}`);
     const env = { GIT_INDEX_FILE: index };
     try {
       await this.git(this.base ? ["read-tree", `${this.base}^{tree}`] : ["read-tree", "--empty"], { env, signal });
@@ -58071,7 +58218,7 @@ from ${"0".repeat(40)}
       const message2 = `cairn: ${added} ${added === 1 ? "file" : "files"} added${removed ? `, ${removed} removed` : ""}`;
       return await this.text(["commit-tree", tree, ...this.base ? ["-p", this.base] : [], "-m", message2], { env: IDENTITY, signal });
     } finally {
-      await rm4(index, { force: true });
+      await rm5(index, { force: true });
     }
   }
   /** Refs of packs removed here, once the metadata without them has landed. A ref already gone is fine. */
@@ -58096,12 +58243,12 @@ function filePath(h) {
   checkHandle(h);
   if (h.type === "config" || h.type === "keys") return h.type;
   if (h.type === "pack") return `packs/${h.name.slice(0, 2)}/${h.name}`;
-  return `${DIRS[h.type]}/${h.name}`;
+  return `${DIRS2[h.type]}/${h.name}`;
 }
 function parsePath(path2) {
   if (path2 === "config" || path2 === "keys") return { type: path2, name: "" };
   const parts = path2.split("/");
-  const type = Object.keys(DIRS).find((t) => DIRS[t] === parts[0] && t !== "config" && t !== "keys" && t !== "lock");
+  const type = Object.keys(DIRS2).find((t) => DIRS2[t] === parts[0] && t !== "config" && t !== "keys" && t !== "lock");
   if (!type) return void 0;
   const name2 = parts[parts.length - 1];
   if (!isValidName(type, name2)) return void 0;
@@ -58109,23 +58256,16 @@ function parsePath(path2) {
   return { type, name: name2 };
 }
 async function readRange(file, range) {
-  const f2 = await open2(file, "r");
+  const f2 = await open3(file, "r");
   try {
-    const buf = Buffer.alloc(range.length);
-    let got = 0;
-    while (got < range.length) {
-      const { bytesRead } = await f2.read(buf, got, range.length - got, range.offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === range.length ? buf : buf.subarray(0, got);
+    return await readRangeOf(f2, range);
   } finally {
     await f2.close();
   }
 }
 async function runGit(gitDir, args, opts2, secrets) {
   opts2.signal?.throwIfAborted();
-  const out = opts2.outFile ? await open2(opts2.outFile, "w", 384) : void 0;
+  const out = opts2.outFile ? await open3(opts2.outFile, "w", 384) : void 0;
   try {
     const child = spawn3("git", [...gitDir ? [`--git-dir=${gitDir}`] : [], ...args], {
       // git inherits this process's environment (PATH, HOME, GIT_SSH_COMMAND,
@@ -58162,148 +58302,6 @@ async function runGit(gitDir, args, opts2, secrets) {
   } finally {
     await out?.close();
   }
-}
-
-// src/backends/local.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
-import { mkdir as mkdir3, open as open3, readdir, rename, rm as rm5, stat, unlink } from "node:fs/promises";
-import { join as join7 } from "node:path";
-var DIRS2 = { config: "", keys: "", index: "index", snapshot: "snapshots", list: "lists", pack: "packs", lock: "locks", forgotten: "forgotten" };
-var LocalBackend = class {
-  properties;
-  root;
-  constructor(root) {
-    this.root = root;
-    this.properties = { location: `local:${root}`, atomicWrites: true };
-  }
-  dir(h) {
-    if (h.type === "pack") return join7(this.root, "packs", h.name.slice(0, 2));
-    return join7(this.root, DIRS2[h.type]);
-  }
-  path(h) {
-    checkHandle(h);
-    return join7(this.dir(h), h.name || h.type);
-  }
-  async save(h, data, opts2) {
-    opts2?.signal?.throwIfAborted();
-    const final = this.path(h);
-    const dir = this.dir(h);
-    await mkdir3(dir, { recursive: true });
-    const tmp = join7(dir, `.tmp-${randomBytes5(8).toString("hex")}`);
-    try {
-      const f2 = await open3(tmp, "wx", 384);
-      try {
-        if (Buffer.isBuffer(data)) await f2.writeFile(data);
-        else {
-          const size = data.reduce((n, b2) => n + b2.length, 0);
-          const { bytesWritten } = await f2.writev(data, 0);
-          if (bytesWritten !== size) throw new Error(`short write: ${bytesWritten} of ${size} bytes`);
-        }
-        await f2.sync();
-      } finally {
-        await f2.close();
-      }
-      await rename(tmp, final);
-    } catch (err) {
-      await unlink(tmp).catch(() => {
-      });
-      throw err;
-    }
-    const d = await open3(dir, "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
-  async load(h, range, opts2) {
-    opts2?.signal?.throwIfAborted();
-    const p2 = this.path(h);
-    let f2;
-    try {
-      f2 = await open3(p2, "r");
-    } catch (err) {
-      if (missing(err)) throw new NotExistError(h);
-      throw err;
-    }
-    try {
-      if (!range) return await f2.readFile();
-      const buf = Buffer.alloc(range.length);
-      let got = 0;
-      while (got < range.length) {
-        const { bytesRead } = await f2.read(buf, got, range.length - got, range.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === range.length ? buf : buf.subarray(0, got);
-    } finally {
-      await f2.close();
-    }
-  }
-  async stat(h, opts2) {
-    opts2?.signal?.throwIfAborted();
-    try {
-      return { name: h.name, size: (await stat(this.path(h))).size };
-    } catch (err) {
-      if (missing(err)) throw new NotExistError(h);
-      throw err;
-    }
-  }
-  async *list(type, opts2) {
-    opts2?.signal?.throwIfAborted();
-    if (type === "config" || type === "keys") {
-      try {
-        yield await this.stat({ type, name: "" });
-      } catch (err) {
-        if (!(err instanceof NotExistError)) throw err;
-      }
-      return;
-    }
-    const base = join7(this.root, DIRS2[type]);
-    const dirs = type === "pack" ? (await readdirOrEmpty(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [""];
-    for (const sub of dirs) {
-      const dir = join7(base, sub);
-      for (const name2 of await readdirOrEmpty(dir)) {
-        opts2?.signal?.throwIfAborted();
-        if (!isValidName(type, name2) || sub && !name2.startsWith(sub)) continue;
-        try {
-          yield { name: name2, size: (await stat(join7(dir, name2))).size };
-        } catch (err) {
-          if (err.code !== "ENOENT") throw err;
-        }
-      }
-    }
-  }
-  async remove(h, opts2) {
-    opts2?.signal?.throwIfAborted();
-    try {
-      await rm5(this.path(h));
-    } catch (err) {
-      if (missing(err)) throw new NotExistError(h);
-      throw err;
-    }
-  }
-  async flush() {
-  }
-  isNotExist(err) {
-    return err instanceof NotExistError;
-  }
-  /** A local disk either works or does not: nothing is worth trying again. */
-  isRetryable() {
-    return false;
-  }
-};
-async function readdirOrEmpty(dir) {
-  try {
-    return (await readdir(dir)).sort();
-  } catch (err) {
-    if (err.code === "ENOENT") return [];
-    throw err;
-  }
-}
-function missing(err) {
-  const code2 = err.code;
-  return code2 === "ENOENT" || code2 === "ENOTDIR";
 }
 
 // src/backends/retry.ts
@@ -58545,11 +58543,8 @@ function settingsFrom(flags) {
 
 // src/cli/output.ts
 var import_cli_progress = __toESM(require_cli_progress(), 1);
-function formatAge2(ms2) {
-  const s3 = Math.max(0, Math.round(ms2 / 1e3));
-  const [n, unit] = s3 >= 2 * 86400 ? [Math.floor(s3 / 86400), "day"] : s3 >= 2 * 3600 ? [Math.floor(s3 / 3600), "hour"] : s3 >= 120 ? [Math.floor(s3 / 60), "minute"] : [s3, "second"];
-  return `${n} ${unit}${n === 1 ? "" : "s"}`;
-}
+
+// src/app/format.ts
 function formatBytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -58559,6 +58554,13 @@ function formatBytes(n) {
     i++;
   }
   return `${i === 0 ? v2 : v2.toFixed(1)} ${units[i]}`;
+}
+
+// src/cli/output.ts
+function formatAge2(ms2) {
+  const s3 = Math.max(0, Math.round(ms2 / 1e3));
+  const [n, unit] = s3 >= 2 * 86400 ? [Math.floor(s3 / 86400), "day"] : s3 >= 2 * 3600 ? [Math.floor(s3 / 3600), "hour"] : s3 >= 120 ? [Math.floor(s3 / 60), "minute"] : [s3, "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 function printJson(value) {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");

@@ -4,6 +4,7 @@
 import * as core from "@actions/core";
 import type { BackupReport, RepositoryResult } from "../app/backup.ts";
 import type { snapshots } from "../app/snapshots.ts";
+import { formatBytes } from "../app/format.ts";
 
 type Row = Parameters<typeof core.summary.addTable>[0][number];
 type Listed = Awaited<ReturnType<typeof snapshots>>["snapshots"][number];
@@ -18,16 +19,7 @@ function day(d: Date): string {
   return d.toISOString().slice(0, 16).replace("T", " ") + "Z";
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };
 
 export function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/\|/g, "&#124;");

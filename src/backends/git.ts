@@ -36,6 +36,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CairnError, UsageError } from "../errors.ts";
 import { checkHandle, isValidName, NotExistError, type Backend, type BackendProperties, type CallOptions, type FileEntry, type FileType, type Handle, type Range } from "./backend.ts";
+import { readRangeOf } from "./local.ts";
 
 export const DEFAULT_BRANCH = "cairn";
 /** GitHub warns at 50 MB per file and refuses 100 MB; packs (16 MiB by default) stay far below. */
@@ -714,14 +715,7 @@ function parsePath(path: string): Handle | undefined {
 async function readRange(file: string, range: Range): Promise<Buffer> {
   const f = await open(file, "r");
   try {
-    const buf = Buffer.alloc(range.length);
-    let got = 0;
-    while (got < range.length) {
-      const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === range.length ? buf : buf.subarray(0, got);
+    return await readRangeOf(f, range);
   } finally {
     await f.close();
   }

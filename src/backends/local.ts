@@ -1,7 +1,7 @@
 // A repository in a local folder. Writes are atomic: temp file, fsync, rename,
 // fsync of the folder, so a crash leaves the old file or the new one.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { checkHandle, isValidName, NotExistError, type Backend, type CallOptions, type FileEntry, type FileType, type Handle, type Range } from "./backend.ts";
 
@@ -68,14 +68,7 @@ export class LocalBackend implements Backend {
     }
     try {
       if (!range) return await f.readFile();
-      const buf = Buffer.alloc(range.length);
-      let got = 0;
-      while (got < range.length) {
-        const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === range.length ? buf : buf.subarray(0, got);
+      return await readRangeOf(f, range);
     } finally {
       await f.close();
     }
@@ -153,4 +146,16 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 function missing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** length bytes from offset of an open file (fewer at its end). */
+export async function readRangeOf(f: FileHandle, range: Range): Promise<Buffer> {
+  const buf = Buffer.alloc(range.length);
+  let got = 0;
+  while (got < range.length) {
+    const { bytesRead } = await f.read(buf, got, range.length - got, range.offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === range.length ? buf : buf.subarray(0, got);
 }

@@ -2,6 +2,7 @@
 // stderr. Progress bars only on a terminal, never in CI logs or with --json.
 import cliProgress from "cli-progress";
 import type { Logger } from "../log.ts";
+import { formatBytes } from "../app/format.ts";
 
 /** A duration in words: "3 days", "5 hours", "12 minutes", "40 seconds". */
 export function formatAge(ms: number): string {
@@ -10,16 +11,7 @@ export function formatAge(ms: number): string {
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");

@@ -62,7 +62,7 @@ sources:
 
   test("a wrong input: a red run naming the input, the problem and the form expected", async () => {
     for (const [bad, name, expected] of [
-      [{ command: "bakup" }, "command", /one of backup, restore, verify, snapshots, init/],
+      [{ command: "bakup" }, "command", /one of backup, restore, verify, snapshots, forget, init/],
       [{ full: "yes please" }, "full", /true or false/],
       [{ "ssh-key": w.repo.writeKey }, "ssh-key", /PRIVATE KEY/],
       [{ "write-key": "CAIRN-WRITE-KEY-1 oops " + TOKEN }, "write-key", /CAIRN-WRITE-KEY-1/],
