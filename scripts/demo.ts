@@ -156,7 +156,7 @@ function runAction(inputs: Record<string, string>): { outputs: string; summary: 
 }
 // The repository is made with the write key the CLI's init printed: a key made in a run would show in its log.
 const remote = `git:${join(root, "backups.git")}`;
-runAction({ command: "init", repository: remote, recipient, "write-key": writeKey });
+runAction({ command: "init", repository: remote, "write-key": writeKey });
 runAction({ command: "backup", repository: remote, "write-key": writeKey });
 aDayOfTrading();
 const run = runAction({ command: "backup", repository: remote, "write-key": writeKey });
