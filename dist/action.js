@@ -2172,9 +2172,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve7(data);
+              return err ? reject(err) : resolve8(data);
             });
           });
         }
@@ -2212,12 +2212,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve7(data);
+              ) : resolve8(data);
             });
           });
         }
@@ -4484,8 +4484,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve7, reject) => {
-        res = resolve7;
+      const promise = new Promise((resolve8, reject) => {
+        res = resolve8;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -6736,12 +6736,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve7, reject) => {
+      const waitForDrain = () => new Promise((resolve8, reject) => {
         assert2(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve7;
+          callback = resolve8;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7411,12 +7411,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve7, reject) => {
+      const waitForDrain = () => new Promise((resolve8, reject) => {
         assert2(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve7;
+          callback = resolve8;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7895,16 +7895,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve7) => {
+        return new Promise((resolve8) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve7;
+            this[kClosedResolve] = resolve8;
           } else {
-            resolve7(null);
+            resolve8(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve7) => {
+        return new Promise((resolve8) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7915,7 +7915,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve7(null);
+            resolve8(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7966,7 +7966,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve7, reject) => {
+        const socket = await new Promise((resolve8, reject) => {
           client[kConnector]({
             host,
             hostname: hostname3,
@@ -7978,7 +7978,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve7(socket2);
+              resolve8(socket2);
             }
           });
         });
@@ -8176,10 +8176,10 @@ var require_fixed_queue = __commonJS({
         this.head.push(data);
       }
       shift() {
-        const tail = this.tail;
-        const next = tail.shift();
-        if (tail.isEmpty() && tail.next !== null) {
-          this.tail = tail.next;
+        const tail2 = this.tail;
+        const next = tail2.shift();
+        if (tail2.isEmpty() && tail2.next !== null) {
+          this.tail = tail2.next;
         }
         return next;
       }
@@ -8314,8 +8314,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve7) => {
-            this[kClosedResolve] = resolve7;
+          await new Promise((resolve8) => {
+            this[kClosedResolve] = resolve8;
           });
         }
       }
@@ -9457,7 +9457,7 @@ var require_readable = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert2 = __require("node:assert");
-    var { Readable: Readable3 } = __require("node:stream");
+    var { Readable: Readable4 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9469,7 +9469,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop3 = () => {
     };
-    var BodyReadable = class extends Readable3 {
+    var BodyReadable = class extends Readable4 {
       constructor({
         resume,
         abort,
@@ -9584,7 +9584,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve7, reject) => {
+        return await new Promise((resolve8, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9597,7 +9597,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError());
             } else {
-              resolve7(null);
+              resolve8(null);
             }
           }).on("error", noop3).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9616,7 +9616,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert2(!stream[kConsume]);
-      return new Promise((resolve7, reject) => {
+      return new Promise((resolve8, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9633,7 +9633,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve7,
+              resolve: resolve8,
               reject,
               length: 0,
               body: []
@@ -9703,18 +9703,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve7, stream, length } = consume2;
+      const { type, body: body2, resolve: resolve8, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve7(chunksDecode(body2, length));
+          resolve8(chunksDecode(body2, length));
         } else if (type === "json") {
-          resolve7(JSON.parse(chunksDecode(body2, length)));
+          resolve8(JSON.parse(chunksDecode(body2, length)));
         } else if (type === "arrayBuffer") {
-          resolve7(chunksConcat(body2, length).buffer);
+          resolve8(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve7(new Blob(body2, { type: stream[kContentType] }));
+          resolve8(new Blob(body2, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve7(chunksConcat(body2, length));
+          resolve8(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9811,7 +9811,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert2 = __require("node:assert");
-    var { Readable: Readable3 } = require_readable();
+    var { Readable: Readable4 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9906,7 +9906,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable3({
+        const res = new Readable4({
           resume,
           abort,
           contentType,
@@ -9971,9 +9971,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve7(data);
+            return err ? reject(err) : resolve8(data);
           });
         });
       }
@@ -10196,9 +10196,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve7(data);
+            return err ? reject(err) : resolve8(data);
           });
         });
       }
@@ -10221,7 +10221,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable3,
+      Readable: Readable4,
       Duplex,
       PassThrough: PassThrough2
     } = __require("node:stream");
@@ -10235,7 +10235,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert2 = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable3 {
+    var PipelineRequest = class extends Readable4 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10252,7 +10252,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable3 {
+    var PipelineResponse = class extends Readable4 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10483,9 +10483,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve7(data);
+            return err ? reject(err) : resolve8(data);
           });
         });
       }
@@ -10577,9 +10577,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve7(data);
+            return err ? reject(err) : resolve8(data);
           });
         });
       }
@@ -13577,7 +13577,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable3, pipeline, finished } = __require("node:stream");
+    var { Readable: Readable4, pipeline, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14442,7 +14442,7 @@ var require_fetch = __commonJS({
       function dispatch({ body: body2 }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve7, reject) => agent.dispatch(
+        return new Promise((resolve8, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14516,9 +14516,9 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable3({ read: resume });
+              this.body = new Readable4({ read: resume });
               const onError = this.onError.bind(this);
-              resolve7({
+              resolve8({
                 status,
                 statusText,
                 headersList,
@@ -14561,7 +14561,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve7({
+              resolve8({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -17358,7 +17358,7 @@ var require_permessage_deflate = __commonJS({
     var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
-    var tail = Buffer.from([0, 0, 255, 255]);
+    var tail2 = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
     var PerMessageDeflate = class {
@@ -17416,7 +17416,7 @@ var require_permessage_deflate = __commonJS({
         }
         this.#inflate.write(chunk);
         if (fin) {
-          this.#inflate.write(tail);
+          this.#inflate.write(tail2);
         }
         this.#inflate.flush(() => {
           if (!this.#inflate) {
@@ -18302,8 +18302,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve7) => {
-        setTimeout(resolve7, ms).unref();
+      return new Promise((resolve8) => {
+        setTimeout(resolve8, ms).unref();
       });
     }
     module.exports = {
@@ -25804,7 +25804,7 @@ var require_crypto = __commonJS({
       MAC_INFO,
       bindingAvailable: !!binding,
       init: (() => {
-        return new Promise(async (resolve7, reject) => {
+        return new Promise(async (resolve8, reject) => {
           try {
             POLY1305_WASM_MODULE = await require_poly1305()();
             POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
@@ -25816,7 +25816,7 @@ var require_crypto = __commonJS({
           } catch (ex) {
             return reject(ex);
           }
-          resolve7();
+          resolve8();
         });
       })(),
       NullCipher,
@@ -25834,7 +25834,7 @@ var require_keyParser = __commonJS({
     var {
       createDecipheriv: createDecipheriv2,
       createECDH,
-      createHash: createHash8,
+      createHash: createHash9,
       createHmac: createHmac6,
       createSign,
       createVerify,
@@ -26522,11 +26522,11 @@ ${formatted}-----END ${type} KEY-----`;
                 );
               }
               const ivSlice = bufferSlice(cipherIV, 0, 8);
-              let cipherKey = createHash8("md5").update(passphrase).update(ivSlice).digest();
+              let cipherKey = createHash9("md5").update(passphrase).update(ivSlice).digest();
               while (cipherKey.length < encInfo.keyLen) {
                 cipherKey = combineBuffers(
                   cipherKey,
-                  createHash8("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
+                  createHash9("md5").update(cipherKey).update(passphrase).update(ivSlice).digest()
                 );
               }
               if (cipherKey.length > encInfo.keyLen)
@@ -26691,8 +26691,8 @@ ${formatted}-----END ${type} KEY-----`;
         if (encrypted) {
           const encInfo = CIPHER_INFO[cipherName];
           let cipherKey = combineBuffers(
-            createHash8("sha1").update(PPK_PP1).update(passphrase).digest(),
-            createHash8("sha1").update(PPK_PP2).update(passphrase).digest()
+            createHash9("sha1").update(PPK_PP1).update(passphrase).digest(),
+            createHash9("sha1").update(PPK_PP2).update(passphrase).digest()
           );
           if (cipherKey.length > encInfo.keyLen)
             cipherKey = bufferSlice(cipherKey, 0, encInfo.keyLen);
@@ -26732,7 +26732,7 @@ ${formatted}-----END ${type} KEY-----`;
           passphrase = EMPTY_PASSPHRASE;
         const calcMAC = createHmac6(
           "sha1",
-          createHash8("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
+          createHash9("sha1").update("putty-private-key-file-mac-key").update(passphrase).digest()
         ).update(macData).digest("hex");
         if (calcMAC !== mac3) {
           if (encrypted) {
@@ -27074,7 +27074,7 @@ var require_agent2 = __commonJS({
     "use strict";
     var { Socket } = __require("net");
     var { Duplex } = __require("stream");
-    var { resolve: resolve7 } = __require("path");
+    var { resolve: resolve8 } = __require("path");
     var { readFile: readFile3 } = __require("fs");
     var { execFile, spawn: spawn4 } = __require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
@@ -27210,7 +27210,7 @@ var require_agent2 = __commonJS({
       const RET_ERR_BINSTDIN = 13;
       const RET_ERR_BINSTDOUT = 14;
       const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve7(__dirname, "..", "util/pagent.exe");
+      const EXEPATH = resolve8(__dirname, "..", "util/pagent.exe");
       const ERROR = {
         [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
         [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
@@ -29054,7 +29054,7 @@ var require_kex = __commonJS({
       createDiffieHellman,
       createDiffieHellmanGroup,
       createECDH,
-      createHash: createHash8,
+      createHash: createHash9,
       createPublicKey: createPublicKey2,
       diffieHellman: diffieHellman2,
       generateKeyPairSync: generateKeyPairSync2,
@@ -29480,7 +29480,7 @@ var require_kex = __commonJS({
               DISCONNECT_REASON.KEY_EXCHANGE_FAILED
             );
           }
-          const hash2 = createHash8(this.hashName);
+          const hash2 = createHash9(this.hashName);
           hashString(hash2, isServer ? this._remoteIdentRaw : this._identRaw);
           hashString(hash2, isServer ? this._identRaw : this._remoteIdentRaw);
           hashString(hash2, isServer ? this._remoteKexinit : this._kexinit);
@@ -30488,9 +30488,9 @@ var require_kex = __commonJS({
     function generateKEXVal(len, hashName, secret2, exchangeHash, sessionID, char) {
       let ret;
       if (len) {
-        let digest = createHash8(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
+        let digest = createHash9(hashName).update(secret2).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
-          const chunk = createHash8(hashName).update(secret2).update(exchangeHash).update(digest).digest();
+          const chunk = createHash9(hashName).update(secret2).update(exchangeHash).update(digest).digest();
           const extended2 = Buffer.allocUnsafe(digest.length + chunk.length);
           extended2.set(digest, 0);
           extended2.set(chunk, digest.length);
@@ -35925,7 +35925,7 @@ var require_client2 = __commonJS({
   "node_modules/ssh2/lib/client.js"(exports, module) {
     "use strict";
     var {
-      createHash: createHash8,
+      createHash: createHash9,
       getHashes,
       randomFillSync
     } = __require("crypto");
@@ -36147,7 +36147,7 @@ var require_client2 = __commonJS({
           }
           hostVerifier = (key, verify4) => {
             if (hashAlgo)
-              key = createHash8(hashAlgo).update(key).digest("hex");
+              key = createHash9(hashAlgo).update(key).digest("hex");
             const ret = hashCb(key, verify4);
             if (ret !== void 0)
               verify4(ret);
@@ -38986,7 +38986,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes: randomBytes7
+      randomBytes: randomBytes9
     } = __require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -39250,7 +39250,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes7(SALT_LEN);
+            const salt = randomBytes9(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -39289,7 +39289,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes7(4);
+          const checkInt = randomBytes9(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -39617,11 +39617,11 @@ function sendSignal(ch, name2) {
   }
 }
 async function endClient(c) {
-  await new Promise((resolve7) => {
-    const t = setTimeout(resolve7, 2e3);
+  await new Promise((resolve8) => {
+    const t = setTimeout(resolve8, 2e3);
     c.once("close", () => {
       clearTimeout(t);
-      resolve7();
+      resolve8();
     });
     c.end();
   });
@@ -39647,7 +39647,7 @@ function openClient(settings, ep, privateKey, sock) {
       return verdict.ok;
     }
   };
-  return new Promise((resolve7, reject) => {
+  return new Promise((resolve8, reject) => {
     const onError = (err) => {
       client.removeListener("ready", onReady);
       client.on("error", () => {
@@ -39673,7 +39673,7 @@ function openClient(settings, ep, privateKey, sock) {
       client.removeListener("error", onError);
       client.on("error", () => {
       });
-      resolve7(client);
+      resolve8(client);
     };
     client.once("error", onError);
     client.once("ready", onReady);
@@ -39791,10 +39791,10 @@ exit 0
         let sock;
         if (settings.jump) {
           jumpClient = await openClient(settings, settings.jump, privateKey);
-          sock = await new Promise((resolve7, reject) => {
+          sock = await new Promise((resolve8, reject) => {
             jumpClient.forwardOut("127.0.0.1", 0, settings.address, settings.port, (err, stream) => {
               if (err) reject(new ConnectionError(`the jump host ${settings.jump.address} could not reach ${settings.address}:${settings.port}: ${err.message}`, "check AllowTcpForwarding on the jump host and the host's address as the jump host sees it"));
-              else resolve7(stream);
+              else resolve8(stream);
             });
           }).catch((err) => {
             jumpClient.end();
@@ -39836,7 +39836,7 @@ exit 0
             void p.finally(() => this.pendingKills.delete(p));
           } else channel.close();
         };
-        const done = new Promise((resolve7, reject) => {
+        const done = new Promise((resolve8, reject) => {
           let command;
           let input2;
           const upload = options.stdin instanceof Readable2 ? options.stdin : void 0;
@@ -39904,7 +39904,7 @@ exit 0
             ch.on("close", () => {
               clearTimeout(idle);
               if (exited || killed) {
-                resolve7({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
+                resolve8({ code: code2, signal: signal ?? (killed && !exited ? "TERM" : null), stderr });
                 return;
               }
               const e = this.lost ?? new ConnectionError(`the SSH connection to ${this.settings.address}:${this.settings.port} was lost`, LOST_HINT);
@@ -39980,7 +39980,7 @@ exit 0
         const cmd = this.exec(["sh", "-c", READ_SCRIPT, "cairn-read", path2, length === void 0 ? "" : String(length), hashPrefix ? "hash" : ""]);
         const out = new PassThrough({ highWaterMark: 1 << 20 });
         let started = false;
-        const stream = await new Promise((resolve7, reject) => {
+        const stream = await new Promise((resolve8, reject) => {
           const fail = (err) => {
             if (!started) reject(err);
             else out.destroy(err);
@@ -39993,7 +39993,7 @@ exit 0
                 cmd.kill();
                 return;
               }
-              resolve7(out);
+              resolve8(out);
               chunk = chunk.subarray(1);
               if (chunk.length === 0) return;
             }
@@ -40025,10 +40025,10 @@ exit 0
           after: async () => {
             const { stderr } = await cmd.done;
             const at = stderr.lastIndexOf(AFTER_MARK);
-            const tail = at < 0 ? "" : stderr.slice(at + AFTER_MARK.length);
-            const hashAt = tail.indexOf(HASH_MARK);
-            const [info2] = parseFindRecords(hashAt < 0 ? tail : tail.slice(0, hashAt));
-            const hex = hashAt < 0 ? null : /^[0-9a-f]{64}\b/.exec(tail.slice(hashAt + HASH_MARK.length));
+            const tail2 = at < 0 ? "" : stderr.slice(at + AFTER_MARK.length);
+            const hashAt = tail2.indexOf(HASH_MARK);
+            const [info2] = parseFindRecords(hashAt < 0 ? tail2 : tail2.slice(0, hashAt));
+            const hex = hashAt < 0 ? null : /^[0-9a-f]{64}\b/.exec(tail2.slice(hashAt + HASH_MARK.length));
             return { info: info2 && { ...info2, path: path2 }, prefixHash: hex?.[0] };
           }
         };
@@ -48464,11 +48464,11 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve7) {
-      resolve7(value);
+    return value instanceof P ? value : new P(function(resolve8) {
+      resolve8(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve7, reject) {
+  return new (P || (P = Promise))(function(resolve8, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -48484,7 +48484,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -50378,8 +50378,8 @@ var Repository = class _Repository {
     seal(sealer.push(frame));
     const z = createZstdCompress();
     z.on("data", (d) => seal(sealer.push(d)));
-    const ended = new Promise((resolve7, reject) => {
-      z.on("end", resolve7);
+    const ended = new Promise((resolve8, reject) => {
+      z.on("end", resolve8);
       z.on("error", reject);
     });
     for (const piece of text()) {
@@ -50435,7 +50435,7 @@ function formatWait(ms) {
   return ms < 12e4 ? `${Math.round(ms / 1e3)} s` : `${Math.round(ms / 6e4)} min`;
 }
 function sleep(ms, signal) {
-  return new Promise((resolve7, reject) => {
+  return new Promise((resolve8, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const abort = () => {
       clearTimeout(t);
@@ -50443,7 +50443,7 @@ function sleep(ms, signal) {
     };
     const t = setTimeout(() => {
       signal?.removeEventListener("abort", abort);
-      resolve7();
+      resolve8();
     }, ms);
     signal?.addEventListener("abort", abort, { once: true });
   });
@@ -50934,10 +50934,10 @@ var WorkerPool = class _WorkerPool {
   }
   async run(message2, transfer = []) {
     if (this.broken) throw this.broken;
-    const w = this.idle.pop() ?? await new Promise((resolve7, reject) => this.waiting.push({ resolve: resolve7, reject }));
+    const w = this.idle.pop() ?? await new Promise((resolve8, reject) => this.waiting.push({ resolve: resolve8, reject }));
     if (this.broken) throw this.broken;
-    return new Promise((resolve7, reject) => {
-      this.pending.set(w, { resolve: resolve7, reject });
+    return new Promise((resolve8, reject) => {
+      this.pending.set(w, { resolve: resolve8, reject });
       w.postMessage(message2, transfer);
     });
   }
@@ -51682,13 +51682,13 @@ async function* untilAborted(source2, signal) {
   }
 }
 function nextOrAbort(it, signal) {
-  return new Promise((resolve7, reject) => {
+  return new Promise((resolve8, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     it.next().then(
       (r) => {
         signal.removeEventListener("abort", onAbort);
-        resolve7(r);
+        resolve8(r);
       },
       (err) => {
         signal.removeEventListener("abort", onAbort);
@@ -51835,7 +51835,7 @@ function fileEntry(transport, source2, info2, ctx) {
     gid: info2.gid,
     open: () => readFile3(++attempt)
   };
-  const failed = (err, missing2 = "it was removed before it could be read") => err instanceof ConnectionError ? new ConnectionError(`${err.message} (reading ${info2.path})`, err.hint, { cause: err }) : new UnreadableFileError(info2.path, reasonOf(err, missing2), { cause: err });
+  const failed2 = (err, missing2 = "it was removed before it could be read") => err instanceof ConnectionError ? new ConnectionError(`${err.message} (reading ${info2.path})`, err.hint, { cause: err }) : new UnreadableFileError(info2.path, reasonOf(err, missing2), { cause: err });
   const changed = (detail) => new ChangedWhileReadingError(info2.path, detail);
   async function* readFile3(n) {
     let before = info2;
@@ -51843,7 +51843,7 @@ function fileEntry(transport, source2, info2, ctx) {
       try {
         before = await transport.stat(info2.path);
       } catch (err) {
-        throw failed(err);
+        throw failed2(err);
       }
     }
     if (before.type !== "file") throw new UnreadableFileError(info2.path, "it is no longer a regular file");
@@ -51860,13 +51860,13 @@ function fileEntry(transport, source2, info2, ctx) {
         yield chunk;
       }
     } catch (err) {
-      throw failed(err);
+      throw failed2(err);
     }
     let now;
     try {
       now = await read.after();
     } catch (err) {
-      throw failed(err);
+      throw failed2(err);
     }
     const after = now.info;
     if (got < size) throw changed(`it shrank: only ${got} of its ${size} bytes were there`);
@@ -52339,14 +52339,14 @@ var LocalTransport = class {
     };
     arm();
     child.stdout.on("data", arm);
-    const done = new Promise((resolve7, reject) => {
+    const done = new Promise((resolve8, reject) => {
       child.on("error", (err) => {
         clearTimeout(idle);
         reject(err);
       });
       child.on("close", (code2, signal) => {
         clearTimeout(idle);
-        resolve7({ code: code2, signal, stderr });
+        resolve8({ code: code2, signal, stderr });
       });
     });
     return { stdout: child.stdout, done, kill: () => child.kill("SIGTERM") };
@@ -52421,8 +52421,8 @@ var LocalTransport = class {
 };
 async function openStream(path2, length) {
   const stream = createReadStream(path2, { highWaterMark: 1 << 20, end: length === void 0 ? void 0 : Math.max(0, length - 1) });
-  await new Promise((resolve7, reject) => {
-    stream.once("open", () => resolve7());
+  await new Promise((resolve8, reject) => {
+    stream.once("open", () => resolve8());
     stream.once("error", reject);
   });
   if (length === 0) {
@@ -52509,12 +52509,12 @@ async function git(gitDir, args, opts = {}) {
   child.stdin.on("error", () => {
   });
   child.stdin.end(opts.input ?? "");
-  const code2 = await new Promise((resolve7, reject) => {
+  const code2 = await new Promise((resolve8, reject) => {
     child.on(
       "error",
       (err) => reject(err.code === "ENOENT" ? new CairnError("git is not installed", void 0, "install git (every GitHub runner has it)") : err)
     );
-    child.on("close", (c) => resolve7(c ?? 1));
+    child.on("close", (c) => resolve8(c ?? 1));
   });
   const result = { stdout: Buffer.concat(out), stderr, code: code2 };
   if (code2 !== 0 && !opts.allowFail) throw new GitError(args, result);
@@ -56794,7 +56794,7 @@ function body(r, where) {
 > GitHub shows no diff over 500 KB for one file: ${tooBig.map((p) => `\`${p}\``).join(", ")}.`);
   const rows = r.files.map((f) => `| \`${f.path}\` | ${f.status} | +${f.added} \u2212${f.removed} |${r.fileDiffBytes.get(f.path) > FILE_DIFF_LIMIT ? " diff not shown by GitHub (over 500 KB)" : ""}`);
   const commits = r.commits.slice(0, 50).map((c) => `| ${c.time} | ${c.host} | \`${c.snapshot}\` | ${c.commit.slice(0, 12)} |`);
-  const tail = [
+  const tail2 = [
     "",
     `<details><summary>${r.commits.length} backup${r.commits.length === 1 ? "" : "s"} in this pull request</summary>`,
     "",
@@ -56809,7 +56809,7 @@ function body(r, where) {
   ];
   const render = (n2) => {
     const cut = n2 < rows.length ? [`| \u2026 | ${rows.length - n2} more files not listed: GitHub limits a pull request body to 65,536 characters | |`] : [];
-    return [...head, ...notes, ...notes.length ? [""] : [], "| file | change | lines |", "|---|---|---|", ...rows.slice(0, n2), ...cut, ...tail].join("\n");
+    return [...head, ...notes, ...notes.length ? [""] : [], "| file | change | lines |", "|---|---|---|", ...rows.slice(0, n2), ...cut, ...tail2].join("\n");
   };
   let n = rows.length;
   let text = render(n);
@@ -59675,9 +59675,9 @@ var NODE_HASH_NAMES = {
 };
 async function createDigest(hash2) {
   try {
-    const { createHash: createHash8 } = await import("node:crypto");
+    const { createHash: createHash9 } = await import("node:crypto");
     const algorithm = NODE_HASH_NAMES[hash2.name];
-    return (data) => new Uint8Array(createHash8(algorithm).update(data).digest());
+    return (data) => new Uint8Array(createHash9(algorithm).update(data).digest());
   } catch {
     return async (data) => new Uint8Array(await globalThis.crypto.subtle.digest(hash2.name, toBufferSource(data)));
   }
@@ -68579,7 +68579,7 @@ var recursive = /* @__PURE__ */ new WeakMap();
 var NONE = 0;
 var ASSUMED = 1;
 var PROVEN = 2;
-function isRecursive(inst, stack, resolve7) {
+function isRecursive(inst, stack, resolve8) {
   const cached2 = recursive.get(inst);
   if (cached2 !== void 0)
     return cached2 ? PROVEN : NONE;
@@ -68589,7 +68589,7 @@ function isRecursive(inst, stack, resolve7) {
   let result = NONE;
   const check = (child) => {
     if (result !== PROVEN && child?._zod) {
-      const answer = isRecursive(child, stack, resolve7);
+      const answer = isRecursive(child, stack, resolve8);
       if (answer > result)
         result = answer;
     }
@@ -68600,7 +68600,7 @@ function isRecursive(inst, stack, resolve7) {
       const desc = Object.getOwnPropertyDescriptor(sh, key);
       if (spread && !desc.enumerable)
         continue;
-      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve7) : NONE;
+      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve8) : NONE;
       if (child > answer)
         answer = child;
     }
@@ -68664,7 +68664,7 @@ function isRecursive(inst, stack, resolve7) {
       break;
     // `$ZodLazy` caches its inner on the def, so a resolved edge is followed exactly
     case "lazy": {
-      const inner = def._cachedInner ?? (resolve7 ? inst._zod.innerType : void 0);
+      const inner = def._cachedInner ?? (resolve8 ? inst._zod.innerType : void 0);
       merge4(inner ? isRecursive(inner, stack, false) : ASSUMED);
       break;
     }
@@ -71649,8 +71649,8 @@ async function loadConfig(path2) {
     if (isSystemError(err)) throw fromSystemError(err, `read the config file ${path2}`, ExitCode2.usage, err.code === "ENOENT" ? "pass the config file with -c FILE" : void 0);
     throw err;
   }
-  const { resolve: resolve7, dirname: dirname2 } = await import("node:path");
-  return parseConfig(text, path2, dirname2(resolve7(path2)));
+  const { resolve: resolve8, dirname: dirname2 } = await import("node:path");
+  return parseConfig(text, path2, dirname2(resolve8(path2)));
 }
 function parseConfig(text, file, baseDir) {
   const lines2 = new import_yaml3.LineCounter();
@@ -71979,7 +71979,7 @@ async function recordHistory(settings, capture, saved, req) {
     sources.push({ name: s.name, files, unread: notRead, rules: rulesOf(s) });
   }
   if (sources.length === 0) return { outcome: { changed: false, files: [] } };
-  const failed = (err, committed) => {
+  const failed2 = (err, committed) => {
     const where = committed ? `and the settings history commit ${committed.slice(0, 12)} is on ${h.branch}, but` : ", but the settings history was not recorded:";
     const why = (err instanceof Error ? err.message : errorMessage(err)).replace(/^settings history: /, "");
     const message2 = `snapshot ${id.slice(0, 8)} was saved${committed ? " " : ""}${where} ${why}`;
@@ -72006,10 +72006,10 @@ async function recordHistory(settings, capture, saved, req) {
       ...r.commit ? { commit: r.commit } : {},
       ...r.pullRequest ? { pullRequest: r.pullRequest.url } : {}
     };
-    return { outcome, error: r.pullRequestError ? failed(r.pullRequestError, r.commit) : void 0 };
+    return { outcome, error: r.pullRequestError ? failed2(r.pullRequestError, r.commit) : void 0 };
   } catch (err) {
     if (req.signal?.aborted) throw err;
-    return { error: failed(err) };
+    return { error: failed2(err) };
   } finally {
     if (workDir) await rm3(workDir, { recursive: true, force: true });
   }
@@ -73205,11 +73205,11 @@ var GitBackend = class {
   }
   /** The pack's bytes in a scratch file: fetched with every other pack asked for meanwhile, in one fetch. */
   fetchPack(h, signal) {
-    return new Promise((resolve7, reject) => {
+    return new Promise((resolve8, reject) => {
       const waiting = this.wanted.get(h.name);
-      if (waiting) waiting.push({ resolve: resolve7, reject });
+      if (waiting) waiting.push({ resolve: resolve8, reject });
       else {
-        this.wanted.set(h.name, [{ resolve: resolve7, reject }]);
+        this.wanted.set(h.name, [{ resolve: resolve8, reject }]);
         void this.serial(() => this.fetchWanted(signal));
       }
     });
@@ -73495,12 +73495,12 @@ async function runGit(gitDir, args, opts, secrets) {
     opts.signal?.addEventListener("abort", kill, { once: true });
     let code2;
     try {
-      code2 = await new Promise((resolve7, reject) => {
+      code2 = await new Promise((resolve8, reject) => {
         child.on(
           "error",
           (err) => reject(err.code === "ENOENT" ? new CairnError("git is not installed", void 0, "install git (every GitHub runner has it)") : err)
         );
-        child.on("close", (c) => resolve7(c ?? 1));
+        child.on("close", (c) => resolve8(c ?? 1));
       });
     } finally {
       opts.signal?.removeEventListener("abort", kill);
@@ -73595,12 +73595,12 @@ var RetryBackend = class {
   }
 };
 function sleep2(ms, signal) {
-  return new Promise((resolve7, reject) => {
+  return new Promise((resolve8, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(done, ms);
     function done() {
       signal?.removeEventListener("abort", abort);
-      resolve7();
+      resolve8();
     }
     function abort() {
       clearTimeout(t);
@@ -73692,16 +73692,16 @@ async function backupEach(settings, req) {
   return results;
 }
 function failedError(results) {
-  const failed = results.filter((r) => r.error);
-  if (failed.length === 0) return void 0;
-  const lines2 = failed.map((r) => `  ${r.repository}: ${r.error.message}${r.error.hint ? ` (${r.error.hint})` : ""}`).join("\n");
-  if (failed.length === results.length) {
+  const failed2 = results.filter((r) => r.error);
+  if (failed2.length === 0) return void 0;
+  const lines2 = failed2.map((r) => `  ${r.repository}: ${r.error.message}${r.error.hint ? ` (${r.error.hint})` : ""}`).join("\n");
+  if (failed2.length === results.length) {
     return new CairnError(`the backup failed in every repository:
-${lines2}`, failed[0].error.exitCode, "fix each repository's problem above and run the backup again");
+${lines2}`, failed2[0].error.exitCode, "fix each repository's problem above and run the backup again");
   }
   const saved = results.filter((r) => r.report).map((r) => `${r.repository} (snapshot ${r.report.id.slice(0, 8)})`);
   return new PartialBackupError(
-    `the backup failed in ${failed.length} of ${results.length} repositories:
+    `the backup failed in ${failed2.length} of ${results.length} repositories:
 ${lines2}
 saved in ${saved.join(", ")}`,
     "the snapshot is in the other repositories; fix the failed ones and run the backup again"
@@ -74358,6 +74358,11 @@ async function forget2(settings, req) {
   return report;
 }
 
+// src/app/restore.ts
+import { mkdtemp as mkdtemp5, rm as rm8 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
+import { join as join9 } from "node:path";
+
 // src/engine/restore/paths.ts
 init_errors();
 import { lstat as lstat3, mkdir as mkdir4 } from "node:fs/promises";
@@ -74638,13 +74643,48 @@ init_errors();
 
 // src/sources/restore/open.ts
 init_errors();
+import { resolve as resolve6 } from "node:path";
 
 // src/sources/restore/databases.ts
 init_errors();
+import { randomBytes as randomBytes8 } from "node:crypto";
+import { createReadStream as createReadStream3 } from "node:fs";
+import { Readable as Readable3 } from "node:stream";
 
 // src/sources/restore/restore.ts
 init_errors();
 init_quote();
+import { createHash as createHash8, randomBytes as randomBytes7 } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+function stamp(now = /* @__PURE__ */ new Date()) {
+  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+function remotePath(p) {
+  return p.startsWith("-") ? `./${p}` : p;
+}
+function tempName(target) {
+  const slash = target.lastIndexOf("/");
+  return `${target.slice(0, slash + 1)}.${target.slice(slash + 1)}.cairn-restore-${randomBytes7(6).toString("hex")}`;
+}
+function datedName(target, when) {
+  return `${target}.before-restore-${when}`;
+}
+async function run(t, argv, what, options = {}) {
+  const cmd = t.exec(argv, { stdin: options.stdin, secretEnv: options.secretEnv });
+  const out = [];
+  for await (const c of cmd.stdout) out.push(c);
+  const r = await cmd.done;
+  if (r.code !== 0) throw new SourceError(`${what} on ${t.description} failed (${r.code === null ? `signal ${r.signal}` : `exit ${r.code}`})${tail(r.stderr, options.mask)}`);
+  return Buffer.concat(out).toString("utf8");
+}
+function tail(stderr, mask = []) {
+  let s = stderr.trim();
+  for (const m of mask) if (m) s = s.split(m).join("***");
+  return s ? `: ${s.split("\n").slice(-8).join("\n")}` : "";
+}
+async function runHook(t, command, which2) {
+  await run(t, ["sh", "-c", command], `the ${which2} hook \`${command}\``);
+}
 var STAGE_SCRIPT = String.raw`
 t=$1
 case $t in */*) p=${"$"}{t%/*} ;; *) p=. ;; esac
@@ -74712,9 +74752,567 @@ if [ -z "$2" ]; then rm -f -- "$1"; exit 0; fi
 mv -f -- "$2" "$1" || exit 1
 [ -z "$3" ] || for x in -wal -shm; do rm -f -- "$1$x"; if [ -e "$2$x" ]; then mv -f -- "$2$x" "$1$x"; fi; done
 `;
+async function stage(t, places) {
+  try {
+    for (const p of places) {
+      const tmp = tempName(p.target);
+      const f = p.file;
+      const sha2562 = await fileHash(f.local);
+      const input2 = createReadStream2(f.local, { highWaterMark: 1 << 20 });
+      let cmd;
+      try {
+        await new Promise((resolve8, reject) => input2.once("open", () => resolve8()).once("error", reject));
+        cmd = t.exec(
+          [
+            "sh",
+            "-c",
+            STAGE_SCRIPT,
+            "cairn-upload",
+            remotePath(tmp),
+            String(f.size),
+            sha2562,
+            p.mode ?? "",
+            remotePath(p.target),
+            p.sqlite ? "" : `${f.uid}:${f.gid}`,
+            p.sqlite ? "" : String(Math.floor(f.mtime / 1e3))
+          ],
+          { stdin: input2 }
+        );
+        cmd.stdout.resume();
+        const r = await cmd.done;
+        const made = /^cairn-made\t(.*)$/m.exec(r.stderr);
+        if (r.code !== 0) {
+          const why = r.stderr.replace(/^cairn-made\t.*\n/m, "").trim();
+          throw new SourceError(`cannot upload ${p.target} to ${t.description}${why ? `: ${why}` : ` (exit ${r.code ?? r.signal})`}`, "nothing on the server was changed (the upload was removed); run the restore again");
+        }
+        p.tmp = tmp;
+        p.madeTop = made?.[1];
+      } finally {
+        input2.destroy();
+      }
+    }
+  } catch (err) {
+    await unstage(t, places);
+    throw err;
+  }
+}
+async function fileHash(path2) {
+  const h = createHash8("sha256");
+  for await (const c of createReadStream2(path2, { highWaterMark: 1 << 20 })) h.update(c);
+  return h.digest("hex");
+}
+async function unstage(t, places) {
+  for (const p of places) {
+    if (!p.tmp || p.swapped) continue;
+    await run(t, ["sh", "-c", UNSTAGE_SCRIPT, "cairn-unstage", remotePath(p.tmp), p.madeTop ? remotePath(p.madeTop) : ""], `removing ${p.tmp}`).catch(() => {
+    });
+    p.tmp = void 0;
+  }
+}
+async function swap(t, places, when) {
+  for (const p of places) {
+    const dated = datedName(p.target, when);
+    try {
+      const out = await run(t, ["sh", "-c", SWAP_SCRIPT, "cairn-swap", remotePath(p.target), remotePath(p.tmp), remotePath(dated), p.sqlite ? "wal" : ""], `replacing ${p.target}`);
+      p.swapped = true;
+      if (out.trim() === "kept") p.dated = dated;
+    } catch (err) {
+      const undone = [];
+      const left = [];
+      for (const q of places.filter((x) => x.swapped)) {
+        try {
+          await run(t, ["sh", "-c", UNSWAP_SCRIPT, "cairn-unswap", remotePath(q.target), q.dated ? remotePath(q.dated) : "", q.sqlite ? "wal" : ""], `putting back ${q.target}`);
+          q.swapped = false;
+          undone.push(q.target);
+        } catch {
+          left.push(q.dated ? `${q.target} (previous: ${q.dated})` : `${q.target} (new)`);
+        }
+      }
+      if (left.length > 0) {
+        throw new SourceError(
+          `${err.message}; and ${left.length} file(s) already replaced could not be put back: ${left.join(", ")}`,
+          "move each dated copy back over its file (mv -f -- DATED FILE) once the server is reachable"
+        );
+      }
+      throw new SourceError(`${err.message}`, `nothing on the server was changed${undone.length ? ` (${undone.length} file(s) already replaced were put back)` : ""}`);
+    }
+  }
+}
+var FileSwap = class {
+  places;
+  check;
+  constructor(places, check) {
+    this.places = places;
+    this.check = check;
+  }
+  async prepare(t) {
+    await stage(t, this.places);
+    try {
+      if (this.check) for (const p of this.places) await this.check(p);
+    } catch (err) {
+      await unstage(t, this.places);
+      throw err;
+    }
+  }
+  async swap(t) {
+    await swap(t, this.places, stamp());
+    return { written: this.places.map((p) => p.target), kept: this.places.filter((p) => p.dated).map((p) => p.dated) };
+  }
+  async undo(t) {
+    for (const q of this.places.filter((x) => x.swapped).reverse()) {
+      await run(t, ["sh", "-c", UNSWAP_SCRIPT, "cairn-unswap", remotePath(q.target), q.dated ? remotePath(q.dated) : "", q.sqlite ? "wal" : ""], `putting back ${q.target}`);
+      q.swapped = false;
+    }
+  }
+  async discard(t) {
+    await unstage(t, this.places);
+  }
+  rollback() {
+    return this.places.map((p) => p.dated ? `mv -f -- ${quoteArg(p.dated)} ${quoteArg(p.target)}` : `rm -- ${quoteArg(p.target)}`).join("; ");
+  }
+};
+var distinct = (xs) => [...new Set(xs.filter((x) => !!x))];
+async function restoreAll(t, restores, log2) {
+  const plans = [];
+  try {
+    for (const r of restores) plans.push(await r.prepare(t));
+  } catch (err) {
+    for (const r of restores.slice(0, plans.length)) await r.discard(t).catch(() => {
+    });
+    throw err;
+  }
+  const hooked = restores.filter((r) => r.replaces);
+  const stops = distinct(hooked.map((r) => r.hooks.stop));
+  const starts = distinct(hooked.map((r) => r.hooks.start));
+  const results = [];
+  let stopped = false;
+  try {
+    for (const stop2 of stops) {
+      log2.info(`running the stop hook: ${stop2}`);
+      stopped = true;
+      await runHook(t, stop2, "stop");
+    }
+    for (const r of restores) results.push(await r.swap(t));
+  } catch (err) {
+    const left = [];
+    for (const r of restores.slice(0, results.length).reverse()) {
+      try {
+        await r.undo(t);
+      } catch {
+        left.push(`${r.source} (${r.rollback()})`);
+      }
+    }
+    for (const r of restores) await r.discard(t).catch(() => {
+    });
+    if (stopped) {
+      for (const start of starts) {
+        log2.info(`nothing was replaced; running the start hook again: ${start}`);
+        await runHook(t, start, "start").catch((e) => log2.warn(e.message));
+      }
+    }
+    if (left.length > 0) {
+      throw new SourceError(`${err.message}; and what was already replaced could not be put back: ${left.join("; ")}`, "put those back by hand with the commands shown, once the server is reachable");
+    }
+    if (err instanceof CairnError && err.hint) throw err;
+    throw new SourceError(err.message, `nothing on the server was changed (what was uploaded or loaded was removed${results.length ? `, and ${results.length} source(s) already swapped were put back` : ""})`, { cause: err });
+  }
+  const done = restores.map((r, i) => ({ ...plans[i], ...results[i] }));
+  for (const start of starts) {
+    log2.info(`running the start hook: ${start}`);
+    try {
+      await runHook(t, start, "start");
+    } catch (err) {
+      const kept = done.flatMap((d) => d.kept);
+      throw new SourceError(
+        `${done.map((d) => d.source).join(", ")} restored, but ${err.message}`,
+        `the previous version${kept.length === 1 ? " is" : "s are"} kept${kept.length ? `: ${kept.join(", ")}` : " (there was none)"}; to roll back, run the stop hook, then: ${restores.map((r) => r.rollback()).join("; ")}; then start the service`
+      );
+    }
+  }
+  return done;
+}
+
+// src/sources/restore/databases.ts
+var DatabaseRestore = class {
+  source;
+  file;
+  hooks;
+  database;
+  replace;
+  constructor(source2, file, hooks, defaultDatabase, options) {
+    this.source = source2;
+    this.file = file;
+    this.hooks = hooks;
+    this.database = options.database ?? defaultDatabase;
+    this.replace = options.replace ?? false;
+    if (/[\0\n\r]/.test(this.database) || this.database.length === 0) throw new UsageError(`--database: ${JSON.stringify(this.database)} is not a database name`);
+  }
+  names(when) {
+    const dated = `${this.database}_before_${when.toLowerCase().replace("t", "_").replace(/z$/, "")}`;
+    const temp = `cairn_restore_${randomBytes8(4).toString("hex")}`;
+    if (dated.length > this.engine.maxName) {
+      throw new UsageError(`the database name ${this.database} is too long to keep its current data under ${dated} (${this.engine.maxName} characters at most)`, "restore into a new database with --database NAME");
+    }
+    return { dated, temp };
+  }
+  async plan(t) {
+    const exists2 = await this.engine.exists(t, this.database);
+    const where = `${this.database} on ${t.description}`;
+    if (exists2 && !this.replace) {
+      throw new UsageError(
+        `source ${this.source}: the database ${where} exists; replacing its data needs --replace`,
+        `pass --replace (its current data is kept under a dated name), or restore into a new database with --database NAME`
+      );
+    }
+    const { dated } = this.names(stamp());
+    const h = this.hooks;
+    const steps = exists2 ? [
+      `load the dump (${this.file.size} bytes) into a temporary database cairn_restore_XXXXXXXX with ${this.engine.tool}`,
+      h.stop ? `run the stop hook: ${h.stop}` : "no stop hook (cairn.yml restore: stop)",
+      `rename ${this.database} to ${dated} (kept) and the temporary database to ${this.database}`,
+      h.start ? `run the start hook: ${h.start}` : "no start hook (cairn.yml restore: start)"
+    ] : [`create the database ${this.database}`, `load the dump (${this.file.size} bytes) into it with ${this.engine.tool}`];
+    return { source: this.source, kind: this.kind, steps, written: [this.database], kept: exists2 ? [dated] : [] };
+  }
+  /** Set by prepare(): the database exists and is being replaced. */
+  replaces = false;
+  temp;
+  dated;
+  state = "none";
+  async prepare(t) {
+    const plan = await this.plan(t);
+    const e = this.engine;
+    const db = this.database;
+    this.replaces = plan.kept.length > 0;
+    if (!this.replaces) {
+      await e.sql(t, `CREATE DATABASE ${e.ident(db)}`);
+      try {
+        await e.load(t, this.file.local, db);
+      } catch (err) {
+        await e.sql(t, `DROP DATABASE ${e.ident(db)}`).catch(() => {
+        });
+        throw failed(this.source, err, `the database ${db} was not created`);
+      }
+      this.state = "prepared";
+      return plan;
+    }
+    const { dated, temp } = this.names(stamp());
+    await e.sql(t, `CREATE DATABASE ${e.ident(temp)}`);
+    try {
+      await e.load(t, this.file.local, temp);
+      await e.checkMovable?.(t, temp);
+    } catch (err) {
+      await e.sql(t, `DROP DATABASE IF EXISTS ${e.ident(temp)}`).catch(() => {
+      });
+      throw err instanceof UsageError ? err : failed(this.source, err, `${db} was left as it was`);
+    }
+    Object.assign(this, { temp, dated, state: "prepared" });
+    return { ...plan, kept: [dated], steps: plan.steps.map((x) => x.replace(/cairn_restore_X{8}/, temp).replace(/\S+_before_\d{8}_\d{6}/, dated)) };
+  }
+  async swap(t) {
+    if (this.replaces) await this.engine.swap(t, this.database, this.temp, this.dated);
+    this.state = "swapped";
+    return { written: [this.database], kept: this.replaces ? [this.dated] : [] };
+  }
+  async undo(t) {
+    if (this.state !== "swapped") return;
+    const e = this.engine;
+    if (this.replaces) await e.unswap(t, this.database, this.temp, this.dated);
+    else await e.sql(t, `DROP DATABASE ${e.ident(this.database)}`);
+    this.state = "prepared";
+  }
+  async discard(t) {
+    if (this.state !== "prepared") return;
+    const e = this.engine;
+    await e.sql(t, `DROP DATABASE IF EXISTS ${e.ident(this.replaces ? this.temp : this.database)}`).catch(() => {
+    });
+    this.state = "none";
+  }
+  rollback() {
+    return this.replaces ? this.engine.rollback(this.database, this.dated) : `the database ${this.database} is new: drop it`;
+  }
+};
+function failed(source2, err, state) {
+  return new SourceError(`source ${source2}: ${err.message}; ${state}`, "nothing on the server was changed; fix the cause and run the restore again");
+}
+var PostgresRestore = class extends DatabaseRestore {
+  kind = "postgres";
+  engine;
+  constructor(source2, file, hooks, connection, container, options) {
+    super(source2, file, hooks, connection.database, options);
+    const conn = [
+      ...connection.host ? ["--host", connection.host] : [],
+      ...connection.port ? ["--port", String(connection.port)] : [],
+      ...connection.user ? ["--username", connection.user] : [],
+      "--no-password",
+      "--no-psqlrc",
+      "--quiet",
+      "--set=ON_ERROR_STOP=1"
+    ];
+    const secretEnv = connection.password ? { PGPASSWORD: connection.password } : void 0;
+    const mask = connection.password ? [connection.password] : [];
+    const psql = (db, extra) => inDocker(container, ["psql", ...conn, ...extra, `--dbname=dbname=${conninfoValue(db)}`], Object.keys(secretEnv ?? {}));
+    const ident = (s) => `"${s.replace(/"/g, '""')}"`;
+    const literal = (s) => `'${s.replace(/'/g, "''")}'`;
+    const sql = (t, text, db = "postgres") => run(t, psql(db, ["--no-align", "--tuples-only", "--field-separator=	"]), `psql (${text.split(" ").slice(0, 3).join(" ")} ...)`, { stdin: text, secretEnv, mask });
+    this.engine = {
+      tool: "psql",
+      maxName: 63,
+      ident,
+      literal,
+      sql,
+      exists: async (t, db) => (await sql(t, `SELECT 1 FROM pg_database WHERE datname = ${literal(db)}`)).trim() === "1",
+      load: async (t, file2, db) => {
+        const input2 = createReadStream3(file2, { highWaterMark: 1 << 20 });
+        try {
+          const cmd = t.exec(psql(db, ["--single-transaction", "--output=/dev/null"]), { stdin: Readable3.from(restricted(input2)), secretEnv });
+          cmd.stdout.resume();
+          const r = await cmd.done;
+          if (/invalid command \\restrict/.test(r.stderr)) {
+            throw new SourceError(
+              `the psql on ${t.description} is too old to load a dump safely: it lacks \\restrict, which stops a dump from running commands on the server`,
+              "update the PostgreSQL client there (13.22, 14.19, 15.14, 16.10, 17.6 or later)"
+            );
+          }
+          if (r.code !== 0) throw new SourceError(`loading the dump into ${db} with psql failed (exit ${r.code ?? r.signal})${maskTail(r.stderr, mask)}`);
+        } finally {
+          input2.destroy();
+        }
+      },
+      // One transaction: both renames or neither. (Fails while anyone is connected to the current database.)
+      swap: async (t, current, temp, dated) => {
+        await sql(t, `BEGIN; ALTER DATABASE ${ident(current)} RENAME TO ${ident(dated)}; ALTER DATABASE ${ident(temp)} RENAME TO ${ident(current)}; COMMIT;`);
+      },
+      unswap: async (t, current, temp, dated) => {
+        await sql(t, `BEGIN; ALTER DATABASE ${ident(current)} RENAME TO ${ident(temp)}; ALTER DATABASE ${ident(dated)} RENAME TO ${ident(current)}; COMMIT;`);
+      },
+      rollback: (current, dated) => `in psql: ALTER DATABASE ${ident(current)} RENAME TO ${ident(`${current}_restored`)}; ALTER DATABASE ${ident(dated)} RENAME TO ${ident(current)};`
+    };
+  }
+};
+var MysqlRestore = class extends DatabaseRestore {
+  kind = "mysql";
+  engine;
+  constructor(source2, file, hooks, connection, container, options) {
+    super(source2, file, hooks, connection.database, options);
+    const c = connection;
+    if (c.password && /[\n\r]/.test(c.password)) throw new SourceError(`source ${source2}: the MySQL password contains a line break`);
+    const conn = [...c.host ? [`--host=${c.host}`] : [], ...c.port ? [`--port=${c.port}`] : [], ...c.user ? [`--user=${c.user}`] : [], "--batch", "--skip-column-names"];
+    const argv = (extra) => inDocker(container, c.password ? ["sh", "-c", MYSQL_WITH_PASSWORD2, "cairn-mysql", ...conn, ...extra] : ["mysql", ...conn, ...extra]);
+    const head = c.password ? `password=${optionFileValue(c.password)}
+` : "";
+    const mask = c.password ? [c.password] : [];
+    const ident = (s) => `\`${s.replace(/`/g, "``")}\``;
+    const literal = (s) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+    const sql = (t, text, db) => run(t, argv(db ? [`--database=${db}`] : []), `mysql (${text.split(" ").slice(0, 3).join(" ")} ...)`, { stdin: head + text, mask });
+    const tables = async (t, db) => (await sql(t, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(db)} AND TABLE_TYPE = 'BASE TABLE'`)).split("\n").filter((l) => l !== "");
+    this.engine = {
+      tool: "mysql",
+      maxName: 64,
+      ident,
+      literal,
+      sql,
+      exists: async (t, db) => Number((await sql(t, `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(db)}`)).trim()) > 0,
+      load: async (t, file2, db) => {
+        const input2 = createReadStream3(file2, { highWaterMark: 1 << 20 });
+        try {
+          const cmd = t.exec(argv(["--binary-mode", `--database=${db}`]), { stdin: head ? concatStreams(head, input2) : input2 });
+          cmd.stdout.resume();
+          const r = await cmd.done;
+          if (r.code !== 0) throw new SourceError(`loading the dump into ${db} with mysql failed (exit ${r.code ?? r.signal})${maskTail(r.stderr, mask)}`);
+        } finally {
+          input2.destroy();
+        }
+      },
+      // RENAME TABLE moves tables between databases atomically: all of them or none.
+      checkMovable: async (t, temp) => {
+        const n = Number(
+          (await sql(
+            t,
+            `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${literal(temp)}) + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${literal(temp)}) + (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${literal(temp)}) + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${literal(temp)})`
+          )).trim()
+        );
+        if (n > 0) {
+          throw new UsageError(
+            `the dump has views, routines, triggers or events, which --replace cannot move into ${this.database} (it moves tables with RENAME TABLE)`,
+            "restore into a new database with --database NAME, then point the application at it"
+          );
+        }
+      },
+      swap: async (t, current, temp, dated) => {
+        const moves = [...(await tables(t, current)).map((n) => `${ident(current)}.${ident(n)} TO ${ident(dated)}.${ident(n)}`), ...(await tables(t, temp)).map((n) => `${ident(temp)}.${ident(n)} TO ${ident(current)}.${ident(n)}`)];
+        await sql(t, `CREATE DATABASE ${ident(dated)}`);
+        try {
+          if (moves.length > 0) await sql(t, `RENAME TABLE ${moves.join(", ")}`);
+        } catch (err) {
+          await sql(t, `DROP DATABASE ${ident(dated)}`).catch(() => {
+          });
+          throw err;
+        }
+        await sql(t, `DROP DATABASE ${ident(temp)}`).catch(() => {
+        });
+      },
+      unswap: async (t, current, temp, dated) => {
+        const moves = [...(await tables(t, current)).map((n) => `${ident(current)}.${ident(n)} TO ${ident(temp)}.${ident(n)}`), ...(await tables(t, dated)).map((n) => `${ident(dated)}.${ident(n)} TO ${ident(current)}.${ident(n)}`)];
+        await sql(t, `CREATE DATABASE IF NOT EXISTS ${ident(temp)}`);
+        if (moves.length > 0) await sql(t, `RENAME TABLE ${moves.join(", ")}`);
+        await sql(t, `DROP DATABASE ${ident(dated)}`).catch(() => {
+        });
+      },
+      rollback: (current, dated) => `move the tables back with RENAME TABLE ${ident(dated)}.<table> TO ${ident(current)}.<table> (after moving the restored ones away)`
+    };
+  }
+};
+var MYSQL_WITH_PASSWORD2 = `IFS= read -r p
+exec mysql --defaults-extra-file=/dev/fd/3 "$@" 3<<END_OF_OPTIONS
+[client]
+$p
+END_OF_OPTIONS`;
+function maskTail(stderr, mask) {
+  let s = stderr.trim();
+  for (const m of mask) if (m) s = s.split(m).join("***");
+  return s ? `: ${s.split("\n").slice(-8).join("\n")}` : "";
+}
+function concatStreams(head, rest) {
+  return Readable3.from(
+    (async function* () {
+      yield Buffer.from(head);
+      for await (const c of rest) yield c;
+    })()
+  );
+}
+async function* restricted(dump) {
+  yield Buffer.from(`\\restrict ${randomBytes8(24).toString("hex")}
+`);
+  let theirs;
+  let carry = Buffer.alloc(0);
+  let offset = 0;
+  const lines2 = function* (b) {
+    const text = b.toString("latin1");
+    const re = /^\\(un)?restrict ([A-Za-z0-9]+)\r?\n/gm;
+    let at = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const drop = m[1] ? m[2] === theirs : theirs === void 0 && offset + m.index < 65536;
+      if (!drop) continue;
+      if (!m[1]) theirs = m[2];
+      if (m.index > at) yield b.subarray(at, m.index);
+      at = m.index + m[0].length;
+    }
+    if (at < b.length) yield b.subarray(at);
+    offset += b.length;
+  };
+  for await (const chunk of dump) {
+    const b = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const last2 = b.lastIndexOf(10);
+    if (last2 < 0) {
+      carry = b;
+      continue;
+    }
+    yield* lines2(b.subarray(0, last2 + 1));
+    carry = b.subarray(last2 + 1);
+  }
+  if (carry.length > 0) yield* lines2(Buffer.concat([carry, Buffer.from("\n")]));
+}
 
 // src/sources/restore/files.ts
 init_errors();
+import { matchesGlob as matchesGlob3 } from "node:path";
+function named(path2, pattern) {
+  const matches = (p) => {
+    if (p === pattern) return true;
+    if (!pattern.includes("**")) return matchesGlob3(p, pattern);
+    const re = pattern.replace(/\*\*/g, "*").replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    try {
+      return new RegExp(`^${re}$`, "s").test(p);
+    } catch {
+      return false;
+    }
+  };
+  for (let p = path2; p.length > 0; p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) {
+    if (matches(p)) return true;
+    if (!p.includes("/")) break;
+  }
+  return false;
+}
+function serverPath2(source2, path2, patterns) {
+  if (!path2.startsWith(`${source2}/`)) return void 0;
+  const rest = path2.slice(source2.length + 1);
+  for (const pattern of patterns) {
+    const candidate = pattern.startsWith("/") ? `/${rest}` : rest;
+    if (named(candidate, pattern)) return candidate;
+  }
+  return void 0;
+}
+var FilesRestore = class {
+  kind = "files";
+  source;
+  hooks;
+  places;
+  constructor(source2, patterns, files, hooks) {
+    this.source = source2;
+    this.hooks = hooks;
+    const outside = files.filter((f) => serverPath2(source2, f.path, patterns) === void 0);
+    if (outside.length > 0) {
+      throw new UsageError(
+        `cannot restore source ${source2} onto the server: the snapshot has ${outside.length} file(s) that no pattern of the source in cairn.yml names: ${outside.slice(0, 5).map((f) => f.path).join(", ")}${outside.length > 5 ? ", ..." : ""}`,
+        "only paths cairn.yml names are written on the server; restore with --target and copy those by hand, or name them in the source's files:"
+      );
+    }
+    this.places = files.map((f) => ({ target: serverPath2(source2, f.path, patterns), file: f, mode: (f.mode & 1023).toString(8) }));
+  }
+  async plan(t) {
+    const when = stamp();
+    const steps = [];
+    const kept = [];
+    for (const p of this.places) {
+      let current = "new";
+      try {
+        const st = await t.stat(p.target);
+        if (st.type !== "file") {
+          throw new UsageError(`cannot restore ${p.target} on ${t.description}: it is a ${st.type === "dir" ? "folder" : st.type}, not a regular file`, "move it away, or restore with --target and copy by hand");
+        }
+        current = `replaces the current file, kept as ${datedName(p.target, when)}`;
+        kept.push(datedName(p.target, when));
+      } catch (err) {
+        if (err.code !== "ENOENT") throw err;
+      }
+      steps.push(`write ${p.target} (${p.file.size} bytes, mode ${p.mode}): ${current}`);
+    }
+    const h = this.hooks;
+    return {
+      source: this.source,
+      kind: this.kind,
+      steps: [
+        `upload ${this.places.length} file(s), each beside its target under a temporary name`,
+        h.stop ? `run the stop hook: ${h.stop}` : "no stop hook (cairn.yml restore: stop)",
+        ...steps,
+        h.start ? `run the start hook: ${h.start}` : "no start hook (cairn.yml restore: start)"
+      ],
+      written: this.places.map((p) => p.target),
+      kept
+    };
+  }
+  replaces = true;
+  files;
+  async prepare(t) {
+    const plan = await this.plan(t);
+    this.files = new FileSwap(this.places.map((p) => ({ ...p })));
+    await this.files.prepare(t);
+    return plan;
+  }
+  swap(t) {
+    return this.files.swap(t);
+  }
+  undo(t) {
+    return this.files.undo(t);
+  }
+  async discard(t) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files.rollback();
+  }
+};
 
 // src/sources/restore/sqlite.ts
 init_errors();
@@ -74726,6 +75324,110 @@ else echo "this server has neither sqlite3 nor python3, so the upload cannot be 
 rm -f -- "$f-wal" "$f-shm"
 [ "$r" = ok ] || { printf '%s\n' "$r" | head -n 5 >&2; exit 1; }
 `;
+var CHECK_PYTHON = `import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1].replace("?", "%3f").replace("#", "%23") + "?mode=rw", uri=True)
+print("\\n".join(r[0] for r in c.execute("PRAGMA integrity_check").fetchall()))`;
+var SqliteRestore = class {
+  kind = "sqlite";
+  source;
+  target;
+  hooks;
+  file;
+  constructor(source2, target, file, hooks) {
+    this.source = source2;
+    this.target = target;
+    this.file = file;
+    this.hooks = hooks;
+  }
+  async plan(t) {
+    let exists2 = false;
+    try {
+      const st = await t.stat(this.target);
+      if (st.type !== "file") throw new UsageError(`cannot restore source ${this.source}: ${this.target} on ${t.description} is not a regular file (a ${st.type})`, "move it away, or restore with --target and copy by hand");
+      exists2 = true;
+    } catch (err) {
+      if (err.code !== "ENOENT") throw err;
+    }
+    const tool = (await run(t, ["sh", "-c", "command -v sqlite3 || command -v python3 || true"], "looking for sqlite3")).trim();
+    if (!tool) throw new UsageError(`cannot restore source ${this.source}: ${t.description} has neither sqlite3 nor python3 to check the upload with`, "install sqlite3 on the server (Debian/Ubuntu: apt-get install sqlite3)");
+    const h = this.hooks;
+    return {
+      source: this.source,
+      kind: this.kind,
+      steps: [
+        `upload ${this.file.size} bytes beside ${this.target} as ${tempName(this.target).replace(/[0-9a-f]{12}$/, "XXXXXXXXXXXX")}`,
+        `check it with PRAGMA integrity_check (${tool})`,
+        h.stop ? `run the stop hook: ${h.stop}` : "no stop hook (cairn.yml restore: stop)",
+        exists2 ? `keep the current file as ${datedName(this.target, stamp())} (with its -wal and -shm)` : `${this.target} does not exist yet`,
+        `rename the upload to ${this.target}`,
+        h.start ? `run the start hook: ${h.start}` : "no start hook (cairn.yml restore: start)"
+      ],
+      written: [this.target],
+      kept: exists2 ? [datedName(this.target, "<time>")] : []
+    };
+  }
+  replaces = true;
+  files;
+  async prepare(t) {
+    const plan = await this.plan(t);
+    const check = async (p) => {
+      try {
+        await run(t, ["sh", "-c", CHECK_SCRIPT, "cairn-check", remotePath(p.tmp), CHECK_PYTHON], `PRAGMA integrity_check of the upload ${p.tmp}`);
+      } catch (err) {
+        throw new SourceError(`source ${this.source}: the uploaded database failed its check, so ${this.target} was left as it was: ${err.message}`, "nothing on the server was changed (the upload was removed); run `cairn verify --read-data`, or restore an earlier snapshot");
+      }
+    };
+    this.files = new FileSwap([{ target: this.target, file: this.file, sqlite: true }], check);
+    await this.files.prepare(t);
+    return plan;
+  }
+  swap(t) {
+    return this.files.swap(t);
+  }
+  undo(t) {
+    return this.files.undo(t);
+  }
+  async discard(t) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files.rollback();
+  }
+};
+
+// src/sources/restore/open.ts
+function cannotRestore(s) {
+  if (s.kind === "command") return "it is a command's output; cairn cannot know how to load it (restore it with --target and load it by hand)";
+  if (s.kind === "sqlite" && s.docker) return "its database is inside a Docker container (restore it with --target and copy it into the container's volume)";
+  return void 0;
+}
+function createServerRestore(config2, s, files, secrets, options) {
+  const abs = (p) => config2.host ? p : resolve6(config2.baseDir, p);
+  const hooks = s.restore ?? config2.restore ?? {};
+  const one = (path2) => {
+    const f = files.find((x) => x.path === path2);
+    if (!f) throw new IntegrityError(`source ${s.name}: the snapshot has no ${path2}`, "the snapshot was made by another cairn.yml; restore it with --target");
+    return f;
+  };
+  const password = (variable) => {
+    if (variable === void 0) return void 0;
+    const v = secrets[variable];
+    if (!v) throw new UsageError(`source ${s.name}: the environment variable ${variable} (named in cairn.yml) is not set`, `set ${variable} to the password`);
+    return v;
+  };
+  switch (s.kind) {
+    case "sqlite":
+      return new SqliteRestore(s.name, abs(s.sqlite), one(`${s.name}.sqlite`), hooks);
+    case "files":
+      return new FilesRestore(s.name, s.files.map(abs), files, hooks);
+    case "postgres":
+      return new PostgresRestore(s.name, one(`${s.name}.sql`), hooks, { ...s.postgres, password: password(s.postgres["password-env"]) }, s.docker, options);
+    case "mysql":
+      return new MysqlRestore(s.name, one(`${s.name}.sql`), hooks, { ...s.mysql, password: password(s.mysql["password-env"]) }, s.docker, options);
+    default:
+      throw new UsageError(`source ${s.name}: ${cannotRestore(s) ?? "cannot be restored onto the server"}`);
+  }
+}
 
 // src/app/restore.ts
 async function restore2(settings, req) {
@@ -74733,6 +75435,61 @@ async function restore2(settings, req) {
   const ref = await findSnapshot(repo, req.snapshot, req.source);
   const r = await restore(repo, ref, { target: req.target, source: req.source, include: req.include, overwrite: req.overwrite, onProgress: req.onProgress });
   return { snapshot: ref.id, time: ref.snapshot.time, target: req.target, ...r };
+}
+async function restoreToServer(settings, req) {
+  const config2 = requireConfig(settings);
+  const repo = await openRepository(settings, req.dryRun ? "write" : "identity", req.signal);
+  const ref = await findSnapshot(repo, req.snapshot);
+  const entries = selectEntries(ref.snapshot, req.source);
+  const skipped = [];
+  const chosen = [];
+  for (const s of ref.snapshot.sources.filter((x) => req.source === void 0 || x.name === req.source)) {
+    const c = config2.sources.find((x) => x.name === s.name);
+    const why = !c ? "cairn.yml has no source of that name" : c.kind !== s.kind ? `it is a ${s.kind} source in the snapshot, a ${c.kind} source in cairn.yml` : cannotRestore(c) ?? (entries.some((e) => e.source === s.name) ? void 0 : "the snapshot holds no file of it");
+    if (why === void 0) chosen.push(c);
+    else if (req.source !== void 0) throw new UsageError(`cannot restore source ${s.name} onto the server: ${why}`, "restore it into a folder with --target instead");
+    else skipped.push({ source: s.name, reason: why });
+  }
+  if (chosen.length === 0) throw new UsageError("no source of the snapshot can be restored onto the server", skipped.map((s) => `${s.source}: ${s.reason}`).join("; ") || void 0);
+  const databases = chosen.filter((s) => s.kind === "postgres" || s.kind === "mysql");
+  if (req.replace && databases.length === 0) throw new UsageError("--replace applies to PostgreSQL and MySQL sources; none is being restored");
+  if (req.database !== void 0 && databases.length !== 1) {
+    throw new UsageError(
+      `--database names where one database source goes; ${databases.length === 0 ? "none is" : `${databases.map((s) => s.name).join(", ")} are`} being restored`,
+      "name the database source with --source NAME"
+    );
+  }
+  const tmp = await mkdtemp5(join9(tmpdir4(), "cairn-to-server-"));
+  const transport = await createTransport(config2, settings.ssh).catch(async (err) => {
+    await rm8(tmp, { recursive: true, force: true });
+    throw err;
+  });
+  const stop2 = () => void transport.close().catch(() => {
+  });
+  req.signal?.addEventListener("abort", stop2, { once: true });
+  try {
+    const restores = chosen.map((s) => {
+      const files = entries.filter((e) => e.source === s.name).map((e) => ({ path: e.path, mode: e.mode, mtime: e.mtime, uid: e.uid, gid: e.gid, size: e.size, local: join9(tmp, ...checkPath(e.path)) }));
+      return createServerRestore(config2, s, files, settings.secrets, { database: req.database, replace: req.replace });
+    });
+    const plans = [];
+    for (const r of restores) plans.push(await r.plan(transport));
+    if (req.dryRun) return { snapshot: ref.id, server: transport.description, dryRun: true, sources: plans, skipped };
+    let done = 0;
+    const total = chosen.reduce((n, s) => n + entries.filter((e) => e.source === s.name).reduce((m, e) => m + e.size, 0), 0);
+    for (const s of chosen) {
+      const r = await restore(repo, ref, { target: tmp, source: s.name, onProgress: (b) => req.onProgress?.(done + b, total) });
+      done += r.bytes;
+    }
+    req.signal?.throwIfAborted();
+    const results = await restoreAll(transport, restores, req.log);
+    for (const r of results) req.log.info(`source ${r.source}: restored onto ${transport.description}`);
+    return { snapshot: ref.id, server: transport.description, dryRun: false, sources: results, skipped };
+  } finally {
+    req.signal?.removeEventListener("abort", stop2);
+    await transport.close();
+    await rm8(tmp, { recursive: true, force: true });
+  }
 }
 
 // src/app/snapshots.ts
@@ -74938,7 +75695,7 @@ init_errors();
 
 // src/action/inputs.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { isAbsolute, resolve as resolve6 } from "node:path";
+import { isAbsolute, resolve as resolve7 } from "node:path";
 init_errors();
 var COMMANDS = ["backup", "restore", "verify", "snapshots", "forget", "init"];
 var SECRET_INPUTS = ["ssh-key", "ssh-passphrase", "write-key", "identity", "github-token"];
@@ -74981,7 +75738,7 @@ async function readInputs(env) {
   }
   const command = commandText;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
-  const inWorkspace = (p) => isAbsolute(p) ? p : resolve6(workspace, p);
+  const inWorkspace = (p) => isAbsolute(p) ? p : resolve7(workspace, p);
   const repositories = getMultilineInput("repository").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
   repositories.forEach((url, i) => {
     if (!REPOSITORY_URL.test(url)) {
@@ -75055,7 +75812,10 @@ async function readInputs(env) {
     full: boolean3("full", input("full")),
     snapshot,
     source: input("source"),
-    target: inWorkspace(input("target") ?? (command === "restore" && !identity ? "cairn-download" : "cairn-restore")),
+    target: inWorkspace(input("target") === "server" ? "cairn-restore" : input("target") ?? (command === "restore" && !identity ? "cairn-download" : "cairn-restore")),
+    toServer: input("target") === "server",
+    dryRun: boolean3("dry-run", input("dry-run")),
+    replace: boolean3("replace", input("replace")),
     recipients,
     readData: readDataInput(input("read-data")),
     maxAge: durationInput("max-age", input("max-age"))
@@ -75116,8 +75876,8 @@ function backupSummary(results, resultOf, runMs) {
     s.addHeading("cairn backup failed: no snapshot was saved", 2);
   } else {
     const snap = first.snapshot;
-    const failed = results.length - done.length;
-    s.addHeading(`cairn backup: snapshot ${first.id.slice(0, 8)}${failed ? ` (${failed} of ${results.length} repositories failed)` : ""}`, 2);
+    const failed2 = results.length - done.length;
+    s.addHeading(`cairn backup: snapshot ${first.id.slice(0, 8)}${failed2 ? ` (${failed2} of ${results.length} repositories failed)` : ""}`, 2);
     const st = snap.stats;
     s.addRaw(
       `<p>Snapshot <code>${first.id}</code> of <b>${escape(snap.host)}</b> at ${escape(snap.time)}, ${snap.full ? "full (self-contained)" : "incremental"}${snap.incomplete?.length ? `, <b>incomplete</b> (${snap.incomplete.length} not read)` : ""}${expiresOf(first) ? `; it can be restored until ${day2(expiresOf(first))}, when the first file it needs expires` : ""}.</p>`,
@@ -75265,6 +76025,18 @@ async function runBackup(a, started) {
 async function runRestore(a) {
   const url = a.settings.repository ?? "";
   const s = summary;
+  if (a.toServer) {
+    const r = await restoreToServer(a.settings, { snapshot: a.snapshot, source: a.source, dryRun: a.dryRun, replace: a.replace, log, signal: cancel.signal });
+    setOutput2("snapshot-id", r.snapshot);
+    s.addHeading(`cairn restore onto ${escape(r.server)}: snapshot ${r.snapshot.slice(0, 8)}${r.dryRun ? " (dry run: nothing changed)" : ""}`, 2);
+    for (const src of r.sources) {
+      const what = r.dryRun ? src.steps : [`wrote ${src.written.join(", ")}`, src.kept.length ? `previous version kept: ${src.kept.join(", ")}` : "there was no previous version"];
+      s.addRaw(`<p>Source <code>${escape(src.source)}</code> (${escape(src.kind)}):</p>`, true).addList(what.map((w) => escape(scrub(w))));
+    }
+    for (const k of r.skipped) s.addRaw(`<p>Source <code>${escape(k.source)}</code> left out: ${escape(scrub(k.reason))}</p>`, true);
+    repositoriesOutput([{ repository: url, result: "ok" }]);
+    return { failures: [] };
+  }
   if (a.settings.identity) {
     const r = await restore2(a.settings, { snapshot: a.snapshot, target: a.target, source: a.source, signal: cancel.signal });
     setOutput2("snapshot-id", r.snapshot);

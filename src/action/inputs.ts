@@ -23,6 +23,12 @@ export interface ActionInputs {
   source: string | undefined;
   /** Absolute; restore's folder. */
   target: string;
+  /** restore with `target: server`: back onto the server cairn.yml names (restore --to-server). */
+  toServer: boolean;
+  /** restore onto the server: say what would happen, change nothing. */
+  dryRun: boolean;
+  /** restore onto the server: replace PostgreSQL/MySQL databases that exist (each kept under a dated name). */
+  replace: boolean;
   recipients: string[];
   /** verify: percent of packs to read ("100"), or slice n of t ("3/7"). */
   readData: { percent: number; subset?: string };
@@ -177,7 +183,10 @@ export async function readInputs(env: Env): Promise<ActionInputs> {
     full: boolean("full", input("full")),
     snapshot,
     source: input("source"),
-    target: inWorkspace(input("target") ?? (command === "restore" && !identity ? "cairn-download" : "cairn-restore")),
+    target: inWorkspace(input("target") === "server" ? "cairn-restore" : (input("target") ?? (command === "restore" && !identity ? "cairn-download" : "cairn-restore"))),
+    toServer: input("target") === "server",
+    dryRun: boolean("dry-run", input("dry-run")),
+    replace: boolean("replace", input("replace")),
     recipients,
     readData: readDataInput(input("read-data")),
     maxAge: durationInput("max-age", input("max-age")),

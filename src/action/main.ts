@@ -7,7 +7,7 @@ import { backupEach, backupError, failedError, incompleteError, type RepositoryR
 import { download } from "../app/download.ts";
 import { init } from "../app/init.ts";
 import { forget } from "../app/forget.ts";
-import { restore } from "../app/restore.ts";
+import { restore, restoreToServer } from "../app/restore.ts";
 import type { Settings } from "../app/settings.ts";
 import { snapshots } from "../app/snapshots.ts";
 import { verify } from "../app/verify.ts";
@@ -113,6 +113,19 @@ async function runBackup(a: ActionInputs, started: number): Promise<Outcome> {
 async function runRestore(a: ActionInputs): Promise<Outcome> {
   const url = a.settings.repository ?? "";
   const s = core.summary;
+  if (a.toServer) {
+    // Onto the server: a dry run needs only the write key; the real one the identity (from a protected environment).
+    const r = await restoreToServer(a.settings, { snapshot: a.snapshot, source: a.source, dryRun: a.dryRun, replace: a.replace, log, signal: cancel.signal });
+    setOutput("snapshot-id", r.snapshot);
+    s.addHeading(`cairn restore onto ${escape(r.server)}: snapshot ${r.snapshot.slice(0, 8)}${r.dryRun ? " (dry run: nothing changed)" : ""}`, 2);
+    for (const src of r.sources) {
+      const what = r.dryRun ? src.steps : [`wrote ${src.written.join(", ")}`, src.kept.length ? `previous version kept: ${src.kept.join(", ")}` : "there was no previous version"];
+      s.addRaw(`<p>Source <code>${escape(src.source)}</code> (${escape(src.kind)}):</p>`, true).addList(what.map((w) => escape(scrub(w))));
+    }
+    for (const k of r.skipped) s.addRaw(`<p>Source <code>${escape(k.source)}</code> left out: ${escape(scrub(k.reason))}</p>`, true);
+    repositoriesOutput([{ repository: url, result: "ok" }]);
+    return { failures: [] };
+  }
   if (a.settings.identity) {
     const r = await restore(a.settings, { snapshot: a.snapshot, target: a.target, source: a.source, signal: cancel.signal });
     setOutput("snapshot-id", r.snapshot);

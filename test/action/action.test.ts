@@ -7,7 +7,7 @@
 // the run writes.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { actionWorld, leaks, runAction, TOKEN, type ActionRun, type ActionWorld } from "../helpers/action.ts";
@@ -150,5 +150,27 @@ describe("the Action, run as the runner runs it", { skip }, () => {
     const again = await runAction(w.ws, { ...w.inputs, command: "verify", identity: w.identity });
     green(again);
     assert.match(again.summary, /no problems found/);
+  });
+
+  test("restore with target server: a dry run changes nothing; with the identity the snapshot goes back, the current data kept", async () => {
+    const db = join(w.srv, "data", "bot.db");
+    const before = await sqliteContentHash(db);
+    const dry = await runAction(w.ws, { ...w.inputs, command: "restore", target: "server", "dry-run": "true" });
+    green(dry);
+    noLeaks(dry);
+    assert.match(dry.summary, /dry run: nothing changed/);
+    assert.match(dry.summary, /Source <code>bot-db<\/code> \(sqlite\)/);
+    assert.deepEqual(readdirSync(join(w.srv, "data")).filter((f) => f.includes("before-restore")), [], "nothing kept: nothing changed");
+    // The server's database changes; the restore puts the snapshot's back and keeps the changed one.
+    execFileSync("sqlite3", [db, "UPDATE t SET v = randomblob(10) WHERE id <= 3"]);
+    const changed = await sqliteContentHash(db);
+    assert.notEqual(changed, before);
+    const run = await runAction(w.ws, { ...w.inputs, command: "restore", target: "server", identity: w.identity, source: "bot-db" });
+    green(run);
+    noLeaks(run);
+    assert.equal(await sqliteContentHash(db), before, "the snapshot's database is back");
+    const kept = readdirSync(join(w.srv, "data")).filter((f) => /^bot\.db\.before-restore-/.test(f));
+    assert.equal(kept.length, 1, readdirSync(join(w.srv, "data")).join(", "));
+    assert.equal(await sqliteContentHash(join(w.srv, "data", kept[0])), changed, "the data it replaced is kept");
   });
 });

@@ -37,7 +37,7 @@ test("action.yml runs the bundle on node24 and says what each input and output i
   assert.deepEqual(action.runs, { using: "node24", main: "dist/action.js" });
   assert.deepEqual(Object.keys(action.inputs), [
     "command", "config", "repository", "ssh-key", "ssh-passphrase", "known-hosts", "host-fingerprint", "write-key", "identity", "github-token",
-    "full", "snapshot", "source", "target", "retention-days", "recipient", "read-data", "max-age",
+    "full", "snapshot", "source", "target", "retention-days", "recipient", "read-data", "dry-run", "replace", "max-age",
   ]);
   assert.equal(action.inputs["github-token"].default, "${{ github.token }}");
   assert.equal(action.inputs.command.default, "backup");
