@@ -1,6 +1,6 @@
 // The Action writing an artifacts: repository, against the fake of GitHub's
 // artifact services (what only a workflow run can do): init with the write
-// key and recipient made beforehand, two backups in two runs with their
+// key made beforehand (it carries its repository's config), two backups in two runs with their
 // retention, verify, and restore without the identity into a folder that
 // restores elsewhere equal. The token and keys show nowhere.
 import assert from "node:assert/strict";
@@ -20,7 +20,8 @@ let ws: string;
 let repo: NewRepo;
 let secrets: string[];
 let inputs: Record<string, string>;
-const data = randomBytes(700 << 10);
+// Large enough that the chunks a 1,000-byte append changes (at most one of up to 1 MiB, and the new tail) stay under a quarter.
+const data = randomBytes(6 << 20);
 
 /** The step's env in workflow run `runId`: the runtime the runner gives a JavaScript action, without GITHUB_TOKEN (the token comes as the github-token input). */
 function runEnv(runId: number): Record<string, string> {
@@ -49,7 +50,7 @@ after(async () => {
 });
 
 test("init, two backups in two runs, verify and a download restore through the Action, into artifacts", async () => {
-  const init = await runAction(ws, { ...inputs, command: "init", recipient: repo.recipient }, runEnv(301));
+  const init = await runAction(ws, { ...inputs, command: "init" }, runEnv(301));
   green(init);
   assert.equal(JSON.parse(init.outputs.repositories)[0].result, "created");
 
