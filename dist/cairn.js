@@ -68360,6 +68360,22 @@ async function swap(t, places, when) {
     }
   }
 }
+var FileSwapRestore = class {
+  replaces = true;
+  files;
+  swap(t) {
+    return this.files.swap(t);
+  }
+  undo(t) {
+    return this.files.undo(t);
+  }
+  async discard(t) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files.rollback();
+  }
+};
 var FileSwap = class {
   places;
   check;
@@ -68765,12 +68781,13 @@ function serverPath2(source2, path2, patterns) {
   }
   return void 0;
 }
-var FilesRestore = class {
+var FilesRestore = class extends FileSwapRestore {
   kind = "files";
   source;
   hooks;
   places;
   constructor(source2, patterns, files, hooks) {
+    super();
     this.source = source2;
     this.hooks = hooks;
     const outside = files.filter((f2) => serverPath2(source2, f2.path, patterns) === void 0);
@@ -68814,25 +68831,11 @@ var FilesRestore = class {
       kept
     };
   }
-  replaces = true;
-  files;
   async prepare(t) {
     const plan = await this.plan(t);
     this.files = new FileSwap(this.places.map((p2) => ({ ...p2 })));
     await this.files.prepare(t);
     return plan;
-  }
-  swap(t) {
-    return this.files.swap(t);
-  }
-  undo(t) {
-    return this.files.undo(t);
-  }
-  async discard(t) {
-    await this.files?.discard(t);
-  }
-  rollback() {
-    return this.files.rollback();
   }
 };
 
@@ -68849,13 +68852,14 @@ rm -f -- "$f-wal" "$f-shm"
 var CHECK_PYTHON = `import sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[1].replace("?", "%3f").replace("#", "%23") + "?mode=rw", uri=True)
 print("\\n".join(r[0] for r in c.execute("PRAGMA integrity_check").fetchall()))`;
-var SqliteRestore = class {
+var SqliteRestore = class extends FileSwapRestore {
   kind = "sqlite";
   source;
   target;
   hooks;
   file;
   constructor(source2, target, file, hooks) {
+    super();
     this.source = source2;
     this.target = target;
     this.file = file;
@@ -68888,8 +68892,6 @@ var SqliteRestore = class {
       kept: exists ? [datedName(this.target, "<time>")] : []
     };
   }
-  replaces = true;
-  files;
   async prepare(t) {
     const plan = await this.plan(t);
     const check = async (p2) => {
@@ -68902,18 +68904,6 @@ var SqliteRestore = class {
     this.files = new FileSwap([{ target: this.target, file: this.file, sqlite: true }], check);
     await this.files.prepare(t);
     return plan;
-  }
-  swap(t) {
-    return this.files.swap(t);
-  }
-  undo(t) {
-    return this.files.undo(t);
-  }
-  async discard(t) {
-    await this.files?.discard(t);
-  }
-  rollback() {
-    return this.files.rollback();
   }
 };
 

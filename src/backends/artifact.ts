@@ -79,16 +79,11 @@ export interface ArtifactBackendOptions {
 }
 
 /** One artifact holding one repository file (a file may have copies in several runs). */
-interface Copy {
-  id: number;
+interface Copy extends Omit<RemoteArtifact, "name"> {
+  /** The artifact's name. */
   artifact: string;
+  /** Which copy of the file (artifactName's n). */
   n: number;
-  size: number;
-  digest: string | undefined;
-  created: number;
-  expires: number | undefined;
-  expired: boolean;
-  runId: number | undefined;
 }
 
 export function artifactName(prefix: string, h: Handle, n = 0): string {

@@ -7,7 +7,7 @@
 import { matchesGlob } from "node:path";
 import { UsageError } from "../../errors.ts";
 import type { Transport } from "../../transport/transport.ts";
-import { datedName, FileSwap, stamp, type Hooks, type Placement, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
+import { datedName, FileSwap, FileSwapRestore, stamp, type Hooks, type Placement, type RestoredSource, type RestoreFile } from "./restore.ts";
 
 /** Does a pattern of cairn.yml name this path (or a folder above it)? As the backup expanded it: sh globs, find -path for "**". */
 export function named(path: string, pattern: string): boolean {
@@ -40,12 +40,13 @@ export function serverPath(source: string, path: string, patterns: string[]): st
   return undefined;
 }
 
-export class FilesRestore implements ServerRestore {
+export class FilesRestore extends FileSwapRestore {
   readonly kind = "files";
   readonly source: string;
   readonly hooks: Hooks;
   readonly places: Placement[];
   constructor(source: string, patterns: string[], files: RestoreFile[], hooks: Hooks) {
+    super();
     this.source = source;
     this.hooks = hooks;
     const outside = files.filter((f) => serverPath(source, f.path, patterns) === undefined);
@@ -95,26 +96,11 @@ export class FilesRestore implements ServerRestore {
     };
   }
 
-  readonly replaces = true;
-  private files?: FileSwap;
 
   async prepare(t: Transport): Promise<RestoredSource> {
     const plan = await this.plan(t);
     this.files = new FileSwap(this.places.map((p) => ({ ...p })));
     await this.files.prepare(t);
     return plan;
-  }
-
-  swap(t: Transport) {
-    return this.files!.swap(t);
-  }
-  undo(t: Transport) {
-    return this.files!.undo(t);
-  }
-  async discard(t: Transport) {
-    await this.files?.discard(t);
-  }
-  rollback() {
-    return this.files!.rollback();
   }
 }

@@ -308,6 +308,33 @@ export async function swap(t: Transport, places: Placement[], when: string): Pro
 }
 
 /** The files of a files or SQLite source, through prepare / swap / undo / discard. */
+/**
+ * A source put back as files (SQLite, files): prepare() uploads them beside
+ * their targets (FileSwap), and swap, undo, discard and rollback are FileSwap's.
+ */
+export abstract class FileSwapRestore implements ServerRestore {
+  abstract readonly source: string;
+  abstract readonly kind: string;
+  abstract readonly hooks: Hooks;
+  abstract plan(t: Transport): Promise<RestoredSource>;
+  abstract prepare(t: Transport): Promise<RestoredSource>;
+  readonly replaces = true;
+  protected files?: FileSwap;
+
+  swap(t: Transport) {
+    return this.files!.swap(t);
+  }
+  undo(t: Transport) {
+    return this.files!.undo(t);
+  }
+  async discard(t: Transport) {
+    await this.files?.discard(t);
+  }
+  rollback() {
+    return this.files!.rollback();
+  }
+}
+
 export class FileSwap {
   readonly places: Placement[];
   private readonly check?: (p: Placement) => Promise<void>;

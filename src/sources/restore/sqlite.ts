@@ -6,7 +6,7 @@
 // log is never applied to the restored file.
 import { SourceError, UsageError } from "../../errors.ts";
 import type { Transport } from "../../transport/transport.ts";
-import { datedName, FileSwap, remotePath, run, stamp, tempName, type Hooks, type Placement, type RestoredSource, type RestoreFile, type ServerRestore } from "./restore.ts";
+import { datedName, FileSwap, FileSwapRestore, remotePath, run, stamp, tempName, type Hooks, type Placement, type RestoredSource, type RestoreFile } from "./restore.ts";
 
 // $1 the uploaded file, $2 the python fallback. Prints the check's verdict on
 // failure; removes what opening the file made beside it.
@@ -22,13 +22,14 @@ const CHECK_PYTHON = `import sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[1].replace("?", "%3f").replace("#", "%23") + "?mode=rw", uri=True)
 print("\\n".join(r[0] for r in c.execute("PRAGMA integrity_check").fetchall()))`;
 
-export class SqliteRestore implements ServerRestore {
+export class SqliteRestore extends FileSwapRestore {
   readonly kind = "sqlite";
   readonly source: string;
   readonly target: string;
   readonly hooks: Hooks;
   readonly file: RestoreFile;
   constructor(source: string, target: string, file: RestoreFile, hooks: Hooks) {
+    super();
     this.source = source;
     this.target = target;
     this.file = file;
@@ -63,8 +64,6 @@ export class SqliteRestore implements ServerRestore {
     };
   }
 
-  readonly replaces = true;
-  private files?: FileSwap;
 
   async prepare(t: Transport): Promise<RestoredSource> {
     const plan = await this.plan(t);
@@ -78,18 +77,5 @@ export class SqliteRestore implements ServerRestore {
     this.files = new FileSwap([{ target: this.target, file: this.file, sqlite: true }], check);
     await this.files.prepare(t);
     return plan;
-  }
-
-  swap(t: Transport) {
-    return this.files!.swap(t);
-  }
-  undo(t: Transport) {
-    return this.files!.undo(t);
-  }
-  async discard(t: Transport) {
-    await this.files?.discard(t);
-  }
-  rollback() {
-    return this.files!.rollback();
   }
 }
