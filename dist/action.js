@@ -76107,9 +76107,9 @@ async function runSnapshots(a) {
   const rows = [];
   for (const url of a.settings.repositories) {
     try {
-      const { snapshots: all } = await snapshots(onRepository(a.settings, url), { signal: cancel.signal });
-      if (rows.length === 0 && all.length > 0) setOutput2("snapshot-id", all[all.length - 1].id);
-      rows.push({ repository: url, result: "ok", snapshot: all.at(-1)?.id });
+      const { snapshots: all, latest: latest2 } = await snapshots(onRepository(a.settings, url), { signal: cancel.signal });
+      if (rows.length === 0 && latest2) setOutput2("snapshot-id", latest2);
+      rows.push({ repository: url, result: "ok", snapshot: latest2 });
       snapshotsTable(all, url);
       for (const { id, snapshot } of all.slice(-10)) info(`${id.slice(0, 8)}  ${snapshot.time}  ${snapshot.full ? "full" : "incremental"}  ${formatBytes(snapshot.stats.bytes)}`);
     } catch (err) {

@@ -211,9 +211,10 @@ async function runSnapshots(a: ActionInputs): Promise<Outcome> {
   const rows: { repository: string; result: string; snapshot?: string; error?: string }[] = [];
   for (const url of a.settings.repositories) {
     try {
-      const { snapshots: all } = await snapshots(onRepository(a.settings, url), { signal: cancel.signal });
-      if (rows.length === 0 && all.length > 0) setOutput("snapshot-id", all[all.length - 1].id);
-      rows.push({ repository: url, result: "ok", snapshot: all.at(-1)?.id });
+      // latest, as restore means it: never a snapshot dated in the future (one the write key could plant).
+      const { snapshots: all, latest } = await snapshots(onRepository(a.settings, url), { signal: cancel.signal });
+      if (rows.length === 0 && latest) setOutput("snapshot-id", latest);
+      rows.push({ repository: url, result: "ok", snapshot: latest });
       snapshotsTable(all, url);
       for (const { id, snapshot } of all.slice(-10)) core.info(`${id.slice(0, 8)}  ${snapshot.time}  ${snapshot.full ? "full" : "incremental"}  ${formatBytes(snapshot.stats.bytes)}`);
     } catch (err) {
